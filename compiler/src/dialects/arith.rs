@@ -1,0 +1,539 @@
+//! `arith` dialect: scalar arithmetic on every element type, and the exact
+//! semantics of each op ([`Scalar`], [`eval_binary`], ...), shared by the
+//! reference interpreter and constant folding so the two can never disagree.
+//!
+//! Ops are type-generic: `arith.add` adds whatever its operand type is.
+//! Integers wrap on overflow; integer `div`/`rem` by zero is an error
+//! (`div` truncates toward zero, `rem` takes the dividend's sign);
+//! `min`/`max` on floats propagate NaN and order -0.0 below +0.0; `cast`
+//! from float to integer saturates (NaN becomes 0), between integers wraps.
+
+use super::{check, dialect_ops};
+use crate::ir::{Attr, Module, OpId, ScalarType, Type};
+
+dialect_ops!(
+    /// Ops of the `arith` dialect.
+    ArithOp, "arith", {
+    /// `{value = ...}`: a constant of the result type.
+    Constant => "constant",
+    /// `a + b`
+    Add => "add",
+    /// `a - b`
+    Sub => "sub",
+    /// `a * b`
+    Mul => "mul",
+    /// `a / b`
+    Div => "div",
+    /// `a % b`
+    Rem => "rem",
+    /// `-a`
+    Neg => "neg",
+    /// `min(a, b)`
+    Min => "min",
+    /// `max(a, b)`
+    Max => "max",
+    /// Comparison `{pred = "lt"}` (eq, ne, lt, le, gt, ge) giving a bool.
+    Cmp => "cmp",
+    /// `a && b` (both operands are always evaluated).
+    And => "and",
+    /// `a || b`
+    Or => "or",
+    /// `!a`
+    Not => "not",
+    /// `select(c, a, b)`
+    Select => "select",
+    /// Conversion to the result type.
+    Cast => "cast",
+});
+
+/// Predicates of `arith.cmp`.
+pub const CMP_PREDICATES: [&str; 6] = ["eq", "ne", "lt", "le", "gt", "ge"];
+
+impl ArithOp {
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        let d = m.op(op);
+        let result = d.results.first().map(|&r| m.ty(r).clone());
+        let res_scalar = result.as_ref().and_then(Type::as_scalar);
+        if result.is_some() && res_scalar.is_none() {
+            errs.push("result must be a scalar".into());
+        }
+        match self {
+            ArithOp::Constant => {
+                check::counts(m, op, Some(0), 1, 0, errs);
+                if let Some(t) = res_scalar {
+                    match d.attr("value") {
+                        Some(a) => {
+                            if Scalar::from_attr(a, t).is_none() {
+                                errs.push(format!("value {a} is not a {t}"));
+                            }
+                        }
+                        None => errs.push("needs a `value` attribute".into()),
+                    }
+                }
+            }
+            ArithOp::Add
+            | ArithOp::Sub
+            | ArithOp::Mul
+            | ArithOp::Div
+            | ArithOp::Rem
+            | ArithOp::Min
+            | ArithOp::Max => {
+                check::counts(m, op, Some(2), 1, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                let b = check::scalar_operand(m, op, 1, errs);
+                if a.is_some() && (a != b || a != res_scalar) {
+                    errs.push("operands and result must have one type".into());
+                }
+                if a == Some(ScalarType::Bool) {
+                    errs.push("needs numbers, not bool".into());
+                }
+            }
+            ArithOp::Neg => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                if a.is_some() && a != res_scalar {
+                    errs.push("operand and result must have one type".into());
+                }
+                if a == Some(ScalarType::Bool) {
+                    errs.push("needs a number, not bool".into());
+                }
+            }
+            ArithOp::Cmp => {
+                check::counts(m, op, Some(2), 1, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                let b = check::scalar_operand(m, op, 1, errs);
+                if a != b {
+                    errs.push("operands must have one type".into());
+                }
+                if res_scalar.is_some() && res_scalar != Some(ScalarType::Bool) {
+                    errs.push("result must be bool".into());
+                }
+                match d.attr("pred").and_then(Attr::as_str) {
+                    Some(p) if CMP_PREDICATES.contains(&p) => {}
+                    _ => errs.push(format!(
+                        "needs `pred`, one of {}",
+                        CMP_PREDICATES.join(", ")
+                    )),
+                }
+            }
+            ArithOp::And | ArithOp::Or | ArithOp::Not => {
+                let n = if self == ArithOp::Not { 1 } else { 2 };
+                check::counts(m, op, Some(n), 1, 0, errs);
+                for i in 0..n {
+                    if check::scalar_operand(m, op, i, errs).is_some_and(|t| t != ScalarType::Bool)
+                    {
+                        errs.push(format!("operand {i} must be bool"));
+                    }
+                }
+                if res_scalar.is_some() && res_scalar != Some(ScalarType::Bool) {
+                    errs.push("result must be bool".into());
+                }
+            }
+            ArithOp::Select => {
+                check::counts(m, op, Some(3), 1, 0, errs);
+                if check::scalar_operand(m, op, 0, errs).is_some_and(|t| t != ScalarType::Bool) {
+                    errs.push("the condition must be bool".into());
+                }
+                let a = check::scalar_operand(m, op, 1, errs);
+                let b = check::scalar_operand(m, op, 2, errs);
+                if a != b || a != res_scalar {
+                    errs.push("both choices and the result must have one type".into());
+                }
+            }
+            ArithOp::Cast => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                check::scalar_operand(m, op, 0, errs);
+            }
+        }
+    }
+}
+
+/// A scalar value of some element type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum Scalar {
+    Bool(bool),
+    I8(i8),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    F32(f32),
+    F64(f64),
+}
+
+/// Why an operation has no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// Integer division or remainder by zero.
+    DivisionByZero,
+}
+
+macro_rules! int_arms {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        match ($a, $b) {
+            (Scalar::I8($x), Scalar::I8($y)) => Some(Scalar::I8($e)),
+            (Scalar::I16($x), Scalar::I16($y)) => Some(Scalar::I16($e)),
+            (Scalar::I32($x), Scalar::I32($y)) => Some(Scalar::I32($e)),
+            (Scalar::I64($x), Scalar::I64($y)) => Some(Scalar::I64($e)),
+            (Scalar::U8($x), Scalar::U8($y)) => Some(Scalar::U8($e)),
+            (Scalar::U16($x), Scalar::U16($y)) => Some(Scalar::U16($e)),
+            (Scalar::U32($x), Scalar::U32($y)) => Some(Scalar::U32($e)),
+            _ => None,
+        }
+    };
+}
+
+macro_rules! float_arms {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        match ($a, $b) {
+            (Scalar::F32($x), Scalar::F32($y)) => Some(Scalar::F32($e)),
+            (Scalar::F64($x), Scalar::F64($y)) => Some(Scalar::F64($e)),
+            _ => None,
+        }
+    };
+}
+
+macro_rules! num_cmp {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {
+        match ($a, $b) {
+            (Scalar::Bool($x), Scalar::Bool($y)) => $e,
+            (Scalar::I8($x), Scalar::I8($y)) => $e,
+            (Scalar::I16($x), Scalar::I16($y)) => $e,
+            (Scalar::I32($x), Scalar::I32($y)) => $e,
+            (Scalar::I64($x), Scalar::I64($y)) => $e,
+            (Scalar::U8($x), Scalar::U8($y)) => $e,
+            (Scalar::U16($x), Scalar::U16($y)) => $e,
+            (Scalar::U32($x), Scalar::U32($y)) => $e,
+            (Scalar::F32($x), Scalar::F32($y)) => $e,
+            (Scalar::F64($x), Scalar::F64($y)) => $e,
+            (a, b) => panic!("comparison of mismatched scalars {a:?} and {b:?} (unverified IR)"),
+        }
+    };
+}
+
+/// IEEE-754 `minimum`: NaN if either is NaN, and -0.0 < +0.0.
+fn fmin<T: num_like::Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::NAN
+    } else if a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// IEEE-754 `maximum`: NaN if either is NaN, and +0.0 > -0.0.
+fn fmax<T: num_like::Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::NAN
+    } else if a == b {
+        if a.is_sign_negative() { b } else { a }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+mod num_like {
+    pub trait Float: Copy + PartialOrd {
+        const NAN: Self;
+        fn is_nan(self) -> bool;
+        fn is_sign_negative(self) -> bool;
+    }
+    impl Float for f32 {
+        const NAN: f32 = f32::NAN;
+        fn is_nan(self) -> bool {
+            f32::is_nan(self)
+        }
+        fn is_sign_negative(self) -> bool {
+            f32::is_sign_negative(self)
+        }
+    }
+    impl Float for f64 {
+        const NAN: f64 = f64::NAN;
+        fn is_nan(self) -> bool {
+            f64::is_nan(self)
+        }
+        fn is_sign_negative(self) -> bool {
+            f64::is_sign_negative(self)
+        }
+    }
+}
+
+impl Scalar {
+    /// The type of the value.
+    pub fn ty(self) -> ScalarType {
+        match self {
+            Scalar::Bool(_) => ScalarType::Bool,
+            Scalar::I8(_) => ScalarType::I8,
+            Scalar::I16(_) => ScalarType::I16,
+            Scalar::I32(_) => ScalarType::I32,
+            Scalar::I64(_) => ScalarType::I64,
+            Scalar::U8(_) => ScalarType::U8,
+            Scalar::U16(_) => ScalarType::U16,
+            Scalar::U32(_) => ScalarType::U32,
+            Scalar::F32(_) => ScalarType::F32,
+            Scalar::F64(_) => ScalarType::F64,
+        }
+    }
+
+    /// Zero (or `false`) of a type.
+    pub fn zero(t: ScalarType) -> Scalar {
+        Scalar::I64(0).cast(t)
+    }
+
+    /// An integer value converted (wrapping) to `t`.
+    pub fn from_i64(v: i64, t: ScalarType) -> Scalar {
+        Scalar::I64(v).cast(t)
+    }
+
+    /// The value widened to `i64` (integers and bools), `None` for floats.
+    pub fn as_i64(self) -> Option<i64> {
+        Some(match self {
+            Scalar::Bool(b) => b as i64,
+            Scalar::I8(v) => v as i64,
+            Scalar::I16(v) => v as i64,
+            Scalar::I32(v) => v as i64,
+            Scalar::I64(v) => v,
+            Scalar::U8(v) => v as i64,
+            Scalar::U16(v) => v as i64,
+            Scalar::U32(v) => v as i64,
+            Scalar::F32(_) | Scalar::F64(_) => return None,
+        })
+    }
+
+    /// The value as an `f64` (exact for every type but `i64` beyond 2^53).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Scalar::F32(v) => v as f64,
+            Scalar::F64(v) => v,
+            s => s.as_i64().unwrap_or(0) as f64,
+        }
+    }
+
+    /// The boolean, for `bool` values.
+    pub fn as_bool(self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The constant attribute for a value.
+    pub fn to_attr(self) -> Attr {
+        match self {
+            Scalar::Bool(b) => Attr::Bool(b),
+            Scalar::F32(v) => Attr::Float(v as f64),
+            Scalar::F64(v) => Attr::Float(v),
+            s => Attr::Int(s.as_i64().unwrap_or(0)),
+        }
+    }
+
+    /// Reads a constant attribute as a value of type `t`; `None` if it does
+    /// not fit (a float for an integer type, an out-of-range integer, ...).
+    pub fn from_attr(a: &Attr, t: ScalarType) -> Option<Scalar> {
+        match (a, t) {
+            (Attr::Bool(b), ScalarType::Bool) => Some(Scalar::Bool(*b)),
+            (Attr::Int(v), t) if t.is_int() => {
+                let (lo, hi) = t.int_range()?;
+                (lo..=hi).contains(v).then(|| Scalar::from_i64(*v, t))
+            }
+            (Attr::Int(v), ScalarType::F32) => Some(Scalar::F32(*v as f32)),
+            (Attr::Int(v), ScalarType::F64) => Some(Scalar::F64(*v as f64)),
+            (Attr::Float(v), ScalarType::F32) => Some(Scalar::F32(*v as f32)),
+            (Attr::Float(v), ScalarType::F64) => Some(Scalar::F64(*v)),
+            _ => None,
+        }
+    }
+
+    /// Conversion (`f32(x)`, `i32(x)`, ...): float to integer saturates with
+    /// NaN going to 0; integer to integer wraps; to `bool` is `x != 0`.
+    pub fn cast(self, t: ScalarType) -> Scalar {
+        if t == ScalarType::Bool {
+            return Scalar::Bool(match self {
+                Scalar::F32(v) => v != 0.0,
+                Scalar::F64(v) => v != 0.0,
+                s => s.as_i64() != Some(0),
+            });
+        }
+        macro_rules! conv {
+            ($x:expr) => {
+                match t {
+                    ScalarType::I8 => Scalar::I8($x as i8),
+                    ScalarType::I16 => Scalar::I16($x as i16),
+                    ScalarType::I32 => Scalar::I32($x as i32),
+                    ScalarType::I64 => Scalar::I64($x as i64),
+                    ScalarType::U8 => Scalar::U8($x as u8),
+                    ScalarType::U16 => Scalar::U16($x as u16),
+                    ScalarType::U32 => Scalar::U32($x as u32),
+                    ScalarType::F32 => Scalar::F32($x as f32),
+                    ScalarType::F64 => Scalar::F64($x as f64),
+                    ScalarType::Bool => unreachable!(),
+                }
+            };
+        }
+        // Rust's `as` is exactly the documented semantics: saturating
+        // float->int (NaN -> 0), wrapping int->int, nearest int->float.
+        match self {
+            Scalar::Bool(b) => conv!(b as u8),
+            Scalar::I8(v) => conv!(v),
+            Scalar::I16(v) => conv!(v),
+            Scalar::I32(v) => conv!(v),
+            Scalar::I64(v) => conv!(v),
+            Scalar::U8(v) => conv!(v),
+            Scalar::U16(v) => conv!(v),
+            Scalar::U32(v) => conv!(v),
+            Scalar::F32(v) => conv!(v),
+            Scalar::F64(v) => conv!(v),
+        }
+    }
+
+    /// Identity of a reduction: 0 for sum, 1 for prod, the largest value for
+    /// min (+inf for floats), the smallest for max (-inf).
+    pub fn reduce_identity(kind: &str, t: ScalarType) -> Scalar {
+        match (kind, t) {
+            ("sum", t) => Scalar::zero(t),
+            ("prod", t) => Scalar::from_i64(1, t),
+            ("min", ScalarType::F32) => Scalar::F32(f32::INFINITY),
+            ("min", ScalarType::F64) => Scalar::F64(f64::INFINITY),
+            ("max", ScalarType::F32) => Scalar::F32(f32::NEG_INFINITY),
+            ("max", ScalarType::F64) => Scalar::F64(f64::NEG_INFINITY),
+            ("min", t) => Scalar::from_i64(t.int_range().map_or(0, |r| r.1), t),
+            ("max", t) => Scalar::from_i64(t.int_range().map_or(0, |r| r.0), t),
+            (k, _) => panic!("unknown reduction kind {k}"),
+        }
+    }
+}
+
+/// The combining op of a reduction kind.
+pub fn reduce_combiner(kind: &str) -> ArithOp {
+    match kind {
+        "sum" => ArithOp::Add,
+        "prod" => ArithOp::Mul,
+        "min" => ArithOp::Min,
+        "max" => ArithOp::Max,
+        k => panic!("unknown reduction kind {k}"),
+    }
+}
+
+/// Evaluates a binary arith op (add, sub, mul, div, rem, min, max, and, or).
+pub fn eval_binary(op: ArithOp, a: Scalar, b: Scalar) -> Result<Scalar, EvalError> {
+    let r =
+        match op {
+            ArithOp::Add => int_arms!(a, b, |x, y| x.wrapping_add(y))
+                .or_else(|| float_arms!(a, b, |x, y| x + y)),
+            ArithOp::Sub => int_arms!(a, b, |x, y| x.wrapping_sub(y))
+                .or_else(|| float_arms!(a, b, |x, y| x - y)),
+            ArithOp::Mul => int_arms!(a, b, |x, y| x.wrapping_mul(y))
+                .or_else(|| float_arms!(a, b, |x, y| x * y)),
+            ArithOp::Div | ArithOp::Rem => {
+                if b.ty().is_int() && b.as_i64() == Some(0) {
+                    return Err(EvalError::DivisionByZero);
+                }
+                if op == ArithOp::Div {
+                    int_arms!(a, b, |x, y| x.wrapping_div(y))
+                        .or_else(|| float_arms!(a, b, |x, y| x / y))
+                } else {
+                    int_arms!(a, b, |x, y| x.wrapping_rem(y))
+                        .or_else(|| float_arms!(a, b, |x, y| x % y))
+                }
+            }
+            ArithOp::Min => {
+                int_arms!(a, b, |x, y| x.min(y)).or_else(|| float_arms!(a, b, |x, y| fmin(x, y)))
+            }
+            ArithOp::Max => {
+                int_arms!(a, b, |x, y| x.max(y)).or_else(|| float_arms!(a, b, |x, y| fmax(x, y)))
+            }
+            ArithOp::And => match (a, b) {
+                (Scalar::Bool(x), Scalar::Bool(y)) => Some(Scalar::Bool(x && y)),
+                _ => None,
+            },
+            ArithOp::Or => match (a, b) {
+                (Scalar::Bool(x), Scalar::Bool(y)) => Some(Scalar::Bool(x || y)),
+                _ => None,
+            },
+            _ => None,
+        };
+    Ok(r.unwrap_or_else(|| panic!("arith.{} on {a:?}, {b:?} (unverified IR)", op.mnemonic())))
+}
+
+/// Evaluates `arith.cmp` with predicate `pred`.
+pub fn eval_cmp(pred: &str, a: Scalar, b: Scalar) -> Scalar {
+    Scalar::Bool(match pred {
+        "eq" => num_cmp!(a, b, |x, y| x == y),
+        "ne" => num_cmp!(a, b, |x, y| x != y),
+        "lt" => num_cmp!(a, b, |x, y| x < y),
+        "le" => num_cmp!(a, b, |x, y| x <= y),
+        "gt" => num_cmp!(a, b, |x, y| x > y),
+        "ge" => num_cmp!(a, b, |x, y| x >= y),
+        p => panic!("unknown predicate {p} (unverified IR)"),
+    })
+}
+
+/// Evaluates `arith.neg` and `arith.not`.
+pub fn eval_unary(op: ArithOp, a: Scalar) -> Scalar {
+    match (op, a) {
+        (ArithOp::Not, Scalar::Bool(b)) => Scalar::Bool(!b),
+        (ArithOp::Neg, Scalar::F32(v)) => Scalar::F32(-v),
+        (ArithOp::Neg, Scalar::F64(v)) => Scalar::F64(-v),
+        (ArithOp::Neg, s) if s.ty().is_int() => {
+            Scalar::from_i64(s.as_i64().unwrap_or(0).wrapping_neg(), s.ty())
+        }
+        _ => panic!("arith.{} on {a:?} (unverified IR)", op.mnemonic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_semantics_wrap_and_truncate() {
+        assert_eq!(
+            eval_binary(ArithOp::Add, Scalar::U8(250), Scalar::U8(10)),
+            Ok(Scalar::U8(4))
+        );
+        assert_eq!(
+            eval_binary(ArithOp::Div, Scalar::I32(-7), Scalar::I32(2)),
+            Ok(Scalar::I32(-3))
+        );
+        assert_eq!(
+            eval_binary(ArithOp::Rem, Scalar::I32(-7), Scalar::I32(2)),
+            Ok(Scalar::I32(-1))
+        );
+        assert_eq!(
+            eval_binary(ArithOp::Div, Scalar::I32(i32::MIN), Scalar::I32(-1)),
+            Ok(Scalar::I32(i32::MIN))
+        );
+        assert_eq!(
+            eval_binary(ArithOp::Rem, Scalar::I8(1), Scalar::I8(0)),
+            Err(EvalError::DivisionByZero)
+        );
+    }
+
+    #[test]
+    fn casts_saturate_from_float_and_wrap_between_ints() {
+        assert_eq!(Scalar::F32(300.7).cast(ScalarType::U8), Scalar::U8(255));
+        assert_eq!(Scalar::F32(-3.9).cast(ScalarType::I32), Scalar::I32(-3));
+        assert_eq!(Scalar::F32(f32::NAN).cast(ScalarType::I32), Scalar::I32(0));
+        assert_eq!(Scalar::I32(300).cast(ScalarType::U8), Scalar::U8(44));
+        assert_eq!(Scalar::I8(-1).cast(ScalarType::U32), Scalar::U32(u32::MAX));
+    }
+
+    #[test]
+    fn float_min_max_propagate_nan_and_order_zeros() {
+        let r = eval_binary(ArithOp::Min, Scalar::F32(1.0), Scalar::F32(f32::NAN)).unwrap();
+        assert!(matches!(r, Scalar::F32(v) if v.is_nan()));
+        let r = eval_binary(ArithOp::Min, Scalar::F32(0.0), Scalar::F32(-0.0)).unwrap();
+        assert!(matches!(r, Scalar::F32(v) if v == 0.0 && v.is_sign_negative()));
+        let r = eval_binary(ArithOp::Max, Scalar::F64(-0.0), Scalar::F64(0.0)).unwrap();
+        assert!(matches!(r, Scalar::F64(v) if v == 0.0 && v.is_sign_positive()));
+    }
+}

@@ -1,0 +1,88 @@
+//! `math` dialect: elementary functions on scalars. `abs` takes any number
+//! (wrapping for the most negative integer); the others take floats and are
+//! computed with the host's libm in the interpreter, so they agree with
+//! NumPy to a few ulps, not bit for bit.
+
+use super::arith::Scalar;
+use super::{check, dialect_ops};
+use crate::ir::{Module, OpId};
+
+dialect_ops!(
+    /// Ops of the `math` dialect.
+    MathOp, "math", {
+    /// `|a|`
+    Abs => "abs",
+    /// `e^a`
+    Exp => "exp",
+    /// Natural logarithm.
+    Log => "log",
+    /// Square root.
+    Sqrt => "sqrt",
+    /// Hyperbolic tangent.
+    Tanh => "tanh",
+    /// Round toward -inf.
+    Floor => "floor",
+    /// Round toward +inf.
+    Ceil => "ceil",
+    /// `a^b`
+    Pow => "pow",
+});
+
+impl MathOp {
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        let n = if self == MathOp::Pow { 2 } else { 1 };
+        check::counts(m, op, Some(n), 1, 0, errs);
+        let res = m.op(op).results.first().and_then(|&r| m.ty(r).as_scalar());
+        for i in 0..n {
+            let t = check::scalar_operand(m, op, i, errs);
+            if t.is_some() && t != res {
+                errs.push("operands and result must have one type".into());
+            }
+            match t {
+                Some(t) if self == MathOp::Abs && !t.is_numeric() => {
+                    errs.push("needs a number".into())
+                }
+                Some(t) if self != MathOp::Abs && !t.is_float() => {
+                    errs.push(format!("needs a float, found {t}"))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Evaluates a math op.
+pub fn eval(op: MathOp, args: &[Scalar]) -> Scalar {
+    macro_rules! f {
+        ($a:expr, |$x:ident| $e:expr) => {
+            match $a {
+                Scalar::F32($x) => Scalar::F32($e),
+                Scalar::F64($x) => Scalar::F64($e),
+                a => panic!("math.{} on {a:?} (unverified IR)", op.mnemonic()),
+            }
+        };
+    }
+    let a = args[0];
+    match op {
+        MathOp::Abs => match a {
+            Scalar::F32(v) => Scalar::F32(v.abs()),
+            Scalar::F64(v) => Scalar::F64(v.abs()),
+            s if s.ty().is_signed_int() => {
+                Scalar::from_i64(s.as_i64().unwrap_or(0).wrapping_abs(), s.ty())
+            }
+            s => s,
+        },
+        MathOp::Exp => f!(a, |x| x.exp()),
+        MathOp::Log => f!(a, |x| x.ln()),
+        MathOp::Sqrt => f!(a, |x| x.sqrt()),
+        MathOp::Tanh => f!(a, |x| x.tanh()),
+        MathOp::Floor => f!(a, |x| x.floor()),
+        MathOp::Ceil => f!(a, |x| x.ceil()),
+        MathOp::Pow => match (a, args[1]) {
+            (Scalar::F32(x), Scalar::F32(y)) => Scalar::F32(x.powf(y)),
+            (Scalar::F64(x), Scalar::F64(y)) => Scalar::F64(x.powf(y)),
+            (x, y) => panic!("math.pow on {x:?}, {y:?} (unverified IR)"),
+        },
+    }
+}

@@ -1,0 +1,277 @@
+//! `pj` dialect: kernels as the user wrote them — stages over domains,
+//! array reads with boundary modes, reductions.
+//!
+//! Produced by the AST lowering (`front.rs`); executed directly by the
+//! reference interpreter; lowered to loops by the native backends (later).
+//! Invariants: `pj.stage` and `pj.reduce` regions have one block whose
+//! arguments are `i64` index variables and which ends in `pj.yield`; the
+//! kernel block ends in `pj.return`; no op here has side effects.
+//!
+//! ```text
+//! %bx = pj.stage(%lo0, %ub0, %lo1, %ub1) {name = "bx"} : f32[?, ?] {
+//! ^bb0(%y: i64, %x: i64):
+//!   %v = pj.read(%input, %y, %x) {boundary = "clamp"} : f32
+//!   pj.yield(%v)
+//! }
+//! ```
+
+use super::{check, dialect_ops};
+use crate::ir::{Attr, Dim, Module, OpId, Type};
+use pj_lang::types::Boundary;
+
+dialect_ops!(
+    /// Ops of the `pj` dialect.
+    PjOp, "pj", {
+    /// A kernel: one region whose block arguments are the parameters
+    /// (tensors with symbolic extents, or scalars). Attributes: `sym_name`,
+    /// `arg_names`, `result_names`, optional `arg_attrs` (per parameter:
+    /// `boundary`, `range`).
+    Kernel => "kernel",
+    /// The value of a size symbol of the enclosing kernel (`{name = "H"}`): `i64`.
+    Size => "size",
+    /// A stage: operands are `lo, ub` per dim (half-open, absolute
+    /// coordinates); the region computes the element at its index arguments.
+    /// Attributes: `name`, optional `result` (index among kernel results).
+    Stage => "stage",
+    /// Reads one element: operands are the tensor, then one integer index per
+    /// dim. Optional `boundary` says what an out-of-range index reads.
+    Read => "read",
+    /// A reduction (`{kind = "sum"|"prod"|"min"|"max"}`): operands are `lo, ub`
+    /// per reduction variable; the region yields the term at its arguments.
+    Reduce => "reduce",
+    /// Ends a stage or reduction region with its one value.
+    Yield => "yield",
+    /// Ends the kernel with its results, in declaration order.
+    Return => "return",
+});
+
+/// Names accepted by the `kind` attribute of `pj.reduce`.
+pub const REDUCE_KINDS: [&str; 4] = ["sum", "prod", "min", "max"];
+
+impl PjOp {
+    /// No side effects.
+    pub fn is_pure(self) -> bool {
+        !matches!(self, PjOp::Kernel | PjOp::Yield | PjOp::Return)
+    }
+
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        let d = m.op(op);
+        match self {
+            PjOp::Kernel => {
+                check::counts(m, op, Some(0), 0, 1, errs);
+                if d.attr("sym_name").and_then(Attr::as_str).is_none() {
+                    errs.push("needs a string attribute `sym_name`".into());
+                }
+                if d.regions.len() == 1 {
+                    let block = m.entry_block(op, 0);
+                    let nargs = m.block(block).args.len();
+                    match d.attr("arg_names").and_then(Attr::as_array) {
+                        Some(a) if a.len() == nargs => {}
+                        _ => errs.push(format!(
+                            "needs `arg_names` with one string per block argument ({nargs})"
+                        )),
+                    }
+                    if let Some(a) = d.attr("arg_attrs").and_then(Attr::as_array) {
+                        if a.len() != nargs {
+                            errs.push("`arg_attrs` needs one dictionary per block argument".into());
+                        }
+                        for aa in a {
+                            if let Some(b) = aa.get("boundary") {
+                                if b.as_str().and_then(Boundary::from_name).is_none() {
+                                    errs.push(format!("unknown boundary mode {b}"));
+                                }
+                            }
+                        }
+                    }
+                    for &arg in &m.block(block).args {
+                        if let Type::Tensor { dims, .. } = m.ty(arg) {
+                            if dims.iter().any(|d| *d == Dim::Dynamic) {
+                                errs.push(
+                                    "kernel parameters need static or symbolic extents, not `?`"
+                                        .into(),
+                                );
+                            }
+                        }
+                    }
+                    let nresults = d
+                        .attr("result_names")
+                        .and_then(Attr::as_array)
+                        .map(<[Attr]>::len);
+                    if nresults.is_none() {
+                        errs.push("needs an array attribute `result_names`".into());
+                    }
+                    if let (Some(n), Some(&last)) = (nresults, m.block(block).ops.last()) {
+                        if m.op(last).opcode == super::Opcode::Pj(PjOp::Return)
+                            && m.op(last).operands.len() != n
+                        {
+                            errs.push(format!(
+                                "returns {} values but declares {n} results",
+                                m.op(last).operands.len()
+                            ));
+                        }
+                    }
+                }
+            }
+            PjOp::Size => {
+                check::counts(m, op, Some(0), 1, 0, errs);
+                match d.attr("name").and_then(Attr::as_str) {
+                    None => errs.push("needs a string attribute `name`".into()),
+                    Some(name) => {
+                        if let Some(kernel) = enclosing_kernel(m, op) {
+                            let block = m.entry_block(kernel, 0);
+                            let known = m.block(block).args.iter().any(|&a| match m.ty(a) {
+                                Type::Tensor { dims, .. } => {
+                                    dims.iter().any(|d| *d == Dim::Sym(name.to_string()))
+                                }
+                                _ => false,
+                            });
+                            if !known {
+                                errs.push(format!(
+                                    "size `{name}` is not an extent of any kernel parameter"
+                                ));
+                            }
+                        }
+                    }
+                }
+                if d.results.len() == 1 && *m.ty(d.results[0]) != Type::INDEX {
+                    errs.push("result must be i64".into());
+                }
+            }
+            PjOp::Stage | PjOp::Reduce => {
+                check::counts(m, op, None, 1, 1, errs);
+                if d.operands.len() % 2 != 0 {
+                    errs.push("expects a (lo, ub) operand pair per dim".into());
+                }
+                for (i, &v) in d.operands.iter().enumerate() {
+                    if *m.ty(v) != Type::INDEX {
+                        errs.push(format!("bound operand {i} must be i64, found {}", m.ty(v)));
+                    }
+                }
+                let n = d.operands.len() / 2;
+                if d.regions.len() == 1 {
+                    let block = m.entry_block(op, 0);
+                    let args = &m.block(block).args;
+                    if args.len() != n || args.iter().any(|&a| *m.ty(a) != Type::INDEX) {
+                        errs.push(format!("region needs {n} i64 arguments, one per dim"));
+                    }
+                    if let (Some(&last), Some(&res)) =
+                        (m.block(block).ops.last(), d.results.first())
+                    {
+                        let l = m.op(last);
+                        if l.opcode == super::Opcode::Pj(PjOp::Yield) {
+                            if let Some(&y) = l.operands.first() {
+                                let want = m.ty(res).elem();
+                                if *m.ty(y) != Type::Scalar(want) {
+                                    errs.push(format!(
+                                        "yields {} but produces elements of {want}",
+                                        m.ty(y)
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Some(&res) = d.results.first() {
+                    match (self, m.ty(res)) {
+                        (PjOp::Stage, Type::Tensor { dims, .. }) if dims.len() == n => {}
+                        (PjOp::Stage, t) => {
+                            errs.push(format!("result must be a rank-{n} tensor, found {t}"))
+                        }
+                        (PjOp::Reduce, Type::Scalar(s)) if s.is_numeric() => {}
+                        (PjOp::Reduce, t) => {
+                            errs.push(format!("result must be a numeric scalar, found {t}"))
+                        }
+                        _ => unreachable!(),
+                    }
+                }
+                if self == PjOp::Stage && d.attr("name").and_then(Attr::as_str).is_none() {
+                    errs.push("needs a string attribute `name`".into());
+                }
+                if self == PjOp::Reduce {
+                    match d.attr("kind").and_then(Attr::as_str) {
+                        Some(k) if REDUCE_KINDS.contains(&k) => {}
+                        _ => {
+                            errs.push("needs `kind` = \"sum\", \"prod\", \"min\" or \"max\"".into())
+                        }
+                    }
+                }
+            }
+            PjOp::Read => {
+                check::counts(m, op, None, 1, 0, errs);
+                let Some((&t, idx)) = d.operands.split_first() else {
+                    errs.push("needs a tensor operand".into());
+                    return;
+                };
+                match m.ty(t) {
+                    Type::Tensor { elem, dims } => {
+                        if dims.len() != idx.len() {
+                            errs.push(format!(
+                                "reads a rank-{} tensor with {} indices",
+                                dims.len(),
+                                idx.len()
+                            ));
+                        }
+                        if let Some(&r) = d.results.first() {
+                            if *m.ty(r) != Type::Scalar(*elem) {
+                                errs.push(format!("result must be {elem}, found {}", m.ty(r)));
+                            }
+                        }
+                    }
+                    ty => errs.push(format!("operand 0 must be a tensor, found {ty}")),
+                }
+                for (i, &v) in idx.iter().enumerate() {
+                    if !m.ty(v).as_scalar().is_some_and(|s| s.is_int()) {
+                        errs.push(format!("index {i} must be an integer, found {}", m.ty(v)));
+                    }
+                }
+                if let Some(b) = d.attr("boundary") {
+                    if b.as_str().and_then(Boundary::from_name).is_none() {
+                        errs.push(format!("unknown boundary mode {b}"));
+                    }
+                }
+            }
+            PjOp::Yield => {
+                check::counts(m, op, Some(1), 0, 0, errs);
+                let parent = d
+                    .parent
+                    .and_then(|b| m.block_owner(b))
+                    .map(|o| m.op(o).opcode);
+                if !matches!(parent, Some(super::Opcode::Pj(PjOp::Stage | PjOp::Reduce))) {
+                    errs.push("must end a `pj.stage` or `pj.reduce` region".into());
+                }
+            }
+            PjOp::Return => {
+                check::counts(m, op, None, 0, 0, errs);
+                let parent = d
+                    .parent
+                    .and_then(|b| m.block_owner(b))
+                    .map(|o| m.op(o).opcode);
+                if parent != Some(super::Opcode::Pj(PjOp::Kernel)) {
+                    errs.push("must end a `pj.kernel` region".into());
+                }
+                for &v in &d.operands {
+                    if m.ty(v).rank().is_none() {
+                        errs.push(format!(
+                            "returns a scalar ({}); results are tensors",
+                            m.ty(v)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `pj.kernel` op containing `op`.
+pub fn enclosing_kernel(m: &Module, op: OpId) -> Option<OpId> {
+    let mut cur = op;
+    loop {
+        let block = m.op(cur).parent?;
+        let owner = m.block_owner(block)?;
+        if m.op(owner).opcode == super::Opcode::Pj(PjOp::Kernel) {
+            return Some(owner);
+        }
+        cur = owner;
+    }
+}

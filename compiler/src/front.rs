@@ -1,0 +1,424 @@
+//! Lowers the checked program ([`pj_lang::hir`]) into the `pj` dialect.
+//!
+//! Each kernel becomes a `pj.kernel` op whose block arguments are the
+//! parameters. Size names become `pj.size` ops, `let`s become scalar values
+//! in the kernel block, and each stage becomes a `pj.stage` op whose bounds
+//! operands are computed from the sizes by `arith` ops, exactly as bounds
+//! inference found them. No optimization happens here: the pass pipeline
+//! cleans up duplicated constants and bound computations.
+
+use crate::dialects::{ArithOp, MathOp, Opcode, PjOp, arith::Scalar};
+use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpSpec, Type, ValueId};
+use pj_lang::ast::{BinOp, UnaryOp};
+use pj_lang::bounds::{Atom, Bound, SizeExpr};
+use pj_lang::hir::{self, ArraySource, Builtin, Const, TExpr, TExprKind};
+use pj_lang::types::ScalarType;
+use pj_lang::{LineIndex, Span};
+use std::collections::HashMap;
+
+/// Source text and file name, for locations.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    /// File name as printed in `loc(...)`.
+    pub name: &'a str,
+    /// The text the spans point into.
+    pub text: &'a str,
+}
+
+/// Lowers every kernel of `program`.
+pub fn lower(program: &hir::Program, source: Option<Source<'_>>) -> Module {
+    let mut m = Module::new();
+    m.source_name = source.map(|s| s.name.to_string());
+    let lines = source.map(|s| LineIndex::new(s.text));
+    for k in &program.kernels {
+        let mut l = Lowering {
+            m: &mut m,
+            k,
+            lines: lines.as_ref(),
+            params: vec![],
+            sizes: vec![],
+            lets: vec![],
+            stages: HashMap::new(),
+            vars: HashMap::new(),
+        };
+        l.kernel();
+    }
+    m
+}
+
+struct Lowering<'a> {
+    m: &'a mut Module,
+    k: &'a hir::Kernel,
+    lines: Option<&'a LineIndex>,
+    params: Vec<ValueId>,
+    sizes: Vec<ValueId>,
+    lets: Vec<ValueId>,
+    stages: HashMap<usize, ValueId>,
+    vars: HashMap<usize, ValueId>,
+}
+
+fn op(o: ArithOp) -> Opcode {
+    Opcode::Arith(o)
+}
+
+impl Lowering<'_> {
+    fn loc(&self, span: Span) -> Option<Loc> {
+        self.lines.map(|l| {
+            let (line, col) = l.line_col(span.start);
+            Loc { line, col }
+        })
+    }
+
+    fn kernel(&mut self) {
+        let k = self.k;
+        let strs =
+            |v: Vec<&str>| Attr::Array(v.into_iter().map(|s| Attr::Str(s.to_string())).collect());
+        let mut spec = OpSpec::new(Opcode::Pj(PjOp::Kernel))
+            .attr("sym_name", Attr::Str(k.name.clone()))
+            .attr(
+                "arg_names",
+                strs(k.params.iter().map(|p| p.name.as_str()).collect()),
+            )
+            .attr(
+                "result_names",
+                strs(k.results.iter().map(|r| r.name.as_str()).collect()),
+            )
+            .regions(1)
+            .loc(self.loc(k.span));
+        if k.params
+            .iter()
+            .any(|p| p.boundary.is_some() || p.range.is_some())
+        {
+            let per_param = k
+                .params
+                .iter()
+                .map(|p| {
+                    let mut d = Vec::new();
+                    if let Some(b) = p.boundary {
+                        d.push(("boundary".to_string(), Attr::Str(b.name().to_string())));
+                    }
+                    if let Some((lo, hi)) = p.range {
+                        d.push((
+                            "range".to_string(),
+                            Attr::Array(vec![Attr::Float(lo), Attr::Float(hi)]),
+                        ));
+                    }
+                    Attr::Dict(d)
+                })
+                .collect();
+            spec = spec.attr("arg_attrs", Attr::Array(per_param));
+        }
+        let kop = self.m.build_op(spec);
+        let top = self.m.top;
+        self.m.append_op(top, kop);
+        let body = self.m.entry_block(kop, 0);
+        for p in &k.params {
+            let ty = match &p.dims {
+                None => Type::Scalar(p.elem),
+                Some(dims) => Type::Tensor {
+                    elem: p.elem,
+                    dims: dims
+                        .iter()
+                        .map(|d| match d {
+                            hir::Dim::Size(s) => Dim::Sym(k.sizes[*s].name.clone()),
+                            hir::Dim::Fixed(n) => Dim::Static(*n),
+                        })
+                        .collect(),
+                },
+            };
+            let v = self.m.add_block_arg(body, ty, Some(p.name.clone()));
+            self.params.push(v);
+        }
+        for s in &k.sizes {
+            let o = self.m.push(
+                body,
+                OpSpec::new(Opcode::Pj(PjOp::Size))
+                    .attr("name", Attr::Str(s.name.clone()))
+                    .result(Type::INDEX),
+            );
+            let v = self.m.result(o);
+            self.m.set_value_name(v, s.name.clone());
+            self.sizes.push(v);
+        }
+        for item in &k.body {
+            match *item {
+                hir::Item::Let(l) => {
+                    let v = self.expr(body, &k.lets[l].value);
+                    self.m.set_value_name(v, k.lets[l].name.clone());
+                    self.lets.push(v);
+                }
+                hir::Item::Stage(s) => {
+                    let v = self.stage(body, s);
+                    self.stages.insert(s, v);
+                }
+            }
+        }
+        let results: Vec<ValueId> = k.results.iter().map(|r| self.stages[&r.stage]).collect();
+        self.m.push(
+            body,
+            OpSpec::new(Opcode::Pj(PjOp::Return)).operands(results),
+        );
+    }
+
+    fn constant(&mut self, block: BlockId, s: Scalar) -> ValueId {
+        let o = self.m.push(
+            block,
+            OpSpec::new(op(ArithOp::Constant))
+                .attr("value", s.to_attr())
+                .result(Type::Scalar(s.ty())),
+        );
+        self.m.result(o)
+    }
+
+    fn arith(
+        &mut self,
+        block: BlockId,
+        o: ArithOp,
+        args: &[ValueId],
+        ty: Type,
+        loc: Option<Loc>,
+    ) -> ValueId {
+        let id = self.m.push(
+            block,
+            OpSpec::new(op(o))
+                .operands(args.iter().copied())
+                .result(ty)
+                .loc(loc),
+        );
+        self.m.result(id)
+    }
+
+    fn size_expr(&mut self, block: BlockId, e: &SizeExpr) -> ValueId {
+        let idx = Type::INDEX;
+        let mut acc: Option<ValueId> = None;
+        for (atom, c) in &e.terms {
+            let a = match atom {
+                Atom::Size(s) => self.sizes[*s],
+                Atom::Div(inner, k) => {
+                    let x = self.size_expr(block, inner);
+                    let kv = self.constant(block, Scalar::I64(*k));
+                    self.arith(block, ArithOp::Div, &[x, kv], idx.clone(), None)
+                }
+            };
+            let mag = c.unsigned_abs() as i64;
+            let term = if mag == 1 {
+                a
+            } else {
+                let kv = self.constant(block, Scalar::I64(mag));
+                self.arith(block, ArithOp::Mul, &[a, kv], idx.clone(), None)
+            };
+            acc = Some(match (acc, *c < 0) {
+                (None, false) => term,
+                (None, true) => self.arith(block, ArithOp::Neg, &[term], idx.clone(), None),
+                (Some(x), false) => self.arith(block, ArithOp::Add, &[x, term], idx.clone(), None),
+                (Some(x), true) => self.arith(block, ArithOp::Sub, &[x, term], idx.clone(), None),
+            });
+        }
+        match acc {
+            None => self.constant(block, Scalar::I64(e.constant)),
+            Some(x) if e.constant == 0 => x,
+            Some(x) => {
+                let kv = self.constant(block, Scalar::I64(e.constant.unsigned_abs() as i64));
+                let o = if e.constant > 0 {
+                    ArithOp::Add
+                } else {
+                    ArithOp::Sub
+                };
+                self.arith(block, o, &[x, kv], idx, None)
+            }
+        }
+    }
+
+    fn bound(&mut self, block: BlockId, b: &Bound, is_upper: bool, plus_one: bool) -> ValueId {
+        let mut acc: Option<ValueId> = None;
+        for member in &b.members {
+            let e = if plus_one {
+                member.add_const(1)
+            } else {
+                member.clone()
+            };
+            let v = self.size_expr(block, &e);
+            acc = Some(match acc {
+                None => v,
+                Some(a) => {
+                    let o = if is_upper { ArithOp::Max } else { ArithOp::Min };
+                    self.arith(block, o, &[a, v], Type::INDEX, None)
+                }
+            });
+        }
+        acc.expect("a bound has members")
+    }
+
+    fn stage(&mut self, block: BlockId, s: usize) -> ValueId {
+        let st = &self.k.stages[s];
+        let mut bounds = Vec::new();
+        for iv in &st.domain {
+            bounds.push(self.bound(block, &iv.lo, false, false));
+            bounds.push(self.bound(block, &iv.hi, true, true));
+        }
+        let mut spec = OpSpec::new(Opcode::Pj(PjOp::Stage))
+            .operands(bounds)
+            .attr("name", Attr::Str(st.name.clone()))
+            .result(Type::dynamic_tensor(st.elem, st.vars.len()))
+            .regions(1)
+            .loc(self.loc(st.span));
+        if let Some(r) = st.result {
+            spec = spec.attr("result", Attr::Int(r as i64));
+        }
+        let o = self.m.build_op(spec);
+        let inner = self.m.entry_block(o, 0);
+        for &v in &st.vars {
+            let a = self
+                .m
+                .add_block_arg(inner, Type::INDEX, Some(self.k.vars[v].name.clone()));
+            self.vars.insert(v, a);
+        }
+        let value = self.expr(inner, &st.value);
+        self.m.push(
+            inner,
+            OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([value]),
+        );
+        self.m.append_op(block, o);
+        let r = self.m.result(o);
+        self.m.set_value_name(r, st.name.clone());
+        r
+    }
+
+    fn expr(&mut self, block: BlockId, e: &TExpr) -> ValueId {
+        let ty = Type::Scalar(e.ty);
+        let loc = self.loc(e.span);
+        match &e.kind {
+            TExprKind::Const(c) => {
+                let s = match *c {
+                    Const::Int(v) => Scalar::from_i64(v, e.ty),
+                    Const::Float(v) => match e.ty {
+                        ScalarType::F32 => Scalar::F32(v as f32),
+                        _ => Scalar::F64(v),
+                    },
+                    Const::Bool(b) => Scalar::Bool(b),
+                };
+                self.constant(block, s)
+            }
+            TExprKind::Size(s) => self.sizes[*s],
+            TExprKind::Scalar(p) => self.params[*p],
+            TExprKind::Let(l) => self.lets[*l],
+            TExprKind::Var(v) => self.vars[v],
+            TExprKind::Read { source, indices } => {
+                let (array, boundary) = match source {
+                    ArraySource::Param(p) => (self.params[*p], self.k.params[*p].boundary),
+                    ArraySource::Stage(s) => (self.stages[s], None),
+                };
+                let mut operands = vec![array];
+                for ix in indices {
+                    operands.push(self.expr(block, ix));
+                }
+                let mut spec = OpSpec::new(Opcode::Pj(PjOp::Read))
+                    .operands(operands)
+                    .result(ty)
+                    .loc(loc);
+                if let Some(b) = boundary {
+                    spec = spec.attr("boundary", Attr::Str(b.name().into()));
+                }
+                let o = self.m.push(block, spec);
+                self.m.result(o)
+            }
+            TExprKind::Unary(u, a) => {
+                let x = self.expr(block, a);
+                let o = if *u == UnaryOp::Neg {
+                    ArithOp::Neg
+                } else {
+                    ArithOp::Not
+                };
+                self.arith(block, o, &[x], ty, loc)
+            }
+            TExprKind::Binary(b, l, r) => {
+                let x = self.expr(block, l);
+                let y = self.expr(block, r);
+                let (o, pred) = match b {
+                    BinOp::Add => (ArithOp::Add, None),
+                    BinOp::Sub => (ArithOp::Sub, None),
+                    BinOp::Mul => (ArithOp::Mul, None),
+                    BinOp::Div => (ArithOp::Div, None),
+                    BinOp::Rem => (ArithOp::Rem, None),
+                    BinOp::And => (ArithOp::And, None),
+                    BinOp::Or => (ArithOp::Or, None),
+                    BinOp::Lt => (ArithOp::Cmp, Some("lt")),
+                    BinOp::Le => (ArithOp::Cmp, Some("le")),
+                    BinOp::Gt => (ArithOp::Cmp, Some("gt")),
+                    BinOp::Ge => (ArithOp::Cmp, Some("ge")),
+                    BinOp::Eq => (ArithOp::Cmp, Some("eq")),
+                    BinOp::Ne => (ArithOp::Cmp, Some("ne")),
+                };
+                let mut spec = OpSpec::new(op(o)).operands([x, y]).result(ty).loc(loc);
+                if let Some(p) = pred {
+                    spec = spec.attr("pred", Attr::Str(p.into()));
+                }
+                let id = self.m.push(block, spec);
+                self.m.result(id)
+            }
+            TExprKind::Cast(a) => {
+                let x = self.expr(block, a);
+                self.arith(block, ArithOp::Cast, &[x], ty, loc)
+            }
+            TExprKind::Call(f, args) => {
+                let xs: Vec<ValueId> = args.iter().map(|a| self.expr(block, a)).collect();
+                let math = |o: MathOp| Opcode::Math(o);
+                let (code, operands) = match f {
+                    Builtin::Select => (op(ArithOp::Select), xs),
+                    Builtin::Min => (op(ArithOp::Min), xs),
+                    Builtin::Max => (op(ArithOp::Max), xs),
+                    Builtin::Clamp => {
+                        let lo = self.arith(block, ArithOp::Max, &[xs[0], xs[1]], ty.clone(), loc);
+                        (op(ArithOp::Min), vec![lo, xs[2]])
+                    }
+                    Builtin::Abs => (math(MathOp::Abs), xs),
+                    Builtin::Exp => (math(MathOp::Exp), xs),
+                    Builtin::Log => (math(MathOp::Log), xs),
+                    Builtin::Sqrt => (math(MathOp::Sqrt), xs),
+                    Builtin::Tanh => (math(MathOp::Tanh), xs),
+                    Builtin::Floor => (math(MathOp::Floor), xs),
+                    Builtin::Ceil => (math(MathOp::Ceil), xs),
+                    Builtin::Pow => (math(MathOp::Pow), xs),
+                };
+                let id = self.m.push(
+                    block,
+                    OpSpec::new(code).operands(operands).result(ty).loc(loc),
+                );
+                self.m.result(id)
+            }
+            TExprKind::Reduce {
+                op: rop,
+                vars,
+                body,
+            } => {
+                let mut bounds = Vec::new();
+                for rv in vars {
+                    bounds.push(self.expr(block, &rv.lo));
+                    bounds.push(self.expr(block, &rv.hi));
+                }
+                let o = self.m.build_op(
+                    OpSpec::new(Opcode::Pj(PjOp::Reduce))
+                        .operands(bounds)
+                        .attr("kind", Attr::Str(rop.name().into()))
+                        .result(ty)
+                        .regions(1)
+                        .loc(loc),
+                );
+                let inner = self.m.entry_block(o, 0);
+                for rv in vars {
+                    let a = self.m.add_block_arg(
+                        inner,
+                        Type::INDEX,
+                        Some(self.k.vars[rv.var].name.clone()),
+                    );
+                    self.vars.insert(rv.var, a);
+                }
+                let v = self.expr(inner, body);
+                self.m
+                    .push(inner, OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([v]));
+                self.m.append_op(block, o);
+                self.m.result(o)
+            }
+        }
+    }
+}

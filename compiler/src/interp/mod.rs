@@ -1,0 +1,596 @@
+//! The reference interpreter: executes `pj`-dialect IR directly, one element
+//! at a time, with the semantics written down in `docs/language.md`.
+//!
+//! It is the oracle every pass and backend is tested against, so it favours
+//! obviousness over speed: stages are computed over their whole domain in
+//! row-major order, reductions fold their terms in order from the first
+//! index to the last (`acc = acc ⊕ term`), and every read is bounds-checked.
+//! Scalar arithmetic comes from `dialects::arith` and `dialects::math`, the
+//! same code the constant folder uses.
+//!
+//! Errors a user can cause at run time (wrong shapes, integer division by
+//! zero, sizes too large) come back as [`InterpError`], never as a panic.
+
+mod tensor;
+
+pub use tensor::Tensor;
+
+use crate::dialects::arith::{self, EvalError, Scalar};
+use crate::dialects::{ArithOp, Opcode, PjOp, math};
+use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, Type, ValueId};
+use pj_lang::types::Boundary;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// An argument or result of a kernel call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A scalar argument.
+    Scalar(Scalar),
+    /// An array.
+    Array(Tensor),
+}
+
+/// Largest number of elements one stage may have (2^31): past that the
+/// interpreter would run out of memory or time; say so instead.
+pub const MAX_ELEMENTS: u64 = 1 << 31;
+
+/// Where in the source an error happened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct At(pub Option<String>, pub Option<Loc>);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.0, self.1) {
+            (Some(file), Some(l)) => write!(f, " at {file}:{}:{}", l.line, l.col),
+            (None, Some(l)) => write!(f, " at {}:{}", l.line, l.col),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a kernel call failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum InterpError {
+    /// No kernel of that name.
+    #[error("no kernel named `{name}`; the module has: {available}")]
+    UnknownKernel {
+        /// Requested name.
+        name: String,
+        /// Kernels present.
+        available: String,
+    },
+    /// Wrong number of arguments.
+    #[error("kernel `{kernel}` takes {expected} arguments, {got} given")]
+    ArgCount {
+        /// Kernel.
+        kernel: String,
+        /// Parameters.
+        expected: usize,
+        /// Arguments.
+        got: usize,
+    },
+    /// An argument does not match its parameter.
+    #[error("argument `{param}`: {message}")]
+    BadArgument {
+        /// Parameter name.
+        param: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A size name is bound to two different extents.
+    #[error(
+        "size `{size}` is {first} (from `{first_param}` dim {first_dim}) but `{param}` dim {dim} is {value}"
+    )]
+    SizeMismatch {
+        /// Size name.
+        size: String,
+        /// First binding.
+        first: i64,
+        /// Parameter that bound it first.
+        first_param: String,
+        /// Its dim.
+        first_dim: usize,
+        /// Parameter that disagrees.
+        param: String,
+        /// Its dim.
+        dim: usize,
+        /// Its extent.
+        value: i64,
+    },
+    /// A result would have a negative extent.
+    #[error("result `{name}` would have negative extent {extent} in dim {dim}{at}")]
+    NegativeExtent {
+        /// Result name.
+        name: String,
+        /// Dim.
+        dim: usize,
+        /// Computed extent.
+        extent: i64,
+        /// Where.
+        at: At,
+    },
+    /// Too many elements.
+    #[error(
+        "stage `{name}` would have {elements} elements, more than the interpreter's limit of {MAX_ELEMENTS}{at}"
+    )]
+    TooLarge {
+        /// Stage name.
+        name: String,
+        /// Element count (saturated).
+        elements: u64,
+        /// Where.
+        at: At,
+    },
+    /// Integer division or remainder by zero.
+    #[error("integer division by zero{at}")]
+    DivisionByZero {
+        /// Where.
+        at: At,
+    },
+    /// A read outside an array without a boundary mode.
+    #[error("read of `{array}` out of bounds: index {index:?} outside {valid}{at}")]
+    OutOfBounds {
+        /// The array.
+        array: String,
+        /// The index.
+        index: Vec<i64>,
+        /// The valid region.
+        valid: String,
+        /// Where.
+        at: At,
+    },
+}
+
+/// Runs kernel `name` of `m` on `args` (one per parameter, in order) and
+/// returns its results in declaration order.
+pub fn run(m: &Module, name: &str, args: &[Value]) -> Result<Vec<Tensor>, InterpError> {
+    let Some(kernel) = m.kernel(name) else {
+        let available: Vec<String> = m
+            .kernels()
+            .iter()
+            .filter_map(|&k| {
+                m.op(k)
+                    .attr("sym_name")
+                    .and_then(Attr::as_str)
+                    .map(str::to_string)
+            })
+            .collect();
+        return Err(InterpError::UnknownKernel {
+            name: name.to_string(),
+            available: available.join(", "),
+        });
+    };
+    let block = m.entry_block(kernel, 0);
+    let params = &m.block(block).args;
+    let names: Vec<String> = m
+        .op(kernel)
+        .attr("arg_names")
+        .and_then(Attr::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if params.len() != args.len() {
+        return Err(InterpError::ArgCount {
+            kernel: name.to_string(),
+            expected: params.len(),
+            got: args.len(),
+        });
+    }
+    let mut interp = Interp {
+        m,
+        env: vec![Slot::Empty; m.value_count()],
+        sizes: HashMap::new(),
+        names: HashMap::new(),
+    };
+    let mut bound: HashMap<String, (i64, String, usize)> = HashMap::new();
+    for (i, (&p, arg)) in params.iter().zip(args).enumerate() {
+        let pname = names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+        let bad = |message: String| InterpError::BadArgument {
+            param: pname.clone(),
+            message,
+        };
+        match (m.ty(p), arg) {
+            (Type::Scalar(t), Value::Scalar(s)) => {
+                if s.ty() != *t {
+                    return Err(bad(format!("expects a {t} scalar, got {}", s.ty())));
+                }
+                interp.env[p.index()] = Slot::S(*s);
+            }
+            (Type::Tensor { elem, dims }, Value::Array(a)) => {
+                if a.elem != *elem {
+                    return Err(bad(format!("expects an array of {elem}, got {}", a.elem)));
+                }
+                if a.shape.len() != dims.len() {
+                    return Err(bad(format!(
+                        "expects {} dims, got an array of shape {:?}",
+                        dims.len(),
+                        a.shape
+                    )));
+                }
+                for (d, (dim, &extent)) in dims.iter().zip(&a.shape).enumerate() {
+                    let extent = extent as i64;
+                    match dim {
+                        Dim::Static(n) if *n != extent => {
+                            return Err(bad(format!(
+                                "dim {d} must be {n}, got {extent} (shape {:?})",
+                                a.shape
+                            )));
+                        }
+                        Dim::Sym(s) => match bound.get(s) {
+                            Some((v, fp, fd)) if *v != extent => {
+                                return Err(InterpError::SizeMismatch {
+                                    size: s.clone(),
+                                    first: *v,
+                                    first_param: fp.clone(),
+                                    first_dim: *fd,
+                                    param: pname,
+                                    dim: d,
+                                    value: extent,
+                                });
+                            }
+                            Some(_) => {}
+                            None => {
+                                bound.insert(s.clone(), (extent, pname.clone(), d));
+                            }
+                        },
+                        _ => {}
+                    }
+                }
+                let mut t = a.clone();
+                t.origin = vec![0; t.shape.len()];
+                interp.names.insert(p, pname.clone());
+                interp.env[p.index()] = Slot::T(Rc::new(t));
+            }
+            (Type::Scalar(t), Value::Array(a)) => {
+                return Err(bad(format!(
+                    "expects a {t} scalar, got an array of shape {:?}",
+                    a.shape
+                )));
+            }
+            (Type::Tensor { elem, dims }, Value::Scalar(s)) => {
+                return Err(bad(format!(
+                    "expects a {}-d array of {elem}, got the scalar {s:?}",
+                    dims.len()
+                )));
+            }
+        }
+    }
+    interp.sizes = bound.into_iter().map(|(k, (v, _, _))| (k, v)).collect();
+    interp.block(block)
+}
+
+#[derive(Clone, Debug)]
+enum Slot {
+    Empty,
+    S(Scalar),
+    T(Rc<Tensor>),
+}
+
+struct Interp<'m> {
+    m: &'m Module,
+    env: Vec<Slot>,
+    sizes: HashMap<String, i64>,
+    /// Array names for error messages.
+    names: HashMap<ValueId, String>,
+}
+
+/// What running a block produced.
+enum Exit {
+    Yield(Scalar),
+    Return(Vec<Tensor>),
+}
+
+impl Interp<'_> {
+    fn at(&self, op: OpId) -> At {
+        At(self.m.source_name.clone(), self.m.op(op).loc)
+    }
+
+    fn scalar(&self, v: ValueId) -> Scalar {
+        match &self.env[v.index()] {
+            Slot::S(s) => *s,
+            other => panic!("value {v} is not a computed scalar: {other:?} (unverified IR?)"),
+        }
+    }
+
+    fn index(&self, v: ValueId) -> i64 {
+        self.scalar(v).as_i64().expect("verified: integer index")
+    }
+
+    fn block(&mut self, b: BlockId) -> Result<Vec<Tensor>, InterpError> {
+        match self.run_ops(b)? {
+            Exit::Return(r) => Ok(r),
+            Exit::Yield(_) => unreachable!("verified: a kernel ends with pj.return"),
+        }
+    }
+
+    fn run_ops(&mut self, b: BlockId) -> Result<Exit, InterpError> {
+        let m = self.m;
+        for &op in &m.block(b).ops {
+            let d = m.op(op);
+            match d.opcode {
+                Opcode::Pj(PjOp::Return) => {
+                    let results = d
+                        .operands
+                        .iter()
+                        .map(|v| match &self.env[v.index()] {
+                            Slot::T(t) => {
+                                let mut t = (**t).clone();
+                                t.origin = vec![0; t.shape.len()];
+                                t
+                            }
+                            _ => panic!("verified: pj.return returns tensors"),
+                        })
+                        .collect();
+                    return Ok(Exit::Return(results));
+                }
+                Opcode::Pj(PjOp::Yield) => return Ok(Exit::Yield(self.scalar(d.operands[0]))),
+                _ => {
+                    let slot = self.op(op)?;
+                    self.env[d.results[0].index()] = slot;
+                }
+            }
+        }
+        unreachable!("verified: every block ends in a terminator")
+    }
+
+    fn op(&mut self, op: OpId) -> Result<Slot, InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        let arg = |i: usize| self.scalar(d.operands[i]);
+        Ok(Slot::S(match d.opcode {
+            Opcode::Arith(ArithOp::Constant) => {
+                let t = m.ty(d.results[0]).as_scalar().expect("verified");
+                Scalar::from_attr(d.attr("value").expect("verified"), t).expect("verified")
+            }
+            Opcode::Arith(ArithOp::Cmp) => arith::eval_cmp(
+                d.attr("pred").and_then(Attr::as_str).expect("verified"),
+                arg(0),
+                arg(1),
+            ),
+            Opcode::Arith(ArithOp::Neg | ArithOp::Not) => {
+                let Opcode::Arith(a) = d.opcode else {
+                    unreachable!()
+                };
+                arith::eval_unary(a, arg(0))
+            }
+            Opcode::Arith(ArithOp::Select) => {
+                if arg(0).as_bool() == Some(true) {
+                    arg(1)
+                } else {
+                    arg(2)
+                }
+            }
+            Opcode::Arith(ArithOp::Cast) => {
+                arg(0).cast(m.ty(d.results[0]).as_scalar().expect("verified"))
+            }
+            Opcode::Arith(a) => {
+                arith::eval_binary(a, arg(0), arg(1)).map_err(|EvalError::DivisionByZero| {
+                    InterpError::DivisionByZero { at: self.at(op) }
+                })?
+            }
+            Opcode::Math(mo) => {
+                let args: Vec<Scalar> = (0..d.operands.len()).map(arg).collect();
+                math::eval(mo, &args)
+            }
+            Opcode::Pj(PjOp::Size) => {
+                let name = d.attr("name").and_then(Attr::as_str).expect("verified");
+                Scalar::I64(*self.sizes.get(name).expect("verified: size of a parameter"))
+            }
+            Opcode::Pj(PjOp::Read) => return self.read(op).map(Slot::S),
+            Opcode::Pj(PjOp::Reduce) => return self.reduce(op).map(Slot::S),
+            Opcode::Pj(PjOp::Stage) => return self.stage(op).map(|t| Slot::T(Rc::new(t))),
+            Opcode::Pj(PjOp::Kernel | PjOp::Yield | PjOp::Return) => {
+                unreachable!("handled by the caller")
+            }
+        }))
+    }
+
+    fn bounds(&self, op: OpId) -> Vec<(i64, i64)> {
+        self.m
+            .op(op)
+            .operands
+            .chunks(2)
+            .map(|p| (self.index(p[0]), self.index(p[1])))
+            .collect()
+    }
+
+    fn stage(&mut self, op: OpId) -> Result<Tensor, InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        let name = d
+            .attr("name")
+            .and_then(Attr::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let bounds = self.bounds(op);
+        let mut shape = Vec::new();
+        let mut total: u64 = 1;
+        for (dim, &(lo, ub)) in bounds.iter().enumerate() {
+            let extent = ub.saturating_sub(lo);
+            if extent < 0 && d.attr("result").is_some() {
+                return Err(InterpError::NegativeExtent {
+                    name,
+                    dim,
+                    extent,
+                    at: self.at(op),
+                });
+            }
+            let e = extent.max(0) as u64;
+            total = total.saturating_mul(e);
+            shape.push(e as usize);
+        }
+        if total > MAX_ELEMENTS {
+            return Err(InterpError::TooLarge {
+                name,
+                elements: total,
+                at: self.at(op),
+            });
+        }
+        let elem = m.ty(d.results[0]).elem();
+        let origin: Vec<i64> = bounds.iter().map(|b| b.0).collect();
+        let block = m.entry_block(op, 0);
+        let vars = m.block(block).args.clone();
+        let mut data = Vec::with_capacity(total as usize);
+        if total > 0 {
+            let mut point = origin.clone();
+            'outer: loop {
+                for (v, &x) in vars.iter().zip(&point) {
+                    self.env[v.index()] = Slot::S(Scalar::I64(x));
+                }
+                match self.run_ops(block)? {
+                    Exit::Yield(s) => data.push(s),
+                    Exit::Return(_) => unreachable!("verified: stages end in pj.yield"),
+                }
+                // next point, row-major
+                let mut k = point.len();
+                loop {
+                    if k == 0 {
+                        break 'outer;
+                    }
+                    k -= 1;
+                    point[k] += 1;
+                    if point[k] < bounds[k].1 {
+                        break;
+                    }
+                    point[k] = bounds[k].0;
+                }
+            }
+        }
+        let t = Tensor {
+            elem,
+            origin,
+            shape,
+            data,
+        };
+        self.names.insert(d.results[0], name);
+        Ok(t)
+    }
+
+    fn reduce(&mut self, op: OpId) -> Result<Scalar, InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        let kind = d.attr("kind").and_then(Attr::as_str).expect("verified");
+        let ty = m.ty(d.results[0]).as_scalar().expect("verified");
+        let combine = arith::reduce_combiner(kind);
+        let mut acc = Scalar::reduce_identity(kind, ty);
+        let bounds = self.bounds(op);
+        if bounds.iter().any(|&(lo, ub)| ub <= lo) {
+            return Ok(acc);
+        }
+        let block = m.entry_block(op, 0);
+        let vars = m.block(block).args.clone();
+        let mut point: Vec<i64> = bounds.iter().map(|b| b.0).collect();
+        loop {
+            for (v, &x) in vars.iter().zip(&point) {
+                self.env[v.index()] = Slot::S(Scalar::I64(x));
+            }
+            let term = match self.run_ops(block)? {
+                Exit::Yield(s) => s,
+                Exit::Return(_) => unreachable!("verified: reductions end in pj.yield"),
+            };
+            acc = arith::eval_binary(combine, acc, term).expect("add/mul/min/max cannot fail");
+            let mut k = point.len();
+            loop {
+                if k == 0 {
+                    return Ok(acc);
+                }
+                k -= 1;
+                point[k] += 1;
+                if point[k] < bounds[k].1 {
+                    break;
+                }
+                point[k] = bounds[k].0;
+            }
+        }
+    }
+
+    fn read(&self, op: OpId) -> Result<Scalar, InterpError> {
+        let d = self.m.op(op);
+        let Slot::T(t) = &self.env[d.operands[0].index()] else {
+            panic!("verified: pj.read reads a tensor");
+        };
+        let boundary = d
+            .attr("boundary")
+            .and_then(Attr::as_str)
+            .and_then(Boundary::from_name);
+        let mut flat = 0usize;
+        for (k, &v) in d.operands[1..].iter().enumerate() {
+            let i = self.index(v) - t.origin[k];
+            let n = t.shape[k] as i64;
+            let i = if (0..n).contains(&i) {
+                i
+            } else {
+                match boundary {
+                    // An empty array has no element to clamp, wrap or mirror to: reads give zero.
+                    Some(_) if n == 0 => return Ok(Scalar::zero(t.elem)),
+                    Some(b) => match b.apply(i, n) {
+                        Some(j) => j,
+                        None => return Ok(Scalar::zero(t.elem)),
+                    },
+                    None => {
+                        let index: Vec<i64> =
+                            d.operands[1..].iter().map(|&v| self.index(v)).collect();
+                        let valid: Vec<String> = t
+                            .origin
+                            .iter()
+                            .zip(&t.shape)
+                            .map(|(o, s)| format!("{o}..{}", o + *s as i64))
+                            .collect();
+                        return Err(InterpError::OutOfBounds {
+                            array: self
+                                .names
+                                .get(&d.operands[0])
+                                .cloned()
+                                .unwrap_or_else(|| "?".into()),
+                            index,
+                            valid: format!("[{}]", valid.join(", ")),
+                            at: self.at(op),
+                        });
+                    }
+                }
+            };
+            flat = flat * t.shape[k] + i as usize;
+        }
+        Ok(t.data[flat])
+    }
+}
+
+/// Convenience: the scalar type of each parameter of a kernel, for callers
+/// building arguments.
+pub fn param_types(m: &Module, kernel: OpId) -> Vec<(String, Type)> {
+    let names: Vec<String> = m
+        .op(kernel)
+        .attr("arg_names")
+        .and_then(Attr::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let block = m.entry_block(kernel, 0);
+    m.block(block)
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (names.get(i).cloned().unwrap_or_default(), m.ty(a).clone()))
+        .collect()
+}
+
+/// Result names of a kernel.
+pub fn result_names(m: &Module, kernel: OpId) -> Vec<String> {
+    m.op(kernel)
+        .attr("result_names")
+        .and_then(Attr::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,97 @@
+//! IR types: scalars and tensors with static, symbolic or unknown extents.
+//!
+//! Text form: `f32`, `i64`, `f32[H, W]` (extents named by size symbols),
+//! `f32[?, 3]` (unknown and static extents), `f32[]` (rank 0).
+
+pub use pj_lang::types::ScalarType;
+use std::fmt;
+
+/// One extent of a tensor type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    /// Known at compile time.
+    Static(i64),
+    /// Equal to the kernel's size symbol of this name.
+    Sym(String),
+    /// Known only at run time.
+    Dynamic,
+}
+
+/// The type of an SSA value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// A scalar. `i64` doubles as the index type.
+    Scalar(ScalarType),
+    /// An immutable n-dimensional array.
+    Tensor {
+        /// Element type.
+        elem: ScalarType,
+        /// Extents.
+        dims: Vec<Dim>,
+    },
+}
+
+impl Type {
+    /// `i64`, the type of sizes, bounds and index variables.
+    pub const INDEX: Type = Type::Scalar(ScalarType::I64);
+
+    /// The scalar type, if this is a scalar.
+    pub fn as_scalar(&self) -> Option<ScalarType> {
+        match self {
+            Type::Scalar(s) => Some(*s),
+            Type::Tensor { .. } => None,
+        }
+    }
+
+    /// Element type of a tensor, or the scalar type itself.
+    pub fn elem(&self) -> ScalarType {
+        match self {
+            Type::Scalar(s) => *s,
+            Type::Tensor { elem, .. } => *elem,
+        }
+    }
+
+    /// Rank of a tensor (`None` for scalars).
+    pub fn rank(&self) -> Option<usize> {
+        match self {
+            Type::Scalar(_) => None,
+            Type::Tensor { dims, .. } => Some(dims.len()),
+        }
+    }
+
+    /// A tensor of unknown extents.
+    pub fn dynamic_tensor(elem: ScalarType, rank: usize) -> Type {
+        Type::Tensor {
+            elem,
+            dims: vec![Dim::Dynamic; rank],
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Static(n) => write!(f, "{n}"),
+            Dim::Sym(s) => f.write_str(s),
+            Dim::Dynamic => f.write_str("?"),
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Scalar(s) => write!(f, "{s}"),
+            Type::Tensor { elem, dims } => {
+                write!(f, "{elem}[")?;
+                for (i, d) in dims.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Canonicalization: constant folding and algebraic identities, repeated
+//! until nothing changes.
+//!
+//! - Folds every `arith`/`math` op whose operands are all constants, with the
+//!   same semantics the interpreter uses (`dialects::arith`). Integer
+//!   division by a constant zero is left alone so the error surfaces at run
+//!   time like any other.
+//! - Moves constants to the right of commutative ops, so CSE sees
+//!   `x + 1` and `1 + x` as one thing.
+//! - Applies only identities that are exact in IEEE arithmetic for floats:
+//!   `x * 1`, `x / 1`, `x - 0.0`, `x + (-0.0)`, `--x`, `select(c, a, a)`,
+//!   `min(x, x)`. `x + 0.0` is *not* `x` (it turns -0.0 into +0.0), and
+//!   `x * 0.0` is not `0.0` (NaN, infinities, signs), so neither is applied
+//!   to floats; integers get `x + 0`, `x * 0`, `x - x` and friends.
+//!
+//! Legal always. Cost: O(ops) per round; rounds are bounded.
+
+use super::{Pass, PassError};
+use crate::dialects::arith::{self, Scalar};
+use crate::dialects::{ArithOp, Opcode, math};
+use crate::ir::{Attr, Module, OpId, OpSpec, ValueId};
+
+/// The `canonicalize` pass.
+pub struct Canonicalize;
+
+const MAX_ROUNDS: usize = 16;
+
+impl Pass for Canonicalize {
+    fn name(&self) -> &'static str {
+        "canonicalize"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let mut changed = false;
+        for _ in 0..MAX_ROUNDS {
+            let mut round = false;
+            for op in m.all_ops() {
+                if m.op(op).parent.is_none() {
+                    continue; // erased earlier in this round
+                }
+                round |= rewrite(m, op);
+            }
+            changed |= round;
+            if !round {
+                break;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// The constant value of `v`, if it is defined by `arith.constant`.
+pub fn constant_value(m: &Module, v: ValueId) -> Option<Scalar> {
+    let op = m.def_op(v)?;
+    let d = m.op(op);
+    if d.opcode != Opcode::Arith(ArithOp::Constant) {
+        return None;
+    }
+    Scalar::from_attr(d.attr("value")?, m.ty(v).as_scalar()?)
+}
+
+fn replace(m: &mut Module, op: OpId, with: ValueId) -> bool {
+    let old = m.result(op);
+    m.replace_all_uses(old, with);
+    m.erase_op(op);
+    true
+}
+
+fn replace_with_constant(m: &mut Module, op: OpId, value: Scalar) -> bool {
+    let loc = m.op(op).loc;
+    let c = m.build_op(
+        OpSpec::new(Opcode::Arith(ArithOp::Constant))
+            .attr("value", value.to_attr())
+            .result(crate::ir::Type::Scalar(value.ty()))
+            .loc(loc),
+    );
+    m.insert_before(op, c);
+    let v = m.result(c);
+    replace(m, op, v)
+}
+
+fn is_int_const(c: Option<Scalar>, k: i64) -> bool {
+    c.is_some_and(|s| s.ty().is_int() && s.as_i64() == Some(k))
+}
+
+fn is_one(c: Option<Scalar>) -> bool {
+    match c {
+        Some(Scalar::F32(v)) => v == 1.0,
+        Some(Scalar::F64(v)) => v == 1.0,
+        c => is_int_const(c, 1),
+    }
+}
+
+fn is_float_zero(c: Option<Scalar>, negative: bool) -> bool {
+    match c {
+        Some(Scalar::F32(v)) => v == 0.0 && v.is_sign_negative() == negative,
+        Some(Scalar::F64(v)) => v == 0.0 && v.is_sign_negative() == negative,
+        _ => false,
+    }
+}
+
+fn rewrite(m: &mut Module, op: OpId) -> bool {
+    let d = m.op(op);
+    let opcode = d.opcode;
+    let operands = d.operands.clone();
+    if matches!(opcode, Opcode::Pj(_)) || opcode == Opcode::Arith(ArithOp::Constant) {
+        return false;
+    }
+    let consts: Vec<Option<Scalar>> = operands.iter().map(|&v| constant_value(m, v)).collect();
+    let result_ty = d.results.first().and_then(|&r| m.ty(r).as_scalar());
+    // 1. constant folding
+    if consts.iter().all(Option::is_some) {
+        let args: Vec<Scalar> = consts.iter().map(|c| c.expect("checked")).collect();
+        let folded = match opcode {
+            Opcode::Arith(a) => match a {
+                ArithOp::Add
+                | ArithOp::Sub
+                | ArithOp::Mul
+                | ArithOp::Div
+                | ArithOp::Rem
+                | ArithOp::Min
+                | ArithOp::Max
+                | ArithOp::And
+                | ArithOp::Or => arith::eval_binary(a, args[0], args[1]).ok(),
+                ArithOp::Neg | ArithOp::Not => Some(arith::eval_unary(a, args[0])),
+                ArithOp::Cmp => d
+                    .attr("pred")
+                    .and_then(Attr::as_str)
+                    .map(|p| arith::eval_cmp(p, args[0], args[1])),
+                ArithOp::Select => Some(if args[0].as_bool() == Some(true) {
+                    args[1]
+                } else {
+                    args[2]
+                }),
+                ArithOp::Cast => result_ty.map(|t| args[0].cast(t)),
+                ArithOp::Constant => None,
+            },
+            Opcode::Math(mo) => Some(math::eval(mo, &args)),
+            Opcode::Pj(_) => None,
+        };
+        if let Some(v) = folded {
+            return replace_with_constant(m, op, v);
+        }
+        return false;
+    }
+    let Opcode::Arith(a) = opcode else {
+        return false;
+    };
+    let is_float = result_ty.is_some_and(|t| t.is_float());
+    // 2. constants to the right of commutative ops
+    let commutative = matches!(
+        a,
+        ArithOp::Add | ArithOp::Mul | ArithOp::Min | ArithOp::Max | ArithOp::And | ArithOp::Or
+    );
+    if commutative && consts[0].is_some() && consts[1].is_none() {
+        m.op_mut(op).operands.swap(0, 1);
+        return true;
+    }
+    // 3. identities
+    let (x, c1) = (operands[0], consts.get(1).copied().flatten());
+    match a {
+        ArithOp::Add if is_int_const(c1, 0) || is_float_zero(c1, true) => replace(m, op, x),
+        ArithOp::Sub if is_int_const(c1, 0) || is_float_zero(c1, false) => replace(m, op, x),
+        ArithOp::Sub if !is_float && operands[0] == operands[1] => {
+            replace_with_constant(m, op, Scalar::zero(result_ty.expect("typed")))
+        }
+        ArithOp::Mul | ArithOp::Div if is_one(c1) => replace(m, op, x),
+        ArithOp::Mul if is_int_const(c1, 0) => replace_with_constant(m, op, c1.expect("checked")),
+        ArithOp::Min | ArithOp::Max if operands[0] == operands[1] => replace(m, op, x),
+        ArithOp::And if c1 == Some(Scalar::Bool(true)) => replace(m, op, x),
+        ArithOp::Or if c1 == Some(Scalar::Bool(false)) => replace(m, op, x),
+        ArithOp::And if c1 == Some(Scalar::Bool(false)) => {
+            replace_with_constant(m, op, Scalar::Bool(false))
+        }
+        ArithOp::Or if c1 == Some(Scalar::Bool(true)) => {
+            replace_with_constant(m, op, Scalar::Bool(true))
+        }
+        ArithOp::Select if operands[1] == operands[2] => replace(m, op, operands[1]),
+        ArithOp::Select if consts[0].is_some() => {
+            let pick = if consts[0].and_then(Scalar::as_bool) == Some(true) {
+                operands[1]
+            } else {
+                operands[2]
+            };
+            replace(m, op, pick)
+        }
+        ArithOp::Cast if m.ty(x).as_scalar() == result_ty => replace(m, op, x),
+        ArithOp::Neg | ArithOp::Not => {
+            // --x and !!x
+            match m.def_op(x) {
+                Some(inner) if m.op(inner).opcode == Opcode::Arith(a) => {
+                    let y = m.op(inner).operands[0];
+                    replace(m, op, y)
+                }
+                _ => false,
+            }
+        }
+        ArithOp::Cmp if !is_float && operands[0] == operands[1] => {
+            let p = d_pred(m, op);
+            let v = matches!(p.as_deref(), Some("eq" | "le" | "ge"));
+            replace_with_constant(m, op, Scalar::Bool(v))
+        }
+        _ => false,
+    }
+}
+
+fn d_pred(m: &Module, op: OpId) -> Option<String> {
+    m.op(op)
+        .attr("pred")
+        .and_then(Attr::as_str)
+        .map(str::to_string)
+}

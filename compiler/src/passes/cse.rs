@@ -1,0 +1,78 @@
+//! Common subexpression elimination: an op that is pure, has no regions,
+//! and repeats an earlier op (same opcode, operands, attributes and result
+//! types) visible from it is replaced by that earlier op's results.
+//!
+//! Visibility follows the IR's scoping: an op in the kernel block can stand
+//! in for duplicates inside stage and reduction regions, but not the other
+//! way round. Legal always. Cost: one walk, O(ops) hash look-ups.
+
+use super::{Pass, PassError};
+use crate::dialects::Opcode;
+use crate::ir::{BlockId, Module, Type, ValueId};
+use std::collections::HashMap;
+
+/// The `cse` pass.
+pub struct Cse;
+
+type Key = (Opcode, Vec<ValueId>, String, Vec<Type>);
+
+impl Pass for Cse {
+    fn name(&self) -> &'static str {
+        "cse"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let mut remap = HashMap::new();
+        let mut changed = false;
+        let top = m.top;
+        cse_block(m, top, &HashMap::new(), &mut remap, &mut changed);
+        Ok(changed)
+    }
+}
+
+fn cse_block(
+    m: &mut Module,
+    block: BlockId,
+    outer: &HashMap<Key, Vec<ValueId>>,
+    remap: &mut HashMap<ValueId, ValueId>,
+    changed: &mut bool,
+) {
+    let mut table = outer.clone();
+    for op in m.block(block).ops.clone() {
+        // Uses of removed duplicates now point at the survivors.
+        for v in &mut m.op_mut(op).operands {
+            if let Some(&n) = remap.get(v) {
+                *v = n;
+            }
+        }
+        let regions = m.op(op).regions.clone();
+        for r in regions {
+            for b in m.region(r).blocks.clone() {
+                cse_block(m, b, &table, remap, changed);
+            }
+        }
+        let d = m.op(op);
+        if !d.opcode.is_pure() || !d.regions.is_empty() || d.results.is_empty() {
+            continue;
+        }
+        let key: Key = (
+            d.opcode,
+            d.operands.clone(),
+            format!("{:?}", d.attrs),
+            d.results.iter().map(|&r| m.ty(r).clone()).collect(),
+        );
+        match table.get(&key) {
+            Some(prev) => {
+                for (&old, &new) in d.results.iter().zip(prev) {
+                    remap.insert(old, new);
+                }
+                m.erase_op(op);
+                *changed = true;
+            }
+            None => {
+                let results = d.results.clone();
+                table.insert(key, results);
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Passes and the pass manager.
+//!
+//! A pass is a named IR-to-IR transformation ([`Pass`]). The manager runs a
+//! pipeline of them (`canonicalize,cse,dce`), verifies the IR after each
+//! one, and can keep the IR text after each pass and time them — the
+//! `--print-ir-after-all` and `--time-passes` flags of `pj opt`.
+//!
+//! Adding a pass: write `passes/<name>.rs` with a `//!` saying what it does,
+//! when it is legal and what it costs; add it to [`REGISTRY`].
+
+pub mod canonicalize;
+pub mod cse;
+pub mod dce;
+
+use crate::ir::Module;
+use crate::ir::print::{PrintOptions, print_module};
+use crate::ir::verify::{VerifyErrors, verify};
+use std::time::{Duration, Instant};
+
+/// An IR transformation.
+pub trait Pass {
+    /// Kebab-case name, as used in pipeline strings.
+    fn name(&self) -> &'static str;
+    /// Transforms the module; returns whether anything changed.
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError>;
+}
+
+/// A pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// The IR was invalid after a pass: a compiler bug.
+    #[error("IR is invalid after pass `{pass}`:\n{errors}")]
+    Verify {
+        /// The pass that ran last.
+        pass: String,
+        /// What is wrong.
+        errors: VerifyErrors,
+    },
+    /// The pass could not do its work.
+    #[error("pass `{pass}` failed: {message}")]
+    Failed {
+        /// The pass.
+        pass: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A registered pass: name, one-line description, constructor.
+pub struct PassInfo {
+    /// Name in pipeline strings.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Makes a fresh instance.
+    pub create: fn() -> Box<dyn Pass>,
+}
+
+/// Every pass, by name.
+pub const REGISTRY: &[PassInfo] = &[
+    PassInfo {
+        name: "canonicalize",
+        description: "fold constants and apply algebraic identities that are exact in IEEE arithmetic",
+        create: || Box::new(canonicalize::Canonicalize),
+    },
+    PassInfo {
+        name: "cse",
+        description: "merge identical pure ops whose operands are the same values",
+        create: || Box::new(cse::Cse),
+    },
+    PassInfo {
+        name: "dce",
+        description: "remove pure ops whose results are unused",
+        create: || Box::new(dce::Dce),
+    },
+];
+
+/// The pipeline `pj opt` runs when no `--passes` are given.
+pub const DEFAULT_PIPELINE: &str = "canonicalize,cse,dce";
+
+/// What happened in one pass.
+#[derive(Clone, Debug)]
+pub struct PassRecord {
+    /// The pass.
+    pub name: &'static str,
+    /// Whether it changed the IR.
+    pub changed: bool,
+    /// Wall time of the pass alone (verification excluded).
+    pub elapsed: Duration,
+    /// IR text after the pass, when requested.
+    pub ir_after: Option<String>,
+}
+
+/// Runs passes in order.
+pub struct PassManager {
+    passes: Vec<Box<dyn Pass>>,
+    /// Verify after every pass (on by default).
+    pub verify_each: bool,
+    /// Keep the IR text after every pass.
+    pub print_after_all: bool,
+}
+
+impl PassManager {
+    /// An empty pipeline.
+    pub fn new() -> PassManager {
+        PassManager {
+            passes: Vec::new(),
+            verify_each: true,
+            print_after_all: false,
+        }
+    }
+
+    /// Parses `a,b,c`. An empty string is the empty pipeline.
+    pub fn parse(pipeline: &str) -> Result<PassManager, String> {
+        let mut pm = PassManager::new();
+        for name in pipeline.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match REGISTRY.iter().find(|p| p.name == name) {
+                Some(info) => pm.passes.push((info.create)()),
+                None => {
+                    let names: Vec<&str> = REGISTRY.iter().map(|p| p.name).collect();
+                    return Err(format!(
+                        "unknown pass `{name}`; available passes: {}",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(pm)
+    }
+
+    /// The default pipeline.
+    pub fn default_pipeline() -> PassManager {
+        PassManager::parse(DEFAULT_PIPELINE).expect("the default pipeline names registered passes")
+    }
+
+    /// Appends a pass.
+    pub fn add(mut self, p: Box<dyn Pass>) -> PassManager {
+        self.passes.push(p);
+        self
+    }
+
+    /// Names of the passes, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.passes.iter().map(|p| p.name()).collect()
+    }
+
+    /// Runs every pass in order.
+    pub fn run(&mut self, m: &mut Module) -> Result<Vec<PassRecord>, PassError> {
+        let mut records = Vec::new();
+        for p in &mut self.passes {
+            let start = Instant::now();
+            let changed = p.run(m)?;
+            let elapsed = start.elapsed();
+            if self.verify_each {
+                verify(m).map_err(|errors| PassError::Verify {
+                    pass: p.name().to_string(),
+                    errors,
+                })?;
+            }
+            let ir_after = self
+                .print_after_all
+                .then(|| print_module(m, PrintOptions::default()));
+            records.push(PassRecord {
+                name: p.name(),
+                changed,
+                elapsed,
+                ir_after,
+            });
+        }
+        Ok(records)
+    }
+}
+
+impl Default for PassManager {
+    fn default() -> Self {
+        PassManager::new()
+    }
+}

@@ -1,0 +1,829 @@
+//! Bounds inference over affine index expressions, as Halide does it.
+//!
+//! Extents are symbolic: [`SizeExpr`] is an affine expression of size names
+//! with integer coefficients, plus truncating divisions by positive
+//! constants (`(H - 1) / 2`). A bound of a domain is a small set of such
+//! expressions, read as their minimum (lower bounds) or maximum (upper
+//! bounds): [`Bound`]. The union of what several consumers read is then just
+//! the union of the sets, and pruning drops members provably dominated.
+//!
+//! Proofs ([`prove_nonneg`]) are conservative: they assume every size is at
+//! least 1 and replace each division by a rational bound on it. What cannot
+//! be proven is reported, never assumed.
+
+use crate::ast::{BinOp, UnaryOp};
+use crate::diagnostic::Diagnostic;
+use crate::hir::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// A non-linear piece of a [`SizeExpr`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Atom {
+    /// A size name.
+    Size(SizeId),
+    /// `e / k`, truncating, `k > 1`.
+    Div(Box<SizeExpr>, i64),
+}
+
+/// `constant + Σ coeff·atom`, normalized: terms sorted by atom, no zero
+/// coefficients, so structural equality is symbolic equality of the affine part.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SizeExpr {
+    /// The constant term.
+    pub constant: i64,
+    /// `(atom, coefficient)` pairs.
+    pub terms: Vec<(Atom, i64)>,
+}
+
+impl SizeExpr {
+    /// A constant.
+    pub fn constant(c: i64) -> SizeExpr {
+        SizeExpr {
+            constant: c,
+            terms: vec![],
+        }
+    }
+
+    /// A size name.
+    pub fn size(s: SizeId) -> SizeExpr {
+        SizeExpr {
+            constant: 0,
+            terms: vec![(Atom::Size(s), 1)],
+        }
+    }
+
+    /// The constant value, if there are no terms.
+    pub fn as_constant(&self) -> Option<i64> {
+        self.terms.is_empty().then_some(self.constant)
+    }
+
+    fn from_map(constant: i64, map: BTreeMap<Atom, i64>) -> SizeExpr {
+        SizeExpr {
+            constant,
+            terms: map.into_iter().filter(|(_, c)| *c != 0).collect(),
+        }
+    }
+
+    /// `self + other`.
+    pub fn add(&self, other: &SizeExpr) -> SizeExpr {
+        let mut map: BTreeMap<Atom, i64> = self.terms.iter().cloned().collect();
+        for (a, c) in &other.terms {
+            *map.entry(a.clone()).or_insert(0) += c;
+        }
+        SizeExpr::from_map(self.constant.wrapping_add(other.constant), map)
+    }
+
+    /// `self + c`.
+    pub fn add_const(&self, c: i64) -> SizeExpr {
+        SizeExpr {
+            constant: self.constant.wrapping_add(c),
+            terms: self.terms.clone(),
+        }
+    }
+
+    /// `k * self`.
+    pub fn scale(&self, k: i64) -> SizeExpr {
+        let map = self
+            .terms
+            .iter()
+            .map(|(a, c)| (a.clone(), c.wrapping_mul(k)))
+            .collect();
+        SizeExpr::from_map(self.constant.wrapping_mul(k), map)
+    }
+
+    /// `self - other`.
+    pub fn sub(&self, other: &SizeExpr) -> SizeExpr {
+        self.add(&other.scale(-1))
+    }
+
+    /// `self / k` (truncating), `k > 0`. Exact when every coefficient is a multiple of `k`.
+    pub fn div(&self, k: i64) -> SizeExpr {
+        assert!(k > 0, "division of a size expression by {k}");
+        if k == 1 {
+            return self.clone();
+        }
+        if let Some(c) = self.as_constant() {
+            return SizeExpr::constant(c / k);
+        }
+        if self.constant % k == 0 && self.terms.iter().all(|(_, c)| c % k == 0) {
+            let map = self.terms.iter().map(|(a, c)| (a.clone(), c / k)).collect();
+            return SizeExpr::from_map(self.constant / k, map);
+        }
+        SizeExpr {
+            constant: 0,
+            terms: vec![(Atom::Div(Box::new(self.clone()), k), 1)],
+        }
+    }
+
+    /// Evaluates with concrete sizes (wrapping arithmetic, truncating division).
+    pub fn eval(&self, sizes: &[i64]) -> i64 {
+        let mut v = self.constant;
+        for (a, c) in &self.terms {
+            let x = match a {
+                Atom::Size(s) => sizes[*s],
+                Atom::Div(e, k) => e.eval(sizes) / k,
+            };
+            v = v.wrapping_add(c.wrapping_mul(x));
+        }
+        v
+    }
+
+    /// Renders with size names, e.g. `H - 2`, `2 * N + 1`, `(W - 1) / 2`.
+    pub fn display(&self, names: &[String]) -> String {
+        let mut out = String::new();
+        for (a, c) in &self.terms {
+            let atom = match a {
+                Atom::Size(s) => names.get(*s).cloned().unwrap_or_else(|| format!("size{s}")),
+                Atom::Div(e, k) => {
+                    let inner = e.display(names);
+                    if e.terms.len() + usize::from(e.constant != 0) > 1 {
+                        format!("({inner}) / {k}")
+                    } else {
+                        format!("{inner} / {k}")
+                    }
+                }
+            };
+            let mag = c.unsigned_abs();
+            if out.is_empty() {
+                if *c < 0 {
+                    out.push('-');
+                }
+            } else {
+                out.push_str(if *c < 0 { " - " } else { " + " });
+            }
+            if mag != 1 {
+                let _ = write!(out, "{mag} * ");
+            }
+            out.push_str(&atom);
+        }
+        if out.is_empty() {
+            let _ = write!(out, "{}", self.constant);
+        } else if self.constant != 0 {
+            let _ = write!(
+                out,
+                " {} {}",
+                if self.constant < 0 { '-' } else { '+' },
+                self.constant.unsigned_abs()
+            );
+        }
+        out
+    }
+}
+
+/// An exact rational `num / den`, `den > 0`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Q {
+    num: i128,
+    den: i128,
+}
+
+impl Q {
+    fn int(v: i64) -> Q {
+        Q {
+            num: v as i128,
+            den: 1,
+        }
+    }
+    fn norm(num: i128, den: i128) -> Q {
+        fn gcd(a: i128, b: i128) -> i128 {
+            if b == 0 {
+                a.abs().max(1)
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        let g = gcd(num, den);
+        Q {
+            num: num / g,
+            den: den / g,
+        }
+    }
+    fn add(self, o: Q) -> Q {
+        Q::norm(
+            self.num
+                .saturating_mul(o.den)
+                .saturating_add(o.num.saturating_mul(self.den)),
+            self.den.saturating_mul(o.den),
+        )
+    }
+    fn mul_int(self, k: i64) -> Q {
+        Q::norm(self.num.saturating_mul(k as i128), self.den)
+    }
+    fn div_int(self, k: i64) -> Q {
+        Q::norm(self.num, self.den.saturating_mul(k as i128))
+    }
+    fn nonneg(self) -> bool {
+        self.num >= 0
+    }
+}
+
+/// `c0 + Σ q_s·size_s` with rational coefficients.
+#[derive(Clone, Debug)]
+struct Lin {
+    c0: Q,
+    coeffs: BTreeMap<SizeId, Q>,
+}
+
+impl Lin {
+    fn constant(q: Q) -> Lin {
+        Lin {
+            c0: q,
+            coeffs: BTreeMap::new(),
+        }
+    }
+    fn add(mut self, o: &Lin) -> Lin {
+        self.c0 = self.c0.add(o.c0);
+        for (s, q) in &o.coeffs {
+            let e = self.coeffs.entry(*s).or_insert(Q::int(0));
+            *e = e.add(*q);
+        }
+        self
+    }
+    fn mul_int(mut self, k: i64) -> Lin {
+        self.c0 = self.c0.mul_int(k);
+        for q in self.coeffs.values_mut() {
+            *q = q.mul_int(k);
+        }
+        self
+    }
+    fn div_int(mut self, k: i64) -> Lin {
+        self.c0 = self.c0.div_int(k);
+        for q in self.coeffs.values_mut() {
+            *q = q.div_int(k);
+        }
+        self
+    }
+    /// Non-negative for every assignment of sizes ≥ 1.
+    fn provably_nonneg(&self) -> bool {
+        let mut at_one = self.c0;
+        for q in self.coeffs.values() {
+            if !q.nonneg() {
+                return false;
+            }
+            at_one = at_one.add(*q);
+        }
+        at_one.nonneg()
+    }
+}
+
+/// A rational affine lower (`upper == false`) or upper bound of `e`.
+fn linear_bound(e: &SizeExpr, upper: bool) -> Lin {
+    let mut acc = Lin::constant(Q::int(e.constant));
+    for (a, c) in &e.terms {
+        // For a negative coefficient the opposite bound of the atom is needed.
+        let want_upper = upper == (*c > 0);
+        let atom = match a {
+            Atom::Size(s) => Lin {
+                c0: Q::int(0),
+                coeffs: BTreeMap::from([(*s, Q::int(1))]),
+            },
+            Atom::Div(inner, k) => {
+                let b = linear_bound(inner, want_upper);
+                if want_upper {
+                    if prove_nonneg(inner) {
+                        b.div_int(*k)
+                    } else {
+                        b.add(&Lin::constant(Q::int(k - 1))).div_int(*k)
+                    }
+                } else {
+                    b.add(&Lin::constant(Q::int(-(k - 1)))).div_int(*k)
+                }
+            }
+        };
+        acc = acc.add(&atom.mul_int(*c));
+    }
+    acc
+}
+
+/// True if `e ≥ 0` for all sizes ≥ 1 (conservative: false means "not proven").
+pub fn prove_nonneg(e: &SizeExpr) -> bool {
+    linear_bound(e, false).provably_nonneg()
+}
+
+/// True if `a ≤ b` provably.
+pub fn prove_le(a: &SizeExpr, b: &SizeExpr) -> bool {
+    prove_nonneg(&b.sub(a))
+}
+
+/// A bound: the minimum (for a lower bound) or the maximum (for an upper
+/// bound) of its members.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Bound {
+    /// Members; never empty.
+    pub members: Vec<SizeExpr>,
+}
+
+impl Bound {
+    /// A bound with one member.
+    pub fn one(e: SizeExpr) -> Bound {
+        Bound { members: vec![e] }
+    }
+
+    /// Applies `f` to every member (for monotone non-decreasing `f`).
+    pub fn map(&self, f: impl Fn(&SizeExpr) -> SizeExpr) -> Bound {
+        Bound {
+            members: self.members.iter().map(f).collect(),
+        }
+    }
+
+    /// Drops duplicates and members that another member provably dominates:
+    /// for a lower bound (`is_upper == false`) keeps the provably smallest.
+    pub fn pruned(mut self, is_upper: bool) -> Bound {
+        self.members.sort();
+        self.members.dedup();
+        let ms = self.members.clone();
+        let mut keep = Vec::new();
+        for (i, m) in ms.iter().enumerate() {
+            let dominated = ms.iter().enumerate().any(|(j, o)| {
+                j != i
+                    && if is_upper { prove_le(m, o) } else { prove_le(o, m) }
+                    // of two provably equal members keep the first
+                    && !(j > i && if is_upper { prove_le(o, m) } else { prove_le(m, o) })
+            });
+            if !dominated {
+                keep.push(m.clone());
+            }
+        }
+        if keep.is_empty() {
+            keep.push(ms[0].clone());
+        }
+        Bound { members: keep }
+    }
+
+    /// Union of two bounds of the same kind.
+    pub fn union(&self, other: &Bound, is_upper: bool) -> Bound {
+        let mut members = self.members.clone();
+        members.extend(other.members.iter().cloned());
+        Bound { members }.pruned(is_upper)
+    }
+
+    /// Evaluates with concrete sizes.
+    pub fn eval(&self, sizes: &[i64], is_upper: bool) -> i64 {
+        let vals = self.members.iter().map(|m| m.eval(sizes));
+        if is_upper {
+            vals.max().unwrap_or(i64::MIN)
+        } else {
+            vals.min().unwrap_or(i64::MAX)
+        }
+    }
+
+    /// Renders as `e` or `min(a, b)` / `max(a, b)`.
+    pub fn display(&self, names: &[String], is_upper: bool) -> String {
+        let parts: Vec<String> = self.members.iter().map(|m| m.display(names)).collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!(
+                "{}({})",
+                if is_upper { "max" } else { "min" },
+                parts.join(", ")
+            )
+        }
+    }
+}
+
+/// An inclusive range `[lo, hi]` of one dim.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Interval {
+    /// Lower bound (minimum of members).
+    pub lo: Bound,
+    /// Upper bound, inclusive (maximum of members).
+    pub hi: Bound,
+}
+
+impl Interval {
+    /// `[0, extent - 1]`.
+    pub fn from_extent(extent: &SizeExpr) -> Interval {
+        Interval {
+            lo: Bound::one(SizeExpr::constant(0)),
+            hi: Bound::one(extent.add_const(-1)),
+        }
+    }
+
+    /// Renders as `[lo, hi]`.
+    pub fn display(&self, names: &[String]) -> String {
+        format!(
+            "[{}, {}]",
+            self.lo.display(names, false),
+            self.hi.display(names, true)
+        )
+    }
+}
+
+/// Range of an integer expression: each side is `None` when unknown.
+#[derive(Clone, Debug, Default)]
+struct Range {
+    lo: Option<Bound>,
+    hi: Option<Bound>,
+}
+
+const MAX_MEMBERS: usize = 16;
+
+fn cross_add(a: &Bound, b: &Bound, is_upper: bool) -> Option<Bound> {
+    if a.members.len() * b.members.len() > MAX_MEMBERS {
+        return None;
+    }
+    let mut members = Vec::new();
+    for x in &a.members {
+        for y in &b.members {
+            members.push(x.add(y));
+        }
+    }
+    Some(Bound { members }.pruned(is_upper))
+}
+
+/// Picks the provably tighter of two upper (or lower) bounds, or the second.
+fn tighter(a: &Bound, b: &Bound, is_upper: bool) -> Bound {
+    let le = |x: &Bound, y: &Bound| {
+        x.members
+            .iter()
+            .all(|m| y.members.iter().all(|n| prove_le(m, n)))
+    };
+    if is_upper {
+        if le(a, b) { a.clone() } else { b.clone() }
+    } else if le(b, a) {
+        a.clone()
+    } else {
+        b.clone()
+    }
+}
+
+/// Runs bounds inference on a type-checked kernel: fills in every stage's
+/// domain and reports reads that cannot be proven in range.
+pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
+    let mut cx = Inference {
+        names: kernel.sizes.iter().map(|s| s.name.clone()).collect(),
+        demand: vec![Vec::new(); kernel.stages.len()],
+        vars: BTreeMap::new(),
+        diags: Vec::new(),
+    };
+    for item in kernel.body.clone().iter().rev() {
+        match *item {
+            Item::Let(l) => {
+                cx.vars.clear();
+                let value = kernel.lets[l].value.clone();
+                cx.walk(kernel, &value);
+            }
+            Item::Stage(s) => {
+                let domain = match kernel.stages[s].result {
+                    Some(r) => kernel.results[r]
+                        .dims
+                        .iter()
+                        .map(Interval::from_extent)
+                        .collect(),
+                    None => {
+                        let rank = kernel.stages[s].vars.len();
+                        let demands = std::mem::take(&mut cx.demand[s]);
+                        if demands.is_empty() {
+                            // Read by nothing: an empty domain.
+                            vec![
+                                Interval {
+                                    lo: Bound::one(SizeExpr::constant(0)),
+                                    hi: Bound::one(SizeExpr::constant(-1)),
+                                };
+                                rank
+                            ]
+                        } else {
+                            (0..rank)
+                                .map(|d| {
+                                    let mut it = demands.iter().map(|dm: &Vec<Interval>| &dm[d]);
+                                    let first = it.next().cloned().expect("non-empty demands");
+                                    it.fold(first, |acc, iv| Interval {
+                                        lo: acc.lo.union(&iv.lo, false),
+                                        hi: acc.hi.union(&iv.hi, true),
+                                    })
+                                })
+                                .collect()
+                        }
+                    }
+                };
+                kernel.stages[s].domain = domain.clone();
+                cx.vars.clear();
+                for (v, iv) in kernel.stages[s].vars.iter().zip(&domain) {
+                    cx.vars.insert(
+                        *v,
+                        Range {
+                            lo: Some(iv.lo.clone()),
+                            hi: Some(iv.hi.clone()),
+                        },
+                    );
+                }
+                let value = kernel.stages[s].value.clone();
+                cx.walk(kernel, &value);
+            }
+        }
+    }
+    cx.diags
+}
+
+struct Inference {
+    names: Vec<String>,
+    /// Per stage: one interval per dim for every read of it seen so far.
+    demand: Vec<Vec<Vec<Interval>>>,
+    vars: BTreeMap<VarId, Range>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Inference {
+    fn walk(&mut self, k: &Kernel, e: &TExpr) {
+        match &e.kind {
+            TExprKind::Read { source, indices } => {
+                for ix in indices {
+                    self.walk(k, ix);
+                }
+                self.check_read(k, e, *source, indices);
+            }
+            TExprKind::Reduce { vars, body, .. } => {
+                let saved = self.vars.clone();
+                for rv in vars {
+                    self.walk(k, &rv.lo);
+                    self.walk(k, &rv.hi);
+                    let lo = self.range(&rv.lo).lo;
+                    let hi = self.range(&rv.hi).hi.map(|b| b.map(|m| m.add_const(-1)));
+                    self.vars.insert(rv.var, Range { lo, hi });
+                }
+                self.walk(k, body);
+                self.vars = saved;
+            }
+            TExprKind::Const(_)
+            | TExprKind::Size(_)
+            | TExprKind::Scalar(_)
+            | TExprKind::Let(_)
+            | TExprKind::Var(_) => {}
+            TExprKind::Unary(_, a) | TExprKind::Cast(a) => self.walk(k, a),
+            TExprKind::Binary(_, a, b) => {
+                self.walk(k, a);
+                self.walk(k, b);
+            }
+            TExprKind::Call(_, args) => args.iter().for_each(|a| self.walk(k, a)),
+        }
+    }
+
+    fn check_read(&mut self, k: &Kernel, read: &TExpr, source: ArraySource, indices: &[TExpr]) {
+        let ranges: Vec<Range> = indices.iter().map(|ix| self.range(ix)).collect();
+        let (name, extents, boundary) = match source {
+            ArraySource::Stage(s) if k.stages[s].result.is_none() => {
+                // An intermediate: its domain grows to cover the read.
+                let mut demand = Vec::new();
+                for (d, (r, ix)) in ranges.iter().zip(indices).enumerate() {
+                    match (&r.lo, &r.hi) {
+                        (Some(lo), Some(hi)) => demand.push(Interval {
+                            lo: lo.clone(),
+                            hi: hi.clone(),
+                        }),
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    format!(
+                                        "cannot infer which part of `{}` to compute: index {} depends on data",
+                                        k.stages[s].name, d
+                                    ),
+                                    ix.span,
+                                )
+                                .with_label("the range of this index is not known at compile time")
+                                .with_help(format!(
+                                    "clamp the index into a known range, e.g. `clamp(i, 0, N - 1)`, so `{}` has a bounded domain",
+                                    k.stages[s].name
+                                )),
+                            );
+                            return;
+                        }
+                    }
+                }
+                self.demand[s].push(demand);
+                return;
+            }
+            ArraySource::Stage(s) => {
+                let r = k.stages[s].result.expect("result stage");
+                (k.stages[s].name.clone(), k.results[r].dims.clone(), None)
+            }
+            ArraySource::Param(p) => {
+                let param = &k.params[p];
+                let dims = param.dims.as_ref().expect("array parameter");
+                let extents = dims
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Size(s) => SizeExpr::size(*s),
+                        Dim::Fixed(n) => SizeExpr::constant(*n),
+                    })
+                    .collect();
+                (param.name.clone(), extents, param.boundary)
+            }
+        };
+        if boundary.is_some() {
+            return;
+        }
+        for (d, ((r, ix), extent)) in ranges.iter().zip(indices).zip(&extents).enumerate() {
+            let last = extent.add_const(-1);
+            let lo_ok =
+                r.lo.as_ref()
+                    .is_some_and(|lo| lo.members.iter().all(prove_nonneg));
+            let hi_ok =
+                r.hi.as_ref()
+                    .is_some_and(|hi| hi.members.iter().all(|m| prove_le(m, &last)));
+            if lo_ok && hi_ok {
+                continue;
+            }
+            let valid = format!("[0, {}]", last.display(&self.names));
+            let shown = |b: &Option<Bound>, up: bool| match b {
+                Some(b) => b.display(&self.names, up),
+                None => "?".to_string(),
+            };
+            let mut diag = if r.lo.is_none() && r.hi.is_none() {
+                Diagnostic::error(
+                    format!("index {d} of `{name}` depends on data and cannot be proven in bounds"),
+                    ix.span,
+                )
+                .with_label(format!("`{name}` is only valid over {valid} in dim {d}"))
+            } else {
+                Diagnostic::error(
+                    format!("read of `{name}` may be out of bounds in dim {d}"),
+                    ix.span,
+                )
+                .with_label(format!(
+                    "this index ranges over [{}, {}], but `{name}` is valid over {valid}",
+                    shown(&r.lo, false),
+                    shown(&r.hi, true)
+                ))
+            };
+            diag = diag.with_secondary(read.span, "in this read");
+            diag = match source {
+                ArraySource::Param(_) => diag.with_help(format!(
+                    "give the parameter a boundary mode, e.g. `{name}: ... @boundary(clamp)` (or zero, wrap, mirror), or clamp the index"
+                )),
+                ArraySource::Stage(_) => diag.with_help(format!(
+                    "`{name}` is a result, so its extent is fixed by its declaration; clamp the index or read a range it covers"
+                )),
+            };
+            diag = diag.with_note(
+                "bounds are proven for all sizes >= 1; see docs/language.md#bounds-inference",
+            );
+            self.diags.push(diag);
+        }
+    }
+
+    /// The range of an integer expression in terms of sizes.
+    fn range(&self, e: &TExpr) -> Range {
+        let exact = |s: SizeExpr| Range {
+            lo: Some(Bound::one(s.clone())),
+            hi: Some(Bound::one(s)),
+        };
+        match &e.kind {
+            TExprKind::Const(Const::Int(c)) => exact(SizeExpr::constant(*c)),
+            TExprKind::Size(s) => exact(SizeExpr::size(*s)),
+            TExprKind::Var(v) => self.vars.get(v).cloned().unwrap_or_default(),
+            TExprKind::Cast(a) if a.ty.is_int() && e.ty.is_int() => self.range(a),
+            TExprKind::Unary(UnaryOp::Neg, a) => {
+                let r = self.range(a);
+                Range {
+                    lo: r.hi.map(|b| b.map(|m| m.scale(-1))),
+                    hi: r.lo.map(|b| b.map(|m| m.scale(-1))),
+                }
+            }
+            TExprKind::Binary(op, a, b) => {
+                let (ra, rb) = (self.range(a), self.range(b));
+                let konst = |x: &Range| match (&x.lo, &x.hi) {
+                    (Some(l), Some(h)) if l == h && l.members.len() == 1 => {
+                        l.members[0].as_constant()
+                    }
+                    _ => None,
+                };
+                let add = |x: &Range, y: &Range| Range {
+                    lo: x
+                        .lo
+                        .as_ref()
+                        .zip(y.lo.as_ref())
+                        .and_then(|(p, q)| cross_add(p, q, false)),
+                    hi: x
+                        .hi
+                        .as_ref()
+                        .zip(y.hi.as_ref())
+                        .and_then(|(p, q)| cross_add(p, q, true)),
+                };
+                let scale = |x: &Range, c: i64| {
+                    let f = |b: &Option<Bound>| b.as_ref().map(|b| b.map(|m| m.scale(c)));
+                    if c >= 0 {
+                        Range {
+                            lo: f(&x.lo),
+                            hi: f(&x.hi),
+                        }
+                    } else {
+                        Range {
+                            lo: f(&x.hi),
+                            hi: f(&x.lo),
+                        }
+                    }
+                };
+                match op {
+                    BinOp::Add => add(&ra, &rb),
+                    BinOp::Sub => add(&ra, &scale(&rb, -1)),
+                    BinOp::Mul => match (konst(&ra), konst(&rb)) {
+                        (_, Some(c)) => scale(&ra, c),
+                        (Some(c), _) => scale(&rb, c),
+                        _ => Range::default(),
+                    },
+                    BinOp::Div => match konst(&rb) {
+                        Some(c) if c > 0 => Range {
+                            lo: ra.lo.map(|b| b.map(|m| m.div(c))),
+                            hi: ra.hi.map(|b| b.map(|m| m.div(c))),
+                        },
+                        _ => Range::default(),
+                    },
+                    BinOp::Rem => match konst(&rb) {
+                        Some(c) if c > 0 => {
+                            let nonneg = ra
+                                .lo
+                                .as_ref()
+                                .is_some_and(|b| b.members.iter().all(prove_nonneg));
+                            Range {
+                                lo: Some(Bound::one(SizeExpr::constant(if nonneg {
+                                    0
+                                } else {
+                                    -(c - 1)
+                                }))),
+                                hi: Some(Bound::one(SizeExpr::constant(c - 1))),
+                            }
+                        }
+                        _ => Range::default(),
+                    },
+                    _ => Range::default(),
+                }
+            }
+            TExprKind::Call(f, args) if e.ty.is_int() => {
+                let r: Vec<Range> = args.iter().map(|a| self.range(a)).collect();
+                let union = |x: &Option<Bound>, y: &Option<Bound>, up: bool| match (x, y) {
+                    (Some(a), Some(b)) => Some(a.union(b, up)),
+                    _ => None,
+                };
+                let pick = |x: &Option<Bound>, y: &Option<Bound>, up: bool| match (x, y) {
+                    (Some(a), Some(b)) => Some(tighter(a, b, up)),
+                    (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+                    (None, None) => None,
+                };
+                match f {
+                    Builtin::Min => Range {
+                        lo: union(&r[0].lo, &r[1].lo, false),
+                        hi: pick(&r[0].hi, &r[1].hi, true),
+                    },
+                    Builtin::Max => Range {
+                        lo: pick(&r[0].lo, &r[1].lo, false),
+                        hi: union(&r[0].hi, &r[1].hi, true),
+                    },
+                    // clamp(v, l, h) = min(max(v, l), h) >= min(l, h)
+                    Builtin::Clamp => Range {
+                        lo: union(&r[1].lo, &r[2].lo, false),
+                        hi: r[2].hi.clone(),
+                    },
+                    Builtin::Select => Range {
+                        lo: union(&r[1].lo, &r[2].lo, false),
+                        hi: union(&r[1].hi, &r[2].hi, true),
+                    },
+                    _ => Range::default(),
+                }
+            }
+            _ => Range::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h() -> SizeExpr {
+        SizeExpr::size(0)
+    }
+
+    #[test]
+    fn affine_normal_form_cancels() {
+        let e = h().add_const(2).sub(&h());
+        assert_eq!(e.as_constant(), Some(2));
+        assert_eq!(h().scale(2).add_const(4).div(2), h().add_const(2));
+    }
+
+    #[test]
+    fn proofs_assume_sizes_at_least_one() {
+        assert!(prove_nonneg(&h().add_const(-1)));
+        assert!(!prove_nonneg(&h().add_const(-2)));
+        // (H - 1) / 2 <= H - 1
+        assert!(prove_le(&h().add_const(-1).div(2), &h().add_const(-1)));
+        // H / 2 <= H - 1 fails at H = 1
+        assert!(!prove_le(&h().div(2), &h().add_const(-1)));
+    }
+
+    #[test]
+    fn bounds_prune_dominated_members() {
+        let names = vec!["H".to_string()];
+        let b = Bound {
+            members: vec![h().add_const(-1), h(), h().add_const(1)],
+        }
+        .pruned(true);
+        assert_eq!(b.display(&names, true), "H + 1");
+        let b = Bound {
+            members: vec![SizeExpr::constant(0), h().add_const(-1)],
+        }
+        .pruned(false);
+        assert_eq!(b.display(&names, false), "0");
+    }
+}

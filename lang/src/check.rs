@@ -1,0 +1,1272 @@
+//! Name resolution, type checking and shape checking: [`ast::File`] to
+//! [`hir::Program`], then bounds inference ([`crate::bounds::infer`]) per kernel.
+//!
+//! Every independent error is reported; an expression that failed to check
+//! is marked so its parents do not pile follow-up errors on it.
+
+use crate::ast::{self, BinOp, ExprKind, ReduceOp, UnaryOp};
+use crate::bounds::{self, SizeExpr};
+use crate::diagnostic::Diagnostic;
+use crate::hir::*;
+use crate::span::Span;
+use crate::types::{Boundary, ScalarType};
+use std::collections::{HashMap, HashSet};
+
+/// Checks every kernel of a file. Kernels containing syntax errors are
+/// skipped (their errors are already reported) so they do not cascade.
+pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut kernels: Vec<Kernel> = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for k in &file.kernels {
+        if let Some(prev) = seen.insert(&k.name.name, k.name.span) {
+            diags.push(
+                Diagnostic::error(
+                    format!("kernel `{}` is defined twice", k.name.name),
+                    k.name.span,
+                )
+                .with_secondary(prev, "first defined here"),
+            );
+            continue;
+        }
+        if k.body.iter().any(|s| matches!(s, ast::Stmt::Error(_))) {
+            continue;
+        }
+        let errors_before = diags.iter().filter(|d| d.is_error()).count();
+        let mut cx = Checker::new(&mut diags);
+        if let Some(mut kernel) = cx.kernel(k) {
+            // Bounds inference needs a well-typed kernel.
+            if diags.iter().filter(|d| d.is_error()).count() == errors_before {
+                diags.extend(bounds::infer(&mut kernel));
+            }
+            kernels.push(kernel);
+        }
+    }
+    (Program { kernels }, diags)
+}
+
+/// What a name refers to at kernel level.
+#[derive(Clone, Copy, Debug)]
+enum Binding {
+    Param(usize),
+    Size(SizeId),
+    Let(LetId),
+    Stage(StageId),
+    /// A result declared but not yet defined.
+    PendingResult(usize),
+}
+
+struct Checker<'d> {
+    diags: &'d mut Vec<Diagnostic>,
+    params: Vec<Param>,
+    sizes: Vec<SizeDecl>,
+    results: Vec<ResultDecl>,
+    lets: Vec<Let>,
+    stages: Vec<Stage>,
+    vars: Vec<VarDecl>,
+    body: Vec<Item>,
+    globals: HashMap<String, (Binding, Span)>,
+    /// Index and reduction variables in scope, innermost last.
+    locals: Vec<(String, VarId)>,
+    /// Expressions that failed to check (by span) are typed with this flag.
+    poisoned: HashSet<Span>,
+    /// Per stage, the natural extent of each dim (see [`Checker::natural`]).
+    natural: Vec<Vec<Option<SizeExpr>>>,
+}
+
+fn is_literal_like(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) => true,
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => is_literal_like(expr),
+        ExprKind::Binary { op, lhs, rhs }
+            if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) =>
+        {
+            is_literal_like(lhs) && is_literal_like(rhs)
+        }
+        _ => false,
+    }
+}
+
+const CAST_HELP: &str =
+    "the language has no implicit conversions: convert with a cast such as `f32(e)` or `i32(e)`";
+
+impl<'d> Checker<'d> {
+    fn new(diags: &'d mut Vec<Diagnostic>) -> Self {
+        Checker {
+            diags,
+            params: vec![],
+            sizes: vec![],
+            results: vec![],
+            lets: vec![],
+            stages: vec![],
+            vars: vec![],
+            body: vec![],
+            globals: HashMap::new(),
+            locals: vec![],
+            poisoned: HashSet::new(),
+            natural: vec![],
+        }
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn poison(&mut self, span: Span, ty: ScalarType) -> TExpr {
+        self.poisoned.insert(span);
+        TExpr {
+            kind: TExprKind::Const(Const::Int(0)),
+            ty,
+            span,
+        }
+    }
+
+    fn is_poisoned(&self, e: &TExpr) -> bool {
+        self.poisoned.contains(&e.span)
+    }
+
+    fn declare(&mut self, name: &crate::ast::Ident, b: Binding, what: &str) -> bool {
+        if let Some((prev, span)) = self.globals.get(&name.name) {
+            let prev_what = match prev {
+                Binding::Param(_) => "a parameter",
+                Binding::Size(_) => "a size name",
+                Binding::Let(_) => "a `let`",
+                Binding::Stage(_) | Binding::PendingResult(_) => "a stage",
+            };
+            let d = Diagnostic::error(
+                format!("{what} `{}` is already defined", name.name),
+                name.span,
+            )
+            .with_label(format!("`{}` is already {prev_what}", name.name))
+            .with_secondary(*span, "first defined here");
+            self.error(d);
+            return false;
+        }
+        self.globals.insert(name.name.clone(), (b, name.span));
+        true
+    }
+
+    fn scalar_type(&mut self, id: &crate::ast::Ident) -> Option<ScalarType> {
+        if id.name == "f16" {
+            self.error(
+                Diagnostic::error("`f16` is not supported yet", id.span)
+                    .with_help("use f32; half precision arrives with the quantization work"),
+            );
+            return None;
+        }
+        let t = ScalarType::from_name(&id.name);
+        if t.is_none() {
+            let names: Vec<&str> = ScalarType::ALL.iter().map(|t| t.name()).collect();
+            self.error(
+                Diagnostic::error(format!("unknown element type `{}`", id.name), id.span)
+                    .with_help(format!("element types are {}", names.join(", "))),
+            );
+        }
+        t
+    }
+
+    fn kernel(&mut self, k: &ast::Kernel) -> Option<Kernel> {
+        for (i, p) in k.params.iter().enumerate() {
+            self.param(i, p);
+        }
+        for (i, r) in k.results.iter().enumerate() {
+            self.result(i, r);
+        }
+        for stmt in &k.body {
+            match stmt {
+                ast::Stmt::Let { name, value, span } => {
+                    let value = self.expr(value, None);
+                    let id = self.lets.len();
+                    if self.declare(name, Binding::Let(id), "`let`") {
+                        self.lets.push(Let {
+                            name: name.name.clone(),
+                            span: *span,
+                            value,
+                        });
+                        self.body.push(Item::Let(id));
+                    }
+                }
+                ast::Stmt::Def {
+                    name,
+                    indices,
+                    value,
+                    span,
+                } => self.stage(name, indices, value, *span),
+                ast::Stmt::Error(_) => {}
+            }
+        }
+        // every result must be defined
+        for (i, r) in k.results.iter().enumerate() {
+            if let Some((Binding::PendingResult(_), _)) = self.globals.get(&r.name.name) {
+                if self.results.get(i).is_some_and(|rd| rd.name == r.name.name) {
+                    self.error(
+                        Diagnostic::error(
+                            format!("result `{}` is never defined", r.name.name),
+                            r.name.span,
+                        )
+                        .with_help(format!(
+                            "add a statement `{}[...] = ...;` to the kernel body",
+                            r.name.name
+                        )),
+                    );
+                }
+            }
+        }
+        // unused intermediates
+        let mut read = vec![false; self.stages.len()];
+        let mut mark = |e: &TExpr| {
+            if let TExprKind::Read {
+                source: ArraySource::Stage(s),
+                ..
+            } = e.kind
+            {
+                read[s] = true;
+            }
+        };
+        for s in &self.stages {
+            s.value.walk(&mut mark);
+        }
+        for l in &self.lets {
+            l.value.walk(&mut mark);
+        }
+        for (s, st) in self.stages.iter().enumerate() {
+            if st.result.is_none() && !read[s] {
+                self.diags.push(
+                    Diagnostic::warning(format!("stage `{}` is never read", st.name), st.span)
+                        .with_label("it will not be computed"),
+                );
+            }
+        }
+        let results_ok = self.results.len() == k.results.len();
+        results_ok.then(|| Kernel {
+            name: k.name.name.clone(),
+            span: k.span,
+            params: std::mem::take(&mut self.params),
+            sizes: std::mem::take(&mut self.sizes),
+            results: std::mem::take(&mut self.results),
+            lets: std::mem::take(&mut self.lets),
+            stages: std::mem::take(&mut self.stages),
+            vars: std::mem::take(&mut self.vars),
+            body: std::mem::take(&mut self.body),
+        })
+    }
+
+    fn param(&mut self, index: usize, p: &ast::Param) {
+        let elem = self.scalar_type(&p.elem).unwrap_or(ScalarType::F32);
+        self.declare(&p.name, Binding::Param(index), "parameter");
+        let dims = p.dims.as_ref().map(|dims| {
+            dims.iter()
+                .enumerate()
+                .map(|(d, e)| match &e.kind {
+                    ExprKind::Name(id) => match self.globals.get(&id.name) {
+                        Some((Binding::Size(s), _)) => Dim::Size(*s),
+                        Some(_) => {
+                            self.error(
+                                Diagnostic::error(format!("`{}` cannot be used as a size name", id.name), id.span)
+                                    .with_label("already names something else"),
+                            );
+                            Dim::Fixed(0)
+                        }
+                        None => {
+                            let s = self.sizes.len();
+                            self.sizes.push(SizeDecl { name: id.name.clone(), param: index, dim: d });
+                            self.globals.insert(id.name.clone(), (Binding::Size(s), id.span));
+                            Dim::Size(s)
+                        }
+                    },
+                    ExprKind::Int(n) if *n >= 0 => Dim::Fixed(*n),
+                    _ => {
+                        self.error(
+                            Diagnostic::error("a parameter dim must be a size name or an integer literal", e.span)
+                                .with_help("declare it as a size name (e.g. `N`) and derive other extents in the result's dims"),
+                        );
+                        Dim::Fixed(0)
+                    }
+                })
+                .collect()
+        });
+        let mut boundary = None;
+        let mut range = None;
+        for a in &p.annotations {
+            match a.name.name.as_str() {
+                "boundary" => {
+                    if dims.is_none() {
+                        self.error(Diagnostic::error(
+                            "`@boundary` applies to arrays only",
+                            a.span,
+                        ));
+                        continue;
+                    }
+                    let mode = match a.args.as_slice() {
+                        [
+                            ast::Expr {
+                                kind: ExprKind::Name(m),
+                                ..
+                            },
+                        ] => Boundary::from_name(&m.name),
+                        _ => None,
+                    };
+                    match mode {
+                        Some(m) if boundary.is_none() => boundary = Some(m),
+                        Some(_) => self.error(Diagnostic::error("`@boundary` is given twice", a.span)),
+                        None => self.error(
+                            Diagnostic::error("`@boundary` takes one mode", a.span)
+                                .with_help("write `@boundary(clamp)`, `@boundary(zero)`, `@boundary(wrap)` or `@boundary(mirror)`"),
+                        ),
+                    }
+                }
+                "range" => {
+                    let lit = |e: &ast::Expr| -> Option<f64> {
+                        match &e.kind {
+                            ExprKind::Int(v) => Some(*v as f64),
+                            ExprKind::Float(v) => Some(*v),
+                            ExprKind::Unary {
+                                op: UnaryOp::Neg,
+                                expr,
+                            } => match expr.kind {
+                                ExprKind::Int(v) => Some(-(v as f64)),
+                                ExprKind::Float(v) => Some(-v),
+                                _ => None,
+                            },
+                            _ => None,
+                        }
+                    };
+                    match a.args.as_slice() {
+                        [lo, hi] => match (lit(lo), lit(hi)) {
+                            (Some(l), Some(h)) if l <= h => {
+                                if range.replace((l, h)).is_some() {
+                                    self.error(Diagnostic::error(
+                                        "`@range` is given twice",
+                                        a.span,
+                                    ));
+                                }
+                            }
+                            (Some(_), Some(_)) => self.error(Diagnostic::error(
+                                "`@range(lo, hi)` needs lo <= hi",
+                                a.span,
+                            )),
+                            _ => self.error(
+                                Diagnostic::error(
+                                    "`@range` bounds must be numeric literals",
+                                    a.span,
+                                )
+                                .with_help("for example `@range(0.0, 1.0)`"),
+                            ),
+                        },
+                        _ => self.error(
+                            Diagnostic::error("`@range` takes two bounds", a.span)
+                                .with_help("write `@range(lo, hi)`"),
+                        ),
+                    }
+                }
+                other => self.error(
+                    Diagnostic::error(format!("unknown annotation `@{other}`"), a.name.span)
+                        .with_help("parameters accept `@boundary(mode)` and `@range(lo, hi)`"),
+                ),
+            }
+        }
+        self.params.push(Param {
+            name: p.name.name.clone(),
+            span: p.span,
+            elem,
+            dims,
+            boundary,
+            range,
+        });
+    }
+
+    fn result(&mut self, index: usize, r: &ast::Param) {
+        let elem = self.scalar_type(&r.elem).unwrap_or(ScalarType::F32);
+        for a in &r.annotations {
+            self.error(
+                Diagnostic::error(
+                    format!("annotation `@{}` is not allowed on a result", a.name.name),
+                    a.span,
+                )
+                .with_help("boundary modes and ranges describe inputs; put them on parameters"),
+            );
+        }
+        let Some(dims) = &r.dims else {
+            self.error(
+                Diagnostic::error(format!("result `{}` must be an array", r.name.name), r.span)
+                    .with_help(format!(
+                        "declare a shape, e.g. `{}: {}[1]`",
+                        r.name.name, r.elem.name
+                    )),
+            );
+            return;
+        };
+        let mut out = Vec::new();
+        for e in dims {
+            match self.size_expr(e) {
+                Some(s) => out.push(s),
+                None => return,
+            }
+        }
+        if self.declare(&r.name, Binding::PendingResult(index), "result") {
+            self.results.push(ResultDecl {
+                name: r.name.name.clone(),
+                span: r.span,
+                elem,
+                dims: out,
+                stage: usize::MAX,
+            });
+        }
+    }
+
+    /// An extent: affine in size names.
+    fn size_expr(&mut self, e: &ast::Expr) -> Option<SizeExpr> {
+        let bad = |cx: &mut Self, why: &str| {
+            cx.error(
+                Diagnostic::error(format!("a result dim must be affine in size names: {why}"), e.span)
+                    .with_help("use size names and integer constants with `+`, `-`, `* constant`, `/ constant`"),
+            );
+            None
+        };
+        match &e.kind {
+            ExprKind::Int(n) => Some(SizeExpr::constant(*n)),
+            ExprKind::Name(id) => {
+                match self.globals.get(&id.name) {
+                    Some((Binding::Size(s), _)) => Some(SizeExpr::size(*s)),
+                    _ => {
+                        self.error(
+                        Diagnostic::error(format!("`{}` is not a size name", id.name), id.span)
+                            .with_help("a result's dims may only use sizes bound by the parameters' dims"),
+                    );
+                        None
+                    }
+                }
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => Some(self.size_expr(expr)?.scale(-1)),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.size_expr(lhs)?, self.size_expr(rhs)?);
+                match op {
+                    BinOp::Add => Some(a.add(&b)),
+                    BinOp::Sub => Some(a.sub(&b)),
+                    BinOp::Mul => match (a.as_constant(), b.as_constant()) {
+                        (Some(c), _) => Some(b.scale(c)),
+                        (_, Some(c)) => Some(a.scale(c)),
+                        _ => bad(self, "a product of two sizes is not affine"),
+                    },
+                    BinOp::Div => match b.as_constant() {
+                        Some(c) if c > 0 => Some(a.div(c)),
+                        _ => bad(self, "division only by a positive constant"),
+                    },
+                    _ => bad(self, &format!("`{}` is not allowed here", op.symbol())),
+                }
+            }
+            _ => bad(self, "this expression is not"),
+        }
+    }
+
+    fn stage(
+        &mut self,
+        name: &crate::ast::Ident,
+        indices: &[crate::ast::Ident],
+        value: &ast::Expr,
+        span: Span,
+    ) {
+        let result = match self.globals.get(&name.name) {
+            Some((Binding::PendingResult(r), _)) => Some(*r),
+            _ => None,
+        };
+        // index variables
+        let mut vars = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut ok = true;
+        for ix in indices {
+            if !seen.insert(&ix.name) {
+                self.error(Diagnostic::error(
+                    format!("index variable `{}` appears twice", ix.name),
+                    ix.span,
+                ));
+                ok = false;
+            } else if self.globals.contains_key(&ix.name) {
+                let (_, prev) = self.globals[&ix.name];
+                self.error(
+                    Diagnostic::error(
+                        format!("index variable `{}` shadows a name of the kernel", ix.name),
+                        ix.span,
+                    )
+                    .with_secondary(prev, "defined here")
+                    .with_help("pick another name for the index variable"),
+                );
+                ok = false;
+            }
+            let v = self.vars.len();
+            self.vars.push(VarDecl {
+                name: ix.name.clone(),
+                span: ix.span,
+            });
+            vars.push(v);
+        }
+        if let Some(r) = result {
+            let rank = self.results[r].dims.len();
+            if rank != indices.len() {
+                self.error(
+                    Diagnostic::error(
+                        format!(
+                            "result `{}` has {rank} dims but is defined with {} index variables",
+                            name.name,
+                            indices.len()
+                        ),
+                        name.span.to(indices.last().map_or(name.span, |i| i.span)),
+                    )
+                    .with_secondary(self.results[r].span, "declared here"),
+                );
+                ok = false;
+            }
+        }
+        self.locals = indices
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(vars.iter().copied())
+            .collect();
+        let expected = result.map(|r| self.results[r].elem);
+        let value = self.expr(value, expected);
+        self.locals.clear();
+        if let Some(r) = result {
+            let elem = self.results[r].elem;
+            if value.ty != elem && !self.is_poisoned(&value) {
+                self.error(
+                    Diagnostic::error(
+                        format!(
+                            "result `{}` holds {elem}, but this expression is {}",
+                            name.name, value.ty
+                        ),
+                        value.span,
+                    )
+                    .with_secondary(self.results[r].span, "declared here")
+                    .with_help(CAST_HELP),
+                );
+            }
+        }
+        let id = self.stages.len();
+        let binding_ok = match result {
+            Some(r) => {
+                self.globals
+                    .insert(name.name.clone(), (Binding::Stage(id), name.span));
+                self.results[r].stage = id;
+                true
+            }
+            None => self.declare(name, Binding::Stage(id), "stage"),
+        };
+        if !(ok && binding_ok) {
+            return;
+        }
+        let stage = Stage {
+            name: name.name.clone(),
+            span,
+            vars,
+            elem: result.map_or(value.ty, |r| self.results[r].elem),
+            value,
+            result,
+            domain: vec![],
+        };
+        self.natural.push(self.natural(&stage));
+        self.stages.push(stage);
+        self.body.push(Item::Stage(id));
+    }
+
+    /// Checks `e`; `expected` is the type the context wants, which literals adopt.
+    fn expr(&mut self, e: &ast::Expr, expected: Option<ScalarType>) -> TExpr {
+        let span = e.span;
+        let mk = |kind, ty| TExpr { kind, ty, span };
+        match &e.kind {
+            ExprKind::Int(v) => {
+                let ty = expected.unwrap_or(ScalarType::I64);
+                if ty == ScalarType::Bool {
+                    self.error(
+                        Diagnostic::error("expected a bool, found an integer literal", span)
+                            .with_help("write `true` or `false`"),
+                    );
+                    return self.poison(span, ty);
+                }
+                if ty.is_float() {
+                    return mk(TExprKind::Const(Const::Float(*v as f64)), ty);
+                }
+                let (lo, hi) = ty.int_range().expect("integer type");
+                if *v < lo || *v > hi {
+                    self.error(
+                        Diagnostic::error(format!("literal {v} does not fit in {ty}"), span)
+                            .with_label(format!("{ty} holds {lo}..={hi}")),
+                    );
+                    return self.poison(span, ty);
+                }
+                mk(TExprKind::Const(Const::Int(*v)), ty)
+            }
+            ExprKind::Float(v) => {
+                let ty = expected.unwrap_or(ScalarType::F32);
+                if !ty.is_float() {
+                    self.error(
+                        Diagnostic::error(format!("expected {ty}, found a float literal"), span)
+                            .with_help(format!("write an integer, or convert: `{ty}({v:?})`")),
+                    );
+                    return self.poison(span, ty);
+                }
+                mk(TExprKind::Const(Const::Float(*v)), ty)
+            }
+            ExprKind::Bool(b) => mk(TExprKind::Const(Const::Bool(*b)), ScalarType::Bool),
+            ExprKind::Name(id) => self.name(id, expected),
+            ExprKind::Index { array, indices } => self.read(array, indices, span, expected),
+            ExprKind::Call { func, args } => self.call(func, args, span, expected),
+            ExprKind::Unary { op, expr } => {
+                let inner = self.expr(
+                    expr,
+                    if *op == UnaryOp::Not {
+                        Some(ScalarType::Bool)
+                    } else {
+                        expected
+                    },
+                );
+                let ty = inner.ty;
+                if !self.is_poisoned(&inner) {
+                    match op {
+                        UnaryOp::Neg if !ty.is_numeric() => {
+                            self.error(
+                                Diagnostic::error("cannot negate a bool", span)
+                                    .with_help("use `!` for logical not"),
+                            );
+                        }
+                        UnaryOp::Not if ty != ScalarType::Bool => {
+                            self.error(Diagnostic::error(
+                                format!("`!` needs a bool, found {ty}"),
+                                span,
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                mk(TExprKind::Unary(*op, Box::new(inner)), ty)
+            }
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span, expected),
+            ExprKind::Reduce { op, vars, body } => self.reduce(*op, vars, body, span, expected),
+        }
+    }
+
+    fn name(&mut self, id: &crate::ast::Ident, expected: Option<ScalarType>) -> TExpr {
+        let span = id.span;
+        if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| *n == id.name) {
+            return TExpr {
+                kind: TExprKind::Var(*v),
+                ty: ScalarType::I64,
+                span,
+            };
+        }
+        match self.globals.get(&id.name).copied() {
+            Some((Binding::Size(s), _)) => TExpr {
+                kind: TExprKind::Size(s),
+                ty: ScalarType::I64,
+                span,
+            },
+            Some((Binding::Let(l), _)) => TExpr {
+                kind: TExprKind::Let(l),
+                ty: self.lets[l].value.ty,
+                span,
+            },
+            Some((Binding::Param(p), _))
+                if self.params.get(p).is_some_and(|p| p.dims.is_none()) =>
+            {
+                TExpr {
+                    kind: TExprKind::Scalar(p),
+                    ty: self.params[p].elem,
+                    span,
+                }
+            }
+            Some((Binding::Param(_) | Binding::Stage(_) | Binding::PendingResult(_), _)) => {
+                self.error(
+                    Diagnostic::error(format!("`{}` is an array, not a scalar", id.name), span)
+                        .with_help(format!("read one element with `{}[...]`", id.name)),
+                );
+                self.poison(span, expected.unwrap_or(ScalarType::F32))
+            }
+            None => {
+                let mut d = Diagnostic::error(format!("unknown name `{}`", id.name), span)
+                    .with_label("not defined here");
+                if ReduceOp::from_keyword(&id.name).is_some() {
+                    d = d.with_help(format!(
+                        "`{}` is a reduction: write `{}(k) expr`",
+                        id.name, id.name
+                    ));
+                }
+                self.error(d);
+                self.poison(span, expected.unwrap_or(ScalarType::F32))
+            }
+        }
+    }
+
+    fn read(
+        &mut self,
+        array: &crate::ast::Ident,
+        indices: &[ast::Expr],
+        span: Span,
+        expected: Option<ScalarType>,
+    ) -> TExpr {
+        let (source, elem, rank) = match self.globals.get(&array.name).copied() {
+            Some((Binding::Param(p), _)) => match self.params.get(p) {
+                Some(param) if param.dims.is_some() => (
+                    ArraySource::Param(p),
+                    param.elem,
+                    param.dims.as_ref().map_or(0, Vec::len),
+                ),
+                Some(param) => {
+                    let d = Diagnostic::error(
+                        format!("`{}` is a scalar and cannot be indexed", array.name),
+                        span,
+                    )
+                    .with_secondary(param.span, "declared here");
+                    self.error(d);
+                    return self.poison(span, expected.unwrap_or(ScalarType::F32));
+                }
+                None => return self.poison(span, expected.unwrap_or(ScalarType::F32)),
+            },
+            Some((Binding::Stage(s), _)) => (
+                ArraySource::Stage(s),
+                self.stages[s].elem,
+                self.stages[s].vars.len(),
+            ),
+            Some((Binding::PendingResult(r), _)) => {
+                self.error(
+                    Diagnostic::error(
+                        format!("result `{}` is read before it is defined", array.name),
+                        array.span,
+                    )
+                    .with_help("stages are computed in order: define it above this statement"),
+                );
+                return self.poison(span, self.results[r].elem);
+            }
+            Some((Binding::Size(_) | Binding::Let(_), _)) => {
+                self.error(Diagnostic::error(
+                    format!("`{}` is a scalar and cannot be indexed", array.name),
+                    span,
+                ));
+                return self.poison(span, expected.unwrap_or(ScalarType::F32));
+            }
+            None => {
+                let mut d =
+                    Diagnostic::error(format!("unknown array `{}`", array.name), array.span);
+                if self.locals.iter().any(|(n, _)| *n == array.name) {
+                    d = d.with_label("this is an index variable");
+                } else {
+                    d = d.with_label("no parameter or earlier stage has this name").with_help(
+                        "stages are computed in order: an array must be a parameter or a stage defined above",
+                    );
+                }
+                self.error(d);
+                return self.poison(span, expected.unwrap_or(ScalarType::F32));
+            }
+        };
+        let mut ix = Vec::new();
+        let mut bad = false;
+        for e in indices {
+            let t = self.expr(
+                e,
+                if is_literal_like(e) {
+                    Some(ScalarType::I64)
+                } else {
+                    None
+                },
+            );
+            if !t.ty.is_int() && !self.is_poisoned(&t) {
+                self.error(
+                    Diagnostic::error(format!("an index must be an integer, found {}", t.ty), e.span)
+                        .with_help("convert with `i64(e)`; float to integer conversion saturates and truncates toward zero"),
+                );
+                bad = true;
+            }
+            ix.push(t);
+        }
+        if indices.len() != rank {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "`{}` has {rank} dims, but {} indices are given",
+                        array.name,
+                        indices.len()
+                    ),
+                    span,
+                )
+                .with_label(format!("expected {rank} indices")),
+            );
+            return self.poison(span, elem);
+        }
+        if bad {
+            return self.poison(span, elem);
+        }
+        TExpr {
+            kind: TExprKind::Read {
+                source,
+                indices: ix,
+            },
+            ty: elem,
+            span,
+        }
+    }
+
+    /// Checks two operands that must have one type; literals adopt the other side's.
+    fn same_type(
+        &mut self,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        expected: Option<ScalarType>,
+    ) -> (TExpr, TExpr) {
+        if is_literal_like(a) && !is_literal_like(b) {
+            let tb = self.expr(b, expected);
+            let ta = self.expr(a, Some(tb.ty));
+            (ta, tb)
+        } else {
+            let ta = self.expr(a, expected);
+            let tb = self.expr(b, Some(ta.ty));
+            (ta, tb)
+        }
+    }
+
+    fn mismatch(&mut self, what: &str, a: &TExpr, b: &TExpr, span: Span) -> bool {
+        if a.ty == b.ty || self.is_poisoned(a) || self.is_poisoned(b) {
+            return false;
+        }
+        self.error(
+            Diagnostic::error(
+                format!(
+                    "{what} operands have different types: {} and {}",
+                    a.ty, b.ty
+                ),
+                span,
+            )
+            .with_secondary(a.span, format!("this is {}", a.ty))
+            .with_secondary(b.span, format!("this is {}", b.ty))
+            .with_help(CAST_HELP),
+        );
+        true
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        span: Span,
+        expected: Option<ScalarType>,
+    ) -> TExpr {
+        let what = format!("`{}`", op.symbol());
+        match op {
+            BinOp::And | BinOp::Or => {
+                let a = self.expr(lhs, Some(ScalarType::Bool));
+                let b = self.expr(rhs, Some(ScalarType::Bool));
+                for t in [&a, &b] {
+                    if t.ty != ScalarType::Bool && !self.is_poisoned(t) {
+                        self.error(Diagnostic::error(
+                            format!("{what} needs bool operands, found {}", t.ty),
+                            t.span,
+                        ));
+                    }
+                }
+                TExpr {
+                    kind: TExprKind::Binary(op, Box::new(a), Box::new(b)),
+                    ty: ScalarType::Bool,
+                    span,
+                }
+            }
+            _ if op.is_comparison() => {
+                let (a, b) = self.same_type(lhs, rhs, None);
+                self.mismatch(&what, &a, &b, span);
+                if a.ty == ScalarType::Bool
+                    && !matches!(op, BinOp::Eq | BinOp::Ne)
+                    && !self.is_poisoned(&a)
+                {
+                    self.error(Diagnostic::error(
+                        format!("{what} does not order bools"),
+                        span,
+                    ));
+                }
+                TExpr {
+                    kind: TExprKind::Binary(op, Box::new(a), Box::new(b)),
+                    ty: ScalarType::Bool,
+                    span,
+                }
+            }
+            _ => {
+                let (a, b) = self.same_type(lhs, rhs, expected);
+                let ty = a.ty;
+                if !self.mismatch(&what, &a, &b, span)
+                    && ty == ScalarType::Bool
+                    && !self.is_poisoned(&a)
+                {
+                    self.error(
+                        Diagnostic::error(format!("{what} needs numbers, found bool"), span)
+                            .with_help("convert with `i32(b)` to count, or use `&&`/`||`"),
+                    );
+                }
+                TExpr {
+                    kind: TExprKind::Binary(op, Box::new(a), Box::new(b)),
+                    ty,
+                    span,
+                }
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        func: &crate::ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+        expected: Option<ScalarType>,
+    ) -> TExpr {
+        // casts
+        if let Some(target) = ScalarType::from_name(&func.name) {
+            if args.len() != 1 {
+                self.error(Diagnostic::error(
+                    format!(
+                        "the cast `{target}(...)` takes one argument, {} given",
+                        args.len()
+                    ),
+                    span,
+                ));
+                return self.poison(span, target);
+            }
+            let inner = self.expr(&args[0], None);
+            return TExpr {
+                kind: TExprKind::Cast(Box::new(inner)),
+                ty: target,
+                span,
+            };
+        }
+        let Some(b) = Builtin::from_name(&func.name) else {
+            let mut d = Diagnostic::error(format!("unknown function `{}`", func.name), func.span);
+            if let Some(op) = ReduceOp::from_keyword(&func.name) {
+                d = d.with_help(format!(
+                    "`{0}` is a reduction: write `{0}(k) expr`, where k is a variable that indexes the arrays read",
+                    op.name()
+                ));
+            } else if self.globals.contains_key(&func.name) {
+                d = d.with_help(format!("to read an element write `{}[...]`", func.name));
+            } else {
+                let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+                d = d.with_help(format!(
+                    "builtins are {}; casts are written `f32(e)`, `i32(e)`, ...",
+                    names.join(", ")
+                ));
+            }
+            self.error(d);
+            return self.poison(span, expected.unwrap_or(ScalarType::F32));
+        };
+        if args.len() != b.arity() {
+            self.error(Diagnostic::error(
+                format!(
+                    "`{}` takes {} arguments, {} given",
+                    b.name(),
+                    b.arity(),
+                    args.len()
+                ),
+                span,
+            ));
+            return self.poison(span, expected.unwrap_or(ScalarType::F32));
+        }
+        let checked: Vec<TExpr> = match b {
+            Builtin::Select => {
+                let c = self.expr(&args[0], Some(ScalarType::Bool));
+                if c.ty != ScalarType::Bool && !self.is_poisoned(&c) {
+                    self.error(Diagnostic::error(
+                        format!("the condition of `select` must be bool, found {}", c.ty),
+                        c.span,
+                    ));
+                }
+                let (x, y) = self.same_type(&args[1], &args[2], expected);
+                self.mismatch("`select`", &x, &y, span);
+                vec![c, x, y]
+            }
+            Builtin::Clamp => {
+                // the first non-literal argument fixes the type
+                let lead = args.iter().position(|a| !is_literal_like(a)).unwrap_or(0);
+                let first = self.expr(&args[lead], expected);
+                let mut out = Vec::new();
+                for (i, a) in args.iter().enumerate() {
+                    let t = if i == lead {
+                        first.clone()
+                    } else {
+                        self.expr(a, Some(first.ty))
+                    };
+                    self.mismatch("`clamp`", &first, &t, span);
+                    out.push(t);
+                }
+                out
+            }
+            Builtin::Min | Builtin::Max | Builtin::Pow => {
+                let (x, y) = self.same_type(&args[0], &args[1], expected);
+                self.mismatch(&format!("`{}`", b.name()), &x, &y, span);
+                vec![x, y]
+            }
+            _ => vec![self.expr(&args[0], expected)],
+        };
+        let ty = checked[if b == Builtin::Select { 1 } else { 0 }].ty;
+        let poisoned = checked.iter().any(|a| self.is_poisoned(a));
+        if !poisoned {
+            let needs_float = matches!(
+                b,
+                Builtin::Exp
+                    | Builtin::Log
+                    | Builtin::Sqrt
+                    | Builtin::Tanh
+                    | Builtin::Floor
+                    | Builtin::Ceil
+                    | Builtin::Pow
+            );
+            if needs_float && !ty.is_float() {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{}` needs a float argument, found {ty}", b.name()),
+                        span,
+                    )
+                    .with_help(format!("convert first: `{}(f32(x))`", b.name())),
+                );
+            } else if !needs_float && b != Builtin::Select && ty == ScalarType::Bool {
+                self.error(Diagnostic::error(
+                    format!("`{}` needs numbers, found bool", b.name()),
+                    span,
+                ));
+            }
+        }
+        TExpr {
+            kind: TExprKind::Call(b, checked),
+            ty,
+            span,
+        }
+    }
+
+    fn reduce(
+        &mut self,
+        op: ReduceOp,
+        vars: &[ast::ReduceVar],
+        body: &ast::Expr,
+        span: Span,
+        expected: Option<ScalarType>,
+    ) -> TExpr {
+        let scope = self.locals.len();
+        let mut rvars = Vec::new();
+        for rv in vars {
+            if self.globals.contains_key(&rv.name.name)
+                || self.locals.iter().any(|(n, _)| *n == rv.name.name)
+            {
+                self.error(
+                    Diagnostic::error(
+                        format!("reduction variable `{}` shadows another name", rv.name.name),
+                        rv.name.span,
+                    )
+                    .with_help("pick another name"),
+                );
+            }
+            let range = rv.range.as_ref().map(|(lo, hi)| {
+                let mut chk = |e: &ast::Expr| {
+                    let t = self.expr(e, Some(ScalarType::I64));
+                    if t.ty != ScalarType::I64 && !self.is_poisoned(&t) {
+                        self.error(
+                            Diagnostic::error(
+                                format!("a reduction bound must be i64, found {}", t.ty),
+                                e.span,
+                            )
+                            .with_help("convert with `i64(e)`"),
+                        );
+                    }
+                    t
+                };
+                (chk(lo), chk(hi))
+            });
+            let v = self.vars.len();
+            self.vars.push(VarDecl {
+                name: rv.name.name.clone(),
+                span: rv.name.span,
+            });
+            self.locals.push((rv.name.name.clone(), v));
+            rvars.push((v, range, rv.name.span));
+        }
+        let body = self.expr(body, expected);
+        self.locals.truncate(scope);
+        if body.ty == ScalarType::Bool && !self.is_poisoned(&body) {
+            self.error(
+                Diagnostic::error(
+                    format!("`{}` reduces numbers, found bool", op.name()),
+                    body.span,
+                )
+                .with_help("count with `sum(k) i32(cond)`"),
+            );
+        }
+        let mut out = Vec::new();
+        for (v, range, vspan) in rvars {
+            let (lo, hi, inferred) = match range {
+                Some((lo, hi)) => (lo, hi, false),
+                None => match self.infer_extent(v, &body, vspan) {
+                    Some(extent) => (
+                        TExpr {
+                            kind: TExprKind::Const(Const::Int(0)),
+                            ty: ScalarType::I64,
+                            span: vspan,
+                        },
+                        extent,
+                        true,
+                    ),
+                    None => {
+                        return self.poison(span, body.ty);
+                    }
+                },
+            };
+            out.push(ReduceVar {
+                var: v,
+                lo,
+                hi,
+                inferred,
+            });
+        }
+        let ty = body.ty;
+        TExpr {
+            kind: TExprKind::Reduce {
+                op,
+                vars: out,
+                body: Box::new(body),
+            },
+            ty,
+            span,
+        }
+    }
+
+    /// The extent of a reduction variable written without a range: the
+    /// extent of every array dim it indexes directly (`a[i, k]`). For a
+    /// parameter or result that is its declared extent; for an intermediate
+    /// stage, the extent its own index variable indexes ([`Self::natural`]).
+    fn infer_extent(&mut self, v: VarId, body: &TExpr, vspan: Span) -> Option<TExpr> {
+        let uses = self.direct_uses(v, body);
+        let name = self.vars[v].name.clone();
+        let Some((extent, a0, d0, s0)) = uses.first().cloned() else {
+            self.error(
+                Diagnostic::error(
+                    format!("cannot infer the range of reduction variable `{name}`"),
+                    vspan,
+                )
+                .with_label("it does not directly index an array dim of known extent")
+                .with_help(format!("give the range explicitly: `{name} in 0..N`")),
+            );
+            return None;
+        };
+        let names: Vec<String> = self.sizes.iter().map(|s| s.name.clone()).collect();
+        for (other, a, d, s) in &uses[1..] {
+            if *other != extent {
+                self.error(
+                    Diagnostic::error(
+                        format!("reduction variable `{name}` indexes dims of different extents"),
+                        vspan,
+                    )
+                    .with_secondary(
+                        s0,
+                        format!("`{a0}` dim {d0} has extent {}", extent.display(&names)),
+                    )
+                    .with_secondary(
+                        *s,
+                        format!("`{a}` dim {d} has extent {}", other.display(&names)),
+                    )
+                    .with_help(format!("give the range explicitly: `{name} in 0..N`")),
+                );
+                return None;
+            }
+        }
+        Some(size_texpr(&extent, vspan))
+    }
+
+    /// Every array dim indexed by exactly `Var(v)` in `body`, with its extent.
+    fn direct_uses(&self, v: VarId, body: &TExpr) -> Vec<(SizeExpr, String, usize, Span)> {
+        let mut uses = Vec::new();
+        body.walk(&mut |e| {
+            if let TExprKind::Read { source, indices } = &e.kind {
+                for (d, ix) in indices.iter().enumerate() {
+                    if !matches!(ix.kind, TExprKind::Var(x) if x == v) {
+                        continue;
+                    }
+                    let found = match *source {
+                        ArraySource::Param(p) => self.params[p].dims.as_ref().map(|dims| {
+                            let ext = match dims[d] {
+                                Dim::Size(s) => SizeExpr::size(s),
+                                Dim::Fixed(n) => SizeExpr::constant(n),
+                            };
+                            (ext, self.params[p].name.clone())
+                        }),
+                        ArraySource::Stage(s) => self.natural[s]
+                            .get(d)
+                            .cloned()
+                            .flatten()
+                            .map(|ext| (ext, self.stages[s].name.clone())),
+                    };
+                    if let Some((ext, arr)) = found {
+                        uses.push((ext, arr, d, ix.span));
+                    }
+                }
+            }
+        });
+        uses
+    }
+
+    /// Natural extents of a stage just checked: declared dims for a result;
+    /// for an intermediate, per dim the extent its index variable indexes
+    /// directly, when all such uses agree.
+    fn natural(&self, st: &Stage) -> Vec<Option<SizeExpr>> {
+        if let Some(r) = st.result {
+            return self.results[r].dims.iter().cloned().map(Some).collect();
+        }
+        st.vars
+            .iter()
+            .map(|&v| {
+                let uses = self.direct_uses(v, &st.value);
+                let first = uses.first().map(|u| u.0.clone())?;
+                uses.iter().all(|u| u.0 == first).then_some(first)
+            })
+            .collect()
+    }
+}
+
+/// An `i64` expression computing a size expression.
+fn size_texpr(e: &SizeExpr, span: Span) -> TExpr {
+    let i64t = ScalarType::I64;
+    let mk = |kind| TExpr {
+        kind,
+        ty: i64t,
+        span,
+    };
+    let konst = |c: i64| mk(TExprKind::Const(Const::Int(c)));
+    let mut acc: Option<TExpr> = None;
+    for (atom, c) in &e.terms {
+        let a = match atom {
+            bounds::Atom::Size(s) => mk(TExprKind::Size(*s)),
+            bounds::Atom::Div(inner, k) => mk(TExprKind::Binary(
+                BinOp::Div,
+                Box::new(size_texpr(inner, span)),
+                Box::new(konst(*k)),
+            )),
+        };
+        let term = if *c == 1 {
+            a
+        } else {
+            mk(TExprKind::Binary(
+                BinOp::Mul,
+                Box::new(konst(*c)),
+                Box::new(a),
+            ))
+        };
+        acc = Some(match acc {
+            None => term,
+            Some(x) => mk(TExprKind::Binary(BinOp::Add, Box::new(x), Box::new(term))),
+        });
+    }
+    match acc {
+        None => konst(e.constant),
+        Some(x) if e.constant == 0 => x,
+        Some(x) => mk(TExprKind::Binary(
+            BinOp::Add,
+            Box::new(x),
+            Box::new(konst(e.constant)),
+        )),
+    }
+}

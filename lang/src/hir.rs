@@ -1,0 +1,345 @@
+//! The checked program: every name resolved, every expression typed, every
+//! stage given a domain by bounds inference. This is the front end's output
+//! and the only thing the compiler's AST→IR lowering reads.
+
+use crate::ast::{BinOp, ReduceOp, UnaryOp};
+use crate::bounds::{Interval, SizeExpr};
+use crate::span::Span;
+use crate::types::{Boundary, ScalarType};
+
+/// Index of a size name in [`Kernel::sizes`].
+pub type SizeId = usize;
+/// Index of a stage in [`Kernel::stages`].
+pub type StageId = usize;
+/// Index of a `let` in [`Kernel::lets`].
+pub type LetId = usize;
+/// Index of an index or reduction variable in [`Kernel::vars`].
+pub type VarId = usize;
+
+/// All kernels of a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    /// Kernels in source order.
+    pub kernels: Vec<Kernel>,
+}
+
+impl Program {
+    /// Finds a kernel by name.
+    pub fn kernel(&self, name: &str) -> Option<&Kernel> {
+        self.kernels.iter().find(|k| k.name == name)
+    }
+}
+
+/// One checked kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    /// Name.
+    pub name: String,
+    /// Span of the whole kernel.
+    pub span: Span,
+    /// Parameters in order.
+    pub params: Vec<Param>,
+    /// Size names, in order of first appearance in a parameter's dims.
+    pub sizes: Vec<SizeDecl>,
+    /// Results in order.
+    pub results: Vec<ResultDecl>,
+    /// `let` bindings.
+    pub lets: Vec<Let>,
+    /// Stages (results included).
+    pub stages: Vec<Stage>,
+    /// Index and reduction variables.
+    pub vars: Vec<VarDecl>,
+    /// Lets and stages in source order.
+    pub body: Vec<Item>,
+}
+
+/// A body item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A `let`.
+    Let(LetId),
+    /// A stage definition.
+    Stage(StageId),
+}
+
+/// An array dim as declared on a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dim {
+    /// A size name: bound from the argument at call time; repeated names must agree.
+    Size(SizeId),
+    /// A fixed extent.
+    Fixed(i64),
+}
+
+/// A parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Declaration span.
+    pub span: Span,
+    /// Element type.
+    pub elem: ScalarType,
+    /// Dims; `None` for a scalar.
+    pub dims: Option<Vec<Dim>>,
+    /// `@boundary(mode)`.
+    pub boundary: Option<Boundary>,
+    /// `@range(lo, hi)`: declared value range.
+    pub range: Option<(f64, f64)>,
+}
+
+/// A size name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SizeDecl {
+    /// Name.
+    pub name: String,
+    /// First parameter that binds it.
+    pub param: usize,
+    /// Its dim in that parameter.
+    pub dim: usize,
+}
+
+/// A result declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultDecl {
+    /// Name.
+    pub name: String,
+    /// Declaration span.
+    pub span: Span,
+    /// Element type.
+    pub elem: ScalarType,
+    /// Declared extents, affine in size names.
+    pub dims: Vec<SizeExpr>,
+    /// The stage that defines it.
+    pub stage: StageId,
+}
+
+/// `let name = value;`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    /// Name.
+    pub name: String,
+    /// Statement span.
+    pub span: Span,
+    /// Value (no index variables in scope).
+    pub value: TExpr,
+}
+
+/// A stage: `name[vars] = value;`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    /// Name.
+    pub name: String,
+    /// Statement span.
+    pub span: Span,
+    /// Index variables, one per dim.
+    pub vars: Vec<VarId>,
+    /// Element value.
+    pub value: TExpr,
+    /// Element type.
+    pub elem: ScalarType,
+    /// Index into [`Kernel::results`] if this stage is a result.
+    pub result: Option<usize>,
+    /// Domain per dim, inclusive bounds. For results the declared shape; for
+    /// intermediates the union of what consumers read (bounds inference).
+    pub domain: Vec<Interval>,
+}
+
+/// An index or reduction variable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarDecl {
+    /// Name.
+    pub name: String,
+    /// Where it is bound.
+    pub span: Span,
+}
+
+/// A builtin function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// `select(c, a, b)`
+    Select,
+    /// `min(a, b)`
+    Min,
+    /// `max(a, b)`
+    Max,
+    /// `abs(a)`
+    Abs,
+    /// `clamp(v, lo, hi)` = `min(max(v, lo), hi)`
+    Clamp,
+    /// `exp(x)`
+    Exp,
+    /// `log(x)`
+    Log,
+    /// `sqrt(x)`
+    Sqrt,
+    /// `tanh(x)`
+    Tanh,
+    /// `floor(x)`
+    Floor,
+    /// `ceil(x)`
+    Ceil,
+    /// `pow(x, y)`
+    Pow,
+}
+
+impl Builtin {
+    /// Every builtin.
+    pub const ALL: [Builtin; 12] = [
+        Builtin::Select,
+        Builtin::Min,
+        Builtin::Max,
+        Builtin::Abs,
+        Builtin::Clamp,
+        Builtin::Exp,
+        Builtin::Log,
+        Builtin::Sqrt,
+        Builtin::Tanh,
+        Builtin::Floor,
+        Builtin::Ceil,
+        Builtin::Pow,
+    ];
+
+    /// Name as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Select => "select",
+            Builtin::Min => "min",
+            Builtin::Max => "max",
+            Builtin::Abs => "abs",
+            Builtin::Clamp => "clamp",
+            Builtin::Exp => "exp",
+            Builtin::Log => "log",
+            Builtin::Sqrt => "sqrt",
+            Builtin::Tanh => "tanh",
+            Builtin::Floor => "floor",
+            Builtin::Ceil => "ceil",
+            Builtin::Pow => "pow",
+        }
+    }
+
+    /// Looks a builtin up by name.
+    pub fn from_name(s: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == s)
+    }
+
+    /// Number of arguments.
+    pub fn arity(self) -> usize {
+        match self {
+            Builtin::Select | Builtin::Clamp => 3,
+            Builtin::Min | Builtin::Max | Builtin::Pow => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TExpr {
+    /// What it is.
+    pub kind: TExprKind,
+    /// Its type.
+    pub ty: ScalarType,
+    /// Source span.
+    pub span: Span,
+}
+
+/// A constant value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Const {
+    /// Integer of any integer type (stored widened).
+    Int(i64),
+    /// Float of any float type.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// What an array read reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArraySource {
+    /// A parameter.
+    Param(usize),
+    /// A stage defined earlier.
+    Stage(StageId),
+}
+
+/// A reduction variable with its half-open range `[lo, hi)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceVar {
+    /// The variable.
+    pub var: VarId,
+    /// Inclusive start.
+    pub lo: TExpr,
+    /// Exclusive end.
+    pub hi: TExpr,
+    /// Whether the range was inferred from the dims the variable indexes.
+    pub inferred: bool,
+}
+
+/// Typed expression forms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TExprKind {
+    /// A constant of type `ty`.
+    Const(Const),
+    /// A size name (`i64`).
+    Size(SizeId),
+    /// A scalar parameter.
+    Scalar(usize),
+    /// A `let`.
+    Let(LetId),
+    /// An index or reduction variable (`i64`).
+    Var(VarId),
+    /// `array[indices]`.
+    Read {
+        /// The array.
+        source: ArraySource,
+        /// One integer index per dim.
+        indices: Vec<TExpr>,
+    },
+    /// `-e`, `!e`.
+    Unary(UnaryOp, Box<TExpr>),
+    /// `a op b`.
+    Binary(BinOp, Box<TExpr>, Box<TExpr>),
+    /// `f(args)`.
+    Call(Builtin, Vec<TExpr>),
+    /// `T(e)`: conversion to `ty`.
+    Cast(Box<TExpr>),
+    /// `sum(k) body` etc.
+    Reduce {
+        /// Combiner.
+        op: ReduceOp,
+        /// Variables, outermost first.
+        vars: Vec<ReduceVar>,
+        /// Body.
+        body: Box<TExpr>,
+    },
+}
+
+impl TExpr {
+    /// Calls `f` on this expression and every sub-expression, parents first.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a TExpr)) {
+        f(self);
+        match &self.kind {
+            TExprKind::Const(_)
+            | TExprKind::Size(_)
+            | TExprKind::Scalar(_)
+            | TExprKind::Let(_)
+            | TExprKind::Var(_) => {}
+            TExprKind::Read { indices, .. } => indices.iter().for_each(|e| e.walk(f)),
+            TExprKind::Unary(_, e) | TExprKind::Cast(e) => e.walk(f),
+            TExprKind::Binary(_, a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            TExprKind::Call(_, args) => args.iter().for_each(|e| e.walk(f)),
+            TExprKind::Reduce { vars, body, .. } => {
+                for v in vars {
+                    v.lo.walk(f);
+                    v.hi.walk(f);
+                }
+                body.walk(f);
+            }
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The subcommands, as plain functions over the libraries.
+
+use crate::{Backend, Stage};
+use anyhow::{Context, Result, anyhow, bail};
+use picojoule::npy;
+use pj_compiler::Module;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::{self, Tensor, Value};
+use pj_compiler::ir::print::{PrintOptions, print_module};
+use pj_compiler::ir::{ScalarType, Type};
+use pj_compiler::passes::{PassManager, REGISTRY};
+use pj_lang::Diagnostic;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Diagnostics were already printed; exit with status 1.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("errors were reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn read_source(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "`{}` is not UTF-8 text (byte {} is invalid)",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn print_diags(diags: &[Diagnostic], name: &str, src: &str) {
+    if !diags.is_empty() {
+        eprint!("{}", pj_lang::diagnostic::render_all(diags, name, src));
+    }
+}
+
+/// Loads a .pj (compiling it) or a .pjir (parsing and verifying it).
+fn load(path: &Path) -> Result<Module> {
+    let src = read_source(path)?;
+    let name = path.display().to_string();
+    if path.extension().is_some_and(|e| e == "pjir") {
+        let m = pj_compiler::ir::parse::parse_module(&src).map_err(|d| {
+            print_diags(&[d], &name, &src);
+            anyhow!(Reported)
+        })?;
+        pj_compiler::ir::verify::verify(&m)
+            .map_err(|e| anyhow!("`{name}` is not valid IR:\n{e}"))?;
+        return Ok(m);
+    }
+    match pj_compiler::compile_source(&name, &src) {
+        Ok(c) => {
+            print_diags(&c.warnings, &name, &src);
+            Ok(c.module)
+        }
+        Err(diags) => {
+            print_diags(&diags, &name, &src);
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            eprintln!(
+                "error: {n} error{} in `{name}`",
+                if n == 1 { "" } else { "s" }
+            );
+            Err(anyhow!(Reported))
+        }
+    }
+}
+
+fn pipeline(passes: Option<&str>) -> Result<PassManager> {
+    PassManager::parse(passes.unwrap_or(pj_compiler::passes::DEFAULT_PIPELINE))
+        .map_err(|e| anyhow!(e))
+}
+
+pub fn check(path: &Path) -> Result<()> {
+    let m = load(path)?;
+    eprintln!(
+        "{}: ok ({} kernel{})",
+        path.display(),
+        m.kernels().len(),
+        if m.kernels().len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+pub fn emit(path: &Path, stage: Stage, passes: Option<&str>, locs: bool) -> Result<()> {
+    match stage {
+        Stage::Ast => {
+            let src = read_source(path)?;
+            let (file, diags) = pj_lang::parse::parse_file(&src);
+            print_diags(&diags, &path.display().to_string(), &src);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Err(anyhow!(Reported));
+            }
+            print!("{}", pj_lang::unparse::file(&file));
+        }
+        Stage::Ir => {
+            let mut m = load(path)?;
+            if let Some(p) = passes {
+                pipeline(Some(p))?.run(&mut m)?;
+            }
+            print!("{}", print_module(&m, PrintOptions { locs }));
+        }
+    }
+    Ok(())
+}
+
+pub fn opt(
+    path: &Path,
+    passes: Option<&str>,
+    print_after_all: bool,
+    time: bool,
+    locs: bool,
+) -> Result<()> {
+    let mut m = load(path)?;
+    let mut pm = pipeline(passes)?;
+    pm.print_after_all = print_after_all;
+    let records = pm.run(&mut m)?;
+    if print_after_all {
+        for r in &records {
+            println!("// ----- IR after {} -----", r.name);
+            print!("{}", r.ir_after.as_deref().unwrap_or(""));
+        }
+    } else {
+        print!("{}", print_module(&m, PrintOptions { locs }));
+    }
+    if time {
+        eprintln!("pass timings:");
+        for r in &records {
+            eprintln!(
+                "  {:<14} {:>10.3} ms{}",
+                r.name,
+                r.elapsed.as_secs_f64() * 1e3,
+                if r.changed { "" } else { "  (no change)" }
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn passes() -> Result<()> {
+    for p in REGISTRY {
+        println!("{:<14} {}", p.name, p.description);
+    }
+    Ok(())
+}
+
+fn parse_scalar(text: &str, t: ScalarType) -> Option<Scalar> {
+    let text = text.trim();
+    Some(match t {
+        ScalarType::Bool => Scalar::Bool(text.parse().ok()?),
+        ScalarType::F32 => Scalar::F32(text.parse().ok()?),
+        ScalarType::F64 => Scalar::F64(text.parse().ok()?),
+        t => {
+            let v: i64 = text.parse().ok()?;
+            let (lo, hi) = t.int_range()?;
+            if v < lo || v > hi {
+                return None;
+            }
+            Scalar::from_i64(v, t)
+        }
+    })
+}
+
+fn split_kv<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| anyhow!("`{flag} {s}` must have the form NAME=VALUE"))
+}
+
+pub fn run(
+    path: &Path,
+    kernel: Option<&str>,
+    args: &[String],
+    outs: &[String],
+    backend: Backend,
+    passes: Option<&str>,
+    time: bool,
+) -> Result<()> {
+    let t0 = Instant::now();
+    let mut m = load(path)?;
+    let t_front = t0.elapsed();
+    let records = pipeline(passes)?.run(&mut m)?;
+    let kernels: Vec<String> = m
+        .kernels()
+        .iter()
+        .filter_map(|&k| {
+            m.op(k)
+                .attr("sym_name")
+                .and_then(|a| a.as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    let name = match kernel {
+        Some(k) => k.to_string(),
+        None if kernels.len() == 1 => kernels[0].clone(),
+        None => bail!(
+            "`{}` has {} kernels ({}); choose one with --kernel",
+            path.display(),
+            kernels.len(),
+            kernels.join(", ")
+        ),
+    };
+    let Some(kop) = m.kernel(&name) else {
+        bail!(
+            "no kernel named `{name}` in `{}`; it has: {}",
+            path.display(),
+            kernels.join(", ")
+        );
+    };
+    let params = interp::param_types(&m, kop);
+    let results = interp::result_names(&m, kop);
+
+    let mut given: HashMap<&str, &str> = HashMap::new();
+    for a in args {
+        let (k, v) = split_kv(a, "--arg")?;
+        if !params.iter().any(|(p, _)| p == k) {
+            let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
+            bail!(
+                "kernel `{name}` has no parameter `{k}`; its parameters are: {}",
+                names.join(", ")
+            );
+        }
+        if given.insert(k, v).is_some() {
+            bail!("argument `{k}` is given twice");
+        }
+    }
+    let mut values = Vec::new();
+    for (p, ty) in &params {
+        let Some(v) = given.get(p.as_str()) else {
+            let hint = if ty.rank().is_some() {
+                "PATH.npy"
+            } else {
+                "VALUE"
+            };
+            bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
+        };
+        values.push(match ty {
+            Type::Tensor { .. } => Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?),
+            Type::Scalar(t) => {
+                if v.ends_with(".npy") {
+                    let a = npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
+                    if !a.shape.is_empty() {
+                        bail!("argument `{p}` is a {t} scalar, but `{v}` holds an array of shape {:?}", a.shape);
+                    }
+                    Value::Scalar(a.data[0])
+                } else {
+                    Value::Scalar(parse_scalar(v, *t).ok_or_else(|| anyhow!("argument `{p}`: `{v}` is not a valid {t}"))?)
+                }
+            }
+        });
+    }
+    let mut targets: Vec<(usize, &str)> = Vec::new();
+    for o in outs {
+        let (k, v) = split_kv(o, "--out")?;
+        let Some(i) = results.iter().position(|r| r == k) else {
+            bail!(
+                "kernel `{name}` has no result `{k}`; its results are: {}",
+                results.join(", ")
+            );
+        };
+        targets.push((i, v));
+    }
+
+    let t1 = Instant::now();
+    let out = match backend {
+        Backend::Interp => interp::run(&m, &name, &values)?,
+    };
+    let t_run = t1.elapsed();
+
+    if targets.is_empty() {
+        for (r, t) in results.iter().zip(&out) {
+            println!("{r}: {}", summary(t));
+        }
+    }
+    for (i, p) in targets {
+        npy::write(Path::new(p), &out[i])?;
+        eprintln!(
+            "wrote {} ({}{:?}) to {p}",
+            results[i], out[i].elem, out[i].shape
+        );
+    }
+    if time {
+        eprintln!("timings:");
+        eprintln!(
+            "  {:<14} {:>10.3} ms",
+            "front end",
+            t_front.as_secs_f64() * 1e3
+        );
+        for r in &records {
+            eprintln!(
+                "  {:<14} {:>10.3} ms",
+                r.name,
+                r.elapsed.as_secs_f64() * 1e3
+            );
+        }
+        eprintln!(
+            "  {:<14} {:>10.3} ms",
+            "interpret",
+            t_run.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+/// `f32[4, 5]  min -1 max 3 mean 0.25  [0.1, 0.2, ...]`
+fn summary(t: &Tensor) -> String {
+    let mut s = format!("{}{:?}", t.elem, t.shape);
+    if t.is_empty() {
+        return s + " (empty)";
+    }
+    let vals: Vec<f64> = t.data.iter().map(|x| x.as_f64()).collect();
+    let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+    let shown: Vec<String> = t.data.iter().take(6).map(fmt_scalar).collect();
+    let more = if t.len() > 6 { ", ..." } else { "" };
+    s += &format!(
+        "  min {min:.6} max {max:.6} mean {mean:.6}  [{}{more}]",
+        shown.join(", ")
+    );
+    s
+}
+
+fn fmt_scalar(s: &Scalar) -> String {
+    match s {
+        Scalar::F32(v) => format!("{v}"),
+        Scalar::F64(v) => format!("{v}"),
+        Scalar::Bool(b) => b.to_string(),
+        other => other.as_i64().unwrap_or(0).to_string(),
+    }
+}

@@ -1,0 +1,169 @@
+//! `pj`: the picojoule command line. Argument parsing and wiring only; the
+//! work happens in `pj-lang` and `pj-compiler`.
+
+mod commands;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pj",
+    version,
+    about = "picojoule: compile array pipeline kernels for the most work per joule"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What `pj emit` prints.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Stage {
+    /// The syntax tree, printed back as fully parenthesized source.
+    Ast,
+    /// The IR (`pj` dialect), after `--passes` if given.
+    Ir,
+}
+
+/// Who executes `pj run`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Backend {
+    /// The reference interpreter.
+    Interp,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a .pj file and report diagnostics.
+    Check {
+        /// The .pj file.
+        file: PathBuf,
+    },
+    /// Print the AST or the IR of a .pj file.
+    Emit {
+        /// The .pj file.
+        file: PathBuf,
+        /// What to print.
+        #[arg(long, value_enum, default_value = "ir")]
+        stage: Stage,
+        /// Passes to run before printing the IR (comma-separated).
+        #[arg(long)]
+        passes: Option<String>,
+        /// Print source locations (`loc(...)`) after ops.
+        #[arg(long)]
+        locs: bool,
+    },
+    /// Run passes over a .pj or .pjir file and print the resulting IR.
+    Opt {
+        /// A .pj source file or a .pjir IR file.
+        file: PathBuf,
+        /// Comma-separated pipeline; default: canonicalize,cse,dce.
+        #[arg(long)]
+        passes: Option<String>,
+        /// Print the IR after every pass.
+        #[arg(long)]
+        print_ir_after_all: bool,
+        /// Report how long each pass took (on stderr).
+        #[arg(long)]
+        time_passes: bool,
+        /// Print source locations (`loc(...)`) after ops.
+        #[arg(long)]
+        locs: bool,
+    },
+    /// Run a kernel on .npy inputs.
+    Run {
+        /// A .pj source file or a .pjir IR file.
+        file: PathBuf,
+        /// The kernel to run (may be omitted when the file has one).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// `NAME=PATH.npy` for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// `NAME=PATH.npy`: write a result; without any, a summary is printed.
+        #[arg(long = "out", value_name = "NAME=PATH")]
+        outs: Vec<String>,
+        /// Who executes the kernel.
+        #[arg(long, value_enum, default_value = "interp")]
+        backend: Backend,
+        /// Passes to run first; default: canonicalize,cse,dce.
+        #[arg(long)]
+        passes: Option<String>,
+        /// Report how long each phase took (on stderr).
+        #[arg(long)]
+        time_passes: bool,
+    },
+    /// List the passes `--passes` accepts.
+    Passes,
+}
+
+fn main() -> ExitCode {
+    // A bug must not greet the user with a Rust backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "internal compiler error: {msg}{at}\nthis is a bug in picojoule; please report it with the input that caused it"
+        );
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { file } => commands::check(&file),
+        Command::Emit {
+            file,
+            stage,
+            passes,
+            locs,
+        } => commands::emit(&file, stage, passes.as_deref(), locs),
+        Command::Opt {
+            file,
+            passes,
+            print_ir_after_all,
+            time_passes,
+            locs,
+        } => commands::opt(
+            &file,
+            passes.as_deref(),
+            print_ir_after_all,
+            time_passes,
+            locs,
+        ),
+        Command::Run {
+            file,
+            kernel,
+            args,
+            outs,
+            backend,
+            passes,
+            time_passes,
+        } => commands::run(
+            &file,
+            kernel.as_deref(),
+            &args,
+            &outs,
+            backend,
+            passes.as_deref(),
+            time_passes,
+        ),
+        Command::Passes => commands::passes(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if !e.is::<commands::Reported>() {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
