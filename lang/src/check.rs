@@ -72,6 +72,8 @@ struct Checker<'d> {
     poisoned: HashSet<Span>,
     /// Per stage, the natural extent of each dim (see [`Checker::natural`]).
     natural: Vec<Vec<Option<SizeExpr>>>,
+    /// Results whose declaration was rejected: their definitions are checked but not kept.
+    failed_results: HashSet<String>,
 }
 
 fn is_literal_like(e: &ast::Expr) -> bool {
@@ -108,6 +110,7 @@ impl<'d> Checker<'d> {
             locals: vec![],
             poisoned: HashSet::new(),
             natural: vec![],
+            failed_results: HashSet::new(),
         }
     }
 
@@ -390,6 +393,7 @@ impl<'d> Checker<'d> {
             );
         }
         let Some(dims) = &r.dims else {
+            self.failed_results.insert(r.name.name.clone());
             self.error(
                 Diagnostic::error(format!("result `{}` must be an array", r.name.name), r.span)
                     .with_help(format!(
@@ -403,7 +407,10 @@ impl<'d> Checker<'d> {
         for e in dims {
             match self.size_expr(e) {
                 Some(s) => out.push(s),
-                None => return,
+                None => {
+                    self.failed_results.insert(r.name.name.clone());
+                    return;
+                }
             }
         }
         if self.declare(&r.name, Binding::PendingResult(index), "result") {
@@ -531,6 +538,9 @@ impl<'d> Checker<'d> {
         let expected = result.map(|r| self.results[r].elem);
         let value = self.expr(value, expected);
         self.locals.clear();
+        if self.failed_results.contains(&name.name) {
+            return; // its declaration was already reported
+        }
         if let Some(r) = result {
             let elem = self.results[r].elem;
             if value.ty != elem && !self.is_poisoned(&value) {
@@ -958,7 +968,7 @@ impl<'d> Checker<'d> {
             return self.poison(span, expected.unwrap_or(ScalarType::F32));
         };
         if args.len() != b.arity() {
-            self.error(Diagnostic::error(
+            let mut d = Diagnostic::error(
                 format!(
                     "`{}` takes {} arguments, {} given",
                     b.name(),
@@ -966,7 +976,14 @@ impl<'d> Checker<'d> {
                     args.len()
                 ),
                 span,
-            ));
+            );
+            if matches!(b, Builtin::Min | Builtin::Max) && args.len() == 1 {
+                d = d.with_help(format!(
+                    "to reduce, write `{0}(k) expr`; a `{0}` reduction body cannot start with `-`, so write `{0}(k) (-e)`",
+                    b.name()
+                ));
+            }
+            self.error(d);
             return self.poison(span, expected.unwrap_or(ScalarType::F32));
         }
         let checked: Vec<TExpr> = match b {
@@ -1026,11 +1043,13 @@ impl<'d> Checker<'d> {
                     )
                     .with_help(format!("convert first: `{}(f32(x))`", b.name())),
                 );
+                return self.poison(span, expected.unwrap_or(ty));
             } else if !needs_float && b != Builtin::Select && ty == ScalarType::Bool {
                 self.error(Diagnostic::error(
                     format!("`{}` needs numbers, found bool", b.name()),
                     span,
                 ));
+                return self.poison(span, ty);
             }
         }
         TExpr {

@@ -18,6 +18,12 @@ lalrpop_util::lalrpop_mod!(
 pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let toks = lexer::lex(src, &mut diags);
+    // A parse error at the token right after a bad character is an echo of
+    // the lexing error already reported: the user has one typo, not two.
+    let echoes: Vec<usize> = diags
+        .iter()
+        .filter_map(|d| toks.iter().find(|t| t.0 >= d.span.end).map(|t| t.0))
+        .collect();
     let mut recovered = Vec::new();
     let mut bad_literals = Vec::new();
     let parser = grammar::FileParser::new();
@@ -29,7 +35,10 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
         }
     };
     for ErrorRecovery { error, .. } in recovered {
-        diags.push(parse_error(error, src.len()));
+        let d = parse_error(error, src.len());
+        if !echoes.contains(&d.span.start) {
+            diags.push(d);
+        }
     }
     for span in bad_literals {
         diags.push(
@@ -65,12 +74,39 @@ pub fn parse_expr(src: &str) -> Result<ast::Expr, Vec<Diagnostic>> {
     }
 }
 
+const EXPR_START: [&str; 9] = [
+    "IdentTok",
+    "IntTok",
+    "FloatTok",
+    "ReduceTok",
+    "\"(\"",
+    "\"-\"",
+    "\"!\"",
+    "\"true\"",
+    "\"false\"",
+];
+const OPERATORS: [&str; 13] = [
+    "\"+\"", "\"-\"", "\"*\"", "\"/\"", "\"%\"", "\"<\"", "\"<=\"", "\">\"", "\">=\"", "\"==\"",
+    "\"!=\"", "\"&&\"", "\"||\"",
+];
+
 fn describe_expected(expected: &[String]) -> Option<String> {
     if expected.is_empty() {
         return None;
     }
-    let mut names: Vec<String> = expected
-        .iter()
+    let has = |e: &str| expected.iter().any(|x| x == e);
+    let mut groups = Vec::new();
+    let mut rest: Vec<&String> = expected.iter().collect();
+    if has("IntTok") && has("\"(\"") {
+        groups.push("an expression".to_string());
+        rest.retain(|e| !EXPR_START.contains(&e.as_str()));
+    }
+    if has("\"*\"") && has("\"+\"") {
+        groups.push("an operator".to_string());
+        rest.retain(|e| !OPERATORS.contains(&e.as_str()));
+    }
+    let mut names: Vec<String> = rest
+        .into_iter()
         .map(|e| match e.as_str() {
             "IdentTok" => "a name".to_string(),
             "IntTok" => "an integer".to_string(),
@@ -81,6 +117,7 @@ fn describe_expected(expected: &[String]) -> Option<String> {
         .collect();
     names.sort();
     names.dedup();
+    names.extend(groups);
     Some(if names.len() == 1 {
         format!("expected {}", names[0])
     } else if names.len() <= 8 {

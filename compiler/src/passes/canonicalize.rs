@@ -76,6 +76,10 @@ fn replace_with_constant(m: &mut Module, op: OpId, value: Scalar) -> bool {
     );
     m.insert_before(op, c);
     let v = m.result(c);
+    // keep a user-given name (`let k = ...`) on the folded value
+    if let Some(name) = m.value(m.result(op)).name.clone() {
+        m.set_value_name(v, name);
+    }
     replace(m, op, v)
 }
 

@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use pj_compiler::Module;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::{self, Tensor, Value};
+use pj_compiler::ir::print::{PrintOptions, print_module};
+use pj_compiler::ir::{parse::parse_module, verify::verify};
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compiles source text or panics with the rendered diagnostics.
+pub fn compile(name: &str, src: &str) -> Module {
+    match pj_compiler::compile_source(name, src) {
+        Ok(c) => c.module,
+        Err(d) => panic!(
+            "{name} does not compile:\n{}",
+            pj_lang::diagnostic::render_all(&d, name, src)
+        ),
+    }
+}
+
+/// Prints, parses back and prints again; asserts the two texts agree and the
+/// parsed module verifies. Returns the text.
+pub fn assert_round_trip(m: &Module, locs: bool) -> String {
+    let opts = PrintOptions { locs };
+    let text = print_module(m, opts);
+    let parsed =
+        parse_module(&text).unwrap_or_else(|d| panic!("printed IR does not parse: {d:?}\n{text}"));
+    verify(&parsed).unwrap_or_else(|e| panic!("re-parsed IR does not verify:\n{e}\n{text}"));
+    assert_eq!(
+        print_module(&parsed, opts),
+        text,
+        "print -> parse -> print changed the text"
+    );
+    text
+}
+
+/// Loads the example inputs in examples/data/<kernel>/ in parameter order.
+pub fn example_args(m: &Module, kernel: &str) -> Vec<Value> {
+    let k = m.kernel(kernel).expect("kernel exists");
+    interp::param_types(m, k)
+        .into_iter()
+        .map(|(name, ty)| {
+            let path = root().join(format!("examples/data/{kernel}/{name}.npy"));
+            let t =
+                picojoule::npy::read(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            if ty.rank().is_some() {
+                Value::Array(t)
+            } else {
+                Value::Scalar(t.data[0])
+            }
+        })
+        .collect()
+}
+
+/// Asserts two tensors agree: integers and bools exactly, floats within
+/// `rel` relative error (with an absolute floor of `rel` for values near 0).
+pub fn assert_close(got: &Tensor, want: &Tensor, rel: f64, what: &str) {
+    assert_eq!(got.elem, want.elem, "{what}: element type");
+    assert_eq!(got.shape, want.shape, "{what}: shape");
+    for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+        let ok = match (g, w) {
+            (Scalar::F32(_) | Scalar::F64(_), _) => {
+                let (g, w) = (g.as_f64(), w.as_f64());
+                (g.is_nan() && w.is_nan()) || (g - w).abs() <= rel * w.abs().max(1.0)
+            }
+            _ => g == w,
+        };
+        assert!(ok, "{what}: element {i} is {g:?}, expected {w:?}");
+    }
+}
+
+/// Reads a file under the repository root.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
