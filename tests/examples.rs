@@ -41,7 +41,11 @@ fn interpreter_matches_numpy_on_every_example() {
             .run(&mut optimized)
             .expect("default pipeline");
         let again = interp::run(&optimized, name, &args).expect("optimized run");
-        assert_eq!(got, again, "{name}: the default passes changed the results");
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{again:?}"),
+            "{name}: the default passes changed the results"
+        );
     }
 }
 

@@ -216,6 +216,9 @@ impl Q {
     fn nonneg(self) -> bool {
         self.num >= 0
     }
+    fn positive(self) -> bool {
+        self.num > 0
+    }
 }
 
 /// `c0 + Σ q_s·size_s` with rational coefficients.
@@ -254,7 +257,10 @@ impl Lin {
         }
         self
     }
-    /// Non-negative for every assignment of sizes ≥ 1.
+    /// Non-negative for every assignment of sizes ≥ 1, given that the
+    /// expression this bounds is an integer: then `e ≥ L > -1` implies
+    /// `e ≥ 0`. With all coefficients non-negative, `L` is smallest when
+    /// every size is 1.
     fn provably_nonneg(&self) -> bool {
         let mut at_one = self.c0;
         for q in self.coeffs.values() {
@@ -263,7 +269,7 @@ impl Lin {
             }
             at_one = at_one.add(*q);
         }
-        at_one.nonneg()
+        at_one.add(Q::int(1)).positive()
     }
 }
 
@@ -808,8 +814,14 @@ mod tests {
         assert!(!prove_nonneg(&h().add_const(-2)));
         // (H - 1) / 2 <= H - 1
         assert!(prove_le(&h().add_const(-1).div(2), &h().add_const(-1)));
-        // H / 2 <= H - 1 fails at H = 1
-        assert!(!prove_le(&h().div(2), &h().add_const(-1)));
+        // H / 2 <= H - 1 holds for integers (0 <= 0 at H = 1), H / 2 <= H - 2 does not
+        assert!(prove_le(&h().div(2), &h().add_const(-1)));
+        assert!(!prove_le(&h().div(2), &h().add_const(-2)));
+        // (10^9 * H - 1) / 10^9 <= H - 1: needs the integer argument
+        assert!(prove_le(
+            &h().scale(1_000_000_000).add_const(-1).div(1_000_000_000),
+            &h().add_const(-1)
+        ));
     }
 
     #[test]

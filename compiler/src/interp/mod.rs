@@ -32,9 +32,10 @@ pub enum Value {
     Array(Tensor),
 }
 
-/// Largest number of elements one stage may have (2^31): past that the
-/// interpreter would run out of memory or time; say so instead.
-pub const MAX_ELEMENTS: u64 = 1 << 31;
+/// Default largest number of elements one stage may hold (2^26, about a
+/// gigabyte of interpreter values): past that the interpreter would run out of
+/// memory or take minutes, so it says so instead. See [`run_with_limit`].
+pub const MAX_ELEMENTS: u64 = 1 << 26;
 
 /// Where in the source an error happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,6 +147,16 @@ pub enum InterpError {
 /// Runs kernel `name` of `m` on `args` (one per parameter, in order) and
 /// returns its results in declaration order.
 pub fn run(m: &Module, name: &str, args: &[Value]) -> Result<Vec<Tensor>, InterpError> {
+    run_with_limit(m, name, args, MAX_ELEMENTS)
+}
+
+/// [`run`] with a different limit on the elements of one stage.
+pub fn run_with_limit(
+    m: &Module,
+    name: &str,
+    args: &[Value],
+    max_elements: u64,
+) -> Result<Vec<Tensor>, InterpError> {
     let Some(kernel) = m.kernel(name) else {
         let available: Vec<String> = m
             .kernels()
@@ -186,6 +197,7 @@ pub fn run(m: &Module, name: &str, args: &[Value]) -> Result<Vec<Tensor>, Interp
         env: vec![Slot::Empty; m.value_count()],
         sizes: HashMap::new(),
         names: HashMap::new(),
+        max_elements,
     };
     let mut bound: HashMap<String, (i64, String, usize)> = HashMap::new();
     for (i, (&p, arg)) in params.iter().zip(args).enumerate() {
@@ -277,6 +289,7 @@ struct Interp<'m> {
     sizes: HashMap<String, i64>,
     /// Array names for error messages.
     names: HashMap<ValueId, String>,
+    max_elements: u64,
 }
 
 /// What running a block produced.

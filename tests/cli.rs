@@ -1,0 +1,277 @@
+//! The `pj` binary as a user meets it: exit codes (0 ok, 1 user error,
+//! 2 usage), messages that name the problem, output files written whole or
+//! not at all, and never a Rust backtrace.
+
+mod common;
+
+use common::root;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn pj(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("pj runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn assert_no_backtrace(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_writes_the_result_and_it_matches_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.npy");
+    let o = pj(&[
+        "run",
+        "examples/blur.pj",
+        "--kernel",
+        "blur",
+        "--arg",
+        "input=examples/data/blur/input.npy",
+        "--out",
+        &format!("out={}", out.display()),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let got = picojoule::npy::read(&out).unwrap();
+    let want = picojoule::npy::read(&root().join("examples/data/blur/expected_out.npy")).unwrap();
+    common::assert_close(&got, &want, 1e-5, "blur via the CLI");
+}
+
+#[test]
+fn run_without_out_prints_a_summary_and_scalars_parse_from_text() {
+    let o = pj(&[
+        "run",
+        "examples/chain.pj",
+        "--arg",
+        "x=examples/data/chain/x.npy",
+        "--arg",
+        "a=0.75",
+        "--arg",
+        "b=-0.25",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        out.starts_with("y: f32[1000]  min 0.000000 max 15.350210"),
+        "{out}"
+    );
+}
+
+#[test]
+fn shape_mismatch_names_the_size_the_params_and_both_extents() {
+    let o = pj(&[
+        "run",
+        "examples/matmul.pj",
+        "--arg",
+        "a=examples/data/matmul/a.npy",
+        "--arg",
+        "b=examples/data/matmul/a.npy",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        err.trim(),
+        "error: size `K` is 19 (from `a` dim 1) but `b` dim 0 is 7"
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.npy");
+    let o = pj(&[
+        "run",
+        "examples/matmul.pj",
+        "--arg",
+        "a=examples/data/matmul/a.npy",
+        "--arg",
+        "b=examples/data/matmul/a.npy",
+        "--out",
+        &format!("c={}", out.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary file left behind"
+    );
+    let o = pj(&[
+        "run",
+        "examples/blur.pj",
+        "--arg",
+        "input=examples/data/blur/input.npy",
+        "--out",
+        "out=/nonexistent/dir/x.npy",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("directory `/nonexistent/dir` does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn user_errors_exit_1_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["check", "examples/missing.pj"],
+            "cannot read `examples/missing.pj`",
+        ),
+        (
+            &["run", "examples/blur.pj"],
+            "missing argument `input` (f32[H, W]); pass --arg input=PATH.npy",
+        ),
+        (
+            &["run", "examples/blur.pj", "--arg", "input=nope.npy"],
+            "cannot open `nope.npy`",
+        ),
+        (
+            &["run", "examples/blur.pj", "--arg", "img=x.npy"],
+            "kernel `blur` has no parameter `img`; its parameters are: input",
+        ),
+        (
+            &["run", "examples/blur.pj", "--kernel", "sharpen"],
+            "no kernel named `sharpen`",
+        ),
+        (
+            &[
+                "run",
+                "examples/chain.pj",
+                "--arg",
+                "x=examples/data/chain/x.npy",
+                "--arg",
+                "a=zero",
+                "--arg",
+                "b=1",
+            ],
+            "argument `a`: `zero` is not a valid f32",
+        ),
+        (
+            &["run", "examples/blur.pj", "--arg", "input=examples/blur.pj"],
+            "is not a valid .npy file",
+        ),
+        (
+            &["opt", "examples/blur.pj", "--passes", "canonicalize,fuse"],
+            "unknown pass `fuse`; available passes: canonicalize, cse, dce",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = pj(args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in:\n{err}");
+        assert_no_backtrace(&err);
+    }
+}
+
+#[test]
+fn diagnostics_exit_1_and_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pj");
+    std::fs::write(
+        &bad,
+        "kernel k(x: f32[N]) -> y: f32[N] {\n    y[i] = x[i] + 1;\n    z[i] = q;\n}\n",
+    )
+    .unwrap();
+    let o = pj(&["check", bad.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("bad.pj:3:12"), "{err}");
+    assert!(err.contains("unknown name `q`"), "{err}");
+    assert!(
+        err.ends_with(&format!("error: 1 error in `{}`\n", bad.display())),
+        "{err}"
+    );
+    assert_eq!(pj(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(pj(&["run"]).status.code(), Some(2));
+}
+
+#[test]
+fn binary_garbage_gets_a_diagnostic_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, bytes) in [
+        &b"\xff\xfe\x00kernel"[..],
+        b"kernel k(",
+        b"}}}}",
+        b"kernel k(x: f32[N]) -> y: f32[N] { y[i] = x[i] / 0; }",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let f = dir.path().join(format!("g{i}.pj"));
+        std::fs::write(&f, bytes).unwrap();
+        let o = pj(&["check", f.to_str().unwrap()]);
+        let (_, err) = text(&o);
+        assert_no_backtrace(&err);
+        assert!(
+            o.status.code() == Some(1) || o.status.code() == Some(0),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn emit_opt_and_pjir_input_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let ir = dir.path().join("softmax.pjir");
+    let o = pj(&["opt", "examples/softmax.pj"]);
+    assert_eq!(o.status.code(), Some(0));
+    std::fs::write(&ir, &o.stdout).unwrap();
+    // Running the optimized IR file gives the same numbers as the source.
+    let run = |file: &Path| {
+        let o = pj(&[
+            "run",
+            file.to_str().unwrap(),
+            "--arg",
+            "x=examples/data/softmax/x.npy",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+        o.stdout
+    };
+    assert_eq!(run(&ir), run(Path::new("examples/softmax.pj")));
+    // An empty pipeline over the .pjir prints it unchanged.
+    let again = pj(&["opt", ir.to_str().unwrap(), "--passes="]);
+    assert_eq!(again.stdout, o.stdout);
+
+    let o = pj(&[
+        "opt",
+        "examples/blur.pj",
+        "--print-ir-after-all",
+        "--time-passes",
+    ]);
+    let (out, err) = text(&o);
+    for pass in ["canonicalize", "cse", "dce"] {
+        assert!(
+            out.contains(&format!("// ----- IR after {pass} -----")),
+            "{out}"
+        );
+        assert!(err.contains(pass), "{err}");
+    }
+    let o = pj(&["emit", "examples/matmul.pj", "--stage", "ast"]);
+    assert_eq!(
+        text(&o).0,
+        "kernel matmul(a: f32[M, K], b: f32[K, N]) -> (c: f32[M, N]) {\n    c[i, j] = sum(k) (a[i, k] * b[k, j]);\n}\n"
+    );
+    let o = pj(&["emit", "examples/blur.pj", "--locs"]);
+    assert!(
+        text(&o).0.contains("loc(\"examples/blur.pj\":3:5)"),
+        "{}",
+        text(&o).0
+    );
+}

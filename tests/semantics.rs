@@ -1,0 +1,294 @@
+//! The semantics written down in docs/language.md, one rule per test, on
+//! small inputs whose answers are worked out by hand. Every kernel also runs
+//! after the default passes, which must not change any result.
+
+mod common;
+
+use common::compile;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::{self, InterpError, Tensor, Value};
+use pj_compiler::passes::PassManager;
+use pj_lang::types::ScalarType;
+
+fn f32s(shape: &[usize], v: &[f32]) -> Value {
+    Value::Array(Tensor::new(
+        ScalarType::F32,
+        shape.to_vec(),
+        v.iter().map(|&x| Scalar::F32(x)).collect(),
+    ))
+}
+
+fn i32s(shape: &[usize], v: &[i32]) -> Value {
+    Value::Array(Tensor::new(
+        ScalarType::I32,
+        shape.to_vec(),
+        v.iter().map(|&x| Scalar::I32(x)).collect(),
+    ))
+}
+
+/// Runs `kernel` of `src` before and after the default passes; both must agree.
+fn run(src: &str, kernel: &str, args: &[Value]) -> Result<Vec<Tensor>, InterpError> {
+    let m = compile("test.pj", src);
+    let raw = interp::run(&m, kernel, args);
+    let mut opt = m.clone();
+    PassManager::default_pipeline()
+        .run(&mut opt)
+        .expect("passes");
+    let optimized = interp::run(&opt, kernel, args);
+    // Debug text compares bit-exactly where it matters: NaN equals NaN, -0.0 differs from 0.0.
+    assert_eq!(
+        format!("{raw:?}"),
+        format!("{optimized:?}"),
+        "the default passes changed the outcome"
+    );
+    raw
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.data.iter().map(|s| s.as_f64()).collect()
+}
+
+#[test]
+fn integer_arithmetic_wraps_and_truncates_toward_zero() {
+    let src = "kernel k(a: i32[N], b: i32[N]) -> (q: i32[N], r: i32[N], s: i32[N]) {
+        q[i] = a[i] / b[i];
+        r[i] = a[i] % b[i];
+        s[i] = a[i] * 65536 * 65536 + a[i];
+    }";
+    let out = run(
+        src,
+        "k",
+        &[i32s(&[3], &[-7, 7, i32::MIN]), i32s(&[3], &[2, -2, -1])],
+    )
+    .unwrap();
+    assert_eq!(values(&out[0]), [-3.0, -3.0, i32::MIN as f64]);
+    assert_eq!(values(&out[1]), [-1.0, 1.0, 0.0]);
+    assert_eq!(values(&out[2]), [-7.0, 7.0, i32::MIN as f64]);
+}
+
+#[test]
+fn integer_division_by_zero_is_a_reported_error() {
+    let src = "kernel k(a: i32[N], b: i32[N]) -> q: i32[N] {\n    q[i] = a[i] / b[i];\n}";
+    let err = run(src, "k", &[i32s(&[2], &[1, 2]), i32s(&[2], &[1, 0])]).unwrap_err();
+    assert!(matches!(err, InterpError::DivisionByZero { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "integer division by zero at test.pj:2:12");
+}
+
+#[test]
+fn float_to_int_casts_saturate_and_int_casts_wrap() {
+    let src =
+        "kernel k(x: f32[N], n: i32[N]) -> (a: u8[N], b: i32[N], c: u8[N], d: bool[N], e: i32[N]) {
+        e[i] = i32(x[i] * 1.0e10);
+        a[i] = u8(x[i]);
+        b[i] = i32(x[i]);
+        c[i] = u8(n[i]);
+        d[i] = bool(x[i]);
+    }";
+    let x = f32s(&[4], &[300.7, -3.9, f32::NAN, 0.0]);
+    let out = run(src, "k", &[x, i32s(&[4], &[300, -1, 255, 0])]).unwrap();
+    assert_eq!(values(&out[0]), [255.0, 0.0, 0.0, 0.0]);
+    assert_eq!(values(&out[1]), [300.0, -3.0, 0.0, 0.0]);
+    assert_eq!(values(&out[2]), [44.0, 255.0, 255.0, 0.0]);
+    assert_eq!(values(&out[3]), [1.0, 1.0, 1.0, 0.0]);
+    assert_eq!(
+        values(&out[4]),
+        [i32::MAX as f64, i32::MIN as f64, 0.0, 0.0],
+        "saturates at the type's bounds"
+    );
+}
+
+#[test]
+fn boundary_modes_extend_arrays_as_documented() {
+    // x = [10, 20, 30]; read at i - 2 for i in 0..7, i.e. -2..=4
+    for (mode, want) in [
+        ("clamp", [10.0, 10.0, 10.0, 20.0, 30.0, 30.0, 30.0]),
+        ("zero", [0.0, 0.0, 10.0, 20.0, 30.0, 0.0, 0.0]),
+        ("wrap", [20.0, 30.0, 10.0, 20.0, 30.0, 10.0, 20.0]),
+        ("mirror", [20.0, 10.0, 10.0, 20.0, 30.0, 30.0, 20.0]),
+    ] {
+        let src = format!(
+            "kernel k(x: f32[N] @boundary({mode})) -> y: f32[N + 4] {{ y[i] = x[i - 2]; }}"
+        );
+        let out = run(&src, "k", &[f32s(&[3], &[10.0, 20.0, 30.0])]).unwrap();
+        assert_eq!(values(&out[0]), want, "{mode}");
+    }
+}
+
+#[test]
+fn reading_an_empty_array_with_a_boundary_mode_gives_zero() {
+    let src =
+        "kernel k(x: f32[N] @boundary(clamp), y: f32[M]) -> z: f32[M] { z[i] = x[i] + y[i]; }";
+    let out = run(src, "k", &[f32s(&[0], &[]), f32s(&[2], &[1.0, 2.0])]).unwrap();
+    assert_eq!(values(&out[0]), [1.0, 2.0]);
+}
+
+#[test]
+fn reductions_fold_in_order_with_documented_identities() {
+    let src = "kernel k(x: f32[N], e: i32[M]) -> (s: f32[1], p: f32[1], lo: i32[1], hi: i32[1], none: f32[1]) {
+        s[z] = sum(i) x[i];
+        p[z] = prod(i) x[i];
+        lo[z] = min(j) e[j];
+        hi[z] = max(j) e[j];
+        none[z] = max(j in 0..0) x[j];
+    }";
+    // 1e8 + 1 - 1e8 in f32 order gives 0, not 1: the left-to-right fold is visible.
+    let out = run(src, "k", &[f32s(&[3], &[1e8, 1.0, -1e8]), i32s(&[0], &[])]).unwrap();
+    assert_eq!(values(&out[0]), [0.0]);
+    assert_eq!(values(&out[1]), [-1e16f32 as f64]);
+    assert_eq!(
+        values(&out[2]),
+        [i32::MAX as f64],
+        "min over nothing is the largest i32"
+    );
+    assert_eq!(values(&out[3]), [i32::MIN as f64]);
+    assert_eq!(values(&out[4]), [f64::NEG_INFINITY]);
+}
+
+#[test]
+fn reduction_ranges_may_depend_on_outer_indices() {
+    let src = "kernel prefix(x: f32[N]) -> p: f32[N] { p[i] = sum(k in 0..i + 1) x[k]; }";
+    let out = run(src, "prefix", &[f32s(&[4], &[1.0, 2.0, 3.0, 4.0])]).unwrap();
+    assert_eq!(values(&out[0]), [1.0, 3.0, 6.0, 10.0]);
+}
+
+#[test]
+fn clamped_data_dependent_reads_need_no_boundary_mode() {
+    let src = "kernel lut(idx: i32[N], table: f32[M]) -> y: f32[N] {
+        y[i] = table[clamp(idx[i], 0, i32(M) - 1)];
+    }";
+    let out = run(
+        src,
+        "lut",
+        &[i32s(&[4], &[-5, 0, 2, 99]), f32s(&[3], &[0.5, 1.5, 2.5])],
+    )
+    .unwrap();
+    assert_eq!(values(&out[0]), [0.5, 0.5, 2.5, 2.5]);
+}
+
+#[test]
+fn float_min_max_propagate_nan_and_select_picks() {
+    let src = "kernel k(a: f32[N], b: f32[N]) -> (lo: f32[N], s: f32[N]) {
+        lo[i] = min(a[i], b[i]);
+        s[i] = select(a[i] > b[i] && !(a[i] == 0.0), a[i], -b[i]);
+    }";
+    let out = run(
+        src,
+        "k",
+        &[
+            f32s(&[3], &[1.0, f32::NAN, 5.0]),
+            f32s(&[3], &[2.0, 0.0, 4.0]),
+        ],
+    )
+    .unwrap();
+    let lo = values(&out[0]);
+    assert_eq!(lo[0], 1.0);
+    assert!(lo[1].is_nan());
+    assert_eq!(values(&out[1]), [-2.0, -0.0, 5.0]);
+}
+
+#[test]
+fn literals_adapt_and_lets_compute_once() {
+    let src = "kernel k(x: f64[N], n: u8) -> (y: f64[N], z: u8[N]) {
+        let half = 1 / 2;
+        let scale = f64(n) * 2;
+        y[i] = x[i] * scale + f64(half);
+        z[i] = n + 250;
+    }";
+    let x = Value::Array(Tensor::new(
+        ScalarType::F64,
+        vec![2],
+        vec![Scalar::F64(1.5), Scalar::F64(-1.0)],
+    ));
+    let out = run(src, "k", &[x, Value::Scalar(Scalar::U8(10))]).unwrap();
+    assert_eq!(values(&out[0]), [30.0, -20.0]);
+    assert_eq!(values(&out[1]), [4.0, 4.0], "u8 arithmetic wraps");
+}
+
+#[test]
+fn sizes_bind_from_arguments_and_must_agree() {
+    let src = "kernel matmul(a: f32[M, K], b: f32[K, N]) -> c: f32[M, N] { c[i, j] = sum(k) a[i, k] * b[k, j]; }";
+    let err = run(
+        src,
+        "matmul",
+        &[f32s(&[2, 3], &[0.0; 6]), f32s(&[4, 2], &[0.0; 8])],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "size `K` is 3 (from `a` dim 1) but `b` dim 0 is 4"
+    );
+    let err = run(src, "matmul", &[f32s(&[2, 3], &[0.0; 6])]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "kernel `matmul` takes 2 arguments, 1 given"
+    );
+    let err = run(
+        src,
+        "matmul",
+        &[f32s(&[6], &[0.0; 6]), f32s(&[3, 2], &[0.0; 6])],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "argument `a`: expects 2 dims, got an array of shape [6]"
+    );
+    let err = run(
+        src,
+        "matmul",
+        &[i32s(&[2, 3], &[0; 6]), f32s(&[3, 2], &[0.0; 6])],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "argument `a`: expects an array of f32, got i32"
+    );
+}
+
+#[test]
+fn fixed_dims_are_checked() {
+    let src = "kernel k(x: f32[3]) -> y: f32[3] { y[i] = x[i]; }";
+    let err = run(src, "k", &[f32s(&[4], &[0.0; 4])]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "argument `x`: dim 0 must be 3, got 4 (shape [4])"
+    );
+}
+
+#[test]
+fn a_negative_result_extent_is_an_error() {
+    let src = "kernel valid(x: f32[N]) -> y: f32[N - 2] { y[i] = x[i] + x[i + 2]; }";
+    let err = run(src, "valid", &[f32s(&[1], &[1.0])]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("result `y` would have negative extent -1 in dim 0"),
+        "{err}"
+    );
+    let out = run(src, "valid", &[f32s(&[2], &[1.0, 2.0])]).unwrap();
+    assert!(out[0].is_empty());
+}
+
+#[test]
+fn huge_sizes_are_refused_not_allocated() {
+    let src = "kernel grow(x: f32[N]) -> y: f32[N * 1000000000] { y[i] = x[i / 1000000000]; }";
+    let err = run(src, "grow", &[f32s(&[4], &[0.0; 4])]).unwrap_err();
+    assert!(matches!(err, InterpError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn intermediate_stages_cover_what_consumers_read() {
+    // `t` is read at i - 1 and i + 1, so it is computed over [-1, N]; the
+    // clamp makes t[-1] = 2 * x[0].
+    let src = "kernel k(x: f32[N] @boundary(clamp)) -> y: f32[N] {
+        t[i] = 2.0 * x[i];
+        y[i] = t[i - 1] + t[i + 1];
+    }";
+    let out = run(src, "k", &[f32s(&[3], &[1.0, 2.0, 3.0])]).unwrap();
+    assert_eq!(values(&out[0]), [2.0 + 4.0, 2.0 + 6.0, 4.0 + 6.0]);
+}
+
+#[test]
+fn unknown_kernel_lists_the_available_ones() {
+    let src = "kernel a(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }\nkernel b(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }";
+    let err = run(src, "c", &[]).unwrap_err();
+    assert_eq!(err.to_string(), "no kernel named `c`; the module has: a, b");
+}
