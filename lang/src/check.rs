@@ -486,14 +486,12 @@ impl<'d> Checker<'d> {
         // index variables
         let mut vars = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut ok = true;
         for ix in indices {
             if !seen.insert(&ix.name) {
                 self.error(Diagnostic::error(
                     format!("index variable `{}` appears twice", ix.name),
                     ix.span,
                 ));
-                ok = false;
             } else if self.globals.contains_key(&ix.name) {
                 let (_, prev) = self.globals[&ix.name];
                 self.error(
@@ -504,7 +502,6 @@ impl<'d> Checker<'d> {
                     .with_secondary(prev, "defined here")
                     .with_help("pick another name for the index variable"),
                 );
-                ok = false;
             }
             let v = self.vars.len();
             self.vars.push(VarDecl {
@@ -527,7 +524,6 @@ impl<'d> Checker<'d> {
                     )
                     .with_secondary(self.results[r].span, "declared here"),
                 );
-                ok = false;
             }
         }
         self.locals = indices
@@ -567,7 +563,10 @@ impl<'d> Checker<'d> {
             }
             None => self.declare(name, Binding::Stage(id), "stage"),
         };
-        if !(ok && binding_ok) {
+        // A stage with bad index variables is still kept once its name is
+        // bound, so later reads of it resolve: the errors already reported
+        // keep the kernel from going further than the checker.
+        if !binding_ok {
             return;
         }
         let stage = Stage {
