@@ -114,13 +114,15 @@ pub enum InterpError {
     },
     /// Too many elements.
     #[error(
-        "stage `{name}` would have {elements} elements, more than the interpreter's limit of {MAX_ELEMENTS}{at}"
+        "stage `{name}` would have {elements} elements, more than the interpreter's limit of {limit}{at}"
     )]
     TooLarge {
         /// Stage name.
         name: String,
         /// Element count (saturated).
         elements: u64,
+        /// The limit in force.
+        limit: u64,
         /// Where.
         at: At,
     },
@@ -437,10 +439,11 @@ impl Interp<'_> {
             total = total.saturating_mul(e);
             shape.push(e as usize);
         }
-        if total > MAX_ELEMENTS {
+        if total > self.max_elements {
             return Err(InterpError::TooLarge {
                 name,
                 elements: total,
+                limit: self.max_elements,
                 at: self.at(op),
             });
         }
