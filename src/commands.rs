@@ -49,7 +49,7 @@ fn load(path: &Path) -> Result<Module> {
     let name = path.display().to_string();
     if path.extension().is_some_and(|e| e == "pjir") {
         let m = pj_compiler::ir::parse::parse_module(&src).map_err(|d| {
-            print_diags(&[d], &name, &src);
+            print_diags(&[*d], &name, &src);
             anyhow!(Reported)
         })?;
         pj_compiler::ir::verify::verify(&m)

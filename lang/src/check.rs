@@ -52,7 +52,7 @@ enum Binding {
     Size(SizeId),
     Let(LetId),
     Stage(StageId),
-    /// A result declared but not yet defined.
+    /// A result declared but not yet defined: its index in `Checker::results`.
     PendingResult(usize),
 }
 
@@ -175,8 +175,8 @@ impl<'d> Checker<'d> {
         for (i, p) in k.params.iter().enumerate() {
             self.param(i, p);
         }
-        for (i, r) in k.results.iter().enumerate() {
-            self.result(i, r);
+        for r in &k.results {
+            self.result(r);
         }
         for stmt in &k.body {
             match stmt {
@@ -202,20 +202,18 @@ impl<'d> Checker<'d> {
             }
         }
         // every result must be defined
-        for (i, r) in k.results.iter().enumerate() {
+        for r in &k.results {
             if let Some((Binding::PendingResult(_), _)) = self.globals.get(&r.name.name) {
-                if self.results.get(i).is_some_and(|rd| rd.name == r.name.name) {
-                    self.error(
-                        Diagnostic::error(
-                            format!("result `{}` is never defined", r.name.name),
-                            r.name.span,
-                        )
-                        .with_help(format!(
-                            "add a statement `{}[...] = ...;` to the kernel body",
-                            r.name.name
-                        )),
-                    );
-                }
+                self.error(
+                    Diagnostic::error(
+                        format!("result `{}` is never defined", r.name.name),
+                        r.name.span,
+                    )
+                    .with_help(format!(
+                        "add a statement `{}[...] = ...;` to the kernel body",
+                        r.name.name
+                    )),
+                );
             }
         }
         // unused intermediates
@@ -381,7 +379,7 @@ impl<'d> Checker<'d> {
         });
     }
 
-    fn result(&mut self, index: usize, r: &ast::Param) {
+    fn result(&mut self, r: &ast::Param) {
         let elem = self.scalar_type(&r.elem).unwrap_or(ScalarType::F32);
         for a in &r.annotations {
             self.error(
@@ -413,7 +411,11 @@ impl<'d> Checker<'d> {
                 }
             }
         }
-        if self.declare(&r.name, Binding::PendingResult(index), "result") {
+        if self.declare(
+            &r.name,
+            Binding::PendingResult(self.results.len()),
+            "result",
+        ) {
             self.results.push(ResultDecl {
                 name: r.name.name.clone(),
                 span: r.span,

@@ -122,10 +122,10 @@ pub(crate) mod check {
         errs: &mut Vec<String>,
     ) {
         let d = m.op(op);
-        if let Some(n) = operands {
-            if d.operands.len() != n {
-                errs.push(format!("expects {n} operands, has {}", d.operands.len()));
-            }
+        if let Some(n) = operands
+            && d.operands.len() != n
+        {
+            errs.push(format!("expects {n} operands, has {}", d.operands.len()));
         }
         if d.results.len() != results {
             errs.push(format!(

@@ -77,21 +77,20 @@ impl PjOp {
                             errs.push("`arg_attrs` needs one dictionary per block argument".into());
                         }
                         for aa in a {
-                            if let Some(b) = aa.get("boundary") {
-                                if b.as_str().and_then(Boundary::from_name).is_none() {
-                                    errs.push(format!("unknown boundary mode {b}"));
-                                }
+                            if let Some(b) = aa.get("boundary")
+                                && b.as_str().and_then(Boundary::from_name).is_none()
+                            {
+                                errs.push(format!("unknown boundary mode {b}"));
                             }
                         }
                     }
                     for &arg in &m.block(block).args {
-                        if let Type::Tensor { dims, .. } = m.ty(arg) {
-                            if dims.iter().any(|d| *d == Dim::Dynamic) {
-                                errs.push(
-                                    "kernel parameters need static or symbolic extents, not `?`"
-                                        .into(),
-                                );
-                            }
+                        if let Type::Tensor { dims, .. } = m.ty(arg)
+                            && dims.contains(&Dim::Dynamic)
+                        {
+                            errs.push(
+                                "kernel parameters need static or symbolic extents, not `?`".into(),
+                            );
                         }
                     }
                     let nresults = d
@@ -101,15 +100,14 @@ impl PjOp {
                     if nresults.is_none() {
                         errs.push("needs an array attribute `result_names`".into());
                     }
-                    if let (Some(n), Some(&last)) = (nresults, m.block(block).ops.last()) {
-                        if m.op(last).opcode == super::Opcode::Pj(PjOp::Return)
-                            && m.op(last).operands.len() != n
-                        {
-                            errs.push(format!(
-                                "returns {} values but declares {n} results",
-                                m.op(last).operands.len()
-                            ));
-                        }
+                    if let (Some(n), Some(&last)) = (nresults, m.block(block).ops.last())
+                        && m.op(last).opcode == super::Opcode::Pj(PjOp::Return)
+                        && m.op(last).operands.len() != n
+                    {
+                        errs.push(format!(
+                            "returns {} values but declares {n} results",
+                            m.op(last).operands.len()
+                        ));
                     }
                 }
             }
@@ -140,7 +138,7 @@ impl PjOp {
             }
             PjOp::Stage | PjOp::Reduce => {
                 check::counts(m, op, None, 1, 1, errs);
-                if d.operands.len() % 2 != 0 {
+                if !d.operands.len().is_multiple_of(2) {
                     errs.push("expects a (lo, ub) operand pair per dim".into());
                 }
                 for (i, &v) in d.operands.iter().enumerate() {
@@ -159,16 +157,15 @@ impl PjOp {
                         (m.block(block).ops.last(), d.results.first())
                     {
                         let l = m.op(last);
-                        if l.opcode == super::Opcode::Pj(PjOp::Yield) {
-                            if let Some(&y) = l.operands.first() {
-                                let want = m.ty(res).elem();
-                                if *m.ty(y) != Type::Scalar(want) {
-                                    errs.push(format!(
-                                        "yields {} but produces elements of {want}",
-                                        m.ty(y)
-                                    ));
-                                }
-                            }
+                        let want = m.ty(res).elem();
+                        if l.opcode == super::Opcode::Pj(PjOp::Yield)
+                            && let Some(&y) = l.operands.first()
+                            && *m.ty(y) != Type::Scalar(want)
+                        {
+                            errs.push(format!(
+                                "yields {} but produces elements of {want}",
+                                m.ty(y)
+                            ));
                         }
                     }
                 }
@@ -212,10 +209,10 @@ impl PjOp {
                                 idx.len()
                             ));
                         }
-                        if let Some(&r) = d.results.first() {
-                            if *m.ty(r) != Type::Scalar(*elem) {
-                                errs.push(format!("result must be {elem}, found {}", m.ty(r)));
-                            }
+                        if let Some(&r) = d.results.first()
+                            && *m.ty(r) != Type::Scalar(*elem)
+                        {
+                            errs.push(format!("result must be {elem}, found {}", m.ty(r)));
                         }
                     }
                     ty => errs.push(format!("operand 0 must be a tensor, found {ty}")),
@@ -225,10 +222,10 @@ impl PjOp {
                         errs.push(format!("index {i} must be an integer, found {}", m.ty(v)));
                     }
                 }
-                if let Some(b) = d.attr("boundary") {
-                    if b.as_str().and_then(Boundary::from_name).is_none() {
-                        errs.push(format!("unknown boundary mode {b}"));
-                    }
+                if let Some(b) = d.attr("boundary")
+                    && b.as_str().and_then(Boundary::from_name).is_none()
+                {
+                    errs.push(format!("unknown boundary mode {b}"));
                 }
             }
             PjOp::Yield => {

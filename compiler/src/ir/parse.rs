@@ -19,7 +19,7 @@ enum Tok {
     Eof,
 }
 
-fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
+fn lex(src: &str) -> PResult<Vec<(Tok, Span)>> {
     let bytes = src.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
@@ -43,7 +43,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
                 i += 1;
             }
             if i == start + 1 {
-                return Err(Diagnostic::error(
+                return fail(Diagnostic::error(
                     "expected a name after the sigil",
                     Span::new(start, i),
                 ));
@@ -95,7 +95,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
             loop {
                 match bytes.get(i) {
                     None => {
-                        return Err(Diagnostic::error(
+                        return fail(Diagnostic::error(
                             "unterminated string",
                             Span::new(start, i),
                         ));
@@ -110,7 +110,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
                             Some(b'"') => s.push('"'),
                             Some(b'\\') => s.push('\\'),
                             _ => {
-                                return Err(Diagnostic::error(
+                                return fail(Diagnostic::error(
                                     "bad escape in string",
                                     Span::new(i, i + 2),
                                 ));
@@ -131,7 +131,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
             Tok::Punct(c as char)
         } else {
             let ch = src[i..].chars().next().unwrap_or('?');
-            return Err(Diagnostic::error(
+            return fail(Diagnostic::error(
                 format!("unexpected character `{}`", ch.escape_debug()),
                 Span::new(i, i + ch.len_utf8()),
             ));
@@ -143,7 +143,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
 }
 
 /// Parses IR text. The result is not verified; call [`super::verify::verify`].
-pub fn parse_module(src: &str) -> Result<Module, Diagnostic> {
+pub fn parse_module(src: &str) -> Result<Module, Box<Diagnostic>> {
     let toks = lex(src)?;
     let mut p = Parser {
         toks,
@@ -166,7 +166,12 @@ struct Parser {
     values: HashMap<String, ValueId>,
 }
 
-type PResult<T> = Result<T, Diagnostic>;
+/// Diagnostics are large; boxing keeps every `Result` here small.
+type PResult<T> = Result<T, Box<Diagnostic>>;
+
+fn fail<T>(d: Diagnostic) -> PResult<T> {
+    Err(Box::new(d))
+}
 
 impl Parser {
     fn peek(&self) -> &Tok {
@@ -190,7 +195,7 @@ impl Parser {
             Tok::Eof => "end of input".to_string(),
             t => format!("{t:?}"),
         };
-        Err(Diagnostic::error(msg.into(), self.span()).with_label(format!("found {found}")))
+        fail(Diagnostic::error(msg.into(), self.span()).with_label(format!("found {found}")))
     }
     fn eat(&mut self, c: char) -> bool {
         if *self.peek() == Tok::Punct(c) {
@@ -224,11 +229,10 @@ impl Parser {
                     self.bump();
                     Ok(v)
                 }
-                None => Err(Diagnostic::error(
-                    format!("use of undefined value `%{n}`"),
-                    self.span(),
-                )
-                .with_label("no earlier definition of this name in the kernel")),
+                None => fail(
+                    Diagnostic::error(format!("use of undefined value `%{n}`"), self.span())
+                        .with_label("no earlier definition of this name in the kernel"),
+                ),
             },
             _ => self.err("expected a value (`%name`)"),
         }
@@ -236,7 +240,7 @@ impl Parser {
 
     fn define(&mut self, name: String, v: ValueId, span: Span) -> PResult<()> {
         if self.values.insert(name.clone(), v).is_some() {
-            return Err(Diagnostic::error(
+            return fail(Diagnostic::error(
                 format!("value `%{name}` is defined twice"),
                 span,
             ));
@@ -265,8 +269,10 @@ impl Parser {
         let name_span = self.span();
         let name = self.ident()?;
         let Some(opcode) = Opcode::from_name(&name) else {
-            return Err(Diagnostic::error(format!("unknown op `{name}`"), name_span)
-                .with_help("ops are named `dialect.op`: pj.*, arith.*, math.*"));
+            return fail(
+                Diagnostic::error(format!("unknown op `{name}`"), name_span)
+                    .with_help("ops are named `dialect.op`: pj.*, arith.*, math.*"),
+            );
         };
         self.expect('(')?;
         let mut operands = Vec::new();
@@ -293,7 +299,7 @@ impl Parser {
             }
         }
         if types.len() != result_names.len() {
-            return Err(Diagnostic::error(
+            return fail(Diagnostic::error(
                 format!(
                     "{} results are named but {} types are given",
                     result_names.len(),
@@ -368,25 +374,23 @@ impl Parser {
                     .add_block(region.expect("region created with its first block"))
             };
             first = false;
-            if self.eat('(') {
-                if !self.eat(')') {
-                    loop {
-                        let span = self.span();
-                        let Tok::Value(n) = self.bump() else {
-                            return Err(Diagnostic::error(
-                                "expected a block argument (`%name`)",
-                                span,
-                            ));
-                        };
-                        self.expect(':')?;
-                        let ty = self.ty()?;
-                        let v = self.m.add_block_arg(block, ty, None);
-                        self.define(n, v, span)?;
-                        if self.eat(')') {
-                            break;
-                        }
-                        self.expect(',')?;
+            if self.eat('(') && !self.eat(')') {
+                loop {
+                    let span = self.span();
+                    let Tok::Value(n) = self.bump() else {
+                        return fail(Diagnostic::error(
+                            "expected a block argument (`%name`)",
+                            span,
+                        ));
+                    };
+                    self.expect(':')?;
+                    let ty = self.ty()?;
+                    let v = self.m.add_block_arg(block, ty, None);
+                    self.define(n, v, span)?;
+                    if self.eat(')') {
+                        break;
                     }
+                    self.expect(',')?;
                 }
             }
             self.expect(':')?;
@@ -400,7 +404,7 @@ impl Parser {
         let span = self.span();
         let name = self.ident()?;
         let Some(elem) = ScalarType::from_name(&name) else {
-            return Err(Diagnostic::error(format!("unknown type `{name}`"), span));
+            return fail(Diagnostic::error(format!("unknown type `{name}`"), span));
         };
         if !self.eat('[') {
             return Ok(Type::Scalar(elem));
@@ -437,7 +441,7 @@ impl Parser {
             let span = self.span();
             let k = self.ident()?;
             if out.iter().any(|(x, _)| *x == k) {
-                return Err(Diagnostic::error(
+                return fail(Diagnostic::error(
                     format!("attribute `{k}` is given twice"),
                     span,
                 ));

@@ -173,8 +173,10 @@ impl Printer<'_> {
             self.out.push_str(&pad);
             self.out.push('}');
         }
-        if self.opts.locs {
-            if let Some(loc) = d.loc {
+        if self.opts.locs
+            && let Some(loc) = d.loc
+        {
+            {
                 match &self.m.source_name {
                     Some(f) => {
                         let _ = write!(

@@ -134,7 +134,7 @@ impl PassManager {
     }
 
     /// Appends a pass.
-    pub fn add(mut self, p: Box<dyn Pass>) -> PassManager {
+    pub fn with_pass(mut self, p: Box<dyn Pass>) -> PassManager {
         self.passes.push(p);
         self
     }
