@@ -40,12 +40,7 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
             diags.push(d);
         }
     }
-    for span in bad_literals {
-        diags.push(
-            Diagnostic::error("numeric literal out of range", span)
-                .with_label("does not fit in a 64-bit integer or a finite float"),
-        );
-    }
+    diags.extend(bad_literals.into_iter().map(literal_error));
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     (file, diags)
@@ -57,21 +52,26 @@ pub fn parse_expr(src: &str) -> Result<ast::Expr, Vec<Diagnostic>> {
     let toks = lexer::lex(src, &mut diags);
     let mut recovered = Vec::new();
     let mut bad = Vec::new();
-    match grammar::ExprParser::new().parse(&mut recovered, &mut bad, toks) {
-        Ok(e) if diags.is_empty() && recovered.is_empty() => Ok(e),
-        Ok(_) => {
-            diags.extend(
-                recovered
-                    .into_iter()
-                    .map(|r| parse_error(r.error, src.len())),
-            );
-            Err(diags)
-        }
+    let result = grammar::ExprParser::new().parse(&mut recovered, &mut bad, toks);
+    diags.extend(
+        recovered
+            .into_iter()
+            .map(|r| parse_error(r.error, src.len())),
+    );
+    diags.extend(bad.into_iter().map(literal_error));
+    match result {
+        Ok(e) if diags.is_empty() => Ok(e),
+        Ok(_) => Err(diags),
         Err(e) => {
             diags.push(parse_error(e, src.len()));
             Err(diags)
         }
     }
+}
+
+fn literal_error(span: Span) -> Diagnostic {
+    Diagnostic::error("numeric literal out of range", span)
+        .with_label("does not fit in a 64-bit integer or a finite float")
 }
 
 const EXPR_START: [&str; 9] = [
@@ -167,5 +167,68 @@ fn parse_error(e: ParseError<usize, Tok, &'static str>, len: usize) -> Diagnosti
             Span::new(l, r),
         ),
         ParseError::User { error } => Diagnostic::error(error, Span::new(0, 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_expr;
+    use crate::unparse;
+
+    fn grouped(src: &str) -> String {
+        match parse_expr(src) {
+            Ok(e) => unparse::expr(&e),
+            Err(d) => format!("error: {}", d[0].message),
+        }
+    }
+
+    #[test]
+    fn reductions_extend_as_far_right_as_possible() {
+        assert_eq!(
+            grouped("sum(k) a[k] * b[k] + 1.0"),
+            "sum(k) ((a[k] * b[k]) + 1.0)"
+        );
+        assert_eq!(grouped("(sum(k) a[k]) / f32(K)"), "(sum(k) a[k]) / f32(K)");
+        assert_eq!(grouped("a + sum(k) b[k] * 2"), "a + (sum(k) (b[k] * 2))");
+        assert_eq!(grouped("-sum(k) x[k] + 1"), "-(sum(k) (x[k] + 1))");
+        assert_eq!(grouped("sum(k) -x[k]"), "sum(k) (-x[k])");
+        assert_eq!(
+            grouped("sum(k in 0..N - 1, l) a[k, l]"),
+            "sum(k in 0..N - 1, l) a[k, l]"
+        );
+        assert_eq!(grouped("max(c) sum(k) x[c, k]"), "max(c) (sum(k) x[c, k])");
+    }
+
+    #[test]
+    fn min_and_max_are_calls_or_reductions_by_what_follows() {
+        assert_eq!(grouped("max(a, b) - 1"), "max(a, b) - 1");
+        assert_eq!(grouped("max(c) x[n, c]"), "max(c) x[n, c]");
+        assert_eq!(
+            grouped("min(a, b) * min(k) y[k]"),
+            "min(a, b) * (min(k) y[k])"
+        );
+        // a min/max reduction body cannot start with `-`: this is a call minus x[k]
+        assert_eq!(grouped("max(k) -x[k]"), "max(k) - x[k]");
+        assert_eq!(grouped("max(k) (-x[k])"), "max(k) (-x[k])");
+    }
+
+    #[test]
+    fn binary_precedence_and_associativity() {
+        assert_eq!(grouped("-x * y"), "(-x) * y");
+        assert_eq!(grouped("x % 2 * 3"), "(x % 2) * 3");
+        assert_eq!(grouped("a - b - c"), "(a - b) - c");
+        assert_eq!(grouped("!a && b || c"), "((!a) && b) || c");
+        assert_eq!(grouped("a + b < c * d"), "(a + b) < (c * d)");
+        assert_eq!(grouped("a < b < c"), "error: unexpected `<`");
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(grouped("1e-5 + 2.50"), "1e-5 + 2.5");
+        assert_eq!(grouped("9223372036854775807"), "9223372036854775807");
+        assert_eq!(
+            grouped("9223372036854775808"),
+            "error: numeric literal out of range"
+        );
     }
 }
