@@ -317,6 +317,13 @@ impl Module {
         self.blocks[block.index()].ops.push(op);
     }
 
+    /// Inserts `op` at the start of `block`.
+    pub fn prepend_op(&mut self, block: BlockId, op: OpId) {
+        debug_assert!(self.ops[op.index()].parent.is_none(), "op inserted twice");
+        self.ops[op.index()].parent = Some(block);
+        self.blocks[block.index()].ops.insert(0, op);
+    }
+
     /// Inserts `op` right before `anchor` in anchor's block.
     pub fn insert_before(&mut self, anchor: OpId, op: OpId) {
         let block = self.ops[anchor.index()]

@@ -13,12 +13,17 @@
 //!   `x * 0.0` is not `0.0` (NaN, infinities, signs), so neither is applied
 //!   to floats; integers get `x + 0`, `x * 0`, `x - x` and friends.
 //!
+//! - Hoists every constant to the top of its kernel and merges equal ones,
+//!   as MLIR does: a constant inside a stage region would otherwise be
+//!   rebuilt for every element, and duplicates hide common subexpressions.
+//!
 //! Legal always. Cost: O(ops) per round; rounds are bounded.
 
 use super::{Pass, PassError};
 use crate::dialects::arith::{self, Scalar};
 use crate::dialects::{ArithOp, Opcode, math};
-use crate::ir::{Attr, Module, OpId, OpSpec, ValueId};
+use crate::ir::{Attr, Module, OpId, OpSpec, Type, ValueId};
+use std::collections::HashMap;
 
 /// The `canonicalize` pass.
 pub struct Canonicalize;
@@ -40,6 +45,7 @@ impl Pass for Canonicalize {
                 }
                 round |= rewrite(m, op);
             }
+            round |= hoist_constants(m);
             changed |= round;
             if !round {
                 break;
@@ -47,6 +53,47 @@ impl Pass for Canonicalize {
         }
         Ok(changed)
     }
+}
+
+/// Moves all constants of each kernel, in order of first appearance, to the
+/// top of the kernel block, keeping one op per distinct (value, type).
+fn hoist_constants(m: &mut Module) -> bool {
+    let mut changed = false;
+    for kernel in m.kernels() {
+        let body = m.entry_block(kernel, 0);
+        let before = m.block(body).ops.clone();
+        let mut constants = Vec::new();
+        m.walk_block(body, &mut |op| {
+            if m.op(op).opcode == Opcode::Arith(ArithOp::Constant) {
+                constants.push(op);
+            }
+        });
+        let mut kept: Vec<OpId> = Vec::new();
+        let mut by_value: HashMap<(String, Type), ValueId> = HashMap::new();
+        for op in constants {
+            let v = m.result(op);
+            let key = (format!("{:?}", m.op(op).attr("value")), m.ty(v).clone());
+            match by_value.get(&key) {
+                Some(&first) => {
+                    m.replace_all_uses(v, first);
+                    m.erase_op(op);
+                    changed = true;
+                }
+                None => {
+                    by_value.insert(key, v);
+                    m.erase_op(op);
+                    kept.push(op);
+                }
+            }
+        }
+        let rest: Vec<OpId> = m.block(body).ops.clone();
+        for &op in kept.iter().rev() {
+            m.prepend_op(body, op);
+        }
+        debug_assert_eq!(m.block(body).ops.len(), kept.len() + rest.len());
+        changed |= m.block(body).ops != before;
+    }
+    changed
 }
 
 /// The constant value of `v`, if it is defined by `arith.constant`.
