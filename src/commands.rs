@@ -38,8 +38,14 @@ fn read_source(path: &Path) -> Result<String> {
 }
 
 fn print_diags(diags: &[Diagnostic], name: &str, src: &str) {
+    use std::io::IsTerminal;
     if !diags.is_empty() {
-        eprint!("{}", pj_lang::diagnostic::render_all(diags, name, src));
+        // Colour only for a person at a terminal who has not opted out.
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            pj_lang::diagnostic::render_all_with(diags, name, src, color)
+        );
     }
 }
 

@@ -88,10 +88,33 @@ impl Diagnostic {
 
     /// Renders as plain text (no colour) with the source excerpt.
     pub fn render(&self, file_name: &str, source: &str) -> String {
+        self.render_with(file_name, source, false)
+    }
+
+    /// Renders with the source excerpt; `color` adds ANSI colours for terminals.
+    pub fn render_with(&self, file_name: &str, source: &str, color: bool) -> String {
         let file = SimpleFile::new(file_name, source);
         let config = term::Config::default();
+        let diag = self.to_codespan(source.len());
+        let fallback = |e: codespan_reporting::files::Error| {
+            format!(
+                "error: {} (could not render source excerpt: {e})\n",
+                self.message
+            )
+        };
+        if !color {
+            return term::emit_into_string(&config, &file, &diag).unwrap_or_else(fallback);
+        }
+        let mut buf = term::termcolor::Buffer::ansi();
+        match term::emit_to_write_style(&mut buf, &config, &file, &diag) {
+            Ok(()) => String::from_utf8_lossy(buf.as_slice()).into_owned(),
+            Err(e) => fallback(e),
+        }
+    }
+
+    fn to_codespan(&self, source_len: usize) -> cs::Diagnostic<()> {
         let clamp = |s: Span| {
-            let end = s.end.min(source.len());
+            let end = s.end.min(source_len);
             let start = s.start.min(end);
             start..end
         };
@@ -105,24 +128,23 @@ impl Diagnostic {
         }
         let mut notes: Vec<String> = self.notes.iter().map(|n| format!("note: {n}")).collect();
         notes.extend(self.help.iter().map(|h| format!("help: {h}")));
-        let diag = cs::Diagnostic::new(sev)
+        cs::Diagnostic::new(sev)
             .with_message(&self.message)
             .with_labels(labels)
-            .with_notes(notes);
-        term::emit_into_string(&config, &file, &diag).unwrap_or_else(|e| {
-            format!(
-                "error: {} (could not render source excerpt: {e})\n",
-                self.message
-            )
-        })
+            .with_notes(notes)
     }
 }
 
 /// Renders every diagnostic, in order, separated by blank lines.
 pub fn render_all(diags: &[Diagnostic], file_name: &str, source: &str) -> String {
+    render_all_with(diags, file_name, source, false)
+}
+
+/// [`render_all`], with ANSI colours if `color`.
+pub fn render_all_with(diags: &[Diagnostic], file_name: &str, source: &str, color: bool) -> String {
     let mut out = String::new();
     for d in diags {
-        out.push_str(&d.render(file_name, source));
+        out.push_str(&d.render_with(file_name, source, color));
         out.push('\n');
     }
     out
