@@ -5,6 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use picojoule::npy;
 use pj_compiler::Module;
 use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::dialects::pj::{self, KernelSignature};
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{ScalarType, Type};
@@ -193,16 +194,7 @@ pub fn run(
     let mut m = load(path)?;
     let t_front = t0.elapsed();
     let records = pipeline(passes)?.run(&mut m)?;
-    let kernels: Vec<String> = m
-        .kernels()
-        .iter()
-        .filter_map(|&k| {
-            m.op(k)
-                .attr("sym_name")
-                .and_then(|a| a.as_str())
-                .map(str::to_string)
-        })
-        .collect();
+    let kernels = m.kernel_names();
     let name = match kernel {
         Some(k) => k.to_string(),
         None if kernels.len() == 1 => kernels[0].clone(),
@@ -220,8 +212,9 @@ pub fn run(
             kernels.join(", ")
         );
     };
-    let params = interp::param_types(&m, kop);
-    let results = interp::result_names(&m, kop);
+    let KernelSignature {
+        params, results, ..
+    } = pj::signature(&m, kop);
 
     let mut given: HashMap<&str, &str> = HashMap::new();
     for a in args {

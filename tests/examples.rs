@@ -28,7 +28,11 @@ fn interpreter_matches_numpy_on_every_example() {
         let args = example_args(&raw, name);
         let got = interp::run(&raw, name, &args).unwrap_or_else(|e| panic!("{name}: {e}"));
         let k = raw.kernel(name).expect("kernel");
-        for (r, t) in interp::result_names(&raw, k).iter().zip(&got) {
+        for (r, t) in pj_compiler::dialects::pj::signature(&raw, k)
+            .results
+            .iter()
+            .zip(&got)
+        {
             let want = picojoule::npy::read(
                 &root().join(format!("examples/data/{name}/expected_{r}.npy")),
             )

@@ -127,7 +127,8 @@ fn examples() -> Vec<String> {
 
 /// Arguments of extent 3 (or the fixed extent) with varied values.
 fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut Rng) -> Vec<Value> {
-    interp::param_types(m, kernel)
+    pj_compiler::dialects::pj::signature(m, kernel)
+        .params
         .into_iter()
         .map(|(_, ty)| {
             let mut value =
@@ -153,6 +154,15 @@ fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut 
         .collect()
 }
 
+/// Interprets every kernel on small arguments; errors are fine, panics are not.
+fn run_every_kernel(m: &pj_compiler::Module, rng: &mut Rng) {
+    for k in m.kernels() {
+        let name = pj_compiler::dialects::pj::signature(m, k).name;
+        let args = small_args(m, k, rng);
+        let _ = interp::run_with_limit(m, &name, &args, 1 << 16);
+    }
+}
+
 fn exercise_source(src: &str, rng: &mut Rng) {
     let Ok(compiled) = pj_compiler::compile_source("fuzz.pj", src) else {
         return;
@@ -161,16 +171,7 @@ fn exercise_source(src: &str, rng: &mut Rng) {
     PassManager::default_pipeline()
         .run(&mut m)
         .expect("passes keep valid IR valid");
-    for k in m.kernels() {
-        let name = m
-            .op(k)
-            .attr("sym_name")
-            .and_then(|a| a.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let args = small_args(&m, k, rng);
-        let _ = interp::run_with_limit(&m, &name, &args, 1 << 16);
-    }
+    run_every_kernel(&m, rng);
 }
 
 #[test]
@@ -224,16 +225,7 @@ fn mutated_ir_text_never_panics() {
             PassManager::default_pipeline()
                 .run(&mut m)
                 .expect("passes keep valid IR valid");
-            for k in m.kernels() {
-                let name = m
-                    .op(k)
-                    .attr("sym_name")
-                    .and_then(|a| a.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let args = small_args(&m, k, &mut local);
-                let _ = interp::run_with_limit(&m, &name, &args, 1 << 16);
-            }
+            run_every_kernel(&m, &mut local);
             true
         }));
         match outcome {

@@ -3,7 +3,7 @@
 
 use pj_compiler::Module;
 use pj_compiler::dialects::arith::Scalar;
-use pj_compiler::interp::{self, Tensor, Value};
+use pj_compiler::interp::{Tensor, Value};
 use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{parse::parse_module, verify::verify};
 use std::path::{Path, PathBuf};
@@ -43,7 +43,8 @@ pub fn assert_round_trip(m: &Module, locs: bool) -> String {
 /// Loads the example inputs in examples/data/<kernel>/ in parameter order.
 pub fn example_args(m: &Module, kernel: &str) -> Vec<Value> {
     let k = m.kernel(kernel).expect("kernel exists");
-    interp::param_types(m, k)
+    pj_compiler::dialects::pj::signature(m, k)
+        .params
         .into_iter()
         .map(|(name, ty)| {
             let path = root().join(format!("examples/data/{kernel}/{name}.npy"));

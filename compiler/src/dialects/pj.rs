@@ -272,3 +272,53 @@ pub fn enclosing_kernel(m: &Module, op: OpId) -> Option<OpId> {
         cur = owner;
     }
 }
+
+/// A kernel's interface, read from its `pj.kernel` op: what callers need to
+/// build arguments and name results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelSignature {
+    /// `sym_name`.
+    pub name: String,
+    /// Parameters in order: name and type (tensor with symbolic extents, or scalar).
+    pub params: Vec<(String, Type)>,
+    /// Result names in order.
+    pub results: Vec<String>,
+}
+
+fn strings(a: Option<&Attr>) -> Vec<String> {
+    a.and_then(Attr::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The signature of a (verified) kernel op.
+pub fn signature(m: &Module, kernel: OpId) -> KernelSignature {
+    let d = m.op(kernel);
+    let names = strings(d.attr("arg_names"));
+    let block = m.entry_block(kernel, 0);
+    let params = m
+        .block(block)
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            (
+                names.get(i).cloned().unwrap_or_else(|| format!("#{i}")),
+                m.ty(a).clone(),
+            )
+        })
+        .collect();
+    KernelSignature {
+        name: d
+            .attr("sym_name")
+            .and_then(Attr::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        params,
+        results: strings(d.attr("result_names")),
+    }
+}

@@ -16,7 +16,7 @@ mod tensor;
 pub use tensor::Tensor;
 
 use crate::dialects::arith::{self, EvalError, Scalar};
-use crate::dialects::{ArithOp, Opcode, PjOp, math};
+use crate::dialects::{ArithOp, Opcode, PjOp, math, pj};
 use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, Type, ValueId};
 use pj_lang::types::Boundary;
 use std::collections::HashMap;
@@ -160,33 +160,18 @@ pub fn run_with_limit(
     max_elements: u64,
 ) -> Result<Vec<Tensor>, InterpError> {
     let Some(kernel) = m.kernel(name) else {
-        let available: Vec<String> = m
-            .kernels()
-            .iter()
-            .filter_map(|&k| {
-                m.op(k)
-                    .attr("sym_name")
-                    .and_then(Attr::as_str)
-                    .map(str::to_string)
-            })
-            .collect();
         return Err(InterpError::UnknownKernel {
             name: name.to_string(),
-            available: available.join(", "),
+            available: m.kernel_names().join(", "),
         });
     };
     let block = m.entry_block(kernel, 0);
     let params = &m.block(block).args;
-    let names: Vec<String> = m
-        .op(kernel)
-        .attr("arg_names")
-        .and_then(Attr::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("?").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<String> = pj::signature(m, kernel)
+        .params
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     if params.len() != args.len() {
         return Err(InterpError::ArgCount {
             kernel: name.to_string(),
@@ -203,7 +188,7 @@ pub fn run_with_limit(
     };
     let mut bound: HashMap<String, (i64, String, usize)> = HashMap::new();
     for (i, (&p, arg)) in params.iter().zip(args).enumerate() {
-        let pname = names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+        let pname = names[i].clone();
         let bad = |message: String| InterpError::BadArgument {
             param: pname.clone(),
             message,
@@ -574,39 +559,4 @@ impl Interp<'_> {
         }
         Ok(t.data[flat])
     }
-}
-
-/// Convenience: the scalar type of each parameter of a kernel, for callers
-/// building arguments.
-pub fn param_types(m: &Module, kernel: OpId) -> Vec<(String, Type)> {
-    let names: Vec<String> = m
-        .op(kernel)
-        .attr("arg_names")
-        .and_then(Attr::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("?").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let block = m.entry_block(kernel, 0);
-    m.block(block)
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| (names.get(i).cloned().unwrap_or_default(), m.ty(a).clone()))
-        .collect()
-}
-
-/// Result names of a kernel.
-pub fn result_names(m: &Module, kernel: OpId) -> Vec<String> {
-    m.op(kernel)
-        .attr("result_names")
-        .and_then(Attr::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("?").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -410,6 +410,19 @@ impl Module {
         self.blocks[self.top.index()].ops.clone()
     }
 
+    /// The kernels' names, in order.
+    pub fn kernel_names(&self) -> Vec<String> {
+        self.kernels()
+            .iter()
+            .filter_map(|&k| {
+                self.op(k)
+                    .attr("sym_name")
+                    .and_then(Attr::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// The kernel op named `name`.
     pub fn kernel(&self, name: &str) -> Option<OpId> {
         self.kernels()
