@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use picojoule::npy;
 use pj_compiler::Module;
 use pj_compiler::dialects::arith::Scalar;
-use pj_compiler::dialects::pj::{self, KernelSignature};
+use pj_compiler::dialects::{KernelSignature, signature};
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{ScalarType, Type};
@@ -214,7 +214,7 @@ pub fn run(
     };
     let KernelSignature {
         params, results, ..
-    } = pj::signature(&m, kop);
+    } = signature(&m, kop);
 
     let mut given: HashMap<&str, &str> = HashMap::new();
     for a in args {
@@ -241,7 +241,9 @@ pub fn run(
             bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
         };
         values.push(match ty {
-            Type::Tensor { .. } => Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?),
+            Type::Tensor { .. } | Type::Buffer { .. } => {
+                Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
+            }
             Type::Scalar(t) => {
                 if v.ends_with(".npy") {
                     let a = npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;

@@ -1,6 +1,7 @@
 //! Every example kernel, through the reference interpreter, against the
-//! NumPy results in examples/data (made by examples/reference.py); and the
-//! default pass pipeline must not change a single bit of any result.
+//! NumPy results in examples/data (made by examples/reference.py); and
+//! neither the default pass pipeline nor lowering to loops may change a
+//! single bit of any result.
 
 mod common;
 
@@ -28,7 +29,7 @@ fn interpreter_matches_numpy_on_every_example() {
         let args = example_args(&raw, name);
         let got = interp::run(&raw, name, &args).unwrap_or_else(|e| panic!("{name}: {e}"));
         let k = raw.kernel(name).expect("kernel");
-        for (r, t) in pj_compiler::dialects::pj::signature(&raw, k)
+        for (r, t) in pj_compiler::dialects::signature(&raw, k)
             .results
             .iter()
             .zip(&got)
@@ -39,6 +40,13 @@ fn interpreter_matches_numpy_on_every_example() {
             .expect("expected output");
             assert_close(t, &want, 1e-5, &format!("{name}.{r}"));
         }
+
+        let loops = interp::run(&lowered(&raw), name, &args).expect("lowered run");
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{loops:?}"),
+            "{name}: lowering to loops changed the results"
+        );
 
         let mut optimized = raw.clone();
         PassManager::default_pipeline()

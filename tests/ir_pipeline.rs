@@ -33,6 +33,21 @@ fn examples() {
     });
 }
 
+/// The loop-level IR of every example: what the native backends consume.
+#[test]
+fn examples_at_loop_level() {
+    insta::glob!("../examples", "*.pj", |path| {
+        let src = read(path);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let m = lowered(&compile(&name, &src));
+        assert_round_trip(&m, true);
+        insta::assert_snapshot!(format!(
+            "== {TO_LOOPS} ==\n{}",
+            assert_round_trip(&m, false)
+        ));
+    });
+}
+
 #[test]
 fn pass_cases() {
     insta::glob!("ir/*.pj", |path| {

@@ -127,7 +127,7 @@ fn examples() -> Vec<String> {
 
 /// Arguments of extent 3 (or the fixed extent) with varied values.
 fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut Rng) -> Vec<Value> {
-    pj_compiler::dialects::pj::signature(m, kernel)
+    pj_compiler::dialects::signature(m, kernel)
         .params
         .into_iter()
         .map(|(_, ty)| {
@@ -135,7 +135,7 @@ fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut 
                 |t: pj_lang::types::ScalarType| Scalar::F64(rng.below(7) as f64 - 3.0).cast(t);
             match ty {
                 Type::Scalar(t) => Value::Scalar(value(t)),
-                Type::Tensor { elem, dims } => {
+                Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
                     let shape: Vec<usize> = dims
                         .iter()
                         .map(|d| {
@@ -156,8 +156,8 @@ fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut 
 
 /// Interprets every kernel on small arguments; errors are fine, panics are not.
 fn run_every_kernel(m: &pj_compiler::Module, rng: &mut Rng) {
-    for k in m.kernels() {
-        let name = pj_compiler::dialects::pj::signature(m, k).name;
+    for name in m.kernel_names() {
+        let k = m.kernel(&name).expect("a listed kernel");
         let args = small_args(m, k, rng);
         let _ = interp::run_with_limit(m, &name, &args, 1 << 16);
     }
@@ -167,11 +167,9 @@ fn exercise_source(src: &str, rng: &mut Rng) {
     let Ok(compiled) = pj_compiler::compile_source("fuzz.pj", src) else {
         return;
     };
-    let mut m = compiled.module;
-    PassManager::default_pipeline()
-        .run(&mut m)
-        .expect("passes keep valid IR valid");
+    let m = compiled.module;
     run_every_kernel(&m, rng);
+    run_every_kernel(&common::lowered(&m), rng);
 }
 
 #[test]
@@ -226,6 +224,15 @@ fn mutated_ir_text_never_panics() {
                 .run(&mut m)
                 .expect("passes keep valid IR valid");
             run_every_kernel(&m, &mut local);
+            // Hand-made IR may be beyond what lowering supports: an error, never a panic.
+            let mut loops = m.clone();
+            if PassManager::parse(common::TO_LOOPS)
+                .unwrap()
+                .run(&mut loops)
+                .is_ok()
+            {
+                run_every_kernel(&loops, &mut local);
+            }
             true
         }));
         match outcome {

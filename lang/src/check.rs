@@ -1068,6 +1068,16 @@ impl<'d> Checker<'d> {
         span: Span,
         expected: Option<ScalarType>,
     ) -> TExpr {
+        if vars.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    format!("`{}` needs at least one reduction variable", op.name()),
+                    span,
+                )
+                .with_help(format!("write `{}(k) expr`", op.name())),
+            );
+            return self.poison(span, expected.unwrap_or(ScalarType::F32));
+        }
         let scope = self.locals.len();
         let mut rvars = Vec::new();
         for rv in vars {

@@ -43,7 +43,7 @@ pub fn assert_round_trip(m: &Module, locs: bool) -> String {
 /// Loads the example inputs in examples/data/<kernel>/ in parameter order.
 pub fn example_args(m: &Module, kernel: &str) -> Vec<Value> {
     let k = m.kernel(kernel).expect("kernel exists");
-    pj_compiler::dialects::pj::signature(m, k)
+    pj_compiler::dialects::signature(m, k)
         .params
         .into_iter()
         .map(|(name, ty)| {
@@ -79,4 +79,17 @@ pub fn assert_close(got: &Tensor, want: &Tensor, rel: f64, what: &str) {
 /// Reads a file under the repository root.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The pipeline that takes a kernel to loop level and cleans up after.
+pub const TO_LOOPS: &str = "canonicalize,cse,dce,lower-stages,canonicalize,cse,dce";
+
+/// `m` lowered to loops (a copy).
+pub fn lowered(m: &Module) -> Module {
+    let mut l = m.clone();
+    pj_compiler::passes::PassManager::parse(TO_LOOPS)
+        .expect("known passes")
+        .run(&mut l)
+        .expect("lowering succeeds");
+    l
 }

@@ -7,18 +7,27 @@
 //! | dialect | stage of the pipeline | ops |
 //! |---|---|---|
 //! | `pj` | produced by AST lowering; whole-array kernels, stages, reads, reductions | kernel, size, stage, read, reduce, yield, return |
+//! | `func` | produced by `lower-stages`; kernels with the native calling convention | func, return, check |
+//! | `loop` | produced by `lower-stages`; structured loops with carried values | for, yield |
+//! | `mem` | produced by `lower-stages`; buffers, checked loads and stores | alloc, dealloc, dim, load, store |
 //! | `arith` | everywhere; scalar arithmetic on any element type | constant, add, sub, ... cast |
 //! | `math` | everywhere; elementary functions | abs, exp, log, ... pow |
 
 pub mod arith;
+pub mod func;
+pub mod loops;
 pub mod math;
+pub mod mem;
 pub mod pj;
 
 pub use arith::ArithOp;
+pub use func::FuncOp;
+pub use loops::LoopOp;
 pub use math::MathOp;
+pub use mem::MemOp;
 pub use pj::PjOp;
 
-use crate::ir::{Module, OpId};
+use crate::ir::{Attr, Module, OpId, Type};
 use std::fmt;
 
 /// Declares a dialect's op enum with its text names.
@@ -50,6 +59,12 @@ pub(crate) use dialect_ops;
 pub enum Opcode {
     /// `pj.*`
     Pj(PjOp),
+    /// `func.*`
+    Func(FuncOp),
+    /// `loop.*`
+    Loop(LoopOp),
+    /// `mem.*`
+    Mem(MemOp),
     /// `arith.*`
     Arith(ArithOp),
     /// `math.*`
@@ -61,6 +76,9 @@ impl Opcode {
     pub fn name(self) -> String {
         match self {
             Opcode::Pj(o) => format!("{}.{}", PjOp::PREFIX, o.mnemonic()),
+            Opcode::Func(o) => format!("{}.{}", FuncOp::PREFIX, o.mnemonic()),
+            Opcode::Loop(o) => format!("{}.{}", LoopOp::PREFIX, o.mnemonic()),
+            Opcode::Mem(o) => format!("{}.{}", MemOp::PREFIX, o.mnemonic()),
             Opcode::Arith(o) => format!("{}.{}", ArithOp::PREFIX, o.mnemonic()),
             Opcode::Math(o) => format!("{}.{}", MathOp::PREFIX, o.mnemonic()),
         }
@@ -71,6 +89,9 @@ impl Opcode {
         let (dialect, op) = s.split_once('.')?;
         match dialect {
             PjOp::PREFIX => PjOp::from_mnemonic(op).map(Opcode::Pj),
+            FuncOp::PREFIX => FuncOp::from_mnemonic(op).map(Opcode::Func),
+            LoopOp::PREFIX => LoopOp::from_mnemonic(op).map(Opcode::Loop),
+            MemOp::PREFIX => MemOp::from_mnemonic(op).map(Opcode::Mem),
             ArithOp::PREFIX => ArithOp::from_mnemonic(op).map(Opcode::Arith),
             MathOp::PREFIX => MathOp::from_mnemonic(op).map(Opcode::Math),
             _ => None,
@@ -82,13 +103,26 @@ impl Opcode {
     pub fn is_pure(self) -> bool {
         match self {
             Opcode::Pj(o) => o.is_pure(),
+            Opcode::Func(o) => o.is_pure(),
+            Opcode::Loop(o) => o.is_pure(),
+            Opcode::Mem(o) => o.is_pure(),
             Opcode::Arith(_) | Opcode::Math(_) => true,
         }
     }
 
     /// Ends a block.
     pub fn is_terminator(self) -> bool {
-        matches!(self, Opcode::Pj(PjOp::Yield | PjOp::Return))
+        matches!(
+            self,
+            Opcode::Pj(PjOp::Yield | PjOp::Return)
+                | Opcode::Func(FuncOp::Return)
+                | Opcode::Loop(LoopOp::Yield)
+        )
+    }
+
+    /// A kernel: `pj.kernel` or its lowered form `func.func`.
+    pub fn is_kernel(self) -> bool {
+        matches!(self, Opcode::Pj(PjOp::Kernel) | Opcode::Func(FuncOp::Func))
     }
 
     /// Checks the op's own rules (operand and result types, attributes,
@@ -96,6 +130,9 @@ impl Opcode {
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         match self {
             Opcode::Pj(o) => o.verify(m, op, errs),
+            Opcode::Func(o) => o.verify(m, op, errs),
+            Opcode::Loop(o) => o.verify(m, op, errs),
+            Opcode::Mem(o) => o.verify(m, op, errs),
             Opcode::Arith(o) => o.verify(m, op, errs),
             Opcode::Math(o) => o.verify(m, op, errs),
         }
@@ -156,5 +193,65 @@ pub(crate) mod check {
                 None
             }
         }
+    }
+}
+
+/// A kernel's interface, read from its `pj.kernel` or `func.func` op: what
+/// callers need to build arguments and name results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelSignature {
+    /// `sym_name`.
+    pub name: String,
+    /// Parameters in order: name and type (for `pj.kernel` tensors with
+    /// symbolic extents, for `func.func` buffers; scalars in both).
+    pub params: Vec<(String, Type)>,
+    /// Result names in order.
+    pub results: Vec<String>,
+}
+
+fn strings(a: Option<&Attr>) -> Vec<String> {
+    a.and_then(Attr::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The signature of a (verified) kernel op. For a `func.func`, the trailing
+/// output buffers are the results, not parameters.
+pub fn signature(m: &Module, kernel: OpId) -> KernelSignature {
+    let d = m.op(kernel);
+    let mut names = strings(d.attr("arg_names"));
+    let block = m.entry_block(kernel, 0);
+    let args = &m.block(block).args;
+    let mut params: Vec<(String, Type)> = args
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            (
+                names.get(i).cloned().unwrap_or_else(|| format!("#{i}")),
+                m.ty(a).clone(),
+            )
+        })
+        .collect();
+    let results = if d.opcode == Opcode::Func(FuncOp::Func) {
+        let n = d.attr("num_results").and_then(Attr::as_int).unwrap_or(0) as usize;
+        let first = params.len().saturating_sub(n);
+        params.truncate(first);
+        names.drain(..first.min(names.len()));
+        names
+    } else {
+        strings(d.attr("result_names"))
+    };
+    KernelSignature {
+        name: d
+            .attr("sym_name")
+            .and_then(Attr::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        params,
+        results,
     }
 }

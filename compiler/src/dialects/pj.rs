@@ -138,6 +138,13 @@ impl PjOp {
             }
             PjOp::Stage | PjOp::Reduce => {
                 check::counts(m, op, None, 1, 1, errs);
+                let parent = d
+                    .parent
+                    .and_then(|b| m.block_owner(b))
+                    .map(|o| m.op(o).opcode);
+                if self == PjOp::Stage && parent != Some(super::Opcode::Pj(PjOp::Kernel)) {
+                    errs.push("must be directly inside a `pj.kernel`".into());
+                }
                 if !d.operands.len().is_multiple_of(2) {
                     errs.push("expects a (lo, ub) operand pair per dim".into());
                 }
@@ -253,6 +260,10 @@ impl PjOp {
                             "returns a scalar ({}); results are tensors",
                             m.ty(v)
                         ));
+                    } else if m.def_op(v).map(|o| m.op(o).opcode)
+                        != Some(super::Opcode::Pj(PjOp::Stage))
+                    {
+                        errs.push("returns a value that is not a `pj.stage`".into());
                     }
                 }
             }
@@ -270,55 +281,5 @@ pub fn enclosing_kernel(m: &Module, op: OpId) -> Option<OpId> {
             return Some(owner);
         }
         cur = owner;
-    }
-}
-
-/// A kernel's interface, read from its `pj.kernel` op: what callers need to
-/// build arguments and name results.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KernelSignature {
-    /// `sym_name`.
-    pub name: String,
-    /// Parameters in order: name and type (tensor with symbolic extents, or scalar).
-    pub params: Vec<(String, Type)>,
-    /// Result names in order.
-    pub results: Vec<String>,
-}
-
-fn strings(a: Option<&Attr>) -> Vec<String> {
-    a.and_then(Attr::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| s.as_str().unwrap_or("?").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The signature of a (verified) kernel op.
-pub fn signature(m: &Module, kernel: OpId) -> KernelSignature {
-    let d = m.op(kernel);
-    let names = strings(d.attr("arg_names"));
-    let block = m.entry_block(kernel, 0);
-    let params = m
-        .block(block)
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            (
-                names.get(i).cloned().unwrap_or_else(|| format!("#{i}")),
-                m.ty(a).clone(),
-            )
-        })
-        .collect();
-    KernelSignature {
-        name: d
-            .attr("sym_name")
-            .and_then(Attr::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        params,
-        results: strings(d.attr("result_names")),
     }
 }

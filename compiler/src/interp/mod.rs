@@ -16,9 +16,10 @@ mod tensor;
 pub use tensor::Tensor;
 
 use crate::dialects::arith::{self, EvalError, Scalar};
-use crate::dialects::{ArithOp, Opcode, PjOp, math, pj};
-use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, Type, ValueId};
+use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, func, math, signature};
+use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, ScalarType, Type, ValueId};
 use pj_lang::types::Boundary;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
@@ -132,6 +133,22 @@ pub enum InterpError {
         /// Where.
         at: At,
     },
+    /// A `loop.for` step computed at run time was not positive.
+    #[error("loop step must be positive, got {step}{at}")]
+    BadStep {
+        /// The step.
+        step: i64,
+        /// Where.
+        at: At,
+    },
+    /// A `func.check` of a lowered kernel failed.
+    #[error("{message}")]
+    CheckFailed {
+        /// The status code the native kernel would return.
+        code: i64,
+        /// The message.
+        message: String,
+    },
     /// A read outside an array without a boundary mode.
     #[error("read of `{array}` out of bounds: index {index:?} outside {valid}{at}")]
     OutOfBounds {
@@ -165,9 +182,12 @@ pub fn run_with_limit(
             available: m.kernel_names().join(", "),
         });
     };
+    if m.op(kernel).opcode == Opcode::Func(FuncOp::Func) {
+        return run_lowered(m, kernel, args, max_elements);
+    }
     let block = m.entry_block(kernel, 0);
     let params = &m.block(block).args;
-    let names: Vec<String> = pj::signature(m, kernel)
+    let names: Vec<String> = signature(m, kernel)
         .params
         .into_iter()
         .map(|(n, _)| n)
@@ -215,10 +235,7 @@ pub fn run_with_limit(
                     let extent = extent as i64;
                     match dim {
                         Dim::Static(n) if *n != extent => {
-                            return Err(bad(format!(
-                                "dim {d} must be {n}, got {extent} (shape {:?})",
-                                a.shape
-                            )));
+                            return Err(bad(format!("dim {d} must be {n}, got {extent}")));
                         }
                         Dim::Sym(s) => match bound.get(s) {
                             Some((v, fp, fd)) if *v != extent => {
@@ -245,6 +262,9 @@ pub fn run_with_limit(
                 interp.names.insert(p, pname.clone());
                 interp.env[p.index()] = Slot::T(Rc::new(t));
             }
+            (Type::Buffer { .. }, _) => {
+                unreachable!("pj.kernel parameters are tensors or scalars (verified)")
+            }
             (Type::Scalar(t), Value::Array(a)) => {
                 return Err(bad(format!(
                     "expects a {t} scalar, got an array of shape {:?}",
@@ -263,11 +283,188 @@ pub fn run_with_limit(
     interp.block(block)
 }
 
+/// Checks an argument's element type and rank against a parameter type.
+fn check_array(pname: &str, ty: &Type, a: &Tensor) -> Result<(), InterpError> {
+    let bad = |message: String| InterpError::BadArgument {
+        param: pname.to_string(),
+        message,
+    };
+    let (elem, dims) = (ty.elem(), ty.dims().unwrap_or_default());
+    if a.elem != elem {
+        return Err(bad(format!("expects an array of {elem}, got {}", a.elem)));
+    }
+    if a.shape.len() != dims.len() {
+        return Err(bad(format!(
+            "expects {} dims, got an array of shape {:?}",
+            dims.len(),
+            a.shape
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a lowered kernel (`func.func`): its companion `shape_of` function
+/// gives the result shapes, the outputs are allocated here as a caller
+/// would, and the kernel fills them. Element types and ranks are checked
+/// here, as the native entry points will check the buffer descriptors;
+/// shapes and sizes are checked by the kernel's own `func.check` ops.
+fn run_lowered(
+    m: &Module,
+    kernel: OpId,
+    args: &[Value],
+    max_elements: u64,
+) -> Result<Vec<Tensor>, InterpError> {
+    let sig = signature(m, kernel);
+    if sig.params.len() != args.len() {
+        return Err(InterpError::ArgCount {
+            kernel: sig.name,
+            expected: sig.params.len(),
+            got: args.len(),
+        });
+    }
+    for ((pname, ty), arg) in sig.params.iter().zip(args) {
+        match (ty, arg) {
+            (Type::Scalar(t), Value::Scalar(s)) if s.ty() != *t => {
+                return Err(InterpError::BadArgument {
+                    param: pname.clone(),
+                    message: format!("expects a {t} scalar, got {}", s.ty()),
+                });
+            }
+            (Type::Scalar(_), Value::Scalar(_)) => {}
+            (Type::Buffer { .. }, Value::Array(a)) => check_array(pname, ty, a)?,
+            (t, v) => {
+                let got = if matches!(v, Value::Array(_)) {
+                    "an array"
+                } else {
+                    "a scalar"
+                };
+                return Err(InterpError::BadArgument {
+                    param: pname.clone(),
+                    message: format!("expects {t}, got {got}"),
+                });
+            }
+        }
+    }
+    let block = m.entry_block(kernel, 0);
+    let outputs_at = sig.params.len();
+    let out_types: Vec<Type> = m.block(block).args[outputs_at..]
+        .iter()
+        .map(|&v| m.ty(v).clone())
+        .collect();
+    let Some(shape_fn) = m
+        .kernels()
+        .into_iter()
+        .find(|&k| m.op(k).attr("shape_of").and_then(Attr::as_str) == Some(sig.name.as_str()))
+    else {
+        panic!(
+            "lowered kernel `{}` has no shape function (a compiler bug)",
+            sig.name
+        );
+    };
+    let total: usize = out_types.iter().map(|t| t.rank().unwrap_or(0)).sum();
+    let shapes_buf = Tensor::new(ScalarType::I64, vec![total], vec![Scalar::I64(0); total]);
+    let out = call_func(m, shape_fn, args, vec![shapes_buf], max_elements)?;
+    let flat: Vec<i64> = out[0]
+        .data
+        .iter()
+        .map(|s| s.as_i64().unwrap_or(0))
+        .collect();
+    let at = At(m.source_name.clone(), m.op(kernel).loc);
+    let mut outputs = Vec::new();
+    let mut next = 0;
+    for (r, ty) in out_types.iter().enumerate() {
+        let rank = ty.rank().unwrap_or(0);
+        let shape = &flat[next..next + rank];
+        next += rank;
+        if let Some(d) = shape.iter().position(|&e| e < 0) {
+            return Err(InterpError::NegativeExtent {
+                name: sig.results[r].clone(),
+                dim: d,
+                extent: shape[d],
+                at,
+            });
+        }
+        let n = shape
+            .iter()
+            .try_fold(1u64, |a, &e| a.checked_mul(e as u64))
+            .unwrap_or(u64::MAX);
+        if n > max_elements {
+            let name = sig.results[r].clone();
+            return Err(InterpError::TooLarge {
+                name,
+                elements: n,
+                limit: max_elements,
+                at,
+            });
+        }
+        let elem = ty.elem();
+        let shape = shape.iter().map(|&e| e as usize).collect();
+        outputs.push(Tensor::new(
+            elem,
+            shape,
+            vec![Scalar::zero(elem); n as usize],
+        ));
+    }
+    call_func(m, kernel, args, outputs, max_elements)
+}
+
+/// Runs a `func.func` on arguments and output buffers; returns the outputs.
+fn call_func(
+    m: &Module,
+    func: OpId,
+    args: &[Value],
+    outputs: Vec<Tensor>,
+    max_elements: u64,
+) -> Result<Vec<Tensor>, InterpError> {
+    let block = m.entry_block(func, 0);
+    let params = m.block(block).args.clone();
+    let sig = signature(m, func);
+    let mut interp = Interp {
+        m,
+        env: vec![Slot::Empty; m.value_count()],
+        sizes: HashMap::new(),
+        names: HashMap::new(),
+        max_elements,
+    };
+    let mut out_slots = Vec::new();
+    for (i, &p) in params.iter().enumerate() {
+        let slot = match args.get(i) {
+            Some(Value::Scalar(s)) => Slot::S(*s),
+            Some(Value::Array(a)) => {
+                let mut t = a.clone();
+                t.origin = vec![0; t.shape.len()];
+                Slot::B(Rc::new(RefCell::new(t)))
+            }
+            None => {
+                let b = Rc::new(RefCell::new(outputs[i - args.len()].clone()));
+                out_slots.push(b.clone());
+                Slot::B(b)
+            }
+        };
+        let name = if i < sig.params.len() {
+            sig.params[i].0.clone()
+        } else {
+            sig.results[i - sig.params.len()].clone()
+        };
+        interp.names.insert(p, name);
+        interp.env[p.index()] = slot;
+    }
+    match interp.run_ops(block)? {
+        Exit::Return(_) => {}
+        _ => unreachable!("verified: a func.func ends with func.return"),
+    }
+    drop(interp);
+    Ok(out_slots.into_iter().map(|b| b.borrow().clone()).collect())
+}
+
 #[derive(Clone, Debug)]
 enum Slot {
     Empty,
     S(Scalar),
+    /// An immutable tensor (`pj` dialect).
     T(Rc<Tensor>),
+    /// A buffer (`mem` dialect): shared, mutable.
+    B(Rc<RefCell<Tensor>>),
 }
 
 struct Interp<'m> {
@@ -281,7 +478,11 @@ struct Interp<'m> {
 
 /// What running a block produced.
 enum Exit {
+    /// `pj.yield`
     Yield(Scalar),
+    /// `loop.yield`
+    Carry(Vec<Scalar>),
+    /// `pj.return` (the results) or `func.return` (none: outputs are buffers)
     Return(Vec<Tensor>),
 }
 
@@ -304,8 +505,116 @@ impl Interp<'_> {
     fn block(&mut self, b: BlockId) -> Result<Vec<Tensor>, InterpError> {
         match self.run_ops(b)? {
             Exit::Return(r) => Ok(r),
-            Exit::Yield(_) => unreachable!("verified: a kernel ends with pj.return"),
+            _ => unreachable!("verified: a kernel ends with pj.return"),
         }
+    }
+
+    fn buffer(&self, v: ValueId) -> Rc<RefCell<Tensor>> {
+        match &self.env[v.index()] {
+            Slot::B(b) => b.clone(),
+            other => panic!("value {v} is not a buffer: {other:?} (unverified IR?)"),
+        }
+    }
+
+    /// Runs one op that is not a terminator, storing its results.
+    fn exec(&mut self, op: OpId) -> Result<(), InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        match d.opcode {
+            Opcode::Loop(LoopOp::For) => {
+                let (lb, ub, step) = (
+                    self.index(d.operands[0]),
+                    self.index(d.operands[1]),
+                    self.index(d.operands[2]),
+                );
+                if step <= 0 {
+                    return Err(InterpError::BadStep {
+                        step,
+                        at: self.at(op),
+                    });
+                }
+                let mut carried: Vec<Scalar> =
+                    d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
+                let block = m.entry_block(op, 0);
+                let args = &m.block(block).args;
+                let mut iv = lb;
+                while iv < ub {
+                    self.env[args[0].index()] = Slot::S(Scalar::I64(iv));
+                    for (a, c) in args[1..].iter().zip(&carried) {
+                        self.env[a.index()] = Slot::S(*c);
+                    }
+                    match self.run_ops(block)? {
+                        Exit::Carry(next) => carried = next,
+                        _ => unreachable!("verified: loop bodies end in loop.yield"),
+                    }
+                    iv = iv.saturating_add(step);
+                }
+                for (r, c) in d.results.iter().zip(carried) {
+                    self.env[r.index()] = Slot::S(c);
+                }
+            }
+            Opcode::Mem(MemOp::Store) => {
+                let value = self.scalar(d.operands[0]);
+                let buf = self.buffer(d.operands[1]);
+                let flat =
+                    self.flat_index(op, &buf.borrow(), d.operands[1], &d.operands[2..], false)?;
+                let i = flat.expect("an out-of-range store is an error, not a skip");
+                buf.borrow_mut().data[i] = value;
+            }
+            Opcode::Mem(MemOp::Dealloc) => self.env[d.operands[0].index()] = Slot::Empty,
+            Opcode::Func(FuncOp::Check) => {
+                if self.scalar(d.operands[0]).as_bool() != Some(true) {
+                    let details: Vec<i64> =
+                        d.operands[1..].iter().map(|&v| self.index(v)).collect();
+                    let message = d.attr("message").and_then(Attr::as_str).unwrap_or_default();
+                    return Err(InterpError::CheckFailed {
+                        code: d.attr("code").and_then(Attr::as_int).unwrap_or(1),
+                        message: func::format_message(message, &details),
+                    });
+                }
+            }
+            _ => {
+                let slot = self.op(op)?;
+                self.env[d.results[0].index()] = slot;
+            }
+        }
+        Ok(())
+    }
+
+    /// Row-major offset of `indices` in `buf`. Outside the buffer: `None`
+    /// if `zero_outside` (the load reads zero), else an error.
+    fn flat_index(
+        &self,
+        op: OpId,
+        buf: &Tensor,
+        bv: ValueId,
+        indices: &[ValueId],
+        zero_outside: bool,
+    ) -> Result<Option<usize>, InterpError> {
+        let mut flat = 0usize;
+        for (k, &v) in indices.iter().enumerate() {
+            let i = self.index(v);
+            let n = buf.shape[k];
+            if i < 0 || i as u64 >= n as u64 {
+                if zero_outside {
+                    return Ok(None);
+                }
+                let index: Vec<i64> = indices.iter().map(|&v| self.index(v)).collect();
+                let valid: Vec<String> = buf.shape.iter().map(|s| format!("0..{s}")).collect();
+                return Err(InterpError::OutOfBounds {
+                    array: self
+                        .names
+                        .get(&bv)
+                        .cloned()
+                        .unwrap_or_else(|| "a buffer".into()),
+                    index,
+                    valid: format!("[{}]", valid.join(", ")),
+                    at: self.at(op),
+                });
+            }
+            flat = flat * n + i as usize;
+        }
+        Ok(Some(flat))
     }
 
     fn run_ops(&mut self, b: BlockId) -> Result<Exit, InterpError> {
@@ -329,10 +638,13 @@ impl Interp<'_> {
                     return Ok(Exit::Return(results));
                 }
                 Opcode::Pj(PjOp::Yield) => return Ok(Exit::Yield(self.scalar(d.operands[0]))),
-                _ => {
-                    let slot = self.op(op)?;
-                    self.env[d.results[0].index()] = slot;
+                Opcode::Loop(LoopOp::Yield) => {
+                    return Ok(Exit::Carry(
+                        d.operands.iter().map(|&v| self.scalar(v)).collect(),
+                    ));
                 }
+                Opcode::Func(FuncOp::Return) => return Ok(Exit::Return(vec![])),
+                _ => self.exec(op)?,
             }
         }
         unreachable!("verified: every block ends in a terminator")
@@ -384,9 +696,46 @@ impl Interp<'_> {
             Opcode::Pj(PjOp::Read) => return self.read(op).map(Slot::S),
             Opcode::Pj(PjOp::Reduce) => return self.reduce(op).map(Slot::S),
             Opcode::Pj(PjOp::Stage) => return self.stage(op).map(|t| Slot::T(Rc::new(t))),
-            Opcode::Pj(PjOp::Kernel | PjOp::Yield | PjOp::Return) => {
-                unreachable!("handled by the caller")
+            Opcode::Mem(MemOp::Dim) => {
+                let k = d.attr("dim").and_then(Attr::as_int).expect("verified") as usize;
+                Scalar::I64(self.buffer(d.operands[0]).borrow().shape[k] as i64)
             }
+            Opcode::Mem(MemOp::Load) => {
+                let buf = self.buffer(d.operands[0]);
+                let b = buf.borrow();
+                let zero = d.attr("oob").is_some();
+                match self.flat_index(op, &b, d.operands[0], &d.operands[1..], zero)? {
+                    Some(i) => b.data[i],
+                    None => Scalar::zero(b.elem),
+                }
+            }
+            Opcode::Mem(MemOp::Alloc) => {
+                let shape: Vec<usize> = d
+                    .operands
+                    .iter()
+                    .map(|&v| self.index(v).max(0) as usize)
+                    .collect();
+                let n = shape
+                    .iter()
+                    .try_fold(1u64, |a, &e| a.checked_mul(e as u64))
+                    .unwrap_or(u64::MAX);
+                if n > self.max_elements {
+                    let name = "an intermediate buffer".to_string();
+                    return Err(InterpError::TooLarge {
+                        name,
+                        elements: n,
+                        limit: self.max_elements,
+                        at: self.at(op),
+                    });
+                }
+                let elem = m.ty(d.results[0]).elem();
+                let t = Tensor::new(elem, shape, vec![Scalar::zero(elem); n as usize]);
+                return Ok(Slot::B(Rc::new(RefCell::new(t))));
+            }
+            Opcode::Pj(PjOp::Kernel | PjOp::Yield | PjOp::Return)
+            | Opcode::Func(_)
+            | Opcode::Loop(_)
+            | Opcode::Mem(MemOp::Store | MemOp::Dealloc) => unreachable!("handled by the caller"),
         }))
     }
 
@@ -445,7 +794,7 @@ impl Interp<'_> {
                 }
                 match self.run_ops(block)? {
                     Exit::Yield(s) => data.push(s),
-                    Exit::Return(_) => unreachable!("verified: stages end in pj.yield"),
+                    _ => unreachable!("verified: stages end in pj.yield"),
                 }
                 // next point, row-major
                 let mut k = point.len();
@@ -492,7 +841,7 @@ impl Interp<'_> {
             }
             let term = match self.run_ops(block)? {
                 Exit::Yield(s) => s,
-                Exit::Return(_) => unreachable!("verified: reductions end in pj.yield"),
+                _ => unreachable!("verified: reductions end in pj.yield"),
             };
             acc = arith::eval_binary(combine, acc, term).expect("add/mul/min/max cannot fail");
             let mut k = point.len();

@@ -410,10 +410,12 @@ impl Module {
         self.blocks[self.top.index()].ops.clone()
     }
 
-    /// The kernels' names, in order.
+    /// The names of the kernels a user calls, in order (companions such as
+    /// a lowered kernel's shape function are left out).
     pub fn kernel_names(&self) -> Vec<String> {
         self.kernels()
             .iter()
+            .filter(|&&k| self.op(k).attr("shape_of").is_none())
             .filter_map(|&k| {
                 self.op(k)
                     .attr("sym_name")
@@ -423,11 +425,13 @@ impl Module {
             .collect()
     }
 
-    /// The kernel op named `name`.
+    /// The kernel a user calls by `name` (not a companion such as a shape
+    /// function; find those through [`Module::kernels`]).
     pub fn kernel(&self, name: &str) -> Option<OpId> {
-        self.kernels()
-            .into_iter()
-            .find(|&k| self.op(k).attr("sym_name").and_then(Attr::as_str) == Some(name))
+        self.kernels().into_iter().find(|&k| {
+            self.op(k).attr("shape_of").is_none()
+                && self.op(k).attr("sym_name").and_then(Attr::as_str) == Some(name)
+        })
     }
 
     /// Every op inside `block`, nested ones included, in pre-order.

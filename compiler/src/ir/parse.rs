@@ -401,12 +401,20 @@ impl Parser {
     }
 
     fn ty(&mut self) -> PResult<Type> {
-        let span = self.span();
-        let name = self.ident()?;
+        let mut span = self.span();
+        let mut name = self.ident()?;
+        let buffer = name == "buffer";
+        if buffer {
+            span = self.span();
+            name = self.ident()?;
+        }
         let Some(elem) = ScalarType::from_name(&name) else {
             return fail(Diagnostic::error(format!("unknown type `{name}`"), span));
         };
         if !self.eat('[') {
+            if buffer {
+                return self.err("expected `[` after a buffer's element type");
+            }
             return Ok(Type::Scalar(elem));
         }
         let mut dims = Vec::new();
@@ -428,7 +436,11 @@ impl Parser {
                 self.expect(',')?;
             }
         }
-        Ok(Type::Tensor { elem, dims })
+        Ok(if buffer {
+            Type::Buffer { elem, dims }
+        } else {
+            Type::Tensor { elem, dims }
+        })
     }
 
     fn attr_dict(&mut self) -> PResult<Vec<(String, Attr)>> {

@@ -1,7 +1,8 @@
 //! IR types: scalars and tensors with static, symbolic or unknown extents.
 //!
 //! Text form: `f32`, `i64`, `f32[H, W]` (extents named by size symbols),
-//! `f32[?, 3]` (unknown and static extents), `f32[]` (rank 0).
+//! `f32[?, 3]` (unknown and static extents), `f32[]` (rank 0), and
+//! `buffer f32[?, ?]` for memory.
 
 pub use pj_lang::types::ScalarType;
 use std::fmt;
@@ -22,8 +23,16 @@ pub enum Dim {
 pub enum Type {
     /// A scalar. `i64` doubles as the index type.
     Scalar(ScalarType),
-    /// An immutable n-dimensional array.
+    /// An immutable n-dimensional array (a value; `pj` dialect).
     Tensor {
+        /// Element type.
+        elem: ScalarType,
+        /// Extents.
+        dims: Vec<Dim>,
+    },
+    /// Mutable memory holding an n-dimensional array (`mem` dialect): a data
+    /// pointer with a shape and strides in elements, known at run time.
+    Buffer {
         /// Element type.
         elem: ScalarType,
         /// Extents.
@@ -39,23 +48,41 @@ impl Type {
     pub fn as_scalar(&self) -> Option<ScalarType> {
         match self {
             Type::Scalar(s) => Some(*s),
-            Type::Tensor { .. } => None,
+            Type::Tensor { .. } | Type::Buffer { .. } => None,
         }
     }
 
-    /// Element type of a tensor, or the scalar type itself.
+    /// Element type of a tensor or buffer, or the scalar type itself.
     pub fn elem(&self) -> ScalarType {
         match self {
             Type::Scalar(s) => *s,
-            Type::Tensor { elem, .. } => *elem,
+            Type::Tensor { elem, .. } | Type::Buffer { elem, .. } => *elem,
         }
     }
 
-    /// Rank of a tensor (`None` for scalars).
+    /// Rank of a tensor or buffer (`None` for scalars).
     pub fn rank(&self) -> Option<usize> {
+        self.dims().map(<[Dim]>::len)
+    }
+
+    /// Extents of a tensor or buffer.
+    pub fn dims(&self) -> Option<&[Dim]> {
         match self {
             Type::Scalar(_) => None,
-            Type::Tensor { dims, .. } => Some(dims.len()),
+            Type::Tensor { dims, .. } | Type::Buffer { dims, .. } => Some(dims),
+        }
+    }
+
+    /// True for `buffer` types.
+    pub fn is_buffer(&self) -> bool {
+        matches!(self, Type::Buffer { .. })
+    }
+
+    /// A buffer of unknown extents.
+    pub fn dynamic_buffer(elem: ScalarType, rank: usize) -> Type {
+        Type::Buffer {
+            elem,
+            dims: vec![Dim::Dynamic; rank],
         }
     }
 
@@ -82,7 +109,10 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Scalar(s) => write!(f, "{s}"),
-            Type::Tensor { elem, dims } => {
+            Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
+                if self.is_buffer() {
+                    f.write_str("buffer ")?;
+                }
                 write!(f, "{elem}[")?;
                 for (i, d) in dims.iter().enumerate() {
                     if i > 0 {

@@ -3,7 +3,7 @@
 //! pass; collects every violation instead of stopping at the first.
 //!
 //! Rules checked here:
-//! - the module's top block holds only `pj.kernel` ops;
+//! - the module's top block holds only kernels (`pj.kernel`, `func.func`);
 //! - every operand is defined before its use, in the same block or an
 //!   enclosing one (regions see the values of the blocks around them);
 //! - every region block is non-empty and ends with a terminator, and
@@ -11,7 +11,7 @@
 //! - the per-op rules of [`crate::dialects::Opcode::verify`].
 
 use super::{BlockId, Loc, Module, OpId, ValueId};
-use crate::dialects::{Opcode, PjOp};
+
 use std::collections::HashSet;
 use std::fmt;
 
@@ -63,10 +63,10 @@ pub fn verify(m: &Module) -> Result<(), VerifyErrors> {
         errors: Vec::new(),
     };
     for &op in &m.block(m.top).ops {
-        if m.op(op).opcode != Opcode::Pj(PjOp::Kernel) {
+        if !m.op(op).opcode.is_kernel() {
             v.push(
                 op,
-                "only `pj.kernel` ops may appear at the top level".into(),
+                "only kernels (`pj.kernel`, `func.func`) may appear at the top level".into(),
             );
         }
     }
@@ -126,6 +126,9 @@ impl Verifier<'_> {
                 }
             }
             let mut errs = Vec::new();
+            if d.opcode.is_kernel() && b != self.m.top {
+                errs.push("kernels may only appear at the top level".into());
+            }
             d.opcode.verify(self.m, op, &mut errs);
             for e in errs {
                 self.push(op, e);

@@ -154,7 +154,9 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
     let d = m.op(op);
     let opcode = d.opcode;
     let operands = d.operands.clone();
-    if matches!(opcode, Opcode::Pj(_)) || opcode == Opcode::Arith(ArithOp::Constant) {
+    if !matches!(opcode, Opcode::Arith(_) | Opcode::Math(_))
+        || opcode == Opcode::Arith(ArithOp::Constant)
+    {
         return false;
     }
     let consts: Vec<Option<Scalar>> = operands.iter().map(|&v| constant_value(m, v)).collect();
@@ -187,7 +189,7 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
                 ArithOp::Constant => None,
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args)),
-            Opcode::Pj(_) => None,
+            Opcode::Pj(_) | Opcode::Func(_) | Opcode::Loop(_) | Opcode::Mem(_) => None,
         };
         if let Some(v) = folded {
             return replace_with_constant(m, op, v);

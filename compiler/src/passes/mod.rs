@@ -11,6 +11,7 @@
 pub mod canonicalize;
 pub mod cse;
 pub mod dce;
+pub mod lower_stages;
 
 use crate::ir::Module;
 use crate::ir::print::{PrintOptions, print_module};
@@ -72,6 +73,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "dce",
         description: "remove pure ops whose results are unused",
         create: || Box::new(dce::Dce),
+    },
+    PassInfo {
+        name: "lower-stages",
+        description: "lower pj kernels to loop nests over buffers (func, loop, mem dialects)",
+        create: || Box::new(lower_stages::LowerStages),
     },
 ];
 

@@ -1,0 +1,129 @@
+//! `mem` dialect: buffers — memory holding arrays — and the loads and
+//! stores that move elements in and out.
+//!
+//! Produced by `passes::lower_stages`; consumed by the interpreter and the
+//! native backends. A buffer has a run-time shape and strides (parameters
+//! come from the caller's descriptors; `mem.alloc` makes dense row-major
+//! buffers). Every load and store is bounds-checked by definition: an index
+//! outside the buffer ends the call with status `OUT_OF_BOUNDS`, or, for a
+//! load with `{oob = "zero"}`, reads zero. Backends may drop a check they
+//! can prove redundant, never one they cannot.
+
+use super::{check, dialect_ops};
+use crate::ir::{Attr, Module, OpId, ScalarType, Type};
+
+dialect_ops!(
+    /// Ops of the `mem` dialect.
+    MemOp, "mem", {
+    /// `mem.alloc(%e0, ...)`: a new dense buffer with these extents (`i64`,
+    /// negative counts as zero). Freed by `mem.dealloc`.
+    Alloc => "alloc",
+    /// Frees a buffer made by `mem.alloc`.
+    Dealloc => "dealloc",
+    /// `{dim = d}`: the extent of dim `d`, `i64`.
+    Dim => "dim",
+    /// `mem.load(%buf, %i...)`: the element at the indices; `{oob = "zero"}`
+    /// reads zero outside the buffer instead of failing.
+    Load => "load",
+    /// `mem.store(%value, %buf, %i...)`: writes the element.
+    Store => "store",
+});
+
+impl MemOp {
+    /// Only `mem.dim` is free of effects.
+    pub fn is_pure(self) -> bool {
+        self == MemOp::Dim
+    }
+
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        let d = m.op(op);
+        let buffer_at = |i: usize, errs: &mut Vec<String>| -> Option<(ScalarType, usize)> {
+            let &v = d.operands.get(i)?;
+            match m.ty(v) {
+                Type::Buffer { elem, dims } => Some((*elem, dims.len())),
+                t => {
+                    errs.push(format!("operand {i} must be a buffer, found {t}"));
+                    None
+                }
+            }
+        };
+        let indices_from = |start: usize, rank: usize, errs: &mut Vec<String>| {
+            let idx = &d.operands[start.min(d.operands.len())..];
+            if idx.len() != rank {
+                errs.push(format!(
+                    "a rank-{rank} buffer needs {rank} indices, {} given",
+                    idx.len()
+                ));
+            }
+            for &v in idx {
+                if *m.ty(v) != Type::INDEX {
+                    errs.push(format!("indices must be i64, found {}", m.ty(v)));
+                }
+            }
+        };
+        match self {
+            MemOp::Alloc => {
+                check::counts(m, op, None, 1, 0, errs);
+                for &v in &d.operands {
+                    if *m.ty(v) != Type::INDEX {
+                        errs.push(format!("extents must be i64, found {}", m.ty(v)));
+                    }
+                }
+                if let Some(&r) = d.results.first() {
+                    match m.ty(r) {
+                        Type::Buffer { dims, .. } if dims.len() == d.operands.len() => {}
+                        t => errs.push(format!(
+                            "result must be a buffer with one dim per extent, found {t}"
+                        )),
+                    }
+                }
+            }
+            MemOp::Dealloc => {
+                check::counts(m, op, Some(1), 0, 0, errs);
+                buffer_at(0, errs);
+            }
+            MemOp::Dim => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                if let Some((_, rank)) = buffer_at(0, errs) {
+                    match d.attr("dim").and_then(Attr::as_int) {
+                        Some(k) if k >= 0 && (k as usize) < rank => {}
+                        _ => errs.push(format!("needs `dim` in 0..{rank}")),
+                    }
+                }
+                if d.results.first().is_some_and(|&r| *m.ty(r) != Type::INDEX) {
+                    errs.push("result must be i64".into());
+                }
+            }
+            MemOp::Load => {
+                check::counts(m, op, None, 1, 0, errs);
+                if let Some((elem, rank)) = buffer_at(0, errs) {
+                    indices_from(1, rank, errs);
+                    if d.results
+                        .first()
+                        .is_some_and(|&r| *m.ty(r) != Type::Scalar(elem))
+                    {
+                        errs.push(format!("result must be {elem}"));
+                    }
+                }
+                if let Some(o) = d.attr("oob")
+                    && o.as_str() != Some("zero")
+                {
+                    errs.push(format!("`oob` may only be \"zero\", found {o}"));
+                }
+            }
+            MemOp::Store => {
+                check::counts(m, op, None, 0, 0, errs);
+                if let Some((elem, rank)) = buffer_at(1, errs) {
+                    indices_from(2, rank, errs);
+                    if d.operands
+                        .first()
+                        .is_some_and(|&v| *m.ty(v) != Type::Scalar(elem))
+                    {
+                        errs.push(format!("the stored value must be {elem}"));
+                    }
+                }
+            }
+        }
+    }
+}

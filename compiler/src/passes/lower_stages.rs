@@ -1,0 +1,740 @@
+//! Lowers each `pj.kernel` to loop nests over buffers: the `func`, `loop`
+//! and `mem` dialects that the native backends consume.
+//!
+//! For a kernel `k` it makes two `func.func`s:
+//!
+//! - `k` itself. Its arguments are the parameters (arrays become buffers)
+//!   followed by one caller-allocated output buffer per result. The prologue
+//!   binds every size from the parameters' extents, checks repeated sizes
+//!   and fixed extents, and checks each output buffer's shape, all before
+//!   anything is written. Each intermediate stage becomes a `mem.alloc` of
+//!   its domain's extents filled by a loop nest (one `loop.for` per dim, in
+//!   absolute coordinates, the store subtracting the domain's origin); each
+//!   result stage fills its output buffer the same way. A reduction becomes
+//!   nested `loop.for`s carrying the accumulator, folding in index order
+//!   exactly as the interpreter does. Boundary modes become index
+//!   arithmetic (`clamp`: min/max; `wrap`: Euclidean remainder; `mirror`:
+//!   reflection with period 2n) feeding a load that reads zero outside the
+//!   buffer, which also gives the documented zero for an empty array.
+//!   Intermediates are freed before `func.return`.
+//! - `k.shape` (`shape_of = "k"`): the same prologue, then the result
+//!   extents stored into one flat `buffer i64[?]`, so a caller can allocate
+//!   the outputs first.
+//!
+//! Every check reports the same message as the interpreter's corresponding
+//! error, so the two forms are interchangeable to a user.
+//!
+//! Requires: verified `pj`-dialect kernels. Guarantees: no `pj` op remains;
+//! running a lowered kernel gives the results of the original bit for bit
+//! (tested on every example). Cost: linear in the kernel's size; no
+//! optimization happens here (no fusion, tiling or vectorization: those
+//! passes work on the loops this produces).
+
+use super::{Pass, PassError};
+use crate::dialects::func::status;
+use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, arith::Scalar};
+use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, OpSpec, ScalarType, Type, ValueId};
+use pj_lang::types::Boundary;
+use std::collections::HashMap;
+
+/// The `lower-stages` pass.
+pub struct LowerStages;
+
+impl Pass for LowerStages {
+    fn name(&self) -> &'static str {
+        "lower-stages"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let kernels: Vec<OpId> = m
+            .kernels()
+            .into_iter()
+            .filter(|&k| m.op(k).opcode == Opcode::Pj(PjOp::Kernel))
+            .collect();
+        for &k in &kernels {
+            let main = Lowerer::new(m, k, false).build()?;
+            let shape = Lowerer::new(m, k, true).build()?;
+            m.insert_before(k, main);
+            m.insert_before(k, shape);
+            m.erase_op(k);
+        }
+        Ok(!kernels.is_empty())
+    }
+}
+
+/// Where a stage's elements live after lowering.
+struct StageBuf {
+    buf: ValueId,
+    origin: Vec<ValueId>,
+}
+
+struct Lowerer<'m> {
+    m: &'m mut Module,
+    kernel: OpId,
+    /// Build the `.shape` companion instead of the kernel.
+    shape_only: bool,
+    /// Old value -> new value.
+    map: HashMap<ValueId, ValueId>,
+    stages: HashMap<ValueId, StageBuf>,
+    /// Per array parameter (old value): its extents as new values.
+    extents: HashMap<ValueId, Vec<ValueId>>,
+    sizes: HashMap<String, ValueId>,
+    allocs: Vec<ValueId>,
+    consts: HashMap<i64, ValueId>,
+    body: BlockId,
+    func: OpId,
+    names: Vec<String>,
+}
+
+fn arith(o: ArithOp) -> Opcode {
+    Opcode::Arith(o)
+}
+
+impl<'m> Lowerer<'m> {
+    fn new(m: &'m mut Module, kernel: OpId, shape_only: bool) -> Self {
+        let sig = crate::dialects::signature(m, kernel);
+        let mut arg_names: Vec<Attr> = sig
+            .params
+            .iter()
+            .map(|(n, _)| Attr::Str(n.clone()))
+            .collect();
+        if shape_only {
+            arg_names.push(Attr::Str("shape".into()));
+        } else {
+            arg_names.extend(sig.results.iter().map(|r| Attr::Str(r.clone())));
+        }
+        let kd = m.op(kernel);
+        let mut spec = OpSpec::new(Opcode::Func(FuncOp::Func))
+            .attr("arg_names", Attr::Array(arg_names))
+            .attr(
+                "num_results",
+                Attr::Int(if shape_only {
+                    1
+                } else {
+                    sig.results.len() as i64
+                }),
+            )
+            .regions(1)
+            .loc(kd.loc);
+        spec = if shape_only {
+            spec.attr("sym_name", Attr::Str(format!("{}.shape", sig.name)))
+                .attr("shape_of", Attr::Str(sig.name.clone()))
+        } else {
+            spec.attr("sym_name", Attr::Str(sig.name.clone()))
+        };
+        if let Some(a) = kd.attr("arg_attrs") {
+            spec = spec.attr("arg_attrs", a.clone());
+        }
+        let func = m.build_op(spec);
+        let body = m.entry_block(func, 0);
+        Lowerer {
+            m,
+            kernel,
+            shape_only,
+            map: HashMap::new(),
+            stages: HashMap::new(),
+            extents: HashMap::new(),
+            sizes: HashMap::new(),
+            allocs: Vec::new(),
+            consts: HashMap::new(),
+            body,
+            func,
+            names: sig.params.into_iter().map(|(n, _)| n).collect(),
+        }
+    }
+
+    // ---- emission helpers ------------------------------------------------
+
+    fn push(&mut self, block: BlockId, spec: OpSpec) -> OpId {
+        self.m.push(block, spec)
+    }
+
+    fn value(&mut self, block: BlockId, spec: OpSpec) -> ValueId {
+        let op = self.push(block, spec);
+        self.m.result(op)
+    }
+
+    /// An `i64` constant in the function's entry block (shared).
+    fn index_const(&mut self, v: i64) -> ValueId {
+        if let Some(&c) = self.consts.get(&v) {
+            return c;
+        }
+        let c = self.m.build_op(
+            OpSpec::new(arith(ArithOp::Constant))
+                .attr("value", Attr::Int(v))
+                .result(Type::INDEX),
+        );
+        self.m.prepend_op(self.body, c);
+        let v2 = self.m.result(c);
+        self.consts.insert(v, v2);
+        v2
+    }
+
+    fn bin(&mut self, block: BlockId, o: ArithOp, a: ValueId, b: ValueId) -> ValueId {
+        let ty = self.m.ty(a).clone();
+        self.value(block, OpSpec::new(arith(o)).operands([a, b]).result(ty))
+    }
+
+    fn cmp(&mut self, block: BlockId, pred: &str, a: ValueId, b: ValueId) -> ValueId {
+        self.value(
+            block,
+            OpSpec::new(arith(ArithOp::Cmp))
+                .operands([a, b])
+                .attr("pred", Attr::Str(pred.into()))
+                .result(Type::Scalar(ScalarType::Bool)),
+        )
+    }
+
+    fn check(
+        &mut self,
+        ok: ValueId,
+        details: &[ValueId],
+        code: i64,
+        message: String,
+        loc: Option<Loc>,
+    ) {
+        let mut operands = vec![ok];
+        operands.extend_from_slice(details);
+        let body = self.body;
+        self.push(
+            body,
+            OpSpec::new(Opcode::Func(FuncOp::Check))
+                .operands(operands)
+                .attr("code", Attr::Int(code))
+                .attr("message", Attr::Str(message))
+                .loc(loc),
+        );
+    }
+
+    fn at(&self, loc: Option<Loc>) -> String {
+        match (&self.m.source_name, loc) {
+            (Some(f), Some(l)) => format!(" at {f}:{}:{}", l.line, l.col),
+            (None, Some(l)) => format!(" at {}:{}", l.line, l.col),
+            _ => String::new(),
+        }
+    }
+
+    // ---- the function ----------------------------------------------------
+
+    fn build(mut self) -> Result<OpId, PassError> {
+        let kblock = self.m.entry_block(self.kernel, 0);
+        let kparams = self.m.block(kblock).args.clone();
+        let body = self.body;
+        // parameters
+        for (i, &p) in kparams.iter().enumerate() {
+            let ty = match self.m.ty(p).clone() {
+                Type::Tensor { elem, dims } => Type::Buffer { elem, dims },
+                t => t,
+            };
+            let name = self.names[i].clone();
+            let v = self.m.add_block_arg(body, ty, Some(name));
+            self.map.insert(p, v);
+        }
+        // outputs
+        let results = self.result_stages();
+        let outputs: Vec<ValueId> = if self.shape_only {
+            vec![self.m.add_block_arg(
+                body,
+                Type::dynamic_buffer(ScalarType::I64, 1),
+                Some("shape".into()),
+            )]
+        } else {
+            let sig = crate::dialects::signature(self.m, self.kernel);
+            results
+                .iter()
+                .zip(&sig.results)
+                .map(|(&s, name)| {
+                    let t = self.m.ty(self.m.result(s)).clone();
+                    let ty = Type::dynamic_buffer(t.elem(), t.rank().unwrap_or(0));
+                    self.m.add_block_arg(body, ty, Some(name.clone()))
+                })
+                .collect()
+        };
+        self.bind_sizes(&kparams);
+        // result extents, checked before anything is written
+        let mut flat = 0;
+        for (r, &s) in results.iter().enumerate() {
+            let stage = self.m.op(s).clone();
+            let name = stage
+                .attr("name")
+                .and_then(Attr::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let bounds = stage
+                .operands
+                .iter()
+                .map(|&v| self.clone_pure(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (d, pair) in bounds.chunks(2).enumerate() {
+                let extent = self.bin(body, ArithOp::Sub, pair[1], pair[0]);
+                let zero = self.index_const(0);
+                let ok = self.cmp(body, "ge", extent, zero);
+                let msg = format!(
+                    "result `{name}` would have negative extent {{0}} in dim {d}{}",
+                    self.at(stage.loc)
+                );
+                self.check(ok, &[extent], status::NEGATIVE_EXTENT, msg, stage.loc);
+                if self.shape_only {
+                    let at = self.index_const(flat);
+                    self.push(
+                        body,
+                        OpSpec::new(Opcode::Mem(MemOp::Store)).operands([extent, outputs[0], at]),
+                    );
+                    flat += 1;
+                } else {
+                    let got = self.value(
+                        body,
+                        OpSpec::new(Opcode::Mem(MemOp::Dim))
+                            .operands([outputs[r]])
+                            .attr("dim", Attr::Int(d as i64))
+                            .result(Type::INDEX),
+                    );
+                    let ok = self.cmp(body, "eq", got, extent);
+                    let msg = format!("output `{name}` dim {d} must be {{0}}, got {{1}}");
+                    self.check(ok, &[extent, got], status::SHAPE_MISMATCH, msg, stage.loc);
+                }
+            }
+            if !self.shape_only {
+                let origin = bounds.iter().step_by(2).copied().collect();
+                self.stages.insert(
+                    self.m.result(s),
+                    StageBuf {
+                        buf: outputs[r],
+                        origin,
+                    },
+                );
+            }
+        }
+        if !self.shape_only {
+            self.lower_kernel_body(kblock);
+            for b in std::mem::take(&mut self.allocs).into_iter().rev() {
+                self.push(body, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
+            }
+        }
+        self.push(body, OpSpec::new(Opcode::Func(FuncOp::Return)));
+        Ok(self.func)
+    }
+
+    /// The result stages, in result order.
+    fn result_stages(&self) -> Vec<OpId> {
+        let kblock = self.m.entry_block(self.kernel, 0);
+        let ret = *self
+            .m
+            .block(kblock)
+            .ops
+            .last()
+            .expect("verified: pj.return ends the kernel");
+        self.m
+            .op(ret)
+            .operands
+            .iter()
+            .map(|&v| self.m.def_op(v).expect("results are stages"))
+            .collect()
+    }
+
+    /// Binds sizes from parameter extents and checks repeated and fixed ones,
+    /// with the interpreter's messages.
+    fn bind_sizes(&mut self, kparams: &[ValueId]) {
+        let body = self.body;
+        let mut first: HashMap<String, (ValueId, String, usize)> = HashMap::new();
+        for (i, &p) in kparams.iter().enumerate() {
+            let Type::Tensor { dims, .. } = self.m.ty(p).clone() else {
+                continue;
+            };
+            let pname = self.names[i].clone();
+            let buf = self.map[&p];
+            let mut extents = Vec::new();
+            for (d, dim) in dims.iter().enumerate() {
+                let got = self.value(
+                    body,
+                    OpSpec::new(Opcode::Mem(MemOp::Dim))
+                        .operands([buf])
+                        .attr("dim", Attr::Int(d as i64))
+                        .result(Type::INDEX),
+                );
+                match dim {
+                    Dim::Sym(s) => match first.get(s).cloned() {
+                        None => {
+                            self.m.set_value_name(got, s.clone());
+                            first.insert(s.clone(), (got, pname.clone(), d));
+                            self.sizes.insert(s.clone(), got);
+                        }
+                        Some((v, fp, fd)) => {
+                            let ok = self.cmp(body, "eq", got, v);
+                            let msg = format!(
+                                "size `{s}` is {{0}} (from `{fp}` dim {fd}) but `{pname}` dim {d} is {{1}}"
+                            );
+                            self.check(ok, &[v, got], status::SHAPE_MISMATCH, msg, None);
+                        }
+                    },
+                    Dim::Static(n) => {
+                        let want = self.index_const(*n);
+                        let ok = self.cmp(body, "eq", got, want);
+                        let msg = format!("argument `{pname}`: dim {d} must be {n}, got {{1}}");
+                        self.check(ok, &[want, got], status::SHAPE_MISMATCH, msg, None);
+                    }
+                    Dim::Dynamic => {}
+                }
+                extents.push(match dim {
+                    Dim::Sym(s) => self.sizes[s],
+                    _ => got,
+                });
+            }
+            self.extents.insert(p, extents);
+        }
+    }
+
+    /// Clones the computation of a result's bounds — arith and math ops on
+    /// sizes and constants — into the prologue; memoized through `map`.
+    /// Anything else (data, scalar parameters) cannot size an output buffer
+    /// before the call.
+    fn clone_pure(&mut self, v: ValueId) -> Result<ValueId, PassError> {
+        if let Some(&n) = self.map.get(&v) {
+            return Ok(n);
+        }
+        let unsupported = |what: String| PassError::Failed {
+            pass: "lower-stages".into(),
+            message: format!(
+                "a result's extent must be computed from sizes and constants only, found {what}"
+            ),
+        };
+        let Some(op) = self.m.def_op(v) else {
+            return Err(unsupported("a parameter".into()));
+        };
+        let d = self.m.op(op).clone();
+        if d.opcode == Opcode::Pj(PjOp::Size) {
+            let name = d.attr("name").and_then(Attr::as_str).expect("verified");
+            let n = self.sizes[name];
+            self.map.insert(v, n);
+            return Ok(n);
+        }
+        if !matches!(d.opcode, Opcode::Arith(_) | Opcode::Math(_)) {
+            return Err(unsupported(format!("`{}`", d.opcode)));
+        }
+        let operands = d
+            .operands
+            .iter()
+            .map(|&o| self.clone_pure(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = self.body;
+        self.clone_op(op, body, operands);
+        Ok(self.map[&v])
+    }
+
+    /// Clones an op without regions into `block`, with new operands; maps its results.
+    fn clone_op(&mut self, op: OpId, block: BlockId, operands: Vec<ValueId>) {
+        let d = self.m.op(op).clone();
+        let mut spec = OpSpec::new(d.opcode).operands(operands).loc(d.loc);
+        spec.attrs = d.attrs.clone();
+        spec.result_types = d.results.iter().map(|&r| self.m.ty(r).clone()).collect();
+        let new = self.push(block, spec);
+        let new_results = self.m.op(new).results.clone();
+        for (&old, &n) in d.results.iter().zip(&new_results) {
+            if let Some(name) = self.m.value(old).name.clone() {
+                self.m.set_value_name(n, name);
+            }
+            self.map.insert(old, n);
+        }
+    }
+
+    fn lower_kernel_body(&mut self, kblock: BlockId) {
+        let body = self.body;
+        for op in self.m.block(kblock).ops.clone() {
+            let d = self.m.op(op).clone();
+            if d.results.iter().all(|r| self.map.contains_key(r)) && !d.results.is_empty() {
+                continue; // already cloned into the prologue
+            }
+            match d.opcode {
+                Opcode::Pj(PjOp::Return) => {}
+                Opcode::Pj(PjOp::Size) => {
+                    let name = d.attr("name").and_then(Attr::as_str).expect("verified");
+                    let v = self.sizes[name];
+                    self.map.insert(d.results[0], v);
+                }
+                Opcode::Pj(PjOp::Stage) => self.lower_stage(op),
+                _ => {
+                    self.lower_expr_op(op, body);
+                }
+            }
+        }
+    }
+
+    fn lower_stage(&mut self, op: OpId) {
+        let d = self.m.op(op).clone();
+        let body = self.body;
+        let result = d.results[0];
+        let name = d
+            .attr("name")
+            .and_then(Attr::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
+        if !self.stages.contains_key(&result) {
+            // an intermediate: allocate its domain
+            let zero = self.index_const(0);
+            let mut extents = Vec::new();
+            for pair in bounds.chunks(2) {
+                let e = self.bin(body, ArithOp::Sub, pair[1], pair[0]);
+                extents.push(self.bin(body, ArithOp::Max, e, zero));
+            }
+            let elem = self.m.ty(result).elem();
+            let buf = self.value(
+                body,
+                OpSpec::new(Opcode::Mem(MemOp::Alloc))
+                    .operands(extents.clone())
+                    .result(Type::dynamic_buffer(elem, extents.len()))
+                    .loc(d.loc),
+            );
+            self.m.set_value_name(buf, name);
+            self.allocs.push(buf);
+            let origin = bounds.iter().step_by(2).copied().collect();
+            self.stages.insert(result, StageBuf { buf, origin });
+        }
+        let (buf, origin) = {
+            let sb = &self.stages[&result];
+            (sb.buf, sb.origin.clone())
+        };
+        // the loop nest
+        let region = self.m.entry_block(op, 0);
+        let vars = self.m.block(region).args.clone();
+        let one = self.index_const(1);
+        let mut block = body;
+        let mut loops = Vec::new();
+        for (k, pair) in bounds.chunks(2).enumerate() {
+            let l = self.push(
+                block,
+                OpSpec::new(Opcode::Loop(LoopOp::For))
+                    .operands([pair[0], pair[1], one])
+                    .regions(1)
+                    .loc(d.loc),
+            );
+            let inner = self.m.entry_block(l, 0);
+            let name = self.m.value(vars[k]).name.clone();
+            let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+            self.map.insert(vars[k], iv);
+            loops.push(inner);
+            block = inner;
+        }
+        let value = self.lower_region_value(region, block);
+        let mut idx = Vec::new();
+        for (k, &v) in vars.iter().enumerate() {
+            let iv = self.map[&v];
+            idx.push(self.bin(block, ArithOp::Sub, iv, origin[k]));
+        }
+        let mut operands = vec![value, buf];
+        operands.extend(idx);
+        self.push(
+            block,
+            OpSpec::new(Opcode::Mem(MemOp::Store))
+                .operands(operands)
+                .loc(d.loc),
+        );
+        for b in loops {
+            self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        }
+    }
+
+    /// Lowers the ops of a `pj.stage`/`pj.reduce` region into `block`; returns
+    /// the new value of what the region yields.
+    fn lower_region_value(&mut self, region: BlockId, block: BlockId) -> ValueId {
+        for op in self.m.block(region).ops.clone() {
+            let d = self.m.op(op);
+            if d.opcode == Opcode::Pj(PjOp::Yield) {
+                let y = d.operands[0];
+                return self.map[&y];
+            }
+            self.lower_expr_op(op, block);
+        }
+        unreachable!("verified: regions end in pj.yield")
+    }
+
+    fn lower_expr_op(&mut self, op: OpId, block: BlockId) {
+        let d = self.m.op(op).clone();
+        match d.opcode {
+            Opcode::Pj(PjOp::Read) => {
+                let v = self.lower_read(op, block);
+                self.map.insert(d.results[0], v);
+            }
+            Opcode::Pj(PjOp::Reduce) => {
+                let v = self.lower_reduce(op, block);
+                self.map.insert(d.results[0], v);
+            }
+            Opcode::Pj(PjOp::Size) => {
+                let name = d.attr("name").and_then(Attr::as_str).expect("verified");
+                let v = self.sizes[name];
+                self.map.insert(d.results[0], v);
+            }
+            Opcode::Arith(_) | Opcode::Math(_) => {
+                let operands = d.operands.iter().map(|v| self.map[v]).collect();
+                self.clone_op(op, block, operands);
+            }
+            other => unreachable!("{other} cannot appear in a pj.kernel expression"),
+        }
+    }
+
+    fn lower_read(&mut self, op: OpId, block: BlockId) -> ValueId {
+        let d = self.m.op(op).clone();
+        let array = d.operands[0];
+        let elem = self.m.ty(d.results[0]).clone();
+        let mut idx = Vec::new();
+        for &i in &d.operands[1..] {
+            let v = self.map[&i];
+            idx.push(if *self.m.ty(v) == Type::INDEX {
+                v
+            } else {
+                self.value(
+                    block,
+                    OpSpec::new(arith(ArithOp::Cast))
+                        .operands([v])
+                        .result(Type::INDEX),
+                )
+            });
+        }
+        let boundary = d
+            .attr("boundary")
+            .and_then(Attr::as_str)
+            .and_then(Boundary::from_name);
+        let (buf, local) = match self.stages.get(&array) {
+            Some(sb) => {
+                let (buf, origin) = (sb.buf, sb.origin.clone());
+                let local = idx
+                    .iter()
+                    .zip(&origin)
+                    .map(|(&i, &o)| self.bin(block, ArithOp::Sub, i, o))
+                    .collect();
+                (buf, local)
+            }
+            None => {
+                let buf = self.map[&array];
+                let local = match boundary {
+                    None | Some(Boundary::Zero) => idx,
+                    Some(b) => {
+                        let extents = self.extents[&array].clone();
+                        idx.iter()
+                            .zip(&extents)
+                            .map(|(&i, &n)| self.apply_boundary(block, b, i, n))
+                            .collect()
+                    }
+                };
+                (buf, local)
+            }
+        };
+        let mut operands = vec![buf];
+        operands.extend(local);
+        let mut spec = OpSpec::new(Opcode::Mem(MemOp::Load))
+            .operands(operands)
+            .result(elem)
+            .loc(d.loc);
+        if boundary.is_some() {
+            // zero outside: the `zero` mode itself, and an empty array under any mode
+            spec = spec.attr("oob", Attr::Str("zero".into()));
+        }
+        self.value(block, spec)
+    }
+
+    /// The in-range index that boundary mode `b` reads for index `i` of an
+    /// axis of extent `n` (any index when `n` is 0: the load then reads zero).
+    fn apply_boundary(&mut self, block: BlockId, b: Boundary, i: ValueId, n: ValueId) -> ValueId {
+        let zero = self.index_const(0);
+        let one = self.index_const(1);
+        match b {
+            Boundary::Zero => i,
+            Boundary::Clamp => {
+                let last = self.bin(block, ArithOp::Sub, n, one);
+                let lo = self.bin(block, ArithOp::Max, i, zero);
+                self.bin(block, ArithOp::Min, lo, last)
+            }
+            Boundary::Wrap | Boundary::Mirror => {
+                // a zero extent would divide by zero; any index reads zero then
+                let n1 = self.bin(block, ArithOp::Max, n, one);
+                let period = if b == Boundary::Wrap {
+                    n1
+                } else {
+                    let two = self.index_const(2);
+                    self.bin(block, ArithOp::Mul, n1, two)
+                };
+                let r = self.bin(block, ArithOp::Rem, i, period);
+                let neg = self.cmp(block, "lt", r, zero);
+                let shifted = self.bin(block, ArithOp::Add, r, period);
+                let m = self.value(
+                    block,
+                    OpSpec::new(arith(ArithOp::Select))
+                        .operands([neg, shifted, r])
+                        .result(Type::INDEX),
+                );
+                if b == Boundary::Wrap {
+                    return m;
+                }
+                // mirror: m in [0, 2n); the upper half reads backwards
+                let inside = self.cmp(block, "lt", m, n1);
+                let last = self.bin(block, ArithOp::Sub, period, one);
+                let back = self.bin(block, ArithOp::Sub, last, m);
+                self.value(
+                    block,
+                    OpSpec::new(arith(ArithOp::Select))
+                        .operands([inside, m, back])
+                        .result(Type::INDEX),
+                )
+            }
+        }
+    }
+
+    fn lower_reduce(&mut self, op: OpId, block: BlockId) -> ValueId {
+        let d = self.m.op(op).clone();
+        let kind = d
+            .attr("kind")
+            .and_then(Attr::as_str)
+            .expect("verified")
+            .to_string();
+        let ty = self.m.ty(d.results[0]).clone();
+        let elem = ty.as_scalar().expect("verified: scalar reduction");
+        let init = self.value(
+            block,
+            OpSpec::new(arith(ArithOp::Constant))
+                .attr("value", Scalar::reduce_identity(&kind, elem).to_attr())
+                .result(ty.clone()),
+        );
+        let bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
+        let region = self.m.entry_block(op, 0);
+        let vars = self.m.block(region).args.clone();
+        let one = self.index_const(1);
+        // one loop per variable, outermost first, each carrying the accumulator
+        let mut outer_result = None;
+        let mut cur_block = block;
+        let mut acc = init;
+        let mut loop_blocks = Vec::new();
+        for (k, pair) in bounds.chunks(2).enumerate() {
+            let l = self.push(
+                cur_block,
+                OpSpec::new(Opcode::Loop(LoopOp::For))
+                    .operands([pair[0], pair[1], one, acc])
+                    .result(ty.clone())
+                    .regions(1)
+                    .loc(d.loc),
+            );
+            let r = self.m.result(l);
+            if outer_result.is_none() {
+                outer_result = Some(r);
+            }
+            let inner = self.m.entry_block(l, 0);
+            let name = self.m.value(vars[k]).name.clone();
+            let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+            acc = self.m.add_block_arg(inner, ty.clone(), Some("acc".into()));
+            self.map.insert(vars[k], iv);
+            loop_blocks.push((inner, r));
+            cur_block = inner;
+        }
+        let term = self.lower_region_value(region, cur_block);
+        let combine = crate::dialects::arith::reduce_combiner(&kind);
+        let mut next = self.bin(cur_block, combine, acc, term);
+        // each loop yields what the loop inside it produced
+        for (i, &(b, _)) in loop_blocks.iter().enumerate().rev() {
+            self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands([next]));
+            if i > 0 {
+                next = loop_blocks[i].1;
+            }
+        }
+        // no variables: the body once, combined with the identity
+        outer_result.unwrap_or(next)
+    }
+}
