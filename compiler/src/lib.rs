@@ -8,6 +8,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod codegen;
 pub mod dialects;
 pub mod front;
 pub mod interp;

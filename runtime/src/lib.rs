@@ -1,5 +1,23 @@
-//! The thin runtime that compiled picojoule kernels link against.
+//! The thin runtime that native picojoule kernels link against.
 //!
-//! Empty for now: the native backends (Cranelift, LLVM) that need it have not
-//! landed yet. See `runtime/README.md` for what it will hold.
+//! - [`abi`]: the one calling convention of every kernel, JIT or AOT: a
+//!   buffer descriptor ([`abi::PjBuffer`]) per array, scalars by value, an
+//!   `int32_t` status return ([`abi::status`]).
+//! - [`error`]: the message behind a non-zero status, kept per thread.
+//! - [`alloc`]: aligned memory for intermediates.
+//! - [`math`]: elementary functions, the same Rust `std` functions the
+//!   reference interpreter uses, so native code agrees with it bit for bit.
+//! - [`buffer`]: a safe owned `Buffer` for Rust callers.
+//!
+//! Invariant: no dependency on the compiler, LLVM or Cranelift; everything
+//! here can be linked into any C or Rust program.
 #![warn(missing_docs)]
+
+pub mod abi;
+pub mod alloc;
+pub mod buffer;
+pub mod error;
+pub mod math;
+
+pub use abi::{ElemType, PjBuffer};
+pub use buffer::Buffer;

@@ -47,3 +47,46 @@ impl Tensor {
         self.data.is_empty()
     }
 }
+
+impl Tensor {
+    /// The elements as little-endian bytes (`bool` as one byte, 0 or 1).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() * self.elem.size_bytes());
+        for s in &self.data {
+            match *s {
+                Scalar::Bool(b) => out.push(b as u8),
+                Scalar::I8(v) => out.extend(v.to_le_bytes()),
+                Scalar::I16(v) => out.extend(v.to_le_bytes()),
+                Scalar::I32(v) => out.extend(v.to_le_bytes()),
+                Scalar::I64(v) => out.extend(v.to_le_bytes()),
+                Scalar::U8(v) => out.push(v),
+                Scalar::U16(v) => out.extend(v.to_le_bytes()),
+                Scalar::U32(v) => out.extend(v.to_le_bytes()),
+                Scalar::F32(v) => out.extend(v.to_le_bytes()),
+                Scalar::F64(v) => out.extend(v.to_le_bytes()),
+            }
+        }
+        out
+    }
+
+    /// An array from little-endian element bytes.
+    pub fn from_le_bytes(elem: ScalarType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
+        let size = elem.size_bytes();
+        let data = bytes
+            .chunks_exact(size)
+            .map(|c| match elem {
+                ScalarType::Bool => Scalar::Bool(c[0] != 0),
+                ScalarType::I8 => Scalar::I8(c[0] as i8),
+                ScalarType::U8 => Scalar::U8(c[0]),
+                ScalarType::I16 => Scalar::I16(i16::from_le_bytes([c[0], c[1]])),
+                ScalarType::U16 => Scalar::U16(u16::from_le_bytes([c[0], c[1]])),
+                ScalarType::I32 => Scalar::I32(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                ScalarType::U32 => Scalar::U32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                ScalarType::F32 => Scalar::F32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                ScalarType::I64 => Scalar::I64(i64::from_le_bytes(c.try_into().expect("8 bytes"))),
+                ScalarType::F64 => Scalar::F64(f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+            })
+            .collect();
+        Tensor::new(elem, shape, data)
+    }
+}

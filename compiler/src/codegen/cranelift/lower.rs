@@ -1,0 +1,925 @@
+//! `func`/`loop`/`mem`/`arith`/`math` IR to Cranelift IR, one `func.func`
+//! at a time, for any `cranelift_module::Module` (JIT or object file).
+//!
+//! Values: scalars are Cranelift values (`bool` is an `i8` holding 0 or 1);
+//! a buffer is its data pointer plus one shape and one stride value per dim.
+//! Semantics follow `dialects::arith` exactly: integer `div`/`rem` check for
+//! zero and never trap on `MIN / -1`; float-to-integer casts saturate; float
+//! `min`/`max` are IEEE `minimum`/`maximum` (Cranelift's `fmin`/`fmax`);
+//! transcendental functions call the runtime's, which are the interpreter's.
+//! Every load and store is bounds-checked (the `mem` contract); a failed
+//! check calls `pj_rt_fail`, frees the intermediates allocated so far, and
+//! returns the status.
+
+use super::CodegenError;
+use crate::dialects::{ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, arith::Scalar, signature};
+use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Value, types,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{DataDescription, FuncId, Linkage, Module};
+use pj_runtime::abi::{ElemType, offsets, status};
+use std::collections::HashMap;
+
+/// The runtime functions generated code calls, declared in a module.
+pub struct RuntimeFuncs {
+    fail: FuncId,
+    alloc: FuncId,
+    free: FuncId,
+    math: HashMap<&'static str, FuncId>,
+}
+
+fn sig<M: Module>(module: &M, params: &[types::Type], ret: Option<types::Type>) -> Signature {
+    let mut s = module.make_signature();
+    s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    s.returns.extend(ret.map(AbiParam::new));
+    s
+}
+
+/// Declares the runtime's entry points as imports.
+pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, CodegenError> {
+    let p = module.target_config().pointer_type();
+    let (i32t, i64t, f32t, f64t) = (types::I32, types::I64, types::F32, types::F64);
+    let fail = module.declare_function(
+        "pj_rt_fail",
+        Linkage::Import,
+        &sig(module, &[i32t, p, p, i64t, i64t], Some(i32t)),
+    )?;
+    let alloc =
+        module.declare_function("pj_rt_alloc", Linkage::Import, &sig(module, &[p], Some(p)))?;
+    let free =
+        module.declare_function("pj_rt_free", Linkage::Import, &sig(module, &[p, p], None))?;
+    let mut math = HashMap::new();
+    for (name, t, arity) in [
+        ("pj_rt_expf", f32t, 1),
+        ("pj_rt_exp", f64t, 1),
+        ("pj_rt_logf", f32t, 1),
+        ("pj_rt_log", f64t, 1),
+        ("pj_rt_tanhf", f32t, 1),
+        ("pj_rt_tanh", f64t, 1),
+        ("pj_rt_powf", f32t, 2),
+        ("pj_rt_pow", f64t, 2),
+        ("pj_rt_fmodf", f32t, 2),
+        ("pj_rt_fmod", f64t, 2),
+    ] {
+        let params = vec![t; arity];
+        let id = module.declare_function(name, Linkage::Import, &sig(module, &params, Some(t)))?;
+        math.insert(name, id);
+    }
+    Ok(RuntimeFuncs {
+        fail,
+        alloc,
+        free,
+        math,
+    })
+}
+
+/// The Cranelift type of a scalar.
+pub fn cl_type(t: ScalarType) -> types::Type {
+    match t {
+        ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => types::I8,
+        ScalarType::I16 | ScalarType::U16 => types::I16,
+        ScalarType::I32 | ScalarType::U32 => types::I32,
+        ScalarType::I64 => types::I64,
+        ScalarType::F32 => types::F32,
+        ScalarType::F64 => types::F64,
+    }
+}
+
+/// The runtime's code for an element type.
+pub fn elem_code(t: ScalarType) -> ElemType {
+    match t {
+        ScalarType::Bool => ElemType::Bool,
+        ScalarType::I8 => ElemType::I8,
+        ScalarType::I16 => ElemType::I16,
+        ScalarType::I32 => ElemType::I32,
+        ScalarType::I64 => ElemType::I64,
+        ScalarType::U8 => ElemType::U8,
+        ScalarType::U16 => ElemType::U16,
+        ScalarType::U32 => ElemType::U32,
+        ScalarType::F32 => ElemType::F32,
+        ScalarType::F64 => ElemType::F64,
+    }
+}
+
+/// The native signature of a `func.func`: a pointer per buffer, scalars by
+/// value, an `i32` status.
+pub fn kernel_signature<M: Module>(module: &M, ir: &IrModule, func: OpId) -> Signature {
+    let p = module.target_config().pointer_type();
+    let block = ir.entry_block(func, 0);
+    let params: Vec<types::Type> = ir
+        .block(block)
+        .args
+        .iter()
+        .map(|&a| match ir.ty(a) {
+            IrType::Scalar(s) => cl_type(*s),
+            _ => p,
+        })
+        .collect();
+    sig(module, &params, Some(types::I32))
+}
+
+#[derive(Clone)]
+struct Buf {
+    data: Value,
+    shape: Vec<Value>,
+    strides: Vec<Value>,
+    elem: ScalarType,
+    name: String,
+    /// Index into the function's allocation variables, for `mem.alloc` buffers.
+    alloc: Option<usize>,
+}
+
+#[derive(Clone)]
+enum CVal {
+    S(Value),
+    B(Buf),
+}
+
+struct FnLower<'a, 'b, M: Module> {
+    b: FunctionBuilder<'b>,
+    module: &'a mut M,
+    ir: &'a IrModule,
+    vals: HashMap<ValueId, CVal>,
+    ptr: types::Type,
+    rt: &'a RuntimeFuncs,
+    refs: HashMap<FuncId, FuncRef>,
+    /// (pointer, byte count) variables of every `mem.alloc`, null/0 when not live.
+    allocs: Vec<(Variable, Variable)>,
+    /// How many `mem.alloc`s have been lowered so far.
+    next_alloc: usize,
+    /// Frees what is live and returns the status in its parameter.
+    fail_exit: Block,
+}
+
+/// Defines the body of `func` (already declared as `id`).
+pub fn define_kernel<M: Module>(
+    module: &mut M,
+    rt: &RuntimeFuncs,
+    ir: &IrModule,
+    func: OpId,
+    id: FuncId,
+) -> Result<(), CodegenError> {
+    let mut ctx = module.make_context();
+    ctx.func.signature = kernel_signature(module, ir, func);
+    let mut fctx = FunctionBuilderContext::new();
+    let ptr = module.target_config().pointer_type();
+    {
+        let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut l = FnLower {
+            b,
+            module,
+            ir,
+            vals: HashMap::new(),
+            ptr,
+            rt,
+            refs: HashMap::new(),
+            allocs: Vec::new(),
+            next_alloc: 0,
+            fail_exit: Block::from_u32(0),
+        };
+        l.function(func)?;
+        let config = l.module.target_config();
+        l.b.seal_all_blocks();
+        l.b.finalize(config);
+    }
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| CodegenError::Cranelift(format!("{}: {e:?}", signature(ir, func).name)))?;
+    module.clear_context(&mut ctx);
+    Ok(())
+}
+
+impl<M: Module> FnLower<'_, '_, M> {
+    fn func_ref(&mut self, id: FuncId) -> FuncRef {
+        if let Some(&r) = self.refs.get(&id) {
+            return r;
+        }
+        let r = self.module.declare_func_in_func(id, self.b.func);
+        self.refs.insert(id, r);
+        r
+    }
+
+    fn call(&mut self, id: FuncId, args: &[Value]) -> Option<Value> {
+        let f = self.func_ref(id);
+        let inst = self.b.ins().call(f, args);
+        self.b.inst_results(inst).first().copied()
+    }
+
+    fn iconst(&mut self, t: types::Type, v: i64) -> Value {
+        // immediates are the sign-extended bit pattern of the value at width `t`
+        let bits = t.bits();
+        let v = if bits < 64 {
+            (v << (64 - bits)) >> (64 - bits)
+        } else {
+            v
+        };
+        self.b.ins().iconst(t, v)
+    }
+
+    /// A static message in the module's data; returns (pointer, length).
+    fn message(&mut self, text: &str) -> Result<(Value, Value), CodegenError> {
+        let id = self.module.declare_anonymous_data(false, false)?;
+        let mut d = DataDescription::new();
+        d.define(text.as_bytes().to_vec().into_boxed_slice());
+        self.module.define_data(id, &d)?;
+        let gv = self.module.declare_data_in_func(id, self.b.func);
+        let p = self.b.ins().symbol_value(self.ptr, gv);
+        let len = self.iconst(self.ptr, text.len() as i64);
+        Ok((p, len))
+    }
+
+    /// Continues when `ok` is non-zero; otherwise records `message` and
+    /// returns `code` (after freeing live intermediates).
+    fn check(
+        &mut self,
+        ok: Value,
+        code: i32,
+        message: &str,
+        a: Value,
+        b: Value,
+    ) -> Result<(), CodegenError> {
+        let cont = self.b.create_block();
+        let fail = self.b.create_block();
+        self.b.ins().brif(ok, cont, &[], fail, &[]);
+        self.b.switch_to_block(fail);
+        let (p, len) = self.message(message)?;
+        let c = self.iconst(types::I32, code as i64);
+        let st = self
+            .call(self.rt.fail, &[c, p, len, a, b])
+            .expect("pj_rt_fail returns its code");
+        self.b.ins().jump(self.fail_exit, &[BlockArg::Value(st)]);
+        self.b.switch_to_block(cont);
+        Ok(())
+    }
+
+    fn zero64(&mut self) -> Value {
+        self.iconst(types::I64, 0)
+    }
+
+    fn scalar(&self, v: ValueId) -> Value {
+        match &self.vals[&v] {
+            CVal::S(x) => *x,
+            CVal::B(_) => panic!("buffer used as a scalar (unverified IR)"),
+        }
+    }
+
+    fn buffer(&self, v: ValueId) -> Buf {
+        match &self.vals[&v] {
+            CVal::B(b) => b.clone(),
+            CVal::S(_) => panic!("scalar used as a buffer (unverified IR)"),
+        }
+    }
+
+    fn function(&mut self, func: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let sig = signature(ir, func);
+        let names: Vec<String> = sig
+            .params
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(sig.results.iter().cloned())
+            .collect();
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.fail_exit = self.b.create_block();
+        self.b.append_block_param(self.fail_exit, types::I32);
+        self.b.switch_to_block(entry);
+        // how many allocations: one variable pair each, null until allocated
+        let body = ir.entry_block(func, 0);
+        let mut n_allocs = 0;
+        ir.walk_block(body, &mut |op| {
+            if ir.op(op).opcode == Opcode::Mem(MemOp::Alloc) {
+                n_allocs += 1;
+            }
+        });
+        let null = self.iconst(self.ptr, 0);
+        for _ in 0..n_allocs {
+            let pv = self.b.declare_var(self.ptr);
+            let bv = self.b.declare_var(self.ptr);
+            self.b.def_var(pv, null);
+            self.b.def_var(bv, null);
+            self.allocs.push((pv, bv));
+        }
+        let params = self.b.block_params(entry).to_vec();
+        for (i, (&arg, &p)) in ir.block(body).args.iter().zip(&params).enumerate() {
+            let v = match ir.ty(arg) {
+                IrType::Scalar(_) => CVal::S(p),
+                t => CVal::B(self.load_descriptor(p, t, &names[i])?),
+            };
+            self.vals.insert(arg, v);
+        }
+        self.block(body)?;
+        // the shared failure exit
+        self.b.switch_to_block(self.fail_exit);
+        let code = self.b.block_params(self.fail_exit)[0];
+        for k in 0..self.allocs.len() {
+            let (pv, bv) = self.allocs[k];
+            let (p, n) = (self.b.use_var(pv), self.b.use_var(bv));
+            self.call(self.rt.free, &[p, n]);
+        }
+        self.b.ins().return_(&[code]);
+        Ok(())
+    }
+
+    /// Reads a `pj_buffer*` argument and checks its type and rank.
+    fn load_descriptor(&mut self, p: Value, ty: &IrType, name: &str) -> Result<Buf, CodegenError> {
+        let elem = ty.elem();
+        let rank = ty.rank().unwrap_or(0);
+        let zero = self.iconst(self.ptr, 0);
+        let z64 = self.zero64();
+        let nonnull = self.b.ins().icmp(IntCC::NotEqual, p, zero);
+        self.check(
+            nonnull,
+            status::BAD_ARGUMENT,
+            &format!("argument `{name}` is NULL"),
+            z64,
+            z64,
+        )?;
+        let flags = MemFlagsData::trusted();
+        let et = self
+            .b
+            .ins()
+            .load(types::I32, flags, p, offsets::ELEM_TYPE as i32);
+        let rk = self
+            .b
+            .ins()
+            .load(types::I32, flags, p, offsets::RANK as i32);
+        let want_et = self.iconst(types::I32, elem_code(elem) as i64);
+        let want_rk = self.iconst(types::I32, rank as i64);
+        let ok1 = self.b.ins().icmp(IntCC::Equal, et, want_et);
+        let ok2 = self.b.ins().icmp(IntCC::Equal, rk, want_rk);
+        let ok = self.b.ins().band(ok1, ok2);
+        let (a, b) = (
+            self.b.ins().sextend(types::I64, et),
+            self.b.ins().sextend(types::I64, rk),
+        );
+        let msg = format!(
+            "argument `{name}`: expects an array of {elem} (type code {}) with {rank} dims, got type code {{0}} with {{1}} dims",
+            elem_code(elem) as i32
+        );
+        self.check(ok, status::BAD_ARGUMENT, &msg, a, b)?;
+        let data = self.b.ins().load(self.ptr, flags, p, offsets::DATA as i32);
+        let mut shape = Vec::new();
+        let mut strides = Vec::new();
+        for d in 0..rank {
+            shape.push(
+                self.b
+                    .ins()
+                    .load(types::I64, flags, p, (offsets::SHAPE + 8 * d) as i32),
+            );
+            strides.push(self.b.ins().load(
+                types::I64,
+                flags,
+                p,
+                (offsets::STRIDES + 8 * d) as i32,
+            ));
+        }
+        Ok(Buf {
+            data,
+            shape,
+            strides,
+            elem,
+            name: name.to_string(),
+            alloc: None,
+        })
+    }
+
+    /// Lowers the ops of `block`; returns the values a `loop.yield` ends it with.
+    fn block(&mut self, block: BlockId) -> Result<Vec<Value>, CodegenError> {
+        let ir = self.ir;
+        for &op in &ir.block(block).ops {
+            let d = ir.op(op);
+            match d.opcode {
+                Opcode::Loop(LoopOp::Yield) => {
+                    return Ok(d.operands.iter().map(|&v| self.scalar(v)).collect());
+                }
+                Opcode::Func(FuncOp::Return) => {
+                    let ok = self.iconst(types::I32, 0);
+                    self.b.ins().return_(&[ok]);
+                    return Ok(vec![]);
+                }
+                _ => self.op(op)?,
+            }
+        }
+        Ok(vec![])
+    }
+
+    fn at(&self, op: OpId) -> String {
+        match (&self.ir.source_name, self.ir.op(op).loc) {
+            (Some(f), Some(l)) => format!(" at {f}:{}:{}", l.line, l.col),
+            (None, Some(l)) => format!(" at {}:{}", l.line, l.col),
+            _ => String::new(),
+        }
+    }
+
+    fn op(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let result_ty = d.results.first().map(|&r| ir.ty(r).clone());
+        let value: Option<Value> = match d.opcode {
+            Opcode::Arith(a) => Some(self.arith(op, a)?),
+            Opcode::Math(mo) => Some(self.math(op, mo)),
+            Opcode::Loop(LoopOp::For) => {
+                self.for_loop(op)?;
+                None
+            }
+            Opcode::Mem(MemOp::Dim) => {
+                let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
+                Some(self.buffer(d.operands[0]).shape[k])
+            }
+            Opcode::Mem(MemOp::Load) => Some(self.load(op)?),
+            Opcode::Mem(MemOp::Store) => {
+                self.store(op)?;
+                None
+            }
+            Opcode::Mem(MemOp::Alloc) => {
+                self.alloc(op)?;
+                None
+            }
+            Opcode::Mem(MemOp::Dealloc) => {
+                let buf = self.buffer(d.operands[0]);
+                if let Some(k) = buf.alloc {
+                    let (pv, bv) = self.allocs[k];
+                    let (p, n) = (self.b.use_var(pv), self.b.use_var(bv));
+                    self.call(self.rt.free, &[p, n]);
+                    let null = self.iconst(self.ptr, 0);
+                    self.b.def_var(pv, null);
+                    self.b.def_var(bv, null);
+                }
+                None
+            }
+            Opcode::Func(FuncOp::Check) => {
+                let ok = self.scalar(d.operands[0]);
+                let z = self.zero64();
+                let a = d.operands.get(1).map_or(z, |&v| self.scalar(v));
+                let b = d.operands.get(2).map_or(z, |&v| self.scalar(v));
+                let code = d.attr("code").and_then(Attr::as_int).unwrap_or(1) as i32;
+                let msg = d
+                    .attr("message")
+                    .and_then(Attr::as_str)
+                    .unwrap_or("check failed")
+                    .to_string();
+                self.check(ok, code, &msg, a, b)?;
+                None
+            }
+            Opcode::Func(FuncOp::Func | FuncOp::Return) | Opcode::Loop(LoopOp::Yield) => {
+                unreachable!("handled by the caller")
+            }
+            Opcode::Pj(p) => {
+                return Err(CodegenError::Unsupported(format!(
+                    "`pj.{}` reached code generation: run `lower-stages` first",
+                    p.mnemonic()
+                )));
+            }
+        };
+        if let (Some(v), Some(_)) = (value, result_ty) {
+            self.vals.insert(d.results[0], CVal::S(v));
+        }
+        Ok(())
+    }
+
+    fn for_loop(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let (lb, ub, step) = (
+            self.scalar(d.operands[0]),
+            self.scalar(d.operands[1]),
+            self.scalar(d.operands[2]),
+        );
+        let inits: Vec<Value> = d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
+        let tys: Vec<types::Type> = d.operands[3..]
+            .iter()
+            .map(|&v| cl_type(ir.ty(v).elem()))
+            .collect();
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let iv = self.b.append_block_param(header, types::I64);
+        let mut carried = Vec::new();
+        for &t in &tys {
+            carried.push(self.b.append_block_param(header, t));
+        }
+        let mut results = Vec::new();
+        for &t in &tys {
+            results.push(self.b.append_block_param(exit, t));
+        }
+        let args: Vec<BlockArg> = std::iter::once(lb)
+            .chain(inits)
+            .map(BlockArg::Value)
+            .collect();
+        self.b.ins().jump(header, &args);
+        self.b.switch_to_block(header);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, iv, ub);
+        let exit_args: Vec<BlockArg> = carried.iter().map(|&v| BlockArg::Value(v)).collect();
+        self.b.ins().brif(more, body, &[], exit, &exit_args);
+        self.b.switch_to_block(body);
+        let region = ir.entry_block(op, 0);
+        let rargs = ir.block(region).args.clone();
+        self.vals.insert(rargs[0], CVal::S(iv));
+        for (a, &c) in rargs[1..].iter().zip(&carried) {
+            self.vals.insert(*a, CVal::S(c));
+        }
+        let next = self.block(region)?;
+        let iv2 = self.b.ins().iadd(iv, step);
+        let back: Vec<BlockArg> = std::iter::once(iv2)
+            .chain(next)
+            .map(BlockArg::Value)
+            .collect();
+        self.b.ins().jump(header, &back);
+        self.b.switch_to_block(exit);
+        for (r, v) in d.results.iter().zip(results) {
+            self.vals.insert(*r, CVal::S(v));
+        }
+        Ok(())
+    }
+
+    /// Address of an element and whether every index is inside the buffer.
+    fn address(&mut self, buf: &Buf, idx: &[Value]) -> (Value, Value) {
+        let mut in_range = None;
+        let mut offset = self.zero64();
+        for (k, &i) in idx.iter().enumerate() {
+            let ok = self.b.ins().icmp(IntCC::UnsignedLessThan, i, buf.shape[k]);
+            in_range = Some(match in_range {
+                None => ok,
+                Some(prev) => self.b.ins().band(prev, ok),
+            });
+            let scaled = self.b.ins().imul(i, buf.strides[k]);
+            offset = self.b.ins().iadd(offset, scaled);
+        }
+        let size = cl_type(buf.elem).bytes() as i64;
+        let bytes = self.b.ins().imul_imm_s(offset, size);
+        let bytes = if self.ptr == types::I64 {
+            bytes
+        } else {
+            self.b.ins().ireduce(self.ptr, bytes)
+        };
+        let addr = self.b.ins().iadd(buf.data, bytes);
+        let ok = in_range.unwrap_or_else(|| self.iconst(types::I8, 1));
+        (addr, ok)
+    }
+
+    fn load(&mut self, op: OpId) -> Result<Value, CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let buf = self.buffer(d.operands[0]);
+        let idx: Vec<Value> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
+        let t = cl_type(buf.elem);
+        let (addr, ok) = self.address(&buf, &idx);
+        if d.attr("oob").is_some() {
+            // zero outside: branch around the load (the address may be invalid)
+            let inside = self.b.create_block();
+            let merge = self.b.create_block();
+            let v = self.b.append_block_param(merge, t);
+            let zero = if t.is_float() {
+                self.fzero(t)
+            } else {
+                self.iconst(t, 0)
+            };
+            self.b
+                .ins()
+                .brif(ok, inside, &[], merge, &[BlockArg::Value(zero)]);
+            self.b.switch_to_block(inside);
+            let x = self.b.ins().load(t, MemFlagsData::trusted(), addr, 0);
+            self.b.ins().jump(merge, &[BlockArg::Value(x)]);
+            self.b.switch_to_block(merge);
+            return Ok(v);
+        }
+        let (a, b) = self.first_index_and_extent(&idx, &buf);
+        let msg = format!(
+            "read of `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
+            buf.name,
+            self.at(op)
+        );
+        self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
+        Ok(self.b.ins().load(t, MemFlagsData::trusted(), addr, 0))
+    }
+
+    fn first_index_and_extent(&mut self, idx: &[Value], buf: &Buf) -> (Value, Value) {
+        match (idx.first(), buf.shape.first()) {
+            (Some(&i), Some(&n)) => (i, n),
+            _ => {
+                let z = self.zero64();
+                (z, z)
+            }
+        }
+    }
+
+    fn store(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let value = self.scalar(d.operands[0]);
+        let buf = self.buffer(d.operands[1]);
+        let idx: Vec<Value> = d.operands[2..].iter().map(|&v| self.scalar(v)).collect();
+        let (addr, ok) = self.address(&buf, &idx);
+        let (a, b) = self.first_index_and_extent(&idx, &buf);
+        let msg = format!(
+            "write to `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
+            buf.name,
+            self.at(op)
+        );
+        self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
+        self.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
+        Ok(())
+    }
+
+    fn alloc(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let elem = ir.ty(d.results[0]).elem();
+        let z = self.zero64();
+        let mut shape = Vec::new();
+        for &v in &d.operands {
+            let e = self.scalar(v);
+            shape.push(self.b.ins().smax(e, z));
+        }
+        // bytes = product of extents * element size, refusing overflow
+        let size = self.iconst(types::I64, cl_type(elem).bytes() as i64);
+        let mut bytes = size;
+        let mut overflow = self.iconst(types::I8, 0);
+        for &e in &shape {
+            let (p, o) = self.b.ins().umul_overflow(bytes, e);
+            bytes = p;
+            overflow = self.b.ins().bor(overflow, o);
+        }
+        let name = d.attr("name").and_then(Attr::as_str).map(str::to_string);
+        let name = name
+            .or_else(|| ir.value(d.results[0]).name.clone())
+            .unwrap_or_else(|| "a stage".into());
+        let fits = self.b.ins().icmp_imm_s(IntCC::Equal, overflow, 0);
+        let msg = format!(
+            "cannot allocate `{name}`: its size overflows{}",
+            self.at(op)
+        );
+        self.check(fits, status::OUT_OF_MEMORY, &msg, z, z)?;
+        let nbytes = if self.ptr == types::I64 {
+            bytes
+        } else {
+            self.b.ins().ireduce(self.ptr, bytes)
+        };
+        let p = self
+            .call(self.rt.alloc, &[nbytes])
+            .expect("pj_rt_alloc returns a pointer");
+        let null = self.iconst(self.ptr, 0);
+        let ok = self.b.ins().icmp(IntCC::NotEqual, p, null);
+        let msg = format!("cannot allocate {{0}} bytes for `{name}`{}", self.at(op));
+        self.check(ok, status::OUT_OF_MEMORY, &msg, bytes, z)?;
+        let k = self.next_alloc;
+        self.next_alloc += 1;
+        let (pv, bv) = self.allocs[k];
+        self.b.def_var(pv, p);
+        self.b.def_var(bv, nbytes);
+        // row-major strides
+        let mut strides = vec![z; shape.len()];
+        let mut stride = self.iconst(types::I64, 1);
+        for k in (0..shape.len()).rev() {
+            strides[k] = stride;
+            let one = self.iconst(types::I64, 1);
+            let e = self.b.ins().smax(shape[k], one);
+            stride = self.b.ins().imul(stride, e);
+        }
+        self.vals.insert(
+            d.results[0],
+            CVal::B(Buf {
+                data: p,
+                shape,
+                strides,
+                elem,
+                name,
+                alloc: Some(k),
+            }),
+        );
+        Ok(())
+    }
+
+    fn fzero(&mut self, t: types::Type) -> Value {
+        if t == types::F32 {
+            self.b.ins().f32const(0.0)
+        } else {
+            self.b.ins().f64const(0.0)
+        }
+    }
+
+    fn arith(&mut self, op: OpId, a: ArithOp) -> Result<Value, CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let rt = ir
+            .ty(d.results[0])
+            .as_scalar()
+            .expect("verified: scalar result");
+        let x = |s: &Self, i: usize| s.scalar(d.operands[i]);
+        Ok(match a {
+            ArithOp::Constant => {
+                let s =
+                    Scalar::from_attr(d.attr("value").expect("verified"), rt).expect("verified");
+                match s {
+                    Scalar::F32(v) => self.b.ins().f32const(v),
+                    Scalar::F64(v) => self.b.ins().f64const(v),
+                    s => {
+                        let v = s.as_i64().expect("integer or bool");
+                        self.iconst(cl_type(rt), v)
+                    }
+                }
+            }
+            ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Min | ArithOp::Max => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                let float = rt.is_float();
+                let signed = rt.is_signed_int();
+                let ins = self.b.ins();
+                match (a, float) {
+                    (ArithOp::Add, false) => ins.iadd(p, q),
+                    (ArithOp::Add, true) => ins.fadd(p, q),
+                    (ArithOp::Sub, false) => ins.isub(p, q),
+                    (ArithOp::Sub, true) => ins.fsub(p, q),
+                    (ArithOp::Mul, false) => ins.imul(p, q),
+                    (ArithOp::Mul, true) => ins.fmul(p, q),
+                    (ArithOp::Min, true) => ins.fmin(p, q),
+                    (ArithOp::Max, true) => ins.fmax(p, q),
+                    (ArithOp::Min, false) if signed => ins.smin(p, q),
+                    (ArithOp::Max, false) if signed => ins.smax(p, q),
+                    (ArithOp::Min, false) => ins.umin(p, q),
+                    (ArithOp::Max, false) => ins.umax(p, q),
+                    _ => unreachable!(),
+                }
+            }
+            ArithOp::Div | ArithOp::Rem => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                if rt.is_float() {
+                    if a == ArithOp::Div {
+                        self.b.ins().fdiv(p, q)
+                    } else {
+                        let f = if rt == ScalarType::F32 {
+                            "pj_rt_fmodf"
+                        } else {
+                            "pj_rt_fmod"
+                        };
+                        self.call(self.rt.math[f], &[p, q]).expect("fmod returns")
+                    }
+                } else {
+                    let t = cl_type(rt);
+                    let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, q, 0);
+                    let z = self.zero64();
+                    let msg = format!("integer division by zero{}", self.at(op));
+                    self.check(nonzero, status::DIVISION_BY_ZERO, &msg, z, z)?;
+                    if rt.is_signed_int() {
+                        // MIN / -1 wraps to MIN and MIN % -1 is 0, instead of trapping
+                        let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, q, -1);
+                        let one = self.iconst(t, 1);
+                        let safe = self.b.ins().select(minus_one, one, q);
+                        if a == ArithOp::Div {
+                            let quo = self.b.ins().sdiv(p, safe);
+                            let neg = self.b.ins().ineg(p);
+                            self.b.ins().select(minus_one, neg, quo)
+                        } else {
+                            let rem = self.b.ins().srem(p, safe);
+                            let zero = self.iconst(t, 0);
+                            self.b.ins().select(minus_one, zero, rem)
+                        }
+                    } else if a == ArithOp::Div {
+                        self.b.ins().udiv(p, q)
+                    } else {
+                        self.b.ins().urem(p, q)
+                    }
+                }
+            }
+            ArithOp::Neg => {
+                let p = x(self, 0);
+                if rt.is_float() {
+                    self.b.ins().fneg(p)
+                } else {
+                    self.b.ins().ineg(p)
+                }
+            }
+            ArithOp::Not => {
+                let p = x(self, 0);
+                self.b.ins().bxor_imm_s(p, 1)
+            }
+            ArithOp::And => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                self.b.ins().band(p, q)
+            }
+            ArithOp::Or => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                self.b.ins().bor(p, q)
+            }
+            ArithOp::Select => {
+                let (c, p, q) = (x(self, 0), x(self, 1), x(self, 2));
+                self.b.ins().select(c, p, q)
+            }
+            ArithOp::Cmp => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                let ot = ir.ty(d.operands[0]).as_scalar().expect("verified");
+                let pred = d.attr("pred").and_then(Attr::as_str).expect("verified");
+                if ot.is_float() {
+                    let cc = match pred {
+                        "eq" => FloatCC::Equal,
+                        "ne" => FloatCC::NotEqual,
+                        "lt" => FloatCC::LessThan,
+                        "le" => FloatCC::LessThanOrEqual,
+                        "gt" => FloatCC::GreaterThan,
+                        _ => FloatCC::GreaterThanOrEqual,
+                    };
+                    self.b.ins().fcmp(cc, p, q)
+                } else {
+                    let s = ot.is_signed_int();
+                    let cc = match (pred, s) {
+                        ("eq", _) => IntCC::Equal,
+                        ("ne", _) => IntCC::NotEqual,
+                        ("lt", true) => IntCC::SignedLessThan,
+                        ("le", true) => IntCC::SignedLessThanOrEqual,
+                        ("gt", true) => IntCC::SignedGreaterThan,
+                        ("ge", true) => IntCC::SignedGreaterThanOrEqual,
+                        ("lt", false) => IntCC::UnsignedLessThan,
+                        ("le", false) => IntCC::UnsignedLessThanOrEqual,
+                        ("gt", false) => IntCC::UnsignedGreaterThan,
+                        _ => IntCC::UnsignedGreaterThanOrEqual,
+                    };
+                    self.b.ins().icmp(cc, p, q)
+                }
+            }
+            ArithOp::Cast => {
+                let p = x(self, 0);
+                let from = ir.ty(d.operands[0]).as_scalar().expect("verified");
+                self.cast(p, from, rt)
+            }
+        })
+    }
+
+    /// `Scalar::cast`, in machine code.
+    fn cast(&mut self, v: Value, from: ScalarType, to: ScalarType) -> Value {
+        let (ft, tt) = (cl_type(from), cl_type(to));
+        if to == ScalarType::Bool {
+            return if from.is_float() {
+                let z = self.fzero(ft);
+                self.b.ins().fcmp(FloatCC::NotEqual, v, z)
+            } else {
+                self.b.ins().icmp_imm_s(IntCC::NotEqual, v, 0)
+            };
+        }
+        let from_signed = from.is_signed_int();
+        match (from.is_float(), to.is_float()) {
+            (true, true) => match (ft == tt, ft.bits() < tt.bits()) {
+                (true, _) => v,
+                (false, true) => self.b.ins().fpromote(tt, v),
+                (false, false) => self.b.ins().fdemote(tt, v),
+            },
+            (false, true) => {
+                if from_signed {
+                    self.b.ins().fcvt_from_sint(tt, v)
+                } else {
+                    self.b.ins().fcvt_from_uint(tt, v)
+                }
+            }
+            (true, false) => {
+                // saturate to i64, then clamp to the target's range
+                let wide = self.b.ins().fcvt_to_sint_sat(types::I64, v);
+                if to == ScalarType::I64 {
+                    return wide;
+                }
+                let (lo, hi) = to.int_range().expect("integer type");
+                let lo = self.iconst(types::I64, lo);
+                let hi = self.iconst(types::I64, hi);
+                let c = self.b.ins().smax(wide, lo);
+                let c = self.b.ins().smin(c, hi);
+                self.b.ins().ireduce(tt, c)
+            }
+            (false, false) => {
+                if ft == tt {
+                    v
+                } else if ft.bits() > tt.bits() {
+                    self.b.ins().ireduce(tt, v)
+                } else if from_signed {
+                    self.b.ins().sextend(tt, v)
+                } else {
+                    self.b.ins().uextend(tt, v)
+                }
+            }
+        }
+    }
+
+    fn math(&mut self, op: OpId, mo: MathOp) -> Value {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let rt = ir.ty(d.results[0]).as_scalar().expect("verified");
+        let args: Vec<Value> = d.operands.iter().map(|&v| self.scalar(v)).collect();
+        let f32t = rt == ScalarType::F32;
+        let call = |s: &mut Self, f32name: &'static str, f64name: &'static str| {
+            let id = s.rt.math[if f32t { f32name } else { f64name }];
+            s.call(id, &args).expect("math functions return a value")
+        };
+        match mo {
+            MathOp::Abs if rt.is_float() => self.b.ins().fabs(args[0]),
+            MathOp::Abs if rt.is_signed_int() => self.b.ins().iabs(args[0]),
+            MathOp::Abs => args[0],
+            MathOp::Sqrt => self.b.ins().sqrt(args[0]),
+            MathOp::Floor => self.b.ins().floor(args[0]),
+            MathOp::Ceil => self.b.ins().ceil(args[0]),
+            MathOp::Exp => call(self, "pj_rt_expf", "pj_rt_exp"),
+            MathOp::Log => call(self, "pj_rt_logf", "pj_rt_log"),
+            MathOp::Tanh => call(self, "pj_rt_tanhf", "pj_rt_tanh"),
+            MathOp::Pow => call(self, "pj_rt_powf", "pj_rt_pow"),
+        }
+    }
+}

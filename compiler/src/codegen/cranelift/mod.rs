@@ -1,0 +1,28 @@
+//! The Cranelift backend: `lower.rs` turns each `func.func` into Cranelift
+//! IR for any `cranelift_module::Module`; `jit.rs` compiles a whole module
+//! into this process and calls kernels safely.
+
+pub mod jit;
+pub mod lower;
+
+pub use jit::{JitKernel, JitModule, RunError};
+
+/// Why code generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// The IR uses something this backend does not support.
+    #[error("unsupported by the Cranelift backend: {0}")]
+    Unsupported(String),
+    /// The target is not available.
+    #[error("cannot target this machine: {0}")]
+    Target(String),
+    /// Cranelift rejected the function (a compiler bug).
+    #[error("Cranelift failed: {0}")]
+    Cranelift(String),
+}
+
+impl From<cranelift_module::ModuleError> for CodegenError {
+    fn from(e: cranelift_module::ModuleError) -> Self {
+        CodegenError::Cranelift(e.to_string())
+    }
+}
