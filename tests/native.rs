@@ -51,3 +51,91 @@ fn jit_and_interpreter_agree_on_errors() {
     assert_eq!(err.to_string(), want.to_string());
     let _ = Value::Scalar;
 }
+
+/// Deterministic pseudo-random values.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Arguments for a `pj.kernel` with every size set by `size_of`.
+fn random_args(
+    m: &pj_compiler::Module,
+    kernel: &str,
+    size_of: &dyn Fn(usize) -> usize,
+    rng: &mut Rng,
+) -> Vec<Value> {
+    use pj_compiler::dialects::arith::Scalar;
+    use pj_compiler::interp::Tensor;
+    use pj_compiler::ir::{Dim, Type};
+    let k = m.kernel(kernel).expect("kernel");
+    let mut sizes: Vec<String> = Vec::new();
+    pj_compiler::dialects::signature(m, k)
+        .params
+        .into_iter()
+        .map(|(_, ty)| {
+            let mut value = |t: pj_lang::types::ScalarType| {
+                let r = rng.next();
+                if t.is_float() {
+                    Scalar::F64((r % 20_001) as f64 / 1000.0 - 10.0).cast(t)
+                } else {
+                    Scalar::I64((r % 300) as i64 - 150).cast(t)
+                }
+            };
+            match ty {
+                Type::Scalar(t) => Value::Scalar(value(t)),
+                Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
+                    let shape: Vec<usize> = dims
+                        .iter()
+                        .map(|d| match d {
+                            Dim::Static(n) => *n as usize,
+                            Dim::Sym(s) => {
+                                let i = sizes.iter().position(|x| x == s).unwrap_or_else(|| {
+                                    sizes.push(s.clone());
+                                    sizes.len() - 1
+                                });
+                                size_of(i)
+                            }
+                            Dim::Dynamic => 3,
+                        })
+                        .collect();
+                    let data = (0..shape.iter().product()).map(|_| value(elem)).collect();
+                    Value::Array(Tensor::new(elem, shape, data))
+                }
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn jit_matches_the_interpreter_at_odd_shapes() {
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let assignments: Vec<Box<dyn Fn(usize) -> usize>> = vec![
+        Box::new(|_| 1),
+        Box::new(|_| 7),
+        Box::new(|_| 33),
+        Box::new(|i| [7, 33, 1, 5][i % 4]),
+        Box::new(|i| [33, 1, 7, 2][i % 4]),
+    ];
+    for &name in EXAMPLES {
+        let m = compile(name, &read(&root().join(format!("examples/{name}.pj"))));
+        let code = jit::compile(&m).unwrap();
+        let k = code.kernel(name).unwrap();
+        for (a, size_of) in assignments.iter().enumerate() {
+            let args = random_args(&m, name, size_of.as_ref(), &mut rng);
+            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
+            let got = k.call(&args).map_err(|e| e.to_string());
+            assert_eq!(
+                format!("{got:?}"),
+                format!("{want:?}"),
+                "{name}, size assignment {a}"
+            );
+        }
+    }
+}

@@ -170,6 +170,35 @@ fn exercise_source(src: &str, rng: &mut Rng) {
     let m = compiled.module;
     run_every_kernel(&m, rng);
     run_every_kernel(&common::lowered(&m), rng);
+    // Native code must agree with the interpreter on whatever the interpreter
+    // can run within its small limit.
+    let code =
+        pj_compiler::codegen::cranelift::jit::compile(&m).expect("every checked kernel compiles");
+    for name in m.kernel_names() {
+        let k = m.kernel(&name).expect("listed");
+        let args = small_args(&m, k, rng);
+        let want = interp::run_with_limit(&m, &name, &args, 1 << 16);
+        if matches!(want, Err(interp::InterpError::TooLarge { .. })) {
+            continue;
+        }
+        let got = code.kernel(&name).expect("compiled").call(&args);
+        match (&want, &got) {
+            (Ok(a), Ok(b)) => assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "`{name}` differs natively"
+            ),
+            (Err(interp::InterpError::OutOfBounds { .. }), Err(b)) => {
+                assert!(b.message.contains("out of bounds"))
+            }
+            (Err(a), Err(b)) => assert_eq!(
+                a.to_string(),
+                b.message,
+                "`{name}` fails differently natively"
+            ),
+            (a, b) => panic!("`{name}`: interpreter {a:?}, native {b:?}"),
+        }
+    }
 }
 
 #[test]
