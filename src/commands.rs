@@ -269,11 +269,35 @@ pub fn run(
         targets.push((i, v));
     }
 
-    let t1 = Instant::now();
+    let mut phases: Vec<(String, std::time::Duration)> = vec![("front end".into(), t_front)];
+    phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
     let out = match backend {
-        Backend::Interp => interp::run(&m, &name, &values)?,
+        Backend::Interp => {
+            let t = Instant::now();
+            let out = interp::run(&m, &name, &values)?;
+            phases.push(("interpret".into(), t.elapsed()));
+            out
+        }
+        Backend::Cranelift => {
+            let mut lowered = m.clone();
+            for r in PassManager::parse("lower-stages,canonicalize,cse,dce")
+                .map_err(|e| anyhow!(e))?
+                .run(&mut lowered)?
+            {
+                phases.push((format!("{} (lowering)", r.name), r.elapsed));
+            }
+            let t = Instant::now();
+            let code = pj_compiler::codegen::cranelift::JitModule::compile(&lowered)?;
+            phases.push(("cranelift".into(), t.elapsed()));
+            let kernel = code
+                .kernel(&name)
+                .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
+            let t = Instant::now();
+            let out = kernel.call(&values)?;
+            phases.push(("run".into(), t.elapsed()));
+            out
+        }
     };
-    let t_run = t1.elapsed();
 
     if targets.is_empty() {
         for (r, t) in results.iter().zip(&out) {
@@ -289,23 +313,9 @@ pub fn run(
     }
     if time {
         eprintln!("timings:");
-        eprintln!(
-            "  {:<14} {:>10.3} ms",
-            "front end",
-            t_front.as_secs_f64() * 1e3
-        );
-        for r in &records {
-            eprintln!(
-                "  {:<14} {:>10.3} ms",
-                r.name,
-                r.elapsed.as_secs_f64() * 1e3
-            );
+        for (phase, d) in &phases {
+            eprintln!("  {phase:<26} {:>10.3} ms", d.as_secs_f64() * 1e3);
         }
-        eprintln!(
-            "  {:<14} {:>10.3} ms",
-            "interpret",
-            t_run.as_secs_f64() * 1e3
-        );
     }
     Ok(())
 }

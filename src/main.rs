@@ -30,6 +30,8 @@ pub enum Stage {
 /// Who executes `pj run`.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Backend {
+    /// Native code through the Cranelift JIT.
+    Cranelift,
     /// The reference interpreter.
     Interp,
 }
@@ -86,12 +88,13 @@ enum Command {
         #[arg(long = "out", value_name = "NAME=PATH")]
         outs: Vec<String>,
         /// Who executes the kernel.
-        #[arg(long, value_enum, default_value = "interp")]
+        #[arg(long, value_enum, default_value = "cranelift")]
         backend: Backend,
         /// Passes to run first; default: canonicalize,cse,dce.
         #[arg(long)]
         passes: Option<String>,
-        /// Report how long each phase took (on stderr).
+        /// Report how long each phase took (on stderr): front end, each
+        /// pass, lowering, code generation, the run.
         #[arg(long)]
         time_passes: bool,
     },
