@@ -347,3 +347,58 @@ fn fmt_scalar(s: &Scalar) -> String {
         other => other.as_i64().unwrap_or(0).to_string(),
     }
 }
+
+pub fn build(path: &Path, kernel: Option<&str>, target: &str, output: &Path) -> Result<()> {
+    use pj_compiler::codegen::cranelift::{header::c_header, object::emit_object};
+    let target = pj_compiler::target::Target::parse(target)?;
+    let mut m = load(path)?;
+    let names = m.kernel_names();
+    let only: Vec<String> = match kernel {
+        Some(k) if names.iter().any(|n| n == k) => vec![k.to_string()],
+        Some(k) => bail!(
+            "no kernel named `{k}` in `{}`; it has: {}",
+            path.display(),
+            names.join(", ")
+        ),
+        None => vec![],
+    };
+    PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+        .map_err(|e| anyhow!(e))?
+        .run(&mut m)?;
+    let object = emit_object(&m, &target, &only)?;
+    let header_path = output.with_extension("h");
+    let guard = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "kernels".into());
+    let header = c_header(&m, &guard, &only);
+    picojoule::write_atomic(&[(output, &object), (&header_path, header.as_bytes())])?;
+    eprintln!(
+        "wrote {} ({} bytes, {}) and {}",
+        output.display(),
+        object.len(),
+        target.triple,
+        header_path.display()
+    );
+    Ok(())
+}
+
+pub fn targets() -> Result<()> {
+    let mut names = vec!["host"];
+    names.extend(pj_compiler::target::SUPPORTED);
+    for name in names {
+        let t = pj_compiler::target::Target::parse(name)?;
+        let format = if t.is_apple() { "Mach-O" } else { "ELF" };
+        let label = if name == "host" {
+            format!("host ({})", t.triple)
+        } else {
+            name.to_string()
+        };
+        println!("{label}\n  objects: {format}; SIMD: 128-bit (Cranelift)");
+        let features = t.features();
+        if !features.is_empty() {
+            println!("  features: {}", features.join(" "));
+        }
+    }
+    Ok(())
+}

@@ -3,3 +3,38 @@
 #![warn(missing_docs)]
 
 pub mod npy;
+
+use anyhow::{Context, Result, anyhow, bail};
+use std::path::Path;
+
+/// Writes files whole or not at all: each goes to a temporary file next to
+/// its destination, and only when all are complete are they renamed into
+/// place. A failure leaves no partial output behind.
+pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
+    use std::io::Write as _;
+    let mut staged = Vec::new();
+    for (path, bytes) in files {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            bail!(
+                "cannot write `{}`: directory `{}` does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
+        tmp.write_all(bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        tmp.flush()?;
+        staged.push((tmp, *path));
+    }
+    for (tmp, path) in staged {
+        tmp.persist(path)
+            .map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
+    }
+    Ok(())
+}

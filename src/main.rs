@@ -98,6 +98,22 @@ enum Command {
         #[arg(long)]
         time_passes: bool,
     },
+    /// Compile kernels ahead of time: an object file and a C header.
+    Build {
+        /// A .pj source file or a .pjir IR file.
+        file: PathBuf,
+        /// Only this kernel (default: all of the file's kernels).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// `host` or a triple from `pj targets`.
+        #[arg(long, default_value = "host")]
+        target: String,
+        /// The object file to write; the header goes next to it with `.h`.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// List the targets `pj build --target` accepts, with their features.
+    Targets,
     /// List the passes `--passes` accepts.
     Passes,
 }
@@ -159,6 +175,13 @@ fn main() -> ExitCode {
             time_passes,
         ),
         Command::Passes => commands::passes(),
+        Command::Build {
+            file,
+            kernel,
+            target,
+            output,
+        } => commands::build(&file, kernel.as_deref(), &target, &output),
+        Command::Targets => commands::targets(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,12 @@
 //! `.npy` files in and out, as interpreter tensors (npyz does the format).
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use npyz::{DType, Order, TypeChar};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::Tensor;
 use pj_lang::types::ScalarType;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 fn dtype_to_scalar(dtype: &DType, path: &Path) -> Result<ScalarType> {
@@ -110,30 +110,11 @@ fn fortran_to_c(data: &[Scalar], shape: &[usize]) -> Vec<Scalar> {
     out
 }
 
-/// Writes an array atomically: to a temporary file next to `path`, renamed
-/// into place only once complete, so a failure leaves no partial file.
+/// Writes an array atomically (see [`crate::write_atomic`]).
 pub fn write(path: &Path, t: &Tensor) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write `{}`: directory `{}` does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file_mut());
-        write_to(&mut w, t)?;
-        w.flush()?;
-    }
-    tmp.persist(path)
-        .map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
-    Ok(())
+    let mut bytes = Vec::new();
+    write_to(&mut bytes, t)?;
+    crate::write_atomic(&[(path, &bytes)])
 }
 
 fn write_to<W: Write>(w: W, t: &Tensor) -> Result<()> {

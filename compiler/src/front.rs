@@ -57,6 +57,21 @@ struct Lowering<'a> {
     vars: HashMap<usize, ValueId>,
 }
 
+/// The declared result types as text (`f32[H - 2, W - 2]`), for documentation
+/// (C headers); not interpreted.
+fn result_types(k: &hir::Kernel) -> Attr {
+    let names: Vec<String> = k.sizes.iter().map(|s| s.name.clone()).collect();
+    Attr::Array(
+        k.results
+            .iter()
+            .map(|r| {
+                let dims: Vec<String> = r.dims.iter().map(|d| d.display(&names)).collect();
+                Attr::Str(format!("{}[{}]", r.elem, dims.join(", ")))
+            })
+            .collect(),
+    )
+}
+
 fn op(o: ArithOp) -> Opcode {
     Opcode::Arith(o)
 }
@@ -83,6 +98,7 @@ impl Lowering<'_> {
                 "result_names",
                 strs(k.results.iter().map(|r| r.name.as_str()).collect()),
             )
+            .attr("result_types", result_types(k))
             .regions(1)
             .loc(self.loc(k.span));
         if k.params

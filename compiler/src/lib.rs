@@ -14,6 +14,7 @@ pub mod front;
 pub mod interp;
 pub mod ir;
 pub mod passes;
+pub mod target;
 
 pub use ir::Module;
 

@@ -125,6 +125,9 @@ impl<'m> Lowerer<'m> {
         if let Some(a) = kd.attr("arg_attrs") {
             spec = spec.attr("arg_attrs", a.clone());
         }
+        if let (Some(a), false) = (kd.attr("result_types"), shape_only) {
+            spec = spec.attr("result_types", a.clone());
+        }
         let func = m.build_op(spec);
         let body = m.entry_block(func, 0);
         Lowerer {

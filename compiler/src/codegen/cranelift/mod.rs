@@ -1,9 +1,12 @@
 //! The Cranelift backend: `lower.rs` turns each `func.func` into Cranelift
 //! IR for any `cranelift_module::Module`; `jit.rs` compiles a whole module
-//! into this process and calls kernels safely.
+//! into this process and calls kernels safely; `object.rs` writes object
+//! files for any supported target and `header.rs` their C headers.
 
+pub mod header;
 pub mod jit;
 pub mod lower;
+pub mod object;
 
 pub use jit::{JitKernel, JitModule, RunError};
 

@@ -1,0 +1,61 @@
+//! Ahead-of-time compilation: an object file with every kernel and its
+//! shape companion as exported C functions, for any supported target.
+//!
+//! Symbols: kernel `blur` is `blur`, its shape companion `blur_shape`
+//! (Apple targets add their leading underscore in the object file). The
+//! object imports only the runtime's `pj_rt_*` functions.
+
+use super::CodegenError;
+use super::lower::{declare_runtime, define_kernel, kernel_signature};
+use crate::dialects::{FuncOp, Opcode, signature};
+use crate::ir::{Attr, Module as IrModule};
+use crate::target::Target;
+use cranelift_module::{Linkage, Module};
+use cranelift_object::{ObjectBuilder, ObjectModule};
+
+/// The C symbol of a `func.func`: its name, with `.shape` as `_shape`.
+pub fn c_symbol(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// Compiles the kernels of `ir` (lowered, verified) named in `only` (all if
+/// empty) for `target`; returns the object file's bytes.
+pub fn emit_object(
+    ir: &IrModule,
+    target: &Target,
+    only: &[String],
+) -> Result<Vec<u8>, CodegenError> {
+    let isa = target
+        .isa()
+        .map_err(|e| CodegenError::Target(e.to_string()))?;
+    let builder = ObjectBuilder::new(isa, "picojoule", cranelift_module::default_libcall_names())?;
+    let mut module = ObjectModule::new(builder);
+    let rt = declare_runtime(&mut module)?;
+    for f in ir.kernels() {
+        if ir.op(f).opcode != Opcode::Func(FuncOp::Func) {
+            return Err(CodegenError::Unsupported(format!(
+                "`{}` is not lowered: run `lower-stages` first",
+                signature(ir, f).name
+            )));
+        }
+        let name = signature(ir, f).name;
+        let owner = ir
+            .op(f)
+            .attr("shape_of")
+            .and_then(Attr::as_str)
+            .map_or(name.clone(), str::to_string);
+        if !only.is_empty() && !only.contains(&owner) {
+            continue;
+        }
+        let id = module.declare_function(
+            &c_symbol(&name),
+            Linkage::Export,
+            &kernel_signature(&module, ir, f),
+        )?;
+        define_kernel(&mut module, &rt, ir, f, id)?;
+    }
+    let product = module.finish();
+    product
+        .emit()
+        .map_err(|e| CodegenError::Cranelift(e.to_string()))
+}

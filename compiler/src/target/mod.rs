@@ -1,0 +1,109 @@
+//! Targets: the one place that interprets `target-lexicon` triples.
+//!
+//! picojoule generates code for a fixed list of targets ([`SUPPORTED`]);
+//! `host` means the machine the compiler runs on, with every ISA feature
+//! Cranelift detects there. Energy profiles per target arrive with the
+//! optimizer; today a target is a triple plus the ISA flags code is built with.
+
+use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use std::str::FromStr;
+use target_lexicon::{BinaryFormat, Triple};
+
+/// A target picojoule can compile for.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The triple.
+    pub triple: Triple,
+    /// Whether this is the machine the compiler runs on.
+    pub is_host: bool,
+}
+
+/// Triples `pj build --target` accepts besides `host`.
+pub const SUPPORTED: [&str; 4] = [
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "aarch64-apple-darwin",
+    "x86_64-apple-darwin",
+];
+
+/// Why a target was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Not a triple picojoule supports.
+    #[error("unsupported target `{0}`; supported: host, {list}", list = SUPPORTED.join(", "))]
+    Unsupported(String),
+    /// Cranelift cannot build for it in this build of picojoule.
+    #[error("cannot generate code for `{triple}`: {reason}")]
+    Isa {
+        /// The triple.
+        triple: String,
+        /// Cranelift's reason.
+        reason: String,
+    },
+}
+
+impl Target {
+    /// `host` or one of [`SUPPORTED`].
+    pub fn parse(name: &str) -> Result<Target, TargetError> {
+        if name == "host" {
+            return Ok(Target {
+                triple: Triple::host(),
+                is_host: true,
+            });
+        }
+        if !SUPPORTED.contains(&name) {
+            return Err(TargetError::Unsupported(name.to_string()));
+        }
+        let triple =
+            Triple::from_str(name).map_err(|_| TargetError::Unsupported(name.to_string()))?;
+        // An explicit triple means "any machine of this kind": baseline
+        // features, even when it names this machine's kind.
+        Ok(Target {
+            triple,
+            is_host: false,
+        })
+    }
+
+    /// Apple platforms (Mach-O objects, symbols with a leading underscore).
+    pub fn is_apple(&self) -> bool {
+        self.triple.binary_format == BinaryFormat::Macho
+    }
+
+    /// The Cranelift ISA: the host's detected features for `host`, the
+    /// architecture's baseline otherwise. Position-independent code, optimized.
+    pub fn isa(&self) -> Result<OwnedTargetIsa, TargetError> {
+        let err = |reason: String| TargetError::Isa {
+            triple: self.triple.to_string(),
+            reason,
+        };
+        let mut flags = settings::builder();
+        flags
+            .set("opt_level", "speed")
+            .map_err(|e| err(e.to_string()))?;
+        flags
+            .set("is_pic", "true")
+            .map_err(|e| err(e.to_string()))?;
+        let builder = if self.is_host {
+            cranelift_native::builder().map_err(|e| err(e.to_string()))?
+        } else {
+            isa::lookup(self.triple.clone()).map_err(|e| err(e.to_string()))?
+        };
+        builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| err(e.to_string()))
+    }
+
+    /// The ISA features code for this target uses (`has_avx2`, ...).
+    pub fn features(&self) -> Vec<String> {
+        match self.isa() {
+            Ok(isa) => isa
+                .isa_flags()
+                .iter()
+                .filter(|v| v.as_bool() == Some(true))
+                .map(|v| v.name.to_string())
+                .collect(),
+            Err(e) => vec![format!("(unavailable: {e})")],
+        }
+    }
+}
