@@ -53,3 +53,9 @@ float pj_rt_powf(float x, float y) { return powf(x, y); }
 double pj_rt_pow(double x, double y) { return pow(x, y); }
 float pj_rt_fmodf(float x, float y) { return fmodf(x, y); }
 double pj_rt_fmod(double x, double y) { return fmod(x, y); }
+
+/* Serial stand-in for the worker pool: one chunk, on this thread. */
+int32_t pj_rt_parallel_for(int64_t lo, int64_t hi, int64_t grain, int32_t (*body)(const void*, int64_t, int64_t), const void* ctx) {
+    (void)grain;
+    return lo < hi ? body(ctx, lo, hi) : 0;
+}

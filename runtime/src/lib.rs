@@ -7,6 +7,7 @@
 //! - [`alloc`]: aligned memory for intermediates.
 //! - [`math`]: elementary functions, the same Rust `std` functions the
 //!   reference interpreter uses, so native code agrees with it bit for bit.
+//! - [`parallel`]: the parallel-for over a fixed worker pool.
 //! - [`buffer`]: a safe owned `Buffer` for Rust callers.
 //!
 //! Invariant: no dependency on the compiler, LLVM or Cranelift; everything
@@ -18,6 +19,7 @@ pub mod alloc;
 pub mod buffer;
 pub mod error;
 pub mod math;
+pub mod parallel;
 
 pub use abi::{ElemType, PjBuffer};
 pub use buffer::Buffer;

@@ -61,5 +61,9 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("pj_rt_fail", crate::error::pj_rt_fail as *const u8),
         ("pj_rt_alloc", crate::alloc::pj_rt_alloc as *const u8),
         ("pj_rt_free", crate::alloc::pj_rt_free as *const u8),
+        (
+            "pj_rt_parallel_for",
+            crate::parallel::pj_rt_parallel_for as *const u8,
+        ),
     ]
 }

@@ -24,8 +24,13 @@ dialect_ops!(
     /// `iv = lb, lb + step, ...` while `iv < ub` (`step > 0`). Block arguments:
     /// the induction variable, then the current iter values; results: the
     /// iter values after the last iteration (the inits if there is none).
-    For => "for",
-    /// Ends a loop body with the next iter values.
+        For => "for",
+    /// `loop.parallel(%lb, %ub) {grain?}`: runs its region for every
+    /// `iv` in `lb..ub`, in any order and possibly at once: iterations must
+    /// be independent (each writes its own elements, reads no element
+    /// another writes). `grain` is the fewest iterations worth a task.
+    Parallel => "parallel",
+    /// Ends a loop body with the next iter values (none for `parallel`).
     Yield => "yield",
 });
 
@@ -86,14 +91,42 @@ impl LoopOp {
                     }
                 }
             }
+            LoopOp::Parallel => {
+                check::counts(m, op, Some(2), 0, 1, errs);
+                for (i, &v) in d.operands.iter().enumerate() {
+                    if *m.ty(v) != Type::INDEX {
+                        errs.push(format!("bound operand {i} must be i64, found {}", m.ty(v)));
+                    }
+                }
+                if d.attr("grain")
+                    .is_some_and(|g| g.as_int().is_none_or(|g| g < 1))
+                {
+                    errs.push("`grain` must be a positive integer".into());
+                }
+                if d.regions.len() == 1 {
+                    let block = m.entry_block(op, 0);
+                    let args: Vec<&Type> = m.block(block).args.iter().map(|&v| m.ty(v)).collect();
+                    if args != [&Type::INDEX] {
+                        errs.push("the region takes one i64 argument, the iteration".into());
+                    }
+                    if let Some(&last) = m.block(block).ops.last()
+                        && m.op(last).opcode == Opcode::Loop(LoopOp::Yield)
+                        && !m.op(last).operands.is_empty()
+                    {
+                        errs.push(
+                            "a parallel loop carries no values: its body yields nothing".into(),
+                        );
+                    }
+                }
+            }
             LoopOp::Yield => {
                 check::counts(m, op, None, 0, 0, errs);
                 let parent = d
                     .parent
                     .and_then(|b| m.block_owner(b))
                     .map(|o| m.op(o).opcode);
-                if parent != Some(Opcode::Loop(LoopOp::For)) {
-                    errs.push("must end a `loop.for` region".into());
+                if !matches!(parent, Some(Opcode::Loop(LoopOp::For | LoopOp::Parallel))) {
+                    errs.push("must end a `loop.for` or `loop.parallel` region".into());
                 }
             }
         }

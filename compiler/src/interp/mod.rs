@@ -553,6 +553,19 @@ impl Interp<'_> {
                     self.env[r.index()] = Slot::S(c);
                 }
             }
+            Opcode::Loop(LoopOp::Parallel) => {
+                // iterations are independent: in order is one valid schedule
+                let (lb, ub) = (self.index(d.operands[0]), self.index(d.operands[1]));
+                let block = m.entry_block(op, 0);
+                let iv = m.block(block).args[0];
+                for i in lb..ub.max(lb) {
+                    self.env[iv.index()] = Slot::S(Scalar::I64(i));
+                    match self.run_ops(block)? {
+                        Exit::Carry(_) => {}
+                        _ => unreachable!("verified: loop bodies end in loop.yield"),
+                    }
+                }
+            }
             Opcode::Mem(MemOp::Store) => {
                 let value = self.scalar(d.operands[0]);
                 let buf = self.buffer(d.operands[1]);

@@ -504,13 +504,13 @@ impl<'m> Lowerer<'m> {
         let mut block = body;
         let mut loops = Vec::new();
         for (k, pair) in bounds.chunks(2).enumerate() {
-            let l = self.push(
-                block,
-                OpSpec::new(Opcode::Loop(LoopOp::For))
-                    .operands([pair[0], pair[1], one])
-                    .regions(1)
-                    .loc(d.loc),
-            );
+            // every element of a stage is independent: the outermost loop is parallel
+            let spec = if k == 0 {
+                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([pair[0], pair[1]])
+            } else {
+                OpSpec::new(Opcode::Loop(LoopOp::For)).operands([pair[0], pair[1], one])
+            };
+            let l = self.push(block, spec.regions(1).loc(d.loc));
             let inner = self.m.entry_block(l, 0);
             let name = self.m.value(vars[k]).name.clone();
             let iv = self.m.add_block_arg(inner, Type::INDEX, name);

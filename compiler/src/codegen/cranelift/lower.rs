@@ -16,7 +16,8 @@ use crate::dialects::{ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, arith::Sca
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Value, types,
+    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData,
+    StackSlotKind, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 
 /// The runtime functions generated code calls, declared in a module.
 pub struct RuntimeFuncs {
+    parallel_for: FuncId,
     fail: FuncId,
     alloc: FuncId,
     free: FuncId,
@@ -51,6 +53,11 @@ pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, Codege
         module.declare_function("pj_rt_alloc", Linkage::Import, &sig(module, &[p], Some(p)))?;
     let free =
         module.declare_function("pj_rt_free", Linkage::Import, &sig(module, &[p, p], None))?;
+    let parallel_for = module.declare_function(
+        "pj_rt_parallel_for",
+        Linkage::Import,
+        &sig(module, &[i64t, i64t, i64t, p, p], Some(i32t)),
+    )?;
     let mut math = HashMap::new();
     for (name, t, arity) in [
         ("pj_rt_expf", f32t, 1),
@@ -69,6 +76,7 @@ pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, Codege
         math.insert(name, id);
     }
     Ok(RuntimeFuncs {
+        parallel_for,
         fail,
         alloc,
         free,
@@ -150,11 +158,14 @@ struct FnLower<'a, 'b, M: Module> {
     allocs: Vec<(Variable, Variable)>,
     /// How many `mem.alloc`s have been lowered so far.
     next_alloc: usize,
+    /// Parallel loop bodies to define after this function.
+    pending: Vec<Outline>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
 }
 
-/// Defines the body of `func` (already declared as `id`).
+/// Defines the body of `func` (already declared as `id`), and the outlined
+/// bodies of its parallel loops.
 pub fn define_kernel<M: Module>(
     module: &mut M,
     rt: &RuntimeFuncs,
@@ -162,8 +173,42 @@ pub fn define_kernel<M: Module>(
     func: OpId,
     id: FuncId,
 ) -> Result<(), CodegenError> {
+    let name = signature(ir, func).name;
+    let mut queue = Vec::new();
+    define_with(
+        module,
+        rt,
+        ir,
+        id,
+        kernel_signature(module, ir, func),
+        &name,
+        &mut queue,
+        |l| l.function(func),
+    )?;
+    while let Some(o) = queue.pop() {
+        let p = module.target_config().pointer_type();
+        let s = sig(module, &[p, types::I64, types::I64], Some(types::I32));
+        define_with(module, rt, ir, o.id, s, &name, &mut queue, |l| {
+            l.outlined(&o)
+        })?;
+    }
+    Ok(())
+}
+
+/// Builds one Cranelift function with `body` and defines it as `id`.
+#[allow(clippy::too_many_arguments)]
+fn define_with<M: Module>(
+    module: &mut M,
+    rt: &RuntimeFuncs,
+    ir: &IrModule,
+    id: FuncId,
+    signature: Signature,
+    name: &str,
+    queue: &mut Vec<Outline>,
+    body: impl FnOnce(&mut FnLower<'_, '_, M>) -> Result<(), CodegenError>,
+) -> Result<(), CodegenError> {
     let mut ctx = module.make_context();
-    ctx.func.signature = kernel_signature(module, ir, func);
+    ctx.func.signature = signature;
     let mut fctx = FunctionBuilderContext::new();
     let ptr = module.target_config().pointer_type();
     {
@@ -179,17 +224,61 @@ pub fn define_kernel<M: Module>(
             allocs: Vec::new(),
             next_alloc: 0,
             fail_exit: Block::from_u32(0),
+            pending: Vec::new(),
         };
-        l.function(func)?;
+        body(&mut l)?;
         let config = l.module.target_config();
         l.b.seal_all_blocks();
         l.b.finalize(config);
+        queue.append(&mut l.pending);
     }
     module
         .define_function(id, &mut ctx)
-        .map_err(|e| CodegenError::Cranelift(format!("{}: {e:?}", signature(ir, func).name)))?;
+        .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
     module.clear_context(&mut ctx);
     Ok(())
+}
+
+/// A parallel loop body to define as its own function
+/// `int32_t body(const uint64_t* ctx, int64_t lo, int64_t hi)`.
+struct Outline {
+    id: FuncId,
+    op: OpId,
+    captures: Vec<Capture>,
+}
+
+/// A value the body uses from outside it, in 8-byte context slots.
+#[derive(Clone)]
+enum Capture {
+    Scalar(ValueId, types::Type),
+    Buffer {
+        value: ValueId,
+        elem: ScalarType,
+        rank: usize,
+        name: String,
+    },
+}
+
+/// Values used inside `block` (at any depth) but defined outside it, in
+/// first-use order.
+fn captured_values(ir: &IrModule, block: BlockId) -> Vec<ValueId> {
+    let mut defined: std::collections::HashSet<ValueId> =
+        ir.block(block).args.iter().copied().collect();
+    let mut used = Vec::new();
+    ir.walk_block(block, &mut |op| {
+        let d = ir.op(op);
+        for &r in &d.regions {
+            for &b in &ir.region(r).blocks {
+                defined.extend(ir.block(b).args.iter().copied());
+            }
+        }
+        defined.extend(d.results.iter().copied());
+        used.extend(d.operands.iter().copied());
+    });
+    let mut seen = std::collections::HashSet::new();
+    used.into_iter()
+        .filter(|v| !defined.contains(v) && seen.insert(*v))
+        .collect()
 }
 
 impl<M: Module> FnLower<'_, '_, M> {
@@ -426,6 +515,10 @@ impl<M: Module> FnLower<'_, '_, M> {
                 self.for_loop(op)?;
                 None
             }
+            Opcode::Loop(LoopOp::Parallel) => {
+                self.parallel_loop(op)?;
+                None
+            }
             Opcode::Mem(MemOp::Dim) => {
                 let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
                 Some(self.buffer(d.operands[0]).shape[k])
@@ -533,6 +626,134 @@ impl<M: Module> FnLower<'_, '_, M> {
         for (r, v) in d.results.iter().zip(results) {
             self.vals.insert(*r, CVal::S(v));
         }
+        Ok(())
+    }
+
+    /// `loop.parallel`: outlines the body and hands it to the runtime's pool.
+    fn parallel_loop(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let (lb, ub) = (self.scalar(d.operands[0]), self.scalar(d.operands[1]));
+        let region = ir.entry_block(op, 0);
+        let mut captures = Vec::new();
+        let mut values = Vec::new();
+        for v in captured_values(ir, region) {
+            match &self.vals[&v] {
+                CVal::S(x) => {
+                    captures.push(Capture::Scalar(v, self.b.func.dfg.value_type(*x)));
+                    values.push(*x);
+                }
+                CVal::B(b) => {
+                    let rank = b.shape.len();
+                    captures.push(Capture::Buffer {
+                        value: v,
+                        elem: b.elem,
+                        rank,
+                        name: b.name.clone(),
+                    });
+                    values.push(b.data);
+                    values.extend(b.shape.iter().copied());
+                    values.extend(b.strides.iter().copied());
+                }
+            }
+        }
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (8 * values.len().max(1)) as u32,
+            3,
+        ));
+        for (i, &v) in values.iter().enumerate() {
+            self.b.ins().stack_store(self.ptr, v, slot, (8 * i) as i32);
+        }
+        let ctx = self.b.ins().stack_addr(self.ptr, slot, 0);
+        let s = sig(
+            self.module,
+            &[self.ptr, types::I64, types::I64],
+            Some(types::I32),
+        );
+        let id = self.module.declare_anonymous_function(&s)?;
+        let fref = self.module.declare_func_in_func(id, self.b.func);
+        let body = self.b.ins().func_addr(self.ptr, fref);
+        let grain = d.attr("grain").and_then(Attr::as_int).unwrap_or(1);
+        let grain = self.iconst(types::I64, grain);
+        let st = self
+            .call(self.rt.parallel_for, &[lb, ub, grain, body, ctx])
+            .expect("returns a status");
+        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, st, 0);
+        let cont = self.b.create_block();
+        // the chunk that failed has already recorded its message
+        self.b
+            .ins()
+            .brif(ok, cont, &[], self.fail_exit, &[BlockArg::Value(st)]);
+        self.b.switch_to_block(cont);
+        self.pending.push(Outline { id, op, captures });
+        Ok(())
+    }
+
+    /// The body of an outlined parallel loop: unpack the context, run `lo..hi`.
+    fn outlined(&mut self, o: &Outline) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.fail_exit = self.b.create_block();
+        self.b.append_block_param(self.fail_exit, types::I32);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        let (ctx, lo, hi) = (params[0], params[1], params[2]);
+        let flags = MemFlagsData::trusted();
+        let mut slot: i32 = 0;
+        let mut next = |s: &mut Self, t: types::Type| {
+            let v = s.b.ins().load(t, flags, ctx, 8 * slot);
+            slot += 1;
+            v
+        };
+        for c in &o.captures {
+            match c {
+                Capture::Scalar(v, t) => {
+                    let x = next(self, *t);
+                    self.vals.insert(*v, CVal::S(x));
+                }
+                Capture::Buffer {
+                    value,
+                    elem,
+                    rank,
+                    name,
+                } => {
+                    let data = next(self, self.ptr);
+                    let shape: Vec<Value> = (0..*rank).map(|_| next(self, types::I64)).collect();
+                    let strides: Vec<Value> = (0..*rank).map(|_| next(self, types::I64)).collect();
+                    let buf = Buf {
+                        data,
+                        shape,
+                        strides,
+                        elem: *elem,
+                        name: name.clone(),
+                        alloc: None,
+                    };
+                    self.vals.insert(*value, CVal::B(buf));
+                }
+            }
+        }
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let iv = self.b.append_block_param(header, types::I64);
+        self.b.ins().jump(header, &[BlockArg::Value(lo)]);
+        self.b.switch_to_block(header);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, iv, hi);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        let region = ir.entry_block(o.op, 0);
+        self.vals.insert(ir.block(region).args[0], CVal::S(iv));
+        self.block(region)?;
+        let iv2 = self.b.ins().iadd_imm_s(iv, 1);
+        self.b.ins().jump(header, &[BlockArg::Value(iv2)]);
+        self.b.switch_to_block(exit);
+        let zero = self.iconst(types::I32, 0);
+        self.b.ins().return_(&[zero]);
+        self.b.switch_to_block(self.fail_exit);
+        let code = self.b.block_params(self.fail_exit)[0];
+        self.b.ins().return_(&[code]);
         Ok(())
     }
 

@@ -1,0 +1,135 @@
+//! The parallel-for that generated code calls for `loop.parallel`: the
+//! iteration range is cut into chunks run on a fixed pool of worker threads
+//! (rayon's global pool: `RAYON_NUM_THREADS` sets its size), never a thread
+//! per call. Small ranges and single-thread pools run inline, with no
+//! overhead beyond the call.
+
+use rayon::prelude::*;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// A chunk of a parallel loop: `body(ctx, lo, hi)` runs iterations
+/// `lo..hi` and returns a status.
+pub type ChunkFn = extern "C" fn(*const u8, i64, i64) -> i32;
+
+/// The context pointer, shared read-only by every chunk.
+#[derive(Clone, Copy)]
+struct Ctx(*const u8);
+// SAFETY: generated code only reads the context, which outlives the call.
+unsafe impl Send for Ctx {}
+unsafe impl Sync for Ctx {}
+
+impl Ctx {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the raw field).
+    fn get(&self) -> *const u8 {
+        self.0
+    }
+}
+
+/// Runs `body` over `lo..hi` in chunks of at least `grain` iterations on
+/// the worker pool. Returns 0, or the status of a failing chunk (the first
+/// to fail), whose message is then this thread's last error. After a chunk
+/// fails, chunks not yet started are skipped.
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_rt_parallel_for(
+    lo: i64,
+    hi: i64,
+    grain: i64,
+    body: ChunkFn,
+    ctx: *const u8,
+) -> i32 {
+    let n = hi.saturating_sub(lo);
+    if n <= 0 {
+        return 0;
+    }
+    let grain = grain.max(1);
+    let threads = rayon::current_num_threads() as i64;
+    if threads <= 1 || n <= grain {
+        return body(ctx, lo, hi);
+    }
+    // a few chunks per thread balance uneven work; each at least `grain`
+    let chunks = (n / grain).clamp(1, 4 * threads);
+    let size = (n + chunks - 1) / chunks;
+    let ctx = Ctx(ctx);
+    let status = AtomicI32::new(0);
+    let message: Mutex<Option<String>> = Mutex::new(None);
+    (0..chunks).into_par_iter().for_each(|c| {
+        if status.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let a = lo + c * size;
+        let b = (a + size).min(hi);
+        if a >= b {
+            return;
+        }
+        let st = body(ctx.get(), a, b);
+        if st != 0
+            && status
+                .compare_exchange(0, st, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            // the message was recorded on this worker; carry it to the caller
+            *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
+        }
+    });
+    let st = status.load(Ordering::SeqCst);
+    if st != 0 {
+        let msg = message.into_inner().unwrap_or_else(|e| e.into_inner());
+        crate::error::set_error(msg.as_deref().unwrap_or("a parallel chunk failed"));
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+
+    extern "C" fn add_range(ctx: *const u8, lo: i64, hi: i64) -> i32 {
+        // SAFETY: the test passes a pointer to an AtomicI64.
+        let total = unsafe { &*(ctx as *const AtomicI64) };
+        for i in lo..hi {
+            total.fetch_add(i, Ordering::Relaxed);
+        }
+        0
+    }
+
+    extern "C" fn fail_at_500(_: *const u8, lo: i64, hi: i64) -> i32 {
+        if (lo..hi).contains(&500) {
+            let m = b"chunk {0} failed";
+            return unsafe { crate::error::pj_rt_fail(4, m.as_ptr(), m.len(), lo, 0) };
+        }
+        0
+    }
+
+    #[test]
+    fn every_iteration_runs_once() {
+        for (lo, hi, grain) in [(0, 1000, 1), (-5, 7, 3), (3, 3, 1), (0, 100_000, 64)] {
+            let total = AtomicI64::new(0);
+            let st = pj_rt_parallel_for(
+                lo,
+                hi,
+                grain,
+                add_range,
+                &total as *const AtomicI64 as *const u8,
+            );
+            assert_eq!(st, 0);
+            assert_eq!(
+                total.load(Ordering::Relaxed),
+                (lo..hi).sum::<i64>(),
+                "{lo}..{hi}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_chunk_reports_its_status_and_message_to_the_caller() {
+        let st = pj_rt_parallel_for(0, 1000, 1, fail_at_500, std::ptr::null());
+        assert_eq!(st, 4);
+        let msg = crate::error::last_error().unwrap();
+        assert!(
+            msg.starts_with("chunk ") && msg.ends_with(" failed"),
+            "{msg}"
+        );
+    }
+}
