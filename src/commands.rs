@@ -241,6 +241,7 @@ pub fn run(
             bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
         };
         values.push(match ty {
+            Type::Vector { .. } => unreachable!("kernel parameters are never vectors (verified)"),
             Type::Tensor { .. } | Type::Buffer { .. } => {
                 Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
             }

@@ -90,6 +90,7 @@ fn random_args(
             };
             match ty {
                 Type::Scalar(t) => Value::Scalar(value(t)),
+                Type::Vector { .. } => unreachable!("kernel parameters are never vectors"),
                 Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
                     let shape: Vec<usize> = dims
                         .iter()

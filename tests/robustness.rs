@@ -135,6 +135,7 @@ fn small_args(m: &pj_compiler::Module, kernel: pj_compiler::ir::OpId, rng: &mut 
                 |t: pj_lang::types::ScalarType| Scalar::F64(rng.below(7) as f64 - 3.0).cast(t);
             match ty {
                 Type::Scalar(t) => Value::Scalar(value(t)),
+                Type::Vector { .. } => unreachable!("kernel parameters are never vectors"),
                 Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
                     let shape: Vec<usize> = dims
                         .iter()

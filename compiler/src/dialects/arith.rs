@@ -54,6 +54,38 @@ impl ArithOp {
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         let d = m.op(op);
         let result = d.results.first().map(|&r| m.ty(r).clone());
+        if let Some(t @ Type::Vector { .. }) = &result {
+            // elementwise arithmetic on vectors: one vector type throughout
+            let elementwise = matches!(
+                self,
+                ArithOp::Add
+                    | ArithOp::Sub
+                    | ArithOp::Mul
+                    | ArithOp::Min
+                    | ArithOp::Max
+                    | ArithOp::Neg
+            ) || (self == ArithOp::Div && t.elem().is_float());
+            if !elementwise {
+                errs.push(format!(
+                    "does not apply to vectors ({t}): extract lanes or use scalars"
+                ));
+            }
+            if let Err(e) = super::vector::valid_vector(t) {
+                errs.push(e);
+            }
+            if d.operands.iter().any(|&v| m.ty(v) != t) {
+                errs.push(format!("every operand must be {t}"));
+            }
+            check::counts(
+                m,
+                op,
+                Some(if self == ArithOp::Neg { 1 } else { 2 }),
+                1,
+                0,
+                errs,
+            );
+            return;
+        }
         let res_scalar = result.as_ref().and_then(Type::as_scalar);
         if result.is_some() && res_scalar.is_none() {
             errs.push("result must be a scalar".into());

@@ -94,8 +94,11 @@ impl FuncOp {
                         .push("needs `num_results`, at most the number of block arguments".into()),
                 }
                 for &a in args {
-                    if matches!(m.ty(a), Type::Tensor { .. }) {
-                        errs.push("parameters are buffers or scalars, not tensors".into());
+                    if matches!(m.ty(a), Type::Tensor { .. } | Type::Vector { .. }) {
+                        errs.push(format!(
+                            "parameters are buffers or scalars, not {}",
+                            m.ty(a)
+                        ));
                     }
                 }
             }

@@ -10,6 +10,7 @@
 //! | `func` | produced by `lower-stages`; kernels with the native calling convention | func, return, check |
 //! | `loop` | produced by `lower-stages`; structured loops with carried values | for, yield |
 //! | `mem` | produced by `lower-stages`; buffers, checked loads and stores | alloc, dealloc, dim, load, store |
+//! | `vector` | produced by vectorization; 128-bit SIMD values | load, store, broadcast, reduce, extract |
 //! | `arith` | everywhere; scalar arithmetic on any element type | constant, add, sub, ... cast |
 //! | `math` | everywhere; elementary functions | abs, exp, log, ... pow |
 
@@ -19,6 +20,7 @@ pub mod loops;
 pub mod math;
 pub mod mem;
 pub mod pj;
+pub mod vector;
 
 pub use arith::ArithOp;
 pub use func::FuncOp;
@@ -26,6 +28,7 @@ pub use loops::LoopOp;
 pub use math::MathOp;
 pub use mem::MemOp;
 pub use pj::PjOp;
+pub use vector::VectorOp;
 
 use crate::ir::{Attr, Module, OpId, Type};
 use std::fmt;
@@ -65,6 +68,8 @@ pub enum Opcode {
     Loop(LoopOp),
     /// `mem.*`
     Mem(MemOp),
+    /// `vector.*`
+    Vector(VectorOp),
     /// `arith.*`
     Arith(ArithOp),
     /// `math.*`
@@ -79,6 +84,7 @@ impl Opcode {
             Opcode::Func(o) => format!("{}.{}", FuncOp::PREFIX, o.mnemonic()),
             Opcode::Loop(o) => format!("{}.{}", LoopOp::PREFIX, o.mnemonic()),
             Opcode::Mem(o) => format!("{}.{}", MemOp::PREFIX, o.mnemonic()),
+            Opcode::Vector(o) => format!("{}.{}", VectorOp::PREFIX, o.mnemonic()),
             Opcode::Arith(o) => format!("{}.{}", ArithOp::PREFIX, o.mnemonic()),
             Opcode::Math(o) => format!("{}.{}", MathOp::PREFIX, o.mnemonic()),
         }
@@ -92,6 +98,7 @@ impl Opcode {
             FuncOp::PREFIX => FuncOp::from_mnemonic(op).map(Opcode::Func),
             LoopOp::PREFIX => LoopOp::from_mnemonic(op).map(Opcode::Loop),
             MemOp::PREFIX => MemOp::from_mnemonic(op).map(Opcode::Mem),
+            VectorOp::PREFIX => VectorOp::from_mnemonic(op).map(Opcode::Vector),
             ArithOp::PREFIX => ArithOp::from_mnemonic(op).map(Opcode::Arith),
             MathOp::PREFIX => MathOp::from_mnemonic(op).map(Opcode::Math),
             _ => None,
@@ -106,6 +113,7 @@ impl Opcode {
             Opcode::Func(o) => o.is_pure(),
             Opcode::Loop(o) => o.is_pure(),
             Opcode::Mem(o) => o.is_pure(),
+            Opcode::Vector(o) => o.is_pure(),
             Opcode::Arith(_) | Opcode::Math(_) => true,
         }
     }
@@ -133,6 +141,7 @@ impl Opcode {
             Opcode::Func(o) => o.verify(m, op, errs),
             Opcode::Loop(o) => o.verify(m, op, errs),
             Opcode::Mem(o) => o.verify(m, op, errs),
+            Opcode::Vector(o) => o.verify(m, op, errs),
             Opcode::Arith(o) => o.verify(m, op, errs),
             Opcode::Math(o) => o.verify(m, op, errs),
         }

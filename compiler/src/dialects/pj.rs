@@ -85,6 +85,12 @@ impl PjOp {
                         }
                     }
                     for &arg in &m.block(block).args {
+                        if matches!(m.ty(arg), Type::Vector { .. } | Type::Buffer { .. }) {
+                            errs.push(format!(
+                                "kernel parameters are tensors or scalars, not {}",
+                                m.ty(arg)
+                            ));
+                        }
                         if let Type::Tensor { dims, .. } = m.ty(arg)
                             && dims.contains(&Dim::Dynamic)
                         {

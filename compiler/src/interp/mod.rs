@@ -16,7 +16,9 @@ mod tensor;
 pub use tensor::Tensor;
 
 use crate::dialects::arith::{self, EvalError, Scalar};
-use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, func, math, signature};
+use crate::dialects::{
+    ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, VectorOp, func, math, signature,
+};
 use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, ScalarType, Type, ValueId};
 use pj_lang::types::Boundary;
 use std::cell::RefCell;
@@ -262,7 +264,7 @@ pub fn run_with_limit(
                 interp.names.insert(p, pname.clone());
                 interp.env[p.index()] = Slot::T(Rc::new(t));
             }
-            (Type::Buffer { .. }, _) => {
+            (Type::Buffer { .. } | Type::Vector { .. }, _) => {
                 unreachable!("pj.kernel parameters are tensors or scalars (verified)")
             }
             (Type::Scalar(t), Value::Array(a)) => {
@@ -465,6 +467,8 @@ enum Slot {
     T(Rc<Tensor>),
     /// A buffer (`mem` dialect): shared, mutable.
     B(Rc<RefCell<Tensor>>),
+    /// A vector's lanes (`vector` dialect).
+    V(Vec<Scalar>),
 }
 
 struct Interp<'m> {
@@ -481,7 +485,7 @@ enum Exit {
     /// `pj.yield`
     Yield(Scalar),
     /// `loop.yield`
-    Carry(Vec<Scalar>),
+    Carry(Vec<Slot>),
     /// `pj.return` (the results) or `func.return` (none: outputs are buffers)
     Return(Vec<Tensor>),
 }
@@ -533,15 +537,18 @@ impl Interp<'_> {
                         at: self.at(op),
                     });
                 }
-                let mut carried: Vec<Scalar> =
-                    d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
+                // carried values: scalars or vectors
+                let mut carried: Vec<Slot> = d.operands[3..]
+                    .iter()
+                    .map(|&v| self.env[v.index()].clone())
+                    .collect();
                 let block = m.entry_block(op, 0);
                 let args = &m.block(block).args;
                 let mut iv = lb;
                 while iv < ub {
                     self.env[args[0].index()] = Slot::S(Scalar::I64(iv));
                     for (a, c) in args[1..].iter().zip(&carried) {
-                        self.env[a.index()] = Slot::S(*c);
+                        self.env[a.index()] = c.clone();
                     }
                     match self.run_ops(block)? {
                         Exit::Carry(next) => carried = next,
@@ -550,7 +557,7 @@ impl Interp<'_> {
                     iv = iv.saturating_add(step);
                 }
                 for (r, c) in d.results.iter().zip(carried) {
-                    self.env[r.index()] = Slot::S(c);
+                    self.env[r.index()] = c;
                 }
             }
             Opcode::Loop(LoopOp::Parallel) => {
@@ -575,6 +582,23 @@ impl Interp<'_> {
                 buf.borrow_mut().data[i] = value;
             }
             Opcode::Mem(MemOp::Dealloc) => self.env[d.operands[0].index()] = Slot::Empty,
+            Opcode::Vector(VectorOp::Store) => {
+                let lanes = self.vector(d.operands[0]);
+                let buf = self.buffer(d.operands[1]);
+                let last = d.operands.len() - 3;
+                for (k, v) in lanes.into_iter().enumerate() {
+                    let i = self.lane_index(
+                        op,
+                        &buf.borrow(),
+                        d.operands[1],
+                        &d.operands[2..],
+                        last,
+                        k,
+                        false,
+                    )?;
+                    buf.borrow_mut().data[i.expect("checked")] = v;
+                }
+            }
             Opcode::Func(FuncOp::Check) => {
                 if self.scalar(d.operands[0]).as_bool() != Some(true) {
                     let details: Vec<i64> =
@@ -653,7 +677,10 @@ impl Interp<'_> {
                 Opcode::Pj(PjOp::Yield) => return Ok(Exit::Yield(self.scalar(d.operands[0]))),
                 Opcode::Loop(LoopOp::Yield) => {
                     return Ok(Exit::Carry(
-                        d.operands.iter().map(|&v| self.scalar(v)).collect(),
+                        d.operands
+                            .iter()
+                            .map(|&v| self.env[v.index()].clone())
+                            .collect(),
                     ));
                 }
                 Opcode::Func(FuncOp::Return) => return Ok(Exit::Return(vec![])),
@@ -663,9 +690,119 @@ impl Interp<'_> {
         unreachable!("verified: every block ends in a terminator")
     }
 
+    fn vector(&self, v: ValueId) -> Vec<Scalar> {
+        match &self.env[v.index()] {
+            Slot::V(l) => l.clone(),
+            other => panic!("value {v} is not a vector: {other:?} (unverified IR?)"),
+        }
+    }
+
+    /// The flat index of lane `k` of a vector access: the indices with the
+    /// `last` one plus `k`.
+    #[allow(clippy::too_many_arguments)]
+    fn lane_index(
+        &self,
+        op: OpId,
+        buf: &Tensor,
+        bv: ValueId,
+        indices: &[ValueId],
+        last: usize,
+        k: usize,
+        zero_outside: bool,
+    ) -> Result<Option<usize>, InterpError> {
+        let mut flat = 0usize;
+        for (d, &v) in indices.iter().enumerate() {
+            let i = self.index(v) + if d == last { k as i64 } else { 0 };
+            let n = buf.shape[d];
+            if i < 0 || i as u64 >= n as u64 {
+                if zero_outside {
+                    return Ok(None);
+                }
+                let mut index: Vec<i64> = indices.iter().map(|&v| self.index(v)).collect();
+                index[last] += k as i64;
+                let valid: Vec<String> = buf.shape.iter().map(|s| format!("0..{s}")).collect();
+                return Err(InterpError::OutOfBounds {
+                    array: self
+                        .names
+                        .get(&bv)
+                        .cloned()
+                        .unwrap_or_else(|| "a buffer".into()),
+                    index,
+                    valid: format!("[{}]", valid.join(", ")),
+                    at: self.at(op),
+                });
+            }
+            flat = flat * n + i as usize;
+        }
+        Ok(Some(flat))
+    }
+
+    /// Vector results: lane-wise arithmetic and the `vector` dialect.
+    fn vector_op(&mut self, op: OpId) -> Result<Slot, InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        Ok(match d.opcode {
+            Opcode::Arith(a) => {
+                let x = self.vector(d.operands[0]);
+                let out = if a == ArithOp::Neg {
+                    x.into_iter().map(|l| arith::eval_unary(a, l)).collect()
+                } else {
+                    let y = self.vector(d.operands[1]);
+                    x.into_iter()
+                        .zip(y)
+                        .map(|(p, q)| arith::eval_binary(a, p, q))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|EvalError::DivisionByZero| InterpError::DivisionByZero {
+                            at: self.at(op),
+                        })?
+                };
+                Slot::V(out)
+            }
+            Opcode::Vector(VectorOp::Load) => {
+                let buf = self.buffer(d.operands[0]);
+                let lanes = m.ty(d.results[0]).lanes().expect("verified") as usize;
+                let b = buf.borrow();
+                let last = d.operands.len() - 2;
+                let mut out = Vec::with_capacity(lanes);
+                for k in 0..lanes {
+                    let i =
+                        self.lane_index(op, &b, d.operands[0], &d.operands[1..], last, k, false)?;
+                    out.push(b.data[i.expect("checked")]);
+                }
+                Slot::V(out)
+            }
+            Opcode::Vector(VectorOp::Broadcast) => {
+                let lanes = m.ty(d.results[0]).lanes().expect("verified") as usize;
+                Slot::V(vec![self.scalar(d.operands[0]); lanes])
+            }
+            Opcode::Vector(VectorOp::Reduce) => {
+                let kind = d.attr("kind").and_then(Attr::as_str).expect("verified");
+                let combine = arith::reduce_combiner(kind);
+                let lanes = self.vector(d.operands[0]);
+                let mut acc = lanes[0];
+                for &x in &lanes[1..] {
+                    acc = arith::eval_binary(combine, acc, x).expect("add/mul/min/max cannot fail");
+                }
+                Slot::S(acc)
+            }
+            Opcode::Vector(VectorOp::Extract) => {
+                let k = d.attr("lane").and_then(Attr::as_int).expect("verified") as usize;
+                Slot::S(self.vector(d.operands[0])[k])
+            }
+            other => unreachable!("{other} has no vector result"),
+        })
+    }
+
     fn op(&mut self, op: OpId) -> Result<Slot, InterpError> {
         let m = self.m;
         let d = m.op(op);
+        if matches!(d.opcode, Opcode::Vector(_))
+            || d.results
+                .first()
+                .is_some_and(|&r| matches!(m.ty(r), Type::Vector { .. }))
+        {
+            return self.vector_op(op);
+        }
         let arg = |i: usize| self.scalar(d.operands[i]);
         Ok(Slot::S(match d.opcode {
             Opcode::Arith(ArithOp::Constant) => {
@@ -748,6 +885,7 @@ impl Interp<'_> {
             Opcode::Pj(PjOp::Kernel | PjOp::Yield | PjOp::Return)
             | Opcode::Func(_)
             | Opcode::Loop(_)
+            | Opcode::Vector(_)
             | Opcode::Mem(MemOp::Store | MemOp::Dealloc) => unreachable!("handled by the caller"),
         }))
     }

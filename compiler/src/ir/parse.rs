@@ -408,6 +408,13 @@ impl Parser {
             span = self.span();
             name = self.ident()?;
         }
+        // vector types: `f32x4`
+        if let Some((e, lanes)) = name.rsplit_once('x')
+            && let (Some(elem), Ok(lanes)) = (ScalarType::from_name(e), lanes.parse::<u32>())
+            && !buffer
+        {
+            return Ok(Type::Vector { elem, lanes });
+        }
         let Some(elem) = ScalarType::from_name(&name) else {
             return fail(Diagnostic::error(format!("unknown type `{name}`"), span));
         };

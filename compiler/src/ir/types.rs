@@ -38,6 +38,15 @@ pub enum Type {
         /// Extents.
         dims: Vec<Dim>,
     },
+    /// A fixed number of lanes of one numeric type (`vector` dialect), e.g.
+    /// `f32x4`. Today's backends encode 128-bit vectors, so `lanes × bits`
+    /// is 128 (the verifier checks it).
+    Vector {
+        /// Lane type.
+        elem: ScalarType,
+        /// Number of lanes.
+        lanes: u32,
+    },
 }
 
 impl Type {
@@ -48,7 +57,7 @@ impl Type {
     pub fn as_scalar(&self) -> Option<ScalarType> {
         match self {
             Type::Scalar(s) => Some(*s),
-            Type::Tensor { .. } | Type::Buffer { .. } => None,
+            Type::Tensor { .. } | Type::Buffer { .. } | Type::Vector { .. } => None,
         }
     }
 
@@ -56,7 +65,9 @@ impl Type {
     pub fn elem(&self) -> ScalarType {
         match self {
             Type::Scalar(s) => *s,
-            Type::Tensor { elem, .. } | Type::Buffer { elem, .. } => *elem,
+            Type::Tensor { elem, .. } | Type::Buffer { elem, .. } | Type::Vector { elem, .. } => {
+                *elem
+            }
         }
     }
 
@@ -68,9 +79,22 @@ impl Type {
     /// Extents of a tensor or buffer.
     pub fn dims(&self) -> Option<&[Dim]> {
         match self {
-            Type::Scalar(_) => None,
+            Type::Scalar(_) | Type::Vector { .. } => None,
             Type::Tensor { dims, .. } | Type::Buffer { dims, .. } => Some(dims),
         }
+    }
+
+    /// The lane count of a vector type.
+    pub fn lanes(&self) -> Option<u32> {
+        match self {
+            Type::Vector { lanes, .. } => Some(*lanes),
+            _ => None,
+        }
+    }
+
+    /// A scalar, or a vector of lanes: what arithmetic applies to.
+    pub fn is_value(&self) -> bool {
+        matches!(self, Type::Scalar(_) | Type::Vector { .. })
     }
 
     /// True for `buffer` types.
@@ -109,6 +133,7 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Scalar(s) => write!(f, "{s}"),
+            Type::Vector { elem, lanes } => write!(f, "{elem}x{lanes}"),
             Type::Tensor { elem, dims } | Type::Buffer { elem, dims } => {
                 if self.is_buffer() {
                     f.write_str("buffer ")?;

@@ -189,7 +189,11 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
                 ArithOp::Constant => None,
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args)),
-            Opcode::Pj(_) | Opcode::Func(_) | Opcode::Loop(_) | Opcode::Mem(_) => None,
+            Opcode::Pj(_)
+            | Opcode::Func(_)
+            | Opcode::Loop(_)
+            | Opcode::Mem(_)
+            | Opcode::Vector(_) => None,
         };
         if let Some(v) = folded {
             return replace_with_constant(m, op, v);
@@ -199,6 +203,9 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
     let Opcode::Arith(a) = opcode else {
         return false;
     };
+    if result_ty.is_none() {
+        return false; // vector arithmetic: no identities yet
+    }
     let is_float = result_ty.is_some_and(|t| t.is_float());
     // 2. constants to the right of commutative ops
     let commutative = matches!(

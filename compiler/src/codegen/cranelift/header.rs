@@ -122,6 +122,9 @@ pub fn c_header(ir: &IrModule, guard: &str, only: &[String]) -> String {
                     );
                     params.push(format!("{} {pname}", c_scalar(*t)));
                 }
+                Type::Vector { .. } => {
+                    unreachable!("kernel parameters are never vectors (verified)")
+                }
                 Type::Buffer { elem, dims } | Type::Tensor { elem, dims } => {
                     let shape: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
                     let _ = writeln!(

@@ -12,7 +12,9 @@
 //! returns the status.
 
 use super::CodegenError;
-use crate::dialects::{ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, arith::Scalar, signature};
+use crate::dialects::{
+    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, signature,
+};
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -93,6 +95,16 @@ pub fn cl_type(t: ScalarType) -> types::Type {
         ScalarType::I64 => types::I64,
         ScalarType::F32 => types::F32,
         ScalarType::F64 => types::F64,
+    }
+}
+
+/// The Cranelift type of a scalar or vector IR type.
+pub fn cl_value_type(t: &IrType) -> types::Type {
+    match t {
+        IrType::Vector { elem, lanes } => cl_type(*elem)
+            .by(*lanes)
+            .expect("a 128-bit vector (verified)"),
+        t => cl_type(t.elem()),
     }
 }
 
@@ -508,7 +520,13 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ir = self.ir;
         let d = ir.op(op);
         let result_ty = d.results.first().map(|&r| ir.ty(r).clone());
+        let vector_result = d
+            .results
+            .first()
+            .is_some_and(|&r| matches!(ir.ty(r), IrType::Vector { .. }));
         let value: Option<Value> = match d.opcode {
+            Opcode::Arith(a) if vector_result => Some(self.vector_arith(op, a)?),
+            Opcode::Vector(v) => self.vector(op, v)?,
             Opcode::Arith(a) => Some(self.arith(op, a)?),
             Opcode::Math(mo) => Some(self.math(op, mo)),
             Opcode::Loop(LoopOp::For) => {
@@ -585,7 +603,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let inits: Vec<Value> = d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
         let tys: Vec<types::Type> = d.operands[3..]
             .iter()
-            .map(|&v| cl_type(ir.ty(v).elem()))
+            .map(|&v| cl_value_type(ir.ty(v)))
             .collect();
         let header = self.b.create_block();
         let body = self.b.create_block();
@@ -657,13 +675,14 @@ impl<M: Module> FnLower<'_, '_, M> {
                 }
             }
         }
+        // 16-byte slots, 16-byte aligned: room for a captured vector too
         let slot = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
-            (8 * values.len().max(1)) as u32,
-            3,
+            (16 * values.len().max(1)) as u32,
+            4,
         ));
         for (i, &v) in values.iter().enumerate() {
-            self.b.ins().stack_store(self.ptr, v, slot, (8 * i) as i32);
+            self.b.ins().stack_store(self.ptr, v, slot, (16 * i) as i32);
         }
         let ctx = self.b.ins().stack_addr(self.ptr, slot, 0);
         let s = sig(
@@ -703,7 +722,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let flags = MemFlagsData::trusted();
         let mut slot: i32 = 0;
         let mut next = |s: &mut Self, t: types::Type| {
-            let v = s.b.ins().load(t, flags, ctx, 8 * slot);
+            let v = s.b.ins().load(t, flags, ctx, 16 * slot);
             slot += 1;
             v
         };
@@ -755,6 +774,207 @@ impl<M: Module> FnLower<'_, '_, M> {
         let code = self.b.block_params(self.fail_exit)[0];
         self.b.ins().return_(&[code]);
         Ok(())
+    }
+
+    /// Elementwise arithmetic on vectors; lane by lane where Cranelift has
+    /// no vector instruction for the type.
+    fn vector_arith(&mut self, op: OpId, a: ArithOp) -> Result<Value, CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let vt = ir.ty(d.results[0]).clone();
+        let (elem, lanes) = (vt.elem(), vt.lanes().expect("vector"));
+        let ty = cl_value_type(&vt);
+        let p = self.scalar(d.operands[0]);
+        let q = d.operands.get(1).map(|&v| self.scalar(v));
+        if elem.is_float() {
+            let q = q.unwrap_or(p);
+            return Ok(match a {
+                ArithOp::Add => self.b.ins().fadd(p, q),
+                ArithOp::Sub => self.b.ins().fsub(p, q),
+                ArithOp::Mul => self.b.ins().fmul(p, q),
+                ArithOp::Div => self.b.ins().fdiv(p, q),
+                ArithOp::Min => self.b.ins().fmin(p, q),
+                ArithOp::Max => self.b.ins().fmax(p, q),
+                ArithOp::Neg => self.b.ins().fneg(p),
+                other => unreachable!("arith.{} on float vectors (verified)", other.mnemonic()),
+            });
+        }
+        let signed = elem.is_signed_int();
+        let narrow = cl_type(elem).bits() <= 32;
+        Ok(match (a, q) {
+            (ArithOp::Add, Some(q)) => self.b.ins().iadd(p, q),
+            (ArithOp::Sub, Some(q)) => self.b.ins().isub(p, q),
+            (ArithOp::Neg, _) => self.b.ins().ineg(p),
+            (ArithOp::Mul, Some(q)) if narrow && cl_type(elem).bits() >= 16 => {
+                self.b.ins().imul(p, q)
+            }
+            (ArithOp::Min, Some(q)) if narrow && signed => self.b.ins().smin(p, q),
+            (ArithOp::Max, Some(q)) if narrow && signed => self.b.ins().smax(p, q),
+            (ArithOp::Min, Some(q)) if narrow => self.b.ins().umin(p, q),
+            (ArithOp::Max, Some(q)) if narrow => self.b.ins().umax(p, q),
+            (_, Some(q)) => {
+                // lane by lane with the scalar instruction
+                let zero = self.iconst(cl_type(elem), 0);
+                let mut out = self.b.ins().splat(ty, zero);
+                for k in 0..lanes as u8 {
+                    let x = self.b.ins().extractlane(p, k);
+                    let y = self.b.ins().extractlane(q, k);
+                    let r = self.int_binary(a, signed, x, y);
+                    out = self.b.ins().insertlane(out, r, k);
+                }
+                out
+            }
+            (other, None) => unreachable!("arith.{} needs two operands", other.mnemonic()),
+        })
+    }
+
+    /// Scalar `mul`, `min`, `max` on integers (the lane-by-lane fallback).
+    fn int_binary(&mut self, a: ArithOp, signed: bool, x: Value, y: Value) -> Value {
+        let ins = self.b.ins();
+        match (a, signed) {
+            (ArithOp::Mul, _) => ins.imul(x, y),
+            (ArithOp::Min, true) => ins.smin(x, y),
+            (ArithOp::Max, true) => ins.smax(x, y),
+            (ArithOp::Min, false) => ins.umin(x, y),
+            (ArithOp::Max, false) => ins.umax(x, y),
+            (ArithOp::Add, _) => ins.iadd(x, y),
+            (ArithOp::Sub, _) => ins.isub(x, y),
+            (other, _) => unreachable!("arith.{} on integer vectors (verified)", other.mnemonic()),
+        }
+    }
+
+    /// The `vector` dialect.
+    fn vector(&mut self, op: OpId, v: VectorOp) -> Result<Option<Value>, CodegenError> {
+        let ir = self.ir;
+        let d = ir.op(op);
+        match v {
+            VectorOp::Broadcast => {
+                let vt = cl_value_type(ir.ty(d.results[0]));
+                let x = self.scalar(d.operands[0]);
+                Ok(Some(self.b.ins().splat(vt, x)))
+            }
+            VectorOp::Extract => {
+                let k = d.attr("lane").and_then(Attr::as_int).unwrap_or(0) as u8;
+                let x = self.scalar(d.operands[0]);
+                Ok(Some(self.b.ins().extractlane(x, k)))
+            }
+            VectorOp::Reduce => {
+                let vt = ir.ty(d.operands[0]).clone();
+                let (elem, lanes) = (vt.elem(), vt.lanes().expect("vector"));
+                let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("sum");
+                let x = self.scalar(d.operands[0]);
+                let mut acc = self.b.ins().extractlane(x, 0);
+                for k in 1..lanes as u8 {
+                    let y = self.b.ins().extractlane(x, k);
+                    acc = match (kind, elem.is_float()) {
+                        ("sum", true) => self.b.ins().fadd(acc, y),
+                        ("prod", true) => self.b.ins().fmul(acc, y),
+                        ("min", true) => self.b.ins().fmin(acc, y),
+                        ("max", true) => self.b.ins().fmax(acc, y),
+                        ("sum", false) => self.b.ins().iadd(acc, y),
+                        ("prod", false) => self.b.ins().imul(acc, y),
+                        ("min", false) => {
+                            self.int_binary(ArithOp::Min, elem.is_signed_int(), acc, y)
+                        }
+                        _ => self.int_binary(ArithOp::Max, elem.is_signed_int(), acc, y),
+                    };
+                }
+                Ok(Some(acc))
+            }
+            VectorOp::Load | VectorOp::Store => {
+                let store = v == VectorOp::Store;
+                let (bv, first) = if store {
+                    (d.operands[1], 2)
+                } else {
+                    (d.operands[0], 1)
+                };
+                let buf = self.buffer(bv);
+                let idx: Vec<Value> = d.operands[first..]
+                    .iter()
+                    .map(|&x| self.scalar(x))
+                    .collect();
+                let vir = if store {
+                    ir.ty(d.operands[0]).clone()
+                } else {
+                    ir.ty(d.results[0]).clone()
+                };
+                let lanes = vir.lanes().expect("vector") as i64;
+                let vt = cl_value_type(&vir);
+                let et = cl_type(vir.elem());
+                let (addr, ok) = self.address(&buf, &idx);
+                // the last lane must be inside too
+                let last = *idx.last().expect("rank >= 1 (verified)");
+                let end = self.b.ins().iadd_imm_s(last, lanes - 1);
+                let n = *buf.shape.last().expect("rank >= 1");
+                let ok2 = self.b.ins().icmp(IntCC::UnsignedLessThan, end, n);
+                let ok = self.b.ins().band(ok, ok2);
+                let what = if store { "write to" } else { "read of" };
+                let msg = format!(
+                    "vector {what} `{}` out of bounds{}: lanes from index {{0}} in a dim of extent {{1}}",
+                    buf.name,
+                    self.at(op)
+                );
+                self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
+                // contiguous lanes: one vector access; strided: lane by lane
+                let stride = *buf.strides.last().expect("rank >= 1");
+                let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
+                let fast = self.b.create_block();
+                let slow = self.b.create_block();
+                let done = self.b.create_block();
+                let flags = MemFlagsData::trusted();
+                let step = self.b.ins().imul_imm_s(stride, et.bytes() as i64);
+                let step = if self.ptr == types::I64 {
+                    step
+                } else {
+                    self.b.ins().ireduce(self.ptr, step)
+                };
+                if store {
+                    let x = self.scalar(d.operands[0]);
+                    self.b.ins().brif(unit, fast, &[], slow, &[]);
+                    self.b.switch_to_block(fast);
+                    self.b
+                        .ins()
+                        .store(MemFlagsData::new().with_notrap(), x, addr, 0);
+                    self.b.ins().jump(done, &[]);
+                    self.b.switch_to_block(slow);
+                    let mut a = addr;
+                    for k in 0..lanes as u8 {
+                        let e = self.b.ins().extractlane(x, k);
+                        self.b.ins().store(flags, e, a, 0);
+                        a = self.b.ins().iadd(a, step);
+                    }
+                    self.b.ins().jump(done, &[]);
+                    self.b.switch_to_block(done);
+                    Ok(None)
+                } else {
+                    let r = self.b.append_block_param(done, vt);
+                    self.b.ins().brif(unit, fast, &[], slow, &[]);
+                    self.b.switch_to_block(fast);
+                    // element-aligned, not necessarily vector-aligned
+                    let x = self
+                        .b
+                        .ins()
+                        .load(vt, MemFlagsData::new().with_notrap(), addr, 0);
+                    self.b.ins().jump(done, &[BlockArg::Value(x)]);
+                    self.b.switch_to_block(slow);
+                    let zero = if et.is_float() {
+                        self.fzero(et)
+                    } else {
+                        self.iconst(et, 0)
+                    };
+                    let mut acc = self.b.ins().splat(vt, zero);
+                    let mut a = addr;
+                    for k in 0..lanes as u8 {
+                        let e = self.b.ins().load(et, flags, a, 0);
+                        acc = self.b.ins().insertlane(acc, e, k);
+                        a = self.b.ins().iadd(a, step);
+                    }
+                    self.b.ins().jump(done, &[BlockArg::Value(acc)]);
+                    self.b.switch_to_block(done);
+                    Ok(Some(r))
+                }
+            }
+        }
     }
 
     /// Address of an element and whether every index is inside the buffer.

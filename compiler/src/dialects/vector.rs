@@ -1,0 +1,140 @@
+//! `vector` dialect: explicit SIMD values of a fixed lane count.
+//!
+//! Produced by vectorization (and hand-written IR until the vectorizer
+//! lands); consumed by the interpreter and the backends. A vector type
+//! `f32x4` holds 128 bits today (what Cranelift encodes; LLVM will take
+//! wider). Elementwise arithmetic is `arith` on vector operands (`add`,
+//! `sub`, `mul`, `min`, `max`, `neg` for every numeric lane type, `div` for
+//! floats); these ops move data between vectors, scalars and buffers.
+//!
+//! ```text
+//! %v = vector.load(%x, %i, %j) : f32x4        // x[i, j..j+4]
+//! %w = arith.add(%v, %v) : f32x4
+//! vector.store(%w, %y, %i, %j)
+//! %s = vector.reduce(%w) {kind = "sum"} : f32  // ((w0 + w1) + w2) + w3
+//! ```
+
+use super::{check, dialect_ops};
+use crate::ir::{Attr, Module, OpId, ScalarType, Type};
+
+dialect_ops!(
+    /// Ops of the `vector` dialect.
+    VectorOp, "vector", {
+    /// `vector.load(%buf, %i...)`: lanes `k = 0..n` read the element at the
+    /// indices with the last one plus `k`. Bounds-checked like `mem.load`.
+    Load => "load",
+    /// `vector.store(%v, %buf, %i...)`: the inverse of `load`.
+    Store => "store",
+    /// `vector.broadcast(%s)`: every lane holds `%s`.
+    Broadcast => "broadcast",
+    /// `vector.reduce(%v) {kind}`: folds the lanes from the first to the
+    /// last with `sum`, `prod`, `min` or `max` (the scalar semantics).
+    Reduce => "reduce",
+    /// `vector.extract(%v) {lane}`: one lane.
+    Extract => "extract",
+});
+
+/// Whether `t` is a vector type today's backends support.
+pub fn valid_vector(t: &Type) -> Result<(), String> {
+    match t {
+        Type::Vector { elem, lanes } => {
+            if !elem.is_numeric() {
+                return Err(format!("vectors of {elem} are not supported"));
+            }
+            if (*lanes as usize) * elem.size_bytes() * 8 != 128 {
+                return Err(format!(
+                    "{t} is not 128 bits wide (the width backends encode today)"
+                ));
+            }
+            Ok(())
+        }
+        t => Err(format!("expected a vector, found {t}")),
+    }
+}
+
+impl VectorOp {
+    /// `load` and `store` touch memory.
+    pub fn is_pure(self) -> bool {
+        !matches!(self, VectorOp::Load | VectorOp::Store)
+    }
+
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        let d = m.op(op);
+        let result = d.results.first().map(|&r| m.ty(r).clone());
+        let buffer_rank = |i: usize| -> Option<(ScalarType, usize)> {
+            match m.ty(*d.operands.get(i)?) {
+                Type::Buffer { elem, dims } => Some((*elem, dims.len())),
+                _ => None,
+            }
+        };
+        match self {
+            VectorOp::Load | VectorOp::Store => {
+                let store = self == VectorOp::Store;
+                check::counts(m, op, None, usize::from(!store), 0, errs);
+                let buf_at = usize::from(store);
+                let Some((elem, rank)) = buffer_rank(buf_at) else {
+                    errs.push(format!("operand {buf_at} must be a buffer"));
+                    return;
+                };
+                if rank == 0 {
+                    errs.push("needs a buffer of rank 1 or more".into());
+                }
+                let idx = &d.operands[(buf_at + 1).min(d.operands.len())..];
+                if idx.len() != rank || idx.iter().any(|&v| *m.ty(v) != Type::INDEX) {
+                    errs.push(format!("needs {rank} i64 indices"));
+                }
+                let vt = if store {
+                    d.operands.first().map(|&v| m.ty(v).clone())
+                } else {
+                    result
+                };
+                match vt {
+                    Some(t) => {
+                        if let Err(e) = valid_vector(&t) {
+                            errs.push(e);
+                        } else if t.elem() != elem {
+                            errs.push(format!("{t} does not hold the buffer's {elem} elements"));
+                        }
+                    }
+                    None => errs.push("needs a vector".into()),
+                }
+            }
+            VectorOp::Broadcast => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                if let (Some(t), Some(&s)) = (&result, d.operands.first()) {
+                    if let Err(e) = valid_vector(t) {
+                        errs.push(e);
+                    } else if *m.ty(s) != Type::Scalar(t.elem()) {
+                        errs.push(format!("broadcasts a {} into {t}", m.ty(s)));
+                    }
+                }
+            }
+            VectorOp::Reduce | VectorOp::Extract => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                let Some(&v) = d.operands.first() else { return };
+                let vt = m.ty(v).clone();
+                if let Err(e) = valid_vector(&vt) {
+                    errs.push(e);
+                    return;
+                }
+                if result.as_ref() != Some(&Type::Scalar(vt.elem())) {
+                    errs.push(format!("result must be {}", vt.elem()));
+                }
+                if self == VectorOp::Reduce {
+                    match d.attr("kind").and_then(Attr::as_str) {
+                        Some(k) if super::pj::REDUCE_KINDS.contains(&k) => {}
+                        _ => {
+                            errs.push("needs `kind` = \"sum\", \"prod\", \"min\" or \"max\"".into())
+                        }
+                    }
+                } else {
+                    match d.attr("lane").and_then(Attr::as_int) {
+                        Some(l) if l >= 0 && (l as u32) < vt.lanes().unwrap_or(0) => {}
+                        _ => errs.push(format!("needs `lane` in 0..{}", vt.lanes().unwrap_or(0))),
+                    }
+                }
+            }
+        }
+    }
+}
