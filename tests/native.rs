@@ -140,3 +140,42 @@ fn jit_matches_the_interpreter_at_odd_shapes() {
         }
     }
 }
+
+#[test]
+fn the_buffer_api_runs_kernels_on_runtime_buffers() {
+    use pj_compiler::codegen::cranelift::KernelArg;
+    use pj_runtime::{Buffer, ElemType};
+    let m = compile("blur", &read(&root().join("examples/blur.pj")));
+    let code = jit::compile(&m).unwrap();
+    let blur = code.kernel("blur").unwrap();
+    let (h, w) = (5usize, 9usize);
+    let img: Vec<f32> = (0..h * w).map(|i| i as f32 / 7.0).collect();
+    let bytes: Vec<u8> = img.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut input = Buffer::from_bytes(ElemType::F32, &[h, w], &bytes).unwrap();
+    let shapes = blur
+        .result_shapes(&mut [KernelArg::Array(&mut input)])
+        .unwrap();
+    assert_eq!(shapes, vec![vec![h, w]]);
+    let mut out = Buffer::zeros(ElemType::F32, &shapes[0]).unwrap();
+    blur.call_buffers(&mut [KernelArg::Array(&mut input)], &mut [&mut out])
+        .unwrap();
+    let want = interp::run(
+        &m,
+        "blur",
+        &[Value::Array(pj_compiler::interp::Tensor::from_le_bytes(
+            pj_lang::types::ScalarType::F32,
+            vec![h, w],
+            &bytes,
+        ))],
+    )
+    .unwrap();
+    assert_eq!(out.bytes(), want[0].to_le_bytes().as_slice());
+    // a result buffer of the wrong shape is refused before anything is written
+    let mut small = Buffer::zeros(ElemType::F32, &[h, w - 1]).unwrap();
+    let err = blur
+        .call_buffers(&mut [KernelArg::Array(&mut input)], &mut [&mut small])
+        .unwrap_err();
+    assert_eq!(err.message, "output `out` dim 1 must be 9, got 8");
+    assert_eq!(err.status, pj_runtime::abi::status::SHAPE_MISMATCH);
+    assert!(small.bytes().iter().all(|&b| b == 0));
+}

@@ -229,9 +229,107 @@ fn status_error(status: i32) -> RunError {
     RunError { status, message }
 }
 
+/// An argument of [`JitKernel::call_buffers`]: a runtime buffer for an
+/// array parameter, a value for a scalar one.
+pub enum KernelArg<'a> {
+    /// An array parameter.
+    Array(&'a mut Buffer),
+    /// A scalar parameter.
+    Scalar(Scalar),
+}
+
 impl JitKernel {
-    /// Calls the kernel: checks the arguments, asks the shape companion for
-    /// the result shapes, allocates the results and runs the kernel.
+    fn slots(
+        &self,
+        args: &mut [KernelArg<'_>],
+        extra: &mut [&mut Buffer],
+    ) -> Result<Vec<u64>, RunError> {
+        if args.len() != self.params.len() {
+            return Err(bad(format!(
+                "kernel `{}` takes {} arguments, {} given",
+                self.name,
+                self.params.len(),
+                args.len()
+            )));
+        }
+        let mut slots = Vec::new();
+        for ((pname, ty), a) in self.params.iter().zip(args.iter_mut()) {
+            match (ty, a) {
+                (IrType::Scalar(t), KernelArg::Scalar(s)) if s.ty() == *t => {
+                    slots.push(scalar_slot(*s))
+                }
+                (IrType::Scalar(t), KernelArg::Scalar(s)) => {
+                    return Err(bad(format!(
+                        "argument `{pname}`: expects a {t} scalar, got {}",
+                        s.ty()
+                    )));
+                }
+                (IrType::Buffer { .. }, KernelArg::Array(b)) => slots.push(b.descriptor() as u64),
+                (t, _) => return Err(bad(format!("argument `{pname}`: expects {t}"))),
+            }
+        }
+        slots.extend(extra.iter_mut().map(|b| b.descriptor() as u64));
+        Ok(slots)
+    }
+
+    /// The shape of every result for these arguments (the shape companion);
+    /// checks the arguments' shapes and sizes on the way.
+    pub fn result_shapes(&self, args: &mut [KernelArg<'_>]) -> Result<Vec<Vec<usize>>, RunError> {
+        let total: usize = self.results.iter().map(|r| r.2).sum();
+        let mut shape_buf = Buffer::zeros(pj_runtime::ElemType::I64, &[total])
+            .map_err(|e| bad(format!("{e:?}")))?;
+        let slots = self.slots(args, &mut [&mut shape_buf])?;
+        let st = (self.shape_entry)(slots.as_ptr());
+        if st != 0 {
+            return Err(status_error(st));
+        }
+        let flat: Vec<i64> = shape_buf
+            .bytes()
+            .chunks(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        let mut at = 0;
+        Ok(self
+            .results
+            .iter()
+            .map(|r| {
+                let s = flat[at..at + r.2]
+                    .iter()
+                    .map(|&e| e.max(0) as usize)
+                    .collect();
+                at += r.2;
+                s
+            })
+            .collect())
+    }
+
+    /// Runs the kernel on runtime buffers: `results` must have the shapes
+    /// [`JitKernel::result_shapes`] gives (the kernel checks, and fails with
+    /// a status rather than writing out of bounds).
+    pub fn call_buffers(
+        &self,
+        args: &mut [KernelArg<'_>],
+        results: &mut [&mut Buffer],
+    ) -> Result<(), RunError> {
+        if results.len() != self.results.len() {
+            return Err(bad(format!(
+                "kernel `{}` has {} results, {} buffers given",
+                self.name,
+                self.results.len(),
+                results.len()
+            )));
+        }
+        let slots = self.slots(args, results)?;
+        let st = (self.entry)(slots.as_ptr());
+        if st != 0 {
+            Err(status_error(st))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Calls the kernel on interpreter values: checks element types and
+    /// ranks, asks for the result shapes, allocates the results and runs.
     pub fn call(&self, args: &[Arg]) -> Result<Vec<Tensor>, RunError> {
         if args.len() != self.params.len() {
             return Err(bad(format!(
@@ -241,19 +339,9 @@ impl JitKernel {
                 args.len()
             )));
         }
-        let mut buffers: Vec<Buffer> = Vec::new();
-        let mut slots: Vec<Option<u64>> = Vec::new();
+        let mut owned: Vec<Option<Buffer>> = Vec::new();
         for ((pname, ty), a) in self.params.iter().zip(args) {
-            match (ty, a) {
-                (IrType::Scalar(t), Arg::Scalar(s)) if s.ty() == *t => {
-                    slots.push(Some(scalar_slot(*s)))
-                }
-                (IrType::Scalar(t), Arg::Scalar(s)) => {
-                    return Err(bad(format!(
-                        "argument `{pname}`: expects a {t} scalar, got {}",
-                        s.ty()
-                    )));
-                }
+            owned.push(match (ty, a) {
                 (IrType::Buffer { elem, dims }, Arg::Array(t)) => {
                     if t.elem != *elem {
                         return Err(bad(format!(
@@ -268,57 +356,32 @@ impl JitKernel {
                             t.shape
                         )));
                     }
-                    buffers.push(to_buffer(t)?);
-                    slots.push(None);
+                    Some(to_buffer(t)?)
                 }
-                (t, _) => return Err(bad(format!("argument `{pname}`: expects {t}"))),
-            }
+                _ => None,
+            });
         }
-        // fill buffer slots with descriptor addresses
-        let pack = |buffers: &mut [Buffer], extra: &mut [Buffer]| -> Vec<u64> {
-            let mut it = buffers.iter_mut();
-            let mut v: Vec<u64> = slots
-                .iter()
-                .map(|s| {
-                    s.unwrap_or_else(|| it.next().expect("a buffer per array").descriptor() as u64)
-                })
-                .collect();
-            v.extend(extra.iter_mut().map(|b| b.descriptor() as u64));
-            v
-        };
-        let total: usize = self.results.iter().map(|r| r.2).sum();
-        let mut shape_buf = [Buffer::zeros(pj_runtime::ElemType::I64, &[total])
-            .map_err(|e| bad(format!("{e:?}")))?];
-        let packed = pack(&mut buffers, &mut shape_buf);
-        let st = (self.shape_entry)(packed.as_ptr());
-        if st != 0 {
-            return Err(status_error(st));
-        }
-        let flat: Vec<i64> = shape_buf[0]
-            .bytes()
-            .chunks(8)
-            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        let mut kargs: Vec<KernelArg<'_>> = owned
+            .iter_mut()
+            .zip(args)
+            .map(|(b, a)| match (b, a) {
+                (Some(b), _) => KernelArg::Array(b),
+                (None, Arg::Scalar(s)) => KernelArg::Scalar(*s),
+                (None, Arg::Array(_)) => KernelArg::Scalar(Scalar::Bool(false)), // rejected by `slots`
+            })
             .collect();
+        let shapes = self.result_shapes(&mut kargs)?;
         let mut outputs = Vec::new();
-        let mut at = 0;
-        for (rname, elem, rank) in &self.results {
-            let shape: Vec<usize> = flat[at..at + rank]
-                .iter()
-                .map(|&e| e.max(0) as usize)
-                .collect();
-            at += rank;
+        for ((rname, elem, _), shape) in self.results.iter().zip(&shapes) {
             outputs.push(
-                Buffer::zeros(elem_code(*elem), &shape).map_err(|e| RunError {
+                Buffer::zeros(elem_code(*elem), shape).map_err(|e| RunError {
                     status: pj_runtime::abi::status::OUT_OF_MEMORY,
                     message: format!("cannot allocate result `{rname}` of shape {shape:?}: {e:?}"),
                 })?,
             );
         }
-        let packed = pack(&mut buffers, &mut outputs);
-        let st = (self.entry)(packed.as_ptr());
-        if st != 0 {
-            return Err(status_error(st));
-        }
+        let mut refs: Vec<&mut Buffer> = outputs.iter_mut().collect();
+        self.call_buffers(&mut kargs, &mut refs)?;
         Ok(outputs
             .iter()
             .zip(&self.results)

@@ -8,7 +8,7 @@ pub mod jit;
 pub mod lower;
 pub mod object;
 
-pub use jit::{JitKernel, JitModule, RunError};
+pub use jit::{JitKernel, JitModule, KernelArg, RunError};
 
 /// Why code generation failed.
 #[derive(Debug, thiserror::Error)]
