@@ -19,37 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TRIPLE: &str = "aarch64-unknown-linux-gnu";
-const EXAMPLES: &[&str] = &[
-    "blur",
-    "valid_blur",
-    "matmul",
-    "softmax",
-    "chain",
-    "qdot",
-    "unsharp",
-    "layernorm",
-    "conv2d",
-];
-
 fn available(cmd: &str) -> bool {
     Command::new(cmd)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn c_type(t: ScalarType) -> &'static str {
-    match t {
-        ScalarType::Bool | ScalarType::U8 => "uint8_t",
-        ScalarType::I8 => "int8_t",
-        ScalarType::I16 => "int16_t",
-        ScalarType::U16 => "uint16_t",
-        ScalarType::I32 => "int32_t",
-        ScalarType::U32 => "uint32_t",
-        ScalarType::I64 => "int64_t",
-        ScalarType::F32 => "float",
-        ScalarType::F64 => "double",
-    }
 }
 
 fn elem_macro(t: ScalarType) -> String {
@@ -100,7 +74,11 @@ fn driver(kernel: &str, args: &[Value], results: &[(ScalarType, usize)]) -> Stri
                 let (ty, bits, width) = match s {
                     Scalar::F32(v) => ("float", v.to_bits() as u64, 32),
                     Scalar::F64(v) => ("double", v.to_bits(), 64),
-                    s => (c_type(s.ty()), s.as_i64().unwrap_or(0) as u64, 64),
+                    s => (
+                        pj_compiler::codegen::cranelift::header::c_scalar(s.ty()),
+                        s.as_i64().unwrap_or(0) as u64,
+                        64,
+                    ),
                 };
                 if matches!(s, Scalar::F32(_) | Scalar::F64(_)) {
                     let _ = writeln!(

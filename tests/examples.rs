@@ -9,18 +9,6 @@ use common::*;
 use pj_compiler::interp;
 use pj_compiler::passes::PassManager;
 
-const EXAMPLES: &[&str] = &[
-    "blur",
-    "valid_blur",
-    "matmul",
-    "softmax",
-    "chain",
-    "qdot",
-    "unsharp",
-    "layernorm",
-    "conv2d",
-];
-
 #[test]
 fn interpreter_matches_numpy_on_every_example() {
     for &name in EXAMPLES {

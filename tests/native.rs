@@ -8,18 +8,6 @@ use common::*;
 use pj_compiler::codegen::cranelift::jit;
 use pj_compiler::interp::{self, Value};
 
-const EXAMPLES: &[&str] = &[
-    "blur",
-    "valid_blur",
-    "matmul",
-    "softmax",
-    "chain",
-    "qdot",
-    "unsharp",
-    "layernorm",
-    "conv2d",
-];
-
 #[test]
 fn jit_matches_the_interpreter_on_every_example() {
     for &name in EXAMPLES {

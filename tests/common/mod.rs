@@ -8,6 +8,20 @@ use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{parse::parse_module, verify::verify};
 use std::path::{Path, PathBuf};
 
+/// Every example kernel; each is `examples/<name>.pj` with data in
+/// `examples/data/<name>/`.
+pub const EXAMPLES: &[&str] = &[
+    "blur",
+    "valid_blur",
+    "matmul",
+    "softmax",
+    "chain",
+    "qdot",
+    "unsharp",
+    "layernorm",
+    "conv2d",
+];
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

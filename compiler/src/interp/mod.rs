@@ -628,30 +628,15 @@ impl Interp<'_> {
         indices: &[ValueId],
         zero_outside: bool,
     ) -> Result<Option<usize>, InterpError> {
-        let mut flat = 0usize;
-        for (k, &v) in indices.iter().enumerate() {
-            let i = self.index(v);
-            let n = buf.shape[k];
-            if i < 0 || i as u64 >= n as u64 {
-                if zero_outside {
-                    return Ok(None);
-                }
-                let index: Vec<i64> = indices.iter().map(|&v| self.index(v)).collect();
-                let valid: Vec<String> = buf.shape.iter().map(|s| format!("0..{s}")).collect();
-                return Err(InterpError::OutOfBounds {
-                    array: self
-                        .names
-                        .get(&bv)
-                        .cloned()
-                        .unwrap_or_else(|| "a buffer".into()),
-                    index,
-                    valid: format!("[{}]", valid.join(", ")),
-                    at: self.at(op),
-                });
-            }
-            flat = flat * n + i as usize;
-        }
-        Ok(Some(flat))
+        self.lane_index(
+            op,
+            buf,
+            bv,
+            indices,
+            indices.len().saturating_sub(1),
+            0,
+            zero_outside,
+        )
     }
 
     fn run_ops(&mut self, b: BlockId) -> Result<Exit, InterpError> {

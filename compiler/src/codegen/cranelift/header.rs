@@ -9,7 +9,8 @@ use crate::ir::{Attr, Module as IrModule, ScalarType, Type};
 use pj_runtime::abi::{ElemType, MAX_RANK, status};
 use std::fmt::Write as _;
 
-fn c_scalar(t: ScalarType) -> &'static str {
+/// The C type of a scalar parameter (`bool` travels as `uint8_t`).
+pub fn c_scalar(t: ScalarType) -> &'static str {
     match t {
         ScalarType::Bool | ScalarType::U8 => "uint8_t",
         ScalarType::I8 => "int8_t",
