@@ -1,6 +1,7 @@
 //! `pj`: the picojoule command line. Argument parsing and wiring only; the
 //! work happens in `pj-lang` and `pj-compiler`.
 
+mod bench;
 mod commands;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -114,6 +115,29 @@ enum Command {
     },
     /// List the targets `pj build --target` accepts, with their features.
     Targets,
+    /// Benchmark a kernel: compile time, run time, traffic, roofline.
+    Bench {
+        /// A .pj source file.
+        file: PathBuf,
+        /// The kernel (may be omitted when the file has one).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
+        #[arg(long = "size", value_name = "NAME=VALUE,...")]
+        sizes: Vec<String>,
+        /// Timed runs, at least (more run while under half a second).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Worker threads for parallel loops (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Measure the memory roofline (a STREAM-like triad) and report the fraction reached.
+        #[arg(long)]
+        roofline: bool,
+    },
     /// List the passes `--passes` accepts.
     Passes,
 }
@@ -182,6 +206,25 @@ fn main() -> ExitCode {
             output,
         } => commands::build(&file, kernel.as_deref(), &target, &output),
         Command::Targets => commands::targets(),
+        Command::Bench {
+            file,
+            kernel,
+            sizes,
+            reps,
+            threads,
+            json,
+            roofline,
+        } => bench::bench(
+            &file,
+            &bench::BenchOptions {
+                kernel: kernel.as_deref(),
+                sizes: &sizes,
+                reps,
+                threads,
+                json,
+                roofline,
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

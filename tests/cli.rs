@@ -275,3 +275,39 @@ fn emit_opt_and_pjir_input_agree() {
         text(&o).0
     );
 }
+
+#[test]
+fn bench_reports_compile_time_run_statistics_and_traffic() {
+    let o = pj(&[
+        "bench",
+        "examples/softmax.pj",
+        "--size",
+        "N=8,C=33",
+        "--reps",
+        "2",
+        "--json",
+        "--threads",
+        "1",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["kernel"], "softmax");
+    assert_eq!(report["sizes"], serde_json::json!([["N", 8], ["C", 33]]));
+    // x in, y out: 2 * 8 * 33 f32
+    assert_eq!(report["compulsory_bytes"], 2 * 8 * 33 * 4);
+    assert!(report["runs"].as_u64().unwrap() >= 2);
+    for field in ["median_ms", "min_ms", "max_ms", "gb_per_s"] {
+        assert!(report[field].as_f64().is_some(), "{field} in {out}");
+    }
+    assert!(report["compile_ms"]["cranelift"].as_f64().is_some());
+    let o = pj(&["bench", "examples/softmax.pj", "--size", "N=eight"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o)
+            .1
+            .contains("`N=eight`: `eight` is not a whole number"),
+        "{}",
+        text(&o).1
+    );
+}

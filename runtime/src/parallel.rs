@@ -80,6 +80,21 @@ pub extern "C" fn pj_rt_parallel_for(
     st
 }
 
+/// Sets the number of worker threads, once, before the first parallel loop
+/// runs; later calls (or a pool already started) leave it unchanged and
+/// return false.
+pub fn set_threads(n: usize) -> bool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build_global()
+        .is_ok()
+}
+
+/// The number of worker threads parallel loops use.
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

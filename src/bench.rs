@@ -1,0 +1,343 @@
+//! `pj bench`: compile a kernel once, run it on random inputs with warm-up
+//! and repetitions, and report compile time, run-time statistics and how
+//! close the kernel comes to this machine's memory roofline, measured in the
+//! same run (a STREAM-like triad).
+
+use anyhow::{Context, Result, anyhow, bail};
+use pj_compiler::codegen::cranelift::{JitModule, KernelArg};
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::ir::{Dim, ScalarType, Type};
+use pj_compiler::passes::PassManager;
+use pj_runtime::{Buffer, ElemType};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Options of `pj bench`.
+pub struct BenchOptions<'a> {
+    /// The kernel (may be omitted when the file has one).
+    pub kernel: Option<&'a str>,
+    /// `NAME=VALUE` size bindings; unset sizes come from the file's
+    /// `// bench: H=4096, W=4096` line, else 1024.
+    pub sizes: &'a [String],
+    /// Timed repetitions (at least); more run while under `min_time`.
+    pub reps: usize,
+    /// Worker threads for parallel loops.
+    pub threads: Option<usize>,
+    /// Print JSON instead of a table.
+    pub json: bool,
+    /// Also measure the memory roofline and report the fraction reached.
+    pub roofline: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    kernel: String,
+    sizes: Vec<(String, i64)>,
+    threads: usize,
+    compile_ms: Phases,
+    runs: usize,
+    median_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    compulsory_bytes: u64,
+    gb_per_s: f64,
+    roofline: Option<Roofline>,
+}
+
+#[derive(Serialize)]
+struct Phases {
+    front_end: f64,
+    passes: f64,
+    lowering: f64,
+    cranelift: f64,
+    total: f64,
+}
+
+#[derive(Serialize)]
+struct Roofline {
+    triad_gb_per_s: f64,
+    bound_ms: f64,
+    fraction: f64,
+}
+
+/// xorshift64*: deterministic inputs, the same every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn elem_code(t: ScalarType) -> ElemType {
+    pj_compiler::codegen::cranelift::lower::elem_code(t)
+}
+
+/// Random bytes for `n` elements of `t`: floats in [-1, 1), small integers.
+fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * t.size_bytes());
+    for _ in 0..n {
+        let r = rng.next();
+        let s = if t.is_float() {
+            Scalar::F64((r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0).cast(t)
+        } else {
+            Scalar::I64((r % 64) as i64 - 16).cast(t)
+        };
+        match s {
+            Scalar::F32(v) => out.extend(v.to_le_bytes()),
+            Scalar::F64(v) => out.extend(v.to_le_bytes()),
+            s => {
+                let v = s.as_i64().unwrap_or(0).to_le_bytes();
+                out.extend(&v[..t.size_bytes()]);
+            }
+        }
+    }
+    out
+}
+
+fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()> {
+    for item in list.iter().flat_map(|s| s.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| anyhow!("`{item}`: sizes are given as NAME=VALUE"))?;
+        let v: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("`{item}`: `{}` is not a whole number", v.trim()))?;
+        if !(0..=1 << 40).contains(&v) {
+            bail!("`{item}`: a size must be between 0 and 2^40");
+        }
+        out.insert(k.trim().to_string(), v);
+    }
+    Ok(())
+}
+
+/// Best-of-five STREAM triad `a = b + s * c` over 3 × 64 MiB of f64, on the
+/// current thread: this machine's sustainable DRAM bandwidth, in GB/s.
+fn triad_bandwidth() -> f64 {
+    let n = 8 << 20;
+    let b = vec![1.0f64; n];
+    let c = vec![2.0f64; n];
+    let mut a = vec![0.0f64; n];
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for ((x, y), z) in a.iter_mut().zip(&b).zip(&c) {
+            *x = y + 3.0 * z;
+        }
+        std::hint::black_box(&mut a);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (3 * 8 * n) as f64 / best / 1e9
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs `pj bench`.
+pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
+    if let Some(n) = opts.threads {
+        pj_runtime::parallel::set_threads(n);
+    }
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let name_for_diags = path.display().to_string();
+    let t0 = Instant::now();
+    let compiled = pj_compiler::compile_source(&name_for_diags, &src).map_err(|diags| {
+        eprint!(
+            "{}",
+            pj_lang::diagnostic::render_all(&diags, &name_for_diags, &src)
+        );
+        anyhow!("`{}` has errors", path.display())
+    })?;
+    let front = t0.elapsed();
+    let mut m = compiled.module;
+    let t1 = Instant::now();
+    PassManager::default_pipeline().run(&mut m)?;
+    let passes = t1.elapsed();
+    let kernels = m.kernel_names();
+    let name = match opts.kernel {
+        Some(k) if kernels.iter().any(|n| n == k) => k.to_string(),
+        Some(k) => bail!(
+            "no kernel named `{k}`; the file has: {}",
+            kernels.join(", ")
+        ),
+        None if kernels.len() == 1 => kernels[0].clone(),
+        None => bail!(
+            "the file has {} kernels ({}); choose one with --kernel",
+            kernels.len(),
+            kernels.join(", ")
+        ),
+    };
+    let t2 = Instant::now();
+    PassManager::parse("lower-stages,canonicalize,cse,dce")
+        .map_err(|e| anyhow!(e))?
+        .run(&mut m)?;
+    let lowering = t2.elapsed();
+    let t3 = Instant::now();
+    let code = JitModule::compile(&m)?;
+    let cranelift = t3.elapsed();
+    let kernel = code
+        .kernel(&name)
+        .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
+
+    // sizes: command line, then the file's `// bench:` line, then 1024
+    let mut sizes: HashMap<String, i64> = HashMap::new();
+    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
+        parse_sizes(&[line.to_string()], &mut sizes)
+            .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
+    }
+    parse_sizes(opts.sizes, &mut sizes)?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut owned: Vec<Option<Buffer>> = Vec::new();
+    let mut scalars: Vec<Scalar> = Vec::new();
+    let mut bytes_in = 0u64;
+    let mut used: Vec<(String, i64)> = Vec::new();
+    for (_, ty) in &kernel.params {
+        match ty {
+            Type::Buffer { elem, dims } => {
+                let shape: Vec<usize> = dims
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Static(n) => *n as usize,
+                        Dim::Sym(s) => {
+                            let v = *sizes.entry(s.clone()).or_insert(1024);
+                            if !used.iter().any(|(n, _)| n == s) {
+                                used.push((s.clone(), v));
+                            }
+                            v as usize
+                        }
+                        Dim::Dynamic => 1024,
+                    })
+                    .collect();
+                let n = shape
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .ok_or_else(|| anyhow!("sizes overflow"))?;
+                let data = random_bytes(*elem, n, &mut rng);
+                bytes_in += data.len() as u64;
+                owned.push(Some(
+                    Buffer::from_bytes(elem_code(*elem), &shape, &data)
+                        .map_err(|e| anyhow!("{e:?}"))?,
+                ));
+                scalars.push(Scalar::Bool(false));
+            }
+            Type::Scalar(t) => {
+                owned.push(None);
+                scalars.push(Scalar::F64(0.5).cast(*t));
+            }
+            other => bail!("cannot benchmark a kernel taking {other}"),
+        }
+    }
+    let mut args: Vec<KernelArg<'_>> = owned
+        .iter_mut()
+        .zip(&scalars)
+        .map(|(b, s)| match b {
+            Some(b) => KernelArg::Array(b),
+            None => KernelArg::Scalar(*s),
+        })
+        .collect();
+    let shapes = kernel.result_shapes(&mut args)?;
+    let mut outputs: Vec<Buffer> = kernel
+        .results
+        .iter()
+        .zip(&shapes)
+        .map(|((_, e, _), s)| Buffer::zeros(elem_code(*e), s).map_err(|e| anyhow!("{e:?}")))
+        .collect::<Result<_>>()?;
+    let bytes_out: u64 = outputs.iter().map(|b| b.bytes().len() as u64).sum();
+    let mut run = |args: &mut [KernelArg<'_>]| -> Result<Duration> {
+        let mut refs: Vec<&mut Buffer> = outputs.iter_mut().collect();
+        let t = Instant::now();
+        kernel.call_buffers(args, &mut refs)?;
+        Ok(t.elapsed())
+    };
+    // warm-up, then at least `reps` runs and at least half a second
+    run(&mut args)?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < opts.reps.max(1)
+        || (start.elapsed() < Duration::from_millis(500) && times.len() < 1000)
+    {
+        times.push(run(&mut args)?);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let compulsory = bytes_in + bytes_out;
+    let roofline = opts.roofline.then(|| {
+        let bw = triad_bandwidth();
+        let bound = compulsory as f64 / (bw * 1e9);
+        Roofline {
+            triad_gb_per_s: bw,
+            bound_ms: bound * 1e3,
+            fraction: bound / median.as_secs_f64(),
+        }
+    });
+    let report = Report {
+        kernel: name,
+        sizes: used,
+        threads: pj_runtime::parallel::threads(),
+        compile_ms: Phases {
+            front_end: ms(front),
+            passes: ms(passes),
+            lowering: ms(lowering),
+            cranelift: ms(cranelift),
+            total: ms(front + passes + lowering + cranelift),
+        },
+        runs: times.len(),
+        median_ms: ms(median),
+        min_ms: ms(times[0]),
+        max_ms: ms(*times.last().expect("at least one run")),
+        compulsory_bytes: compulsory,
+        gb_per_s: compulsory as f64 / median.as_secs_f64() / 1e9,
+        roofline,
+    };
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let sizes: Vec<String> = report
+        .sizes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    println!(
+        "{} ({}), {} thread{}",
+        report.kernel,
+        sizes.join(", "),
+        report.threads,
+        if report.threads == 1 { "" } else { "s" }
+    );
+    let c = &report.compile_ms;
+    println!(
+        "  compile    {:.2} ms (front end {:.2}, passes {:.2}, lowering {:.2}, cranelift {:.2})",
+        c.total, c.front_end, c.passes, c.lowering, c.cranelift
+    );
+    println!(
+        "  run        median {:.3} ms, min {:.3}, max {:.3} over {} runs",
+        report.median_ms, report.min_ms, report.max_ms, report.runs
+    );
+    println!(
+        "  traffic    {:.1} MB compulsory, {:.2} GB/s",
+        compulsory as f64 / 1e6,
+        report.gb_per_s
+    );
+    if let Some(r) = &report.roofline {
+        println!(
+            "  roofline   triad {:.2} GB/s -> memory bound {:.3} ms; reached {:.0}%",
+            r.triad_gb_per_s,
+            r.bound_ms,
+            r.fraction * 100.0
+        );
+    }
+    Ok(())
+}
