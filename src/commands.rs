@@ -281,7 +281,7 @@ pub fn run(
         }
         Backend::Cranelift => {
             let mut lowered = m.clone();
-            for r in PassManager::parse("lower-stages,canonicalize,cse,dce")
+            for r in PassManager::parse("lower-stages,canonicalize,licm,cse,dce")
                 .map_err(|e| anyhow!(e))?
                 .run(&mut lowered)?
             {

@@ -96,7 +96,7 @@ pub fn read(path: &Path) -> String {
 }
 
 /// The pipeline that takes a kernel to loop level and cleans up after.
-pub const TO_LOOPS: &str = "canonicalize,cse,dce,lower-stages,canonicalize,cse,dce";
+pub const TO_LOOPS: &str = pj_compiler::codegen::LOWERING_PIPELINE;
 
 /// `m` lowered to loops (a copy).
 pub fn lowered(m: &Module) -> Module {

@@ -8,4 +8,4 @@
 pub mod cranelift;
 
 /// The pipeline that prepares `pj` IR for a backend.
-pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,lower-stages,canonicalize,cse,dce";
+pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,lower-stages,canonicalize,licm,cse,dce";

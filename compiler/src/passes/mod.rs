@@ -11,6 +11,7 @@
 pub mod canonicalize;
 pub mod cse;
 pub mod dce;
+pub mod licm;
 pub mod lower_stages;
 
 use crate::ir::Module;
@@ -73,6 +74,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "dce",
         description: "remove pure ops whose results are unused",
         create: || Box::new(dce::Dce),
+    },
+    PassInfo {
+        name: "licm",
+        description: "move loop-invariant ops that cannot fail out of loops",
+        create: || Box::new(licm::Licm),
     },
     PassInfo {
         name: "lower-stages",

@@ -1,0 +1,92 @@
+//! Loop-invariant code motion: an op inside a `loop.for` or `loop.parallel`
+//! whose operands are all defined outside the loop moves to just before it,
+//! so it runs once instead of once per iteration. Innermost loops go first,
+//! so an op can climb out of several loops.
+//!
+//! Legal for ops that are pure, have no regions and cannot fail: `arith`
+//! except integer `div`/`rem` (which fail on zero), `math`, `mem.dim`, and
+//! the pure `vector` ops. Hoisting one out of a loop that runs zero times
+//! then only computes an unused value. Loads are never moved: a load
+//! outside the loop could fail where the loop would not have run.
+//!
+//! Requires: loop-level IR (it ignores `pj` regions). Cost: one walk per
+//! loop, linear in the loop's ops.
+
+use super::{Pass, PassError};
+use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode};
+use crate::ir::{Module, OpId, ValueId};
+use std::collections::HashSet;
+
+/// The `licm` pass.
+pub struct Licm;
+
+fn hoistable(m: &Module, op: OpId) -> bool {
+    let d = m.op(op);
+    if !d.regions.is_empty() || !d.opcode.is_pure() || d.results.is_empty() {
+        return false;
+    }
+    match d.opcode {
+        Opcode::Arith(ArithOp::Div | ArithOp::Rem) => {
+            // float division never fails; integer division can
+            d.results.iter().all(|&r| m.ty(r).elem().is_float())
+        }
+        Opcode::Arith(_) | Opcode::Math(_) | Opcode::Vector(_) => true,
+        Opcode::Mem(MemOp::Dim) => true,
+        _ => false,
+    }
+}
+
+impl Pass for Licm {
+    fn name(&self) -> &'static str {
+        "licm"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        // loops in post-order: inner loops before the loops around them
+        let mut loops = Vec::new();
+        let top = m.top;
+        collect_loops(m, top, &mut loops);
+        let mut changed = false;
+        for l in loops {
+            let body = m.entry_block(l, 0);
+            let mut inside: HashSet<ValueId> = HashSet::new();
+            m.walk_block(body, &mut |op| {
+                let d = m.op(op);
+                inside.extend(d.results.iter().copied());
+                for &r in &d.regions {
+                    for &b in &m.region(r).blocks {
+                        inside.extend(m.block(b).args.iter().copied());
+                    }
+                }
+            });
+            inside.extend(m.block(body).args.iter().copied());
+            for op in m.block(body).ops.clone() {
+                if hoistable(m, op) && m.op(op).operands.iter().all(|v| !inside.contains(v)) {
+                    m.erase_op(op);
+                    m.insert_before(l, op);
+                    for r in m.op(op).results.clone() {
+                        inside.remove(&r);
+                    }
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+fn collect_loops(m: &Module, block: crate::ir::BlockId, out: &mut Vec<OpId>) {
+    for &op in &m.block(block).ops {
+        for &r in &m.op(op).regions {
+            for &b in &m.region(r).blocks {
+                collect_loops(m, b, out);
+            }
+        }
+        if matches!(
+            m.op(op).opcode,
+            Opcode::Loop(LoopOp::For | LoopOp::Parallel)
+        ) {
+            out.push(op);
+        }
+    }
+}
