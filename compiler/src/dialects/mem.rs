@@ -25,7 +25,9 @@ dialect_ops!(
     /// `mem.load(%buf, %i...)`: the element at the indices; `{oob = "zero"}`
     /// reads zero outside the buffer instead of failing.
     Load => "load",
-    /// `mem.store(%value, %buf, %i...)`: writes the element.
+        /// `mem.store(%value, %buf, %i...)`: writes the element. With
+    /// `{in_bounds = true}` the producer has proven the indices inside the
+    /// buffer and backends may omit the check (the interpreter still checks).
     Store => "store",
 });
 
@@ -114,6 +116,9 @@ impl MemOp {
             }
             MemOp::Store => {
                 check::counts(m, op, None, 0, 0, errs);
+                if d.attr("in_bounds").is_some_and(|a| *a != Attr::Bool(true)) {
+                    errs.push("`in_bounds` may only be true".into());
+                }
                 if let Some((elem, rank)) = buffer_at(1, errs) {
                     indices_from(2, rank, errs);
                     if d.operands

@@ -526,10 +526,13 @@ impl<'m> Lowerer<'m> {
         }
         let mut operands = vec![value, buf];
         operands.extend(idx);
+        // the nest covers exactly the buffer: iv - lo is in [0, ub - lo), the
+        // buffer's extent (checked at entry for results)
         self.push(
             block,
             OpSpec::new(Opcode::Mem(MemOp::Store))
                 .operands(operands)
+                .attr("in_bounds", Attr::Bool(true))
                 .loc(d.loc),
         );
         for b in loops {
