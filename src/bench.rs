@@ -180,7 +180,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         ),
     };
     let t2 = Instant::now();
-    PassManager::parse("lower-stages,canonicalize,licm,cse,dce")
+    PassManager::parse(pj_compiler::codegen::AFTER_DEFAULT_PIPELINE)
         .map_err(|e| anyhow!(e))?
         .run(&mut m)?;
     let lowering = t2.elapsed();

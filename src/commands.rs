@@ -281,7 +281,7 @@ pub fn run(
         }
         Backend::Cranelift => {
             let mut lowered = m.clone();
-            for r in PassManager::parse("lower-stages,canonicalize,licm,cse,dce")
+            for r in PassManager::parse(pj_compiler::codegen::AFTER_DEFAULT_PIPELINE)
                 .map_err(|e| anyhow!(e))?
                 .run(&mut lowered)?
             {

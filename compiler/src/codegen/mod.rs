@@ -1,11 +1,31 @@
 //! Native code generation. A backend takes verified, fully lowered IR
-//! (`func`, `loop`, `mem`, `arith`, `math`; see `passes::lower_stages`) and
-//! produces machine code with the ABI of `pj_runtime::abi`.
+//! (`func`, `loop`, `mem`, `vector`, `arith`, `math`; see
+//! `passes::lower_stages`) and produces machine code with the ABI of
+//! `pj_runtime::abi`.
 //!
 //! - [`cranelift`]: fast compilation; JIT in-process (the default of
-//!   `pj run`) and, next, object files.
+//!   `pj run`) and object files with C headers (`pj build`).
 
 pub mod cranelift;
 
-/// The pipeline that prepares `pj` IR for a backend.
-pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,lower-stages,canonicalize,licm,cse,dce";
+/// What follows the default pipeline on the way to a backend: fusion, then
+/// lowering to loops and the loop-level clean-ups.
+pub const AFTER_DEFAULT_PIPELINE: &str =
+    "inline-pointwise,canonicalize,cse,dce,lower-stages,canonicalize,licm,cse,dce";
+
+/// The whole pipeline from `pj` IR to a backend: the default pipeline, then
+/// [`AFTER_DEFAULT_PIPELINE`].
+pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,inline-pointwise,canonicalize,cse,dce,lower-stages,canonicalize,licm,cse,dce";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_lowering_pipeline_is_the_default_one_then_the_rest() {
+        let whole = format!(
+            "{},{}",
+            crate::passes::DEFAULT_PIPELINE,
+            super::AFTER_DEFAULT_PIPELINE
+        );
+        assert_eq!(super::LOWERING_PIPELINE, whole);
+    }
+}

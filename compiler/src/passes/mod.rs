@@ -11,6 +11,7 @@
 pub mod canonicalize;
 pub mod cse;
 pub mod dce;
+pub mod inline_pointwise;
 pub mod licm;
 pub mod lower_stages;
 
@@ -74,6 +75,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "dce",
         description: "remove pure ops whose results are unused",
         create: || Box::new(dce::Dce),
+    },
+    PassInfo {
+        name: "inline-pointwise",
+        description: "fuse a stage read at one place into its reader, so it is never stored",
+        create: || Box::new(inline_pointwise::InlinePointwise),
     },
     PassInfo {
         name: "licm",

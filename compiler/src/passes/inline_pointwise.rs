@@ -1,0 +1,134 @@
+//! Fusion of single-use producers: a stage that is read at exactly one
+//! place is computed there, at the reading point, instead of being
+//! materialized over its whole domain (Halide's `compute_inline`). The
+//! intermediate array disappears, and with it a write and a read of every
+//! element: the largest energy cost of a pipeline is memory traffic.
+//!
+//! Legal when the producer's body has no regions (no reductions) and no op
+//! that can fail (integer `div`/`rem`): computing it only where it is read
+//! then gives the same values and the same errors. Profitable because the
+//! producer is evaluated exactly as often as before (one read per consumer
+//! point), while its traffic vanishes. Producers read at several places
+//! (stencils like blur's `bx`) are left alone: recomputing them is a
+//! trade-off for the energy model to weigh.
+//!
+//! Requires: `pj` level, after `cse` (so `t[i] * t[i]` is one read).
+
+use super::{Pass, PassError};
+use crate::dialects::{ArithOp, Opcode, PjOp};
+use crate::ir::{Module, OpId, OpSpec, Type, ValueId};
+use std::collections::HashMap;
+
+/// The `inline-pointwise` pass.
+pub struct InlinePointwise;
+
+impl Pass for InlinePointwise {
+    fn name(&self) -> &'static str {
+        "inline-pointwise"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let mut changed = false;
+        while let Some((stage, read)) = find_candidate(m) {
+            inline(m, stage, read);
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+/// A producer stage with exactly one use, a `pj.read` of it.
+fn find_candidate(m: &Module) -> Option<(OpId, OpId)> {
+    let uses = m.use_counts();
+    for k in m.kernels() {
+        if m.op(k).opcode != Opcode::Pj(PjOp::Kernel) {
+            continue;
+        }
+        let body = m.entry_block(k, 0);
+        for &s in &m.block(body).ops {
+            let d = m.op(s);
+            if d.opcode != Opcode::Pj(PjOp::Stage) || d.attr("result").is_some() {
+                continue;
+            }
+            let t = d.results[0];
+            if uses[t.index()] != 1 || !inlinable_body(m, s) {
+                continue;
+            }
+            let mut read = None;
+            m.walk_block(body, &mut |op| {
+                let o = m.op(op);
+                if o.opcode == Opcode::Pj(PjOp::Read) && o.operands[0] == t {
+                    read = Some(op);
+                }
+            });
+            if let Some(r) = read {
+                return Some((s, r));
+            }
+        }
+    }
+    None
+}
+
+fn inlinable_body(m: &Module, stage: OpId) -> bool {
+    let block = m.entry_block(stage, 0);
+    m.block(block).ops.iter().all(|&op| {
+        let d = m.op(op);
+        let fails = matches!(d.opcode, Opcode::Arith(ArithOp::Div | ArithOp::Rem))
+            && d.results.iter().any(|&r| m.ty(r).elem().is_int());
+        d.regions.is_empty() && !fails
+    })
+}
+
+/// Clones the producer's body before the read, at the read's indices.
+fn inline(m: &mut Module, stage: OpId, read: OpId) {
+    let block = m.entry_block(stage, 0);
+    let args = m.block(block).args.clone();
+    let indices: Vec<ValueId> = m.op(read).operands[1..].to_vec();
+    let loc = m.op(read).loc;
+    let mut map: HashMap<ValueId, ValueId> = HashMap::new();
+    for (&a, &i) in args.iter().zip(&indices) {
+        // index variables are i64; a data-dependent index may be narrower
+        let v = if *m.ty(i) == Type::INDEX {
+            i
+        } else {
+            let c = m.build_op(
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([i])
+                    .result(Type::INDEX)
+                    .loc(loc),
+            );
+            m.insert_before(read, c);
+            m.result(c)
+        };
+        map.insert(a, v);
+    }
+    let mut value = None;
+    for op in m.block(block).ops.clone() {
+        let d = m.op(op).clone();
+        let operands: Vec<ValueId> = d
+            .operands
+            .iter()
+            .map(|v| *map.get(v).unwrap_or(v))
+            .collect();
+        if d.opcode == Opcode::Pj(PjOp::Yield) {
+            value = Some(operands[0]);
+            break;
+        }
+        let mut spec = OpSpec::new(d.opcode).operands(operands).loc(d.loc);
+        spec.attrs = d.attrs.clone();
+        spec.result_types = d.results.iter().map(|&r| m.ty(r).clone()).collect();
+        let new = m.build_op(spec);
+        m.insert_before(read, new);
+        for (&old, &n) in d.results.iter().zip(&m.op(new).results.clone()) {
+            if let Some(name) = m.value(old).name.clone() {
+                m.set_value_name(n, name);
+            }
+            map.insert(old, n);
+        }
+    }
+    let value = value.expect("verified: a stage region ends in pj.yield");
+    let old = m.result(read);
+    m.replace_all_uses(old, value);
+    m.erase_op(read);
+    m.erase_op(stage);
+}
