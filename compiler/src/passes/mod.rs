@@ -14,6 +14,7 @@ pub mod dce;
 pub mod inline_pointwise;
 pub mod licm;
 pub mod lower_stages;
+pub mod vectorize;
 
 use crate::ir::Module;
 use crate::ir::print::{PrintOptions, print_module};
@@ -85,6 +86,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "licm",
         description: "move loop-invariant ops that cannot fail out of loops",
         create: || Box::new(licm::Licm),
+    },
+    PassInfo {
+        name: "vectorize",
+        description: "turn innermost unit-step loops into 128-bit vector loops plus a scalar remainder",
+        create: || Box::new(vectorize::Vectorize),
     },
     PassInfo {
         name: "lower-stages",

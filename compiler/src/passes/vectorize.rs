@@ -1,0 +1,380 @@
+//! Vectorization of innermost loops: a unit-step `loop.for` whose body
+//! loads and stores along the last dim at `iv + invariant` and computes with
+//! vectorizable arithmetic becomes a loop over 128-bit vectors followed by
+//! the original loop, which handles the remaining iterations.
+//!
+//! ```text
+//! loop.for(%lb, %ub, 1) { body(%iv) }
+//!   ==>
+//! %vend = %lb + ((%ub - %lb) max 0) / L * L
+//! loop.for(%lb, %vend, L) { vector body(%iv) }   // L lanes per iteration
+//! loop.for(%vend, %ub, 1) { body(%iv) }          // the remainder, unchanged
+//! ```
+//!
+//! A `loop.parallel` (unit step by definition) becomes a parallel loop over
+//! vector chunks `lb + c * L` and a parallel remainder.
+//!
+//! Legal when the body has no carried values, no regions, and every op is
+//! one of: a load or store whose indices are loop-invariant except the last,
+//! which is `iv` plus or minus an invariant (or a load with all indices
+//! invariant, kept scalar and broadcast); `arith` add, sub, mul, min, max,
+//! neg (and float div) on values of one lane count; index arithmetic feeding
+//! those indices. Lane-wise arithmetic is the scalar arithmetic, in the same
+//! order, so results are bit-identical; vector loads and stores check every
+//! lane, so an out-of-range access is still an error. Loads that read zero
+//! outside (boundary modes), math functions, casts, comparisons and selects
+//! keep a loop scalar for now.
+//!
+//! Requires: loop level, after `licm` (invariants outside the loop).
+//! Cost: one walk per innermost loop. Width: 128 bits (Cranelift's).
+
+use super::{Pass, PassError};
+use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode, VectorOp};
+use crate::ir::{Attr, Module, OpId, OpSpec, Type, ValueId};
+use std::collections::{HashMap, HashSet};
+
+/// The `vectorize` pass.
+pub struct Vectorize;
+
+/// Vector width in bits.
+const WIDTH: usize = 128;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    /// Defined outside the loop.
+    Invariant,
+    /// `iv + invariant`: an index, kept scalar (the lane-0 index).
+    Affine,
+    /// Varies per iteration: one lane per iteration.
+    Vector,
+}
+
+impl Pass for Vectorize {
+    fn name(&self) -> &'static str {
+        "vectorize"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let mut loops = Vec::new();
+        for op in m.all_ops() {
+            if matches!(
+                m.op(op).opcode,
+                Opcode::Loop(LoopOp::For | LoopOp::Parallel)
+            ) {
+                loops.push(op);
+            }
+        }
+        let mut changed = false;
+        for l in loops {
+            if let Some(plan) = analyze(m, l) {
+                rewrite(m, l, &plan);
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+struct Plan {
+    lanes: u32,
+    class: HashMap<ValueId, Class>,
+}
+
+fn is_const(m: &Module, v: ValueId, want: i64) -> bool {
+    m.def_op(v).is_some_and(|o| {
+        let d = m.op(o);
+        d.opcode == Opcode::Arith(ArithOp::Constant) && d.attr("value") == Some(&Attr::Int(want))
+    })
+}
+
+fn analyze(m: &Module, l: OpId) -> Option<Plan> {
+    let d = m.op(l);
+    let unit_step = match d.opcode {
+        Opcode::Loop(LoopOp::Parallel) => true,
+        _ => d.operands.len() == 3 && is_const(m, d.operands[2], 1),
+    };
+    if !unit_step {
+        return None;
+    }
+    let body = m.entry_block(l, 0);
+    let iv = m.block(body).args[0];
+    let mut class: HashMap<ValueId, Class> = HashMap::new();
+    class.insert(iv, Class::Affine);
+    let cls = |class: &HashMap<ValueId, Class>, v: ValueId| {
+        class.get(&v).copied().unwrap_or(Class::Invariant)
+    };
+    let mut lanes: Option<u32> = None;
+    let mut fix_lanes = |t: &Type| -> bool {
+        let Some(s) = t.as_scalar() else { return false };
+        if !s.is_numeric() {
+            return false;
+        }
+        let n = (WIDTH / (s.size_bytes() * 8)) as u32;
+        *lanes.get_or_insert(n) == n
+    };
+    let mut stores = 0;
+    let ops = m.block(body).ops.clone();
+    let (last, rest) = ops.split_last()?;
+    if m.op(*last).opcode != Opcode::Loop(LoopOp::Yield) || !m.op(*last).operands.is_empty() {
+        return None;
+    }
+    // values used as indices must stay affine or invariant
+    let mut used_as_data: HashSet<ValueId> = HashSet::new();
+    for &op in rest {
+        let o = m.op(op);
+        if !o.regions.is_empty() {
+            return None;
+        }
+        match o.opcode {
+            Opcode::Mem(MemOp::Load) | Opcode::Mem(MemOp::Store) => {
+                let store = o.opcode == Opcode::Mem(MemOp::Store);
+                if o.attr("oob").is_some() {
+                    return None;
+                }
+                let idx = &o.operands[if store { 2 } else { 1 }..];
+                let (lastix, front) = idx.split_last()?;
+                if front.iter().any(|&v| cls(&class, v) != Class::Invariant) {
+                    return None;
+                }
+                if store {
+                    let v = o.operands[0];
+                    used_as_data.insert(v);
+                    if cls(&class, *lastix) != Class::Affine || !fix_lanes(m.ty(v)) {
+                        return None;
+                    }
+                    stores += 1;
+                } else {
+                    let r = o.results[0];
+                    match cls(&class, *lastix) {
+                        Class::Affine => {
+                            if !fix_lanes(m.ty(r)) {
+                                return None;
+                            }
+                            class.insert(r, Class::Vector);
+                        }
+                        Class::Invariant => {
+                            class.insert(r, Class::Invariant);
+                        }
+                        Class::Vector => return None,
+                    }
+                }
+            }
+            Opcode::Arith(a) => {
+                let r = *o.results.first()?;
+                let cs: Vec<Class> = o.operands.iter().map(|&v| cls(&class, v)).collect();
+                let t = m.ty(r).clone();
+                if cs.iter().all(|&c| c == Class::Invariant) {
+                    class.insert(r, Class::Invariant);
+                } else if cs.contains(&Class::Affine) {
+                    // index arithmetic: iv +/- invariant only
+                    let affine = match a {
+                        ArithOp::Add => {
+                            cs.iter().filter(|&&c| c == Class::Affine).count() == 1
+                                && !cs.contains(&Class::Vector)
+                        }
+                        ArithOp::Sub => cs == [Class::Affine, Class::Invariant],
+                        _ => false,
+                    };
+                    if !affine || t != Type::INDEX {
+                        return None;
+                    }
+                    class.insert(r, Class::Affine);
+                } else {
+                    let ok = matches!(
+                        a,
+                        ArithOp::Add
+                            | ArithOp::Sub
+                            | ArithOp::Mul
+                            | ArithOp::Min
+                            | ArithOp::Max
+                            | ArithOp::Neg
+                    ) || (a == ArithOp::Div && t.elem().is_float());
+                    if !ok || !fix_lanes(&t) {
+                        return None;
+                    }
+                    class.insert(r, Class::Vector);
+                    used_as_data.extend(o.operands.iter().copied());
+                }
+            }
+            _ => return None,
+        }
+    }
+    // an affine value used as data would need a vector of indices
+    if used_as_data
+        .iter()
+        .any(|v| cls(&class, *v) == Class::Affine)
+        || stores == 0
+    {
+        return None;
+    }
+    Some(Plan {
+        lanes: lanes?,
+        class,
+    })
+}
+
+fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
+    let d = m.op(l).clone();
+    let (lb, ub) = (d.operands[0], d.operands[1]);
+    let idx = Type::INDEX;
+    let mut before = |m: &mut Module, spec: OpSpec| {
+        let op = m.build_op(spec);
+        m.insert_before(l, op);
+        m.result(op)
+    };
+    let konst = |m: &mut Module, v: i64, before: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId| {
+        before(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", Attr::Int(v))
+                .result(Type::INDEX),
+        )
+    };
+    let zero = konst(m, 0, &mut before);
+    let lanes = konst(m, plan.lanes as i64, &mut before);
+    let n = before(
+        m,
+        OpSpec::new(Opcode::Arith(ArithOp::Sub))
+            .operands([ub, lb])
+            .result(idx.clone()),
+    );
+    let n = before(
+        m,
+        OpSpec::new(Opcode::Arith(ArithOp::Max))
+            .operands([n, zero])
+            .result(idx.clone()),
+    );
+    let q = before(
+        m,
+        OpSpec::new(Opcode::Arith(ArithOp::Div))
+            .operands([n, lanes])
+            .result(idx.clone()),
+    );
+    let span = before(
+        m,
+        OpSpec::new(Opcode::Arith(ArithOp::Mul))
+            .operands([q, lanes])
+            .result(idx.clone()),
+    );
+    let vend = before(
+        m,
+        OpSpec::new(Opcode::Arith(ArithOp::Add))
+            .operands([lb, span])
+            .result(idx.clone()),
+    );
+    // the vector loop: a loop.for stepping by `lanes`, or for a parallel
+    // loop, a parallel loop over chunks starting at lb + c * lanes
+    let parallel = d.opcode == Opcode::Loop(LoopOp::Parallel);
+    let spec = if parallel {
+        OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, q])
+    } else {
+        OpSpec::new(Opcode::Loop(LoopOp::For)).operands([lb, vend, lanes])
+    };
+    let vloop = m.build_op(spec.regions(1).loc(d.loc));
+    m.insert_before(l, vloop);
+    let vbody = m.entry_block(vloop, 0);
+    let body = m.entry_block(l, 0);
+    let iv = m.block(body).args[0];
+    let viv = if parallel {
+        let c = m.add_block_arg(vbody, idx.clone(), Some("chunk".into()));
+        let off = m.push(
+            vbody,
+            OpSpec::new(Opcode::Arith(ArithOp::Mul))
+                .operands([c, lanes])
+                .result(idx.clone()),
+        );
+        let off = m.result(off);
+        let at = m.push(
+            vbody,
+            OpSpec::new(Opcode::Arith(ArithOp::Add))
+                .operands([lb, off])
+                .result(idx.clone()),
+        );
+        let at = m.result(at);
+        m.set_value_name(at, m.value(iv).name.clone().unwrap_or_else(|| "iv".into()));
+        at
+    } else {
+        m.add_block_arg(vbody, idx.clone(), m.value(iv).name.clone())
+    };
+    let mut map: HashMap<ValueId, ValueId> = HashMap::from([(iv, viv)]);
+    let class = |v: ValueId| plan.class.get(&v).copied().unwrap_or(Class::Invariant);
+    let vtype = |t: &Type| Type::Vector {
+        elem: t.elem(),
+        lanes: plan.lanes,
+    };
+    // a vector operand for `v`: mapped if it varies, broadcast if invariant
+    let as_vector = |m: &mut Module, map: &HashMap<ValueId, ValueId>, v: ValueId| -> ValueId {
+        if class(v) == Class::Vector {
+            return map[&v];
+        }
+        let s = *map.get(&v).unwrap_or(&v);
+        let t = vtype(m.ty(s));
+        let b = m.push(
+            vbody,
+            OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                .operands([s])
+                .result(t),
+        );
+        m.result(b)
+    };
+    for op in m.block(body).ops.clone() {
+        let o = m.op(op).clone();
+        let mapped = |map: &HashMap<ValueId, ValueId>, v: ValueId| *map.get(&v).unwrap_or(&v);
+        match o.opcode {
+            Opcode::Loop(LoopOp::Yield) => {
+                m.push(vbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+            }
+            Opcode::Mem(MemOp::Store) => {
+                let v = as_vector(m, &map, o.operands[0]);
+                let mut operands = vec![v, o.operands[1]];
+                operands.extend(o.operands[2..].iter().map(|&x| mapped(&map, x)));
+                m.push(
+                    vbody,
+                    OpSpec::new(Opcode::Vector(VectorOp::Store))
+                        .operands(operands)
+                        .loc(o.loc),
+                );
+            }
+            Opcode::Mem(MemOp::Load) if class(o.results[0]) == Class::Vector => {
+                let mut operands = vec![o.operands[0]];
+                operands.extend(o.operands[1..].iter().map(|&x| mapped(&map, x)));
+                let t = vtype(m.ty(o.results[0]));
+                let r = m.push(
+                    vbody,
+                    OpSpec::new(Opcode::Vector(VectorOp::Load))
+                        .operands(operands)
+                        .result(t)
+                        .loc(o.loc),
+                );
+                let r = m.result(r);
+                map.insert(o.results[0], r);
+            }
+            Opcode::Arith(_) if class(o.results[0]) == Class::Vector => {
+                let operands: Vec<ValueId> =
+                    o.operands.iter().map(|&x| as_vector(m, &map, x)).collect();
+                let t = vtype(m.ty(o.results[0]));
+                let mut spec = OpSpec::new(o.opcode)
+                    .operands(operands)
+                    .result(t)
+                    .loc(o.loc);
+                spec.attrs = o.attrs.clone();
+                let r = m.push(vbody, spec);
+                let r = m.result(r);
+                map.insert(o.results[0], r);
+            }
+            _ => {
+                // index arithmetic and invariant scalars: cloned as they are
+                let operands: Vec<ValueId> = o.operands.iter().map(|&x| mapped(&map, x)).collect();
+                let mut spec = OpSpec::new(o.opcode).operands(operands).loc(o.loc);
+                spec.attrs = o.attrs.clone();
+                spec.result_types = o.results.iter().map(|&r| m.ty(r).clone()).collect();
+                let r = m.push(vbody, spec);
+                for (&old, &new) in o.results.iter().zip(&m.op(r).results.clone()) {
+                    map.insert(old, new);
+                }
+            }
+        }
+    }
+    // the original loop finishes what the vector loop left
+    m.op_mut(l).operands[0] = vend;
+}
