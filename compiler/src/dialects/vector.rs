@@ -1,7 +1,7 @@
 //! `vector` dialect: explicit SIMD values of a fixed lane count.
 //!
-//! Produced by vectorization (and hand-written IR until the vectorizer
-//! lands); consumed by the interpreter and the backends. A vector type
+//! Produced by `passes::vectorize` (and hand-written in tests); consumed by
+//! the interpreter and the backends. A vector type
 //! `f32x4` holds 128 bits today (what Cranelift encodes; LLVM will take
 //! wider). Elementwise arithmetic is `arith` on vector operands (`add`,
 //! `sub`, `mul`, `min`, `max`, `neg` for every numeric lane type, `div` for
