@@ -56,16 +56,7 @@ impl ArithOp {
         let result = d.results.first().map(|&r| m.ty(r).clone());
         if let Some(t @ Type::Vector { .. }) = &result {
             // elementwise arithmetic on vectors: one vector type throughout
-            let elementwise = matches!(
-                self,
-                ArithOp::Add
-                    | ArithOp::Sub
-                    | ArithOp::Mul
-                    | ArithOp::Min
-                    | ArithOp::Max
-                    | ArithOp::Neg
-            ) || (self == ArithOp::Div && t.elem().is_float());
-            if !elementwise {
+            if !super::vector::elementwise(self, t.elem()) {
                 errs.push(format!(
                     "does not apply to vectors ({t}): extract lanes or use scalars"
                 ));

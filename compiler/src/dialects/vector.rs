@@ -34,6 +34,13 @@ dialect_ops!(
     Extract => "extract",
 });
 
+/// Whether `arith` op `a` applies lane by lane to vectors of `elem`: the
+/// one rule the verifier checks and the vectorizer relies on.
+pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
+    use super::ArithOp::*;
+    matches!(a, Add | Sub | Mul | Min | Max | Neg) || (a == Div && elem.is_float())
+}
+
 /// Whether `t` is a vector type today's backends support.
 pub fn valid_vector(t: &Type) -> Result<(), String> {
     match t {

@@ -180,16 +180,7 @@ fn analyze(m: &Module, l: OpId) -> Option<Plan> {
                     }
                     class.insert(r, Class::Affine);
                 } else {
-                    let ok = matches!(
-                        a,
-                        ArithOp::Add
-                            | ArithOp::Sub
-                            | ArithOp::Mul
-                            | ArithOp::Min
-                            | ArithOp::Max
-                            | ArithOp::Neg
-                    ) || (a == ArithOp::Div && t.elem().is_float());
-                    if !ok || !fix_lanes(&t) {
+                    if !crate::dialects::vector::elementwise(a, t.elem()) || !fix_lanes(&t) {
                         return None;
                     }
                     class.insert(r, Class::Vector);
