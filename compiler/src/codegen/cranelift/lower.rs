@@ -172,6 +172,8 @@ struct FnLower<'a, 'b, M: Module> {
     next_alloc: usize,
     /// Parallel loop bodies to define after this function.
     pending: Vec<Outline>,
+    /// Loads whose bounds a loop precheck has proven (no check emitted).
+    unchecked: std::collections::HashSet<OpId>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
 }
@@ -237,6 +239,7 @@ fn define_with<M: Module>(
             next_alloc: 0,
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
+            unchecked: std::collections::HashSet::new(),
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -257,6 +260,15 @@ struct Outline {
     id: FuncId,
     op: OpId,
     captures: Vec<Capture>,
+}
+
+/// How a load index depends on the loop's induction variable.
+#[derive(Clone, Copy)]
+enum IndexForm {
+    /// Defined outside the loop.
+    Invariant(ValueId),
+    /// `iv`, `iv + off` or (`true`) `iv - off`, with `off` outside the loop.
+    Shifted(Option<ValueId>, bool),
 }
 
 /// A value the body uses from outside it, in 8-byte context slots.
@@ -605,20 +617,203 @@ impl<M: Module> FnLower<'_, '_, M> {
             .iter()
             .map(|&v| cl_value_type(ir.ty(v)))
             .collect();
+        let step_const = ir
+            .def_op(d.operands[2])
+            .and_then(|o| ir.op(o).attr("value"))
+            .and_then(Attr::as_int);
+        let results = self.plain_loop(
+            lb,
+            ub,
+            step,
+            step_const,
+            ir.entry_block(op, 0),
+            &inits,
+            &tys,
+        )?;
+        for (r, v) in d.results.iter().zip(results) {
+            self.vals.insert(*r, CVal::S(v));
+        }
+        Ok(())
+    }
+
+    /// The loads of a loop body (its direct ops) whose every index is
+    /// loop-invariant or the induction variable plus or minus an invariant:
+    /// one check at loop entry covers all their iterations.
+    fn versionable_loads(&self, region: BlockId) -> Vec<(OpId, Vec<IndexForm>)> {
+        let ir = self.ir;
+        let iv = ir.block(region).args[0];
+        let inside: std::collections::HashSet<ValueId> = {
+            let mut s = std::collections::HashSet::from([iv]);
+            ir.walk_block(region, &mut |op| {
+                s.extend(ir.op(op).results.iter().copied())
+            });
+            s
+        };
+        let form = |v: ValueId| -> Option<IndexForm> {
+            if v == iv {
+                return Some(IndexForm::Shifted(None, false));
+            }
+            if !inside.contains(&v) {
+                return Some(IndexForm::Invariant(v));
+            }
+            let o = ir.op(ir.def_op(v)?);
+            let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
+            match o.opcode {
+                Opcode::Arith(ArithOp::Add) if a == iv && !inside.contains(&b) => {
+                    Some(IndexForm::Shifted(Some(b), false))
+                }
+                Opcode::Arith(ArithOp::Add) if b == iv && !inside.contains(&a) => {
+                    Some(IndexForm::Shifted(Some(a), false))
+                }
+                Opcode::Arith(ArithOp::Sub) if a == iv && !inside.contains(&b) => {
+                    Some(IndexForm::Shifted(Some(b), true))
+                }
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        for &op in &ir.block(region).ops {
+            let d = ir.op(op);
+            let first = match d.opcode {
+                Opcode::Mem(MemOp::Load) if d.attr("oob").is_none() => 1,
+                Opcode::Vector(VectorOp::Load) => 1,
+                _ => continue,
+            };
+            if inside.contains(&d.operands[0]) {
+                continue;
+            }
+            let forms: Option<Vec<IndexForm>> =
+                d.operands[first..].iter().map(|&v| form(v)).collect();
+            if let Some(f) = forms {
+                out.push((op, f));
+            }
+        }
+        out
+    }
+
+    /// `for iv in lb..ub by step { region }` with no carried values. Loads
+    /// whose checks a precheck at entry can cover get a second copy of the
+    /// loop without those checks, taken when the precheck passes.
+    #[allow(clippy::too_many_arguments)]
+    fn plain_loop(
+        &mut self,
+        lb: Value,
+        ub: Value,
+        step: Value,
+        step_const: Option<i64>,
+        region: BlockId,
+        inits: &[Value],
+        tys: &[types::Type],
+    ) -> Result<Vec<Value>, CodegenError> {
+        let loads = if step_const.is_some_and(|s| s > 0) {
+            self.versionable_loads(region)
+        } else {
+            Vec::new()
+        };
+        if loads.is_empty() {
+            return self.simple_loop(lb, ub, step, region, inits, tys);
+        }
+        // the last iteration: lb + ((ub - lb - 1) / step) * step, when ub > lb;
+        // for a power-of-two step a mask instead of a division (loops here
+        // are often short: the precheck must stay cheap)
+        let span = self.b.ins().isub(ub, lb);
+        let span = self.b.ins().iadd_imm_s(span, -1);
+        let k = match step_const {
+            Some(1) => span,
+            Some(c) if c > 0 && (c as u64).is_power_of_two() => self.b.ins().band_imm_s(span, -c),
+            _ => {
+                let q = self.b.ins().sdiv(span, step);
+                self.b.ins().imul(q, step)
+            }
+        };
+        let last = self.b.ins().iadd(lb, k);
+        let mut ok = self.b.ins().icmp(IntCC::SignedLessThan, lb, ub);
+        let zero = self.zero64();
+        for (op, forms) in &loads {
+            let d = self.ir.op(*op);
+            let buf = self.buffer(d.operands[0]);
+            let lanes = d
+                .results
+                .first()
+                .and_then(|&r| self.ir.ty(r).lanes())
+                .unwrap_or(1) as i64;
+            for (dim, f) in forms.iter().enumerate() {
+                let n = buf.shape[dim];
+                let extra = if dim + 1 == forms.len() { lanes - 1 } else { 0 };
+                let (lo, hi) = match *f {
+                    IndexForm::Invariant(v) => {
+                        let x = self.scalar(v);
+                        (x, self.b.ins().iadd_imm_s(x, extra))
+                    }
+                    IndexForm::Shifted(off, neg) => {
+                        let off = off.map(|v| self.scalar(v));
+                        let shift = |s: &mut Self, x: Value| match (off, neg) {
+                            (None, _) => x,
+                            (Some(o), false) => s.b.ins().iadd(x, o),
+                            (Some(o), true) => s.b.ins().isub(x, o),
+                        };
+                        let lo = shift(self, lb);
+                        let hi = shift(self, last);
+                        (lo, self.b.ins().iadd_imm_s(hi, extra))
+                    }
+                };
+                let c1 = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, lo, zero);
+                let c2 = self.b.ins().icmp(IntCC::SignedLessThan, hi, n);
+                let c = self.b.ins().band(c1, c2);
+                ok = self.b.ins().band(ok, c);
+            }
+        }
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let results: Vec<Value> = tys
+            .iter()
+            .map(|&t| self.b.append_block_param(join, t))
+            .collect();
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        for (op, _) in &loads {
+            self.unchecked.insert(*op);
+        }
+        let r = self.simple_loop(lb, ub, step, region, inits, tys)?;
+        for (op, _) in &loads {
+            self.unchecked.remove(op);
+        }
+        let args: Vec<BlockArg> = r.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(join, &args);
+        self.b.switch_to_block(slow);
+        let r = self.simple_loop(lb, ub, step, region, inits, tys)?;
+        let args: Vec<BlockArg> = r.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(join, &args);
+        self.b.switch_to_block(join);
+        Ok(results)
+    }
+
+    /// The loop itself: header, body, exit (left current); returns the
+    /// carried values after the last iteration.
+    fn simple_loop(
+        &mut self,
+        lb: Value,
+        ub: Value,
+        step: Value,
+        region: BlockId,
+        inits: &[Value],
+        tys: &[types::Type],
+    ) -> Result<Vec<Value>, CodegenError> {
         let header = self.b.create_block();
         let body = self.b.create_block();
         let exit = self.b.create_block();
         let iv = self.b.append_block_param(header, types::I64);
-        let mut carried = Vec::new();
-        for &t in &tys {
-            carried.push(self.b.append_block_param(header, t));
-        }
-        let mut results = Vec::new();
-        for &t in &tys {
-            results.push(self.b.append_block_param(exit, t));
-        }
+        let carried: Vec<Value> = tys
+            .iter()
+            .map(|&t| self.b.append_block_param(header, t))
+            .collect();
+        let results: Vec<Value> = tys
+            .iter()
+            .map(|&t| self.b.append_block_param(exit, t))
+            .collect();
         let args: Vec<BlockArg> = std::iter::once(lb)
-            .chain(inits)
+            .chain(inits.iter().copied())
             .map(BlockArg::Value)
             .collect();
         self.b.ins().jump(header, &args);
@@ -627,8 +822,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let exit_args: Vec<BlockArg> = carried.iter().map(|&v| BlockArg::Value(v)).collect();
         self.b.ins().brif(more, body, &[], exit, &exit_args);
         self.b.switch_to_block(body);
-        let region = ir.entry_block(op, 0);
-        let rargs = ir.block(region).args.clone();
+        let rargs = self.ir.block(region).args.clone();
         self.vals.insert(rargs[0], CVal::S(iv));
         for (a, &c) in rargs[1..].iter().zip(&carried) {
             self.vals.insert(*a, CVal::S(c));
@@ -641,10 +835,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             .collect();
         self.b.ins().jump(header, &back);
         self.b.switch_to_block(exit);
-        for (r, v) in d.results.iter().zip(results) {
-            self.vals.insert(*r, CVal::S(v));
-        }
-        Ok(())
+        Ok(results)
     }
 
     /// `loop.parallel`: outlines the body and hands it to the runtime's pool.
@@ -753,21 +944,9 @@ impl<M: Module> FnLower<'_, '_, M> {
                 }
             }
         }
-        let header = self.b.create_block();
-        let body = self.b.create_block();
-        let exit = self.b.create_block();
-        let iv = self.b.append_block_param(header, types::I64);
-        self.b.ins().jump(header, &[BlockArg::Value(lo)]);
-        self.b.switch_to_block(header);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, iv, hi);
-        self.b.ins().brif(more, body, &[], exit, &[]);
-        self.b.switch_to_block(body);
         let region = ir.entry_block(o.op, 0);
-        self.vals.insert(ir.block(region).args[0], CVal::S(iv));
-        self.block(region)?;
-        let iv2 = self.b.ins().iadd_imm_s(iv, 1);
-        self.b.ins().jump(header, &[BlockArg::Value(iv2)]);
-        self.b.switch_to_block(exit);
+        let one = self.iconst(types::I64, 1);
+        self.plain_loop(lo, hi, one, Some(1), region, &[], &[])?;
         let zero = self.iconst(types::I32, 0);
         self.b.ins().return_(&[zero]);
         self.b.switch_to_block(self.fail_exit);
@@ -914,7 +1093,9 @@ impl<M: Module> FnLower<'_, '_, M> {
                     buf.name,
                     self.at(op)
                 );
-                self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
+                if !self.unchecked.contains(&op) {
+                    self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
+                }
                 // contiguous lanes: one vector access; strided: lane by lane
                 let stride = *buf.strides.last().expect("rank >= 1");
                 let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
@@ -1028,13 +1209,15 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.b.switch_to_block(merge);
             return Ok(v);
         }
-        let (a, b) = self.first_index_and_extent(&idx, &buf);
-        let msg = format!(
-            "read of `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
-            buf.name,
-            self.at(op)
-        );
-        self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
+        if !self.unchecked.contains(&op) {
+            let (a, b) = self.first_index_and_extent(&idx, &buf);
+            let msg = format!(
+                "read of `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
+                buf.name,
+                self.at(op)
+            );
+            self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
+        }
         Ok(self.b.ins().load(t, MemFlagsData::trusted(), addr, 0))
     }
 
