@@ -621,6 +621,12 @@ impl<M: Module> FnLower<'_, '_, M> {
             .def_op(d.operands[2])
             .and_then(|o| ir.op(o).attr("value"))
             .and_then(Attr::as_int);
+        // A loop nested directly in a reduction loop is usually short (a
+        // filter's width): a precheck per entry costs more than it saves.
+        let in_reduction = d.parent.and_then(|b| ir.block_owner(b)).is_some_and(|o| {
+            ir.op(o).opcode == Opcode::Loop(LoopOp::For) && ir.op(o).operands.len() > 3
+        });
+        let step_const = if in_reduction { None } else { step_const };
         let results = self.plain_loop(
             lb,
             ub,
