@@ -10,12 +10,11 @@ pub mod cranelift;
 
 /// What follows the default pipeline on the way to a backend: fusion, then
 /// lowering to loops and the loop-level clean-ups.
-pub const AFTER_DEFAULT_PIPELINE: &str =
-    "inline-pointwise,canonicalize,cse,dce,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
+pub const AFTER_DEFAULT_PIPELINE: &str = "inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
 
 /// The whole pipeline from `pj` IR to a backend: the default pipeline, then
 /// [`AFTER_DEFAULT_PIPELINE`].
-pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,inline-pointwise,canonicalize,cse,dce,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
+pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
 
 #[cfg(test)]
 mod tests {

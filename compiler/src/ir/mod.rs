@@ -123,6 +123,19 @@ impl OpData {
     pub fn attr(&self, key: &str) -> Option<&Attr> {
         self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
+
+    /// Sets (or replaces) an attribute, keeping the attributes sorted by key.
+    pub fn set_attr(&mut self, key: &str, value: Attr) {
+        match self.attrs.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(i) => self.attrs[i].1 = value,
+            Err(i) => self.attrs.insert(i, (key.to_string(), value)),
+        }
+    }
+
+    /// Removes an attribute if present.
+    pub fn remove_attr(&mut self, key: &str) {
+        self.attrs.retain(|(k, _)| k != key);
+    }
 }
 
 /// A block: arguments and a list of ops.

@@ -30,6 +30,7 @@
 //! optimization happens here (no fusion, tiling or vectorization: those
 //! passes work on the loops this produces).
 
+use super::schedule::{self, Member, StageSchedule, Tile};
 use super::{Pass, PassError};
 use crate::dialects::func::status;
 use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, arith::Scalar};
@@ -62,6 +63,20 @@ impl Pass for LowerStages {
     }
 }
 
+/// Reads lowered without boundary handling in an interior loop: per dim,
+/// whether the index is the loop variable plus an offset.
+type InteriorReads = HashMap<OpId, Vec<bool>>;
+
+/// What the innermost loop of a stage computes per element.
+enum Body {
+    /// The stage's value (its region).
+    Value(BlockId),
+    /// The reduction identity (`reduce_order = "outer"`: before the terms).
+    Init(String),
+    /// The element so far combined with one term of this reduction.
+    Accumulate(OpId),
+}
+
 /// Where a stage's elements live after lowering.
 struct StageBuf {
     buf: ValueId,
@@ -84,6 +99,11 @@ struct Lowerer<'m> {
     body: BlockId,
     func: OpId,
     names: Vec<String>,
+    /// Reads lowered without boundary handling (an interior loop): per dim,
+    /// whether the index is the loop variable plus an offset.
+    interior: InteriorReads,
+    /// Group roots and their producers (from the schedule).
+    groups: HashMap<OpId, Vec<Member>>,
 }
 
 fn arith(o: ArithOp) -> Opcode {
@@ -143,6 +163,8 @@ impl<'m> Lowerer<'m> {
             body,
             func,
             names: sig.params.into_iter().map(|(n, _)| n).collect(),
+            interior: HashMap::new(),
+            groups: HashMap::new(),
         }
     }
 
@@ -309,6 +331,7 @@ impl<'m> Lowerer<'m> {
             }
         }
         if !self.shape_only {
+            self.check_schedule()?;
             self.lower_kernel_body(kblock);
             for b in std::mem::take(&mut self.allocs).into_iter().rev() {
                 self.push(body, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
@@ -316,6 +339,55 @@ impl<'m> Lowerer<'m> {
         }
         self.push(body, OpSpec::new(Opcode::Func(FuncOp::Return)));
         Ok(self.func)
+    }
+
+    /// Checks the stages' schedule attributes and finds the fusion groups.
+    fn check_schedule(&mut self) -> Result<(), PassError> {
+        let fail = |message: String| PassError::Failed {
+            pass: "lower-stages".into(),
+            message,
+        };
+        let all = schedule::stages(self.m, self.kernel);
+        let mut roots: HashMap<String, (OpId, Vec<OpId>)> = HashMap::new();
+        for &s in &all {
+            let sched = StageSchedule::of(self.m, s);
+            let name = schedule::stage_name(self.m, s);
+            if sched.reduce_outer {
+                schedule::hoistable_reduction(self.m, s).map_err(|why| {
+                    fail(format!(
+                        "stage `{name}`: cannot move its reduction loops outside: {why}"
+                    ))
+                })?;
+            }
+            match sched.tile {
+                Some(Tile::Rows(n) | Tile::Bytes(n)) if n < 1 => {
+                    return Err(fail(format!(
+                        "stage `{name}`: a tile must be at least 1, got {n}"
+                    )));
+                }
+                Some(_) => {
+                    roots.entry(name.clone()).or_insert((s, Vec::new())).0 = s;
+                }
+                None => {}
+            }
+        }
+        for &s in &all {
+            if let Some(root) = StageSchedule::of(self.m, s).compute_at {
+                let name = schedule::stage_name(self.m, s);
+                let Some(entry) = roots.get_mut(&root) else {
+                    return Err(fail(format!(
+                        "stage `{name}` is computed at `{root}`, which is not a tiled stage"
+                    )));
+                };
+                entry.1.push(s);
+            }
+        }
+        for (root, (op, members)) in roots {
+            let ranges = schedule::member_ranges(self.m, self.kernel, op, &members)
+                .map_err(|why| fail(format!("cannot compute per tile of `{root}`: {why}")))?;
+            self.groups.insert(op, ranges);
+        }
+        Ok(())
     }
 
     /// The result stages, in result order.
@@ -463,67 +535,516 @@ impl<'m> Lowerer<'m> {
     }
 
     fn lower_stage(&mut self, op: OpId) {
-        let d = self.m.op(op).clone();
+        let sched = StageSchedule::of(self.m, op);
+        if sched.compute_at.is_some() {
+            return; // computed per tile of its group's root
+        }
         let body = self.body;
+        let result = self.m.result(op);
+        if !self.stages.contains_key(&result) {
+            let bounds: Vec<ValueId> = self.m.op(op).operands.iter().map(|v| self.map[v]).collect();
+            self.alloc_stage(op, body, &bounds);
+        }
+        match sched.tile {
+            Some(tile) => self.lower_group(op, tile),
+            None => self.stage_nest(op, body, None, true),
+        }
+    }
+
+    /// Allocates an intermediate stage's buffer over `bounds` in `block`.
+    fn alloc_stage(&mut self, op: OpId, block: BlockId, bounds: &[ValueId]) -> ValueId {
+        let d = self.m.op(op).clone();
         let result = d.results[0];
         let name = d
             .attr("name")
             .and_then(Attr::as_str)
             .unwrap_or("?")
             .to_string();
-        let bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
-        if !self.stages.contains_key(&result) {
-            // an intermediate: allocate its domain
-            let zero = self.index_const(0);
-            let mut extents = Vec::new();
-            for pair in bounds.chunks(2) {
-                let e = self.bin(body, ArithOp::Sub, pair[1], pair[0]);
-                extents.push(self.bin(body, ArithOp::Max, e, zero));
-            }
-            let elem = self.m.ty(result).elem();
-            let buf = self.value(
-                body,
-                OpSpec::new(Opcode::Mem(MemOp::Alloc))
-                    .operands(extents.clone())
-                    .result(Type::dynamic_buffer(elem, extents.len()))
-                    .loc(d.loc),
-            );
-            self.m.set_value_name(buf, name);
-            self.allocs.push(buf);
-            let origin = bounds.iter().step_by(2).copied().collect();
-            self.stages.insert(result, StageBuf { buf, origin });
+        let zero = self.index_const(0);
+        let mut extents = Vec::new();
+        for pair in bounds.chunks(2) {
+            let e = self.bin(block, ArithOp::Sub, pair[1], pair[0]);
+            extents.push(self.bin(block, ArithOp::Max, e, zero));
         }
-        let (buf, origin) = {
-            let sb = &self.stages[&result];
-            (sb.buf, sb.origin.clone())
+        let elem = self.m.ty(result).elem();
+        let buf = self.value(
+            block,
+            OpSpec::new(Opcode::Mem(MemOp::Alloc))
+                .operands(extents.clone())
+                .result(Type::dynamic_buffer(elem, extents.len()))
+                .loc(d.loc),
+        );
+        self.m.set_value_name(buf, name);
+        if block == self.body {
+            self.allocs.push(buf);
+        }
+        let origin = bounds.iter().step_by(2).copied().collect();
+        self.stages.insert(result, StageBuf { buf, origin });
+        buf
+    }
+
+    /// A group root and its producers, tile by tile: a parallel loop over
+    /// tiles of the root's rows; per tile, each producer's needed rows into
+    /// a scratch buffer, then the root's rows.
+    fn lower_group(&mut self, root: OpId, tile: Tile) {
+        let body = self.body;
+        let members = self.groups[&root].clone();
+        let bounds: Vec<ValueId> = self
+            .m
+            .op(root)
+            .operands
+            .iter()
+            .map(|v| self.map[v])
+            .collect();
+        let (rlo, rhi) = (bounds[0], bounds[1]);
+        let zero = self.index_const(0);
+        let one = self.index_const(1);
+        let rows = self.bin(body, ArithOp::Sub, rhi, rlo);
+        let rows = self.bin(body, ArithOp::Max, rows, zero);
+        let t = match tile {
+            Tile::Rows(r) => self.index_const(r.max(1)),
+            Tile::Bytes(b) => {
+                let per_row = self.group_row_bytes(root, &members);
+                let budget = self.index_const(b.max(1));
+                let per_row = self.bin(body, ArithOp::Max, per_row, one);
+                let t = self.bin(body, ArithOp::Div, budget, per_row);
+                self.bin(body, ArithOp::Max, t, one)
+            }
         };
-        // the loop nest
+        let t1 = self.bin(body, ArithOp::Sub, t, one);
+        let padded = self.bin(body, ArithOp::Add, rows, t1);
+        let ntiles = self.bin(body, ArithOp::Div, padded, t);
+        let loc = self.m.op(root).loc;
+        let l = self.push(
+            body,
+            OpSpec::new(Opcode::Loop(LoopOp::Parallel))
+                .operands([zero, ntiles])
+                .regions(1)
+                .loc(loc),
+        );
+        let tb = self.m.entry_block(l, 0);
+        let tv = self.m.add_block_arg(tb, Type::INDEX, Some("tile".into()));
+        let off = self.bin(tb, ArithOp::Mul, tv, t);
+        let y0 = self.bin(tb, ArithOp::Add, rlo, off);
+        let end = self.bin(tb, ArithOp::Add, y0, t);
+        let y1 = self.bin(tb, ArithOp::Min, end, rhi);
+        let mut scratch = Vec::new();
+        for mem in &members {
+            let pb: Vec<ValueId> = self
+                .m
+                .op(mem.stage)
+                .operands
+                .iter()
+                .map(|v| self.map[v])
+                .collect();
+            let lo = self.index_const(mem.lo);
+            let hi = self.index_const(mem.hi);
+            let a = self.bin(tb, ArithOp::Add, y0, lo);
+            let r0 = self.bin(tb, ArithOp::Max, a, pb[0]);
+            let b = self.bin(tb, ArithOp::Add, y1, hi);
+            let b = self.bin(tb, ArithOp::Min, b, pb[1]);
+            let r1 = self.bin(tb, ArithOp::Max, b, r0);
+            let mut rb = pb.clone();
+            rb[0] = r0;
+            rb[1] = r1;
+            scratch.push(self.alloc_stage(mem.stage, tb, &rb));
+            self.stage_nest(mem.stage, tb, Some((r0, r1)), false);
+        }
+        self.stage_nest(root, tb, Some((y0, y1)), false);
+        for b in scratch.into_iter().rev() {
+            self.push(tb, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
+        }
+        self.push(tb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
+    /// Bytes one row of a group touches: a row of each of its stages and of
+    /// each parameter it reads row by row.
+    fn group_row_bytes(&mut self, root: OpId, members: &[Member]) -> ValueId {
+        let body = self.body;
+        let zero = self.index_const(0);
+        let mut total = zero;
+        let mut arrays: Vec<(ScalarType, Vec<ValueId>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for s in members.iter().map(|m| m.stage).chain([root]) {
+            let bounds: Vec<ValueId> = self.m.op(s).operands.iter().map(|v| self.map[v]).collect();
+            let mut ext = Vec::new();
+            for pair in bounds.chunks(2).skip(1) {
+                let e = self.bin(body, ArithOp::Sub, pair[1], pair[0]);
+                ext.push(self.bin(body, ArithOp::Max, e, zero));
+            }
+            arrays.push((self.m.ty(self.m.result(s)).elem(), ext));
+            let region = self.m.entry_block(s, 0);
+            let Some(&y) = self.m.block(region).args.first() else {
+                continue;
+            };
+            for r in schedule::reads_under(self.m, region) {
+                let d = self.m.op(r);
+                let array = d.operands[0];
+                let by_row = d
+                    .operands
+                    .get(1)
+                    .is_some_and(|&i| schedule::offset_from(self.m, i, y).is_some());
+                if by_row && self.extents.contains_key(&array) && seen.insert(array) {
+                    let ext = self.extents[&array][1..].to_vec();
+                    arrays.push((self.m.ty(array).elem(), ext));
+                }
+            }
+        }
+        for (elem, ext) in arrays {
+            let mut bytes = self.index_const(elem.size_bytes() as i64);
+            for e in ext {
+                bytes = self.bin(body, ArithOp::Mul, bytes, e);
+            }
+            total = self.bin(body, ArithOp::Add, total, bytes);
+        }
+        total
+    }
+
+    /// The loop nest computing `op`'s elements (dim 0 limited to `rows` if
+    /// given) into its buffer, in `block`. The outermost loop is parallel if
+    /// `parallel`; the innermost is split around the boundary (see
+    /// [`Lowerer::inner_loop`]); a `reduce_order = "outer"` stage
+    /// accumulates into its buffer with the reduction loops outside the
+    /// innermost loop.
+    fn stage_nest(
+        &mut self,
+        op: OpId,
+        block: BlockId,
+        rows: Option<(ValueId, ValueId)>,
+        parallel: bool,
+    ) {
+        let d = self.m.op(op).clone();
+        let result = d.results[0];
+        let mut bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
+        if let Some((a, b)) = rows {
+            bounds[0] = a;
+            bounds[1] = b;
+        }
         let region = self.m.entry_block(op, 0);
         let vars = self.m.block(region).args.clone();
+        let rank = vars.len();
+        if rank == 0 {
+            self.emit_body(block, result, &vars, &Body::Value(region));
+            return;
+        }
         let one = self.index_const(1);
-        let mut block = body;
+        let mut blk = block;
         let mut loops = Vec::new();
-        for (k, pair) in bounds.chunks(2).enumerate() {
-            // every element of a stage is independent: the outermost loop is parallel
-            let spec = if k == 0 {
+        for (k, pair) in bounds.chunks(2).enumerate().take(rank - 1) {
+            let spec = if k == 0 && parallel {
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([pair[0], pair[1]])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([pair[0], pair[1], one])
             };
-            let l = self.push(block, spec.regions(1).loc(d.loc));
+            let l = self.push(blk, spec.regions(1).loc(d.loc));
             let inner = self.m.entry_block(l, 0);
             let name = self.m.value(vars[k]).name.clone();
             let iv = self.m.add_block_arg(inner, Type::INDEX, name);
             self.map.insert(vars[k], iv);
             loops.push(inner);
-            block = inner;
+            blk = inner;
         }
-        let value = self.lower_region_value(region, block);
+        let (lo, hi) = (bounds[2 * rank - 2], bounds[2 * rank - 1]);
+        let last = vars[rank - 1];
+        if StageSchedule::of(self.m, op).reduce_outer {
+            let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
+            let kind = self
+                .m
+                .op(red)
+                .attr("kind")
+                .and_then(Attr::as_str)
+                .expect("verified")
+                .to_string();
+            self.inner_loop(blk, lo, hi, last, false, result, &vars, &Body::Init(kind));
+            for o in self.m.block(region).ops.clone() {
+                let opc = self.m.op(o).opcode;
+                if o != red && opc != Opcode::Pj(PjOp::Yield) {
+                    self.lower_expr_op(o, blk);
+                }
+            }
+            let rbounds: Vec<ValueId> = self
+                .m
+                .op(red)
+                .operands
+                .iter()
+                .map(|v| self.map[v])
+                .collect();
+            let rregion = self.m.entry_block(red, 0);
+            let rvars = self.m.block(rregion).args.clone();
+            let mut rb = blk;
+            let mut rloops = Vec::new();
+            for (j, pair) in rbounds.chunks(2).enumerate() {
+                let l = self.push(
+                    rb,
+                    OpSpec::new(Opcode::Loop(LoopOp::For))
+                        .operands([pair[0], pair[1], one])
+                        .regions(1)
+                        .loc(d.loc),
+                );
+                let inner = self.m.entry_block(l, 0);
+                let name = self.m.value(rvars[j]).name.clone();
+                let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+                self.map.insert(rvars[j], iv);
+                rloops.push(inner);
+                rb = inner;
+            }
+            self.inner_loop(
+                rb,
+                lo,
+                hi,
+                last,
+                false,
+                result,
+                &vars,
+                &Body::Accumulate(red),
+            );
+            for b in rloops {
+                self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+            }
+        } else {
+            let par = parallel && rank == 1;
+            self.inner_loop(blk, lo, hi, last, par, result, &vars, &Body::Value(region));
+        }
+        for b in loops {
+            self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        }
+    }
+
+    /// The innermost loop of a stage over `[lo, hi)`. When the body reads
+    /// arrays through a boundary mode at `var + e`, the range splits in
+    /// three: below, inside and above the *interior* where every such read
+    /// is in range. The interior copy reads without boundary handling, so
+    /// later passes can prove its loads in bounds and vectorize it; the two
+    /// edge loops keep the general code.
+    #[allow(clippy::too_many_arguments)]
+    fn inner_loop(
+        &mut self,
+        block: BlockId,
+        lo: ValueId,
+        hi: ValueId,
+        var: ValueId,
+        parallel: bool,
+        result: ValueId,
+        vars: &[ValueId],
+        body: &Body,
+    ) {
+        let reads_region = match body {
+            Body::Value(r) => Some(*r),
+            Body::Accumulate(red) => Some(self.m.entry_block(*red, 0)),
+            Body::Init(_) => None,
+        };
+        let split = match (parallel, reads_region) {
+            (false, Some(r)) => self.interior_range(block, r, var, lo, hi),
+            _ => None,
+        };
+        let split_at = split.is_some();
+        let ranges: Vec<(ValueId, ValueId, Option<InteriorReads>)> = match split {
+            None => vec![(lo, hi, None)],
+            Some((a, b, reads)) => vec![(lo, a, None), (a, b, Some(reads)), (b, hi, None)],
+        };
+        let one = self.index_const(1);
+        let loc = self.m.def_op(result).and_then(|o| self.m.op(o).loc);
+        for (a, b, interior) in ranges {
+            let spec = if parallel {
+                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([a, b])
+            } else {
+                OpSpec::new(Opcode::Loop(LoopOp::For)).operands([a, b, one])
+            };
+            let l = self.push(block, spec.regions(1).loc(loc));
+            if split_at && interior.is_none() {
+                // an edge: as many iterations as the boundary is wide
+                self.m.op_mut(l).set_attr("short", Attr::Bool(true));
+            }
+            let inner = self.m.entry_block(l, 0);
+            let name = self.m.value(var).name.clone();
+            let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+            self.map.insert(var, iv);
+            self.interior = interior.unwrap_or_default();
+            self.emit_body(inner, result, vars, body);
+            self.interior.clear();
+            self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        }
+    }
+
+    /// Where the interior of `[lo, hi)` for `var` is (see
+    /// [`Lowerer::inner_loop`]), and which reads (per dim: partitioned or
+    /// not) go without boundary handling there; `None` when no read gains.
+    fn interior_range(
+        &mut self,
+        block: BlockId,
+        region: BlockId,
+        var: ValueId,
+        lo: ValueId,
+        hi: ValueId,
+    ) -> Option<(ValueId, ValueId, InteriorReads)> {
+        let forbidden = schedule::reduction_vars_under(self.m, region);
+        let mut inner: std::collections::HashSet<ValueId> = forbidden.clone();
+        inner.insert(var);
+        enum D {
+            Inv(ValueId),
+            Part(Vec<schedule::Term>),
+        }
+        let mut plans = Vec::new();
+        for r in schedule::reads_under(self.m, region) {
+            let d = self.m.op(r).clone();
+            let Some(mode) = d
+                .attr("boundary")
+                .and_then(Attr::as_str)
+                .and_then(Boundary::from_name)
+            else {
+                continue;
+            };
+            let array = d.operands[0];
+            if !self.extents.contains_key(&array) {
+                continue;
+            }
+            let mut dims = Vec::new();
+            let mut ok = true;
+            for &i in &d.operands[1..] {
+                if !schedule::depends_on(self.m, i, &inner) && schedule::pure_index(self.m, i) {
+                    dims.push(D::Inv(i));
+                } else if let Some(t) = schedule::split_affine(self.m, i, var, &forbidden) {
+                    dims.push(D::Part(t));
+                } else {
+                    ok = false;
+                }
+            }
+            if ok && dims.iter().any(|x| matches!(x, D::Part(_))) {
+                plans.push((r, mode, array, dims));
+            }
+        }
+        if plans.is_empty() {
+            return None;
+        }
+        let zero = self.index_const(0);
+        let (mut a, mut b) = (lo, hi);
+        let mut cond: Option<ValueId> = None;
+        let mut reads = HashMap::new();
+        for (r, mode, array, dims) in plans {
+            let extents = self.extents[&array].clone();
+            let mut parts = Vec::new();
+            for (k, dim) in dims.iter().enumerate() {
+                let n = extents[k];
+                match dim {
+                    D::Part(terms) => {
+                        let mut e = zero;
+                        for &(t, neg) in terms {
+                            let tv = self.lower_avail(t, block);
+                            e = self.bin(
+                                block,
+                                if neg { ArithOp::Sub } else { ArithOp::Add },
+                                e,
+                                tv,
+                            );
+                        }
+                        let neg_e = self.bin(block, ArithOp::Sub, zero, e);
+                        a = self.bin(block, ArithOp::Max, a, neg_e);
+                        let top = self.bin(block, ArithOp::Sub, n, e);
+                        b = self.bin(block, ArithOp::Min, b, top);
+                        parts.push(true);
+                    }
+                    D::Inv(i) => {
+                        let c = if mode == Boundary::Zero {
+                            let iv = self.lower_avail(*i, block);
+                            let ge = self.cmp(block, "ge", iv, zero);
+                            let lt = self.cmp(block, "lt", iv, n);
+                            self.bin(block, ArithOp::And, ge, lt)
+                        } else {
+                            self.cmp(block, "gt", n, zero)
+                        };
+                        cond = Some(match cond {
+                            None => c,
+                            Some(p) => self.bin(block, ArithOp::And, p, c),
+                        });
+                        parts.push(false);
+                    }
+                }
+            }
+            reads.insert(r, parts);
+        }
+        a = self.bin(block, ArithOp::Min, a, hi);
+        b = self.bin(block, ArithOp::Max, b, a);
+        if let Some(c) = cond {
+            let sel = |s: &mut Self, x: ValueId| {
+                s.value(
+                    block,
+                    OpSpec::new(arith(ArithOp::Select))
+                        .operands([c, x, hi])
+                        .result(Type::INDEX),
+                )
+            };
+            a = sel(self, a);
+            b = sel(self, b);
+        }
+        Some((a, b, reads))
+    }
+
+    /// An index expression free of the innermost loop's variables, computed
+    /// in `block`: block arguments and kernel-level values as mapped; ops
+    /// inside stage regions cloned afresh (their old mapping may belong to
+    /// another loop).
+    fn lower_avail(&mut self, v: ValueId, block: BlockId) -> ValueId {
+        let Some(op) = self.m.def_op(v) else {
+            return self.map[&v];
+        };
+        let kblock = self.m.entry_block(self.kernel, 0);
+        if self.m.op(op).parent == Some(kblock) {
+            return self.map[&v];
+        }
+        let operands: Vec<ValueId> = self
+            .m
+            .op(op)
+            .operands
+            .clone()
+            .into_iter()
+            .map(|o| self.lower_avail(o, block))
+            .collect();
+        self.clone_op(op, block, operands);
+        self.map[&v]
+    }
+
+    /// One element of a stage: its value (or the reduction identity, or the
+    /// accumulator combined with one more term) stored at the loop variables.
+    fn emit_body(&mut self, block: BlockId, result: ValueId, vars: &[ValueId], body: &Body) {
+        let (buf, origin) = {
+            let sb = &self.stages[&result];
+            (sb.buf, sb.origin.clone())
+        };
         let mut idx = Vec::new();
         for (k, &v) in vars.iter().enumerate() {
             let iv = self.map[&v];
             idx.push(self.bin(block, ArithOp::Sub, iv, origin[k]));
         }
+        let ty = self.m.ty(result).elem();
+        let value = match body {
+            Body::Value(region) => self.lower_region_value(*region, block),
+            Body::Init(kind) => self.value(
+                block,
+                OpSpec::new(arith(ArithOp::Constant))
+                    .attr("value", Scalar::reduce_identity(kind, ty).to_attr())
+                    .result(Type::Scalar(ty)),
+            ),
+            Body::Accumulate(red) => {
+                let mut operands = vec![buf];
+                operands.extend(idx.iter().copied());
+                let acc = self.value(
+                    block,
+                    OpSpec::new(Opcode::Mem(MemOp::Load))
+                        .operands(operands)
+                        .result(Type::Scalar(ty)),
+                );
+                let kind = self
+                    .m
+                    .op(*red)
+                    .attr("kind")
+                    .and_then(Attr::as_str)
+                    .expect("verified")
+                    .to_string();
+                let term = self.lower_region_value(self.m.entry_block(*red, 0), block);
+                let combine = crate::dialects::arith::reduce_combiner(&kind);
+                self.bin(block, combine, acc, term)
+            }
+        };
         let mut operands = vec![value, buf];
         operands.extend(idx);
         // the nest covers exactly the buffer: iv - lo is in [0, ub - lo), the
@@ -533,11 +1054,8 @@ impl<'m> Lowerer<'m> {
             OpSpec::new(Opcode::Mem(MemOp::Store))
                 .operands(operands)
                 .attr("in_bounds", Attr::Bool(true))
-                .loc(d.loc),
+                .loc(self.m.def_op(result).and_then(|o| self.m.op(o).loc)),
         );
-        for b in loops {
-            self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-        }
     }
 
     /// Lowers the ops of a `pj.stage`/`pj.reduce` region into `block`; returns
@@ -600,6 +1118,29 @@ impl<'m> Lowerer<'m> {
             .attr("boundary")
             .and_then(Attr::as_str)
             .and_then(Boundary::from_name);
+        if let Some(parts) = self.interior.get(&op).cloned() {
+            // inside the interior: every partitioned index is in range, and
+            // so is every other one once its boundary mode has been applied
+            let extents = self.extents[&array].clone();
+            let b = boundary.expect("interior reads have a boundary mode");
+            let mut local = Vec::new();
+            for (k, &i) in idx.iter().enumerate() {
+                local.push(if parts[k] || b == Boundary::Zero {
+                    i
+                } else {
+                    self.apply_boundary(block, b, i, extents[k])
+                });
+            }
+            let mut operands = vec![self.map[&array]];
+            operands.extend(local);
+            return self.value(
+                block,
+                OpSpec::new(Opcode::Mem(MemOp::Load))
+                    .operands(operands)
+                    .result(elem)
+                    .loc(d.loc),
+            );
+        }
         let (buf, local) = match self.stages.get(&array) {
             Some(sb) => {
                 let (buf, origin) = (sb.buf, sb.origin.clone());

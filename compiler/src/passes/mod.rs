@@ -14,6 +14,7 @@ pub mod dce;
 pub mod inline_pointwise;
 pub mod licm;
 pub mod lower_stages;
+pub mod schedule;
 pub mod vectorize;
 
 use crate::ir::Module;
@@ -93,6 +94,11 @@ pub const REGISTRY: &[PassInfo] = &[
         create: || Box::new(vectorize::Vectorize),
     },
     PassInfo {
+        name: "schedule",
+        description: "choose per stage: reduction order, and fusion into tiles of rows (for the host)",
+        create: || Box::new(schedule::AutoSchedule::host()),
+    },
+    PassInfo {
         name: "lower-stages",
         description: "lower pj kernels to loop nests over buffers (func, loop, mem dialects)",
         create: || Box::new(lower_stages::LowerStages),
@@ -160,6 +166,16 @@ impl PassManager {
     /// Appends a pass.
     pub fn with_pass(mut self, p: Box<dyn Pass>) -> PassManager {
         self.passes.push(p);
+        self
+    }
+
+    /// Makes the target-dependent passes (`schedule`) decide for `profile`.
+    pub fn for_profile(mut self, profile: &crate::target::profile::Profile) -> PassManager {
+        for p in &mut self.passes {
+            if p.name() == "schedule" {
+                *p = Box::new(schedule::AutoSchedule::for_profile(profile.clone()));
+            }
+        }
         self
     }
 

@@ -368,4 +368,6 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
     }
     // the original loop finishes what the vector loop left
     m.op_mut(l).operands[0] = vend;
+    // fewer than `lanes` iterations: not worth a bounds precheck
+    m.op_mut(l).set_attr("short", Attr::Bool(true));
 }

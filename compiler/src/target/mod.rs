@@ -2,8 +2,11 @@
 //!
 //! picojoule generates code for a fixed list of targets ([`SUPPORTED`]);
 //! `host` means the machine the compiler runs on, with every ISA feature
-//! Cranelift detects there. Energy profiles per target arrive with the
-//! optimizer; today a target is a triple plus the ISA flags code is built with.
+//! Cranelift detects there. A target is a triple plus the ISA flags code is
+//! built with; a [`profile::Profile`] says what the machine costs in time
+//! and energy.
+
+pub mod profile;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};

@@ -168,8 +168,9 @@ struct FnLower<'a, 'b, M: Module> {
     refs: HashMap<FuncId, FuncRef>,
     /// (pointer, byte count) variables of every `mem.alloc`, null/0 when not live.
     allocs: Vec<(Variable, Variable)>,
-    /// How many `mem.alloc`s have been lowered so far.
-    next_alloc: usize,
+    /// Each `mem.alloc` op's index into `allocs` (stable when a body is
+    /// lowered twice, as loop versioning does).
+    alloc_slot: HashMap<OpId, usize>,
     /// Parallel loop bodies to define after this function.
     pending: Vec<Outline>,
     /// Loads whose bounds a loop precheck has proven (no check emitted).
@@ -236,7 +237,7 @@ fn define_with<M: Module>(
             rt,
             refs: HashMap::new(),
             allocs: Vec::new(),
-            next_alloc: 0,
+            alloc_slot: HashMap::new(),
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
             unchecked: std::collections::HashSet::new(),
@@ -400,22 +401,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.fail_exit = self.b.create_block();
         self.b.append_block_param(self.fail_exit, types::I32);
         self.b.switch_to_block(entry);
-        // how many allocations: one variable pair each, null until allocated
         let body = ir.entry_block(func, 0);
-        let mut n_allocs = 0;
-        ir.walk_block(body, &mut |op| {
-            if ir.op(op).opcode == Opcode::Mem(MemOp::Alloc) {
-                n_allocs += 1;
-            }
-        });
-        let null = self.iconst(self.ptr, 0);
-        for _ in 0..n_allocs {
-            let pv = self.b.declare_var(self.ptr);
-            let bv = self.b.declare_var(self.ptr);
-            self.b.def_var(pv, null);
-            self.b.def_var(bv, null);
-            self.allocs.push((pv, bv));
-        }
+        self.declare_allocs(body);
         let params = self.b.block_params(entry).to_vec();
         for (i, (&arg, &p)) in ir.block(body).args.iter().zip(&params).enumerate() {
             let v = match ir.ty(arg) {
@@ -425,7 +412,35 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.vals.insert(arg, v);
         }
         self.block(body)?;
-        // the shared failure exit
+        self.failure_exit();
+        Ok(())
+    }
+
+    /// One variable pair (pointer, bytes) per `mem.alloc` under `block`,
+    /// null until allocated and again after `mem.dealloc`, so a failure
+    /// exit frees exactly what is live. Allocations inside nested parallel
+    /// loops get pairs here too, unused: their outlined bodies have their own.
+    fn declare_allocs(&mut self, block: BlockId) {
+        let ir = self.ir;
+        let mut ops = Vec::new();
+        ir.walk_block(block, &mut |op| {
+            if ir.op(op).opcode == Opcode::Mem(MemOp::Alloc) {
+                ops.push(op);
+            }
+        });
+        let null = self.iconst(self.ptr, 0);
+        for op in ops {
+            self.alloc_slot.insert(op, self.allocs.len());
+            let pv = self.b.declare_var(self.ptr);
+            let bv = self.b.declare_var(self.ptr);
+            self.b.def_var(pv, null);
+            self.b.def_var(bv, null);
+            self.allocs.push((pv, bv));
+        }
+    }
+
+    /// The shared failure exit: frees the live allocations, returns the code.
+    fn failure_exit(&mut self) {
         self.b.switch_to_block(self.fail_exit);
         let code = self.b.block_params(self.fail_exit)[0];
         for k in 0..self.allocs.len() {
@@ -434,7 +449,6 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.call(self.rt.free, &[p, n]);
         }
         self.b.ins().return_(&[code]);
-        Ok(())
     }
 
     /// Reads a `pj_buffer*` argument and checks its type and rank.
@@ -626,7 +640,13 @@ impl<M: Module> FnLower<'_, '_, M> {
         let in_reduction = d.parent.and_then(|b| ir.block_owner(b)).is_some_and(|o| {
             ir.op(o).opcode == Opcode::Loop(LoopOp::For) && ir.op(o).operands.len() > 3
         });
-        let step_const = if in_reduction { None } else { step_const };
+        // `short`: a vector remainder or a boundary edge, a few iterations
+        let short = d.attr("short").and_then(Attr::as_bool) == Some(true);
+        let step_const = if in_reduction || short {
+            None
+        } else {
+            step_const
+        };
         let results = self.plain_loop(
             lb,
             ub,
@@ -951,13 +971,12 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
         }
         let region = ir.entry_block(o.op, 0);
+        self.declare_allocs(region);
         let one = self.iconst(types::I64, 1);
         self.plain_loop(lo, hi, one, Some(1), region, &[], &[])?;
         let zero = self.iconst(types::I32, 0);
         self.b.ins().return_(&[zero]);
-        self.b.switch_to_block(self.fail_exit);
-        let code = self.b.block_params(self.fail_exit)[0];
-        self.b.ins().return_(&[code]);
+        self.failure_exit();
         Ok(())
     }
 
@@ -1298,8 +1317,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ok = self.b.ins().icmp(IntCC::NotEqual, p, null);
         let msg = format!("cannot allocate {{0}} bytes for `{name}`{}", self.at(op));
         self.check(ok, status::OUT_OF_MEMORY, &msg, bytes, z)?;
-        let k = self.next_alloc;
-        self.next_alloc += 1;
+        let k = self.alloc_slot[&op];
         let (pv, bv) = self.allocs[k];
         self.b.def_var(pv, p);
         self.b.def_var(bv, nbytes);

@@ -1,0 +1,657 @@
+//! Scheduling: decides, per stage of a `pj` kernel, *how* it is computed,
+//! and records the decision as attributes on the `pj.stage` op, which
+//! `lower-stages` then realizes. The algorithm (what a stage computes) is
+//! never changed; only the loop structure and where intermediates live.
+//!
+//! Three decisions, in the spirit of Halide's schedules:
+//!
+//! - `reduce_order = "outer"`: a stage whose value is one reduction
+//!   accumulates into its own buffer with the reduction loops *outside* its
+//!   innermost loop (`for i { for k { for j { c[i,j] += a[i,k] * b[k,j] } } }`
+//!   instead of `for i { for j { for k { ... } } }`). Each element still
+//!   folds its terms in the interpreter's order, so results are bit for bit
+//!   the same; the innermost loop now walks arrays along their last dim and
+//!   vectorizes. Legal when the stage is just that reduction (rank ≥ 2), the
+//!   reduction's bounds do not depend on the innermost variable, and its
+//!   body has nothing that can fail (so no error can move).
+//! - `compute_at = "<root>"` on a producer and `tile_bytes = B` (or
+//!   `tile_rows = T`) on the stage `root`: the producer is computed per tile
+//!   of rows of the root, into a scratch buffer holding just the rows that
+//!   tile reads (halo rows are recomputed by neighbouring tiles), so it never
+//!   travels to memory. `tile_bytes` sizes tiles at run time so one tile's
+//!   rows of every array the group touches fit in `B` bytes. Legal when
+//!   every reader of the producer is in the group and reads it at row
+//!   `y + c` for its own first variable `y` and constants `c`; the producer
+//!   is not a result.
+//!
+//! The choices are made from the target profile's cache sizes: a group
+//! whose producers have no halo tiles to fit L1 (softmax, layernorm: a row
+//! is reduced and consumed while it sits in L1); with a halo, to fit L2, so
+//! the recomputed rows are a small fraction. Every choice comes with a
+//! reason, which `pj explain` prints.
+//!
+//! Requires: verified `pj` kernels (after `inline-pointwise`). Cost: linear
+//! in the kernel's ops per stage pair.
+
+use super::{Pass, PassError};
+use crate::dialects::{ArithOp, Opcode, PjOp};
+use crate::ir::{Attr, BlockId, Module, OpId, ValueDef, ValueId};
+use crate::target::profile::Profile;
+use std::collections::HashSet;
+
+/// Attribute: `"outer"` hoists a stage's reduction loops outside its innermost loop.
+pub const REDUCE_ORDER: &str = "reduce_order";
+/// Attribute: the name of the group root a producer is computed with.
+pub const COMPUTE_AT: &str = "compute_at";
+/// Attribute on a group root: the byte budget of one tile.
+pub const TILE_BYTES: &str = "tile_bytes";
+/// Attribute on a group root: a fixed number of rows per tile.
+pub const TILE_ROWS: &str = "tile_rows";
+
+/// How one stage is computed: its `pj.stage` attributes, read back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageSchedule {
+    /// Reduction loops outside the innermost stage loop.
+    pub reduce_outer: bool,
+    /// Computed per tile of this root stage.
+    pub compute_at: Option<String>,
+    /// As a group root: how tiles are sized.
+    pub tile: Option<Tile>,
+}
+
+/// How a group root's tiles are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// A fixed number of rows.
+    Rows(i64),
+    /// As many rows as fit this many bytes (at least one).
+    Bytes(i64),
+}
+
+impl StageSchedule {
+    /// Reads the schedule attributes of a `pj.stage`.
+    pub fn of(m: &Module, stage: OpId) -> StageSchedule {
+        let d = m.op(stage);
+        StageSchedule {
+            reduce_outer: d.attr(REDUCE_ORDER).and_then(Attr::as_str) == Some("outer"),
+            compute_at: d
+                .attr(COMPUTE_AT)
+                .and_then(Attr::as_str)
+                .map(str::to_string),
+            tile: match (
+                d.attr(TILE_ROWS).and_then(Attr::as_int),
+                d.attr(TILE_BYTES).and_then(Attr::as_int),
+            ) {
+                (Some(r), _) => Some(Tile::Rows(r)),
+                (None, Some(b)) => Some(Tile::Bytes(b)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A stage's name.
+pub fn stage_name(m: &Module, stage: OpId) -> String {
+    m.op(stage)
+        .attr("name")
+        .and_then(Attr::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+// ---- analysis --------------------------------------------------------------
+
+/// Whether `v` is computed from any of `vars`. Values defined by ops with
+/// regions (reductions) count as dependent when `vars` is not empty: what
+/// their bodies read is not looked into.
+pub fn depends_on(m: &Module, v: ValueId, vars: &HashSet<ValueId>) -> bool {
+    if vars.contains(&v) {
+        return true;
+    }
+    match m.value(v).def {
+        ValueDef::BlockArg(..) => false,
+        ValueDef::OpResult(op, _) => {
+            let d = m.op(op);
+            (!d.regions.is_empty() && !vars.is_empty())
+                || d.operands.iter().any(|&o| depends_on(m, o, vars))
+        }
+    }
+}
+
+fn int_constant(m: &Module, v: ValueId) -> Option<i64> {
+    let op = m.def_op(v)?;
+    let d = m.op(op);
+    (d.opcode == Opcode::Arith(ArithOp::Constant))
+        .then(|| d.attr("value").and_then(Attr::as_int))
+        .flatten()
+}
+
+/// `c` when `idx` is `var + c` (or `var - c`, `c + var`) for a constant `c`.
+pub fn offset_from(m: &Module, idx: ValueId, var: ValueId) -> Option<i64> {
+    if idx == var {
+        return Some(0);
+    }
+    let d = m.op(m.def_op(idx)?);
+    match d.opcode {
+        Opcode::Arith(ArithOp::Add) => {
+            let (a, b) = (d.operands[0], d.operands[1]);
+            if let Some(c) = int_constant(m, b) {
+                offset_from(m, a, var).map(|o| o + c)
+            } else {
+                offset_from(m, b, var).and_then(|o| int_constant(m, a).map(|c| o + c))
+            }
+        }
+        Opcode::Arith(ArithOp::Sub) => {
+            let c = int_constant(m, d.operands[1])?;
+            offset_from(m, d.operands[0], var).map(|o| o - c)
+        }
+        _ => None,
+    }
+}
+
+/// A term of an affine index: the value, and whether it is subtracted.
+pub type Term = (ValueId, bool);
+
+/// When `idx` is `var + e` with `e` a sum of terms free of `forbidden` (and
+/// of `var`), those terms.
+pub fn split_affine(
+    m: &Module,
+    idx: ValueId,
+    var: ValueId,
+    forbidden: &HashSet<ValueId>,
+) -> Option<Vec<Term>> {
+    if idx == var {
+        return Some(Vec::new());
+    }
+    let mut all = forbidden.clone();
+    all.insert(var);
+    let free = |v: ValueId| !depends_on(m, v, &all) && pure_index(m, v);
+    let d = m.op(m.def_op(idx)?);
+    match d.opcode {
+        Opcode::Arith(ArithOp::Add) => {
+            let (a, b) = (d.operands[0], d.operands[1]);
+            if free(b) {
+                let mut t = split_affine(m, a, var, forbidden)?;
+                t.push((b, false));
+                Some(t)
+            } else if free(a) {
+                let mut t = split_affine(m, b, var, forbidden)?;
+                t.push((a, false));
+                Some(t)
+            } else {
+                None
+            }
+        }
+        Opcode::Arith(ArithOp::Sub) if free(d.operands[1]) => {
+            let mut t = split_affine(m, d.operands[0], var, forbidden)?;
+            t.push((d.operands[1], true));
+            Some(t)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `v` is index arithmetic that can be computed anywhere without
+/// failing: kernel-level values (already computed), constants, block
+/// arguments, and `arith` ops on those other than integer division by
+/// anything but a non-zero constant.
+pub fn pure_index(m: &Module, v: ValueId) -> bool {
+    let Some(op) = m.def_op(v) else {
+        return true;
+    };
+    let d = m.op(op);
+    let kernel_level = d
+        .parent
+        .and_then(|b| m.block_owner(b))
+        .is_some_and(|o| m.op(o).opcode == Opcode::Pj(PjOp::Kernel));
+    if kernel_level {
+        return true;
+    }
+    match d.opcode {
+        Opcode::Pj(PjOp::Size) => true,
+        Opcode::Arith(ArithOp::Div | ArithOp::Rem) if !matches!(int_constant(m, d.operands[1]), Some(c) if c != 0) => {
+            false
+        }
+        Opcode::Arith(_) => d.operands.iter().all(|&o| pure_index(m, o)),
+        _ => false,
+    }
+}
+
+/// The `pj.read` ops under `block`, nested regions included, in order.
+pub fn reads_under(m: &Module, block: BlockId) -> Vec<OpId> {
+    let mut out = Vec::new();
+    m.walk_block(block, &mut |op| {
+        if m.op(op).opcode == Opcode::Pj(PjOp::Read) {
+            out.push(op);
+        }
+    });
+    out
+}
+
+/// The variables of the reductions nested under `block`.
+pub fn reduction_vars_under(m: &Module, block: BlockId) -> HashSet<ValueId> {
+    let mut out = HashSet::new();
+    m.walk_block(block, &mut |op| {
+        if m.op(op).opcode == Opcode::Pj(PjOp::Reduce) {
+            out.extend(m.block(m.entry_block(op, 0)).args.iter().copied());
+        }
+    });
+    out
+}
+
+/// Whether any op under `block` can fail at run time (integer division or
+/// remainder by anything but a non-zero constant).
+fn can_fail(m: &Module, block: BlockId) -> bool {
+    let mut fails = false;
+    m.walk_block(block, &mut |op| {
+        let d = m.op(op);
+        if matches!(d.opcode, Opcode::Arith(ArithOp::Div | ArithOp::Rem))
+            && d.results.iter().any(|&r| !m.ty(r).elem().is_float())
+            && !matches!(int_constant(m, d.operands[1]), Some(c) if c != 0)
+        {
+            fails = true;
+        }
+    });
+    fails
+}
+
+/// The reduction whose loops can move outside `stage`'s innermost loop, or
+/// why not.
+pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
+    let region = m.entry_block(stage, 0);
+    let vars = m.block(region).args.clone();
+    if vars.len() < 2 {
+        return Err("the stage has fewer than 2 dims".into());
+    }
+    let ops = &m.block(region).ops;
+    let yield_op = *ops.last().expect("verified: a yield ends the region");
+    let value = m.op(yield_op).operands[0];
+    let Some(red) = m
+        .def_op(value)
+        .filter(|&o| m.op(o).opcode == Opcode::Pj(PjOp::Reduce))
+    else {
+        return Err("the stage's value is not a single reduction".into());
+    };
+    let inner: HashSet<ValueId> = [*vars.last().expect("rank >= 2")].into();
+    for &op in ops {
+        if op == red || op == yield_op {
+            continue;
+        }
+        if m.op(op).results.iter().any(|&r| depends_on(m, r, &inner)) {
+            return Err("the stage computes more than its reduction per element".into());
+        }
+    }
+    if m.op(red).operands.iter().any(|&b| depends_on(m, b, &inner)) {
+        return Err("the reduction's range depends on the innermost variable".into());
+    }
+    let body = m.entry_block(red, 0);
+    if can_fail(m, body) {
+        return Err("the reduction's body can fail (integer division)".into());
+    }
+    let mut nested = false;
+    m.walk_block(body, &mut |op| {
+        nested |= m.op(op).opcode == Opcode::Pj(PjOp::Reduce);
+    });
+    if nested {
+        return Err("the reduction contains another reduction".into());
+    }
+    Ok(red)
+}
+
+/// How the reads of a hoistable reduction's body walk memory along the
+/// stage's innermost variable: whether every read is either invariant in it
+/// or indexed by it in its last dim only, and how many are of the latter
+/// kind and walk a non-last dim along a reduction variable today.
+pub struct ReductionAccess {
+    /// Every read is invariant along, or unit-stride in, the innermost variable.
+    pub unit_stride: bool,
+    /// Reads whose non-last dims follow the reduction variables (a column walk
+    /// in the reduction-innermost order).
+    pub strided_today: Vec<String>,
+}
+
+/// See [`ReductionAccess`].
+pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
+    let region = m.entry_block(stage, 0);
+    let inner_var = *m.block(region).args.last().expect("rank >= 2");
+    let inner: HashSet<ValueId> = [inner_var].into();
+    let body = m.entry_block(red, 0);
+    let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();
+    let mut unit_stride = true;
+    let mut strided_today = Vec::new();
+    for r in reads_under(m, body) {
+        let idx = &m.op(r).operands[1..];
+        let Some((last, rest)) = idx.split_last() else {
+            continue;
+        };
+        if rest.iter().any(|&i| depends_on(m, i, &inner)) {
+            unit_stride = false;
+        }
+        if depends_on(m, *last, &inner) {
+            if split_affine(m, *last, inner_var, &rvars).is_none()
+                && split_affine(m, *last, inner_var, &HashSet::new()).is_none()
+            {
+                unit_stride = false;
+            }
+            if rest.iter().any(|&i| depends_on(m, i, &rvars)) {
+                strided_today.push(array_name(m, m.op(r).operands[0]));
+            }
+        }
+    }
+    ReductionAccess {
+        unit_stride,
+        strided_today,
+    }
+}
+
+/// A parameter's or stage's name.
+pub fn array_name(m: &Module, v: ValueId) -> String {
+    match m.def_op(v) {
+        Some(op) if m.op(op).opcode == Opcode::Pj(PjOp::Stage) => stage_name(m, op),
+        _ => m.value(v).name.clone().unwrap_or_else(|| "?".into()),
+    }
+}
+
+/// The stages of a kernel, in order.
+pub fn stages(m: &Module, kernel: OpId) -> Vec<OpId> {
+    let kblock = m.entry_block(kernel, 0);
+    m.block(kblock)
+        .ops
+        .iter()
+        .copied()
+        .filter(|&o| m.op(o).opcode == Opcode::Pj(PjOp::Stage))
+        .collect()
+}
+
+/// The stages of `kernel` that read `array`.
+pub fn readers(m: &Module, kernel: OpId, array: ValueId) -> Vec<OpId> {
+    stages(m, kernel)
+        .into_iter()
+        .filter(|&s| {
+            reads_under(m, m.entry_block(s, 0))
+                .iter()
+                .any(|&r| m.op(r).operands[0] == array)
+        })
+        .collect()
+}
+
+/// The range of row offsets `c` at which `consumer` reads `producer` at
+/// `producer[y + c, ...]`, `y` being the consumer's first variable; `None`
+/// if some read is not of that form.
+pub fn row_offsets(m: &Module, consumer: OpId, producer: ValueId) -> Option<(i64, i64)> {
+    let region = m.entry_block(consumer, 0);
+    let y = *m.block(region).args.first()?;
+    let mut range: Option<(i64, i64)> = None;
+    for r in reads_under(m, region) {
+        let d = m.op(r);
+        if d.operands[0] != producer {
+            continue;
+        }
+        let c = offset_from(m, *d.operands.get(1)?, y)?;
+        range = Some(match range {
+            None => (c, c),
+            Some((lo, hi)) => (lo.min(c), hi.max(c)),
+        });
+    }
+    range
+}
+
+/// A producer computed per tile of a group root: the rows
+/// `[y0 + lo, y1 + hi)` of a root tile `[y0, y1)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The producer stage.
+    pub stage: OpId,
+    /// First row needed, relative to the tile's first row.
+    pub lo: i64,
+    /// Rows needed past the tile's end.
+    pub hi: i64,
+}
+
+/// The row ranges of `members` (producers, in program order) computed per
+/// tile of `root`, or why that is illegal.
+pub fn member_ranges(
+    m: &Module,
+    kernel: OpId,
+    root: OpId,
+    members: &[OpId],
+) -> Result<Vec<Member>, String> {
+    let in_group: HashSet<OpId> = members.iter().copied().chain([root]).collect();
+    let results: HashSet<ValueId> = result_values(m, kernel);
+    let mut need: std::collections::HashMap<OpId, (i64, i64)> = [(root, (0, 0))].into();
+    let mut out = Vec::new();
+    for &p in members.iter().rev() {
+        let pv = m.result(p);
+        let name = stage_name(m, p);
+        if results.contains(&pv) {
+            return Err(format!("`{name}` is a result: it is stored whole"));
+        }
+        if m.block(m.entry_block(p, 0)).args.is_empty() {
+            return Err(format!("`{name}` has no rows to tile"));
+        }
+        let mut range: Option<(i64, i64)> = None;
+        for q in readers(m, kernel, pv) {
+            if !in_group.contains(&q) {
+                return Err(format!(
+                    "`{name}` is also read by `{}`, outside the group",
+                    stage_name(m, q)
+                ));
+            }
+            let Some(&(qlo, qhi)) = need.get(&q) else {
+                return Err(format!(
+                    "`{}` reads `{name}` but is computed before it",
+                    stage_name(m, q)
+                ));
+            };
+            let Some((clo, chi)) = row_offsets(m, q, pv) else {
+                return Err(format!(
+                    "`{}` reads `{name}` at rows that are not its own row plus a constant",
+                    stage_name(m, q)
+                ));
+            };
+            let r = (qlo + clo, qhi + chi);
+            range = Some(match range {
+                None => r,
+                Some((lo, hi)) => (lo.min(r.0), hi.max(r.1)),
+            });
+        }
+        let (lo, hi) = range.ok_or_else(|| format!("nothing in the group reads `{name}`"))?;
+        need.insert(p, (lo, hi));
+        out.push(Member { stage: p, lo, hi });
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// The values a kernel returns.
+pub fn result_values(m: &Module, kernel: OpId) -> HashSet<ValueId> {
+    let kblock = m.entry_block(kernel, 0);
+    let ret = *m.block(kblock).ops.last().expect("verified");
+    m.op(ret).operands.iter().copied().collect()
+}
+
+/// The largest legal group rooted at `root`: producers not yet taken,
+/// added while every reader is in the group.
+pub fn grow_group(m: &Module, kernel: OpId, root: OpId, taken: &HashSet<OpId>) -> Vec<OpId> {
+    let all = stages(m, kernel);
+    let pos = all
+        .iter()
+        .position(|&s| s == root)
+        .expect("root is a stage");
+    let mut members: Vec<OpId> = Vec::new();
+    loop {
+        let mut grew = false;
+        for &p in all[..pos].iter().rev() {
+            if members.contains(&p) || taken.contains(&p) {
+                continue;
+            }
+            let mut trial = members.clone();
+            trial.push(p);
+            trial.sort_by_key(|s| all.iter().position(|x| x == s));
+            if member_ranges(m, kernel, root, &trial).is_ok() {
+                members = trial;
+                grew = true;
+            }
+        }
+        if !grew {
+            return members;
+        }
+    }
+}
+
+// ---- the pass --------------------------------------------------------------
+
+/// One decision, for `pj explain`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The kernel.
+    pub kernel: String,
+    /// The stage.
+    pub stage: String,
+    /// What was chosen.
+    pub choice: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The `schedule` pass: chooses schedules for stages that have none.
+pub struct AutoSchedule {
+    /// Cache sizes and the rest of the target.
+    pub profile: Profile,
+    /// What was decided, in order.
+    pub decisions: Vec<Decision>,
+}
+
+impl AutoSchedule {
+    /// For the machine the compiler runs on.
+    pub fn host() -> AutoSchedule {
+        AutoSchedule::for_profile(Profile::host())
+    }
+
+    /// For a given target profile.
+    pub fn for_profile(profile: Profile) -> AutoSchedule {
+        AutoSchedule {
+            profile,
+            decisions: Vec::new(),
+        }
+    }
+
+    fn decide(&mut self, m: &mut Module, kernel: OpId) {
+        let kname = crate::dialects::signature(m, kernel).name;
+        let note = |stage: &str, choice: String, reason: String| Decision {
+            kernel: kname.clone(),
+            stage: stage.to_string(),
+            choice,
+            reason,
+        };
+        let mut decisions = Vec::new();
+        let all = stages(m, kernel);
+        // fixed by the user (or an earlier run): leave alone
+        let scheduled = |m: &Module, s: OpId| StageSchedule::of(m, s) != StageSchedule::default();
+        // 1. reduction order
+        for &s in &all {
+            if scheduled(m, s) {
+                continue;
+            }
+            let name = stage_name(m, s);
+            match hoistable_reduction(m, s) {
+                Ok(red) => {
+                    let acc = reduction_access(m, s, red);
+                    if acc.unit_stride {
+                        let why = if acc.strided_today.is_empty() {
+                            "the innermost loop then walks every array along its last dim and vectorizes".to_string()
+                        } else {
+                            format!(
+                                "reduction-innermost order walks `{}` across rows, a cache line per element; accumulating in `{name}` walks it along rows and vectorizes",
+                                acc.strided_today.join("`, `")
+                            )
+                        };
+                        m.op_mut(s)
+                            .set_attr(REDUCE_ORDER, Attr::Str("outer".into()));
+                        decisions.push(note(&name, "reduction loops outside".into(), why));
+                    } else {
+                        decisions.push(note(
+                            &name,
+                            "reduction loop innermost".into(),
+                            "hoisting it would walk an array across rows".into(),
+                        ));
+                    }
+                }
+                Err(why) if m.op(s).regions.iter().any(|_| has_reduce(m, s)) => {
+                    decisions.push(note(&name, "reduction loop innermost".into(), why));
+                }
+                Err(_) => {}
+            }
+        }
+        // 2. fusion groups, from the last stage back
+        let mut taken: HashSet<OpId> = all
+            .iter()
+            .copied()
+            .filter(|&s| StageSchedule::of(m, s).compute_at.is_some())
+            .collect();
+        for &root in all.iter().rev() {
+            if taken.contains(&root) || StageSchedule::of(m, root).tile.is_some() {
+                continue;
+            }
+            let members = grow_group(m, kernel, root, &taken);
+            if members.is_empty() {
+                continue;
+            }
+            let ranges = member_ranges(m, kernel, root, &members).expect("grown legally");
+            let halo = ranges.iter().any(|r| r.lo != 0 || r.hi != 0);
+            let (budget, level) = if halo {
+                (self.profile.cache.l2_bytes / 2, "L2")
+            } else {
+                (self.profile.cache.l1_bytes / 2, "L1")
+            };
+            let root_name = stage_name(m, root);
+            m.op_mut(root)
+                .set_attr(TILE_BYTES, Attr::Int(budget as i64));
+            let names: Vec<String> = members.iter().map(|&p| stage_name(m, p)).collect();
+            for &p in &members {
+                m.op_mut(p)
+                    .set_attr(COMPUTE_AT, Attr::Str(root_name.clone()));
+                taken.insert(p);
+            }
+            let why = if halo {
+                format!(
+                    "`{}` never travels to memory; tiles of rows fit half of {level} ({budget} bytes), so the halo rows recomputed per tile are a small fraction",
+                    names.join("`, `")
+                )
+            } else {
+                format!(
+                    "`{}` never travels to memory; with no halo, tiles are sized to half of {level} ({budget} bytes) so each row is produced and consumed while it sits there",
+                    names.join("`, `")
+                )
+            };
+            decisions.push(note(
+                &root_name,
+                format!("tiles of rows computing `{}` per tile", names.join("`, `")),
+                why,
+            ));
+        }
+        self.decisions.extend(decisions);
+    }
+}
+
+fn has_reduce(m: &Module, stage: OpId) -> bool {
+    !reduction_vars_under(m, m.entry_block(stage, 0)).is_empty()
+}
+
+impl Pass for AutoSchedule {
+    fn name(&self) -> &'static str {
+        "schedule"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let before = self.decisions.len();
+        for k in m.kernels() {
+            if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
+                self.decide(m, k);
+            }
+        }
+        Ok(self.decisions[before..]
+            .iter()
+            .any(|d| !d.choice.contains("innermost")))
+    }
+}

@@ -1,0 +1,321 @@
+//! Target profiles: what the optimizer and the energy model know about a
+//! machine — cores, vector width, cache sizes, bandwidth per memory level,
+//! throughput, and picojoules per operation class and per byte moved.
+//!
+//! Profiles are data (TOML, `profiles/*.toml`, every number with its
+//! source in a comment); the built-in ones are compiled in, and a user can
+//! load their own from a path (`--target-profile FILE`). `docs/energy-model.md`
+//! explains how they are used and how far to trust them.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// A machine, as the optimizer and the energy model see it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name (`x86_64-avx512`).
+    pub name: String,
+    /// One line for people.
+    pub description: String,
+    /// `x86_64` or `aarch64`.
+    pub arch: String,
+    /// Cores the kernel may use.
+    pub cores: u32,
+    /// Clock, GHz.
+    pub ghz: f64,
+    /// The hardware's widest vector, bits (a backend may use less).
+    pub vector_bits: u32,
+    /// Cache sizes.
+    pub cache: Caches,
+    /// Bandwidth per level, one core.
+    pub bandwidth: Bandwidth,
+    /// Instruction throughput.
+    pub throughput: Throughput,
+    /// Energy per operation and per byte.
+    pub energy: Energy,
+}
+
+/// Cache geometry, bytes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Caches {
+    /// Line size.
+    pub line_bytes: u64,
+    /// L1 data cache, per core.
+    pub l1_bytes: u64,
+    /// L2, per core (or the share of one core).
+    pub l2_bytes: u64,
+    /// Last-level cache available to the kernel.
+    pub llc_bytes: u64,
+}
+
+/// Sustained bandwidth of one core from each level, GB/s.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Bandwidth {
+    pub l1_gbs: f64,
+    pub l2_gbs: f64,
+    pub llc_gbs: f64,
+    pub dram_gbs: f64,
+}
+
+/// Instructions per cycle, one core.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Throughput {
+    /// Vector floating-point instructions (FMA, add, mul) per cycle.
+    pub vector_fp_per_cycle: f64,
+    /// Scalar instructions per cycle.
+    pub scalar_per_cycle: f64,
+}
+
+/// Picojoules per scalar operation (a vector op costs its lanes' operations
+/// plus one `instruction`) and per byte moved from each level.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Energy {
+    /// Overhead of issuing one instruction (fetch, decode, schedule, registers).
+    pub instruction: f64,
+    pub int8_add: f64,
+    pub int8_mul: f64,
+    pub int16_add: f64,
+    pub int16_mul: f64,
+    pub int32_add: f64,
+    pub int32_mul: f64,
+    pub f16_add: f64,
+    pub f16_mul: f64,
+    pub f16_fma: f64,
+    pub f32_add: f64,
+    pub f32_mul: f64,
+    pub f32_fma: f64,
+    pub f32_div: f64,
+    pub f32_sqrt: f64,
+    pub f64_add: f64,
+    pub f64_mul: f64,
+    pub f64_fma: f64,
+    pub f64_div: f64,
+    pub f64_sqrt: f64,
+    pub transcendental: f64,
+    pub l1_byte: f64,
+    pub l2_byte: f64,
+    pub llc_byte: f64,
+    pub dram_byte: f64,
+}
+
+/// The built-in profiles: name and TOML text.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("x86_64-avx512", include_str!("profiles/x86_64-avx512.toml")),
+    ("x86_64-avx2", include_str!("profiles/x86_64-avx2.toml")),
+    ("aarch64", include_str!("profiles/aarch64.toml")),
+    ("apple-m1", include_str!("profiles/apple-m1.toml")),
+];
+
+/// Why a profile could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// No built-in profile of that name.
+    #[error("no target profile `{0}`; built in: {list}", list = BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", "))]
+    Unknown(String),
+    /// The file could not be read.
+    #[error("cannot read target profile `{path}`: {reason}")]
+    Read {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TOML is malformed or misses a field.
+    #[error("target profile `{path}` is invalid: {reason}")]
+    Invalid {
+        /// Where it came from.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Profile {
+    /// A built-in profile by name.
+    pub fn builtin(name: &str) -> Result<Profile, ProfileError> {
+        let (_, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ProfileError::Unknown(name.to_string()))?;
+        Profile::parse(text, name)
+    }
+
+    /// Every built-in profile.
+    pub fn all_builtin() -> Vec<Profile> {
+        BUILTIN
+            .iter()
+            .map(|(n, t)| Profile::parse(t, n).expect("built-in profiles are valid (tested)"))
+            .collect()
+    }
+
+    /// Parses a profile's TOML; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let p: Profile = toml::from_str(text).map_err(|e| ProfileError::Invalid {
+            path: origin.to_string(),
+            reason: e.message().to_string(),
+        })?;
+        p.validate().map_err(|reason| ProfileError::Invalid {
+            path: origin.to_string(),
+            reason,
+        })?;
+        Ok(p)
+    }
+
+    /// A built-in name, or else a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
+        if BUILTIN.iter().any(|(n, _)| *n == name_or_path) {
+            return Profile::builtin(name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if !name_or_path.ends_with(".toml") && !path.exists() {
+            return Err(ProfileError::Unknown(name_or_path.to_string()));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
+            path: name_or_path.to_string(),
+            reason: e.to_string(),
+        })?;
+        Profile::parse(&text, name_or_path)
+    }
+
+    /// The profile of the machine the compiler runs on: the built-in one of
+    /// its class, with the detected core count and cache sizes where the OS
+    /// reports them (the last level is kept from the profile: a VM reports
+    /// the whole host's, shared with others).
+    pub fn host() -> Profile {
+        let class = if cfg!(target_arch = "aarch64") {
+            if cfg!(target_vendor = "apple") {
+                "apple-m1"
+            } else {
+                "aarch64"
+            }
+        } else if host_has_avx512() {
+            "x86_64-avx512"
+        } else {
+            "x86_64-avx2"
+        };
+        let mut p = Profile::builtin(class).expect("built-in");
+        p.name = format!("host ({class})");
+        if let Ok(n) = std::thread::available_parallelism() {
+            p.cores = n.get() as u32;
+        }
+        if let Some(l1) = sysfs_cache_bytes(1, "Data") {
+            p.cache.l1_bytes = l1;
+        }
+        if let Some(l2) = sysfs_cache_bytes(2, "Unified") {
+            p.cache.l2_bytes = l2;
+        }
+        p
+    }
+
+    /// The profile for a compilation target: the host's for `host`, else
+    /// the class of the triple's architecture (baseline: `x86_64-avx2`).
+    pub fn for_target(t: &super::Target) -> Profile {
+        use target_lexicon::Architecture;
+        if t.is_host {
+            return Profile::host();
+        }
+        let name = match (t.triple.architecture, t.is_apple()) {
+            (Architecture::Aarch64(_), true) => "apple-m1",
+            (Architecture::Aarch64(_), false) => "aarch64",
+            _ => "x86_64-avx2",
+        };
+        Profile::builtin(name).expect("built-in")
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let c = &self.cache;
+        if !(c.line_bytes > 0 && c.l1_bytes > 0 && c.l1_bytes <= c.l2_bytes) {
+            return Err("cache sizes must be positive with L1 <= L2".into());
+        }
+        let b = &self.bandwidth;
+        for (n, v) in [
+            ("l1_gbs", b.l1_gbs),
+            ("l2_gbs", b.l2_gbs),
+            ("llc_gbs", b.llc_gbs),
+            ("dram_gbs", b.dram_gbs),
+            ("ghz", self.ghz),
+            ("vector_fp_per_cycle", self.throughput.vector_fp_per_cycle),
+            ("scalar_per_cycle", self.throughput.scalar_per_cycle),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("`{n}` must be a positive number, got {v}"));
+            }
+        }
+        if self.cores == 0 || self.vector_bits < 64 {
+            return Err("`cores` must be >= 1 and `vector_bits` >= 64".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_has_avx512() -> bool {
+    false
+}
+
+/// A cache size from Linux sysfs (`/sys/devices/system/cpu/cpu0/cache`).
+fn sysfs_cache_bytes(level: u32, kind: &str) -> Option<u64> {
+    let dir = Path::new("/sys/devices/system/cpu/cpu0/cache");
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let read = |f: &str| std::fs::read_to_string(p.join(f)).ok();
+        if read("level")?.trim() != level.to_string() || read("type")?.trim() != kind {
+            continue;
+        }
+        let s = read("size")?;
+        let s = s.trim();
+        let (num, mult) = match s.strip_suffix('K') {
+            Some(n) => (n, 1024),
+            None => match s.strip_suffix('M') {
+                Some(n) => (n, 1024 * 1024),
+                None => (s, 1),
+            },
+        };
+        return num.parse::<u64>().ok().map(|n| n * mult);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_parse_and_are_sane() {
+        let all = Profile::all_builtin();
+        assert_eq!(all.len(), 4);
+        for p in &all {
+            assert!(p.energy.dram_byte > p.energy.llc_byte, "{}", p.name);
+            assert!(p.energy.llc_byte >= p.energy.l2_byte, "{}", p.name);
+            assert!(p.energy.l2_byte > p.energy.l1_byte, "{}", p.name);
+            assert!(p.bandwidth.l1_gbs >= p.bandwidth.dram_gbs, "{}", p.name);
+        }
+        let host = Profile::host();
+        assert!(host.cores >= 1 && host.cache.l1_bytes > 0);
+    }
+
+    #[test]
+    fn a_bad_profile_is_refused_with_its_reason() {
+        let text = BUILTIN[0].1.replace("ghz = 2.6", "ghz = -1.0");
+        let e = Profile::parse(&text, "mine.toml").unwrap_err().to_string();
+        assert!(e.contains("mine.toml") && e.contains("ghz"), "{e}");
+        let e = Profile::parse("name = 3", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.toml"), "{e}");
+        let e = Profile::load("no-such-profile").unwrap_err().to_string();
+        assert!(e.contains("built in: x86_64-avx512"), "{e}");
+    }
+}
