@@ -103,7 +103,8 @@ fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Vec<u8> {
     out
 }
 
-fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()> {
+/// Adds `NAME=VALUE[,NAME=VALUE...]` bindings to `out`, refusing nonsense.
+pub fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()> {
     for item in list.iter().flat_map(|s| s.split(',')) {
         let item = item.trim();
         if item.is_empty() {
@@ -122,6 +123,15 @@ fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()> {
         out.insert(k.trim().to_string(), v);
     }
     Ok(())
+}
+
+/// The sizes of a file's `// bench: H=4096, W=4096` line (none if it has none).
+pub fn file_sizes(src: &str) -> Result<HashMap<String, i64>> {
+    let mut sizes = HashMap::new();
+    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
+        parse_sizes(&[line.to_string()], &mut sizes)?;
+    }
+    Ok(sizes)
 }
 
 /// Best-of-five STREAM triad `a = b + s * c` over 3 × 64 MiB of f64, on the
@@ -217,11 +227,8 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
 
     // sizes: command line, then the file's `// bench:` line, then 1024
-    let mut sizes: HashMap<String, i64> = HashMap::new();
-    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
-        parse_sizes(&[line.to_string()], &mut sizes)
-            .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
-    }
+    let mut sizes = file_sizes(&src)
+        .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
     parse_sizes(opts.sizes, &mut sizes)?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut owned: Vec<Option<Buffer>> = Vec::new();

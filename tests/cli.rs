@@ -311,3 +311,77 @@ fn bench_reports_compile_time_run_statistics_and_traffic() {
         text(&o).1
     );
 }
+
+/// `pj energy` and `pj explain` work on every example, and the model's
+/// headline holds where it is a target: fused stencils and row reductions
+/// move close to their compulsory DRAM traffic.
+#[test]
+fn energy_and_explain_work_on_every_example() {
+    for ex in [
+        "blur",
+        "valid_blur",
+        "matmul",
+        "softmax",
+        "chain",
+        "qdot",
+        "unsharp",
+        "layernorm",
+        "conv2d",
+    ] {
+        let file = format!("examples/{ex}.pj");
+        let o = pj(&["energy", &file, "--json"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{ex}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let opt = &v[0]["optimized"]["total"];
+        assert!(opt["microjoules"].as_f64().unwrap() > 0.0, "{ex}: {out}");
+        if ["blur", "unsharp", "softmax", "layernorm"].contains(&ex) {
+            let ratio =
+                opt["dram_bytes"].as_f64().unwrap() / v[0]["compulsory_bytes"].as_f64().unwrap();
+            assert!(
+                ratio <= 1.15,
+                "{ex}: optimized DRAM traffic {ratio:.2}x compulsory"
+            );
+        }
+        let o = pj(&["explain", &file, "--size", "H=64,W=64,N=64,C=64,M=64,K=64"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{ex}: {err}");
+        assert!(out.contains("whole kernel:"), "{ex}: {out}");
+    }
+    let (out, _) = text(&pj(&["explain", "examples/blur.pj"]));
+    assert!(
+        out.contains("stage `out`: tiles of rows computing `bx` per tile"),
+        "{out}"
+    );
+    let (out, _) = text(&pj(&["energy", "examples/softmax.pj", "--compare"]));
+    for p in ["x86_64-avx512", "x86_64-avx2", "aarch64", "apple-m1"] {
+        assert!(out.contains(p), "--compare lists {p}: {out}");
+    }
+}
+
+#[test]
+fn a_bad_target_profile_is_a_clear_error() {
+    let o = pj(&["energy", "examples/blur.pj", "--target", "no-such"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("no target profile `no-such`; built in:"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("mine.toml");
+    std::fs::write(&bad, "name = \"x\"\n").unwrap();
+    let o = pj(&[
+        "energy",
+        "examples/blur.pj",
+        "--target",
+        bad.to_str().unwrap(),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("mine.toml") && err.contains("invalid"),
+        "{err}"
+    );
+    assert_no_backtrace(&err);
+}

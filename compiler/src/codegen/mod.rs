@@ -12,6 +12,10 @@ pub mod cranelift;
 /// lowering to loops and the loop-level clean-ups.
 pub const AFTER_DEFAULT_PIPELINE: &str = "inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
 
+/// `-O0`: lowering only, no optimization: every stage materialized in
+/// program order, reductions innermost, scalar loops.
+pub const UNOPTIMIZED_PIPELINE: &str = "lower-stages";
+
 /// The whole pipeline from `pj` IR to a backend: the default pipeline, then
 /// [`AFTER_DEFAULT_PIPELINE`].
 pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";

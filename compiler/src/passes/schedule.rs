@@ -305,6 +305,9 @@ pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
 pub struct ReductionAccess {
     /// Every read is invariant along, or unit-stride in, the innermost variable.
     pub unit_stride: bool,
+    /// The body is what the vectorizer handles (loads and plain arithmetic;
+    /// no casts or math functions yet).
+    pub vectorizable: bool,
     /// Reads whose non-last dims follow the reduction variables (a column walk
     /// in the reduction-innermost order).
     pub strided_today: Vec<String>,
@@ -338,8 +341,36 @@ pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
             }
         }
     }
+    // what the vectorizer takes today: loads, stores and plain arithmetic
+    let mut vectorizable = true;
+    m.walk_block(body, &mut |op| {
+        let d = m.op(op);
+        // index arithmetic stays scalar and is hoisted; only data ops matter
+        if !d.results.is_empty()
+            && d.results
+                .iter()
+                .all(|&r| *m.ty(r) == crate::ir::Type::INDEX)
+        {
+            return;
+        }
+        vectorizable &= match d.opcode {
+            Opcode::Arith(a) => matches!(
+                a,
+                ArithOp::Add
+                    | ArithOp::Sub
+                    | ArithOp::Mul
+                    | ArithOp::Min
+                    | ArithOp::Max
+                    | ArithOp::Neg
+                    | ArithOp::Constant
+            ),
+            Opcode::Pj(PjOp::Read | PjOp::Yield | PjOp::Size) => true,
+            _ => false,
+        };
+    });
     ReductionAccess {
         unit_stride,
+        vectorizable,
         strided_today,
     }
 }
@@ -557,7 +588,7 @@ impl AutoSchedule {
             match hoistable_reduction(m, s) {
                 Ok(red) => {
                     let acc = reduction_access(m, s, red);
-                    if acc.unit_stride {
+                    if acc.unit_stride && acc.vectorizable {
                         let why = if acc.strided_today.is_empty() {
                             "the innermost loop then walks every array along its last dim and vectorizes".to_string()
                         } else {
@@ -570,11 +601,12 @@ impl AutoSchedule {
                             .set_attr(REDUCE_ORDER, Attr::Str("outer".into()));
                         decisions.push(note(&name, "reduction loops outside".into(), why));
                     } else {
-                        decisions.push(note(
-                            &name,
-                            "reduction loop innermost".into(),
-                            "hoisting it would walk an array across rows".into(),
-                        ));
+                        let why = if acc.unit_stride {
+                            "its body does not vectorize yet (casts or math functions), and a scalar accumulator in memory costs more than it saves"
+                        } else {
+                            "hoisting it would walk an array across rows"
+                        };
+                        decisions.push(note(&name, "reduction loop innermost".into(), why.into()));
                     }
                 }
                 Err(why) if m.op(s).regions.iter().any(|_| has_reduce(m, s)) => {

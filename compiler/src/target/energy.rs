@@ -1,0 +1,664 @@
+//! The energy and time model: for a lowered kernel (`func`/`loop`/`mem`
+//! IR) at given sizes on a [`Profile`], the operations it executes, the
+//! bytes it moves from each memory level, and from those an estimate of
+//! energy (picojoules per operation and per byte) and time (a roofline:
+//! the slowest of compute and each level's traffic).
+//!
+//! How traffic is estimated, per top-level loop nest (a stage, or a fused
+//! group's tile loop): every load and store is an access whose indices
+//! depend on some of the enclosing loops. Over a range of loops an access
+//! touches `product of the trip counts it depends on` elements, contiguous
+//! when its last index follows one of them (else a cache line each), capped
+//! by its array's size; accesses to one array overlap (stencils) and count
+//! once. A loop whose whole execution touches less than a cache's capacity
+//! misses each distinct byte once; otherwise, if one iteration fits, each
+//! iteration misses its own bytes (scratch buffers allocated in the body
+//! are reused from cache); otherwise the misses are those of its children.
+//! The bytes that miss in L1 come from L2, and so on down to DRAM.
+//!
+//! Trip counts are evaluated at the given sizes, loop bounds that depend on
+//! outer loops at their first iteration (a representative tile). Known
+//! error, documented in `docs/energy-model.md`: conflict misses, hardware
+//! prefetching, the cost of bounds checks and of spills are not modelled;
+//! instruction counts are IR op counts.
+
+use super::profile::Profile;
+use crate::dialects::{ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp};
+use crate::ir::{Attr, BlockId, Dim, Module, OpId, ScalarType, Type, ValueId};
+use std::collections::HashMap;
+
+/// What one loop nest (or the whole kernel) costs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cost {
+    /// What the nest computes (the arrays it stores to).
+    pub label: String,
+    /// Arithmetic operations (scalar lanes), by class (`f32 add`).
+    pub ops: Vec<(String, f64)>,
+    /// Instructions issued (IR ops; a vector op is one).
+    pub instructions: f64,
+    /// Bytes loaded and stored (all served by L1).
+    pub l1_bytes: f64,
+    /// Bytes moved from L2 (L1 misses).
+    pub l2_bytes: f64,
+    /// Bytes moved from the last-level cache.
+    pub llc_bytes: f64,
+    /// Bytes moved from DRAM.
+    pub dram_bytes: f64,
+    /// Estimated energy, picojoules.
+    pub picojoules: f64,
+    /// Estimated time on one core, seconds.
+    pub seconds: f64,
+    /// What bounds the time: `compute`, `L1`, `L2`, `LLC` or `DRAM`.
+    pub bound: &'static str,
+}
+
+impl Cost {
+    /// All operations (lanes).
+    pub fn total_ops(&self) -> f64 {
+        self.ops.iter().map(|o| o.1).sum()
+    }
+
+    fn add(&mut self, o: &Cost) {
+        for (k, n) in &o.ops {
+            match self.ops.iter_mut().find(|x| &x.0 == k) {
+                Some(x) => x.1 += n,
+                None => self.ops.push((k.clone(), *n)),
+            }
+        }
+        self.instructions += o.instructions;
+        self.l1_bytes += o.l1_bytes;
+        self.l2_bytes += o.l2_bytes;
+        self.llc_bytes += o.llc_bytes;
+        self.dram_bytes += o.dram_bytes;
+        self.picojoules += o.picojoules;
+        self.seconds += o.seconds;
+    }
+}
+
+/// The estimate for a kernel: one row per top-level loop nest, and the total.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Estimate {
+    /// Per nest, in order.
+    pub nests: Vec<Cost>,
+    /// The sum (time: the sum of the nests' times).
+    pub total: Cost,
+    /// Bytes of the kernel's parameters and results: what any schedule
+    /// must move at least once.
+    pub compulsory_bytes: f64,
+}
+
+/// Why a kernel could not be estimated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EstimateError {
+    /// No lowered function of that name.
+    #[error("no lowered kernel `{0}`")]
+    NoKernel(String),
+    /// A size the kernel needs was not given.
+    #[error("size `{0}` is needed: give it with --size {0}=N")]
+    MissingSize(String),
+}
+
+#[derive(Clone, Debug)]
+struct Buf {
+    shape: Vec<Option<i64>>,
+    elem_bytes: f64,
+    name: String,
+}
+
+impl Buf {
+    fn bytes(&self) -> f64 {
+        self.shape
+            .iter()
+            .map(|d| d.unwrap_or(1).max(0) as f64)
+            .product::<f64>()
+            * self.elem_bytes
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Access {
+    buf: ValueId,
+    /// Loop depths (bits) the indices depend on.
+    mask: u64,
+    /// Loop depths the last index depends on.
+    last_mask: u64,
+    /// Bytes per access (element size x lanes).
+    bytes: f64,
+    /// Trip counts of the enclosing loops, outermost first.
+    path: Vec<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    depth: usize,
+    trips: f64,
+    children: Vec<Node>,
+    accesses: Vec<Access>,
+    /// Buffers allocated directly in the body (scratch, reused per iteration).
+    scratch: Vec<ValueId>,
+    ops: HashMap<String, f64>,
+    instructions: f64,
+    stores_to: Vec<String>,
+}
+
+struct Walker<'m> {
+    m: &'m Module,
+    env: HashMap<ValueId, i64>,
+    deps: HashMap<ValueId, u64>,
+    bufs: HashMap<ValueId, Buf>,
+    line: f64,
+}
+
+/// Estimates kernel `name` of a lowered module at `sizes` on `profile`,
+/// for a backend whose vectors are `vector_bits` wide (already reflected in
+/// the IR; used for nothing else today).
+pub fn estimate(
+    m: &Module,
+    name: &str,
+    sizes: &HashMap<String, i64>,
+    profile: &Profile,
+) -> Result<Estimate, EstimateError> {
+    let func = m
+        .kernels()
+        .into_iter()
+        .find(|&k| {
+            m.op(k).opcode == Opcode::Func(FuncOp::Func)
+                && m.op(k).attr("sym_name").and_then(Attr::as_str) == Some(name)
+        })
+        .ok_or_else(|| EstimateError::NoKernel(name.to_string()))?;
+    let body = m.entry_block(func, 0);
+    let mut w = Walker {
+        m,
+        env: HashMap::new(),
+        deps: HashMap::new(),
+        bufs: HashMap::new(),
+        line: profile.cache.line_bytes as f64,
+    };
+    for &a in &m.block(body).args {
+        if let Type::Buffer { elem, dims } = m.ty(a) {
+            let shape = dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Static(n) => Ok(Some(*n)),
+                    Dim::Sym(s) => sizes
+                        .get(s)
+                        .map(|&n| Some(n))
+                        .ok_or_else(|| EstimateError::MissingSize(s.clone())),
+                    Dim::Dynamic => Ok(None),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            w.bufs.insert(
+                a,
+                Buf {
+                    shape,
+                    elem_bytes: elem.size_bytes() as f64,
+                    name: m.value(a).name.clone().unwrap_or_default(),
+                },
+            );
+        }
+    }
+    let mut top = Node {
+        trips: 1.0,
+        ..Node::default()
+    };
+    w.block(body, &mut top, 0, &[]);
+    let caps = [
+        profile.cache.l1_bytes as f64,
+        profile.cache.l2_bytes as f64,
+        profile.cache.llc_bytes as f64,
+    ];
+    let mut est = Estimate::default();
+    for nest in &top.children {
+        let mut c = Cost {
+            label: nest_label(nest),
+            ..Cost::default()
+        };
+        collect_ops(nest, 1.0, &mut c);
+        c.l1_bytes = access_bytes(nest, 1.0);
+        c.l2_bytes = misses(&w, nest, caps[0]).min(c.l1_bytes);
+        c.llc_bytes = misses(&w, nest, caps[1]).min(c.l2_bytes);
+        c.dram_bytes = misses(&w, nest, caps[2]).min(c.llc_bytes);
+        price(&mut c, profile);
+        est.nests.push(c);
+    }
+    let mut total = Cost {
+        label: "total".into(),
+        ..Cost::default()
+    };
+    for c in &est.nests {
+        total.add(c);
+    }
+    total.bound = est
+        .nests
+        .iter()
+        .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
+        .map_or("compute", |c| c.bound);
+    total.ops.sort_by(|a, b| a.0.cmp(&b.0));
+    est.total = total;
+    est.compulsory_bytes = m
+        .block(body)
+        .args
+        .iter()
+        .filter_map(|a| w.bufs.get(a))
+        .map(Buf::bytes)
+        .sum();
+    Ok(est)
+}
+
+fn nest_label(n: &Node) -> String {
+    let mut names: Vec<String> = Vec::new();
+    fn walk(n: &Node, out: &mut Vec<String>) {
+        for s in &n.stores_to {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        for c in &n.children {
+            walk(c, out);
+        }
+    }
+    walk(n, &mut names);
+    names.join(", ")
+}
+
+fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
+    let mult = mult * n.trips;
+    for (k, v) in &n.ops {
+        match c.ops.iter_mut().find(|x| &x.0 == k) {
+            Some(x) => x.1 += v * mult,
+            None => c.ops.push((k.clone(), v * mult)),
+        }
+    }
+    c.instructions += n.instructions * mult;
+    for ch in &n.children {
+        collect_ops(ch, mult, c);
+    }
+}
+
+fn access_bytes(n: &Node, mult: f64) -> f64 {
+    let mult = mult * n.trips;
+    n.accesses.iter().map(|a| a.bytes * mult).sum::<f64>()
+        + n.children
+            .iter()
+            .map(|c| access_bytes(c, mult))
+            .sum::<f64>()
+}
+
+/// Distinct bytes `a` touches while the loops at depth >= `from` iterate.
+fn footprint_of(w: &Walker<'_>, a: &Access, from: usize) -> f64 {
+    // rows: the product of the trip counts the other indices follow; along
+    // the last dim, loops add up (`x + s` spans `X + S - 1` elements)
+    let mut rows = 1.0;
+    let mut span = a.bytes;
+    let mut contiguous = false;
+    for (d, &t) in a.path.iter().enumerate().skip(from) {
+        let bit = 1 << d;
+        if a.last_mask & bit != 0 {
+            span += (t.max(1.0) - 1.0) * a.bytes;
+            contiguous = true;
+        } else if a.mask & bit != 0 {
+            rows *= t.max(0.0);
+        }
+    }
+    let bytes = if contiguous {
+        rows * span
+    } else {
+        rows * w.line.max(a.bytes)
+    };
+    bytes.min(
+        w.bufs
+            .get(&a.buf)
+            .map_or(f64::INFINITY, |b| b.bytes().max(a.bytes)),
+    )
+}
+
+/// Distinct bytes under `n` while loops at depth >= `from` iterate, per
+/// array (overlapping accesses to one array count once); `skip` arrays are
+/// left out.
+fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
+    per_array(w, n, from)
+        .iter()
+        .filter(|(b, _)| !skip.contains(b))
+        .map(|(_, f)| f.0)
+        .sum()
+}
+
+/// Per array under `n`: distinct bytes while loops at depth >= `from`
+/// iterate, and whether any access follows the loop at depth `from - 1`.
+fn per_array(w: &Walker<'_>, n: &Node, from: usize) -> HashMap<ValueId, (f64, bool)> {
+    let mut per: HashMap<ValueId, (f64, bool)> = HashMap::new();
+    fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, (f64, bool)>) {
+        for a in &n.accesses {
+            let f = footprint_of(w, a, from);
+            let follows = from > 0 && a.mask & (1 << (from - 1)) != 0;
+            let e = per.entry(a.buf).or_insert((0.0, false));
+            e.0 = e.0.max(f);
+            e.1 |= follows;
+        }
+        for c in &n.children {
+            walk(w, c, from, per);
+        }
+    }
+    walk(w, n, from, &mut per);
+    per
+}
+
+/// Bytes that miss in a cache of `cap` bytes while loop `n` runs once.
+fn misses(w: &Walker<'_>, n: &Node, cap: f64) -> f64 {
+    let d = n.depth;
+    let whole = footprint(w, n, d, &[]);
+    if whole <= cap {
+        return whole;
+    }
+    let per_iter = footprint(w, n, d + 1, &[]);
+    if per_iter <= cap {
+        // each iteration brings its own bytes; arrays that do not follow
+        // this loop stay cached across iterations, and so do scratch
+        // buffers allocated in the body (reused at the same place)
+        let mut total = 0.0;
+        for (b, (f, follows)) in per_array(w, n, d + 1) {
+            if n.scratch.contains(&b) {
+                continue;
+            }
+            total += if follows { n.trips * f } else { f };
+        }
+        return total;
+    }
+    let direct: f64 = n.accesses.iter().map(|a| a.bytes.max(w.line)).sum();
+    n.trips * (direct + n.children.iter().map(|c| misses(w, c, cap)).sum::<f64>())
+}
+
+fn price(c: &mut Cost, p: &Profile) {
+    let e = &p.energy;
+    let mut pj = c.instructions * e.instruction;
+    let mut vector_fp = 0.0;
+    for (k, n) in &c.ops {
+        pj += n * op_energy(k, p);
+        if k.starts_with('f') {
+            vector_fp += n;
+        }
+    }
+    pj += c.l1_bytes * e.l1_byte
+        + c.l2_bytes * e.l2_byte
+        + c.llc_bytes * e.llc_byte
+        + c.dram_bytes * e.dram_byte;
+    c.picojoules = pj;
+    let hz = p.ghz * 1e9;
+    // floating point at the vector rate of 128-bit lanes (what Cranelift
+    // emits), everything else at the scalar issue rate
+    let lanes = 4.0;
+    let compute = (c.instructions / p.throughput.scalar_per_cycle)
+        .max(vector_fp / (lanes * p.throughput.vector_fp_per_cycle))
+        / hz;
+    let b = &p.bandwidth;
+    let levels = [
+        ("compute", compute),
+        ("L1", c.l1_bytes / (b.l1_gbs * 1e9)),
+        ("L2", c.l2_bytes / (b.l2_gbs * 1e9)),
+        ("LLC", c.llc_bytes / (b.llc_gbs * 1e9)),
+        ("DRAM", c.dram_bytes / (b.dram_gbs * 1e9)),
+    ];
+    let (bound, t) = levels
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("five levels");
+    c.seconds = t;
+    c.bound = bound;
+}
+
+/// Picojoules for one operation of a class (`f32 mul`).
+fn op_energy(class: &str, p: &Profile) -> f64 {
+    let e = &p.energy;
+    let (ty, op) = class.split_once(' ').unwrap_or((class, ""));
+    let pick = |i8: f64, i16: f64, i32: f64, f16: f64, f32: f64, f64_: f64| match ty {
+        "i8" | "u8" | "bool" => i8,
+        "i16" | "u16" => i16,
+        "i32" | "u32" => i32,
+        "i64" | "u64" => i32 * 2.0,
+        "f16" => f16,
+        "f32" => f32,
+        _ => f64_,
+    };
+    match op {
+        "mul" => pick(
+            e.int8_mul,
+            e.int16_mul,
+            e.int32_mul,
+            e.f16_mul,
+            e.f32_mul,
+            e.f64_mul,
+        ),
+        "div" | "rem" => pick(
+            e.int32_mul * 4.0,
+            e.int32_mul * 4.0,
+            e.int32_mul * 8.0,
+            e.f32_div / 2.0,
+            e.f32_div,
+            e.f64_div,
+        ),
+        "sqrt" => pick(0.0, 0.0, 0.0, e.f32_sqrt / 2.0, e.f32_sqrt, e.f64_sqrt),
+        "exp" | "log" | "tanh" | "pow" => e.transcendental * if ty == "f64" { 2.0 } else { 1.0 },
+        _ => pick(
+            e.int8_add,
+            e.int16_add,
+            e.int32_add,
+            e.f16_add,
+            e.f32_add,
+            e.f64_add,
+        ),
+    }
+}
+
+impl Walker<'_> {
+    fn dep(&self, v: ValueId) -> u64 {
+        self.deps.get(&v).copied().unwrap_or(0)
+    }
+
+    fn block(&mut self, b: BlockId, node: &mut Node, depth: usize, path: &[f64]) {
+        for &op in &self.m.block(b).ops.clone() {
+            self.op(op, node, depth, path);
+        }
+    }
+
+    fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[f64]) {
+        let m = self.m;
+        let d = m.op(op);
+        let dep = d.operands.iter().fold(0, |acc, &v| acc | self.dep(v));
+        for &r in &d.results {
+            self.deps.insert(r, dep);
+        }
+        match d.opcode {
+            Opcode::Loop(LoopOp::For | LoopOp::Parallel) => {
+                let lb = self.env.get(&d.operands[0]).copied();
+                let ub = self.env.get(&d.operands[1]).copied();
+                let step = if d.opcode == Opcode::Loop(LoopOp::For) {
+                    self.env.get(&d.operands[2]).copied().unwrap_or(1).max(1)
+                } else {
+                    1
+                };
+                let trips = match (lb, ub) {
+                    (Some(l), Some(u)) => ((u - l).max(0) as f64 / step as f64).ceil(),
+                    _ => 1.0,
+                };
+                let body = m.entry_block(op, 0);
+                let args = m.block(body).args.clone();
+                if let (Some(&iv), Some(l)) = (args.first(), lb) {
+                    self.env.insert(iv, l);
+                }
+                // the variable follows this loop, and whatever its bounds follow
+                // (a tile's rows move with the tile)
+                let bounds_dep = self.dep(d.operands[0]) | self.dep(d.operands[1]);
+                if let Some(&iv) = args.first() {
+                    self.deps.insert(iv, (1 << depth.min(63)) | bounds_dep);
+                }
+                for &a in &args[1..] {
+                    self.deps.insert(a, 1 << depth.min(63));
+                }
+                let mut child = Node {
+                    depth,
+                    trips,
+                    ..Node::default()
+                };
+                let mut p = path.to_vec();
+                p.push(trips);
+                self.block(body, &mut child, depth + 1, &p);
+                node.children.push(child);
+                node.instructions += 2.0; // the loop's compare and branch, per entry
+                for &r in &d.results {
+                    self.deps.insert(r, dep | (1 << depth.min(63)));
+                }
+            }
+            Opcode::Mem(MemOp::Load | MemOp::Store)
+            | Opcode::Vector(VectorOp::Load | VectorOp::Store) => {
+                let store = matches!(
+                    d.opcode,
+                    Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store)
+                );
+                let (buf, idx) = if store {
+                    (d.operands[1], &d.operands[2..])
+                } else {
+                    (d.operands[0], &d.operands[1..])
+                };
+                let value_ty = if store {
+                    m.ty(d.operands[0]).clone()
+                } else {
+                    m.ty(d.results[0]).clone()
+                };
+                let lanes = value_ty.lanes().unwrap_or(1) as f64;
+                let bytes = value_ty.elem().size_bytes() as f64 * lanes;
+                let mask = idx.iter().fold(0, |a, &v| a | self.dep(v));
+                let last_mask = idx.last().map_or(0, |&v| self.dep(v));
+                node.accesses.push(Access {
+                    buf,
+                    mask,
+                    last_mask,
+                    bytes,
+                    path: path.to_vec(),
+                });
+                node.instructions += 1.0;
+                if store && let Some(b) = self.bufs.get(&buf) {
+                    node.stores_to.push(b.name.clone());
+                }
+            }
+            Opcode::Mem(MemOp::Alloc) => {
+                let shape = d
+                    .operands
+                    .iter()
+                    .map(|v| self.env.get(v).copied())
+                    .collect();
+                let elem = m.ty(d.results[0]).elem();
+                let name = m.value(d.results[0]).name.clone().unwrap_or_default();
+                self.bufs.insert(
+                    d.results[0],
+                    Buf {
+                        shape,
+                        elem_bytes: elem.size_bytes() as f64,
+                        name,
+                    },
+                );
+                node.scratch.push(d.results[0]);
+                node.instructions += 20.0; // a call into the allocator
+            }
+            Opcode::Mem(MemOp::Dim) => {
+                let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
+                if let Some(Some(n)) = self.bufs.get(&d.operands[0]).and_then(|b| b.shape.get(k)) {
+                    self.env.insert(d.results[0], *n);
+                }
+            }
+            Opcode::Arith(a) => {
+                self.eval(op, a);
+                if a != ArithOp::Constant {
+                    let ty = m.ty(d.results[0]);
+                    if ty.elem() != ScalarType::I64 || ty.lanes().is_some() {
+                        let lanes = ty.lanes().unwrap_or(1) as f64;
+                        let elem = if a == ArithOp::Cmp || a == ArithOp::Select {
+                            m.ty(d.operands[d.operands.len() - 1]).elem()
+                        } else {
+                            ty.elem()
+                        };
+                        *node
+                            .ops
+                            .entry(format!("{} {}", elem.name(), a.mnemonic()))
+                            .or_insert(0.0) += lanes;
+                    }
+                    node.instructions += 1.0;
+                }
+            }
+            Opcode::Math(mo) => {
+                let ty = m.ty(d.results[0]);
+                let lanes = ty.lanes().unwrap_or(1) as f64;
+                let name = match mo {
+                    MathOp::Sqrt => "sqrt",
+                    MathOp::Abs | MathOp::Floor | MathOp::Ceil => "add",
+                    other => other.mnemonic(),
+                };
+                *node
+                    .ops
+                    .entry(format!("{} {name}", ty.elem().name()))
+                    .or_insert(0.0) += lanes;
+                node.instructions += if name == "add" { 1.0 } else { 10.0 * lanes };
+            }
+            Opcode::Vector(_) => node.instructions += 1.0,
+            Opcode::Func(FuncOp::Check) => node.instructions += 2.0,
+            _ => {}
+        }
+    }
+
+    fn eval(&mut self, op: OpId, a: ArithOp) {
+        let d = self.m.op(op);
+        let r = d.results[0];
+        if self.m.ty(r).lanes().is_some() {
+            return;
+        }
+        let env = &self.env;
+        let get = |i: usize| d.operands.get(i).and_then(|v| env.get(v)).copied();
+        let v = match a {
+            ArithOp::Constant => d.attr("value").and_then(Attr::as_int),
+            ArithOp::Add => get(0).zip(get(1)).map(|(x, y)| x.wrapping_add(y)),
+            ArithOp::Sub => get(0).zip(get(1)).map(|(x, y)| x.wrapping_sub(y)),
+            ArithOp::Mul => get(0).zip(get(1)).map(|(x, y)| x.wrapping_mul(y)),
+            ArithOp::Div => get(0).zip(get(1)).and_then(|(x, y)| x.checked_div(y)),
+            ArithOp::Rem => get(0).zip(get(1)).and_then(|(x, y)| x.checked_rem(y)),
+            ArithOp::Min => get(0).zip(get(1)).map(|(x, y)| x.min(y)),
+            ArithOp::Max => get(0).zip(get(1)).map(|(x, y)| x.max(y)),
+            ArithOp::And => get(0).zip(get(1)).map(|(x, y)| x & y),
+            ArithOp::Or => get(0).zip(get(1)).map(|(x, y)| x | y),
+            ArithOp::Select => get(0).and_then(|c| if c != 0 { get(1) } else { get(2) }),
+            ArithOp::Cmp => get(0).zip(get(1)).map(|(x, y)| {
+                let pred = d.attr("pred").and_then(Attr::as_str).unwrap_or("eq");
+                i64::from(match pred {
+                    "eq" => x == y,
+                    "ne" => x != y,
+                    "lt" => x < y,
+                    "le" => x <= y,
+                    "gt" => x > y,
+                    _ => x >= y,
+                })
+            }),
+            _ => None,
+        };
+        let learned = if a == ArithOp::Cmp { get(1) } else { None };
+        if let Some(v) = v {
+            self.env.insert(r, v);
+        }
+        // an output's extent is checked against the computed one: learn it
+        if a == ArithOp::Cmp
+            && d.attr("pred").and_then(Attr::as_str) == Some("eq")
+            && let Some(dim_op) = self.m.def_op(d.operands[0])
+            && self.m.op(dim_op).opcode == Opcode::Mem(MemOp::Dim)
+            && !self.env.contains_key(&d.operands[0])
+            && let Some(n) = learned
+        {
+            let dd = self.m.op(dim_op);
+            let k = dd.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
+            if let Some(b) = self.bufs.get_mut(&dd.operands[0])
+                && let Some(slot) = b.shape.get_mut(k)
+            {
+                *slot = Some(n);
+                self.env.insert(d.operands[0], n);
+                self.env.insert(r, 1);
+            }
+        }
+    }
+}
