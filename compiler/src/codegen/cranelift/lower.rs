@@ -174,7 +174,7 @@ struct FnLower<'a, 'b, M: Module> {
     /// Parallel loop bodies to define after this function.
     pending: Vec<Outline>,
     /// Loads whose bounds a loop precheck has proven (no check emitted).
-    unchecked: std::collections::HashSet<OpId>,
+    fast: HashMap<OpId, FastAddr>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
 }
@@ -240,7 +240,7 @@ fn define_with<M: Module>(
             alloc_slot: HashMap::new(),
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
-            unchecked: std::collections::HashSet::new(),
+            fast: HashMap::new(),
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -263,7 +263,16 @@ struct Outline {
     captures: Vec<Capture>,
 }
 
-/// How a load index depends on the loop's induction variable.
+/// An access in the fast copy of a versioned loop: proven in bounds, on a
+/// unit last stride, at `base + iv * step` (`step` absent: invariant).
+#[derive(Clone, Copy)]
+struct FastAddr {
+    base: Value,
+    step: Option<Value>,
+    iv: ValueId,
+}
+
+/// How an access index depends on the loop's induction variable.
 #[derive(Clone, Copy)]
 enum IndexForm {
     /// Defined outside the loop.
@@ -703,9 +712,10 @@ impl<M: Module> FnLower<'_, '_, M> {
             let first = match d.opcode {
                 Opcode::Mem(MemOp::Load) if d.attr("oob").is_none() => 1,
                 Opcode::Vector(VectorOp::Load) => 1,
+                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => 2,
                 _ => continue,
             };
-            if inside.contains(&d.operands[0]) {
+            if inside.contains(&d.operands[first - 1]) {
                 continue;
             }
             let forms: Option<Vec<IndexForm>> =
@@ -755,14 +765,64 @@ impl<M: Module> FnLower<'_, '_, M> {
         let last = self.b.ins().iadd(lb, k);
         let mut ok = self.b.ins().icmp(IntCC::SignedLessThan, lb, ub);
         let zero = self.zero64();
+        let mut fast_addrs = Vec::new();
         for (op, forms) in &loads {
             let d = self.ir.op(*op);
-            let buf = self.buffer(d.operands[0]);
-            let lanes = d
-                .results
-                .first()
-                .and_then(|&r| self.ir.ty(r).lanes())
-                .unwrap_or(1) as i64;
+            let store = matches!(
+                d.opcode,
+                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store)
+            );
+            let buf = self.buffer(d.operands[usize::from(store)]);
+            let value_ty = if store {
+                self.ir.ty(d.operands[0])
+            } else {
+                self.ir.ty(d.results[0])
+            };
+            let lanes = value_ty.lanes().unwrap_or(1) as i64;
+            // the fast copy addresses the element as `base + iv * step`,
+            // both computed here, once; it needs a unit last stride
+            let elem_bytes = cl_type(buf.elem).bytes() as i64;
+            let mut offset = self.zero64();
+            let mut step_elems: Option<Value> = None;
+            for (dim, f) in forms.iter().enumerate() {
+                // the precheck below requires a unit last stride: a constant
+                // step lets the address fold into the access
+                let stride = if dim + 1 == forms.len() {
+                    self.iconst(types::I64, 1)
+                } else {
+                    buf.strides[dim]
+                };
+                let part = match *f {
+                    IndexForm::Invariant(v) => Some((self.scalar(v), false)),
+                    IndexForm::Shifted(off, neg) => {
+                        step_elems = Some(match step_elems {
+                            None => stride,
+                            Some(s0) => self.b.ins().iadd(s0, stride),
+                        });
+                        off.map(|o| (self.scalar(o), neg))
+                    }
+                };
+                if let Some((x, neg)) = part {
+                    let scaled = self.b.ins().imul(x, stride);
+                    offset = if neg {
+                        self.b.ins().isub(offset, scaled)
+                    } else {
+                        self.b.ins().iadd(offset, scaled)
+                    };
+                }
+            }
+            let last_stride = *buf.strides.last().expect("rank >= 1");
+            let unit = self.b.ins().icmp_imm_s(IntCC::Equal, last_stride, 1);
+            ok = self.b.ins().band(ok, unit);
+            let off_bytes = self.b.ins().imul_imm_s(offset, elem_bytes);
+            let off_bytes = if self.ptr == types::I64 {
+                off_bytes
+            } else {
+                self.b.ins().ireduce(self.ptr, off_bytes)
+            };
+            let base = self.b.ins().iadd(buf.data, off_bytes);
+            let step = step_elems.map(|s| self.b.ins().imul_imm_s(s, elem_bytes));
+            fast_addrs.push((*op, base, step));
             for (dim, f) in forms.iter().enumerate() {
                 let n = buf.shape[dim];
                 let extra = if dim + 1 == forms.len() { lanes - 1 } else { 0 };
@@ -798,12 +858,20 @@ impl<M: Module> FnLower<'_, '_, M> {
             .collect();
         self.b.ins().brif(ok, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
-        for (op, _) in &loads {
-            self.unchecked.insert(*op);
+        let iv_ir = self.ir.block(region).args[0];
+        for &(op, base, st) in &fast_addrs {
+            self.fast.insert(
+                op,
+                FastAddr {
+                    base,
+                    step: st,
+                    iv: iv_ir,
+                },
+            );
         }
         let r = self.simple_loop(lb, ub, step, region, inits, tys)?;
-        for (op, _) in &loads {
-            self.unchecked.remove(op);
+        for (op, _, _) in &fast_addrs {
+            self.fast.remove(op);
         }
         let args: Vec<BlockArg> = r.into_iter().map(BlockArg::Value).collect();
         self.b.ins().jump(join, &args);
@@ -1093,15 +1161,25 @@ impl<M: Module> FnLower<'_, '_, M> {
                     (d.operands[0], 1)
                 };
                 let buf = self.buffer(bv);
-                let idx: Vec<Value> = d.operands[first..]
-                    .iter()
-                    .map(|&x| self.scalar(x))
-                    .collect();
                 let vir = if store {
                     ir.ty(d.operands[0]).clone()
                 } else {
                     ir.ty(d.results[0]).clone()
                 };
+                if let Some(addr) = self.fast_address(op) {
+                    // proven in bounds and contiguous at loop entry
+                    let flags = MemFlagsData::new().with_notrap();
+                    if store {
+                        let x = self.scalar(d.operands[0]);
+                        self.b.ins().store(flags, x, addr, 0);
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.b.ins().load(cl_value_type(&vir), flags, addr, 0)));
+                }
+                let idx: Vec<Value> = d.operands[first..]
+                    .iter()
+                    .map(|&x| self.scalar(x))
+                    .collect();
                 let lanes = vir.lanes().expect("vector") as i64;
                 let vt = cl_value_type(&vir);
                 let et = cl_type(vir.elem());
@@ -1118,9 +1196,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     buf.name,
                     self.at(op)
                 );
-                if !self.unchecked.contains(&op) {
-                    self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
-                }
+                self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
                 // contiguous lanes: one vector access; strided: lane by lane
                 let stride = *buf.strides.last().expect("rank >= 1");
                 let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
@@ -1183,6 +1259,24 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
     }
 
+    /// The address of an access in a versioned loop's fast copy.
+    fn fast_address(&mut self, op: OpId) -> Option<Value> {
+        let f = *self.fast.get(&op)?;
+        Some(match f.step {
+            None => f.base,
+            Some(step) => {
+                let iv = self.scalar(f.iv);
+                let off = self.b.ins().imul(iv, step);
+                let off = if self.ptr == types::I64 {
+                    off
+                } else {
+                    self.b.ins().ireduce(self.ptr, off)
+                };
+                self.b.ins().iadd(f.base, off)
+            }
+        })
+    }
+
     /// Address of an element and whether every index is inside the buffer.
     fn address(&mut self, buf: &Buf, idx: &[Value]) -> (Value, Value) {
         let mut in_range = None;
@@ -1212,6 +1306,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ir = self.ir;
         let d = ir.op(op);
         let buf = self.buffer(d.operands[0]);
+        if let Some(addr) = self.fast_address(op) {
+            let t = cl_type(buf.elem);
+            return Ok(self.b.ins().load(t, MemFlagsData::trusted(), addr, 0));
+        }
         let idx: Vec<Value> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
         let t = cl_type(buf.elem);
         let (addr, ok) = self.address(&buf, &idx);
@@ -1234,7 +1332,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.b.switch_to_block(merge);
             return Ok(v);
         }
-        if !self.unchecked.contains(&op) {
+        {
             let (a, b) = self.first_index_and_extent(&idx, &buf);
             let msg = format!(
                 "read of `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
@@ -1261,6 +1359,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let d = ir.op(op);
         let value = self.scalar(d.operands[0]);
         let buf = self.buffer(d.operands[1]);
+        if let Some(addr) = self.fast_address(op) {
+            self.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
+            return Ok(());
+        }
         let idx: Vec<Value> = d.operands[2..].iter().map(|&v| self.scalar(v)).collect();
         let (addr, ok) = self.address(&buf, &idx);
         if d.attr("in_bounds").is_none() {
