@@ -30,10 +30,10 @@
 //! optimization happens here (no fusion, tiling or vectorization: those
 //! passes work on the loops this produces).
 
-use super::schedule::{self, Member, StageSchedule, Tile};
+use super::schedule::{self, Member, ReduceOrder, StageSchedule, Tile};
 use super::{Pass, PassError};
 use crate::dialects::func::status;
-use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, arith::Scalar};
+use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, VectorOp, arith::Scalar};
 use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, OpSpec, ScalarType, Type, ValueId};
 use pj_lang::types::Boundary;
 use std::collections::HashMap;
@@ -352,12 +352,19 @@ impl<'m> Lowerer<'m> {
         for &s in &all {
             let sched = StageSchedule::of(self.m, s);
             let name = schedule::stage_name(self.m, s);
-            if sched.reduce_outer {
-                schedule::hoistable_reduction(self.m, s).map_err(|why| {
+            if sched.reduce != ReduceOrder::Inner {
+                let red = schedule::hoistable_reduction(self.m, s).map_err(|why| {
                     fail(format!(
-                        "stage `{name}`: cannot move its reduction loops outside: {why}"
+                        "stage `{name}`: cannot reorder its reduction loops: {why}"
                     ))
                 })?;
+                if sched.reduce == ReduceOrder::Vector {
+                    schedule::vector_accumulable(self.m, s, red).map_err(|why| {
+                        fail(format!(
+                            "stage `{name}`: cannot accumulate blocks of vectors in registers: {why}"
+                        ))
+                    })?;
+                }
             }
             match sched.tile {
                 Some(Tile::Rows(n) | Tile::Bytes(n)) if n < 1 => {
@@ -746,7 +753,21 @@ impl<'m> Lowerer<'m> {
         }
         let (lo, hi) = (bounds[2 * rank - 2], bounds[2 * rank - 1]);
         let last = vars[rank - 1];
-        if StageSchedule::of(self.m, op).reduce_outer {
+        let order = StageSchedule::of(self.m, op).reduce;
+        if order == ReduceOrder::Vector {
+            let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
+            let jend = self.vector_blocks(blk, op, red, lo, hi, &vars);
+            self.inner_loop(
+                blk,
+                jend,
+                hi,
+                last,
+                false,
+                result,
+                &vars,
+                &Body::Value(region),
+            );
+        } else if order == ReduceOrder::Outer {
             let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
             let kind = self
                 .m
@@ -1001,6 +1022,241 @@ impl<'m> Lowerer<'m> {
             .collect();
         self.clone_op(op, block, operands);
         self.map[&v]
+    }
+
+    /// `reduce_order = "vector"`: the columns `[lo, jend)` of the current
+    /// row in blocks of `U` vectors whose accumulators are carried through
+    /// the reduction loops in registers, then stored; returns `jend`, where
+    /// the scalar remainder starts.
+    fn vector_blocks(
+        &mut self,
+        block: BlockId,
+        op: OpId,
+        red: OpId,
+        lo: ValueId,
+        hi: ValueId,
+        vars: &[ValueId],
+    ) -> ValueId {
+        const U: i64 = 4;
+        let result = self.m.result(op);
+        let elem = self.m.ty(result).elem();
+        let lanes = (16 / elem.size_bytes().max(1)) as i64;
+        let vty = Type::Vector {
+            elem,
+            lanes: lanes as u32,
+        };
+        let zero = self.index_const(0);
+        let one = self.index_const(1);
+        let width = self.index_const(U * lanes);
+        let span = self.bin(block, ArithOp::Sub, hi, lo);
+        let span = self.bin(block, ArithOp::Max, span, zero);
+        let n = self.bin(block, ArithOp::Div, span, width);
+        let n = self.bin(block, ArithOp::Mul, n, width);
+        let jend = self.bin(block, ArithOp::Add, lo, n);
+        let loc = self.m.op(op).loc;
+        let l = self.push(
+            block,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([lo, jend, width])
+                .regions(1)
+                .loc(loc),
+        );
+        let jb_block = self.m.entry_block(l, 0);
+        let j_old = *vars.last().expect("rank >= 2");
+        let name = self.m.value(j_old).name.clone();
+        let jb = self.m.add_block_arg(jb_block, Type::INDEX, name);
+        // the stage region's own ops before the reduction (its bounds)
+        let region = self.m.entry_block(op, 0);
+        for o in self.m.block(region).ops.clone() {
+            let opc = self.m.op(o).opcode;
+            if o != red && opc != Opcode::Pj(PjOp::Yield) {
+                self.lower_expr_op(o, jb_block);
+            }
+        }
+        let kind = self
+            .m
+            .op(red)
+            .attr("kind")
+            .and_then(Attr::as_str)
+            .expect("verified")
+            .to_string();
+        let ident = self.value(
+            jb_block,
+            OpSpec::new(arith(ArithOp::Constant))
+                .attr("value", Scalar::reduce_identity(&kind, elem).to_attr())
+                .result(Type::Scalar(elem)),
+        );
+        let ident = self.value(
+            jb_block,
+            OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                .operands([ident])
+                .result(vty.clone()),
+        );
+        let rbounds: Vec<ValueId> = self
+            .m
+            .op(red)
+            .operands
+            .iter()
+            .map(|v| self.map[v])
+            .collect();
+        let rregion = self.m.entry_block(red, 0);
+        let rvars = self.m.block(rregion).args.clone();
+        let mut accs: Vec<ValueId> = vec![ident; U as usize];
+        let mut cur = jb_block;
+        let mut levels: Vec<(BlockId, Vec<ValueId>)> = Vec::new();
+        let mut outer_results: Option<Vec<ValueId>> = None;
+        for (k, pair) in rbounds.chunks(2).enumerate() {
+            let mut operands = vec![pair[0], pair[1], one];
+            operands.extend(accs.iter().copied());
+            let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands(operands)
+                .regions(1)
+                .loc(loc);
+            spec.result_types = vec![vty.clone(); U as usize];
+            let rl = self.push(cur, spec);
+            let results = self.m.op(rl).results.clone();
+            if outer_results.is_none() {
+                outer_results = Some(results.clone());
+            }
+            let inner = self.m.entry_block(rl, 0);
+            let name = self.m.value(rvars[k]).name.clone();
+            let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+            self.map.insert(rvars[k], iv);
+            accs = (0..U)
+                .map(|_| self.m.add_block_arg(inner, vty.clone(), Some("acc".into())))
+                .collect();
+            levels.push((inner, results));
+            cur = inner;
+        }
+        let combine = crate::dialects::arith::reduce_combiner(&kind);
+        let mut next = Vec::new();
+        for u in 0..U {
+            let off = self.index_const(u * lanes);
+            let ju = self.bin(cur, ArithOp::Add, jb, off);
+            self.map.insert(j_old, ju);
+            let term = self.lower_region_vector(rregion, cur, j_old, &vty);
+            next.push(self.bin(cur, combine, accs[u as usize], term));
+        }
+        for (i, (b, _)) in levels.iter().enumerate().rev() {
+            self.push(
+                *b,
+                OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(next.clone()),
+            );
+            if i > 0 {
+                next = levels[i].1.clone();
+            }
+        }
+        let finals = outer_results.unwrap_or(next);
+        // store the accumulators: columns jb + u * lanes of the current row
+        let (buf, origin) = {
+            let sb = &self.stages[&result];
+            (sb.buf, sb.origin.clone())
+        };
+        for u in 0..U {
+            let off = self.index_const(u * lanes);
+            let ju = self.bin(jb_block, ArithOp::Add, jb, off);
+            self.map.insert(j_old, ju);
+            let mut operands = vec![finals[u as usize], buf];
+            for (k, &v) in vars.iter().enumerate() {
+                let iv = self.map[&v];
+                operands.push(self.bin(jb_block, ArithOp::Sub, iv, origin[k]));
+            }
+            self.push(
+                jb_block,
+                OpSpec::new(Opcode::Vector(VectorOp::Store))
+                    .operands(operands)
+                    .loc(loc),
+            );
+        }
+        self.push(jb_block, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        jend
+    }
+
+    /// Lowers a reduction's body with the innermost stage variable `j` at
+    /// lane 0 of a vector: what depends on `j` becomes vector ops of type
+    /// `vty` (reads: contiguous vector loads), the rest stays scalar and is
+    /// broadcast where a vector needs it. Returns the term as a vector.
+    fn lower_region_vector(
+        &mut self,
+        region: BlockId,
+        block: BlockId,
+        j: ValueId,
+        vty: &Type,
+    ) -> ValueId {
+        let jset: std::collections::HashSet<ValueId> = [j].into();
+        let as_vector = |s: &mut Self, v: ValueId| -> ValueId {
+            if s.m.ty(v).lanes().is_some() {
+                return v;
+            }
+            s.value(
+                block,
+                OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                    .operands([v])
+                    .result(vty.clone()),
+            )
+        };
+        for op in self.m.block(region).ops.clone() {
+            let d = self.m.op(op).clone();
+            if d.opcode == Opcode::Pj(PjOp::Yield) {
+                let y = self.map[&d.operands[0]];
+                return as_vector(self, y);
+            }
+            let vector = d
+                .results
+                .iter()
+                .any(|&r| *self.m.ty(r) != Type::INDEX && schedule::depends_on(self.m, r, &jset));
+            if !vector {
+                self.lower_expr_op(op, block);
+                continue;
+            }
+            match d.opcode {
+                Opcode::Pj(PjOp::Read) => {
+                    let array = d.operands[0];
+                    let idx: Vec<ValueId> = d.operands[1..].iter().map(|v| self.map[v]).collect();
+                    let (buf, local) = match self.stages.get(&array) {
+                        Some(sb) => {
+                            let (buf, origin) = (sb.buf, sb.origin.clone());
+                            let local = idx
+                                .iter()
+                                .zip(&origin)
+                                .map(|(&i, &o)| self.bin(block, ArithOp::Sub, i, o))
+                                .collect();
+                            (buf, local)
+                        }
+                        None => (self.map[&array], idx),
+                    };
+                    let mut operands = vec![buf];
+                    operands.extend(local);
+                    let v = self.value(
+                        block,
+                        OpSpec::new(Opcode::Vector(VectorOp::Load))
+                            .operands(operands)
+                            .result(vty.clone())
+                            .loc(d.loc),
+                    );
+                    self.map.insert(d.results[0], v);
+                }
+                Opcode::Arith(a) => {
+                    let operands: Vec<ValueId> = d
+                        .operands
+                        .iter()
+                        .map(|v| {
+                            let x = self.map[v];
+                            as_vector(self, x)
+                        })
+                        .collect();
+                    let v = self.value(
+                        block,
+                        OpSpec::new(arith(a)).operands(operands).result(vty.clone()),
+                    );
+                    self.map.insert(d.results[0], v);
+                }
+                other => {
+                    unreachable!("{other} in a vector reduction (checked by vector_accumulable)")
+                }
+            }
+        }
+        unreachable!("verified: regions end in pj.yield")
     }
 
     /// One element of a stage: its value (or the reduction identity, or the

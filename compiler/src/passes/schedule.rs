@@ -5,6 +5,13 @@
 //!
 //! Three decisions, in the spirit of Halide's schedules:
 //!
+//! - `reduce_order = "vector"`: a stage that is one reduction whose body
+//!   reads every array either the same for a whole row or along its last
+//!   dim, plainly (no boundary mode there), keeps the reduction innermost
+//!   but runs it over blocks of vectors of the innermost dim, the
+//!   accumulators in registers (`for i { for j in blocks { acc[0..4] = 0;
+//!   for k { acc[u] += a[i,k] * b[k, j+4u..] } } }`): bit for bit the
+//!   reference order per element, with no accumulator traffic to memory.
 //! - `reduce_order = "outer"`: a stage whose value is one reduction
 //!   accumulates into its own buffer with the reduction loops *outside* its
 //!   innermost loop (`for i { for k { for j { c[i,j] += a[i,k] * b[k,j] } } }`
@@ -48,11 +55,25 @@ pub const TILE_BYTES: &str = "tile_bytes";
 /// Attribute on a group root: a fixed number of rows per tile.
 pub const TILE_ROWS: &str = "tile_rows";
 
+/// Where a stage's reduction loops go relative to its innermost loop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReduceOrder {
+    /// Innermost, a scalar accumulator per element (the reference order).
+    #[default]
+    Inner,
+    /// Outside the innermost loop, accumulating in the stage's buffer.
+    Outer,
+    /// Innermost, but over blocks of vectors of the innermost dim: the
+    /// accumulators of several vectors of elements live in registers
+    /// across the whole reduction.
+    Vector,
+}
+
 /// How one stage is computed: its `pj.stage` attributes, read back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StageSchedule {
-    /// Reduction loops outside the innermost stage loop.
-    pub reduce_outer: bool,
+    /// Where the reduction loops go.
+    pub reduce: ReduceOrder,
     /// Computed per tile of this root stage.
     pub compute_at: Option<String>,
     /// As a group root: how tiles are sized.
@@ -73,7 +94,11 @@ impl StageSchedule {
     pub fn of(m: &Module, stage: OpId) -> StageSchedule {
         let d = m.op(stage);
         StageSchedule {
-            reduce_outer: d.attr(REDUCE_ORDER).and_then(Attr::as_str) == Some("outer"),
+            reduce: match d.attr(REDUCE_ORDER).and_then(Attr::as_str) {
+                Some("outer") => ReduceOrder::Outer,
+                Some("vector") => ReduceOrder::Vector,
+                _ => ReduceOrder::Inner,
+            },
             compute_at: d
                 .attr(COMPUTE_AT)
                 .and_then(Attr::as_str)
@@ -296,6 +321,31 @@ pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
         return Err("the reduction contains another reduction".into());
     }
     Ok(red)
+}
+
+/// Whether a hoistable reduction can run over blocks of vectors with
+/// accumulators in registers (`reduce_order = "vector"`), or why not.
+pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), String> {
+    let acc = reduction_access(m, stage, red);
+    if !acc.unit_stride {
+        return Err("an array is walked across rows along the innermost dim".into());
+    }
+    if !acc.vectorizable {
+        return Err("the body does not vectorize yet (casts or math functions)".into());
+    }
+    let region = m.entry_block(stage, 0);
+    let inner: HashSet<ValueId> = [*m.block(region).args.last().expect("rank >= 2")].into();
+    for r in reads_under(m, m.entry_block(red, 0)) {
+        let d = m.op(r);
+        if d.attr("boundary").is_some() && d.operands[1..].iter().any(|&i| depends_on(m, i, &inner))
+        {
+            return Err(format!(
+                "`{}` is read through its boundary mode along the innermost dim",
+                array_name(m, d.operands[0])
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How the reads of a hoistable reduction's body walk memory along the
@@ -588,7 +638,18 @@ impl AutoSchedule {
             match hoistable_reduction(m, s) {
                 Ok(red) => {
                     let acc = reduction_access(m, s, red);
-                    if acc.unit_stride && acc.vectorizable {
+                    if acc.unit_stride && acc.vectorizable && vector_accumulable(m, s, red).is_ok()
+                    {
+                        m.op_mut(s)
+                            .set_attr(REDUCE_ORDER, Attr::Str("vector".into()));
+                        decisions.push(note(
+                            &name,
+                            "reduction over blocks of vectors, accumulators in registers".into(),
+                            format!(
+                                "every read of the reduction is the same for a row or contiguous along `{name}`'s last dim: 4 vectors of elements accumulate in registers over the whole reduction, nothing goes back to memory until the end"
+                            ),
+                        ));
+                    } else if acc.unit_stride && acc.vectorizable {
                         let why = if acc.strided_today.is_empty() {
                             "the innermost loop then walks every array along its last dim and vectorizes".to_string()
                         } else {

@@ -248,9 +248,16 @@ fn define_with<M: Module>(
         l.b.finalize(config);
         queue.append(&mut l.pending);
     }
+    // `PJ_DISASM=1`: print the machine code of every function (a
+    // developer's aid for reading what the backend made of a loop)
+    let disasm = std::env::var_os("PJ_DISASM").is_some();
+    ctx.set_disasm(disasm);
     module
         .define_function(id, &mut ctx)
         .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
+    if disasm && let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+        eprintln!("; {name}\n{code}");
+    }
     module.clear_context(&mut ctx);
     Ok(())
 }
