@@ -28,6 +28,11 @@ pub struct BenchOptions<'a> {
     pub reps: usize,
     /// Worker threads for parallel loops.
     pub threads: Option<usize>,
+    /// One compile and exactly one run, no warm-up: for running under a
+    /// simulator (`bench/cachegrind.sh`), where every access is counted.
+    pub once: bool,
+    /// `-O0`: lower without optimizing.
+    pub unoptimized: bool,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Also measure the memory roofline and report the fraction reached.
@@ -134,25 +139,6 @@ pub fn file_sizes(src: &str) -> Result<HashMap<String, i64>> {
     Ok(sizes)
 }
 
-/// Best-of-five STREAM triad `a = b + s * c` over 3 × 64 MiB of f64, on the
-/// current thread: this machine's sustainable DRAM bandwidth, in GB/s.
-fn triad_bandwidth() -> f64 {
-    let n = 8 << 20;
-    let b = vec![1.0f64; n];
-    let c = vec![2.0f64; n];
-    let mut a = vec![0.0f64; n];
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t = Instant::now();
-        for ((x, y), z) in a.iter_mut().zip(&b).zip(&c) {
-            *x = y + 3.0 * z;
-        }
-        std::hint::black_box(&mut a);
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    (3 * 8 * n) as f64 / best / 1e9
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -179,7 +165,9 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         let front = t0.elapsed();
         let mut m = compiled.module;
         let t1 = Instant::now();
-        PassManager::default_pipeline().run(&mut m)?;
+        if !opts.unoptimized {
+            PassManager::default_pipeline().run(&mut m)?;
+        }
         let passes = t1.elapsed();
         let kernels = m.kernel_names();
         let name = match opts.kernel {
@@ -196,9 +184,13 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
             ),
         };
         let t2 = Instant::now();
-        PassManager::parse(pj_compiler::codegen::AFTER_DEFAULT_PIPELINE)
-            .map_err(|e| anyhow!(e))?
-            .run(&mut m)?;
+        PassManager::parse(if opts.unoptimized {
+            pj_compiler::codegen::UNOPTIMIZED_PIPELINE
+        } else {
+            pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
+        })
+        .map_err(|e| anyhow!(e))?
+        .run(&mut m)?;
         let lowering = t2.elapsed();
         let t3 = Instant::now();
         let code = JitModule::compile(&m)?;
@@ -209,7 +201,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let (code, name) = loop {
         let (code, name, phases) = compile_once()?;
         samples.push(phases);
-        if samples.len() == COMPILES {
+        if samples.len() == COMPILES || opts.once {
             break (code, name);
         }
     };
@@ -294,19 +286,23 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         Ok(t.elapsed())
     };
     // warm-up, then at least `reps` runs and at least half a second
-    run(&mut args)?;
     let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < opts.reps.max(1)
-        || (start.elapsed() < Duration::from_millis(500) && times.len() < 1000)
-    {
+    if opts.once {
         times.push(run(&mut args)?);
+    } else {
+        run(&mut args)?;
+        let start = Instant::now();
+        while times.len() < opts.reps.max(1)
+            || (start.elapsed() < Duration::from_millis(500) && times.len() < 1000)
+        {
+            times.push(run(&mut args)?);
+        }
     }
     times.sort();
     let median = times[times.len() / 2];
     let compulsory = bytes_in + bytes_out;
     let roofline = opts.roofline.then(|| {
-        let bw = triad_bandwidth();
+        let bw = picojoule::roofline::triad_bandwidth();
         let bound = compulsory as f64 / (bw * 1e9);
         Roofline {
             triad_gb_per_s: bw,

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod npy;
+pub mod roofline;
 
 use anyhow::{Context, Result, anyhow, bail};
 use std::path::Path;

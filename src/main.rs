@@ -138,6 +138,12 @@ enum Command {
         /// Measure the memory roofline (a STREAM-like triad) and report the fraction reached.
         #[arg(long)]
         roofline: bool,
+        /// One compile and exactly one run, no warm-up (for cache simulators).
+        #[arg(long)]
+        once: bool,
+        /// Optimization level: 0 lowers without optimizing, 2 (the default) optimizes.
+        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        opt_level: u8,
     },
     /// Estimate a kernel's energy and time per loop nest, unoptimized and
     /// optimized, from a target profile (`--compare`: every profile).
@@ -286,6 +292,8 @@ fn main() -> ExitCode {
             threads,
             json,
             roofline,
+            once,
+            opt_level,
         } => bench::bench(
             &file,
             &bench::BenchOptions {
@@ -295,6 +303,8 @@ fn main() -> ExitCode {
                 threads,
                 json,
                 roofline,
+                once,
+                unoptimized: opt_level == 0,
             },
         ),
     };

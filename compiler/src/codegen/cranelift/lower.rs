@@ -284,8 +284,10 @@ struct FastAddr {
 enum IndexForm {
     /// Defined outside the loop.
     Invariant(ValueId),
-    /// `iv`, `iv + off` or (`true`) `iv - off`, with `off` outside the loop.
-    Shifted(Option<ValueId>, bool),
+    /// `iv * scale`, plus `off` or (`true`) minus `off`, with `off` outside
+    /// the loop and `scale` a positive constant (a vectorized parallel
+    /// loop's chunk index times its lanes).
+    Shifted(Option<ValueId>, bool, i64),
 }
 
 /// A value the body uses from outside it, in 8-byte context slots.
@@ -691,9 +693,27 @@ impl<M: Module> FnLower<'_, '_, M> {
             });
             s
         };
-        let form = |v: ValueId| -> Option<IndexForm> {
+        // `iv * k` for a positive constant `k` (`iv` itself: 1)
+        let scaled = |v: ValueId| -> Option<i64> {
             if v == iv {
-                return Some(IndexForm::Shifted(None, false));
+                return Some(1);
+            }
+            let o = ir.op(ir.def_op(v)?);
+            let constant = |x: ValueId| {
+                ir.def_op(x)
+                    .and_then(|c| ir.op(c).attr("value"))
+                    .and_then(Attr::as_int)
+                    .filter(|&k| k > 0)
+            };
+            match (o.opcode, o.operands.as_slice()) {
+                (Opcode::Arith(ArithOp::Mul), &[a, b]) if a == iv => constant(b),
+                (Opcode::Arith(ArithOp::Mul), &[a, b]) if b == iv => constant(a),
+                _ => None,
+            }
+        };
+        let form = |v: ValueId| -> Option<IndexForm> {
+            if let Some(k) = scaled(v) {
+                return Some(IndexForm::Shifted(None, false, k));
             }
             if !inside.contains(&v) {
                 return Some(IndexForm::Invariant(v));
@@ -701,14 +721,14 @@ impl<M: Module> FnLower<'_, '_, M> {
             let o = ir.op(ir.def_op(v)?);
             let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
             match o.opcode {
-                Opcode::Arith(ArithOp::Add) if a == iv && !inside.contains(&b) => {
-                    Some(IndexForm::Shifted(Some(b), false))
+                Opcode::Arith(ArithOp::Add) if !inside.contains(&b) => {
+                    scaled(a).map(|k| IndexForm::Shifted(Some(b), false, k))
                 }
-                Opcode::Arith(ArithOp::Add) if b == iv && !inside.contains(&a) => {
-                    Some(IndexForm::Shifted(Some(a), false))
+                Opcode::Arith(ArithOp::Add) if !inside.contains(&a) => {
+                    scaled(b).map(|k| IndexForm::Shifted(Some(a), false, k))
                 }
-                Opcode::Arith(ArithOp::Sub) if a == iv && !inside.contains(&b) => {
-                    Some(IndexForm::Shifted(Some(b), true))
+                Opcode::Arith(ArithOp::Sub) if !inside.contains(&b) => {
+                    scaled(a).map(|k| IndexForm::Shifted(Some(b), true, k))
                 }
                 _ => None,
             }
@@ -801,10 +821,11 @@ impl<M: Module> FnLower<'_, '_, M> {
                 };
                 let part = match *f {
                     IndexForm::Invariant(v) => Some((self.scalar(v), false)),
-                    IndexForm::Shifted(off, neg) => {
+                    IndexForm::Shifted(off, neg, k) => {
+                        let st = self.b.ins().imul_imm_s(stride, k);
                         step_elems = Some(match step_elems {
-                            None => stride,
-                            Some(s0) => self.b.ins().iadd(s0, stride),
+                            None => st,
+                            Some(s0) => self.b.ins().iadd(s0, st),
                         });
                         off.map(|o| (self.scalar(o), neg))
                     }
@@ -838,12 +859,15 @@ impl<M: Module> FnLower<'_, '_, M> {
                         let x = self.scalar(v);
                         (x, self.b.ins().iadd_imm_s(x, extra))
                     }
-                    IndexForm::Shifted(off, neg) => {
+                    IndexForm::Shifted(off, neg, k) => {
                         let off = off.map(|v| self.scalar(v));
-                        let shift = |s: &mut Self, x: Value| match (off, neg) {
-                            (None, _) => x,
-                            (Some(o), false) => s.b.ins().iadd(x, o),
-                            (Some(o), true) => s.b.ins().isub(x, o),
+                        let shift = |s: &mut Self, x: Value| {
+                            let x = s.b.ins().imul_imm_s(x, k);
+                            match (off, neg) {
+                                (None, _) => x,
+                                (Some(o), false) => s.b.ins().iadd(x, o),
+                                (Some(o), true) => s.b.ins().isub(x, o),
+                            }
                         };
                         let lo = shift(self, lb);
                         let hi = shift(self, last);
