@@ -7,7 +7,9 @@
 # misses x line size, unoptimized (-O0) and optimized.
 #
 # Only the kernel is simulated: collection is on inside
-# `pj_rt_parallel_for` (every stage runs under one, on one thread).
+# `pj_rt_parallel_for` (every stage runs under one, on one thread). That
+# needs --toggle-collect, which valgrind 3.19's cachegrind tool lacks, so
+# the simulation runs under callgrind, which uses the same cache simulator.
 # Usage: bench/cachegrind.sh [kernel ...]   (needs valgrind and python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,10 +49,10 @@ for k in "${kernels[@]}"; do
   s="${sizes[$k]}"
   "$pj" energy "examples/$k.pj" --size "$s" --target "$profile" --json > "$out/model.json"
   for o in 0 2; do
-    valgrind --tool=cachegrind --cache-sim=yes \
+    valgrind --tool=callgrind --cache-sim=yes \
       --I1=32768,8,64 --D1="$l1,$l1a,$line" --LL="$llc,$lla,$line" \
       --toggle-collect=pj_rt_parallel_for \
-      --cachegrind-out-file="$out/cg.out" \
+      --callgrind-out-file="$out/cg.out" \
       "$pj" bench "examples/$k.pj" --size "$s" --threads 1 --once -O "$o" \
       > /dev/null 2> "$out/cg.err"
     python3 - "$out/model.json" "$out/cg.out" "$k" "$s" "$o" "$line" <<'PY'

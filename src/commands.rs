@@ -181,6 +181,7 @@ fn split_kv<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
         .ok_or_else(|| anyhow!("`{flag} {s}` must have the form NAME=VALUE"))
 }
 
+#[allow(clippy::too_many_arguments)] // one per flag of `pj run`
 pub fn run(
     path: &Path,
     kernel: Option<&str>,
@@ -189,10 +190,15 @@ pub fn run(
     backend: Backend,
     passes: Option<&str>,
     time: bool,
+    opt_level: u8,
 ) -> Result<()> {
     let t0 = Instant::now();
     let mut m = load(path)?;
     let t_front = t0.elapsed();
+    let passes = match (passes, opt_level) {
+        (None, 0) => Some(""),
+        (p, _) => p,
+    };
     let records = pipeline(passes)?.run(&mut m)?;
     let kernels = m.kernel_names();
     let name = match kernel {
@@ -281,7 +287,7 @@ pub fn run(
         }
         Backend::Cranelift => {
             let mut lowered = m.clone();
-            for r in PassManager::parse(pj_compiler::codegen::AFTER_DEFAULT_PIPELINE)
+            for r in PassManager::parse(lowering_pipeline(opt_level))
                 .map_err(|e| anyhow!(e))?
                 .run(&mut lowered)?
             {
@@ -349,9 +355,27 @@ fn fmt_scalar(s: &Scalar) -> String {
     }
 }
 
-pub fn build(path: &Path, kernel: Option<&str>, target: &str, output: &Path) -> Result<()> {
+/// What lowers `pj` IR that has been through the default pipeline (or,
+/// at `-O0`, through nothing) to what the backend compiles.
+fn lowering_pipeline(opt_level: u8) -> &'static str {
+    if opt_level == 0 {
+        pj_compiler::codegen::UNOPTIMIZED_PIPELINE
+    } else {
+        pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
+    }
+}
+
+pub fn build(
+    path: &Path,
+    kernel: Option<&str>,
+    target: &str,
+    output: &Path,
+    opt_level: u8,
+) -> Result<()> {
     use pj_compiler::codegen::cranelift::{header::c_header, object::emit_object};
     let target = pj_compiler::target::Target::parse(target)?;
+    // the schedule is chosen for the machine the object will run on
+    let profile = pj_compiler::target::profile::Profile::for_target(&target);
     let mut m = load(path)?;
     let names = m.kernel_names();
     let only: Vec<String> = match kernel {
@@ -363,8 +387,14 @@ pub fn build(path: &Path, kernel: Option<&str>, target: &str, output: &Path) -> 
         ),
         None => vec![],
     };
-    PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+    let pipeline = if opt_level == 0 {
+        pj_compiler::codegen::UNOPTIMIZED_PIPELINE
+    } else {
+        pj_compiler::codegen::LOWERING_PIPELINE
+    };
+    PassManager::parse(pipeline)
         .map_err(|e| anyhow!(e))?
+        .for_profile(&profile)
         .run(&mut m)?;
     let object = emit_object(&m, &target, &only)?;
     let header_path = output.with_extension("h");

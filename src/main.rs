@@ -99,6 +99,9 @@ enum Command {
         /// pass, lowering, code generation, the run.
         #[arg(long)]
         time_passes: bool,
+        /// Optimization level: 0 lowers without optimizing, 2 (the default) optimizes.
+        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        opt_level: u8,
     },
     /// Compile kernels ahead of time: an object file and a C header.
     Build {
@@ -113,6 +116,10 @@ enum Command {
         /// The object file to write; the header goes next to it with `.h`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Optimization level: 0 lowers without optimizing, 2 (the default)
+        /// optimizes for the target's profile.
+        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        opt_level: u8,
     },
     /// List the targets `pj build --target` accepts, with their features.
     Targets,
@@ -235,6 +242,7 @@ fn main() -> ExitCode {
             backend,
             passes,
             time_passes,
+            opt_level,
         } => commands::run(
             &file,
             kernel.as_deref(),
@@ -243,6 +251,7 @@ fn main() -> ExitCode {
             backend,
             passes.as_deref(),
             time_passes,
+            opt_level,
         ),
         Command::Passes => commands::passes(),
         Command::Energy {
@@ -282,7 +291,8 @@ fn main() -> ExitCode {
             kernel,
             target,
             output,
-        } => commands::build(&file, kernel.as_deref(), &target, &output),
+            opt_level,
+        } => commands::build(&file, kernel.as_deref(), &target, &output, opt_level),
         Command::Targets => commands::targets(),
         Command::Bench {
             file,

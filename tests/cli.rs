@@ -385,3 +385,31 @@ fn a_bad_target_profile_is_a_clear_error() {
     );
     assert_no_backtrace(&err);
 }
+
+/// `-O0` lowers without optimizing; the results are the same bits.
+#[test]
+fn unoptimized_and_optimized_runs_agree_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for level in ["0", "2"] {
+        let out = dir.path().join(format!("out{level}.npy"));
+        let o = pj(&[
+            "run",
+            "examples/unsharp.pj",
+            "-O",
+            level,
+            "--arg",
+            "img=examples/data/unsharp/img.npy",
+            "--arg",
+            "amount=0.7",
+            "--out",
+            &format!("out={}", out.display()),
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "-O{level}: {err}");
+        outs.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+    let o = pj(&["run", "examples/blur.pj", "-O", "7"]);
+    assert_eq!(o.status.code(), Some(2), "-O7 is a usage error");
+}

@@ -208,3 +208,69 @@ fn tiled_groups_match_the_interpreter_with_one_row_per_tile() {
         }
     }
 }
+
+/// Every schedule a user can write gives the interpreter's results bit for
+/// bit, at sizes that are not multiples of any tile or vector width.
+#[test]
+fn user_schedules_match_the_interpreter() {
+    let blur = |schedule: &str| {
+        format!(
+            "kernel blur(input: f32[H, W] @boundary(mirror)) -> out: f32[H, W] {{
+    bx[y, x] = (input[y, x - 1] + input[y, x] + input[y, x + 1]) / 3.0;
+    out[y, x] = (bx[y - 1, x] + bx[y, x] + bx[y + 1, x]) / 3.0;
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
+    let matmul = |schedule: &str| {
+        format!(
+            "kernel mm(a: f32[M, K], b: f32[K, N]) -> c: f32[M, N] {{
+    c[i, j] = sum(k) a[i, k] * b[k, j];
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
+    let softmax = |schedule: &str| {
+        format!(
+            "kernel sm(x: f32[N, C]) -> y: f32[N, C] {{
+    m[n] = max(c) x[n, c];
+    e[n, c] = exp(x[n, c] - m[n]);
+    s[n] = sum(c) e[n, c];
+    y[n, c] = e[n, c] / s[n];
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
+    let cases = [
+        ("blur", blur("bx.compute_at(out); out.tile(1);")),
+        (
+            "blur",
+            blur("bx.compute_at(out); out.tile(3); out.parallel(false);"),
+        ),
+        ("blur", blur("bx.compute_root(); out.vectorize(false);")),
+        ("blur", blur("bx.compute_at(out); out.tile_bytes(64);")),
+        ("mm", matmul("c.reduce(inner);")),
+        ("mm", matmul("c.reduce(outer);")),
+        ("mm", matmul("c.reduce(vector); c.parallel(false);")),
+        (
+            "sm",
+            softmax("m.compute_at(y); e.compute_at(y); s.compute_at(y); y.tile(2);"),
+        ),
+        ("sm", softmax("e.compute_root(); y.vectorize(false);")),
+    ];
+    let mut rng = Rng(0x5C4E_D01E);
+    for (name, src) in cases {
+        let m = match pj_compiler::compile_source("s.pj", &src) {
+            Ok(c) => c.module,
+            Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
+        };
+        let code = jit::compile(&m).unwrap();
+        let k = code.kernel(name).unwrap();
+        for size_of in [|i: usize| [7, 33, 1][i % 3], |i: usize| [37, 5, 18][i % 3]] {
+            let args = random_args(&m, name, &size_of, &mut rng);
+            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
+            let got = k.call(&args).map_err(|e| e.to_string());
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{src}");
+        }
+    }
+}

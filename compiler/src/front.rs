@@ -174,6 +174,24 @@ impl Lowering<'_> {
             body,
             OpSpec::new(Opcode::Pj(PjOp::Return)).operands(results),
         );
+        // the schedule block: attributes the scheduler leaves alone and
+        // `lower-stages` realizes (legality: `crate::check_schedule`)
+        use crate::passes::schedule as sch;
+        for d in &k.schedule {
+            let op = self.m.def_op(self.stages[&d.stage]).expect("a stage op");
+            let (key, value) = match &d.kind {
+                hir::DirectiveKind::ComputeAt(r) => {
+                    (sch::COMPUTE_AT, Attr::Str(k.stages[*r].name.clone()))
+                }
+                hir::DirectiveKind::ComputeRoot => (sch::COMPUTE_ROOT, Attr::Bool(true)),
+                hir::DirectiveKind::TileRows(n) => (sch::TILE_ROWS, Attr::Int(*n)),
+                hir::DirectiveKind::TileBytes(n) => (sch::TILE_BYTES, Attr::Int(*n)),
+                hir::DirectiveKind::Reduce(o) => (sch::REDUCE_ORDER, Attr::Str(o.clone())),
+                hir::DirectiveKind::Parallel(b) => (sch::PARALLEL, Attr::Bool(*b)),
+                hir::DirectiveKind::Vectorize(b) => (sch::VECTORIZE, Attr::Bool(*b)),
+            };
+            self.m.op_mut(op).set_attr(key, value);
+        }
     }
 
     fn constant(&mut self, block: BlockId, s: Scalar) -> ValueId {

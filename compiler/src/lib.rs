@@ -38,12 +38,18 @@ pub struct Compiled {
 /// Front end and lowering in one call: source text to verified IR, or every
 /// diagnostic if the source has errors.
 pub fn compile_source(name: &str, text: &str) -> Result<Compiled, Vec<pj_lang::Diagnostic>> {
-    let (program, diags) = pj_lang::compile_source(text);
-    match program {
-        Some(p) => Ok(Compiled {
-            module: lower_program(&p, Some(front::Source { name, text })),
-            warnings: diags,
-        }),
-        None => Err(diags),
+    let (program, mut diags) = pj_lang::compile_source(text);
+    let Some(p) = program else {
+        return Err(diags);
+    };
+    let module = lower_program(&p, Some(front::Source { name, text }));
+    let illegal = passes::schedule::check_directives(&p, &module);
+    if !illegal.is_empty() {
+        diags.extend(illegal);
+        return Err(diags);
     }
+    Ok(Compiled {
+        module,
+        warnings: diags,
+    })
 }

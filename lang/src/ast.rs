@@ -84,8 +84,30 @@ pub enum Stmt {
         /// Whole statement.
         span: Span,
     },
+    /// `schedule { stage.directive(args); ... }`: how stages are computed.
+    Schedule {
+        /// The word before the brace (must be `schedule`).
+        keyword: Ident,
+        /// The directives, in order.
+        directives: Vec<Directive>,
+        /// Whole block.
+        span: Span,
+    },
     /// A statement the parser could not read (already reported).
     Error(Span),
+}
+
+/// `stage.name(args);` in a schedule block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Directive {
+    /// The stage it applies to.
+    pub stage: Ident,
+    /// `compute_at`, `tile`, `reduce`, ...
+    pub name: Ident,
+    /// Arguments.
+    pub args: Vec<Expr>,
+    /// The whole directive.
+    pub span: Span,
 }
 
 /// An expression.

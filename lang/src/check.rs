@@ -178,6 +178,8 @@ impl<'d> Checker<'d> {
         for r in &k.results {
             self.result(r);
         }
+        let mut schedule_block: Option<Span> = None;
+        let mut pending: Vec<ast::Directive> = Vec::new();
         for stmt in &k.body {
             match stmt {
                 ast::Stmt::Let { name, value, span } => {
@@ -198,9 +200,36 @@ impl<'d> Checker<'d> {
                     value,
                     span,
                 } => self.stage(name, indices, value, *span),
+                ast::Stmt::Schedule {
+                    keyword,
+                    directives,
+                    span,
+                } => {
+                    if keyword.name != "schedule" {
+                        self.error(
+                            Diagnostic::error(
+                                format!("expected `schedule`, found `{}`", keyword.name),
+                                keyword.span,
+                            )
+                            .with_label("a block in a kernel body is a schedule")
+                            .with_help("write `schedule { stage.directive(...); }`"),
+                        );
+                    } else if let Some(prev) = schedule_block {
+                        self.error(
+                            Diagnostic::error("a kernel has at most one `schedule` block", *span)
+                                .with_secondary(prev, "the first one")
+                                .with_help("merge the two blocks"),
+                        );
+                    } else {
+                        schedule_block = Some(*span);
+                        pending.extend(directives.iter().cloned());
+                    }
+                }
                 ast::Stmt::Error(_) => {}
             }
         }
+        // directives name stages, which may be defined after the block
+        let schedule = self.schedule(&pending);
         // every result must be defined
         for r in &k.results {
             if let Some((Binding::PendingResult(_), _)) = self.globals.get(&r.name.name) {
@@ -252,7 +281,207 @@ impl<'d> Checker<'d> {
             stages: std::mem::take(&mut self.stages),
             vars: std::mem::take(&mut self.vars),
             body: std::mem::take(&mut self.body),
+            schedule,
         })
+    }
+
+    /// Checks a schedule block's directives: known directives on stages of
+    /// this kernel, with arguments of the right kind, none given twice.
+    /// Whether each is *legal* for its stage is decided after lowering,
+    /// where the analyses live (`pj_compiler::compile_source`).
+    fn schedule(&mut self, directives: &[ast::Directive]) -> Vec<Directive> {
+        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false)";
+        let mut out: Vec<Directive> = Vec::new();
+        let stage_id =
+            |this: &Self, id: &ast::Ident| this.stages.iter().position(|s| s.name == id.name);
+        for d in directives {
+            let Some(stage) = stage_id(self, &d.stage) else {
+                let names: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
+                self.error(
+                    Diagnostic::error(format!("no stage named `{}`", d.stage.name), d.stage.span)
+                        .with_label("a directive applies to a stage of this kernel")
+                        .with_help(format!("the stages are: {}", names.join(", "))),
+                );
+                continue;
+            };
+            let arg_count = |this: &mut Self, n: usize| -> bool {
+                if d.args.len() != n {
+                    this.error(
+                        Diagnostic::error(
+                            format!(
+                                "`{}` takes {n} argument{}, found {}",
+                                d.name.name,
+                                if n == 1 { "" } else { "s" },
+                                d.args.len()
+                            ),
+                            d.span,
+                        )
+                        .with_help(format!("directives: {KNOWN}")),
+                    );
+                    return false;
+                }
+                true
+            };
+            let positive = |this: &mut Self| -> Option<i64> {
+                match d.args[0].kind {
+                    ast::ExprKind::Int(n) if n >= 1 => Some(n),
+                    _ => {
+                        this.error(
+                            Diagnostic::error(
+                                format!("`{}` needs a whole number of at least 1", d.name.name),
+                                d.args[0].span,
+                            )
+                            .with_label("not a positive integer literal"),
+                        );
+                        None
+                    }
+                }
+            };
+            let boolean = |this: &mut Self| -> Option<bool> {
+                match d.args[0].kind {
+                    ast::ExprKind::Bool(b) => Some(b),
+                    _ => {
+                        this.error(
+                            Diagnostic::error(
+                                format!("`{}` takes `true` or `false`", d.name.name),
+                                d.args[0].span,
+                            )
+                            .with_label("not a boolean literal"),
+                        );
+                        None
+                    }
+                }
+            };
+            let kind = match d.name.name.as_str() {
+                "compute_at" => {
+                    if !arg_count(self, 1) {
+                        continue;
+                    }
+                    let ast::ExprKind::Name(ref r) = d.args[0].kind else {
+                        self.error(
+                            Diagnostic::error(
+                                "`compute_at` takes the name of a stage",
+                                d.args[0].span,
+                            )
+                            .with_label("not a stage name"),
+                        );
+                        continue;
+                    };
+                    let Some(root) = stage_id(self, r) else {
+                        self.error(
+                            Diagnostic::error(format!("no stage named `{}`", r.name), r.span)
+                                .with_label("`compute_at` takes a stage of this kernel"),
+                        );
+                        continue;
+                    };
+                    if root == stage {
+                        self.error(
+                            Diagnostic::error("a stage cannot be computed at itself", d.span)
+                                .with_help("name the stage that reads it"),
+                        );
+                        continue;
+                    }
+                    DirectiveKind::ComputeAt(root)
+                }
+                "compute_root" => {
+                    if !arg_count(self, 0) {
+                        continue;
+                    }
+                    DirectiveKind::ComputeRoot
+                }
+                "tile" | "tile_bytes" => {
+                    if !arg_count(self, 1) {
+                        continue;
+                    }
+                    let Some(n) = positive(self) else { continue };
+                    if d.name.name == "tile" {
+                        DirectiveKind::TileRows(n)
+                    } else {
+                        DirectiveKind::TileBytes(n)
+                    }
+                }
+                "reduce" => {
+                    if !arg_count(self, 1) {
+                        continue;
+                    }
+                    match &d.args[0].kind {
+                        ast::ExprKind::Name(o)
+                            if ["inner", "outer", "vector"].contains(&o.name.as_str()) =>
+                        {
+                            DirectiveKind::Reduce(o.name.clone())
+                        }
+                        _ => {
+                            self.error(
+                                Diagnostic::error("`reduce` takes `inner`, `outer` or `vector`", d.args[0].span)
+                                    .with_note("inner: the reduction loop innermost (the reference order); outer: outside the stage's innermost loop, accumulating in memory; vector: innermost, over blocks of vectors with accumulators in registers"),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                "parallel" | "vectorize" => {
+                    if !arg_count(self, 1) {
+                        continue;
+                    }
+                    let Some(b) = boolean(self) else { continue };
+                    if d.name.name == "parallel" {
+                        DirectiveKind::Parallel(b)
+                    } else {
+                        DirectiveKind::Vectorize(b)
+                    }
+                }
+                other => {
+                    self.error(
+                        Diagnostic::error(format!("unknown directive `{other}`"), d.name.span)
+                            .with_help(format!("directives: {KNOWN}")),
+                    );
+                    continue;
+                }
+            };
+            let same = |a: &DirectiveKind, b: &DirectiveKind| {
+                std::mem::discriminant(a) == std::mem::discriminant(b)
+                    || matches!(
+                        (a, b),
+                        (DirectiveKind::TileRows(_), DirectiveKind::TileBytes(_))
+                            | (DirectiveKind::TileBytes(_), DirectiveKind::TileRows(_))
+                            | (DirectiveKind::ComputeAt(_), DirectiveKind::ComputeRoot)
+                            | (DirectiveKind::ComputeRoot, DirectiveKind::ComputeAt(_))
+                    )
+            };
+            if let Some(prev) = out
+                .iter()
+                .find(|p| p.stage == stage && same(&p.kind, &kind))
+            {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{}` is scheduled twice the same way", d.stage.name),
+                        d.span,
+                    )
+                    .with_secondary(prev.span, "already decided here"),
+                );
+                continue;
+            }
+            if matches!(
+                kind,
+                DirectiveKind::ComputeAt(_) | DirectiveKind::ComputeRoot
+            ) && self.stages[stage].result.is_some()
+            {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{}` is a result: it is always stored whole", d.stage.name),
+                        d.span,
+                    )
+                    .with_help("compute_at and compute_root apply to intermediate stages"),
+                );
+                continue;
+            }
+            out.push(Directive {
+                stage,
+                kind,
+                span: d.span,
+            });
+        }
+        out
     }
 
     fn param(&mut self, index: usize, p: &ast::Param) {

@@ -51,6 +51,38 @@ pub struct Kernel {
     pub vars: Vec<VarDecl>,
     /// Lets and stages in source order.
     pub body: Vec<Item>,
+    /// The `schedule { ... }` block's directives, checked, in order.
+    pub schedule: Vec<Directive>,
+}
+
+/// One directive of a kernel's `schedule` block: how a stage is computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Directive {
+    /// The stage it applies to.
+    pub stage: StageId,
+    /// What it asks.
+    pub kind: DirectiveKind,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What a directive asks (the semantics are in `docs/language.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectiveKind {
+    /// `s.compute_at(r)`: compute `s` per tile of rows of stage `r`.
+    ComputeAt(StageId),
+    /// `s.compute_root()`: store `s` whole; never fuse or inline it.
+    ComputeRoot,
+    /// `s.tile(rows)`: tiles of this many rows of `s` (a group root).
+    TileRows(i64),
+    /// `s.tile_bytes(bytes)`: tiles of as many rows as fit these bytes.
+    TileBytes(i64),
+    /// `s.reduce(inner | outer | vector)`: where the reduction loops go.
+    Reduce(String),
+    /// `s.parallel(false)`: no parallel outer loop.
+    Parallel(bool),
+    /// `s.vectorize(false)`: keep the innermost loops scalar.
+    Vectorize(bool),
 }
 
 /// A body item.

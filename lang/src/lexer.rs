@@ -94,6 +94,8 @@ pub enum Tok {
     At,
     #[token("..")]
     DotDot,
+    #[token(".")]
+    Dot,
     #[token("+")]
     Plus,
     #[token("-")]
@@ -147,6 +149,7 @@ impl std::fmt::Display for Tok {
             Tok::Arrow => "->",
             Tok::At => "@",
             Tok::DotDot => "..",
+            Tok::Dot => ".",
             Tok::Plus => "+",
             Tok::Minus => "-",
             Tok::Star => "*",

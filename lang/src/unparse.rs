@@ -59,6 +59,20 @@ fn kernel(out: &mut String, k: &Kernel) {
                     expr(value)
                 );
             }
+            Stmt::Schedule { directives, .. } => {
+                out.push_str("    schedule {\n");
+                for d in directives {
+                    let args: Vec<String> = d.args.iter().map(expr).collect();
+                    let _ = writeln!(
+                        out,
+                        "        {}.{}({});",
+                        d.stage.name,
+                        d.name.name,
+                        args.join(", ")
+                    );
+                }
+                out.push_str("    }\n");
+            }
             Stmt::Error(_) => out.push_str("    <error>;\n"),
         }
     }

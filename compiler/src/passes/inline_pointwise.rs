@@ -50,6 +50,10 @@ fn find_candidate(m: &Module) -> Option<(OpId, OpId)> {
             if d.opcode != Opcode::Pj(PjOp::Stage) || d.attr("result").is_some() {
                 continue;
             }
+            // a stage the kernel's schedule block names is computed as it says
+            if super::schedule::user_scheduled(m, s) {
+                continue;
+            }
             let t = d.results[0];
             if uses[t.index()] != 1 || !inlinable_body(m, s) {
                 continue;

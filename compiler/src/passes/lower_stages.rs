@@ -38,6 +38,10 @@ use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, OpSpec, ScalarType, Type,
 use pj_lang::types::Boundary;
 use std::collections::HashMap;
 
+/// The tile budget of a group root whose schedule names producers but no
+/// tile size (the `schedule` pass normally chooses one from the profile).
+const DEFAULT_TILE_BYTES: i64 = 1 << 20;
+
 /// The `lower-stages` pass.
 pub struct LowerStages;
 
@@ -381,12 +385,20 @@ impl<'m> Lowerer<'m> {
         for &s in &all {
             if let Some(root) = StageSchedule::of(self.m, s).compute_at {
                 let name = schedule::stage_name(self.m, s);
-                let Some(entry) = roots.get_mut(&root) else {
+                // a root without a tile size gets the default one
+                let Some(&root_op) = all
+                    .iter()
+                    .find(|&&r| schedule::stage_name(self.m, r) == root)
+                else {
                     return Err(fail(format!(
-                        "stage `{name}` is computed at `{root}`, which is not a tiled stage"
+                        "stage `{name}` is computed at `{root}`, which is not a stage of its kernel"
                     )));
                 };
-                entry.1.push(s);
+                roots
+                    .entry(root.clone())
+                    .or_insert((root_op, Vec::new()))
+                    .1
+                    .push(s);
             }
         }
         for (root, (op, members)) in roots {
@@ -552,9 +564,14 @@ impl<'m> Lowerer<'m> {
             let bounds: Vec<ValueId> = self.m.op(op).operands.iter().map(|v| self.map[v]).collect();
             self.alloc_stage(op, body, &bounds);
         }
-        match sched.tile {
+        let tile = sched.tile.or_else(|| {
+            self.groups
+                .contains_key(&op)
+                .then_some(Tile::Bytes(DEFAULT_TILE_BYTES))
+        });
+        match tile {
             Some(tile) => self.lower_group(op, tile),
-            None => self.stage_nest(op, body, None, true),
+            None => self.stage_nest(op, body, None, sched.parallel),
         }
     }
 
@@ -622,13 +639,12 @@ impl<'m> Lowerer<'m> {
         let padded = self.bin(body, ArithOp::Add, rows, t1);
         let ntiles = self.bin(body, ArithOp::Div, padded, t);
         let loc = self.m.op(root).loc;
-        let l = self.push(
-            body,
-            OpSpec::new(Opcode::Loop(LoopOp::Parallel))
-                .operands([zero, ntiles])
-                .regions(1)
-                .loc(loc),
-        );
+        let tiles = if StageSchedule::of(self.m, root).parallel {
+            OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, ntiles])
+        } else {
+            OpSpec::new(Opcode::Loop(LoopOp::For)).operands([zero, ntiles, one])
+        };
+        let l = self.push(body, tiles.regions(1).loc(loc));
         let tb = self.m.entry_block(l, 0);
         let tv = self.m.add_block_arg(tb, Type::INDEX, Some("tile".into()));
         let off = self.bin(tb, ArithOp::Mul, tv, t);
@@ -744,6 +760,7 @@ impl<'m> Lowerer<'m> {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([pair[0], pair[1], one])
             };
             let l = self.push(blk, spec.regions(1).loc(d.loc));
+            self.mark_scalar(op, l);
             let inner = self.m.entry_block(l, 0);
             let name = self.m.value(vars[k]).name.clone();
             let iv = self.m.add_block_arg(inner, Type::INDEX, name);
@@ -872,6 +889,9 @@ impl<'m> Lowerer<'m> {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([a, b, one])
             };
             let l = self.push(block, spec.regions(1).loc(loc));
+            if let Some(stage) = self.m.def_op(result) {
+                self.mark_scalar(stage, l);
+            }
             if split_at && interior.is_none() {
                 // an edge: as many iterations as the boundary is wide
                 self.m.op_mut(l).set_attr("short", Attr::Bool(true));
@@ -1257,6 +1277,15 @@ impl<'m> Lowerer<'m> {
             }
         }
         unreachable!("verified: regions end in pj.yield")
+    }
+
+    /// `vectorize(false)` in the schedule: the stage's loops stay scalar.
+    fn mark_scalar(&mut self, stage: OpId, l: OpId) {
+        if !StageSchedule::of(self.m, stage).vectorize {
+            self.m
+                .op_mut(l)
+                .set_attr(schedule::VECTORIZE, Attr::Bool(false));
+        }
     }
 
     /// One element of a stage: its value (or the reduction identity, or the

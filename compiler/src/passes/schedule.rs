@@ -54,6 +54,12 @@ pub const COMPUTE_AT: &str = "compute_at";
 pub const TILE_BYTES: &str = "tile_bytes";
 /// Attribute on a group root: a fixed number of rows per tile.
 pub const TILE_ROWS: &str = "tile_rows";
+/// Attribute: `true` stores the stage whole; it is never fused or inlined.
+pub const COMPUTE_ROOT: &str = "compute_root";
+/// Attribute: `false` keeps the stage's loops serial.
+pub const PARALLEL: &str = "parallel";
+/// Attribute: `false` keeps the stage's innermost loops scalar.
+pub const VECTORIZE: &str = "vectorize";
 
 /// Where a stage's reduction loops go relative to its innermost loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,7 +76,7 @@ pub enum ReduceOrder {
 }
 
 /// How one stage is computed: its `pj.stage` attributes, read back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StageSchedule {
     /// Where the reduction loops go.
     pub reduce: ReduceOrder,
@@ -78,6 +84,12 @@ pub struct StageSchedule {
     pub compute_at: Option<String>,
     /// As a group root: how tiles are sized.
     pub tile: Option<Tile>,
+    /// Stored whole: never a member of a group.
+    pub compute_root: bool,
+    /// The outer loop runs on the worker pool (default true).
+    pub parallel: bool,
+    /// Innermost loops may become vector loops (default true).
+    pub vectorize: bool,
 }
 
 /// How a group root's tiles are sized.
@@ -87,6 +99,19 @@ pub enum Tile {
     Rows(i64),
     /// As many rows as fit this many bytes (at least one).
     Bytes(i64),
+}
+
+impl Default for StageSchedule {
+    fn default() -> StageSchedule {
+        StageSchedule {
+            reduce: ReduceOrder::Inner,
+            compute_at: None,
+            tile: None,
+            compute_root: false,
+            parallel: true,
+            vectorize: true,
+        }
+    }
 }
 
 impl StageSchedule {
@@ -111,8 +136,28 @@ impl StageSchedule {
                 (None, Some(b)) => Some(Tile::Bytes(b)),
                 _ => None,
             },
+            compute_root: d.attr(COMPUTE_ROOT).and_then(Attr::as_bool) == Some(true),
+            parallel: d.attr(PARALLEL).and_then(Attr::as_bool) != Some(false),
+            vectorize: d.attr(VECTORIZE).and_then(Attr::as_bool) != Some(false),
         }
     }
+}
+
+/// Whether a stage carries any schedule attribute (from a schedule block,
+/// or an earlier run of the scheduler).
+pub fn user_scheduled(m: &Module, stage: OpId) -> bool {
+    let d = m.op(stage);
+    [
+        REDUCE_ORDER,
+        COMPUTE_AT,
+        TILE_BYTES,
+        TILE_ROWS,
+        COMPUTE_ROOT,
+        PARALLEL,
+        VECTORIZE,
+    ]
+    .iter()
+    .any(|k| d.attr(k).is_some())
 }
 
 /// A stage's name.
@@ -331,7 +376,7 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
         return Err("an array is walked across rows along the innermost dim".into());
     }
     if !acc.vectorizable {
-        return Err("the body does not vectorize yet (casts or math functions)".into());
+        return Err("its body has operations vector code does not handle yet (casts, math functions, integer division)".into());
     }
     let region = m.entry_block(stage, 0);
     let inner: HashSet<ValueId> = [*m.block(region).args.last().expect("rank >= 2")].into();
@@ -355,8 +400,8 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
 pub struct ReductionAccess {
     /// Every read is invariant along, or unit-stride in, the innermost variable.
     pub unit_stride: bool,
-    /// The body is what the vectorizer handles (loads and plain arithmetic;
-    /// no casts or math functions yet).
+    /// The body is what the vectorizer handles (loads and plain arithmetic,
+    /// float division; no casts, math functions or integer division yet).
     pub vectorizable: bool,
     /// Reads whose non-last dims follow the reduction variables (a column walk
     /// in the reduction-innermost order).
@@ -404,16 +449,18 @@ pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
             return;
         }
         vectorizable &= match d.opcode {
-            Opcode::Arith(a) => matches!(
-                a,
-                ArithOp::Add
-                    | ArithOp::Sub
-                    | ArithOp::Mul
-                    | ArithOp::Min
-                    | ArithOp::Max
-                    | ArithOp::Neg
-                    | ArithOp::Constant
-            ),
+            Opcode::Arith(a) => {
+                matches!(
+                    a,
+                    ArithOp::Add
+                        | ArithOp::Sub
+                        | ArithOp::Mul
+                        | ArithOp::Min
+                        | ArithOp::Max
+                        | ArithOp::Neg
+                        | ArithOp::Constant
+                ) || (a == ArithOp::Div && d.results.iter().all(|&r| m.ty(r).elem().is_float()))
+            }
             Opcode::Pj(PjOp::Read | PjOp::Yield | PjOp::Size) => true,
             _ => false,
         };
@@ -627,11 +674,37 @@ impl AutoSchedule {
         };
         let mut decisions = Vec::new();
         let all = stages(m, kernel);
-        // fixed by the user (or an earlier run): leave alone
-        let scheduled = |m: &Module, s: OpId| StageSchedule::of(m, s) != StageSchedule::default();
+        // what the schedule block fixed, the scheduler leaves alone
+        for &s in &all {
+            if user_scheduled(m, s) {
+                let d = m.op(s);
+                let written: Vec<String> = d
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| {
+                        [
+                            REDUCE_ORDER,
+                            COMPUTE_AT,
+                            TILE_BYTES,
+                            TILE_ROWS,
+                            COMPUTE_ROOT,
+                            PARALLEL,
+                            VECTORIZE,
+                        ]
+                        .contains(&k.as_str())
+                    })
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect();
+                decisions.push(note(
+                    &stage_name(m, s),
+                    written.join(", "),
+                    "as the kernel's schedule block says".into(),
+                ));
+            }
+        }
         // 1. reduction order
         for &s in &all {
-            if scheduled(m, s) {
+            if m.op(s).attr(REDUCE_ORDER).is_some() {
                 continue;
             }
             let name = stage_name(m, s);
@@ -663,7 +736,7 @@ impl AutoSchedule {
                         decisions.push(note(&name, "reduction loops outside".into(), why));
                     } else {
                         let why = if acc.unit_stride {
-                            "its body does not vectorize yet (casts or math functions), and a scalar accumulator in memory costs more than it saves"
+                            "its body has operations vector code does not handle yet (casts, math functions, integer division), and a scalar accumulator in memory costs more than it saves"
                         } else {
                             "hoisting it would walk an array across rows"
                         };
@@ -680,8 +753,28 @@ impl AutoSchedule {
         let mut taken: HashSet<OpId> = all
             .iter()
             .copied()
-            .filter(|&s| StageSchedule::of(m, s).compute_at.is_some())
+            .filter(|&s| {
+                let sc = StageSchedule::of(m, s);
+                sc.compute_at.is_some() || sc.compute_root
+            })
             .collect();
+        // roots the schedule block gave producers but no tile size
+        for &root in &all {
+            let name = stage_name(m, root);
+            let has_members = all
+                .iter()
+                .any(|&p| StageSchedule::of(m, p).compute_at.as_deref() == Some(name.as_str()));
+            if has_members && StageSchedule::of(m, root).tile.is_none() {
+                let budget = self.profile.cache.l2_bytes / 2;
+                m.op_mut(root)
+                    .set_attr(TILE_BYTES, Attr::Int(budget as i64));
+                decisions.push(note(
+                    &name,
+                    format!("tiles of rows fitting {budget} bytes"),
+                    "the schedule block computes producers at this stage without a tile size: half of L2".into(),
+                ));
+            }
+        }
         for &root in all.iter().rev() {
             if taken.contains(&root) || StageSchedule::of(m, root).tile.is_some() {
                 continue;
@@ -747,4 +840,83 @@ impl Pass for AutoSchedule {
             .iter()
             .any(|d| !d.choice.contains("innermost")))
     }
+}
+
+// ---- the schedule block's legality -------------------------------------------
+
+/// Checks that what each kernel's `schedule` block asks is possible, with a
+/// diagnostic at the directive when it is not (the front end already
+/// checked names and arguments). Runs on the module `front` produced.
+pub fn check_directives(program: &pj_lang::hir::Program, m: &Module) -> Vec<pj_lang::Diagnostic> {
+    use pj_lang::hir::DirectiveKind;
+    let mut diags = Vec::new();
+    for k in &program.kernels {
+        if k.schedule.is_empty() {
+            continue;
+        }
+        let Some(kop) = m.kernel(&k.name) else {
+            continue;
+        };
+        let by_name = |name: &str| {
+            stages(m, kop)
+                .into_iter()
+                .find(|&s| stage_name(m, s) == name)
+        };
+        let mut roots: Vec<usize> = Vec::new();
+        for d in &k.schedule {
+            let sname = &k.stages[d.stage].name;
+            let Some(op) = by_name(sname) else { continue };
+            match &d.kind {
+                DirectiveKind::Reduce(order) if order != "inner" => {
+                    let why = hoistable_reduction(m, op).and_then(|red| {
+                        if order == "vector" {
+                            vector_accumulable(m, op, red)
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    if let Err(why) = why {
+                        diags.push(
+                            pj_lang::Diagnostic::error(
+                                format!("`{sname}` cannot use reduction order `{order}`"),
+                                d.span,
+                            )
+                            .with_label(why)
+                            .with_help(
+                                "`reduce(inner)` always works; see docs/language.md#schedules",
+                            ),
+                        );
+                    }
+                }
+                DirectiveKind::ComputeAt(r) if !roots.contains(r) => roots.push(*r),
+                _ => {}
+            }
+        }
+        for r in roots {
+            let rname = &k.stages[r].name;
+            let Some(root) = by_name(rname) else { continue };
+            let group: Vec<&pj_lang::hir::Directive> = k
+                .schedule
+                .iter()
+                .filter(|d| d.kind == DirectiveKind::ComputeAt(r))
+                .collect();
+            let mut members: Vec<OpId> = group
+                .iter()
+                .filter_map(|d| by_name(&k.stages[d.stage].name))
+                .collect();
+            let all = stages(m, kop);
+            members.sort_by_key(|s| all.iter().position(|x| x == s));
+            if let Err(why) = member_ranges(m, kop, root, &members) {
+                diags.push(
+                    pj_lang::Diagnostic::error(
+                        format!("cannot compute per tile of rows of `{rname}`"),
+                        group[0].span,
+                    )
+                    .with_label(why)
+                    .with_help("compute_at needs every reader of the producer in the group, reading it at its own row plus a constant"),
+                );
+            }
+        }
+    }
+    diags
 }

@@ -25,6 +25,9 @@
 //! outside (boundary modes), math functions, casts, comparisons and selects
 //! keep a loop scalar for now.
 //!
+//! A loop marked `vectorize = false` (a stage's `vectorize(false)` in its
+//! kernel's schedule block) is left alone.
+//!
 //! Requires: loop level, after `licm` (invariants outside the loop).
 //! Cost: one walk per innermost loop. Width: 128 bits (Cranelift's).
 
@@ -89,6 +92,10 @@ fn is_const(m: &Module, v: ValueId, want: i64) -> bool {
 
 fn analyze(m: &Module, l: OpId) -> Option<Plan> {
     let d = m.op(l);
+    // `vectorize = false`: a schedule keeps this loop scalar
+    if d.attr("vectorize").and_then(Attr::as_bool) == Some(false) {
+        return None;
+    }
     let unit_step = match d.opcode {
         Opcode::Loop(LoopOp::Parallel) => true,
         _ => d.operands.len() == 3 && is_const(m, d.operands[2], 1),

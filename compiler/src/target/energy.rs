@@ -11,13 +11,14 @@
 //! when its last index follows one of them (else a cache line each), capped
 //! by its array's size; accesses to one array overlap (stencils) and count
 //! once. A loop whose whole execution touches less than a cache's capacity
-//! misses each distinct byte once; otherwise, if one iteration fits, each
-//! iteration misses its own bytes (scratch buffers allocated in the body
-//! are reused from cache); otherwise the misses are those of its children.
+//! misses each distinct byte once; so does one whose single iteration fits
+//! (what iterations share stays cached from one to the next), except
+//! scratch buffers allocated in its body, reused from cache; otherwise the
+//! misses are those of its children.
 //! The bytes that miss in L1 come from L2, and so on down to DRAM.
 //!
 //! Trip counts are evaluated at the given sizes, loop bounds that depend on
-//! outer loops at their first iteration (a representative tile). Known
+//! outer loops at their middle iteration (a representative tile or row). Known
 //! error, documented in `docs/energy-model.md`: conflict misses, hardware
 //! prefetching, the cost of bounds checks and of spills are not modelled;
 //! instruction counts are IR op counts.
@@ -124,8 +125,10 @@ struct Access {
     last_mask: u64,
     /// Bytes per access (element size x lanes).
     bytes: f64,
-    /// Trip counts of the enclosing loops, outermost first.
-    path: Vec<f64>,
+    /// Trip count and step of the enclosing loops, outermost first.
+    path: Vec<(f64, f64)>,
+    /// Element size, bytes.
+    elem: f64,
 }
 
 #[derive(Debug, Default)]
@@ -144,7 +147,10 @@ struct Node {
 struct Walker<'m> {
     m: &'m Module,
     env: HashMap<ValueId, i64>,
+    /// Loops (bits by depth) each value depends on, through loop bounds too.
     deps: HashMap<ValueId, u64>,
+    /// The same through operands only: which loops move a value directly.
+    direct: HashMap<ValueId, u64>,
     bufs: HashMap<ValueId, Buf>,
     line: f64,
 }
@@ -171,6 +177,7 @@ pub fn estimate(
         m,
         env: HashMap::new(),
         deps: HashMap::new(),
+        direct: HashMap::new(),
         bufs: HashMap::new(),
         line: profile.cache.line_bytes as f64,
     };
@@ -291,10 +298,11 @@ fn footprint_of(w: &Walker<'_>, a: &Access, from: usize) -> f64 {
     let mut rows = 1.0;
     let mut span = a.bytes;
     let mut contiguous = false;
-    for (d, &t) in a.path.iter().enumerate().skip(from) {
+    for (d, &(t, step)) in a.path.iter().enumerate().skip(from) {
         let bit = 1 << d;
         if a.last_mask & bit != 0 {
-            span += (t.max(1.0) - 1.0) * a.bytes;
+            // each iteration moves the access by at least its own width
+            span += (t.max(1.0) - 1.0) * a.bytes.max(step * a.elem);
             contiguous = true;
         } else if a.mask & bit != 0 {
             rows *= t.max(0.0);
@@ -316,31 +324,22 @@ fn footprint_of(w: &Walker<'_>, a: &Access, from: usize) -> f64 {
 /// array (overlapping accesses to one array count once); `skip` arrays are
 /// left out.
 fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
-    per_array(w, n, from)
-        .iter()
-        .filter(|(b, _)| !skip.contains(b))
-        .map(|(_, f)| f.0)
-        .sum()
-}
-
-/// Per array under `n`: distinct bytes while loops at depth >= `from`
-/// iterate, and whether any access follows the loop at depth `from - 1`.
-fn per_array(w: &Walker<'_>, n: &Node, from: usize) -> HashMap<ValueId, (f64, bool)> {
-    let mut per: HashMap<ValueId, (f64, bool)> = HashMap::new();
-    fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, (f64, bool)>) {
+    let mut per: HashMap<ValueId, f64> = HashMap::new();
+    fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, f64>) {
         for a in &n.accesses {
             let f = footprint_of(w, a, from);
-            let follows = from > 0 && a.mask & (1 << (from - 1)) != 0;
-            let e = per.entry(a.buf).or_insert((0.0, false));
-            e.0 = e.0.max(f);
-            e.1 |= follows;
+            let e = per.entry(a.buf).or_insert(0.0);
+            *e = e.max(f);
         }
         for c in &n.children {
             walk(w, c, from, per);
         }
     }
     walk(w, n, from, &mut per);
-    per
+    per.iter()
+        .filter(|(b, _)| !skip.contains(b))
+        .map(|(_, f)| f)
+        .sum()
 }
 
 /// Bytes that miss in a cache of `cap` bytes while loop `n` runs once.
@@ -352,17 +351,11 @@ fn misses(w: &Walker<'_>, n: &Node, cap: f64) -> f64 {
     }
     let per_iter = footprint(w, n, d + 1, &[]);
     if per_iter <= cap {
-        // each iteration brings its own bytes; arrays that do not follow
-        // this loop stay cached across iterations, and so do scratch
-        // buffers allocated in the body (reused at the same place)
-        let mut total = 0.0;
-        for (b, (f, follows)) in per_array(w, n, d + 1) {
-            if n.scratch.contains(&b) {
-                continue;
-            }
-            total += if follows { n.trips * f } else { f };
-        }
-        return total;
+        // one iteration's data stays cached into the next: what iterations
+        // share (a stencil's rows, an array read whole by every row) is
+        // missed once, so the misses are the loop's distinct bytes; scratch
+        // buffers allocated in the body are reused at the same place
+        return footprint(w, n, d, &n.scratch);
     }
     let direct: f64 = n.accesses.iter().map(|a| a.bytes.max(w.line)).sum();
     n.trips * (direct + n.children.iter().map(|c| misses(w, c, cap)).sum::<f64>())
@@ -455,18 +448,23 @@ impl Walker<'_> {
         self.deps.get(&v).copied().unwrap_or(0)
     }
 
-    fn block(&mut self, b: BlockId, node: &mut Node, depth: usize, path: &[f64]) {
+    fn block(&mut self, b: BlockId, node: &mut Node, depth: usize, path: &[(f64, f64)]) {
         for &op in &self.m.block(b).ops.clone() {
             self.op(op, node, depth, path);
         }
     }
 
-    fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[f64]) {
+    fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[(f64, f64)]) {
         let m = self.m;
         let d = m.op(op);
         let dep = d.operands.iter().fold(0, |acc, &v| acc | self.dep(v));
+        let direct = d
+            .operands
+            .iter()
+            .fold(0, |acc, &v| acc | self.direct.get(&v).copied().unwrap_or(0));
         for &r in &d.results {
             self.deps.insert(r, dep);
+            self.direct.insert(r, direct);
         }
         match d.opcode {
             Opcode::Loop(LoopOp::For | LoopOp::Parallel) => {
@@ -483,17 +481,22 @@ impl Walker<'_> {
                 };
                 let body = m.entry_block(op, 0);
                 let args = m.block(body).args.clone();
+                // the body is evaluated once, at the middle iteration: a
+                // representative one (a full tile, an interior row)
                 if let (Some(&iv), Some(l)) = (args.first(), lb) {
-                    self.env.insert(iv, l);
+                    let mid = (trips / 2.0).floor() as i64;
+                    self.env.insert(iv, l + mid * step);
                 }
                 // the variable follows this loop, and whatever its bounds follow
                 // (a tile's rows move with the tile)
                 let bounds_dep = self.dep(d.operands[0]) | self.dep(d.operands[1]);
                 if let Some(&iv) = args.first() {
                     self.deps.insert(iv, (1 << depth.min(63)) | bounds_dep);
+                    self.direct.insert(iv, 1 << depth.min(63));
                 }
                 for &a in &args[1..] {
                     self.deps.insert(a, 1 << depth.min(63));
+                    self.direct.insert(a, 1 << depth.min(63));
                 }
                 let mut child = Node {
                     depth,
@@ -501,12 +504,13 @@ impl Walker<'_> {
                     ..Node::default()
                 };
                 let mut p = path.to_vec();
-                p.push(trips);
+                p.push((trips, step as f64));
                 self.block(body, &mut child, depth + 1, &p);
                 node.children.push(child);
                 node.instructions += 2.0; // the loop's compare and branch, per entry
                 for &r in &d.results {
                     self.deps.insert(r, dep | (1 << depth.min(63)));
+                    self.direct.insert(r, direct | (1 << depth.min(63)));
                 }
             }
             Opcode::Mem(MemOp::Load | MemOp::Store)
@@ -528,13 +532,18 @@ impl Walker<'_> {
                 let lanes = value_ty.lanes().unwrap_or(1) as f64;
                 let bytes = value_ty.elem().size_bytes() as f64 * lanes;
                 let mask = idx.iter().fold(0, |a, &v| a | self.dep(v));
-                let last_mask = idx.last().map_or(0, |&v| self.dep(v));
+                // contiguous along the loops that move the last index
+                // itself; loops that only shift its range count as rows
+                let last_mask = idx
+                    .last()
+                    .map_or(0, |&v| self.direct.get(&v).copied().unwrap_or(0));
                 node.accesses.push(Access {
                     buf,
                     mask,
                     last_mask,
                     bytes,
                     path: path.to_vec(),
+                    elem: value_ty.elem().size_bytes() as f64,
                 });
                 node.instructions += 1.0;
                 if store && let Some(b) = self.bufs.get(&buf) {
