@@ -35,7 +35,7 @@ pj=target/release/pj
 declare -A sizes=(
   [chain]="N=16777216" [blur]="H=2048,W=2048" [valid_blur]="H=2048,W=2048"
   [unsharp]="H=2048,W=2048" [softmax]="N=4096,C=1024" [layernorm]="N=4096,C=1024"
-  [conv2d]="H=1024,W=1024,R=5,S=5" [matmul]="M=512,K=512,N=512" [qdot]="M=512,K=512,N=512"
+  [conv2d]="H=1024,W=1024,R=5,S=5" [matmul]="M=256,K=1024,N=1024" [qdot]="M=512,K=512,N=512"
 )
 kernels=("$@")
 [ ${#kernels[@]} -eq 0 ] && kernels=(chain blur valid_blur unsharp softmax layernorm conv2d matmul qdot)

@@ -14,7 +14,14 @@
 //! A `loop.parallel` (unit step by definition) becomes a parallel loop over
 //! vector chunks `lb + c * L` and a parallel remainder.
 //!
-//! Legal when the body has no carried values, no regions, and every op is
+//! A `loop.for` carrying one accumulator folded by a combiner whose order
+//! cannot change the result — wrapping integer `add`/`mul`/`min`/`max`,
+//! float `min`/`max` — also vectorizes: a vector accumulator per lane from
+//! the identity, a `vector.reduce` of the lanes folded into the initial
+//! value, then the scalar remainder. Float sums and products keep their
+//! order (reassociating them would change the bits).
+//!
+//! Legal when the body has no other carried values, no regions, and every op is
 //! one of: a load or store whose indices are loop-invariant except the last,
 //! which is `iv` plus or minus an invariant (or a load with all indices
 //! invariant, kept scalar and broadcast); `arith` add, sub, mul, min, max,
@@ -81,6 +88,8 @@ impl Pass for Vectorize {
 struct Plan {
     lanes: u32,
     class: HashMap<ValueId, Class>,
+    /// A carried accumulator folded with an exact combiner: its kind.
+    reduction: Option<&'static str>,
 }
 
 fn is_const(m: &Module, v: ValueId, want: i64) -> bool {
@@ -98,7 +107,7 @@ fn analyze(m: &Module, l: OpId) -> Option<Plan> {
     }
     let unit_step = match d.opcode {
         Opcode::Loop(LoopOp::Parallel) => true,
-        _ => d.operands.len() == 3 && is_const(m, d.operands[2], 1),
+        _ => d.operands.len() >= 3 && is_const(m, d.operands[2], 1),
     };
     if !unit_step {
         return None;
@@ -122,8 +131,43 @@ fn analyze(m: &Module, l: OpId) -> Option<Plan> {
     let mut stores = 0;
     let ops = m.block(body).ops.clone();
     let (last, rest) = ops.split_last()?;
-    if m.op(*last).opcode != Opcode::Loop(LoopOp::Yield) || !m.op(*last).operands.is_empty() {
+    if m.op(*last).opcode != Opcode::Loop(LoopOp::Yield) {
         return None;
+    }
+    // one carried accumulator, folded by a combiner whose order does not
+    // matter (wrapping integer add/mul/min/max; float min/max): lanes fold
+    // separately, then into the rest, with the same result bit for bit
+    let mut reduction = None;
+    match (m.op(*last).operands.as_slice(), d.opcode) {
+        ([], _) => {}
+        (&[next], Opcode::Loop(LoopOp::For)) if d.operands.len() == 4 => {
+            let acc = m.block(body).args[1];
+            let c = m.op(m.def_op(next)?);
+            let kind = match c.opcode {
+                Opcode::Arith(ArithOp::Add) => "sum",
+                Opcode::Arith(ArithOp::Mul) => "prod",
+                Opcode::Arith(ArithOp::Min) => "min",
+                Opcode::Arith(ArithOp::Max) => "max",
+                _ => return None,
+            };
+            let elem = m.ty(acc).as_scalar()?;
+            let exact = if elem.is_float() {
+                matches!(kind, "min" | "max")
+            } else {
+                elem.is_numeric()
+            };
+            // the accumulator feeds the combiner and nothing else
+            let uses = rest
+                .iter()
+                .filter(|&&o| m.op(o).operands.contains(&acc))
+                .count();
+            if !exact || !c.operands.contains(&acc) || uses != 1 || !fix_lanes(m.ty(acc)) {
+                return None;
+            }
+            class.insert(acc, Class::Vector);
+            reduction = Some(kind);
+        }
+        _ => return None,
     }
     // values used as indices must stay affine or invariant
     let mut used_as_data: HashSet<ValueId> = HashSet::new();
@@ -201,13 +245,14 @@ fn analyze(m: &Module, l: OpId) -> Option<Plan> {
     if used_as_data
         .iter()
         .any(|v| cls(&class, *v) == Class::Affine)
-        || stores == 0
+        || (stores == 0 && reduction.is_none())
     {
         return None;
     }
     Some(Plan {
         lanes: lanes?,
         class,
+        reduction,
     })
 }
 
@@ -263,11 +308,38 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
     // the vector loop: a loop.for stepping by `lanes`, or for a parallel
     // loop, a parallel loop over chunks starting at lb + c * lanes
     let parallel = d.opcode == Opcode::Loop(LoopOp::Parallel);
-    let spec = if parallel {
+    // a reduction's vector accumulator starts at the identity in every lane
+    let vacc_init = plan.reduction.map(|kind| {
+        let acc_ty = m.ty(d.operands[3]).clone();
+        let elem = acc_ty.elem();
+        let ident = before(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr(
+                    "value",
+                    crate::dialects::arith::Scalar::reduce_identity(kind, elem).to_attr(),
+                )
+                .result(acc_ty),
+        );
+        before(
+            m,
+            OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                .operands([ident])
+                .result(Type::Vector {
+                    elem,
+                    lanes: plan.lanes,
+                }),
+        )
+    });
+    let mut spec = if parallel {
         OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, q])
     } else {
         OpSpec::new(Opcode::Loop(LoopOp::For)).operands([lb, vend, lanes])
     };
+    if let Some(v) = vacc_init {
+        spec.operands.push(v);
+        spec.result_types = vec![m.ty(v).clone()];
+    }
     let vloop = m.build_op(spec.regions(1).loc(d.loc));
     m.insert_before(l, vloop);
     let vbody = m.entry_block(vloop, 0);
@@ -295,6 +367,12 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
         m.add_block_arg(vbody, idx.clone(), m.value(iv).name.clone())
     };
     let mut map: HashMap<ValueId, ValueId> = HashMap::from([(iv, viv)]);
+    if let Some(v) = vacc_init {
+        let acc = m.block(body).args[1];
+        let t = m.ty(v).clone();
+        let vacc = m.add_block_arg(vbody, t, Some("vacc".into()));
+        map.insert(acc, vacc);
+    }
     let class = |v: ValueId| plan.class.get(&v).copied().unwrap_or(Class::Invariant);
     let vtype = |t: &Type| Type::Vector {
         elem: t.elem(),
@@ -320,7 +398,11 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
         let mapped = |map: &HashMap<ValueId, ValueId>, v: ValueId| *map.get(&v).unwrap_or(&v);
         match o.opcode {
             Opcode::Loop(LoopOp::Yield) => {
-                m.push(vbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+                let operands: Vec<ValueId> = o.operands.iter().map(|&x| mapped(&map, x)).collect();
+                m.push(
+                    vbody,
+                    OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(operands),
+                );
             }
             Opcode::Mem(MemOp::Store) => {
                 let v = as_vector(m, &map, o.operands[0]);
@@ -372,6 +454,27 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                 }
             }
         }
+    }
+    // the lanes fold into the initial value; the original loop goes on
+    // from there with what the vector loop left
+    if let Some(kind) = plan.reduction {
+        let vr = m.result(vloop);
+        let init = d.operands[3];
+        let t = m.ty(init).clone();
+        let part = before(
+            m,
+            OpSpec::new(Opcode::Vector(VectorOp::Reduce))
+                .operands([vr])
+                .attr("kind", Attr::Str(kind.into()))
+                .result(t.clone()),
+        );
+        let combined = before(
+            m,
+            OpSpec::new(Opcode::Arith(crate::dialects::arith::reduce_combiner(kind)))
+                .operands([init, part])
+                .result(t),
+        );
+        m.op_mut(l).operands[3] = combined;
     }
     // the original loop finishes what the vector loop left
     m.op_mut(l).operands[0] = vend;
