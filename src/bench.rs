@@ -33,6 +33,8 @@ pub struct BenchOptions<'a> {
     pub once: bool,
     /// `-O0`: lower without optimizing.
     pub unoptimized: bool,
+    /// `--fast-math=reassoc`: float reductions may be reassociated.
+    pub reassoc: bool,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Also measure the memory roofline and report the fraction reached.
@@ -190,6 +192,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
             pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
         })
         .map_err(|e| anyhow!(e))?
+        .fast_math(opts.reassoc)
         .run(&mut m)?;
         let lowering = t2.elapsed();
         let t3 = Instant::now();

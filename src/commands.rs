@@ -190,8 +190,9 @@ pub fn run(
     backend: Backend,
     passes: Option<&str>,
     time: bool,
-    opt_level: u8,
+    codegen: CodegenFlags,
 ) -> Result<()> {
+    let opt_level = codegen.opt_level;
     let t0 = Instant::now();
     let mut m = load(path)?;
     let t_front = t0.elapsed();
@@ -289,6 +290,7 @@ pub fn run(
             let mut lowered = m.clone();
             for r in PassManager::parse(lowering_pipeline(opt_level))
                 .map_err(|e| anyhow!(e))?
+                .fast_math(codegen.reassoc())
                 .run(&mut lowered)?
             {
                 phases.push((format!("{} (lowering)", r.name), r.elapsed));
@@ -355,6 +357,40 @@ fn fmt_scalar(s: &Scalar) -> String {
     }
 }
 
+/// How code is generated: `-O`, `--fast-math`, `--strict-fp` (shared by
+/// `pj run`, `pj build` and `pj bench`).
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct CodegenFlags {
+    /// Optimization level: 0 lowers without optimizing, 2 (the default) optimizes.
+    #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub opt_level: u8,
+    /// `reassoc` (the default): float sums and products may be reassociated
+    /// into vector partial sums, which changes their last bits; `off`: the
+    /// reference order.
+    #[arg(long, value_enum, default_value = "reassoc")]
+    pub fast_math: FastMath,
+    /// Every float operation in the reference interpreter's order, bit for
+    /// bit (the same as `--fast-math=off`).
+    #[arg(long, conflicts_with = "fast_math")]
+    pub strict_fp: bool,
+}
+
+/// What `--fast-math` allows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastMath {
+    /// Reassociate float reductions.
+    Reassoc,
+    /// Nothing: the reference order.
+    Off,
+}
+
+impl CodegenFlags {
+    /// Whether float reductions may be reassociated.
+    pub fn reassoc(&self) -> bool {
+        !self.strict_fp && self.fast_math == FastMath::Reassoc
+    }
+}
+
 /// What lowers `pj` IR that has been through the default pipeline (or,
 /// at `-O0`, through nothing) to what the backend compiles.
 fn lowering_pipeline(opt_level: u8) -> &'static str {
@@ -370,8 +406,9 @@ pub fn build(
     kernel: Option<&str>,
     target: &str,
     output: &Path,
-    opt_level: u8,
+    codegen: CodegenFlags,
 ) -> Result<()> {
+    let opt_level = codegen.opt_level;
     use pj_compiler::codegen::cranelift::{header::c_header, object::emit_object};
     let target = pj_compiler::target::Target::parse(target)?;
     // the schedule is chosen for the machine the object will run on
@@ -395,6 +432,7 @@ pub fn build(
     PassManager::parse(pipeline)
         .map_err(|e| anyhow!(e))?
         .for_profile(&profile)
+        .fast_math(codegen.reassoc())
         .run(&mut m)?;
     let object = emit_object(&m, &target, &only)?;
     let header_path = output.with_extension("h");

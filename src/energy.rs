@@ -81,9 +81,11 @@ fn prepare(path: &Path, opts: &ModelOptions<'_>) -> Result<(Module, String, Hash
 
 fn lower(m: &Module, pipeline: &str, p: &Profile) -> Result<Module> {
     let mut l = m.clone();
+    // as `pj run` compiles by default: reassociated float reductions
     PassManager::parse(pipeline)
         .map_err(|e| anyhow!(e))?
         .for_profile(p)
+        .fast_math(true)
         .run(&mut l)?;
     Ok(l)
 }

@@ -99,9 +99,8 @@ enum Command {
         /// pass, lowering, code generation, the run.
         #[arg(long)]
         time_passes: bool,
-        /// Optimization level: 0 lowers without optimizing, 2 (the default) optimizes.
-        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-        opt_level: u8,
+        #[command(flatten)]
+        codegen: commands::CodegenFlags,
     },
     /// Compile kernels ahead of time: an object file and a C header.
     Build {
@@ -116,10 +115,8 @@ enum Command {
         /// The object file to write; the header goes next to it with `.h`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
-        /// Optimization level: 0 lowers without optimizing, 2 (the default)
-        /// optimizes for the target's profile.
-        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-        opt_level: u8,
+        #[command(flatten)]
+        codegen: commands::CodegenFlags,
     },
     /// List the targets `pj build --target` accepts, with their features.
     Targets,
@@ -148,9 +145,8 @@ enum Command {
         /// One compile and exactly one run, no warm-up (for cache simulators).
         #[arg(long)]
         once: bool,
-        /// Optimization level: 0 lowers without optimizing, 2 (the default) optimizes.
-        #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-        opt_level: u8,
+        #[command(flatten)]
+        codegen: commands::CodegenFlags,
     },
     /// Estimate a kernel's energy and time per loop nest, unoptimized and
     /// optimized, from a target profile (`--compare`: every profile).
@@ -242,7 +238,7 @@ fn main() -> ExitCode {
             backend,
             passes,
             time_passes,
-            opt_level,
+            codegen,
         } => commands::run(
             &file,
             kernel.as_deref(),
@@ -251,7 +247,7 @@ fn main() -> ExitCode {
             backend,
             passes.as_deref(),
             time_passes,
-            opt_level,
+            codegen,
         ),
         Command::Passes => commands::passes(),
         Command::Energy {
@@ -291,8 +287,8 @@ fn main() -> ExitCode {
             kernel,
             target,
             output,
-            opt_level,
-        } => commands::build(&file, kernel.as_deref(), &target, &output, opt_level),
+            codegen,
+        } => commands::build(&file, kernel.as_deref(), &target, &output, codegen),
         Command::Targets => commands::targets(),
         Command::Bench {
             file,
@@ -303,7 +299,7 @@ fn main() -> ExitCode {
             json,
             roofline,
             once,
-            opt_level,
+            codegen,
         } => bench::bench(
             &file,
             &bench::BenchOptions {
@@ -314,7 +310,8 @@ fn main() -> ExitCode {
                 json,
                 roofline,
                 once,
-                unoptimized: opt_level == 0,
+                unoptimized: codegen.opt_level == 0,
+                reassoc: codegen.reassoc(),
             },
         ),
     };

@@ -413,3 +413,49 @@ fn unoptimized_and_optimized_runs_agree_bit_for_bit() {
     let o = pj(&["run", "examples/blur.pj", "-O", "7"]);
     assert_eq!(o.status.code(), Some(2), "-O7 is a usage error");
 }
+
+/// `--strict-fp` gives the interpreter's bits; the default reassociates
+/// float sums (close, not necessarily equal); asking for both is a usage error.
+#[test]
+fn strict_fp_matches_the_interpreter_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], file: &str| {
+        let out = dir.path().join(file);
+        let mut args = vec![
+            "run",
+            "examples/layernorm.pj",
+            "--arg",
+            "x=examples/data/layernorm/x.npy",
+            "--arg",
+            "gamma=examples/data/layernorm/gamma.npy",
+            "--arg",
+            "beta=examples/data/layernorm/beta.npy",
+            "--arg",
+            "eps=0.00001",
+        ];
+        args.extend_from_slice(extra);
+        let spec = format!("y={}", out.display());
+        args.extend_from_slice(&["--out", &spec]);
+        let o = pj(&args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {err}");
+        std::fs::read(&out).unwrap()
+    };
+    let strict = run(&["--strict-fp"], "strict.npy");
+    let interp = run(&["--backend", "interp"], "interp.npy");
+    run(&[], "fast.npy");
+    assert_eq!(strict, interp);
+    let (f, i) = (
+        picojoule::npy::read(&dir.path().join("fast.npy")).unwrap(),
+        picojoule::npy::read(&dir.path().join("interp.npy")).unwrap(),
+    );
+    common::assert_close(&f, &i, 1e-5, "layernorm, --fast-math=reassoc");
+    let o = pj(&[
+        "run",
+        "examples/blur.pj",
+        "--strict-fp",
+        "--fast-math",
+        "reassoc",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -91,7 +91,7 @@ pub const REGISTRY: &[PassInfo] = &[
     PassInfo {
         name: "vectorize",
         description: "turn innermost unit-step loops into 128-bit vector loops plus a scalar remainder",
-        create: || Box::new(vectorize::Vectorize),
+        create: || Box::new(vectorize::Vectorize { reassoc: false }),
     },
     PassInfo {
         name: "schedule",
@@ -174,6 +174,17 @@ impl PassManager {
         for p in &mut self.passes {
             if p.name() == "schedule" {
                 *p = Box::new(schedule::AutoSchedule::for_profile(profile.clone()));
+            }
+        }
+        self
+    }
+
+    /// `--fast-math=reassoc` (`true`) or `--strict-fp` (`false`, the
+    /// library's default): whether float reductions may be reassociated.
+    pub fn fast_math(mut self, reassoc: bool) -> PassManager {
+        for p in &mut self.passes {
+            if p.name() == "vectorize" {
+                *p = Box::new(vectorize::Vectorize { reassoc });
             }
         }
         self

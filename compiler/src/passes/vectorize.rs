@@ -19,7 +19,9 @@
 //! float `min`/`max` — also vectorizes: a vector accumulator per lane from
 //! the identity, a `vector.reduce` of the lanes folded into the initial
 //! value, then the scalar remainder. Float sums and products keep their
-//! order (reassociating them would change the bits).
+//! order (reassociating them changes the last bits), unless the pass runs
+//! with `reassoc` (`--fast-math=reassoc`, the CLI's default; the error is
+//! that of a different summation order, bounded by n·ε·Σ|x|).
 //!
 //! Legal when the body has no other carried values, no regions, and every op is
 //! one of: a load or store whose indices are loop-invariant except the last,
@@ -44,7 +46,11 @@ use crate::ir::{Attr, Module, OpId, OpSpec, Type, ValueId};
 use std::collections::{HashMap, HashSet};
 
 /// The `vectorize` pass.
-pub struct Vectorize;
+pub struct Vectorize {
+    /// `--fast-math=reassoc`: float sums and products may be reassociated
+    /// (a partial sum per lane, folded at the end). Off: the reference order.
+    pub reassoc: bool,
+}
 
 /// Vector width in bits.
 const WIDTH: usize = 128;
@@ -76,7 +82,7 @@ impl Pass for Vectorize {
         }
         let mut changed = false;
         for l in loops {
-            if let Some(plan) = analyze(m, l) {
+            if let Some(plan) = analyze(m, l, self.reassoc) {
                 rewrite(m, l, &plan);
                 changed = true;
             }
@@ -99,7 +105,7 @@ fn is_const(m: &Module, v: ValueId, want: i64) -> bool {
     })
 }
 
-fn analyze(m: &Module, l: OpId) -> Option<Plan> {
+fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
     let d = m.op(l);
     // `vectorize = false`: a schedule keeps this loop scalar
     if d.attr("vectorize").and_then(Attr::as_bool) == Some(false) {
@@ -152,7 +158,7 @@ fn analyze(m: &Module, l: OpId) -> Option<Plan> {
             };
             let elem = m.ty(acc).as_scalar()?;
             let exact = if elem.is_float() {
-                matches!(kind, "min" | "max")
+                matches!(kind, "min" | "max") || reassoc
             } else {
                 elem.is_numeric()
             };
