@@ -1,5 +1,6 @@
 //! What `cargo bench` measures: each example kernel compiled by picojoule
-//! (Cranelift JIT, the default pipeline) and the same kernel as a plain C
+//! (Cranelift JIT, the default pipeline, `--fast-math=reassoc` as `pj run`)
+//! and the same kernel as a plain C
 //! loop (`c/baselines.c`, `cc -O3 -march=native`), on the same inputs; and
 //! this machine's roofline: memory bandwidth (a STREAM-like triad) and the
 //! peak rate of vector FMAs (`c/probes.c`).
@@ -106,7 +107,14 @@ impl Case {
         let m = pj_compiler::compile_source(name, &src)
             .unwrap_or_else(|_| panic!("{name} compiles"))
             .module;
-        let code = pj_compiler::codegen::cranelift::jit::compile(&m).expect("JIT");
+        // as `pj run` compiles by default: optimized, float reductions reassociated
+        let mut lowered = m;
+        pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+            .expect("registered passes")
+            .fast_math(true)
+            .run(&mut lowered)
+            .expect("lowers");
+        let code = JitModule::compile(&lowered).expect("JIT");
         let sizes: Vec<(String, i64)> = sizes.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let kernel = code.kernel(name).expect("compiled");
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
