@@ -92,7 +92,14 @@ impl LoopOp {
                 }
             }
             LoopOp::Parallel => {
-                check::counts(m, op, Some(2), 0, 1, errs);
+                // lb, ub, and optionally the grain: fewer iterations run inline
+                if !(2..=3).contains(&d.operands.len()) {
+                    errs.push(format!(
+                        "expects 2 operands (lb, ub) or 3 (lb, ub, grain), found {}",
+                        d.operands.len()
+                    ));
+                }
+                check::counts(m, op, None, 0, 1, errs);
                 for (i, &v) in d.operands.iter().enumerate() {
                     if *m.ty(v) != Type::INDEX {
                         errs.push(format!("bound operand {i} must be i64, found {}", m.ty(v)));

@@ -42,6 +42,11 @@ use std::collections::HashMap;
 /// tile size (the `schedule` pass normally chooses one from the profile).
 const DEFAULT_TILE_BYTES: i64 = 1 << 20;
 
+/// Elements a chunk of a parallel loop computes at least: a chunk of
+/// 2^15 simple elements takes some 10-30 µs here, several times what
+/// handing it to another worker costs, so smaller loops run on the caller.
+const MIN_PARALLEL_ELEMENTS: i64 = 1 << 15;
+
 /// The `lower-stages` pass.
 pub struct LowerStages;
 
@@ -640,7 +645,14 @@ impl<'m> Lowerer<'m> {
         let ntiles = self.bin(body, ArithOp::Div, padded, t);
         let loc = self.m.op(root).loc;
         let tiles = if StageSchedule::of(self.m, root).parallel {
-            OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, ntiles])
+            let mut elems = t;
+            for p in bounds.chunks(2).skip(1) {
+                let e = self.bin(body, ArithOp::Sub, p[1], p[0]);
+                let e = self.bin(body, ArithOp::Max, e, zero);
+                elems = self.bin(body, ArithOp::Mul, elems, e);
+            }
+            let grain = self.grain(body, elems);
+            OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, ntiles, grain])
         } else {
             OpSpec::new(Opcode::Loop(LoopOp::For)).operands([zero, ntiles, one])
         };
@@ -755,7 +767,15 @@ impl<'m> Lowerer<'m> {
         let mut loops = Vec::new();
         for (k, pair) in bounds.chunks(2).enumerate().take(rank - 1) {
             let spec = if k == 0 && parallel {
-                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([pair[0], pair[1]])
+                let mut elems = one;
+                for p in bounds.chunks(2).skip(1) {
+                    let zero = self.index_const(0);
+                    let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
+                    let e = self.bin(blk, ArithOp::Max, e, zero);
+                    elems = self.bin(blk, ArithOp::Mul, elems, e);
+                }
+                let grain = self.grain(blk, elems);
+                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([pair[0], pair[1], grain])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([pair[0], pair[1], one])
             };
@@ -884,7 +904,8 @@ impl<'m> Lowerer<'m> {
         let loc = self.m.def_op(result).and_then(|o| self.m.op(o).loc);
         for (a, b, interior) in ranges {
             let spec = if parallel {
-                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([a, b])
+                let grain = self.grain(block, one);
+                OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([a, b, grain])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([a, b, one])
             };
@@ -1277,6 +1298,18 @@ impl<'m> Lowerer<'m> {
             }
         }
         unreachable!("verified: regions end in pj.yield")
+    }
+
+    /// The grain of a parallel loop whose iterations each compute about
+    /// `per_iteration` elements: enough iterations per chunk that a chunk
+    /// is worth handing to another core (small sizes run inline, waking no
+    /// thread).
+    fn grain(&mut self, block: BlockId, per_iteration: ValueId) -> ValueId {
+        let one = self.index_const(1);
+        let min = self.index_const(MIN_PARALLEL_ELEMENTS);
+        let per = self.bin(block, ArithOp::Max, per_iteration, one);
+        let g = self.bin(block, ArithOp::Div, min, per);
+        self.bin(block, ArithOp::Max, g, one)
     }
 
     /// `vectorize(false)` in the schedule: the stage's loops stay scalar.

@@ -338,7 +338,18 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
         )
     });
     let mut spec = if parallel {
-        OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, q])
+        // chunks of `lanes` iterations: the grain (if any) counts chunks now
+        let mut ops = vec![zero, q];
+        if let Some(&g) = d.operands.get(2) {
+            let g = before(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Div))
+                    .operands([g, lanes])
+                    .result(idx.clone()),
+            );
+            ops.push(g);
+        }
+        OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands(ops)
     } else {
         OpSpec::new(Opcode::Loop(LoopOp::For)).operands([lb, vend, lanes])
     };

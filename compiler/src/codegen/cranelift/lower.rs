@@ -1009,8 +1009,14 @@ impl<M: Module> FnLower<'_, '_, M> {
         let id = self.module.declare_anonymous_function(&s)?;
         let fref = self.module.declare_func_in_func(id, self.b.func);
         let body = self.b.ins().func_addr(self.ptr, fref);
-        let grain = d.attr("grain").and_then(Attr::as_int).unwrap_or(1);
-        let grain = self.iconst(types::I64, grain);
+        // the grain: an operand computed at run time, else the attribute
+        let grain = match d.operands.get(2) {
+            Some(&g) => self.scalar(g),
+            None => {
+                let g = d.attr("grain").and_then(Attr::as_int).unwrap_or(1);
+                self.iconst(types::I64, g)
+            }
+        };
         let st = self
             .call(self.rt.parallel_for, &[lb, ub, grain, body, ctx])
             .expect("returns a status");
