@@ -259,58 +259,35 @@ pub fn explain(path: &Path, opts: &ModelOptions<'_>) -> Result<()> {
         .cloned()
         .collect();
     let chosen = estimate(&lower(&pre, after_sched, &p)?, &kernel, &sizes, &p)?;
+    // every decision's alternatives, each estimated with all other
+    // decisions kept: what the model weighs
     let mut report = Vec::new();
     for d in &decisions {
-        // the alternative: this decision undone, every other one kept
-        let mut alt = pre.clone();
-        let k = alt.kernel(&kernel).expect("kernel");
-        let stages = pj_compiler::passes::schedule::stages(&alt, k);
-        let mut undone = false;
-        for s in stages {
-            let name = pj_compiler::passes::schedule::stage_name(&alt, s);
-            let op = alt.op_mut(s);
-            if name == d.stage && op.attr(REDUCE_ORDER).is_some() && d.choice.contains("outside") {
-                op.remove_attr(REDUCE_ORDER);
-                undone = true;
-            }
-            if d.choice.starts_with("tiles") {
-                if name == d.stage {
-                    op.remove_attr(TILE_BYTES);
-                    undone = true;
-                }
-                if op.attr(COMPUTE_AT).and_then(|a| a.as_str()) == Some(d.stage.as_str()) {
-                    op.remove_attr(COMPUTE_AT);
-                }
-            }
+        let mut alts: Vec<(String, Estimate, bool)> = Vec::new();
+        for (label, variant, is_chosen) in alternatives(&pre, &kernel, d, &p) {
+            let e = estimate(&lower(&variant, after_sched, &p)?, &kernel, &sizes, &p)?;
+            alts.push((label, e, is_chosen));
         }
-        let other = if undone {
-            Some(estimate(
-                &lower(&alt, after_sched, &p)?,
-                &kernel,
-                &sizes,
-                &p,
-            )?)
-        } else {
-            None
-        };
-        report.push((d, other));
+        report.push((d, alts));
     }
     if opts.json {
         let v: Vec<_> = report
             .iter()
-            .map(|(d, other)| {
+            .map(|(d, alts)| {
                 json!({
                     "stage": d.stage, "chosen": d.choice, "reason": d.reason,
-                    "chosen_estimate": cost_json(&chosen.total),
-                    "alternative_estimate": other.as_ref().map(|o| cost_json(&o.total)),
+                    "alternatives": alts.iter().map(|(l, e, c)| json!({
+                        "alternative": l, "chosen": c, "estimate": cost_json(&e.total),
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"kernel": kernel, "profile": p.name, "decisions": v})
-            )?
+            serde_json::to_string_pretty(&json!({
+                "kernel": kernel, "profile": p.name, "decisions": v,
+                "total": cost_json(&chosen.total),
+            }))?
         );
         return Ok(());
     }
@@ -321,32 +298,37 @@ pub fn explain(path: &Path, opts: &ModelOptions<'_>) -> Result<()> {
     );
     if report.is_empty() {
         println!(
-            "no stage has a choice to make: each is computed once, in order, its innermost loop vectorized where it can be"
+            "no stage has a choice to make: each is computed once, in order, its innermost loop vectorized where it can be\n"
         );
     }
-    for (d, other) in &report {
+    for (d, alts) in &report {
         println!("stage `{}`: {}", d.stage, d.choice);
         println!("  why: {}", d.reason);
-        let c = &chosen.total;
-        println!(
-            "  chosen:      {:>10.1} µJ {:>9.3} ms  DRAM {:>8.1} MB  ({}-bound)",
-            c.picojoules / 1e6,
-            c.seconds * 1e3,
-            c.dram_bytes / MB,
-            c.bound
-        );
-        if let Some(o) = other {
-            let o = &o.total;
+        if alts.len() > 1 {
             println!(
-                "  without it:  {:>10.1} µJ {:>9.3} ms  DRAM {:>8.1} MB  ({}-bound)",
-                o.picojoules / 1e6,
-                o.seconds * 1e3,
-                o.dram_bytes / MB,
-                o.bound
+                "  {:<44} {:>12} {:>10} {:>9}  bound",
+                "alternatives weighed", "energy µJ", "time ms", "DRAM MB"
             );
-            if o.picojoules < c.picojoules {
+            for (label, e, is_chosen) in alts {
+                let t = &e.total;
                 println!(
-                    "  note: the model estimates less energy without this choice at these sizes"
+                    "  {} {:<42} {:>12.1} {:>10.3} {:>9.1}  {}",
+                    if *is_chosen { "*" } else { " " },
+                    label,
+                    t.picojoules / 1e6,
+                    t.seconds * 1e3,
+                    t.dram_bytes / MB,
+                    t.bound
+                );
+            }
+            let best = alts
+                .iter()
+                .min_by(|a, b| a.1.total.picojoules.total_cmp(&b.1.total.picojoules))
+                .expect("alternatives");
+            if !best.2 {
+                println!(
+                    "  note: at these sizes the model estimates least energy for `{}` (the choice follows rules that do not know the sizes; the model's compute estimate is crude: docs/energy-model.md)",
+                    best.0
                 );
             }
         }
@@ -361,4 +343,83 @@ pub fn explain(path: &Path, opts: &ModelOptions<'_>) -> Result<()> {
         chosen.compulsory_bytes / MB
     );
     Ok(())
+}
+
+/// The legal alternatives to one decision, as modules to lower: label,
+/// module, whether it is what was chosen. A decision the schedule block
+/// made has none.
+fn alternatives(
+    pre: &Module,
+    kernel: &str,
+    d: &Decision,
+    p: &Profile,
+) -> Vec<(String, Module, bool)> {
+    use pj_compiler::ir::Attr;
+    use pj_compiler::passes::schedule as sch;
+    let mut out = Vec::new();
+    let Some(k) = pre.kernel(kernel) else {
+        return out;
+    };
+    let stages = sch::stages(pre, k);
+    let Some(&stage) = stages.iter().find(|&&s| sch::stage_name(pre, s) == d.stage) else {
+        return out;
+    };
+    if d.reason.starts_with("as the kernel's schedule block") {
+        return out;
+    }
+    if d.choice.starts_with("reduction") {
+        let current = pre
+            .op(stage)
+            .attr(REDUCE_ORDER)
+            .and_then(Attr::as_str)
+            .unwrap_or("inner")
+            .to_string();
+        let red = sch::hoistable_reduction(pre, stage);
+        for order in ["inner", "outer", "vector"] {
+            let legal = match order {
+                "inner" => true,
+                "outer" => red.is_ok(),
+                _ => red
+                    .as_ref()
+                    .is_ok_and(|&r| sch::vector_accumulable(pre, stage, r).is_ok()),
+            };
+            if !legal {
+                continue;
+            }
+            let mut v = pre.clone();
+            v.op_mut(stage)
+                .set_attr(REDUCE_ORDER, Attr::Str(order.into()));
+            out.push((format!("reduce_order = {order}"), v, order == current));
+        }
+    } else if d.choice.starts_with("tiles of rows computing") {
+        let current = pre.op(stage).attr(TILE_BYTES).and_then(Attr::as_int);
+        // every stage stored whole
+        let mut whole = pre.clone();
+        for &s in &stages {
+            let op = whole.op_mut(s);
+            if s == stage {
+                op.remove_attr(TILE_BYTES);
+            }
+            if op.attr(COMPUTE_AT).and_then(Attr::as_str) == Some(d.stage.as_str()) {
+                op.remove_attr(COMPUTE_AT);
+                op.set_attr(sch::COMPUTE_ROOT, Attr::Bool(true));
+            }
+        }
+        out.push(("every stage stored whole".to_string(), whole, false));
+        for (level, bytes) in [
+            ("L1", p.cache.l1_bytes / 2),
+            ("L2", p.cache.l2_bytes / 2),
+            ("the LLC", p.cache.llc_bytes / 2),
+        ] {
+            let mut v = pre.clone();
+            v.op_mut(stage)
+                .set_attr(TILE_BYTES, Attr::Int(bytes as i64));
+            out.push((
+                format!("tiles fitting half of {level} ({bytes} B)"),
+                v,
+                current == Some(bytes as i64),
+            ));
+        }
+    }
+    out
 }

@@ -799,14 +799,19 @@ impl AutoSchedule {
                     .set_attr(COMPUTE_AT, Attr::Str(root_name.clone()));
                 taken.insert(p);
             }
+            let travel = if names.len() == 1 {
+                "never travels"
+            } else {
+                "never travel"
+            };
             let why = if halo {
                 format!(
-                    "`{}` never travels to memory; tiles of rows fit half of {level} ({budget} bytes), so the halo rows recomputed per tile are a small fraction",
+                    "`{}` {travel} to memory; tiles of rows fit half of {level} ({budget} bytes), so the halo rows recomputed per tile are a small fraction",
                     names.join("`, `")
                 )
             } else {
                 format!(
-                    "`{}` never travels to memory; with no halo, tiles are sized to half of {level} ({budget} bytes) so each row is produced and consumed while it sits there",
+                    "`{}` {travel} to memory; with no halo, tiles are sized to half of {level} ({budget} bytes) so each row is produced and consumed while it sits there",
                     names.join("`, `")
                 )
             };
