@@ -17,10 +17,15 @@
 //! misses are those of its children.
 //! The bytes that miss in L1 come from L2, and so on down to DRAM.
 //!
+//! An access walking rows at a stride that maps its lines into too few sets
+//! to hold them (a column walk down a power-of-two row length) does not
+//! fit a cache whatever its capacity: conflict misses, from the profile's
+//! associativity.
+//!
 //! Trip counts are evaluated at the given sizes, loop bounds that depend on
 //! outer loops at their middle iteration (a representative tile or row). Known
-//! error, documented in `docs/energy-model.md`: conflict misses, hardware
-//! prefetching, the cost of bounds checks and of spills are not modelled;
+//! error, documented in `docs/energy-model.md`: hardware prefetching,
+//! replacement policy, the cost of bounds checks and of spills are not modelled;
 //! instruction counts are IR op counts.
 
 use super::profile::Profile;
@@ -209,10 +214,20 @@ pub fn estimate(
         ..Node::default()
     };
     w.block(body, &mut top, 0, &[]);
+    let c = &profile.cache;
     let caps = [
-        profile.cache.l1_bytes as f64,
-        profile.cache.l2_bytes as f64,
-        profile.cache.llc_bytes as f64,
+        Level {
+            bytes: c.l1_bytes as f64,
+            ways: c.l1_ways as f64,
+        },
+        Level {
+            bytes: c.l2_bytes as f64,
+            ways: c.l2_ways as f64,
+        },
+        Level {
+            bytes: c.llc_bytes as f64,
+            ways: c.llc_ways as f64,
+        },
     ];
     let mut est = Estimate::default();
     for nest in &top.children {
@@ -222,7 +237,10 @@ pub fn estimate(
         };
         collect_ops(nest, 1.0, &mut c);
         c.l1_bytes = access_bytes(nest, 1.0);
-        c.l2_bytes = misses(&w, nest, caps[0]).min(c.l1_bytes);
+        // a miss moves a whole line: L2 traffic can exceed the bytes the
+        // accesses themselves asked for (a column walk); each level below
+        // misses no more than the one above
+        c.l2_bytes = misses(&w, nest, caps[0]);
         c.llc_bytes = misses(&w, nest, caps[1]).min(c.l2_bytes);
         c.dram_bytes = misses(&w, nest, caps[2]).min(c.llc_bytes);
         price(&mut c, profile);
@@ -343,14 +361,62 @@ fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
 }
 
 /// Bytes that miss in a cache of `cap` bytes while loop `n` runs once.
-fn misses(w: &Walker<'_>, n: &Node, cap: f64) -> f64 {
-    let d = n.depth;
+/// A cache level: capacity and associativity.
+#[derive(Clone, Copy)]
+struct Level {
+    bytes: f64,
+    ways: f64,
+}
+
+/// Whether some access under `n` walks an array across rows at a stride
+/// that maps its lines into too few of the cache's sets to hold them while
+/// loops at depth >= `from` iterate (conflict misses: a column walk with a
+/// power-of-two row length).
+fn conflicts(w: &Walker<'_>, n: &Node, from: usize, level: Level) -> bool {
+    let sets = (level.bytes / (level.ways * w.line)).max(1.0) as u64;
+    let check = |a: &Access| -> bool {
+        let mut rows = 1.0;
+        for (d, &(t, _)) in a.path.iter().enumerate().skip(from) {
+            if a.mask & (1 << d) != 0 && a.last_mask & (1 << d) == 0 {
+                rows *= t.max(1.0);
+            }
+        }
+        if rows <= 1.0 {
+            return false;
+        }
+        let Some(b) = w.bufs.get(&a.buf) else {
+            return false;
+        };
+        // consecutive rows are a row length apart
+        let row_bytes = b.shape.last().copied().flatten().unwrap_or(1).max(1) as f64 * a.elem;
+        let stride_lines = (row_bytes / w.line).round() as u64;
+        if stride_lines == 0 || (row_bytes / w.line).fract() != 0.0 {
+            return false;
+        }
+        let gcd = {
+            let (mut x, mut y) = (sets, stride_lines);
+            while y != 0 {
+                (x, y) = (y, x % y);
+            }
+            x
+        };
+        let reachable = (sets / gcd) as f64 * level.ways;
+        rows > reachable
+    };
+    fn any(n: &Node, f: &dyn Fn(&Access) -> bool) -> bool {
+        n.accesses.iter().any(f) || n.children.iter().any(|c| any(c, f))
+    }
+    any(n, &check)
+}
+
+fn misses(w: &Walker<'_>, n: &Node, level: Level) -> f64 {
+    let (d, cap) = (n.depth, level.bytes);
     let whole = footprint(w, n, d, &[]);
-    if whole <= cap {
+    if whole <= cap && !conflicts(w, n, d, level) {
         return whole;
     }
     let per_iter = footprint(w, n, d + 1, &[]);
-    if per_iter <= cap {
+    if per_iter <= cap && !conflicts(w, n, d + 1, level) {
         // one iteration's data stays cached into the next: what iterations
         // share (a stencil's rows, an array read whole by every row) is
         // missed once, so the misses are the loop's distinct bytes; scratch
@@ -358,7 +424,7 @@ fn misses(w: &Walker<'_>, n: &Node, cap: f64) -> f64 {
         return footprint(w, n, d, &n.scratch);
     }
     let direct: f64 = n.accesses.iter().map(|a| a.bytes.max(w.line)).sum();
-    n.trips * (direct + n.children.iter().map(|c| misses(w, c, cap)).sum::<f64>())
+    n.trips * (direct + n.children.iter().map(|c| misses(w, c, level)).sum::<f64>())
 }
 
 fn price(c: &mut Cost, p: &Profile) {

@@ -48,6 +48,12 @@ pub struct Caches {
     pub l2_bytes: u64,
     /// Last-level cache available to the kernel.
     pub llc_bytes: u64,
+    /// Associativity of L1 (ways).
+    pub l1_ways: u64,
+    /// Associativity of L2.
+    pub l2_ways: u64,
+    /// Associativity of the last level.
+    pub llc_ways: u64,
 }
 
 /// Sustained bandwidth of one core from each level, GB/s.
@@ -233,6 +239,9 @@ impl Profile {
         let c = &self.cache;
         if !(c.line_bytes > 0 && c.l1_bytes > 0 && c.l1_bytes <= c.l2_bytes) {
             return Err("cache sizes must be positive with L1 <= L2".into());
+        }
+        if c.l1_ways == 0 || c.l2_ways == 0 || c.llc_ways == 0 {
+            return Err("cache associativities (`*_ways`) must be at least 1".into());
         }
         let b = &self.bandwidth;
         for (n, v) in [
