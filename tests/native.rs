@@ -348,3 +348,43 @@ fn reassociated_float_reductions_stay_within_rounding() {
         }
     }
 }
+
+/// `max(x, c)` with a constant `c` takes a short path in vector code; it
+/// must keep `fmax`'s semantics exactly: NaN propagates, `+0.0` beats
+/// `-0.0`, infinities order.
+#[test]
+fn max_with_a_constant_keeps_the_semantics_of_max() {
+    use pj_compiler::dialects::arith::Scalar;
+    use pj_compiler::interp::Tensor;
+    let special = [
+        -0.0f32,
+        0.0,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1.5,
+        -1.5,
+        2.5,
+        -3.0,
+        1e-40,
+        -1e-40,
+        7.0,
+    ];
+    for c in ["0.0", "-0.0", "1.5", "-2.0"] {
+        for form in [format!("max(x[i], {c})"), format!("max({c}, x[i])")] {
+            let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {form}; }}");
+            let m = compile("k.pj", &src);
+            let code = jit::compile(&m).unwrap();
+            let data: Vec<Scalar> = special.iter().map(|&v| Scalar::F32(v)).collect();
+            let args = vec![Value::Array(Tensor::new(
+                pj_lang::types::ScalarType::F32,
+                vec![special.len()],
+                data,
+            ))];
+            let want = interp::run(&m, "k", &args).unwrap();
+            let got = code.kernel("k").unwrap().call(&args).unwrap();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{form}");
+        }
+    }
+}

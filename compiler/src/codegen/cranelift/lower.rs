@@ -1085,6 +1085,53 @@ impl<M: Module> FnLower<'_, '_, M> {
         Ok(())
     }
 
+    /// `max(x, c)` of float vectors for a constant `c` that is not NaN
+    /// (ReLU's `max(x, 0.0)`): `c > x ? c : x` — a NaN `x` compares false
+    /// and stays — plus `+0.0` when `c` is `+0.0`, which turns the `-0.0`
+    /// the select keeps for `x = -0.0` into `+0.0` and changes nothing else.
+    /// Bit for bit `fmax`, in 3-4 instructions instead of Cranelift's
+    /// general NaN- and zero-sign-correct sequence of ten.
+    fn max_with_constant(&mut self, a: ValueId, b: ValueId, av: Value, bv: Value) -> Option<Value> {
+        let ir = self.ir;
+        let constant = |v: ValueId| -> Option<f64> {
+            let d = ir.op(ir.def_op(v)?);
+            let s = if d.opcode == Opcode::Vector(VectorOp::Broadcast) {
+                ir.op(ir.def_op(d.operands[0])?)
+            } else {
+                d
+            };
+            if s.opcode != Opcode::Arith(ArithOp::Constant) {
+                return None;
+            }
+            match s.attr("value")? {
+                Attr::Float(f) => Some(*f),
+                _ => None,
+            }
+        };
+        let (x, c, cval) = match (constant(a), constant(b)) {
+            (_, Some(c)) => (av, bv, c),
+            (Some(c), None) => (bv, av, c),
+            (None, None) => return None,
+        };
+        if cval.is_nan() {
+            return None;
+        }
+        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, c, x);
+        let vt = self.b.func.dfg.value_type(x);
+        let mask = self.b.ins().bitcast(vt, MemFlagsData::new(), gt);
+        let r = self.b.ins().bitselect(mask, c, x);
+        if cval == 0.0 && cval.is_sign_positive() {
+            let z = if vt.lane_type() == types::F32 {
+                self.b.ins().f32const(0.0)
+            } else {
+                self.b.ins().f64const(0.0)
+            };
+            let z = self.b.ins().splat(vt, z);
+            return Some(self.b.ins().fadd(r, z));
+        }
+        Some(r)
+    }
+
     /// Elementwise arithmetic on vectors; lane by lane where Cranelift has
     /// no vector instruction for the type.
     fn vector_arith(&mut self, op: OpId, a: ArithOp) -> Result<Value, CodegenError> {
@@ -1097,6 +1144,11 @@ impl<M: Module> FnLower<'_, '_, M> {
         let q = d.operands.get(1).map(|&v| self.scalar(v));
         if elem.is_float() {
             let q = q.unwrap_or(p);
+            if a == ArithOp::Max
+                && let Some(r) = self.max_with_constant(d.operands[0], d.operands[1], p, q)
+            {
+                return Ok(r);
+            }
             return Ok(match a {
                 ArithOp::Add => self.b.ins().fadd(p, q),
                 ArithOp::Sub => self.b.ins().fsub(p, q),
