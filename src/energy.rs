@@ -65,14 +65,26 @@ fn prepare(path: &Path, opts: &ModelOptions<'_>) -> Result<(Module, String, Hash
     let mut sizes =
         file_sizes(&src).with_context(|| format!("the `// bench:` line of `{name}`"))?;
     parse_sizes(opts.sizes, &mut sizes)?;
-    // every size the kernel names gets a value
+    // every size the kernel names gets a value; no array may be larger
+    // than a machine's address space (the model's arithmetic is 64-bit)
     let k = m.kernel(&kernel).expect("listed");
-    for (_, ty) in pj_compiler::dialects::signature(&m, k).params {
-        if let pj_compiler::ir::Type::Tensor { dims, .. } = ty {
+    for (pname, ty) in pj_compiler::dialects::signature(&m, k).params {
+        if let pj_compiler::ir::Type::Tensor { dims, elem } = ty {
+            let mut bytes: Option<i64> = Some(elem.size_bytes() as i64);
             for d in dims {
-                if let pj_compiler::ir::Dim::Sym(s) = d {
-                    sizes.entry(s).or_insert(1024);
-                }
+                let n = match d {
+                    pj_compiler::ir::Dim::Sym(s) => *sizes.entry(s).or_insert(1024),
+                    pj_compiler::ir::Dim::Static(n) => n,
+                    pj_compiler::ir::Dim::Dynamic => 1,
+                };
+                bytes = bytes.and_then(|b| b.checked_mul(n));
+            }
+            match bytes {
+                Some(b) if b <= 1 << 48 => {}
+                _ => bail!(
+                    "at {} the array `{pname}` would exceed 2^48 bytes: choose smaller sizes",
+                    sizes_text(&sizes)
+                ),
             }
         }
     }
