@@ -384,6 +384,16 @@ fn a_bad_target_profile_is_a_clear_error() {
         "{err}"
     );
     assert_no_backtrace(&err);
+    // sizes no machine can hold are refused, not estimated with overflowed arithmetic
+    let o = pj(&[
+        "energy",
+        "examples/blur.pj",
+        "--size",
+        "H=1099511627776,W=1099511627776",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("would exceed 2^48 bytes"), "{err}");
 }
 
 /// `-O0` lowers without optimizing; the results are the same bits.
