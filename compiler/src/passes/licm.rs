@@ -6,8 +6,11 @@
 //! Legal for ops that are pure, have no regions and cannot fail: `arith`
 //! except integer `div`/`rem` (which fail on zero), `math`, `mem.dim`, and
 //! the pure `vector` ops. Hoisting one out of a loop that runs zero times
-//! then only computes an unused value. Loads are never moved: a load
-//! outside the loop could fail where the loop would not have run.
+//! then only computes an unused value. Loads move only when they cannot
+//! fail and nothing can change what they read: `in_bounds` reads of a
+//! buffer the kernel allocated (an intermediate stage, or a tile's
+//! scratch) that the loop does not write. Any other load outside the loop
+//! could fail where the loop would not have run.
 //!
 //! Requires: loop-level IR (it ignores `pj` regions). Cost: one walk per
 //! loop, linear in the loop's ops.
@@ -60,8 +63,20 @@ impl Pass for Licm {
                 }
             });
             inside.extend(m.block(body).args.iter().copied());
+            // buffers the loop writes: loads from them stay
+            let mut written: HashSet<ValueId> = HashSet::new();
+            m.walk_block(body, &mut |op| {
+                let d = m.op(op);
+                if matches!(
+                    d.opcode,
+                    Opcode::Mem(MemOp::Store) | Opcode::Vector(crate::dialects::VectorOp::Store)
+                ) {
+                    written.insert(d.operands[1]);
+                }
+            });
             for op in m.block(body).ops.clone() {
-                if hoistable(m, op) && m.op(op).operands.iter().all(|v| !inside.contains(v)) {
+                let movable = hoistable(m, op) || safe_load(m, op, &written);
+                if movable && m.op(op).operands.iter().all(|v| !inside.contains(v)) {
                     m.erase_op(op);
                     m.insert_before(l, op);
                     for r in m.op(op).results.clone() {
@@ -73,6 +88,25 @@ impl Pass for Licm {
         }
         Ok(changed)
     }
+}
+
+/// A load that cannot fail and whose value the loop cannot change: marked
+/// `in_bounds` (a read of an intermediate stage, in its domain by
+/// construction), from a buffer the kernel allocated itself (so no
+/// parameter can alias it) and that the loop does not write.
+fn safe_load(m: &Module, op: OpId, written: &HashSet<ValueId>) -> bool {
+    let d = m.op(op);
+    if d.opcode != Opcode::Mem(MemOp::Load)
+        || d.attr("in_bounds").and_then(crate::ir::Attr::as_bool) != Some(true)
+        || d.attr("oob").is_some()
+    {
+        return false;
+    }
+    let buf = d.operands[0];
+    let allocated = m
+        .def_op(buf)
+        .is_some_and(|a| m.op(a).opcode == Opcode::Mem(MemOp::Alloc));
+    allocated && !written.contains(&buf)
 }
 
 fn collect_loops(m: &Module, block: crate::ir::BlockId, out: &mut Vec<OpId>) {

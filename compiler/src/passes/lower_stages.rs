@@ -1490,6 +1490,12 @@ impl<'m> Lowerer<'m> {
             .operands(operands)
             .result(elem)
             .loc(d.loc);
+        if self.stages.contains_key(&array) {
+            // a stage is read inside its domain: bounds inference made the
+            // domain the union of its reads (a tile's scratch: the rows
+            // the tile reads)
+            spec = spec.attr("in_bounds", Attr::Bool(true));
+        }
         if boundary.is_some() {
             // zero outside: the `zero` mode itself, and an empty array under any mode
             spec = spec.attr("oob", Attr::Str("zero".into()));
