@@ -388,3 +388,48 @@ fn max_with_a_constant_keeps_the_semantics_of_max() {
         }
     }
 }
+
+/// Division by a power of two becomes multiplication by its reciprocal
+/// (canonicalize): exact for every input, subnormals and specials included.
+#[test]
+fn division_by_a_power_of_two_is_exact_as_a_multiplication() {
+    use pj_compiler::dialects::arith::Scalar;
+    use pj_compiler::interp::Tensor;
+    let special = [
+        -0.0f32,
+        0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1.0,
+        -3.0,
+        1e-40,
+        -1e-45,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        0.1,
+        123456.79,
+    ];
+    for c in [
+        "4.0",
+        "0.5",
+        "-2.0",
+        "1.0e-30",
+        "3.0",
+        "1.17549435e-38",
+        "1.7014118e38",
+    ] {
+        let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = x[i] / {c}; }}");
+        let m = compile("k.pj", &src);
+        let code = jit::compile(&m).unwrap();
+        let data: Vec<Scalar> = special.iter().map(|&v| Scalar::F32(v)).collect();
+        let args = vec![Value::Array(Tensor::new(
+            pj_lang::types::ScalarType::F32,
+            vec![special.len()],
+            data,
+        ))];
+        let want = interp::run(&m, "k", &args).unwrap();
+        let got = code.kernel("k").unwrap().call(&args).unwrap();
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "x / {c}");
+    }
+}

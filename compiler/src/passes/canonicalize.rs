@@ -9,7 +9,9 @@
 //!   `x + 1` and `1 + x` as one thing.
 //! - Applies only identities that are exact in IEEE arithmetic for floats:
 //!   `x * 1`, `x / 1`, `x - 0.0`, `x + (-0.0)`, `--x`, `select(c, a, a)`,
-//!   `min(x, x)`. `x + 0.0` is *not* `x` (it turns -0.0 into +0.0), and
+//!   `min(x, x)`, and `x / c` into `x * (1 / c)` for a power of two `c`
+//!   whose reciprocal is normal (the same real number, so the same
+//!   rounding). `x + 0.0` is *not* `x` (it turns -0.0 into +0.0), and
 //!   `x * 0.0` is not `0.0` (NaN, infinities, signs), so neither is applied
 //!   to floats; integers get `x + 0`, `x * 0`, `x - x` and friends.
 //!
@@ -225,6 +227,21 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
             replace_with_constant(m, op, Scalar::zero(result_ty.expect("typed")))
         }
         ArithOp::Mul | ArithOp::Div if is_one(c1) => replace(m, op, x),
+        ArithOp::Div if is_float && let Some(r) = c1.and_then(exact_reciprocal) => {
+            // x / 2^k is x * 2^-k exactly: the same real number, rounded once
+            let ty = m.ty(operands[1]).clone();
+            let c = m.build_op(
+                OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                    .attr("value", r.to_attr())
+                    .result(ty),
+            );
+            m.insert_before(op, c);
+            let cv = m.result(c);
+            let o = m.op_mut(op);
+            o.opcode = Opcode::Arith(ArithOp::Mul);
+            o.operands[1] = cv;
+            true
+        }
         ArithOp::Mul if is_int_const(c1, 0) => replace_with_constant(m, op, c1.expect("checked")),
         ArithOp::Min | ArithOp::Max if operands[0] == operands[1] => replace(m, op, x),
         ArithOp::And if c1 == Some(Scalar::Bool(true)) => replace(m, op, x),
@@ -261,6 +278,25 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
             replace_with_constant(m, op, Scalar::Bool(v))
         }
         _ => false,
+    }
+}
+
+/// `1 / c` when `c` is a power of two whose reciprocal is a normal number
+/// of the same type: then `x / c` and `x * (1 / c)` are the same real
+/// number for every `x`, so they round to the same result (NaN, infinities
+/// and signed zeros included). Multiplication is several times cheaper.
+fn exact_reciprocal(c: Scalar) -> Option<Scalar> {
+    match c {
+        Scalar::F32(v) => {
+            let (bits, exp) = (v.to_bits(), (v.to_bits() >> 23) & 0xff);
+            (bits & 0x7f_ffff == 0 && (1..=253).contains(&exp)).then(|| Scalar::F32(1.0 / v))
+        }
+        Scalar::F64(v) => {
+            let (bits, exp) = (v.to_bits(), (v.to_bits() >> 52) & 0x7ff);
+            (bits & 0xf_ffff_ffff_ffff == 0 && (1..=2045).contains(&exp))
+                .then(|| Scalar::F64(1.0 / v))
+        }
+        _ => None,
     }
 }
 
