@@ -132,6 +132,23 @@ pub fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()
     Ok(())
 }
 
+/// The kernel `--kernel` names, or the file's only one.
+pub fn choose_kernel(kernels: &[String], wanted: Option<&str>) -> Result<String> {
+    Ok(match wanted {
+        Some(k) if kernels.iter().any(|n| n == k) => k.to_string(),
+        Some(k) => bail!(
+            "no kernel named `{k}`; the file has: {}",
+            kernels.join(", ")
+        ),
+        None if kernels.len() == 1 => kernels[0].clone(),
+        None => bail!(
+            "the file has {} kernels ({}); choose one with --kernel",
+            kernels.len(),
+            kernels.join(", ")
+        ),
+    })
+}
+
 /// The sizes of a file's `// bench: H=4096, W=4096` line (none if it has none).
 pub fn file_sizes(src: &str) -> Result<HashMap<String, i64>> {
     let mut sizes = HashMap::new();
@@ -171,20 +188,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
             PassManager::default_pipeline().run(&mut m)?;
         }
         let passes = t1.elapsed();
-        let kernels = m.kernel_names();
-        let name = match opts.kernel {
-            Some(k) if kernels.iter().any(|n| n == k) => k.to_string(),
-            Some(k) => bail!(
-                "no kernel named `{k}`; the file has: {}",
-                kernels.join(", ")
-            ),
-            None if kernels.len() == 1 => kernels[0].clone(),
-            None => bail!(
-                "the file has {} kernels ({}); choose one with --kernel",
-                kernels.len(),
-                kernels.join(", ")
-            ),
-        };
+        let name = choose_kernel(&m.kernel_names(), opts.kernel)?;
         let t2 = Instant::now();
         PassManager::parse(if opts.unoptimized {
             pj_compiler::codegen::UNOPTIMIZED_PIPELINE

@@ -3,7 +3,7 @@
 //! or all of them; and which schedule the optimizer chose, with the
 //! estimated energy and time of the alternatives it weighed.
 
-use crate::bench::{file_sizes, parse_sizes};
+use crate::bench::{choose_kernel, file_sizes, parse_sizes};
 use anyhow::{Context, Result, anyhow, bail};
 use pj_compiler::Module;
 use pj_compiler::codegen::{AFTER_DEFAULT_PIPELINE, UNOPTIMIZED_PIPELINE};
@@ -48,20 +48,7 @@ fn prepare(path: &Path, opts: &ModelOptions<'_>) -> Result<(Module, String, Hash
     PassManager::parse(DEFAULT_PIPELINE)
         .map_err(|e| anyhow!(e))?
         .run(&mut m)?;
-    let kernels = m.kernel_names();
-    let kernel = match opts.kernel {
-        Some(k) if kernels.iter().any(|n| n == k) => k.to_string(),
-        Some(k) => bail!(
-            "no kernel named `{k}`; the file has: {}",
-            kernels.join(", ")
-        ),
-        None if kernels.len() == 1 => kernels[0].clone(),
-        None => bail!(
-            "the file has {} kernels ({}); choose one with --kernel",
-            kernels.len(),
-            kernels.join(", ")
-        ),
-    };
+    let kernel = choose_kernel(&m.kernel_names(), opts.kernel)?;
     let mut sizes =
         file_sizes(&src).with_context(|| format!("the `// bench:` line of `{name}`"))?;
     parse_sizes(opts.sizes, &mut sizes)?;

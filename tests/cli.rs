@@ -317,17 +317,7 @@ fn bench_reports_compile_time_run_statistics_and_traffic() {
 /// move close to their compulsory DRAM traffic.
 #[test]
 fn energy_and_explain_work_on_every_example() {
-    for ex in [
-        "blur",
-        "valid_blur",
-        "matmul",
-        "softmax",
-        "chain",
-        "qdot",
-        "unsharp",
-        "layernorm",
-        "conv2d",
-    ] {
+    for &ex in common::EXAMPLES {
         let file = format!("examples/{ex}.pj");
         let o = pj(&["energy", &file, "--json"]);
         let (out, err) = text(&o);
