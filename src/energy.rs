@@ -13,17 +13,24 @@ use pj_compiler::target::energy::{Cost, Estimate, estimate};
 use pj_compiler::target::profile::Profile;
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 
-/// Options shared by `pj energy` and `pj explain`.
-pub struct ModelOptions<'a> {
+/// The arguments `pj energy` and `pj explain` share.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// A .pj source file.
+    pub file: PathBuf,
     /// The kernel (may be omitted when the file has one).
-    pub kernel: Option<&'a str>,
-    /// `NAME=VALUE` bindings; the rest from the file's `// bench:` line, else 1024.
-    pub sizes: &'a [String],
-    /// A built-in profile name or a TOML path; `host` by default.
-    pub target: Option<&'a str>,
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
+    #[arg(long = "size", value_name = "NAME=VALUE,...")]
+    pub sizes: Vec<String>,
+    /// A profile: `host`, a built-in name (x86_64-avx512, x86_64-avx2, aarch64, apple-m1) or a TOML file.
+    #[arg(long)]
+    pub target: Option<String>,
     /// Machine-readable output.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -35,7 +42,8 @@ fn profile(name: Option<&str>) -> Result<Profile> {
 }
 
 /// The kernel's `pj` IR after the default pipeline, its name, and its sizes.
-fn prepare(path: &Path, opts: &ModelOptions<'_>) -> Result<(Module, String, HashMap<String, i64>)> {
+fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
+    let path = &opts.file;
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let name = path.display().to_string();
@@ -48,10 +56,10 @@ fn prepare(path: &Path, opts: &ModelOptions<'_>) -> Result<(Module, String, Hash
     PassManager::parse(DEFAULT_PIPELINE)
         .map_err(|e| anyhow!(e))?
         .run(&mut m)?;
-    let kernel = choose_kernel(&m.kernel_names(), opts.kernel)?;
+    let kernel = choose_kernel(&m.kernel_names(), opts.kernel.as_deref())?;
     let mut sizes =
         file_sizes(&src).with_context(|| format!("the `// bench:` line of `{name}`"))?;
-    parse_sizes(opts.sizes, &mut sizes)?;
+    parse_sizes(&opts.sizes, &mut sizes)?;
     // every size the kernel names gets a value; no array may be larger
     // than a machine's address space (the model's arithmetic is 64-bit)
     let k = m.kernel(&kernel).expect("listed");
@@ -154,15 +162,15 @@ fn cost_json(c: &Cost) -> serde_json::Value {
 }
 
 /// Runs `pj energy`.
-pub fn energy(path: &Path, opts: &ModelOptions<'_>, compare: bool) -> Result<()> {
-    let (m, kernel, sizes) = prepare(path, opts)?;
+pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
+    let (m, kernel, sizes) = prepare(opts)?;
     let optimized = format!("{DEFAULT_PIPELINE},{AFTER_DEFAULT_PIPELINE}");
     let profiles = if compare {
         let mut v = vec![Profile::host()];
         v.extend(Profile::all_builtin());
         v
     } else {
-        vec![profile(opts.target)?]
+        vec![profile(opts.target.as_deref())?]
     };
     let mut out = Vec::new();
     for p in &profiles {
@@ -239,9 +247,9 @@ pub fn energy(path: &Path, opts: &ModelOptions<'_>, compare: bool) -> Result<()>
 }
 
 /// Runs `pj explain`.
-pub fn explain(path: &Path, opts: &ModelOptions<'_>) -> Result<()> {
-    let (m, kernel, sizes) = prepare(path, opts)?;
-    let p = profile(opts.target)?;
+pub fn explain(opts: &ModelArgs) -> Result<()> {
+    let (m, kernel, sizes) = prepare(opts)?;
+    let p = profile(opts.target.as_deref())?;
     // the default pipeline up to `schedule`, then the schedule pass by hand
     // to read its decisions
     let (before_sched, after_sched) = AFTER_DEFAULT_PIPELINE

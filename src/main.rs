@@ -151,41 +151,17 @@ enum Command {
     /// Estimate a kernel's energy and time per loop nest, unoptimized and
     /// optimized, from a target profile (`--compare`: every profile).
     Energy {
-        /// A .pj source file.
-        file: PathBuf,
-        /// The kernel (may be omitted when the file has one).
-        #[arg(long)]
-        kernel: Option<String>,
-        /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
-        #[arg(long = "size", value_name = "NAME=VALUE,...")]
-        sizes: Vec<String>,
-        /// A profile: `host`, a built-in name (x86_64-avx512, x86_64-avx2, aarch64, apple-m1) or a TOML file.
-        #[arg(long)]
-        target: Option<String>,
+        #[command(flatten)]
+        model: energy::ModelArgs,
         /// The same kernel on every built-in profile.
         #[arg(long)]
         compare: bool,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
     },
     /// Show the schedule the optimizer chose for each stage, why, and the
-    /// estimated energy and time with and without each choice.
+    /// estimated energy and time of every alternative it weighed.
     Explain {
-        /// A .pj source file.
-        file: PathBuf,
-        /// The kernel (may be omitted when the file has one).
-        #[arg(long)]
-        kernel: Option<String>,
-        /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
-        #[arg(long = "size", value_name = "NAME=VALUE,...")]
-        sizes: Vec<String>,
-        /// A profile: `host`, a built-in name or a TOML file.
-        #[arg(long)]
-        target: Option<String>,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        model: energy::ModelArgs,
     },
     /// List the passes `--passes` accepts.
     Passes,
@@ -250,38 +226,8 @@ fn main() -> ExitCode {
             codegen,
         ),
         Command::Passes => commands::passes(),
-        Command::Energy {
-            file,
-            kernel,
-            sizes,
-            target,
-            compare,
-            json,
-        } => energy::energy(
-            &file,
-            &energy::ModelOptions {
-                kernel: kernel.as_deref(),
-                sizes: &sizes,
-                target: target.as_deref(),
-                json,
-            },
-            compare,
-        ),
-        Command::Explain {
-            file,
-            kernel,
-            sizes,
-            target,
-            json,
-        } => energy::explain(
-            &file,
-            &energy::ModelOptions {
-                kernel: kernel.as_deref(),
-                sizes: &sizes,
-                target: target.as_deref(),
-                json,
-            },
-        ),
+        Command::Energy { model, compare } => energy::energy(&model, compare),
+        Command::Explain { model } => energy::explain(&model),
         Command::Build {
             file,
             kernel,

@@ -102,6 +102,29 @@ fn random_args(
         .collect()
 }
 
+/// Asserts the native kernel gives the interpreter's result (or error) on `args`.
+fn assert_matches_interp(
+    m: &pj_compiler::Module,
+    name: &str,
+    k: &pj_compiler::codegen::cranelift::JitKernel,
+    args: &[Value],
+    what: &str,
+) {
+    let want = interp::run(m, name, args).map_err(|e| e.to_string());
+    let got = k.call(args).map_err(|e| e.to_string());
+    assert_eq!(format!("{got:?}"), format!("{want:?}"), "{what}");
+}
+
+/// A one-dimensional `f32` array argument.
+fn f32_array(values: &[f32]) -> Value {
+    use pj_compiler::dialects::arith::Scalar;
+    Value::Array(pj_compiler::interp::Tensor::new(
+        pj_lang::types::ScalarType::F32,
+        vec![values.len()],
+        values.iter().map(|&v| Scalar::F32(v)).collect(),
+    ))
+}
+
 #[test]
 fn jit_matches_the_interpreter_at_odd_shapes() {
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
@@ -196,9 +219,8 @@ fn tiled_groups_match_the_interpreter_with_one_row_per_tile() {
             |i: usize| [17, 3, 9, 2][i % 4],
         ] {
             let args = random_args(&m, name, &size_of, &mut rng);
+            assert_matches_interp(&m, name, k, &args, &format!("{name}, JIT"));
             let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-            let got = k.call(&args).map_err(|e| e.to_string());
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}, JIT");
             let got = interp::run(&lowered, name, &args).map_err(|e| e.to_string());
             assert_eq!(
                 format!("{got:?}"),
@@ -268,9 +290,7 @@ fn user_schedules_match_the_interpreter() {
         let k = code.kernel(name).unwrap();
         for size_of in [|i: usize| [7, 33, 1][i % 3], |i: usize| [37, 5, 18][i % 3]] {
             let args = random_args(&m, name, &size_of, &mut rng);
-            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-            let got = k.call(&args).map_err(|e| e.to_string());
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{src}");
+            assert_matches_interp(&m, name, k, &args, &src);
         }
     }
 }
@@ -309,9 +329,7 @@ kernel fmin(a: f64[N, C]) -> s: f64[N] { s[n] = min(c) a[n, c]; }
             |i: usize| [1, 8][i % 2],
         ] {
             let args = random_args(&m, name, &size_of, &mut rng);
-            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-            let got = k.call(&args).map_err(|e| e.to_string());
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}");
+            assert_matches_interp(&m, name, k, &args, name);
         }
     }
 }
@@ -354,8 +372,6 @@ fn reassociated_float_reductions_stay_within_rounding() {
 /// `-0.0`, infinities order.
 #[test]
 fn max_with_a_constant_keeps_the_semantics_of_max() {
-    use pj_compiler::dialects::arith::Scalar;
-    use pj_compiler::interp::Tensor;
     let special = [
         -0.0f32,
         0.0,
@@ -376,15 +392,8 @@ fn max_with_a_constant_keeps_the_semantics_of_max() {
             let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {form}; }}");
             let m = compile("k.pj", &src);
             let code = jit::compile(&m).unwrap();
-            let data: Vec<Scalar> = special.iter().map(|&v| Scalar::F32(v)).collect();
-            let args = vec![Value::Array(Tensor::new(
-                pj_lang::types::ScalarType::F32,
-                vec![special.len()],
-                data,
-            ))];
-            let want = interp::run(&m, "k", &args).unwrap();
-            let got = code.kernel("k").unwrap().call(&args).unwrap();
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{form}");
+            let args = vec![f32_array(&special)];
+            assert_matches_interp(&m, "k", code.kernel("k").unwrap(), &args, &form);
         }
     }
 }
@@ -393,8 +402,6 @@ fn max_with_a_constant_keeps_the_semantics_of_max() {
 /// (canonicalize): exact for every input, subnormals and specials included.
 #[test]
 fn division_by_a_power_of_two_is_exact_as_a_multiplication() {
-    use pj_compiler::dialects::arith::Scalar;
-    use pj_compiler::interp::Tensor;
     let special = [
         -0.0f32,
         0.0,
@@ -422,14 +429,13 @@ fn division_by_a_power_of_two_is_exact_as_a_multiplication() {
         let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = x[i] / {c}; }}");
         let m = compile("k.pj", &src);
         let code = jit::compile(&m).unwrap();
-        let data: Vec<Scalar> = special.iter().map(|&v| Scalar::F32(v)).collect();
-        let args = vec![Value::Array(Tensor::new(
-            pj_lang::types::ScalarType::F32,
-            vec![special.len()],
-            data,
-        ))];
-        let want = interp::run(&m, "k", &args).unwrap();
-        let got = code.kernel("k").unwrap().call(&args).unwrap();
-        assert_eq!(format!("{got:?}"), format!("{want:?}"), "x / {c}");
+        let args = vec![f32_array(&special)];
+        assert_matches_interp(
+            &m,
+            "k",
+            code.kernel("k").unwrap(),
+            &args,
+            &format!("x / {c}"),
+        );
     }
 }

@@ -566,7 +566,7 @@ impl<'m> Lowerer<'m> {
         let body = self.body;
         let result = self.m.result(op);
         if !self.stages.contains_key(&result) {
-            let bounds: Vec<ValueId> = self.m.op(op).operands.iter().map(|v| self.map[v]).collect();
+            let bounds: Vec<ValueId> = self.mapped_operands(op);
             self.alloc_stage(op, body, &bounds);
         }
         let tile = sched.tile.or_else(|| {
@@ -618,13 +618,7 @@ impl<'m> Lowerer<'m> {
     fn lower_group(&mut self, root: OpId, tile: Tile) {
         let body = self.body;
         let members = self.groups[&root].clone();
-        let bounds: Vec<ValueId> = self
-            .m
-            .op(root)
-            .operands
-            .iter()
-            .map(|v| self.map[v])
-            .collect();
+        let bounds: Vec<ValueId> = self.mapped_operands(root);
         let (rlo, rhi) = (bounds[0], bounds[1]);
         let zero = self.index_const(0);
         let one = self.index_const(1);
@@ -665,13 +659,7 @@ impl<'m> Lowerer<'m> {
         let y1 = self.bin(tb, ArithOp::Min, end, rhi);
         let mut scratch = Vec::new();
         for mem in &members {
-            let pb: Vec<ValueId> = self
-                .m
-                .op(mem.stage)
-                .operands
-                .iter()
-                .map(|v| self.map[v])
-                .collect();
+            let pb: Vec<ValueId> = self.mapped_operands(mem.stage);
             let lo = self.index_const(mem.lo);
             let hi = self.index_const(mem.hi);
             let a = self.bin(tb, ArithOp::Add, y0, lo);
@@ -701,7 +689,7 @@ impl<'m> Lowerer<'m> {
         let mut arrays: Vec<(ScalarType, Vec<ValueId>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for s in members.iter().map(|m| m.stage).chain([root]) {
-            let bounds: Vec<ValueId> = self.m.op(s).operands.iter().map(|v| self.map[v]).collect();
+            let bounds: Vec<ValueId> = self.mapped_operands(s);
             let mut ext = Vec::new();
             for pair in bounds.chunks(2).skip(1) {
                 let e = self.bin(body, ArithOp::Sub, pair[1], pair[0]);
@@ -750,7 +738,7 @@ impl<'m> Lowerer<'m> {
     ) {
         let d = self.m.op(op).clone();
         let result = d.results[0];
-        let mut bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
+        let mut bounds = self.mapped_operands(op);
         if let Some((a, b)) = rows {
             bounds[0] = a;
             bounds[1] = b;
@@ -820,13 +808,7 @@ impl<'m> Lowerer<'m> {
                     self.lower_expr_op(o, blk);
                 }
             }
-            let rbounds: Vec<ValueId> = self
-                .m
-                .op(red)
-                .operands
-                .iter()
-                .map(|v| self.map[v])
-                .collect();
+            let rbounds: Vec<ValueId> = self.mapped_operands(red);
             let rregion = self.m.entry_block(red, 0);
             let rvars = self.m.block(rregion).args.clone();
             let mut rb = blk;
@@ -1133,13 +1115,7 @@ impl<'m> Lowerer<'m> {
                 .operands([ident])
                 .result(vty.clone()),
         );
-        let rbounds: Vec<ValueId> = self
-            .m
-            .op(red)
-            .operands
-            .iter()
-            .map(|v| self.map[v])
-            .collect();
+        let rbounds: Vec<ValueId> = self.mapped_operands(red);
         let rregion = self.m.entry_block(red, 0);
         let rvars = self.m.block(rregion).args.clone();
         let mut accs: Vec<ValueId> = vec![ident; U as usize];
@@ -1376,6 +1352,11 @@ impl<'m> Lowerer<'m> {
         );
     }
 
+    /// An op's operands as the values they were lowered to.
+    fn mapped_operands(&self, op: OpId) -> Vec<ValueId> {
+        self.m.op(op).operands.iter().map(|v| self.map[v]).collect()
+    }
+
     /// Lowers the ops of a `pj.stage`/`pj.reduce` region into `block`; returns
     /// the new value of what the region yields.
     fn lower_region_value(&mut self, region: BlockId, block: BlockId) -> ValueId {
@@ -1565,7 +1546,7 @@ impl<'m> Lowerer<'m> {
                 .attr("value", Scalar::reduce_identity(&kind, elem).to_attr())
                 .result(ty.clone()),
         );
-        let bounds: Vec<ValueId> = d.operands.iter().map(|v| self.map[v]).collect();
+        let bounds = self.mapped_operands(op);
         let region = self.m.entry_block(op, 0);
         let vars = self.m.block(region).args.clone();
         let one = self.index_const(1);

@@ -61,6 +61,17 @@ pub const PARALLEL: &str = "parallel";
 /// Attribute: `false` keeps the stage's innermost loops scalar.
 pub const VECTORIZE: &str = "vectorize";
 
+/// Every schedule attribute of a `pj.stage`.
+pub const SCHEDULE_ATTRS: [&str; 7] = [
+    REDUCE_ORDER,
+    COMPUTE_AT,
+    TILE_BYTES,
+    TILE_ROWS,
+    COMPUTE_ROOT,
+    PARALLEL,
+    VECTORIZE,
+];
+
 /// Where a stage's reduction loops go relative to its innermost loop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReduceOrder {
@@ -147,17 +158,7 @@ impl StageSchedule {
 /// or an earlier run of the scheduler).
 pub fn user_scheduled(m: &Module, stage: OpId) -> bool {
     let d = m.op(stage);
-    [
-        REDUCE_ORDER,
-        COMPUTE_AT,
-        TILE_BYTES,
-        TILE_ROWS,
-        COMPUTE_ROOT,
-        PARALLEL,
-        VECTORIZE,
-    ]
-    .iter()
-    .any(|k| d.attr(k).is_some())
+    SCHEDULE_ATTRS.iter().any(|k| d.attr(k).is_some())
 }
 
 /// A stage's name.
@@ -681,18 +682,7 @@ impl AutoSchedule {
                 let written: Vec<String> = d
                     .attrs
                     .iter()
-                    .filter(|(k, _)| {
-                        [
-                            REDUCE_ORDER,
-                            COMPUTE_AT,
-                            TILE_BYTES,
-                            TILE_ROWS,
-                            COMPUTE_ROOT,
-                            PARALLEL,
-                            VECTORIZE,
-                        ]
-                        .contains(&k.as_str())
-                    })
+                    .filter(|(k, _)| SCHEDULE_ATTRS.contains(&k.as_str()))
                     .map(|(k, v)| format!("{k} = {v}"))
                     .collect();
                 decisions.push(note(
