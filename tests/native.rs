@@ -334,6 +334,51 @@ kernel fmin(a: f64[N, C]) -> s: f64[N] { s[n] = min(c) a[n, c]; }
     }
 }
 
+/// Matrix-product reductions whose operands are narrower than the sum
+/// (quantized `u8 x i8 -> i32`, `i16 -> i64`, integers to `f32`) keep a
+/// vector accumulator per column block with widening casts, bit for bit;
+/// a widening too steep for the lane count (`u8` to `i64`) stays scalar.
+#[test]
+fn widening_matrix_products_vectorize_and_agree() {
+    let src = "
+kernel q8(a: u8[M, K], b: i8[K, N]) -> c: i32[M, N] { c[i, j] = sum(k) i32(a[i, k]) * i32(b[k, j]); }
+kernel q16(a: u16[M, K], b: i16[K, N]) -> c: i64[M, N] { c[i, j] = sum(k) i64(a[i, k]) * i64(b[k, j]); }
+kernel qf(a: u8[M, K], b: i32[K, N]) -> c: f32[M, N] { c[i, j] = sum(k) f32(a[i, k]) * f32(b[k, j]); }
+kernel wrap(a: i8[M, K], b: i8[K, N]) -> c: u32[M, N] { c[i, j] = max(k) u32(b[k, j]) + u32(a[i, k]); }
+kernel steep(a: u8[M, K], b: u8[K, N]) -> c: i64[M, N] { c[i, j] = sum(k) i64(a[i, k]) * i64(b[k, j]); }
+";
+    let m = compile("q.pj", src);
+    let mut lowered = m.clone();
+    pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+        .unwrap()
+        .run(&mut lowered)
+        .unwrap();
+    let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+    for cast in [
+        ": i8x4\n",
+        "arith.cast(%",
+        ": i16x2\n",
+        ": f32x4\n",
+        ": u32x4\n",
+    ] {
+        assert!(text.contains(cast), "expected `{cast}` in:\n{text}");
+    }
+    assert!(!text.contains("u8x2"), "u8 -> i64 stays scalar:\n{text}");
+    let code = jit::JitModule::compile(&lowered).unwrap();
+    let mut rng = Rng(0xC0FFEE);
+    for name in ["q8", "q16", "qf", "wrap", "steep"] {
+        let k = code.kernel(name).unwrap();
+        for size_of in [
+            |i: usize| [3, 1, 17][i % 3],
+            |i: usize| [2, 37, 35][i % 3],
+            |i: usize| [1, 8, 16][i % 3],
+        ] {
+            let args = random_args(&m, name, &size_of, &mut rng);
+            assert_matches_interp(&m, name, k, &args, name);
+        }
+    }
+}
+
 /// `--fast-math=reassoc` (the CLI's default) vectorizes float sums with a
 /// partial sum per lane: results differ from the reference order only by
 /// rounding, within 1e-5 relative, on every example; and it does vectorize

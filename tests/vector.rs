@@ -1,5 +1,6 @@
 //! The `vector` dialect: hand-written vector IR (tests/vector/*.pjir) runs
-//! the same in the interpreter and as Cranelift code, at lengths around the
+//! the same in the interpreter and as Cranelift code (128-bit vectors and
+//! narrower ones feeding widening casts), at lengths around the
 //! vector width (0, 1, 3, 4, 5, 7, 33, 1000), and a vector access past the
 //! end is an error, never a wild read.
 
@@ -73,6 +74,18 @@ fn interpreter_and_jit_agree_on_vector_code() {
             .call(&args)
             .map_err(|e| e.to_string());
         assert_eq!(format!("{got:?}"), format!("{want:?}"), "ints, n = {n}");
+        assert!(want.is_ok(), "{want:?}");
+
+        let a = array(ScalarType::U8, (0..n as i64).map(|i| i * 77 + 3));
+        let b = array(ScalarType::I8, (0..n as i64).map(|i| i * 41 - 120));
+        let args = [a, b];
+        let want = interp::run(&m, "narrow", &args).map_err(|e| e.to_string());
+        let got = code
+            .kernel("narrow")
+            .unwrap()
+            .call(&args)
+            .map_err(|e| e.to_string());
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "narrow, n = {n}");
         assert!(want.is_ok(), "{want:?}");
     }
 }

@@ -54,6 +54,23 @@ impl ArithOp {
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         let d = m.op(op);
         let result = d.results.first().map(|&r| m.ty(r).clone());
+        if let (Some(t @ Type::Vector { .. }), ArithOp::Cast) = (&result, self) {
+            check::counts(m, op, Some(1), 1, 0, errs);
+            if let Err(e) = super::vector::valid_vector(t) {
+                errs.push(e);
+            }
+            let from = d.operands.first().map(|&v| m.ty(v).clone());
+            match from {
+                Some(f) if f.lanes().is_none() || f.lanes() != t.lanes() => {
+                    errs.push(format!("casts {f} to {t}: needs a vector of as many lanes"))
+                }
+                Some(f) if !super::vector::cast_supported(f.elem(), t.elem()) => {
+                    errs.push(format!("casts from {f} to {t} are not vector operations"))
+                }
+                _ => {}
+            }
+            return;
+        }
         if let Some(t @ Type::Vector { .. }) = &result {
             // elementwise arithmetic on vectors: one vector type throughout
             if !super::vector::elementwise(self, t.elem()) {

@@ -3,9 +3,13 @@
 //! Produced by `passes::vectorize` (and hand-written in tests); consumed by
 //! the interpreter and the backends. A vector type
 //! `f32x4` holds 128 bits today (what Cranelift encodes; LLVM will take
-//! wider). Elementwise arithmetic is `arith` on vector operands (`add`,
-//! `sub`, `mul`, `min`, `max`, `neg` for every numeric lane type, `div` for
-//! floats); these ops move data between vectors, scalars and buffers.
+//! wider). Narrower vectors (`u8x4`, `i16x4`: 32 or 64 bits) exist as the
+//! sources of widening casts, so that `i32(a[k])` over `u8` lanes keeps the
+//! lane count of the `i32` arithmetic it feeds. Elementwise arithmetic is
+//! `arith` on vector operands (`add`, `sub`, `mul`, `min`, `max`, `neg` for
+//! every numeric lane type, `div` for floats; `cast` where
+//! [`cast_supported`] says so); these ops move data between vectors,
+//! scalars and buffers.
 //!
 //! ```text
 //! %v = vector.load(%x, %i, %j) : f32x4        // x[i, j..j+4]
@@ -41,6 +45,23 @@ pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
     matches!(a, Add | Sub | Mul | Min | Max | Neg) || (a == Div && elem.is_float())
 }
 
+/// Whether `arith.cast` converts vectors of `from` lanes to `to` lanes:
+/// integer widening (sign- or zero-extension by the source's signedness,
+/// which is what the scalar cast's wrapping means when the target is
+/// wider), and integers of up to 16 bits or `i32` to `f32` — the
+/// conversions backends have vector instructions for.
+pub fn cast_supported(from: ScalarType, to: ScalarType) -> bool {
+    let int = |t: ScalarType| t.is_numeric() && !t.is_float();
+    if !int(from) {
+        return false;
+    }
+    if int(to) {
+        return to.size_bytes() > from.size_bytes();
+    }
+    // exact for up to 16 bits; i32 rounds to nearest like the scalar cast
+    to == ScalarType::F32 && (from.size_bytes() <= 2 || from == ScalarType::I32)
+}
+
 /// Whether `t` is a vector type today's backends support.
 pub fn valid_vector(t: &Type) -> Result<(), String> {
     match t {
@@ -48,9 +69,9 @@ pub fn valid_vector(t: &Type) -> Result<(), String> {
             if !elem.is_numeric() {
                 return Err(format!("vectors of {elem} are not supported"));
             }
-            if (*lanes as usize) * elem.size_bytes() * 8 != 128 {
+            if !matches!((*lanes as usize) * elem.size_bytes() * 8, 32 | 64 | 128) {
                 return Err(format!(
-                    "{t} is not 128 bits wide (the width backends encode today)"
+                    "{t} is not 32, 64 or 128 bits wide (the widths backends encode today)"
                 ));
             }
             Ok(())

@@ -727,6 +727,11 @@ impl Interp<'_> {
         let m = self.m;
         let d = m.op(op);
         Ok(match d.opcode {
+            Opcode::Arith(ArithOp::Cast) => {
+                let t = m.ty(d.results[0]).elem();
+                let x = self.vector(d.operands[0]);
+                Slot::V(x.into_iter().map(|l| l.cast(t)).collect())
+            }
             Opcode::Arith(a) => {
                 let x = self.vector(d.operands[0]);
                 let out = if a == ArithOp::Neg {

@@ -4,10 +4,14 @@
 //!
 //! Visibility follows the IR's scoping: an op in the kernel block can stand
 //! in for duplicates inside stage and reduction regions, but not the other
-//! way round. Legal always. Cost: one walk, O(ops) hash look-ups.
+//! way round. Loads (`mem.load`, `vector.load`) are merged too, within one
+//! block and only while no op that may write memory (a store, an op with
+//! regions, a call) lies between them: the repeat reads the same element,
+//! and would fail exactly where the first did. Legal always. Cost: one
+//! walk, O(ops) hash look-ups.
 
 use super::{Pass, PassError};
-use crate::dialects::Opcode;
+use crate::dialects::{MemOp, Opcode, VectorOp};
 use crate::ir::{BlockId, Module, Type, ValueId};
 use std::collections::HashMap;
 
@@ -38,6 +42,8 @@ fn cse_block(
     changed: &mut bool,
 ) {
     let mut table = outer.clone();
+    // loads seen since the last op that may write memory, this block only
+    let mut loads: HashMap<Key, Vec<ValueId>> = HashMap::new();
     for op in m.block(block).ops.clone() {
         // Uses of removed duplicates now point at the survivors.
         for v in &mut m.op_mut(op).operands {
@@ -52,7 +58,15 @@ fn cse_block(
             }
         }
         let d = m.op(op);
-        if !d.opcode.is_pure() || !d.regions.is_empty() || d.results.is_empty() {
+        let is_load = matches!(
+            d.opcode,
+            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
+        );
+        if !is_load && !d.opcode.is_pure() || !d.regions.is_empty() {
+            loads.clear();
+            continue;
+        }
+        if d.results.is_empty() {
             continue;
         }
         let key: Key = (
@@ -61,6 +75,7 @@ fn cse_block(
             format!("{:?}", d.attrs),
             d.results.iter().map(|&r| m.ty(r).clone()).collect(),
         );
+        let table = if is_load { &mut loads } else { &mut table };
         match table.get(&key) {
             Some(prev) => {
                 for (&old, &new) in d.results.iter().zip(prev) {

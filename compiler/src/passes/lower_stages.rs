@@ -1201,15 +1201,23 @@ impl<'m> Lowerer<'m> {
         vty: &Type,
     ) -> ValueId {
         let jset: std::collections::HashSet<ValueId> = [j].into();
+        let lanes = vty.lanes().expect("a vector type");
+        // every value keeps its element type; the lane count is the
+        // accumulator's (a `u8` read feeding an `i32` product is `u8x4`)
+        let vector_of = |s: &Self, v: ValueId| Type::Vector {
+            elem: s.m.ty(v).elem(),
+            lanes,
+        };
         let as_vector = |s: &mut Self, v: ValueId| -> ValueId {
             if s.m.ty(v).lanes().is_some() {
                 return v;
             }
+            let t = vector_of(s, v);
             s.value(
                 block,
                 OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
                     .operands([v])
-                    .result(vty.clone()),
+                    .result(t),
             )
         };
         for op in self.m.block(region).ops.clone() {
@@ -1218,10 +1226,10 @@ impl<'m> Lowerer<'m> {
                 let y = self.map[&d.operands[0]];
                 return as_vector(self, y);
             }
-            let vector = d
-                .results
-                .iter()
-                .any(|&r| *self.m.ty(r) != Type::INDEX && schedule::depends_on(self.m, r, &jset));
+            // data varying with `j` (index arithmetic stays scalar)
+            let vector = d.results.iter().any(|&r| {
+                schedule::reads_data(self.m, r) && schedule::depends_on(self.m, r, &jset)
+            });
             if !vector {
                 self.lower_expr_op(op, block);
                 continue;
@@ -1244,11 +1252,12 @@ impl<'m> Lowerer<'m> {
                     };
                     let mut operands = vec![buf];
                     operands.extend(local);
+                    let t = vector_of(self, d.results[0]);
                     let v = self.value(
                         block,
                         OpSpec::new(Opcode::Vector(VectorOp::Load))
                             .operands(operands)
-                            .result(vty.clone())
+                            .result(t)
                             .loc(d.loc),
                     );
                     self.map.insert(d.results[0], v);
@@ -1262,10 +1271,8 @@ impl<'m> Lowerer<'m> {
                             as_vector(self, x)
                         })
                         .collect();
-                    let v = self.value(
-                        block,
-                        OpSpec::new(arith(a)).operands(operands).result(vty.clone()),
-                    );
+                    let t = vector_of(self, d.results[0]);
+                    let v = self.value(block, OpSpec::new(arith(a)).operands(operands).result(t));
                     self.map.insert(d.results[0], v);
                 }
                 other => {

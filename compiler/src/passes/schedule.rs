@@ -189,6 +189,20 @@ pub fn depends_on(m: &Module, v: ValueId, vars: &HashSet<ValueId>) -> bool {
     }
 }
 
+/// Whether `v` is computed from array data (a read or a nested
+/// reduction), as opposed to index arithmetic and constants.
+pub fn reads_data(m: &Module, v: ValueId) -> bool {
+    match m.value(v).def {
+        ValueDef::BlockArg(..) => false,
+        ValueDef::OpResult(op, _) => {
+            let d = m.op(op);
+            d.opcode == Opcode::Pj(PjOp::Read)
+                || !d.regions.is_empty()
+                || d.operands.iter().any(|&o| reads_data(m, o))
+        }
+    }
+}
+
 fn int_constant(m: &Module, v: ValueId) -> Option<i64> {
     let op = m.def_op(v)?;
     let d = m.op(op);
@@ -377,7 +391,7 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
         return Err("an array is walked across rows along the innermost dim".into());
     }
     if !acc.vectorizable {
-        return Err("its body has operations vector code does not handle yet (casts, math functions, integer division)".into());
+        return Err("its body has operations vector code does not handle yet (narrowing or float-to-integer casts, math functions, integer division)".into());
     }
     let region = m.entry_block(stage, 0);
     let inner: HashSet<ValueId> = [*m.block(region).args.last().expect("rank >= 2")].into();
@@ -401,8 +415,9 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
 pub struct ReductionAccess {
     /// Every read is invariant along, or unit-stride in, the innermost variable.
     pub unit_stride: bool,
-    /// The body is what the vectorizer handles (loads and plain arithmetic,
-    /// float division; no casts, math functions or integer division yet).
+    /// The body is what the vectorizer handles (loads, plain arithmetic,
+    /// float division, widening casts; no math functions or integer
+    /// division yet).
     pub vectorizable: bool,
     /// Reads whose non-last dims follow the reduction variables (a column walk
     /// in the reduction-innermost order).
@@ -438,17 +453,30 @@ pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
         }
     }
     // what the vectorizer takes today: loads, stores and plain arithmetic
+    // at the accumulator's lane count, each value 32 to 128 bits wide
+    let lanes = 16 / m.ty(m.result(stage)).elem().size_bytes().max(1);
     let mut vectorizable = true;
     m.walk_block(body, &mut |op| {
         let d = m.op(op);
-        // index arithmetic stays scalar and is hoisted; only data ops matter
-        if !d.results.is_empty()
-            && d.results
-                .iter()
-                .all(|&r| *m.ty(r) == crate::ir::Type::INDEX)
+        let read = d.opcode == Opcode::Pj(PjOp::Read);
+        // index arithmetic and constants stay scalar (hoisted, broadcast);
+        // only ops on data become vector ops
+        if !read
+            && d.opcode != Opcode::Pj(PjOp::Yield)
+            && !d.results.iter().any(|&r| reads_data(m, r))
         {
             return;
         }
+        // an index varying along the vector's lanes cannot enter data as a
+        // broadcast scalar
+        vectorizable &= read
+            || d.operands
+                .iter()
+                .all(|&o| reads_data(m, o) || !depends_on(m, o, &inner));
+        vectorizable &= d
+            .results
+            .iter()
+            .all(|&r| (4..=16).contains(&(lanes * m.ty(r).elem().size_bytes())));
         vectorizable &= match d.opcode {
             Opcode::Arith(a) => {
                 matches!(
@@ -464,13 +492,27 @@ pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
             }
             Opcode::Pj(PjOp::Read | PjOp::Yield | PjOp::Size) => true,
             _ => false,
-        };
+        } || is_vector_cast(m, op);
     });
     ReductionAccess {
         unit_stride,
         vectorizable,
         strided_today,
     }
+}
+
+/// Whether `op` is a cast vector code performs lane by lane
+/// (`dialects::vector::cast_supported`), such as `i32(a[k])` of a `u8`.
+fn is_vector_cast(m: &Module, op: OpId) -> bool {
+    let d = m.op(op);
+    d.opcode == Opcode::Arith(ArithOp::Cast)
+        && match (
+            m.ty(d.operands[0]).as_scalar(),
+            m.ty(d.results[0]).as_scalar(),
+        ) {
+            (Some(from), Some(to)) => crate::dialects::vector::cast_supported(from, to),
+            _ => false,
+        }
 }
 
 /// A parameter's or stage's name.

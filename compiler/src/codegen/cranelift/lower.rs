@@ -18,8 +18,8 @@ use crate::dialects::{
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData,
-    StackSlotKind, Value, types,
+    AbiParam, Block, BlockArg, Endianness, FuncRef, InstBuilder, MemFlagsData, Signature,
+    StackSlotData, StackSlotKind, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
@@ -101,9 +101,13 @@ pub fn cl_type(t: ScalarType) -> types::Type {
 /// The Cranelift type of a scalar or vector IR type.
 pub fn cl_value_type(t: &IrType) -> types::Type {
     match t {
-        IrType::Vector { elem, lanes } => cl_type(*elem)
-            .by(*lanes)
-            .expect("a 128-bit vector (verified)"),
+        // vectors narrower than 128 bits live in the low lanes of a full
+        // register (see `load_vector`)
+        IrType::Vector { elem, .. } => {
+            let e = cl_type(*elem);
+            e.by(128 / e.bits())
+                .expect("a numeric lane type (verified)")
+        }
         t => cl_type(t.elem()),
     }
 }
@@ -569,6 +573,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             .first()
             .is_some_and(|&r| matches!(ir.ty(r), IrType::Vector { .. }));
         let value: Option<Value> = match d.opcode {
+            Opcode::Arith(ArithOp::Cast) if vector_result => Some(self.vector_cast(op)),
             Opcode::Arith(a) if vector_result => Some(self.vector_arith(op, a)?),
             Opcode::Vector(v) => self.vector(op, v)?,
             Opcode::Arith(a) => Some(self.arith(op, a)?),
@@ -1260,10 +1265,10 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let flags = MemFlagsData::new().with_notrap();
                     if store {
                         let x = self.scalar(d.operands[0]);
-                        self.b.ins().store(flags, x, addr, 0);
+                        self.store_vector(&vir, x, addr);
                         return Ok(None);
                     }
-                    return Ok(Some(self.b.ins().load(cl_value_type(&vir), flags, addr, 0)));
+                    return Ok(Some(self.load_vector(&vir, flags, addr)));
                 }
                 let idx: Vec<Value> = d.operands[first..]
                     .iter()
@@ -1303,9 +1308,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let x = self.scalar(d.operands[0]);
                     self.b.ins().brif(unit, fast, &[], slow, &[]);
                     self.b.switch_to_block(fast);
-                    self.b
-                        .ins()
-                        .store(MemFlagsData::new().with_notrap(), x, addr, 0);
+                    self.store_vector(&vir, x, addr);
                     self.b.ins().jump(done, &[]);
                     self.b.switch_to_block(slow);
                     let mut a = addr;
@@ -1322,10 +1325,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     self.b.ins().brif(unit, fast, &[], slow, &[]);
                     self.b.switch_to_block(fast);
                     // element-aligned, not necessarily vector-aligned
-                    let x = self
-                        .b
-                        .ins()
-                        .load(vt, MemFlagsData::new().with_notrap(), addr, 0);
+                    let x = self.load_vector(&vir, MemFlagsData::new().with_notrap(), addr);
                     self.b.ins().jump(done, &[BlockArg::Value(x)]);
                     self.b.switch_to_block(slow);
                     let zero = if et.is_float() {
@@ -1346,6 +1346,81 @@ impl<M: Module> FnLower<'_, '_, M> {
                 }
             }
         }
+    }
+
+    /// One contiguous vector access. A vector narrower than 128 bits moves
+    /// as one integer of its width into the low lanes of a register; the
+    /// other lanes are zero and never read.
+    fn load_vector(&mut self, vir: &IrType, flags: MemFlagsData, addr: Value) -> Value {
+        let vt = cl_value_type(vir);
+        let bits = vir.lanes().expect("vector") * vir.elem().size_bytes() as u32 * 8;
+        if bits == 128 {
+            return self.b.ins().load(vt, flags, addr, 0);
+        }
+        let (it, wide) = if bits == 64 {
+            (types::I64, types::I64X2)
+        } else {
+            (types::I32, types::I32X4)
+        };
+        let x = self.b.ins().load(it, flags, addr, 0);
+        let x = self.b.ins().scalar_to_vector(wide, x);
+        self.b.ins().bitcast(
+            vt,
+            MemFlagsData::new().with_endianness(Endianness::Little),
+            x,
+        )
+    }
+
+    /// The store counterpart of [`Self::load_vector`].
+    fn store_vector(&mut self, vir: &IrType, x: Value, addr: Value) {
+        let flags = MemFlagsData::new().with_notrap();
+        let bits = vir.lanes().expect("vector") * vir.elem().size_bytes() as u32 * 8;
+        if bits == 128 {
+            self.b.ins().store(flags, x, addr, 0);
+            return;
+        }
+        let wide = if bits == 64 {
+            types::I64X2
+        } else {
+            types::I32X4
+        };
+        let w = self.b.ins().bitcast(
+            wide,
+            MemFlagsData::new().with_endianness(Endianness::Little),
+            x,
+        );
+        let lane = self.b.ins().extractlane(w, 0);
+        self.b.ins().store(flags, lane, addr, 0);
+    }
+
+    /// `arith.cast` on vectors: the widenings and conversions
+    /// `dialects::vector::cast_supported` admits.
+    fn vector_cast(&mut self, op: OpId) -> Value {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let (from, to) = (ir.ty(d.operands[0]).elem(), ir.ty(d.results[0]).elem());
+        let mut x = self.scalar(d.operands[0]);
+        let signed = from.is_signed_int();
+        // widen the integer lanes step by step: 8 -> 16 -> 32 -> 64 bits
+        let target_bits = if to.is_float() {
+            32
+        } else {
+            cl_type(to).bits()
+        };
+        let mut bits = cl_type(from).bits();
+        while bits < target_bits {
+            x = if signed {
+                self.b.ins().swiden_low(x)
+            } else {
+                self.b.ins().uwiden_low(x)
+            };
+            bits *= 2;
+        }
+        if to.is_float() {
+            // unsigned sources narrower than 32 bits are now non-negative i32
+            x = self.b.ins().fcvt_from_sint(types::F32X4, x);
+        }
+        x
     }
 
     /// The address of an access in a versioned loop's fast copy.
