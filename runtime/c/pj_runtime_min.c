@@ -43,7 +43,36 @@ void pj_rt_free(void* p, size_t bytes) {
     if (bytes != 0) free(p);
 }
 
-float pj_rt_expf(float x) { return expf(x); }
+/* picojoule's own expf (runtime/src/math.rs): the same operations in the
+   same order, never contracted into fused multiply-adds. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#define PJ_NO_CONTRACT
+#elif defined(__GNUC__)
+#define PJ_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define PJ_NO_CONTRACT
+#endif
+PJ_NO_CONTRACT float pj_rt_expf(float x) {
+    static const float P[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    const float round = 12582912.0f;
+    union { float f; int32_t i; } t, s1, s2, rb;
+    if (x > 89.0f) x = 89.0f;
+    else if (x < -104.0f) x = -104.0f;
+    t.f = x * 1.44269504088896341f + round;
+    float k = t.f - round;
+    rb.f = round;
+    int32_t n = t.i - rb.i;
+    float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
+    float p = P[0];
+    for (int i = 1; i < 6; i++) p = p * r + P[i];
+    p = p * (r * r) + r + 1.0f;
+    int32_t n1 = n >> 1, n2 = n - n1;
+    s1.i = (n1 + 127) << 23;
+    s2.i = (n2 + 127) << 23;
+    return p * s1.f * s2.f;
+}
 double pj_rt_exp(double x) { return exp(x); }
 float pj_rt_logf(float x) { return logf(x); }
 double pj_rt_log(double x) { return log(x); }

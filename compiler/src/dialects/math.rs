@@ -1,11 +1,16 @@
-//! `math` dialect: elementary functions on scalars. `abs` takes any number
-//! (wrapping for the most negative integer); the others take floats and are
-//! computed with the host's libm in the interpreter, so they agree with
-//! NumPy to a few ulps, not bit for bit.
+//! `math` dialect: elementary functions. `abs` takes any number (wrapping
+//! for the most negative integer); the others take floats. `exp` on `f32`
+//! is picojoule's own (`pj_runtime::math::expf`: within 1 ulp, the same
+//! bits on every machine and backend, computable inline in vector code);
+//! `log`, `tanh`, `pow` and `f64` `exp` are the host's libm, so they agree
+//! with NumPy to a few ulps, not bit for bit.
+//!
+//! On vectors (see [`lanewise`]): `abs`, `sqrt`, `floor`, `ceil` on float
+//! lanes and `exp` on `f32` lanes, lane by lane with the scalar semantics.
 
 use super::arith::Scalar;
 use super::{check, dialect_ops};
-use crate::ir::{Module, OpId};
+use crate::ir::{Module, OpId, ScalarType, Type};
 
 dialect_ops!(
     /// Ops of the `math` dialect.
@@ -28,11 +33,32 @@ dialect_ops!(
     Pow => "pow",
 });
 
+/// Whether `op` applies lane by lane to vectors of `elem` (what the
+/// vectorizers may produce and the backends must encode).
+pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
+    match op {
+        MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => elem.is_float(),
+        MathOp::Exp => elem == ScalarType::F32,
+        MathOp::Log | MathOp::Tanh | MathOp::Pow => false,
+    }
+}
+
 impl MathOp {
     /// Checks the op's rules.
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         let n = if self == MathOp::Pow { 2 } else { 1 };
         check::counts(m, op, Some(n), 1, 0, errs);
+        if let Some(t @ Type::Vector { .. }) = m.op(op).results.first().map(|&r| m.ty(r)) {
+            if let Err(e) = super::vector::valid_vector(t) {
+                errs.push(e);
+            } else if !lanewise(self, t.elem()) {
+                errs.push(format!("does not apply to vectors ({t}): use scalars"));
+            }
+            if m.op(op).operands.iter().any(|&v| m.ty(v) != t) {
+                errs.push(format!("every operand must be {t}"));
+            }
+            return;
+        }
         let res = m.op(op).results.first().and_then(|&r| m.ty(r).as_scalar());
         for i in 0..n {
             let t = check::scalar_operand(m, op, i, errs);
@@ -73,7 +99,10 @@ pub fn eval(op: MathOp, args: &[Scalar]) -> Scalar {
             }
             s => s,
         },
-        MathOp::Exp => f!(a, |x| x.exp()),
+        MathOp::Exp => match a {
+            Scalar::F32(x) => Scalar::F32(pj_runtime::math::expf(x)),
+            a => f!(a, |x| x.exp()),
+        },
         MathOp::Log => f!(a, |x| x.ln()),
         MathOp::Sqrt => f!(a, |x| x.sqrt()),
         MathOp::Tanh => f!(a, |x| x.tanh()),

@@ -732,6 +732,17 @@ impl Interp<'_> {
                 let x = self.vector(d.operands[0]);
                 Slot::V(x.into_iter().map(|l| l.cast(t)).collect())
             }
+            Opcode::Math(mo) => {
+                let lanes: Vec<Vec<Scalar>> = d.operands.iter().map(|&v| self.vector(v)).collect();
+                Slot::V(
+                    (0..lanes[0].len())
+                        .map(|k| {
+                            let args: Vec<Scalar> = lanes.iter().map(|l| l[k]).collect();
+                            math::eval(mo, &args)
+                        })
+                        .collect(),
+                )
+            }
             Opcode::Arith(a) => {
                 let x = self.vector(d.operands[0]);
                 let out = if a == ArithOp::Neg {

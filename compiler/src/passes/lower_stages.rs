@@ -1262,7 +1262,7 @@ impl<'m> Lowerer<'m> {
                     );
                     self.map.insert(d.results[0], v);
                 }
-                Opcode::Arith(a) => {
+                Opcode::Arith(_) | Opcode::Math(_) => {
                     let operands: Vec<ValueId> = d
                         .operands
                         .iter()
@@ -1272,7 +1272,7 @@ impl<'m> Lowerer<'m> {
                         })
                         .collect();
                     let t = vector_of(self, d.results[0]);
-                    let v = self.value(block, OpSpec::new(arith(a)).operands(operands).result(t));
+                    let v = self.value(block, OpSpec::new(d.opcode).operands(operands).result(t));
                     self.map.insert(d.results[0], v);
                 }
                 other => {

@@ -391,7 +391,7 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
         return Err("an array is walked across rows along the innermost dim".into());
     }
     if !acc.vectorizable {
-        return Err("its body has operations vector code does not handle yet (narrowing or float-to-integer casts, math functions, integer division)".into());
+        return Err("its body has operations vector code does not handle yet (narrowing or float-to-integer casts, log/tanh/pow, integer division)".into());
     }
     let region = m.entry_block(stage, 0);
     let inner: HashSet<ValueId> = [*m.block(region).args.last().expect("rank >= 2")].into();
@@ -416,8 +416,8 @@ pub struct ReductionAccess {
     /// Every read is invariant along, or unit-stride in, the innermost variable.
     pub unit_stride: bool,
     /// The body is what the vectorizer handles (loads, plain arithmetic,
-    /// float division, widening casts; no math functions or integer
-    /// division yet).
+    /// float division, widening casts, lane-wise math; no integer division
+    /// yet).
     pub vectorizable: bool,
     /// Reads whose non-last dims follow the reduction variables (a column walk
     /// in the reduction-innermost order).
@@ -490,6 +490,10 @@ pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
                         | ArithOp::Constant
                 ) || (a == ArithOp::Div && d.results.iter().all(|&r| m.ty(r).elem().is_float()))
             }
+            Opcode::Math(f) => d
+                .results
+                .iter()
+                .all(|&r| crate::dialects::math::lanewise(f, m.ty(r).elem())),
             Opcode::Pj(PjOp::Read | PjOp::Yield | PjOp::Size) => true,
             _ => false,
         } || is_vector_cast(m, op);

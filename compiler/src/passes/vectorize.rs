@@ -244,6 +244,22 @@ fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
                     used_as_data.extend(o.operands.iter().copied());
                 }
             }
+            Opcode::Math(f) => {
+                let r = *o.results.first()?;
+                let cs: Vec<Class> = o.operands.iter().map(|&v| cls(&class, v)).collect();
+                let t = m.ty(r).clone();
+                if cs.iter().all(|&c| c == Class::Invariant) {
+                    class.insert(r, Class::Invariant);
+                } else if cs.contains(&Class::Affine)
+                    || !crate::dialects::math::lanewise(f, t.elem())
+                    || !fix_lanes(&t)
+                {
+                    return None;
+                } else {
+                    class.insert(r, Class::Vector);
+                    used_as_data.extend(o.operands.iter().copied());
+                }
+            }
             _ => return None,
         }
     }
@@ -446,7 +462,7 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                 let r = m.result(r);
                 map.insert(o.results[0], r);
             }
-            Opcode::Arith(_) if class(o.results[0]) == Class::Vector => {
+            Opcode::Arith(_) | Opcode::Math(_) if class(o.results[0]) == Class::Vector => {
                 let operands: Vec<ValueId> =
                     o.operands.iter().map(|&x| as_vector(m, &map, x)).collect();
                 let t = vtype(m.ty(o.results[0]));

@@ -1348,6 +1348,78 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
     }
 
+    /// `pj_runtime::math::expf` inline, on an `f32` or an `f32x4`: the same
+    /// operations on the same constants in the same order, so the bits are
+    /// the interpreter's.
+    fn expf(&mut self, x: Value) -> Value {
+        use pj_runtime::math::expf_consts::*;
+        let vt = self.b.func.dfg.value_type(x);
+        let vector = vt.is_vector();
+        let it = if vector { types::I32X4 } else { types::I32 };
+        let fconst = |s: &mut Self, v: f32| -> Value {
+            if vector {
+                let bytes: Vec<u8> = (0..4).flat_map(|_| v.to_le_bytes()).collect();
+                let c = s.b.func.dfg.constants.insert(bytes.into());
+                s.b.ins().vconst(vt, c)
+            } else {
+                s.b.ins().f32const(v)
+            }
+        };
+        let iconst = |s: &mut Self, v: i32| -> Value {
+            let c = s.b.ins().iconst(types::I32, v as i64);
+            if vector { s.b.ins().splat(it, c) } else { c }
+        };
+        // `if x > HI { HI } else if x < LO { LO } else { x }`: NaN stays
+        let select = |s: &mut Self, cc: FloatCC, x: Value, bound: f32| -> Value {
+            let b = fconst(s, bound);
+            let c = s.b.ins().fcmp(cc, x, b);
+            if vector {
+                let mask = s.b.ins().bitcast(vt, MemFlagsData::new(), c);
+                s.b.ins().bitselect(mask, b, x)
+            } else {
+                s.b.ins().select(c, b, x)
+            }
+        };
+        let x = select(self, FloatCC::GreaterThan, x, HI);
+        let x = select(self, FloatCC::LessThan, x, LO);
+        let log2e = fconst(self, LOG2E);
+        let round = fconst(self, ROUND);
+        let t = self.b.ins().fmul(x, log2e);
+        let t = self.b.ins().fadd(t, round);
+        let k = self.b.ins().fsub(t, round);
+        let tb = self.b.ins().bitcast(it, MemFlagsData::new(), t);
+        let rb = iconst(self, ROUND.to_bits() as i32);
+        let n = self.b.ins().isub(tb, rb);
+        let c1 = fconst(self, C1);
+        let c2 = fconst(self, C2);
+        let kc1 = self.b.ins().fmul(k, c1);
+        let r = self.b.ins().fsub(x, kc1);
+        let kc2 = self.b.ins().fmul(k, c2);
+        let r = self.b.ins().fsub(r, kc2);
+        let mut p = fconst(self, P[0]);
+        for &c in &P[1..] {
+            let c = fconst(self, c);
+            let pr = self.b.ins().fmul(p, r);
+            p = self.b.ins().fadd(pr, c);
+        }
+        let rr = self.b.ins().fmul(r, r);
+        let p = self.b.ins().fmul(p, rr);
+        let p = self.b.ins().fadd(p, r);
+        let one = fconst(self, 1.0);
+        let p = self.b.ins().fadd(p, one);
+        let n1 = self.b.ins().sshr_imm_u(n, 1);
+        let n2 = self.b.ins().isub(n, n1);
+        let bias = iconst(self, 127);
+        let mut scaled = p;
+        for half in [n1, n2] {
+            let e = self.b.ins().iadd(half, bias);
+            let e = self.b.ins().ishl_imm_u(e, 23);
+            let f = self.b.ins().bitcast(vt, MemFlagsData::new(), e);
+            scaled = self.b.ins().fmul(scaled, f);
+        }
+        scaled
+    }
+
     /// One contiguous vector access. A vector narrower than 128 bits moves
     /// as one integer of its width into the low lanes of a register; the
     /// other lanes are zero and never read.
@@ -1818,9 +1890,13 @@ impl<M: Module> FnLower<'_, '_, M> {
     fn math(&mut self, op: OpId, mo: MathOp) -> Value {
         let ir = self.ir;
         let d = ir.op(op);
-        let rt = ir.ty(d.results[0]).as_scalar().expect("verified");
+        let rt = ir.ty(d.results[0]).elem();
         let args: Vec<Value> = d.operands.iter().map(|&v| self.scalar(v)).collect();
         let f32t = rt == ScalarType::F32;
+        if mo == MathOp::Exp && f32t {
+            // inline, scalar or vector: no call, no clobbered registers
+            return self.expf(args[0]);
+        }
         let call = |s: &mut Self, f32name: &'static str, f64name: &'static str| {
             let id = s.rt.math[if f32t { f32name } else { f64name }];
             s.call(id, &args).expect("math functions return a value")
