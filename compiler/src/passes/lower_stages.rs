@@ -835,7 +835,7 @@ impl<'m> Lowerer<'m> {
             if block_rows.is_empty() {
                 block_rows.push(self.map[&vars[rank - 2]]);
             }
-            let jend = self.vector_blocks(blk, op, red, lo, hi, &vars, &block_rows);
+            let jend = self.vector_blocks(blk, op, red, (lo, hi), &vars, &block_rows);
             for &row in &block_rows {
                 self.map.insert(vars[rank - 2], row);
                 self.inner_loop(
@@ -1113,8 +1113,7 @@ impl<'m> Lowerer<'m> {
         block: BlockId,
         op: OpId,
         red: OpId,
-        lo: ValueId,
-        hi: ValueId,
+        (lo, hi): (ValueId, ValueId),
         vars: &[ValueId],
         rows: &[ValueId],
     ) -> ValueId {

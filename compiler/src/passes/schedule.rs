@@ -755,7 +755,7 @@ impl AutoSchedule {
                             &name,
                             "reduction over blocks of vectors, accumulators in registers".into(),
                             format!(
-                                "every read of the reduction is the same for a row or contiguous along `{name}`'s last dim: 4 vectors of elements accumulate in registers over the whole reduction, nothing goes back to memory until the end"
+                                "every read of the reduction is the same for a row or contiguous along `{name}`'s last dim: blocks of 6 rows x 2 vectors (or 4 vectors of one row) accumulate in registers over the whole reduction, each load shared by the rows, nothing goes back to memory until the end"
                             ),
                         ));
                     } else if acc.unit_stride && acc.vectorizable {
