@@ -4,6 +4,7 @@
 mod bench;
 mod commands;
 mod energy;
+mod repl;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -165,6 +166,14 @@ enum Command {
     },
     /// List the passes `--passes` accepts.
     Passes,
+    /// Define, JIT, run and inspect kernels interactively (docs/repl.md).
+    /// Without a terminal (or with --script) it runs the statements of a
+    /// script and exits non-zero if any failed.
+    Repl {
+        /// Run the statements of this file instead of reading a terminal.
+        #[arg(long)]
+        script: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -226,6 +235,11 @@ fn main() -> ExitCode {
             codegen,
         ),
         Command::Passes => commands::passes(),
+        Command::Repl { script } => match repl::run(script.as_deref()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(anyhow::anyhow!(commands::Reported)),
+            Err(e) => Err(e),
+        },
         Command::Energy { model, compare } => energy::energy(&model, compare),
         Command::Explain { model } => energy::explain(&model),
         Command::Build {

@@ -131,6 +131,9 @@ pub mod status {
     pub const OUT_OF_MEMORY: i32 = 5;
     /// An argument has the wrong element type or rank, or is null.
     pub const BAD_ARGUMENT: i32 = 6;
+    /// Stopped between parallel chunks at the caller's request
+    /// ([`crate::interrupt`]); results are incomplete.
+    pub const INTERRUPTED: i32 = 7;
 
     /// A short name for a status code.
     pub fn name(code: i32) -> &'static str {
@@ -142,6 +145,7 @@ pub mod status {
             OUT_OF_BOUNDS => "out of bounds",
             OUT_OF_MEMORY => "out of memory",
             BAD_ARGUMENT => "bad argument",
+            INTERRUPTED => "interrupted",
             _ => "unknown status",
         }
     }

@@ -18,6 +18,7 @@ pub mod abi;
 pub mod alloc;
 pub mod buffer;
 pub mod error;
+pub mod interrupt;
 pub mod math;
 pub mod parallel;
 

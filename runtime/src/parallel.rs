@@ -43,9 +43,33 @@ pub extern "C" fn pj_rt_parallel_for(
         return 0;
     }
     let grain = grain.max(1);
-    let threads = rayon::current_num_threads() as i64;
+    let pool = if rayon::current_thread_index().is_some() {
+        // nested in a chunk: the pool this worker belongs to
+        None
+    } else {
+        POOL.with(|p| p.borrow().clone())
+    };
+    let threads = pool
+        .as_ref()
+        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()) as i64;
+    if crate::interrupt::requested() {
+        return crate::interrupt::fail();
+    }
     if threads <= 1 || n <= grain {
-        return body(ctx, lo, hi);
+        // inline, in grain-sized chunks so that a request can stop it
+        let mut a = lo;
+        while a < hi {
+            let b = a.saturating_add(grain).min(hi);
+            let st = body(ctx, a, b);
+            if st != 0 {
+                return st;
+            }
+            a = b;
+            if a < hi && crate::interrupt::requested() {
+                return crate::interrupt::fail();
+            }
+        }
+        return 0;
     }
     // a few chunks per thread balance uneven work; each at least `grain`
     let chunks = (n / grain).clamp(1, 4 * threads);
@@ -53,8 +77,18 @@ pub extern "C" fn pj_rt_parallel_for(
     let ctx = Ctx(ctx);
     let status = AtomicI32::new(0);
     let message: Mutex<Option<String>> = Mutex::new(None);
-    (0..chunks).into_par_iter().for_each(|c| {
+    let run_chunks = || (0..chunks).into_par_iter().for_each(|c| {
         if status.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        if crate::interrupt::requested() {
+            if status
+                .compare_exchange(0, crate::abi::status::INTERRUPTED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                crate::interrupt::fail();
+                *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
+            }
             return;
         }
         let a = lo + c * size;
@@ -72,12 +106,32 @@ pub extern "C" fn pj_rt_parallel_for(
             *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
         }
     });
+    match &pool {
+        Some(p) => p.install(run_chunks),
+        None => run_chunks(),
+    }
     let st = status.load(Ordering::SeqCst);
     if st != 0 {
         let msg = message.into_inner().unwrap_or_else(|e| e.into_inner());
         crate::error::set_error(msg.as_deref().unwrap_or("a parallel chunk failed"));
     }
     st
+}
+
+thread_local! {
+    /// The pool parallel loops started on this thread use ([`with_pool`]).
+    static POOL: std::cell::RefCell<Option<std::sync::Arc<rayon::ThreadPool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the parallel loops it starts on this thread using `pool`
+/// (`None`: the global pool) — how one process runs kernels with a thread
+/// count it changes at will (`pj repl`'s `:threads`).
+pub fn with_pool<R>(pool: Option<std::sync::Arc<rayon::ThreadPool>>, f: impl FnOnce() -> R) -> R {
+    let old = POOL.with(|p| std::mem::replace(&mut *p.borrow_mut(), pool));
+    let r = f();
+    POOL.with(|p| *p.borrow_mut() = old);
+    r
 }
 
 /// Sets the number of worker threads, once, before the first parallel loop

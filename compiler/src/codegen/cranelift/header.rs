@@ -77,6 +77,7 @@ pub fn c_header(ir: &IrModule, guard: &str, only: &[String]) -> String {
         status::OUT_OF_BOUNDS,
         status::OUT_OF_MEMORY,
         status::BAD_ARGUMENT,
+        status::INTERRUPTED,
     ] {
         let name = status::name(code).to_uppercase().replace(' ', "_");
         let _ = writeln!(h, "#define PJ_{name} {code}");

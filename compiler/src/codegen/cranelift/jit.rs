@@ -218,7 +218,8 @@ fn scalar_slot(s: Scalar) -> u64 {
     }
 }
 
-fn to_buffer(t: &Tensor) -> Result<Buffer, RunError> {
+/// An interpreter array as a runtime buffer (for [`JitKernel::call_buffers`]).
+pub fn to_buffer(t: &Tensor) -> Result<Buffer, RunError> {
     Buffer::from_bytes(elem_code(t.elem), &t.shape, &t.to_le_bytes())
         .map_err(|e| bad(format!("{e:?}")))
 }
@@ -301,6 +302,11 @@ impl JitKernel {
                 s
             })
             .collect())
+    }
+
+    /// The element type of each result, in order.
+    pub fn result_elems(&self) -> Vec<crate::ir::ScalarType> {
+        self.results.iter().map(|r| r.1).collect()
     }
 
     /// Runs the kernel on runtime buffers: `results` must have the shapes

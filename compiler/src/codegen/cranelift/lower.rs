@@ -253,17 +253,40 @@ fn define_with<M: Module>(
         queue.append(&mut l.pending);
     }
     // `PJ_DISASM=1`: print the machine code of every function (a
-    // developer's aid for reading what the backend made of a loop)
-    let disasm = std::env::var_os("PJ_DISASM").is_some();
-    ctx.set_disasm(disasm);
+    // developer's aid for reading what the backend made of a loop);
+    // [`with_listing`]: collect it (`pj repl`'s `:asm`)
+    let env = std::env::var_os("PJ_DISASM").is_some();
+    let listing = LISTING.with(|l| l.borrow().is_some());
+    ctx.set_disasm(env || listing);
     module
         .define_function(id, &mut ctx)
         .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
-    if disasm && let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
-        eprintln!("; {name}\n{code}");
+    if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+        if env {
+            eprintln!("; {name}\n{code}");
+        }
+        LISTING.with(|l| {
+            if let Some(text) = l.borrow_mut().as_mut() {
+                text.push_str(&format!("; {name}\n{code}\n"));
+            }
+        });
     }
     module.clear_context(&mut ctx);
     Ok(())
+}
+
+thread_local! {
+    /// The machine code listing being collected on this thread, if any.
+    static LISTING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which defines functions), returning its result and the
+/// machine code of every function it defined, as text.
+pub fn with_listing<R>(f: impl FnOnce() -> R) -> (R, String) {
+    LISTING.with(|l| *l.borrow_mut() = Some(String::new()));
+    let r = f();
+    let text = LISTING.with(|l| l.borrow_mut().take()).unwrap_or_default();
+    (r, text)
 }
 
 /// A parallel loop body to define as its own function

@@ -59,3 +59,15 @@ pub fn emit_object(
         .emit()
         .map_err(|e| CodegenError::Cranelift(e.to_string()))
 }
+
+/// The machine code Cranelift makes for the kernels of `ir` named in
+/// `only` (all if empty) on `target`, as an assembly-like listing (one
+/// section per function, parallel loop bodies included).
+pub fn disassemble(
+    ir: &IrModule,
+    target: &Target,
+    only: &[String],
+) -> Result<String, CodegenError> {
+    let (r, text) = super::lower::with_listing(|| emit_object(ir, target, only));
+    r.map(|_| text)
+}

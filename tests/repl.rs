@@ -1,0 +1,199 @@
+//! `pj repl`: scripted sessions (tests/repl/*.pjs, run with `--script` in a
+//! scratch directory holding the examples; a snapshot of what they print,
+//! with timings and temporary paths masked), the same script through stdin,
+//! and the interactive mode through a pseudo-terminal (multi-line input,
+//! completion, Ctrl-C at the prompt and during a kernel, history).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A scratch directory with the examples' sources and the tutorial image.
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::root();
+    for e in std::fs::read_dir(root.join("examples")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pj") {
+            std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(
+        root.join("examples/data/shapes.png"),
+        dir.path().join("shapes.png"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Timings and the scratch directory vary from run to run.
+fn mask(text: &str, dir: &Path) -> String {
+    let mut out = String::new();
+    for line in text.replace(&dir.display().to_string(), "<dir>").lines() {
+        let masked = if line.starts_with("compile  ") {
+            "compile  <ms> (<phases>)".to_string()
+        } else if line.starts_with("run      median") {
+            let backend = line.rsplit('(').next().unwrap_or("");
+            format!("run      median <ms> ... ({backend}")
+        } else {
+            line.to_string()
+        };
+        out.push_str(&masked);
+        out.push('\n');
+    }
+    out
+}
+
+fn run_script(path: &Path, dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(["repl", "--script"])
+        .arg(path)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), mask(&text, dir))
+}
+
+#[test]
+fn scripted_sessions() {
+    insta::glob!("repl/*.pjs", |path| {
+        let dir = scratch();
+        let (ok, text) = run_script(path, dir.path());
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        // the exit status says whether every statement succeeded
+        assert_eq!(ok, name != "errors", "{name}:\n{text}");
+        insta::assert_snapshot!(text);
+        if name == "tutorial" {
+            // what :save wrote is a real PNG and a real .npy of the blur
+            let png = picojoule::image_io::read(&dir.path().join("soft.png")).unwrap();
+            let npy = picojoule::npy::read(&dir.path().join("soft.npy")).unwrap();
+            assert_eq!(png.shape, vec![128, 128]);
+            assert_eq!(npy.shape, vec![128, 128]);
+            for (p, n) in png.data.iter().zip(&npy.data) {
+                assert!((p.as_f64() - n.as_f64()).abs() <= 0.5 / 255.0 + 1e-6);
+            }
+        }
+        if name == "errors" {
+            // a refused :save leaves no file behind
+            assert!(!dir.path().join("a.png").exists());
+        }
+    });
+}
+
+/// `pj repl < script` behaves as `--script`.
+#[test]
+fn stdin_is_a_script() {
+    let dir = scratch();
+    let script = common::root().join("tests/repl/session.pjs");
+    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
+        .arg("repl")
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::from(std::fs::File::open(&script).unwrap()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (_, expected) = run_script(&script, dir.path());
+    let got = mask(
+        &format!(
+            "{}--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        dir.path(),
+    );
+    assert_eq!(got, expected);
+}
+
+/// The terminal: prompts, a kernel typed over several lines with the
+/// continuation prompt, Tab completion of a built-in and of a variable,
+/// Ctrl-C dropping a half-typed line, Ctrl-C stopping a long kernel call
+/// between parallel chunks (the session lives on), history kept in the
+/// data directory across sessions, Ctrl-D leaving.
+#[cfg(unix)]
+#[test]
+fn the_terminal_session() {
+    use expectrl::{ControlCode, Eof, Session};
+    use std::time::Duration;
+    let dir = scratch();
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
+        cmd.arg("repl")
+            .current_dir(dir.path())
+            .env("XDG_DATA_HOME", data.path())
+            .env("HOME", data.path())
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        let mut p = Session::spawn(cmd).unwrap();
+        p.set_expect_timeout(Some(Duration::from_secs(120)));
+        p
+    };
+    let mut p = start();
+    p.expect("pj> ").unwrap();
+    p.send_line("kernel twice(x: f32[N]) -> y: f32[N] {").unwrap();
+    p.expect("... ").unwrap();
+    p.send_line("    y[i] = x[i] * 2.0;").unwrap();
+    p.expect("... ").unwrap();
+    p.send_line("}").unwrap();
+    p.expect("defined twice(x: f32[N]) -> y").unwrap();
+    p.expect("pj> ").unwrap();
+    // Tab completes the built-in `arange`
+    p.send("let v = ara").unwrap();
+    p.send("\t").unwrap();
+    p.send_line("(f32, 5)").unwrap();
+    p.expect("v: f32[5]").unwrap();
+    p.expect("pj> ").unwrap();
+    // ... and the kernel's name
+    p.send("twi").unwrap();
+    p.send("\t").unwrap();
+    p.send_line("(v)").unwrap();
+    p.expect("y: f32[5]").unwrap();
+    p.expect("[0. 2. 4. 6. 8.]").unwrap();
+    p.expect("pj> ").unwrap();
+    // Ctrl-C drops a half-typed line
+    p.send("let lost = twice(").unwrap();
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("pj> ").unwrap();
+    p.send_line(":vars").unwrap();
+    p.expect("v: f32[5]").unwrap();
+    p.expect("pj> ").unwrap();
+    // Ctrl-C during a long call: the kernel stops between chunks
+    p.send_line(":load matmul.pj").unwrap();
+    p.expect("defined matmul").unwrap();
+    p.send_line(":threads 1").unwrap();
+    p.expect("threads: 1").unwrap();
+    p.send_line("let big = rand(f32, 2500, 2500)").unwrap();
+    p.expect("big: f32[2500, 2500]").unwrap();
+    p.expect("pj> ").unwrap();
+    p.send_line("let slow = matmul(big, big)").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("interrupted").unwrap();
+    p.expect("pj> ").unwrap();
+    // the session keeps its state
+    p.send_line("twice(v)").unwrap();
+    p.expect("[0. 2. 4. 6. 8.]").unwrap();
+    p.expect("pj> ").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect(Eof).unwrap();
+    // history survives into the next session
+    let history = std::fs::read_to_string(data.path().join("picojoule/repl-history.txt"))
+        .expect("history file in the data directory");
+    assert!(history.contains("kernel twice"), "{history}");
+    let mut p = start();
+    p.expect("pj> ").unwrap();
+    // Up arrow recalls the last line of the previous session
+    p.send("\x1b[A").unwrap();
+    p.send_line("").unwrap();
+    p.expect("no kernel `twice`").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect(Eof).unwrap();
+}
