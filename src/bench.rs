@@ -4,7 +4,7 @@
 //! same run (a STREAM-like triad).
 
 use anyhow::{Context, Result, anyhow, bail};
-use pj_compiler::codegen::cranelift::{JitModule, KernelArg};
+use pj_compiler::codegen::cranelift::{JitModule, KernelArg, Tier};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::ir::{Dim, ScalarType, Type};
 use pj_compiler::passes::PassManager;
@@ -35,6 +35,8 @@ pub struct BenchOptions<'a> {
     pub unoptimized: bool,
     /// `--fast-math=reassoc`: float reductions may be reassociated.
     pub reassoc: bool,
+    /// The Cranelift tier: the quick one is what `pj repl` compiles first.
+    pub tier: Tier,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Also measure the memory roofline and report the fraction reached.
@@ -200,7 +202,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         .run(&mut m)?;
         let lowering = t2.elapsed();
         let t3 = Instant::now();
-        let code = JitModule::compile(&m)?;
+        let code = JitModule::compile_at(&m, opts.tier)?;
         let cranelift = t3.elapsed();
         Ok((code, name, [front, passes, lowering, cranelift]))
     };
@@ -362,8 +364,16 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     );
     let c = &report.compile_ms;
     println!(
-        "  compile    {:.2} ms median of {COMPILES} (front end {:.2}, passes {:.2}, lowering {:.2}, cranelift {:.2})",
-        c.total, c.front_end, c.passes, c.lowering, c.cranelift
+        "  compile    {:.2} ms median of {COMPILES} (front end {:.2}, passes {:.2}, lowering {:.2}, cranelift {:.2}; {} tier)",
+        c.total,
+        c.front_end,
+        c.passes,
+        c.lowering,
+        c.cranelift,
+        match opts.tier {
+            Tier::Quick => "quick",
+            Tier::Optimizing => "optimizing",
+        }
     );
     println!(
         "  run        median {:.3} ms, min {:.3}, max {:.3} over {} runs",

@@ -49,7 +49,10 @@ pub fn encode_png(t: &Tensor) -> Result<Vec<u8>> {
         ),
     };
     if h == 0 || w == 0 {
-        bail!("an image needs at least one pixel; this array is {:?}", t.shape);
+        bail!(
+            "an image needs at least one pixel; this array is {:?}",
+            t.shape
+        );
     }
     let (Ok(h32), Ok(w32)) = (u32::try_from(h), u32::try_from(w)) else {
         bail!("{h} x {w} is too large for a PNG");
@@ -135,7 +138,9 @@ mod tests {
         std::fs::write(&p, b"hello").unwrap();
         let e = read(&p).unwrap_err().to_string();
         assert!(e.contains("is not an image"), "{e}");
-        let e = read(&dir.path().join("missing.png")).unwrap_err().to_string();
+        let e = read(&dir.path().join("missing.png"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read"), "{e}");
     }
 }

@@ -30,6 +30,15 @@ pub enum Stage {
     Ir,
 }
 
+/// `pj bench --tier`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CompileTier {
+    /// The single-pass register allocator: fast compiles.
+    Quick,
+    /// The backtracking register allocator: the best code.
+    Optimizing,
+}
+
 /// Who executes `pj run`.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Backend {
@@ -146,6 +155,9 @@ enum Command {
         /// One compile and exactly one run, no warm-up (for cache simulators).
         #[arg(long)]
         once: bool,
+        /// Cranelift's effort: `quick` (the REPL's first compile) or `optimizing`.
+        #[arg(long, value_enum, default_value = "optimizing")]
+        tier: CompileTier,
         #[command(flatten)]
         codegen: commands::CodegenFlags,
     },
@@ -259,6 +271,7 @@ fn main() -> ExitCode {
             json,
             roofline,
             once,
+            tier,
             codegen,
         } => bench::bench(
             &file,
@@ -272,6 +285,10 @@ fn main() -> ExitCode {
                 once,
                 unoptimized: codegen.opt_level == 0,
                 reassoc: codegen.reassoc(),
+                tier: match tier {
+                    CompileTier::Quick => pj_compiler::codegen::cranelift::Tier::Quick,
+                    CompileTier::Optimizing => pj_compiler::codegen::cranelift::Tier::Optimizing,
+                },
             },
         ),
     };

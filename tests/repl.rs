@@ -138,7 +138,8 @@ fn the_terminal_session() {
     };
     let mut p = start();
     p.expect("pj> ").unwrap();
-    p.send_line("kernel twice(x: f32[N]) -> y: f32[N] {").unwrap();
+    p.send_line("kernel twice(x: f32[N]) -> y: f32[N] {")
+        .unwrap();
     p.expect("... ").unwrap();
     p.send_line("    y[i] = x[i] * 2.0;").unwrap();
     p.expect("... ").unwrap();

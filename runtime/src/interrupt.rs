@@ -31,6 +31,8 @@ pub fn requested() -> bool {
 
 /// Records the message of an interrupted call and returns its status.
 pub(crate) fn fail() -> i32 {
-    crate::error::set_error("interrupted (Ctrl-C): the kernel stopped between parallel chunks; its results are incomplete");
+    crate::error::set_error(
+        "interrupted (Ctrl-C): the kernel stopped between parallel chunks; its results are incomplete",
+    );
     crate::abi::status::INTERRUPTED
 }

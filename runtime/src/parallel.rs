@@ -49,9 +49,9 @@ pub extern "C" fn pj_rt_parallel_for(
     } else {
         POOL.with(|p| p.borrow().clone())
     };
-    let threads = pool
-        .as_ref()
-        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()) as i64;
+    let threads =
+        pool.as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()) as i64;
     if crate::interrupt::requested() {
         return crate::interrupt::fail();
     }
@@ -77,35 +77,42 @@ pub extern "C" fn pj_rt_parallel_for(
     let ctx = Ctx(ctx);
     let status = AtomicI32::new(0);
     let message: Mutex<Option<String>> = Mutex::new(None);
-    let run_chunks = || (0..chunks).into_par_iter().for_each(|c| {
-        if status.load(Ordering::Relaxed) != 0 {
-            return;
-        }
-        if crate::interrupt::requested() {
-            if status
-                .compare_exchange(0, crate::abi::status::INTERRUPTED, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
+    let run_chunks = || {
+        (0..chunks).into_par_iter().for_each(|c| {
+            if status.load(Ordering::Relaxed) != 0 {
+                return;
+            }
+            if crate::interrupt::requested() {
+                if status
+                    .compare_exchange(
+                        0,
+                        crate::abi::status::INTERRUPTED,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    )
+                    .is_ok()
+                {
+                    crate::interrupt::fail();
+                    *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
+                }
+                return;
+            }
+            let a = lo + c * size;
+            let b = (a + size).min(hi);
+            if a >= b {
+                return;
+            }
+            let st = body(ctx.get(), a, b);
+            if st != 0
+                && status
+                    .compare_exchange(0, st, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
             {
-                crate::interrupt::fail();
+                // the message was recorded on this worker; carry it to the caller
                 *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
             }
-            return;
-        }
-        let a = lo + c * size;
-        let b = (a + size).min(hi);
-        if a >= b {
-            return;
-        }
-        let st = body(ctx.get(), a, b);
-        if st != 0
-            && status
-                .compare_exchange(0, st, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
-            // the message was recorded on this worker; carry it to the caller
-            *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
-        }
-    });
+        })
+    };
     match &pool {
         Some(p) => p.install(run_chunks),
         None => run_chunks(),

@@ -95,7 +95,10 @@ fn interactive(session: Session) -> Result<bool> {
     // Ctrl-C while a kernel runs: ask it to stop between parallel chunks
     // (at the prompt, rustyline reads Ctrl-C as a key instead)
     let _ = ctrlc::set_handler(pj_runtime::interrupt::request);
-    println!("picojoule {} — :help lists the commands, Ctrl-D leaves", env!("CARGO_PKG_VERSION"));
+    println!(
+        "picojoule {} — :help lists the commands, Ctrl-D leaves",
+        env!("CARGO_PKG_VERSION")
+    );
     let mut ok = true;
     // an input with an open `{` continues on the next line
     let mut pending = String::new();

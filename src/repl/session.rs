@@ -11,7 +11,7 @@ use super::syntax::{self, Expr, Stmt};
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::{image_io, npy};
 use pj_compiler::Module;
-use pj_compiler::codegen::cranelift::{JitModule, KernelArg, jit};
+use pj_compiler::codegen::cranelift::{JitModule, KernelArg, Tier, jit};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::signature;
 use pj_compiler::interp::{self, Tensor, Value};
@@ -86,7 +86,10 @@ pub struct Session {
     kernels: BTreeMap<String, usize>,
     vars: BTreeMap<String, Value>,
     settings: Settings,
-    cache: HashMap<u64, Rc<Compiled>>,
+    cache: HashMap<(u64, Tier), Rc<Compiled>>,
+    /// Units (by [`Session::unit_key`]) with a call that ran long enough
+    /// to deserve the optimizing tier.
+    hot: std::collections::HashSet<u64>,
     /// Sizes of each kernel's last call, for `:explain` and `:energy`.
     last_sizes: HashMap<String, Vec<(String, i64)>>,
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
@@ -106,17 +109,44 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":reload", "read the loaded files again"),
     (":kernels", "the kernels defined, with their signatures"),
     (":vars", "the variables, with their types and shapes"),
-    (":stats NAME", "min, max, mean, standard deviation and NaN count of an array"),
-    (":save NAME FILE", "write an array to FILE (.npy, or .png for 2-D and HxWx3 arrays)"),
-    (":show NAME", "write a PNG of a 2-D or HxWx3 array and print its path (inline in kitty and iTerm2)"),
-    (":ir KERNEL [after PASS | --stage loops]", "the kernel's IR: high level, after a pass of the lowering, or lowered"),
+    (
+        ":stats NAME",
+        "min, max, mean, standard deviation and NaN count of an array",
+    ),
+    (
+        ":save NAME FILE",
+        "write an array to FILE (.npy, or .png for 2-D and HxWx3 arrays)",
+    ),
+    (
+        ":show NAME",
+        "write a PNG of a 2-D or HxWx3 array and print its path (inline in kitty and iTerm2)",
+    ),
+    (
+        ":ir KERNEL [after PASS | --stage loops]",
+        "the kernel's IR: high level, after a pass of the lowering, or lowered",
+    ),
     (":passes", "the passes, with what each does"),
-    (":asm KERNEL [--target T]", "the machine code Cranelift makes of the kernel"),
-    (":explain KERNEL", "the optimizer's choices at the sizes of the kernel's last call"),
-    (":energy KERNEL", "the energy model's estimate at the sizes of the kernel's last call"),
-    (":time CALL", "compile time, then the median run time over repetitions"),
+    (
+        ":asm KERNEL [--target T]",
+        "the machine code Cranelift makes of the kernel",
+    ),
+    (
+        ":explain KERNEL",
+        "the optimizer's choices at the sizes of the kernel's last call",
+    ),
+    (
+        ":energy KERNEL",
+        "the energy model's estimate at the sizes of the kernel's last call",
+    ),
+    (
+        ":time CALL",
+        "compile time, then the median run time over repetitions",
+    ),
     (":backend cranelift|interp", "who runs calls"),
-    (":target T", "the target of :asm, :explain and :energy (calls run on this machine)"),
+    (
+        ":target T",
+        "the target of :asm, :explain and :energy (calls run on this machine)",
+    ),
     (":threads N", "worker threads for parallel loops"),
     (":opt 0|2", "optimization level"),
     (":quit", "leave (also Ctrl-D)"),
@@ -124,15 +154,29 @@ pub const COMMANDS: &[(&str, &str)] = &[
 
 /// The built-in functions (for completion and `:help`).
 pub const BUILTINS: &[(&str, &str)] = &[
-    ("load", "load(\"FILE\"): a .npy array, or a PNG/JPEG as f32[H, W] or f32[H, W, 3] in [0, 1]"),
-    ("zeros", "zeros(T, D0, D1, ...): an array of zeros of element type T"),
+    (
+        "load",
+        "load(\"FILE\"): a .npy array, or a PNG/JPEG as f32[H, W] or f32[H, W, 3] in [0, 1]",
+    ),
+    (
+        "zeros",
+        "zeros(T, D0, D1, ...): an array of zeros of element type T",
+    ),
     ("ones", "ones(T, D0, D1, ...): an array of ones"),
-    ("rand", "rand(T, D0, D1, ...): uniform in [0, 1) (floats) or 0..100 (integers)"),
+    (
+        "rand",
+        "rand(T, D0, D1, ...): uniform in [0, 1) (floats) or 0..100 (integers)",
+    ),
     ("arange", "arange(T, N): 0, 1, ..., N - 1"),
 ];
 
 /// The largest array the built-ins make (elements).
 const MAX_ELEMENTS: usize = 1 << 30;
+
+/// A call at the quick tier that runs longer than this recompiles its
+/// kernel at the optimizing tier for the next call: the few extra
+/// milliseconds of compile are then small against the run.
+const TIER_UP_AFTER: Duration = Duration::from_millis(50);
 
 impl Session {
     /// A session printing to `out` and `err`; `color` for diagnostics.
@@ -143,6 +187,7 @@ impl Session {
             vars: BTreeMap::new(),
             settings: Settings::default(),
             cache: HashMap::new(),
+            hot: Default::default(),
             last_sizes: HashMap::new(),
             pool: None,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -156,7 +201,11 @@ impl Session {
 
     /// Names for completion: kernels, variables.
     pub fn names(&self) -> Vec<String> {
-        self.kernels.keys().chain(self.vars.keys()).cloned().collect()
+        self.kernels
+            .keys()
+            .chain(self.vars.keys())
+            .cloned()
+            .collect()
     }
 
     /// Runs one complete input (see [`syntax::balanced`]); returns whether
@@ -165,7 +214,7 @@ impl Session {
         self.inputs += 1;
         let result = match syntax::parse(input) {
             Err(d) => {
-                self.diagnostics(&[d], &format!("<input {}>", self.inputs), input);
+                self.diagnostics(&[*d], &format!("<input {}>", self.inputs), input);
                 return false;
             }
             Ok(stmt) => self.statement(stmt, input),
@@ -287,7 +336,10 @@ impl Session {
                 let files: Vec<(String, PathBuf)> = self
                     .units
                     .iter()
-                    .filter(|u| u.path.is_some() && self.kernels.values().any(|&i| self.units[i].name == u.name))
+                    .filter(|u| {
+                        u.path.is_some()
+                            && self.kernels.values().any(|&i| self.units[i].name == u.name)
+                    })
                     .map(|u| (u.name.clone(), u.path.clone().expect("filtered")))
                     .collect();
                 let mut seen = std::collections::HashSet::new();
@@ -378,7 +430,9 @@ impl Session {
                 self.settings.backend = match args[0].as_str() {
                     "cranelift" => Backend::Cranelift,
                     "interp" => Backend::Interp,
-                    "llvm" => bail!("the LLVM backend is not built yet; the backends are cranelift and interp"),
+                    "llvm" => bail!(
+                        "the LLVM backend is not built yet; the backends are cranelift and interp"
+                    ),
                     b => bail!("no backend `{b}`; the backends are cranelift and interp"),
                 };
                 let _ = writeln!(self.out, "backend: {}", args[0]);
@@ -391,7 +445,10 @@ impl Session {
                     pj_compiler::target::profile::Profile::load(t).map_err(|e| anyhow!(e))?;
                 }
                 self.settings.target = t.clone();
-                let _ = writeln!(self.out, "target: {t} (for :asm, :explain, :energy; calls run on this machine)");
+                let _ = writeln!(
+                    self.out,
+                    "target: {t} (for :asm, :explain, :energy; calls run on this machine)"
+                );
                 Ok(())
             }
             "threads" => {
@@ -400,7 +457,12 @@ impl Session {
                     .parse()
                     .ok()
                     .filter(|&n| (1..=1024).contains(&n))
-                    .ok_or_else(|| anyhow!("`{}`: threads must be a whole number from 1 to 1024", args[0]))?;
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "`{}`: threads must be a whole number from 1 to 1024",
+                            args[0]
+                        )
+                    })?;
                 self.pool = Some(std::sync::Arc::new(
                     rayon::ThreadPoolBuilder::new()
                         .num_threads(n)
@@ -444,25 +506,35 @@ impl Session {
         })
     }
 
-    /// The kernel's unit compiled with the current settings (cached).
-    fn compiled(&mut self, kernel: &str) -> Result<Rc<Compiled>> {
-        let unit = self.unit_of(kernel)?;
-        let key = {
-            let mut h = DefaultHasher::new();
-            self.units[unit].text.hash(&mut h);
-            self.settings.backend.hash(&mut h);
-            self.settings.opt.hash(&mut h);
-            h.finish()
-        };
-        if let Some(c) = self.cache.get(&key) {
-            return Ok(c.clone());
-        }
-        let c = Rc::new(self.compile_unit(unit)?);
-        self.cache.insert(key, c.clone());
-        Ok(c)
+    /// What a compiled unit depends on: its source, the backend, `:opt`.
+    fn unit_key(&self, unit: usize) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.units[unit].text.hash(&mut h);
+        self.settings.backend.hash(&mut h);
+        self.settings.opt.hash(&mut h);
+        h.finish()
     }
 
-    fn compile_unit(&mut self, unit: usize) -> Result<Compiled> {
+    /// The kernel's unit compiled with the current settings (cached): at
+    /// Cranelift's quick tier until a call runs longer than
+    /// [`TIER_UP_AFTER`], at the optimizing tier from then on.
+    fn compiled(&mut self, kernel: &str) -> Result<(Rc<Compiled>, u64, Tier)> {
+        let unit = self.unit_of(kernel)?;
+        let key = self.unit_key(unit);
+        let tier = if self.hot.contains(&key) {
+            Tier::Optimizing
+        } else {
+            Tier::Quick
+        };
+        if let Some(c) = self.cache.get(&(key, tier)) {
+            return Ok((c.clone(), key, tier));
+        }
+        let c = Rc::new(self.compile_unit(unit, tier)?);
+        self.cache.insert((key, tier), c.clone());
+        Ok((c, key, tier))
+    }
+
+    fn compile_unit(&mut self, unit: usize, tier: Tier) -> Result<Compiled> {
         let (name, text) = (self.units[unit].name.clone(), self.units[unit].text.clone());
         let mut phases = Vec::new();
         let t = Instant::now();
@@ -487,7 +559,7 @@ impl Session {
             let lowered = lower(&module, opt)?;
             phases.push(("lowering".to_string(), t.elapsed()));
             let t = Instant::now();
-            let code = JitModule::compile(&lowered)?;
+            let code = JitModule::compile_at(&lowered, tier)?;
             phases.push(("cranelift".to_string(), t.elapsed()));
             Some(code)
         } else {
@@ -505,11 +577,20 @@ impl Session {
         match e {
             Expr::Name(n, _) => Ok(vec![(n.clone(), self.var(n)?.clone())]),
             Expr::Number(text, _) => {
-                let s = if text.contains(['.', 'e', 'E']) || text.contains("inf") || text.contains("nan") {
-                    Scalar::F64(text.parse().map_err(|_| anyhow!("`{text}` is not a number"))?)
-                } else {
-                    Scalar::I64(text.parse().map_err(|_| anyhow!("`{text}` is not a whole number (or is too large)"))?)
-                };
+                let s =
+                    if text.contains(['.', 'e', 'E'])
+                        || text.contains("inf")
+                        || text.contains("nan")
+                    {
+                        Scalar::F64(
+                            text.parse()
+                                .map_err(|_| anyhow!("`{text}` is not a number"))?,
+                        )
+                    } else {
+                        Scalar::I64(text.parse().map_err(|_| {
+                            anyhow!("`{text}` is not a whole number (or is too large)")
+                        })?)
+                    };
                 Ok(vec![("_".into(), Value::Scalar(s))])
             }
             Expr::Str(..) => bail!("a string is only an argument of load(...)"),
@@ -596,7 +677,13 @@ impl Session {
     }
 
     /// The arguments of a kernel call as its parameters' values.
-    fn arguments(&mut self, kernel: &str, m: &Module, args: &[Expr], src: &str) -> Result<Vec<Value>> {
+    fn arguments(
+        &mut self,
+        kernel: &str,
+        m: &Module,
+        args: &[Expr],
+        src: &str,
+    ) -> Result<Vec<Value>> {
         let sig = signature(m, m.kernel(kernel).expect("defined"));
         if args.len() != sig.params.len() {
             bail!(
@@ -616,9 +703,14 @@ impl Session {
         for (a, (pname, ty)) in args.iter().zip(&sig.params) {
             let v = self.single(a, src)?;
             values.push(match (ty, v) {
-                (Type::Scalar(t), Value::Scalar(s)) => Value::Scalar(convert(s, *t).ok_or_else(|| {
-                    anyhow!("argument `{pname}` is {t}; {} does not fit", show::scalar(&s))
-                })?),
+                (Type::Scalar(t), Value::Scalar(s)) => {
+                    Value::Scalar(convert(s, *t).ok_or_else(|| {
+                        anyhow!(
+                            "argument `{pname}` is {t}; {} does not fit",
+                            show::scalar(&s)
+                        )
+                    })?)
+                }
                 (Type::Scalar(t), Value::Array(a)) => bail!(
                     "argument `{pname}` is a {t} scalar, given an array {}{:?}",
                     a.elem,
@@ -635,11 +727,12 @@ impl Session {
     }
 
     fn call(&mut self, kernel: &str, args: &[Expr], src: &str) -> Result<Vec<(String, Value)>> {
-        let c = self.compiled(kernel)?;
+        let (c, key, tier) = self.compiled(kernel)?;
         let values = self.arguments(kernel, &c.module, args, src)?;
         self.remember_sizes(kernel, &c.module, &values);
         let results = signature(&c.module, c.module.kernel(kernel).expect("compiled")).results;
         pj_runtime::interrupt::clear();
+        let started = Instant::now();
         let out = self.in_pool(|| -> Result<Vec<Tensor>> {
             Ok(match &c.jit {
                 Some(code) => code
@@ -649,6 +742,10 @@ impl Session {
                 None => interp::run(&c.module, kernel, &values)?,
             })
         });
+        if tier == Tier::Quick && c.jit.is_some() && started.elapsed() > TIER_UP_AFTER {
+            // long enough that the optimizing compile (a few ms) pays off
+            self.hot.insert(key);
+        }
         if pj_runtime::interrupt::take() && out.is_ok() {
             let _ = writeln!(
                 self.err,
@@ -670,7 +767,9 @@ impl Session {
         let sig = signature(m, m.kernel(kernel).expect("compiled"));
         let mut sizes = Vec::new();
         for ((_, ty), v) in sig.params.iter().zip(values) {
-            if let (Type::Tensor { dims, .. } | Type::Buffer { dims, .. }, Value::Array(t)) = (ty, v) {
+            if let (Type::Tensor { dims, .. } | Type::Buffer { dims, .. }, Value::Array(t)) =
+                (ty, v)
+            {
                 for (d, &n) in dims.iter().zip(&t.shape) {
                     if let Dim::Sym(s) = d
                         && !sizes.iter().any(|(k, _)| k == s)
@@ -708,11 +807,15 @@ impl Session {
             .module;
         let opt = self.settings.opt;
         if opt > 0 {
-            PassManager::parse(DEFAULT_PIPELINE).map_err(|e| anyhow!(e))?.run(&mut m)?;
+            PassManager::parse(DEFAULT_PIPELINE)
+                .map_err(|e| anyhow!(e))?
+                .run(&mut m)?;
         }
         let text = match &args[1..] {
             [] => kernel_ir(&m, kernel),
-            [flag, stage] if flag == "--stage" && stage == "loops" => kernel_ir(&lower(&m, opt)?, kernel),
+            [flag, stage] if flag == "--stage" && stage == "loops" => {
+                kernel_ir(&lower(&m, opt)?, kernel)
+            }
             [after, pass] if after == "after" => {
                 let mut pm = PassManager::parse(lowering_pipeline(opt)).map_err(|e| anyhow!(e))?;
                 if !pm.names().iter().any(|p| p == pass) {
@@ -723,7 +826,11 @@ impl Session {
                 }
                 pm.print_after_all = true;
                 let records = pm.fast_math(true).run(&mut m)?;
-                let r = records.iter().rev().find(|r| r.name == pass).expect("checked");
+                let r = records
+                    .iter()
+                    .rev()
+                    .find(|r| r.name == pass)
+                    .expect("checked");
                 let ir = pj_compiler::ir::parse::parse_module(r.ir_after.as_deref().unwrap_or(""))
                     .map_err(|d| anyhow!("{}", d.message))?;
                 kernel_ir(&ir, kernel)
@@ -746,12 +853,22 @@ impl Session {
             .module;
         let opt = self.settings.opt;
         if opt > 0 {
-            PassManager::parse(DEFAULT_PIPELINE).map_err(|e| anyhow!(e))?.run(&mut m)?;
+            PassManager::parse(DEFAULT_PIPELINE)
+                .map_err(|e| anyhow!(e))?
+                .run(&mut m)?;
         }
         let lowered = lower(&m, opt)?;
-        let triple = if target == "host" { "host".to_string() } else { target };
+        let triple = if target == "host" {
+            "host".to_string()
+        } else {
+            target
+        };
         let t = pj_compiler::target::Target::parse(&triple).map_err(|e| anyhow!("{e}"))?;
-        let text = pj_compiler::codegen::cranelift::object::disassemble(&lowered, &t, &[kernel.clone()])?;
+        let text = pj_compiler::codegen::cranelift::object::disassemble(
+            &lowered,
+            &t,
+            std::slice::from_ref(kernel),
+        )?;
         let _ = write!(self.out, "{text}");
         Ok(())
     }
@@ -793,17 +910,22 @@ impl Session {
     }
 
     fn time(&mut self, call_text: &str) -> Result<()> {
-        let Stmt::Expr(Expr::Call { name, args, .. }) = syntax::parse(call_text).map_err(|d| anyhow!("{}", d.message))?
+        let Stmt::Expr(Expr::Call { name, args, .. }) =
+            syntax::parse(call_text).map_err(|d| anyhow!("{}", d.message))?
         else {
             bail!("usage: :time KERNEL(args)");
         };
         if !self.kernels.contains_key(&name) {
             bail!("no kernel `{name}`{}", suggest(&name, self.kernels.keys()));
         }
-        // compile afresh (not from the cache), then run from it
+        // compile afresh (not from the cache) at both tiers; run the
+        // optimizing tier's code
         let unit = self.unit_of(&name)?;
         let t = Instant::now();
-        let c = self.compile_unit(unit)?;
+        self.compile_unit(unit, Tier::Quick)?;
+        let quick = t.elapsed();
+        let t = Instant::now();
+        let c = self.compile_unit(unit, Tier::Optimizing)?;
         let compile = t.elapsed();
         let values = self.arguments(&name, &c.module, &args, call_text)?;
         self.remember_sizes(&name, &c.module, &values);
@@ -812,7 +934,9 @@ impl Session {
         let start = Instant::now();
         match &c.jit {
             Some(code) => {
-                let k = code.kernel(&name).ok_or_else(|| anyhow!("`{name}` was not compiled"))?;
+                let k = code
+                    .kernel(&name)
+                    .ok_or_else(|| anyhow!("`{name}` was not compiled"))?;
                 let mut owned: Vec<Option<pj_runtime::Buffer>> = Vec::new();
                 for v in &values {
                     owned.push(match v {
@@ -833,10 +957,9 @@ impl Session {
                 let mut outs = Vec::new();
                 for (shape, elem) in shapes.iter().zip(k.result_elems()) {
                     let elem = pj_compiler::codegen::cranelift::lower::elem_code(elem);
-                    outs.push(
-                        pj_runtime::Buffer::zeros(elem, shape)
-                            .map_err(|e| anyhow!("cannot allocate a result of shape {shape:?}: {e:?}"))?,
-                    );
+                    outs.push(pj_runtime::Buffer::zeros(elem, shape).map_err(|e| {
+                        anyhow!("cannot allocate a result of shape {shape:?}: {e:?}")
+                    })?);
                 }
                 let pool = self.pool.clone();
                 pj_runtime::interrupt::clear();
@@ -867,9 +990,13 @@ impl Session {
             .iter()
             .map(|(p, d)| format!("{p} {:.2}", ms(*d)))
             .collect();
+        let quick = match self.settings.backend {
+            Backend::Cranelift => format!("; quick tier {:.2} ms", ms(quick)),
+            Backend::Interp => String::new(),
+        };
         let _ = writeln!(
             self.out,
-            "compile  {:.2} ms ({})\nrun      median {:.3} ms, min {:.3}, max {:.3} over {} runs ({})",
+            "compile  {:.2} ms ({}{quick})\nrun      median {:.3} ms, min {:.3}, max {:.3} over {} runs ({})",
             ms(compile),
             phases.join(", "),
             ms(times[times.len() / 2]),
@@ -943,8 +1070,16 @@ fn kernel_ir(m: &Module, kernel: &str) -> String {
 
 fn signature_text(m: &Module, kernel: &str) -> String {
     let sig = signature(m, m.kernel(kernel).expect("defined"));
-    let params: Vec<String> = sig.params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
-    format!("{kernel}({}) -> {}", params.join(", "), sig.results.join(", "))
+    let params: Vec<String> = sig
+        .params
+        .iter()
+        .map(|(n, t)| format!("{n}: {t}"))
+        .collect();
+    format!(
+        "{kernel}({}) -> {}",
+        params.join(", "),
+        sig.results.join(", ")
+    )
 }
 
 fn type_text(v: &Value) -> String {

@@ -234,10 +234,7 @@ mod tests {
         let big = value("m", &f32s(&[100, 100]));
         assert!(big.contains("...\n"), "{big}");
         assert_eq!(big.lines().count(), 1 + 7, "{big}");
-        assert_eq!(
-            value("s", &Value::Scalar(Scalar::I32(-3))),
-            "s: i32 = -3\n"
-        );
+        assert_eq!(value("s", &Value::Scalar(Scalar::I32(-3))), "s: i32 = -3\n");
         assert_eq!(value("e", &f32s(&[0, 4])), "e: f32[0, 4]\n[]\n");
     }
 

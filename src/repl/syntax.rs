@@ -15,6 +15,13 @@
 
 use pj_lang::{Diagnostic, Span};
 
+/// Parse results (diagnostics boxed: they are large and rare).
+pub type PResult<T> = Result<T, Box<Diagnostic>>;
+
+fn err<T>(d: Diagnostic) -> PResult<T> {
+    Err(Box::new(d))
+}
+
 /// One statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
@@ -90,7 +97,7 @@ fn span(start: usize, end: usize) -> Span {
     Span { start, end }
 }
 
-fn tokenize(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
+fn tokenize(src: &str) -> PResult<Vec<(Tok, Span)>> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -127,7 +134,7 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
             out.push((Tok::Punct(c), span(start, i)));
         } else {
             let end = start + c.len_utf8();
-            return Err(Diagnostic::error(format!("unexpected character `{c}`"), span(start, end))
+            return err(Diagnostic::error(format!("unexpected character `{c}`"), span(start, end))
                 .with_help("statements are `let x = kernel(args)`, `x`, `kernel(args)`, `:command` or a kernel definition; `:help` lists the commands"));
         }
     }
@@ -136,7 +143,7 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Span)>, Diagnostic> {
 
 /// A `"..."` literal starting at `at`: its contents (`\"` and `\\`
 /// unescaped) and the byte after the closing quote.
-fn string_literal(src: &str, at: usize) -> Result<(String, usize), Diagnostic> {
+fn string_literal(src: &str, at: usize) -> PResult<(String, usize)> {
     let mut text = String::new();
     let mut chars = src[at + 1..].char_indices();
     while let Some((k, c)) = chars.next() {
@@ -149,14 +156,14 @@ fn string_literal(src: &str, at: usize) -> Result<(String, usize), Diagnostic> {
             c => text.push(c),
         }
     }
-    Err(
+    err(
         Diagnostic::error("unterminated string", span(at, src.len()))
             .with_help("close it with `\"`"),
     )
 }
 
 /// Parses one complete input (see [`balanced`]).
-pub fn parse(src: &str) -> Result<Stmt, Diagnostic> {
+pub fn parse(src: &str) -> PResult<Stmt> {
     let trimmed = src.trim_start();
     let lead = src.len() - trimmed.len();
     if let Some(cmd) = trimmed.strip_prefix(':') {
@@ -184,7 +191,7 @@ pub fn parse(src: &str) -> Result<Stmt, Diagnostic> {
         Stmt::Expr(p.expr()?)
     };
     if let Some((t, s)) = p.toks.get(p.pos) {
-        return Err(Diagnostic::error(
+        return err(Diagnostic::error(
             format!("unexpected {} after the statement", describe(t)),
             *s,
         )
@@ -193,13 +200,11 @@ pub fn parse(src: &str) -> Result<Stmt, Diagnostic> {
     Ok(stmt)
 }
 
-fn parse_command(src: &str, at: usize, cmd: &str) -> Result<Stmt, Diagnostic> {
-    let name_len = cmd
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(cmd.len());
+fn parse_command(src: &str, at: usize, cmd: &str) -> PResult<Stmt> {
+    let name_len = cmd.find(|c: char| c.is_whitespace()).unwrap_or(cmd.len());
     let name = cmd[..name_len].to_string();
     if name.is_empty() {
-        return Err(
+        return err(
             Diagnostic::error("expected a command name after `:`", span(at - 1, at))
                 .with_help("`:help` lists the commands"),
         );
@@ -260,34 +265,34 @@ impl Parser {
             .map_or_else(|| "the end of the line".into(), describe)
     }
 
-    fn expect(&mut self, c: char, what: &str) -> Result<Span, Diagnostic> {
+    fn expect(&mut self, c: char, what: &str) -> PResult<Span> {
         match self.toks.get(self.pos) {
             Some((Tok::Punct(p), s)) if *p == c => {
                 self.pos += 1;
                 Ok(*s)
             }
-            _ => Err(Diagnostic::error(
+            _ => err(Diagnostic::error(
                 format!("expected `{c}` {what}, found {}", self.found()),
                 self.here(),
             )),
         }
     }
 
-    fn ident(&mut self, what: &str) -> Result<(String, Span), Diagnostic> {
+    fn ident(&mut self, what: &str) -> PResult<(String, Span)> {
         match self.toks.get(self.pos) {
             Some((Tok::Ident(n), s)) => {
                 let r = (n.clone(), *s);
                 self.pos += 1;
                 Ok(r)
             }
-            _ => Err(Diagnostic::error(
+            _ => err(Diagnostic::error(
                 format!("expected {what}, found {}", self.found()),
                 self.here(),
             )),
         }
     }
 
-    fn pattern(&mut self) -> Result<Vec<(String, Span)>, Diagnostic> {
+    fn pattern(&mut self) -> PResult<Vec<(String, Span)>> {
         if self.peek() == Some(&Tok::Punct('(')) {
             self.pos += 1;
             let mut names = vec![self.ident("a name to bind")?];
@@ -302,9 +307,9 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, Diagnostic> {
+    fn expr(&mut self) -> PResult<Expr> {
         let Some((t, s)) = self.toks.get(self.pos).cloned() else {
-            return Err(Diagnostic::error(
+            return err(Diagnostic::error(
                 "expected a value: a variable, a number, a string or a call",
                 self.here(),
             ));
@@ -331,7 +336,7 @@ impl Parser {
                 })
             }
             Tok::Ident(name) => Ok(Expr::Name(name, s)),
-            t => Err(Diagnostic::error(
+            t => err(Diagnostic::error(
                 format!("expected a value, found {}", describe(&t)),
                 s,
             )),
@@ -419,7 +424,9 @@ mod tests {
             parse("kernel k(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }").unwrap(),
             Stmt::Kernels
         );
-        assert!(matches!(parse("-1.5e-3").unwrap(), Stmt::Expr(Expr::Number(n, _)) if n == "-1.5e-3"));
+        assert!(
+            matches!(parse("-1.5e-3").unwrap(), Stmt::Expr(Expr::Number(n, _)) if n == "-1.5e-3")
+        );
     }
 
     #[test]
@@ -427,7 +434,11 @@ mod tests {
         let e = parse("let = blur(a)").unwrap_err();
         assert!(e.message.contains("expected a name to bind"), "{e:?}");
         let e = parse("blur(a").unwrap_err();
-        assert!(e.message.contains("expected `)` after the arguments of `blur`"), "{e:?}");
+        assert!(
+            e.message
+                .contains("expected `)` after the arguments of `blur`"),
+            "{e:?}"
+        );
         let e = parse("blur(a) b").unwrap_err();
         assert!(e.message.contains("unexpected `b`"), "{e:?}");
         let e = parse("a $ b").unwrap_err();
@@ -440,10 +451,17 @@ mod tests {
     fn balance_decides_continuation() {
         assert!(balanced("let b = blur(a)"));
         assert!(!balanced("kernel k(x: f32[N]) -> y: f32[N] {"));
-        assert!(!balanced("kernel k(x: f32[N]) -> y: f32[N] {\n  y[i] = x[i];"));
-        assert!(balanced("kernel k(x: f32[N]) -> y: f32[N] {\n  y[i] = x[i];\n}"));
+        assert!(!balanced(
+            "kernel k(x: f32[N]) -> y: f32[N] {\n  y[i] = x[i];"
+        ));
+        assert!(balanced(
+            "kernel k(x: f32[N]) -> y: f32[N] {\n  y[i] = x[i];\n}"
+        ));
         assert!(balanced("let a = load(\"{\")"));
         assert!(balanced("x // {"));
-        assert!(balanced("zeros(f32,"), "one line: a parse error, not a continuation");
+        assert!(
+            balanced("zeros(f32,"),
+            "one line: a parse error, not a continuation"
+        );
     }
 }

@@ -8,7 +8,7 @@ pub mod jit;
 pub mod lower;
 pub mod object;
 
-pub use jit::{JitKernel, JitModule, KernelArg, RunError};
+pub use jit::{JitKernel, JitModule, KernelArg, RunError, Tier};
 
 /// Why code generation failed.
 #[derive(Debug, thiserror::Error)]
