@@ -108,6 +108,9 @@ impl JitModule {
     pub fn compile_at(ir: &IrModule, tier: Tier) -> Result<JitModule, CodegenError> {
         let mut jb =
             JITBuilder::with_isa(host_isa(tier)?, cranelift_module::default_libcall_names());
+        // Apple silicon: code pages must be MAP_JIT (see map_jit.rs)
+        #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+        jb.memory_provider(Box::new(super::map_jit::MapJitMemory::new()));
         for (name, ptr) in pj_runtime::math::symbols() {
             jb.symbol(name, ptr);
         }

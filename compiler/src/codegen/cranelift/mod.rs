@@ -6,6 +6,8 @@
 pub mod header;
 pub mod jit;
 pub mod lower;
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+pub mod map_jit;
 pub mod object;
 
 pub use jit::{JitKernel, JitModule, KernelArg, RunError, Tier};
