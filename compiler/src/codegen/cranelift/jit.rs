@@ -69,8 +69,9 @@ impl Drop for JitModule {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Tier {
     /// Cranelift's single-pass register allocator: about half the compile
-    /// time (the examples compile in 2-4 ms), code with more spills (1.1x
-    /// to 1.9x slower on the examples). What `pj repl` uses first.
+    /// time (the examples compile in 1.4-4.6 ms), code with more spills
+    /// (up to 3.2x slower on the examples; docs/performance.md). What
+    /// `pj repl` uses first.
     Quick,
     /// The backtracking register allocator: the best code Cranelift makes.
     #[default]
