@@ -129,6 +129,28 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_reads_as_colour_or_gray() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.jpg");
+        let mut bytes = Vec::new();
+        let rgb: Vec<u8> = (0..8 * 4 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode(&rgb, 8, 4, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        std::fs::write(&p, &bytes).unwrap();
+        let t = read(&p).unwrap();
+        assert_eq!((t.elem, t.shape.clone()), (ScalarType::F32, vec![4, 8, 3]));
+        assert!(t.data.iter().all(|s| (0.0..=1.0).contains(&s.as_f64())));
+        let p = dir.path().join("g.jpeg");
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+            .encode(&[10u8; 6 * 5], 6, 5, image::ExtendedColorType::L8)
+            .unwrap();
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(read(&p).unwrap().shape, vec![5, 6]);
+    }
+
+    #[test]
     fn bad_shapes_and_files_are_errors() {
         let t = Tensor::new(ScalarType::F32, vec![4], vec![Scalar::F32(0.0); 4]);
         let e = encode_png(&t).unwrap_err().to_string();

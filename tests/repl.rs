@@ -121,9 +121,10 @@ fn stdin_is_a_script() {
 }
 
 /// The terminal: prompts, a kernel typed over several lines with the
-/// continuation prompt, Tab completion of a built-in and of a variable,
+/// continuation prompt, Tab completion of a built-in and of a kernel,
 /// Ctrl-C dropping a half-typed line, Ctrl-C stopping a long kernel call
-/// between parallel chunks (the session lives on), history kept in the
+/// between parallel chunks and in the interpreter (the session lives on),
+/// history kept in the
 /// data directory across sessions, Ctrl-D leaving.
 #[cfg(unix)]
 #[test]
@@ -187,6 +188,15 @@ fn the_terminal_session() {
     p.send(ControlCode::EndOfText).unwrap();
     p.expect("interrupted").unwrap();
     p.expect("pj> ").unwrap();
+    // the interpreter stops too
+    p.send_line(":backend interp").unwrap();
+    p.expect("backend: interp").unwrap();
+    p.send_line("let slow = matmul(big, big)").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("the interpreter stopped").unwrap();
+    p.send_line(":backend cranelift").unwrap();
+    p.expect("backend: cranelift").unwrap();
     // the session keeps its state
     p.send_line("twice(v)").unwrap();
     p.expect("[0. 2. 4. 6. 8.]").unwrap();

@@ -36,3 +36,9 @@ pub(crate) fn fail() -> i32 {
     );
     crate::abi::status::INTERRUPTED
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// Tests that set the process-wide request run one at a time.
+    pub static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+}

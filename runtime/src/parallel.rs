@@ -178,8 +178,55 @@ mod tests {
         0
     }
 
+    /// Counts iterations and asks to stop once past 1000.
+    extern "C" fn stop_after_1000(ctx: *const u8, lo: i64, hi: i64) -> i32 {
+        // SAFETY: the test passes a pointer to an AtomicI64.
+        let done = unsafe { &*(ctx as *const AtomicI64) };
+        if done.fetch_add(hi - lo, Ordering::SeqCst) + (hi - lo) > 1000 {
+            crate::interrupt::request();
+        }
+        0
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_loop_between_chunks() {
+        let _serial = crate::interrupt::tests::LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // one thread (inline, in grain-sized chunks) and a pool of two
+        for threads in [1, 2] {
+            let pool = std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap(),
+            );
+            crate::interrupt::clear();
+            let done = AtomicI64::new(0);
+            let st = with_pool(Some(pool), || {
+                pj_rt_parallel_for(
+                    0,
+                    1_000_000,
+                    100,
+                    stop_after_1000,
+                    &done as *const AtomicI64 as *const u8,
+                )
+            });
+            assert_eq!(st, crate::abi::status::INTERRUPTED, "{threads} threads");
+            assert!(crate::error::last_error().unwrap().contains("interrupted"));
+            assert!(
+                done.load(Ordering::SeqCst) < 1_000_000,
+                "{threads} threads: stopped early"
+            );
+            assert!(crate::interrupt::take(), "the request stays until taken");
+        }
+    }
+
     #[test]
     fn every_iteration_runs_once() {
+        let _serial = crate::interrupt::tests::LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for (lo, hi, grain) in [(0, 1000, 1), (-5, 7, 3), (3, 3, 1), (0, 100_000, 64)] {
             let total = AtomicI64::new(0);
             let st = pj_rt_parallel_for(
@@ -200,6 +247,9 @@ mod tests {
 
     #[test]
     fn a_failing_chunk_reports_its_status_and_message_to_the_caller() {
+        let _serial = crate::interrupt::tests::LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let st = pj_rt_parallel_for(0, 1000, 1, fail_at_500, std::ptr::null());
         assert_eq!(st, 4);
         let msg = crate::error::last_error().unwrap();

@@ -123,7 +123,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":ir KERNEL [after PASS | --stage loops]",
-        "the kernel's IR: high level, after a pass of the lowering, or lowered",
+        "the kernel's IR: high level, after a pass of the lowering (`fuse`: inline-pointwise), or lowered",
     ),
     (":passes", "the passes, with what each does"),
     (
@@ -817,6 +817,12 @@ impl Session {
                 kernel_ir(&lower(&m, opt)?, kernel)
             }
             [after, pass] if after == "after" => {
+                // the and Halide's words for two of the passes
+                let pass = &match pass.as_str() {
+                    "fuse" | "fusion" => "inline-pointwise".to_string(),
+                    "lower" | "lowering" => "lower-stages".to_string(),
+                    p => p.to_string(),
+                };
                 let mut pm = PassManager::parse(lowering_pipeline(opt)).map_err(|e| anyhow!(e))?;
                 if !pm.names().iter().any(|p| p == pass) {
                     bail!(

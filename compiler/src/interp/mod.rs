@@ -151,6 +151,9 @@ pub enum InterpError {
         /// The message.
         message: String,
     },
+    /// Stopped at a request (`pj_runtime::interrupt`: Ctrl-C in the REPL).
+    #[error("interrupted (Ctrl-C): the interpreter stopped; there are no results")]
+    Interrupted,
     /// A read outside an array without a boundary mode.
     #[error("read of `{array}` out of bounds: index {index:?} outside {valid}{at}")]
     OutOfBounds {
@@ -940,7 +943,13 @@ impl Interp<'_> {
         let mut data = Vec::with_capacity(total as usize);
         if total > 0 {
             let mut point = origin.clone();
+            let mut count = 0u32;
             'outer: loop {
+                // a stop request is honoured every 64 elements
+                count = count.wrapping_add(1);
+                if count.is_multiple_of(64) && pj_runtime::interrupt::requested() {
+                    return Err(InterpError::Interrupted);
+                }
                 for (v, &x) in vars.iter().zip(&point) {
                     self.env[v.index()] = Slot::S(Scalar::I64(x));
                 }
