@@ -102,6 +102,17 @@ fn random_args(
         .collect()
 }
 
+/// `m` through the lowering pipeline (strict float order), and its text.
+fn lowered(m: &pj_compiler::Module) -> (pj_compiler::Module, String) {
+    let mut lowered = m.clone();
+    pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+        .unwrap()
+        .run(&mut lowered)
+        .unwrap();
+    let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+    (lowered, text)
+}
+
 /// Asserts the native kernel gives the interpreter's result (or error) on `args`.
 fn assert_matches_interp(
     m: &pj_compiler::Module,
@@ -309,12 +320,7 @@ kernel fmax(a: f32[N, C]) -> s: f32[N] { s[n] = max(c) a[n, c] * 2.0; }
 kernel fmin(a: f64[N, C]) -> s: f64[N] { s[n] = min(c) a[n, c]; }
 ";
     let m = compile("r.pj", src);
-    let mut lowered = m.clone();
-    pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
-        .unwrap()
-        .run(&mut lowered)
-        .unwrap();
-    let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+    let (lowered, text) = lowered(&m);
     assert!(
         text.matches("vector.reduce").count() >= 5,
         "every reduction vectorizes:\n{text}"
@@ -348,12 +354,7 @@ kernel wrap(a: i8[M, K], b: i8[K, N]) -> c: u32[M, N] { c[i, j] = max(k) u32(b[k
 kernel steep(a: u8[M, K], b: u8[K, N]) -> c: i64[M, N] { c[i, j] = sum(k) i64(a[i, k]) * i64(b[k, j]); }
 ";
     let m = compile("q.pj", src);
-    let mut lowered = m.clone();
-    pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
-        .unwrap()
-        .run(&mut lowered)
-        .unwrap();
-    let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+    let (lowered, text) = lowered(&m);
     for cast in [
         ": i8x4\n",
         "arith.cast(%",
@@ -392,12 +393,7 @@ kernel e(x: f32[N]) -> (y: f32[N], z: f32[N]) {
 }
 ";
     let m = compile("e.pj", src);
-    let mut lowered = m.clone();
-    pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
-        .unwrap()
-        .run(&mut lowered)
-        .unwrap();
-    let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+    let (lowered, text) = lowered(&m);
     for op in [
         "math.exp",
         "math.sqrt",

@@ -796,21 +796,28 @@ impl Session {
         Ok(())
     }
 
+    /// The kernel's unit at the `pj` level, after the default passes
+    /// (unless `:opt 0`): what `:ir` shows and `:asm` lowers.
+    fn high_level(&self, kernel: &str) -> Result<Module> {
+        let unit = self.unit_of(kernel)?;
+        let mut m = pj_compiler::compile_source(&self.units[unit].name, &self.units[unit].text)
+            .map_err(|_| anyhow!("`{kernel}` no longer compiles; :reload shows why"))?
+            .module;
+        if self.settings.opt > 0 {
+            PassManager::parse(DEFAULT_PIPELINE)
+                .map_err(|e| anyhow!(e))?
+                .run(&mut m)?;
+        }
+        Ok(m)
+    }
+
     fn ir(&mut self, args: &[String]) -> Result<()> {
         let usage = ":ir KERNEL [after PASS | --stage loops]";
         let Some(kernel) = args.first() else {
             bail!("usage: {usage}");
         };
-        let unit = self.unit_of(kernel)?;
-        let mut m = pj_compiler::compile_source(&self.units[unit].name, &self.units[unit].text)
-            .map_err(|_| anyhow!("`{kernel}` no longer compiles; :reload shows why"))?
-            .module;
+        let mut m = self.high_level(kernel)?;
         let opt = self.settings.opt;
-        if opt > 0 {
-            PassManager::parse(DEFAULT_PIPELINE)
-                .map_err(|e| anyhow!(e))?
-                .run(&mut m)?;
-        }
         let text = match &args[1..] {
             [] => kernel_ir(&m, kernel),
             [flag, stage] if flag == "--stage" && stage == "loops" => {
@@ -853,17 +860,8 @@ impl Session {
             [k, flag, t] if flag == "--target" => (k, t.clone()),
             _ => bail!("usage: :asm KERNEL [--target T]"),
         };
-        let unit = self.unit_of(kernel)?;
-        let mut m = pj_compiler::compile_source(&self.units[unit].name, &self.units[unit].text)
-            .map_err(|_| anyhow!("`{kernel}` no longer compiles"))?
-            .module;
-        let opt = self.settings.opt;
-        if opt > 0 {
-            PassManager::parse(DEFAULT_PIPELINE)
-                .map_err(|e| anyhow!(e))?
-                .run(&mut m)?;
-        }
-        let lowered = lower(&m, opt)?;
+        let m = self.high_level(kernel)?;
+        let lowered = lower(&m, self.settings.opt)?;
         let triple = if target == "host" {
             "host".to_string()
         } else {
