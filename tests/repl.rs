@@ -95,6 +95,30 @@ fn scripted_sessions() {
     });
 }
 
+/// `:asm` for this machine and for another target (a triple, or a
+/// built-in profile's machine); `:energy` on another target's profile.
+#[test]
+fn machine_code_and_models_for_other_targets() {
+    let dir = scratch();
+    let script = dir.path().join("asm.pjs");
+    std::fs::write(
+        &script,
+        ":load chain.pj\n:asm chain --target aarch64-unknown-linux-gnu\n:target apple-m1\n:asm chain\n:target x86_64-unknown-linux-gnu\n:asm chain\nchain(arange(f32, 8), 0.5, 1)\n:energy chain\n",
+    )
+    .unwrap();
+    let (ok, text) = run_script(&script, dir.path());
+    assert!(ok, "{text}");
+    let sections: Vec<&str> = text.split("; chain\n").collect();
+    // aarch64 (twice: by triple, by profile) returns with `ret`, x86_64 with `retq`
+    assert!(text.matches("; chain.shape").count() == 3, "{text}");
+    assert!(
+        sections.iter().filter(|s| s.contains("  ret\n")).count() >= 2,
+        "{text}"
+    );
+    assert!(text.contains("retq"), "{text}");
+    assert!(text.contains("profile: x86_64-avx2"), "{text}");
+}
+
 /// `pj repl < script` behaves as `--script`.
 #[test]
 fn stdin_is_a_script() {

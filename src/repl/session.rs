@@ -862,12 +862,7 @@ impl Session {
         };
         let m = self.high_level(kernel)?;
         let lowered = lower(&m, self.settings.opt)?;
-        let triple = if target == "host" {
-            "host".to_string()
-        } else {
-            target
-        };
-        let t = pj_compiler::target::Target::parse(&triple).map_err(|e| anyhow!("{e}"))?;
+        let t = machine_target(&target)?;
         let text = pj_compiler::codegen::cranelift::object::disassemble(
             &lowered,
             &t,
@@ -902,7 +897,7 @@ impl Session {
                     .collect::<Vec<_>>()
                     .join(","),
             ],
-            target: Some(self.settings.target.clone()).filter(|t| t != "host"),
+            target: Some(profile_name(&self.settings.target)).filter(|t| t != "host"),
             json: false,
         };
         self.out.flush()?;
@@ -1041,6 +1036,31 @@ fn lowering_pipeline(opt: u8) -> &'static str {
         pj_compiler::codegen::UNOPTIMIZED_PIPELINE
     } else {
         pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
+    }
+}
+
+/// The machine code target of `:target T`: a triple, `host`, or the
+/// triple a built-in profile describes (`apple-m1`: aarch64-apple-darwin).
+fn machine_target(t: &str) -> Result<pj_compiler::target::Target> {
+    let triple = match t {
+        "apple-m1" => "aarch64-apple-darwin",
+        "aarch64" => "aarch64-unknown-linux-gnu",
+        "x86_64-avx2" | "x86_64-avx512" => "x86_64-unknown-linux-gnu",
+        t => t,
+    };
+    pj_compiler::target::Target::parse(triple).map_err(|e| {
+        anyhow!("{e} (a profile file names no machine code target: give :asm --target a triple)")
+    })
+}
+
+/// The energy-model profile of `:target T`: a profile name or file, or the
+/// profile of a triple.
+fn profile_name(t: &str) -> String {
+    match pj_compiler::target::Target::parse(t) {
+        Ok(target) if t != "host" => {
+            pj_compiler::target::profile::Profile::for_target(&target).name
+        }
+        _ => t.to_string(),
     }
 }
 
