@@ -76,6 +76,23 @@ fn interpreter_and_jit_agree_on_vector_code() {
         assert_eq!(format!("{got:?}"), format!("{want:?}"), "ints, n = {n}");
         assert!(want.is_ok(), "{want:?}");
 
+        let x = Value::Array(Tensor::new(
+            ScalarType::F32,
+            vec![2, n],
+            (0..2 * n as i64)
+                .map(|i| Scalar::F32(i as f32 + 0.5))
+                .collect(),
+        ));
+        let args = [x];
+        let want = interp::run(&m, "padded", &args).map_err(|e| e.to_string());
+        let got = code
+            .kernel("padded")
+            .unwrap()
+            .call(&args)
+            .map_err(|e| e.to_string());
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "padded, n = {n}");
+        assert!(want.is_ok(), "{want:?}");
+
         let a = array(ScalarType::U8, (0..n as i64).map(|i| i * 77 + 3));
         let b = array(ScalarType::I8, (0..n as i64).map(|i| i * 41 - 120));
         let args = [a, b];

@@ -25,7 +25,8 @@ dialect_ops!(
     /// Ops of the `vector` dialect.
     VectorOp, "vector", {
     /// `vector.load(%buf, %i...)`: lanes `k = 0..n` read the element at the
-    /// indices with the last one plus `k`. Bounds-checked like `mem.load`.
+    /// indices with the last one plus `k`. Bounds-checked like `mem.load`;
+    /// with `{oob = "zero"}`, lanes outside the buffer read zero.
     Load => "load",
     /// `vector.store(%v, %buf, %i...)`: the inverse of `load`.
     Store => "store",
@@ -126,6 +127,13 @@ impl VectorOp {
                         }
                     }
                     None => errs.push("needs a vector".into()),
+                }
+                match d.attr("oob") {
+                    None => {}
+                    Some(o) if o.as_str() == Some("zero") && !store => {}
+                    Some(o) => {
+                        errs.push(format!("`oob` may only be \"zero\", on loads; found {o}"))
+                    }
                 }
             }
             VectorOp::Broadcast => {

@@ -764,14 +764,24 @@ impl Interp<'_> {
             }
             Opcode::Vector(VectorOp::Load) => {
                 let buf = self.buffer(d.operands[0]);
-                let lanes = m.ty(d.results[0]).lanes().expect("verified") as usize;
+                let vt = m.ty(d.results[0]);
+                let lanes = vt.lanes().expect("verified") as usize;
+                let zero_outside = d.attr("oob").is_some();
+                let zero = Scalar::I64(0).cast(vt.elem());
                 let b = buf.borrow();
                 let last = d.operands.len() - 2;
                 let mut out = Vec::with_capacity(lanes);
                 for k in 0..lanes {
-                    let i =
-                        self.lane_index(op, &b, d.operands[0], &d.operands[1..], last, k, false)?;
-                    out.push(b.data[i.expect("checked")]);
+                    let i = self.lane_index(
+                        op,
+                        &b,
+                        d.operands[0],
+                        &d.operands[1..],
+                        last,
+                        k,
+                        zero_outside,
+                    )?;
+                    out.push(i.map_or(zero, |i| b.data[i]));
                 }
                 Slot::V(out)
             }

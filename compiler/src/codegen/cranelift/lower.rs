@@ -765,8 +765,11 @@ impl<M: Module> FnLower<'_, '_, M> {
         for &op in &ir.block(region).ops {
             let d = ir.op(op);
             let first = match d.opcode {
-                Opcode::Mem(MemOp::Load) if d.attr("oob").is_none() => 1,
-                Opcode::Vector(VectorOp::Load) => 1,
+                Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
+                    if d.attr("oob").is_none() =>
+                {
+                    1
+                }
                 Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => 2,
                 _ => continue,
             };
@@ -1307,6 +1310,38 @@ impl<M: Module> FnLower<'_, '_, M> {
                 let n = *buf.shape.last().expect("rank >= 1");
                 let ok2 = self.b.ins().icmp(IntCC::UnsignedLessThan, end, n);
                 let ok = self.b.ins().band(ok, ok2);
+                let stride = *buf.strides.last().expect("rank >= 1");
+                if !store && d.attr("oob").is_some() {
+                    // lanes outside read zero: one load when every lane is
+                    // inside and contiguous, else lane by lane
+                    let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
+                    let all = self.b.ins().band(ok, unit);
+                    let fast = self.b.create_block();
+                    let slow = self.b.create_block();
+                    let done = self.b.create_block();
+                    let r = self.b.append_block_param(done, vt);
+                    self.b.ins().brif(all, fast, &[], slow, &[]);
+                    self.b.switch_to_block(fast);
+                    let x = self.load_vector(&vir, MemFlagsData::new().with_notrap(), addr);
+                    self.b.ins().jump(done, &[BlockArg::Value(x)]);
+                    self.b.switch_to_block(slow);
+                    let zero = if et.is_float() {
+                        self.fzero(et)
+                    } else {
+                        self.iconst(et, 0)
+                    };
+                    let mut acc = self.b.ins().splat(vt, zero);
+                    for k in 0..lanes {
+                        let mut lane_idx = idx.clone();
+                        let li = lane_idx.last_mut().expect("rank >= 1");
+                        *li = self.b.ins().iadd_imm_s(*li, k);
+                        let e = self.load_or_zero(&buf, &lane_idx);
+                        acc = self.b.ins().insertlane(acc, e, k as u8);
+                    }
+                    self.b.ins().jump(done, &[BlockArg::Value(acc)]);
+                    self.b.switch_to_block(done);
+                    return Ok(Some(r));
+                }
                 let what = if store { "write to" } else { "read of" };
                 let msg = format!(
                     "vector {what} `{}` out of bounds{}: lanes from index {{0}} in a dim of extent {{1}}",
@@ -1518,6 +1553,30 @@ impl<M: Module> FnLower<'_, '_, M> {
         x
     }
 
+    /// The element at `idx`, or zero when any index is outside `buf`
+    /// (`{oob = "zero"}`): a branch around the load, whose address may be
+    /// invalid.
+    fn load_or_zero(&mut self, buf: &Buf, idx: &[Value]) -> Value {
+        let t = cl_type(buf.elem);
+        let (addr, ok) = self.address(buf, idx);
+        let inside = self.b.create_block();
+        let merge = self.b.create_block();
+        let v = self.b.append_block_param(merge, t);
+        let zero = if t.is_float() {
+            self.fzero(t)
+        } else {
+            self.iconst(t, 0)
+        };
+        self.b
+            .ins()
+            .brif(ok, inside, &[], merge, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(inside);
+        let x = self.b.ins().load(t, MemFlagsData::trusted(), addr, 0);
+        self.b.ins().jump(merge, &[BlockArg::Value(x)]);
+        self.b.switch_to_block(merge);
+        v
+    }
+
     /// The address of an access in a versioned loop's fast copy.
     fn fast_address(&mut self, op: OpId) -> Option<Value> {
         let f = *self.fast.get(&op)?;
@@ -1571,26 +1630,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
         let idx: Vec<Value> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
         let t = cl_type(buf.elem);
-        let (addr, ok) = self.address(&buf, &idx);
         if d.attr("oob").is_some() {
-            // zero outside: branch around the load (the address may be invalid)
-            let inside = self.b.create_block();
-            let merge = self.b.create_block();
-            let v = self.b.append_block_param(merge, t);
-            let zero = if t.is_float() {
-                self.fzero(t)
-            } else {
-                self.iconst(t, 0)
-            };
-            self.b
-                .ins()
-                .brif(ok, inside, &[], merge, &[BlockArg::Value(zero)]);
-            self.b.switch_to_block(inside);
-            let x = self.b.ins().load(t, MemFlagsData::trusted(), addr, 0);
-            self.b.ins().jump(merge, &[BlockArg::Value(x)]);
-            self.b.switch_to_block(merge);
-            return Ok(v);
+            return Ok(self.load_or_zero(&buf, &idx));
         }
+        let (addr, ok) = self.address(&buf, &idx);
         {
             let (a, b) = self.first_index_and_extent(&idx, &buf);
             let msg = format!(
