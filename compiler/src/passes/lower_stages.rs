@@ -835,7 +835,28 @@ impl<'m> Lowerer<'m> {
             if block_rows.is_empty() {
                 block_rows.push(self.map[&vars[rank - 2]]);
             }
-            let jend = self.vector_blocks(blk, op, red, (lo, hi), &vars, &block_rows);
+            // reads through a boundary mode along the columns: vector blocks
+            // over the interior, the general code at the edges
+            let (a, b) = match self.column_interior(blk, red, last, lo, hi) {
+                Some((a, b)) => {
+                    for &row in &block_rows {
+                        self.map.insert(vars[rank - 2], row);
+                        self.inner_loop(
+                            blk,
+                            lo,
+                            a,
+                            last,
+                            false,
+                            result,
+                            &vars,
+                            &Body::Value(region),
+                        );
+                    }
+                    (a, b)
+                }
+                None => (lo, hi),
+            };
+            let jend = self.vector_blocks(blk, op, red, (a, b), &vars, &block_rows);
             for &row in &block_rows {
                 self.map.insert(vars[rank - 2], row);
                 self.inner_loop(
@@ -1104,6 +1125,76 @@ impl<'m> Lowerer<'m> {
         self.map[&v]
     }
 
+    /// The columns of `[lo, hi)` where every read of reduction `red`
+    /// through a boundary mode along the innermost variable `var` is inside
+    /// its array for every value of the reduction variables
+    /// ([`schedule::column_offsets`]), as `[a, b)` with `lo <= a <= b <= hi`;
+    /// `None` when no read needs it.
+    fn column_interior(
+        &mut self,
+        block: BlockId,
+        red: OpId,
+        var: ValueId,
+        lo: ValueId,
+        hi: ValueId,
+    ) -> Option<(ValueId, ValueId)> {
+        let body = self.m.entry_block(red, 0);
+        let rvars = self.m.block(body).args.clone();
+        let rset: std::collections::HashSet<ValueId> = rvars.iter().copied().collect();
+        let inner: std::collections::HashSet<ValueId> = [var].into();
+        let bounds = self.mapped_operands(red);
+        let one = self.index_const(1);
+        let zero = self.index_const(0);
+        let (mut a, mut b) = (lo, hi);
+        let mut any = false;
+        for r in schedule::reads_under(self.m, body) {
+            let d = self.m.op(r).clone();
+            if d.attr("boundary").is_none()
+                || !d.operands[1..]
+                    .iter()
+                    .any(|&i| schedule::depends_on(self.m, i, &inner))
+            {
+                continue;
+            }
+            let terms = schedule::column_offsets(self.m, r, var, &rset)
+                .expect("checked by vector_accumulable");
+            // e = the sum of the terms, over its least and greatest values
+            let (mut emin, mut emax) = (zero, zero);
+            for (t, neg) in terms {
+                let (tlo, thi) = match rvars.iter().position(|&v| v == t) {
+                    Some(k) => {
+                        let last = self.bin(block, ArithOp::Sub, bounds[2 * k + 1], one);
+                        (bounds[2 * k], last)
+                    }
+                    None => {
+                        let v = self.lower_avail(t, block);
+                        (v, v)
+                    }
+                };
+                if neg {
+                    emin = self.bin(block, ArithOp::Sub, emin, thi);
+                    emax = self.bin(block, ArithOp::Sub, emax, tlo);
+                } else {
+                    emin = self.bin(block, ArithOp::Add, emin, tlo);
+                    emax = self.bin(block, ArithOp::Add, emax, thi);
+                }
+            }
+            let n = *self.extents[&d.operands[0]].last().expect("rank >= 1");
+            // 0 <= j + emin and j + emax < n
+            let from = self.bin(block, ArithOp::Sub, zero, emin);
+            a = self.bin(block, ArithOp::Max, a, from);
+            let to = self.bin(block, ArithOp::Sub, n, emax);
+            b = self.bin(block, ArithOp::Min, b, to);
+            any = true;
+        }
+        if !any {
+            return None;
+        }
+        let a = self.bin(block, ArithOp::Min, a, hi);
+        let b = self.bin(block, ArithOp::Max, b, a);
+        Some((a, b))
+    }
+
     /// `reduce_order = "vector"`: the columns `[lo, jend)` of the current
     /// row in blocks of `U` vectors whose accumulators are carried through
     /// the reduction loops in registers, then stored; returns `jend`, where
@@ -1320,16 +1411,42 @@ impl<'m> Lowerer<'m> {
                         }
                         None => (self.map[&array], idx),
                     };
+                    // through a boundary mode: the columns are inside (the
+                    // interior), the other dims take the mode
+                    let boundary = d
+                        .attr("boundary")
+                        .and_then(Attr::as_str)
+                        .and_then(Boundary::from_name);
+                    let local = match boundary {
+                        Some(b) if b != Boundary::Zero => {
+                            let extents = self.extents[&array].clone();
+                            let last = local.len() - 1;
+                            local
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &i)| {
+                                    if k == last {
+                                        i
+                                    } else {
+                                        self.apply_boundary(block, b, i, extents[k])
+                                    }
+                                })
+                                .collect()
+                        }
+                        _ => local,
+                    };
                     let mut operands = vec![buf];
                     operands.extend(local);
                     let t = vector_of(self, d.results[0]);
-                    let v = self.value(
-                        block,
-                        OpSpec::new(Opcode::Vector(VectorOp::Load))
-                            .operands(operands)
-                            .result(t)
-                            .loc(d.loc),
-                    );
+                    let mut spec = OpSpec::new(Opcode::Vector(VectorOp::Load))
+                        .operands(operands)
+                        .result(t)
+                        .loc(d.loc);
+                    if boundary == Some(Boundary::Zero) {
+                        // a row outside reads zero (columns are inside)
+                        spec = spec.attr("oob", Attr::Str("zero".into()));
+                    }
+                    let v = self.value(block, spec);
                     self.map.insert(d.results[0], v);
                 }
                 Opcode::Arith(_) | Opcode::Math(_) => {
