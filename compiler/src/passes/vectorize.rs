@@ -18,7 +18,9 @@
 //! cannot change the result — wrapping integer `add`/`mul`/`min`/`max`,
 //! float `min`/`max` — also vectorizes: a vector accumulator per lane from
 //! the identity, a `vector.reduce` of the lanes folded into the initial
-//! value, then the scalar remainder. Float sums and products keep their
+//! value, then the scalar remainder; the vector loop itself keeps four
+//! independent accumulators (`split_accumulators`), so that each add waits
+//! on one three iterations back, not on the last. Float sums and products keep their
 //! order (reassociating them changes the last bits), unless the pass runs
 //! with `reassoc` (`--fast-math=reassoc`, the CLI's default; the error is
 //! that of a different summation order, bounded by n·ε·Σ|x|).
@@ -488,6 +490,9 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
             }
         }
     }
+    if plan.reduction.is_some() && !parallel {
+        split_accumulators(m, vloop, ACCUMULATORS);
+    }
     // the lanes fold into the initial value; the original loop goes on
     // from there with what the vector loop left
     if let Some(kind) = plan.reduction {
@@ -513,4 +518,160 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
     m.op_mut(l).operands[0] = vend;
     // fewer than `lanes` iterations: not worth a bounds precheck
     m.op_mut(l).set_attr("short", Attr::Bool(true));
+}
+
+/// Vector accumulators of a vectorized reduction: one add (or max) per
+/// iteration into one register waits for the previous one (3-4 cycles);
+/// four independent chains keep the unit busy.
+const ACCUMULATORS: i64 = 4;
+
+/// Splits the accumulator of vector reduction loop `vloop`
+/// (`loop.for(lb, vend, L, init)` whose body ends `yield(c(acc, term))`)
+/// into `u` independent ones: a loop stepping `u * L` with `u` copies of
+/// the body, each folding into its own accumulator from the identity (the
+/// first from `init`), the accumulators combined pairwise after it, and
+/// `vloop` left to finish the last `< u` vectors from there. Legal for the
+/// combiners the vectorizer reduces with (exact ones, or float sums and
+/// products under `reassoc`, whose error bound is the same for any order).
+/// Left alone when the body has regions or uses the accumulator elsewhere.
+fn split_accumulators(m: &mut Module, vloop: OpId, u: i64) {
+    let d = m.op(vloop).clone();
+    let body = m.entry_block(vloop, 0);
+    let (iv, acc) = (m.block(body).args[0], m.block(body).args[1]);
+    let ops = m.block(body).ops.clone();
+    let Some(&yield_op) = ops.last() else { return };
+    let next = m.op(yield_op).operands[0];
+    let Some(combine_op) = m.def_op(next) else {
+        return;
+    };
+    let combiner = m.op(combine_op).opcode;
+    let uses_of_acc = ops
+        .iter()
+        .filter(|&&o| m.op(o).operands.contains(&acc))
+        .count();
+    if ops.iter().any(|&o| !m.op(o).regions.is_empty())
+        || uses_of_acc != 1
+        || m.op(combine_op).operands[0] != acc
+    {
+        return;
+    }
+    let (lb, vend, lanes, init) = (d.operands[0], d.operands[1], d.operands[2], d.operands[3]);
+    let idx = Type::INDEX;
+    let vt = m.ty(init).clone();
+    let mut before = |m: &mut Module, spec: OpSpec| {
+        let op = m.build_op(spec);
+        m.insert_before(vloop, op);
+        m.result(op)
+    };
+    let bin = |m: &mut Module,
+               before: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId,
+               a: ArithOp,
+               x: ValueId,
+               y: ValueId,
+               t: &Type| {
+        before(
+            m,
+            OpSpec::new(Opcode::Arith(a))
+                .operands([x, y])
+                .result(t.clone()),
+        )
+    };
+    // constant steps and offsets: the backend versions loops whose
+    // accesses are `iv + constant` with a constant step
+    let Some(lane_count) = m
+        .def_op(lanes)
+        .and_then(|o| m.op(o).attr("value"))
+        .and_then(Attr::as_int)
+    else {
+        return;
+    };
+    let konst = |m: &mut Module, at: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId, v: i64| {
+        at(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", Attr::Int(v))
+                .result(Type::INDEX),
+        )
+    };
+    let step = konst(m, &mut before, lane_count * u);
+    let offsets: Vec<ValueId> = (1..u)
+        .map(|k| konst(m, &mut before, lane_count * k))
+        .collect();
+    let span = bin(m, &mut before, ArithOp::Sub, vend, lb, &idx);
+    let blocks = bin(m, &mut before, ArithOp::Div, span, step, &idx);
+    let span = bin(m, &mut before, ArithOp::Mul, blocks, step, &idx);
+    let end = bin(m, &mut before, ArithOp::Add, lb, span, &idx);
+    // every accumulator but the first starts from the identity: the
+    // identity broadcast the vector loop's own initial value was made of
+    let ident = m
+        .def_op(init)
+        .filter(|&o| m.op(o).opcode == Opcode::Vector(VectorOp::Broadcast))
+        .map(|_| init);
+    let Some(ident) = ident else { return };
+    let mut operands = vec![lb, end, step, init];
+    operands.extend(std::iter::repeat_n(ident, u as usize - 1));
+    let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
+        .operands(operands)
+        .regions(1)
+        .loc(d.loc);
+    spec.result_types = vec![vt.clone(); u as usize];
+    let big = m.build_op(spec);
+    m.insert_before(vloop, big);
+    let bbody = m.entry_block(big, 0);
+    let biv = m.add_block_arg(bbody, idx.clone(), m.value(iv).name.clone());
+    let accs: Vec<ValueId> = (0..u)
+        .map(|_| m.add_block_arg(bbody, vt.clone(), Some("vacc".into())))
+        .collect();
+    let mut nexts = Vec::new();
+    for k in 0..u {
+        let at = if k == 0 {
+            biv
+        } else {
+            let at = m.push(
+                bbody,
+                OpSpec::new(Opcode::Arith(ArithOp::Add))
+                    .operands([biv, offsets[k as usize - 1]])
+                    .result(idx.clone()),
+            );
+            m.result(at)
+        };
+        let mut map: HashMap<ValueId, ValueId> = HashMap::from([(iv, at), (acc, accs[k as usize])]);
+        for &o in &ops[..ops.len() - 1] {
+            let od = m.op(o).clone();
+            let operands: Vec<ValueId> = od
+                .operands
+                .iter()
+                .map(|v| *map.get(v).unwrap_or(v))
+                .collect();
+            let mut spec = OpSpec::new(od.opcode).operands(operands).loc(od.loc);
+            spec.attrs = od.attrs.clone();
+            spec.result_types = od.results.iter().map(|&r| m.ty(r).clone()).collect();
+            let c = m.push(bbody, spec);
+            for (&old, &new) in od.results.iter().zip(&m.op(c).results.clone()) {
+                map.insert(old, new);
+            }
+        }
+        nexts.push(map[&next]);
+    }
+    m.push(
+        bbody,
+        OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(nexts),
+    );
+    // ((a0 c a1) c (a2 c a3)), then the single-vector loop from there
+    let mut level: Vec<ValueId> = m.op(big).results.clone();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| match p {
+                [a, b] => before(
+                    m,
+                    OpSpec::new(combiner).operands([*a, *b]).result(vt.clone()),
+                ),
+                [a] => *a,
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    m.op_mut(vloop).operands[0] = end;
+    m.op_mut(vloop).operands[3] = level[0];
 }
