@@ -32,6 +32,14 @@ pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
         tmp.write_all(bytes)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         tmp.flush()?;
+        // a temporary file is private (0600); an output is an ordinary file
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
         staged.push((tmp, *path));
     }
     for (tmp, path) in staged {
@@ -39,4 +47,19 @@ pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
             .map_err(|e| anyhow!("cannot write `{}`: {}", path.display(), e.error))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn outputs_are_ordinary_files_not_private_temporaries() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.npy");
+        super::write_atomic(&[(&p, b"data")]).unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(std::fs::read(&p).unwrap(), b"data");
+    }
 }
