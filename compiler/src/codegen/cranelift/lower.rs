@@ -255,6 +255,10 @@ fn define_with<M: Module>(
     // `PJ_DISASM=1`: print the machine code of every function (a
     // developer's aid for reading what the backend made of a loop);
     // [`with_listing`]: collect it (`pj repl`'s `:asm`)
+    // `PJ_CLIF=1`: the Cranelift IR as lowered, before Cranelift's passes
+    if std::env::var_os("PJ_CLIF").is_some() {
+        eprintln!("; {name} (CLIF)\n{}", ctx.func.display());
+    }
     let env = std::env::var_os("PJ_DISASM").is_some();
     let listing = LISTING.with(|l| l.borrow().is_some());
     ctx.set_disasm(env || listing);
