@@ -65,6 +65,37 @@ impl Drop for JitModule {
     }
 }
 
+/// Appends `functions` (defined in `module`, finalized) to
+/// `/tmp/perf-<pid>.map`, the file `perf` reads to name JIT code. Best
+/// effort: a developer's aid, never an error.
+fn perf_map(module: &JITModule, functions: &[(FuncId, String, usize)]) {
+    use std::io::Write as _;
+    let path = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    for (id, name, size) in functions {
+        let ptr = module.get_finalized_function(*id);
+        let addr = ptr as usize;
+        let _ = writeln!(f, "{addr:x} {size:x} pj:{name}");
+        if std::env::var_os("PJ_PERF_MAP_CODE").is_some() {
+            // the bytes too, for `objdump -D -b binary --adjust-vma=ADDR`
+            // SAFETY: `size` bytes of finalized code start at `ptr`.
+            let code = unsafe { std::slice::from_raw_parts(ptr, *size) };
+            let file = std::env::temp_dir().join(format!(
+                "pj-jit-{}-{addr:x}-{}.bin",
+                std::process::id(),
+                name.replace(['.', '/'], "_")
+            ));
+            let _ = std::fs::write(file, code);
+        }
+    }
+}
+
 /// How hard Cranelift works: the trade of compile time for run time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -128,18 +159,26 @@ impl JitModule {
             )));
         }
         let mut ids: HashMap<String, (FuncId, FuncId)> = HashMap::new();
-        for &f in &funcs {
-            let name = signature(ir, f).name;
-            let id = module.declare_function(
-                &name,
-                Linkage::Local,
-                &kernel_signature(&module, ir, f),
-            )?;
-            define_kernel(&mut module, &rt, ir, f, id)?;
-            let tramp = trampoline(&mut module, ir, f, id, &name)?;
-            ids.insert(name, (id, tramp));
-        }
+        let (defined, functions) = super::lower::with_defined(|| -> Result<(), CodegenError> {
+            for &f in &funcs {
+                let name = signature(ir, f).name;
+                let id = module.declare_function(
+                    &name,
+                    Linkage::Local,
+                    &kernel_signature(&module, ir, f),
+                )?;
+                define_kernel(&mut module, &rt, ir, f, id)?;
+                let tramp = trampoline(&mut module, ir, f, id, &name)?;
+                ids.insert(name, (id, tramp));
+            }
+            Ok(())
+        });
+        defined?;
         module.finalize_definitions()?;
+        // `PJ_PERF_MAP=1`: name the JIT's code for `perf report`
+        if std::env::var_os("PJ_PERF_MAP").is_some() {
+            perf_map(&module, &functions);
+        }
         let mut kernels = HashMap::new();
         for name in ir.kernel_names() {
             let op = ir.kernel(&name).expect("listed");

@@ -265,6 +265,14 @@ fn define_with<M: Module>(
     module
         .define_function(id, &mut ctx)
         .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
+    if let Some(code) = ctx.compiled_code() {
+        let size = code.code_buffer().len();
+        DEFINED.with(|d| {
+            if let Some(list) = d.borrow_mut().as_mut() {
+                list.push((id, name.to_string(), size));
+            }
+        });
+    }
     if let Some(code) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
         if env {
             eprintln!("; {name}\n{code}");
@@ -282,6 +290,21 @@ fn define_with<M: Module>(
 thread_local! {
     /// The machine code listing being collected on this thread, if any.
     static LISTING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
+    /// Functions defined on this thread, with their code sizes, when asked.
+    static DEFINED: std::cell::RefCell<Option<Vec<(FuncId, String, usize)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which defines functions), returning its result and every
+/// function it defined: id, name, bytes of machine code (for a perf map).
+pub fn with_defined<R>(f: impl FnOnce() -> R) -> (R, Vec<(FuncId, String, usize)>) {
+    DEFINED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+    let r = f();
+    let list = DEFINED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    (r, list)
 }
 
 /// Runs `f` (which defines functions), returning its result and the
