@@ -1328,7 +1328,6 @@ impl<M: Module> FnLower<'_, '_, M> {
                     .map(|&x| self.scalar(x))
                     .collect();
                 let lanes = vir.lanes().expect("vector") as i64;
-                let vt = cl_value_type(&vir);
                 let et = cl_type(vir.elem());
                 let (addr, ok) = self.address(&buf, &idx);
                 // the last lane must be inside too
@@ -1343,30 +1342,12 @@ impl<M: Module> FnLower<'_, '_, M> {
                     // inside and contiguous, else lane by lane
                     let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
                     let all = self.b.ins().band(ok, unit);
-                    let fast = self.b.create_block();
-                    let slow = self.b.create_block();
-                    let done = self.b.create_block();
-                    let r = self.b.append_block_param(done, vt);
-                    self.b.ins().brif(all, fast, &[], slow, &[]);
-                    self.b.switch_to_block(fast);
-                    let x = self.load_vector(&vir, MemFlagsData::new().with_notrap(), addr);
-                    self.b.ins().jump(done, &[BlockArg::Value(x)]);
-                    self.b.switch_to_block(slow);
-                    let zero = if et.is_float() {
-                        self.fzero(et)
-                    } else {
-                        self.iconst(et, 0)
-                    };
-                    let mut acc = self.b.ins().splat(vt, zero);
-                    for k in 0..lanes {
+                    let r = self.vector_load_or_lanes(&vir, all, addr, |s, k| {
                         let mut lane_idx = idx.clone();
                         let li = lane_idx.last_mut().expect("rank >= 1");
-                        *li = self.b.ins().iadd_imm_s(*li, k);
-                        let e = self.load_or_zero(&buf, &lane_idx);
-                        acc = self.b.ins().insertlane(acc, e, k as u8);
-                    }
-                    self.b.ins().jump(done, &[BlockArg::Value(acc)]);
-                    self.b.switch_to_block(done);
+                        *li = s.b.ins().iadd_imm_s(*li, i64::from(k));
+                        s.load_or_zero(&buf, &lane_idx)
+                    });
                     return Ok(Some(r));
                 }
                 let what = if store { "write to" } else { "read of" };
@@ -1377,11 +1358,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 );
                 self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
                 // contiguous lanes: one vector access; strided: lane by lane
-                let stride = *buf.strides.last().expect("rank >= 1");
                 let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
-                let fast = self.b.create_block();
-                let slow = self.b.create_block();
-                let done = self.b.create_block();
                 let flags = MemFlagsData::trusted();
                 let step = self.b.ins().imul_imm_s(stride, et.bytes() as i64);
                 let step = if self.ptr == types::I64 {
@@ -1391,6 +1368,9 @@ impl<M: Module> FnLower<'_, '_, M> {
                 };
                 if store {
                     let x = self.scalar(d.operands[0]);
+                    let fast = self.b.create_block();
+                    let slow = self.b.create_block();
+                    let done = self.b.create_block();
                     self.b.ins().brif(unit, fast, &[], slow, &[]);
                     self.b.switch_to_block(fast);
                     self.store_vector(&vir, x, addr);
@@ -1406,31 +1386,52 @@ impl<M: Module> FnLower<'_, '_, M> {
                     self.b.switch_to_block(done);
                     Ok(None)
                 } else {
-                    let r = self.b.append_block_param(done, vt);
-                    self.b.ins().brif(unit, fast, &[], slow, &[]);
-                    self.b.switch_to_block(fast);
-                    // element-aligned, not necessarily vector-aligned
-                    let x = self.load_vector(&vir, MemFlagsData::new().with_notrap(), addr);
-                    self.b.ins().jump(done, &[BlockArg::Value(x)]);
-                    self.b.switch_to_block(slow);
-                    let zero = if et.is_float() {
-                        self.fzero(et)
-                    } else {
-                        self.iconst(et, 0)
-                    };
-                    let mut acc = self.b.ins().splat(vt, zero);
+                    // contiguous: one (element-aligned) load; strided: lane by lane
                     let mut a = addr;
-                    for k in 0..lanes as u8 {
-                        let e = self.b.ins().load(et, flags, a, 0);
-                        acc = self.b.ins().insertlane(acc, e, k);
-                        a = self.b.ins().iadd(a, step);
-                    }
-                    self.b.ins().jump(done, &[BlockArg::Value(acc)]);
-                    self.b.switch_to_block(done);
+                    let r = self.vector_load_or_lanes(&vir, unit, addr, |s, _| {
+                        let e = s.b.ins().load(et, flags, a, 0);
+                        a = s.b.ins().iadd(a, step);
+                        e
+                    });
                     Ok(Some(r))
                 }
             }
         }
+    }
+
+    /// A vector load at `addr` when `cond` holds; otherwise the lanes one by
+    /// one, lane `k` from `lane(self, k)`.
+    fn vector_load_or_lanes(
+        &mut self,
+        vir: &IrType,
+        cond: Value,
+        addr: Value,
+        mut lane: impl FnMut(&mut Self, u8) -> Value,
+    ) -> Value {
+        let vt = cl_value_type(vir);
+        let et = cl_type(vir.elem());
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let done = self.b.create_block();
+        let r = self.b.append_block_param(done, vt);
+        self.b.ins().brif(cond, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let x = self.load_vector(vir, MemFlagsData::new().with_notrap(), addr);
+        self.b.ins().jump(done, &[BlockArg::Value(x)]);
+        self.b.switch_to_block(slow);
+        let zero = if et.is_float() {
+            self.fzero(et)
+        } else {
+            self.iconst(et, 0)
+        };
+        let mut acc = self.b.ins().splat(vt, zero);
+        for k in 0..vir.lanes().expect("vector") as u8 {
+            let e = lane(self, k);
+            acc = self.b.ins().insertlane(acc, e, k);
+        }
+        self.b.ins().jump(done, &[BlockArg::Value(acc)]);
+        self.b.switch_to_block(done);
+        r
     }
 
     /// `pj_runtime::math::expf` inline, on an `f32` or an `f32x4`: the same
