@@ -44,6 +44,25 @@ fn vector_ir_round_trips() {
     assert_eq!(text, again);
 }
 
+/// Asserts kernel `name` gives the same results (or error) in the
+/// interpreter and as native code; returns the interpreter's.
+fn agree(
+    m: &pj_compiler::Module,
+    code: &jit::JitModule,
+    name: &str,
+    args: &[Value],
+    n: usize,
+) -> Result<Vec<Tensor>, String> {
+    let want = interp::run(m, name, args).map_err(|e| e.to_string());
+    let got = code
+        .kernel(name)
+        .unwrap()
+        .call(args)
+        .map_err(|e| e.to_string());
+    assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}, n = {n}");
+    want
+}
+
 #[test]
 fn interpreter_and_jit_agree_on_vector_code() {
     let m = module();
@@ -52,13 +71,7 @@ fn interpreter_and_jit_agree_on_vector_code() {
         let x = array(ScalarType::F32, (0..n as i64).map(|i| (i * 37) % 101 - 50));
         let y = array(ScalarType::F32, (0..n as i64).map(|i| (i * 13) % 29 + 1));
         let args = [x, y];
-        let want = interp::run(&m, "vadd", &args).map_err(|e| e.to_string());
-        let got = code
-            .kernel("vadd")
-            .unwrap()
-            .call(&args)
-            .map_err(|e| e.to_string());
-        assert_eq!(format!("{got:?}"), format!("{want:?}"), "vadd, n = {n}");
+        agree(&m, &code, "vadd", &args, n).ok();
 
         let a = array(ScalarType::I32, (0..n as i64).map(|i| i * 12345 - 40000));
         let b = array(ScalarType::I32, (0..n as i64).map(|i| 7 - i * 999));
@@ -67,13 +80,7 @@ fn interpreter_and_jit_agree_on_vector_code() {
             (0..n as i64).map(|i| i * 3_000_000_017 - 7),
         );
         let args = [a, b, w];
-        let want = interp::run(&m, "ints", &args).map_err(|e| e.to_string());
-        let got = code
-            .kernel("ints")
-            .unwrap()
-            .call(&args)
-            .map_err(|e| e.to_string());
-        assert_eq!(format!("{got:?}"), format!("{want:?}"), "ints, n = {n}");
+        let want = agree(&m, &code, "ints", &args, n);
         assert!(want.is_ok(), "{want:?}");
 
         let x = Value::Array(Tensor::new(
@@ -84,25 +91,13 @@ fn interpreter_and_jit_agree_on_vector_code() {
                 .collect(),
         ));
         let args = [x];
-        let want = interp::run(&m, "padded", &args).map_err(|e| e.to_string());
-        let got = code
-            .kernel("padded")
-            .unwrap()
-            .call(&args)
-            .map_err(|e| e.to_string());
-        assert_eq!(format!("{got:?}"), format!("{want:?}"), "padded, n = {n}");
+        let want = agree(&m, &code, "padded", &args, n);
         assert!(want.is_ok(), "{want:?}");
 
         let a = array(ScalarType::U8, (0..n as i64).map(|i| i * 77 + 3));
         let b = array(ScalarType::I8, (0..n as i64).map(|i| i * 41 - 120));
         let args = [a, b];
-        let want = interp::run(&m, "narrow", &args).map_err(|e| e.to_string());
-        let got = code
-            .kernel("narrow")
-            .unwrap()
-            .call(&args)
-            .map_err(|e| e.to_string());
-        assert_eq!(format!("{got:?}"), format!("{want:?}"), "narrow, n = {n}");
+        let want = agree(&m, &code, "narrow", &args, n);
         assert!(want.is_ok(), "{want:?}");
     }
 }
