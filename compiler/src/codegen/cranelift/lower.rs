@@ -255,8 +255,10 @@ fn define_with<M: Module>(
     // `PJ_DISASM=1`: print the machine code of every function (a
     // developer's aid for reading what the backend made of a loop);
     // [`with_listing`]: collect it (`pj repl`'s `:asm`)
-    // `PJ_CLIF=1`: the Cranelift IR as lowered, before Cranelift's passes
-    if std::env::var_os("PJ_CLIF").is_some() {
+    // `PJ_CLIF=1`: the Cranelift IR as lowered, before Cranelift's passes;
+    // `PJ_CLIF=opt`: after them (what instruction selection sees)
+    let clif = std::env::var("PJ_CLIF").ok();
+    if clif.as_deref().is_some_and(|v| v != "opt") {
         eprintln!("; {name} (CLIF)\n{}", ctx.func.display());
     }
     let env = std::env::var_os("PJ_DISASM").is_some();
@@ -265,6 +267,17 @@ fn define_with<M: Module>(
     module
         .define_function(id, &mut ctx)
         .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
+    if clif.as_deref() == Some("opt") {
+        eprintln!(
+            "; {name} (CLIF after Cranelift's passes)\n{}",
+            ctx.func.display()
+        );
+    }
+    OPTIMIZED_CLIF.with(|l| {
+        if let Some(text) = l.borrow_mut().as_mut() {
+            text.push_str(&format!("; {name}\n{}\n", ctx.func.display()));
+        }
+    });
     if let Some(code) = ctx.compiled_code() {
         let size = code.code_buffer().len();
         DEFINED.with(|d| {
@@ -293,6 +306,12 @@ thread_local! {
 }
 
 thread_local! {
+    /// The Cranelift IR after Cranelift's own passes, being collected on
+    /// this thread, if any.
+    static OPTIMIZED_CLIF: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
     /// Functions defined on this thread, with their code sizes, when asked.
     static DEFINED: std::cell::RefCell<Option<Vec<(FuncId, String, usize)>>> =
         const { std::cell::RefCell::new(None) };
@@ -313,6 +332,19 @@ pub fn with_listing<R>(f: impl FnOnce() -> R) -> (R, String) {
     LISTING.with(|l| *l.borrow_mut() = Some(String::new()));
     let r = f();
     let text = LISTING.with(|l| l.borrow_mut().take()).unwrap_or_default();
+    (r, text)
+}
+
+/// Runs `f` (which defines functions), returning its result and the
+/// Cranelift IR of every function it defined as Cranelift optimized it
+/// (what instruction selection saw): where its loop-invariant code motion
+/// put each value.
+pub fn with_optimized_clif<R>(f: impl FnOnce() -> R) -> (R, String) {
+    OPTIMIZED_CLIF.with(|l| *l.borrow_mut() = Some(String::new()));
+    let r = f();
+    let text = OPTIMIZED_CLIF
+        .with(|l| l.borrow_mut().take())
+        .unwrap_or_default();
     (r, text)
 }
 
@@ -429,7 +461,9 @@ impl<M: Module> FnLower<'_, '_, M> {
     ) -> Result<(), CodegenError> {
         let cont = self.b.create_block();
         let fail = self.b.create_block();
-        self.b.ins().brif(ok, cont, &[], fail, &[]);
+        // the failing edge first: see [`Lowerer::simple_loop`] on successor order
+        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, ok, 0);
+        self.b.ins().brif(bad, fail, &[], cont, &[]);
         self.b.switch_to_block(fail);
         let (p, len) = self.message(message)?;
         let c = self.iconst(types::I32, code as i64);
@@ -972,8 +1006,21 @@ impl<M: Module> FnLower<'_, '_, M> {
         Ok(results)
     }
 
-    /// The loop itself: header, body, exit (left current); returns the
+    /// The loop itself, rotated: a guard, the body (which tests at its end
+    /// whether to run again) and the exit (left current); returns the
     /// carried values after the last iteration.
+    ///
+    /// Two choices here serve Cranelift's loop-invariant code motion, which
+    /// happens while it walks the dominator tree visiting the children of a
+    /// block in the reverse order of the branch's successors, and forgets a
+    /// loop as soon as it visits a block outside it (cranelift-codegen
+    /// 0.135, `egraph/elaborate.rs`). A loop whose header branches to
+    /// `body, exit` has its exit visited first, and nothing in its body is
+    /// hoisted; the same holds for a check inside a loop branching to
+    /// `continue, fail`. So every branch that leaves a loop names the
+    /// block outside first, and the loop's header is its body (the exit's
+    /// dominator is the guard, outside the loop). Rotation also leaves one
+    /// branch per iteration instead of two.
     fn simple_loop(
         &mut self,
         lb: Value,
@@ -983,13 +1030,12 @@ impl<M: Module> FnLower<'_, '_, M> {
         inits: &[Value],
         tys: &[types::Type],
     ) -> Result<Vec<Value>, CodegenError> {
-        let header = self.b.create_block();
         let body = self.b.create_block();
         let exit = self.b.create_block();
-        let iv = self.b.append_block_param(header, types::I64);
+        let iv = self.b.append_block_param(body, types::I64);
         let carried: Vec<Value> = tys
             .iter()
-            .map(|&t| self.b.append_block_param(header, t))
+            .map(|&t| self.b.append_block_param(body, t))
             .collect();
         let results: Vec<Value> = tys
             .iter()
@@ -999,11 +1045,9 @@ impl<M: Module> FnLower<'_, '_, M> {
             .chain(inits.iter().copied())
             .map(BlockArg::Value)
             .collect();
-        self.b.ins().jump(header, &args);
-        self.b.switch_to_block(header);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, iv, ub);
-        let exit_args: Vec<BlockArg> = carried.iter().map(|&v| BlockArg::Value(v)).collect();
-        self.b.ins().brif(more, body, &[], exit, &exit_args);
+        let init_args: Vec<BlockArg> = inits.iter().map(|&v| BlockArg::Value(v)).collect();
+        let none = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, lb, ub);
+        self.b.ins().brif(none, exit, &init_args, body, &args);
         self.b.switch_to_block(body);
         let rargs = self.ir.block(region).args.clone();
         self.vals.insert(rargs[0], CVal::S(iv));
@@ -1012,11 +1056,13 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
         let next = self.block(region)?;
         let iv2 = self.b.ins().iadd(iv, step);
+        let done = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, iv2, ub);
+        let exit_args: Vec<BlockArg> = next.iter().map(|&v| BlockArg::Value(v)).collect();
         let back: Vec<BlockArg> = std::iter::once(iv2)
             .chain(next)
             .map(BlockArg::Value)
             .collect();
-        self.b.ins().jump(header, &back);
+        self.b.ins().brif(done, exit, &exit_args, body, &back);
         self.b.switch_to_block(exit);
         Ok(results)
     }
@@ -1078,12 +1124,11 @@ impl<M: Module> FnLower<'_, '_, M> {
         let st = self
             .call(self.rt.parallel_for, &[lb, ub, grain, body, ctx])
             .expect("returns a status");
-        let ok = self.b.ins().icmp_imm_s(IntCC::Equal, st, 0);
         let cont = self.b.create_block();
         // the chunk that failed has already recorded its message
         self.b
             .ins()
-            .brif(ok, cont, &[], self.fail_exit, &[BlockArg::Value(st)]);
+            .brif(st, self.fail_exit, &[BlockArg::Value(st)], cont, &[]);
         self.b.switch_to_block(cont);
         self.pending.push(Outline { id, op, captures });
         Ok(())

@@ -71,3 +71,16 @@ pub fn disassemble(
     let (r, text) = super::lower::with_listing(|| emit_object(ir, target, only));
     r.map(|_| text)
 }
+
+/// The Cranelift IR of the kernels of `ir` named in `only` (all if empty)
+/// on `target`, after Cranelift's optimizations, one section per function
+/// (parallel loop bodies included). For tests of what reaches instruction
+/// selection, and for developers (`PJ_CLIF=opt` prints the same).
+pub fn optimized_clif(
+    ir: &IrModule,
+    target: &Target,
+    only: &[String],
+) -> Result<String, CodegenError> {
+    let (r, text) = super::lower::with_optimized_clif(|| emit_object(ir, target, only));
+    r.map(|_| text)
+}
