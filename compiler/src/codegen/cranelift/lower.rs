@@ -380,12 +380,32 @@ enum IndexForm {
 #[derive(Clone)]
 enum Capture {
     Scalar(ValueId, types::Type),
+    /// A constant, or a vector of one: made again inside the body rather
+    /// than passed. Loaded from the context it would live in a register
+    /// across the whole body, calls included, and Cranelift's allocator
+    /// then spills and reloads it inside inner loops (blur's `3.0`
+    /// divisor cost a store and a reload per vector); as a constant,
+    /// Cranelift places it next to its uses.
+    Constant(ValueId),
     Buffer {
         value: ValueId,
         elem: ScalarType,
         rank: usize,
         name: String,
     },
+}
+
+/// Whether `v` is a constant or a vector broadcast of one.
+fn is_constant_expr(ir: &IrModule, v: ValueId) -> bool {
+    let Some(def) = ir.def_op(v) else {
+        return false;
+    };
+    let d = ir.op(def);
+    match d.opcode {
+        Opcode::Arith(ArithOp::Constant) => true,
+        Opcode::Vector(VectorOp::Broadcast) => is_constant_expr(ir, d.operands[0]),
+        _ => false,
+    }
 }
 
 /// Values used inside `block` (at any depth) but defined outside it, in
@@ -1076,6 +1096,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let mut captures = Vec::new();
         let mut values = Vec::new();
         for v in captured_values(ir, region) {
+            if is_constant_expr(ir, v) {
+                captures.push(Capture::Constant(v));
+                continue;
+            }
             match &self.vals[&v] {
                 CVal::S(x) => {
                     captures.push(Capture::Scalar(v, self.b.func.dfg.value_type(*x)));
@@ -1157,6 +1181,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let x = next(self, *t);
                     self.vals.insert(*v, CVal::S(x));
                 }
+                Capture::Constant(v) => self.constant_expr(*v)?,
                 Capture::Buffer {
                     value,
                     elem,
@@ -1186,6 +1211,18 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.b.ins().return_(&[zero]);
         self.failure_exit();
         Ok(())
+    }
+
+    /// Lowers the ops that compute `v`, a [`is_constant_expr`], here.
+    fn constant_expr(&mut self, v: ValueId) -> Result<(), CodegenError> {
+        if self.vals.contains_key(&v) {
+            return Ok(());
+        }
+        let def = self.ir.def_op(v).expect("a constant expression has a def");
+        for &a in &self.ir.op(def).operands {
+            self.constant_expr(a)?;
+        }
+        self.op(def)
     }
 
     /// `max(x, c)` of float vectors for a constant `c` that is not NaN
