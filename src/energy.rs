@@ -312,14 +312,24 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
         println!("stage `{}`: {}", d.stage, d.choice);
         println!("  why: {}", d.reason);
         if alts.len() > 1 {
+            let w = alts
+                .iter()
+                .map(|a| a.0.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(42);
             println!(
-                "  {:<44} {:>12} {:>10} {:>9}  bound",
-                "alternatives weighed", "energy µJ", "time ms", "DRAM MB"
+                "  {:<w2$} {:>12} {:>10} {:>9}  bound",
+                "alternatives weighed",
+                "energy µJ",
+                "time ms",
+                "DRAM MB",
+                w2 = w + 2
             );
             for (label, e, is_chosen) in alts {
                 let t = &e.total;
                 println!(
-                    "  {} {:<42} {:>12.1} {:>10.3} {:>9.1}  {}",
+                    "  {} {:<w$} {:>12.1} {:>10.3} {:>9.1}  {}",
                     if *is_chosen { "*" } else { " " },
                     label,
                     t.picojoules / 1e6,
@@ -398,8 +408,9 @@ fn alternatives(
                 .set_attr(REDUCE_ORDER, Attr::Str(order.into()));
             out.push((format!("reduce_order = {order}"), v, order == current));
         }
-    } else if d.choice.starts_with("tiles of rows computing") {
+    } else if d.choice.starts_with("tiles of rows") {
         let current = pre.op(stage).attr(TILE_BYTES).and_then(Attr::as_int);
+        let sliding = d.choice.contains("sliding window");
         // every stage stored whole
         let mut whole = pre.clone();
         for &s in &stages {
@@ -413,6 +424,10 @@ fn alternatives(
             }
         }
         out.push(("every stage stored whole".to_string(), whole, false));
+        if sliding {
+            // what was chosen, against tiles recomputing their halo rows
+            out.push(("a sliding window".to_string(), pre.clone(), true));
+        }
         for (level, bytes) in [
             ("L1", p.cache.l1_bytes / 2),
             ("L2", p.cache.l2_bytes / 2),
@@ -421,11 +436,15 @@ fn alternatives(
             let mut v = pre.clone();
             v.op_mut(stage)
                 .set_attr(TILE_BYTES, Attr::Int(bytes as i64));
-            out.push((
-                format!("tiles fitting half of {level} ({bytes} B)"),
-                v,
-                current == Some(bytes as i64),
-            ));
+            if sliding {
+                v.op_mut(stage).set_attr(sch::SLIDING, Attr::Bool(false));
+            }
+            let label = if sliding {
+                format!("halo rows recomputed, tiles fitting half of {level} ({bytes} B)")
+            } else {
+                format!("tiles fitting half of {level} ({bytes} B)")
+            };
+            out.push((label, v, !sliding && current == Some(bytes as i64)));
         }
     }
     out

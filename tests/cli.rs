@@ -340,7 +340,7 @@ fn energy_and_explain_work_on_every_example() {
     }
     let (out, _) = text(&pj(&["explain", "examples/blur.pj"]));
     assert!(
-        out.contains("stage `out`: tiles of rows computing `bx` per tile"),
+        out.contains("stage `out`: tiles of rows, `bx` as a sliding window of 3 rows"),
         "{out}"
     );
     let (out, _) = text(&pj(&["energy", "examples/softmax.pj", "--compare"]));

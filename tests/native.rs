@@ -306,6 +306,120 @@ fn user_schedules_match_the_interpreter() {
     }
 }
 
+/// Producers computed as sliding windows (a ring of rows, each row once,
+/// in the same column loop as the consumer's row that first reads it):
+/// bit for bit the interpreter's results with tiles of one row, a few rows
+/// and the default, at sizes smaller than the window and not multiples of
+/// any tile or vector width; for windows above, below and around the
+/// consumer's row, through every boundary mode, on floats and wrapping
+/// integers; and the kernels that cannot slide fall back to tiles.
+#[test]
+fn sliding_windows_match_the_interpreter() {
+    let kernels = [
+        // name, body, whether it slides
+        (
+            "around",
+            "kernel around(a: f32[H, W] @boundary(zero)) -> out: f32[H, W] {
+    p[y, x] = (a[y, x - 1] + a[y, x] + a[y, x + 1]) / 3.0;
+    out[y, x] = (p[y - 1, x] + p[y, x] + p[y + 1, x]) / 3.0;
+    SCHEDULE
+}",
+            true,
+        ),
+        (
+            "skewed",
+            "kernel skewed(a: i32[H, W] @boundary(wrap)) -> out: i32[H, W] {
+    p[y, x] = a[y - 1, x + 2] * 3 - a[y, x];
+    out[y, x] = p[y - 2, x] * p[y + 1, x] - p[y + 3, x];
+    SCHEDULE
+}",
+            true,
+        ),
+        (
+            "above",
+            "kernel above(a: f64[H, W] @boundary(mirror)) -> out: f64[H, W] {
+    p[y, x] = a[y, x + 1] - a[y + 1, x];
+    out[y, x] = p[y - 1, x] * 2.0 + p[y - 3, x];
+    SCHEDULE
+}",
+            true,
+        ),
+        (
+            "shifted",
+            "kernel shifted(a: f32[H, W] @boundary(clamp)) -> out: f32[H, W] {
+    p[y, x] = a[y, x] * 2.0;
+    out[y, x] = p[y - 1, x + 1] + p[y + 1, x];
+    SCHEDULE
+}",
+            false,
+        ),
+    ];
+    let mut rng = Rng(0x511D_1E55);
+    for (name, src, slides) in kernels {
+        for schedule in [
+            "schedule { p.compute_at(out); out.tile(1); }",
+            "schedule { p.compute_at(out); out.tile(3); out.parallel(false); }",
+            "schedule { p.compute_at(out); }",
+            "schedule { p.compute_at(out); out.tile(2); out.vectorize(false); }",
+            "",
+        ] {
+            let src = src.replace("SCHEDULE", schedule);
+            let m = match pj_compiler::compile_source("s.pj", &src) {
+                Ok(c) => c.module,
+                Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
+            };
+            assert_eq!(
+                slides_in(&m, name),
+                slides,
+                "{name} {schedule}: a sliding window?"
+            );
+            let (lowered, _) = lowered(&m);
+            let code = jit::JitModule::compile(&lowered).unwrap();
+            let k = code.kernel(name).unwrap();
+            for size_of in [
+                |i: usize| [1, 1][i % 2],
+                |i: usize| [2, 5][i % 2],
+                |i: usize| [37, 17][i % 2],
+                |i: usize| [70, 6][i % 2],
+            ] {
+                let args = random_args(&m, name, &size_of, &mut rng);
+                assert_matches_interp(&m, name, k, &args, &format!("{name}: {schedule}"));
+                let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
+                let got = interp::run(&lowered, name, &args).map_err(|e| e.to_string());
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "{name}: {schedule}, lowered IR interpreted"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `p` is computed per tile of `out` as a sliding window once the
+/// scheduler has run on `kernel`.
+fn slides_in(m: &pj_compiler::Module, kernel: &str) -> bool {
+    use pj_compiler::passes::schedule as sch;
+    let mut s = m.clone();
+    pj_compiler::passes::PassManager::parse(
+        "canonicalize,cse,dce,inline-pointwise,canonicalize,cse,dce,schedule",
+    )
+    .unwrap()
+    .run(&mut s)
+    .unwrap();
+    let k = s.kernel(kernel).unwrap();
+    let stages = sch::stages(&s, k);
+    let find = |n: &str| {
+        *stages
+            .iter()
+            .find(|&&x| sch::stage_name(&s, x) == n)
+            .unwrap()
+    };
+    let (out, p) = (find("out"), find("p"));
+    sch::StageSchedule::of(&s, p).compute_at.as_deref() == Some("out")
+        && sch::member_ranges(&s, k, out, &[p]).is_ok_and(|r| sch::sliding_window(&s, out, &r[0]))
+}
+
 /// Reductions whose order cannot change the result (wrapping integer
 /// sum, product, min, max; float min, max) run as vector loops with one
 /// accumulator per lane: still the interpreter's results, at lengths that

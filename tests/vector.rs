@@ -127,3 +127,91 @@ fn a_vector_load_past_the_end_is_an_error() {
         .unwrap_err();
     assert!(got.message.contains("out of bounds"), "{got}");
 }
+
+/// A loop that loads what an earlier iteration stored (a running sum in
+/// place: `out[i] = out[i - 1] + x[i]`) stays scalar: in a vector of four
+/// lanes the later lanes would read the old values. A loop that stores and
+/// reloads the same column (a sliding window's ring) still vectorizes.
+/// Either way the result is the interpreter's.
+#[test]
+fn the_vectorizer_keeps_loops_that_read_their_own_stores_at_other_columns_scalar() {
+    use pj_compiler::passes::PassManager;
+    let src = "
+func.func() {arg_names = [\"x\", \"out\"], num_results = 1, sym_name = \"scan\"} {
+^bb0(%x: buffer f32[N], %out: buffer f32[?]):
+  %one = arith.constant() {value = 1} : i64
+  %n = mem.dim(%x) {dim = 0} : i64
+  loop.for(%one, %n, %one) {
+  ^bb0(%i: i64):
+    %p = arith.sub(%i, %one) : i64
+    %a = mem.load(%out, %p) : f32
+    %b = mem.load(%x, %i) : f32
+    %s = arith.add(%a, %b) : f32
+    mem.store(%s, %out, %i)
+    loop.yield()
+  }
+  func.return()
+}
+func.func() {arg_names = [\"x\", \"out\"], num_results = 1, sym_name = \"twice\"} {
+^bb0(%x: buffer f32[N], %out: buffer f32[?]):
+  %zero = arith.constant() {value = 0} : i64
+  %one = arith.constant() {value = 1} : i64
+  %n = mem.dim(%x) {dim = 0} : i64
+  loop.for(%zero, %n, %one) {
+  ^bb0(%i: i64):
+    %b = mem.load(%x, %i) : f32
+    %c = arith.add(%b, %b) : f32
+    mem.store(%c, %out, %i)
+    %d = mem.load(%out, %i) : f32
+    %e = arith.mul(%d, %b) : f32
+    mem.store(%e, %out, %i)
+    loop.yield()
+  }
+  func.return()
+}
+SHAPE
+";
+    let shape = |k: &str| {
+        format!(
+            "func.func() {{arg_names = [\"x\", \"shape\"], num_results = 1, shape_of = \"{k}\", sym_name = \"{k}.shape\"}} {{
+^bb0(%x: buffer f32[N], %shape: buffer i64[?]):
+  %zero = arith.constant() {{value = 0}} : i64
+  %n = mem.dim(%x) {{dim = 0}} : i64
+  mem.store(%n, %shape, %zero)
+  func.return()
+}}
+"
+        )
+    };
+    let src = src.replace("SHAPE", &(shape("scan") + &shape("twice")));
+    let m = parse_module(&src).unwrap_or_else(|d| panic!("{d:?}"));
+    verify(&m).unwrap_or_else(|e| panic!("{e}"));
+    let mut v = m.clone();
+    PassManager::parse("vectorize")
+        .unwrap()
+        .run(&mut v)
+        .unwrap();
+    let text = print::print_module(&v, print::PrintOptions::default());
+    let (scan, twice) = text.split_at(text.find("sym_name = \"twice\"").unwrap());
+    assert!(!scan.contains("vector.load"), "scan stays scalar:\n{text}");
+    assert!(twice.contains("vector.load"), "twice vectorizes:\n{text}");
+    let code = jit::JitModule::compile(&v).unwrap();
+    for n in [1usize, 3, 4, 9, 33] {
+        for name in ["scan", "twice"] {
+            let args = vec![array(ScalarType::F32, (0..n as i64).map(|i| 3 - i))];
+            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
+            let lowered = interp::run(&v, name, &args).map_err(|e| e.to_string());
+            let got = code
+                .kernel(name)
+                .unwrap()
+                .call(&args)
+                .map_err(|e| e.to_string());
+            assert_eq!(format!("{lowered:?}"), format!("{want:?}"), "{name} at {n}");
+            assert_eq!(
+                format!("{got:?}"),
+                format!("{want:?}"),
+                "{name} at {n}, JIT"
+            );
+        }
+    }
+}

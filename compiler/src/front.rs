@@ -189,6 +189,7 @@ impl Lowering<'_> {
                 hir::DirectiveKind::Reduce(o) => (sch::REDUCE_ORDER, Attr::Str(o.clone())),
                 hir::DirectiveKind::Parallel(b) => (sch::PARALLEL, Attr::Bool(*b)),
                 hir::DirectiveKind::Vectorize(b) => (sch::VECTORIZE, Attr::Bool(*b)),
+                hir::DirectiveKind::Sliding(b) => (sch::SLIDING, Attr::Bool(*b)),
             };
             self.m.op_mut(op).set_attr(key, value);
         }

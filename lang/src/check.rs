@@ -290,7 +290,7 @@ impl<'d> Checker<'d> {
     /// Whether each is *legal* for its stage is decided after lowering,
     /// where the analyses live (`pj_compiler::compile_source`).
     fn schedule(&mut self, directives: &[ast::Directive]) -> Vec<Directive> {
-        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false)";
+        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false), sliding(true | false)";
         let mut out: Vec<Directive> = Vec::new();
         let stage_id =
             |this: &Self, id: &ast::Ident| this.stages.iter().position(|s| s.name == id.name);
@@ -419,15 +419,15 @@ impl<'d> Checker<'d> {
                         }
                     }
                 }
-                "parallel" | "vectorize" => {
+                "parallel" | "vectorize" | "sliding" => {
                     if !arg_count(self, 1) {
                         continue;
                     }
                     let Some(b) = boolean(self) else { continue };
-                    if d.name.name == "parallel" {
-                        DirectiveKind::Parallel(b)
-                    } else {
-                        DirectiveKind::Vectorize(b)
+                    match d.name.name.as_str() {
+                        "parallel" => DirectiveKind::Parallel(b),
+                        "vectorize" => DirectiveKind::Vectorize(b),
+                        _ => DirectiveKind::Sliding(b),
                     }
                 }
                 other => {

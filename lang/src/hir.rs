@@ -83,6 +83,9 @@ pub enum DirectiveKind {
     Parallel(bool),
     /// `s.vectorize(false)`: keep the innermost loops scalar.
     Vectorize(bool),
+    /// `r.sliding(false)`: a group root's one producer is computed per
+    /// tile with its halo rows, not as a sliding window.
+    Sliding(bool),
 }
 
 /// A body item.

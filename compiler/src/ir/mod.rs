@@ -418,6 +418,32 @@ impl Module {
         }
     }
 
+    /// Whether `a` and `b` are the same value, or results of pure ops
+    /// without regions with the same opcode and attributes on operands
+    /// that are, recursively, the same: computed the same way from the same
+    /// values (what CSE would merge, before it has run).
+    pub fn same_computation(&self, a: ValueId, b: ValueId) -> bool {
+        if a == b {
+            return true;
+        }
+        let (Some(oa), Some(ob)) = (self.def_op(a), self.def_op(b)) else {
+            return false;
+        };
+        let (da, db) = (self.op(oa), self.op(ob));
+        da.opcode.is_pure()
+            && da.opcode == db.opcode
+            && da.regions.is_empty()
+            && db.regions.is_empty()
+            && da.attrs == db.attrs
+            && da.results.iter().position(|&r| r == a) == db.results.iter().position(|&r| r == b)
+            && da.operands.len() == db.operands.len()
+            && da
+                .operands
+                .iter()
+                .zip(&db.operands)
+                .all(|(&x, &y)| self.same_computation(x, y))
+    }
+
     /// The kernels, in order.
     pub fn kernels(&self) -> Vec<OpId> {
         self.blocks[self.top.index()].ops.clone()

@@ -24,11 +24,21 @@
 //! Every check reports the same message as the interpreter's corresponding
 //! error, so the two forms are interchangeable to a user.
 //!
+//! It realizes what the `schedule` pass decided (and the kernel's schedule
+//! block): a group root and its producers run tile by tile of rows, each
+//! producer into scratch holding just the rows of the tile (halo rows
+//! recomputed per tile) or, for one producer read at the root's own
+//! column, as a sliding window: a ring of rows, each row computed once in
+//! the same column loop as the root's row that first reads it
+//! ([`Lowerer::lower_sliding`]); reductions in the order chosen; innermost
+//! loops split around their boundary-mode edges so the interior can
+//! vectorize. Vectorization itself is a later pass.
+//!
 //! Requires: verified `pj`-dialect kernels. Guarantees: no `pj` op remains;
 //! running a lowered kernel gives the results of the original bit for bit
-//! (tested on every example). Cost: linear in the kernel's size; no
-//! optimization happens here (no fusion, tiling or vectorization: those
-//! passes work on the loops this produces).
+//! (tested on every example, every user schedule, and sliding windows of
+//! every shape at sizes below the window). Cost: linear in the kernel's
+//! size.
 
 use super::schedule::{self, Member, ReduceOrder, StageSchedule, Tile};
 use super::{Pass, PassError};
@@ -87,9 +97,17 @@ enum Body {
 }
 
 /// Where a stage's elements live after lowering.
+/// A sliding window's tiles have at least this many rows per row of its
+/// warm-up (so at most a few percent of the producer's rows are computed
+/// twice).
+const SLIDING_TILE_ROWS: i64 = 32;
+
 struct StageBuf {
     buf: ValueId,
     origin: Vec<ValueId>,
+    /// A ring of this many rows (a sliding window): row `r` lives at
+    /// `(r - origin[0]) rem rows`.
+    ring: Option<ValueId>,
 }
 
 struct Lowerer<'m> {
@@ -335,6 +353,7 @@ impl<'m> Lowerer<'m> {
                     StageBuf {
                         buf: outputs[r],
                         origin,
+                        ring: None,
                     },
                 );
             }
@@ -608,7 +627,14 @@ impl<'m> Lowerer<'m> {
             self.allocs.push(buf);
         }
         let origin = bounds.iter().step_by(2).copied().collect();
-        self.stages.insert(result, StageBuf { buf, origin });
+        self.stages.insert(
+            result,
+            StageBuf {
+                buf,
+                origin,
+                ring: None,
+            },
+        );
         buf
     }
 
@@ -631,7 +657,17 @@ impl<'m> Lowerer<'m> {
                 let budget = self.index_const(b.max(1));
                 let per_row = self.bin(body, ArithOp::Max, per_row, one);
                 let t = self.bin(body, ArithOp::Div, budget, per_row);
-                self.bin(body, ArithOp::Max, t, one)
+                let t = self.bin(body, ArithOp::Max, t, one);
+                match members.as_slice() {
+                    // a sliding window's memory does not grow with the
+                    // tile: tiles only bound the rows recomputed per tile
+                    // (the window's warm-up), kept to a few percent
+                    [mem] if schedule::sliding_window(self.m, root, mem) => {
+                        let rows = self.index_const(SLIDING_TILE_ROWS * (mem.hi - mem.lo).max(1));
+                        self.bin(body, ArithOp::Max, t, rows)
+                    }
+                    _ => t,
+                }
             }
         };
         let t1 = self.bin(body, ArithOp::Sub, t, one);
@@ -657,6 +693,13 @@ impl<'m> Lowerer<'m> {
         let y0 = self.bin(tb, ArithOp::Add, rlo, off);
         let end = self.bin(tb, ArithOp::Add, y0, t);
         let y1 = self.bin(tb, ArithOp::Min, end, rhi);
+        if let [mem] = members.as_slice()
+            && schedule::sliding_window(self.m, root, mem)
+        {
+            self.lower_sliding(tb, root, *mem, y0, y1);
+            self.push(tb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+            return;
+        }
         let mut scratch = Vec::new();
         for mem in &members {
             let pb: Vec<ValueId> = self.mapped_operands(mem.stage);
@@ -678,6 +721,104 @@ impl<'m> Lowerer<'m> {
             self.push(tb, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
         }
         self.push(tb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
+    /// A tile `[y0, y1)` of `root` with its producer `mem` as a sliding
+    /// window (Halide's `store_at` outside the row loop, `compute_at`
+    /// inside it): a ring of `hi - lo + 1` rows of `mem`; its first
+    /// `hi - lo` rows before the row loop, then per row `y` one innermost
+    /// loop computing row `y + hi` of `mem` into the ring and row `y` of
+    /// `root` from it. Every row of `mem` is computed once per tile (the
+    /// warm-up rows once more per tile), and the two computations share
+    /// one pass over the columns, so the reads of the producer's inputs
+    /// and the writes of the root's results stream together.
+    fn lower_sliding(&mut self, tb: BlockId, root: OpId, mem: Member, y0: ValueId, y1: ValueId) {
+        let pres = self.m.result(mem.stage);
+        let rres = self.m.result(root);
+        let pb = self.mapped_operands(mem.stage);
+        let rb = self.mapped_operands(root);
+        let lo = self.index_const(mem.lo);
+        let hi = self.index_const(mem.hi);
+        let rows = self.index_const(mem.hi - mem.lo + 1);
+        let start = self.bin(tb, ArithOp::Add, y0, lo);
+        let end = self.bin(tb, ArithOp::Add, start, rows);
+        let ring = self.alloc_stage(mem.stage, tb, &[start, end, pb[2], pb[3]]);
+        self.stages.get_mut(&pres).expect("just allocated").ring = Some(rows);
+        // the window's first rows, as far as they are in the producer's domain
+        let w0 = self.bin(tb, ArithOp::Max, start, pb[0]);
+        let w1 = self.bin(tb, ArithOp::Add, y0, hi);
+        let w1 = self.bin(tb, ArithOp::Min, w1, pb[1]);
+        let w1 = self.bin(tb, ArithOp::Max, w1, w0);
+        self.stage_nest(mem.stage, tb, Some((w0, w1)), false);
+        // then row by row: rows y + hi of the producer are in its domain
+        // (its domain is the union of the rows `root` reads)
+        let rreg = self.m.entry_block(root, 0);
+        let preg = self.m.entry_block(mem.stage, 0);
+        let rvars = self.m.block(rreg).args.clone();
+        let pvars = self.m.block(preg).args.clone();
+        let one = self.index_const(1);
+        let loc = self.m.op(root).loc;
+        let l = self.push(
+            tb,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([y0, y1, one])
+                .regions(1)
+                .loc(loc),
+        );
+        let yb = self.m.entry_block(l, 0);
+        let name = self.m.value(rvars[0]).name.clone();
+        let y = self.m.add_block_arg(yb, Type::INDEX, name);
+        self.map.insert(rvars[0], y);
+        let py = self.bin(yb, ArithOp::Add, y, hi);
+        self.map.insert(pvars[0], py);
+        let (xlo, xhi) = (rb[2], rb[3]);
+        let split_r = self.interior_range(yb, rreg, rvars[1], xlo, xhi);
+        let split_p = self.interior_range(yb, preg, pvars[1], xlo, xhi);
+        let split = match (split_r, split_p) {
+            (None, None) => None,
+            (Some(s), None) | (None, Some(s)) => Some(s),
+            (Some((ar, br, mut reads)), Some((ap, bp, rp))) => {
+                let a = self.bin(yb, ArithOp::Max, ar, ap);
+                let b = self.bin(yb, ArithOp::Min, br, bp);
+                let b = self.bin(yb, ArithOp::Max, b, a);
+                reads.extend(rp);
+                Some((a, b, reads))
+            }
+        };
+        let split_at = split.is_some();
+        let ranges: Vec<(ValueId, ValueId, Option<InteriorReads>)> = match split {
+            None => vec![(xlo, xhi, None)],
+            Some((a, b, reads)) => vec![(xlo, a, None), (a, b, Some(reads)), (b, xhi, None)],
+        };
+        for (a, b, interior) in ranges {
+            let l = self.push(
+                yb,
+                OpSpec::new(Opcode::Loop(LoopOp::For))
+                    .operands([a, b, one])
+                    .regions(1)
+                    .loc(loc),
+            );
+            self.mark_scalar(root, l);
+            self.mark_scalar(mem.stage, l);
+            if split_at && interior.is_none() {
+                self.m.op_mut(l).set_attr("short", Attr::Bool(true));
+            }
+            let inner = self.m.entry_block(l, 0);
+            let name = self.m.value(rvars[1]).name.clone();
+            let x = self.m.add_block_arg(inner, Type::INDEX, name);
+            self.map.insert(rvars[1], x);
+            self.map.insert(pvars[1], x);
+            self.interior = interior.unwrap_or_default();
+            self.emit_body(inner, pres, &pvars, &Body::Value(preg));
+            self.emit_body(inner, rres, &rvars, &Body::Value(rreg));
+            self.interior.clear();
+            self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        }
+        self.push(yb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        self.push(
+            tb,
+            OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([ring]),
+        );
     }
 
     /// Bytes one row of a group touches: a row of each of its stages and of
@@ -1494,14 +1635,17 @@ impl<'m> Lowerer<'m> {
     /// One element of a stage: its value (or the reduction identity, or the
     /// accumulator combined with one more term) stored at the loop variables.
     fn emit_body(&mut self, block: BlockId, result: ValueId, vars: &[ValueId], body: &Body) {
-        let (buf, origin) = {
+        let (buf, origin, ring) = {
             let sb = &self.stages[&result];
-            (sb.buf, sb.origin.clone())
+            (sb.buf, sb.origin.clone(), sb.ring)
         };
         let mut idx = Vec::new();
         for (k, &v) in vars.iter().enumerate() {
             let iv = self.map[&v];
             idx.push(self.bin(block, ArithOp::Sub, iv, origin[k]));
+        }
+        if let Some(rows) = ring {
+            idx[0] = self.bin(block, ArithOp::Rem, idx[0], rows);
         }
         let ty = self.m.ty(result).elem();
         let value = match body {
@@ -1636,12 +1780,15 @@ impl<'m> Lowerer<'m> {
         }
         let (buf, local) = match self.stages.get(&array) {
             Some(sb) => {
-                let (buf, origin) = (sb.buf, sb.origin.clone());
-                let local = idx
+                let (buf, origin, ring) = (sb.buf, sb.origin.clone(), sb.ring);
+                let mut local: Vec<ValueId> = idx
                     .iter()
                     .zip(&origin)
                     .map(|(&i, &o)| self.bin(block, ArithOp::Sub, i, o))
                     .collect();
+                if let Some(rows) = ring {
+                    local[0] = self.bin(block, ArithOp::Rem, local[0], rows);
+                }
                 (buf, local)
             }
             None => {

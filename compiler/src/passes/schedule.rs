@@ -29,7 +29,14 @@
 //!   rows of every array the group touches fit in `B` bytes. Legal when
 //!   every reader of the producer is in the group and reads it at row
 //!   `y + c` for its own first variable `y` and constants `c`; the producer
-//!   is not a result.
+//!   is not a result. A group of one producer that its root reads only at
+//!   the root's own column (`p[y + c, x]`, blur's vertical pass) runs as a
+//!   *sliding window* instead ([`sliding_window`]): a ring of rows, each
+//!   row of the producer computed once, in the same loop over the columns
+//!   as the root's row that first reads it, so the producer's reads and
+//!   the root's writes stream together and no halo is recomputed except
+//!   the window's first rows per tile. `sliding = false` on the root turns
+//!   it off.
 //!
 //! The choices are made from the target profile's cache sizes: a group
 //! whose producers have no halo tiles to fit L1 (softmax, layernorm: a row
@@ -60,9 +67,12 @@ pub const COMPUTE_ROOT: &str = "compute_root";
 pub const PARALLEL: &str = "parallel";
 /// Attribute: `false` keeps the stage's innermost loops scalar.
 pub const VECTORIZE: &str = "vectorize";
+/// Attribute on a group root: `false` computes its one producer per tile
+/// with halo rows instead of as a sliding window.
+pub const SLIDING: &str = "sliding";
 
 /// Every schedule attribute of a `pj.stage`.
-pub const SCHEDULE_ATTRS: [&str; 7] = [
+pub const SCHEDULE_ATTRS: [&str; 8] = [
     REDUCE_ORDER,
     COMPUTE_AT,
     TILE_BYTES,
@@ -70,6 +80,7 @@ pub const SCHEDULE_ATTRS: [&str; 7] = [
     COMPUTE_ROOT,
     PARALLEL,
     VECTORIZE,
+    SLIDING,
 ];
 
 /// Where a stage's reduction loops go relative to its innermost loop.
@@ -101,6 +112,9 @@ pub struct StageSchedule {
     pub parallel: bool,
     /// Innermost loops may become vector loops (default true).
     pub vectorize: bool,
+    /// As a group root with one producer: a sliding window where legal
+    /// (default true).
+    pub sliding: bool,
 }
 
 /// How a group root's tiles are sized.
@@ -121,6 +135,7 @@ impl Default for StageSchedule {
             compute_root: false,
             parallel: true,
             vectorize: true,
+            sliding: true,
         }
     }
 }
@@ -150,6 +165,7 @@ impl StageSchedule {
             compute_root: d.attr(COMPUTE_ROOT).and_then(Attr::as_bool) == Some(true),
             parallel: d.attr(PARALLEL).and_then(Attr::as_bool) != Some(false),
             vectorize: d.attr(VECTORIZE).and_then(Attr::as_bool) != Some(false),
+            sliding: d.attr(SLIDING).and_then(Attr::as_bool) != Some(false),
         }
     }
 }
@@ -673,6 +689,59 @@ pub fn member_ranges(
     Ok(out)
 }
 
+/// Whether the group of `root` and its one producer `mem` runs as a
+/// sliding window: `root` reads `mem` only at its own column and its own
+/// row plus a constant, both have two dims, no reductions and the
+/// reference reduction order, and they cover the same columns. Then each
+/// row of `mem` is computed once per tile, in the same innermost loop as
+/// the row of `root` that first needs it, into a ring of `hi - lo + 1`
+/// rows (`lower-stages`' `lower_sliding`).
+pub fn sliding_window(m: &Module, root: OpId, mem: &Member) -> bool {
+    StageSchedule::of(m, root).sliding && can_slide(m, root, mem).is_ok()
+}
+
+/// Why the producer `mem` of the group of `root` cannot be a sliding
+/// window, if it cannot (see [`sliding_window`]).
+pub fn can_slide(m: &Module, root: OpId, mem: &Member) -> Result<(), String> {
+    let (rname, pname) = (stage_name(m, root), stage_name(m, mem.stage));
+    let (rreg, preg) = (m.entry_block(root, 0), m.entry_block(mem.stage, 0));
+    let (rvars, pvars) = (&m.block(rreg).args, &m.block(preg).args);
+    if rvars.len() != 2 || pvars.len() != 2 {
+        return Err(format!(
+            "`{rname}` and `{pname}` need two dims each (rows and columns)"
+        ));
+    }
+    for (s, reg) in [(root, rreg), (mem.stage, preg)] {
+        if StageSchedule::of(m, s).reduce != ReduceOrder::Inner
+            || !reduction_vars_under(m, reg).is_empty()
+        {
+            return Err(format!("`{}` has a reduction", stage_name(m, s)));
+        }
+    }
+    let pv = m.result(mem.stage);
+    let same_column = reads_under(m, rreg)
+        .into_iter()
+        .filter(|&r| m.op(r).operands[0] == pv)
+        .all(|r| {
+            let d = m.op(r);
+            d.operands.len() == 3
+                && offset_from(m, d.operands[1], rvars[0]).is_some()
+                && d.operands[2] == rvars[1]
+        });
+    if !same_column {
+        return Err(format!(
+            "`{rname}` reads `{pname}` at other columns than its own"
+        ));
+    }
+    // the same columns: the same bounds (stage operands are lo, hi per dim)
+    let (rb, pb) = (&m.op(root).operands, &m.op(mem.stage).operands);
+    let same = |i: usize| m.same_computation(rb[i], pb[i]);
+    if rb.len() != 4 || pb.len() != 4 || !same(2) || !same(3) {
+        return Err(format!("`{pname}` and `{rname}` cover different columns"));
+    }
+    Ok(())
+}
+
 /// The values a kernel returns.
 pub fn result_values(m: &Module, kernel: OpId) -> HashSet<ValueId> {
     let kblock = m.entry_block(kernel, 0);
@@ -886,11 +955,26 @@ impl AutoSchedule {
                     names.join("`, `")
                 )
             };
-            decisions.push(note(
-                &root_name,
-                format!("tiles of rows computing `{}` per tile", names.join("`, `")),
-                why,
-            ));
+            let (choice, why) = match ranges.as_slice() {
+                [mem] if sliding_window(m, root, mem) => (
+                    format!(
+                        "tiles of rows, `{}` as a sliding window of {} rows",
+                        names[0],
+                        mem.hi - mem.lo + 1
+                    ),
+                    format!(
+                        "`{}` never travels to memory: each of its rows is computed once per tile, in the same loop over the columns as the row of `{root_name}` that first reads it, into a ring of {} rows (the first {} recomputed per tile)",
+                        names[0],
+                        mem.hi - mem.lo + 1,
+                        mem.hi - mem.lo
+                    ),
+                ),
+                _ => (
+                    format!("tiles of rows computing `{}` per tile", names.join("`, `")),
+                    why,
+                ),
+            };
+            decisions.push(note(&root_name, choice, why));
         }
         self.decisions.extend(decisions);
     }
@@ -965,6 +1049,36 @@ pub fn check_directives(program: &pj_lang::hir::Program, m: &Module) -> Vec<pj_l
                     }
                 }
                 DirectiveKind::ComputeAt(r) if !roots.contains(r) => roots.push(*r),
+                DirectiveKind::Sliding(true) => {
+                    let producers: Vec<OpId> = k
+                        .schedule
+                        .iter()
+                        .filter(|p| p.kind == DirectiveKind::ComputeAt(d.stage))
+                        .filter_map(|p| by_name(&k.stages[p.stage].name))
+                        .collect();
+                    let why = match producers.as_slice() {
+                        [p] => {
+                            member_ranges(m, kop, op, &[*p]).and_then(|r| can_slide(m, op, &r[0]))
+                        }
+                        _ => Err(format!(
+                            "a sliding window needs exactly one producer computed at `{sname}` in the schedule block"
+                        )),
+                    };
+                    if let Err(why) = why {
+                        diags.push(
+                            pj_lang::Diagnostic::error(
+                                format!(
+                                    "`{sname}` cannot compute its producer as a sliding window"
+                                ),
+                                d.span,
+                            )
+                            .with_label(why)
+                            .with_help(
+                                "`sliding(false)` always works; see docs/language.md#schedules",
+                            ),
+                        );
+                    }
+                }
                 _ => {}
             }
         }

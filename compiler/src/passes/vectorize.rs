@@ -107,6 +107,31 @@ fn is_const(m: &Module, v: ValueId, want: i64) -> bool {
     })
 }
 
+/// Whether every load and store of each buffer some op of `ops` stores to
+/// has the same last index (the same value, or the same computation).
+fn same_column_where_stored(m: &Module, ops: &[OpId]) -> bool {
+    let mut column: HashMap<ValueId, ValueId> = HashMap::new();
+    for &op in ops {
+        let d = m.op(op);
+        if d.opcode == Opcode::Mem(MemOp::Store) {
+            column
+                .entry(d.operands[1])
+                .or_insert(*d.operands.last().expect("indexed"));
+        }
+    }
+    ops.iter().all(|&op| {
+        let d = m.op(op);
+        let (buf, last) = match d.opcode {
+            Opcode::Mem(MemOp::Store) => (d.operands[1], *d.operands.last().expect("indexed")),
+            Opcode::Mem(MemOp::Load) => (d.operands[0], *d.operands.last().expect("indexed")),
+            _ => return true,
+        };
+        column
+            .get(&buf)
+            .is_none_or(|&c| m.same_computation(c, last))
+    })
+}
+
 fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
     let d = m.op(l);
     // `vectorize = false`: a schedule keeps this loop scalar
@@ -264,6 +289,13 @@ fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
             }
             _ => return None,
         }
+    }
+    // a buffer the loop both stores and loads: lane `i` of a vector
+    // iteration must touch only what scalar iteration `i` touches, so every
+    // access of it goes through the same column (a sliding window's ring:
+    // the row just stored, and older rows, at the column being computed)
+    if !same_column_where_stored(m, rest) {
+        return None;
     }
     // an affine value used as data would need a vector of indices
     if used_as_data
