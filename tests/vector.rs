@@ -131,8 +131,9 @@ fn a_vector_load_past_the_end_is_an_error() {
 /// A loop that loads what an earlier iteration stored (a running sum in
 /// place: `out[i] = out[i - 1] + x[i]`) stays scalar: in a vector of four
 /// lanes the later lanes would read the old values. A loop that stores and
-/// reloads the same column (a sliding window's ring) still vectorizes.
-/// Either way the result is the interpreter's.
+/// reloads the same column (a sliding window's ring) still vectorizes, and
+/// CSE forwards the stored value to the reload. Either way the result is
+/// the interpreter's.
 #[test]
 fn the_vectorizer_keeps_loops_that_read_their_own_stores_at_other_columns_scalar() {
     use pj_compiler::passes::PassManager;
@@ -195,6 +196,18 @@ SHAPE
     let (scan, twice) = text.split_at(text.find("sym_name = \"twice\"").unwrap());
     assert!(!scan.contains("vector.load"), "scan stays scalar:\n{text}");
     assert!(twice.contains("vector.load"), "twice vectorizes:\n{text}");
+    // CSE then forwards the stored vector to the load that reads it back
+    PassManager::parse("cse").unwrap().run(&mut v).unwrap();
+    let text = print::print_module(&v, print::PrintOptions::default());
+    let (scan, twice) = text.split_at(text.find("sym_name = \"twice\"").unwrap());
+    assert!(
+        scan.contains("mem.load(%out"),
+        "scan reads what it stored:\n{text}"
+    );
+    assert!(
+        !twice.contains("load(%out"),
+        "twice reads back nothing it stored:\n{text}"
+    );
     let code = jit::JitModule::compile(&v).unwrap();
     for n in [1usize, 3, 4, 9, 33] {
         for name in ["scan", "twice"] {

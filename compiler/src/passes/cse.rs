@@ -7,7 +7,11 @@
 //! way round. Loads (`mem.load`, `vector.load`) are merged too, within one
 //! block and only while no op that may write memory (a store, an op with
 //! regions, a call) lies between them: the repeat reads the same element,
-//! and would fail exactly where the first did. Legal always. Cost: one
+//! and would fail exactly where the first did. A load of the element the
+//! last store of the block wrote (same buffer, same indices, nothing
+//! written since) is that store's value: the store would have failed had
+//! the element been outside the buffer (a sliding window's ring is
+//! written and read back in the same iteration). Legal always. Cost: one
 //! walk, O(ops) hash look-ups.
 
 use super::{Pass, PassError};
@@ -44,6 +48,9 @@ fn cse_block(
     let mut table = outer.clone();
     // loads seen since the last op that may write memory, this block only
     let mut loads: HashMap<Key, Vec<ValueId>> = HashMap::new();
+    // the last store, if nothing may have written memory since: buffer and
+    // indices, the value stored
+    let mut stored: Option<(Vec<ValueId>, ValueId)> = None;
     for op in m.block(block).ops.clone() {
         // Uses of removed duplicates now point at the survivors.
         for v in &mut m.op_mut(op).operands {
@@ -64,6 +71,21 @@ fn cse_block(
         );
         if !is_load && !d.opcode.is_pure() || !d.regions.is_empty() {
             loads.clear();
+            stored = matches!(
+                d.opcode,
+                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store)
+            )
+            .then(|| (d.operands[1..].to_vec(), d.operands[0]));
+            continue;
+        }
+        if is_load
+            && let Some((place, value)) = &stored
+            && *place == d.operands
+            && m.ty(*value) == m.ty(d.results[0])
+        {
+            remap.insert(d.results[0], *value);
+            m.erase_op(op);
+            *changed = true;
             continue;
         }
         if d.results.is_empty() {
