@@ -642,11 +642,12 @@ fn reassociated_float_reductions_stay_within_rounding() {
     }
 }
 
-/// `max(x, c)` with a constant `c` takes a short path in vector code; it
-/// must keep `fmax`'s semantics exactly: NaN propagates, `+0.0` beats
-/// `-0.0`, infinities order.
+/// `max(x, c)` and `min(x, c)` with a constant `c` take a short path in
+/// vector code; they must keep `fmax`'s and `fmin`'s semantics exactly:
+/// NaN propagates, `+0.0` beats `-0.0` in `max` and loses in `min`,
+/// infinities order; and so must `clamp`, which is both.
 #[test]
-fn max_with_a_constant_keeps_the_semantics_of_max() {
+fn max_and_min_with_a_constant_keep_their_semantics() {
     let special = [
         -0.0f32,
         0.0,
@@ -663,7 +664,14 @@ fn max_with_a_constant_keeps_the_semantics_of_max() {
         7.0,
     ];
     for c in ["0.0", "-0.0", "1.5", "-2.0"] {
-        for form in [format!("max(x[i], {c})"), format!("max({c}, x[i])")] {
+        for form in [
+            format!("max(x[i], {c})"),
+            format!("max({c}, x[i])"),
+            format!("min(x[i], {c})"),
+            format!("min({c}, x[i])"),
+            format!("clamp(x[i], {c}, 2.0)"),
+            format!("clamp(x[i], -1.5, {c})"),
+        ] {
             let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {form}; }}");
             let m = compile("k.pj", &src);
             let code = jit::compile(&m).unwrap();

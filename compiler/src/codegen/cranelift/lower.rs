@@ -1231,7 +1231,19 @@ impl<M: Module> FnLower<'_, '_, M> {
     /// the select keeps for `x = -0.0` into `+0.0` and changes nothing else.
     /// Bit for bit `fmax`, in 3-4 instructions instead of Cranelift's
     /// general NaN- and zero-sign-correct sequence of ten.
-    fn max_with_constant(&mut self, a: ValueId, b: ValueId, av: Value, bv: Value) -> Option<Value> {
+    ///
+    /// `min(x, c)` likewise: `c < x ? c : x`, for a constant `c` that is
+    /// neither NaN nor `-0.0` (`min(+0.0, -0.0)` is `-0.0`, which the select
+    /// would not give); for `c = +0.0` the select already gives `-0.0` for
+    /// `x = -0.0`. Unsharp's `clamp(v, 0.0, 1.0)`.
+    fn extremum_with_constant(
+        &mut self,
+        op: ArithOp,
+        a: ValueId,
+        b: ValueId,
+        av: Value,
+        bv: Value,
+    ) -> Option<Value> {
         let ir = self.ir;
         let constant = |v: ValueId| -> Option<f64> {
             let d = ir.op(ir.def_op(v)?);
@@ -1253,11 +1265,16 @@ impl<M: Module> FnLower<'_, '_, M> {
             (Some(c), None) => (bv, av, c),
             (None, None) => return None,
         };
-        if cval.is_nan() {
+        if cval.is_nan() || (op == ArithOp::Min && cval == 0.0 && cval.is_sign_negative()) {
             return None;
         }
-        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, c, x);
         let vt = self.b.func.dfg.value_type(x);
+        if op == ArithOp::Min {
+            let lt = self.b.ins().fcmp(FloatCC::LessThan, c, x);
+            let mask = self.b.ins().bitcast(vt, MemFlagsData::new(), lt);
+            return Some(self.b.ins().bitselect(mask, c, x));
+        }
+        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, c, x);
         let mask = self.b.ins().bitcast(vt, MemFlagsData::new(), gt);
         let r = self.b.ins().bitselect(mask, c, x);
         if cval == 0.0 && cval.is_sign_positive() {
@@ -1284,8 +1301,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         let q = d.operands.get(1).map(|&v| self.scalar(v));
         if elem.is_float() {
             let q = q.unwrap_or(p);
-            if a == ArithOp::Max
-                && let Some(r) = self.max_with_constant(d.operands[0], d.operands[1], p, q)
+            if matches!(a, ArithOp::Max | ArithOp::Min)
+                && let Some(r) = self.extremum_with_constant(a, d.operands[0], d.operands[1], p, q)
             {
                 return Ok(r);
             }
