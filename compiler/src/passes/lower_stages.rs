@@ -87,6 +87,7 @@ impl Pass for LowerStages {
 type InteriorReads = HashMap<OpId, Vec<bool>>;
 
 /// What the innermost loop of a stage computes per element.
+#[derive(Clone)]
 enum Body {
     /// The stage's value (its region).
     Value(BlockId),
@@ -94,6 +95,16 @@ enum Body {
     Init(String),
     /// The element so far combined with one term of this reduction.
     Accumulate(OpId),
+}
+
+/// One stage's element computed in a shared innermost loop
+/// ([`Lowerer::inner_loops`]): its innermost variable, result, variables
+/// and what to store.
+struct Fill {
+    var: ValueId,
+    result: ValueId,
+    vars: Vec<ValueId>,
+    body: Body,
 }
 
 /// Where a stage's elements live after lowering.
@@ -771,49 +782,21 @@ impl<'m> Lowerer<'m> {
         self.map.insert(rvars[0], y);
         let py = self.bin(yb, ArithOp::Add, y, hi);
         self.map.insert(pvars[0], py);
-        let (xlo, xhi) = (rb[2], rb[3]);
-        let split_r = self.interior_range(yb, rreg, rvars[1], xlo, xhi);
-        let split_p = self.interior_range(yb, preg, pvars[1], xlo, xhi);
-        let split = match (split_r, split_p) {
-            (None, None) => None,
-            (Some(s), None) | (None, Some(s)) => Some(s),
-            (Some((ar, br, mut reads)), Some((ap, bp, rp))) => {
-                let a = self.bin(yb, ArithOp::Max, ar, ap);
-                let b = self.bin(yb, ArithOp::Min, br, bp);
-                let b = self.bin(yb, ArithOp::Max, b, a);
-                reads.extend(rp);
-                Some((a, b, reads))
-            }
-        };
-        let split_at = split.is_some();
-        let ranges: Vec<(ValueId, ValueId, Option<InteriorReads>)> = match split {
-            None => vec![(xlo, xhi, None)],
-            Some((a, b, reads)) => vec![(xlo, a, None), (a, b, Some(reads)), (b, xhi, None)],
-        };
-        for (a, b, interior) in ranges {
-            let l = self.push(
-                yb,
-                OpSpec::new(Opcode::Loop(LoopOp::For))
-                    .operands([a, b, one])
-                    .regions(1)
-                    .loc(loc),
-            );
-            self.mark_scalar(root, l);
-            self.mark_scalar(mem.stage, l);
-            if split_at && interior.is_none() {
-                self.m.op_mut(l).set_attr("short", Attr::Bool(true));
-            }
-            let inner = self.m.entry_block(l, 0);
-            let name = self.m.value(rvars[1]).name.clone();
-            let x = self.m.add_block_arg(inner, Type::INDEX, name);
-            self.map.insert(rvars[1], x);
-            self.map.insert(pvars[1], x);
-            self.interior = interior.unwrap_or_default();
-            self.emit_body(inner, pres, &pvars, &Body::Value(preg));
-            self.emit_body(inner, rres, &rvars, &Body::Value(rreg));
-            self.interior.clear();
-            self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-        }
+        let fills = [
+            Fill {
+                var: pvars[1],
+                result: pres,
+                vars: pvars.clone(),
+                body: Body::Value(preg),
+            },
+            Fill {
+                var: rvars[1],
+                result: rres,
+                vars: rvars.clone(),
+                body: Body::Value(rreg),
+            },
+        ];
+        self.inner_loops(yb, rb[2], rb[3], false, &fills);
         self.push(yb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         self.push(
             tb,
@@ -1087,22 +1070,59 @@ impl<'m> Lowerer<'m> {
         vars: &[ValueId],
         body: &Body,
     ) {
-        let reads_region = match body {
-            Body::Value(r) => Some(*r),
-            Body::Accumulate(red) => Some(self.m.entry_block(*red, 0)),
-            Body::Init(_) => None,
+        let fill = Fill {
+            var,
+            result,
+            vars: vars.to_vec(),
+            body: body.clone(),
         };
-        let split = match (parallel, reads_region) {
-            (false, Some(r)) => self.interior_range(block, r, var, lo, hi),
-            _ => None,
-        };
+        self.inner_loops(block, lo, hi, parallel, &[fill]);
+    }
+
+    /// Innermost loops over `[lo, hi)` computing every fill in order per
+    /// iteration (a sliding window's producer row, then its root's row:
+    /// each fill's `var` is the same iteration), split around the
+    /// intersection of their interiors (see [`Lowerer::inner_loop`]).
+    fn inner_loops(
+        &mut self,
+        block: BlockId,
+        lo: ValueId,
+        hi: ValueId,
+        parallel: bool,
+        fills: &[Fill],
+    ) {
+        let mut split: Option<(ValueId, ValueId, InteriorReads)> = None;
+        if !parallel {
+            for f in fills {
+                let reads_region = match &f.body {
+                    Body::Value(r) => Some(*r),
+                    Body::Accumulate(red) => Some(self.m.entry_block(*red, 0)),
+                    Body::Init(_) => None,
+                };
+                let Some(r) = reads_region else { continue };
+                let Some((a, b, reads)) = self.interior_range(block, r, f.var, lo, hi) else {
+                    continue;
+                };
+                split = Some(match split {
+                    None => (a, b, reads),
+                    Some((a0, b0, mut reads0)) => {
+                        let a = self.bin(block, ArithOp::Max, a0, a);
+                        let b = self.bin(block, ArithOp::Min, b0, b);
+                        let b = self.bin(block, ArithOp::Max, b, a);
+                        reads0.extend(reads);
+                        (a, b, reads0)
+                    }
+                });
+            }
+        }
         let split_at = split.is_some();
         let ranges: Vec<(ValueId, ValueId, Option<InteriorReads>)> = match split {
             None => vec![(lo, hi, None)],
             Some((a, b, reads)) => vec![(lo, a, None), (a, b, Some(reads)), (b, hi, None)],
         };
         let one = self.index_const(1);
-        let loc = self.m.def_op(result).and_then(|o| self.m.op(o).loc);
+        let last = fills.last().expect("at least one fill");
+        let loc = self.m.def_op(last.result).and_then(|o| self.m.op(o).loc);
         for (a, b, interior) in ranges {
             let spec = if parallel {
                 let grain = self.grain(block, one);
@@ -1111,19 +1131,25 @@ impl<'m> Lowerer<'m> {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([a, b, one])
             };
             let l = self.push(block, spec.regions(1).loc(loc));
-            if let Some(stage) = self.m.def_op(result) {
-                self.mark_scalar(stage, l);
+            for f in fills {
+                if let Some(stage) = self.m.def_op(f.result) {
+                    self.mark_scalar(stage, l);
+                }
             }
             if split_at && interior.is_none() {
                 // an edge: as many iterations as the boundary is wide
                 self.m.op_mut(l).set_attr("short", Attr::Bool(true));
             }
             let inner = self.m.entry_block(l, 0);
-            let name = self.m.value(var).name.clone();
+            let name = self.m.value(last.var).name.clone();
             let iv = self.m.add_block_arg(inner, Type::INDEX, name);
-            self.map.insert(var, iv);
+            for f in fills {
+                self.map.insert(f.var, iv);
+            }
             self.interior = interior.unwrap_or_default();
-            self.emit_body(inner, result, vars, body);
+            for f in fills {
+                self.emit_body(inner, f.result, &f.vars, &f.body);
+            }
             self.interior.clear();
             self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         }
