@@ -396,6 +396,75 @@ fn sliding_windows_match_the_interpreter() {
     }
 }
 
+/// Random stencils of the sliding-window shape (a producer with random
+/// taps through a random boundary mode, a root reading it at its own
+/// column and one to three random rows, random types, tiles and sizes):
+/// the JIT gives the interpreter's results, errors included.
+#[test]
+fn random_sliding_windows_match_the_interpreter() {
+    let mut rng = Rng(0x5EED_51DE);
+    let mut pick = |n: u64| (rng.next() % n) as i64;
+    for case in 0..40 {
+        let mode = ["clamp", "zero", "wrap", "mirror"][pick(4) as usize];
+        let ty = ["f32", "f64", "i32"][pick(3) as usize];
+        let lit = |v: i64| {
+            if ty == "i32" {
+                v.to_string()
+            } else {
+                format!("{v}.0")
+            }
+        };
+        let taps: Vec<String> = (0..1 + pick(3))
+            .map(|_| {
+                format!(
+                    "a[y + {}, x + {}] * {}",
+                    pick(5) - 2,
+                    pick(5) - 2,
+                    lit(1 + pick(3))
+                )
+            })
+            .collect();
+        let mut rows: Vec<i64> = (0..1 + pick(3)).map(|_| pick(7) - 3).collect();
+        rows.sort();
+        rows.dedup();
+        let reads: Vec<String> = rows.iter().map(|r| format!("p[y + {r}, x]")).collect();
+        let tile = [
+            "",
+            "out.tile(1);",
+            "out.tile(4);",
+            "out.tile(2); out.parallel(false);",
+        ][pick(4) as usize];
+        let src = format!(
+            "kernel k(a: {ty}[H, W] @boundary({mode})) -> out: {ty}[H, W] {{
+    p[y, x] = {};
+    out[y, x] = {} + a[y, x];
+    schedule {{ p.compute_at(out); {tile} }}
+}}",
+            taps.join(" + "),
+            reads.join(" - ")
+        );
+        let m = match pj_compiler::compile_source("s.pj", &src) {
+            Ok(c) => c.module,
+            Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
+        };
+        assert!(slides_in(&m, "k"), "case {case} slides:\n{src}");
+        let code = jit::compile(&m).unwrap();
+        let k = code.kernel("k").unwrap();
+        let (h, w) = (
+            [1, 2, 3, 7, 40, 70][pick(6) as usize],
+            [1, 3, 5, 17, 33][pick(5) as usize],
+        );
+        let args = random_args(&m, "k", &|i| [h, w][i % 2], &mut Rng(0x9E37_79B9 + case));
+        assert_matches_interp(
+            &m,
+            "k",
+            k,
+            &args,
+            &format!("case {case} at {h}x{w}:\n{src}"),
+        );
+    }
+}
+
 /// Whether `p` is computed per tile of `out` as a sliding window once the
 /// scheduler has run on `kernel`.
 fn slides_in(m: &pj_compiler::Module, kernel: &str) -> bool {

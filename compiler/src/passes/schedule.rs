@@ -219,12 +219,16 @@ pub fn reads_data(m: &Module, v: ValueId) -> bool {
     }
 }
 
+/// The value of an integer constant, or of a negated one (`y + -1` reaches
+/// the schedule block's checks before `canonicalize` has folded it).
 fn int_constant(m: &Module, v: ValueId) -> Option<i64> {
     let op = m.def_op(v)?;
     let d = m.op(op);
-    (d.opcode == Opcode::Arith(ArithOp::Constant))
-        .then(|| d.attr("value").and_then(Attr::as_int))
-        .flatten()
+    match d.opcode {
+        Opcode::Arith(ArithOp::Constant) => d.attr("value").and_then(Attr::as_int),
+        Opcode::Arith(ArithOp::Neg) => int_constant(m, d.operands[0])?.checked_neg(),
+        _ => None,
+    }
 }
 
 /// `c` when `idx` is `var + c` (or `var - c`, `c + var`) for a constant `c`.
