@@ -126,6 +126,24 @@ fn assert_matches_interp(
     assert_eq!(format!("{got:?}"), format!("{want:?}"), "{what}");
 }
 
+/// Asserts the lowered IR, interpreted, gives the interpreter's result (or
+/// error) on `args`, as the original does.
+fn assert_lowered_matches_interp(
+    m: &pj_compiler::Module,
+    lowered: &pj_compiler::Module,
+    name: &str,
+    args: &[Value],
+    what: &str,
+) {
+    let want = interp::run(m, name, args).map_err(|e| e.to_string());
+    let got = interp::run(lowered, name, args).map_err(|e| e.to_string());
+    assert_eq!(
+        format!("{got:?}"),
+        format!("{want:?}"),
+        "{what}, lowered IR interpreted"
+    );
+}
+
 /// A one-dimensional `f32` array argument.
 fn f32_array(values: &[f32]) -> Value {
     use pj_compiler::dialects::arith::Scalar;
@@ -231,13 +249,7 @@ fn tiled_groups_match_the_interpreter_with_one_row_per_tile() {
         ] {
             let args = random_args(&m, name, &size_of, &mut rng);
             assert_matches_interp(&m, name, k, &args, &format!("{name}, JIT"));
-            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-            let got = interp::run(&lowered, name, &args).map_err(|e| e.to_string());
-            assert_eq!(
-                format!("{got:?}"),
-                format!("{want:?}"),
-                "{name}, lowered IR interpreted"
-            );
+            assert_lowered_matches_interp(&m, &lowered, name, &args, name);
         }
     }
 }
@@ -383,14 +395,9 @@ fn sliding_windows_match_the_interpreter() {
                 |i: usize| [70, 6][i % 2],
             ] {
                 let args = random_args(&m, name, &size_of, &mut rng);
-                assert_matches_interp(&m, name, k, &args, &format!("{name}: {schedule}"));
-                let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-                let got = interp::run(&lowered, name, &args).map_err(|e| e.to_string());
-                assert_eq!(
-                    format!("{got:?}"),
-                    format!("{want:?}"),
-                    "{name}: {schedule}, lowered IR interpreted"
-                );
+                let what = format!("{name}: {schedule}");
+                assert_matches_interp(&m, name, k, &args, &what);
+                assert_lowered_matches_interp(&m, &lowered, name, &args, &what);
             }
         }
     }
