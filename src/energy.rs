@@ -408,6 +408,28 @@ fn alternatives(
                 .set_attr(REDUCE_ORDER, Attr::Str(order.into()));
             out.push((format!("reduce_order = {order}"), v, order == current));
         }
+    } else if d.choice.starts_with("cache blocks") {
+        let current = sch::StageSchedule::of(pre, stage).cache_block;
+        let mut none = pre.clone();
+        none.op_mut(stage).remove_attr(sch::BLOCK_K);
+        none.op_mut(stage).remove_attr(sch::BLOCK_COLS);
+        out.push(("no cache blocks".to_string(), none, current.is_none()));
+        let esize = pre.ty(pre.result(stage)).elem().size_bytes().max(1) as i64;
+        for (level, bytes) in [
+            ("half of L1", p.cache.l1_bytes / 2),
+            ("an eighth of L2", p.cache.l2_bytes / 8),
+            ("half of L2", p.cache.l2_bytes / 2),
+        ] {
+            let b = sch::cache_block_for(bytes as i64, esize);
+            let mut v = pre.clone();
+            v.op_mut(stage).set_attr(sch::BLOCK_K, Attr::Int(b.k));
+            v.op_mut(stage).set_attr(sch::BLOCK_COLS, Attr::Int(b.cols));
+            out.push((
+                format!("{} x {} fitting {level} ({bytes} B)", b.k, b.cols),
+                v,
+                current == Some(b),
+            ));
+        }
     } else if d.choice.starts_with("tiles of rows") {
         let current = pre.op(stage).attr(TILE_BYTES).and_then(Attr::as_int);
         let sliding = d.choice.contains("sliding window");

@@ -204,6 +204,10 @@ fn main() -> ExitCode {
         eprintln!(
             "internal compiler error: {msg}{at}\nthis is a bug in picojoule; please report it with the input that caused it"
         );
+        // for whoever fixes it
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
     }));
     let cli = Cli::parse();
     let result = match cli.command {

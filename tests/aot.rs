@@ -29,8 +29,15 @@ fn target_dir() -> PathBuf {
 /// ask cargo for the staticlib every time (instant when it is up to date).
 fn runtime_staticlib() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // the profile of this test (its target dir is where `pj` was built)
+    let profile: &[&str] = if cfg!(debug_assertions) {
+        &[]
+    } else {
+        &["--release"]
+    };
     let st = Command::new(cargo)
         .args(["build", "-p", "pj-runtime"])
+        .args(profile)
         .current_dir(root())
         .status()
         .expect("cargo runs");

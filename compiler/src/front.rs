@@ -179,6 +179,16 @@ impl Lowering<'_> {
         use crate::passes::schedule as sch;
         for d in &k.schedule {
             let op = self.m.def_op(self.stages[&d.stage]).expect("a stage op");
+            if let hir::DirectiveKind::CacheBlock { k: steps, cols } = d.kind {
+                // a cache block is one of `reduce(vector)`'s
+                let d_op = self.m.op_mut(op);
+                d_op.set_attr(sch::BLOCK_K, Attr::Int(steps));
+                d_op.set_attr(sch::BLOCK_COLS, Attr::Int(cols));
+                if d_op.attr(sch::REDUCE_ORDER).is_none() {
+                    d_op.set_attr(sch::REDUCE_ORDER, Attr::Str("vector".into()));
+                }
+                continue;
+            }
             let (key, value) = match &d.kind {
                 hir::DirectiveKind::ComputeAt(r) => {
                     (sch::COMPUTE_AT, Attr::Str(k.stages[*r].name.clone()))
@@ -190,6 +200,7 @@ impl Lowering<'_> {
                 hir::DirectiveKind::Parallel(b) => (sch::PARALLEL, Attr::Bool(*b)),
                 hir::DirectiveKind::Vectorize(b) => (sch::VECTORIZE, Attr::Bool(*b)),
                 hir::DirectiveKind::Sliding(b) => (sch::SLIDING, Attr::Bool(*b)),
+                hir::DirectiveKind::CacheBlock { .. } => unreachable!("handled above"),
             };
             self.m.op_mut(op).set_attr(key, value);
         }

@@ -290,7 +290,7 @@ impl<'d> Checker<'d> {
     /// Whether each is *legal* for its stage is decided after lowering,
     /// where the analyses live (`pj_compiler::compile_source`).
     fn schedule(&mut self, directives: &[ast::Directive]) -> Vec<Directive> {
-        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false), sliding(true | false)";
+        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false), sliding(true | false), cache_block(k, cols)";
         let mut out: Vec<Directive> = Vec::new();
         let stage_id =
             |this: &Self, id: &ast::Ident| this.stages.iter().position(|s| s.name == id.name);
@@ -322,14 +322,14 @@ impl<'d> Checker<'d> {
                 }
                 true
             };
-            let positive = |this: &mut Self| -> Option<i64> {
-                match d.args[0].kind {
+            let positive_at = |this: &mut Self, i: usize| -> Option<i64> {
+                match d.args[i].kind {
                     ast::ExprKind::Int(n) if n >= 1 => Some(n),
                     _ => {
                         this.error(
                             Diagnostic::error(
                                 format!("`{}` needs a whole number of at least 1", d.name.name),
-                                d.args[0].span,
+                                d.args[i].span,
                             )
                             .with_label("not a positive integer literal"),
                         );
@@ -393,12 +393,25 @@ impl<'d> Checker<'d> {
                     if !arg_count(self, 1) {
                         continue;
                     }
-                    let Some(n) = positive(self) else { continue };
+                    let Some(n) = positive_at(self, 0) else {
+                        continue;
+                    };
                     if d.name.name == "tile" {
                         DirectiveKind::TileRows(n)
                     } else {
                         DirectiveKind::TileBytes(n)
                     }
+                }
+                "cache_block" => {
+                    if !arg_count(self, 2) {
+                        continue;
+                    }
+                    let k = positive_at(self, 0);
+                    let cols = positive_at(self, 1);
+                    let (Some(k), Some(cols)) = (k, cols) else {
+                        continue;
+                    };
+                    DirectiveKind::CacheBlock { k, cols }
                 }
                 "reduce" => {
                     if !arg_count(self, 1) {

@@ -86,6 +86,14 @@ pub enum DirectiveKind {
     /// `r.sliding(false)`: a group root's one producer is computed per
     /// tile with its halo rows, not as a sliding window.
     Sliding(bool),
+    /// `s.cache_block(k, cols)`: a `reduce(vector)` stage's reduction in
+    /// chunks of `k` steps over `cols` columns at a time.
+    CacheBlock {
+        /// Steps of the reduction per chunk.
+        k: i64,
+        /// Columns per chunk.
+        cols: i64,
+    },
 }
 
 /// A body item.

@@ -405,6 +405,14 @@ impl<'m> Lowerer<'m> {
                     })?;
                 }
             }
+            if let Some(cb) = sched.cache_block
+                && (cb.k < 1 || cb.cols < 1)
+            {
+                return Err(fail(format!(
+                    "stage `{name}`: a cache block must be at least 1 x 1, got {} x {}",
+                    cb.k, cb.cols
+                )));
+            }
             match sched.tile {
                 Some(Tile::Rows(n) | Tile::Bytes(n)) if n < 1 => {
                     return Err(fail(format!(
@@ -875,12 +883,13 @@ impl<'m> Lowerer<'m> {
             return;
         }
         let one = self.index_const(1);
-        let order = StageSchedule::of(self.m, op).reduce;
+        let sched = StageSchedule::of(self.m, op);
+        let order = sched.reduce;
         // `reduce_order = vector` also blocks rows: ROW_BLOCK rows share each
         // load of the reduction's row-invariant operands (matmul's `b`)
         let row_block = if order == ReduceOrder::Vector {
             let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
-            if rows_share_reduction(self.m, op, red) {
+            if schedule::rows_share_reduction(self.m, op, red) {
                 ROW_BLOCK
             } else {
                 1
@@ -888,26 +897,38 @@ impl<'m> Lowerer<'m> {
         } else {
             1
         };
+        // with a cache block, the blocked loop runs over panels of
+        // PANEL_BLOCKS row blocks, each panel sweeping the cache blocks
+        let cache_block = sched.cache_block.filter(|_| row_block > 1);
+        let panel_blocks = if cache_block.is_some() {
+            PANEL_BLOCKS
+        } else {
+            1
+        };
         let mut blk = block;
         let mut loops = Vec::new();
         let mut block_rows: Vec<ValueId> = Vec::new();
+        let mut panel: Option<Panel> = None;
         for (k, pair) in bounds.chunks(2).enumerate().take(rank - 1) {
             let blocked = row_block > 1 && k == rank - 2;
+            let mut n_blocks = None;
             let (lo_k, hi_k) = if blocked {
                 // blocks of rows; the last block repeats the last row
                 let zero = self.index_const(0);
-                let rb = self.index_const(row_block);
-                let rb1 = self.index_const(row_block - 1);
-                let n = self.bin(blk, ArithOp::Sub, pair[1], pair[0]);
-                let n = self.bin(blk, ArithOp::Max, n, zero);
-                let n = self.bin(blk, ArithOp::Add, n, rb1);
-                (zero, self.bin(blk, ArithOp::Div, n, rb))
+                let n = self.ceil_div(blk, pair[0], pair[1], row_block);
+                n_blocks = Some(n);
+                let hi = if panel_blocks > 1 {
+                    self.ceil_div(blk, zero, n, panel_blocks)
+                } else {
+                    n
+                };
+                (zero, hi)
             } else {
                 (pair[0], pair[1])
             };
             let spec = if k == 0 && parallel {
                 let mut elems = if blocked {
-                    self.index_const(row_block)
+                    self.index_const(row_block * panel_blocks)
                 } else {
                     one
                 };
@@ -926,24 +947,26 @@ impl<'m> Lowerer<'m> {
             self.mark_scalar(op, l);
             let inner = self.m.entry_block(l, 0);
             let name = self.m.value(vars[k]).name.clone();
-            if blocked {
+            if blocked && panel_blocks > 1 {
+                let ip = self
+                    .m
+                    .add_block_arg(inner, Type::INDEX, Some("panel".into()));
+                let pb = self.index_const(panel_blocks);
+                let first = self.bin(inner, ArithOp::Mul, ip, pb);
+                let end = self.bin(inner, ArithOp::Add, first, pb);
+                let n = n_blocks.expect("blocked");
+                let end = self.bin(inner, ArithOp::Min, end, n);
+                panel = Some(Panel {
+                    blocks: (first, end),
+                    rows: (pair[0], pair[1]),
+                    name: name.unwrap_or_else(|| "i".into()),
+                });
+            } else if blocked {
                 let ib = self
                     .m
                     .add_block_arg(inner, Type::INDEX, Some("rows".into()));
-                let rb = self.index_const(row_block);
-                let base = self.bin(inner, ArithOp::Mul, ib, rb);
-                let base = self.bin(inner, ArithOp::Add, pair[0], base);
-                let last_row = self.bin(inner, ArithOp::Sub, pair[1], one);
-                for r in 0..row_block {
-                    let off = self.index_const(r);
-                    let row = self.bin(inner, ArithOp::Add, base, off);
-                    let row = self.bin(inner, ArithOp::Min, row, last_row);
-                    if r == 0 {
-                        self.m
-                            .set_value_name(row, name.clone().unwrap_or_else(|| "i".into()));
-                    }
-                    block_rows.push(row);
-                }
+                let name = name.unwrap_or_else(|| "i".into());
+                block_rows = self.block_rows(inner, ib, (pair[0], pair[1]), name);
                 self.map.insert(vars[k], block_rows[0]);
             } else {
                 let iv = self.m.add_block_arg(inner, Type::INDEX, name);
@@ -954,7 +977,10 @@ impl<'m> Lowerer<'m> {
         }
         let (lo, hi) = (bounds[2 * rank - 2], bounds[2 * rank - 1]);
         let last = vars[rank - 1];
-        if order == ReduceOrder::Vector {
+        if let (Some(panel), Some(cb)) = (&panel, cache_block) {
+            let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
+            self.cache_blocked(blk, op, red, panel, (lo, hi), &vars, cb);
+        } else if order == ReduceOrder::Vector {
             let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
             if block_rows.is_empty() {
                 block_rows.push(self.map[&vars[rank - 2]]);
@@ -980,7 +1006,9 @@ impl<'m> Lowerer<'m> {
                 }
                 None => (lo, hi),
             };
-            let jend = self.vector_blocks(blk, op, red, (a, b), &vars, &block_rows);
+            let width = self.vector_block_width(op, block_rows.len() > 1);
+            let jend = self.span_end(blk, a, b, width);
+            self.vector_blocks(blk, op, red, (a, jend), &vars, &block_rows, None);
             for &row in &block_rows {
                 self.map.insert(vars[rank - 2], row);
                 self.inner_loop(
@@ -1309,7 +1337,10 @@ impl<'m> Lowerer<'m> {
         let rvars = self.m.block(body).args.clone();
         let rset: std::collections::HashSet<ValueId> = rvars.iter().copied().collect();
         let inner: std::collections::HashSet<ValueId> = [var].into();
-        let bounds = self.mapped_operands(red);
+        // the bounds may be ops of the stage's region, not lowered yet
+        let bounds: Vec<ValueId> = (self.m.op(red).operands.clone().into_iter())
+            .map(|v| self.lower_avail(v, block))
+            .collect();
         let one = self.index_const(1);
         let zero = self.index_const(0);
         let (mut a, mut b) = (lo, hi);
@@ -1366,35 +1397,27 @@ impl<'m> Lowerer<'m> {
     /// row in blocks of `U` vectors whose accumulators are carried through
     /// the reduction loops in registers, then stored; returns `jend`, where
     /// the scalar remainder starts.
+    #[allow(clippy::too_many_arguments)]
     fn vector_blocks(
         &mut self,
         block: BlockId,
         op: OpId,
         red: OpId,
-        (lo, hi): (ValueId, ValueId),
+        (lo, jend): (ValueId, ValueId),
         vars: &[ValueId],
         rows: &[ValueId],
-    ) -> ValueId {
-        // vectors per row: 4 for one row, 2 for a block of 6 rows (12
-        // accumulators + 2 loads + 1 broadcast in 16 128-bit registers;
-        // measured against 4x2, 4x3 and 3x3 on matmul and qdot)
-        let u_count: i64 = if rows.len() > 1 { 2 } else { 4 };
+        chunk: Option<(ValueId, ValueId)>,
+    ) {
+        let (u_count, lanes) = self.vector_block_shape(op, rows.len() > 1);
         let row_var = vars[vars.len() - 2];
         let result = self.m.result(op);
         let elem = self.m.ty(result).elem();
-        let lanes = (16 / elem.size_bytes().max(1)) as i64;
         let vty = Type::Vector {
             elem,
             lanes: lanes as u32,
         };
-        let zero = self.index_const(0);
         let one = self.index_const(1);
         let width = self.index_const(u_count * lanes);
-        let span = self.bin(block, ArithOp::Sub, hi, lo);
-        let span = self.bin(block, ArithOp::Max, span, zero);
-        let n = self.bin(block, ArithOp::Div, span, width);
-        let n = self.bin(block, ArithOp::Mul, n, width);
-        let jend = self.bin(block, ArithOp::Add, lo, n);
         let loc = self.m.op(op).loc;
         let l = self.push(
             block,
@@ -1434,11 +1457,44 @@ impl<'m> Lowerer<'m> {
                 .operands([ident])
                 .result(vty.clone()),
         );
-        let rbounds: Vec<ValueId> = self.mapped_operands(red);
+        let mut rbounds: Vec<ValueId> = self.mapped_operands(red);
         let rregion = self.m.entry_block(red, 0);
         let rvars = self.m.block(rregion).args.clone();
         let n_acc = rows.len() * u_count as usize;
+        let (buf, origin) = {
+            let sb = &self.stages[&result];
+            (sb.buf, sb.origin.clone())
+        };
         let mut accs: Vec<ValueId> = vec![ident; n_acc];
+        if let Some((k0, k1)) = chunk {
+            // one chunk of the outermost reduction variable, continuing
+            // from the accumulators the previous chunk stored
+            rbounds[0] = k0;
+            rbounds[1] = k1;
+            accs.clear();
+            for &row in rows {
+                self.map.insert(row_var, row);
+                for u in 0..u_count {
+                    let off = self.index_const(u * lanes);
+                    let ju = self.bin(jb_block, ArithOp::Add, jb, off);
+                    self.map.insert(j_old, ju);
+                    let mut operands = vec![buf];
+                    for (k, &v) in vars.iter().enumerate() {
+                        let iv = self.map[&v];
+                        operands.push(self.bin(jb_block, ArithOp::Sub, iv, origin[k]));
+                    }
+                    accs.push(
+                        self.value(
+                            jb_block,
+                            OpSpec::new(Opcode::Vector(VectorOp::Load))
+                                .operands(operands)
+                                .result(vty.clone())
+                                .loc(loc),
+                        ),
+                    );
+                }
+            }
+        }
         let mut cur = jb_block;
         let mut levels: Vec<(BlockId, Vec<ValueId>)> = Vec::new();
         let mut outer_results: Option<Vec<ValueId>> = None;
@@ -1489,10 +1545,6 @@ impl<'m> Lowerer<'m> {
         }
         let finals = outer_results.unwrap_or(next);
         // store the accumulators: columns jb + u * lanes of the current row
-        let (buf, origin) = {
-            let sb = &self.stages[&result];
-            (sb.buf, sb.origin.clone())
-        };
         for (r, &row) in rows.iter().enumerate() {
             self.map.insert(row_var, row);
             for u in 0..u_count {
@@ -1514,7 +1566,192 @@ impl<'m> Lowerer<'m> {
         }
         self.map.insert(row_var, rows[0]);
         self.push(jb_block, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-        jend
+    }
+
+    /// Vectors per row and lanes per vector of a `reduce_order = vector`
+    /// stage's blocks: 4 vectors for one row, 2 for a block of 6 rows (12
+    /// accumulators + 2 loads + 1 broadcast in 16 128-bit registers;
+    /// measured against 4x2, 4x3 and 3x3 on matmul and qdot).
+    fn vector_block_shape(&self, op: OpId, multi_row: bool) -> (i64, i64) {
+        let elem = self.m.ty(self.m.result(op)).elem();
+        let lanes = (16 / elem.size_bytes().max(1)) as i64;
+        (if multi_row { 2 } else { 4 }, lanes)
+    }
+
+    /// Columns per vector block of a `reduce_order = vector` stage.
+    fn vector_block_width(&self, op: OpId, multi_row: bool) -> i64 {
+        let (u, lanes) = self.vector_block_shape(op, multi_row);
+        u * lanes
+    }
+
+    /// The end of the longest prefix of `[lo, hi)` that is whole blocks of
+    /// `width` columns.
+    fn span_end(&mut self, block: BlockId, lo: ValueId, hi: ValueId, width: i64) -> ValueId {
+        let zero = self.index_const(0);
+        let w = self.index_const(width);
+        let span = self.bin(block, ArithOp::Sub, hi, lo);
+        let span = self.bin(block, ArithOp::Max, span, zero);
+        let n = self.bin(block, ArithOp::Div, span, w);
+        let n = self.bin(block, ArithOp::Mul, n, w);
+        self.bin(block, ArithOp::Add, lo, n)
+    }
+
+    /// `ceil((hi - lo) / d)`, zero for an empty range.
+    fn ceil_div(&mut self, block: BlockId, lo: ValueId, hi: ValueId, d: i64) -> ValueId {
+        let zero = self.index_const(0);
+        let dv = self.index_const(d);
+        let d1 = self.index_const(d - 1);
+        let n = self.bin(block, ArithOp::Sub, hi, lo);
+        let n = self.bin(block, ArithOp::Max, n, zero);
+        let n = self.bin(block, ArithOp::Add, n, d1);
+        self.bin(block, ArithOp::Div, n, dv)
+    }
+
+    /// The ROW_BLOCK rows of block `ib` of the rows `[first, end)`, the
+    /// last block repeating the last row; the first is named `name`.
+    fn block_rows(
+        &mut self,
+        block: BlockId,
+        ib: ValueId,
+        (first, end): (ValueId, ValueId),
+        name: String,
+    ) -> Vec<ValueId> {
+        let one = self.index_const(1);
+        let rb = self.index_const(ROW_BLOCK);
+        let base = self.bin(block, ArithOp::Mul, ib, rb);
+        let base = self.bin(block, ArithOp::Add, first, base);
+        let last_row = self.bin(block, ArithOp::Sub, end, one);
+        let mut rows = Vec::new();
+        for r in 0..ROW_BLOCK {
+            let off = self.index_const(r);
+            let row = self.bin(block, ArithOp::Add, base, off);
+            let row = self.bin(block, ArithOp::Min, row, last_row);
+            if r == 0 {
+                self.m.set_value_name(row, name.clone());
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// A loop in `block` over the row blocks of `panel`, calling `body`
+    /// with the loop's block and the rows of each.
+    fn for_panel_blocks(
+        &mut self,
+        block: BlockId,
+        panel: &Panel,
+        body: &mut dyn FnMut(&mut Self, BlockId, &[ValueId]),
+    ) {
+        let one = self.index_const(1);
+        let (first, end) = panel.blocks;
+        let l = self.push(
+            block,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([first, end, one])
+                .regions(1),
+        );
+        let inner = self.m.entry_block(l, 0);
+        let ib = self
+            .m
+            .add_block_arg(inner, Type::INDEX, Some("rows".into()));
+        let rows = self.block_rows(inner, ib, panel.rows, panel.name.clone());
+        body(self, inner, &rows);
+        self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
+    /// A `reduce_order = vector` stage with a cache block, over one panel
+    /// of row blocks (BLIS's loops around its micro-kernel, without
+    /// packing): the vector columns start at the reduction identity; for
+    /// each block of `cb.cols` columns and each chunk of `cb.k` steps of
+    /// the reduction, every row block of the panel runs its register
+    /// blocks over that chunk, loading its accumulators from the stage's
+    /// buffer and storing them back. Each element still folds its terms in
+    /// the reference order (one fold, stopped and resumed), so results are
+    /// bit for bit the same. Columns outside whole vector blocks (and at
+    /// boundary edges) get the general code afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn cache_blocked(
+        &mut self,
+        blk: BlockId,
+        op: OpId,
+        red: OpId,
+        panel: &Panel,
+        (lo, hi): (ValueId, ValueId),
+        vars: &[ValueId],
+        cb: schedule::CacheBlock,
+    ) {
+        let rank = vars.len();
+        let (row_var, last) = (vars[rank - 2], vars[rank - 1]);
+        let result = self.m.result(op);
+        let region = self.m.entry_block(op, 0);
+        let loc = self.m.op(op).loc;
+        let kind = self
+            .m
+            .op(red)
+            .attr("kind")
+            .and_then(Attr::as_str)
+            .expect("verified")
+            .to_string();
+        let interior = self.column_interior(blk, red, last, lo, hi);
+        let (a, b) = interior.unwrap_or((lo, hi));
+        let width = self.vector_block_width(op, true);
+        let jend = self.span_end(blk, a, b, width);
+        // 1. the identity in every column the vector blocks accumulate in
+        self.for_panel_blocks(blk, panel, &mut |s, body, rows| {
+            for &row in rows {
+                s.map.insert(row_var, row);
+                let init = Body::Init(kind.clone());
+                s.inner_loop(body, a, jend, last, false, result, vars, &init);
+            }
+        });
+        // 2. blocks of columns, chunks of the reduction, row blocks
+        let cols = self.index_const((cb.cols.max(1) + width - 1) / width * width);
+        let jl = self.push(
+            blk,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([a, jend, cols])
+                .regions(1)
+                .loc(loc),
+        );
+        let jbody = self.m.entry_block(jl, 0);
+        let jc = self
+            .m
+            .add_block_arg(jbody, Type::INDEX, Some("cols".into()));
+        let jc_end = self.bin(jbody, ArithOp::Add, jc, cols);
+        let jc_end = self.bin(jbody, ArithOp::Min, jc_end, jend);
+        let red_bounds = self.m.op(red).operands.clone();
+        let klo = self.lower_avail(red_bounds[0], jbody);
+        let khi = self.lower_avail(red_bounds[1], jbody);
+        let steps = self.index_const(cb.k.max(1));
+        let kl = self.push(
+            jbody,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([klo, khi, steps])
+                .regions(1)
+                .loc(loc),
+        );
+        let kbody = self.m.entry_block(kl, 0);
+        let k0 = self
+            .m
+            .add_block_arg(kbody, Type::INDEX, Some("chunk".into()));
+        let k1 = self.bin(kbody, ArithOp::Add, k0, steps);
+        let k1 = self.bin(kbody, ArithOp::Min, k1, khi);
+        self.for_panel_blocks(kbody, panel, &mut |s, body, rows| {
+            s.vector_blocks(body, op, red, (jc, jc_end), vars, rows, Some((k0, k1)));
+        });
+        self.push(kbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        self.push(jbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        // 3. the columns left: boundary edges and the last partial block
+        self.for_panel_blocks(blk, panel, &mut |s, body, rows| {
+            for &row in rows {
+                s.map.insert(row_var, row);
+                let value = Body::Value(region);
+                if interior.is_some() {
+                    s.inner_loop(body, lo, a, last, false, result, vars, &value);
+                }
+                s.inner_loop(body, jend, hi, last, false, result, vars, &value);
+            }
+        });
     }
 
     /// Lowers a reduction's body with the innermost stage variable `j` at
@@ -1961,26 +2198,16 @@ impl<'m> Lowerer<'m> {
 /// Rows per block of a `reduce_order = vector` stage.
 const ROW_BLOCK: i64 = 6;
 
-/// Whether several rows of `stage` (its second-to-last variable) can share
-/// one pass of its hoisted reduction `red`: the reduction's range and the
-/// stage's other ops do not depend on the row.
-fn rows_share_reduction(m: &crate::ir::Module, stage: OpId, red: OpId) -> bool {
-    let region = m.entry_block(stage, 0);
-    let vars = &m.block(region).args;
-    let row: std::collections::HashSet<ValueId> = [vars[vars.len() - 2]].into();
-    let ops_ok = m.block(region).ops.iter().all(|&o| {
-        o == red
-            || m.op(o).opcode == Opcode::Pj(PjOp::Yield)
-            || !m
-                .op(o)
-                .results
-                .iter()
-                .any(|&r| schedule::depends_on(m, r, &row))
-    });
-    ops_ok
-        && !m
-            .op(red)
-            .operands
-            .iter()
-            .any(|&b| schedule::depends_on(m, b, &row))
+/// Row blocks per panel of a `reduce_order = vector` stage with a cache
+/// block: 48 rows read each block of the shared operand while it sits in
+/// L2, and a panel's own rows of the other operand (48 x 256 f32: 48 KiB)
+/// stay there too.
+const PANEL_BLOCKS: i64 = 8;
+
+/// One iteration of a cache-blocked stage's panel loop: its row blocks
+/// `[blocks.0, blocks.1)` of the rows `[rows.0, rows.1)`.
+struct Panel {
+    blocks: (ValueId, ValueId),
+    rows: (ValueId, ValueId),
+    name: String,
 }

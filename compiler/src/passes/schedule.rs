@@ -71,8 +71,14 @@ pub const VECTORIZE: &str = "vectorize";
 /// with halo rows instead of as a sliding window.
 pub const SLIDING: &str = "sliding";
 
+/// Attribute on a `reduce_order = "vector"` stage: reduction steps per
+/// cache block (with [`BLOCK_COLS`]).
+pub const BLOCK_K: &str = "block_k";
+/// Attribute on a `reduce_order = "vector"` stage: columns per cache block.
+pub const BLOCK_COLS: &str = "block_cols";
+
 /// Every schedule attribute of a `pj.stage`.
-pub const SCHEDULE_ATTRS: [&str; 8] = [
+pub const SCHEDULE_ATTRS: [&str; 10] = [
     REDUCE_ORDER,
     COMPUTE_AT,
     TILE_BYTES,
@@ -81,6 +87,8 @@ pub const SCHEDULE_ATTRS: [&str; 8] = [
     PARALLEL,
     VECTORIZE,
     SLIDING,
+    BLOCK_K,
+    BLOCK_COLS,
 ];
 
 /// Where a stage's reduction loops go relative to its innermost loop.
@@ -115,6 +123,24 @@ pub struct StageSchedule {
     /// As a group root with one producer: a sliding window where legal
     /// (default true).
     pub sliding: bool,
+    /// As a `reduce_order = "vector"` stage over blocks of rows: the
+    /// reduction runs in chunks of `k` steps over `cols` columns at a time
+    /// (a cache block of the row-invariant operand), accumulators going
+    /// through the stage's buffer between chunks.
+    pub cache_block: Option<CacheBlock>,
+}
+
+/// The cache block of a `reduce_order = "vector"` stage (BLIS's `kc`,
+/// `nc`): how much of the reduction and of the columns one pass over a
+/// panel of rows covers, so the operand shared by the rows (matmul's `b`,
+/// `k` rows by `cols` columns) stays in cache while every row block of the
+/// panel reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheBlock {
+    /// Steps of the (outermost) reduction variable per chunk.
+    pub k: i64,
+    /// Columns per chunk.
+    pub cols: i64,
 }
 
 /// How a group root's tiles are sized.
@@ -136,6 +162,7 @@ impl Default for StageSchedule {
             parallel: true,
             vectorize: true,
             sliding: true,
+            cache_block: None,
         }
     }
 }
@@ -166,6 +193,13 @@ impl StageSchedule {
             parallel: d.attr(PARALLEL).and_then(Attr::as_bool) != Some(false),
             vectorize: d.attr(VECTORIZE).and_then(Attr::as_bool) != Some(false),
             sliding: d.attr(SLIDING).and_then(Attr::as_bool) != Some(false),
+            cache_block: match (
+                d.attr(BLOCK_K).and_then(Attr::as_int),
+                d.attr(BLOCK_COLS).and_then(Attr::as_int),
+            ) {
+                (Some(k), Some(cols)) => Some(CacheBlock { k, cols }),
+                _ => None,
+            },
         }
     }
 }
@@ -893,7 +927,37 @@ impl AutoSchedule {
                 Err(_) => {}
             }
         }
-        // 2. fusion groups, from the last stage back
+        // 2. cache blocks for reductions over blocks of rows
+        for &s in &all {
+            let sc = StageSchedule::of(m, s);
+            if sc.reduce != ReduceOrder::Vector || sc.cache_block.is_some() {
+                continue;
+            }
+            let Ok(red) = hoistable_reduction(m, s) else {
+                continue;
+            };
+            if !rows_share_reduction(m, s, red) || !reads_a_panel(m, s, red) {
+                continue;
+            }
+            let name = stage_name(m, s);
+            let esize = m.ty(m.result(s)).elem().size_bytes().max(1) as i64;
+            let budget = (self.profile.cache.l2_bytes / 8) as i64;
+            let block = cache_block_for(budget, esize);
+            m.op_mut(s).set_attr(BLOCK_K, Attr::Int(block.k));
+            m.op_mut(s).set_attr(BLOCK_COLS, Attr::Int(block.cols));
+            decisions.push(note(
+                &name,
+                format!(
+                    "cache blocks of {} reduction steps x {} columns",
+                    block.k, block.cols
+                ),
+                format!(
+                    "the operand the rows share would otherwise come from memory once per block of rows; a block of it ({} x {} elements, an eighth of L2: {budget} bytes) stays in L2 while every row block of a panel reads it, and `{name}`'s accumulators go through its buffer between chunks (the same additions in the same order)",
+                    block.k, block.cols
+                ),
+            ));
+        }
+        // 3. fusion groups, from the last stage back
         let mut taken: HashSet<OpId> = all
             .iter()
             .copied()
@@ -984,6 +1048,60 @@ impl AutoSchedule {
     }
 }
 
+/// Reduction steps per cache block: long enough that loading and storing
+/// the accumulators between chunks costs under 1% of a chunk's work.
+pub const CACHE_BLOCK_K: i64 = 256;
+
+/// The cache block of [`CACHE_BLOCK_K`] steps whose columns of elements of
+/// `elem_bytes` fit `budget` bytes (a multiple of 16 columns, at least 16).
+pub fn cache_block_for(budget: i64, elem_bytes: i64) -> CacheBlock {
+    let cols = budget / (CACHE_BLOCK_K * elem_bytes.max(1));
+    CacheBlock {
+        k: CACHE_BLOCK_K,
+        cols: (cols / 16 * 16).max(16),
+    }
+}
+
+/// Whether several rows of `stage` (its second-to-last variable) can share
+/// one pass of its hoisted reduction `red`: the reduction's range and the
+/// stage's other ops do not depend on the row.
+pub fn rows_share_reduction(m: &Module, stage: OpId, red: OpId) -> bool {
+    let region = m.entry_block(stage, 0);
+    let vars = &m.block(region).args;
+    if vars.len() < 2 {
+        return false;
+    }
+    let row: HashSet<ValueId> = [vars[vars.len() - 2]].into();
+    let ops_ok = m.block(region).ops.iter().all(|&o| {
+        o == red
+            || m.op(o).opcode == Opcode::Pj(PjOp::Yield)
+            || !m.op(o).results.iter().any(|&r| depends_on(m, r, &row))
+    });
+    ops_ok && !m.op(red).operands.iter().any(|&b| depends_on(m, b, &row))
+}
+
+/// Whether the reduction `red` of `stage` reads an array along both the
+/// stage's columns and the reduction but not along its rows (matmul's
+/// `b[k, j]`): an operand every block of rows reads whole, which a cache
+/// block keeps in cache. (conv2d's filter depends on no column, its image
+/// on the row: nothing to block.)
+pub fn reads_a_panel(m: &Module, stage: OpId, red: OpId) -> bool {
+    let region = m.entry_block(stage, 0);
+    let vars = &m.block(region).args;
+    if vars.len() < 2 {
+        return false;
+    }
+    let row: HashSet<ValueId> = [vars[vars.len() - 2]].into();
+    let col: HashSet<ValueId> = [vars[vars.len() - 1]].into();
+    let body = m.entry_block(red, 0);
+    let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();
+    reads_under(m, body).into_iter().any(|r| {
+        let idx = &m.op(r).operands[1..];
+        let along = |set: &HashSet<ValueId>| idx.iter().any(|&i| depends_on(m, i, set));
+        along(&col) && along(&rvars) && !along(&row)
+    })
+}
+
 fn has_reduce(m: &Module, stage: OpId) -> bool {
     !reduction_vars_under(m, m.entry_block(stage, 0)).is_empty()
 }
@@ -1049,6 +1167,35 @@ pub fn check_directives(program: &pj_lang::hir::Program, m: &Module) -> Vec<pj_l
                             .with_help(
                                 "`reduce(inner)` always works; see docs/language.md#schedules",
                             ),
+                        );
+                    }
+                }
+                DirectiveKind::CacheBlock { .. } => {
+                    let order = k.schedule.iter().find_map(|o| match &o.kind {
+                        DirectiveKind::Reduce(order) if o.stage == d.stage => Some(order.as_str()),
+                        _ => None,
+                    });
+                    let why = match order {
+                        Some(o) if o != "vector" => Err(format!(
+                            "a cache block is how `reduce(vector)` runs; the schedule block asks for `reduce({o})`"
+                        )),
+                        _ => hoistable_reduction(m, op).and_then(|red| {
+                            vector_accumulable(m, op, red)?;
+                            if rows_share_reduction(m, op, red) {
+                                Ok(())
+                            } else {
+                                Err("its rows do not share one pass of the reduction (its range or other ops depend on the row), so there are no blocks of rows to share a cache block".into())
+                            }
+                        }),
+                    };
+                    if let Err(why) = why {
+                        diags.push(
+                            pj_lang::Diagnostic::error(
+                                format!("`{sname}` cannot run its reduction in cache blocks"),
+                                d.span,
+                            )
+                            .with_label(why)
+                            .with_help("see docs/language.md#schedules"),
                         );
                     }
                 }

@@ -147,7 +147,7 @@ pub fn c_header(ir: &IrModule, guard: &str, only: &[String]) -> String {
             let shape = declared.get(r).cloned().unwrap_or_else(|| ty.to_string());
             let _ = writeln!(
                 h,
-                " *   {rname}: result, {} array {shape}, allocated by the caller ({}_shape gives its shape)",
+                " *   {rname}: result, {} array {shape}, allocated by the caller ({}_shape gives its shape), not overlapping any argument",
                 elem_code(ty.elem()).c_name(),
                 c_symbol(&name)
             );

@@ -179,6 +179,8 @@ struct FnLower<'a, 'b, M: Module> {
     pending: Vec<Outline>,
     /// Loads whose bounds a loop precheck has proven (no check emitted).
     fast: HashMap<OpId, FastAddr>,
+    /// Buffers nothing in the module writes (the kernel's inputs).
+    unwritten: std::rc::Rc<std::collections::HashSet<ValueId>>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
 }
@@ -245,6 +247,7 @@ fn define_with<M: Module>(
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
             fast: HashMap::new(),
+            unwritten: std::rc::Rc::new(unwritten_buffers(ir)),
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -393,6 +396,29 @@ enum Capture {
         rank: usize,
         name: String,
     },
+}
+
+/// The buffers some op loads from and no op stores to: a kernel's inputs
+/// (results may not overlap them: checked at entry).
+fn unwritten_buffers(ir: &IrModule) -> std::collections::HashSet<ValueId> {
+    let mut read = std::collections::HashSet::new();
+    let mut written = std::collections::HashSet::new();
+    for f in ir.kernels() {
+        ir.walk_block(ir.entry_block(f, 0), &mut |op| {
+            let d = ir.op(op);
+            match d.opcode {
+                Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load) => {
+                    read.insert(d.operands[0]);
+                }
+                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => {
+                    written.insert(d.operands[1]);
+                }
+                _ => {}
+            }
+        });
+    }
+    read.retain(|b| !written.contains(b));
+    read
 }
 
 /// Whether `v` is a constant or a vector broadcast of one.
@@ -1414,7 +1440,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 };
                 if let Some(addr) = self.fast_address(op) {
                     // proven in bounds and contiguous at loop entry
-                    let flags = MemFlagsData::new().with_notrap();
+                    let flags = self.movable(op, MemFlagsData::new().with_notrap());
                     if store {
                         let x = self.scalar(d.operands[0]);
                         self.store_vector(&vir, x, addr);
@@ -1704,6 +1730,23 @@ impl<M: Module> FnLower<'_, '_, M> {
         v
     }
 
+    /// `flags` for a load in a versioned loop's fast copy, marked
+    /// `readonly` and `can_move` when it reads an input at an address that
+    /// moves with the induction variable: Cranelift then treats it as a
+    /// pure value and places it next to its first use (matmul's six
+    /// broadcast operands were otherwise all loaded at the top of the
+    /// iteration, live at once, and pushed accumulators to the stack).
+    /// Never for an invariant address: a pure load could be hoisted out of
+    /// a loop that runs zero times, where its address is not proven.
+    fn movable(&self, op: OpId, flags: MemFlagsData) -> MemFlagsData {
+        let moves = self.fast.get(&op).is_some_and(|f| f.step.is_some());
+        if moves && self.unwritten.contains(&self.ir.op(op).operands[0]) {
+            flags.with_readonly().with_can_move()
+        } else {
+            flags
+        }
+    }
+
     /// The address of an access in a versioned loop's fast copy.
     fn fast_address(&mut self, op: OpId) -> Option<Value> {
         let f = *self.fast.get(&op)?;
@@ -1753,7 +1796,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         let buf = self.buffer(d.operands[0]);
         if let Some(addr) = self.fast_address(op) {
             let t = cl_type(buf.elem);
-            return Ok(self.b.ins().load(t, MemFlagsData::trusted(), addr, 0));
+            let flags = self.movable(op, MemFlagsData::trusted());
+            return Ok(self.b.ins().load(t, flags, addr, 0));
         }
         let idx: Vec<Value> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
         let t = cl_type(buf.elem);
