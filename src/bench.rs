@@ -35,6 +35,8 @@ pub struct BenchOptions<'a> {
     pub unoptimized: bool,
     /// `--fast-math=reassoc`: float reductions may be reassociated.
     pub reassoc: bool,
+    /// `--fast-math=contract` (on a machine with FMA): multiply-adds fuse.
+    pub contract: bool,
     /// The Cranelift tier: the quick one is what `pj repl` compiles first.
     pub tier: Tier,
     /// Print JSON instead of a table.
@@ -199,6 +201,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         })
         .map_err(|e| anyhow!(e))?
         .fast_math(opts.reassoc)
+        .contract(opts.contract)
         .run(&mut m)?;
         let lowering = t2.elapsed();
         let t3 = Instant::now();

@@ -291,6 +291,7 @@ pub fn run(
             for r in PassManager::parse(lowering_pipeline(opt_level))
                 .map_err(|e| anyhow!(e))?
                 .fast_math(codegen.reassoc())
+                .contract(codegen.contract_on_host())
                 .run(&mut lowered)?
             {
                 phases.push((format!("{} (lowering)", r.name), r.elapsed));
@@ -365,8 +366,9 @@ pub struct CodegenFlags {
     #[arg(short = 'O', long = "opt-level", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub opt_level: u8,
     /// `reassoc` (the default): float sums and products may be reassociated
-    /// into vector partial sums, which changes their last bits; `off`: the
-    /// reference order.
+    /// into vector partial sums, which changes their last bits; `contract`:
+    /// that, and `a * b + c` fused into one multiply-add rounded once
+    /// (where the target has FMA); `off`: the reference order.
     #[arg(long, value_enum, default_value = "reassoc")]
     pub fast_math: FastMath,
     /// Every float operation in the reference interpreter's order, bit for
@@ -380,6 +382,8 @@ pub struct CodegenFlags {
 pub enum FastMath {
     /// Reassociate float reductions.
     Reassoc,
+    /// Reassociate float reductions and fuse multiply-adds.
+    Contract,
     /// Nothing: the reference order.
     Off,
 }
@@ -387,7 +391,18 @@ pub enum FastMath {
 impl CodegenFlags {
     /// Whether float reductions may be reassociated.
     pub fn reassoc(&self) -> bool {
-        !self.strict_fp && self.fast_math == FastMath::Reassoc
+        !self.strict_fp && matches!(self.fast_math, FastMath::Reassoc | FastMath::Contract)
+    }
+
+    /// Whether float multiply-adds may fuse, for code running on `target`
+    /// (only where it has FMA instructions).
+    pub fn contract(&self, target: &pj_compiler::target::Target) -> bool {
+        !self.strict_fp && self.fast_math == FastMath::Contract && target.has_fma()
+    }
+
+    /// [`CodegenFlags::contract`] for the JIT, on this machine.
+    pub fn contract_on_host(&self) -> bool {
+        pj_compiler::target::Target::parse("host").is_ok_and(|t| self.contract(&t))
     }
 }
 
@@ -411,6 +426,12 @@ pub fn build(
     let opt_level = codegen.opt_level;
     use pj_compiler::codegen::cranelift::{header::c_header, object::emit_object};
     let target = pj_compiler::target::Target::parse(target)?;
+    if codegen.fast_math == FastMath::Contract && !codegen.strict_fp && !target.has_fma() {
+        eprintln!(
+            "warning: `{}` has no fused multiply-add instructions: `--fast-math=contract` fuses nothing (`--target host` or an aarch64 triple do)",
+            target.triple
+        );
+    }
     // the schedule is chosen for the machine the object will run on
     let profile = pj_compiler::target::profile::Profile::for_target(&target);
     let mut m = load(path)?;
@@ -433,6 +454,7 @@ pub fn build(
         .map_err(|e| anyhow!(e))?
         .for_profile(&profile)
         .fast_math(codegen.reassoc())
+        .contract(codegen.contract(&target))
         .run(&mut m)?;
     let object = emit_object(&m, &target, &only)?;
     let header_path = output.with_extension("h");

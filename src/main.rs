@@ -289,6 +289,7 @@ fn main() -> ExitCode {
                 once,
                 unoptimized: codegen.opt_level == 0,
                 reassoc: codegen.reassoc(),
+                contract: codegen.contract_on_host(),
                 tier: match tier {
                     CompileTier::Quick => pj_compiler::codegen::cranelift::Tier::Quick,
                     CompileTier::Optimizing => pj_compiler::codegen::cranelift::Tier::Optimizing,

@@ -415,7 +415,8 @@ fn unoptimized_and_optimized_runs_agree_bit_for_bit() {
 }
 
 /// `--strict-fp` gives the interpreter's bits; the default reassociates
-/// float sums (close, not necessarily equal); asking for both is a usage error.
+/// float sums and `--fast-math=contract` also fuses multiply-adds (both
+/// close, not necessarily equal); asking for both is a usage error.
 #[test]
 fn strict_fp_matches_the_interpreter_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
@@ -444,12 +445,36 @@ fn strict_fp_matches_the_interpreter_bit_for_bit() {
     let strict = run(&["--strict-fp"], "strict.npy");
     let interp = run(&["--backend", "interp"], "interp.npy");
     run(&[], "fast.npy");
+    run(&["--fast-math=contract"], "contract.npy");
     assert_eq!(strict, interp);
-    let (f, i) = (
-        picojoule::npy::read(&dir.path().join("fast.npy")).unwrap(),
-        picojoule::npy::read(&dir.path().join("interp.npy")).unwrap(),
+    let read = |f: &str| picojoule::npy::read(&dir.path().join(f)).unwrap();
+    let i = read("interp.npy");
+    common::assert_close(
+        &read("fast.npy"),
+        &i,
+        1e-5,
+        "layernorm, --fast-math=reassoc",
     );
-    common::assert_close(&f, &i, 1e-5, "layernorm, --fast-math=reassoc");
+    common::assert_close(
+        &read("contract.npy"),
+        &i,
+        1e-5,
+        "layernorm, --fast-math=contract",
+    );
+    // an object for a machine without FMA: told, not silently unfused
+    let obj = dir.path().join("mm.o");
+    let o = pj(&[
+        "build",
+        "examples/matmul.pj",
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--fast-math=contract",
+        "-o",
+        obj.to_str().unwrap(),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("no fused multiply-add instructions"), "{err}");
     let o = pj(&[
         "run",
         "examples/blur.pj",

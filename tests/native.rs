@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use pj_compiler::codegen::cranelift::jit;
-use pj_compiler::interp::{self, Value};
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::{self, Tensor, Value};
+use pj_lang::types::ScalarType;
 
 #[test]
 fn jit_matches_the_interpreter_on_every_example() {
@@ -783,6 +785,101 @@ fn reassociated_float_reductions_stay_within_rounding() {
         let got = code.kernel(name).unwrap().call(&args).unwrap();
         for (g, w) in got.iter().zip(&want) {
             assert_close(g, w, 1e-5, name);
+        }
+    }
+}
+
+/// `--fast-math=contract`: `a * b + c` becomes one fused multiply-add,
+/// rounded once. Where the fused and unfused results differ
+/// (`(1 + 2^-12)^2 - (1 + 2^-11)` is `2^-24` exactly, `0` rounded twice),
+/// native code gives the fused one in vector and scalar loops; a product
+/// used twice stays a product; every example, contracted, gives bit for
+/// bit what its lowered IR gives in the interpreter (which fuses with
+/// `mul_add`), and the reference results within rounding.
+#[test]
+fn contracted_multiply_adds_round_once() {
+    use pj_compiler::codegen::LOWERING_PIPELINE;
+    use pj_compiler::passes::PassManager;
+    let fma_here = pj_compiler::target::Target::parse("host").is_ok_and(|t| t.has_fma());
+    let contracted = |m: &pj_compiler::Module| {
+        let mut lowered = m.clone();
+        PassManager::parse(LOWERING_PIPELINE)
+            .unwrap()
+            .fast_math(true)
+            .contract(true)
+            .run(&mut lowered)
+            .unwrap();
+        let text = pj_compiler::ir::print::print_module(&lowered, Default::default());
+        (lowered, text)
+    };
+    let src = "
+kernel axpy(a: f32[N], b: f32[N], c: f32[N]) -> y: f32[N] { y[i] = a[i] * b[i] + c[i]; }
+kernel twice(a: f32[N], b: f32[N], c: f32[N]) -> y: f32[N] { y[i] = a[i] * b[i] + c[i] + a[i] * b[i]; }
+";
+    let m = compile("fma.pj", src);
+    let (lowered, text) = contracted(&m);
+    let fmas = text.matches("arith.fma(").count();
+    assert_eq!(
+        fmas, 2,
+        "axpy's vector and scalar loops fuse, twice's not:\n{text}"
+    );
+    let x = 1.0 + 2f32.powi(-12);
+    let n = 11; // a vector loop and a remainder
+    let args = [
+        f32_array(&vec![x; n]),
+        f32_array(&vec![x; n]),
+        f32_array(&vec![-(1.0 + 2f32.powi(-11)); n]),
+    ];
+    let fused = Tensor::new(
+        ScalarType::F32,
+        vec![n],
+        vec![Scalar::F32(2f32.powi(-24)); n],
+    );
+    let unfused = Tensor::new(ScalarType::F32, vec![n], vec![Scalar::F32(0.0); n]);
+    assert_eq!(
+        interp::run(&m, "axpy", &args).unwrap(),
+        vec![unfused.clone()]
+    );
+    assert_eq!(
+        interp::run(&lowered, "axpy", &args).unwrap(),
+        vec![fused.clone()]
+    );
+    let twice = Tensor::new(
+        ScalarType::F32,
+        vec![n],
+        vec![Scalar::F32(x * x + -(1.0 + 2f32.powi(-11)) + x * x); n],
+    );
+    assert_eq!(
+        interp::run(&lowered, "twice", &args).unwrap(),
+        vec![twice.clone()]
+    );
+    if fma_here {
+        let code = jit::JitModule::compile(&lowered).unwrap();
+        assert_eq!(
+            code.kernel("axpy").unwrap().call(&args).unwrap(),
+            vec![fused]
+        );
+        assert_eq!(
+            code.kernel("twice").unwrap().call(&args).unwrap(),
+            vec![twice]
+        );
+    }
+    for &name in EXAMPLES {
+        let m = compile(name, &read(&root().join(format!("examples/{name}.pj"))));
+        let (lowered, text) = contracted(&m);
+        if ["matmul", "conv2d", "unsharp"].contains(&name) {
+            assert!(text.contains("arith.fma("), "{name}:\n{text}");
+        }
+        let args = example_args(&m, name);
+        let want = interp::run(&m, name, &args).unwrap();
+        let fused = interp::run(&lowered, name, &args).unwrap();
+        for (f, w) in fused.iter().zip(&want) {
+            assert_close(f, w, 1e-5, name);
+        }
+        if fma_here {
+            let code = jit::JitModule::compile(&lowered).unwrap();
+            let got = code.kernel(name).unwrap().call(&args).unwrap();
+            assert_eq!(got, fused, "{name}: native vs lowered IR interpreted");
         }
     }
 }

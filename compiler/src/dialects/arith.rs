@@ -28,6 +28,9 @@ dialect_ops!(
     Rem => "rem",
     /// `-a`
     Neg => "neg",
+    /// `a * b + c` on floats with one rounding (a fused multiply-add);
+    /// introduced only by the `contract` pass.
+    Fma => "fma",
     /// `min(a, b)`
     Min => "min",
     /// `max(a, b)`
@@ -84,14 +87,12 @@ impl ArithOp {
             if d.operands.iter().any(|&v| m.ty(v) != t) {
                 errs.push(format!("every operand must be {t}"));
             }
-            check::counts(
-                m,
-                op,
-                Some(if self == ArithOp::Neg { 1 } else { 2 }),
-                1,
-                0,
-                errs,
-            );
+            let n = match self {
+                ArithOp::Neg => 1,
+                ArithOp::Fma => 3,
+                _ => 2,
+            };
+            check::counts(m, op, Some(n), 1, 0, errs);
             return;
         }
         let res_scalar = result.as_ref().and_then(Type::as_scalar);
@@ -127,6 +128,20 @@ impl ArithOp {
                 }
                 if a == Some(ScalarType::Bool) {
                     errs.push("needs numbers, not bool".into());
+                }
+            }
+            ArithOp::Fma => {
+                check::counts(m, op, Some(3), 1, 0, errs);
+                let t: Vec<_> = (0..3)
+                    .map(|i| check::scalar_operand(m, op, i, errs))
+                    .collect();
+                if t.iter().all(Option::is_some)
+                    && (t.iter().any(|&x| x != t[0]) || t[0] != res_scalar)
+                {
+                    errs.push("operands and result must have one type".into());
+                }
+                if t[0].is_some_and(|x| !x.is_float()) {
+                    errs.push("needs floats".into());
                 }
             }
             ArithOp::Neg => {
@@ -517,6 +532,15 @@ pub fn eval_cmp(pred: &str, a: Scalar, b: Scalar) -> Scalar {
         "ge" => num_cmp!(a, b, |x, y| x >= y),
         p => panic!("unknown predicate {p} (unverified IR)"),
     })
+}
+
+/// Evaluates `arith.fma`: `a * b + c` rounded once.
+pub fn eval_fma(a: Scalar, b: Scalar, c: Scalar) -> Scalar {
+    match (a, b, c) {
+        (Scalar::F32(x), Scalar::F32(y), Scalar::F32(z)) => Scalar::F32(x.mul_add(y, z)),
+        (Scalar::F64(x), Scalar::F64(y), Scalar::F64(z)) => Scalar::F64(x.mul_add(y, z)),
+        _ => panic!("arith.fma on {a:?}, {b:?}, {c:?} (unverified IR)"),
+    }
 }
 
 /// Evaluates `arith.neg` and `arith.not`.

@@ -43,7 +43,7 @@ dialect_ops!(
 /// one rule the verifier checks and the vectorizer relies on.
 pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
     use super::ArithOp::*;
-    matches!(a, Add | Sub | Mul | Min | Max | Neg) || (a == Div && elem.is_float())
+    matches!(a, Add | Sub | Mul | Min | Max | Neg) || (matches!(a, Div | Fma) && elem.is_float())
 }
 
 /// Whether `arith.cast` converts vectors of `from` lanes to `to` lanes:

@@ -746,6 +746,18 @@ impl Interp<'_> {
                         .collect(),
                 )
             }
+            Opcode::Arith(ArithOp::Fma) => {
+                let (x, y, z) = (
+                    self.vector(d.operands[0]),
+                    self.vector(d.operands[1]),
+                    self.vector(d.operands[2]),
+                );
+                Slot::V(
+                    (0..x.len())
+                        .map(|k| arith::eval_fma(x[k], y[k], z[k]))
+                        .collect(),
+                )
+            }
             Opcode::Arith(a) => {
                 let x = self.vector(d.operands[0]);
                 let out = if a == ArithOp::Neg {
@@ -834,6 +846,7 @@ impl Interp<'_> {
                 };
                 arith::eval_unary(a, arg(0))
             }
+            Opcode::Arith(ArithOp::Fma) => arith::eval_fma(arg(0), arg(1), arg(2)),
             Opcode::Arith(ArithOp::Select) => {
                 if arg(0).as_bool() == Some(true) {
                     arg(1)

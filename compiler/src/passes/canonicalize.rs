@@ -178,6 +178,7 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
                 | ArithOp::And
                 | ArithOp::Or => arith::eval_binary(a, args[0], args[1]).ok(),
                 ArithOp::Neg | ArithOp::Not => Some(arith::eval_unary(a, args[0])),
+                ArithOp::Fma => Some(arith::eval_fma(args[0], args[1], args[2])),
                 ArithOp::Cmp => d
                     .attr("pred")
                     .and_then(Attr::as_str)

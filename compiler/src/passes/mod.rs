@@ -9,6 +9,7 @@
 //! when it is legal and what it costs; add it to [`REGISTRY`].
 
 pub mod canonicalize;
+pub mod contract;
 pub mod cse;
 pub mod dce;
 pub mod inline_pointwise;
@@ -92,6 +93,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "vectorize",
         description: "turn innermost unit-step loops into 128-bit vector loops plus a scalar remainder",
         create: || Box::new(vectorize::Vectorize { reassoc: false }),
+    },
+    PassInfo {
+        name: "contract",
+        description: "fuse float a * b + c into one multiply-add, rounded once (--fast-math=contract)",
+        create: || Box::new(contract::Contract),
     },
     PassInfo {
         name: "schedule",
@@ -186,6 +192,21 @@ impl PassManager {
             if p.name() == "vectorize" {
                 *p = Box::new(vectorize::Vectorize { reassoc });
             }
+        }
+        self
+    }
+
+    /// `--fast-math=contract` on a target with FMA instructions: float
+    /// multiply-adds fuse (the `contract` pass, right after `vectorize`,
+    /// or last when the pipeline has none).
+    pub fn contract(mut self, enabled: bool) -> PassManager {
+        if enabled && !self.names().contains(&"contract") {
+            let at = self
+                .passes
+                .iter()
+                .rposition(|p| p.name() == "vectorize")
+                .map_or(self.passes.len(), |i| i + 1);
+            self.passes.insert(at, Box::new(contract::Contract));
         }
         self
     }

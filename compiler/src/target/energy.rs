@@ -488,6 +488,14 @@ fn op_energy(class: &str, p: &Profile) -> f64 {
             e.f32_mul,
             e.f64_mul,
         ),
+        "fma" => pick(
+            e.int8_mul,
+            e.int16_mul,
+            e.int32_mul,
+            e.f16_fma,
+            e.f32_fma,
+            e.f64_fma,
+        ),
         "div" | "rem" => pick(
             e.int32_mul * 4.0,
             e.int32_mul * 4.0,

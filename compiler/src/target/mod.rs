@@ -98,6 +98,17 @@ impl Target {
             .map_err(|e| err(e.to_string()))
     }
 
+    /// Whether code for this target has fused multiply-add instructions:
+    /// every aarch64; x86_64 with FMA3 (detected for `host`; an explicit
+    /// x86_64 triple means the baseline, without).
+    pub fn has_fma(&self) -> bool {
+        match self.triple.architecture {
+            target_lexicon::Architecture::Aarch64(_) => true,
+            target_lexicon::Architecture::X86_64 => self.features().iter().any(|f| f == "has_fma"),
+            _ => false,
+        }
+    }
+
     /// The ISA features code for this target uses (`has_avx2`, ...).
     pub fn features(&self) -> Vec<String> {
         match self.isa() {

@@ -1333,6 +1333,10 @@ impl<M: Module> FnLower<'_, '_, M> {
                 return Ok(r);
             }
             return Ok(match a {
+                ArithOp::Fma => {
+                    let r = self.scalar(d.operands[2]);
+                    self.b.ins().fma(p, q, r)
+                }
                 ArithOp::Add => self.b.ins().fadd(p, q),
                 ArithOp::Sub => self.b.ins().fsub(p, q),
                 ArithOp::Mul => self.b.ins().fmul(p, q),
@@ -1936,6 +1940,10 @@ impl<M: Module> FnLower<'_, '_, M> {
             .expect("verified: scalar result");
         let x = |s: &Self, i: usize| s.scalar(d.operands[i]);
         Ok(match a {
+            ArithOp::Fma => {
+                let (p, q, r) = (x(self, 0), x(self, 1), x(self, 2));
+                self.b.ins().fma(p, q, r)
+            }
             ArithOp::Constant => {
                 let s =
                     Scalar::from_attr(d.attr("value").expect("verified"), rt).expect("verified");
