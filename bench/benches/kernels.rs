@@ -38,11 +38,24 @@ fn kernels(c: &mut Criterion) {
         case.run_c();
         let diff = case.max_rel_diff();
         assert!(diff < 1e-4, "{name}: picojoule and C disagree ({diff})");
+        if case.has_contracted() {
+            case.run_pj_contracted();
+            let diff = case.max_rel_diff();
+            assert!(
+                diff < 1e-4,
+                "{name}: contracted picojoule and C disagree ({diff})"
+            );
+        }
         let mut g = c.benchmark_group(name);
         g.sample_size(10)
             .warm_up_time(Duration::from_millis(500))
             .measurement_time(Duration::from_secs(3));
         g.bench_function("picojoule", |b| b.iter(|| case.run_pj()));
+        if case.has_contracted() {
+            g.bench_function("picojoule_contract", |b| {
+                b.iter(|| case.run_pj_contracted())
+            });
+        }
         g.bench_function("c_O3", |b| b.iter(|| case.run_c()));
         g.finish();
     }
@@ -66,9 +79,9 @@ fn summary() {
         "\nroofline of this machine, one core: triad {triad:.1} GB/s; FMA peak {fma128:.1} GFLOP/s at 128 bits, {fma_wide:.1} at the widest native width"
     );
     println!(
-        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) |"
+        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) | pj, --fast-math=contract (ms) | of roofline (contract) |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for (name, sizes) in selected() {
         let (Some(pj), Some(cc)) = (median(name, "picojoule"), median(name, "c_O3")) else {
@@ -82,8 +95,13 @@ fn summary() {
         } else {
             ("memory", mem)
         };
+        let fused = median(name, "picojoule_contract").filter(|_| case.has_contracted());
+        let (fused_ms, fused_roof) = match fused {
+            Some(f) => (format!("{:.2}", f * 1e3), format!("{:.0}%", 100.0 * t / f)),
+            None => ("–".to_string(), "–".to_string()),
+        };
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% |",
+            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% | {fused_ms} | {fused_roof} |",
             pj * 1e3,
             cc * 1e3,
             cc / pj,
@@ -93,6 +111,7 @@ fn summary() {
         rows.push(serde_json::json!({
             "kernel": name, "picojoule_s": pj, "c_o3_s": cc, "speedup_vs_c": cc / pj,
             "bound": bound, "roofline_fraction_pj": t / pj, "roofline_fraction_c": t / cc,
+            "picojoule_contract_s": fused, "roofline_fraction_contract": fused.map(|f| t / f),
         }));
     }
     let doc = serde_json::json!({

@@ -1,6 +1,8 @@
 //! What `cargo bench` measures: each example kernel compiled by picojoule
-//! (Cranelift JIT, the default pipeline, `--fast-math=reassoc` as `pj run`)
-//! and the same kernel as a plain C
+//! (Cranelift JIT, the default pipeline, `--fast-math=reassoc` as `pj run`;
+//! and, where it changes the code, `--fast-math=contract`, fused
+//! multiply-adds as the C compiler makes by default) and the same kernel as
+//! a plain C
 //! loop (`c/baselines.c`, `cc -O3 -march=native`), on the same inputs; and
 //! this machine's roofline: memory bandwidth (a STREAM-like triad) and the
 //! peak rate of vector FMAs (`c/probes.c`).
@@ -50,6 +52,8 @@ pub struct Case {
     /// The example's name (= its kernel's name).
     pub name: String,
     code: JitModule,
+    /// Compiled with `--fast-math=contract`, when that fuses anything here.
+    contracted: Option<JitModule>,
     inputs: Vec<Option<Buffer>>,
     scalars: Vec<Scalar>,
     outputs: Vec<Buffer>,
@@ -107,14 +111,27 @@ impl Case {
         let m = pj_compiler::compile_source(name, &src)
             .unwrap_or_else(|_| panic!("{name} compiles"))
             .module;
-        // as `pj run` compiles by default: optimized, float reductions reassociated
-        let mut lowered = m;
-        pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
-            .expect("registered passes")
-            .fast_math(true)
-            .run(&mut lowered)
-            .expect("lowers");
-        let code = JitModule::compile(&lowered).expect("JIT");
+        // as `pj run` compiles by default: optimized, float reductions
+        // reassociated; and with multiply-adds fused too
+        let lower = |contract: bool| {
+            let mut lowered = m.clone();
+            pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+                .expect("registered passes")
+                .fast_math(true)
+                .contract(contract)
+                .run(&mut lowered)
+                .expect("lowers");
+            lowered
+        };
+        let code = JitModule::compile(&lower(false)).expect("JIT");
+        let fma_here = pj_compiler::target::Target::parse("host").is_ok_and(|t| t.has_fma());
+        let contracted = Some(lower(true))
+            .filter(|l| {
+                fma_here
+                    && pj_compiler::ir::print::print_module(l, Default::default())
+                        .contains("arith.fma(")
+            })
+            .map(|l| JitModule::compile(&l).expect("JIT"));
         let sizes: Vec<(String, i64)> = sizes.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let kernel = code.kernel(name).expect("compiled");
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -150,6 +167,7 @@ impl Case {
         let mut case = Case {
             name: name.to_string(),
             code,
+            contracted,
             inputs,
             scalars,
             outputs: Vec::new(),
@@ -178,6 +196,22 @@ impl Case {
     /// One call of the picojoule kernel.
     pub fn run_pj(&mut self) {
         let kernel = self.code.kernel(&self.name).expect("compiled");
+        let mut a = args(&mut self.inputs, &self.scalars);
+        let mut refs: Vec<&mut Buffer> = self.outputs.iter_mut().collect();
+        kernel.call_buffers(&mut a, &mut refs).expect("kernel runs");
+    }
+
+    /// Whether `--fast-math=contract` fuses multiply-adds in this kernel
+    /// (on this machine).
+    pub fn has_contracted(&self) -> bool {
+        self.contracted.is_some()
+    }
+
+    /// One call of the kernel compiled with `--fast-math=contract` (the
+    /// default one where that fuses nothing).
+    pub fn run_pj_contracted(&mut self) {
+        let code = self.contracted.as_ref().unwrap_or(&self.code);
+        let kernel = code.kernel(&self.name).expect("compiled");
         let mut a = args(&mut self.inputs, &self.scalars);
         let mut refs: Vec<&mut Buffer> = self.outputs.iter_mut().collect();
         kernel.call_buffers(&mut a, &mut refs).expect("kernel runs");
@@ -314,6 +348,9 @@ mod tests {
             c.run_c();
             let d = c.max_rel_diff();
             assert!(d < 1e-5, "{name}: picojoule and C differ by {d}");
+            c.run_pj_contracted();
+            let d = c.max_rel_diff();
+            assert!(d < 1e-5, "{name}: contracted picojoule and C differ by {d}");
         }
     }
 
