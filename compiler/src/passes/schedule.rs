@@ -952,7 +952,7 @@ impl AutoSchedule {
                     block.k, block.cols
                 ),
                 format!(
-                    "the operand the rows share would otherwise come from memory once per block of rows; a block of it ({} x {} elements, an eighth of L2: {budget} bytes) stays in L2 while every row block of a panel reads it, and `{name}`'s accumulators go through its buffer between chunks (the same additions in the same order)",
+                    "the operand the rows share would otherwise come from memory once per block of rows; a block of it ({} x {} elements, an eighth of L2: {budget} bytes) is packed once per panel of rows, in the order the register blocks read it, and stays in L2 while every row block of the panel reads it; `{name}`'s accumulators go through its buffer between chunks (the same additions in the same order)",
                     block.k, block.cols
                 ),
             ));
