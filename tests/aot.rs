@@ -147,7 +147,7 @@ fn the_c_example_links_with_the_runtime_and_runs() {
     );
     assert_eq!(
         out.trim(),
-        "blur 37x53 ok; wrong shape refused: output `out` dim 0 must be 37, got 36"
+        "blur 37x53 ok; wrong shape refused: output `out` dim 0 must be 37, got 36; overlap refused: result `out` overlaps argument `input` in memory: results must not share memory with arguments"
     );
 }
 

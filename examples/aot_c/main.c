@@ -5,8 +5,10 @@
  *   ./blur_demo
  *
  * It blurs a generated image, checks every pixel against a plain C blur,
- * then shows that a wrong output shape is refused with a status and a
- * message instead of a write out of bounds. `cargo test` builds and runs it.
+ * then shows that a wrong output shape, and an output over the input, are
+ * refused with a status and a message instead of a write out of bounds or
+ * a result that depends on the order of the work. `cargo test` builds and
+ * runs it.
  */
 #include "blur.h"
 
@@ -82,7 +84,18 @@ int main(void) {
         fprintf(stderr, "expected PJ_SHAPE_MISMATCH, got %d\n", st);
         return 1;
     }
-    printf("blur %lldx%lld ok; wrong shape refused: %s\n", (long long)H, (long long)W, pj_last_error());
+    char shape_error[256];
+    snprintf(shape_error, sizeof shape_error, "%s", pj_last_error());
+
+    /* so is an output over the input: results never share memory with arguments */
+    pj_buffer over = make_f32(img, H, W);
+    st = blur(&input, &over);
+    if (st != PJ_BAD_ARGUMENT) {
+        fprintf(stderr, "expected PJ_BAD_ARGUMENT, got %d\n", st);
+        return 1;
+    }
+    printf("blur %lldx%lld ok; wrong shape refused: %s; overlap refused: %s\n", (long long)H, (long long)W,
+           shape_error, pj_last_error());
     free(out);
     free(img);
     return 0;

@@ -17,8 +17,9 @@
 //! caller with the shape the kernel's `_shape` companion reports), and
 //! returns a status: 0, or one of [`status`], with a message available from
 //! `pj_last_error()`. At entry the kernel checks element types, ranks,
-//! shapes and size names; a mismatch returns a status before anything is
-//! read or written.
+//! shapes and size names, and that no result's memory overlaps an array
+//! argument's (`PJ_BAD_ARGUMENT`); a mismatch returns a status before
+//! anything is read or written.
 
 /// Largest rank a descriptor holds.
 pub const MAX_RANK: usize = 8;

@@ -563,9 +563,89 @@ impl<M: Module> FnLower<'_, '_, M> {
             };
             self.vals.insert(arg, v);
         }
+        self.check_no_overlap(body, sig.params.len(), &names)?;
         self.block(body)?;
         self.failure_exit();
         Ok(())
+    }
+
+    /// Fails with `BAD_ARGUMENT` when a result's memory may overlap an
+    /// array argument's: the kernel reads its inputs as memory nothing
+    /// writes while it runs (Cranelift may then move and merge those
+    /// loads), and a result written over an input would make its values
+    /// depend on the schedule. Conservative: the byte ranges spanned,
+    /// strides of either sign included, are compared, so two interleaved
+    /// views of one array count as overlapping.
+    fn check_no_overlap(
+        &mut self,
+        body: BlockId,
+        n_params: usize,
+        names: &[String],
+    ) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let args = ir.block(body).args.clone();
+        let buffers: Vec<(usize, Buf)> = args
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match &self.vals[a] {
+                CVal::B(b) => Some((i, b.clone())),
+                CVal::S(_) => None,
+            })
+            .collect();
+        let spans: Vec<(usize, Value, Value)> = buffers
+            .iter()
+            .map(|(i, b)| {
+                let (lo, hi) = self.byte_span(b);
+                (*i, lo, hi)
+            })
+            .collect();
+        for &(r, rlo, rhi) in spans.iter().filter(|s| s.0 >= n_params) {
+            for &(a, alo, ahi) in spans.iter().filter(|s| s.0 < n_params) {
+                let x = self.b.ins().icmp(IntCC::UnsignedLessThan, rlo, ahi);
+                let y = self.b.ins().icmp(IntCC::UnsignedLessThan, alo, rhi);
+                let overlap = self.b.ins().band(x, y);
+                let ok = self.b.ins().icmp_imm_s(IntCC::Equal, overlap, 0);
+                let z = self.zero64();
+                let msg = format!(
+                    "result `{}` overlaps argument `{}` in memory: results must not share memory with arguments",
+                    names[r], names[a]
+                );
+                self.check(ok, status::BAD_ARGUMENT, &msg, z, z)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes `[lo, hi)` a buffer's elements span (empty, `[0, 0)`,
+    /// when any extent is zero).
+    fn byte_span(&mut self, b: &Buf) -> (Value, Value) {
+        let es = cl_type(b.elem).bytes() as i64;
+        let z = self.iconst(types::I64, 0);
+        let (mut lo, mut hi) = (z, z);
+        let mut empty = self.iconst(types::I8, 0);
+        for (&n, &st) in b.shape.iter().zip(&b.strides) {
+            let is_empty = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, n, 0);
+            empty = self.b.ins().bor(empty, is_empty);
+            let last = self.b.ins().iadd_imm_s(n, -1);
+            let ext = self.b.ins().imul(last, st);
+            let ext = self.b.ins().imul_imm_s(ext, es);
+            let neg = self.b.ins().smin(ext, z);
+            let pos = self.b.ins().smax(ext, z);
+            lo = self.b.ins().iadd(lo, neg);
+            hi = self.b.ins().iadd(hi, pos);
+        }
+        let data = if self.ptr == types::I64 {
+            b.data
+        } else {
+            self.b.ins().uextend(types::I64, b.data)
+        };
+        let lo = self.b.ins().iadd(data, lo);
+        let hi = self.b.ins().iadd(data, hi);
+        let hi = self.b.ins().iadd_imm_s(hi, es);
+        (
+            self.b.ins().select(empty, z, lo),
+            self.b.ins().select(empty, z, hi),
+        )
     }
 
     /// One variable pair (pointer, bytes) per `mem.alloc` under `block`,
