@@ -1683,6 +1683,40 @@ impl<'m> Lowerer<'m> {
         self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
+    /// A loop in `block` over the rows of `panel` (each once: per row, not
+    /// per row block, so the code is one copy), calling `body` with the
+    /// loop's block and `row_var` mapped to the row.
+    fn for_panel_rows(
+        &mut self,
+        block: BlockId,
+        panel: &Panel,
+        row_var: ValueId,
+        body: &mut dyn FnMut(&mut Self, BlockId),
+    ) {
+        let one = self.index_const(1);
+        let rb = self.index_const(ROW_BLOCK);
+        let (first, end) = panel.blocks;
+        let (lo, hi) = panel.rows;
+        let r0 = self.bin(block, ArithOp::Mul, first, rb);
+        let r0 = self.bin(block, ArithOp::Add, lo, r0);
+        let r1 = self.bin(block, ArithOp::Mul, end, rb);
+        let r1 = self.bin(block, ArithOp::Add, lo, r1);
+        let r1 = self.bin(block, ArithOp::Min, r1, hi);
+        let l = self.push(
+            block,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([r0, r1, one])
+                .regions(1),
+        );
+        let inner = self.m.entry_block(l, 0);
+        let row = self
+            .m
+            .add_block_arg(inner, Type::INDEX, Some(panel.name.clone()));
+        self.map.insert(row_var, row);
+        body(self, inner);
+        self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
     /// A `reduce_order = vector` stage with a cache block, over one panel
     /// of row blocks (BLIS's loops around its micro-kernel, without
     /// packing): the vector columns start at the reduction identity; for
@@ -1721,12 +1755,9 @@ impl<'m> Lowerer<'m> {
         let width = self.vector_block_width(op, true);
         let jend = self.span_end(blk, a, b, width);
         // 1. the identity in every column the vector blocks accumulate in
-        self.for_panel_blocks(blk, panel, &mut |s, body, rows| {
-            for &row in rows {
-                s.map.insert(row_var, row);
-                let init = Body::Init(kind.clone());
-                s.inner_loop(body, a, jend, last, false, result, vars, &init);
-            }
+        self.for_panel_rows(blk, panel, row_var, &mut |s, body| {
+            let init = Body::Init(kind.clone());
+            s.inner_loop(body, a, jend, last, false, result, vars, &init);
         });
         // 2. blocks of columns, chunks of the reduction, row blocks; the
         // operands read at [k, j] packed per block
@@ -1818,15 +1849,12 @@ impl<'m> Lowerer<'m> {
             );
         }
         // 3. the columns left: boundary edges and the last partial block
-        self.for_panel_blocks(blk, panel, &mut |s, body, rows| {
-            for &row in rows {
-                s.map.insert(row_var, row);
-                let value = Body::Value(region);
-                if interior.is_some() {
-                    s.inner_loop(body, lo, a, last, false, result, vars, &value);
-                }
-                s.inner_loop(body, jend, hi, last, false, result, vars, &value);
+        self.for_panel_rows(blk, panel, row_var, &mut |s, body| {
+            let value = Body::Value(region);
+            if interior.is_some() {
+                s.inner_loop(body, lo, a, last, false, result, vars, &value);
             }
+            s.inner_loop(body, jend, hi, last, false, result, vars, &value);
         });
     }
 
