@@ -1658,6 +1658,29 @@ impl<'m> Lowerer<'m> {
         rows
     }
 
+    /// Opens `for name in [lo, hi) by step` in `block`: the loop's body
+    /// block and its induction variable (the caller ends it with a yield).
+    fn open_for(
+        &mut self,
+        block: BlockId,
+        (lo, hi, step): (ValueId, ValueId, ValueId),
+        name: &str,
+        loc: Option<Loc>,
+    ) -> (BlockId, ValueId) {
+        let l = self.push(
+            block,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([lo, hi, step])
+                .regions(1)
+                .loc(loc),
+        );
+        let body = self.m.entry_block(l, 0);
+        let iv = self
+            .m
+            .add_block_arg(body, Type::INDEX, Some(name.to_string()));
+        (body, iv)
+    }
+
     /// A loop in `block` over the row blocks of `panel`, calling `body`
     /// with the loop's block and the rows of each.
     fn for_panel_blocks(
@@ -1668,16 +1691,7 @@ impl<'m> Lowerer<'m> {
     ) {
         let one = self.index_const(1);
         let (first, end) = panel.blocks;
-        let l = self.push(
-            block,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([first, end, one])
-                .regions(1),
-        );
-        let inner = self.m.entry_block(l, 0);
-        let ib = self
-            .m
-            .add_block_arg(inner, Type::INDEX, Some("rows".into()));
+        let (inner, ib) = self.open_for(block, (first, end, one), "rows", None);
         let rows = self.block_rows(inner, ib, panel.rows, panel.name.clone());
         body(self, inner, &rows);
         self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
@@ -1702,16 +1716,7 @@ impl<'m> Lowerer<'m> {
         let r1 = self.bin(block, ArithOp::Mul, end, rb);
         let r1 = self.bin(block, ArithOp::Add, lo, r1);
         let r1 = self.bin(block, ArithOp::Min, r1, hi);
-        let l = self.push(
-            block,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([r0, r1, one])
-                .regions(1),
-        );
-        let inner = self.m.entry_block(l, 0);
-        let row = self
-            .m
-            .add_block_arg(inner, Type::INDEX, Some(panel.name.clone()));
+        let (inner, row) = self.open_for(block, (r0, r1, one), &panel.name, None);
         self.map.insert(row_var, row);
         body(self, inner);
         self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
@@ -1781,34 +1786,14 @@ impl<'m> Lowerer<'m> {
             })
             .collect();
         let cols = self.index_const(cols_n);
-        let jl = self.push(
-            blk,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([a, jend, cols])
-                .regions(1)
-                .loc(loc),
-        );
-        let jbody = self.m.entry_block(jl, 0);
-        let jc = self
-            .m
-            .add_block_arg(jbody, Type::INDEX, Some("cols".into()));
+        let (jbody, jc) = self.open_for(blk, (a, jend, cols), "cols", loc);
         let jc_end = self.bin(jbody, ArithOp::Add, jc, cols);
         let jc_end = self.bin(jbody, ArithOp::Min, jc_end, jend);
         let red_bounds = self.m.op(red).operands.clone();
         let klo = self.lower_avail(red_bounds[0], jbody);
         let khi = self.lower_avail(red_bounds[1], jbody);
         let steps = self.index_const(cb.k.max(1));
-        let kl = self.push(
-            jbody,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([klo, khi, steps])
-                .regions(1)
-                .loc(loc),
-        );
-        let kbody = self.m.entry_block(kl, 0);
-        let k0 = self
-            .m
-            .add_block_arg(kbody, Type::INDEX, Some("chunk".into()));
+        let (kbody, k0) = self.open_for(jbody, (klo, khi, steps), "chunk", loc);
         let k1 = self.bin(kbody, ArithOp::Add, k0, steps);
         let k1 = self.bin(kbody, ArithOp::Min, k1, khi);
         for &(array, buf, ref reads) in &packs {
@@ -1910,25 +1895,9 @@ impl<'m> Lowerer<'m> {
         let one = self.index_const(1);
         let step = self.index_const(lanes);
         let w = self.index_const(width);
-        let kl = self.push(
-            block,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([k0, k1, one])
-                .regions(1)
-                .loc(loc),
-        );
-        let kb = self.m.entry_block(kl, 0);
-        let k = self.m.add_block_arg(kb, Type::INDEX, Some("k".into()));
+        let (kb, k) = self.open_for(block, (k0, k1, one), "k", loc);
         let kk = self.bin(kb, ArithOp::Sub, k, k0);
-        let jl = self.push(
-            kb,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([j0, j1, step])
-                .regions(1)
-                .loc(loc),
-        );
-        let jb = self.m.entry_block(jl, 0);
-        let j = self.m.add_block_arg(jb, Type::INDEX, Some("j".into()));
+        let (jb, j) = self.open_for(kb, (j0, j1, step), "j", loc);
         let rel = self.bin(jb, ArithOp::Sub, j, j0);
         let q = self.bin(jb, ArithOp::Div, rel, w);
         let qw = self.bin(jb, ArithOp::Mul, q, w);
