@@ -792,16 +792,8 @@ impl<'m> Lowerer<'m> {
         let pvars = self.m.block(preg).args.clone();
         let one = self.index_const(1);
         let loc = self.m.op(root).loc;
-        let l = self.push(
-            tb,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([y0, y1, one])
-                .regions(1)
-                .loc(loc),
-        );
-        let yb = self.m.entry_block(l, 0);
         let name = self.m.value(rvars[0]).name.clone();
-        let y = self.m.add_block_arg(yb, Type::INDEX, name);
+        let (yb, y) = self.open_for(tb, (y0, y1, one), name, loc);
         self.map.insert(rvars[0], y);
         let py = self.bin(yb, ArithOp::Add, y, hi);
         self.map.insert(pvars[0], py);
@@ -1048,13 +1040,7 @@ impl<'m> Lowerer<'m> {
             }
         } else if order == ReduceOrder::Outer {
             let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
-            let kind = self
-                .m
-                .op(red)
-                .attr("kind")
-                .and_then(Attr::as_str)
-                .expect("verified")
-                .to_string();
+            let kind = self.reduce_kind(red);
             self.inner_loop(blk, lo, hi, last, false, result, &vars, &Body::Init(kind));
             for o in self.m.block(region).ops.clone() {
                 let opc = self.m.op(o).opcode;
@@ -1068,16 +1054,8 @@ impl<'m> Lowerer<'m> {
             let mut rb = blk;
             let mut rloops = Vec::new();
             for (j, pair) in rbounds.chunks(2).enumerate() {
-                let l = self.push(
-                    rb,
-                    OpSpec::new(Opcode::Loop(LoopOp::For))
-                        .operands([pair[0], pair[1], one])
-                        .regions(1)
-                        .loc(d.loc),
-                );
-                let inner = self.m.entry_block(l, 0);
                 let name = self.m.value(rvars[j]).name.clone();
-                let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+                let (inner, iv) = self.open_for(rb, (pair[0], pair[1], one), name, d.loc);
                 self.map.insert(rvars[j], iv);
                 rloops.push(inner);
                 rb = inner;
@@ -1443,17 +1421,9 @@ impl<'m> Lowerer<'m> {
         let one = self.index_const(1);
         let width = self.index_const(u_count * lanes);
         let loc = self.m.op(op).loc;
-        let l = self.push(
-            block,
-            OpSpec::new(Opcode::Loop(LoopOp::For))
-                .operands([lo, jend, width])
-                .regions(1)
-                .loc(loc),
-        );
-        let jb_block = self.m.entry_block(l, 0);
         let j_old = *vars.last().expect("rank >= 2");
         let name = self.m.value(j_old).name.clone();
-        let jb = self.m.add_block_arg(jb_block, Type::INDEX, name);
+        let (jb_block, jb) = self.open_for(block, (lo, jend, width), name, loc);
         // the stage region's own ops before the reduction (its bounds)
         let region = self.m.entry_block(op, 0);
         for o in self.m.block(region).ops.clone() {
@@ -1462,13 +1432,7 @@ impl<'m> Lowerer<'m> {
                 self.lower_expr_op(o, jb_block);
             }
         }
-        let kind = self
-            .m
-            .op(red)
-            .attr("kind")
-            .and_then(Attr::as_str)
-            .expect("verified")
-            .to_string();
+        let kind = self.reduce_kind(red);
         let ident = self.value(
             jb_block,
             OpSpec::new(arith(ArithOp::Constant))
@@ -1658,13 +1622,19 @@ impl<'m> Lowerer<'m> {
         rows
     }
 
+    /// The `kind` of reduction `red` (`"sum"`, ...).
+    fn reduce_kind(&self, red: OpId) -> String {
+        let kind = self.m.op(red).attr("kind").and_then(Attr::as_str);
+        kind.expect("verified").to_string()
+    }
+
     /// Opens `for name in [lo, hi) by step` in `block`: the loop's body
     /// block and its induction variable (the caller ends it with a yield).
     fn open_for(
         &mut self,
         block: BlockId,
         (lo, hi, step): (ValueId, ValueId, ValueId),
-        name: &str,
+        name: Option<String>,
         loc: Option<Loc>,
     ) -> (BlockId, ValueId) {
         let l = self.push(
@@ -1675,9 +1645,7 @@ impl<'m> Lowerer<'m> {
                 .loc(loc),
         );
         let body = self.m.entry_block(l, 0);
-        let iv = self
-            .m
-            .add_block_arg(body, Type::INDEX, Some(name.to_string()));
+        let iv = self.m.add_block_arg(body, Type::INDEX, name);
         (body, iv)
     }
 
@@ -1691,7 +1659,7 @@ impl<'m> Lowerer<'m> {
     ) {
         let one = self.index_const(1);
         let (first, end) = panel.blocks;
-        let (inner, ib) = self.open_for(block, (first, end, one), "rows", None);
+        let (inner, ib) = self.open_for(block, (first, end, one), Some("rows".into()), None);
         let rows = self.block_rows(inner, ib, panel.rows, panel.name.clone());
         body(self, inner, &rows);
         self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
@@ -1716,7 +1684,7 @@ impl<'m> Lowerer<'m> {
         let r1 = self.bin(block, ArithOp::Mul, end, rb);
         let r1 = self.bin(block, ArithOp::Add, lo, r1);
         let r1 = self.bin(block, ArithOp::Min, r1, hi);
-        let (inner, row) = self.open_for(block, (r0, r1, one), &panel.name, None);
+        let (inner, row) = self.open_for(block, (r0, r1, one), Some(panel.name.clone()), None);
         self.map.insert(row_var, row);
         body(self, inner);
         self.push(inner, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
@@ -1748,13 +1716,7 @@ impl<'m> Lowerer<'m> {
         let result = self.m.result(op);
         let region = self.m.entry_block(op, 0);
         let loc = self.m.op(op).loc;
-        let kind = self
-            .m
-            .op(red)
-            .attr("kind")
-            .and_then(Attr::as_str)
-            .expect("verified")
-            .to_string();
+        let kind = self.reduce_kind(red);
         let interior = self.column_interior(blk, red, last, lo, hi);
         let (a, b) = interior.unwrap_or((lo, hi));
         let width = self.vector_block_width(op, true);
@@ -1786,14 +1748,14 @@ impl<'m> Lowerer<'m> {
             })
             .collect();
         let cols = self.index_const(cols_n);
-        let (jbody, jc) = self.open_for(blk, (a, jend, cols), "cols", loc);
+        let (jbody, jc) = self.open_for(blk, (a, jend, cols), Some("cols".into()), loc);
         let jc_end = self.bin(jbody, ArithOp::Add, jc, cols);
         let jc_end = self.bin(jbody, ArithOp::Min, jc_end, jend);
         let red_bounds = self.m.op(red).operands.clone();
         let klo = self.lower_avail(red_bounds[0], jbody);
         let khi = self.lower_avail(red_bounds[1], jbody);
         let steps = self.index_const(cb.k.max(1));
-        let (kbody, k0) = self.open_for(jbody, (klo, khi, steps), "chunk", loc);
+        let (kbody, k0) = self.open_for(jbody, (klo, khi, steps), Some("chunk".into()), loc);
         let k1 = self.bin(kbody, ArithOp::Add, k0, steps);
         let k1 = self.bin(kbody, ArithOp::Min, k1, khi);
         for &(array, buf, ref reads) in &packs {
@@ -1895,9 +1857,9 @@ impl<'m> Lowerer<'m> {
         let one = self.index_const(1);
         let step = self.index_const(lanes);
         let w = self.index_const(width);
-        let (kb, k) = self.open_for(block, (k0, k1, one), "k", loc);
+        let (kb, k) = self.open_for(block, (k0, k1, one), Some("k".into()), loc);
         let kk = self.bin(kb, ArithOp::Sub, k, k0);
-        let (jb, j) = self.open_for(kb, (j0, j1, step), "j", loc);
+        let (jb, j) = self.open_for(kb, (j0, j1, step), Some("j".into()), loc);
         let rel = self.bin(jb, ArithOp::Sub, j, j0);
         let q = self.bin(jb, ArithOp::Div, rel, w);
         let qw = self.bin(jb, ArithOp::Mul, q, w);
