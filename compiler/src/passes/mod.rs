@@ -101,7 +101,7 @@ pub const REGISTRY: &[PassInfo] = &[
     },
     PassInfo {
         name: "schedule",
-        description: "choose per stage: reduction order, and fusion into tiles of rows (for the host)",
+        description: "choose per stage: reduction order, cache blocks, and fusion into tiles of rows (for the host)",
         create: || Box::new(schedule::AutoSchedule::host()),
     },
     PassInfo {

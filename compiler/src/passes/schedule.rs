@@ -3,7 +3,7 @@
 //! `lower-stages` then realizes. The algorithm (what a stage computes) is
 //! never changed; only the loop structure and where intermediates live.
 //!
-//! Three decisions, in the spirit of Halide's schedules:
+//! Four decisions, in the spirit of Halide's schedules:
 //!
 //! - `reduce_order = "vector"`: a stage that is one reduction whose body
 //!   reads every array either the same for a whole row or along its last
@@ -12,6 +12,13 @@
 //!   accumulators in registers (`for i { for j in blocks { acc[0..4] = 0;
 //!   for k { acc[u] += a[i,k] * b[k, j+4u..] } } }`): bit for bit the
 //!   reference order per element, with no accumulator traffic to memory.
+//! - `block_k = K`, `block_cols = C` on such a stage whose rows share the
+//!   reduction and read an operand along the columns and the reduction
+//!   (matmul's `b`): cache blocks (BLIS's `kc`, `nc`). Panels of row blocks
+//!   run the reduction in chunks of `K` steps over `C` columns, the block
+//!   of the shared operand packed once per panel and read from L2 by every
+//!   row block; the accumulators go through the stage's buffer between
+//!   chunks, so each element still folds its terms in the reference order.
 //! - `reduce_order = "outer"`: a stage whose value is one reduction
 //!   accumulates into its own buffer with the reduction loops *outside* its
 //!   innermost loop (`for i { for k { for j { c[i,j] += a[i,k] * b[k,j] } } }`
