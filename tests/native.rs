@@ -307,10 +307,7 @@ fn user_schedules_match_the_interpreter() {
     ];
     let mut rng = Rng(0x5C4E_D01E);
     for (name, src) in cases {
-        let m = match pj_compiler::compile_source("s.pj", &src) {
-            Ok(c) => c.module,
-            Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
-        };
+        let m = compile("s.pj", &src);
         let code = jit::compile(&m).unwrap();
         let k = code.kernel(name).unwrap();
         for size_of in [|i: usize| [7, 33, 1][i % 3], |i: usize| [37, 5, 18][i % 3]] {
@@ -378,10 +375,7 @@ fn sliding_windows_match_the_interpreter() {
             "",
         ] {
             let src = src.replace("SCHEDULE", schedule);
-            let m = match pj_compiler::compile_source("s.pj", &src) {
-                Ok(c) => c.module,
-                Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
-            };
+            let m = compile("s.pj", &src);
             assert_eq!(
                 slides_in(&m, name),
                 slides,
@@ -452,10 +446,7 @@ fn random_sliding_windows_match_the_interpreter() {
             taps.join(" + "),
             reads.join(" - ")
         );
-        let m = match pj_compiler::compile_source("s.pj", &src) {
-            Ok(c) => c.module,
-            Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
-        };
+        let m = compile("s.pj", &src);
         assert!(slides_in(&m, "k"), "case {case} slides:\n{src}");
         let code = jit::compile(&m).unwrap();
         let k = code.kernel("k").unwrap();
@@ -612,10 +603,7 @@ fn cache_blocked_reductions_match_the_interpreter() {
             "",
         ] {
             let src = src.replace("SCHEDULE", schedule);
-            let m = match pj_compiler::compile_source("s.pj", &src) {
-                Ok(c) => c.module,
-                Err(d) => panic!("{}", pj_lang::diagnostic::render_all(&d, "s.pj", &src)),
-            };
+            let m = compile("s.pj", &src);
             let (lowered, text) = lowered(&m);
             assert!(
                 text.contains("^bb0(%chunk: i64)"),

@@ -1069,16 +1069,23 @@ pub fn cache_block_for(budget: i64, elem_bytes: i64) -> CacheBlock {
     }
 }
 
+/// A stage's last two variables, its rows and its columns, each as a set
+/// for [`depends_on`]; `None` below rank 2.
+fn row_and_column(m: &Module, stage: OpId) -> Option<(HashSet<ValueId>, HashSet<ValueId>)> {
+    match m.block(m.entry_block(stage, 0)).args.as_slice() {
+        [.., row, col] => Some(([*row].into(), [*col].into())),
+        _ => None,
+    }
+}
+
 /// Whether several rows of `stage` (its second-to-last variable) can share
 /// one pass of its hoisted reduction `red`: the reduction's range and the
 /// stage's other ops do not depend on the row.
 pub fn rows_share_reduction(m: &Module, stage: OpId, red: OpId) -> bool {
-    let region = m.entry_block(stage, 0);
-    let vars = &m.block(region).args;
-    if vars.len() < 2 {
+    let Some((row, _)) = row_and_column(m, stage) else {
         return false;
-    }
-    let row: HashSet<ValueId> = [vars[vars.len() - 2]].into();
+    };
+    let region = m.entry_block(stage, 0);
     let ops_ok = m.block(region).ops.iter().all(|&o| {
         o == red
             || m.op(o).opcode == Opcode::Pj(PjOp::Yield)
@@ -1093,13 +1100,9 @@ pub fn rows_share_reduction(m: &Module, stage: OpId, red: OpId) -> bool {
 /// block keeps in cache. (conv2d's filter depends on no column, its image
 /// on the row: nothing to block.)
 pub fn reads_a_panel(m: &Module, stage: OpId, red: OpId) -> bool {
-    let region = m.entry_block(stage, 0);
-    let vars = &m.block(region).args;
-    if vars.len() < 2 {
+    let Some((row, col)) = row_and_column(m, stage) else {
         return false;
-    }
-    let row: HashSet<ValueId> = [vars[vars.len() - 2]].into();
-    let col: HashSet<ValueId> = [vars[vars.len() - 1]].into();
+    };
     let body = m.entry_block(red, 0);
     let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();
     reads_under(m, body).into_iter().any(|r| {

@@ -196,10 +196,11 @@ pub fn define_kernel<M: Module>(
 ) -> Result<(), CodegenError> {
     let name = signature(ir, func).name;
     let mut queue = Vec::new();
+    // one walk of the function serves its outlined bodies too
+    let unwritten = std::rc::Rc::new(unwritten_buffers(ir, func));
     define_with(
         module,
-        rt,
-        ir,
+        (rt, ir, &unwritten),
         id,
         kernel_signature(module, ir, func),
         &name,
@@ -209,19 +210,27 @@ pub fn define_kernel<M: Module>(
     while let Some(o) = queue.pop() {
         let p = module.target_config().pointer_type();
         let s = sig(module, &[p, types::I64, types::I64], Some(types::I32));
-        define_with(module, rt, ir, o.id, s, &name, &mut queue, |l| {
-            l.outlined(&o)
-        })?;
+        define_with(
+            module,
+            (rt, ir, &unwritten),
+            o.id,
+            s,
+            &name,
+            &mut queue,
+            |l| l.outlined(&o),
+        )?;
     }
     Ok(())
 }
 
 /// Builds one Cranelift function with `body` and defines it as `id`.
-#[allow(clippy::too_many_arguments)]
 fn define_with<M: Module>(
     module: &mut M,
-    rt: &RuntimeFuncs,
-    ir: &IrModule,
+    (rt, ir, unwritten): (
+        &RuntimeFuncs,
+        &IrModule,
+        &std::rc::Rc<std::collections::HashSet<ValueId>>,
+    ),
     id: FuncId,
     signature: Signature,
     name: &str,
@@ -247,7 +256,7 @@ fn define_with<M: Module>(
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
             fast: HashMap::new(),
-            unwritten: std::rc::Rc::new(unwritten_buffers(ir)),
+            unwritten: unwritten.clone(),
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -399,25 +408,23 @@ enum Capture {
     },
 }
 
-/// The buffers some op loads from and no op stores to: a kernel's inputs
-/// (results may not overlap them: checked at entry).
-fn unwritten_buffers(ir: &IrModule) -> std::collections::HashSet<ValueId> {
+/// The buffers some op of `func` loads from and none stores to: its
+/// inputs (results may not overlap them: checked at entry).
+fn unwritten_buffers(ir: &IrModule, func: OpId) -> std::collections::HashSet<ValueId> {
     let mut read = std::collections::HashSet::new();
     let mut written = std::collections::HashSet::new();
-    for f in ir.kernels() {
-        ir.walk_block(ir.entry_block(f, 0), &mut |op| {
-            let d = ir.op(op);
-            match d.opcode {
-                Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load) => {
-                    read.insert(d.operands[0]);
-                }
-                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => {
-                    written.insert(d.operands[1]);
-                }
-                _ => {}
+    ir.walk_block(ir.entry_block(func, 0), &mut |op| {
+        let d = ir.op(op);
+        match d.opcode {
+            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load) => {
+                read.insert(d.operands[0]);
             }
-        });
-    }
+            Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => {
+                written.insert(d.operands[1]);
+            }
+            _ => {}
+        }
+    });
     read.retain(|b| !written.contains(b));
     read
 }
