@@ -369,11 +369,15 @@ struct Outline {
 }
 
 /// An access in the fast copy of a versioned loop: proven in bounds, on a
-/// unit last stride, at `base + iv * step` (`step` absent: invariant).
+/// unit last stride, at `base + iv * step + disp` (`step` absent:
+/// invariant). `disp` holds the constant part of the last index in bytes,
+/// so that accesses a few elements apart (`x - 1`, `x + 4` in an unrolled
+/// loop) share one base register and differ in their displacement.
 #[derive(Clone, Copy)]
 struct FastAddr {
     base: Value,
     step: Option<Value>,
+    disp: i32,
     iv: ValueId,
 }
 
@@ -1061,6 +1065,8 @@ impl<M: Module> FnLower<'_, '_, M> {
             let elem_bytes = cl_type(buf.elem).bytes() as i64;
             let mut offset = self.zero64();
             let mut step_elems: Option<Value> = None;
+            // constant terms of the last index, in elements
+            let mut disp_elems: i64 = 0;
             for (dim, f) in forms.iter().enumerate() {
                 // the precheck below requires a unit last stride: a constant
                 // step lets the address fold into the access
@@ -1080,6 +1086,29 @@ impl<M: Module> FnLower<'_, '_, M> {
                         terms.iter().map(|&(t, n)| (self.scalar(t), n)).collect()
                     }
                 };
+                let last_dim = dim + 1 == forms.len();
+                let parts: Vec<(Value, bool)> = parts
+                    .into_iter()
+                    .filter(|&(x, neg)| {
+                        let c = last_dim
+                            .then(|| self.b.func.dfg.value_def(x).inst())
+                            .flatten()
+                            .and_then(|i| match self.b.func.dfg.insts[i] {
+                                cranelift_codegen::ir::InstructionData::UnaryImm {
+                                    opcode: cranelift_codegen::ir::Opcode::Iconst,
+                                    imm,
+                                } => Some(imm.bits()),
+                                _ => None,
+                            });
+                        match c {
+                            Some(c) if c.unsigned_abs() < 1 << 20 => {
+                                disp_elems += if neg { -c } else { c };
+                                false
+                            }
+                            _ => true,
+                        }
+                    })
+                    .collect();
                 for (x, neg) in parts {
                     let scaled = self.b.ins().imul(x, stride);
                     offset = if neg {
@@ -1100,7 +1129,8 @@ impl<M: Module> FnLower<'_, '_, M> {
             };
             let base = self.b.ins().iadd(buf.data, off_bytes);
             let step = step_elems.map(|s| self.b.ins().imul_imm_s(s, elem_bytes));
-            fast_addrs.push((*op, base, step));
+            let disp = (disp_elems * elem_bytes) as i32;
+            fast_addrs.push((*op, base, step, disp));
             for (dim, f) in forms.iter().enumerate() {
                 let n = buf.shape[dim];
                 let extra = if dim + 1 == forms.len() { lanes - 1 } else { 0 };
@@ -1145,18 +1175,19 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.b.ins().brif(ok, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
         let iv_ir = self.ir.block(region).args[0];
-        for &(op, base, st) in &fast_addrs {
+        for &(op, base, st, disp) in &fast_addrs {
             self.fast.insert(
                 op,
                 FastAddr {
                     base,
                     step: st,
+                    disp,
                     iv: iv_ir,
                 },
             );
         }
         let r = self.simple_loop(lb, ub, step, region, inits, tys)?;
-        for (op, _, _) in &fast_addrs {
+        for (op, _, _, _) in &fast_addrs {
             self.fast.remove(op);
         }
         let args: Vec<BlockArg> = r.into_iter().map(BlockArg::Value).collect();
@@ -1372,8 +1403,9 @@ impl<M: Module> FnLower<'_, '_, M> {
     /// (ReLU's `max(x, 0.0)`): `c > x ? c : x` — a NaN `x` compares false
     /// and stays — plus `+0.0` when `c` is `+0.0`, which turns the `-0.0`
     /// the select keeps for `x = -0.0` into `+0.0` and changes nothing else.
-    /// Bit for bit `fmax`, in 3-4 instructions instead of Cranelift's
-    /// general NaN- and zero-sign-correct sequence of ten.
+    /// Bit for bit `fmax`, in one or two instructions on x86 (`maxps c, x`,
+    /// then the `+0.0`) instead of Cranelift's general NaN- and
+    /// zero-sign-correct sequence of ten.
     ///
     /// `min(x, c)` likewise: `c < x ? c : x`, for a constant `c` that is
     /// neither NaN nor `-0.0` (`min(+0.0, -0.0)` is `-0.0`, which the select
@@ -1417,7 +1449,9 @@ impl<M: Module> FnLower<'_, '_, M> {
             let mask = self.b.ins().bitcast(vt, MemFlagsData::new(), lt);
             return Some(self.b.ins().bitselect(mask, c, x));
         }
-        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, c, x);
+        // `x < c`, not `c > x`: the form Cranelift's x86 backend turns
+        // into one `maxps c, x` (the same select)
+        let gt = self.b.ins().fcmp(FloatCC::LessThan, x, c);
         let mask = self.b.ins().bitcast(vt, MemFlagsData::new(), gt);
         let r = self.b.ins().bitselect(mask, c, x);
         if cval == 0.0 && cval.is_sign_positive() {
@@ -1559,15 +1593,15 @@ impl<M: Module> FnLower<'_, '_, M> {
                 } else {
                     ir.ty(d.results[0]).clone()
                 };
-                if let Some(addr) = self.fast_address(op) {
+                if let Some((addr, disp)) = self.fast_address(op) {
                     // proven in bounds and contiguous at loop entry
                     let flags = self.movable(op, MemFlagsData::new().with_notrap());
                     if store {
                         let x = self.scalar(d.operands[0]);
-                        self.store_vector(&vir, x, addr);
+                        self.store_vector(&vir, x, addr, disp);
                         return Ok(None);
                     }
-                    return Ok(Some(self.load_vector(&vir, flags, addr)));
+                    return Ok(Some(self.load_vector(&vir, flags, addr, disp)));
                 }
                 let idx: Vec<Value> = d.operands[first..]
                     .iter()
@@ -1619,7 +1653,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let done = self.b.create_block();
                     self.b.ins().brif(unit, fast, &[], slow, &[]);
                     self.b.switch_to_block(fast);
-                    self.store_vector(&vir, x, addr);
+                    self.store_vector(&vir, x, addr, 0);
                     self.b.ins().jump(done, &[]);
                     self.b.switch_to_block(slow);
                     let mut a = addr;
@@ -1662,7 +1696,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let r = self.b.append_block_param(done, vt);
         self.b.ins().brif(cond, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
-        let x = self.load_vector(vir, MemFlagsData::new().with_notrap(), addr);
+        let x = self.load_vector(vir, MemFlagsData::new().with_notrap(), addr, 0);
         self.b.ins().jump(done, &[BlockArg::Value(x)]);
         self.b.switch_to_block(slow);
         let zero = if et.is_float() {
@@ -1701,10 +1735,16 @@ impl<M: Module> FnLower<'_, '_, M> {
             let c = s.b.ins().iconst(types::I32, v as i64);
             if vector { s.b.ins().splat(it, c) } else { c }
         };
-        // `if x > HI { HI } else if x < LO { LO } else { x }`: NaN stays
+        // `if x > HI { HI } else if x < LO { LO } else { x }`: NaN stays.
+        // Vectors compare `HI < x` and `x < LO`: the forms Cranelift's x86
+        // backend turns into one `minps`/`maxps` with the bound first.
         let select = |s: &mut Self, cc: FloatCC, x: Value, bound: f32| -> Value {
             let b = fconst(s, bound);
-            let c = s.b.ins().fcmp(cc, x, b);
+            let c = if cc == FloatCC::GreaterThan {
+                s.b.ins().fcmp(FloatCC::LessThan, b, x)
+            } else {
+                s.b.ins().fcmp(cc, x, b)
+            };
             if vector {
                 let mask = s.b.ins().bitcast(vt, MemFlagsData::new(), c);
                 s.b.ins().bitselect(mask, b, x)
@@ -1755,18 +1795,18 @@ impl<M: Module> FnLower<'_, '_, M> {
     /// One contiguous vector access. A vector narrower than 128 bits moves
     /// as one integer of its width into the low lanes of a register; the
     /// other lanes are zero and never read.
-    fn load_vector(&mut self, vir: &IrType, flags: MemFlagsData, addr: Value) -> Value {
+    fn load_vector(&mut self, vir: &IrType, flags: MemFlagsData, addr: Value, disp: i32) -> Value {
         let vt = cl_value_type(vir);
         let bits = vir.lanes().expect("vector") * vir.elem().size_bytes() as u32 * 8;
         if bits == 128 {
-            return self.b.ins().load(vt, flags, addr, 0);
+            return self.b.ins().load(vt, flags, addr, disp);
         }
         let (it, wide) = if bits == 64 {
             (types::I64, types::I64X2)
         } else {
             (types::I32, types::I32X4)
         };
-        let x = self.b.ins().load(it, flags, addr, 0);
+        let x = self.b.ins().load(it, flags, addr, disp);
         let x = self.b.ins().scalar_to_vector(wide, x);
         self.b.ins().bitcast(
             vt,
@@ -1776,11 +1816,11 @@ impl<M: Module> FnLower<'_, '_, M> {
     }
 
     /// The store counterpart of [`Self::load_vector`].
-    fn store_vector(&mut self, vir: &IrType, x: Value, addr: Value) {
+    fn store_vector(&mut self, vir: &IrType, x: Value, addr: Value, disp: i32) {
         let flags = MemFlagsData::new().with_notrap();
         let bits = vir.lanes().expect("vector") * vir.elem().size_bytes() as u32 * 8;
         if bits == 128 {
-            self.b.ins().store(flags, x, addr, 0);
+            self.b.ins().store(flags, x, addr, disp);
             return;
         }
         let wide = if bits == 64 {
@@ -1794,7 +1834,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             x,
         );
         let lane = self.b.ins().extractlane(w, 0);
-        self.b.ins().store(flags, lane, addr, 0);
+        self.b.ins().store(flags, lane, addr, disp);
     }
 
     /// `arith.cast` on vectors: the widenings and conversions
@@ -1869,9 +1909,9 @@ impl<M: Module> FnLower<'_, '_, M> {
     }
 
     /// The address of an access in a versioned loop's fast copy.
-    fn fast_address(&mut self, op: OpId) -> Option<Value> {
+    fn fast_address(&mut self, op: OpId) -> Option<(Value, i32)> {
         let f = *self.fast.get(&op)?;
-        Some(match f.step {
+        let addr = match f.step {
             None => f.base,
             Some(step) => {
                 let iv = self.scalar(f.iv);
@@ -1883,7 +1923,8 @@ impl<M: Module> FnLower<'_, '_, M> {
                 };
                 self.b.ins().iadd(f.base, off)
             }
-        })
+        };
+        Some((addr, f.disp))
     }
 
     /// Address of an element and whether every index is inside the buffer.
@@ -1915,10 +1956,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ir = self.ir;
         let d = ir.op(op);
         let buf = self.buffer(d.operands[0]);
-        if let Some(addr) = self.fast_address(op) {
+        if let Some((addr, disp)) = self.fast_address(op) {
             let t = cl_type(buf.elem);
             let flags = self.movable(op, MemFlagsData::trusted());
-            return Ok(self.b.ins().load(t, flags, addr, 0));
+            return Ok(self.b.ins().load(t, flags, addr, disp));
         }
         let idx: Vec<Value> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
         let t = cl_type(buf.elem);
@@ -1953,8 +1994,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let d = ir.op(op);
         let value = self.scalar(d.operands[0]);
         let buf = self.buffer(d.operands[1]);
-        if let Some(addr) = self.fast_address(op) {
-            self.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
+        if let Some((addr, disp)) = self.fast_address(op) {
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), value, addr, disp);
             return Ok(());
         }
         let idx: Vec<Value> = d.operands[2..].iter().map(|&v| self.scalar(v)).collect();
