@@ -959,7 +959,28 @@ impl<M: Module> FnLower<'_, '_, M> {
                 return Some((k, Vec::new()));
             }
             if !inside.contains(&v) {
-                return Some((0, vec![(v, false)]));
+                // `a ± constant` from outside: the constant apart, so that
+                // it becomes the access's displacement (conv2d's second
+                // vector of a row, at `x + 4`, shares the first's base)
+                let split = ir.def_op(v).and_then(|d| {
+                    let o = ir.op(d);
+                    let neg = match o.opcode {
+                        Opcode::Arith(ArithOp::Add) => false,
+                        Opcode::Arith(ArithOp::Sub) => true,
+                        _ => return None,
+                    };
+                    let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
+                    let is_const = |x: ValueId| {
+                        ir.def_op(x)
+                            .is_some_and(|c| ir.op(c).opcode == Opcode::Arith(ArithOp::Constant))
+                    };
+                    match (is_const(a), is_const(b)) {
+                        (false, true) => Some(vec![(a, false), (b, neg)]),
+                        (true, false) if !neg => Some(vec![(b, false), (a, false)]),
+                        _ => None,
+                    }
+                });
+                return Some((0, split.unwrap_or_else(|| vec![(v, false)])));
             }
             let o = ir.op(ir.def_op(v)?);
             let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
