@@ -1,6 +1,7 @@
 //! `cargo bench -p pj-bench`: every example kernel at issue 4's sizes,
 //! picojoule (Cranelift, default pipeline, one thread) against the plain C
-//! loop compiled with `cc -O3 -march=native` in the same run; then a table
+//! loop compiled with `cc -O3 -march=native` in the same run (and, for the
+//! memory-bound kernels, hand-vectorized 128-bit C: `c/vec128.c`); then a table
 //! of the ratios and of the fraction of this machine's roofline each
 //! reaches (memory: a STREAM-like triad; compute: the 128-bit FMA peak),
 //! also written to `target/criterion/pj-summary.json`.
@@ -38,6 +39,14 @@ fn kernels(c: &mut Criterion) {
         case.run_c();
         let diff = case.max_rel_diff();
         assert!(diff < 1e-4, "{name}: picojoule and C disagree ({diff})");
+        if case.has_c128() {
+            case.run_c128();
+            let diff = case.max_rel_diff();
+            assert!(
+                diff < 1e-4,
+                "{name}: picojoule and 128-bit C disagree ({diff})"
+            );
+        }
         if case.has_contracted() {
             case.run_pj_contracted();
             let diff = case.max_rel_diff();
@@ -57,6 +66,9 @@ fn kernels(c: &mut Criterion) {
             });
         }
         g.bench_function("c_O3", |b| b.iter(|| case.run_c()));
+        if case.has_c128() {
+            g.bench_function("c_128", |b| b.iter(|| case.run_c128()));
+        }
         g.finish();
     }
 }
@@ -79,9 +91,9 @@ fn summary() {
         "\nroofline of this machine, one core: triad {triad:.1} GB/s; FMA peak {fma128:.1} GFLOP/s at 128 bits, {fma_wide:.1} at the widest native width"
     );
     println!(
-        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) | pj, --fast-math=contract (ms) | of roofline (contract) |"
+        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) | pj, --fast-math=contract (ms) | of roofline (contract) | 128-bit C (ms) | of roofline (128-bit C) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for (name, sizes) in selected() {
         let (Some(pj), Some(cc)) = (median(name, "picojoule"), median(name, "c_O3")) else {
@@ -100,8 +112,13 @@ fn summary() {
             Some(f) => (format!("{:.2}", f * 1e3), format!("{:.0}%", 100.0 * t / f)),
             None => ("–".to_string(), "–".to_string()),
         };
+        let c128 = median(name, "c_128").filter(|_| case.has_c128());
+        let (c128_ms, c128_roof) = match c128 {
+            Some(v) => (format!("{:.2}", v * 1e3), format!("{:.0}%", 100.0 * t / v)),
+            None => ("–".to_string(), "–".to_string()),
+        };
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% | {fused_ms} | {fused_roof} |",
+            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% | {fused_ms} | {fused_roof} | {c128_ms} | {c128_roof} |",
             pj * 1e3,
             cc * 1e3,
             cc / pj,
@@ -112,6 +129,7 @@ fn summary() {
             "kernel": name, "picojoule_s": pj, "c_o3_s": cc, "speedup_vs_c": cc / pj,
             "bound": bound, "roofline_fraction_pj": t / pj, "roofline_fraction_c": t / cc,
             "picojoule_contract_s": fused, "roofline_fraction_contract": fused.map(|f| t / f),
+            "c_128_s": c128, "roofline_fraction_c_128": c128.map(|v| t / v),
         }));
     }
     let doc = serde_json::json!({

@@ -3,7 +3,9 @@
 //! and, where it changes the code, `--fast-math=contract`, fused
 //! multiply-adds as the C compiler makes by default) and the same kernel as
 //! a plain C
-//! loop (`c/baselines.c`, `cc -O3 -march=native`), on the same inputs; and
+//! loop (`c/baselines.c`, `cc -O3 -march=native`), on the same inputs;
+//! for the memory-bound kernels, hand-vectorized 128-bit C too
+//! (`c/vec128.c`: what a 128-bit code generator could reach); and
 //! this machine's roofline: memory bandwidth (a STREAM-like triad) and the
 //! peak rate of vector FMAs (`c/probes.c`).
 
@@ -31,6 +33,10 @@ unsafe extern "C" {
     fn c_matmul(a: *const f32, b: *const f32, c: *mut f32, m: i64, k: i64, n: i64);
     fn c_qdot(a: *const u8, b: *const i8, c: *mut i32, m: i64, k: i64, n: i64);
     fn c_conv2d(img: *const f32, filt: *const f32, out: *mut f32, h: i64, w: i64, r: i64, s: i64);
+    fn c128_chain(x: *const f32, a: f32, b: f32, y: *mut f32, n: i64);
+    fn c128_blur(input: *const f32, out: *mut f32, ring: *mut f32, h: i64, w: i64);
+    fn c128_unsharp(img: *const f32, amount: f32, out: *mut f32, ring: *mut f32, h: i64, w: i64);
+    fn c128_softmax(x: *const f32, y: *mut f32, n: i64, c: i64);
     fn pj_probe_fma128(iters: i64, seed: *const f32, sink: *mut f32) -> f64;
     fn pj_probe_fma512(iters: i64, seed: *const f32, sink: *mut f32) -> f64;
 }
@@ -259,6 +265,40 @@ impl Case {
         }
     }
 
+    /// Whether this kernel has a hand-vectorized 128-bit C version.
+    pub fn has_c128(&self) -> bool {
+        matches!(self.name.as_str(), "chain" | "blur" | "unsharp" | "softmax")
+    }
+
+    /// One call of the hand-vectorized 128-bit C version (into the same
+    /// output as [`Case::run_c`]); nothing where there is none.
+    pub fn run_c128(&mut self) {
+        let s = |n: &str| size(&self.sizes, n);
+        let f = |c: &Self, i: usize| match c.scalars[i] {
+            Scalar::F32(v) => v,
+            _ => 0.5,
+        };
+        let out = data::<f32>(&mut self.c_out);
+        let scratch = data::<f32>(&mut self.c_scratch);
+        let i0: *mut f32 = match self.inputs.first_mut() {
+            Some(Some(b)) => data(b),
+            _ => return,
+        };
+        // SAFETY: as in `run_c`; the ring needs 3 x W of the (H + 2) x W
+        // scratch.
+        unsafe {
+            match self.name.as_str() {
+                "chain" => c128_chain(i0, f(self, 1), f(self, 2), out, s("N")),
+                "blur" if s("H") >= 1 => c128_blur(i0, out, scratch, s("H"), s("W")),
+                "unsharp" if s("H") >= 1 => {
+                    c128_unsharp(i0, f(self, 1), out, scratch, s("H"), s("W"))
+                }
+                "softmax" => c128_softmax(i0, out, s("N"), s("C")),
+                _ => {}
+            }
+        }
+    }
+
     /// The largest difference between picojoule's result and C's, relative
     /// to the largest magnitude: both must compute the same thing.
     pub fn max_rel_diff(&self) -> f64 {
@@ -351,6 +391,11 @@ mod tests {
             c.run_pj_contracted();
             let d = c.max_rel_diff();
             assert!(d < 1e-5, "{name}: contracted picojoule and C differ by {d}");
+            if c.has_c128() {
+                c.run_c128();
+                let d = c.max_rel_diff();
+                assert!(d < 1e-5, "{name}: picojoule and 128-bit C differ by {d}");
+            }
         }
     }
 
