@@ -1855,29 +1855,36 @@ impl<'m> Lowerer<'m> {
         };
         let src = self.map[&array];
         let one = self.index_const(1);
-        let step = self.index_const(lanes);
         let w = self.index_const(width);
+        let zero = self.index_const(0);
         let (kb, k) = self.open_for(block, (k0, k1, one), Some("k".into()), loc);
         let kk = self.bin(kb, ArithOp::Sub, k, k0);
-        let (jb, j) = self.open_for(kb, (j0, j1, step), Some("j".into()), loc);
-        let rel = self.bin(jb, ArithOp::Sub, j, j0);
-        let q = self.bin(jb, ArithOp::Div, rel, w);
-        let qw = self.bin(jb, ArithOp::Mul, q, w);
-        let l = self.bin(jb, ArithOp::Sub, rel, qw);
-        let v = self.value(
-            jb,
-            OpSpec::new(Opcode::Vector(VectorOp::Load))
-                .operands([src, k, j])
-                .result(vty)
-                .loc(loc),
-        );
-        self.push(
-            jb,
-            OpSpec::new(Opcode::Vector(VectorOp::Store))
-                .operands([v, buf, q, kk, l])
-                .loc(loc),
-        );
-        self.push(jb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        // a loop over the blocks, each lane group at a constant offset: no
+        // division or remainder per vector, and every index `q * width +
+        // constant`, a form the backend's bounds precheck covers
+        let span = self.bin(kb, ArithOp::Sub, j1, j0);
+        let blocks = self.bin(kb, ArithOp::Div, span, w);
+        let (qb, q) = self.open_for(kb, (zero, blocks, one), Some("q".into()), loc);
+        let qw = self.bin(qb, ArithOp::Mul, q, w);
+        let jq = self.bin(qb, ArithOp::Add, j0, qw);
+        for l in (0..width).step_by(lanes.max(1) as usize) {
+            let l = self.index_const(l);
+            let j = self.bin(qb, ArithOp::Add, jq, l);
+            let v = self.value(
+                qb,
+                OpSpec::new(Opcode::Vector(VectorOp::Load))
+                    .operands([src, k, j])
+                    .result(vty.clone())
+                    .loc(loc),
+            );
+            self.push(
+                qb,
+                OpSpec::new(Opcode::Vector(VectorOp::Store))
+                    .operands([v, buf, q, kk, l])
+                    .loc(loc),
+            );
+        }
+        self.push(qb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
