@@ -858,6 +858,9 @@ kernel twice(a: f32[N], b: f32[N], c: f32[N]) -> y: f32[N] { y[i] = a[i] * b[i] 
         if ["matmul", "conv2d", "unsharp"].contains(&name) {
             assert!(text.contains("arith.fma("), "{name}:\n{text}");
         }
+        if name == "softmax" {
+            assert!(text.contains("fused = true"), "{name}'s exp:\n{text}");
+        }
         let args = example_args(&m, name);
         let want = interp::run(&m, name, &args).unwrap();
         let fused = interp::run(&lowered, name, &args).unwrap();
@@ -868,6 +871,79 @@ kernel twice(a: f32[N], b: f32[N], c: f32[N]) -> y: f32[N] { y[i] = a[i] * b[i] 
             let code = jit::JitModule::compile(&lowered).unwrap();
             let got = code.kernel(name).unwrap().call(&args).unwrap();
             assert_eq!(got, fused, "{name}: native vs lowered IR interpreted");
+        }
+    }
+}
+
+/// Under `--fast-math=contract`, `exp` on `f32` is marked `{fused = true}`
+/// and computed with fused multiply-adds (`pj_runtime::math::expf_fused`):
+/// native code, vector body and scalar remainder, gives the interpreter's
+/// bits on the special values and on random ones, and those bits are not
+/// the unfused `exp`'s everywhere (or this would test nothing).
+#[test]
+fn fused_exp_keeps_the_interpreter_bits() {
+    use pj_compiler::codegen::LOWERING_PIPELINE;
+    use pj_compiler::passes::PassManager;
+    let m = compile(
+        "e.pj",
+        "kernel e(x: f32[N]) -> y: f32[N] { y[i] = exp(x[i]); }",
+    );
+    let lower = |contract: bool| {
+        let mut lowered = m.clone();
+        PassManager::parse(LOWERING_PIPELINE)
+            .unwrap()
+            .fast_math(true)
+            .contract(contract)
+            .run(&mut lowered)
+            .unwrap();
+        lowered
+    };
+    let (plain, fused) = (lower(false), lower(true));
+    let text = pj_compiler::ir::print::print_module(&fused, Default::default());
+    assert_eq!(
+        text.matches("fused = true").count(),
+        2,
+        "the vector and the scalar exp:\n{text}"
+    );
+    let mut values = vec![
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        88.72,
+        88.73,
+        -87.3,
+        -95.0,
+        -103.9,
+        -104.5,
+        1.0,
+    ];
+    let mut rng = Rng(0xFE5E);
+    values.extend((0..4000).map(|_| (rng.next() % 200_000) as f32 / 1000.0 - 100.0));
+    let args = [f32_array(&values)];
+    let bits = |m: &pj_compiler::Module| -> Vec<u32> {
+        let out = interp::run(m, "e", &args).unwrap();
+        out[0]
+            .data
+            .iter()
+            .map(|s| match s {
+                Scalar::F32(v) => v.to_bits(),
+                _ => 0,
+            })
+            .collect()
+    };
+    assert_ne!(
+        bits(&fused),
+        bits(&plain),
+        "fused and unfused exp differ in some last bits"
+    );
+    if pj_compiler::target::Target::parse("host").is_ok_and(|t| t.has_fma()) {
+        let code = jit::JitModule::compile(&fused).unwrap();
+        let k = code.kernel("e").unwrap();
+        for n in [values.len(), 5, 3] {
+            let args = [f32_array(&values[..n])];
+            assert_matches_interp(&fused, "e", k, &args, &format!("n = {n}"));
         }
     }
 }

@@ -133,9 +133,8 @@ impl Case {
         let fma_here = pj_compiler::target::Target::parse("host").is_ok_and(|t| t.has_fma());
         let contracted = Some(lower(true))
             .filter(|l| {
-                fma_here
-                    && pj_compiler::ir::print::print_module(l, Default::default())
-                        .contains("arith.fma(")
+                let text = pj_compiler::ir::print::print_module(l, Default::default());
+                fma_here && (text.contains("arith.fma(") || text.contains("fused = true"))
             })
             .map(|l| JitModule::compile(&l).expect("JIT"));
         let sizes: Vec<(String, i64)> = sizes.iter().map(|(k, v)| (k.to_string(), *v)).collect();

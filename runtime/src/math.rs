@@ -74,6 +74,33 @@ pub fn expf(x: f32) -> f32 {
     p * s1 * s2
 }
 
+/// [`expf`] with its multiply-adds fused (`f32::mul_add`, rounded once):
+/// what `--fast-math=contract` computes. The same reduction, polynomial
+/// and scaling; `t = x log2(e) + ROUND` and the two Cody-Waite steps
+/// `r = x - k C1 - k C2`, each Horner step and `p r^2 + r` become single
+/// fused operations — eleven instead of twenty-two on machines with FMA,
+/// and at least as accurate (measured: never over 0.99 ulp, like
+/// [`expf`]). Every backend and the interpreter compute these same bits.
+pub fn expf_fused(x: f32) -> f32 {
+    use expf_consts::*;
+    let x = x.clamp(LO, HI);
+    let t = x.mul_add(LOG2E, ROUND);
+    let k = t - ROUND;
+    let n = t.to_bits() as i32 - ROUND.to_bits() as i32;
+    let r = (-k).mul_add(C1, x);
+    let r = (-k).mul_add(C2, r);
+    let mut p = P[0];
+    for c in &P[1..] {
+        p = p.mul_add(r, *c);
+    }
+    let p = p.mul_add(r * r, r) + 1.0;
+    let n1 = n >> 1;
+    let n2 = n - n1;
+    let s1 = f32::from_bits(((n1 + 127) << 23) as u32);
+    let s2 = f32::from_bits(((n2 + 127) << 23) as u32);
+    p * s1 * s2
+}
+
 /// `e^x` on `f32`: [`expf`].
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_expf(x: f32) -> f32 {
@@ -137,7 +164,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
 
 #[cfg(test)]
 mod tests {
-    use super::expf;
+    use super::{expf, expf_fused};
 
     /// Error in units of the last place of the correctly rounded result.
     fn ulps(got: f32, x: f32) -> f64 {
@@ -147,45 +174,66 @@ mod tests {
         (got as f64 - exact).abs() / ulp
     }
 
+    /// An `exp` definition.
+    type Exp = fn(f32) -> f32;
+
+    /// Both definitions, fused and not.
+    const BOTH: [(&str, Exp); 2] = [("expf", expf), ("expf_fused", expf_fused)];
+
     #[test]
     fn expf_is_within_one_ulp_over_the_normal_range() {
-        let (lo, hi) = (-87.3f32, 88.7f32);
-        let n = 2_000_000;
-        let mut worst = 0.0f64;
-        for i in 0..=n {
-            let x = lo + (hi - lo) * (i as f32 / n as f32);
-            worst = worst.max(ulps(expf(x), x));
+        for (name, f) in BOTH {
+            let (lo, hi) = (-87.3f32, 88.7f32);
+            let n = 2_000_000;
+            let mut worst = 0.0f64;
+            for i in 0..=n {
+                let x = lo + (hi - lo) * (i as f32 / n as f32);
+                worst = worst.max(ulps(f(x), x));
+            }
+            // every float in [-1, 1]'s neighbourhood of 0 too
+            let mut b = (-1.0f32).to_bits();
+            while b > 0x3000_0000 {
+                let x = f32::from_bits(b);
+                worst = worst.max(ulps(f(x), x));
+                b -= 97;
+            }
+            assert!(worst < 1.0, "{name}: worst error {worst} ulp");
         }
-        // every float in [-1, 1]'s neighbourhood of 0 too
-        let mut b = (-1.0f32).to_bits();
-        while b > 0x3000_0000 {
-            let x = f32::from_bits(b);
-            worst = worst.max(ulps(expf(x), x));
-            b -= 97;
-        }
-        assert!(worst < 1.0, "worst error {worst} ulp");
     }
 
     #[test]
     fn expf_edges() {
-        assert_eq!(expf(0.0), 1.0);
-        assert_eq!(expf(-0.0), 1.0);
-        assert!(expf(f32::NAN).is_nan());
-        assert_eq!(expf(f32::INFINITY), f32::INFINITY);
-        assert_eq!(expf(89.0), f32::INFINITY);
-        assert_eq!(expf(f32::NEG_INFINITY), 0.0);
-        assert_eq!(expf(-104.0), 0.0);
-        assert_eq!(expf(1.0), std::f32::consts::E);
-        // the subnormal range: within a unit of the smallest subnormal
-        for x in [-88.0f32, -95.5, -100.0, -103.0] {
-            let exact = (x as f64).exp();
-            let got = expf(x) as f64;
-            assert!(
-                got > 0.0 && (got - exact).abs() <= 1.5e-45,
-                "{x}: {got} vs {exact}"
-            );
+        for (name, f) in BOTH {
+            assert_eq!(f(0.0), 1.0, "{name}");
+            assert_eq!(f(-0.0), 1.0, "{name}");
+            assert!(f(f32::NAN).is_nan(), "{name}");
+            assert_eq!(f(f32::INFINITY), f32::INFINITY, "{name}");
+            assert_eq!(f(89.0), f32::INFINITY, "{name}");
+            assert_eq!(f(f32::NEG_INFINITY), 0.0, "{name}");
+            assert_eq!(f(-104.0), 0.0, "{name}");
+            assert_eq!(f(1.0), std::f32::consts::E, "{name}");
+            // the subnormal range: within a unit of the smallest subnormal
+            for x in [-88.0f32, -95.5, -100.0, -103.0] {
+                let exact = (x as f64).exp();
+                let got = f(x) as f64;
+                assert!(
+                    got > 0.0 && (got - exact).abs() <= 1.5e-45,
+                    "{name}({x}): {got} vs {exact}"
+                );
+            }
+            // the largest finite result
+            assert!(f(88.72).is_finite() && f(88.73).is_infinite(), "{name}");
         }
-        // the largest finite result
-        assert!(expf(88.72).is_finite() && expf(88.73).is_infinite());
+    }
+
+    /// The fused definition is a different function: it must differ
+    /// somewhere, or the backends' fused code would go untested.
+    #[test]
+    fn expf_fused_differs_from_expf_in_some_last_bits() {
+        let differ = (0..10_000)
+            .map(|i| -20.0 + i as f32 * 0.004)
+            .filter(|&x| expf(x) != expf_fused(x))
+            .count();
+        assert!(differ > 0);
     }
 }

@@ -7,6 +7,11 @@
 //!
 //! On vectors (see [`lanewise`]): `abs`, `sqrt`, `floor`, `ceil` on float
 //! lanes and `exp` on `f32` lanes, lane by lane with the scalar semantics.
+//!
+//! `exp` on `f32` with `{fused = true}` (set by the `contract` pass under
+//! `--fast-math=contract`) is `pj_runtime::math::expf_fused`: the same
+//! algorithm with its multiply-adds fused, also within 1 ulp, also the same
+//! bits everywhere.
 
 use super::arith::Scalar;
 use super::{check, dialect_ops};
@@ -43,11 +48,26 @@ pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
     }
 }
 
+/// Whether `op` (a `math` op) computes with fused multiply-adds: an `f32`
+/// `exp` marked `{fused = true}`.
+pub fn is_fused(m: &Module, op: OpId) -> bool {
+    m.op(op).attr("fused") == Some(&crate::ir::Attr::Bool(true))
+}
+
 impl MathOp {
     /// Checks the op's rules.
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         let n = if self == MathOp::Pow { 2 } else { 1 };
         check::counts(m, op, Some(n), 1, 0, errs);
+        if let Some(f) = m.op(op).attr("fused") {
+            let f32_exp = self == MathOp::Exp
+                && m.op(op).results.first().map(|&r| m.ty(r).elem()) == Some(ScalarType::F32);
+            if !matches!(f, crate::ir::Attr::Bool(_)) {
+                errs.push("`fused` must be a bool".into());
+            } else if !f32_exp {
+                errs.push("`fused` applies to `exp` on `f32` only".into());
+            }
+        }
         if let Some(t @ Type::Vector { .. }) = m.op(op).results.first().map(|&r| m.ty(r)) {
             if let Err(e) = super::vector::valid_vector(t) {
                 errs.push(e);
@@ -78,8 +98,9 @@ impl MathOp {
     }
 }
 
-/// Evaluates a math op.
-pub fn eval(op: MathOp, args: &[Scalar]) -> Scalar {
+/// Evaluates a math op; `fused`: an `f32` `exp` with its multiply-adds
+/// fused ([`is_fused`]).
+pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
     macro_rules! f {
         ($a:expr, |$x:ident| $e:expr) => {
             match $a {
@@ -100,6 +121,7 @@ pub fn eval(op: MathOp, args: &[Scalar]) -> Scalar {
             s => s,
         },
         MathOp::Exp => match a {
+            Scalar::F32(x) if fused => Scalar::F32(pj_runtime::math::expf_fused(x)),
             Scalar::F32(x) => Scalar::F32(pj_runtime::math::expf(x)),
             a => f!(a, |x| x.exp()),
         },

@@ -737,11 +737,12 @@ impl Interp<'_> {
             }
             Opcode::Math(mo) => {
                 let lanes: Vec<Vec<Scalar>> = d.operands.iter().map(|&v| self.vector(v)).collect();
+                let fused = math::is_fused(self.m, op);
                 Slot::V(
                     (0..lanes[0].len())
                         .map(|k| {
                             let args: Vec<Scalar> = lanes.iter().map(|l| l[k]).collect();
-                            math::eval(mo, &args)
+                            math::eval(mo, &args, fused)
                         })
                         .collect(),
                 )
@@ -864,7 +865,7 @@ impl Interp<'_> {
             }
             Opcode::Math(mo) => {
                 let args: Vec<Scalar> = (0..d.operands.len()).map(arg).collect();
-                math::eval(mo, &args)
+                math::eval(mo, &args, math::is_fused(self.m, op))
             }
             Opcode::Pj(PjOp::Size) => {
                 let name = d.attr("name").and_then(Attr::as_str).expect("verified");

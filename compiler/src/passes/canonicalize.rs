@@ -191,7 +191,7 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
                 ArithOp::Cast => result_ty.map(|t| args[0].cast(t)),
                 ArithOp::Constant => None,
             },
-            Opcode::Math(mo) => Some(math::eval(mo, &args)),
+            Opcode::Math(mo) => Some(math::eval(mo, &args, math::is_fused(m, op))),
             Opcode::Pj(_)
             | Opcode::Func(_)
             | Opcode::Loop(_)

@@ -14,12 +14,16 @@
 //! instructions (every aarch64; x86_64 with FMA3, which `host` detects):
 //! elsewhere Cranelift would call a library routine per operation.
 //!
+//! `exp` on `f32` is picojoule's own polynomial of eleven multiply-adds;
+//! the pass marks it `{fused = true}` (`pj_runtime::math::expf_fused`:
+//! those fused, still within 1 ulp): softmax's dominant cost.
+//!
 //! Runs after `vectorize`, so vector multiply-adds fuse too. Cost: one walk
 //! over the ops with a use count.
 
 use super::{Pass, PassError};
-use crate::dialects::{ArithOp, Opcode};
-use crate::ir::Module;
+use crate::dialects::{ArithOp, MathOp, Opcode};
+use crate::ir::{Attr, Module, ScalarType};
 
 /// The `contract` pass.
 pub struct Contract;
@@ -34,6 +38,14 @@ impl Pass for Contract {
         let mut changed = false;
         for op in m.all_ops() {
             let d = m.op(op);
+            if d.opcode == Opcode::Math(MathOp::Exp)
+                && m.ty(d.results[0]).elem() == ScalarType::F32
+                && d.attr("fused").is_none()
+            {
+                m.op_mut(op).set_attr("fused", Attr::Bool(true));
+                changed = true;
+                continue;
+            }
             if d.opcode != Opcode::Arith(ArithOp::Add) || !m.ty(d.results[0]).elem().is_float() {
                 continue;
             }

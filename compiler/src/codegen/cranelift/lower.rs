@@ -1737,8 +1737,9 @@ impl<M: Module> FnLower<'_, '_, M> {
 
     /// `pj_runtime::math::expf` inline, on an `f32` or an `f32x4`: the same
     /// operations on the same constants in the same order, so the bits are
-    /// the interpreter's.
-    fn expf(&mut self, x: Value) -> Value {
+    /// the interpreter's; `fused`: `expf_fused`, its multiply-adds as `fma`
+    /// (only where the target has FMA: the `contract` pass's condition).
+    fn expf(&mut self, x: Value, fused: bool) -> Value {
         use pj_runtime::math::expf_consts::*;
         let vt = self.b.func.dfg.value_type(x);
         let vector = vt.is_vector();
@@ -1777,27 +1778,46 @@ impl<M: Module> FnLower<'_, '_, M> {
         let x = select(self, FloatCC::LessThan, x, LO);
         let log2e = fconst(self, LOG2E);
         let round = fconst(self, ROUND);
-        let t = self.b.ins().fmul(x, log2e);
-        let t = self.b.ins().fadd(t, round);
+        let t = if fused {
+            self.b.ins().fma(x, log2e, round)
+        } else {
+            let t = self.b.ins().fmul(x, log2e);
+            self.b.ins().fadd(t, round)
+        };
         let k = self.b.ins().fsub(t, round);
         let tb = self.b.ins().bitcast(it, MemFlagsData::new(), t);
         let rb = iconst(self, ROUND.to_bits() as i32);
         let n = self.b.ins().isub(tb, rb);
         let c1 = fconst(self, C1);
         let c2 = fconst(self, C2);
-        let kc1 = self.b.ins().fmul(k, c1);
-        let r = self.b.ins().fsub(x, kc1);
-        let kc2 = self.b.ins().fmul(k, c2);
-        let r = self.b.ins().fsub(r, kc2);
+        let r = if fused {
+            // `-k * C + r`: x86's `vfnmadd`, aarch64's `fmls`
+            let nk = self.b.ins().fneg(k);
+            let r = self.b.ins().fma(nk, c1, x);
+            self.b.ins().fma(nk, c2, r)
+        } else {
+            let kc1 = self.b.ins().fmul(k, c1);
+            let r = self.b.ins().fsub(x, kc1);
+            let kc2 = self.b.ins().fmul(k, c2);
+            self.b.ins().fsub(r, kc2)
+        };
         let mut p = fconst(self, P[0]);
         for &c in &P[1..] {
             let c = fconst(self, c);
-            let pr = self.b.ins().fmul(p, r);
-            p = self.b.ins().fadd(pr, c);
+            p = if fused {
+                self.b.ins().fma(p, r, c)
+            } else {
+                let pr = self.b.ins().fmul(p, r);
+                self.b.ins().fadd(pr, c)
+            };
         }
         let rr = self.b.ins().fmul(r, r);
-        let p = self.b.ins().fmul(p, rr);
-        let p = self.b.ins().fadd(p, r);
+        let p = if fused {
+            self.b.ins().fma(p, rr, r)
+        } else {
+            let p = self.b.ins().fmul(p, rr);
+            self.b.ins().fadd(p, r)
+        };
         let one = fconst(self, 1.0);
         let p = self.b.ins().fadd(p, one);
         let n1 = self.b.ins().sshr_imm_u(n, 1);
@@ -2321,7 +2341,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let f32t = rt == ScalarType::F32;
         if mo == MathOp::Exp && f32t {
             // inline, scalar or vector: no call, no clobbered registers
-            return self.expf(args[0]);
+            return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
         }
         let call = |s: &mut Self, f32name: &'static str, f64name: &'static str| {
             let id = s.rt.math[if f32t { f32name } else { f64name }];
