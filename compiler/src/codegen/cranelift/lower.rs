@@ -183,6 +183,9 @@ struct FnLower<'a, 'b, M: Module> {
     unwritten: std::rc::Rc<std::collections::HashSet<ValueId>>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
+    /// Inside a kernel's edge (`edge` loops), where loops are not
+    /// versioned: nesting depth.
+    unversioned: u32,
 }
 
 /// Defines the body of `func` (already declared as `id`), and the outlined
@@ -257,6 +260,7 @@ fn define_with<M: Module>(
             pending: Vec::new(),
             fast: HashMap::new(),
             unwritten: unwritten.clone(),
+            unversioned: 0,
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -893,13 +897,16 @@ impl<M: Module> FnLower<'_, '_, M> {
             .ops
             .iter()
             .any(|&o| ir.op(o).attr("oob").is_some());
-        // `short`: a vector remainder or a boundary edge, a few iterations
+        // `short`: a vector remainder or a boundary edge, a few iterations;
+        // `edge`: a kernel's edge, where nothing nested is versioned either
         let short = d.attr("short").and_then(Attr::as_bool) == Some(true);
+        let edge = d.attr("edge").and_then(Attr::as_bool) == Some(true);
         let step_const = if (in_reduction && !reads_zero_outside) || short {
             None
         } else {
             step_const
         };
+        self.unversioned += u32::from(edge);
         let results = self.plain_loop(
             lb,
             ub,
@@ -908,8 +915,9 @@ impl<M: Module> FnLower<'_, '_, M> {
             ir.entry_block(op, 0),
             &inits,
             &tys,
-        )?;
-        for (r, v) in d.results.iter().zip(results) {
+        );
+        self.unversioned -= u32::from(edge);
+        for (r, v) in d.results.iter().zip(results?) {
             self.vals.insert(*r, CVal::S(v));
         }
         Ok(())
@@ -1043,7 +1051,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         inits: &[Value],
         tys: &[types::Type],
     ) -> Result<Vec<Value>, CodegenError> {
-        let loads = if step_const.is_some_and(|s| s > 0) {
+        let loads = if step_const.is_some_and(|s| s > 0) && self.unversioned == 0 {
             self.versionable_loads(region)
         } else {
             Vec::new()
