@@ -124,9 +124,12 @@ pub fn opt(
     print_after_all: bool,
     time: bool,
     locs: bool,
+    fast_math: FastMath,
 ) -> Result<()> {
     let mut m = load(path)?;
-    let mut pm = pipeline(passes)?;
+    let mut pm = pipeline(passes)?
+        .fast_math(fast_math != FastMath::Off)
+        .contract(fast_math == FastMath::Contract);
     pm.print_after_all = print_after_all;
     let records = pm.run(&mut m)?;
     if print_after_all {

@@ -85,6 +85,13 @@ enum Command {
         /// Print source locations (`loc(...)`) after ops.
         #[arg(long)]
         locs: bool,
+        /// What `vectorize` (and `contract`) may change: `off` (the
+        /// default here: the passes as named, in the reference order);
+        /// `reassoc`: float reductions into vector partial sums, as
+        /// `pj run` compiles; `contract`: that, and `contract` inserted
+        /// after `vectorize` (fused multiply-adds, for a machine with FMA).
+        #[arg(long, value_enum, default_value = "off")]
+        fast_math: commands::FastMath,
     },
     /// Run a kernel on .npy inputs.
     Run {
@@ -224,12 +231,14 @@ fn main() -> ExitCode {
             print_ir_after_all,
             time_passes,
             locs,
+            fast_math,
         } => commands::opt(
             &file,
             passes.as_deref(),
             print_ir_after_all,
             time_passes,
             locs,
+            fast_math,
         ),
         Command::Run {
             file,

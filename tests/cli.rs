@@ -263,6 +263,31 @@ fn emit_opt_and_pjir_input_agree() {
         );
         assert!(err.contains(pass), "{err}");
     }
+    // `--fast-math` reaches the named passes: partial sums in four vector
+    // accumulators under `reassoc`, `exp` fused under `contract`; the
+    // reference order without it
+    let to_vectors = "canonicalize,cse,dce,inline-pointwise,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
+    let lowered = |fm: Option<&str>| {
+        let mut args = vec!["opt", "examples/softmax.pj", "--passes", to_vectors];
+        if let Some(f) = fm {
+            args.extend(["--fast-math", f]);
+        }
+        let o = pj(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+        text(&o).0
+    };
+    let sums = |ir: &str| ir.matches("kind = \"sum\"").count();
+    let (off, reassoc, contract) = (
+        lowered(None),
+        lowered(Some("reassoc")),
+        lowered(Some("contract")),
+    );
+    assert_eq!(sums(&off), 0, "{off}");
+    assert!(
+        sums(&reassoc) > 0 && !reassoc.contains("fused = true"),
+        "{reassoc}"
+    );
+    assert!(contract.contains("fused = true"), "{contract}");
     let o = pj(&["emit", "examples/matmul.pj", "--stage", "ast"]);
     assert_eq!(
         text(&o).0,
