@@ -1568,10 +1568,13 @@ impl<'m> Lowerer<'m> {
                     let iv = self.map[&v];
                     operands.push(self.bin(jb_block, ArithOp::Sub, iv, origin[k]));
                 }
+                // rows clamped to the domain, columns below the blocks' end:
+                // inside the stage's buffer by construction
                 self.push(
                     jb_block,
                     OpSpec::new(Opcode::Vector(VectorOp::Store))
                         .operands(operands)
+                        .attr("in_bounds", Attr::Bool(true))
                         .loc(loc),
                 );
             }

@@ -475,12 +475,15 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                 let v = as_vector(m, &map, o.operands[0]);
                 let mut operands = vec![v, o.operands[1]];
                 operands.extend(o.operands[2..].iter().map(|&x| mapped(&map, x)));
-                m.push(
-                    vbody,
-                    OpSpec::new(Opcode::Vector(VectorOp::Store))
-                        .operands(operands)
-                        .loc(o.loc),
-                );
+                let mut spec = OpSpec::new(Opcode::Vector(VectorOp::Store))
+                    .operands(operands)
+                    .loc(o.loc);
+                // every iteration's index was inside, so is every lane's: the
+                // lanes are iterations of the original loop
+                if let Some(ib) = o.attr("in_bounds") {
+                    spec = spec.attr("in_bounds", ib.clone());
+                }
+                m.push(vbody, spec);
             }
             Opcode::Mem(MemOp::Load) if class(o.results[0]) == Class::Vector => {
                 let mut operands = vec![o.operands[0]];

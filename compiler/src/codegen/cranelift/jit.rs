@@ -99,10 +99,10 @@ fn perf_map(module: &JITModule, functions: &[(FuncId, String, usize)]) {
 /// How hard Cranelift works: the trade of compile time for run time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Tier {
-    /// Cranelift's single-pass register allocator: about half the compile
-    /// time (the examples compile in 1.4-4.6 ms), code with more spills
-    /// (up to 3.2x slower on the examples; docs/performance.md). What
-    /// `pj repl` uses first.
+    /// Cranelift's single-pass register allocator, and loop versioning
+    /// for innermost loops only: about half the compile time, code with
+    /// more spills and checks (up to 3x slower on the examples;
+    /// docs/performance.md). What `pj repl` uses first.
     Quick,
     /// The backtracking register allocator: the best code Cranelift makes.
     #[default]
@@ -167,7 +167,7 @@ impl JitModule {
                     Linkage::Local,
                     &kernel_signature(&module, ir, f),
                 )?;
-                define_kernel(&mut module, &rt, ir, f, id)?;
+                define_kernel(&mut module, &rt, ir, f, id, tier)?;
                 let tramp = trampoline(&mut module, ir, f, id, &name)?;
                 ids.insert(name, (id, tramp));
             }

@@ -52,7 +52,7 @@ pub fn emit_object(
             Linkage::Export,
             &kernel_signature(&module, ir, f),
         )?;
-        define_kernel(&mut module, &rt, ir, f, id)?;
+        define_kernel(&mut module, &rt, ir, f, id, super::Tier::Optimizing)?;
     }
     let product = module.finish();
     product
