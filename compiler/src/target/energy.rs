@@ -121,6 +121,34 @@ impl Buf {
     }
 }
 
+/// (loop depth, elements moved per step of that loop), by depth.
+type Moves = Vec<(usize, f64)>;
+
+/// The smallest and largest value of one index over a group of accesses
+/// (none when one is not known).
+type OffsetRange = Option<(i64, i64)>;
+
+/// The per-depth maximum of two [`Moves`].
+fn merge_moves(a: &Moves, b: &Moves) -> Moves {
+    let mut out = a.clone();
+    for &(d, s) in b {
+        match out.iter_mut().find(|(d2, _)| *d2 == d) {
+            Some(e) => e.1 = e.1.max(s),
+            None => out.push((d, s)),
+        }
+    }
+    out
+}
+
+/// How far `moves` says an index moves per step of the loop at `depth`
+/// (1 when not recorded).
+fn moved_by(moves: &Moves, depth: usize) -> f64 {
+    moves
+        .iter()
+        .find(|(d, _)| *d == depth)
+        .map_or(1.0, |&(_, s)| s)
+}
+
 #[derive(Clone, Debug)]
 struct Access {
     buf: ValueId,
@@ -128,12 +156,18 @@ struct Access {
     mask: u64,
     /// Loop depths the last index depends on.
     last_mask: u64,
+    /// Per index: the loops that move it directly (depth) and by how many
+    /// elements per step ([`Walker::moves`]).
+    moves: Vec<Moves>,
     /// Bytes per access (element size x lanes).
     bytes: f64,
     /// Trip count and step of the enclosing loops, outermost first.
     path: Vec<(f64, f64)>,
     /// Element size, bytes.
     elem: f64,
+    /// Each index's value at the walk's representative iteration: accesses
+    /// that move alike differ by constants (`x - 1`, `x + 1`).
+    at: Vec<Option<i64>>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +190,10 @@ struct Walker<'m> {
     deps: HashMap<ValueId, u64>,
     /// The same through operands only: which loops move a value directly.
     direct: HashMap<ValueId, u64>,
+    /// The loops that move a value directly, each with how far it moves
+    /// per step of that loop, in the loop's units (`q * 8 + l`: 8 per `q`;
+    /// `rows * 6 + k`: 6 per row block).
+    moves: HashMap<ValueId, Moves>,
     bufs: HashMap<ValueId, Buf>,
     line: f64,
 }
@@ -183,6 +221,7 @@ pub fn estimate(
         env: HashMap::new(),
         deps: HashMap::new(),
         direct: HashMap::new(),
+        moves: HashMap::new(),
         bufs: HashMap::new(),
         line: profile.cache.line_bytes as f64,
     };
@@ -310,19 +349,36 @@ fn access_bytes(n: &Node, mult: f64) -> f64 {
 }
 
 /// Distinct bytes `a` touches while the loops at depth >= `from` iterate.
-fn footprint_of(w: &Walker<'_>, a: &Access, from: usize) -> f64 {
-    // rows: the product of the trip counts the other indices follow; along
-    // the last dim, loops add up (`x + s` spans `X + S - 1` elements)
+/// `widen`: per index, how many more elements a group of accesses that
+/// move alike covers than `a` alone (their constant offsets' range).
+fn footprint_of(w: &Walker<'_>, a: &Access, from: usize, widen: &[f64]) -> f64 {
+    // along each index, the loops that move it directly add up (`x + s`
+    // spans `X + S - 1` elements; rows `6 * block + k + r` span about
+    // `6 * blocks + R`); indices multiply; loops an index follows only
+    // through its loops' bounds (a tile's rows) multiply too
+    let (rows_idx, last) = a.moves.split_at(a.moves.len().saturating_sub(1));
     let mut rows = 1.0;
-    let mut span = a.bytes;
+    let mut span = a.bytes + widen.get(rows_idx.len()).copied().unwrap_or(0.0) * a.elem;
     let mut contiguous = false;
+    let mut direct_rows = 0u64;
+    for (k, m) in rows_idx.iter().enumerate() {
+        let mut extent = 1.0 + widen.get(k).copied().unwrap_or(0.0);
+        for &(d, s) in m.iter().filter(|(d, _)| *d >= from) {
+            if let Some(&(t, step)) = a.path.get(d) {
+                extent += (t.max(1.0) - 1.0) * step * s;
+                direct_rows |= 1 << d;
+            }
+        }
+        rows *= extent;
+    }
     for (d, &(t, step)) in a.path.iter().enumerate().skip(from) {
         let bit = 1 << d;
         if a.last_mask & bit != 0 {
             // each iteration moves the access by at least its own width
-            span += (t.max(1.0) - 1.0) * a.bytes.max(step * a.elem);
+            let s = last.first().map_or(1.0, |m| moved_by(m, d));
+            span += (t.max(1.0) - 1.0) * a.bytes.max(step * a.elem * s);
             contiguous = true;
-        } else if a.mask & bit != 0 {
+        } else if a.mask & bit != 0 && direct_rows & bit == 0 {
             rows *= t.max(0.0);
         }
     }
@@ -344,8 +400,30 @@ fn footprint_of(w: &Walker<'_>, a: &Access, from: usize) -> f64 {
 fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
     let mut per: HashMap<ValueId, f64> = HashMap::new();
     fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, f64>) {
+        // accesses of one array in one body that move alike cover the
+        // union of their ranges: blur's `x - 1`, `x`, `x + 1`; a block of
+        // six rows' `y + k`
+        let mut groups: Vec<(&Access, Vec<OffsetRange>)> = Vec::new();
         for a in &n.accesses {
-            let f = footprint_of(w, a, from);
+            let same = |r: &&Access| r.buf == a.buf && r.moves == a.moves && r.path == a.path;
+            match groups.iter_mut().find(|(r, _)| same(r)) {
+                Some((_, range)) => {
+                    for (k, at) in a.at.iter().enumerate() {
+                        range[k] = match (range[k], at) {
+                            (Some((lo, hi)), Some(v)) => Some((lo.min(*v), hi.max(*v))),
+                            _ => None,
+                        };
+                    }
+                }
+                None => groups.push((a, a.at.iter().map(|v| v.map(|v| (v, v))).collect())),
+            }
+        }
+        for (a, range) in groups {
+            let widen: Vec<f64> = range
+                .iter()
+                .map(|r| r.map_or(0.0, |(lo, hi)| (hi - lo) as f64))
+                .collect();
+            let f = footprint_of(w, a, from, &widen);
             let e = per.entry(a.buf).or_insert(0.0);
             *e = e.max(f);
         }
@@ -536,9 +614,33 @@ impl Walker<'_> {
             .operands
             .iter()
             .fold(0, |acc, &v| acc | self.direct.get(&v).copied().unwrap_or(0));
+        // a product by a loop-invariant known value scales the movement;
+        // sums and the rest move as far as their operands do
+        let moves_of = |w: &Self, v: ValueId| w.moves.get(&v).cloned().unwrap_or_default();
+        let factor = |w: &Self, v: ValueId| {
+            (w.dep(v) == 0)
+                .then(|| w.env.get(&v).copied())
+                .flatten()
+                .map(|c| c.unsigned_abs() as f64)
+        };
+        let scaled =
+            |m: Moves, c: f64| -> Moves { m.into_iter().map(|(d, s)| (d, s * c)).collect() };
+        let moves = match (d.opcode, d.operands.as_slice()) {
+            (Opcode::Arith(ArithOp::Mul), &[a, b]) => match (factor(self, a), factor(self, b)) {
+                (_, Some(c)) => scaled(moves_of(self, a), c),
+                (Some(c), None) => scaled(moves_of(self, b), c),
+                (None, None) => merge_moves(&moves_of(self, a), &moves_of(self, b)),
+            },
+            _ => d.operands.iter().fold(Moves::new(), |acc, &v| {
+                merge_moves(&acc, &moves_of(self, v))
+            }),
+        };
         for &r in &d.results {
             self.deps.insert(r, dep);
             self.direct.insert(r, direct);
+            if !moves.is_empty() {
+                self.moves.insert(r, moves.clone());
+            }
         }
         match d.opcode {
             Opcode::Loop(LoopOp::For | LoopOp::Parallel) => {
@@ -567,6 +669,7 @@ impl Walker<'_> {
                 if let Some(&iv) = args.first() {
                     self.deps.insert(iv, (1 << depth.min(63)) | bounds_dep);
                     self.direct.insert(iv, 1 << depth.min(63));
+                    self.moves.insert(iv, vec![(depth, 1.0)]);
                 }
                 for &a in &args[1..] {
                     self.deps.insert(a, 1 << depth.min(63));
@@ -611,13 +714,20 @@ impl Walker<'_> {
                 let last_mask = idx
                     .last()
                     .map_or(0, |&v| self.direct.get(&v).copied().unwrap_or(0));
+                let moves = idx
+                    .iter()
+                    .map(|v| self.moves.get(v).cloned().unwrap_or_default())
+                    .collect();
+                let at = idx.iter().map(|v| self.env.get(v).copied()).collect();
                 node.accesses.push(Access {
                     buf,
                     mask,
                     last_mask,
+                    moves,
                     bytes,
                     path: path.to_vec(),
                     elem: value_ty.elem().size_bytes() as f64,
+                    at,
                 });
                 node.instructions += 1.0;
                 if store && let Some(b) = self.bufs.get(&buf) {
