@@ -688,6 +688,33 @@ fn stencils_through_boundaries_vectorize_and_agree() {
     }
 }
 
+/// Where implementations of `exp` go wrong (NaN, infinities, overflow, the
+/// subnormal range, +-0), then `random` values in [-100, 100).
+fn exp_inputs(seed: u64, random: usize) -> Vec<f32> {
+    let mut values = vec![
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        88.72,
+        88.73,
+        89.5,
+        -87.3,
+        -95.0,
+        -103.9,
+        -104.5,
+        1.0,
+        -1.0,
+        1e-30,
+        -2.5,
+        0.5,
+    ];
+    let mut rng = Rng(seed);
+    values.extend((0..random).map(|_| (rng.next() % 200_000) as f32 / 1000.0 - 100.0));
+    values
+}
+
 /// `exp` on `f32` is picojoule's own, inline in scalar and vector code:
 /// the interpreter's bits on the values where implementations go wrong
 /// (NaN, infinities, overflow, the subnormal range, +-0), in the vector
@@ -717,27 +744,7 @@ kernel e(x: f32[N]) -> (y: f32[N], z: f32[N]) {
     }
     let code = jit::JitModule::compile(&lowered).unwrap();
     let k = code.kernel("e").unwrap();
-    let mut values = vec![
-        f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        0.0,
-        -0.0,
-        88.72,
-        88.73,
-        89.5,
-        -87.3,
-        -95.0,
-        -103.9,
-        -104.5,
-        1.0,
-        -1.0,
-        1e-30,
-        -2.5,
-        0.5,
-    ];
-    let mut rng = Rng(0xE7E7);
-    values.extend((0..40).map(|_| (rng.next() % 200_000) as f32 / 1000.0 - 100.0));
+    let values = exp_inputs(0xE7E7, 40);
     for n in [values.len(), 5, 4, 3] {
         let args = [f32_array(&values[..n])];
         assert_matches_interp(&m, "e", k, &args, &format!("n = {n}"));
@@ -905,22 +912,7 @@ fn fused_exp_keeps_the_interpreter_bits() {
         2,
         "the vector and the scalar exp:\n{text}"
     );
-    let mut values = vec![
-        f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        0.0,
-        -0.0,
-        88.72,
-        88.73,
-        -87.3,
-        -95.0,
-        -103.9,
-        -104.5,
-        1.0,
-    ];
-    let mut rng = Rng(0xFE5E);
-    values.extend((0..4000).map(|_| (rng.next() % 200_000) as f32 / 1000.0 - 100.0));
+    let values = exp_inputs(0xFE5E, 4000);
     let args = [f32_array(&values)];
     let bits = |m: &pj_compiler::Module| -> Vec<u32> {
         let out = interp::run(m, "e", &args).unwrap();

@@ -222,13 +222,18 @@ impl Case {
         kernel.call_buffers(&mut a, &mut refs).expect("kernel runs");
     }
 
+    /// The `i`-th parameter as an `f32` scalar (0.5 when it is not one).
+    fn scalar_f32(&self, i: usize) -> f32 {
+        match self.scalars[i] {
+            Scalar::F32(v) => v,
+            _ => 0.5,
+        }
+    }
+
     /// One call of the plain C loop.
     pub fn run_c(&mut self) {
         let s = |n: &str| size(&self.sizes, n);
-        let f = |c: &Self, i: usize| match c.scalars[i] {
-            Scalar::F32(v) => v,
-            _ => 0.5,
-        };
+        let f = Self::scalar_f32;
         let out = data::<f32>(&mut self.c_out);
         let scratch = data::<f32>(&mut self.c_scratch);
         // the i-th parameter's data, null when it is a scalar or absent
@@ -273,10 +278,7 @@ impl Case {
     /// output as [`Case::run_c`]); nothing where there is none.
     pub fn run_c128(&mut self) {
         let s = |n: &str| size(&self.sizes, n);
-        let f = |c: &Self, i: usize| match c.scalars[i] {
-            Scalar::F32(v) => v,
-            _ => 0.5,
-        };
+        let f = Self::scalar_f32;
         let out = data::<f32>(&mut self.c_out);
         let scratch = data::<f32>(&mut self.c_scratch);
         let i0: *mut f32 = match self.inputs.first_mut() {
