@@ -145,6 +145,9 @@ struct Lowerer<'m> {
     /// Reads a cache-blocked stage's vector blocks take from a packed
     /// block of their array instead (see [`Lowerer::cache_blocked`]).
     packed: HashMap<OpId, Packed>,
+    /// The current block of rows (see [`Lowerer::block_rows`]): its first
+    /// row and the stage's last row, which clamps the others.
+    row_block: Option<(ValueId, ValueId)>,
 }
 
 /// A block of `array[k, j]` for `k` in `[k0, k0 + K)`, `j` in
@@ -218,6 +221,7 @@ impl<'m> Lowerer<'m> {
             interior: HashMap::new(),
             groups: HashMap::new(),
             packed: HashMap::new(),
+            row_block: None,
         }
     }
 
@@ -1003,21 +1007,10 @@ impl<'m> Lowerer<'m> {
             }
             // reads through a boundary mode along the columns: vector blocks
             // over the interior, the general code at the edges
+            let edge = Body::Value(region);
             let (a, b) = match self.column_interior(blk, red, last, lo, hi) {
                 Some((a, b)) => {
-                    for &row in &block_rows {
-                        self.map.insert(vars[rank - 2], row);
-                        self.inner_loop(
-                            blk,
-                            lo,
-                            a,
-                            last,
-                            false,
-                            result,
-                            &vars,
-                            &Body::Value(region),
-                        );
-                    }
+                    self.edge_columns(blk, (lo, a), &vars, &block_rows, result, &edge);
                     (a, b)
                 }
                 None => (lo, hi),
@@ -1032,19 +1025,7 @@ impl<'m> Lowerer<'m> {
             // loop-invariant code motion not understood yet, which the
             // innermost-loop test catches.)
             let from = self.m.block(blk).ops.len();
-            for &row in &block_rows {
-                self.map.insert(vars[rank - 2], row);
-                self.inner_loop(
-                    blk,
-                    jend,
-                    hi,
-                    last,
-                    false,
-                    result,
-                    &vars,
-                    &Body::Value(region),
-                );
-            }
+            self.edge_columns(blk, (jend, hi), &vars, &block_rows, result, &edge);
             self.mark_edges(blk, from);
         } else if order == ReduceOrder::Outer {
             let red = schedule::hoistable_reduction(self.m, op).expect("validated in build");
@@ -1088,6 +1069,47 @@ impl<'m> Lowerer<'m> {
         for b in loops {
             self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         }
+    }
+
+    /// The columns `[c0, c1)` of every row of a block of rows, with the
+    /// general code (edges that read through a boundary mode, the last
+    /// partial vector block): one loop over the block's rows around the
+    /// column loop — not a copy of the nest per row, which made conv2d's
+    /// lowered code four times as long.
+    #[allow(clippy::too_many_arguments)]
+    fn edge_columns(
+        &mut self,
+        blk: BlockId,
+        (c0, c1): (ValueId, ValueId),
+        vars: &[ValueId],
+        block_rows: &[ValueId],
+        result: ValueId,
+        body: &Body,
+    ) {
+        let rank = vars.len();
+        let last = vars[rank - 1];
+        let row_var = vars[rank - 2];
+        let (base, last_row) = match (block_rows, self.row_block) {
+            ([_, _, ..], Some(b)) => b,
+            _ => {
+                for &row in block_rows {
+                    self.map.insert(row_var, row);
+                    self.inner_loop(blk, c0, c1, last, false, result, vars, body);
+                }
+                return;
+            }
+        };
+        let zero = self.index_const(0);
+        let one = self.index_const(1);
+        let n = self.index_const(block_rows.len() as i64);
+        let loc = self.m.def_op(result).and_then(|o| self.m.op(o).loc);
+        let (kb, k) = self.open_for(blk, (zero, n, one), Some("row".into()), loc);
+        let row = self.bin(kb, ArithOp::Add, base, k);
+        let row = self.bin(kb, ArithOp::Min, row, last_row);
+        self.map.insert(row_var, row);
+        self.inner_loop(kb, c0, c1, last, false, result, vars, body);
+        self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        self.map.insert(row_var, block_rows[0]);
     }
 
     /// Marks the loops pushed into `block` since it held `from` ops as a
@@ -1636,6 +1658,7 @@ impl<'m> Lowerer<'m> {
         let base = self.bin(block, ArithOp::Mul, ib, rb);
         let base = self.bin(block, ArithOp::Add, first, base);
         let last_row = self.bin(block, ArithOp::Sub, end, one);
+        self.row_block = Some((base, last_row));
         let mut rows = Vec::new();
         for r in 0..ROW_BLOCK {
             let off = self.index_const(r);
