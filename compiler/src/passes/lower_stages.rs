@@ -1010,7 +1010,9 @@ impl<'m> Lowerer<'m> {
             let edge = Body::Value(region);
             let (a, b) = match self.column_interior(blk, red, last, lo, hi) {
                 Some((a, b)) => {
+                    let from = self.m.block(blk).ops.len();
                     self.edge_columns(blk, (lo, a), &vars, &block_rows, result, &edge);
+                    self.mark_edges(blk, from);
                     (a, b)
                 }
                 None => (lo, hi),
@@ -1019,11 +1021,7 @@ impl<'m> Lowerer<'m> {
             let jend = self.span_end(blk, a, b, width);
             self.vector_blocks(blk, op, red, (a, jend), &vars, &block_rows, None);
             // the columns after the blocks: the right edge and the last
-            // partial block. (The left edge keeps its versioned loops:
-            // marking it too made Cranelift stop hoisting an invariant out
-            // of the vector blocks' checked copy — an interaction with its
-            // loop-invariant code motion not understood yet, which the
-            // innermost-loop test catches.)
+            // partial block
             let from = self.m.block(blk).ops.len();
             self.edge_columns(blk, (jend, hi), &vars, &block_rows, result, &edge);
             self.mark_edges(blk, from);
