@@ -41,12 +41,18 @@ impl Pass for Canonicalize {
         let mut changed = false;
         for _ in 0..MAX_ROUNDS {
             let mut round = false;
+            // replaced values, applied to each op's operands as the walk
+            // reaches it (definitions come before uses) and to every op at
+            // the end of the round: one walk, not one per replacement
+            let mut remap = Remap::default();
             for op in m.all_ops() {
                 if m.op(op).parent.is_none() {
                     continue; // erased earlier in this round
                 }
-                round |= rewrite(m, op);
+                remap.apply(m, op);
+                round |= rewrite(m, &mut remap, op);
             }
+            remap.apply_all(m);
             round |= hoist_constants(m);
             changed |= round;
             if !round {
@@ -54,6 +60,44 @@ impl Pass for Canonicalize {
             }
         }
         Ok(changed)
+    }
+}
+
+/// Values replaced by others during a round of rewrites.
+#[derive(Default)]
+struct Remap(HashMap<ValueId, ValueId>);
+
+impl Remap {
+    /// What `v` stands for now (following chains of replacements).
+    fn resolve(&self, mut v: ValueId) -> ValueId {
+        while let Some(&n) = self.0.get(&v) {
+            v = n;
+        }
+        v
+    }
+
+    /// Points `op`'s operands at what they stand for now.
+    fn apply(&self, m: &mut Module, op: OpId) {
+        if self.0.is_empty() {
+            return;
+        }
+        for i in 0..m.op(op).operands.len() {
+            let v = m.op(op).operands[i];
+            let n = self.resolve(v);
+            if n != v {
+                m.op_mut(op).operands[i] = n;
+            }
+        }
+    }
+
+    /// [`Remap::apply`] to every op.
+    fn apply_all(&self, m: &mut Module) {
+        if self.0.is_empty() {
+            return;
+        }
+        for op in m.all_ops() {
+            self.apply(m, op);
+        }
     }
 }
 
@@ -72,12 +116,13 @@ fn hoist_constants(m: &mut Module) -> bool {
         });
         let mut kept: Vec<OpId> = Vec::new();
         let mut by_value: HashMap<(String, Type), ValueId> = HashMap::new();
+        let mut remap = Remap::default();
         for op in constants {
             let v = m.result(op);
             let key = (format!("{:?}", m.op(op).attr("value")), m.ty(v).clone());
             match by_value.get(&key) {
                 Some(&first) => {
-                    m.replace_all_uses(v, first);
+                    remap.0.insert(v, first);
                     m.erase_op(op);
                     changed = true;
                 }
@@ -88,6 +133,7 @@ fn hoist_constants(m: &mut Module) -> bool {
                 }
             }
         }
+        remap.apply_all(m);
         let rest: Vec<OpId> = m.block(body).ops.clone();
         for &op in kept.iter().rev() {
             m.prepend_op(body, op);
@@ -108,14 +154,14 @@ pub fn constant_value(m: &Module, v: ValueId) -> Option<Scalar> {
     Scalar::from_attr(d.attr("value")?, m.ty(v).as_scalar()?)
 }
 
-fn replace(m: &mut Module, op: OpId, with: ValueId) -> bool {
+fn replace(m: &mut Module, remap: &mut Remap, op: OpId, with: ValueId) -> bool {
     let old = m.result(op);
-    m.replace_all_uses(old, with);
+    remap.0.insert(old, with);
     m.erase_op(op);
     true
 }
 
-fn replace_with_constant(m: &mut Module, op: OpId, value: Scalar) -> bool {
+fn replace_with_constant(m: &mut Module, remap: &mut Remap, op: OpId, value: Scalar) -> bool {
     let loc = m.op(op).loc;
     let c = m.build_op(
         OpSpec::new(Opcode::Arith(ArithOp::Constant))
@@ -129,7 +175,7 @@ fn replace_with_constant(m: &mut Module, op: OpId, value: Scalar) -> bool {
     if let Some(name) = m.value(m.result(op)).name.clone() {
         m.set_value_name(v, name);
     }
-    replace(m, op, v)
+    replace(m, remap, op, v)
 }
 
 fn is_int_const(c: Option<Scalar>, k: i64) -> bool {
@@ -152,7 +198,7 @@ fn is_float_zero(c: Option<Scalar>, negative: bool) -> bool {
     }
 }
 
-fn rewrite(m: &mut Module, op: OpId) -> bool {
+fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
     let d = m.op(op);
     let opcode = d.opcode;
     let operands = d.operands.clone();
@@ -199,7 +245,7 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
             | Opcode::Vector(_) => None,
         };
         if let Some(v) = folded {
-            return replace_with_constant(m, op, v);
+            return replace_with_constant(m, remap, op, v);
         }
         return false;
     }
@@ -222,12 +268,12 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
     // 3. identities
     let (x, c1) = (operands[0], consts.get(1).copied().flatten());
     match a {
-        ArithOp::Add if is_int_const(c1, 0) || is_float_zero(c1, true) => replace(m, op, x),
-        ArithOp::Sub if is_int_const(c1, 0) || is_float_zero(c1, false) => replace(m, op, x),
+        ArithOp::Add if is_int_const(c1, 0) || is_float_zero(c1, true) => replace(m, remap, op, x),
+        ArithOp::Sub if is_int_const(c1, 0) || is_float_zero(c1, false) => replace(m, remap, op, x),
         ArithOp::Sub if !is_float && operands[0] == operands[1] => {
-            replace_with_constant(m, op, Scalar::zero(result_ty.expect("typed")))
+            replace_with_constant(m, remap, op, Scalar::zero(result_ty.expect("typed")))
         }
-        ArithOp::Mul | ArithOp::Div if is_one(c1) => replace(m, op, x),
+        ArithOp::Mul | ArithOp::Div if is_one(c1) => replace(m, remap, op, x),
         ArithOp::Div if is_float && let Some(r) = c1.and_then(exact_reciprocal) => {
             // x / 2^k is x * 2^-k exactly: the same real number, rounded once
             let ty = m.ty(operands[1]).clone();
@@ -243,32 +289,34 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
             o.operands[1] = cv;
             true
         }
-        ArithOp::Mul if is_int_const(c1, 0) => replace_with_constant(m, op, c1.expect("checked")),
-        ArithOp::Min | ArithOp::Max if operands[0] == operands[1] => replace(m, op, x),
-        ArithOp::And if c1 == Some(Scalar::Bool(true)) => replace(m, op, x),
-        ArithOp::Or if c1 == Some(Scalar::Bool(false)) => replace(m, op, x),
+        ArithOp::Mul if is_int_const(c1, 0) => {
+            replace_with_constant(m, remap, op, c1.expect("checked"))
+        }
+        ArithOp::Min | ArithOp::Max if operands[0] == operands[1] => replace(m, remap, op, x),
+        ArithOp::And if c1 == Some(Scalar::Bool(true)) => replace(m, remap, op, x),
+        ArithOp::Or if c1 == Some(Scalar::Bool(false)) => replace(m, remap, op, x),
         ArithOp::And if c1 == Some(Scalar::Bool(false)) => {
-            replace_with_constant(m, op, Scalar::Bool(false))
+            replace_with_constant(m, remap, op, Scalar::Bool(false))
         }
         ArithOp::Or if c1 == Some(Scalar::Bool(true)) => {
-            replace_with_constant(m, op, Scalar::Bool(true))
+            replace_with_constant(m, remap, op, Scalar::Bool(true))
         }
-        ArithOp::Select if operands[1] == operands[2] => replace(m, op, operands[1]),
+        ArithOp::Select if operands[1] == operands[2] => replace(m, remap, op, operands[1]),
         ArithOp::Select if consts[0].is_some() => {
             let pick = if consts[0].and_then(Scalar::as_bool) == Some(true) {
                 operands[1]
             } else {
                 operands[2]
             };
-            replace(m, op, pick)
+            replace(m, remap, op, pick)
         }
-        ArithOp::Cast if m.ty(x).as_scalar() == result_ty => replace(m, op, x),
+        ArithOp::Cast if m.ty(x).as_scalar() == result_ty => replace(m, remap, op, x),
         ArithOp::Neg | ArithOp::Not => {
             // --x and !!x
             match m.def_op(x) {
                 Some(inner) if m.op(inner).opcode == Opcode::Arith(a) => {
                     let y = m.op(inner).operands[0];
-                    replace(m, op, y)
+                    replace(m, remap, op, y)
                 }
                 _ => false,
             }
@@ -276,7 +324,7 @@ fn rewrite(m: &mut Module, op: OpId) -> bool {
         ArithOp::Cmp if !is_float && operands[0] == operands[1] => {
             let p = d_pred(m, op);
             let v = matches!(p.as_deref(), Some("eq" | "le" | "ge"));
-            replace_with_constant(m, op, Scalar::Bool(v))
+            replace_with_constant(m, remap, op, Scalar::Bool(v))
         }
         _ => false,
     }

@@ -33,19 +33,22 @@ impl Pass for Cse {
         let mut remap = HashMap::new();
         let mut changed = false;
         let top = m.top;
-        cse_block(m, top, &HashMap::new(), &mut remap, &mut changed);
+        cse_block(m, top, &mut HashMap::new(), &mut remap, &mut changed);
         Ok(changed)
     }
 }
 
+/// `table` holds the pure ops visible here (this block's and its
+/// enclosing blocks'); what this block adds is taken out again on leaving
+/// it, so nested blocks share one table instead of each copying it.
 fn cse_block(
     m: &mut Module,
     block: BlockId,
-    outer: &HashMap<Key, Vec<ValueId>>,
+    table: &mut HashMap<Key, Vec<ValueId>>,
     remap: &mut HashMap<ValueId, ValueId>,
     changed: &mut bool,
 ) {
-    let mut table = outer.clone();
+    let mut added: Vec<Key> = Vec::new();
     // loads seen since the last op that may write memory, this block only
     let mut loads: HashMap<Key, Vec<ValueId>> = HashMap::new();
     // the last store, if nothing may have written memory since: buffer and
@@ -61,7 +64,7 @@ fn cse_block(
         let regions = m.op(op).regions.clone();
         for r in regions {
             for b in m.region(r).blocks.clone() {
-                cse_block(m, b, &table, remap, changed);
+                cse_block(m, b, table, remap, changed);
             }
         }
         let d = m.op(op);
@@ -97,8 +100,8 @@ fn cse_block(
             format!("{:?}", d.attrs),
             d.results.iter().map(|&r| m.ty(r).clone()).collect(),
         );
-        let table = if is_load { &mut loads } else { &mut table };
-        match table.get(&key) {
+        let into = if is_load { &mut loads } else { &mut *table };
+        match into.get(&key) {
             Some(prev) => {
                 for (&old, &new) in d.results.iter().zip(prev) {
                     remap.insert(old, new);
@@ -108,8 +111,14 @@ fn cse_block(
             }
             None => {
                 let results = d.results.clone();
-                table.insert(key, results);
+                if !is_load {
+                    added.push(key.clone());
+                }
+                into.insert(key, results);
             }
         }
+    }
+    for k in added {
+        table.remove(&k);
     }
 }
