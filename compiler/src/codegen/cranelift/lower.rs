@@ -381,8 +381,9 @@ struct Outline {
 /// An access in the fast copy of a versioned loop: proven in bounds, on a
 /// unit last stride, at `base + iv * step + disp` (`step` absent:
 /// invariant). `disp` holds the constant part of the last index in bytes,
-/// so that accesses a few elements apart (`x - 1`, `x + 4` in an unrolled
-/// loop) share one base register and differ in their displacement.
+/// so that accesses a few elements apart (a stencil's `x - 1` and `x + 1`,
+/// conv2d's second vector at `x + 4`) share one base register and differ
+/// in their displacement.
 #[derive(Clone, Copy)]
 struct FastAddr {
     base: Value,
