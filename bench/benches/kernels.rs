@@ -35,26 +35,7 @@ fn kernels(c: &mut Criterion) {
     pj_runtime::parallel::set_threads(threads);
     for (name, sizes) in selected() {
         let mut case = Case::new(name, sizes);
-        case.run_pj();
-        case.run_c();
-        let diff = case.max_rel_diff();
-        assert!(diff < 1e-4, "{name}: picojoule and C disagree ({diff})");
-        if case.has_c128() {
-            case.run_c128();
-            let diff = case.max_rel_diff();
-            assert!(
-                diff < 1e-4,
-                "{name}: picojoule and 128-bit C disagree ({diff})"
-            );
-        }
-        if case.has_contracted() {
-            case.run_pj_contracted();
-            let diff = case.max_rel_diff();
-            assert!(
-                diff < 1e-4,
-                "{name}: contracted picojoule and C disagree ({diff})"
-            );
-        }
+        case.assert_implementations_agree(1e-4);
         let mut g = c.benchmark_group(name);
         g.sample_size(10)
             .warm_up_time(Duration::from_millis(500))

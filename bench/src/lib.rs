@@ -300,6 +300,26 @@ impl Case {
         }
     }
 
+    /// Runs every implementation once and panics unless each agrees with
+    /// picojoule within `tol` (relative to the largest magnitude): the C
+    /// loop, the 128-bit C where there is one, and picojoule compiled with
+    /// `--fast-math=contract` (against the last C result).
+    pub fn assert_implementations_agree(&mut self, tol: f64) {
+        let check = |c: &Self, what: &str| {
+            let d = c.max_rel_diff();
+            assert!(d < tol, "{}: {what} differ by {d}", c.name);
+        };
+        self.run_pj();
+        self.run_c();
+        check(self, "picojoule and C");
+        if self.has_c128() {
+            self.run_c128();
+            check(self, "picojoule and 128-bit C");
+        }
+        self.run_pj_contracted();
+        check(self, "contracted picojoule and C");
+    }
+
     /// The largest difference between picojoule's result and C's, relative
     /// to the largest magnitude: both must compute the same thing.
     pub fn max_rel_diff(&self) -> f64 {
@@ -384,19 +404,7 @@ mod tests {
                 "matmul" | "qdot" => vec![("M", 9), ("K", 31), ("N", 20)],
                 _ => vec![("H", 19), ("W", 23)],
             };
-            let mut c = Case::new(name, &sizes);
-            c.run_pj();
-            c.run_c();
-            let d = c.max_rel_diff();
-            assert!(d < 1e-5, "{name}: picojoule and C differ by {d}");
-            c.run_pj_contracted();
-            let d = c.max_rel_diff();
-            assert!(d < 1e-5, "{name}: contracted picojoule and C differ by {d}");
-            if c.has_c128() {
-                c.run_c128();
-                let d = c.max_rel_diff();
-                assert!(d < 1e-5, "{name}: picojoule and 128-bit C differ by {d}");
-            }
+            Case::new(name, &sizes).assert_implementations_agree(1e-5);
         }
     }
 
