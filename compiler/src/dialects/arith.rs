@@ -49,6 +49,72 @@ dialect_ops!(
     Cast => "cast",
 });
 
+/// Whether an `arith` op can end a call with a run-time error: integer `div`
+/// and `rem` whose divisor is not proven non-zero. Every other `arith` op,
+/// and float division, is total. Optimizations must not remove, or execute
+/// where the program would not, an op for which this is true.
+pub fn can_fail(m: &Module, op: OpId) -> bool {
+    let d = m.op(op);
+    matches!(d.opcode, super::Opcode::Arith(ArithOp::Div | ArithOp::Rem))
+        && !d.results.iter().all(|&r| m.ty(r).elem().is_float())
+        && !proven_nonzero(m, d.operands[1])
+}
+
+/// Whether `v` is a non-zero integer constant, or an index built from buffer
+/// dims, positive constants, `max`, `add` and `mul` with a lower bound of 1
+/// (the mirror boundary's `rem` by `2 * max(H, 1)`). A dim is taken to be
+/// below 2^48 (no machine holds a larger array), which bounds the products.
+pub fn proven_nonzero(m: &Module, v: crate::ir::ValueId) -> bool {
+    let Some(op) = m.def_op(v) else {
+        return false;
+    };
+    let d = m.op(op);
+    match d.opcode {
+        super::Opcode::Arith(ArithOp::Constant) => d
+            .attr("value")
+            .and_then(Attr::as_int)
+            .is_some_and(|c| c != 0),
+        super::Opcode::Arith(ArithOp::Neg) => proven_nonzero(m, d.operands[0]),
+        _ => index_range(m, v, 8).is_some_and(|(lo, _)| lo >= 1),
+    }
+}
+
+/// Bounds `[lo, hi]` of an `i64` value built from dims and constants by
+/// `max`, `add` and `mul` of non-negative values, if it is one (`depth`
+/// limits the walk).
+fn index_range(m: &Module, v: crate::ir::ValueId, depth: u32) -> Option<(i64, i64)> {
+    const DIM_MAX: i64 = 1 << 48;
+    let op = m.def_op(v)?;
+    let d = m.op(op);
+    if depth == 0 || *m.ty(v) != Type::INDEX {
+        return None;
+    }
+    let sub = |i: usize| index_range(m, d.operands[i], depth - 1);
+    match d.opcode {
+        super::Opcode::Arith(ArithOp::Constant) => {
+            let c = d.attr("value").and_then(Attr::as_int)?;
+            Some((c, c))
+        }
+        super::Opcode::Mem(super::MemOp::Dim) => Some((0, DIM_MAX)),
+        super::Opcode::Arith(ArithOp::Max) => {
+            let ((a, b), (c, e)) = (sub(0)?, sub(1)?);
+            Some((a.max(c), b.max(e)))
+        }
+        super::Opcode::Arith(op @ (ArithOp::Add | ArithOp::Mul)) => {
+            let ((a, b), (c, e)) = (sub(0)?, sub(1)?);
+            if a < 0 || c < 0 {
+                return None;
+            }
+            if op == ArithOp::Add {
+                Some((a.checked_add(c)?, b.checked_add(e)?))
+            } else {
+                Some((a.checked_mul(c)?, b.checked_mul(e)?))
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Predicates of `arith.cmp`.
 pub const CMP_PREDICATES: [&str; 6] = ["eq", "ne", "lt", "le", "gt", "ge"];
 

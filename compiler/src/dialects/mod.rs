@@ -31,6 +31,31 @@ pub use pj::PjOp;
 pub use vector::VectorOp;
 
 use crate::ir::{Attr, Module, OpId, Type};
+
+/// Whether `op`, or any op in its regions, can end a call with a run-time
+/// error the language defines: an integer division by a divisor not proven
+/// non-zero, a read without a boundary mode (out of range when a size is
+/// smaller than the front end's proofs assume), an entry check. A pass may
+/// merge two such ops (the same error either way) but never remove one
+/// whose result is unused, nor move one where the program would not run it:
+/// an optimization never removes an error.
+pub fn can_fail(m: &Module, op: OpId) -> bool {
+    let d = m.op(op);
+    let own = match d.opcode {
+        Opcode::Arith(_) => arith::can_fail(m, op),
+        Opcode::Pj(PjOp::Read) => d.attr("boundary").is_none(),
+        Opcode::Func(FuncOp::Check) => true,
+        // a stage never read has an empty domain: nothing in it runs
+        Opcode::Pj(PjOp::Stage) if d.operands.chunks(2).any(|p| p[0] == p[1]) => return false,
+        _ => false,
+    };
+    own || d.regions.iter().any(|&r| {
+        m.region(r)
+            .blocks
+            .iter()
+            .any(|&b| m.block(b).ops.iter().any(|&o| can_fail(m, o)))
+    })
+}
 use std::fmt;
 
 /// Declares a dialect's op enum with its text names.

@@ -256,6 +256,9 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
         return false; // vector arithmetic: no identities yet
     }
     let is_float = result_ty.is_some_and(|t| t.is_float());
+    // a comparison's result is `bool`: whether NaN can occur is its operands'
+    // type (x == x is false for NaN)
+    let operands_float = m.ty(operands[0]).elem().is_float();
     // 2. constants to the right of commutative ops
     let commutative = matches!(
         a,
@@ -321,7 +324,7 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
                 _ => false,
             }
         }
-        ArithOp::Cmp if !is_float && operands[0] == operands[1] => {
+        ArithOp::Cmp if !operands_float && operands[0] == operands[1] => {
             let p = d_pred(m, op);
             let v = matches!(p.as_deref(), Some("eq" | "le" | "ge"));
             replace_with_constant(m, remap, op, Scalar::Bool(v))

@@ -2,10 +2,14 @@
 //! repeatedly, so chains of dead computations disappear. A stage that no
 //! result depends on goes with its whole region.
 //!
-//! Legal always (only pure ops are removed). Cost: O(ops) per round, and at
+//! Legal always: only pure ops that cannot fail are removed. An unused
+//! `10 / d` stays, because a division by zero is an error the program
+//! defines and an optimization never removes an error
+//! (`dialects::can_fail`). Cost: O(ops) per round, and at
 //! most as many rounds as the longest dead chain.
 
 use super::{Pass, PassError};
+use crate::dialects::can_fail;
 use crate::ir::Module;
 
 /// The `dce` pass.
@@ -28,6 +32,7 @@ impl Pass for Dce {
                     d.opcode.is_pure()
                         && !d.results.is_empty()
                         && d.results.iter().all(|r| uses[r.index()] == 0)
+                        && !can_fail(m, op)
                 })
                 .collect();
             if dead.is_empty() {

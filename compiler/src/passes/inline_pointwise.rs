@@ -75,12 +75,10 @@ fn find_candidate(m: &Module) -> Option<(OpId, OpId)> {
 
 fn inlinable_body(m: &Module, stage: OpId) -> bool {
     let block = m.entry_block(stage, 0);
-    m.block(block).ops.iter().all(|&op| {
-        let d = m.op(op);
-        let fails = matches!(d.opcode, Opcode::Arith(ArithOp::Div | ArithOp::Rem))
-            && d.results.iter().any(|&r| m.ty(r).elem().is_int());
-        d.regions.is_empty() && !fails
-    })
+    m.block(block)
+        .ops
+        .iter()
+        .all(|&op| m.op(op).regions.is_empty() && !crate::dialects::arith::can_fail(m, op))
 }
 
 /// Clones the producer's body before the read, at the read's indices.

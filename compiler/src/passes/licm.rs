@@ -4,11 +4,9 @@
 //! so an op can climb out of several loops.
 //!
 //! Legal for ops that are pure, have no regions and cannot fail: `arith`
-//! (integer `div`/`rem` only by a divisor proven non-zero: a constant, or
-//! built from buffer dims, positive constants, `max`, `add` and `mul` with
-//! a lower bound of 1 — the mirror boundary's `rem` by `2 * max(H, 1)`),
-//! `math`, `mem.dim`, and the pure `vector` ops. A dim is taken to be
-//! below 2^48 (no machine holds a larger array), which bounds the products. Hoisting one out of a loop that runs zero times
+//! (integer `div`/`rem` only by a divisor proven non-zero:
+//! `dialects::arith::proven_nonzero`), `math`, `mem.dim`, and the pure
+//! `vector` ops. Hoisting one out of a loop that runs zero times
 //! then only computes an unused value. Loads move only when they cannot
 //! fail and nothing can change what they read: `in_bounds` reads of a
 //! buffer the kernel allocated (an intermediate stage, or a tile's
@@ -19,7 +17,7 @@
 //! loop, linear in the loop's ops.
 
 use super::{Pass, PassError};
-use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode};
+use crate::dialects::{LoopOp, MemOp, Opcode};
 use crate::ir::{Module, OpId, ValueId};
 use std::collections::HashSet;
 
@@ -32,50 +30,10 @@ fn hoistable(m: &Module, op: OpId) -> bool {
         return false;
     }
     match d.opcode {
-        Opcode::Arith(ArithOp::Div | ArithOp::Rem) => {
-            // float division never fails; integer division by zero does
-            d.results.iter().all(|&r| m.ty(r).elem().is_float())
-                || index_range(m, d.operands[1], 8).is_some_and(|(lo, _)| lo >= 1)
-        }
-        Opcode::Arith(_) | Opcode::Math(_) | Opcode::Vector(_) => true,
+        Opcode::Arith(_) => !crate::dialects::arith::can_fail(m, op),
+        Opcode::Math(_) | Opcode::Vector(_) => true,
         Opcode::Mem(MemOp::Dim) => true,
         _ => false,
-    }
-}
-
-/// Bounds `[lo, hi]` of an `i64` value built from dims and constants by
-/// `max`, `add` and `mul` of non-negative values, if it is one (`depth`
-/// limits the walk).
-fn index_range(m: &Module, v: ValueId, depth: u32) -> Option<(i64, i64)> {
-    const DIM_MAX: i64 = 1 << 48;
-    let op = m.def_op(v)?;
-    let d = m.op(op);
-    if depth == 0 || *m.ty(v) != crate::ir::Type::INDEX {
-        return None;
-    }
-    let sub = |i: usize| index_range(m, d.operands[i], depth - 1);
-    match d.opcode {
-        Opcode::Arith(ArithOp::Constant) => {
-            let c = d.attr("value").and_then(crate::ir::Attr::as_int)?;
-            Some((c, c))
-        }
-        Opcode::Mem(MemOp::Dim) => Some((0, DIM_MAX)),
-        Opcode::Arith(ArithOp::Max) => {
-            let ((a, b), (c, e)) = (sub(0)?, sub(1)?);
-            Some((a.max(c), b.max(e)))
-        }
-        Opcode::Arith(op @ (ArithOp::Add | ArithOp::Mul)) => {
-            let ((a, b), (c, e)) = (sub(0)?, sub(1)?);
-            if a < 0 || c < 0 {
-                return None;
-            }
-            if op == ArithOp::Add {
-                Some((a.checked_add(c)?, b.checked_add(e)?))
-            } else {
-                Some((a.checked_mul(c)?, b.checked_mul(e)?))
-            }
-        }
-        _ => None,
     }
 }
 

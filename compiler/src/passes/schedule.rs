@@ -390,13 +390,7 @@ pub fn reduction_vars_under(m: &Module, block: BlockId) -> HashSet<ValueId> {
 fn can_fail(m: &Module, block: BlockId) -> bool {
     let mut fails = false;
     m.walk_block(block, &mut |op| {
-        let d = m.op(op);
-        if matches!(d.opcode, Opcode::Arith(ArithOp::Div | ArithOp::Rem))
-            && d.results.iter().any(|&r| !m.ty(r).elem().is_float())
-            && !matches!(int_constant(m, d.operands[1]), Some(c) if c != 0)
-        {
-            fails = true;
-        }
+        fails |= crate::dialects::arith::can_fail(m, op);
     });
     fails
 }
