@@ -61,6 +61,9 @@ fn load(path: &Path) -> Result<Module> {
         })?;
         pj_compiler::ir::verify::verify(&m)
             .map_err(|e| anyhow!("`{name}` is not valid IR:\n{e}"))?;
+        // IR text is an input like any other: what it claims is checked
+        let mut m = m;
+        pj_compiler::dialects::drop_promises(&mut m);
         return Ok(m);
     }
     match pj_compiler::compile_source(&name, &src) {
@@ -435,6 +438,24 @@ pub fn build(
             target.triple
         );
     }
+    // the object and its header are two files, neither of them the source
+    let header_path = output.with_extension("h");
+    if header_path == output {
+        bail!(
+            "`-o {}` names the header `pj build` writes beside the object; name the object, e.g. `-o {}`",
+            output.display(),
+            output.with_extension("o").display()
+        );
+    }
+    for written in [output, header_path.as_path()] {
+        if same_file(written, path) {
+            bail!(
+                "`pj build` would overwrite its input `{}` with `{}`; choose another output name",
+                path.display(),
+                written.display()
+            );
+        }
+    }
     // the schedule is chosen for the machine the object will run on
     let profile = pj_compiler::target::profile::Profile::for_target(&target);
     let mut m = load(path)?;
@@ -448,6 +469,7 @@ pub fn build(
         ),
         None => vec![],
     };
+    pj_compiler::codegen::symbols::check_c_names(&m, &only).map_err(|e| anyhow!(e))?;
     let pipeline = if opt_level == 0 {
         pj_compiler::codegen::UNOPTIMIZED_PIPELINE
     } else {
@@ -460,7 +482,6 @@ pub fn build(
         .contract(codegen.contract(&target))
         .run(&mut m)?;
     let object = emit_object(&m, &target, &only)?;
-    let header_path = output.with_extension("h");
     let guard = output
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -475,6 +496,14 @@ pub fn build(
         header_path.display()
     );
     Ok(())
+}
+
+/// Whether two paths name one file (the second may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 pub fn targets() -> Result<()> {

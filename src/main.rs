@@ -196,6 +196,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`pj explain --json
+    // | head`) would be an error at every print; a command-line tool ends
+    // quietly instead, as `cat` does.
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // A bug must not greet the user with a Rust backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info

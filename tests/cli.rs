@@ -515,3 +515,74 @@ fn strict_fp_matches_the_interpreter_bit_for_bit() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn build_refuses_reserved_symbols_and_outputs_that_clobber() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("k.pj");
+    std::fs::write(
+        &src,
+        "kernel memcpy(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }\n\
+         kernel k(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }\n\
+         kernel k_shape(x: f32[N]) -> y: f32[N] { y[i] = x[i]; }\n",
+    )
+    .unwrap();
+    let s = src.to_str().unwrap();
+    let obj = dir.path().join("k.o");
+    let o = pj(&["build", s, "-o", obj.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("kernel `memcpy` cannot be compiled ahead of time"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kernels `k` and `k_shape` both need the C symbol `k_shape`"),
+        "{err}"
+    );
+    assert!(!obj.exists());
+    // one kernel that is fine builds; -o naming the header or the source is refused
+    let o = pj(&["build", s, "--kernel", "k", "-o", obj.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let before = std::fs::read(&src).unwrap();
+    for bad in [dir.path().join("k.h"), src.clone()] {
+        let o = pj(&["build", s, "--kernel", "k", "-o", bad.to_str().unwrap()]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("header") || err.contains("overwrite its input"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&src).unwrap(),
+        before,
+        "the source is untouched"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_pj_quietly() {
+    use std::io::Read as _;
+    // `pj passes` prints more than nothing; the reader closes at once
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(["explain", "examples/matmul.pj", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("internal compiler error"), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+    assert_ne!(status.code(), Some(101), "{err}");
+}

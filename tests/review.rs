@@ -130,3 +130,317 @@ fn division_by_zero_is_never_optimized_away() {
     let got = agreed(src, "k", &[x.clone(), Value::Scalar(Scalar::I32(0))]);
     assert!(got.contains("I32(7)"), "{got}");
 }
+
+/// Class 3: size and schedule arithmetic never wraps. Huge extents are
+/// refused at compile time (tests/diagnostics/size_arith_overflow.pj); a
+/// tile longer than the image computes what no schedule computes.
+#[test]
+fn huge_tiles_compute_the_same_bits() {
+    let blur = |schedule: &str| {
+        format!(
+            "kernel blur(input: f32[H, W] @boundary(clamp)) -> out: f32[H, W] {{
+                bx[y, x] = (input[y, x - 1] + input[y, x] + input[y, x + 1]) / 3.0;
+                out[y, x] = (bx[y - 1, x] + bx[y, x] + bx[y + 1, x]) / 3.0;
+                {schedule}
+            }}"
+        )
+    };
+    let (h, w) = (7, 5);
+    let input = Value::Array(Tensor::new(
+        ScalarType::F32,
+        vec![h, w],
+        (0..h * w)
+            .map(|i| Scalar::F32((i * 7 % 11) as f32))
+            .collect(),
+    ));
+    let plain = agreed(&blur(""), "blur", std::slice::from_ref(&input));
+    for schedule in [
+        "schedule { bx.compute_at(out); out.tile(9223372036854775807); }",
+        "schedule { bx.compute_at(out); out.tile_bytes(9223372036854775807); }",
+        "schedule { bx.compute_at(out); out.tile(1); }",
+    ] {
+        let got = agreed(&blur(schedule), "blur", std::slice::from_ref(&input));
+        assert_eq!(got, plain, "{schedule}");
+    }
+}
+
+/// Class 3: an argument dim over 2^48 (an empty array can claim one) is
+/// refused alike by the interpreter and native code, before any size
+/// arithmetic could wrap.
+#[test]
+fn dims_over_2_48_are_refused() {
+    let src = "kernel k(x: f32[M, N]) -> y: f32[N, M] { y[i, j] = x[j, i]; }";
+    let empty = Value::Array(Tensor::new(ScalarType::F32, vec![0, 1 << 50], vec![]));
+    let got = agreed(src, "k", &[empty]);
+    assert!(
+        got.contains("dim 1 is 1125899906842624, more than the longest"),
+        "{got}"
+    );
+}
+
+mod c_abi {
+    use super::*;
+    use pj_compiler::codegen::cranelift::jit::KernelArg;
+    use pj_runtime::{Buffer, ElemType};
+
+    /// Calls `kernel` with `x` and a result buffer of the right shape, each
+    /// descriptor first edited by `edit_x` / `edit_out` (restored after,
+    /// so the buffers free what they own); returns the error message.
+    fn call_edited(
+        src: &str,
+        edit_x: impl Fn(&mut pj_runtime::abi::PjBuffer),
+        edit_out: impl Fn(&mut pj_runtime::abi::PjBuffer),
+    ) -> Result<(), String> {
+        let m = compile("abi.pj", src);
+        let code = pj_compiler::codegen::cranelift::jit::compile(&m).expect("compiles");
+        let k = code.kernel("k").expect("kernel");
+        let mut x = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
+        let mut out = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
+        // SAFETY: the descriptors are restored before the buffers drop.
+        let (saved_x, saved_out) = unsafe { (*x.descriptor(), *out.descriptor()) };
+        unsafe {
+            edit_x(&mut *x.descriptor());
+            edit_out(&mut *out.descriptor());
+        }
+        let r = k
+            .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut out])
+            .map_err(|e| e.message);
+        unsafe {
+            *x.descriptor() = saved_x;
+            *out.descriptor() = saved_out;
+        }
+        r
+    }
+
+    const COPY: &str = "kernel k(x: f32[H, W]) -> y: f32[H, W] { y[i, j] = x[i, j] + 1.0; }";
+
+    fn refused(
+        edit_x: impl Fn(&mut pj_runtime::abi::PjBuffer),
+        edit_out: impl Fn(&mut pj_runtime::abi::PjBuffer),
+        want: &str,
+    ) {
+        match call_edited(COPY, edit_x, edit_out) {
+            Err(e) => assert!(e.contains(want), "wanted {want:?}, got {e}"),
+            Ok(()) => panic!("accepted; wanted {want:?}"),
+        }
+    }
+
+    #[test]
+    fn descriptors_no_array_can_have_are_refused() {
+        let keep = |_: &mut pj_runtime::abi::PjBuffer| {};
+        // the untouched call works
+        call_edited(COPY, keep, keep).expect("a valid call");
+        refused(
+            |b| b.data = std::ptr::null_mut(),
+            keep,
+            "argument `x`: data is NULL but the array is not empty",
+        );
+        refused(
+            keep,
+            |b| b.data = std::ptr::null_mut(),
+            "argument `y`: data is NULL but the array is not empty",
+        );
+        refused(|b| b.shape[0] = -4, keep, "dim 0 has negative extent -4");
+        refused(
+            keep,
+            |b| b.strides[0] = i64::MAX / 2,
+            "argument `y`: its shape and strides span",
+        );
+        refused(
+            |b| b.strides[1] = i64::MIN,
+            keep,
+            "argument `x`: its shape and strides span",
+        );
+        refused(
+            keep,
+            |b| b.strides[1] = 0,
+            "result `y`: its strides map two indices to one element",
+        );
+        // rows of 6 elements 3 apart overlap
+        refused(
+            keep,
+            |b| b.strides[0] = 3,
+            "result `y`: its strides map two indices to one element",
+        );
+        // an input may be broadcast: stride 0 reads one row four times
+        call_edited(COPY, |b| b.strides[0] = 0, keep).expect("broadcast input");
+        // a transposed or reversed result is fine
+        call_edited(COPY, keep, |b| {
+            b.strides[0] = -6;
+            b.data = b.data.wrapping_add(3 * 6 * 4);
+        })
+        .expect("rows in reverse order");
+        // an empty array may sit at NULL
+        let empty = |b: &mut pj_runtime::abi::PjBuffer| {
+            b.shape[0] = 0;
+            b.data = std::ptr::null_mut();
+        };
+        call_edited(COPY, empty, empty).expect("empty arrays at NULL");
+    }
+
+    #[test]
+    fn the_language_and_the_abi_agree_on_the_most_dims() {
+        assert_eq!(pj_lang::check::MAX_RANK, pj_runtime::abi::MAX_RANK);
+    }
+}
+
+/// Class 3: a kernel whose extents overflow only for large sizes runs at
+/// small ones and refuses the rest, alike everywhere.
+#[test]
+fn sizes_whose_extents_would_overflow_are_refused() {
+    let src = "kernel grow(x: f32[N]) -> y: f32[N * 1000000000] { y[i] = x[i / 1000000000]; }";
+    let m = compile("grow.pj", src);
+    let limit = pj_compiler::dialects::pj::size_limit(&m, m.kernel("grow").expect("kernel"));
+    assert_eq!(limit, ((1i64 << 62) - 1) / 1000000000);
+    let too_many = Value::Array(Tensor::new(ScalarType::F32, vec![0, 1 << 40], vec![]));
+    let src2 = "kernel grow(x: f32[M, N]) -> y: f32[N * 1000000000] { y[i] = 1.0; }";
+    let got = agreed(src2, "grow", &[too_many]);
+    assert!(
+        got.contains("dim 1 is 1099511627776, more than size `N` may be here"),
+        "{got}"
+    );
+}
+
+/// Class 7: loop-level IR text is hostile input. What it promises
+/// (`in_bounds`) is dropped when it is read, so native code checks it;
+/// what native code relies on without a check (frees) is verified.
+mod ir_text {
+    use super::*;
+    use pj_compiler::ir::parse::parse_module;
+    use pj_compiler::ir::print::{PrintOptions, print_module};
+    use pj_compiler::ir::verify::verify;
+
+    const SRC: &str = "kernel k(x: f32[N]) -> y: f32[N] { y[i] = x[i] + 1.0; }";
+
+    /// The loop-level text of `SRC`, with `edit` applied to the line of
+    /// the first op containing `needle`.
+    fn edited(needle: &str, edit: impl Fn(&str) -> String) -> String {
+        let m = run_pipeline(&compile("k.pj", SRC), UNOPTIMIZED_PIPELINE);
+        let text = print_module(&m, PrintOptions { locs: false });
+        let mut done = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if !done && l.contains(needle) {
+                    done = true;
+                    edit(l)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(done, "no line with {needle} in\n{text}");
+        lines.join("\n")
+    }
+
+    #[test]
+    fn a_false_in_bounds_promise_is_checked_not_trusted() {
+        // the store's index becomes N: one past the end, still "in_bounds"
+        let text = edited("in_bounds = true", |l| {
+            let (head, tail) = l.rsplit_once(", %").expect("an index operand");
+            let rest = &tail[tail.find(')').expect("closing")..];
+            format!("{head}, %N{rest}")
+        });
+        let mut m = parse_module(&text).expect("parses");
+        verify(&m).expect("the verifier cannot see the lie");
+        pj_compiler::dialects::drop_promises(&mut m);
+        let code = JitModule::compile(&m).expect("compiles");
+        let x = Value::Array(Tensor::new(
+            ScalarType::F32,
+            vec![3],
+            vec![Scalar::F32(1.0); 3],
+        ));
+        let err = code.kernel("k").expect("k").call(&[x]).unwrap_err();
+        assert!(
+            err.message.contains("write to `y` out of bounds"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn frees_the_verifier_refuses() {
+        let bad_frees = [
+            // a parameter is not the kernel's to free
+            edited("func.return()", |l| format!("  mem.dealloc(%x)\n{l}")),
+        ];
+        for text in bad_frees {
+            let m = parse_module(&text).expect("parses");
+            let err = verify(&m).expect_err("refused").to_string();
+            assert!(err.contains("not a parameter"), "{err}");
+        }
+        // a use after free and a double free, in a kernel with a buffer of its own
+        let src = "kernel k(x: f32[N] @boundary(clamp)) -> y: f32[N] { t[i] = x[i] * 2.0; y[i] = t[i - 1] + t[i]; }";
+        let m = run_pipeline(&compile("k.pj", src), UNOPTIMIZED_PIPELINE);
+        let text = print_module(&m, PrintOptions { locs: false });
+        let free = text
+            .lines()
+            .find(|l| l.contains("mem.dealloc("))
+            .expect("t is freed")
+            .to_string();
+        let twice = text.replacen(&free, &format!("{free}\n{free}"), 1);
+        let err = verify(&parse_module(&twice).expect("parses")).expect_err("refused");
+        assert!(err.to_string().contains("used after it is freed"), "{err}");
+    }
+
+    #[test]
+    fn a_run_time_step_of_zero_is_an_error_not_a_hang() {
+        let src = "kernel k(x: i64[N], s: i64) -> y: i64[N] { y[i] = x[i] + sum(k in 0..3) s; }";
+        // the reduction loop's step is made the parameter `s`
+        let m = run_pipeline(&compile("k.pj", src), UNOPTIMIZED_PIPELINE);
+        let text = print_module(&m, PrintOptions { locs: false });
+        let line = text
+            .lines()
+            .find(|l| l.contains("loop.for("))
+            .expect("a reduction loop")
+            .to_string();
+        let (head, tail) = line.split_once("loop.for(").expect("for");
+        let ops: Vec<&str> = tail
+            .split(')')
+            .next()
+            .expect("operands")
+            .split(", ")
+            .collect();
+        let mut new_ops: Vec<String> = ops.iter().map(|s| s.to_string()).collect();
+        new_ops[2] = "%s".into();
+        let rest = &tail[tail.find(')').expect("close")..];
+        let new_line = format!("{head}loop.for({}{rest}", new_ops.join(", "));
+        let m = parse_module(&text.replace(&line, &new_line)).expect("parses");
+        verify(&m).expect("a run-time step verifies");
+        let x = Value::Array(Tensor::new(
+            ScalarType::I64,
+            vec![2],
+            vec![Scalar::I64(1); 2],
+        ));
+        let args = [x, Value::Scalar(Scalar::I64(0))];
+        let want = interp::run(&m, "k", &args).unwrap_err().to_string();
+        assert!(want.contains("loop step must be positive, got 0"), "{want}");
+        let code = JitModule::compile(&m).expect("compiles");
+        let got = code.kernel("k").expect("k").call(&args).unwrap_err();
+        assert_eq!(got.message, want);
+    }
+}
+
+/// Class 8: deep expressions are refused with a diagnostic before anything
+/// recursive walks them; the deepest allowed compiles and runs, here on a
+/// test thread's 2 MiB stack.
+#[test]
+fn deep_expressions_get_a_diagnostic_not_a_stack_overflow() {
+    let long_sum = format!("x[i]{}", " + x[i]".repeat(6000));
+    let negations = format!("{}x[i]", "-".repeat(10_000));
+    let sqrts = format!("{}x[i]{}", "sqrt(".repeat(10_000), ")".repeat(10_000));
+    for body in [long_sum, negations, sqrts] {
+        let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {body}; }}");
+        let diags = pj_compiler::compile_source("deep.pj", &src)
+            .err()
+            .expect("refused");
+        let text = pj_lang::diagnostic::render_all(&diags, "deep.pj", &src);
+        assert!(text.contains("at most 512 is allowed"), "{text}");
+    }
+    let max = pj_lang::parse::MAX_NESTING;
+    // n reads summed nest n + 1 deep: n - 1 additions, a read, its index
+    let deepest = format!("x[i]{}", " + x[i]".repeat(max - 2));
+    let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {deepest}; }}");
+    let got = agreed(&src, "k", &[f32s(&[1.0, 2.0])]);
+    assert!(got.contains("F32(511.0), F32(1022.0)"), "{got}");
+}

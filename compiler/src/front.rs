@@ -101,6 +101,12 @@ impl Lowering<'_> {
             .attr("result_types", result_types(k))
             .regions(1)
             .loc(self.loc(k.span));
+        // extents like `N * 1000000000` overflow for large sizes: calls
+        // check that sizes stay within what the arithmetic allows
+        let limit = pj_lang::bounds::size_limit(k);
+        if limit < pj_lang::bounds::MAX_SIZE {
+            spec = spec.attr(crate::dialects::pj::SIZE_LIMIT, Attr::Int(limit));
+        }
         if k.params
             .iter()
             .any(|p| p.boundary.is_some() || p.range.is_some())

@@ -69,15 +69,16 @@ impl SizeExpr {
     pub fn add(&self, other: &SizeExpr) -> SizeExpr {
         let mut map: BTreeMap<Atom, i64> = self.terms.iter().cloned().collect();
         for (a, c) in &other.terms {
-            *map.entry(a.clone()).or_insert(0) += c;
+            let e = map.entry(a.clone()).or_insert(0);
+            *e = e.saturating_add(*c);
         }
-        SizeExpr::from_map(self.constant.wrapping_add(other.constant), map)
+        SizeExpr::from_map(self.constant.saturating_add(other.constant), map)
     }
 
     /// `self + c`.
     pub fn add_const(&self, c: i64) -> SizeExpr {
         SizeExpr {
-            constant: self.constant.wrapping_add(c),
+            constant: self.constant.saturating_add(c),
             terms: self.terms.clone(),
         }
     }
@@ -87,9 +88,9 @@ impl SizeExpr {
         let map = self
             .terms
             .iter()
-            .map(|(a, c)| (a.clone(), c.wrapping_mul(k)))
+            .map(|(a, c)| (a.clone(), c.saturating_mul(k)))
             .collect();
-        SizeExpr::from_map(self.constant.wrapping_mul(k), map)
+        SizeExpr::from_map(self.constant.saturating_mul(k), map)
     }
 
     /// `self - other`.
@@ -114,6 +115,42 @@ impl SizeExpr {
             constant: 0,
             terms: vec![(Atom::Div(Box::new(self.clone()), k), 1)],
         }
+    }
+
+    /// `(c, s)` with `|self| <= c + s * S` whenever every size is in
+    /// `[0, S]` (in `i128`, saturating: it cannot overflow).
+    fn growth(&self) -> (i128, i128) {
+        let (mut c, mut s) = (i128::from(self.constant).abs(), 0i128);
+        for (a, k) in &self.terms {
+            let (ac, as_) = match a {
+                Atom::Size(_) => (0, 1),
+                Atom::Div(e, d) => {
+                    let (x, y) = e.growth();
+                    let d = i128::from(*d);
+                    (x / d + 1, y / d + 1)
+                }
+            };
+            let k = i128::from(*k).abs();
+            c = c.saturating_add(k.saturating_mul(ac));
+            s = s.saturating_add(k.saturating_mul(as_));
+        }
+        (c, s)
+    }
+
+    /// The largest size `S` (at most [`MAX_SIZE`]) for which this stays
+    /// within `±2^62` whenever every size is at most `S`; 0 when not even
+    /// sizes of 1 keep it there.
+    pub fn size_limit(&self) -> i64 {
+        let (c, s) = self.growth();
+        if c > SIZE_ARITH_LIMIT {
+            return 0;
+        }
+        let most = if s == 0 {
+            i128::MAX
+        } else {
+            (SIZE_ARITH_LIMIT - c) / s
+        };
+        i64::try_from(most.min(i128::from(MAX_SIZE))).expect("at most MAX_SIZE")
     }
 
     /// Evaluates with concrete sizes (wrapping arithmetic, truncating division).
@@ -300,6 +337,63 @@ fn linear_bound(e: &SizeExpr, upper: bool) -> Lin {
         acc = acc.add(&atom.mul_int(*c));
     }
     acc
+}
+
+/// The largest size (array extent) a kernel accepts; larger ones are
+/// refused at the call. No machine holds an array dim this long (2^48
+/// elements of one byte fill a 48-bit address space).
+pub const MAX_SIZE: i64 = 1 << 48;
+
+/// The largest magnitude a domain bound or extent may reach: index
+/// arithmetic on it (tiles, vector blocks, `hi - lo`) then fits `i64`.
+pub const SIZE_ARITH_LIMIT: i128 = 1 << 62;
+
+/// The largest size a call of `kernel` may bind so that no domain bound or
+/// extent passes [`SIZE_ARITH_LIMIT`]: [`MAX_SIZE`] for ordinary kernels,
+/// less for `f32[N * 1000000000]` (its calls check it).
+pub fn size_limit(kernel: &Kernel) -> i64 {
+    domain_bounds(kernel)
+        .map(|(_, _, e)| e.size_limit())
+        .min()
+        .unwrap_or(MAX_SIZE)
+}
+
+fn domain_bounds(kernel: &Kernel) -> impl Iterator<Item = (&Stage, usize, &SizeExpr)> {
+    kernel.stages.iter().flat_map(|st| {
+        st.domain.iter().enumerate().flat_map(move |(d, iv)| {
+            iv.lo
+                .members
+                .iter()
+                .chain(&iv.hi.members)
+                .map(move |e| (st, d, e))
+        })
+    })
+}
+
+/// Refuses domains and extents whose arithmetic would overflow for every
+/// positive size (`f32[4611686018427387904 * N]`,
+/// `f32[N + 9223372036854775807]`): no call could run them.
+pub fn check_size_arith(kernel: &Kernel) -> Vec<Diagnostic> {
+    let names: Vec<String> = kernel.sizes.iter().map(|s| s.name.clone()).collect();
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (stage, d, e) in domain_bounds(kernel) {
+        if e.size_limit() >= 1 || !seen.insert(&stage.name) {
+            continue;
+        }
+        out.push(
+            Diagnostic::error(
+                format!(
+                    "the domain of `{}` in dim {d} overflows: its bound `{}` passes 2^62 even when every size is 1",
+                    stage.name,
+                    e.display(&names)
+                ),
+                stage.span,
+            )
+            .with_note("domain bounds and extents must stay within ±2^62, so that index arithmetic never wraps"),
+        );
+    }
+    out
 }
 
 /// True if `e ≥ 0` for all sizes ≥ 1 (conservative: false means "not proven").

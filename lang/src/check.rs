@@ -38,12 +38,40 @@ pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
             // Bounds inference needs a well-typed kernel.
             if diags.iter().filter(|d| d.is_error()).count() == errors_before {
                 diags.extend(bounds::infer(&mut kernel));
+                diags.extend(bounds::check_size_arith(&kernel));
             }
             kernels.push(kernel);
         }
     }
     (Program { kernels }, diags)
 }
+
+/// Whether `e` mentions the name `name` (expressions are at most
+/// `parse::MAX_NESTING` deep, so the recursion is bounded).
+fn mentions(e: &ast::Expr, name: &str) -> bool {
+    match &e.kind {
+        ExprKind::Name(id) => id.name == name,
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => false,
+        ExprKind::Index { indices: v, .. } | ExprKind::Call { args: v, .. } => {
+            v.iter().any(|x| mentions(x, name))
+        }
+        ExprKind::Unary { expr, .. } => mentions(expr, name),
+        ExprKind::Binary { lhs, rhs, .. } => mentions(lhs, name) || mentions(rhs, name),
+        ExprKind::Reduce { vars, body, .. } => {
+            mentions(body, name)
+                || vars
+                    .iter()
+                    .filter_map(|v| v.range.as_ref())
+                    .any(|(a, b)| mentions(a, name) || mentions(b, name))
+        }
+    }
+}
+
+/// The most dims an array parameter or result may have (`PJ_MAX_RANK`).
+pub const MAX_RANK: usize = 8;
+
+/// The most elements `cache_block(k, cols)` may hold.
+const MAX_CACHE_BLOCK: i64 = 1 << 24;
 
 /// What a name refers to at kernel level.
 #[derive(Clone, Copy, Debug)]
@@ -411,6 +439,18 @@ impl<'d> Checker<'d> {
                     let (Some(k), Some(cols)) = (k, cols) else {
                         continue;
                     };
+                    // the lowering allocates a packing buffer of k x cols
+                    if k.checked_mul(cols).is_none_or(|n| n > MAX_CACHE_BLOCK) {
+                        self.error(
+                            Diagnostic::error(
+                                format!("a cache block of {k} x {cols} elements is larger than any cache"),
+                                d.span,
+                            )
+                            .with_note("a cache block holds at most 2^24 elements (k x cols); blocks that fit L1 or L2 are a few thousand")
+                            .with_help("`pj explain` shows the block the scheduler picks"),
+                        );
+                        continue;
+                    }
                     DirectiveKind::CacheBlock { k, cols }
                 }
                 "reduce" => {
@@ -497,9 +537,45 @@ impl<'d> Checker<'d> {
         out
     }
 
+    /// An array's dims: 1 to [`MAX_RANK`] (the C ABI's descriptor holds 8).
+    fn check_rank(&mut self, p: &ast::Param, what: &str) -> bool {
+        let Some(dims) = &p.dims else {
+            return true;
+        };
+        if dims.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    format!("{what} `{}` is an array with no dims", p.name.name),
+                    p.span,
+                )
+                .with_help(format!(
+                    "declare a scalar without brackets, `{}: {}`, or give the array a dim",
+                    p.name.name, p.elem.name
+                )),
+            );
+            return false;
+        }
+        if dims.len() > MAX_RANK {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "{what} `{}` has {} dims; arrays have at most {MAX_RANK}",
+                        p.name.name,
+                        dims.len()
+                    ),
+                    p.span,
+                )
+                .with_note("the C ABI's buffer descriptor holds 8 dims (PJ_MAX_RANK)"),
+            );
+            return false;
+        }
+        true
+    }
+
     fn param(&mut self, index: usize, p: &ast::Param) {
         let elem = self.scalar_type(&p.elem).unwrap_or(ScalarType::F32);
         self.declare(&p.name, Binding::Param(index), "parameter");
+        self.check_rank(p, "parameter");
         let dims = p.dims.as_ref().map(|dims| {
             dims.iter()
                 .enumerate()
@@ -520,7 +596,14 @@ impl<'d> Checker<'d> {
                             Dim::Size(s)
                         }
                     },
-                    ExprKind::Int(n) if *n >= 0 => Dim::Fixed(*n),
+                    ExprKind::Int(n) if *n >= 0 && *n <= bounds::MAX_SIZE => Dim::Fixed(*n),
+                    ExprKind::Int(n) if *n >= 0 => {
+                        self.error(
+                            Diagnostic::error(format!("a dim of {n} is longer than any array picojoule accepts"), e.span)
+                                .with_note("extents are at most 2^48 (281474976710656)"),
+                        );
+                        Dim::Fixed(0)
+                    }
                     _ => {
                         self.error(
                             Diagnostic::error("a parameter dim must be a size name or an integer literal", e.span)
@@ -643,6 +726,10 @@ impl<'d> Checker<'d> {
             );
             return;
         };
+        if !self.check_rank(r, "result") {
+            self.failed_results.insert(r.name.name.clone());
+            return;
+        }
         let mut out = Vec::new();
         for e in dims {
             match self.size_expr(e) {
@@ -1333,6 +1420,32 @@ impl<'d> Checker<'d> {
                     )
                     .with_help("pick another name"),
                 );
+            }
+            // the IR computes every range of one reduction before its loops
+            let earlier: Vec<&str> = vars
+                .iter()
+                .take_while(|other| !std::ptr::eq(*other, rv))
+                .map(|other| other.name.name.as_str())
+                .collect();
+            if let Some((lo, hi)) = &rv.range
+                && let Some(name) = earlier.iter().find(|n| mentions(lo, n) || mentions(hi, n))
+            {
+                self.error(
+                    Diagnostic::error(
+                        format!(
+                            "the range of `{}` uses `{name}`, a variable of the same reduction",
+                            rv.name.name
+                        ),
+                        lo.span.to(hi.span),
+                    )
+                    .with_help(format!(
+                        "nest two reductions: `{}({name} in ...) {}({} in ...) ...`",
+                        op.name(),
+                        op.name(),
+                        rv.name.name
+                    )),
+                );
+                return self.poison(span, expected.unwrap_or(ScalarType::F32));
             }
             let range = rv.range.as_ref().map(|(lo, hi)| {
                 let mut chk = |e: &ast::Expr| {

@@ -41,9 +41,104 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
         }
     }
     diags.extend(bad_literals.into_iter().map(literal_error));
+    let mut file = file;
+    limit_nesting(&mut file, &mut diags);
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     (file, diags)
+}
+
+/// How deep an expression may nest, counting every node on the longest
+/// path: `-(-x)` is 3 deep, a sum of `n` reads `x[i]` is `n + 1` (the
+/// additions, a read, its index). The checker and the lowering walk expressions
+/// recursively; past this depth they could run out of stack, so deeper
+/// expressions are refused here, with a diagnostic, before anything
+/// recursive sees them.
+pub const MAX_NESTING: usize = 512;
+
+/// Replaces each statement holding an expression nested deeper than
+/// [`MAX_NESTING`] by `Stmt::Error`, with a diagnostic; the expression is
+/// dismantled without recursion.
+fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
+    for k in &mut file.kernels {
+        for stmt in &mut k.body {
+            let (value, span) = match stmt {
+                ast::Stmt::Let { value, span, .. } | ast::Stmt::Def { value, span, .. } => {
+                    (value, *span)
+                }
+                _ => continue,
+            };
+            let (depth, deepest) = nesting(value);
+            if depth <= MAX_NESTING {
+                continue;
+            }
+            diags.push(
+                Diagnostic::error(
+                    format!("this expression nests {depth} deep; at most {MAX_NESTING} is allowed"),
+                    deepest,
+                )
+                .with_label("the deepest part")
+                .with_help("split it into `let`s or stages (a long sum: partial sums)"),
+            );
+            let value = std::mem::replace(value, placeholder(span));
+            dismantle(value);
+            *stmt = ast::Stmt::Error(span);
+        }
+    }
+}
+
+fn placeholder(span: crate::span::Span) -> ast::Expr {
+    ast::Expr {
+        kind: ast::ExprKind::Bool(false),
+        span,
+    }
+}
+
+/// The children of an expression, mutably.
+fn children(e: &mut ast::Expr) -> Vec<&mut ast::Expr> {
+    use ast::ExprKind::*;
+    match &mut e.kind {
+        Int(_) | Float(_) | Bool(_) | Name(_) => vec![],
+        Index { indices: v, .. } | Call { args: v, .. } => v.iter_mut().collect(),
+        Unary { expr, .. } => vec![&mut **expr],
+        Binary { lhs, rhs, .. } => vec![&mut **lhs, &mut **rhs],
+        Reduce { vars, body, .. } => {
+            let mut out: Vec<&mut ast::Expr> = vars
+                .iter_mut()
+                .filter_map(|v| v.range.as_mut())
+                .flat_map(|(a, b)| [a, b])
+                .collect();
+            out.push(&mut **body);
+            out
+        }
+    }
+}
+
+/// The nesting depth and the span of the deepest leaf, without recursion.
+fn nesting(e: &mut ast::Expr) -> (usize, crate::span::Span) {
+    let mut best = (1, e.span);
+    let mut stack = vec![(e, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        if d > best.0 {
+            best = (d, e.span);
+        }
+        for c in children(e) {
+            stack.push((c, d + 1));
+        }
+    }
+    best
+}
+
+/// Drops an expression of any depth without recursion (the derived drop
+/// recurses once per level).
+fn dismantle(e: ast::Expr) {
+    let mut stack = vec![e];
+    while let Some(mut e) = stack.pop() {
+        for c in children(&mut e) {
+            let span = c.span;
+            stack.push(std::mem::replace(c, placeholder(span)));
+        }
+    }
 }
 
 /// Parses one expression (for tests and tools).

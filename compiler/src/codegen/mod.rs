@@ -7,6 +7,7 @@
 //!   `pj run`) and object files with C headers (`pj build`).
 
 pub mod cranelift;
+pub mod symbols;
 
 /// What follows the default pipeline on the way to a backend: fusion, then
 /// lowering to loops and the loop-level clean-ups.

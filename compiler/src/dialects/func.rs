@@ -38,6 +38,21 @@ dialect_ops!(
     Check => "check",
 });
 
+/// The message for an argument dim longer than [`pj_lang::bounds::MAX_SIZE`],
+/// worded alike by the interpreter and native code (`{0}` is the extent).
+pub fn too_long_dim_message(param: &str, dim: usize) -> String {
+    format!("argument `{param}`: dim {dim} is {{0}}, {TOO_LONG_DIM}")
+}
+
+/// Why a size is refused, after its value: more than the kernel's
+/// `size_limit` (`dialects::pj::SIZE_LIMIT`).
+pub fn size_limit_reason(size: &str, limit: i64) -> String {
+    format!("more than size `{size}` may be here ({limit}): the kernel's extents would overflow")
+}
+
+/// Why an argument dim is refused, after its extent.
+pub const TOO_LONG_DIM: &str = "more than the longest picojoule accepts (2^48)";
+
 /// Status codes returned by lowered kernels (0 is success). The runtime
 /// turns them into messages.
 pub mod status {

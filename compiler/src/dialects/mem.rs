@@ -84,6 +84,9 @@ impl MemOp {
             MemOp::Dealloc => {
                 check::counts(m, op, Some(1), 0, 0, errs);
                 buffer_at(0, errs);
+                if let Some(&buf) = d.operands.first() {
+                    verify_dealloc(m, op, buf, errs);
+                }
             }
             MemOp::Dim => {
                 check::counts(m, op, Some(1), 1, 0, errs);
@@ -129,6 +132,44 @@ impl MemOp {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A `mem.dealloc` frees what a `mem.alloc` of its own block made, and
+/// nothing after it in that block touches the buffer again (no use after
+/// free, no second free): native code frees at once and trusts both.
+fn verify_dealloc(m: &Module, op: OpId, buf: crate::ir::ValueId, errs: &mut Vec<String>) {
+    let d = m.op(op);
+    let Some(alloc) = m
+        .def_op(buf)
+        .filter(|&a| m.op(a).opcode == super::Opcode::Mem(MemOp::Alloc))
+    else {
+        errs.push("may only free a buffer made by `mem.alloc`, not a parameter".into());
+        return;
+    };
+    let Some(block) = d.parent.filter(|&b| Some(b) == m.op(alloc).parent) else {
+        errs.push("must be in the block of the `mem.alloc` it frees".into());
+        return;
+    };
+    let ops = &m.block(block).ops;
+    let after = ops
+        .iter()
+        .position(|&o| o == op)
+        .map_or(ops.len(), |i| i + 1);
+    for &later in &ops[after..] {
+        let mut used = m.op(later).operands.contains(&buf);
+        for &r in &m.op(later).regions {
+            for &b in &m.region(r).blocks {
+                m.walk_block(b, &mut |o| used |= m.op(o).operands.contains(&buf));
+            }
+        }
+        if used {
+            errs.push(format!(
+                "the buffer is used after it is freed, by `{}`",
+                m.op(later).opcode.name()
+            ));
+            return;
         }
     }
 }

@@ -32,6 +32,22 @@ pub use vector::VectorOp;
 
 use crate::ir::{Attr, Module, OpId, Type};
 
+/// Attributes by which the compiler's own passes promise a backend
+/// something it then does not check (`in_bounds`: the indices are inside
+/// the buffer). IR read from text cannot be taken at its word:
+/// [`drop_promises`] removes them, so native code checks what they claimed.
+pub const PROMISES: [&str; 1] = ["in_bounds"];
+
+/// Removes every [`PROMISES`] attribute: for IR that came from outside
+/// the compiler (a `.pjir` file), which may claim what is not true.
+pub fn drop_promises(m: &mut Module) {
+    for op in m.all_ops() {
+        m.op_mut(op)
+            .attrs
+            .retain(|(k, _)| !PROMISES.contains(&k.as_str()));
+    }
+}
+
 /// Whether `op`, or any op in its regions, can end a call with a run-time
 /// error the language defines: an integer division by a divisor not proven
 /// non-zero, a read without a boundary mode (out of range when a size is

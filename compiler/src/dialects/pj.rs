@@ -45,6 +45,19 @@ dialect_ops!(
     Return => "return",
 });
 
+/// Attribute of `pj.kernel` (and `func.func`): the largest size a call may
+/// bind, when the kernel's extents overflow below
+/// [`pj_lang::bounds::MAX_SIZE`] (`f32[N * 1000000000]`). Absent: that.
+pub const SIZE_LIMIT: &str = "size_limit";
+
+/// The largest size a call of kernel `op` may bind ([`SIZE_LIMIT`]).
+pub fn size_limit(m: &crate::ir::Module, op: crate::ir::OpId) -> i64 {
+    m.op(op)
+        .attr(SIZE_LIMIT)
+        .and_then(Attr::as_int)
+        .unwrap_or(pj_lang::bounds::MAX_SIZE)
+}
+
 /// Names accepted by the `kind` attribute of `pj.reduce`.
 pub const REDUCE_KINDS: [&str; 4] = ["sum", "prod", "min", "max"];
 

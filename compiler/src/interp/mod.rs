@@ -237,7 +237,13 @@ pub fn run_with_limit(
                     )));
                 }
                 for (d, (dim, &extent)) in dims.iter().zip(&a.shape).enumerate() {
-                    let extent = extent as i64;
+                    let extent = i64::try_from(extent).unwrap_or(i64::MAX);
+                    if extent > pj_lang::bounds::MAX_SIZE {
+                        return Err(bad(format!(
+                            "dim {d} is {extent}, {}",
+                            crate::dialects::func::TOO_LONG_DIM
+                        )));
+                    }
                     match dim {
                         Dim::Static(n) if *n != extent => {
                             return Err(bad(format!("dim {d} must be {n}, got {extent}")));
@@ -256,6 +262,13 @@ pub fn run_with_limit(
                             }
                             Some(_) => {}
                             None => {
+                                let limit = crate::dialects::pj::size_limit(m, kernel);
+                                if extent > limit {
+                                    return Err(bad(format!(
+                                        "dim {d} is {extent}, {}",
+                                        crate::dialects::func::size_limit_reason(s, limit)
+                                    )));
+                                }
                                 bound.insert(s.clone(), (extent, pname.clone(), d));
                             }
                         },

@@ -508,9 +508,23 @@ impl<'m> Lowerer<'m> {
                         .attr("dim", Attr::Int(d as i64))
                         .result(Type::INDEX),
                 );
+                // extents beyond 2^48 would let size arithmetic overflow
+                // (bounds::check_size_arith relies on this)
+                let max = self.index_const(pj_lang::bounds::MAX_SIZE);
+                let ok = self.cmp(body, "le", got, max);
+                let msg = crate::dialects::func::too_long_dim_message(&pname, d);
+                self.check(ok, &[got], status::SHAPE_MISMATCH, msg, None);
                 match dim {
                     Dim::Sym(s) => match first.get(s).cloned() {
                         None => {
+                            let limit = crate::dialects::pj::size_limit(self.m, self.kernel);
+                            if limit < pj_lang::bounds::MAX_SIZE {
+                                let most = self.index_const(limit);
+                                let ok = self.cmp(body, "le", got, most);
+                                let why = crate::dialects::func::size_limit_reason(s, limit);
+                                let msg = format!("argument `{pname}`: dim {d} is {{0}}, {why}");
+                                self.check(ok, &[got], status::SHAPE_MISMATCH, msg, None);
+                            }
                             self.m.set_value_name(got, s.clone());
                             first.insert(s.clone(), (got, pname.clone(), d));
                             self.sizes.insert(s.clone(), got);
@@ -708,6 +722,10 @@ impl<'m> Lowerer<'m> {
                 }
             }
         };
+        // no tile longer than the rows: `rows + t - 1` below cannot
+        // overflow however large a schedule's tile (`tile(i64::MAX)`)
+        let most = self.bin(body, ArithOp::Max, rows, one);
+        let t = self.bin(body, ArithOp::Min, t, most);
         let t1 = self.bin(body, ArithOp::Sub, t, one);
         let padded = self.bin(body, ArithOp::Add, rows, t1);
         let ntiles = self.bin(body, ArithOp::Div, padded, t);

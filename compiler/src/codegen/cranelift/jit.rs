@@ -266,7 +266,7 @@ fn trampoline(
                     .load(t, MemFlagsData::trusted(), slots, (8 * i) as i32),
             );
         }
-        let f = module.declare_func_in_func(target, b.func);
+        let f = super::lower::func_ref_in(module, target, b.func);
         let call = b.ins().call(f, &args);
         let st = b.inst_results(call)[0];
         b.ins().return_(&[st]);

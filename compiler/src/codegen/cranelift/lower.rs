@@ -479,12 +479,29 @@ fn captured_values(ir: &IrModule, block: BlockId) -> Vec<ValueId> {
         .collect()
 }
 
+/// A reference to function `id` from `func`. In the JIT (not PIC) every
+/// reference is absolute: the JIT maps code and data in separate pools
+/// that can land more than 2 GiB apart (a large kernel, a thousand
+/// thread stacks between them), out of reach of a 32-bit PC-relative
+/// call or load. Objects (PIC) let the linker resolve them.
+pub(super) fn func_ref_in<M: Module>(
+    module: &mut M,
+    id: FuncId,
+    func: &mut cranelift_codegen::ir::Function,
+) -> FuncRef {
+    let r = module.declare_func_in_func(id, func);
+    if !module.isa().flags().is_pic() {
+        func.dfg.ext_funcs[r].colocated = false;
+    }
+    r
+}
+
 impl<M: Module> FnLower<'_, '_, M> {
     fn func_ref(&mut self, id: FuncId) -> FuncRef {
         if let Some(&r) = self.refs.get(&id) {
             return r;
         }
-        let r = self.module.declare_func_in_func(id, self.b.func);
+        let r = func_ref_in(self.module, id, self.b.func);
         self.refs.insert(id, r);
         r
     }
@@ -513,6 +530,13 @@ impl<M: Module> FnLower<'_, '_, M> {
         d.define(text.as_bytes().to_vec().into_boxed_slice());
         self.module.define_data(id, &d)?;
         let gv = self.module.declare_data_in_func(id, self.b.func);
+        // absolute in the JIT, as [`func_ref_in`] says
+        if !self.module.isa().flags().is_pic()
+            && let cranelift_codegen::ir::GlobalValueData::Symbol { colocated, .. } =
+                &mut self.b.func.global_values[gv]
+        {
+            *colocated = false;
+        }
         let p = self.b.ins().symbol_value(self.ptr, gv);
         let len = self.iconst(self.ptr, text.len() as i64);
         Ok((p, len))
@@ -585,6 +609,12 @@ impl<M: Module> FnLower<'_, '_, M> {
                 t => CVal::B(self.load_descriptor(p, t, &names[i])?),
             };
             self.vals.insert(arg, v);
+        }
+        for &arg in &ir.block(body).args[sig.params.len()..] {
+            if let CVal::B(b) = &self.vals[&arg] {
+                let b = b.clone();
+                self.check_result_layout(&b)?;
+            }
         }
         self.check_no_overlap(body, sig.params.len(), &names)?;
         self.block(body)?;
@@ -759,14 +789,134 @@ impl<M: Module> FnLower<'_, '_, M> {
                 (offsets::STRIDES + 8 * d) as i32,
             ));
         }
-        Ok(Buf {
+        let buf = Buf {
             data,
             shape,
             strides,
             elem,
             name: name.to_string(),
             alloc: None,
-        })
+        };
+        self.check_descriptor(&buf)?;
+        Ok(buf)
+    }
+
+    /// Refuses a descriptor no array can have, before anything uses it: a
+    /// negative extent or one over 2^48, a non-empty array at NULL, or
+    /// strides whose elements span 2^62 bytes or more (so no later address
+    /// or overlap computation can overflow).
+    fn check_descriptor(&mut self, b: &Buf) -> Result<(), CodegenError> {
+        let name = b.name.clone();
+        let z64 = self.zero64();
+        let es = cl_type(b.elem).bytes() as i64;
+        let mut empty = self.iconst(types::I8, 0);
+        for (d, &n) in b.shape.iter().enumerate() {
+            let ok = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, 0);
+            let msg = format!("argument `{name}`: dim {d} has negative extent {{0}}");
+            self.check(ok, status::BAD_ARGUMENT, &msg, n, z64)?;
+            let ok =
+                self.b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedLessThanOrEqual, n, pj_lang::bounds::MAX_SIZE);
+            let msg = crate::dialects::func::too_long_dim_message(&name, d);
+            self.check(ok, status::BAD_ARGUMENT, &msg, n, z64)?;
+            let is_empty = self.b.ins().icmp_imm_s(IntCC::Equal, n, 0);
+            empty = self.b.ins().bor(empty, is_empty);
+        }
+        // the bytes spanned: sum over dims of (extent - 1) * |stride| * size
+        let mut span = z64;
+        let mut overflow = self.iconst(types::I8, 0);
+        for (&n, &st) in b.shape.iter().zip(&b.strides) {
+            let last = self.b.ins().iadd_imm_s(n, -1);
+            let last = self.b.ins().smax(last, z64);
+            let abs = self.b.ins().iabs(st);
+            let (steps, of1) = self.b.ins().umul_overflow(last, abs);
+            let es_v = self.iconst(types::I64, es);
+            let (bytes, of2) = self.b.ins().umul_overflow(steps, es_v);
+            let (sum, of3) = self.b.ins().uadd_overflow(span, bytes);
+            span = sum;
+            for of in [of1, of2, of3] {
+                overflow = self.b.ins().bor(overflow, of);
+            }
+        }
+        // iabs(i64::MIN) is negative: count it as an overflow too
+        let huge = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, span, 1 << 62);
+        overflow = self.b.ins().bor(overflow, huge);
+        let fits = self.b.ins().icmp_imm_s(IntCC::Equal, overflow, 0);
+        let ok = self.b.ins().bor(empty, fits);
+        let msg = format!(
+            "argument `{name}`: its shape and strides span {{0}} bytes or more; at most 2^62"
+        );
+        self.check(ok, status::BAD_ARGUMENT, &msg, span, z64)?;
+        let null = self.iconst(self.ptr, 0);
+        let nonnull = self.b.ins().icmp(IntCC::NotEqual, b.data, null);
+        let ok = self.b.ins().bor(empty, nonnull);
+        let msg = format!("argument `{name}`: data is NULL but the array is not empty");
+        self.check(ok, status::BAD_ARGUMENT, &msg, z64, z64)?;
+        Ok(())
+    }
+
+    /// Refuses a result whose layout maps two indices to one element
+    /// (a stride of 0, or rows that overlap): writes would collide.
+    /// Checked pairwise: every two dims longer than 1 must nest, one's
+    /// stride stepping over the other's whole extent, which, sorted by
+    /// stride, is the usual sufficient condition for distinct addresses.
+    fn check_result_layout(&mut self, b: &Buf) -> Result<(), CodegenError> {
+        let name = b.name.clone();
+        let z64 = self.zero64();
+        let one = self.iconst(types::I8, 1);
+        // an empty result is never written, whatever its strides
+        let mut ok = self.iconst(types::I8, 0);
+        for &n in &b.shape {
+            let is_empty = self.b.ins().icmp_imm_s(IntCC::Equal, n, 0);
+            ok = self.b.ins().bor(ok, is_empty);
+        }
+        let dims: Vec<(Value, Value, Value)> = b
+            .shape
+            .iter()
+            .zip(&b.strides)
+            .map(|(&n, &st)| {
+                let long = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, n, 1);
+                (n, self.b.ins().iabs(st), long)
+            })
+            .collect();
+        let mut layout_ok = one;
+        for (i, &(_, st, long)) in dims.iter().enumerate() {
+            let moves = self.b.ins().icmp_imm_s(IntCC::NotEqual, st, 0);
+            let short = self.b.ins().bxor(long, one);
+            let fine = self.b.ins().bor(short, moves);
+            layout_ok = self.b.ins().band(layout_ok, fine);
+            for &(nj, stj, longj) in &dims[i + 1..] {
+                let (ni, sti) = (dims[i].0, st);
+                // the span check bounds these products below 2^63
+                let over_j = self.b.ins().imul(stj, nj);
+                let over_i = self.b.ins().imul(sti, ni);
+                let a = self
+                    .b
+                    .ins()
+                    .icmp(IntCC::SignedGreaterThanOrEqual, sti, over_j);
+                let c = self
+                    .b
+                    .ins()
+                    .icmp(IntCC::SignedGreaterThanOrEqual, stj, over_i);
+                let nests = self.b.ins().bor(a, c);
+                let both = self.b.ins().band(long, longj);
+                let apart = self.b.ins().bxor(both, one);
+                let fine = self.b.ins().bor(apart, nests);
+                layout_ok = self.b.ins().band(layout_ok, fine);
+            }
+        }
+        let ok = self.b.ins().bor(ok, layout_ok);
+        let msg = format!(
+            "result `{name}`: its strides map two indices to one element (a stride of 0, or overlapping rows)"
+        );
+        self.check(ok, status::BAD_ARGUMENT, &msg, z64, z64)
     }
 
     /// Lowers the ops of `block`; returns the values a `loop.yield` ends it with.
@@ -891,6 +1041,13 @@ impl<M: Module> FnLower<'_, '_, M> {
             .def_op(d.operands[2])
             .and_then(|o| ir.op(o).attr("value"))
             .and_then(Attr::as_int);
+        if step_const.is_none() {
+            // a step of 0 would loop forever (the verifier refuses constant ones)
+            let ok = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, step, 0);
+            let msg = format!("loop step must be positive, got {{0}}{}", self.at(op));
+            let z = self.zero64();
+            self.check(ok, status::OUT_OF_BOUNDS, &msg, step, z)?;
+        }
         // A loop nested directly in a reduction loop is usually short (a
         // filter's width): a precheck per entry costs more than checking
         // each load, unless a load reads zero outside its array, whose
@@ -1359,7 +1516,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             Some(types::I32),
         );
         let id = self.module.declare_anonymous_function(&s)?;
-        let fref = self.module.declare_func_in_func(id, self.b.func);
+        let fref = func_ref_in(self.module, id, self.b.func);
         let body = self.b.ins().func_addr(self.ptr, fref);
         // the grain: an operand computed at run time, else the attribute
         let grain = match d.operands.get(2) {

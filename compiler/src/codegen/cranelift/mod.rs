@@ -21,6 +21,9 @@ pub enum CodegenError {
     /// The target is not available.
     #[error("cannot target this machine: {0}")]
     Target(String),
+    /// A kernel's name cannot be a global C symbol (`codegen::symbols`).
+    #[error("{0}")]
+    Symbol(String),
     /// Cranelift rejected the function (a compiler bug).
     #[error("Cranelift failed: {0}")]
     Cranelift(String),

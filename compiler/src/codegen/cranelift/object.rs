@@ -2,8 +2,10 @@
 //! shape companion as exported C functions, for any supported target.
 //!
 //! Symbols: kernel `blur` is `blur`, its shape companion `blur_shape`
-//! (Apple targets add their leading underscore in the object file). The
-//! object imports only the runtime's `pj_rt_*` functions.
+//! (Apple targets add their leading underscore in the object file); names
+//! a C program could not link are refused first
+//! (`codegen::symbols::check_c_names`). The object imports only the
+//! runtime's `pj_rt_*` functions.
 
 use super::CodegenError;
 use super::lower::{declare_runtime, define_kernel, kernel_signature};
@@ -13,10 +15,7 @@ use crate::target::Target;
 use cranelift_module::{Linkage, Module};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
-/// The C symbol of a `func.func`: its name, with `.shape` as `_shape`.
-pub fn c_symbol(name: &str) -> String {
-    name.replace('.', "_")
-}
+pub use crate::codegen::symbols::c_symbol;
 
 /// Compiles the kernels of `ir` (lowered, verified) named in `only` (all if
 /// empty) for `target`; returns the object file's bytes.
@@ -25,6 +24,7 @@ pub fn emit_object(
     target: &Target,
     only: &[String],
 ) -> Result<Vec<u8>, CodegenError> {
+    crate::codegen::symbols::check_c_names(ir, only).map_err(CodegenError::Symbol)?;
     let isa = target
         .isa()
         .map_err(|e| CodegenError::Target(e.to_string()))?;
