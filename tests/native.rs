@@ -296,6 +296,16 @@ fn user_schedules_match_the_interpreter() {
         ),
         ("blur", blur("bx.compute_root(); out.vectorize(false);")),
         ("blur", blur("bx.compute_at(out); out.tile_bytes(64);")),
+        // tiles longer than any image: the tile arithmetic must not wrap
+        // (issue 13: this once made blur all zeros)
+        (
+            "blur",
+            blur("bx.compute_at(out); out.tile(9223372036854775807);"),
+        ),
+        (
+            "blur",
+            blur("bx.compute_at(out); out.tile_bytes(9223372036854775807);"),
+        ),
         ("mm", matmul("c.reduce(inner);")),
         ("mm", matmul("c.reduce(outer);")),
         ("mm", matmul("c.reduce(vector); c.parallel(false);")),

@@ -131,38 +131,8 @@ fn division_by_zero_is_never_optimized_away() {
     assert!(got.contains("I32(7)"), "{got}");
 }
 
-/// Class 3: size and schedule arithmetic never wraps. Huge extents are
-/// refused at compile time (tests/diagnostics/size_arith_overflow.pj); a
-/// tile longer than the image computes what no schedule computes.
-#[test]
-fn huge_tiles_compute_the_same_bits() {
-    let blur = |schedule: &str| {
-        format!(
-            "kernel blur(input: f32[H, W] @boundary(clamp)) -> out: f32[H, W] {{
-                bx[y, x] = (input[y, x - 1] + input[y, x] + input[y, x + 1]) / 3.0;
-                out[y, x] = (bx[y - 1, x] + bx[y, x] + bx[y + 1, x]) / 3.0;
-                {schedule}
-            }}"
-        )
-    };
-    let (h, w) = (7, 5);
-    let input = Value::Array(Tensor::new(
-        ScalarType::F32,
-        vec![h, w],
-        (0..h * w)
-            .map(|i| Scalar::F32((i * 7 % 11) as f32))
-            .collect(),
-    ));
-    let plain = agreed(&blur(""), "blur", std::slice::from_ref(&input));
-    for schedule in [
-        "schedule { bx.compute_at(out); out.tile(9223372036854775807); }",
-        "schedule { bx.compute_at(out); out.tile_bytes(9223372036854775807); }",
-        "schedule { bx.compute_at(out); out.tile(1); }",
-    ] {
-        let got = agreed(&blur(schedule), "blur", std::slice::from_ref(&input));
-        assert_eq!(got, plain, "{schedule}");
-    }
-}
+// Class 3, schedules: tiles longer than any image are cases of
+// `user_schedules_match_the_interpreter` in tests/native.rs.
 
 /// Class 3: an argument dim over 2^48 (an empty array can claim one) is
 /// refused alike by the interpreter and native code, before any size
@@ -312,31 +282,23 @@ mod ir_text {
 
     const SRC: &str = "kernel k(x: f32[N]) -> y: f32[N] { y[i] = x[i] + 1.0; }";
 
-    /// The loop-level text of `SRC`, with `edit` applied to the line of
-    /// the first op containing `needle`.
-    fn edited(needle: &str, edit: impl Fn(&str) -> String) -> String {
-        let m = run_pipeline(&compile("k.pj", SRC), UNOPTIMIZED_PIPELINE);
+    /// The `-O0` loop-level text of `src`, with `edit` applied to the
+    /// first line containing `needle`.
+    fn edited(src: &str, needle: &str, edit: impl Fn(&str) -> String) -> String {
+        let m = run_pipeline(&compile("k.pj", src), UNOPTIMIZED_PIPELINE);
         let text = print_module(&m, PrintOptions { locs: false });
-        let mut done = false;
-        let lines: Vec<String> = text
+        let line = text
             .lines()
-            .map(|l| {
-                if !done && l.contains(needle) {
-                    done = true;
-                    edit(l)
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect();
-        assert!(done, "no line with {needle} in\n{text}");
-        lines.join("\n")
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle} in\n{text}"))
+            .to_string();
+        text.replacen(&line, &edit(&line), 1)
     }
 
     #[test]
     fn a_false_in_bounds_promise_is_checked_not_trusted() {
         // the store's index becomes N: one past the end, still "in_bounds"
-        let text = edited("in_bounds = true", |l| {
+        let text = edited(SRC, "in_bounds = true", |l| {
             let (head, tail) = l.rsplit_once(", %").expect("an index operand");
             let rest = &tail[tail.find(')').expect("closing")..];
             format!("{head}, %N{rest}")
@@ -362,7 +324,7 @@ mod ir_text {
     fn frees_the_verifier_refuses() {
         let bad_frees = [
             // a parameter is not the kernel's to free
-            edited("func.return()", |l| format!("  mem.dealloc(%x)\n{l}")),
+            edited(SRC, "func.return()", |l| format!("  mem.dealloc(%x)\n{l}")),
         ];
         for text in bad_frees {
             let m = parse_module(&text).expect("parses");
@@ -371,14 +333,7 @@ mod ir_text {
         }
         // a use after free and a double free, in a kernel with a buffer of its own
         let src = "kernel k(x: f32[N] @boundary(clamp)) -> y: f32[N] { t[i] = x[i] * 2.0; y[i] = t[i - 1] + t[i]; }";
-        let m = run_pipeline(&compile("k.pj", src), UNOPTIMIZED_PIPELINE);
-        let text = print_module(&m, PrintOptions { locs: false });
-        let free = text
-            .lines()
-            .find(|l| l.contains("mem.dealloc("))
-            .expect("t is freed")
-            .to_string();
-        let twice = text.replacen(&free, &format!("{free}\n{free}"), 1);
+        let twice = edited(src, "mem.dealloc(", |free| format!("{free}\n{free}"));
         let err = verify(&parse_module(&twice).expect("parses")).expect_err("refused");
         assert!(err.to_string().contains("used after it is freed"), "{err}");
     }
@@ -387,25 +342,14 @@ mod ir_text {
     fn a_run_time_step_of_zero_is_an_error_not_a_hang() {
         let src = "kernel k(x: i64[N], s: i64) -> y: i64[N] { y[i] = x[i] + sum(k in 0..3) s; }";
         // the reduction loop's step is made the parameter `s`
-        let m = run_pipeline(&compile("k.pj", src), UNOPTIMIZED_PIPELINE);
-        let text = print_module(&m, PrintOptions { locs: false });
-        let line = text
-            .lines()
-            .find(|l| l.contains("loop.for("))
-            .expect("a reduction loop")
-            .to_string();
-        let (head, tail) = line.split_once("loop.for(").expect("for");
-        let ops: Vec<&str> = tail
-            .split(')')
-            .next()
-            .expect("operands")
-            .split(", ")
-            .collect();
-        let mut new_ops: Vec<String> = ops.iter().map(|s| s.to_string()).collect();
-        new_ops[2] = "%s".into();
-        let rest = &tail[tail.find(')').expect("close")..];
-        let new_line = format!("{head}loop.for({}{rest}", new_ops.join(", "));
-        let m = parse_module(&text.replace(&line, &new_line)).expect("parses");
+        let text = edited(src, "loop.for(", |line| {
+            let (head, tail) = line.split_once("loop.for(").expect("for");
+            let close = tail.find(')').expect("close");
+            let mut ops: Vec<&str> = tail[..close].split(", ").collect();
+            ops[2] = "%s";
+            format!("{head}loop.for({}{}", ops.join(", "), &tail[close..])
+        });
+        let m = parse_module(&text).expect("parses");
         verify(&m).expect("a run-time step verifies");
         let x = Value::Array(Tensor::new(
             ScalarType::I64,
