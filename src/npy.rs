@@ -35,11 +35,68 @@ fn dtype_to_scalar(dtype: &DType, path: &Path) -> Result<ScalarType> {
     Ok(t)
 }
 
+/// The deepest nesting of brackets a header may have: NumPy writes a dict
+/// holding a tuple (`{'shape': (3, 4), ...}`), structured dtypes a list of
+/// tuples. Deeper headers are refused before the header parser sees them
+/// (its time doubled per level: a 192-byte file hung).
+const MAX_HEADER_NESTING: usize = 4;
+
+/// Checks the magic, version and header of a `.npy` file without consuming
+/// it (the reader is rewound by peeking into its buffer).
+fn check_header(file: &mut BufReader<File>, path: &Path) -> Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let bad = |why: &str| anyhow::anyhow!("`{}` is not a valid .npy file: {why}", path.display());
+    let mut head = [0u8; 12];
+    let n = file.read(&mut head)?;
+    if n < 10 || &head[..6] != b"\x93NUMPY" {
+        return Err(bad("it does not start with the .npy magic bytes"));
+    }
+    let (len, start) = match head[6] {
+        1 => (u64::from(u16::from_le_bytes([head[8], head[9]])), 10),
+        2 | 3 if n >= 12 => (
+            u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]])),
+            12,
+        ),
+        v => return Err(bad(&format!("unknown format version {v}"))),
+    };
+    // NumPy's own reader refuses headers over 10 kB unless told otherwise
+    if len > 1 << 20 {
+        return Err(bad(&format!("its header is {len} bytes long")));
+    }
+    file.seek(SeekFrom::Start(start))?;
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| bad("the file ends inside its header"))?;
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None);
+    for &c in &header {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b'(' | b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b')' | b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_NESTING {
+        return Err(bad(&format!(
+            "its header nests brackets {deepest} deep (NumPy writes at most {MAX_HEADER_NESTING})"
+        )));
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(())
+}
+
 /// Reads an array. Fortran-ordered files are transposed to row-major.
 pub fn read(path: &Path) -> Result<Tensor> {
     let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    let npy = npyz::NpyFile::new(BufReader::new(file))
+    let mut file = BufReader::new(file);
+    check_header(&mut file, path)?;
+    let npy = npyz::NpyFile::new(file)
         .with_context(|| format!("`{}` is not a valid .npy file", path.display()))?;
     let elem = dtype_to_scalar(&npy.dtype(), path)?;
     let shape: Vec<u64> = npy.shape().to_vec();
@@ -159,5 +216,38 @@ mod tests {
         let f: Vec<Scalar> = [0, 3, 1, 4, 2, 5].into_iter().map(Scalar::I32).collect();
         let c = fortran_to_c(&f, &[2, 3]);
         assert_eq!(c, (0..6).map(Scalar::I32).collect::<Vec<_>>());
+    }
+
+    fn npy_with_header(header: &str) -> Vec<u8> {
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((h.len() as u16).to_le_bytes());
+        out.extend(h.as_bytes());
+        out.extend([0u8; 16]);
+        out
+    }
+
+    #[test]
+    fn deeply_nested_headers_are_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nested.npy");
+        // this once made the header parser take time doubling per level
+        let lists = format!("{}0{}", "[".repeat(40), "]".repeat(40));
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {lists}, }}");
+        std::fs::write(&p, npy_with_header(&header)).unwrap();
+        let err = read(&p).unwrap_err().to_string();
+        assert!(err.contains("nests brackets 41 deep"), "{err}");
+        // an ordinary header still reads
+        let ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+        std::fs::write(&p, npy_with_header(ok)).unwrap();
+        assert_eq!(read(&p).unwrap().shape, vec![2, 2]);
+        // and a file that is not .npy at all says so
+        std::fs::write(&p, b"PK\x03\x04 not numpy").unwrap();
+        let err = read(&p).unwrap_err().to_string();
+        assert!(err.contains("magic bytes"), "{err}");
     }
 }
