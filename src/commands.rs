@@ -506,6 +506,42 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// `pj difftest`: runs generated programs through every configuration;
+/// fails (exit 1) when any disagrees with the interpreter.
+pub fn difftest(seed: u64, count: u64, show: bool, rejects: bool) -> Result<()> {
+    use picojoule::difftest;
+    if show {
+        let p = difftest::generate(seed);
+        println!("{}\narguments: {:?}", p.source, p.args);
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let tally = difftest::campaign(seed, count, |s, verdict| match verdict {
+        difftest::Verdict::Mismatch(report) => println!("MISMATCH at seed {s}:\n{report}"),
+        difftest::Verdict::Rejected(d) if rejects => {
+            let first = d.lines().find(|l| l.starts_with("error")).unwrap_or("");
+            println!("rejected seed {s}: {first}")
+        }
+        _ => {}
+    });
+    println!(
+        "{} programs from seed {seed} in {:.1} s: {} agreed on results, {} agreed on an error, {} rejected by the front end, {} mismatches",
+        tally.programs,
+        started.elapsed().as_secs_f64(),
+        tally.agreed,
+        tally.agreed_on_error,
+        tally.rejected,
+        tally.mismatches
+    );
+    if tally.mismatches > 0 {
+        bail!(
+            "{} programs disagree with the interpreter",
+            tally.mismatches
+        );
+    }
+    Ok(())
+}
+
 pub fn targets() -> Result<()> {
     let mut names = vec!["host"];
     names.extend(pj_compiler::target::SUPPORTED);

@@ -2,6 +2,7 @@
 //! small amount of I/O it shares with the tests.
 #![warn(missing_docs)]
 
+pub mod difftest;
 pub mod image_io;
 pub mod npy;
 pub mod roofline;

@@ -137,6 +137,22 @@ enum Command {
     },
     /// List the targets `pj build --target` accepts, with their features.
     Targets,
+    /// Differential testing: generate kernels from seeds and check that
+    /// every pass and backend agrees with the interpreter (docs/reliability.md).
+    Difftest {
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How many programs (seeds `seed..seed + count`).
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Print one program's source and arguments instead (with `--seed`).
+        #[arg(long)]
+        show: bool,
+        /// Also print why each rejected program was rejected.
+        #[arg(long)]
+        rejects: bool,
+    },
     /// Benchmark a kernel: compile time, run time, traffic, roofline.
     Bench {
         /// A .pj source file.
@@ -283,6 +299,12 @@ fn main() -> ExitCode {
             codegen,
         } => commands::build(&file, kernel.as_deref(), &target, &output, codegen),
         Command::Targets => commands::targets(),
+        Command::Difftest {
+            seed,
+            count,
+            show,
+            rejects,
+        } => commands::difftest(seed, count, show, rejects),
         Command::Bench {
             file,
             kernel,
