@@ -36,35 +36,11 @@ fn run_pipeline(m: &Module, pipeline: &str) -> Module {
     l
 }
 
-/// The outcome of `kernel` in every configuration, as comparable text:
-/// results bit for bit (`Debug` tells NaN and -0.0 apart), or the error.
-fn outcomes(src: &str, kernel: &str, args: &[Value]) -> Vec<(String, String)> {
-    let m = compile("review.pj", src);
-    let show = |r: Result<Vec<Tensor>, String>| match r {
-        Ok(t) => format!("{t:?}"),
-        Err(e) => format!("error: {e}"),
-    };
-    let interp_of = |m: &Module| show(interp::run(m, kernel, args).map_err(|e| e.to_string()));
-    let mut out = vec![("interpreter".to_string(), interp_of(&m))];
-    let optimized = run_pipeline(&m, pj_compiler::passes::DEFAULT_PIPELINE);
-    out.push(("default passes".into(), interp_of(&optimized)));
-    for (level, pipeline) in [("-O0", UNOPTIMIZED_PIPELINE), ("-O2", LOWERING_PIPELINE)] {
-        let lowered = run_pipeline(&m, pipeline);
-        out.push((format!("loop level {level}"), interp_of(&lowered)));
-        for tier in [Tier::Quick, Tier::Optimizing] {
-            let code = JitModule::compile_at(&lowered, tier).expect("JIT compiles");
-            let k = code.kernel(kernel).expect("kernel compiled");
-            let r = k.call(args).map_err(|e| e.to_string());
-            out.push((format!("Cranelift {level} {tier:?}"), show(r)));
-        }
-    }
-    out
-}
-
 /// Asserts every configuration agrees with the interpreter and returns
 /// its outcome.
 fn agreed(src: &str, kernel: &str, args: &[Value]) -> String {
-    let all = outcomes(src, kernel, args);
+    let all = picojoule::difftest::outcomes(src, kernel, args)
+        .unwrap_or_else(|d| panic!("does not compile:\n{d}"));
     let want = all[0].1.clone();
     for (what, got) in &all[1..] {
         assert_eq!(
