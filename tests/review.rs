@@ -8,8 +8,8 @@ mod common;
 
 use common::compile;
 use pj_compiler::Module;
-use pj_compiler::codegen::cranelift::jit::{JitModule, Tier};
-use pj_compiler::codegen::{LOWERING_PIPELINE, UNOPTIMIZED_PIPELINE};
+use pj_compiler::codegen::cranelift::jit::JitModule;
+use pj_compiler::codegen::UNOPTIMIZED_PIPELINE;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::passes::PassManager;
