@@ -536,7 +536,14 @@ pub fn check(program: &Program) -> Verdict {
         Err(diags) => return Verdict::Rejected(diags),
     };
     let want = &all[0].1;
-    let wrong: Vec<&(String, String)> = all[1..].iter().filter(|(_, got)| got != want).collect();
+    // a call fails exactly when the interpreter's does; when several
+    // divisions fail, which one it names may depend on the order
+    // optimized code computes elements in (docs/language.md)
+    let same = |got: &String| {
+        got == want
+            || (got.starts_with("error: ") && without_location(got) == without_location(want))
+    };
+    let wrong: Vec<&(String, String)> = all[1..].iter().filter(|(_, got)| !same(got)).collect();
     if wrong.is_empty() {
         return Verdict::Agreed {
             error: want.starts_with("error: "),
@@ -550,6 +557,24 @@ pub fn check(program: &Program) -> Verdict {
         let _ = writeln!(report, "{what}: {got}");
     }
     Verdict::Mismatch(report)
+}
+
+/// An error message without its source location (` at gen.pj:3:13`).
+fn without_location(message: &str) -> String {
+    match message.find(" at gen.pj:") {
+        Some(i) => {
+            let rest = &message[i + " at gen.pj:".len()..];
+            // `line:col`: digits, a colon, digits
+            let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let line = digits(rest);
+            let end = match rest[line..].strip_prefix(':') {
+                Some(col) => line + 1 + digits(col),
+                None => line,
+            };
+            format!("{}{}", &message[..i], &rest[end..])
+        }
+        None => message.to_string(),
+    }
 }
 
 /// Counts over a campaign.
@@ -587,4 +612,19 @@ pub fn campaign(first: u64, count: u64, mut report: impl FnMut(u64, &Verdict)) -
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn locations_are_dropped_from_errors_only() {
+        assert_eq!(
+            super::without_location("error: integer division by zero at gen.pj:5:17"),
+            "error: integer division by zero"
+        );
+        assert_eq!(
+            super::without_location("error: read of `t` out of bounds at gen.pj:4:41: index 3"),
+            "error: read of `t` out of bounds: index 3"
+        );
+    }
 }

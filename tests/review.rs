@@ -8,8 +8,8 @@ mod common;
 
 use common::compile;
 use pj_compiler::Module;
-use pj_compiler::codegen::cranelift::jit::JitModule;
 use pj_compiler::codegen::UNOPTIMIZED_PIPELINE;
+use pj_compiler::codegen::cranelift::jit::JitModule;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::passes::PassManager;
@@ -363,4 +363,28 @@ fn deep_expressions_get_a_diagnostic_not_a_stack_overflow() {
     let src = format!("kernel k(x: f32[N]) -> y: f32[N] {{ y[i] = {deepest}; }}");
     let got = agreed(&src, "k", &[f32s(&[1.0, 2.0])]);
     assert!(got.contains("F32(511.0), F32(1022.0)"), "{got}");
+}
+
+/// Found by `pj difftest` (seed 801): a reduction over a stage computed
+/// per tile, read at a column that does not move with the stage's own
+/// (`t0[y, k]` in `t1[y, x]`), was vectorized as a contiguous load along
+/// `k` — wrong lanes, and past the row's end — instead of a broadcast.
+#[test]
+fn a_stage_read_the_same_for_a_whole_row_is_broadcast_in_vector_blocks() {
+    let src = "kernel k(a: i32[H, W]) -> r: i32[H, W] {
+        t0[y, x] = a[y, x] + 1;
+        t1[y, x] = min(k1 in 0..W) t0[y, k1];
+        r[y, x] = t0[y, x] + t1[y, x];
+    }";
+    for (h, w) in [(7, 9), (13, 5), (1, 1), (6, 16)] {
+        let a = Value::Array(Tensor::new(
+            ScalarType::I32,
+            vec![h, w],
+            (0..h * w)
+                .map(|i| Scalar::I32((i as i32 * 37) % 23 - 11))
+                .collect(),
+        ));
+        let got = agreed(src, "k", &[a]);
+        assert!(!got.starts_with("error"), "{h}x{w}: {got}");
+    }
 }

@@ -240,8 +240,15 @@ pub fn depends_on(m: &Module, v: ValueId, vars: &HashSet<ValueId>) -> bool {
         ValueDef::BlockArg(..) => false,
         ValueDef::OpResult(op, _) => {
             let d = m.op(op);
+            // a read varies with its indices only: the array it reads
+            // (a stage, whose op has a region) is one whole value
+            let operands = if d.opcode == Opcode::Pj(PjOp::Read) {
+                &d.operands[1..]
+            } else {
+                &d.operands[..]
+            };
             (!d.regions.is_empty() && !vars.is_empty())
-                || d.operands.iter().any(|&o| depends_on(m, o, vars))
+                || operands.iter().any(|&o| depends_on(m, o, vars))
         }
     }
 }
