@@ -43,8 +43,8 @@ const MAX_HEADER_NESTING: usize = 4;
 
 /// Checks the magic, version and header of a `.npy` file without consuming
 /// it (the reader is rewound by peeking into its buffer).
-fn check_header(file: &mut BufReader<File>, path: &Path) -> Result<()> {
-    use std::io::{Read as _, Seek as _, SeekFrom};
+fn check_header<R: std::io::Read + std::io::Seek>(file: &mut R, path: &Path) -> Result<()> {
+    use std::io::SeekFrom;
     let bad = |why: &str| anyhow::anyhow!("`{}` is not a valid .npy file: {why}", path.display());
     let mut head = [0u8; 12];
     let n = file.read(&mut head)?;
@@ -94,7 +94,16 @@ fn check_header(file: &mut BufReader<File>, path: &Path) -> Result<()> {
 pub fn read(path: &Path) -> Result<Tensor> {
     let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    let mut file = BufReader::new(file);
+    read_from(BufReader::new(file), file_len, path)
+}
+
+/// Reads an array from `file`, `file_len` bytes long, named `path` in
+/// messages (for files, [`read`]; for bytes in memory, a `Cursor`).
+pub fn read_from<R: std::io::Read + std::io::Seek>(
+    mut file: R,
+    file_len: u64,
+    path: &Path,
+) -> Result<Tensor> {
     check_header(&mut file, path)?;
     let npy = npyz::NpyFile::new(file)
         .with_context(|| format!("`{}` is not a valid .npy file", path.display()))?;

@@ -599,6 +599,16 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                     }
                 };
                 kernel.stages[s].domain = domain.clone();
+                // a stage read by nothing is not computed: its reads demand
+                // nothing of its producers (they would widen their domains
+                // to elements no result needs, and fail there)
+                let unread = kernel.stages[s].result.is_none()
+                    && domain
+                        .iter()
+                        .any(|iv| iv.hi.members == [SizeExpr::constant(-1)]);
+                if unread {
+                    continue;
+                }
                 cx.vars.clear();
                 for (v, iv) in kernel.stages[s].vars.iter().zip(&domain) {
                     cx.vars.insert(
