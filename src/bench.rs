@@ -93,8 +93,15 @@ fn elem_code(t: ScalarType) -> ElemType {
 }
 
 /// Random bytes for `n` elements of `t`: floats in [-1, 1), small integers.
-fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * t.size_bytes());
+fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Result<Vec<u8>> {
+    // sizes come from the command line: a failed allocation is an error,
+    // not an abort
+    let bytes = n
+        .checked_mul(t.size_bytes())
+        .ok_or_else(|| anyhow!("{n} elements of {t} overflow the address space"))?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(bytes)
+        .map_err(|_| anyhow!("cannot allocate {bytes} bytes for {n} elements of {t}"))?;
     for _ in 0..n {
         let r = rng.next();
         let s = if t.is_float() {
@@ -111,7 +118,7 @@ fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Vec<u8> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Adds `NAME=VALUE[,NAME=VALUE...]` bindings to `out`, refusing nonsense.
@@ -131,7 +138,31 @@ pub fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()
         if !(0..=1 << 40).contains(&v) {
             bail!("`{item}`: a size must be between 0 and 2^40");
         }
-        out.insert(k.trim().to_string(), v);
+        if out.insert(k.trim().to_string(), v).is_some() {
+            bail!("`{item}`: the size `{}` is given twice", k.trim());
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `--size` names the kernel does not have (`known`): a typo
+/// would otherwise leave the size at its default without a word.
+pub fn refuse_unknown_sizes(
+    given: &HashMap<String, i64>,
+    known: &[String],
+    kernel: &str,
+) -> Result<()> {
+    let mut unknown: Vec<&String> = given.keys().filter(|g| !known.contains(g)).collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        let names = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        bail!(
+            "`--size {first}`: kernel `{kernel}` has no size of that name; its sizes are {names}"
+        );
     }
     Ok(())
 }
@@ -233,13 +264,15 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     // sizes: command line, then the file's `// bench:` line, then 1024
     let mut sizes = file_sizes(&src)
         .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
-    parse_sizes(opts.sizes, &mut sizes)?;
+    let mut given = HashMap::new();
+    parse_sizes(opts.sizes, &mut given)?;
+    sizes.extend(given.clone());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut owned: Vec<Option<Buffer>> = Vec::new();
     let mut scalars: Vec<Scalar> = Vec::new();
     let mut bytes_in = 0u64;
     let mut used: Vec<(String, i64)> = Vec::new();
-    for (_, ty) in &kernel.params {
+    for (pname, ty) in &kernel.params {
         match ty {
             Type::Buffer { elem, dims } => {
                 let shape: Vec<usize> = dims
@@ -260,11 +293,12 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
                     .iter()
                     .try_fold(1usize, |a, &d| a.checked_mul(d))
                     .ok_or_else(|| anyhow!("sizes overflow"))?;
-                let data = random_bytes(*elem, n, &mut rng);
+                let data = random_bytes(*elem, n, &mut rng)
+                    .with_context(|| format!("argument `{pname}`"))?;
                 bytes_in += data.len() as u64;
                 owned.push(Some(
                     Buffer::from_bytes(elem_code(*elem), &shape, &data)
-                        .map_err(|e| anyhow!("{e:?}"))?,
+                        .map_err(|e| anyhow!("{e}"))?,
                 ));
                 scalars.push(Scalar::Bool(false));
             }
@@ -275,6 +309,8 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
             other => bail!("cannot benchmark a kernel taking {other}"),
         }
     }
+    let known: Vec<String> = used.iter().map(|(n, _)| n.clone()).collect();
+    refuse_unknown_sizes(&given, &known, &name)?;
     let mut args: Vec<KernelArg<'_>> = owned
         .iter_mut()
         .zip(&scalars)
@@ -288,7 +324,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         .results
         .iter()
         .zip(&shapes)
-        .map(|((_, e, _), s)| Buffer::zeros(elem_code(*e), s).map_err(|e| anyhow!("{e:?}")))
+        .map(|((_, e, _), s)| Buffer::zeros(elem_code(*e), s).map_err(|e| anyhow!("{e}")))
         .collect::<Result<_>>()?;
     let bytes_out: u64 = outputs.iter().map(|b| b.bytes().len() as u64).sum();
     let mut run = |args: &mut [KernelArg<'_>]| -> Result<Duration> {

@@ -3,7 +3,7 @@
 //! or all of them; and which schedule the optimizer chose, with the
 //! estimated energy and time of the alternatives it weighed.
 
-use crate::bench::{choose_kernel, file_sizes, parse_sizes};
+use crate::bench::{choose_kernel, file_sizes, parse_sizes, refuse_unknown_sizes};
 use anyhow::{Context, Result, anyhow, bail};
 use pj_compiler::Module;
 use pj_compiler::codegen::{AFTER_DEFAULT_PIPELINE, UNOPTIMIZED_PIPELINE};
@@ -59,7 +59,26 @@ fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
     let kernel = choose_kernel(&m.kernel_names(), opts.kernel.as_deref())?;
     let mut sizes =
         file_sizes(&src).with_context(|| format!("the `// bench:` line of `{name}`"))?;
-    parse_sizes(&opts.sizes, &mut sizes)?;
+    let mut given = HashMap::new();
+    parse_sizes(&opts.sizes, &mut given)?;
+    sizes.extend(given.clone());
+    let known: Vec<String> = {
+        let k = m.kernel(&kernel).expect("listed");
+        let mut names = Vec::new();
+        for (_, ty) in pj_compiler::dialects::signature(&m, k).params {
+            if let pj_compiler::ir::Type::Tensor { dims, .. } = ty {
+                for d in dims {
+                    if let pj_compiler::ir::Dim::Sym(s) = d
+                        && !names.contains(&s)
+                    {
+                        names.push(s);
+                    }
+                }
+            }
+        }
+        names
+    };
+    refuse_unknown_sizes(&given, &known, &kernel)?;
     // every size the kernel names gets a value; no array may be larger
     // than a machine's address space (the model's arithmetic is 64-bit)
     let k = m.kernel(&kernel).expect("listed");

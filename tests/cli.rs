@@ -586,3 +586,36 @@ fn a_closed_pipe_ends_pj_quietly() {
     assert!(!err.contains("Broken pipe"), "{err}");
     assert_ne!(status.code(), Some(101), "{err}");
 }
+
+#[test]
+fn bench_and_energy_refuse_sizes_they_cannot_honour() {
+    let blur = "examples/blur.pj";
+    for (args, want) in [
+        (
+            vec!["bench", blur, "--once", "--size", "H=1000000,W=1000000"],
+            "cannot allocate 4000000000000 bytes",
+        ),
+        (
+            vec!["bench", blur, "--once", "--size", "Q=5"],
+            "kernel `blur` has no size of that name; its sizes are H, W",
+        ),
+        (
+            vec!["bench", blur, "--once", "--size", "H=5,H=6"],
+            "the size `H` is given twice",
+        ),
+        (
+            vec!["energy", blur, "--size", "HH=5"],
+            "`--size HH`: kernel `blur` has no size",
+        ),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_pj"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_no_backtrace(&err);
+    }
+}

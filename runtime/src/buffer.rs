@@ -27,6 +27,27 @@ pub enum BufferError {
     },
 }
 
+impl std::fmt::Display for BufferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BufferError::RankTooLarge(r) => {
+                write!(f, "an array of {r} dims; arrays have at most {MAX_RANK}")
+            }
+            BufferError::TooLarge => {
+                write!(
+                    f,
+                    "the array is larger than memory allows (allocation failed)"
+                )
+            }
+            BufferError::LengthMismatch { expected, got } => {
+                write!(f, "{got} elements given for a shape of {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BufferError {}
+
 impl Buffer {
     /// A zero-filled buffer.
     pub fn zeros(elem: ElemType, shape: &[usize]) -> Result<Buffer, BufferError> {

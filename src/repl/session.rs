@@ -957,7 +957,7 @@ impl Session {
                 for (shape, elem) in shapes.iter().zip(k.result_elems()) {
                     let elem = pj_compiler::codegen::cranelift::lower::elem_code(elem);
                     outs.push(pj_runtime::Buffer::zeros(elem, shape).map_err(|e| {
-                        anyhow!("cannot allocate a result of shape {shape:?}: {e:?}")
+                        anyhow!("cannot allocate a result of shape {shape:?}: {e}")
                     })?);
                 }
                 let pool = self.pool.clone();

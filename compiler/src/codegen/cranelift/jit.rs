@@ -291,7 +291,7 @@ fn scalar_slot(s: Scalar) -> u64 {
 /// An interpreter array as a runtime buffer (for [`JitKernel::call_buffers`]).
 pub fn to_buffer(t: &Tensor) -> Result<Buffer, RunError> {
     Buffer::from_bytes(elem_code(t.elem), &t.shape, &t.to_le_bytes())
-        .map_err(|e| bad(format!("{e:?}")))
+        .map_err(|e| bad(e.to_string()))
 }
 
 fn status_error(status: i32) -> RunError {
@@ -347,8 +347,8 @@ impl JitKernel {
     /// checks the arguments' shapes and sizes on the way.
     pub fn result_shapes(&self, args: &mut [KernelArg<'_>]) -> Result<Vec<Vec<usize>>, RunError> {
         let total: usize = self.results.iter().map(|r| r.2).sum();
-        let mut shape_buf = Buffer::zeros(pj_runtime::ElemType::I64, &[total])
-            .map_err(|e| bad(format!("{e:?}")))?;
+        let mut shape_buf =
+            Buffer::zeros(pj_runtime::ElemType::I64, &[total]).map_err(|e| bad(e.to_string()))?;
         let slots = self.slots(args, &mut [&mut shape_buf])?;
         let st = (self.shape_entry)(slots.as_ptr());
         if st != 0 {
