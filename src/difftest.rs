@@ -48,8 +48,8 @@ impl Rng {
         (self.bits() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len())]
+    fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len())].clone()
     }
 }
 
@@ -181,15 +181,15 @@ impl Gen<'_> {
                 self.cast(elem, t, format!("{name}[{idx}]"))
             }
             3 if !self.scalars.is_empty() => {
-                let (name, elem) = self.rng.pick_scalar(&self.scalars);
+                let (name, elem) = self.rng.pick(&self.scalars);
                 self.cast(elem, t, name)
             }
             4 if !self.lets.is_empty() => {
-                let (name, elem) = self.rng.pick_scalar(&self.lets);
+                let (name, elem) = self.rng.pick(&self.lets);
                 self.cast(elem, t, name)
             }
             5 if !self.in_let && self.rng.chance(0.3) => {
-                let v = self.rng.pick_string(&self.vars());
+                let v = self.rng.pick(&self.vars());
                 self.cast(ScalarType::I64, t, v)
             }
             _ => self.literal(t),
@@ -278,20 +278,6 @@ impl Gen<'_> {
             }
             _ => self.leaf(t),
         }
-    }
-}
-
-trait PickOwned {
-    fn pick_scalar(&mut self, from: &[(String, ScalarType)]) -> (String, ScalarType);
-    fn pick_string(&mut self, from: &[String]) -> String;
-}
-
-impl PickOwned for Rng {
-    fn pick_scalar(&mut self, from: &[(String, ScalarType)]) -> (String, ScalarType) {
-        from[self.below(from.len())].clone()
-    }
-    fn pick_string(&mut self, from: &[String]) -> String {
-        from[self.below(from.len())].clone()
     }
 }
 
