@@ -200,7 +200,7 @@ fn ms(d: Duration) -> f64 {
 /// Runs `pj bench`.
 pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     if let Some(n) = opts.threads {
-        pj_runtime::parallel::set_threads(n);
+        pj_runtime::parallel::set_threads(n).map_err(|e| anyhow!("--threads {e}"))?;
     }
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;

@@ -116,6 +116,9 @@ enum Command {
         /// pass, lowering, code generation, the run.
         #[arg(long)]
         time_passes: bool,
+        /// Worker threads for parallel loops, 1 to 1024 (default: `PJ_THREADS`, else all cores).
+        #[arg(long)]
+        threads: Option<usize>,
         #[command(flatten)]
         codegen: commands::CodegenFlags,
     },
@@ -272,17 +275,24 @@ fn main() -> ExitCode {
             backend,
             passes,
             time_passes,
+            threads,
             codegen,
-        } => commands::run(
-            &file,
-            kernel.as_deref(),
-            &args,
-            &outs,
-            backend,
-            passes.as_deref(),
-            time_passes,
-            codegen,
-        ),
+        } => threads
+            .map_or(Ok(()), |n| {
+                pj_runtime::parallel::set_threads(n).map_err(|e| anyhow::anyhow!("--threads {e}"))
+            })
+            .and_then(|()| {
+                commands::run(
+                    &file,
+                    kernel.as_deref(),
+                    &args,
+                    &outs,
+                    backend,
+                    passes.as_deref(),
+                    time_passes,
+                    codegen,
+                )
+            }),
         Command::Passes => commands::passes(),
         Command::Repl { script } => match repl::run(script.as_deref()) {
             Ok(true) => Ok(()),

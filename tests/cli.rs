@@ -619,3 +619,39 @@ fn bench_and_energy_refuse_sizes_they_cannot_honour() {
         assert_no_backtrace(&err);
     }
 }
+
+#[test]
+fn thread_counts_are_checked_not_aborted_on() {
+    let args = [
+        "run",
+        "examples/blur.pj",
+        "--arg",
+        "input=examples/data/blur/input.npy",
+    ];
+    let run = |extra: &[&str], env: Option<(&str, &str)>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pj"));
+        c.args(args)
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = run(&["--threads", "5000"], None);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--threads 5000 threads: a pool has 1 to 1024 threads"),
+        "{err}"
+    );
+    for (extra, env) in [
+        (&["--threads", "3"][..], None),
+        (&[][..], Some(("PJ_THREADS", "0"))),
+        (&[][..], Some(("PJ_THREADS", "lots"))),
+        (&[][..], Some(("PJ_THREADS", "2"))),
+    ] {
+        let o = run(extra, env);
+        assert!(o.status.success(), "{extra:?} {env:?}: {}", text(&o).1);
+    }
+}

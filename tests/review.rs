@@ -409,3 +409,19 @@ fn a_stage_read_by_nothing_demands_nothing() {
     // t is needed at rows 1..4 only: y = 0 is never divided by
     assert!(got.starts_with("[Tensor"), "{got}");
 }
+
+/// Messages class: `-128` is one literal, which fits `i8`; the sum wraps
+/// alike everywhere.
+#[test]
+fn the_most_negative_literal_of_a_type_is_accepted() {
+    let src = "kernel k(x: i8[N]) -> y: i8[N] { y[i] = x[i] + -128; }";
+    let x = array(
+        ScalarType::I8,
+        [0i8, 1, -1, 127, -128].map(Scalar::I8).to_vec(),
+    );
+    let got = agreed(src, "k", &[x]);
+    assert!(
+        got.contains("[I8(-128), I8(-127), I8(127), I8(-1), I8(0)]"),
+        "{got}"
+    );
+}

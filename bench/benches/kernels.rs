@@ -32,7 +32,7 @@ fn kernels(c: &mut Criterion) {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
-    pj_runtime::parallel::set_threads(threads);
+    pj_runtime::parallel::set_threads(threads).expect("PJ_BENCH_THREADS is a thread count");
     for (name, sizes) in selected() {
         let mut case = Case::new(name, sizes);
         case.assert_implementations_agree(1e-4);

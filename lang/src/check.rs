@@ -206,6 +206,15 @@ impl<'d> Checker<'d> {
         for r in &k.results {
             self.result(r);
         }
+        if k.results.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    format!("kernel `{}` has no results", k.name.name),
+                    k.name.span,
+                )
+                .with_help("a kernel computes at least one array: `-> y: f32[N]`"),
+            );
+        }
         let mut schedule_block: Option<Span> = None;
         let mut pending: Vec<ast::Directive> = Vec::new();
         for stmt in &k.body {
@@ -950,12 +959,43 @@ impl<'d> Checker<'d> {
                     );
                     return self.poison(span, ty);
                 }
+                if ty == ScalarType::F32 && v.is_finite() && (*v as f32).is_infinite() {
+                    self.error(
+                        Diagnostic::error(format!("literal {v:e} is out of range for f32"), span)
+                            .with_label("it would be inf: f32 holds at most about 3.4e38")
+                            .with_help("use an f64 operand, or write `inf` as `1.0 / 0.0`"),
+                    );
+                    return self.poison(span, ty);
+                }
                 mk(TExprKind::Const(Const::Float(*v)), ty)
             }
             ExprKind::Bool(b) => mk(TExprKind::Const(Const::Bool(*b)), ScalarType::Bool),
             ExprKind::Name(id) => self.name(id, expected),
             ExprKind::Index { array, indices } => self.read(array, indices, span, expected),
             ExprKind::Call { func, args } => self.call(func, args, span, expected),
+            // `-128` is one literal: for `i8` it fits, and for `u8` `-1`
+            // does not (negating a literal `1` would wrap to 255 unseen)
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr: lit,
+            } if matches!(lit.kind, ExprKind::Int(_))
+                && expected.unwrap_or(ScalarType::I64).is_int() =>
+            {
+                let ExprKind::Int(v) = lit.kind else {
+                    unreachable!("matched above")
+                };
+                let ty = expected.unwrap_or(ScalarType::I64);
+                let (lo, hi) = ty.int_range().expect("integer type");
+                let neg = -i128::from(v);
+                if neg < i128::from(lo) || neg > i128::from(hi) {
+                    self.error(
+                        Diagnostic::error(format!("literal -{v} does not fit in {ty}"), span)
+                            .with_label(format!("{ty} holds {lo}..={hi}")),
+                    );
+                    return self.poison(span, ty);
+                }
+                mk(TExprKind::Const(Const::Int(-v)), ty)
+            }
             ExprKind::Unary { op, expr } => {
                 let inner = self.expr(
                     expr,

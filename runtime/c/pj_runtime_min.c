@@ -33,6 +33,16 @@ int32_t pj_rt_fail(int32_t code, const uint8_t* msg, size_t len, int64_t a, int6
 
 const char* pj_last_error(void) { return has_error ? last_error : NULL; }
 
+/* Serial: one thread whatever is asked, but the same limits as the Rust runtime. */
+int32_t pj_set_threads(int32_t n) {
+    if (n < 1 || n > 1024) {
+        snprintf(last_error, sizeof last_error, "%d threads: a pool has 1 to 1024 threads", (int)n);
+        has_error = 1;
+        return 6;
+    }
+    return 0;
+}
+
 void* pj_rt_alloc(size_t bytes) {
     if (bytes == 0) return (void*)64;
     void* p = NULL;

@@ -20,6 +20,10 @@
 //! shapes and size names, and that no result's memory overlaps an array
 //! argument's (`PJ_BAD_ARGUMENT`); a mismatch returns a status before
 //! anything is read or written.
+//!
+//! `int32_t pj_set_threads(int32_t n)` sizes the worker pool of parallel
+//! loops (1 to 1024 threads; default: the `PJ_THREADS` environment
+//! variable, else one per core).
 
 /// Largest rank a descriptor holds.
 pub const MAX_RANK: usize = 8;

@@ -47,7 +47,7 @@ pub extern "C" fn pj_rt_parallel_for(
         // nested in a chunk: the pool this worker belongs to
         None
     } else {
-        POOL.with(|p| p.borrow().clone())
+        POOL.with(|p| p.borrow().clone()).or_else(process_pool)
     };
     let threads =
         pool.as_ref()
@@ -141,19 +141,71 @@ pub fn with_pool<R>(pool: Option<std::sync::Arc<rayon::ThreadPool>>, f: impl FnO
     r
 }
 
-/// Sets the number of worker threads, once, before the first parallel loop
-/// runs; later calls (or a pool already started) leave it unchanged and
-/// return false.
-pub fn set_threads(n: usize) -> bool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n.max(1))
-        .build_global()
-        .is_ok()
+/// The most worker threads a pool may have: more is a mistake (each
+/// thread reserves a stack), not a request to honour.
+pub const MAX_THREADS: usize = 1024;
+
+/// The process's pool, once sized by [`set_threads`] or `PJ_THREADS`;
+/// `None` until then (rayon's global pool serves).
+static PROCESS_POOL: std::sync::RwLock<Option<std::sync::Arc<rayon::ThreadPool>>> =
+    std::sync::RwLock::new(None);
+
+fn process_pool() -> Option<std::sync::Arc<rayon::ThreadPool>> {
+    static FROM_ENV: std::sync::Once = std::sync::Once::new();
+    FROM_ENV.call_once(|| {
+        // `PJ_THREADS=n`, read once; a value that is not a thread count
+        // is ignored (the default pool serves), never an abort
+        if let Some(n) = std::env::var("PJ_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            let _ = set_threads(n);
+        }
+    });
+    PROCESS_POOL
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
-/// The number of worker threads parallel loops use.
+/// Sizes the pool parallel loops of this process use (threads that set
+/// their own with [`with_pool`] keep theirs): 1 to [`MAX_THREADS`]
+/// threads, or an error saying why not. Loops already running finish on
+/// the pool they started on.
+pub fn set_threads(n: usize) -> Result<(), String> {
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(format!(
+            "{n} threads: a pool has 1 to {MAX_THREADS} threads"
+        ));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| format!("cannot start {n} threads: {e}"))?;
+    *PROCESS_POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(pool));
+    Ok(())
+}
+
+/// `int32_t pj_set_threads(int32_t n)`: [`set_threads`] for C callers;
+/// returns `PJ_OK`, or `PJ_BAD_ARGUMENT` with the reason in
+/// `pj_last_error()`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_set_threads(n: i32) -> i32 {
+    let n = usize::try_from(n).unwrap_or(0);
+    match set_threads(n) {
+        Ok(()) => crate::abi::status::OK,
+        Err(why) => {
+            crate::error::set_error(&why);
+            crate::abi::status::BAD_ARGUMENT
+        }
+    }
+}
+
+/// The number of worker threads parallel loops started on this thread use.
 pub fn threads() -> usize {
-    rayon::current_num_threads()
+    POOL.with(|p| p.borrow().clone())
+        .or_else(process_pool)
+        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
 }
 
 #[cfg(test)]
@@ -257,5 +309,14 @@ mod tests {
             msg.starts_with("chunk ") && msg.ends_with(" failed"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn thread_counts_out_of_range_are_refused_not_aborted() {
+        for n in [0, -3, 5000, i32::MAX] {
+            assert_eq!(pj_set_threads(n), crate::abi::status::BAD_ARGUMENT, "{n}");
+            let msg = crate::error::last_error().unwrap();
+            assert!(msg.contains("a pool has 1 to 1024 threads"), "{msg}");
+        }
     }
 }

@@ -456,11 +456,12 @@ impl Session {
                 let n: usize = args[0]
                     .parse()
                     .ok()
-                    .filter(|&n| (1..=1024).contains(&n))
+                    .filter(|&n| (1..=pj_runtime::parallel::MAX_THREADS).contains(&n))
                     .ok_or_else(|| {
                         anyhow!(
-                            "`{}`: threads must be a whole number from 1 to 1024",
-                            args[0]
+                            "`{}`: threads must be a whole number from 1 to {}",
+                            args[0],
+                            pj_runtime::parallel::MAX_THREADS
                         )
                     })?;
                 self.pool = Some(std::sync::Arc::new(

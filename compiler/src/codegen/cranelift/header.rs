@@ -88,7 +88,7 @@ pub fn c_header(ir: &IrModule, guard: &str, only: &[String]) -> String {
     );
     let _ = writeln!(
         h,
-        "const char* pj_last_error(void);\n#endif /* PJ_RUNTIME_ABI */\n"
+        "const char* pj_last_error(void);\n/* Worker threads for parallel loops, 1 to 1024 (default: PJ_THREADS, else all\n   cores); PJ_OK, or PJ_BAD_ARGUMENT with the reason in pj_last_error(). */\nint32_t pj_set_threads(int32_t n);\n#endif /* PJ_RUNTIME_ABI */\n"
     );
     for name in ir.kernel_names() {
         if !only.is_empty() && !only.contains(&name) {
