@@ -145,26 +145,24 @@ pub fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()
     Ok(())
 }
 
-/// Refuses `--size` names the kernel does not have (`known`): a typo
-/// would otherwise leave the size at its default without a word.
-pub fn refuse_unknown_sizes(
-    given: &HashMap<String, i64>,
-    known: &[String],
-    kernel: &str,
-) -> Result<()> {
+/// Warns about `--size` names the kernel does not have (`known`): a typo
+/// would otherwise leave the size at its default without a word. Only a
+/// warning: one list of sizes may serve several kernels.
+pub fn warn_unknown_sizes(given: &HashMap<String, i64>, known: &[String], kernel: &str) {
     let mut unknown: Vec<&String> = given.keys().filter(|g| !known.contains(g)).collect();
     unknown.sort();
-    if let Some(first) = unknown.first() {
+    if !unknown.is_empty() {
         let names = if known.is_empty() {
             "none".to_string()
         } else {
             known.join(", ")
         };
-        bail!(
-            "`--size {first}`: kernel `{kernel}` has no size of that name; its sizes are {names}"
+        let list: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        eprintln!(
+            "warning: `--size {}`: kernel `{kernel}` has no size of that name (its sizes are {names}); ignored",
+            list.join(", ")
         );
     }
-    Ok(())
 }
 
 /// The kernel `--kernel` names, or the file's only one.
@@ -310,7 +308,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         }
     }
     let known: Vec<String> = used.iter().map(|(n, _)| n.clone()).collect();
-    refuse_unknown_sizes(&given, &known, &name)?;
+    warn_unknown_sizes(&given, &known, &name);
     let mut args: Vec<KernelArg<'_>> = owned
         .iter_mut()
         .zip(&scalars)

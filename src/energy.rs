@@ -3,7 +3,7 @@
 //! or all of them; and which schedule the optimizer chose, with the
 //! estimated energy and time of the alternatives it weighed.
 
-use crate::bench::{choose_kernel, file_sizes, parse_sizes, refuse_unknown_sizes};
+use crate::bench::{choose_kernel, file_sizes, parse_sizes, warn_unknown_sizes};
 use anyhow::{Context, Result, anyhow, bail};
 use pj_compiler::Module;
 use pj_compiler::codegen::{AFTER_DEFAULT_PIPELINE, UNOPTIMIZED_PIPELINE};
@@ -78,7 +78,7 @@ fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
         }
         names
     };
-    refuse_unknown_sizes(&given, &known, &kernel)?;
+    warn_unknown_sizes(&given, &known, &kernel);
     // every size the kernel names gets a value; no array may be larger
     // than a machine's address space (the model's arithmetic is 64-bit)
     let k = m.kernel(&kernel).expect("listed");
