@@ -62,19 +62,12 @@ pub struct Program {
     pub args: Vec<Value>,
 }
 
-/// The element types programs use (every type but `bool`, which appears
-/// through comparisons, casts and selects).
-const TYPES: [ScalarType; 9] = [
-    ScalarType::F32,
-    ScalarType::F64,
-    ScalarType::I8,
-    ScalarType::I16,
-    ScalarType::I32,
-    ScalarType::I64,
-    ScalarType::U8,
-    ScalarType::U16,
-    ScalarType::U32,
-];
+/// The element types programs use: every type but `bool` (last in
+/// `ScalarType::ALL`), which appears through comparisons, casts and selects.
+const TYPES: &[ScalarType] = match ScalarType::ALL.split_last() {
+    Some((_, numbers)) => numbers,
+    None => &[],
+};
 
 struct Array {
     name: String,
@@ -197,7 +190,7 @@ impl Gen<'_> {
     }
 
     fn condition(&mut self, depth: usize) -> String {
-        let t = self.rng.pick(&TYPES);
+        let t = self.rng.pick(TYPES);
         let (a, b) = (self.expr(t, depth), self.expr(t, depth));
         let op = self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]);
         let c = format!("({a} {op} {b})");
@@ -249,7 +242,7 @@ impl Gen<'_> {
                     let c = self.condition(d.min(1));
                     self.cast(ScalarType::I32, t, format!("i32({c})"))
                 } else {
-                    let from = self.rng.pick(&TYPES);
+                    let from = self.rng.pick(TYPES);
                     let e = self.expr(from, d);
                     self.cast(from, t, e)
                 }
@@ -292,12 +285,12 @@ pub fn generate(seed: u64) -> Program {
         let bounded = rng.chance(0.5);
         params.push(Array {
             name: format!("a{p}"),
-            elem: rng.pick(&TYPES),
+            elem: rng.pick(TYPES),
             bounded,
         });
     }
     let scalars: Vec<(String, ScalarType)> = (0..rng.below(2))
-        .map(|s| (format!("s{s}"), rng.pick(&TYPES)))
+        .map(|s| (format!("s{s}"), rng.pick(TYPES)))
         .collect();
     let all_bounded = params.iter().all(|p| p.bounded);
     let mut g = Gen {
@@ -315,7 +308,7 @@ pub fn generate(seed: u64) -> Program {
     let mut body = String::new();
     // lets: scalars from reductions over the first array
     for l in 0..g.rng.below(2) {
-        let t = g.rng.pick(&TYPES);
+        let t = g.rng.pick(TYPES);
         g.in_let = true;
         g.reductions = 0;
         let e = if rank == 1 {
@@ -337,7 +330,7 @@ pub fn generate(seed: u64) -> Program {
     let vars = g.vars().join(", ");
     let mut results = Vec::new();
     for s in 0..n_stages + n_results {
-        let t = g.rng.pick(&TYPES);
+        let t = g.rng.pick(TYPES);
         g.reductions = 0;
         let e = g.expr(t, 3);
         let name = if s < n_stages {
@@ -602,6 +595,12 @@ pub fn campaign(first: u64, count: u64, mut report: impl FnMut(u64, &Verdict)) -
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn programs_use_every_number_type_and_bool_only_through_conditions() {
+        assert_eq!(super::TYPES.len(), 9);
+        assert!(super::TYPES.iter().all(|t| t.is_numeric()));
+    }
+
     #[test]
     fn locations_are_dropped_from_errors_only() {
         assert_eq!(
