@@ -410,6 +410,44 @@ fn a_stage_read_by_nothing_demands_nothing() {
     assert!(got.starts_with("[Tensor"), "{got}");
 }
 
+/// Found by `pj difftest` (seeds 10614, 27650, 76886, 88857): a consumer
+/// with an empty domain reads nothing, so its producer computes nothing —
+/// the hull of the reads' empty ranges (`t[i - 2]`, `t[i]` for `i` in
+/// `[0, -1]`) is `[-2, -1]`, and the interpreter and `-O0` computed `t`
+/// there and failed, while tiled code (rightly) never did. The same kernel
+/// with elements fails everywhere; a reduction with an empty range reads
+/// nothing either.
+#[test]
+fn an_empty_consumer_demands_nothing() {
+    let src = "kernel k(a: i32[N] @boundary(mirror), b: i32[M]) -> (r: i32[N], s: i32[N]) {
+        let z = sum(j in 0..N) a[j];
+        t[i] = 7 / z + a[i];
+        r[i] = t[i - 2] + t[i];
+        u[i] = 5 / z;
+        s[i] = sum(k in 0..M) u[i + k] + b[k];
+    }";
+    let a = |n: usize| {
+        Value::Array(Tensor::new(
+            ScalarType::I32,
+            vec![n],
+            vec![Scalar::I32(0); n],
+        ))
+    };
+    let got = agreed(src, "k", &[a(0), a(2)]);
+    assert!(got.starts_with("[Tensor"), "{got}");
+    let got = agreed(src, "k", &[a(3), a(2)]);
+    assert!(got.contains("division by zero"), "{got}");
+    // `t` is needed (r reads it) and fails; with `r` empty and `s`'s
+    // reduction empty, nothing divides
+    let src_u = src
+        .replace("r[i] = t[i - 2] + t[i];", "r[i] = a[i];")
+        .replace("t[i] = 7 / z + a[i];\n", "");
+    let got = agreed(&src_u, "k", &[a(3), a(0)]);
+    assert!(got.starts_with("[Tensor"), "{got}");
+    let got = agreed(&src_u, "k", &[a(3), a(1)]);
+    assert!(got.contains("division by zero"), "{got}");
+}
+
 /// Messages class: `-128` is one literal, which fits `i8`; the sum wraps
 /// alike everywhere.
 #[test]

@@ -40,6 +40,7 @@ pub fn lower(program: &hir::Program, source: Option<Source<'_>>) -> Module {
             lets: vec![],
             stages: HashMap::new(),
             vars: HashMap::new(),
+            computed: HashMap::new(),
         };
         l.kernel();
     }
@@ -55,6 +56,9 @@ struct Lowering<'a> {
     lets: Vec<ValueId>,
     stages: HashMap<usize, ValueId>,
     vars: HashMap<usize, ValueId>,
+    /// Per stage, whether it computes at least one element: a `bool`
+    /// value, or `None` when it provably always does.
+    computed: HashMap<usize, Option<ValueId>>,
 }
 
 /// The declared result types as text (`f32[H - 2, W - 2]`), for documentation
@@ -301,6 +305,96 @@ impl Lowering<'_> {
         acc.expect("a bound has members")
     }
 
+    /// A `bool` that is true when `[lo, hi]` is not empty (`None`: provably
+    /// never empty).
+    fn nonempty(&mut self, block: BlockId, lo: &Bound, hi: &Bound) -> Option<ValueId> {
+        let always = lo.members.iter().all(|x| {
+            hi.members
+                .iter()
+                .all(|y| y.sub(x).as_constant().is_some_and(|c| c >= 0))
+        });
+        if always {
+            return None;
+        }
+        let x = self.bound(block, lo, false, false);
+        let y = self.bound(block, hi, true, true);
+        let id = self.m.push(
+            block,
+            OpSpec::new(op(ArithOp::Cmp))
+                .operands([x, y])
+                .attr("pred", Attr::Str("lt".into()))
+                .result(Type::Scalar(ScalarType::Bool)),
+        );
+        Some(self.m.result(id))
+    }
+
+    /// `a && b` over conditions where `None` is true.
+    fn and(&mut self, block: BlockId, a: Option<ValueId>, b: Option<ValueId>) -> Option<ValueId> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(self.arith(
+                block,
+                ArithOp::And,
+                &[x, y],
+                Type::Scalar(ScalarType::Bool),
+                None,
+            )),
+            (x, None) | (None, x) => x,
+        }
+    }
+
+    /// Fills `computed` for `s` and every stage its reads' guards name, all
+    /// later in the kernel: consumers before producers, without recursion
+    /// (a chain of stages can be thousands long).
+    fn computed(&mut self, block: BlockId, s: usize) -> Option<ValueId> {
+        let mut todo = vec![s];
+        let mut order = Vec::new();
+        while let Some(t) = todo.pop() {
+            if self.computed.contains_key(&t) || order.contains(&t) {
+                continue;
+            }
+            order.push(t);
+            todo.extend(self.k.stages[t].guards.iter().filter_map(|g| g.consumer));
+        }
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        for t in order {
+            let st = &self.k.stages[t];
+            let cond = if st.result.is_some() {
+                // a result computes its declared shape
+                let mut c = None;
+                for iv in &st.domain {
+                    let d = self.nonempty(block, &iv.lo, &iv.hi);
+                    c = self.and(block, c, d);
+                }
+                c
+            } else {
+                // an intermediate computes something when one of its reads
+                // happens
+                let mut any: Option<Option<ValueId>> = None;
+                for g in &st.guards {
+                    let mut c = g.consumer.and_then(|u| self.computed[&u]);
+                    for iv in &g.ranges {
+                        let d = self.nonempty(block, &iv.lo, &iv.hi);
+                        c = self.and(block, c, d);
+                    }
+                    any = Some(match (any, c) {
+                        (None, c) => c,
+                        (Some(None), _) | (Some(_), None) => None,
+                        (Some(Some(x)), Some(y)) => Some(self.arith(
+                            block,
+                            ArithOp::Or,
+                            &[x, y],
+                            Type::Scalar(ScalarType::Bool),
+                            None,
+                        )),
+                    });
+                }
+                any.unwrap_or(None)
+            };
+            self.computed.insert(t, cond);
+        }
+        self.computed[&s]
+    }
+
     fn stage(&mut self, block: BlockId, s: usize) -> ValueId {
         let st = &self.k.stages[s];
         let mut bounds = Vec::new();
@@ -308,6 +402,22 @@ impl Lowering<'_> {
             bounds.push(self.bound(block, &iv.lo, false, false));
             bounds.push(self.bound(block, &iv.hi, true, true));
         }
+        // The domain is the hull of what the reads cover; when no read
+        // happens (its consumers are empty) it is empty, though the hull of
+        // the reads' empty ranges may not be: `t[i - 2]` and `t[i]` for `i`
+        // in `[0, -1]` hull to `[-2, -1]`.
+        if st.result.is_none() && !st.guards.is_empty() && !bounds.is_empty() {
+            if let Some(c) = self.computed(block, s) {
+                bounds[1] = self.arith(
+                    block,
+                    ArithOp::Select,
+                    &[c, bounds[1], bounds[0]],
+                    Type::INDEX,
+                    None,
+                );
+            }
+        }
+        let st = &self.k.stages[s];
         let mut spec = OpSpec::new(Opcode::Pj(PjOp::Stage))
             .operands(bounds)
             .attr("name", Attr::Str(st.name.clone()))

@@ -555,6 +555,9 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
     let mut cx = Inference {
         names: kernel.sizes.iter().map(|s| s.name.clone()).collect(),
         demand: vec![Vec::new(); kernel.stages.len()],
+        guards: vec![Vec::new(); kernel.stages.len()],
+        consumer: None,
+        reductions: Vec::new(),
         vars: BTreeMap::new(),
         diags: Vec::new(),
     };
@@ -562,6 +565,7 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
         match *item {
             Item::Let(l) => {
                 cx.vars.clear();
+                cx.consumer = None;
                 let value = kernel.lets[l].value.clone();
                 cx.walk(kernel, &value);
             }
@@ -599,6 +603,7 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                     }
                 };
                 kernel.stages[s].domain = domain.clone();
+                kernel.stages[s].guards = std::mem::take(&mut cx.guards[s]);
                 // a stage read by nothing is not computed: its reads demand
                 // nothing of its producers (they would widen their domains
                 // to elements no result needs, and fail there)
@@ -619,6 +624,7 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                         },
                     );
                 }
+                cx.consumer = Some(s);
                 let value = kernel.stages[s].value.clone();
                 cx.walk(kernel, &value);
             }
@@ -631,6 +637,12 @@ struct Inference {
     names: Vec<String>,
     /// Per stage: one interval per dim for every read of it seen so far.
     demand: Vec<Vec<Vec<Interval>>>,
+    /// Per stage: when its reads happen (deduplicated).
+    guards: Vec<Vec<ReadGuard>>,
+    /// The stage being walked; `None` in a `let`.
+    consumer: Option<StageId>,
+    /// The known ranges of the reductions around the expression walked.
+    reductions: Vec<Interval>,
     vars: BTreeMap<VarId, Range>,
     diags: Vec<Diagnostic>,
 }
@@ -646,15 +658,23 @@ impl Inference {
             }
             TExprKind::Reduce { vars, body, .. } => {
                 let saved = self.vars.clone();
+                let depth = self.reductions.len();
                 for rv in vars {
                     self.walk(k, &rv.lo);
                     self.walk(k, &rv.hi);
                     let lo = self.range(&rv.lo).lo;
                     let hi = self.range(&rv.hi).hi.map(|b| b.map(|m| m.add_const(-1)));
+                    if let (Some(lo), Some(hi)) = (&lo, &hi) {
+                        self.reductions.push(Interval {
+                            lo: lo.clone(),
+                            hi: hi.clone(),
+                        });
+                    }
                     self.vars.insert(rv.var, Range { lo, hi });
                 }
                 self.walk(k, body);
                 self.vars = saved;
+                self.reductions.truncate(depth);
             }
             TExprKind::Const(_)
             | TExprKind::Size(_)
@@ -702,6 +722,13 @@ impl Inference {
                     }
                 }
                 self.demand[s].push(demand);
+                let guard = ReadGuard {
+                    consumer: self.consumer,
+                    ranges: self.reductions.clone(),
+                };
+                if !self.guards[s].contains(&guard) {
+                    self.guards[s].push(guard);
+                }
                 return;
             }
             ArraySource::Stage(s) => {

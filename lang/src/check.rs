@@ -917,6 +917,7 @@ impl<'d> Checker<'d> {
             value,
             result,
             domain: vec![],
+            guards: vec![],
         };
         self.natural.push(self.natural(&stage));
         self.stages.push(stage);

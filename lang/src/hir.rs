@@ -186,6 +186,25 @@ pub struct Stage {
     /// Domain per dim, inclusive bounds. For results the declared shape; for
     /// intermediates the union of what consumers read (bounds inference).
     pub domain: Vec<Interval>,
+    /// For intermediates, when the reads that make up `domain` happen at
+    /// all: the stage is computed if any guard holds, and is empty
+    /// otherwise (a consumer with an empty domain reads nothing, though
+    /// its reads' index ranges, hulled, may not be empty). Empty for
+    /// results and for stages nothing reads.
+    pub guards: Vec<ReadGuard>,
+}
+
+/// When a read of an intermediate stage happens: its consumer computes at
+/// least one element, and every reduction range around the read is
+/// non-empty.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReadGuard {
+    /// The stage whose value contains the read; `None` for a `let`, which
+    /// is always evaluated.
+    pub consumer: Option<StageId>,
+    /// The ranges of the reduction variables around the read (the known
+    /// ones: an unknown range is assumed non-empty).
+    pub ranges: Vec<Interval>,
 }
 
 /// An index or reduction variable.
