@@ -406,16 +406,18 @@ impl Lowering<'_> {
         // happens (its consumers are empty) it is empty, though the hull of
         // the reads' empty ranges may not be: `t[i - 2]` and `t[i]` for `i`
         // in `[0, -1]` hull to `[-2, -1]`.
-        if st.result.is_none() && !st.guards.is_empty() && !bounds.is_empty() {
-            if let Some(c) = self.computed(block, s) {
-                bounds[1] = self.arith(
-                    block,
-                    ArithOp::Select,
-                    &[c, bounds[1], bounds[0]],
-                    Type::INDEX,
-                    None,
-                );
-            }
+        if st.result.is_none()
+            && !st.guards.is_empty()
+            && !bounds.is_empty()
+            && let Some(c) = self.computed(block, s)
+        {
+            bounds[1] = self.arith(
+                block,
+                ArithOp::Select,
+                &[c, bounds[1], bounds[0]],
+                Type::INDEX,
+                None,
+            );
         }
         let st = &self.k.stages[s];
         let mut spec = OpSpec::new(Opcode::Pj(PjOp::Stage))
