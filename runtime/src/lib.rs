@@ -7,7 +7,8 @@
 //! - [`alloc`]: aligned memory for intermediates.
 //! - [`math`]: elementary functions, the same Rust `std` functions the
 //!   reference interpreter uses, so native code agrees with it bit for bit.
-//! - [`parallel`]: the parallel-for over a fixed worker pool.
+//! - [`parallel`]: the parallel-for, its chunks and the thread count.
+//! - [`pool`]: the worker threads it runs on.
 //! - [`buffer`]: a safe owned `Buffer` for Rust callers.
 //!
 //! Invariant: no dependency on the compiler, LLVM or Cranelift; everything
@@ -21,6 +22,7 @@ pub mod error;
 pub mod interrupt;
 pub mod math;
 pub mod parallel;
+pub mod pool;
 
 pub use abi::{ElemType, PjBuffer};
 pub use buffer::Buffer;

@@ -1,16 +1,22 @@
 //! The parallel-for that generated code calls for `loop.parallel`: the
-//! iteration range is cut into chunks run on a fixed pool of worker threads
-//! (rayon's global pool: `RAYON_NUM_THREADS` sets its size), never a thread
-//! per call. Small ranges and single-thread pools run inline, with no
-//! overhead beyond the call.
+//! iteration range is cut into chunks that the calling thread and the
+//! workers of a [`Pool`] claim one at a time, never a thread per call.
+//! Small ranges and single-thread pools run inline, with no overhead
+//! beyond the call. The compiler sizes the grain (the fewest iterations
+//! worth a chunk) from the work an iteration does, reductions included.
 
-use rayon::prelude::*;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use crate::pool::Pool;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A chunk of a parallel loop: `body(ctx, lo, hi)` runs iterations
 /// `lo..hi` and returns a status.
 pub type ChunkFn = extern "C" fn(*const u8, i64, i64) -> i32;
+
+/// Chunks per thread: enough that a thread that starts late, or chunks of
+/// uneven work, leave the others little to wait for; few enough that
+/// claiming them costs nothing.
+const CHUNKS_PER_THREAD: i64 = 8;
 
 /// The context pointer, shared read-only by every chunk.
 #[derive(Clone, Copy)]
@@ -27,9 +33,9 @@ impl Ctx {
 }
 
 /// Runs `body` over `lo..hi` in chunks of at least `grain` iterations on
-/// the worker pool. Returns 0, or the status of a failing chunk (the first
-/// to fail), whose message is then this thread's last error. After a chunk
-/// fails, chunks not yet started are skipped.
+/// this thread and the pool's workers. Returns 0, or the status of a
+/// failing chunk (the first to fail), whose message is then this thread's
+/// last error. After a chunk fails, chunks not yet started are skipped.
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_parallel_for(
     lo: i64,
@@ -43,79 +49,59 @@ pub extern "C" fn pj_rt_parallel_for(
         return 0;
     }
     let grain = grain.max(1);
-    let pool = if rayon::current_thread_index().is_some() {
-        // nested in a chunk: the pool this worker belongs to
-        None
-    } else {
-        POOL.with(|p| p.borrow().clone()).or_else(process_pool)
-    };
-    let threads =
-        pool.as_ref()
-            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()) as i64;
     if crate::interrupt::requested() {
         return crate::interrupt::fail();
     }
+    // a loop nested in a chunk runs inline: its threads are busy already
+    let pool = if crate::pool::inside_a_job() {
+        None
+    } else {
+        current_pool()
+    };
+    let threads = pool.as_ref().map_or(1, |p| p.threads()) as i64;
     if threads <= 1 || n <= grain {
-        // inline, in grain-sized chunks so that a request can stop it
-        let mut a = lo;
-        while a < hi {
-            let b = a.saturating_add(grain).min(hi);
-            let st = body(ctx, a, b);
-            if st != 0 {
-                return st;
-            }
-            a = b;
-            if a < hi && crate::interrupt::requested() {
-                return crate::interrupt::fail();
-            }
-        }
-        return 0;
+        return run_inline(lo, hi, grain, body, ctx);
     }
-    // a few chunks per thread balance uneven work; each at least `grain`
-    let chunks = (n / grain).clamp(1, 4 * threads);
-    let size = (n + chunks - 1) / chunks;
+    let chunks = (n / grain).clamp(1, CHUNKS_PER_THREAD * threads);
+    let size = n / chunks + i64::from(n % chunks != 0);
     let ctx = Ctx(ctx);
+    let next = AtomicI64::new(0);
     let status = AtomicI32::new(0);
     let message: Mutex<Option<String>> = Mutex::new(None);
-    let run_chunks = || {
-        (0..chunks).into_par_iter().for_each(|c| {
-            if status.load(Ordering::Relaxed) != 0 {
+    let fail = |st: i32| {
+        if status
+            .compare_exchange(0, st, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            // the message was recorded on this thread; carry it to the caller
+            *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
+        }
+    };
+    let claim_chunks = || {
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks || status.load(Ordering::Relaxed) != 0 {
                 return;
             }
             if crate::interrupt::requested() {
-                if status
-                    .compare_exchange(
-                        0,
-                        crate::abi::status::INTERRUPTED,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    )
-                    .is_ok()
-                {
-                    crate::interrupt::fail();
-                    *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
-                }
+                fail(crate::interrupt::fail());
                 return;
             }
             let a = lo + c * size;
-            let b = (a + size).min(hi);
-            if a >= b {
-                return;
+            let b = a.saturating_add(size).min(hi);
+            if a < b {
+                let st = body(ctx.get(), a, b);
+                if st != 0 {
+                    fail(st);
+                }
             }
-            let st = body(ctx.get(), a, b);
-            if st != 0
-                && status
-                    .compare_exchange(0, st, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                // the message was recorded on this worker; carry it to the caller
-                *message.lock().unwrap_or_else(|e| e.into_inner()) = crate::error::last_error();
-            }
-        })
+        }
     };
-    match &pool {
-        Some(p) => p.install(run_chunks),
-        None => run_chunks(),
+    let helpers = usize::try_from((chunks - 1).min(threads - 1)).unwrap_or(0);
+    let shared = pool.as_ref().is_some_and(|p| p.run(helpers, &claim_chunks));
+    if !shared {
+        // another caller has the pool: this one runs alone
+        claim_chunks();
     }
     let st = status.load(Ordering::SeqCst);
     if st != 0 {
@@ -125,47 +111,84 @@ pub extern "C" fn pj_rt_parallel_for(
     st
 }
 
+/// Runs `lo..hi` on this thread, in grain-sized chunks so that a stop
+/// request can end it between them.
+fn run_inline(lo: i64, hi: i64, grain: i64, body: ChunkFn, ctx: *const u8) -> i32 {
+    let mut a = lo;
+    while a < hi {
+        let b = a.saturating_add(grain).min(hi);
+        let st = body(ctx, a, b);
+        if st != 0 {
+            return st;
+        }
+        a = b;
+        if a < hi && crate::interrupt::requested() {
+            return crate::interrupt::fail();
+        }
+    }
+    0
+}
+
 thread_local! {
     /// The pool parallel loops started on this thread use ([`with_pool`]).
-    static POOL: std::cell::RefCell<Option<std::sync::Arc<rayon::ThreadPool>>> =
+    static POOL: std::cell::RefCell<Option<Arc<Pool>>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` with the parallel loops it starts on this thread using `pool`
-/// (`None`: the global pool) — how one process runs kernels with a thread
-/// count it changes at will (`pj repl`'s `:threads`).
-pub fn with_pool<R>(pool: Option<std::sync::Arc<rayon::ThreadPool>>, f: impl FnOnce() -> R) -> R {
+/// (`None`: the process's pool) — how one process runs kernels with a
+/// thread count it changes at will (`pj repl`'s `:threads`).
+pub fn with_pool<R>(pool: Option<Arc<Pool>>, f: impl FnOnce() -> R) -> R {
     let old = POOL.with(|p| std::mem::replace(&mut *p.borrow_mut(), pool));
     let r = f();
     POOL.with(|p| *p.borrow_mut() = old);
     r
 }
 
-/// The most worker threads a pool may have: more is a mistake (each
-/// thread reserves a stack), not a request to honour.
+/// The most threads a pool may have: more is a mistake (each thread
+/// reserves a stack), not a request to honour.
 pub const MAX_THREADS: usize = 1024;
 
-/// The process's pool, once sized by [`set_threads`] or `PJ_THREADS`;
-/// `None` until then (rayon's global pool serves).
-static PROCESS_POOL: std::sync::RwLock<Option<std::sync::Arc<rayon::ThreadPool>>> =
-    std::sync::RwLock::new(None);
+/// A pool of `threads` threads (the caller included), or why not.
+pub fn pool(threads: usize) -> Result<Arc<Pool>, String> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(format!(
+            "{threads} threads: a pool has 1 to {MAX_THREADS} threads"
+        ));
+    }
+    Pool::new(threads).map(Arc::new)
+}
 
-fn process_pool() -> Option<std::sync::Arc<rayon::ThreadPool>> {
-    static FROM_ENV: std::sync::Once = std::sync::Once::new();
-    FROM_ENV.call_once(|| {
-        // `PJ_THREADS=n`, read once; a value that is not a thread count
-        // is ignored (the default pool serves), never an abort
-        if let Some(n) = std::env::var("PJ_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-        {
-            let _ = set_threads(n);
-        }
-    });
-    PROCESS_POOL
+/// The process's pool: sized by [`set_threads`], else by `PJ_THREADS`
+/// (read once), else one thread per core this process may use.
+static PROCESS_POOL: RwLock<Option<Arc<Pool>>> = RwLock::new(None);
+
+fn process_pool() -> Option<Arc<Pool>> {
+    if let Some(p) = PROCESS_POOL
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
+    {
+        return Some(p);
+    }
+    let mut slot = PROCESS_POOL.write().unwrap_or_else(|e| e.into_inner());
+    if slot.is_none() {
+        // `PJ_THREADS=n`; a value that is not a thread count is ignored
+        // (the default serves), never an abort
+        let from_env = std::env::var("PJ_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .and_then(|n| pool(n).ok());
+        *slot = from_env.or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            pool(cores.min(MAX_THREADS)).ok()
+        });
+    }
+    slot.clone()
+}
+
+fn current_pool() -> Option<Arc<Pool>> {
+    POOL.with(|p| p.borrow().clone()).or_else(process_pool)
 }
 
 /// Sizes the pool parallel loops of this process use (threads that set
@@ -173,16 +196,8 @@ fn process_pool() -> Option<std::sync::Arc<rayon::ThreadPool>> {
 /// threads, or an error saying why not. Loops already running finish on
 /// the pool they started on.
 pub fn set_threads(n: usize) -> Result<(), String> {
-    if !(1..=MAX_THREADS).contains(&n) {
-        return Err(format!(
-            "{n} threads: a pool has 1 to {MAX_THREADS} threads"
-        ));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .map_err(|e| format!("cannot start {n} threads: {e}"))?;
-    *PROCESS_POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(pool));
+    let p = pool(n)?;
+    *PROCESS_POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
     Ok(())
 }
 
@@ -201,11 +216,9 @@ pub extern "C" fn pj_set_threads(n: i32) -> i32 {
     }
 }
 
-/// The number of worker threads parallel loops started on this thread use.
+/// The number of threads parallel loops started on this thread use.
 pub fn threads() -> usize {
-    POOL.with(|p| p.borrow().clone())
-        .or_else(process_pool)
-        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    current_pool().map_or(1, |p| p.threads())
 }
 
 #[cfg(test)]
@@ -247,12 +260,7 @@ mod tests {
             .unwrap_or_else(|e| e.into_inner());
         // one thread (inline, in grain-sized chunks) and a pool of two
         for threads in [1, 2] {
-            let pool = std::sync::Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap(),
-            );
+            let pool = pool(threads).unwrap();
             crate::interrupt::clear();
             let done = AtomicI64::new(0);
             let st = with_pool(Some(pool), || {

@@ -92,7 +92,7 @@ pub struct Session {
     hot: std::collections::HashSet<u64>,
     /// Sizes of each kernel's last call, for `:explain` and `:energy`.
     last_sizes: HashMap<String, Vec<(String, i64)>>,
-    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    pool: Option<std::sync::Arc<pj_runtime::pool::Pool>>,
     rng: u64,
     inputs: usize,
     out: Box<dyn Write>,
@@ -170,8 +170,10 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("arange", "arange(T, N): 0, 1, ..., N - 1"),
 ];
 
-/// The largest array the built-ins make (elements).
-const MAX_ELEMENTS: usize = 1 << 30;
+/// The largest array the built-ins make (elements): REPL values take 16
+/// bytes per element, so 4 GiB; larger arrays belong in `.npy` files run
+/// with `pj run`, which keeps each element in its own type.
+const MAX_ELEMENTS: usize = 1 << 28;
 
 /// A call at the quick tier that runs longer than this recompiles its
 /// kernel at the optimizing tier for the next call: the few extra
@@ -464,12 +466,7 @@ impl Session {
                             pj_runtime::parallel::MAX_THREADS
                         )
                     })?;
-                self.pool = Some(std::sync::Arc::new(
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(n)
-                        .build()
-                        .map_err(|e| anyhow!("cannot start {n} threads: {e}"))?,
-                ));
+                self.pool = Some(pj_runtime::parallel::pool(n).map_err(|e| anyhow!(e))?);
                 self.settings.threads = Some(n);
                 let _ = writeln!(self.out, "threads: {n}");
                 Ok(())
@@ -656,24 +653,32 @@ impl Session {
             .iter()
             .try_fold(1usize, |a, &n| a.checked_mul(n))
             .filter(|&n| n <= MAX_ELEMENTS)
-            .ok_or_else(|| anyhow!("{shape:?} is more than 2^30 elements"))?;
-        let data: Vec<Scalar> = (0..count)
-            .map(|i| match name {
-                "zeros" => Scalar::F64(0.0).cast(elem),
-                "ones" => Scalar::F64(1.0).cast(elem),
-                "arange" => Scalar::I64(i as i64).cast(elem),
-                _ => {
-                    self.rng ^= self.rng << 13;
-                    self.rng ^= self.rng >> 7;
-                    self.rng ^= self.rng << 17;
-                    if elem.is_float() {
-                        Scalar::F64((self.rng >> 11) as f64 / (1u64 << 53) as f64).cast(elem)
-                    } else {
-                        Scalar::I64((self.rng % 100) as i64).cast(elem)
-                    }
+            .ok_or_else(|| {
+                anyhow!("{shape:?} is more than 2^28 elements, the most a REPL array holds (16 bytes each); run larger arrays from .npy files with `pj run`")
+            })?;
+        // what is left of memory decides, not an abort
+        let mut data: Vec<Scalar> = Vec::new();
+        data.try_reserve_exact(count).map_err(|_| {
+            anyhow!(
+                "cannot allocate {shape:?}: {count} elements take {} bytes as REPL values (16 bytes each)",
+                count.saturating_mul(16)
+            )
+        })?;
+        data.extend((0..count).map(|i| match name {
+            "zeros" => Scalar::F64(0.0).cast(elem),
+            "ones" => Scalar::F64(1.0).cast(elem),
+            "arange" => Scalar::I64(i as i64).cast(elem),
+            _ => {
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                if elem.is_float() {
+                    Scalar::F64((self.rng >> 11) as f64 / (1u64 << 53) as f64).cast(elem)
+                } else {
+                    Scalar::I64((self.rng % 100) as i64).cast(elem)
                 }
-            })
-            .collect();
+            }
+        }));
         Ok(Value::Array(Tensor::new(elem, shape, data)))
     }
 
