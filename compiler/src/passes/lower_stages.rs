@@ -977,6 +977,8 @@ impl<'m> Lowerer<'m> {
                     let e = self.bin(blk, ArithOp::Max, e, zero);
                     elems = self.bin(blk, ArithOp::Mul, elems, e);
                 }
+                let work = self.element_work(blk, region);
+                elems = self.bin(blk, ArithOp::Mul, elems, work);
                 let grain = self.grain(blk, elems);
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([lo_k, hi_k, grain])
             } else {
@@ -1216,7 +1218,15 @@ impl<'m> Lowerer<'m> {
         let loc = self.m.def_op(last.result).and_then(|o| self.m.op(o).loc);
         for (a, b, interior) in ranges {
             let spec = if parallel {
-                let grain = self.grain(block, one);
+                let mut work = self.index_const(0);
+                for f in fills {
+                    let w = match f.body {
+                        Body::Value(r) => self.element_work(block, r),
+                        Body::Accumulate(_) | Body::Init(_) => one,
+                    };
+                    work = self.bin(block, ArithOp::Add, work, w);
+                }
+                let grain = self.grain(block, work);
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([a, b, grain])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([a, b, one])
@@ -2092,6 +2102,47 @@ impl<'m> Lowerer<'m> {
             }
         }
         unreachable!("verified: regions end in pj.yield")
+    }
+
+    /// The work of one element of `region` (a stage's or a reduction's
+    /// body), in elements: 1, plus for every reduction in it its trip
+    /// count times the work of its body — so a parallel loop over a
+    /// histogram's 256 bins, each a reduction over N elements, is split
+    /// by work and not by its 256 iterations. A bound that varies inside
+    /// the region (a triangular reduction) counts as one iteration; every
+    /// term saturates at `MIN_PARALLEL_ELEMENTS`, past which the grain is
+    /// one iteration anyway (and no product can wrap).
+    fn element_work(&mut self, block: BlockId, region: BlockId) -> ValueId {
+        let cap = self.index_const(MIN_PARALLEL_ELEMENTS);
+        let mut total = self.index_const(1);
+        for op in self.m.block(region).ops.clone() {
+            if self.m.op(op).opcode != Opcode::Pj(PjOp::Reduce) {
+                continue;
+            }
+            let bounds = self.m.op(op).operands.clone();
+            let mut work = self.element_work(block, self.m.entry_block(op, 0));
+            for pair in bounds.chunks(2) {
+                let known = |l: &mut Self, v: ValueId| match l.map.get(&v) {
+                    Some(&x) => Some(x),
+                    None => schedule::int_constant(l.m, v).map(|c| l.index_const(c)),
+                };
+                let (Some(a), Some(b)) = (known(self, pair[0]), known(self, pair[1])) else {
+                    continue;
+                };
+                let zero = self.index_const(0);
+                let trip = self.bin(block, ArithOp::Sub, b, a);
+                let trip = self.bin(block, ArithOp::Max, trip, zero);
+                let trip = self.bin(block, ArithOp::Min, trip, cap);
+                work = if work == self.index_const(1) {
+                    trip
+                } else {
+                    let w = self.bin(block, ArithOp::Mul, work, trip);
+                    self.bin(block, ArithOp::Min, w, cap)
+                };
+            }
+            total = self.bin(block, ArithOp::Add, total, work);
+        }
+        total
     }
 
     /// The grain of a parallel loop whose iterations each compute about

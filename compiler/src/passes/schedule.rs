@@ -269,7 +269,7 @@ pub fn reads_data(m: &Module, v: ValueId) -> bool {
 
 /// The value of an integer constant, or of a negated one (`y + -1` reaches
 /// the schedule block's checks before `canonicalize` has folded it).
-fn int_constant(m: &Module, v: ValueId) -> Option<i64> {
+pub fn int_constant(m: &Module, v: ValueId) -> Option<i64> {
     let op = m.def_op(v)?;
     let d = m.op(op);
     match d.opcode {
