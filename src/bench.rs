@@ -8,7 +8,7 @@ use pj_compiler::codegen::cranelift::{JitModule, KernelArg, Tier};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::ir::{Dim, ScalarType, Type};
 use pj_compiler::passes::PassManager;
-use pj_runtime::{Buffer, ElemType};
+use pj_runtime::Buffer;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -88,9 +88,7 @@ impl Rng {
     }
 }
 
-fn elem_code(t: ScalarType) -> ElemType {
-    pj_compiler::codegen::cranelift::lower::elem_code(t)
-}
+use pj_compiler::codegen::abi::elem_code;
 
 /// Random bytes for `n` elements of `t`: floats in [-1, 1), small integers.
 fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Result<Vec<u8>> {

@@ -4,6 +4,8 @@ use crate::{Backend, Stage};
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::npy;
 use pj_compiler::Module;
+use pj_compiler::codegen::abi;
+use pj_compiler::codegen::cranelift::jit::KernelArg;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::{KernelSignature, signature};
 use pj_compiler::interp::{self, Tensor, Value};
@@ -243,7 +245,11 @@ pub fn run(
             bail!("argument `{k}` is given twice");
         }
     }
+    // arrays stay in their own element type from the file to native code
+    // and back; the interpreter gets its values
+    let native = matches!(backend, Backend::Cranelift);
     let mut values = Vec::new();
+    let mut buffers: Vec<Option<pj_runtime::Buffer>> = Vec::new();
     for (p, ty) in &params {
         let Some(v) = given.get(p.as_str()) else {
             let hint = if ty.rank().is_some() {
@@ -253,8 +259,13 @@ pub fn run(
             };
             bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
         };
+        let mut buffer = None;
         values.push(match ty {
             Type::Vector { .. } => unreachable!("kernel parameters are never vectors (verified)"),
+            Type::Tensor { .. } | Type::Buffer { .. } if native => {
+                buffer = Some(npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?);
+                Value::Scalar(Scalar::Bool(false)) // unused: the buffer is passed
+            }
             Type::Tensor { .. } | Type::Buffer { .. } => {
                 Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
             }
@@ -270,6 +281,7 @@ pub fn run(
                 }
             }
         });
+        buffers.push(buffer);
     }
     let mut targets: Vec<(usize, &str)> = Vec::new();
     for o in outs {
@@ -285,12 +297,12 @@ pub fn run(
 
     let mut phases: Vec<(String, std::time::Duration)> = vec![("front end".into(), t_front)];
     phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
-    let out = match backend {
+    let out: Vec<Output> = match backend {
         Backend::Interp => {
             let t = Instant::now();
             let out = interp::run(&m, &name, &values)?;
             phases.push(("interpret".into(), t.elapsed()));
-            out
+            out.into_iter().map(Output::Tensor).collect()
         }
         Backend::Cranelift => {
             let mut lowered = m.clone();
@@ -308,24 +320,39 @@ pub fn run(
             let kernel = code
                 .kernel(&name)
                 .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
+            let mut kargs: Vec<KernelArg<'_>> = buffers
+                .iter_mut()
+                .zip(&values)
+                .map(|(b, v)| match (b, v) {
+                    (Some(b), _) => KernelArg::Array(b),
+                    (None, Value::Scalar(s)) => KernelArg::Scalar(*s),
+                    (None, Value::Array(_)) => unreachable!("arrays are buffers natively"),
+                })
+                .collect();
             let t = Instant::now();
-            let out = kernel.call(&values)?;
+            let out = kernel.call_owned(&mut kargs)?;
             phases.push(("run".into(), t.elapsed()));
-            out
+            out.into_iter().map(Output::Buffer).collect()
         }
     };
 
     if targets.is_empty() {
-        for (r, t) in results.iter().zip(&out) {
-            println!("{r}: {}", summary(t));
+        for (r, o) in results.iter().zip(&out) {
+            println!("{r}: {}", o.summary());
         }
     }
     for (i, p) in targets {
-        npy::write(Path::new(p), &out[i])?;
-        eprintln!(
-            "wrote {} ({}{:?}) to {p}",
-            results[i], out[i].elem, out[i].shape
-        );
+        let (elem, shape) = match &out[i] {
+            Output::Tensor(t) => {
+                npy::write(Path::new(p), t)?;
+                (t.elem, t.shape.clone())
+            }
+            Output::Buffer(b) => {
+                npy::write_buffer(Path::new(p), b)?;
+                (abi::scalar_type(b.elem()), b.shape())
+            }
+        };
+        eprintln!("wrote {} ({elem}{shape:?}) to {p}", results[i]);
     }
     if time {
         eprintln!("timings:");
@@ -336,18 +363,50 @@ pub fn run(
     Ok(())
 }
 
-/// `f32[4, 5]  min -1 max 3 mean 0.25  [0.1, 0.2, ...]`
-fn summary(t: &Tensor) -> String {
-    let mut s = format!("{}{:?}", t.elem, t.shape);
-    if t.is_empty() {
+/// A result of `pj run`: interpreter values, or a native buffer (its
+/// elements in their own type).
+enum Output {
+    Tensor(Tensor),
+    Buffer(pj_runtime::Buffer),
+}
+
+impl Output {
+    /// `f32[4, 5]  min -1 max 3 mean 0.25  [0.1, 0.2, ...]`, in one pass
+    /// over the elements.
+    fn summary(&self) -> String {
+        match self {
+            Output::Tensor(t) => summary(t.elem, &t.shape, t.data.iter().copied()),
+            Output::Buffer(b) => {
+                let elem = abi::scalar_type(b.elem());
+                let each = b
+                    .bytes()
+                    .chunks_exact(elem.size_bytes())
+                    .map(|c| interp::scalar_from_le_bytes(elem, c));
+                summary(elem, &b.shape(), each)
+            }
+        }
+    }
+}
+
+fn summary(elem: ScalarType, shape: &[usize], elements: impl Iterator<Item = Scalar>) -> String {
+    let mut s = format!("{elem}{shape:?}");
+    let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
+    let mut shown = Vec::new();
+    for x in elements {
+        if shown.len() < 6 {
+            shown.push(fmt_scalar(&x));
+        }
+        let v = x.as_f64();
+        min = min.min(v);
+        max = max.max(v);
+        sum += v;
+        n += 1;
+    }
+    if n == 0 {
         return s + " (empty)";
     }
-    let vals: Vec<f64> = t.data.iter().map(|x| x.as_f64()).collect();
-    let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-    let shown: Vec<String> = t.data.iter().take(6).map(fmt_scalar).collect();
-    let more = if t.len() > 6 { ", ..." } else { "" };
+    let mean = sum / n as f64;
+    let more = if n > 6 { ", ..." } else { "" };
     s += &format!(
         "  min {min:.6} max {max:.6} mean {mean:.6}  [{}{more}]",
         shown.join(", ")

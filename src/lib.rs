@@ -18,6 +18,14 @@ use std::path::Path;
 /// `/dev/stdout`, a named pipe) is written through, never replaced; a
 /// directory is refused.
 pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
+    let parts: Vec<(&Path, [&[u8]; 1])> = files.iter().map(|&(p, b)| (p, [b])).collect();
+    let parts: Vec<(&Path, &[&[u8]])> = parts.iter().map(|(p, b)| (*p, &b[..])).collect();
+    write_atomic_parts(&parts)
+}
+
+/// [`write_atomic`] for files whose bytes come in several parts (a header
+/// and a large buffer), written one after the other without a copy.
+pub fn write_atomic_parts(files: &[(&Path, &[&[u8]])]) -> Result<()> {
     use std::io::Write as _;
     let mut staged = Vec::new();
     let mut through = Vec::new();
@@ -46,8 +54,10 @@ pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
         }
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)
             .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
-        tmp.write_all(bytes)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        for part in bytes.iter() {
+            tmp.write_all(part)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
         tmp.flush()?;
         // a temporary file is private (0600): an output keeps the mode and
         // owner of the file it replaces, and a new one is an ordinary file
@@ -72,8 +82,10 @@ pub fn write_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
             .write(true)
             .open(&target)
             .with_context(|| format!("cannot open `{}` for writing", path.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        for part in bytes.iter() {
+            f.write_all(part)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
     }
     for (tmp, target, path) in staged {
         tmp.persist(&target)

@@ -107,6 +107,15 @@ impl Buffer {
         unsafe { std::slice::from_raw_parts(self.desc.data, self.bytes) }
     }
 
+    /// The element bytes, row-major, to fill in place.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        if self.bytes == 0 {
+            return &mut [];
+        }
+        // SAFETY: owned allocation of `bytes` bytes, borrowed mutably once.
+        unsafe { std::slice::from_raw_parts_mut(self.desc.data, self.bytes) }
+    }
+
     /// The element type.
     pub fn elem(&self) -> ElemType {
         ElemType::from_code(self.desc.elem_type).expect("constructed with a valid type")

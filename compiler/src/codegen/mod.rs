@@ -6,6 +6,7 @@
 //! - [`cranelift`]: fast compilation; JIT in-process (the default of
 //!   `pj run`) and object files with C headers (`pj build`).
 
+pub mod abi;
 pub mod cranelift;
 pub mod symbols;
 

@@ -13,7 +13,7 @@
 
 mod tensor;
 
-pub use tensor::Tensor;
+pub use tensor::{Tensor, scalar_from_le_bytes};
 
 use crate::dialects::arith::{self, EvalError, Scalar};
 use crate::dialects::{

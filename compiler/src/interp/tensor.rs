@@ -71,22 +71,37 @@ impl Tensor {
 
     /// An array from little-endian element bytes.
     pub fn from_le_bytes(elem: ScalarType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
+        Tensor::try_from_le_bytes(elem, shape, bytes).expect("memory for the elements")
+    }
+
+    /// [`Tensor::from_le_bytes`], or `None` when there is no memory for
+    /// the elements (16 bytes each, however narrow their type).
+    pub fn try_from_le_bytes(elem: ScalarType, shape: Vec<usize>, bytes: &[u8]) -> Option<Tensor> {
         let size = elem.size_bytes();
-        let data = bytes
-            .chunks_exact(size)
-            .map(|c| match elem {
-                ScalarType::Bool => Scalar::Bool(c[0] != 0),
-                ScalarType::I8 => Scalar::I8(c[0] as i8),
-                ScalarType::U8 => Scalar::U8(c[0]),
-                ScalarType::I16 => Scalar::I16(i16::from_le_bytes([c[0], c[1]])),
-                ScalarType::U16 => Scalar::U16(u16::from_le_bytes([c[0], c[1]])),
-                ScalarType::I32 => Scalar::I32(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                ScalarType::U32 => Scalar::U32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                ScalarType::F32 => Scalar::F32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                ScalarType::I64 => Scalar::I64(i64::from_le_bytes(c.try_into().expect("8 bytes"))),
-                ScalarType::F64 => Scalar::F64(f64::from_le_bytes(c.try_into().expect("8 bytes"))),
-            })
-            .collect();
-        Tensor::new(elem, shape, data)
+        let mut data = Vec::new();
+        data.try_reserve_exact(bytes.len() / size).ok()?;
+        data.extend(
+            bytes
+                .chunks_exact(size)
+                .map(|c| scalar_from_le_bytes(elem, c)),
+        );
+        Some(Tensor::new(elem, shape, data))
+    }
+}
+
+/// The element of type `elem` in its little-endian bytes `c` (`bool`: one
+/// byte, non-zero is true). Panics if `c` is shorter than the type.
+pub fn scalar_from_le_bytes(elem: ScalarType, c: &[u8]) -> Scalar {
+    match elem {
+        ScalarType::Bool => Scalar::Bool(c[0] != 0),
+        ScalarType::I8 => Scalar::I8(c[0] as i8),
+        ScalarType::U8 => Scalar::U8(c[0]),
+        ScalarType::I16 => Scalar::I16(i16::from_le_bytes([c[0], c[1]])),
+        ScalarType::U16 => Scalar::U16(u16::from_le_bytes([c[0], c[1]])),
+        ScalarType::I32 => Scalar::I32(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        ScalarType::U32 => Scalar::U32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        ScalarType::F32 => Scalar::F32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        ScalarType::I64 => Scalar::I64(i64::from_le_bytes(c[..8].try_into().expect("8 bytes"))),
+        ScalarType::F64 => Scalar::F64(f64::from_le_bytes(c[..8].try_into().expect("8 bytes"))),
     }
 }

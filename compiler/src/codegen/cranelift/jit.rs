@@ -335,7 +335,22 @@ impl JitKernel {
                         s.ty()
                     )));
                 }
-                (IrType::Buffer { .. }, KernelArg::Array(b)) => slots.push(b.descriptor() as u64),
+                (IrType::Buffer { elem, dims }, KernelArg::Array(b)) => {
+                    let got = crate::codegen::abi::scalar_type(b.elem());
+                    if got != *elem {
+                        return Err(bad(format!(
+                            "argument `{pname}`: expects an array of {elem}, got {got}"
+                        )));
+                    }
+                    if b.shape().len() != dims.len() {
+                        return Err(bad(format!(
+                            "argument `{pname}`: expects {} dims, got an array of shape {:?}",
+                            dims.len(),
+                            b.shape()
+                        )));
+                    }
+                    slots.push(b.descriptor() as u64)
+                }
                 (t, _) => return Err(bad(format!("argument `{pname}`: expects {t}"))),
             }
         }
@@ -404,6 +419,25 @@ impl JitKernel {
         }
     }
 
+    /// Runs the kernel on runtime buffers and returns its results in
+    /// buffers it allocates, each element in its own type: the way to call
+    /// with large arrays (an interpreter value takes 16 bytes per element).
+    pub fn call_owned(&self, args: &mut [KernelArg<'_>]) -> Result<Vec<Buffer>, RunError> {
+        let shapes = self.result_shapes(args)?;
+        let mut outputs = Vec::new();
+        for ((rname, elem, _), shape) in self.results.iter().zip(&shapes) {
+            outputs.push(
+                Buffer::zeros(elem_code(*elem), shape).map_err(|e| RunError {
+                    status: pj_runtime::abi::status::OUT_OF_MEMORY,
+                    message: format!("cannot allocate result `{rname}` of shape {shape:?}: {e}"),
+                })?,
+            );
+        }
+        let mut refs: Vec<&mut Buffer> = outputs.iter_mut().collect();
+        self.call_buffers(args, &mut refs)?;
+        Ok(outputs)
+    }
+
     /// Calls the kernel on interpreter values: checks element types and
     /// ranks, asks for the result shapes, allocates the results and runs.
     pub fn call(&self, args: &[Arg]) -> Result<Vec<Tensor>, RunError> {
@@ -418,18 +452,12 @@ impl JitKernel {
         let mut owned: Vec<Option<Buffer>> = Vec::new();
         for ((pname, ty), a) in self.params.iter().zip(args) {
             owned.push(match (ty, a) {
-                (IrType::Buffer { elem, dims }, Arg::Array(t)) => {
+                (IrType::Buffer { elem, .. }, Arg::Array(t)) => {
+                    // said here, before a buffer of the wrong size is made
                     if t.elem != *elem {
                         return Err(bad(format!(
                             "argument `{pname}`: expects an array of {elem}, got {}",
                             t.elem
-                        )));
-                    }
-                    if t.shape.len() != dims.len() {
-                        return Err(bad(format!(
-                            "argument `{pname}`: expects {} dims, got an array of shape {:?}",
-                            dims.len(),
-                            t.shape
                         )));
                     }
                     Some(to_buffer(t)?)
@@ -446,18 +474,7 @@ impl JitKernel {
                 (None, Arg::Array(_)) => KernelArg::Scalar(Scalar::Bool(false)), // rejected by `slots`
             })
             .collect();
-        let shapes = self.result_shapes(&mut kargs)?;
-        let mut outputs = Vec::new();
-        for ((rname, elem, _), shape) in self.results.iter().zip(&shapes) {
-            outputs.push(
-                Buffer::zeros(elem_code(*elem), shape).map_err(|e| RunError {
-                    status: pj_runtime::abi::status::OUT_OF_MEMORY,
-                    message: format!("cannot allocate result `{rname}` of shape {shape:?}: {e:?}"),
-                })?,
-            );
-        }
-        let mut refs: Vec<&mut Buffer> = outputs.iter_mut().collect();
-        self.call_buffers(&mut kargs, &mut refs)?;
+        let outputs = self.call_owned(&mut kargs)?;
         Ok(outputs
             .iter()
             .zip(&self.results)

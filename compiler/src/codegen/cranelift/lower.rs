@@ -24,7 +24,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
-use pj_runtime::abi::{ElemType, offsets, status};
+use pj_runtime::abi::{offsets, status};
 use std::collections::HashMap;
 
 /// The runtime functions generated code calls, declared in a module.
@@ -113,21 +113,7 @@ pub fn cl_value_type(t: &IrType) -> types::Type {
     }
 }
 
-/// The runtime's code for an element type.
-pub fn elem_code(t: ScalarType) -> ElemType {
-    match t {
-        ScalarType::Bool => ElemType::Bool,
-        ScalarType::I8 => ElemType::I8,
-        ScalarType::I16 => ElemType::I16,
-        ScalarType::I32 => ElemType::I32,
-        ScalarType::I64 => ElemType::I64,
-        ScalarType::U8 => ElemType::U8,
-        ScalarType::U16 => ElemType::U16,
-        ScalarType::U32 => ElemType::U32,
-        ScalarType::F32 => ElemType::F32,
-        ScalarType::F64 => ElemType::F64,
-    }
-}
+pub use crate::codegen::abi::elem_code;
 
 /// The native signature of a `func.func`: a pointer per buffer, scalars by
 /// value, an `i32` status.
