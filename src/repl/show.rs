@@ -191,18 +191,22 @@ pub fn stats(name: &str, v: &Value) -> String {
         Value::Array(t) => t,
     };
     let mut head = format!("{name}: {}{:?}, {} elements", t.elem, t.shape, t.len());
-    let vals: Vec<f64> = t.data.iter().map(|s| s.as_f64()).collect();
-    let nans = vals.iter().filter(|x| x.is_nan()).count();
-    let finite: Vec<f64> = vals.iter().copied().filter(|x| !x.is_nan()).collect();
-    if finite.is_empty() {
+    // two passes over the elements, no copy of them: arrays can be large
+    let finite = || t.data.iter().map(|s| s.as_f64()).filter(|x| !x.is_nan());
+    let nans = t.len() - finite().count();
+    let n = finite().count();
+    if n == 0 {
         head.push_str(&format!(", {nans} NaN\n"));
         return head;
     }
-    let n = finite.len() as f64;
-    let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mean = finite.iter().sum::<f64>() / n;
-    let var = finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+    for x in finite() {
+        min = min.min(x);
+        max = max.max(x);
+        sum += x;
+    }
+    let mean = sum / n as f64;
+    let var = finite().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
     format!(
         "{head}\n  min  {min:.6}\n  max  {max:.6}\n  mean {mean:.6}\n  std  {:.6}\n  NaN  {nans}\n",
         var.sqrt()
