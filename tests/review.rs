@@ -296,6 +296,52 @@ mod ir_text {
         );
     }
 
+    /// Messages class: an out-of-bounds read names the array read (a
+    /// stage's scratch buffer by its stage) and the dim that is outside,
+    /// natively scalar and vectorized and in the loop-level interpreter —
+    /// not the first dim's index, not "a buffer".
+    #[test]
+    fn an_out_of_bounds_read_names_its_array_and_dim() {
+        let src = "kernel k(x: f32[N, M]) -> y: f32[N, M] { t[i, j] = x[i, j] * 2.0; y[i, j] = t[i, j] + t[i, j] * t[i, j]; }";
+        let x = || {
+            Value::Array(Tensor::new(
+                ScalarType::F32,
+                vec![3, 8],
+                vec![Scalar::F32(1.0); 24],
+            ))
+        };
+        // the first read of `t` moves by N rows, then by M columns
+        for (dim, extent, shift) in [(0, 3, "%N"), (1, 8, "%M")] {
+            let text = edited(src, "mem.load(%t", |l| {
+                let (head, tail) = l.split_once("mem.load(%t, ").expect("a load of t");
+                let (ops, rest) = tail.split_once(')').expect("operands");
+                let mut ops: Vec<String> = ops.split(", ").map(String::from).collect();
+                ops[dim] = shift.to_string();
+                format!("{head}mem.load(%t, {}){rest}", ops.join(", "))
+            });
+            let mut m = parse_module(&text).expect("parses");
+            pj_compiler::dialects::drop_promises(&mut m);
+            let want = format!("in dim {dim} of extent {extent}");
+            let mut vectorized = m.clone();
+            PassManager::parse("vectorize")
+                .unwrap()
+                .run(&mut vectorized)
+                .unwrap();
+            for (what, module) in [("scalar", &m), ("vectorized", &vectorized)] {
+                let code = JitModule::compile(module).expect("compiles");
+                let err = code.kernel("k").expect("k").call(&[x()]).unwrap_err();
+                assert!(
+                    err.message.contains("read of `t` out of bounds")
+                        && err.message.contains(&want),
+                    "{what}: {}",
+                    err.message
+                );
+            }
+            let err = interp::run(&m, "k", &[x()]).unwrap_err().to_string();
+            assert!(err.contains("read of `t` out of bounds"), "{err}");
+        }
+    }
+
     #[test]
     fn frees_the_verifier_refuses() {
         let bad_frees = [

@@ -698,6 +698,16 @@ impl Interp<'_> {
         }
     }
 
+    /// What a buffer is called in messages: the parameter it came from, or
+    /// its name in the IR (an intermediate's `mem.alloc` carries its stage's).
+    fn buffer_name(&self, v: ValueId) -> String {
+        self.names
+            .get(&v)
+            .cloned()
+            .or_else(|| self.m.value(v).name.clone())
+            .unwrap_or_else(|| "an unnamed buffer".into())
+    }
+
     /// The flat index of lane `k` of a vector access: the indices with the
     /// `last` one plus `k`.
     #[allow(clippy::too_many_arguments)]
@@ -723,11 +733,7 @@ impl Interp<'_> {
                 index[last] += k as i64;
                 let valid: Vec<String> = buf.shape.iter().map(|s| format!("0..{s}")).collect();
                 return Err(InterpError::OutOfBounds {
-                    array: self
-                        .names
-                        .get(&bv)
-                        .cloned()
-                        .unwrap_or_else(|| "a buffer".into()),
+                    array: self.buffer_name(bv),
                     index,
                     valid: format!("[{}]", valid.join(", ")),
                     at: self.at(op),

@@ -554,6 +554,68 @@ impl<M: Module> FnLower<'_, '_, M> {
         Ok(())
     }
 
+    /// Checks an access whose indices `idx` into `shape` are all inside
+    /// when `ok` is set (the last dim's `lanes` consecutive indices, for a
+    /// vector); when not, the cold path finds the first dim that is
+    /// outside and names it, with its index and extent: `access` is what
+    /// the message calls it ("read of `t`").
+    fn check_access(
+        &mut self,
+        ok: Value,
+        access: &str,
+        at: &str,
+        idx: &[Value],
+        shape: &[Value],
+        lanes: i64,
+    ) -> Result<(), CodegenError> {
+        let rank = idx.len().min(shape.len());
+        if rank == 0 {
+            return Ok(());
+        }
+        let cont = self.b.create_block();
+        let fail = self.b.create_block();
+        // the failing edge first: see [`Lowerer::simple_loop`] on successor order
+        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, ok, 0);
+        self.b.ins().brif(bad, fail, &[], cont, &[]);
+        self.b.switch_to_block(fail);
+        for k in 0..rank {
+            let vector_dim = k + 1 == rank && lanes > 1;
+            let what = if vector_dim {
+                "lanes from index"
+            } else {
+                "index"
+            };
+            let msg =
+                format!("{access} out of bounds{at}: {what} {{0}} in dim {k} of extent {{1}}");
+            if k + 1 < rank {
+                // this dim is inside: look at the next one
+                let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, idx[k], shape[k]);
+                let next = self.b.create_block();
+                let here = self.b.create_block();
+                self.b.ins().brif(inside, next, &[], here, &[]);
+                self.b.switch_to_block(here);
+                self.fail_with(&msg, idx[k], shape[k])?;
+                self.b.switch_to_block(next);
+            } else {
+                // the others were inside, so this one is not
+                self.fail_with(&msg, idx[k], shape[k])?;
+            }
+        }
+        self.b.switch_to_block(cont);
+        Ok(())
+    }
+
+    /// Ends the current block with `pj_rt_fail(OUT_OF_BOUNDS, message, a, b)`.
+    fn fail_with(&mut self, message: &str, a: Value, b: Value) -> Result<(), CodegenError> {
+        let (p, len) = self.message(message)?;
+        let c = self.iconst(types::I32, i64::from(status::OUT_OF_BOUNDS));
+        let st = self
+            .call(self.rt.fail, &[c, p, len, a, b])
+            .expect("pj_rt_fail returns its code");
+        self.b.ins().jump(self.fail_exit, &[BlockArg::Value(st)]);
+        Ok(())
+    }
+
     fn zero64(&mut self) -> Value {
         self.iconst(types::I64, 0)
     }
@@ -1823,12 +1885,9 @@ impl<M: Module> FnLower<'_, '_, M> {
                 let proven = store && d.attr("in_bounds") == Some(&Attr::Bool(true));
                 if !proven {
                     let what = if store { "write to" } else { "read of" };
-                    let msg = format!(
-                        "vector {what} `{}` out of bounds{}: lanes from index {{0}} in a dim of extent {{1}}",
-                        buf.name,
-                        self.at(op)
-                    );
-                    self.check(ok, status::OUT_OF_BOUNDS, &msg, last, n)?;
+                    let access = format!("vector {what} `{}`", buf.name);
+                    let at = self.at(op);
+                    self.check_access(ok, &access, &at, &idx, &buf.shape, lanes)?;
                 }
                 // contiguous lanes: one vector access; strided: lane by lane
                 let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
@@ -2180,26 +2239,16 @@ impl<M: Module> FnLower<'_, '_, M> {
             return Ok(self.load_or_zero(&buf, &idx));
         }
         let (addr, ok) = self.address(&buf, &idx);
-        {
-            let (a, b) = self.first_index_and_extent(&idx, &buf);
-            let msg = format!(
-                "read of `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
-                buf.name,
-                self.at(op)
-            );
-            self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
-        }
+        let at = self.at(op);
+        self.check_access(
+            ok,
+            &format!("read of `{}`", buf.name),
+            &at,
+            &idx,
+            &buf.shape,
+            1,
+        )?;
         Ok(self.b.ins().load(t, MemFlagsData::trusted(), addr, 0))
-    }
-
-    fn first_index_and_extent(&mut self, idx: &[Value], buf: &Buf) -> (Value, Value) {
-        match (idx.first(), buf.shape.first()) {
-            (Some(&i), Some(&n)) => (i, n),
-            _ => {
-                let z = self.zero64();
-                (z, z)
-            }
-        }
     }
 
     fn store(&mut self, op: OpId) -> Result<(), CodegenError> {
@@ -2216,13 +2265,15 @@ impl<M: Module> FnLower<'_, '_, M> {
         let idx: Vec<Value> = d.operands[2..].iter().map(|&v| self.scalar(v)).collect();
         let (addr, ok) = self.address(&buf, &idx);
         if d.attr("in_bounds").is_none() {
-            let (a, b) = self.first_index_and_extent(&idx, &buf);
-            let msg = format!(
-                "write to `{}` out of bounds{}: index {{0}} in a dim of extent {{1}}",
-                buf.name,
-                self.at(op)
-            );
-            self.check(ok, status::OUT_OF_BOUNDS, &msg, a, b)?;
+            let at = self.at(op);
+            self.check_access(
+                ok,
+                &format!("write to `{}`", buf.name),
+                &at,
+                &idx,
+                &buf.shape,
+                1,
+            )?;
         }
         self.b.ins().store(MemFlagsData::trusted(), value, addr, 0);
         Ok(())
