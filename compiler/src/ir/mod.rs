@@ -351,6 +351,39 @@ impl Module {
         self.blocks[block.index()].ops.insert(pos, op);
     }
 
+    /// Inserts `ops`, in order, before `anchor` in its block: one search and
+    /// one splice, however many (inlining a stage body inserts dozens).
+    pub fn insert_all_before(&mut self, anchor: OpId, ops: &[OpId]) {
+        let block = self.ops[anchor.index()]
+            .parent
+            .expect("anchor is in a block");
+        let pos = self.blocks[block.index()]
+            .ops
+            .iter()
+            .position(|&o| o == anchor)
+            .expect("anchor in its block");
+        for &op in ops {
+            self.ops[op.index()].parent = Some(block);
+        }
+        self.blocks[block.index()]
+            .ops
+            .splice(pos..pos, ops.iter().copied());
+    }
+
+    /// Replaces every use of `old` by `new` in `block` and the regions of
+    /// its ops: all of them, when `old` is defined in `block`.
+    pub fn replace_uses_in_block(&mut self, block: BlockId, old: ValueId, new: ValueId) {
+        let mut ops = Vec::new();
+        self.walk_block(block, &mut |o| ops.push(o));
+        for op in ops {
+            for v in &mut self.ops[op.index()].operands {
+                if *v == old {
+                    *v = new;
+                }
+            }
+        }
+    }
+
     /// Unlinks `op` from its block. Its results must be unused.
     pub fn erase_op(&mut self, op: OpId) {
         if let Some(block) = self.ops[op.index()].parent.take() {
