@@ -20,9 +20,9 @@ use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrT
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     AbiParam, Block, BlockArg, Endianness, FuncRef, InstBuilder, MemFlagsData, Signature,
-    StackSlotData, StackSlotKind, Value, types,
+    StackSlot, StackSlotData, StackSlotKind, Value, types,
 };
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
 use pj_runtime::abi::{offsets, status};
 use std::collections::HashMap;
@@ -157,8 +157,12 @@ struct FnLower<'a, 'b, M: Module> {
     ptr: types::Type,
     rt: &'a RuntimeFuncs,
     refs: HashMap<FuncId, FuncRef>,
-    /// (pointer, byte count) variables of every `mem.alloc`, null/0 when not live.
-    allocs: Vec<(Variable, Variable)>,
+    /// A table on the stack of (pointer, byte count) per `mem.alloc`, null
+    /// and 0 when not live, that the failure exit frees from. In memory,
+    /// not in variables: every failing branch would carry every variable
+    /// to the exit as a block argument, and code grew with checks ×
+    /// allocations (a chain of 400 stencils: 29 MB).
+    alloc_table: Option<StackSlot>,
     /// Each `mem.alloc` op's index into `allocs` (stable when a body is
     /// lowered twice, as loop versioning does).
     alloc_slot: HashMap<OpId, usize>,
@@ -245,7 +249,7 @@ fn define_with<M: Module>(
             ptr,
             rt,
             refs: HashMap::new(),
-            allocs: Vec::new(),
+            alloc_table: None,
             alloc_slot: HashMap::new(),
             fail_exit: Block::from_u32(0),
             pending: Vec::new(),
@@ -749,10 +753,11 @@ impl<M: Module> FnLower<'_, '_, M> {
         )
     }
 
-    /// One variable pair (pointer, bytes) per `mem.alloc` under `block`,
-    /// null until allocated and again after `mem.dealloc`, so a failure
-    /// exit frees exactly what is live. Allocations inside nested parallel
-    /// loops get pairs here too, unused: their outlined bodies have their own.
+    /// One entry (pointer, bytes) of the allocation table per `mem.alloc`
+    /// under `block`, null until allocated and again after `mem.dealloc`,
+    /// so a failure exit frees exactly what is live. Allocations inside
+    /// nested parallel loops get entries here too, unused: their outlined
+    /// bodies have their own table.
     fn declare_allocs(&mut self, block: BlockId) {
         let ir = self.ir;
         let mut ops = Vec::new();
@@ -761,25 +766,51 @@ impl<M: Module> FnLower<'_, '_, M> {
                 ops.push(op);
             }
         });
-        let null = self.iconst(self.ptr, 0);
-        for op in ops {
-            self.alloc_slot.insert(op, self.allocs.len());
-            let pv = self.b.declare_var(self.ptr);
-            let bv = self.b.declare_var(self.ptr);
-            self.b.def_var(pv, null);
-            self.b.def_var(bv, null);
-            self.allocs.push((pv, bv));
+        self.alloc_slot.clear();
+        if ops.is_empty() {
+            self.alloc_table = None;
+            return;
         }
+        let table = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (16 * ops.len()) as u32,
+            3,
+        ));
+        let null = self.iconst(self.ptr, 0);
+        for (k, op) in ops.into_iter().enumerate() {
+            self.alloc_slot.insert(op, k);
+            self.set_alloc_entry(table, k, null, null);
+        }
+        self.alloc_table = Some(table);
+    }
+
+    fn set_alloc_entry(&mut self, table: StackSlot, k: usize, p: Value, bytes: Value) {
+        let ptr = self.ptr;
+        self.b.ins().stack_store(ptr, p, table, (16 * k) as i32);
+        self.b
+            .ins()
+            .stack_store(ptr, bytes, table, (16 * k + 8) as i32);
+    }
+
+    fn alloc_entry(&mut self, table: StackSlot, k: usize) -> (Value, Value) {
+        let ptr = self.ptr;
+        let p = self.b.ins().stack_load(ptr, ptr, table, (16 * k) as i32);
+        let n = self
+            .b
+            .ins()
+            .stack_load(ptr, ptr, table, (16 * k + 8) as i32);
+        (p, n)
     }
 
     /// The shared failure exit: frees the live allocations, returns the code.
     fn failure_exit(&mut self) {
         self.b.switch_to_block(self.fail_exit);
         let code = self.b.block_params(self.fail_exit)[0];
-        for k in 0..self.allocs.len() {
-            let (pv, bv) = self.allocs[k];
-            let (p, n) = (self.b.use_var(pv), self.b.use_var(bv));
-            self.call(self.rt.free, &[p, n]);
+        if let Some(table) = self.alloc_table {
+            for k in 0..self.alloc_slot.len() {
+                let (p, n) = self.alloc_entry(table, k);
+                self.call(self.rt.free, &[p, n]);
+            }
         }
         self.b.ins().return_(&[code]);
     }
@@ -1027,13 +1058,11 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
             Opcode::Mem(MemOp::Dealloc) => {
                 let buf = self.buffer(d.operands[0]);
-                if let Some(k) = buf.alloc {
-                    let (pv, bv) = self.allocs[k];
-                    let (p, n) = (self.b.use_var(pv), self.b.use_var(bv));
+                if let (Some(k), Some(table)) = (buf.alloc, self.alloc_table) {
+                    let (p, n) = self.alloc_entry(table, k);
                     self.call(self.rt.free, &[p, n]);
                     let null = self.iconst(self.ptr, 0);
-                    self.b.def_var(pv, null);
-                    self.b.def_var(bv, null);
+                    self.set_alloc_entry(table, k, null, null);
                 }
                 None
             }
@@ -2321,9 +2350,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         let msg = format!("cannot allocate {{0}} bytes for `{name}`{}", self.at(op));
         self.check(ok, status::OUT_OF_MEMORY, &msg, bytes, z)?;
         let k = self.alloc_slot[&op];
-        let (pv, bv) = self.allocs[k];
-        self.b.def_var(pv, p);
-        self.b.def_var(bv, nbytes);
+        let table = self.alloc_table.expect("declared with its allocations");
+        self.set_alloc_entry(table, k, p, nbytes);
         // row-major strides
         let mut strides = vec![z; shape.len()];
         let mut stride = self.iconst(types::I64, 1);
