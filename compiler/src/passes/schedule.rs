@@ -680,6 +680,38 @@ pub struct Member {
     pub hi: i64,
 }
 
+/// Which stages read each array of a kernel, found once: growing a group
+/// asks for every candidate's readers, and a scan of the kernel per
+/// question made scheduling a chain of 400 stencils take seconds.
+pub struct ReadIndex {
+    readers: std::collections::HashMap<ValueId, Vec<OpId>>,
+    results: HashSet<ValueId>,
+}
+
+impl ReadIndex {
+    /// The index of `kernel` as it is now.
+    pub fn of(m: &Module, kernel: OpId) -> ReadIndex {
+        let mut readers: std::collections::HashMap<ValueId, Vec<OpId>> = Default::default();
+        for s in stages(m, kernel) {
+            for r in reads_under(m, m.entry_block(s, 0)) {
+                let list = readers.entry(m.op(r).operands[0]).or_default();
+                if !list.contains(&s) {
+                    list.push(s);
+                }
+            }
+        }
+        ReadIndex {
+            readers,
+            results: result_values(m, kernel),
+        }
+    }
+
+    /// The stages that read `array`, in program order.
+    pub fn readers(&self, array: ValueId) -> &[OpId] {
+        self.readers.get(&array).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The row ranges of `members` (producers, in program order) computed per
 /// tile of `root`, or why that is illegal.
 pub fn member_ranges(
@@ -688,8 +720,18 @@ pub fn member_ranges(
     root: OpId,
     members: &[OpId],
 ) -> Result<Vec<Member>, String> {
+    member_ranges_in(m, &ReadIndex::of(m, kernel), root, members)
+}
+
+/// [`member_ranges`] with the kernel's reads indexed already.
+pub fn member_ranges_in(
+    m: &Module,
+    index: &ReadIndex,
+    root: OpId,
+    members: &[OpId],
+) -> Result<Vec<Member>, String> {
     let in_group: HashSet<OpId> = members.iter().copied().chain([root]).collect();
-    let results: HashSet<ValueId> = result_values(m, kernel);
+    let results = &index.results;
     let mut need: std::collections::HashMap<OpId, (i64, i64)> = [(root, (0, 0))].into();
     let mut out = Vec::new();
     for &p in members.iter().rev() {
@@ -702,7 +744,7 @@ pub fn member_ranges(
             return Err(format!("`{name}` has no rows to tile"));
         }
         let mut range: Option<(i64, i64)> = None;
-        for q in readers(m, kernel, pv) {
+        for &q in index.readers(pv) {
             if !in_group.contains(&q) {
                 return Err(format!(
                     "`{name}` is also read by `{}`, outside the group",
@@ -803,6 +845,9 @@ pub fn grow_group(m: &Module, kernel: OpId, root: OpId, taken: &HashSet<OpId>) -
         .iter()
         .position(|&s| s == root)
         .expect("root is a stage");
+    let index = ReadIndex::of(m, kernel);
+    let order: std::collections::HashMap<OpId, usize> =
+        all.iter().enumerate().map(|(i, &s)| (s, i)).collect();
     let mut members: Vec<OpId> = Vec::new();
     loop {
         let mut grew = false;
@@ -812,8 +857,8 @@ pub fn grow_group(m: &Module, kernel: OpId, root: OpId, taken: &HashSet<OpId>) -
             }
             let mut trial = members.clone();
             trial.push(p);
-            trial.sort_by_key(|s| all.iter().position(|x| x == s));
-            if member_ranges(m, kernel, root, &trial).is_ok() {
+            trial.sort_by_key(|s| order[s]);
+            if member_ranges_in(m, &index, root, &trial).is_ok() {
                 members = trial;
                 grew = true;
             }
