@@ -247,6 +247,33 @@ fn sizes_whose_extents_would_overflow_are_refused() {
     );
 }
 
+/// Class 6: the JIT maps code and data in pools that can land more than
+/// 2 GiB apart (a large kernel, a thousand thread stacks between them), so
+/// no JIT reference may be a 32-bit PC-relative one: calls of parallel
+/// loop bodies and of the runtime, and the messages' data, are all
+/// absolute (Cranelift prints a near reference as `colocated`). The
+/// review saw `TryFromIntError` panics in 2 of 3 runs of such kernels.
+#[test]
+fn jit_references_reach_any_distance() {
+    // a parallel loop (an outlined body), checks with messages, a runtime call
+    let src = "kernel k(x: f32[H, W], d: i32[H]) -> y: f32[H, W] {
+        y[i, j] = exp(x[i, j]) + f32(7 / d[i]);
+    }";
+    let m = run_pipeline(
+        &compile("far.pj", src),
+        pj_compiler::codegen::LOWERING_PIPELINE,
+    );
+    let (code, clif) =
+        pj_compiler::codegen::cranelift::lower::with_optimized_clif(|| JitModule::compile(&m));
+    code.expect("compiles");
+    assert!(
+        clif.contains("call_indirect") || clif.contains("call fn"),
+        "{clif}"
+    );
+    let near: Vec<&str> = clif.lines().filter(|l| l.contains("colocated")).collect();
+    assert!(near.is_empty(), "near references in JIT code: {near:?}");
+}
+
 /// Class 7: loop-level IR text is hostile input. What it promises
 /// (`in_bounds`) is dropped when it is read, so native code checks it;
 /// what native code relies on without a check (frees) is verified.
