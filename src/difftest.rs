@@ -539,7 +539,7 @@ pub fn check(program: &Program) -> Verdict {
 }
 
 /// An error message without its source location (` at gen.pj:3:13`).
-fn without_location(message: &str) -> String {
+pub fn without_location(message: &str) -> String {
     match message.find(" at gen.pj:") {
         Some(i) => {
             let rest = &message[i + " at gen.pj:".len()..];
