@@ -339,16 +339,7 @@ impl Module {
 
     /// Inserts `op` right before `anchor` in anchor's block.
     pub fn insert_before(&mut self, anchor: OpId, op: OpId) {
-        let block = self.ops[anchor.index()]
-            .parent
-            .expect("anchor is in a block");
-        let pos = self.blocks[block.index()]
-            .ops
-            .iter()
-            .position(|&o| o == anchor)
-            .expect("anchor in its block");
-        self.ops[op.index()].parent = Some(block);
-        self.blocks[block.index()].ops.insert(pos, op);
+        self.insert_all_before(anchor, &[op]);
     }
 
     /// Inserts `ops`, in order, before `anchor` in its block: one search and

@@ -548,12 +548,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let bad = self.b.ins().icmp_imm_s(IntCC::Equal, ok, 0);
         self.b.ins().brif(bad, fail, &[], cont, &[]);
         self.b.switch_to_block(fail);
-        let (p, len) = self.message(message)?;
-        let c = self.iconst(types::I32, code as i64);
-        let st = self
-            .call(self.rt.fail, &[c, p, len, a, b])
-            .expect("pj_rt_fail returns its code");
-        self.b.ins().jump(self.fail_exit, &[BlockArg::Value(st)]);
+        self.fail_with(code, message, a, b)?;
         self.b.switch_to_block(cont);
         Ok(())
     }
@@ -598,21 +593,28 @@ impl<M: Module> FnLower<'_, '_, M> {
                 let here = self.b.create_block();
                 self.b.ins().brif(inside, next, &[], here, &[]);
                 self.b.switch_to_block(here);
-                self.fail_with(&msg, idx[k], shape[k])?;
+                self.fail_with(status::OUT_OF_BOUNDS, &msg, idx[k], shape[k])?;
                 self.b.switch_to_block(next);
             } else {
                 // the others were inside, so this one is not
-                self.fail_with(&msg, idx[k], shape[k])?;
+                self.fail_with(status::OUT_OF_BOUNDS, &msg, idx[k], shape[k])?;
             }
         }
         self.b.switch_to_block(cont);
         Ok(())
     }
 
-    /// Ends the current block with `pj_rt_fail(OUT_OF_BOUNDS, message, a, b)`.
-    fn fail_with(&mut self, message: &str, a: Value, b: Value) -> Result<(), CodegenError> {
+    /// Ends the current block with `pj_rt_fail(code, message, a, b)` and a
+    /// jump to the failure exit.
+    fn fail_with(
+        &mut self,
+        code: i32,
+        message: &str,
+        a: Value,
+        b: Value,
+    ) -> Result<(), CodegenError> {
         let (p, len) = self.message(message)?;
-        let c = self.iconst(types::I32, i64::from(status::OUT_OF_BOUNDS));
+        let c = self.iconst(types::I32, i64::from(code));
         let st = self
             .call(self.rt.fail, &[c, p, len, a, b])
             .expect("pj_rt_fail returns its code");
