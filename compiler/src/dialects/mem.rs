@@ -12,6 +12,11 @@
 use super::{check, dialect_ops};
 use crate::ir::{Attr, Module, OpId, ScalarType, Type};
 
+/// `mem.alloc {zeroed = true}`: the buffer starts as zeros. Set on IR read
+/// from text (`dialects::drop_promises`); the compiler's own lowering
+/// writes every element before reading it and leaves scratch uncleared.
+pub const ZEROED: &str = "zeroed";
+
 dialect_ops!(
     /// Ops of the `mem` dialect.
     MemOp, "mem", {

@@ -39,12 +39,18 @@ use crate::ir::{Attr, Module, OpId, Type};
 pub const PROMISES: [&str; 1] = ["in_bounds"];
 
 /// Removes every [`PROMISES`] attribute: for IR that came from outside
-/// the compiler (a `.pjir` file), which may claim what is not true.
+/// the compiler (a `.pjir` file), which may claim what is not true. Also
+/// marks every `mem.alloc` [`mem::ZEROED`]: the compiler's own code writes
+/// each element of scratch before reading it, so scratch is not cleared;
+/// foreign IR may read what it never wrote, and must then read zeros (as
+/// the interpreter does), not what an earlier call left there.
 pub fn drop_promises(m: &mut Module) {
     for op in m.all_ops() {
-        m.op_mut(op)
-            .attrs
-            .retain(|(k, _)| !PROMISES.contains(&k.as_str()));
+        let d = m.op_mut(op);
+        d.attrs.retain(|(k, _)| !PROMISES.contains(&k.as_str()));
+        if d.opcode == Opcode::Mem(MemOp::Alloc) {
+            d.set_attr(mem::ZEROED, Attr::Bool(true));
+        }
     }
 }
 

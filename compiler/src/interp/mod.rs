@@ -129,6 +129,15 @@ pub enum InterpError {
         /// Where.
         at: At,
     },
+    /// Too many operations: loop-level IR (from text) whose loops run
+    /// longer than the interpreter's limit allows.
+    #[error(
+        "the interpreter stopped after {limit} operations, its limit for this call (loop-level IR whose loops run too long?)"
+    )]
+    TooLong {
+        /// The limit in force.
+        limit: u64,
+    },
     /// Integer division or remainder by zero.
     #[error("integer division by zero{at}")]
     DivisionByZero {
@@ -210,6 +219,8 @@ pub fn run_with_limit(
         sizes: HashMap::new(),
         names: HashMap::new(),
         max_elements,
+        // the language's loops are bounded by its stages' sizes
+        steps_left: u64::MAX,
     };
     let mut bound: HashMap<String, (i64, String, usize)> = HashMap::new();
     for (i, (&p, arg)) in params.iter().zip(args).enumerate() {
@@ -443,6 +454,7 @@ fn call_func(
         sizes: HashMap::new(),
         names: HashMap::new(),
         max_elements,
+        steps_left: max_elements.saturating_mul(STEPS_PER_ELEMENT),
     };
     let mut out_slots = Vec::new();
     for (i, &p) in params.iter().enumerate() {
@@ -494,7 +506,14 @@ struct Interp<'m> {
     /// Array names for error messages.
     names: HashMap<ValueId, String>,
     max_elements: u64,
+    /// Operations this call may still run.
+    steps_left: u64,
 }
+
+/// Operations a loop-level call (IR that may come from text) may run per
+/// element of its element limit: 2^34 at the default limit, far beyond
+/// what a compiled kernel of that size runs, but a bound on hostile loops.
+const STEPS_PER_ELEMENT: u64 = 256;
 
 /// What running a block produced.
 enum Exit {
@@ -538,6 +557,12 @@ impl Interp<'_> {
 
     /// Runs one op that is not a terminator, storing its results.
     fn exec(&mut self, op: OpId) -> Result<(), InterpError> {
+        if self.steps_left == 0 {
+            return Err(InterpError::TooLong {
+                limit: self.max_elements.saturating_mul(STEPS_PER_ELEMENT),
+            });
+        }
+        self.steps_left -= 1;
         let m = self.m;
         let d = m.op(op);
         match d.opcode {

@@ -1197,6 +1197,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         fn affine(
             ir: &IrModule,
             inside: &std::collections::HashSet<ValueId>,
+            available: &dyn Fn(ValueId) -> bool,
             scaled: &dyn Fn(ValueId) -> Option<i64>,
             v: ValueId,
             depth: u32,
@@ -1220,6 +1221,11 @@ impl<M: Module> FnLower<'_, '_, M> {
                         ir.def_op(x)
                             .is_some_and(|c| ir.op(c).opcode == Opcode::Arith(ArithOp::Constant))
                     };
+                    // only into values lowered here: an outlined loop
+                    // body has `v` (captured), not what `v` was made of
+                    if !(available(a) && available(b)) {
+                        return None;
+                    }
                     match (is_const(a), is_const(b)) {
                         (false, true) => Some(vec![(a, false), (b, neg)]),
                         (true, false) if !neg => Some(vec![(b, false), (a, false)]),
@@ -1238,8 +1244,8 @@ impl<M: Module> FnLower<'_, '_, M> {
             if depth == 0 {
                 return None;
             }
-            let (ka, mut ta) = affine(ir, inside, scaled, a, depth - 1)?;
-            let (kb, tb) = affine(ir, inside, scaled, b, depth - 1)?;
+            let (ka, mut ta) = affine(ir, inside, available, scaled, a, depth - 1)?;
+            let (kb, tb) = affine(ir, inside, available, scaled, b, depth - 1)?;
             ta.extend(tb.into_iter().map(|(t, n)| (t, n != neg)));
             Some((if neg { ka - kb } else { ka + kb }, ta))
         }
@@ -1247,7 +1253,8 @@ impl<M: Module> FnLower<'_, '_, M> {
             if !inside.contains(&v) {
                 return Some(IndexForm::Invariant(v));
             }
-            match affine(ir, &inside, &scaled, v, 3)? {
+            let available = |x: ValueId| self.vals.contains_key(&x);
+            match affine(ir, &inside, &available, &scaled, v, 3)? {
                 (k, terms) if k > 0 => Some(IndexForm::Shifted(terms, k)),
                 _ => None,
             }
@@ -2354,6 +2361,11 @@ impl<M: Module> FnLower<'_, '_, M> {
         let k = self.alloc_slot[&op];
         let table = self.alloc_table.expect("declared with its allocations");
         self.set_alloc_entry(table, k, p, nbytes);
+        if d.attr(crate::dialects::mem::ZEROED) == Some(&Attr::Bool(true)) {
+            let zero = self.iconst(types::I8, 0);
+            let config = self.module.target_config();
+            self.b.call_memset(config, p, zero, nbytes);
+        }
         // row-major strides
         let mut strides = vec![z; shape.len()];
         let mut stride = self.iconst(types::I64, 1);
