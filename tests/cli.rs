@@ -600,11 +600,7 @@ fn bench_and_energy_refuse_sizes_they_cannot_honour() {
             "the size `H` is given twice",
         ),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_pj"))
-            .args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
+        let o = pj(&args);
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
@@ -616,11 +612,7 @@ fn bench_and_energy_refuse_sizes_they_cannot_honour() {
         vec!["bench", blur, "--once", "--size", "H=8,W=8,Q=5"],
         vec!["energy", blur, "--size", "HH=5"],
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_pj"))
-            .args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
+        let o = pj(&args);
         let (_, err) = text(&o);
         assert!(o.status.success(), "{args:?}: {err}");
         let want = "kernel `blur` has no size of that name (its sizes are H, W); ignored";
