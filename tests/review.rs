@@ -387,6 +387,39 @@ mod ir_text {
         assert!(err.to_string().contains("used after it is freed"), "{err}");
     }
 
+    /// A loop whose bound IR text made astronomical ends the loop-level
+    /// interpreter's call with an error, not a hang (native code runs what
+    /// it was asked; the interpreter, the oracle, stops at its limit).
+    #[test]
+    fn the_interpreter_stops_a_hostile_loop() {
+        let src = "kernel k(x: i64[N], s: i64) -> y: i64[N] { y[i] = x[i] + sum(k in 0..3) s; }";
+        let text = edited(src, "loop.for(", |line| {
+            let (head, tail) = line.split_once("loop.for(").expect("for");
+            let close = tail.find(')').expect("close");
+            let mut ops: Vec<&str> = tail[..close].split(", ").collect();
+            ops[1] = "%huge";
+            format!(
+                "  %huge = arith.constant() {{value = 1099511627776}} : i64\n{head}loop.for({}{}",
+                ops.join(", "),
+                &tail[close..]
+            )
+        });
+        let m = parse_module(&text).expect("parses");
+        verify(&m).expect("verifies");
+        let x = Value::Array(Tensor::new(
+            ScalarType::I64,
+            vec![2],
+            vec![Scalar::I64(1); 2],
+        ));
+        let err = interp::run_with_limit(&m, "k", &[x, Value::Scalar(Scalar::I64(1))], 1 << 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the interpreter stopped after 262144 operations"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_run_time_step_of_zero_is_an_error_not_a_hang() {
         let src = "kernel k(x: i64[N], s: i64) -> y: i64[N] { y[i] = x[i] + sum(k in 0..3) s; }";
