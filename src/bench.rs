@@ -4,7 +4,8 @@
 //! same run (a STREAM-like triad).
 
 use anyhow::{Context, Result, anyhow, bail};
-use pj_compiler::codegen::cranelift::{JitModule, KernelArg, Tier};
+use pj_compiler::codegen::driver::{self, Options, Stage};
+use pj_compiler::codegen::{JitModule, KernelArg, Tier};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::ir::{Dim, ScalarType, Type};
 use pj_compiler::passes::PassManager;
@@ -31,14 +32,9 @@ pub struct BenchOptions<'a> {
     /// One compile and exactly one run, no warm-up: for running under a
     /// simulator (`bench/cachegrind.sh`), where every access is counted.
     pub once: bool,
-    /// `-O0`: lower without optimizing.
-    pub unoptimized: bool,
-    /// `--fast-math=reassoc`: float reductions may be reassociated.
-    pub reassoc: bool,
-    /// `--fast-math=contract` (on a machine with FMA): multiply-adds fuse.
-    pub contract: bool,
-    /// The Cranelift tier: the quick one is what `pj repl` compiles first.
-    pub tier: Tier,
+    /// The backend, `-O`, fast-math and tier (the quick tier is what
+    /// `pj repl` compiles first).
+    pub compile: Options,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Also measure the memory roofline and report the fraction reached.
@@ -48,6 +44,7 @@ pub struct BenchOptions<'a> {
 #[derive(Serialize)]
 struct Report {
     kernel: String,
+    backend: &'static str,
     sizes: Vec<(String, i64)>,
     threads: usize,
     compile_ms: Phases,
@@ -65,7 +62,10 @@ struct Phases {
     front_end: f64,
     passes: f64,
     lowering: f64,
-    cranelift: f64,
+    /// The backend's own time (JSON key kept from when Cranelift was the
+    /// only backend, so scripts reading it keep working).
+    #[serde(rename = "cranelift")]
+    codegen: f64,
     total: f64,
 }
 
@@ -215,26 +215,18 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         let front = t0.elapsed();
         let mut m = compiled.module;
         let t1 = Instant::now();
-        if !opts.unoptimized {
+        if opts.compile.opt_level > 0 {
             PassManager::default_pipeline().run(&mut m)?;
         }
         let passes = t1.elapsed();
         let name = choose_kernel(&m.kernel_names(), opts.kernel)?;
         let t2 = Instant::now();
-        PassManager::parse(if opts.unoptimized {
-            pj_compiler::codegen::UNOPTIMIZED_PIPELINE
-        } else {
-            pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
-        })
-        .map_err(|e| anyhow!(e))?
-        .fast_math(opts.reassoc)
-        .contract(opts.contract)
-        .run(&mut m)?;
+        let (lowered, _) = driver::lower(&m, &opts.compile, Stage::Optimized)?;
         let lowering = t2.elapsed();
         let t3 = Instant::now();
-        let code = JitModule::compile_at(&m, opts.tier)?;
-        let cranelift = t3.elapsed();
-        Ok((code, name, [front, passes, lowering, cranelift]))
+        let code = driver::jit(&lowered, &opts.compile)?;
+        let codegen = t3.elapsed();
+        Ok((code, name, [front, passes, lowering, codegen]))
     };
     let mut samples: Vec<[Duration; 4]> = Vec::new();
     let (code, name) = loop {
@@ -251,7 +243,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     };
     let mut totals: Vec<Duration> = samples.iter().map(|p| p.iter().sum()).collect();
     totals.sort();
-    let (front, passes, lowering, cranelift) =
+    let (front, passes, lowering, codegen) =
         (median_of(0), median_of(1), median_of(2), median_of(3));
     let kernel = code
         .kernel(&name)
@@ -364,13 +356,14 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     });
     let report = Report {
         kernel: name,
+        backend: opts.compile.backend.name(),
         sizes: used,
         threads: pj_runtime::parallel::threads(),
         compile_ms: Phases {
             front_end: ms(front),
             passes: ms(passes),
             lowering: ms(lowering),
-            cranelift: ms(cranelift),
+            codegen: ms(codegen),
             total: ms(totals[totals.len() / 2]),
         },
         runs: times.len(),
@@ -399,13 +392,14 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     );
     let c = &report.compile_ms;
     println!(
-        "  compile    {:.2} ms median of {COMPILES} (front end {:.2}, passes {:.2}, lowering {:.2}, cranelift {:.2}; {} tier)",
+        "  compile    {:.2} ms median of {COMPILES} (front end {:.2}, passes {:.2}, lowering {:.2}, {} {:.2}; {} tier)",
         c.total,
         c.front_end,
         c.passes,
         c.lowering,
-        c.cranelift,
-        match opts.tier {
+        report.backend,
+        c.codegen,
+        match opts.compile.tier {
             Tier::Quick => "quick",
             Tier::Optimizing => "optimizing",
         }

@@ -1,17 +1,19 @@
 //! The subcommands, as plain functions over the libraries.
 
-use crate::{Backend, Stage};
+use crate::Stage;
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::npy;
 use pj_compiler::Module;
+use pj_compiler::codegen::KernelArg;
 use pj_compiler::codegen::abi;
-use pj_compiler::codegen::cranelift::jit::KernelArg;
+use pj_compiler::codegen::driver::{self, Emit, Options};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::{KernelSignature, signature};
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{ScalarType, Type};
 use pj_compiler::passes::{PassManager, REGISTRY};
+use pj_compiler::target::Target;
 use pj_lang::Diagnostic;
 use std::collections::HashMap;
 use std::path::Path;
@@ -304,19 +306,17 @@ pub fn run(
             phases.push(("interpret".into(), t.elapsed()));
             out.into_iter().map(Output::Tensor).collect()
         }
-        Backend::Cranelift => {
-            let mut lowered = m.clone();
-            for r in PassManager::parse(lowering_pipeline(opt_level))
-                .map_err(|e| anyhow!(e))?
-                .fast_math(codegen.reassoc())
-                .contract(codegen.contract_on_host())
-                .run(&mut lowered)?
-            {
-                phases.push((format!("{} (lowering)", r.name), r.elapsed));
-            }
+        Backend::Cranelift | Backend::Llvm => {
+            let options = codegen.options(backend.native().expect("native"), Target::host());
+            let (lowered, lowering) = driver::lower(&m, &options, driver::Stage::Optimized)?;
+            phases.extend(
+                lowering
+                    .iter()
+                    .map(|r| (format!("{} (lowering)", r.name), r.elapsed)),
+            );
             let t = Instant::now();
-            let code = pj_compiler::codegen::cranelift::JitModule::compile(&lowered)?;
-            phases.push(("cranelift".into(), t.elapsed()));
+            let code = driver::jit(&lowered, &options)?;
+            phases.push((options.backend.name().into(), t.elapsed()));
             let kernel = code
                 .kernel(&name)
                 .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
@@ -454,70 +454,115 @@ pub enum FastMath {
 }
 
 impl CodegenFlags {
-    /// Whether float reductions may be reassociated.
-    pub fn reassoc(&self) -> bool {
-        !self.strict_fp && matches!(self.fast_math, FastMath::Reassoc | FastMath::Contract)
+    /// What `--fast-math`/`--strict-fp` allow.
+    pub fn fast_math(&self) -> pj_compiler::codegen::FastMath {
+        use pj_compiler::codegen::FastMath as F;
+        match (self.strict_fp, self.fast_math) {
+            (true, _) | (_, FastMath::Off) => F::Off,
+            (_, FastMath::Reassoc) => F::Reassoc,
+            (_, FastMath::Contract) => F::Contract,
+        }
     }
 
-    /// Whether float multiply-adds may fuse, for code running on `target`
-    /// (only where it has FMA instructions).
-    pub fn contract(&self, target: &pj_compiler::target::Target) -> bool {
-        !self.strict_fp && self.fast_math == FastMath::Contract && target.has_fma()
-    }
-
-    /// [`CodegenFlags::contract`] for the JIT, on this machine.
-    pub fn contract_on_host(&self) -> bool {
-        pj_compiler::target::Target::parse("host").is_ok_and(|t| self.contract(&t))
-    }
-}
-
-/// What lowers `pj` IR that has been through the default pipeline (or,
-/// at `-O0`, through nothing) to what the backend compiles.
-fn lowering_pipeline(opt_level: u8) -> &'static str {
-    if opt_level == 0 {
-        pj_compiler::codegen::UNOPTIMIZED_PIPELINE
-    } else {
-        pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
+    /// The compile driver's options for `backend` on `target`.
+    pub fn options(&self, backend: pj_compiler::codegen::Backend, target: Target) -> Options {
+        Options {
+            backend,
+            opt_level: self.opt_level,
+            fast_math: self.fast_math(),
+            tier: pj_compiler::codegen::Tier::Optimizing,
+            target,
+        }
     }
 }
 
+/// Who executes or compiles kernels: `--backend`, `:backend`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Native code from Cranelift: compiles in milliseconds.
+    Cranelift,
+    /// Native code from LLVM (a build with `--features llvm`): the best code.
+    Llvm,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl Backend {
+    /// The code generator, `None` for the interpreter.
+    pub fn native(self) -> Option<pj_compiler::codegen::Backend> {
+        match self {
+            Backend::Cranelift => Some(pj_compiler::codegen::Backend::Cranelift),
+            Backend::Llvm => Some(pj_compiler::codegen::Backend::Llvm),
+            Backend::Interp => None,
+        }
+    }
+
+    /// Its name in messages and on command lines.
+    pub fn name(self) -> &'static str {
+        match self.native() {
+            Some(b) => b.name(),
+            None => "interp",
+        }
+    }
+}
+
+/// What `pj build --emit` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmitKind {
+    /// An object file, and its C header beside it.
+    Obj,
+    /// The machine code as text.
+    Asm,
+    /// LLVM IR as text (`--backend llvm`).
+    LlvmIr,
+}
+
+#[allow(clippy::too_many_arguments)] // one per flag of `pj build`
 pub fn build(
     path: &Path,
     kernel: Option<&str>,
     target: &str,
     output: &Path,
+    backend: Backend,
+    emit: EmitKind,
     codegen: CodegenFlags,
 ) -> Result<()> {
-    let opt_level = codegen.opt_level;
-    use pj_compiler::codegen::cranelift::{header::c_header, object::emit_object};
-    let target = pj_compiler::target::Target::parse(target)?;
-    if codegen.fast_math == FastMath::Contract && !codegen.strict_fp && !target.has_fma() {
+    let Some(native) = backend.native() else {
+        bail!("`pj build` compiles to machine code: `--backend cranelift` or `--backend llvm`");
+    };
+    let target = Target::parse(target)?;
+    let options = codegen.options(native, target);
+    if options.fast_math == pj_compiler::codegen::FastMath::Contract && !options.contract() {
         eprintln!(
             "warning: `{}` has no fused multiply-add instructions: `--fast-math=contract` fuses nothing (`--target host` or an aarch64 triple do)",
-            target.triple
+            options.target.triple
         );
     }
     // the object and its header are two files, neither of them the source
     let header_path = output.with_extension("h");
-    if header_path == output {
+    let object = emit == EmitKind::Obj;
+    if object && header_path == output {
         bail!(
             "`-o {}` names the header `pj build` writes beside the object; name the object, e.g. `-o {}`",
             output.display(),
             output.with_extension("o").display()
         );
     }
-    for written in [output, header_path.as_path()] {
-        if same_file(written, path) {
+    let written: &[&Path] = if object {
+        &[output, header_path.as_path()]
+    } else {
+        &[output]
+    };
+    for &w in written {
+        if same_file(w, path) {
             bail!(
                 "`pj build` would overwrite its input `{}` with `{}`; choose another output name",
                 path.display(),
-                written.display()
+                w.display()
             );
         }
     }
-    // the schedule is chosen for the machine the object will run on
-    let profile = pj_compiler::target::profile::Profile::for_target(&target);
-    let mut m = load(path)?;
+    let m = load(path)?;
     let names = m.kernel_names();
     let only: Vec<String> = match kernel {
         Some(k) if names.iter().any(|n| n == k) => vec![k.to_string()],
@@ -529,29 +574,36 @@ pub fn build(
         None => vec![],
     };
     pj_compiler::codegen::symbols::check_c_names(&m, &only).map_err(|e| anyhow!(e))?;
-    let pipeline = if opt_level == 0 {
-        pj_compiler::codegen::UNOPTIMIZED_PIPELINE
-    } else {
-        pj_compiler::codegen::LOWERING_PIPELINE
+    // the schedule is chosen for the machine the object will run on
+    let (lowered, _) = driver::lower(&m, &options, driver::Stage::Checked)?;
+    let what = match emit {
+        EmitKind::Obj => Emit::Object,
+        EmitKind::Asm => Emit::Asm,
+        EmitKind::LlvmIr => Emit::LlvmIr,
     };
-    PassManager::parse(pipeline)
-        .map_err(|e| anyhow!(e))?
-        .for_profile(&profile)
-        .fast_math(codegen.reassoc())
-        .contract(codegen.contract(&target))
-        .run(&mut m)?;
-    let object = emit_object(&m, &target, &only)?;
+    let bytes = driver::emit(&lowered, &options, &only, what)?;
+    if !object {
+        picojoule::write_atomic(&[(output, &bytes)])?;
+        eprintln!(
+            "wrote {} ({} bytes, {}, {})",
+            output.display(),
+            bytes.len(),
+            options.target.triple,
+            options.backend
+        );
+        return Ok(());
+    }
     let guard = output
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "kernels".into());
-    let header = c_header(&m, &guard, &only);
-    picojoule::write_atomic(&[(output, &object), (&header_path, header.as_bytes())])?;
+    let header = pj_compiler::codegen::header::c_header(&lowered, &guard, &only);
+    picojoule::write_atomic(&[(output, &bytes), (&header_path, header.as_bytes())])?;
     eprintln!(
         "wrote {} ({} bytes, {}) and {}",
         output.display(),
-        object.len(),
-        target.triple,
+        bytes.len(),
+        options.target.triple,
         header_path.display()
     );
     Ok(())

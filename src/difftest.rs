@@ -12,8 +12,8 @@
 //! `tests/difftest.rs` runs a few hundred in CI.
 
 use pj_compiler::Module;
-use pj_compiler::codegen::cranelift::jit::{JitModule, Tier};
-use pj_compiler::codegen::{LOWERING_PIPELINE, UNOPTIMIZED_PIPELINE};
+use pj_compiler::codegen::driver::{self, FastMath, Options, Stage};
+use pj_compiler::codegen::{Backend, Tier};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::passes::PassManager;
@@ -471,25 +471,39 @@ pub fn outcomes(
         Ok(o) => out.push(("default passes".into(), interp_of(&o))),
         Err(e) => out.push(("default passes".into(), format!("compile error: {e}"))),
     }
-    for (level, pipeline) in [("-O0", UNOPTIMIZED_PIPELINE), ("-O2", LOWERING_PIPELINE)] {
-        let lowered = match run_pipeline(&m, pipeline) {
-            Ok(l) => l,
+    for opt_level in [0, 2] {
+        let level = format!("-O{opt_level}");
+        // strict floating point: every result bit for bit
+        let options = Options {
+            opt_level,
+            fast_math: FastMath::Off,
+            ..Options::default()
+        };
+        let lowered = match driver::lower(&m, &options, Stage::Checked) {
+            Ok((l, _)) => l,
             Err(e) => {
                 out.push((format!("loop level {level}"), format!("compile error: {e}")));
                 continue;
             }
         };
         out.push((format!("loop level {level}"), interp_of(&lowered)));
-        for tier in [Tier::Quick, Tier::Optimizing] {
-            let what = format!("Cranelift {level} {tier:?}");
-            let r = match JitModule::compile_at(&lowered, tier) {
-                Ok(code) => match code.kernel(kernel) {
-                    Some(k) => show(k.call(args).map_err(|e| e.message)),
-                    None => format!("compile error: no kernel `{kernel}`"),
-                },
-                Err(e) => format!("compile error: {e}"),
-            };
-            out.push((what, r));
+        for backend in Backend::built() {
+            for tier in [Tier::Quick, Tier::Optimizing] {
+                let what = format!("{backend} {level} {tier:?}");
+                let options = Options {
+                    backend,
+                    tier,
+                    ..options.clone()
+                };
+                let r = match driver::jit(&lowered, &options) {
+                    Ok(code) => match code.kernel(kernel) {
+                        Some(k) => show(k.call(args).map_err(|e| e.message)),
+                        None => format!("compile error: no kernel `{kernel}`"),
+                    },
+                    Err(e) => format!("compile error: {e}"),
+                };
+                out.push((what, r));
+            }
         }
     }
     Ok(out)

@@ -107,11 +107,9 @@ fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
 
 fn lower(m: &Module, pipeline: &str, p: &Profile) -> Result<Module> {
     let mut l = m.clone();
-    // as `pj run` compiles by default: reassociated float reductions
-    PassManager::parse(pipeline)
-        .map_err(|e| anyhow!(e))?
-        .for_profile(p)
-        .fast_math(true)
+    // as `pj run` compiles by default (reassociated float reductions)
+    pj_compiler::codegen::Options::default()
+        .configure(PassManager::parse(pipeline).map_err(|e| anyhow!(e))?, p)
         .run(&mut l)?;
     Ok(l)
 }
@@ -183,7 +181,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
 /// Runs `pj energy`.
 pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     let (m, kernel, sizes) = prepare(opts)?;
-    let optimized = format!("{DEFAULT_PIPELINE},{AFTER_DEFAULT_PIPELINE}");
+    let optimized = pj_compiler::codegen::LOWERING_PIPELINE;
     let profiles = if compare {
         let mut v = vec![Profile::host()];
         v.extend(Profile::all_builtin());
@@ -194,7 +192,7 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     let mut out = Vec::new();
     for p in &profiles {
         let before = estimate(&lower(&m, UNOPTIMIZED_PIPELINE, p)?, &kernel, &sizes, p)?;
-        let after = estimate(&lower(&m, &optimized, p)?, &kernel, &sizes, p)?;
+        let after = estimate(&lower(&m, optimized, p)?, &kernel, &sizes, p)?;
         out.push((p, before, after));
     }
     if opts.json {

@@ -39,15 +39,6 @@ pub enum CompileTier {
     Optimizing,
 }
 
-/// Who executes `pj run`.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Backend {
-    /// Native code through the Cranelift JIT.
-    Cranelift,
-    /// The reference interpreter.
-    Interp,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Check a .pj file and report diagnostics.
@@ -108,7 +99,7 @@ enum Command {
         outs: Vec<String>,
         /// Who executes the kernel.
         #[arg(long, value_enum, default_value = "cranelift")]
-        backend: Backend,
+        backend: commands::Backend,
         /// Passes to run first; default: canonicalize,cse,dce.
         #[arg(long)]
         passes: Option<String>,
@@ -132,9 +123,15 @@ enum Command {
         /// `host` or a triple from `pj targets`.
         #[arg(long, default_value = "host")]
         target: String,
-        /// The object file to write; the header goes next to it with `.h`.
+        /// The file to write; with `--emit obj`, the header goes next to it with `.h`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Who generates the code: `cranelift` or `llvm`.
+        #[arg(long, value_enum, default_value = "cranelift")]
+        backend: commands::Backend,
+        /// What to write: an object file and its C header, or text.
+        #[arg(long, value_enum, default_value = "obj")]
+        emit: commands::EmitKind,
         #[command(flatten)]
         codegen: commands::CodegenFlags,
     },
@@ -181,9 +178,12 @@ enum Command {
         /// One compile and exactly one run, no warm-up (for cache simulators).
         #[arg(long)]
         once: bool,
-        /// Cranelift's effort: `quick` (the REPL's first compile) or `optimizing`.
+        /// The backend's effort: `quick` (the REPL's first compile) or `optimizing`.
         #[arg(long, value_enum, default_value = "optimizing")]
         tier: CompileTier,
+        /// Who generates the code: `cranelift` or `llvm`.
+        #[arg(long, value_enum, default_value = "cranelift")]
+        backend: commands::Backend,
         #[command(flatten)]
         codegen: commands::CodegenFlags,
     },
@@ -306,8 +306,18 @@ fn main() -> ExitCode {
             kernel,
             target,
             output,
+            backend,
+            emit,
             codegen,
-        } => commands::build(&file, kernel.as_deref(), &target, &output, codegen),
+        } => commands::build(
+            &file,
+            kernel.as_deref(),
+            &target,
+            &output,
+            backend,
+            emit,
+            codegen,
+        ),
         Command::Targets => commands::targets(),
         Command::Difftest {
             seed,
@@ -325,26 +335,36 @@ fn main() -> ExitCode {
             roofline,
             once,
             tier,
+            backend,
             codegen,
-        } => bench::bench(
-            &file,
-            &bench::BenchOptions {
-                kernel: kernel.as_deref(),
-                sizes: &sizes,
-                reps,
-                threads,
-                json,
-                roofline,
-                once,
-                unoptimized: codegen.opt_level == 0,
-                reassoc: codegen.reassoc(),
-                contract: codegen.contract_on_host(),
-                tier: match tier {
-                    CompileTier::Quick => pj_compiler::codegen::cranelift::Tier::Quick,
-                    CompileTier::Optimizing => pj_compiler::codegen::cranelift::Tier::Optimizing,
-                },
-            },
-        ),
+        } => backend
+            .native()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`pj bench` times native code: `--backend cranelift` or `--backend llvm`"
+                )
+            })
+            .and_then(|native| {
+                bench::bench(
+                    &file,
+                    &bench::BenchOptions {
+                        kernel: kernel.as_deref(),
+                        sizes: &sizes,
+                        reps,
+                        threads,
+                        json,
+                        roofline,
+                        once,
+                        compile: pj_compiler::codegen::Options {
+                            tier: match tier {
+                                CompileTier::Quick => pj_compiler::codegen::Tier::Quick,
+                                CompileTier::Optimizing => pj_compiler::codegen::Tier::Optimizing,
+                            },
+                            ..codegen.options(native, pj_compiler::target::Target::host())
+                        },
+                    },
+                )
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

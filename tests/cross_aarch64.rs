@@ -75,7 +75,7 @@ fn driver(kernel: &str, args: &[Value], results: &[(ScalarType, usize)]) -> Stri
                     Scalar::F32(v) => ("float", v.to_bits() as u64, 32),
                     Scalar::F64(v) => ("double", v.to_bits(), 64),
                     s => (
-                        pj_compiler::codegen::cranelift::header::c_scalar(s.ty()),
+                        pj_compiler::codegen::header::c_scalar(s.ty()),
                         s.as_i64().unwrap_or(0) as u64,
                         64,
                     ),

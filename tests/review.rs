@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::compile;
+use common::{compile, jit_all};
 use pj_compiler::Module;
 use pj_compiler::codegen::UNOPTIMIZED_PIPELINE;
-use pj_compiler::codegen::cranelift::jit::JitModule;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::passes::PassManager;
@@ -126,7 +125,7 @@ fn dims_over_2_48_are_refused() {
 
 mod c_abi {
     use super::*;
-    use pj_compiler::codegen::cranelift::jit::KernelArg;
+    use pj_compiler::codegen::KernelArg;
     use pj_runtime::{Buffer, ElemType};
 
     /// Calls `kernel` with `x` and a result buffer of the right shape, each
@@ -138,22 +137,29 @@ mod c_abi {
         edit_out: impl Fn(&mut pj_runtime::abi::PjBuffer),
     ) -> Result<(), String> {
         let m = compile("abi.pj", src);
-        let code = pj_compiler::codegen::cranelift::jit::compile(&m).expect("compiles");
-        let k = code.kernel("k").expect("kernel");
-        let mut x = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
-        let mut out = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
-        // SAFETY: the descriptors are restored before the buffers drop.
-        let (saved_x, saved_out) = unsafe { (*x.descriptor(), *out.descriptor()) };
-        unsafe {
-            edit_x(&mut *x.descriptor());
-            edit_out(&mut *out.descriptor());
-        }
-        let r = k
-            .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut out])
-            .map_err(|e| e.message);
-        unsafe {
-            *x.descriptor() = saved_x;
-            *out.descriptor() = saved_out;
+        // every backend must say the same, word for word
+        let mut outcomes = common::jit_all(&m).into_iter().map(|code| {
+            let k = code.kernel("k").expect("kernel");
+            let mut x = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
+            let mut out = Buffer::zeros(ElemType::F32, &[4, 6]).expect("small");
+            // SAFETY: the descriptors are restored before the buffers drop.
+            let (saved_x, saved_out) = unsafe { (*x.descriptor(), *out.descriptor()) };
+            unsafe {
+                edit_x(&mut *x.descriptor());
+                edit_out(&mut *out.descriptor());
+            }
+            let r = k
+                .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut out])
+                .map_err(|e| e.message);
+            unsafe {
+                *x.descriptor() = saved_x;
+                *out.descriptor() = saved_out;
+            }
+            (code.backend(), r)
+        });
+        let (first, r) = outcomes.next().expect("at least one backend");
+        for (other, r2) in outcomes {
+            assert_eq!(r, r2, "{first} and {other} differ");
         }
         r
     }
@@ -263,8 +269,9 @@ fn jit_references_reach_any_distance() {
         &compile("far.pj", src),
         pj_compiler::codegen::LOWERING_PIPELINE,
     );
-    let (code, clif) =
-        pj_compiler::codegen::cranelift::lower::with_optimized_clif(|| JitModule::compile(&m));
+    let (code, clif) = pj_compiler::codegen::cranelift::lower::with_optimized_clif(|| {
+        pj_compiler::codegen::cranelift::jit::compile(&m, pj_compiler::codegen::Tier::Optimizing)
+    });
     code.expect("compiles");
     assert!(
         clif.contains("call_indirect") || clif.contains("call fn"),
@@ -309,18 +316,19 @@ mod ir_text {
         let mut m = parse_module(&text).expect("parses");
         verify(&m).expect("the verifier cannot see the lie");
         pj_compiler::dialects::drop_promises(&mut m);
-        let code = JitModule::compile(&m).expect("compiles");
-        let x = Value::Array(Tensor::new(
-            ScalarType::F32,
-            vec![3],
-            vec![Scalar::F32(1.0); 3],
-        ));
-        let err = code.kernel("k").expect("k").call(&[x]).unwrap_err();
-        assert!(
-            err.message.contains("write to `y` out of bounds"),
-            "{}",
-            err.message
-        );
+        for code in jit_all(&m) {
+            let x = Value::Array(Tensor::new(
+                ScalarType::F32,
+                vec![3],
+                vec![Scalar::F32(1.0); 3],
+            ));
+            let err = code.kernel("k").expect("k").call(&[x]).unwrap_err();
+            assert!(
+                err.message.contains("write to `y` out of bounds"),
+                "{}",
+                err.message
+            );
+        }
     }
 
     /// Messages class: an out-of-bounds read names the array read (a
@@ -355,14 +363,16 @@ mod ir_text {
                 .run(&mut vectorized)
                 .unwrap();
             for (what, module) in [("scalar", &m), ("vectorized", &vectorized)] {
-                let code = JitModule::compile(module).expect("compiles");
-                let err = code.kernel("k").expect("k").call(&[x()]).unwrap_err();
-                assert!(
-                    err.message.contains("read of `t` out of bounds")
-                        && err.message.contains(&want),
-                    "{what}: {}",
-                    err.message
-                );
+                for code in common::jit_all(module) {
+                    let err = code.kernel("k").expect("k").call(&[x()]).unwrap_err();
+                    assert!(
+                        err.message.contains("read of `t` out of bounds")
+                            && err.message.contains(&want),
+                        "{what}, {}: {}",
+                        code.backend(),
+                        err.message
+                    );
+                }
             }
             let err = interp::run(&m, "k", &[x()]).unwrap_err().to_string();
             assert!(err.contains("read of `t` out of bounds"), "{err}");
@@ -441,9 +451,10 @@ mod ir_text {
         let args = [x, Value::Scalar(Scalar::I64(0))];
         let want = interp::run(&m, "k", &args).unwrap_err().to_string();
         assert!(want.contains("loop step must be positive, got 0"), "{want}");
-        let code = JitModule::compile(&m).expect("compiles");
-        let got = code.kernel("k").expect("k").call(&args).unwrap_err();
-        assert_eq!(got.message, want);
+        for code in jit_all(&m) {
+            let got = code.kernel("k").expect("k").call(&args).unwrap_err();
+            assert_eq!(got.message, want);
+        }
     }
 }
 

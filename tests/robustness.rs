@@ -173,31 +173,33 @@ fn exercise_source(src: &str, rng: &mut Rng) {
     run_every_kernel(&common::lowered(&m), rng);
     // Native code must agree with the interpreter on whatever the interpreter
     // can run within its small limit.
-    let code =
-        pj_compiler::codegen::cranelift::jit::compile(&m).expect("every checked kernel compiles");
-    for name in m.kernel_names() {
-        let k = m.kernel(&name).expect("listed");
-        let args = small_args(&m, k, rng);
-        let want = interp::run_with_limit(&m, &name, &args, 1 << 16);
-        if matches!(want, Err(interp::InterpError::TooLarge { .. })) {
-            continue;
-        }
-        let got = code.kernel(&name).expect("compiled").call(&args);
-        match (&want, &got) {
-            (Ok(a), Ok(b)) => assert_eq!(
-                format!("{a:?}"),
-                format!("{b:?}"),
-                "`{name}` differs natively"
-            ),
-            (Err(interp::InterpError::OutOfBounds { .. }), Err(b)) => {
-                assert!(b.message.contains("out of bounds"))
+    for code in common::jit_all(&m) {
+        for name in m.kernel_names() {
+            let k = m.kernel(&name).expect("listed");
+            let args = small_args(&m, k, rng);
+            let want = interp::run_with_limit(&m, &name, &args, 1 << 16);
+            if matches!(want, Err(interp::InterpError::TooLarge { .. })) {
+                continue;
             }
-            (Err(a), Err(b)) => assert_eq!(
-                a.to_string(),
-                b.message,
-                "`{name}` fails differently natively"
-            ),
-            (a, b) => panic!("`{name}`: interpreter {a:?}, native {b:?}"),
+            let got = code.kernel(&name).expect("compiled").call(&args);
+            match (&want, &got) {
+                (Ok(a), Ok(b)) => assert_eq!(
+                    format!("{a:?}"),
+                    format!("{b:?}"),
+                    "`{name}` differs natively ({})",
+                    code.backend()
+                ),
+                (Err(interp::InterpError::OutOfBounds { .. }), Err(b)) => {
+                    assert!(b.message.contains("out of bounds"))
+                }
+                (Err(a), Err(b)) => assert_eq!(
+                    a.to_string(),
+                    b.message,
+                    "`{name}` fails differently natively ({})",
+                    code.backend()
+                ),
+                (a, b) => panic!("`{name}`: interpreter {a:?}, native {b:?}"),
+            }
         }
     }
 }
@@ -313,38 +315,40 @@ fn loop_level_ir_mutants_run_natively_as_interpreted() {
         if verify(&m).is_err() {
             continue;
         }
-        let compiled = catch_unwind(AssertUnwindSafe(|| {
-            pj_compiler::codegen::cranelift::JitModule::compile(&m)
-        }))
-        .unwrap_or_else(|_| panic!("case {case}: the backend panicked on verified IR:\n{mutant}"));
-        let Ok(code) = compiled else {
-            continue; // refused by the backend: a diagnostic, not a crash
-        };
-        let mut local = Rng(rng.next());
-        for name in m.kernel_names() {
-            let k = m.kernel(&name).expect("listed");
-            let args = small_args(&m, k, &mut local);
-            // what the interpreter finishes quickly, native code does too
-            let want = interp::run_with_limit(&m, &name, &args, 1 << 14);
-            if matches!(
-                want,
-                Err(interp::InterpError::TooLarge { .. } | interp::InterpError::TooLong { .. })
-            ) {
-                continue;
-            }
-            let got = code.kernel(&name).expect("compiled").call(&args);
-            ran += 1;
-            match (&want, &got) {
-                (Ok(a), Ok(b)) => assert_eq!(
-                    format!("{a:?}"),
-                    format!("{b:?}"),
-                    "case {case}: `{name}` differs natively on\n{mutant}"
-                ),
-                (Err(_), Err(_)) => failed += 1,
-                _ => panic!(
-                    "case {case}: `{name}`: interpreter {want:?}, native {:?} on\n{mutant}",
-                    got.map_err(|e| e.message)
-                ),
+        for backend in common::backends() {
+            let compiled = catch_unwind(AssertUnwindSafe(|| common::try_jit(&m, backend)))
+                .unwrap_or_else(|_| {
+                    panic!("case {case}: the {backend} backend panicked on verified IR:\n{mutant}")
+                });
+            let Ok(code) = compiled else {
+                continue; // refused by the backend: a diagnostic, not a crash
+            };
+            let mut local = Rng(rng.next());
+            for name in m.kernel_names() {
+                let k = m.kernel(&name).expect("listed");
+                let args = small_args(&m, k, &mut local);
+                // what the interpreter finishes quickly, native code does too
+                let want = interp::run_with_limit(&m, &name, &args, 1 << 14);
+                if matches!(
+                    want,
+                    Err(interp::InterpError::TooLarge { .. } | interp::InterpError::TooLong { .. })
+                ) {
+                    continue;
+                }
+                let got = code.kernel(&name).expect("compiled").call(&args);
+                ran += 1;
+                match (&want, &got) {
+                    (Ok(a), Ok(b)) => assert_eq!(
+                        format!("{a:?}"),
+                        format!("{b:?}"),
+                        "case {case}: `{name}` differs natively on\n{mutant}"
+                    ),
+                    (Err(_), Err(_)) => failed += 1,
+                    _ => panic!(
+                        "case {case}: `{name}`: interpreter {want:?}, native {:?} on\n{mutant}",
+                        got.map_err(|e| e.message)
+                    ),
+                }
             }
         }
     }

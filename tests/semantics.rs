@@ -35,12 +35,13 @@ fn run(src: &str, kernel: &str, args: &[Value]) -> Result<Vec<Tensor>, InterpErr
     assert_same_outcome(&raw, &loops.map_err(|e| e.to_string()), "lowering to loops");
     // Native code has no element limit: only compare what the interpreter could run.
     if !matches!(raw, Err(InterpError::TooLarge { .. })) {
-        let code = pj_compiler::codegen::cranelift::jit::compile(&m).expect("JIT compiles");
-        let native = code
-            .kernel(kernel)
-            .map(|k| k.call(args).map_err(|e| e.to_string()));
-        if let Some(native) = native {
-            assert_same_outcome(&raw, &native, "the Cranelift JIT");
+        for code in common::jit_all(&m) {
+            let native = code
+                .kernel(kernel)
+                .map(|k| k.call(args).map_err(|e| e.to_string()));
+            if let Some(native) = native {
+                assert_same_outcome(&raw, &native, &format!("the {} JIT", code.backend()));
+            }
         }
     }
     let mut opt = m.clone();

@@ -1,13 +1,13 @@
 //! The `vector` dialect: hand-written vector IR (tests/vector/*.pjir) runs
-//! the same in the interpreter and as Cranelift code (128-bit vectors and
+//! the same in the interpreter and as native code from every backend (128-bit vectors and
 //! narrower ones feeding widening casts), at lengths around the
 //! vector width (0, 1, 3, 4, 5, 7, 33, 1000), and a vector access past the
 //! end is an error, never a wild read.
 
 mod common;
 
-use common::read;
-use pj_compiler::codegen::cranelift::jit;
+use common::{jit_all, read};
+
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::ir::{parse::parse_module, print, verify::verify};
@@ -48,7 +48,7 @@ fn vector_ir_round_trips() {
 /// interpreter and as native code; returns the interpreter's.
 fn agree(
     m: &pj_compiler::Module,
-    code: &jit::JitModule,
+    code: &pj_compiler::codegen::JitModule,
     name: &str,
     args: &[Value],
     n: usize,
@@ -59,46 +59,52 @@ fn agree(
         .unwrap()
         .call(args)
         .map_err(|e| e.to_string());
-    assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}, n = {n}");
+    assert_eq!(
+        format!("{got:?}"),
+        format!("{want:?}"),
+        "{name}, n = {n}, {}",
+        code.backend()
+    );
     want
 }
 
 #[test]
 fn interpreter_and_jit_agree_on_vector_code() {
     let m = module();
-    let code = jit::compile(&m).expect("vector IR compiles");
-    for n in [0usize, 1, 3, 4, 5, 7, 33, 1000] {
-        let x = array(ScalarType::F32, (0..n as i64).map(|i| (i * 37) % 101 - 50));
-        let y = array(ScalarType::F32, (0..n as i64).map(|i| (i * 13) % 29 + 1));
-        let args = [x, y];
-        agree(&m, &code, "vadd", &args, n).ok();
+    for code in jit_all(&m) {
+        for n in [0usize, 1, 3, 4, 5, 7, 33, 1000] {
+            let x = array(ScalarType::F32, (0..n as i64).map(|i| (i * 37) % 101 - 50));
+            let y = array(ScalarType::F32, (0..n as i64).map(|i| (i * 13) % 29 + 1));
+            let args = [x, y];
+            agree(&m, &code, "vadd", &args, n).ok();
 
-        let a = array(ScalarType::I32, (0..n as i64).map(|i| i * 12345 - 40000));
-        let b = array(ScalarType::I32, (0..n as i64).map(|i| 7 - i * 999));
-        let w = array(
-            ScalarType::I64,
-            (0..n as i64).map(|i| i * 3_000_000_017 - 7),
-        );
-        let args = [a, b, w];
-        let want = agree(&m, &code, "ints", &args, n);
-        assert!(want.is_ok(), "{want:?}");
+            let a = array(ScalarType::I32, (0..n as i64).map(|i| i * 12345 - 40000));
+            let b = array(ScalarType::I32, (0..n as i64).map(|i| 7 - i * 999));
+            let w = array(
+                ScalarType::I64,
+                (0..n as i64).map(|i| i * 3_000_000_017 - 7),
+            );
+            let args = [a, b, w];
+            let want = agree(&m, &code, "ints", &args, n);
+            assert!(want.is_ok(), "{want:?}");
 
-        let x = Value::Array(Tensor::new(
-            ScalarType::F32,
-            vec![2, n],
-            (0..2 * n as i64)
-                .map(|i| Scalar::F32(i as f32 + 0.5))
-                .collect(),
-        ));
-        let args = [x];
-        let want = agree(&m, &code, "padded", &args, n);
-        assert!(want.is_ok(), "{want:?}");
+            let x = Value::Array(Tensor::new(
+                ScalarType::F32,
+                vec![2, n],
+                (0..2 * n as i64)
+                    .map(|i| Scalar::F32(i as f32 + 0.5))
+                    .collect(),
+            ));
+            let args = [x];
+            let want = agree(&m, &code, "padded", &args, n);
+            assert!(want.is_ok(), "{want:?}");
 
-        let a = array(ScalarType::U8, (0..n as i64).map(|i| i * 77 + 3));
-        let b = array(ScalarType::I8, (0..n as i64).map(|i| i * 41 - 120));
-        let args = [a, b];
-        let want = agree(&m, &code, "narrow", &args, n);
-        assert!(want.is_ok(), "{want:?}");
+            let a = array(ScalarType::U8, (0..n as i64).map(|i| i * 77 + 3));
+            let b = array(ScalarType::I8, (0..n as i64).map(|i| i * 41 - 120));
+            let args = [a, b];
+            let want = agree(&m, &code, "narrow", &args, n);
+            assert!(want.is_ok(), "{want:?}");
+        }
     }
 }
 
@@ -119,13 +125,14 @@ fn a_vector_load_past_the_end_is_an_error() {
         matches!(want, interp::InterpError::OutOfBounds { .. }),
         "{want}"
     );
-    let got = jit::compile(&m)
-        .unwrap()
-        .kernel("vadd")
-        .unwrap()
-        .call(&args)
-        .unwrap_err();
-    assert!(got.message.contains("out of bounds"), "{got}");
+    for code in jit_all(&m) {
+        let got = code.kernel("vadd").unwrap().call(&args).unwrap_err();
+        assert!(
+            got.message.contains("out of bounds"),
+            "{}: {got}",
+            code.backend()
+        );
+    }
 }
 
 /// A loop that loads what an earlier iteration stored (a running sum in
@@ -208,23 +215,24 @@ SHAPE
         !twice.contains("load(%out"),
         "twice reads back nothing it stored:\n{text}"
     );
-    let code = jit::JitModule::compile(&v).unwrap();
-    for n in [1usize, 3, 4, 9, 33] {
-        for name in ["scan", "twice"] {
-            let args = vec![array(ScalarType::F32, (0..n as i64).map(|i| 3 - i))];
-            let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
-            let lowered = interp::run(&v, name, &args).map_err(|e| e.to_string());
-            let got = code
-                .kernel(name)
-                .unwrap()
-                .call(&args)
-                .map_err(|e| e.to_string());
-            assert_eq!(format!("{lowered:?}"), format!("{want:?}"), "{name} at {n}");
-            assert_eq!(
-                format!("{got:?}"),
-                format!("{want:?}"),
-                "{name} at {n}, JIT"
-            );
+    for code in jit_all(&v) {
+        for n in [1usize, 3, 4, 9, 33] {
+            for name in ["scan", "twice"] {
+                let args = vec![array(ScalarType::F32, (0..n as i64).map(|i| 3 - i))];
+                let want = interp::run(&m, name, &args).map_err(|e| e.to_string());
+                let lowered = interp::run(&v, name, &args).map_err(|e| e.to_string());
+                let got = code
+                    .kernel(name)
+                    .unwrap()
+                    .call(&args)
+                    .map_err(|e| e.to_string());
+                assert_eq!(format!("{lowered:?}"), format!("{want:?}"), "{name} at {n}");
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "{name} at {n}, JIT"
+                );
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
 //! this machine's roofline: memory bandwidth (a STREAM-like triad) and the
 //! peak rate of vector FMAs (`c/probes.c`).
 
-use pj_compiler::codegen::cranelift::{JitModule, KernelArg};
+use pj_compiler::codegen::driver::{self, FastMath, Options};
+use pj_compiler::codegen::{Backend, JitModule, KernelArg};
 use pj_compiler::dialects::arith::Scalar;
 use pj_runtime::{Buffer, ElemType};
 use std::path::PathBuf;
@@ -109,8 +110,14 @@ fn data<T>(b: &mut Buffer) -> *mut T {
 }
 
 impl Case {
-    /// Compiles `examples/<name>.pj` and makes its inputs at `sizes`.
+    /// Compiles `examples/<name>.pj` with Cranelift and makes its inputs
+    /// at `sizes`.
     pub fn new(name: &str, sizes: &[(&str, i64)]) -> Case {
+        Case::with_backend(name, sizes, Backend::Cranelift)
+    }
+
+    /// [`Case::new`] with `backend`.
+    pub fn with_backend(name: &str, sizes: &[(&str, i64)], backend: Backend) -> Case {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let path = root.join(format!("examples/{name}.pj"));
         let src = std::fs::read_to_string(&path).expect("example exists");
@@ -119,24 +126,28 @@ impl Case {
             .module;
         // as `pj run` compiles by default: optimized, float reductions
         // reassociated; and with multiply-adds fused too
-        let lower = |contract: bool| {
-            let mut lowered = m.clone();
-            pj_compiler::passes::PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
-                .expect("registered passes")
-                .fast_math(true)
-                .contract(contract)
-                .run(&mut lowered)
-                .expect("lowers");
-            lowered
+        let options = |fast_math| Options {
+            fast_math,
+            ..Options::with_backend(backend)
         };
-        let code = JitModule::compile(&lower(false)).expect("JIT");
-        let fma_here = pj_compiler::target::Target::parse("host").is_ok_and(|t| t.has_fma());
-        let contracted = Some(lower(true))
+        let lower = |o: &Options| {
+            driver::lower(&m, o, driver::Stage::Checked)
+                .expect("lowers")
+                .0
+        };
+        let code = driver::jit(
+            &lower(&options(FastMath::Reassoc)),
+            &options(FastMath::Reassoc),
+        )
+        .expect("JIT");
+        let contract = options(FastMath::Contract);
+        let contracted = Some(lower(&contract))
             .filter(|l| {
                 let text = pj_compiler::ir::print::print_module(l, Default::default());
-                fma_here && (text.contains("arith.fma(") || text.contains("fused = true"))
+                contract.contract()
+                    && (text.contains("arith.fma(") || text.contains("fused = true"))
             })
-            .map(|l| JitModule::compile(&l).expect("JIT"));
+            .map(|l| driver::jit(&l, &contract).expect("JIT"));
         let sizes: Vec<(String, i64)> = sizes.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let kernel = code.kernel(name).expect("compiled");
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -153,7 +164,7 @@ impl Case {
                             pj_compiler::ir::Dim::Dynamic => 1,
                         })
                         .collect();
-                    let et = pj_compiler::codegen::cranelift::lower::elem_code(*elem);
+                    let et = pj_compiler::codegen::abi::elem_code(*elem);
                     let n: usize = shape.iter().product();
                     let bytes = random_bytes(et, n, &mut seed);
                     inputs.push(Some(
@@ -187,7 +198,7 @@ impl Case {
         };
         let kernel = case.code.kernel(name).expect("compiled");
         for ((_, elem, _), shape) in kernel.results.iter().zip(&shapes) {
-            let et = pj_compiler::codegen::cranelift::lower::elem_code(*elem);
+            let et = pj_compiler::codegen::abi::elem_code(*elem);
             case.outputs.push(Buffer::zeros(et, shape).expect("output"));
         }
         let out_elem = case.outputs[0].elem();

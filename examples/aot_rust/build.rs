@@ -2,8 +2,7 @@
 //! this crate is being built for, into a static library linked into the
 //! crate: no `pj` binary involved, the compiler is a library here.
 
-use pj_compiler::codegen::{LOWERING_PIPELINE, cranelift::object::emit_object};
-use pj_compiler::passes::PassManager;
+use pj_compiler::codegen::driver::{self, Emit, Options, Stage};
 use pj_compiler::target::Target;
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,17 +15,18 @@ fn main() {
         let text = pj_lang::diagnostic::render_all(&diags, "blur.pj", &src);
         panic!("blur.pj does not compile:\n{text}");
     });
-    let mut module = compiled.module;
-    PassManager::parse(LOWERING_PIPELINE)
-        .unwrap()
-        .run(&mut module)
-        .expect("lowering");
     // the target cargo builds for, which may differ from the build machine
     let triple = std::env::var("TARGET").unwrap();
     let host = std::env::var("HOST").unwrap();
     let target =
         Target::parse(if triple == host { "host" } else { &triple }).expect("a supported target");
-    let object = emit_object(&module, &target, &[]).expect("code generation");
+    // what `pj build --target <it>` does: the same driver, the same defaults
+    let options = Options {
+        target,
+        ..Options::default()
+    };
+    let (module, _) = driver::lower(&compiled.module, &options, Stage::Checked).expect("lowering");
+    let object = driver::emit(&module, &options, &[], Emit::Object).expect("code generation");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let obj = out.join("blur.o");
     std::fs::write(&obj, object).unwrap();

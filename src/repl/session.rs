@@ -8,10 +8,12 @@
 
 use super::show;
 use super::syntax::{self, Expr, Stmt};
+use crate::commands::Backend;
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::{image_io, npy};
 use pj_compiler::Module;
-use pj_compiler::codegen::cranelift::{JitModule, KernelArg, Tier, jit};
+use pj_compiler::codegen::driver::{self, FastMath, Options, Stage};
+use pj_compiler::codegen::{JitModule, KernelArg, Tier, kernel::to_buffer};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::signature;
 use pj_compiler::interp::{self, Tensor, Value};
@@ -27,16 +29,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Who runs kernel calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// Native code through the Cranelift JIT.
-    Cranelift,
-    /// The reference interpreter.
-    Interp,
-}
-
-/// What `:backend`, `:target`, `:threads` and `:opt` set.
+/// What `:backend`, `:target`, `:threads`, `:opt` and `:fast-math` set.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Who runs calls.
@@ -47,6 +40,8 @@ pub struct Settings {
     pub threads: Option<usize>,
     /// 0: no optimization; 2: the optimizer.
     pub opt: u8,
+    /// What float arithmetic may do (as `pj run --fast-math`).
+    pub fast_math: FastMath,
 }
 
 impl Default for Settings {
@@ -56,6 +51,7 @@ impl Default for Settings {
             target: "host".into(),
             threads: None,
             opt: 2,
+            fast_math: FastMath::default(),
         }
     }
 }
@@ -73,7 +69,7 @@ struct Unit {
 struct Compiled {
     /// The `pj` IR after the default pipeline (what the interpreter runs).
     module: Module,
-    /// Native code (Cranelift backend only).
+    /// Native code (not for the interpreter).
     jit: Option<JitModule>,
     /// Time per phase.
     phases: Vec<(String, Duration)>,
@@ -128,7 +124,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":passes", "the passes, with what each does"),
     (
         ":asm KERNEL [--target T]",
-        "the machine code Cranelift makes of the kernel",
+        "the machine code the backend makes of the kernel",
     ),
     (
         ":explain KERNEL",
@@ -142,13 +138,17 @@ pub const COMMANDS: &[(&str, &str)] = &[
         ":time CALL",
         "compile time, then the median run time over repetitions",
     ),
-    (":backend cranelift|interp", "who runs calls"),
+    (":backend cranelift|llvm|interp", "who runs calls"),
     (
         ":target T",
         "the target of :asm, :explain and :energy (calls run on this machine)",
     ),
     (":threads N", "worker threads for parallel loops"),
     (":opt 0|2", "optimization level"),
+    (
+        ":fast-math off|reassoc|contract",
+        "what float arithmetic may do (as `pj run --fast-math`)",
+    ),
     (":quit", "leave (also Ctrl-D)"),
 ];
 
@@ -428,16 +428,28 @@ impl Session {
                 self.time(rest)
             }
             "backend" => {
-                arity(1, ":backend cranelift|interp")?;
-                self.settings.backend = match args[0].as_str() {
+                arity(1, ":backend cranelift|llvm|interp")?;
+                let backend = match args[0].as_str() {
                     "cranelift" => Backend::Cranelift,
+                    "llvm" => Backend::Llvm,
                     "interp" => Backend::Interp,
-                    "llvm" => bail!(
-                        "the LLVM backend is not built yet; the backends are cranelift and interp"
-                    ),
-                    b => bail!("no backend `{b}`; the backends are cranelift and interp"),
+                    b => bail!("no backend `{b}`; the backends are cranelift, llvm and interp"),
                 };
+                if let Some(native) = backend.native()
+                    && !native.is_built()
+                {
+                    bail!("{}", pj_compiler::codegen::CodegenError::NotBuilt(native));
+                }
+                self.settings.backend = backend;
                 let _ = writeln!(self.out, "backend: {}", args[0]);
+                Ok(())
+            }
+            "fast-math" => {
+                arity(1, ":fast-math off|reassoc|contract")?;
+                self.settings.fast_math = FastMath::parse(&args[0]).ok_or_else(|| {
+                    anyhow!("`{}`: fast-math is one of off, reassoc, contract", args[0])
+                })?;
+                let _ = writeln!(self.out, "fast-math: {}", args[0]);
                 Ok(())
             }
             "target" => {
@@ -504,13 +516,39 @@ impl Session {
         })
     }
 
-    /// What a compiled unit depends on: its source, the backend, `:opt`.
+    /// What a compiled unit depends on: its source, the backend, `:opt`,
+    /// `:fast-math`.
     fn unit_key(&self, unit: usize) -> u64 {
         let mut h = DefaultHasher::new();
         self.units[unit].text.hash(&mut h);
         self.settings.backend.hash(&mut h);
         self.settings.opt.hash(&mut h);
+        self.settings.fast_math.hash(&mut h);
         h.finish()
+    }
+
+    /// The compile driver's options for calls (on this machine) at `tier`;
+    /// `None` for the interpreter.
+    fn options(&self, tier: Tier) -> Option<Options> {
+        Some(Options {
+            backend: self.settings.backend.native()?,
+            opt_level: self.settings.opt,
+            fast_math: self.settings.fast_math,
+            tier,
+            target: pj_compiler::target::Target::host(),
+        })
+    }
+
+    /// The options of `:ir` and `:asm`: as calls compile, for `target`
+    /// (Cranelift when calls run in the interpreter).
+    fn view_options(&self, target: pj_compiler::target::Target) -> Options {
+        let mut o = self.options(Tier::Optimizing).unwrap_or_else(|| Options {
+            opt_level: self.settings.opt,
+            fast_math: self.settings.fast_math,
+            ..Options::default()
+        });
+        o.target = target;
+        o
     }
 
     /// The kernel's unit compiled with the current settings (cached): at
@@ -552,16 +590,17 @@ impl Session {
                 .run(&mut module)?;
         }
         phases.push(("passes".to_string(), t.elapsed()));
-        let jit = if self.settings.backend == Backend::Cranelift {
-            let t = Instant::now();
-            let lowered = lower(&module, opt)?;
-            phases.push(("lowering".to_string(), t.elapsed()));
-            let t = Instant::now();
-            let code = JitModule::compile_at(&lowered, tier)?;
-            phases.push(("cranelift".to_string(), t.elapsed()));
-            Some(code)
-        } else {
-            None
+        let jit = match self.options(tier) {
+            Some(options) => {
+                let t = Instant::now();
+                let (lowered, _) = driver::lower(&module, &options, Stage::Optimized)?;
+                phases.push(("lowering".to_string(), t.elapsed()));
+                let t = Instant::now();
+                let code = driver::jit(&lowered, &options)?;
+                phases.push((options.backend.name().to_string(), t.elapsed()));
+                Some(code)
+            }
+            None => None,
         };
         Ok(Compiled {
             module,
@@ -823,11 +862,11 @@ impl Session {
             bail!("usage: {usage}");
         };
         let mut m = self.high_level(kernel)?;
-        let opt = self.settings.opt;
+        let options = self.view_options(pj_compiler::target::Target::host());
         let text = match &args[1..] {
             [] => kernel_ir(&m, kernel),
             [flag, stage] if flag == "--stage" && stage == "loops" => {
-                kernel_ir(&lower(&m, opt)?, kernel)
+                kernel_ir(&driver::lower(&m, &options, Stage::Optimized)?.0, kernel)
             }
             [after, pass] if after == "after" => {
                 // the and Halide's words for two of the passes
@@ -836,7 +875,7 @@ impl Session {
                     "lower" | "lowering" => "lower-stages".to_string(),
                     p => p.to_string(),
                 };
-                let mut pm = PassManager::parse(lowering_pipeline(opt)).map_err(|e| anyhow!(e))?;
+                let mut pm = options.pass_manager(Stage::Optimized);
                 if !pm.names().iter().any(|p| p == pass) {
                     bail!(
                         "the lowering pipeline has no pass `{pass}`; it runs: {}",
@@ -844,7 +883,7 @@ impl Session {
                     );
                 }
                 pm.print_after_all = true;
-                let records = pm.fast_math(true).run(&mut m)?;
+                let records = pm.run(&mut m)?;
                 let r = records
                     .iter()
                     .rev()
@@ -867,14 +906,15 @@ impl Session {
             _ => bail!("usage: :asm KERNEL [--target T]"),
         };
         let m = self.high_level(kernel)?;
-        let lowered = lower(&m, self.settings.opt)?;
-        let t = machine_target(&target)?;
-        let text = pj_compiler::codegen::cranelift::object::disassemble(
+        let options = self.view_options(machine_target(&target)?);
+        let (lowered, _) = driver::lower(&m, &options, Stage::Optimized)?;
+        let text = driver::emit(
             &lowered,
-            &t,
+            &options,
             std::slice::from_ref(kernel),
+            driver::Emit::Asm,
         )?;
-        let _ = write!(self.out, "{text}");
+        let _ = write!(self.out, "{}", String::from_utf8_lossy(&text));
         Ok(())
     }
 
@@ -945,7 +985,7 @@ impl Session {
                 let mut owned: Vec<Option<pj_runtime::Buffer>> = Vec::new();
                 for v in &values {
                     owned.push(match v {
-                        Value::Array(t) => Some(jit::to_buffer(t)?),
+                        Value::Array(t) => Some(to_buffer(t)?),
                         Value::Scalar(_) => None,
                     });
                 }
@@ -961,7 +1001,7 @@ impl Session {
                 let shapes = k.result_shapes(&mut kargs)?;
                 let mut outs = Vec::new();
                 for (shape, elem) in shapes.iter().zip(k.result_elems()) {
-                    let elem = pj_compiler::codegen::cranelift::lower::elem_code(elem);
+                    let elem = pj_compiler::codegen::abi::elem_code(elem);
                     outs.push(pj_runtime::Buffer::zeros(elem, shape).map_err(|e| {
                         anyhow!("cannot allocate a result of shape {shape:?}: {e}")
                     })?);
@@ -996,8 +1036,8 @@ impl Session {
             .map(|(p, d)| format!("{p} {:.2}", ms(*d)))
             .collect();
         let quick = match self.settings.backend {
-            Backend::Cranelift => format!("; quick tier {:.2} ms", ms(quick)),
             Backend::Interp => String::new(),
+            _ => format!("; quick tier {:.2} ms", ms(quick)),
         };
         let _ = writeln!(
             self.out,
@@ -1009,8 +1049,8 @@ impl Session {
             ms(*times.last().expect("at least one run")),
             times.len(),
             match self.settings.backend {
-                Backend::Cranelift => "cranelift",
                 Backend::Interp => "interpreter",
+                b => b.name(),
             }
         );
         Ok(())
@@ -1037,14 +1077,6 @@ fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
 
-fn lowering_pipeline(opt: u8) -> &'static str {
-    if opt == 0 {
-        pj_compiler::codegen::UNOPTIMIZED_PIPELINE
-    } else {
-        pj_compiler::codegen::AFTER_DEFAULT_PIPELINE
-    }
-}
-
 /// The machine code target of `:target T`: a triple, `host`, or the
 /// triple a built-in profile describes (`apple-m1`: aarch64-apple-darwin).
 fn machine_target(t: &str) -> Result<pj_compiler::target::Target> {
@@ -1068,16 +1100,6 @@ fn profile_name(t: &str) -> String {
         }
         _ => t.to_string(),
     }
-}
-
-/// The IR the backend compiles (float reductions reassociated, as `pj run`).
-fn lower(m: &Module, opt: u8) -> Result<Module> {
-    let mut lowered = m.clone();
-    PassManager::parse(lowering_pipeline(opt))
-        .map_err(|e| anyhow!(e))?
-        .fast_math(true)
-        .run(&mut lowered)?;
-    Ok(lowered)
 }
 
 /// The IR of one kernel and its shape companion.

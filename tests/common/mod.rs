@@ -107,3 +107,35 @@ pub fn lowered(m: &Module) -> Module {
         .expect("lowering succeeds");
     l
 }
+
+/// Every native backend this build contains (`codegen::Backend::built`):
+/// what differential tests loop over, so a new backend is covered on its
+/// first day.
+pub fn backends() -> Vec<pj_compiler::codegen::Backend> {
+    pj_compiler::codegen::Backend::built()
+}
+
+/// `m` (checked, or lowered already) JIT-compiled by `backend` with strict
+/// floating point: bit for bit the interpreter's arithmetic.
+pub fn jit(m: &Module, backend: pj_compiler::codegen::Backend) -> pj_compiler::codegen::JitModule {
+    try_jit(m, backend).unwrap_or_else(|e| panic!("{backend}: {e}"))
+}
+
+/// [`jit`], or the backend's refusal.
+pub fn try_jit(
+    m: &Module,
+    backend: pj_compiler::codegen::Backend,
+) -> Result<pj_compiler::codegen::JitModule, pj_compiler::codegen::CodegenError> {
+    use pj_compiler::codegen::driver::{self, FastMath, Options};
+    let options = Options {
+        fast_math: FastMath::Off,
+        ..Options::with_backend(backend)
+    };
+    driver::compile(m, &options)
+}
+
+/// [`jit`] by every built backend (each module knows its backend:
+/// `JitModule::backend`, for messages).
+pub fn jit_all(m: &Module) -> Vec<pj_compiler::codegen::JitModule> {
+    backends().into_iter().map(|b| jit(m, b)).collect()
+}

@@ -48,13 +48,18 @@ pub enum TargetError {
 }
 
 impl Target {
+    /// The machine the compiler runs on, with every feature it has.
+    pub fn host() -> Target {
+        Target {
+            triple: Triple::host(),
+            is_host: true,
+        }
+    }
+
     /// `host` or one of [`SUPPORTED`].
     pub fn parse(name: &str) -> Result<Target, TargetError> {
         if name == "host" {
-            return Ok(Target {
-                triple: Triple::host(),
-                is_host: true,
-            });
+            return Ok(Target::host());
         }
         if !SUPPORTED.contains(&name) {
             return Err(TargetError::Unsupported(name.to_string()));

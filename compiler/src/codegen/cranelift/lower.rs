@@ -11,8 +11,11 @@
 //! check calls `pj_rt_fail`, frees the intermediates allocated so far, and
 //! returns the status.
 
-use super::CodegenError;
-use super::jit::Tier;
+use crate::codegen::CodegenError;
+use crate::codegen::analysis::closure;
+use crate::codegen::analysis::versioning::{self, IndexForm};
+use crate::codegen::checks;
+use crate::codegen::kernel::Tier;
 use crate::dialects::{
     ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, signature,
 };
@@ -43,47 +46,35 @@ fn sig<M: Module>(module: &M, params: &[types::Type], ret: Option<types::Type>) 
     s
 }
 
-/// Declares the runtime's entry points as imports.
+/// Declares the runtime's entry points (`codegen::runtime`) as imports.
 pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, CodegenError> {
+    use crate::codegen::runtime::{self, CType};
     let p = module.target_config().pointer_type();
-    let (i32t, i64t, f32t, f64t) = (types::I32, types::I64, types::F32, types::F64);
-    let fail = module.declare_function(
-        "pj_rt_fail",
-        Linkage::Import,
-        &sig(module, &[i32t, p, p, i64t, i64t], Some(i32t)),
-    )?;
-    let alloc =
-        module.declare_function("pj_rt_alloc", Linkage::Import, &sig(module, &[p], Some(p)))?;
-    let free =
-        module.declare_function("pj_rt_free", Linkage::Import, &sig(module, &[p, p], None))?;
-    let parallel_for = module.declare_function(
-        "pj_rt_parallel_for",
-        Linkage::Import,
-        &sig(module, &[i64t, i64t, i64t, p, p], Some(i32t)),
-    )?;
-    let mut math = HashMap::new();
-    for (name, t, arity) in [
-        ("pj_rt_expf", f32t, 1),
-        ("pj_rt_exp", f64t, 1),
-        ("pj_rt_logf", f32t, 1),
-        ("pj_rt_log", f64t, 1),
-        ("pj_rt_tanhf", f32t, 1),
-        ("pj_rt_tanh", f64t, 1),
-        ("pj_rt_powf", f32t, 2),
-        ("pj_rt_pow", f64t, 2),
-        ("pj_rt_fmodf", f32t, 2),
-        ("pj_rt_fmod", f64t, 2),
-    ] {
-        let params = vec![t; arity];
-        let id = module.declare_function(name, Linkage::Import, &sig(module, &params, Some(t)))?;
-        math.insert(name, id);
+    let ty = |t: CType| match t {
+        CType::Ptr | CType::Size => p,
+        CType::I32 => types::I32,
+        CType::I64 => types::I64,
+        CType::F32 => types::F32,
+        CType::F64 => types::F64,
+    };
+    let mut ids = HashMap::new();
+    for f in runtime::all() {
+        let params: Vec<types::Type> = f.params.iter().map(|&t| ty(t)).collect();
+        let s = sig(module, &params, f.ret.map(ty));
+        ids.insert(
+            f.name,
+            module.declare_function(f.name, Linkage::Import, &s)?,
+        );
     }
     Ok(RuntimeFuncs {
-        parallel_for,
-        fail,
-        alloc,
-        free,
-        math,
+        parallel_for: ids[runtime::PARALLEL_FOR.name],
+        fail: ids[runtime::FAIL.name],
+        alloc: ids[runtime::ALLOC.name],
+        free: ids[runtime::FREE.name],
+        math: runtime::MATH
+            .iter()
+            .map(|f| (f.name, ids[f.name]))
+            .collect(),
     })
 }
 
@@ -113,7 +104,7 @@ pub fn cl_value_type(t: &IrType) -> types::Type {
     }
 }
 
-pub use crate::codegen::abi::elem_code;
+use crate::codegen::abi::elem_code;
 
 /// The native signature of a `func.func`: a pointer per buffer, scalars by
 /// value, an `i32` status.
@@ -194,7 +185,7 @@ pub fn define_kernel<M: Module>(
     let name = signature(ir, func).name;
     let mut queue = Vec::new();
     // one walk of the function serves its outlined bodies too
-    let unwritten = std::rc::Rc::new(unwritten_buffers(ir, func));
+    let unwritten = std::rc::Rc::new(closure::unwritten_buffers(ir, func));
     define_with(
         module,
         (rt, ir, &unwritten, tier),
@@ -278,7 +269,7 @@ fn define_with<M: Module>(
     ctx.set_disasm(env || listing);
     module
         .define_function(id, &mut ctx)
-        .map_err(|e| CodegenError::Cranelift(format!("{name}: {e:?}")))?;
+        .map_err(|e| super::internal(format!("{name}: {e:?}")))?;
     if clif.as_deref() == Some("opt") {
         eprintln!(
             "; {name} (CLIF after Cranelift's passes)\n{}",
@@ -382,18 +373,6 @@ struct FastAddr {
     iv: ValueId,
 }
 
-/// How an access index depends on the loop's induction variable.
-#[derive(Clone)]
-enum IndexForm {
-    /// Defined outside the loop.
-    Invariant(ValueId),
-    /// `iv * scale` plus a sum of values from outside the loop, each added
-    /// or (`true`) subtracted, with `scale` a positive constant (a
-    /// vectorized parallel loop's chunk index times its lanes); conv2d's
-    /// `(x + s) - S / 2` is `s * 1 + x - S / 2`.
-    Shifted(Vec<(ValueId, bool)>, i64),
-}
-
 /// A value the body uses from outside it, in 8-byte context slots.
 #[derive(Clone)]
 enum Capture {
@@ -411,62 +390,6 @@ enum Capture {
         rank: usize,
         name: String,
     },
-}
-
-/// The buffers some op of `func` loads from and none stores to: its
-/// inputs (results may not overlap them: checked at entry).
-fn unwritten_buffers(ir: &IrModule, func: OpId) -> std::collections::HashSet<ValueId> {
-    let mut read = std::collections::HashSet::new();
-    let mut written = std::collections::HashSet::new();
-    ir.walk_block(ir.entry_block(func, 0), &mut |op| {
-        let d = ir.op(op);
-        match d.opcode {
-            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load) => {
-                read.insert(d.operands[0]);
-            }
-            Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => {
-                written.insert(d.operands[1]);
-            }
-            _ => {}
-        }
-    });
-    read.retain(|b| !written.contains(b));
-    read
-}
-
-/// Whether `v` is a constant or a vector broadcast of one.
-fn is_constant_expr(ir: &IrModule, v: ValueId) -> bool {
-    let Some(def) = ir.def_op(v) else {
-        return false;
-    };
-    let d = ir.op(def);
-    match d.opcode {
-        Opcode::Arith(ArithOp::Constant) => true,
-        Opcode::Vector(VectorOp::Broadcast) => is_constant_expr(ir, d.operands[0]),
-        _ => false,
-    }
-}
-
-/// Values used inside `block` (at any depth) but defined outside it, in
-/// first-use order.
-fn captured_values(ir: &IrModule, block: BlockId) -> Vec<ValueId> {
-    let mut defined: std::collections::HashSet<ValueId> =
-        ir.block(block).args.iter().copied().collect();
-    let mut used = Vec::new();
-    ir.walk_block(block, &mut |op| {
-        let d = ir.op(op);
-        for &r in &d.regions {
-            for &b in &ir.region(r).blocks {
-                defined.extend(ir.block(b).args.iter().copied());
-            }
-        }
-        defined.extend(d.results.iter().copied());
-        used.extend(d.operands.iter().copied());
-    });
-    let mut seen = std::collections::HashSet::new();
-    used.into_iter()
-        .filter(|v| !defined.contains(v) && seen.insert(*v))
-        .collect()
 }
 
 /// A reference to function `id` from `func`. In the JIT (not PIC) every
@@ -579,13 +502,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.b.switch_to_block(fail);
         for k in 0..rank {
             let vector_dim = k + 1 == rank && lanes > 1;
-            let what = if vector_dim {
-                "lanes from index"
-            } else {
-                "index"
-            };
-            let msg =
-                format!("{access} out of bounds{at}: {what} {{0}} in dim {k} of extent {{1}}");
+            let msg = checks::out_of_bounds(access, at, k, vector_dim);
             if k + 1 < rank {
                 // this dim is inside: look at the next one
                 let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, idx[k], shape[k]);
@@ -713,10 +630,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 let overlap = self.b.ins().band(x, y);
                 let ok = self.b.ins().icmp_imm_s(IntCC::Equal, overlap, 0);
                 let z = self.zero64();
-                let msg = format!(
-                    "result `{}` overlaps argument `{}` in memory: results must not share memory with arguments",
-                    names[r], names[a]
-                );
+                let msg = checks::overlap(&names[r], &names[a]);
                 self.check(ok, status::BAD_ARGUMENT, &msg, z, z)?;
             }
         }
@@ -827,7 +741,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.check(
             nonnull,
             status::BAD_ARGUMENT,
-            &format!("argument `{name}` is NULL"),
+            &checks::null_argument(name),
             z64,
             z64,
         )?;
@@ -849,10 +763,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.b.ins().sextend(types::I64, et),
             self.b.ins().sextend(types::I64, rk),
         );
-        let msg = format!(
-            "argument `{name}`: expects an array of {elem} (type code {}) with {rank} dims, got type code {{0}} with {{1}} dims",
-            elem_code(elem) as i32
-        );
+        let msg = checks::wrong_type(name, elem, rank);
         self.check(ok, status::BAD_ARGUMENT, &msg, a, b)?;
         let data = self.b.ins().load(self.ptr, flags, p, offsets::DATA as i32);
         let mut shape = Vec::new();
@@ -897,7 +808,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 .b
                 .ins()
                 .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, 0);
-            let msg = format!("argument `{name}`: dim {d} has negative extent {{0}}");
+            let msg = checks::negative_extent(&name, d);
             self.check(ok, status::BAD_ARGUMENT, &msg, n, z64)?;
             let is_empty = self.b.ins().icmp_imm_s(IntCC::Equal, n, 0);
             empty = self.b.ins().bor(empty, is_empty);
@@ -926,14 +837,12 @@ impl<M: Module> FnLower<'_, '_, M> {
         overflow = self.b.ins().bor(overflow, huge);
         let fits = self.b.ins().icmp_imm_s(IntCC::Equal, overflow, 0);
         let ok = self.b.ins().bor(empty, fits);
-        let msg = format!(
-            "argument `{name}`: its shape and strides span {{0}} bytes or more; at most 2^62"
-        );
+        let msg = checks::span_too_large(&name);
         self.check(ok, status::BAD_ARGUMENT, &msg, span, z64)?;
         let null = self.iconst(self.ptr, 0);
         let nonnull = self.b.ins().icmp(IntCC::NotEqual, b.data, null);
         let ok = self.b.ins().bor(empty, nonnull);
-        let msg = format!("argument `{name}`: data is NULL but the array is not empty");
+        let msg = checks::null_data(&name);
         self.check(ok, status::BAD_ARGUMENT, &msg, z64, z64)?;
         Ok(())
     }
@@ -989,9 +898,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
         }
         let ok = self.b.ins().bor(ok, layout_ok);
-        let msg = format!(
-            "result `{name}`: its strides map two indices to one element (a stride of 0, or overlapping rows)"
-        );
+        let msg = checks::result_aliases(&name);
         self.check(ok, status::BAD_ARGUMENT, &msg, z64, z64)
     }
 
@@ -1016,11 +923,7 @@ impl<M: Module> FnLower<'_, '_, M> {
     }
 
     fn at(&self, op: OpId) -> String {
-        match (&self.ir.source_name, self.ir.op(op).loc) {
-            (Some(f), Some(l)) => format!(" at {f}:{}:{}", l.line, l.col),
-            (None, Some(l)) => format!(" at {}:{}", l.line, l.col),
-            _ => String::new(),
-        }
+        checks::location(self.ir, op)
     }
 
     fn op(&mut self, op: OpId) -> Result<(), CodegenError> {
@@ -1086,7 +989,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 unreachable!("handled by the caller")
             }
             Opcode::Pj(p) => {
-                return Err(CodegenError::Unsupported(format!(
+                return Err(super::unsupported(format!(
                     "`pj.{}` reached code generation: run `lower-stages` first",
                     p.mnemonic()
                 )));
@@ -1118,32 +1021,16 @@ impl<M: Module> FnLower<'_, '_, M> {
         if step_const.is_none() {
             // a step of 0 would loop forever (the verifier refuses constant ones)
             let ok = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, step, 0);
-            let msg = format!("loop step must be positive, got {{0}}{}", self.at(op));
+            let msg = checks::loop_step(&self.at(op));
             let z = self.zero64();
             self.check(ok, status::OUT_OF_BOUNDS, &msg, step, z)?;
         }
-        // A loop nested directly in a reduction loop is usually short (a
-        // filter's width): a precheck per entry costs more than checking
-        // each load, unless a load reads zero outside its array, whose
-        // checked form is a branch per lane (and lane by lane when the
-        // stride may not be 1): conv2d's taps, 33-35 -> 16-19 ms.
-        let in_reduction = d.parent.and_then(|b| ir.block_owner(b)).is_some_and(|o| {
-            ir.op(o).opcode == Opcode::Loop(LoopOp::For) && ir.op(o).operands.len() > 3
-        });
-        let reads_zero_outside = ir
-            .block(ir.entry_block(op, 0))
-            .ops
-            .iter()
-            .any(|&o| ir.op(o).attr("oob").is_some());
-        // `short`: a vector remainder or a boundary edge, a few iterations;
-        // `edge`: a kernel's edge, where nothing nested is versioned either
-        let short = d.attr("short").and_then(Attr::as_bool) == Some(true);
-        let edge = d.attr("edge").and_then(Attr::as_bool) == Some(true);
-        let step_const = if (in_reduction && !reads_zero_outside) || short {
-            None
-        } else {
+        let step_const = if versioning::worth_a_precheck(ir, op) {
             step_const
+        } else {
+            None
         };
+        let edge = versioning::is_edge(ir, op);
         self.unversioned += u32::from(edge);
         let results = self.plain_loop(
             lb,
@@ -1159,127 +1046,6 @@ impl<M: Module> FnLower<'_, '_, M> {
             self.vals.insert(*r, CVal::S(v));
         }
         Ok(())
-    }
-
-    /// The loads of a loop body (its direct ops) whose every index is
-    /// loop-invariant or the induction variable plus or minus an invariant:
-    /// one check at loop entry covers all their iterations.
-    fn versionable_loads(&self, region: BlockId) -> Vec<(OpId, Vec<IndexForm>)> {
-        let ir = self.ir;
-        let iv = ir.block(region).args[0];
-        let inside: std::collections::HashSet<ValueId> = {
-            let mut s = std::collections::HashSet::from([iv]);
-            ir.walk_block(region, &mut |op| {
-                s.extend(ir.op(op).results.iter().copied())
-            });
-            s
-        };
-        // `iv * k` for a positive constant `k` (`iv` itself: 1)
-        let scaled = |v: ValueId| -> Option<i64> {
-            if v == iv {
-                return Some(1);
-            }
-            let o = ir.op(ir.def_op(v)?);
-            let constant = |x: ValueId| {
-                ir.def_op(x)
-                    .and_then(|c| ir.op(c).attr("value"))
-                    .and_then(Attr::as_int)
-                    .filter(|&k| k > 0)
-            };
-            match (o.opcode, o.operands.as_slice()) {
-                (Opcode::Arith(ArithOp::Mul), &[a, b]) if a == iv => constant(b),
-                (Opcode::Arith(ArithOp::Mul), &[a, b]) if b == iv => constant(a),
-                _ => None,
-            }
-        };
-        // `v` as `iv * scale + Σ ±term` (scale 0 when `iv` is absent), over
-        // adds and subtracts of at most a few levels
-        fn affine(
-            ir: &IrModule,
-            inside: &std::collections::HashSet<ValueId>,
-            available: &dyn Fn(ValueId) -> bool,
-            scaled: &dyn Fn(ValueId) -> Option<i64>,
-            v: ValueId,
-            depth: u32,
-        ) -> Option<(i64, Vec<(ValueId, bool)>)> {
-            if let Some(k) = scaled(v) {
-                return Some((k, Vec::new()));
-            }
-            if !inside.contains(&v) {
-                // `a ± constant` from outside: the constant apart, so that
-                // it becomes the access's displacement (conv2d's second
-                // vector of a row, at `x + 4`, shares the first's base)
-                let split = ir.def_op(v).and_then(|d| {
-                    let o = ir.op(d);
-                    let neg = match o.opcode {
-                        Opcode::Arith(ArithOp::Add) => false,
-                        Opcode::Arith(ArithOp::Sub) => true,
-                        _ => return None,
-                    };
-                    let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
-                    let is_const = |x: ValueId| {
-                        ir.def_op(x)
-                            .is_some_and(|c| ir.op(c).opcode == Opcode::Arith(ArithOp::Constant))
-                    };
-                    // only into values lowered here: an outlined loop
-                    // body has `v` (captured), not what `v` was made of
-                    if !(available(a) && available(b)) {
-                        return None;
-                    }
-                    match (is_const(a), is_const(b)) {
-                        (false, true) => Some(vec![(a, false), (b, neg)]),
-                        (true, false) if !neg => Some(vec![(b, false), (a, false)]),
-                        _ => None,
-                    }
-                });
-                return Some((0, split.unwrap_or_else(|| vec![(v, false)])));
-            }
-            let o = ir.op(ir.def_op(v)?);
-            let (a, b) = (*o.operands.first()?, *o.operands.get(1)?);
-            let neg = match o.opcode {
-                Opcode::Arith(ArithOp::Add) => false,
-                Opcode::Arith(ArithOp::Sub) => true,
-                _ => return None,
-            };
-            if depth == 0 {
-                return None;
-            }
-            let (ka, mut ta) = affine(ir, inside, available, scaled, a, depth - 1)?;
-            let (kb, tb) = affine(ir, inside, available, scaled, b, depth - 1)?;
-            ta.extend(tb.into_iter().map(|(t, n)| (t, n != neg)));
-            Some((if neg { ka - kb } else { ka + kb }, ta))
-        }
-        let form = |v: ValueId| -> Option<IndexForm> {
-            if !inside.contains(&v) {
-                return Some(IndexForm::Invariant(v));
-            }
-            let available = |x: ValueId| self.vals.contains_key(&x);
-            match affine(ir, &inside, &available, &scaled, v, 3)? {
-                (k, terms) if k > 0 => Some(IndexForm::Shifted(terms, k)),
-                _ => None,
-            }
-        };
-        let mut out = Vec::new();
-        for &op in &ir.block(region).ops {
-            let d = ir.op(op);
-            // a load reading zero outside (`oob`) is versioned too: where
-            // the precheck finds every iteration inside, it is a plain load
-            // (conv2d's image rows away from the top and bottom edges)
-            let first = match d.opcode {
-                Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load) => 1,
-                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store) => 2,
-                _ => continue,
-            };
-            if inside.contains(&d.operands[first - 1]) {
-                continue;
-            }
-            let forms: Option<Vec<IndexForm>> =
-                d.operands[first..].iter().map(|&v| form(v)).collect();
-            if let Some(f) = forms {
-                out.push((op, f));
-            }
-        }
-        out
     }
 
     /// `for iv in lb..ub by step { region }` with no carried values. Loads
@@ -1301,17 +1067,14 @@ impl<M: Module> FnLower<'_, '_, M> {
         // again in both copies) to save a check or an address computation
         // per outer iteration (conv2d's twelve stores per block of columns:
         // 7% of its run time, 60% more to compile)
-        let innermost = !self.ir.block(region).ops.iter().any(|&o| {
-            matches!(
-                self.ir.op(o).opcode,
-                Opcode::Loop(LoopOp::For | LoopOp::Parallel)
-            )
-        });
+        let innermost = versioning::is_innermost(self.ir, region);
         let loads = if step_const.is_some_and(|s| s > 0)
             && self.unversioned == 0
             && (innermost || self.tier == Tier::Optimizing)
         {
-            self.versionable_loads(region)
+            let ir = self.ir;
+            let vals = &self.vals;
+            versioning::versionable_loads(ir, region, &|x| vals.contains_key(&x))
         } else {
             Vec::new()
         };
@@ -1557,8 +1320,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         let region = ir.entry_block(op, 0);
         let mut captures = Vec::new();
         let mut values = Vec::new();
-        for v in captured_values(ir, region) {
-            if is_constant_expr(ir, v) {
+        for v in closure::captured_values(ir, region) {
+            if closure::is_constant_expr(ir, v) {
                 captures.push(Capture::Constant(v));
                 continue;
             }
@@ -1675,7 +1438,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         Ok(())
     }
 
-    /// Lowers the ops that compute `v`, a [`is_constant_expr`], here.
+    /// Lowers the ops that compute `v`, a [`closure::is_constant_expr`], here.
     fn constant_expr(&mut self, v: ValueId) -> Result<(), CodegenError> {
         if self.vals.contains_key(&v) {
             return Ok(());
@@ -1922,8 +1685,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 // scalar stores: see `store`); loads keep their check
                 let proven = store && d.attr("in_bounds") == Some(&Attr::Bool(true));
                 if !proven {
-                    let what = if store { "write to" } else { "read of" };
-                    let access = format!("vector {what} `{}`", buf.name);
+                    let access = checks::access(store, true, &buf.name);
                     let at = self.at(op);
                     self.check_access(ok, &access, &at, &idx, &buf.shape, lanes)?;
                 }
@@ -2280,7 +2042,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         let at = self.at(op);
         self.check_access(
             ok,
-            &format!("read of `{}`", buf.name),
+            &checks::access(false, false, &buf.name),
             &at,
             &idx,
             &buf.shape,
@@ -2306,7 +2068,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             let at = self.at(op);
             self.check_access(
                 ok,
-                &format!("write to `{}`", buf.name),
+                &checks::access(true, false, &buf.name),
                 &at,
                 &idx,
                 &buf.shape,
@@ -2341,10 +2103,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             .or_else(|| ir.value(d.results[0]).name.clone())
             .unwrap_or_else(|| "a stage".into());
         let fits = self.b.ins().icmp_imm_s(IntCC::Equal, overflow, 0);
-        let msg = format!(
-            "cannot allocate `{name}`: its size overflows{}",
-            self.at(op)
-        );
+        let msg = checks::alloc_overflow(&name, &self.at(op));
         self.check(fits, status::OUT_OF_MEMORY, &msg, z, z)?;
         let nbytes = if self.ptr == types::I64 {
             bytes
@@ -2356,7 +2115,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             .expect("pj_rt_alloc returns a pointer");
         let null = self.iconst(self.ptr, 0);
         let ok = self.b.ins().icmp(IntCC::NotEqual, p, null);
-        let msg = format!("cannot allocate {{0}} bytes for `{name}`{}", self.at(op));
+        let msg = checks::alloc_failed(&name, &self.at(op));
         self.check(ok, status::OUT_OF_MEMORY, &msg, bytes, z)?;
         let k = self.alloc_slot[&op];
         let table = self.alloc_table.expect("declared with its allocations");
@@ -2449,18 +2208,14 @@ impl<M: Module> FnLower<'_, '_, M> {
                     if a == ArithOp::Div {
                         self.b.ins().fdiv(p, q)
                     } else {
-                        let f = if rt == ScalarType::F32 {
-                            "pj_rt_fmodf"
-                        } else {
-                            "pj_rt_fmod"
-                        };
+                        let f = crate::codegen::runtime::fmod_symbol(rt == ScalarType::F32);
                         self.call(self.rt.math[f], &[p, q]).expect("fmod returns")
                     }
                 } else {
                     let t = cl_type(rt);
                     let nonzero = self.b.ins().icmp_imm_s(IntCC::NotEqual, q, 0);
                     let z = self.zero64();
-                    let msg = format!("integer division by zero{}", self.at(op));
+                    let msg = checks::division_by_zero(&self.at(op));
                     self.check(nonzero, status::DIVISION_BY_ZERO, &msg, z, z)?;
                     if rt.is_signed_int() {
                         // MIN / -1 wraps to MIN and MIN % -1 is 0, instead of trapping
@@ -2608,9 +2363,10 @@ impl<M: Module> FnLower<'_, '_, M> {
             // inline, scalar or vector: no call, no clobbered registers
             return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
         }
-        let call = |s: &mut Self, f32name: &'static str, f64name: &'static str| {
-            let id = s.rt.math[if f32t { f32name } else { f64name }];
-            s.call(id, &args).expect("math functions return a value")
+        let call = |s: &mut Self| {
+            let name = crate::codegen::runtime::math_symbol(mo, f32t).expect("a runtime function");
+            s.call(s.rt.math[name], &args)
+                .expect("math functions return a value")
         };
         match mo {
             MathOp::Abs if rt.is_float() => self.b.ins().fabs(args[0]),
@@ -2619,10 +2375,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             MathOp::Sqrt => self.b.ins().sqrt(args[0]),
             MathOp::Floor => self.b.ins().floor(args[0]),
             MathOp::Ceil => self.b.ins().ceil(args[0]),
-            MathOp::Exp => call(self, "pj_rt_expf", "pj_rt_exp"),
-            MathOp::Log => call(self, "pj_rt_logf", "pj_rt_log"),
-            MathOp::Tanh => call(self, "pj_rt_tanhf", "pj_rt_tanh"),
-            MathOp::Pow => call(self, "pj_rt_powf", "pj_rt_pow"),
+            MathOp::Exp | MathOp::Log | MathOp::Tanh | MathOp::Pow => call(self),
         }
     }
 }

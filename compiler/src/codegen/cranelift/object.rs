@@ -7,15 +7,15 @@
 //! (`codegen::symbols::check_c_names`). The object imports only the
 //! runtime's `pj_rt_*` functions.
 
-use super::CodegenError;
 use super::lower::{declare_runtime, define_kernel, kernel_signature};
-use crate::dialects::{FuncOp, Opcode, signature};
+use crate::codegen::CodegenError;
+use crate::dialects::signature;
 use crate::ir::{Attr, Module as IrModule};
 use crate::target::Target;
 use cranelift_module::{Linkage, Module};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
-pub use crate::codegen::symbols::c_symbol;
+use crate::codegen::symbols::c_symbol;
 
 /// Compiles the kernels of `ir` (lowered, verified) named in `only` (all if
 /// empty) for `target`; returns the object file's bytes.
@@ -31,13 +31,8 @@ pub fn emit_object(
     let builder = ObjectBuilder::new(isa, "picojoule", cranelift_module::default_libcall_names())?;
     let mut module = ObjectModule::new(builder);
     let rt = declare_runtime(&mut module)?;
+    crate::codegen::analysis::require_lowered(ir, crate::codegen::Backend::Cranelift)?;
     for f in ir.kernels() {
-        if ir.op(f).opcode != Opcode::Func(FuncOp::Func) {
-            return Err(CodegenError::Unsupported(format!(
-                "`{}` is not lowered: run `lower-stages` first",
-                signature(ir, f).name
-            )));
-        }
         let name = signature(ir, f).name;
         let owner = ir
             .op(f)
@@ -52,12 +47,17 @@ pub fn emit_object(
             Linkage::Export,
             &kernel_signature(&module, ir, f),
         )?;
-        define_kernel(&mut module, &rt, ir, f, id, super::Tier::Optimizing)?;
+        define_kernel(
+            &mut module,
+            &rt,
+            ir,
+            f,
+            id,
+            crate::codegen::Tier::Optimizing,
+        )?;
     }
     let product = module.finish();
-    product
-        .emit()
-        .map_err(|e| CodegenError::Cranelift(e.to_string()))
+    product.emit().map_err(|e| super::internal(e.to_string()))
 }
 
 /// The machine code Cranelift makes for the kernels of `ir` named in

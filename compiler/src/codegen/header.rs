@@ -2,8 +2,8 @@
 //! codes, `pj_last_error`) written from `pj_runtime::abi` itself so the two
 //! cannot drift apart, then one prototype per kernel and per shape companion.
 
-use super::lower::elem_code;
-use super::object::c_symbol;
+use super::abi::elem_code;
+use super::symbols::c_symbol;
 use crate::dialects::signature;
 use crate::ir::{Attr, Module as IrModule, ScalarType, Type};
 use pj_runtime::abi::{ElemType, MAX_RANK, status};

@@ -1,0 +1,280 @@
+//! The compile driver: from checked `pj` IR to code, with one set of
+//! [`Options`]. Every surface compiles through here — `pj run`, `pj build`,
+//! `pj bench`, `pj energy`, the REPL, the bench crate, the Rust AOT example
+//! and the tests — so that a flag means the same thing everywhere (the
+//! pipeline for `-O`, the fast-math passes, the schedule's target profile,
+//! the backend and its tier).
+//!
+//! ```text
+//! checked IR ──lower──▶ loop-level IR ──jit──▶ JitModule (this process)
+//!                                     └─emit─▶ object / assembly / LLVM IR
+//! ```
+
+use super::kernel::{JitModule, Tier};
+use super::{
+    AFTER_DEFAULT_PIPELINE, Backend, CodegenError, LOWERING_PIPELINE, UNOPTIMIZED_PIPELINE,
+};
+use crate::ir::Module;
+use crate::passes::{PassManager, PassRecord};
+use crate::target::Target;
+use crate::target::profile::Profile;
+
+/// What float arithmetic may do besides the reference order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FastMath {
+    /// Nothing: every operation in the interpreter's order, bit for bit
+    /// (`--strict-fp`, `--fast-math=off`).
+    Off,
+    /// Float sums and products may be reassociated into vector partial
+    /// sums, which changes their last bits (the default).
+    #[default]
+    Reassoc,
+    /// That, and `a * b + c` fused into one multiply-add rounded once,
+    /// where the target has FMA instructions.
+    Contract,
+}
+
+impl FastMath {
+    /// `off`, `reassoc`, `contract`.
+    pub fn parse(s: &str) -> Option<FastMath> {
+        match s {
+            "off" => Some(FastMath::Off),
+            "reassoc" => Some(FastMath::Reassoc),
+            "contract" => Some(FastMath::Contract),
+            _ => None,
+        }
+    }
+
+    /// Its name on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            FastMath::Off => "off",
+            FastMath::Reassoc => "reassoc",
+            FastMath::Contract => "contract",
+        }
+    }
+}
+
+/// Where the IR handed to [`lower`] stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// As the front end made it (`pj` dialect, checked).
+    Checked,
+    /// After `passes::DEFAULT_PIPELINE` (the REPL and `pj run` run it
+    /// first, to show or time it).
+    Optimized,
+}
+
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Who generates the code.
+    pub backend: Backend,
+    /// 0: lowering only (every stage materialized, scalar loops); 1 and 2:
+    /// the optimizer.
+    pub opt_level: u8,
+    /// What float arithmetic may do.
+    pub fast_math: FastMath,
+    /// How hard the backend works (the JIT; objects are always optimized).
+    pub tier: Tier,
+    /// The machine the code runs on: `host` for the JIT.
+    pub target: Target,
+}
+
+impl Default for Options {
+    /// Cranelift, `-O2`, `reassoc`, the optimizing tier, this machine: what
+    /// `pj run` and `pj build` do without flags.
+    fn default() -> Options {
+        Options {
+            backend: Backend::Cranelift,
+            opt_level: 2,
+            fast_math: FastMath::Reassoc,
+            tier: Tier::Optimizing,
+            target: Target::host(),
+        }
+    }
+}
+
+impl Options {
+    /// The defaults with another backend.
+    pub fn with_backend(backend: Backend) -> Options {
+        Options {
+            backend,
+            ..Options::default()
+        }
+    }
+
+    /// Whether float reductions may be reassociated.
+    pub fn reassoc(&self) -> bool {
+        self.fast_math != FastMath::Off
+    }
+
+    /// Whether multiply-adds fuse: asked for, and the target has FMA.
+    pub fn contract(&self) -> bool {
+        self.fast_math == FastMath::Contract && self.target.has_fma()
+    }
+
+    /// The pass pipeline from `from` to what the backend takes.
+    pub fn pipeline(&self, from: Stage) -> &'static str {
+        match (self.opt_level, from) {
+            (0, _) => UNOPTIMIZED_PIPELINE,
+            (_, Stage::Checked) => LOWERING_PIPELINE,
+            (_, Stage::Optimized) => AFTER_DEFAULT_PIPELINE,
+        }
+    }
+
+    /// [`Options::pipeline`] as a pass manager, configured for the target's
+    /// profile and the fast-math options.
+    pub fn pass_manager(&self, from: Stage) -> PassManager {
+        self.configure(
+            PassManager::parse(self.pipeline(from))
+                .expect("the lowering pipelines name registered passes"),
+            &Profile::for_target(&self.target),
+        )
+    }
+
+    /// `pm` configured as these options say, scheduling for `profile`: for
+    /// the energy model, which lowers part of the pipeline at a time and
+    /// for profiles that name no target.
+    pub fn configure(&self, pm: PassManager, profile: &Profile) -> PassManager {
+        pm.for_profile(profile)
+            .fast_math(self.reassoc())
+            .contract(self.contract())
+    }
+}
+
+/// A copy of `m` lowered to what the backend takes, and what each pass did.
+pub fn lower(
+    m: &Module,
+    options: &Options,
+    from: Stage,
+) -> Result<(Module, Vec<PassRecord>), CodegenError> {
+    let mut lowered = m.clone();
+    let records = options.pass_manager(from).run(&mut lowered)?;
+    Ok((lowered, records))
+}
+
+/// JIT-compiles lowered IR into this process.
+pub fn jit(lowered: &Module, options: &Options) -> Result<JitModule, CodegenError> {
+    if !options.target.is_host {
+        return Err(CodegenError::Target(format!(
+            "code for `{}` cannot run in this process; the JIT compiles for `host`",
+            options.target.triple
+        )));
+    }
+    match options.backend {
+        Backend::Cranelift => super::cranelift::jit::compile(lowered, options.tier),
+        Backend::Llvm => jit_llvm(lowered, options),
+    }
+}
+
+#[cfg(feature = "llvm")]
+fn jit_llvm(lowered: &Module, options: &Options) -> Result<JitModule, CodegenError> {
+    super::llvm::jit::compile(lowered, options)
+}
+
+#[cfg(not(feature = "llvm"))]
+fn jit_llvm(_: &Module, _: &Options) -> Result<JitModule, CodegenError> {
+    Err(CodegenError::NotBuilt(Backend::Llvm))
+}
+
+/// Lowers `m` (checked, or lowered already) and JIT-compiles it.
+pub fn compile(m: &Module, options: &Options) -> Result<JitModule, CodegenError> {
+    if super::analysis::is_lowered(m) {
+        return jit(m, options);
+    }
+    let (lowered, _) = lower(m, options, Stage::Checked)?;
+    jit(&lowered, options)
+}
+
+/// What [`emit`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// A relocatable object file (ELF or Mach-O).
+    Object,
+    /// The machine code as text.
+    Asm,
+    /// LLVM's IR as text (the LLVM backend only).
+    LlvmIr,
+}
+
+/// Compiles the kernels of lowered `ir` named in `only` (all if empty) for
+/// `options.target`: an object file's bytes, or text.
+pub fn emit(
+    lowered: &Module,
+    options: &Options,
+    only: &[String],
+    what: Emit,
+) -> Result<Vec<u8>, CodegenError> {
+    match (options.backend, what) {
+        (Backend::Cranelift, Emit::Object) => {
+            super::cranelift::object::emit_object(lowered, &options.target, only)
+        }
+        (Backend::Cranelift, Emit::Asm) => {
+            super::cranelift::object::disassemble(lowered, &options.target, only)
+                .map(String::into_bytes)
+        }
+        (Backend::Cranelift, Emit::LlvmIr) => Err(CodegenError::Unsupported {
+            backend: Backend::Cranelift,
+            what: "`--emit llvm-ir` (use `--backend llvm`)".into(),
+        }),
+        (Backend::Llvm, what) => emit_llvm(lowered, options, only, what),
+    }
+}
+
+#[cfg(feature = "llvm")]
+fn emit_llvm(
+    lowered: &Module,
+    options: &Options,
+    only: &[String],
+    what: Emit,
+) -> Result<Vec<u8>, CodegenError> {
+    super::llvm::object::emit(lowered, options, only, what)
+}
+
+#[cfg(not(feature = "llvm"))]
+fn emit_llvm(_: &Module, _: &Options, _: &[String], _: Emit) -> Result<Vec<u8>, CodegenError> {
+    Err(CodegenError::NotBuilt(Backend::Llvm))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn o0_lowers_without_optimizing_from_anywhere() {
+        let o = Options {
+            opt_level: 0,
+            ..Options::default()
+        };
+        assert_eq!(o.pipeline(Stage::Checked), UNOPTIMIZED_PIPELINE);
+        assert_eq!(o.pipeline(Stage::Optimized), UNOPTIMIZED_PIPELINE);
+        let o = Options::default();
+        assert_eq!(o.pipeline(Stage::Checked), LOWERING_PIPELINE);
+        assert_eq!(o.pipeline(Stage::Optimized), AFTER_DEFAULT_PIPELINE);
+    }
+
+    #[test]
+    fn contract_needs_fma_on_the_target() {
+        let o = Options {
+            fast_math: FastMath::Contract,
+            target: Target::parse("x86_64-unknown-linux-gnu").expect("supported"),
+            ..Options::default()
+        };
+        // the x86_64 baseline has no FMA
+        assert!(!o.contract());
+        assert!(o.reassoc());
+        let o = Options {
+            target: Target::parse("aarch64-unknown-linux-gnu").expect("supported"),
+            ..o
+        };
+        assert!(o.contract());
+    }
+
+    #[test]
+    fn fast_math_names_round_trip() {
+        for f in [FastMath::Off, FastMath::Reassoc, FastMath::Contract] {
+            assert_eq!(FastMath::parse(f.name()), Some(f));
+        }
+    }
+}
