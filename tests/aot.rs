@@ -64,29 +64,34 @@ fn objects_for_every_target_export_the_kernels_and_import_only_the_runtime() {
         ("aarch64-apple-darwin", object::Architecture::Aarch64, true),
         ("x86_64-apple-darwin", object::Architecture::X86_64, true),
     ] {
-        for example in ["blur", "softmax", "qdot", "chain"] {
-            let out = dir.path().join(format!("{example}-{triple}.o"));
+        for (example, backend) in ["blur", "softmax", "qdot", "chain"]
+            .into_iter()
+            .flat_map(|e| common::backends().into_iter().map(move |b| (e, b)))
+        {
+            let out = dir.path().join(format!("{example}-{triple}-{backend}.o"));
             let o = pj(&[
                 "build",
                 &format!("examples/{example}.pj"),
                 "--target",
                 triple,
+                "--backend",
+                backend.name(),
                 "-o",
                 out.to_str().unwrap(),
             ]);
             assert!(
                 o.status.success(),
-                "{triple}: {}",
+                "{triple} ({backend}): {}",
                 String::from_utf8_lossy(&o.stderr)
             );
             assert!(out.with_extension("h").exists());
             let bytes = std::fs::read(&out).unwrap();
             let file = object::File::parse(&*bytes).unwrap();
-            assert_eq!(file.architecture(), arch, "{triple}");
+            assert_eq!(file.architecture(), arch, "{triple} ({backend})");
             assert_eq!(
                 file.format() == object::BinaryFormat::MachO,
                 macho,
-                "{triple}"
+                "{triple} ({backend})"
             );
             let prefix = if macho { "_" } else { "" };
             let names: Vec<String> = file
@@ -98,10 +103,10 @@ fn objects_for_every_target_export_the_kernels_and_import_only_the_runtime() {
                 let s = file
                     .symbols()
                     .find(|s| s.name() == Ok(sym.as_str()))
-                    .unwrap_or_else(|| panic!("{triple}: no {sym} in {names:?}"));
+                    .unwrap_or_else(|| panic!("{triple} ({backend}): no {sym} in {names:?}"));
                 assert!(
                     s.is_global() && s.is_definition(),
-                    "{triple}: {sym} is not exported"
+                    "{triple} ({backend}): {sym} is not exported"
                 );
             }
             for s in file
@@ -109,7 +114,10 @@ fn objects_for_every_target_export_the_kernels_and_import_only_the_runtime() {
                 .filter(|s| s.is_undefined() && !s.name().unwrap_or("").is_empty())
             {
                 let n = s.name().unwrap().trim_start_matches('_');
-                assert!(n.starts_with("pj_rt_"), "{triple}: unexpected import {n}");
+                assert!(
+                    n.starts_with("pj_rt_"),
+                    "{triple} ({backend}): unexpected import {n}"
+                );
             }
         }
     }
@@ -117,38 +125,47 @@ fn objects_for_every_target_export_the_kernels_and_import_only_the_runtime() {
 
 #[test]
 fn the_c_example_links_with_the_runtime_and_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let obj = dir.path().join("blur.o");
-    let o = pj(&["build", "examples/blur.pj", "-o", obj.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let exe = dir.path().join("blur_demo");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let o = Command::new(cc)
-        .args(["-O2", "-Wall", "-Werror", "-I"])
-        .arg(dir.path())
-        .arg(root().join("examples/aot_c/main.c"))
-        .arg(&obj)
-        .arg(runtime_staticlib())
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("a C compiler");
-    assert!(
-        o.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let o = Command::new(&exe).output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
-        out.trim(),
-        "blur 37x53 ok; wrong shape refused: output `out` dim 0 must be 37, got 36; overlap refused: result `out` overlaps argument `input` in memory: results must not share memory with arguments"
-    );
+    for backend in common::backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let obj = dir.path().join("blur.o");
+        let o = pj(&[
+            "build",
+            "examples/blur.pj",
+            "--backend",
+            backend.name(),
+            "-o",
+            obj.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let exe = dir.path().join("blur_demo");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let o = Command::new(cc)
+            .args(["-O2", "-Wall", "-Werror", "-I"])
+            .arg(dir.path())
+            .arg(root().join("examples/aot_c/main.c"))
+            .arg(&obj)
+            .arg(runtime_staticlib())
+            .args(["-lpthread", "-ldl", "-lm", "-o"])
+            .arg(&exe)
+            .output()
+            .expect("a C compiler");
+        assert!(
+            o.status.success(),
+            "cc failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new(&exe).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            out.trim(),
+            "blur 37x53 ok; wrong shape refused: output `out` dim 0 must be 37, got 36; overlap refused: result `out` overlaps argument `input` in memory: results must not share memory with arguments"
+        );
+    }
 }
 
 #[test]

@@ -223,21 +223,30 @@ fn run_examples(runtime_arg: &Path) {
         let results: Vec<(ScalarType, usize)> =
             want.iter().map(|t| (t.elem, t.shape.len())).collect();
         let source = PathBuf::from(format!("examples/{name}.pj"));
-        let out = run_on_aarch64(
-            dir.path(),
-            &root(),
-            name,
-            &source,
-            &[],
-            &args,
-            &results,
-            runtime_arg,
-        );
-        for (r, t) in want.iter().enumerate() {
-            let got = result_bytes(&out, r)
-                .map(|b| pj_compiler::interp::Tensor::from_le_bytes(t.elem, t.shape.clone(), &b))
-                .unwrap_or_else(|| panic!("{name}: {out}"));
-            assert_close(&got, t, 1e-6, &format!("{name} result {r} on aarch64"));
+        for backend in common::backends() {
+            let out = run_on_aarch64(
+                dir.path(),
+                &root(),
+                name,
+                &source,
+                &["--backend", backend.name()],
+                &args,
+                &results,
+                runtime_arg,
+            );
+            for (r, t) in want.iter().enumerate() {
+                let got = result_bytes(&out, r)
+                    .map(|b| {
+                        pj_compiler::interp::Tensor::from_le_bytes(t.elem, t.shape.clone(), &b)
+                    })
+                    .unwrap_or_else(|| panic!("{name} ({backend}): {out}"));
+                assert_close(
+                    &got,
+                    t,
+                    1e-6,
+                    &format!("{name} result {r} on aarch64 ({backend})"),
+                );
+            }
         }
     }
 }
@@ -340,43 +349,45 @@ fn generated_programs_agree_on_aarch64_under_qemu() {
         let m = c.module;
         let results = result_types(&m);
         std::fs::write(dir.path().join("gen.pj"), &p.source).unwrap();
-        let out = run_on_aarch64(
-            dir.path(),
-            dir.path(),
-            "k",
-            Path::new("gen.pj"),
-            &["--strict-fp"],
-            &p.args,
-            &results,
-            &runtime,
-        );
-        ran += 1;
-        match interp::run(&m, "k", &p.args) {
-            Ok(want) => {
-                for (r, t) in want.iter().enumerate() {
-                    let got = result_bytes(&out, r).map(|b| {
-                        pj_compiler::interp::Tensor::from_le_bytes(t.elem, t.shape.clone(), &b)
-                    });
-                    assert!(
-                        got.as_ref().is_some_and(|g| same_bits_but_nan(g, t)),
-                        "seed {seed} result {r} on aarch64: {out}\n{}\nwant {t:?}",
+        for backend in common::backends_for_case(seed / 4) {
+            let out = run_on_aarch64(
+                dir.path(),
+                dir.path(),
+                "k",
+                Path::new("gen.pj"),
+                &["--strict-fp", "--backend", backend.name()],
+                &p.args,
+                &results,
+                &runtime,
+            );
+            ran += 1;
+            match interp::run(&m, "k", &p.args) {
+                Ok(want) => {
+                    for (r, t) in want.iter().enumerate() {
+                        let got = result_bytes(&out, r).map(|b| {
+                            pj_compiler::interp::Tensor::from_le_bytes(t.elem, t.shape.clone(), &b)
+                        });
+                        assert!(
+                            got.as_ref().is_some_and(|g| same_bits_but_nan(g, t)),
+                            "seed {seed} result {r} on aarch64 ({backend}): {out}\n{}\nwant {t:?}",
+                            p.source
+                        );
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    let want = picojoule::difftest::without_location(&e.to_string());
+                    let got = out
+                        .strip_prefix("error ")
+                        .and_then(|rest| rest.split_once(' '))
+                        .map(|(_, msg)| picojoule::difftest::without_location(msg.trim_end()));
+                    assert_eq!(
+                        got.as_deref(),
+                        Some(want.as_str()),
+                        "seed {seed} ({backend}): {out}\n{}",
                         p.source
                     );
                 }
-            }
-            Err(e) => {
-                failed += 1;
-                let want = picojoule::difftest::without_location(&e.to_string());
-                let got = out
-                    .strip_prefix("error ")
-                    .and_then(|rest| rest.split_once(' '))
-                    .map(|(_, msg)| picojoule::difftest::without_location(msg.trim_end()));
-                assert_eq!(
-                    got.as_deref(),
-                    Some(want.as_str()),
-                    "seed {seed}: {out}\n{}",
-                    p.source
-                );
             }
         }
     }

@@ -164,7 +164,7 @@ fn run_every_kernel(m: &pj_compiler::Module, rng: &mut Rng) {
     }
 }
 
-fn exercise_source(src: &str, rng: &mut Rng) {
+fn exercise_source(src: &str, rng: &mut Rng, case: u64) {
     let Ok(compiled) = pj_compiler::compile_source("fuzz.pj", src) else {
         return;
     };
@@ -173,7 +173,8 @@ fn exercise_source(src: &str, rng: &mut Rng) {
     run_every_kernel(&common::lowered(&m), rng);
     // Native code must agree with the interpreter on whatever the interpreter
     // can run within its small limit.
-    for code in common::jit_all(&m) {
+    for backend in common::backends_for_case(case) {
+        let code = common::jit(&m, backend);
         for name in m.kernel_names() {
             let k = m.kernel(&name).expect("listed");
             let args = small_args(&m, k, rng);
@@ -219,7 +220,9 @@ fn random_and_mutated_sources_never_panic() {
             mutate(&seeds[rng.below(seeds.len())], &mut rng)
         };
         let mut local = Rng(rng.next());
-        let outcome = catch_unwind(AssertUnwindSafe(|| exercise_source(&src, &mut local)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            exercise_source(&src, &mut local, case as u64)
+        }));
         assert!(
             outcome.is_ok(),
             "case {case} panicked on this input:\n{src}"
@@ -315,7 +318,7 @@ fn loop_level_ir_mutants_run_natively_as_interpreted() {
         if verify(&m).is_err() {
             continue;
         }
-        for backend in common::backends() {
+        for backend in common::backends_for_case(case) {
             let compiled = catch_unwind(AssertUnwindSafe(|| common::try_jit(&m, backend)))
                 .unwrap_or_else(|_| {
                     panic!("case {case}: the {backend} backend panicked on verified IR:\n{mutant}")

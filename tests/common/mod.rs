@@ -139,3 +139,22 @@ pub fn try_jit(
 pub fn jit_all(m: &Module) -> Vec<pj_compiler::codegen::JitModule> {
     backends().into_iter().map(|b| jit(m, b)).collect()
 }
+
+/// The backends a fuzz-style test (thousands of small cases) runs case
+/// `case` through: Cranelift on every case, a backend that compiles in
+/// tens of milliseconds rather than one (LLVM) on every
+/// `PJ_LLVM_EVERY`-th case (default 8), so that a CI run stays within
+/// minutes while every kind of case still reaches it.
+pub fn backends_for_case(case: u64) -> Vec<pj_compiler::codegen::Backend> {
+    use pj_compiler::codegen::Backend;
+    let every: u64 = std::env::var("PJ_LLVM_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(8);
+    backends()
+        .into_iter()
+        // `1`, not `0`: case 0 and every tenth are random bytes in some tests
+        .filter(|&b| b == Backend::Cranelift || every == 1 || case % every == 1)
+        .collect()
+}

@@ -26,6 +26,8 @@ pub mod cranelift;
 pub mod driver;
 pub mod header;
 pub mod kernel;
+#[cfg(feature = "llvm")]
+pub mod llvm;
 pub mod runtime;
 pub mod symbols;
 

@@ -126,20 +126,20 @@ impl Emitter {
     pub fn i32c(&self, v: i32) -> V {
         self.int(self.i32(), i64::from(v))
     }
-    /// A float constant of type `t` (`float`, `double`, or a vector of them).
-    pub fn float(&self, t: T, v: f64) -> V {
-        match self.lanes_of(t) {
-            Some(n) => {
-                let s = self.float(self.scalar_of(t), v);
-                self.const_splat(s, n)
-            }
-            None => unsafe { LLVMConstReal(t, v) },
-        }
+    /// An `f32` constant with exactly these bits (a NaN's payload too),
+    /// or a vector type's every lane.
+    pub fn f32_bits(&self, t: T, v: f32) -> V {
+        let it = match self.lanes_of(t) {
+            Some(n) => self.vec_ty(self.i32(), n),
+            None => self.i32(),
+        };
+        let bits = self.int(it, i64::from(v.to_bits() as i32));
+        unsafe { LLVMConstBitCast(bits, t) }
     }
-    /// An `f32` constant with exactly these bits.
-    pub fn f32_bits(&self, v: f32) -> V {
-        let bits = self.int(self.i32(), i64::from(v.to_bits() as i32));
-        unsafe { LLVMConstBitCast(bits, self.f32()) }
+    /// An `f64` constant with exactly these bits.
+    pub fn f64_bits(&self, v: f64) -> V {
+        let bits = self.int(self.i64(), v.to_bits() as i64);
+        unsafe { LLVMConstBitCast(bits, self.f64()) }
     }
     pub fn zero(&self, t: T) -> V {
         unsafe { LLVMConstNull(t) }
@@ -273,6 +273,11 @@ impl Emitter {
     pub fn truth(&self, v: V) -> V {
         let z = self.zero(self.type_of(v));
         self.icmp(IntPred::LLVMIntNE, v, z)
+    }
+
+    /// Field `i` of an aggregate (`{ i64, i1 }` of `llvm.*.with.overflow`).
+    pub fn extract_value(&self, agg: V, i: u32) -> V {
+        unsafe { LLVMBuildExtractValue(self.b, agg, i, NONAME) }
     }
 
     // ----- vectors

@@ -1,0 +1,146 @@
+//! LLVM's JIT (MCJIT): compiles a module into this process, with a
+//! trampoline per kernel (`codegen::kernel` explains them and calls them).
+
+use super::emit::{Emitter, V};
+use super::{Naming, define_all, internal, machine, optimize};
+use crate::codegen::driver::Options;
+use crate::codegen::kernel::{JitModule, Trampoline};
+use crate::codegen::{Backend, CodegenError};
+use crate::ir::{Module as IrModule, Type as IrType};
+use inkwell::OptimizationLevel;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::llvm_sys::LLVMLinkage;
+use inkwell::module::Module;
+use inkwell::targets::RelocMode;
+use std::collections::HashMap;
+
+/// The compiled code and everything it borrows, dropped in order: the
+/// engine (which owns the machine code and the module) before the
+/// context.
+struct LlvmCode {
+    engine: Option<ExecutionEngine<'static>>,
+    module: Option<Module<'static>>,
+    context: *mut Context,
+}
+
+impl Drop for LlvmCode {
+    fn drop(&mut self) {
+        self.engine.take();
+        self.module.take();
+        // SAFETY: made by `Box::into_raw` in `compile`; nothing borrowing
+        // it is left (the engine and module are gone).
+        drop(unsafe { Box::from_raw(self.context) });
+    }
+}
+
+/// The symbol of a kernel in the JIT's module: prefixed, so that no kernel
+/// name (`memset`, `pj_rt_free`) can stand for a function the code calls.
+fn jit_symbol(name: &str) -> String {
+    format!("__pj_kernel_{name}")
+}
+
+fn trampoline_symbol(name: &str) -> String {
+    format!("__pj_trampoline_{name}")
+}
+
+/// Compiles every `func.func` of `ir` (verified and lowered) into this
+/// process.
+pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenError> {
+    crate::codegen::analysis::require_lowered(ir, Backend::Llvm)?;
+    let (tm, attrs) = machine(&options.target, RelocMode::Default)?;
+    let context = Box::into_raw(Box::new(Context::create()));
+    // SAFETY: the context lives until `LlvmCode` drops, after everything
+    // borrowing it; on an early return below it leaks (an error path).
+    let ctx: &'static Context = unsafe { &*context };
+    let mut code = LlvmCode {
+        engine: None,
+        module: None,
+        context,
+    };
+    let module = ctx.create_module("picojoule");
+    let naming = Naming {
+        symbol: &jit_symbol,
+        linkage: LLVMLinkage::LLVMInternalLinkage,
+    };
+    let defined = define_all(ctx, &module, ir, &attrs, options.tier, &[], &naming)?;
+    for (name, op, f) in &defined {
+        trampoline(ctx, &module, ir, name, *op, *f, &attrs);
+    }
+    optimize(&module, &tm, options.tier)?;
+    let level = match options.tier {
+        crate::codegen::Tier::Quick => OptimizationLevel::Less,
+        crate::codegen::Tier::Optimizing => OptimizationLevel::Aggressive,
+    };
+    let engine = module
+        .create_jit_execution_engine(level)
+        .map_err(|e| internal(format!("MCJIT: {e}")))?;
+    for (name, ptr) in pj_runtime::math::symbols() {
+        if let Some(f) = module.get_function(name) {
+            engine.add_global_mapping(&f, ptr as usize);
+        }
+    }
+    let mut entries: HashMap<String, Trampoline> = HashMap::new();
+    for (name, _, _) in &defined {
+        let addr = engine
+            .get_function_address(&trampoline_symbol(name))
+            .map_err(|e| internal(format!("`{name}`: {e}")))?;
+        // SAFETY: trampolines are defined with exactly this signature, and
+        // the code stays mapped while `code` lives.
+        entries.insert(name.clone(), unsafe {
+            std::mem::transmute::<usize, Trampoline>(addr)
+        });
+    }
+    code.engine = Some(engine);
+    code.module = Some(module);
+    JitModule::new(Backend::Llvm, ir, Box::new(code), |n| {
+        Some((*entries.get(n)?, *entries.get(&format!("{n}.shape"))?))
+    })
+}
+
+/// `int32_t tramp(const uint64_t* args)`: unpacks 8-byte slots and calls
+/// the kernel `f`.
+fn trampoline(
+    ctx: &Context,
+    module: &Module<'_>,
+    ir: &IrModule,
+    name: &str,
+    func: crate::ir::OpId,
+    f: V,
+    attrs: &super::lower::FnAttrs,
+) {
+    let builder = ctx.create_builder();
+    let e = Emitter {
+        ctx: ctx.raw(),
+        module: module.as_mut_ptr(),
+        b: builder.as_mut_ptr(),
+    };
+    let ty = e.fn_ty(&[e.ptr()], e.i32());
+    let t = e.add_function(
+        &trampoline_symbol(name),
+        ty,
+        LLVMLinkage::LLVMExternalLinkage,
+    );
+    attrs.apply(&e, t);
+    e.at_end(e.block(t, "entry"));
+    let slots = e.param(t, 0);
+    let block = ir.entry_block(func, 0);
+    let args: Vec<V> = ir
+        .block(block)
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let at = e.byte_offset(slots, 8 * i as i64);
+            let ty = match ir.ty(a) {
+                IrType::Scalar(s) => super::lower::scalar_ty(&e, *s),
+                _ => e.ptr(),
+            };
+            // little-endian slots: a narrower scalar sits at the slot's start
+            e.load(ty, at, 8)
+        })
+        .collect();
+    let kty = super::lower::kernel_fn_ty(&e, ir, func);
+    let st = e.call(kty, f, &args);
+    e.ret(st);
+}

@@ -1,0 +1,1711 @@
+//! `func`/`loop`/`mem`/`vector`/`arith`/`math` IR to LLVM IR, one
+//! `func.func` at a time, into a module that `jit.rs` runs in-process or
+//! `object.rs` writes out.
+//!
+//! The semantics are Cranelift's (`codegen/cranelift/lower.rs` says them
+//! op by op) and the interpreter's: `bool` is an `i8` holding 0 or 1;
+//! integer `div`/`rem` check for zero and never trap on `MIN / -1`;
+//! float-to-integer casts saturate; float `min`/`max` are IEEE
+//! `minimum`/`maximum` (`llvm.minimum`/`llvm.maximum`); `exp` on `f32` is
+//! the runtime's recipe inline; other transcendental functions call the
+//! runtime. No fast-math flag is ever set: reassociation and fused
+//! multiply-adds are decided by picojoule's passes and arrive as explicit
+//! ops, so `--fast-math=off` is bit for bit the interpreter.
+//!
+//! What differs is what LLVM does by itself: loop-invariant code motion,
+//! strength reduction, scheduling and register allocation need no help
+//! here, so a versioned loop's fast copy is simply the loop without its
+//! checks and with the last stride known to be 1.
+
+use super::emit::{B, Emitter, FloatPred, IntPred, T, V};
+use super::{internal, unsupported};
+use crate::codegen::CodegenError;
+use crate::codegen::abi::elem_code;
+use crate::codegen::analysis::closure;
+use crate::codegen::analysis::versioning::{self, IndexForm};
+use crate::codegen::checks;
+use crate::codegen::kernel::Tier;
+use crate::codegen::runtime::{self, CType};
+use crate::dialects::{
+    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, signature,
+};
+use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
+use inkwell::llvm_sys::LLVMLinkage;
+use pj_runtime::abi::{offsets, status};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// The runtime functions, declared in the module: value and type.
+pub struct RuntimeDecls {
+    fns: HashMap<&'static str, (V, T)>,
+}
+
+impl RuntimeDecls {
+    fn get(&self, name: &str) -> (V, T) {
+        self.fns[name]
+    }
+}
+
+/// The LLVM type of a runtime signature's C type.
+fn c_type(e: &Emitter, t: CType) -> T {
+    match t {
+        CType::Ptr => e.ptr(),
+        CType::Size | CType::I64 => e.i64(),
+        CType::I32 => e.i32(),
+        CType::F32 => e.f32(),
+        CType::F64 => e.f64(),
+    }
+}
+
+/// Declares the runtime's entry points (`codegen::runtime`).
+pub fn declare_runtime(e: &Emitter) -> RuntimeDecls {
+    let mut fns = HashMap::new();
+    for f in runtime::all() {
+        let params: Vec<T> = f.params.iter().map(|&t| c_type(e, t)).collect();
+        let ret = f.ret.map_or(e.void(), |t| c_type(e, t));
+        let ty = e.fn_ty(&params, ret);
+        let v = e.add_function(f.name, ty, LLVMLinkage::LLVMExternalLinkage);
+        e.attr(v, inkwell::llvm_sys::LLVMAttributeFunctionIndex, "nounwind");
+        if f.name == runtime::ALLOC.name {
+            // fresh memory: aliases nothing the kernel holds
+            e.attr(v, inkwell::llvm_sys::LLVMAttributeReturnIndex, "noalias");
+        }
+        if f.name == runtime::FAIL.name {
+            // the failure paths: laid out away from the hot code
+            e.attr(v, inkwell::llvm_sys::LLVMAttributeFunctionIndex, "cold");
+        }
+        fns.insert(f.name, (v, ty));
+    }
+    RuntimeDecls { fns }
+}
+
+/// The LLVM type of a scalar.
+pub fn scalar_ty(e: &Emitter, t: ScalarType) -> T {
+    match t {
+        ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => e.i8(),
+        ScalarType::I16 | ScalarType::U16 => e.int_ty(16),
+        ScalarType::I32 | ScalarType::U32 => e.i32(),
+        ScalarType::I64 => e.i64(),
+        ScalarType::F32 => e.f32(),
+        ScalarType::F64 => e.f64(),
+    }
+}
+
+/// The LLVM type of a scalar or vector value (a buffer: a pointer).
+pub fn value_ty(e: &Emitter, t: &IrType) -> T {
+    match t {
+        IrType::Vector { elem, lanes } => e.vec_ty(scalar_ty(e, *elem), *lanes),
+        IrType::Scalar(s) => scalar_ty(e, *s),
+        _ => e.ptr(),
+    }
+}
+
+/// The native signature of a `func.func`: a pointer per buffer, scalars by
+/// value, an `i32` status.
+pub fn kernel_fn_ty(e: &Emitter, ir: &IrModule, func: OpId) -> T {
+    let block = ir.entry_block(func, 0);
+    let params: Vec<T> = ir
+        .block(block)
+        .args
+        .iter()
+        .map(|&a| value_ty(e, ir.ty(a)))
+        .collect();
+    e.fn_ty(&params, e.i32())
+}
+
+/// Function attributes every function gets: the CPU and its features
+/// (MCJIT and object emission read them per function), and no unwinding.
+pub struct FnAttrs {
+    pub cpu: String,
+    pub features: String,
+}
+
+impl FnAttrs {
+    pub fn apply(&self, e: &Emitter, f: V) {
+        if !self.cpu.is_empty() {
+            e.fn_string_attr(f, "target-cpu", &self.cpu);
+        }
+        if !self.features.is_empty() {
+            e.fn_string_attr(f, "target-features", &self.features);
+        }
+        e.attr(f, inkwell::llvm_sys::LLVMAttributeFunctionIndex, "nounwind");
+    }
+}
+
+#[derive(Clone)]
+struct Buf {
+    data: V,
+    shape: Vec<V>,
+    strides: Vec<V>,
+    elem: ScalarType,
+    name: String,
+    /// Index into the allocation table, for `mem.alloc` buffers.
+    alloc: Option<usize>,
+}
+
+#[derive(Clone)]
+enum LVal {
+    S(V),
+    B(Buf),
+}
+
+/// A value an outlined parallel body uses from outside, in context slots.
+#[derive(Clone)]
+enum Capture {
+    Scalar(ValueId, T),
+    /// A constant (or a vector of one): made again inside the body.
+    Constant(ValueId),
+    Buffer {
+        value: ValueId,
+        elem: ScalarType,
+        rank: usize,
+        name: String,
+    },
+}
+
+/// A parallel loop body to define as its own function
+/// `int32_t body(const void* ctx, int64_t lo, int64_t hi)`.
+struct Outline {
+    f: V,
+    op: OpId,
+    captures: Vec<Capture>,
+    slot: i64,
+}
+
+/// What every function of one kernel shares.
+pub struct Shared<'a> {
+    pub e: &'a Emitter,
+    pub ir: &'a IrModule,
+    pub rt: &'a RuntimeDecls,
+    pub attrs: &'a FnAttrs,
+    pub tier: Tier,
+}
+
+struct FnLower<'a> {
+    s: &'a Shared<'a>,
+    e: &'a Emitter,
+    ir: &'a IrModule,
+    f: V,
+    vals: HashMap<ValueId, LVal>,
+    fail_exit: B,
+    fail_phi: V,
+    /// `[pointer, bytes]` per `mem.alloc`, null and 0 when not live: what
+    /// the failure exit frees.
+    alloc_table: Option<V>,
+    alloc_slot: HashMap<OpId, usize>,
+    pending: Vec<Outline>,
+    /// Accesses a loop precheck has proven in bounds, with a unit last
+    /// stride (a versioned loop's fast copy).
+    fast: HashSet<OpId>,
+    unwritten: Rc<HashSet<ValueId>>,
+    /// Inside a kernel's edge loops, where nothing is versioned: depth.
+    unversioned: u32,
+    /// Name prefix of outlined bodies.
+    name: String,
+    outlined: usize,
+}
+
+/// Defines the body of `func` as function `f` (declared with
+/// [`kernel_fn_ty`]), and the outlined bodies of its parallel loops.
+pub fn define_kernel(s: &Shared<'_>, func: OpId, f: V) -> Result<(), CodegenError> {
+    let name = signature(s.ir, func).name;
+    let unwritten = Rc::new(closure::unwritten_buffers(s.ir, func));
+    s.attrs.apply(s.e, f);
+    let mut l = FnLower::new(s, f, unwritten.clone(), name.clone());
+    l.function(func)?;
+    let mut queue = std::mem::take(&mut l.pending);
+    let mut outlined = l.outlined;
+    while let Some(o) = queue.pop() {
+        let mut l = FnLower::new(s, o.f, unwritten.clone(), name.clone());
+        l.outlined = outlined;
+        l.outlined_body(&o)?;
+        outlined = l.outlined;
+        queue.append(&mut l.pending);
+    }
+    Ok(())
+}
+
+impl<'a> FnLower<'a> {
+    fn new(s: &'a Shared<'a>, f: V, unwritten: Rc<HashSet<ValueId>>, name: String) -> Self {
+        FnLower {
+            s,
+            e: s.e,
+            ir: s.ir,
+            f,
+            vals: HashMap::new(),
+            fail_exit: std::ptr::null_mut(),
+            fail_phi: std::ptr::null_mut(),
+            alloc_table: None,
+            alloc_slot: HashMap::new(),
+            pending: Vec::new(),
+            fast: HashSet::new(),
+            unwritten,
+            unversioned: 0,
+            name,
+            outlined: 0,
+        }
+    }
+
+    fn scalar(&self, v: ValueId) -> V {
+        match &self.vals[&v] {
+            LVal::S(x) => *x,
+            LVal::B(_) => panic!("buffer used as a scalar (unverified IR)"),
+        }
+    }
+
+    fn buffer(&self, v: ValueId) -> Buf {
+        match &self.vals[&v] {
+            LVal::B(b) => b.clone(),
+            LVal::S(_) => panic!("scalar used as a buffer (unverified IR)"),
+        }
+    }
+
+    fn at(&self, op: OpId) -> String {
+        checks::location(self.ir, op)
+    }
+
+    /// An `i64` from an integer value of any width (signed).
+    fn as_i64(&self, v: V) -> V {
+        let e = self.e;
+        match e.int_bits(e.type_of(v)) {
+            64 => v,
+            _ => e.sext(v, e.i64()),
+        }
+    }
+
+    // ----- failure
+
+    /// Opens the function's entry and its failure exit (a phi of the status).
+    fn open(&mut self) {
+        let e = self.e;
+        let entry = e.block(self.f, "entry");
+        self.fail_exit = e.block(self.f, "fail");
+        e.at_end(self.fail_exit);
+        self.fail_phi = e.phi(e.i32());
+        e.at_end(entry);
+    }
+
+    /// Continues when `ok` (an `i1`) holds; otherwise records `message`
+    /// and returns `code`.
+    fn check(&mut self, ok: V, code: i32, message: &str, a: V, b: V) {
+        let e = self.e;
+        let cont = e.block(self.f, "ok");
+        let fail = e.block(self.f, "bad");
+        e.cond_br(ok, cont, fail);
+        e.at_end(fail);
+        self.fail_with(code, message, a, b);
+        e.at_end(cont);
+    }
+
+    /// Ends the current block with `pj_rt_fail(code, message, a, b)` and a
+    /// branch to the failure exit.
+    fn fail_with(&mut self, code: i32, message: &str, a: V, b: V) {
+        let e = self.e;
+        let p = e.string(message);
+        let len = e.i64c(message.len() as i64);
+        let (f, ty) = self.s.rt.get(runtime::FAIL.name);
+        let (a, b) = (self.as_i64(a), self.as_i64(b));
+        let st = e.call(ty, f, &[e.i32c(code), p, len, a, b]);
+        self.exit_with(st);
+    }
+
+    /// Branches to the failure exit with status `st`.
+    fn exit_with(&mut self, st: V) {
+        let e = self.e;
+        e.incoming(self.fail_phi, st, e.current());
+        e.br(self.fail_exit);
+    }
+
+    /// The check of an access: `ok` when every index is inside; otherwise
+    /// names the first dim outside, its index and extent.
+    fn check_access(&mut self, ok: V, access: &str, at: &str, idx: &[V], shape: &[V], lanes: i64) {
+        let e = self.e;
+        let rank = idx.len().min(shape.len());
+        if rank == 0 {
+            return;
+        }
+        let cont = e.block(self.f, "inside");
+        let fail = e.block(self.f, "outside");
+        e.cond_br(ok, cont, fail);
+        e.at_end(fail);
+        for k in 0..rank {
+            let msg = checks::out_of_bounds(access, at, k, k + 1 == rank && lanes > 1);
+            if k + 1 < rank {
+                let inside = e.icmp(IntPred::LLVMIntULT, idx[k], shape[k]);
+                let next = e.block(self.f, "dim_ok");
+                let here = e.block(self.f, "dim_bad");
+                e.cond_br(inside, next, here);
+                e.at_end(here);
+                self.fail_with(status::OUT_OF_BOUNDS, &msg, idx[k], shape[k]);
+                e.at_end(next);
+            } else {
+                self.fail_with(status::OUT_OF_BOUNDS, &msg, idx[k], shape[k]);
+            }
+        }
+        e.at_end(cont);
+    }
+
+    /// The failure exit: frees what is live, returns the status.
+    fn close(&mut self) {
+        let e = self.e;
+        e.at_end(self.fail_exit);
+        if let Some(table) = self.alloc_table {
+            let (free, ty) = self.s.rt.get(runtime::FREE.name);
+            for k in 0..self.alloc_slot.len() {
+                let (p, n) = self.alloc_entry(table, k);
+                e.call(ty, free, &[p, n]);
+            }
+        }
+        e.ret(self.fail_phi);
+    }
+
+    // ----- allocation table
+
+    fn declare_allocs(&mut self, block: BlockId) {
+        let ir = self.ir;
+        let e = self.e;
+        let mut ops = Vec::new();
+        ir.walk_block(block, &mut |op| {
+            if ir.op(op).opcode == Opcode::Mem(MemOp::Alloc) {
+                ops.push(op);
+            }
+        });
+        self.alloc_slot.clear();
+        if ops.is_empty() {
+            self.alloc_table = None;
+            return;
+        }
+        let table = e.alloca(e.array_ty(e.i64(), 2 * ops.len() as u32), 8);
+        for (k, op) in ops.into_iter().enumerate() {
+            self.alloc_slot.insert(op, k);
+            self.set_alloc_entry(table, k, e.null_ptr(), e.i64c(0));
+        }
+        self.alloc_table = Some(table);
+    }
+
+    fn set_alloc_entry(&self, table: V, k: usize, p: V, bytes: V) {
+        let e = self.e;
+        e.store(p, e.gep(e.i64(), table, e.i64c(2 * k as i64)), 8);
+        e.store(bytes, e.gep(e.i64(), table, e.i64c(2 * k as i64 + 1)), 8);
+    }
+
+    fn alloc_entry(&self, table: V, k: usize) -> (V, V) {
+        let e = self.e;
+        let p = e.load(e.ptr(), e.gep(e.i64(), table, e.i64c(2 * k as i64)), 8);
+        let n = e.load(e.i64(), e.gep(e.i64(), table, e.i64c(2 * k as i64 + 1)), 8);
+        (p, n)
+    }
+
+    // ----- entry
+
+    fn function(&mut self, func: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let e = self.e;
+        let sig = signature(ir, func);
+        let names: Vec<String> = sig
+            .params
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(sig.results.iter().cloned())
+            .collect();
+        self.open();
+        let body = ir.entry_block(func, 0);
+        self.declare_allocs(body);
+        for (i, &arg) in ir.block(body).args.iter().enumerate() {
+            let p = e.param(self.f, i as u32);
+            let v = match ir.ty(arg) {
+                IrType::Scalar(_) => LVal::S(p),
+                t => LVal::B(self.load_descriptor(p, t, &names[i])),
+            };
+            self.vals.insert(arg, v);
+        }
+        for &arg in &ir.block(body).args[sig.params.len()..] {
+            if let LVal::B(b) = &self.vals[&arg] {
+                let b = b.clone();
+                self.check_result_layout(&b);
+            }
+        }
+        self.check_no_overlap(body, sig.params.len(), &names);
+        self.block(body)?;
+        self.close();
+        Ok(())
+    }
+
+    /// Reads a `pj_buffer*` argument and checks it.
+    fn load_descriptor(&mut self, p: V, ty: &IrType, name: &str) -> Buf {
+        let e = self.e;
+        let elem = ty.elem();
+        let rank = ty.rank().unwrap_or(0);
+        let z = e.i64c(0);
+        let nonnull = e.icmp(IntPred::LLVMIntNE, p, e.null_ptr());
+        self.check(
+            nonnull,
+            status::BAD_ARGUMENT,
+            &checks::null_argument(name),
+            z,
+            z,
+        );
+        let field = |off: usize| e.byte_offset(p, off as i64);
+        let et = e.load(e.i32(), field(offsets::ELEM_TYPE), 4);
+        let rk = e.load(e.i32(), field(offsets::RANK), 4);
+        let ok1 = e.icmp(IntPred::LLVMIntEQ, et, e.i32c(elem_code(elem) as i32));
+        let ok2 = e.icmp(IntPred::LLVMIntEQ, rk, e.i32c(rank as i32));
+        let ok = e.and(ok1, ok2);
+        self.check(
+            ok,
+            status::BAD_ARGUMENT,
+            &checks::wrong_type(name, elem, rank),
+            et,
+            rk,
+        );
+        let data = e.load(e.ptr(), field(offsets::DATA), 8);
+        let mut shape = Vec::new();
+        let mut strides = Vec::new();
+        for d in 0..rank {
+            shape.push(e.load(e.i64(), field(offsets::SHAPE + 8 * d), 8));
+            strides.push(e.load(e.i64(), field(offsets::STRIDES + 8 * d), 8));
+        }
+        let buf = Buf {
+            data,
+            shape,
+            strides,
+            elem,
+            name: name.to_string(),
+            alloc: None,
+        };
+        self.check_descriptor(&buf);
+        buf
+    }
+
+    /// `(value, overflowed)` of an `llvm.*.with.overflow.i64`.
+    fn with_overflow(&self, op: &str, a: V, b: V) -> (V, V) {
+        let e = self.e;
+        let r = e.intrinsic(op, &[e.i64()], &[a, b]);
+        (e.extract_value(r, 0), e.extract_value(r, 1))
+    }
+
+    fn check_descriptor(&mut self, b: &Buf) {
+        let e = self.e;
+        let z = e.i64c(0);
+        let es = b.elem.size_bytes() as i64;
+        let mut empty = e.int(e.i1(), 0);
+        for (d, &n) in b.shape.iter().enumerate() {
+            let ok = e.icmp(IntPred::LLVMIntSGE, n, z);
+            self.check(
+                ok,
+                status::BAD_ARGUMENT,
+                &checks::negative_extent(&b.name, d),
+                n,
+                z,
+            );
+            empty = e.or(empty, e.icmp(IntPred::LLVMIntEQ, n, z));
+        }
+        let mut span = z;
+        let mut overflow = e.int(e.i1(), 0);
+        for (&n, &st) in b.shape.iter().zip(&b.strides) {
+            let last = e.add(n, e.i64c(-1));
+            let last = e.intrinsic("llvm.smax", &[e.i64()], &[last, z]);
+            let abs = e.intrinsic("llvm.abs", &[e.i64()], &[st, e.int(e.i1(), 0)]);
+            let (steps, of1) = self.with_overflow("llvm.umul.with.overflow", last, abs);
+            let (bytes, of2) = self.with_overflow("llvm.umul.with.overflow", steps, e.i64c(es));
+            let (sum, of3) = self.with_overflow("llvm.uadd.with.overflow", span, bytes);
+            span = sum;
+            overflow = e.or(overflow, e.or(of1, e.or(of2, of3)));
+        }
+        // abs(i64::MIN) is negative: count it as an overflow too
+        let huge = e.icmp(IntPred::LLVMIntUGE, span, e.i64c(1 << 62));
+        overflow = e.or(overflow, huge);
+        let fits = e.xor(overflow, e.int(e.i1(), 1));
+        let ok = e.or(empty, fits);
+        self.check(
+            ok,
+            status::BAD_ARGUMENT,
+            &checks::span_too_large(&b.name),
+            span,
+            z,
+        );
+        let nonnull = e.icmp(IntPred::LLVMIntNE, b.data, e.null_ptr());
+        let ok = e.or(empty, nonnull);
+        self.check(ok, status::BAD_ARGUMENT, &checks::null_data(&b.name), z, z);
+    }
+
+    /// A result whose layout maps two indices to one element is refused
+    /// (see the Cranelift backend for the condition).
+    fn check_result_layout(&mut self, b: &Buf) {
+        let e = self.e;
+        let z = e.i64c(0);
+        let (t, f) = (e.int(e.i1(), 1), e.int(e.i1(), 0));
+        let mut ok = f;
+        for &n in &b.shape {
+            ok = e.or(ok, e.icmp(IntPred::LLVMIntEQ, n, z));
+        }
+        let dims: Vec<(V, V, V)> = b
+            .shape
+            .iter()
+            .zip(&b.strides)
+            .map(|(&n, &st)| {
+                let long = e.icmp(IntPred::LLVMIntSGT, n, e.i64c(1));
+                let abs = e.intrinsic("llvm.abs", &[e.i64()], &[st, f]);
+                (n, abs, long)
+            })
+            .collect();
+        let mut layout_ok = t;
+        for (i, &(ni, sti, long)) in dims.iter().enumerate() {
+            let moves = e.icmp(IntPred::LLVMIntNE, sti, z);
+            let short = e.xor(long, t);
+            layout_ok = e.and(layout_ok, e.or(short, moves));
+            for &(nj, stj, longj) in &dims[i + 1..] {
+                let a = e.icmp(IntPred::LLVMIntSGE, sti, e.mul(stj, nj));
+                let c = e.icmp(IntPred::LLVMIntSGE, stj, e.mul(sti, ni));
+                let nests = e.or(a, c);
+                let apart = e.xor(e.and(long, longj), t);
+                layout_ok = e.and(layout_ok, e.or(apart, nests));
+            }
+        }
+        let ok = e.or(ok, layout_ok);
+        self.check(
+            ok,
+            status::BAD_ARGUMENT,
+            &checks::result_aliases(&b.name),
+            z,
+            z,
+        );
+    }
+
+    fn check_no_overlap(&mut self, body: BlockId, n_params: usize, names: &[String]) {
+        let e = self.e;
+        let args = self.ir.block(body).args.clone();
+        let spans: Vec<(usize, V, V)> = args
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match &self.vals[a] {
+                LVal::B(b) => Some((i, b.clone())),
+                LVal::S(_) => None,
+            })
+            .map(|(i, b)| {
+                let (lo, hi) = self.byte_span(&b);
+                (i, lo, hi)
+            })
+            .collect();
+        let z = e.i64c(0);
+        for &(r, rlo, rhi) in spans.iter().filter(|s| s.0 >= n_params) {
+            for &(a, alo, ahi) in spans.iter().filter(|s| s.0 < n_params) {
+                let x = e.icmp(IntPred::LLVMIntULT, rlo, ahi);
+                let y = e.icmp(IntPred::LLVMIntULT, alo, rhi);
+                let ok = e.xor(e.and(x, y), e.int(e.i1(), 1));
+                let msg = checks::overlap(&names[r], &names[a]);
+                self.check(ok, status::BAD_ARGUMENT, &msg, z, z);
+            }
+        }
+    }
+
+    /// The bytes `[lo, hi)` a buffer spans (`[0, 0)` when empty).
+    fn byte_span(&self, b: &Buf) -> (V, V) {
+        let e = self.e;
+        let es = b.elem.size_bytes() as i64;
+        let z = e.i64c(0);
+        let (mut lo, mut hi) = (z, z);
+        let mut empty = e.int(e.i1(), 0);
+        for (&n, &st) in b.shape.iter().zip(&b.strides) {
+            empty = e.or(empty, e.icmp(IntPred::LLVMIntSLE, n, z));
+            let ext = e.mul(e.mul(e.add(n, e.i64c(-1)), st), e.i64c(es));
+            lo = e.add(lo, e.intrinsic("llvm.smin", &[e.i64()], &[ext, z]));
+            hi = e.add(hi, e.intrinsic("llvm.smax", &[e.i64()], &[ext, z]));
+        }
+        let data = e.ptr_to_int(b.data);
+        let lo = e.add(data, lo);
+        let hi = e.add(e.add(data, hi), e.i64c(es));
+        (e.select(empty, z, lo), e.select(empty, z, hi))
+    }
+
+    // ----- blocks and ops
+
+    /// Lowers the ops of `block`; returns the values a `loop.yield` ends it with.
+    fn block(&mut self, block: BlockId) -> Result<Vec<V>, CodegenError> {
+        let ir = self.ir;
+        for &op in &ir.block(block).ops {
+            let d = ir.op(op);
+            match d.opcode {
+                Opcode::Loop(LoopOp::Yield) => {
+                    return Ok(d.operands.iter().map(|&v| self.scalar(v)).collect());
+                }
+                Opcode::Func(FuncOp::Return) => {
+                    self.e.ret(self.e.i32c(0));
+                    return Ok(vec![]);
+                }
+                _ => self.op(op)?,
+            }
+        }
+        Ok(vec![])
+    }
+
+    fn op(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let vector_result = d
+            .results
+            .first()
+            .is_some_and(|&r| matches!(ir.ty(r), IrType::Vector { .. }));
+        let value: Option<V> = match d.opcode {
+            Opcode::Arith(ArithOp::Cast) if vector_result => Some(self.vector_cast(op)),
+            Opcode::Arith(a) if vector_result => Some(self.vector_arith(op, a)),
+            Opcode::Vector(v) => self.vector(op, v),
+            Opcode::Arith(a) => Some(self.arith(op, a)),
+            Opcode::Math(mo) => Some(self.math(op, mo)),
+            Opcode::Loop(LoopOp::For) => {
+                self.for_loop(op)?;
+                None
+            }
+            Opcode::Loop(LoopOp::Parallel) => {
+                self.parallel_loop(op);
+                None
+            }
+            Opcode::Mem(MemOp::Dim) => {
+                let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
+                Some(self.buffer(d.operands[0]).shape[k])
+            }
+            Opcode::Mem(MemOp::Load) => Some(self.load(op)),
+            Opcode::Mem(MemOp::Store) => {
+                self.store(op);
+                None
+            }
+            Opcode::Mem(MemOp::Alloc) => {
+                self.alloc(op);
+                None
+            }
+            Opcode::Mem(MemOp::Dealloc) => {
+                let buf = self.buffer(d.operands[0]);
+                if let (Some(k), Some(table)) = (buf.alloc, self.alloc_table) {
+                    let (p, n) = self.alloc_entry(table, k);
+                    let (free, ty) = self.s.rt.get(runtime::FREE.name);
+                    e.call(ty, free, &[p, n]);
+                    self.set_alloc_entry(table, k, e.null_ptr(), e.i64c(0));
+                }
+                None
+            }
+            Opcode::Func(FuncOp::Check) => {
+                let ok = e.truth(self.scalar(d.operands[0]));
+                let z = e.i64c(0);
+                let a = d.operands.get(1).map_or(z, |&v| self.scalar(v));
+                let b = d.operands.get(2).map_or(z, |&v| self.scalar(v));
+                let code = d.attr("code").and_then(Attr::as_int).unwrap_or(1) as i32;
+                let msg = d
+                    .attr("message")
+                    .and_then(Attr::as_str)
+                    .unwrap_or("check failed")
+                    .to_string();
+                self.check(ok, code, &msg, a, b);
+                None
+            }
+            Opcode::Func(FuncOp::Func | FuncOp::Return) | Opcode::Loop(LoopOp::Yield) => {
+                unreachable!("handled by the caller")
+            }
+            Opcode::Pj(p) => {
+                return Err(unsupported(format!(
+                    "`pj.{}` reached code generation: run `lower-stages` first",
+                    p.mnemonic()
+                )));
+            }
+        };
+        if let Some(v) = value {
+            self.vals.insert(d.results[0], LVal::S(v));
+        }
+        Ok(())
+    }
+
+    // ----- loops
+
+    fn for_loop(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let (lb, ub, step) = (
+            self.scalar(d.operands[0]),
+            self.scalar(d.operands[1]),
+            self.scalar(d.operands[2]),
+        );
+        let inits: Vec<V> = d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
+        let step_const = ir
+            .def_op(d.operands[2])
+            .and_then(|o| ir.op(o).attr("value"))
+            .and_then(Attr::as_int);
+        if step_const.is_none() {
+            let ok = e.icmp(IntPred::LLVMIntSGT, step, e.i64c(0));
+            let msg = checks::loop_step(&self.at(op));
+            self.check(ok, status::OUT_OF_BOUNDS, &msg, step, e.i64c(0));
+        }
+        let step_const = step_const.filter(|_| versioning::worth_a_precheck(ir, op));
+        let edge = versioning::is_edge(ir, op);
+        self.unversioned += u32::from(edge);
+        let results = self.plain_loop(lb, ub, step, step_const, ir.entry_block(op, 0), &inits);
+        self.unversioned -= u32::from(edge);
+        for (r, v) in d.results.iter().zip(results?) {
+            self.vals.insert(*r, LVal::S(v));
+        }
+        Ok(())
+    }
+
+    /// A loop whose accesses a precheck at entry can cover gets a second
+    /// copy without their checks, taken when the precheck passes.
+    fn plain_loop(
+        &mut self,
+        lb: V,
+        ub: V,
+        step: V,
+        step_const: Option<i64>,
+        region: BlockId,
+        inits: &[V],
+    ) -> Result<Vec<V>, CodegenError> {
+        let ir = self.ir;
+        let e = self.e;
+        let innermost = versioning::is_innermost(ir, region);
+        let accesses = if step_const.is_some_and(|s| s > 0)
+            && self.unversioned == 0
+            && (innermost || self.s.tier == Tier::Optimizing)
+        {
+            let vals = &self.vals;
+            versioning::versionable_loads(ir, region, &|x| vals.contains_key(&x))
+        } else {
+            Vec::new()
+        };
+        if accesses.is_empty() {
+            return self.simple_loop(lb, ub, step, region, inits);
+        }
+        // the last iteration: lb + ((ub - lb - 1) / step) * step
+        let span = e.add(e.sub(ub, lb), e.i64c(-1));
+        let k = match step_const {
+            Some(1) => span,
+            _ => e.mul(e.sdiv(span, step), step),
+        };
+        let last = e.add(lb, k);
+        let mut ok = e.icmp(IntPred::LLVMIntSLT, lb, ub);
+        let zero = e.i64c(0);
+        for (op, forms) in &accesses {
+            let d = ir.op(*op);
+            let store = matches!(
+                d.opcode,
+                Opcode::Mem(MemOp::Store) | Opcode::Vector(VectorOp::Store)
+            );
+            let buf = self.buffer(d.operands[usize::from(store)]);
+            let value_ty = if store {
+                ir.ty(d.operands[0])
+            } else {
+                ir.ty(d.results[0])
+            };
+            let lanes = value_ty.lanes().unwrap_or(1) as i64;
+            let last_stride = *buf.strides.last().expect("rank >= 1");
+            ok = e.and(ok, e.icmp(IntPred::LLVMIntEQ, last_stride, e.i64c(1)));
+            for (dim, f) in forms.iter().enumerate() {
+                let n = buf.shape[dim];
+                let extra = if dim + 1 == forms.len() { lanes - 1 } else { 0 };
+                let (lo, hi) = match f {
+                    IndexForm::Invariant(v) => {
+                        let x = self.scalar(*v);
+                        (x, e.add(x, e.i64c(extra)))
+                    }
+                    IndexForm::Shifted(terms, k) => {
+                        let at = |x: V| {
+                            let mut x = e.mul(x, e.i64c(*k));
+                            for &(t, neg) in terms {
+                                let t = self.scalar(t);
+                                x = if neg { e.sub(x, t) } else { e.add(x, t) };
+                            }
+                            x
+                        };
+                        (at(lb), e.add(at(last), e.i64c(extra)))
+                    }
+                };
+                let c1 = e.icmp(IntPred::LLVMIntSGE, lo, zero);
+                let c2 = e.icmp(IntPred::LLVMIntSLT, hi, n);
+                ok = e.and(ok, e.and(c1, c2));
+            }
+        }
+        let fast = e.block(self.f, "fast");
+        let slow = e.block(self.f, "checked");
+        let join = e.block(self.f, "join");
+        e.cond_br(ok, fast, slow);
+        e.at_end(fast);
+        for (op, _) in &accesses {
+            self.fast.insert(*op);
+        }
+        let r_fast = self.simple_loop(lb, ub, step, region, inits)?;
+        for (op, _) in &accesses {
+            self.fast.remove(op);
+        }
+        let from_fast = e.current();
+        e.br(join);
+        e.at_end(slow);
+        let r_slow = self.simple_loop(lb, ub, step, region, inits)?;
+        let from_slow = e.current();
+        e.br(join);
+        e.at_end(join);
+        Ok(r_fast
+            .iter()
+            .zip(&r_slow)
+            .map(|(&a, &b)| {
+                let p = e.phi(e.type_of(a));
+                e.incoming(p, a, from_fast);
+                e.incoming(p, b, from_slow);
+                p
+            })
+            .collect())
+    }
+
+    /// The loop itself, rotated: a guard, the body (testing at its end
+    /// whether to run again), the exit; returns the carried values after
+    /// the last iteration.
+    fn simple_loop(
+        &mut self,
+        lb: V,
+        ub: V,
+        step: V,
+        region: BlockId,
+        inits: &[V],
+    ) -> Result<Vec<V>, CodegenError> {
+        let e = self.e;
+        let pre = e.current();
+        let body = e.block(self.f, "loop");
+        let exit = e.block(self.f, "done");
+        let none = e.icmp(IntPred::LLVMIntSGE, lb, ub);
+        e.cond_br(none, exit, body);
+        e.at_end(body);
+        let iv = e.phi(e.i64());
+        let carried: Vec<V> = inits.iter().map(|&v| e.phi(e.type_of(v))).collect();
+        e.incoming(iv, lb, pre);
+        for (&c, &init) in carried.iter().zip(inits) {
+            e.incoming(c, init, pre);
+        }
+        let rargs = self.ir.block(region).args.clone();
+        self.vals.insert(rargs[0], LVal::S(iv));
+        for (a, &c) in rargs[1..].iter().zip(&carried) {
+            self.vals.insert(*a, LVal::S(c));
+        }
+        let next = self.block(region)?;
+        let iv2 = e.add(iv, step);
+        let done = e.icmp(IntPred::LLVMIntSGE, iv2, ub);
+        let latch = e.current();
+        e.cond_br(done, exit, body);
+        e.incoming(iv, iv2, latch);
+        for (&c, &n) in carried.iter().zip(&next) {
+            e.incoming(c, n, latch);
+        }
+        e.at_end(exit);
+        Ok(inits
+            .iter()
+            .zip(&next)
+            .map(|(&init, &n)| {
+                let p = e.phi(e.type_of(init));
+                e.incoming(p, init, pre);
+                e.incoming(p, n, latch);
+                p
+            })
+            .collect())
+    }
+
+    /// `loop.parallel`: outlines the body and hands it to the runtime's pool.
+    fn parallel_loop(&mut self, op: OpId) {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let (lb, ub) = (self.scalar(d.operands[0]), self.scalar(d.operands[1]));
+        let region = ir.entry_block(op, 0);
+        let mut captures = Vec::new();
+        let mut values = Vec::new();
+        for v in closure::captured_values(ir, region) {
+            if closure::is_constant_expr(ir, v) {
+                captures.push(Capture::Constant(v));
+                continue;
+            }
+            match &self.vals[&v] {
+                LVal::S(x) => {
+                    captures.push(Capture::Scalar(v, e.type_of(*x)));
+                    values.push(*x);
+                }
+                LVal::B(b) => {
+                    captures.push(Capture::Buffer {
+                        value: v,
+                        elem: b.elem,
+                        rank: b.shape.len(),
+                        name: b.name.clone(),
+                    });
+                    values.push(b.data);
+                    values.extend(b.shape.iter().copied());
+                    values.extend(b.strides.iter().copied());
+                }
+            }
+        }
+        // slots wide enough for the widest captured value, 16 bytes at least
+        let slot = values
+            .iter()
+            .map(|&v| match e.lanes_of(e.type_of(v)) {
+                Some(n) => {
+                    let lane = e.scalar_of(e.type_of(v));
+                    let bits = if e.is_float_ty(lane) {
+                        if lane == e.f32() { 32 } else { 64 }
+                    } else {
+                        e.int_bits(lane)
+                    };
+                    i64::from(n * bits / 8)
+                }
+                None => 16,
+            })
+            .max()
+            .unwrap_or(16)
+            .max(16);
+        let ctx = e.alloca(
+            e.array_ty(e.i8(), (slot * values.len().max(1) as i64) as u32),
+            64,
+        );
+        for (i, &v) in values.iter().enumerate() {
+            e.store(v, e.byte_offset(ctx, slot * i as i64), 16);
+        }
+        self.outlined += 1;
+        let body_ty = e.fn_ty(&[e.ptr(), e.i64(), e.i64()], e.i32());
+        let body = e.add_function(
+            &format!("{}.par{}", self.name, self.outlined),
+            body_ty,
+            LLVMLinkage::LLVMInternalLinkage,
+        );
+        let grain = match d.operands.get(2) {
+            Some(&g) => self.scalar(g),
+            None => e.i64c(d.attr("grain").and_then(Attr::as_int).unwrap_or(1)),
+        };
+        let (pf, ty) = self.s.rt.get(runtime::PARALLEL_FOR.name);
+        let st = e.call(ty, pf, &[lb, ub, grain, body, ctx]);
+        let failed = e.icmp(IntPred::LLVMIntNE, st, e.i32c(0));
+        let cont = e.block(self.f, "after_parallel");
+        let fail = e.block(self.f, "parallel_failed");
+        e.cond_br(failed, fail, cont);
+        e.at_end(fail);
+        // the chunk that failed has already recorded its message
+        self.exit_with(st);
+        e.at_end(cont);
+        self.pending.push(Outline {
+            f: body,
+            op,
+            captures,
+            slot,
+        });
+    }
+
+    /// The body of an outlined parallel loop: unpack the context, run `lo..hi`.
+    fn outlined_body(&mut self, o: &Outline) -> Result<(), CodegenError> {
+        let e = self.e;
+        self.s.attrs.apply(e, self.f);
+        self.open();
+        let (ctx, lo, hi) = (e.param(self.f, 0), e.param(self.f, 1), e.param(self.f, 2));
+        let mut slot = 0i64;
+        let mut next = |t: T| {
+            let v = e.load(t, e.byte_offset(ctx, o.slot * slot), 16);
+            slot += 1;
+            v
+        };
+        for c in &o.captures {
+            match c {
+                Capture::Scalar(v, t) => {
+                    let x = next(*t);
+                    self.vals.insert(*v, LVal::S(x));
+                }
+                Capture::Constant(_) => {}
+                Capture::Buffer {
+                    value,
+                    elem,
+                    rank,
+                    name,
+                } => {
+                    let data = next(e.ptr());
+                    let shape: Vec<V> = (0..*rank).map(|_| next(e.i64())).collect();
+                    let strides: Vec<V> = (0..*rank).map(|_| next(e.i64())).collect();
+                    self.vals.insert(
+                        *value,
+                        LVal::B(Buf {
+                            data,
+                            shape,
+                            strides,
+                            elem: *elem,
+                            name: name.clone(),
+                            alloc: None,
+                        }),
+                    );
+                }
+            }
+        }
+        for c in &o.captures {
+            if let Capture::Constant(v) = c {
+                self.constant_expr(*v)?;
+            }
+        }
+        let region = self.ir.entry_block(o.op, 0);
+        self.declare_allocs(region);
+        self.plain_loop(lo, hi, e.i64c(1), Some(1), region, &[])?;
+        e.ret(e.i32c(0));
+        self.close();
+        Ok(())
+    }
+
+    /// Lowers the ops computing `v`, a [`closure::is_constant_expr`], here.
+    fn constant_expr(&mut self, v: ValueId) -> Result<(), CodegenError> {
+        if self.vals.contains_key(&v) {
+            return Ok(());
+        }
+        let def = self.ir.def_op(v).expect("a constant expression has a def");
+        for &a in &self.ir.op(def).operands {
+            self.constant_expr(a)?;
+        }
+        self.op(def)
+    }
+
+    // ----- memory
+
+    /// The address of an element and whether every index is inside; in a
+    /// versioned loop's fast copy (`fast`), the last stride is 1.
+    fn address(&self, buf: &Buf, idx: &[V], fast: bool) -> (V, V) {
+        let e = self.e;
+        let mut ok = e.int(e.i1(), 1);
+        let mut offset = e.i64c(0);
+        for (k, &i) in idx.iter().enumerate() {
+            ok = e.and(ok, e.icmp(IntPred::LLVMIntULT, i, buf.shape[k]));
+            let term = if fast && k + 1 == idx.len() {
+                i
+            } else {
+                e.mul(i, buf.strides[k])
+            };
+            offset = e.add(offset, term);
+        }
+        let p = e.gep(scalar_ty(e, buf.elem), buf.data, offset);
+        (p, ok)
+    }
+
+    /// A load of `t` from an input nothing writes, marked so LLVM may move it.
+    fn load_input(&self, t: T, p: V, align: u32, buffer: ValueId) -> V {
+        let l = self.e.load(t, p, align);
+        if self.unwritten.contains(&buffer) {
+            self.e.invariant(l);
+        }
+        l
+    }
+
+    fn load(&mut self, op: OpId) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let buf = self.buffer(d.operands[0]);
+        let t = scalar_ty(e, buf.elem);
+        let align = buf.elem.size_bytes() as u32;
+        let idx: Vec<V> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
+        if self.fast.contains(&op) {
+            let (p, _) = self.address(&buf, &idx, true);
+            return self.load_input(t, p, align, d.operands[0]);
+        }
+        if d.attr("oob").is_some() {
+            return self.load_or_zero(&buf, &idx);
+        }
+        let (p, ok) = self.address(&buf, &idx, false);
+        let at = self.at(op);
+        self.check_access(
+            ok,
+            &checks::access(false, false, &buf.name),
+            &at,
+            &idx,
+            &buf.shape,
+            1,
+        );
+        self.load_input(t, p, align, d.operands[0])
+    }
+
+    /// The element at `idx`, or zero when any index is outside `buf`.
+    fn load_or_zero(&mut self, buf: &Buf, idx: &[V]) -> V {
+        let e = self.e;
+        let t = scalar_ty(e, buf.elem);
+        let (p, ok) = self.address(buf, idx, false);
+        let pre = e.current();
+        let inside = e.block(self.f, "inside");
+        let merge = e.block(self.f, "merged");
+        e.cond_br(ok, inside, merge);
+        e.at_end(inside);
+        let x = e.load(t, p, buf.elem.size_bytes() as u32);
+        let from = e.current();
+        e.br(merge);
+        e.at_end(merge);
+        let r = e.phi(t);
+        e.incoming(r, e.zero(t), pre);
+        e.incoming(r, x, from);
+        r
+    }
+
+    fn store(&mut self, op: OpId) {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let value = self.scalar(d.operands[0]);
+        let buf = self.buffer(d.operands[1]);
+        let idx: Vec<V> = d.operands[2..].iter().map(|&v| self.scalar(v)).collect();
+        let fast = self.fast.contains(&op);
+        let (p, ok) = self.address(&buf, &idx, fast);
+        if !fast && d.attr("in_bounds").is_none() {
+            let at = self.at(op);
+            self.check_access(
+                ok,
+                &checks::access(true, false, &buf.name),
+                &at,
+                &idx,
+                &buf.shape,
+                1,
+            );
+        }
+        e.store(value, p, buf.elem.size_bytes() as u32);
+    }
+
+    fn alloc(&mut self, op: OpId) {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let elem = ir.ty(d.results[0]).elem();
+        let z = e.i64c(0);
+        let shape: Vec<V> = d
+            .operands
+            .iter()
+            .map(|&v| e.intrinsic("llvm.smax", &[e.i64()], &[self.scalar(v), z]))
+            .collect();
+        let mut bytes = e.i64c(elem.size_bytes() as i64);
+        let mut overflow = e.int(e.i1(), 0);
+        for &n in &shape {
+            let (p, o) = self.with_overflow("llvm.umul.with.overflow", bytes, n);
+            bytes = p;
+            overflow = e.or(overflow, o);
+        }
+        let name = d
+            .attr("name")
+            .and_then(Attr::as_str)
+            .map(str::to_string)
+            .or_else(|| ir.value(d.results[0]).name.clone())
+            .unwrap_or_else(|| "a stage".into());
+        let at = self.at(op);
+        let fits = e.xor(overflow, e.int(e.i1(), 1));
+        self.check(
+            fits,
+            status::OUT_OF_MEMORY,
+            &checks::alloc_overflow(&name, &at),
+            z,
+            z,
+        );
+        let (alloc, ty) = self.s.rt.get(runtime::ALLOC.name);
+        let p = e.call(ty, alloc, &[bytes]);
+        let ok = e.icmp(IntPred::LLVMIntNE, p, e.null_ptr());
+        self.check(
+            ok,
+            status::OUT_OF_MEMORY,
+            &checks::alloc_failed(&name, &at),
+            bytes,
+            z,
+        );
+        let k = self.alloc_slot[&op];
+        let table = self.alloc_table.expect("declared with its allocations");
+        self.set_alloc_entry(table, k, p, bytes);
+        if d.attr(crate::dialects::mem::ZEROED) == Some(&Attr::Bool(true)) {
+            e.memset(p, e.int(e.i8(), 0), bytes);
+        }
+        // row-major strides
+        let mut strides = vec![z; shape.len()];
+        let mut stride = e.i64c(1);
+        for k in (0..shape.len()).rev() {
+            strides[k] = stride;
+            let n = e.intrinsic("llvm.smax", &[e.i64()], &[shape[k], e.i64c(1)]);
+            stride = e.mul(stride, n);
+        }
+        self.vals.insert(
+            d.results[0],
+            LVal::B(Buf {
+                data: p,
+                shape,
+                strides,
+                elem,
+                name,
+                alloc: Some(k),
+            }),
+        );
+    }
+
+    // ----- vectors
+
+    fn vector(&mut self, op: OpId, v: VectorOp) -> Option<V> {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        match v {
+            VectorOp::Broadcast => {
+                let lanes = ir.ty(d.results[0]).lanes().expect("vector");
+                Some(e.splat(self.scalar(d.operands[0]), lanes))
+            }
+            VectorOp::Extract => {
+                let k = d.attr("lane").and_then(Attr::as_int).unwrap_or(0) as u32;
+                Some(e.extract(self.scalar(d.operands[0]), k))
+            }
+            VectorOp::Reduce => {
+                let vt = ir.ty(d.operands[0]).clone();
+                let (elem, lanes) = (vt.elem(), vt.lanes().expect("vector"));
+                let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("sum");
+                let x = self.scalar(d.operands[0]);
+                // lane by lane, in order: the reference order of the lanes
+                let mut acc = e.extract(x, 0);
+                for k in 1..lanes {
+                    let y = e.extract(x, k);
+                    acc = match (kind, elem.is_float()) {
+                        ("sum", true) => e.fadd(acc, y),
+                        ("prod", true) => e.fmul(acc, y),
+                        ("sum", false) => e.add(acc, y),
+                        ("prod", false) => e.mul(acc, y),
+                        ("min", _) => self.min_max(ArithOp::Min, elem, acc, y),
+                        _ => self.min_max(ArithOp::Max, elem, acc, y),
+                    };
+                }
+                Some(acc)
+            }
+            VectorOp::Load | VectorOp::Store => self.vector_access(op, v == VectorOp::Store),
+        }
+    }
+
+    fn vector_access(&mut self, op: OpId, store: bool) -> Option<V> {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let (bv, first) = if store {
+            (d.operands[1], 2)
+        } else {
+            (d.operands[0], 1)
+        };
+        let buf = self.buffer(bv);
+        let vir = if store {
+            ir.ty(d.operands[0]).clone()
+        } else {
+            ir.ty(d.results[0]).clone()
+        };
+        let vt = value_ty(e, &vir);
+        let lanes = vir.lanes().expect("vector");
+        let align = buf.elem.size_bytes() as u32;
+        let idx: Vec<V> = d.operands[first..]
+            .iter()
+            .map(|&x| self.scalar(x))
+            .collect();
+        if self.fast.contains(&op) {
+            // proven in bounds and contiguous at loop entry
+            let (p, _) = self.address(&buf, &idx, true);
+            if store {
+                e.store(self.scalar(d.operands[0]), p, align);
+                return None;
+            }
+            return Some(self.load_input(vt, p, align, bv));
+        }
+        let (p, ok) = self.address(&buf, &idx, false);
+        let last = *idx.last().expect("rank >= 1 (verified)");
+        let end = e.add(last, e.i64c(i64::from(lanes) - 1));
+        let n = *buf.shape.last().expect("rank >= 1");
+        let ok = e.and(ok, e.icmp(IntPred::LLVMIntULT, end, n));
+        let stride = *buf.strides.last().expect("rank >= 1");
+        let unit = e.icmp(IntPred::LLVMIntEQ, stride, e.i64c(1));
+        if !store && d.attr("oob").is_some() {
+            // lanes outside read zero: one load when every lane is inside
+            // and contiguous, else lane by lane
+            let all = e.and(ok, unit);
+            return Some(self.vector_load_or_lanes(vt, all, p, align, bv, |s, k| {
+                let mut lane_idx = idx.clone();
+                let li = lane_idx.last_mut().expect("rank >= 1");
+                *li = s.e.add(*li, s.e.i64c(i64::from(k)));
+                s.load_or_zero(&buf, &lane_idx)
+            }));
+        }
+        let proven = store && d.attr("in_bounds") == Some(&Attr::Bool(true));
+        if !proven {
+            let at = self.at(op);
+            self.check_access(
+                ok,
+                &checks::access(store, true, &buf.name),
+                &at,
+                &idx,
+                &buf.shape,
+                i64::from(lanes),
+            );
+        }
+        let et = scalar_ty(e, buf.elem);
+        if store {
+            let x = self.scalar(d.operands[0]);
+            let contiguous = e.block(self.f, "contiguous");
+            let strided = e.block(self.f, "strided");
+            let done = e.block(self.f, "stored");
+            e.cond_br(unit, contiguous, strided);
+            e.at_end(contiguous);
+            e.store(x, p, align);
+            e.br(done);
+            e.at_end(strided);
+            for k in 0..lanes {
+                let q = e.gep(et, p, e.mul(stride, e.i64c(i64::from(k))));
+                e.store(e.extract(x, k), q, align);
+            }
+            e.br(done);
+            e.at_end(done);
+            None
+        } else {
+            Some(self.vector_load_or_lanes(vt, unit, p, align, bv, |s, k| {
+                let q = s.e.gep(et, p, s.e.mul(stride, s.e.i64c(i64::from(k))));
+                s.e.load(et, q, align)
+            }))
+        }
+    }
+
+    /// A vector load at `p` when `cond` holds; otherwise lane `k` from
+    /// `lane(self, k)`.
+    fn vector_load_or_lanes(
+        &mut self,
+        vt: T,
+        cond: V,
+        p: V,
+        align: u32,
+        buffer: ValueId,
+        mut lane: impl FnMut(&mut Self, u32) -> V,
+    ) -> V {
+        let e = self.e;
+        let whole = e.block(self.f, "whole");
+        let lanes_bb = e.block(self.f, "lanes");
+        let done = e.block(self.f, "loaded");
+        e.cond_br(cond, whole, lanes_bb);
+        e.at_end(whole);
+        let x = self.load_input(vt, p, align, buffer);
+        let from_whole = e.current();
+        e.br(done);
+        e.at_end(lanes_bb);
+        let mut acc = e.zero(vt);
+        for k in 0..e.lanes_of(vt).expect("a vector type") {
+            let v = lane(self, k);
+            acc = e.insert(acc, v, k);
+        }
+        let from_lanes = e.current();
+        e.br(done);
+        e.at_end(done);
+        let r = e.phi(vt);
+        e.incoming(r, x, from_whole);
+        e.incoming(r, acc, from_lanes);
+        r
+    }
+
+    /// `arith.cast` on vectors (`dialects::vector::cast_supported`).
+    fn vector_cast(&mut self, op: OpId) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let (from, to) = (ir.ty(d.operands[0]).elem(), ir.ty(d.results[0]).elem());
+        let lanes = ir.ty(d.results[0]).lanes().expect("vector");
+        let x = self.scalar(d.operands[0]);
+        let ext = |x: V, t: ScalarType| {
+            let vt = e.vec_ty(scalar_ty(e, t), lanes);
+            if from.is_signed_int() {
+                e.sext(x, vt)
+            } else {
+                e.zext(x, vt)
+            }
+        };
+        if to.is_float() {
+            // integers of up to 32 bits, widened by their signedness, then
+            // converted as signed (a widened unsigned value is non-negative)
+            let x = if from.size_bytes() < 4 {
+                ext(x, ScalarType::I32)
+            } else {
+                x
+            };
+            return e.sitofp(x, e.vec_ty(e.f32(), lanes));
+        }
+        ext(x, to)
+    }
+
+    /// Elementwise arithmetic on vectors.
+    fn vector_arith(&mut self, op: OpId, a: ArithOp) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let elem = ir.ty(d.results[0]).elem();
+        let p = self.scalar(d.operands[0]);
+        let q = d.operands.get(1).map(|&v| self.scalar(v));
+        match (a, q) {
+            (ArithOp::Fma, Some(q)) => {
+                let r = self.scalar(d.operands[2]);
+                e.intrinsic("llvm.fma", &[e.type_of(p)], &[p, q, r])
+            }
+            (ArithOp::Neg, _) if elem.is_float() => e.fneg(p),
+            (ArithOp::Neg, _) => e.neg(p),
+            (_, Some(q)) => self.binary(a, elem, p, q),
+            (other, None) => unreachable!("arith.{} needs two operands", other.mnemonic()),
+        }
+    }
+
+    /// `add`, `sub`, `mul`, `div`, `min`, `max` on scalars or vectors of `elem`.
+    fn binary(&self, a: ArithOp, elem: ScalarType, p: V, q: V) -> V {
+        let e = self.e;
+        match (a, elem.is_float()) {
+            (ArithOp::Add, true) => e.fadd(p, q),
+            (ArithOp::Add, false) => e.add(p, q),
+            (ArithOp::Sub, true) => e.fsub(p, q),
+            (ArithOp::Sub, false) => e.sub(p, q),
+            (ArithOp::Mul, true) => e.fmul(p, q),
+            (ArithOp::Mul, false) => e.mul(p, q),
+            (ArithOp::Div, true) => e.fdiv(p, q),
+            (ArithOp::Min | ArithOp::Max, _) => self.min_max(a, elem, p, q),
+            (other, _) => unreachable!("arith.{} is not elementwise here", other.mnemonic()),
+        }
+    }
+
+    /// IEEE `minimum`/`maximum` on floats; signed or unsigned on integers.
+    fn min_max(&self, a: ArithOp, elem: ScalarType, p: V, q: V) -> V {
+        let e = self.e;
+        let name = match (a, elem.is_float(), elem.is_signed_int()) {
+            (ArithOp::Min, true, _) => "llvm.minimum",
+            (_, true, _) => "llvm.maximum",
+            (ArithOp::Min, false, true) => "llvm.smin",
+            (_, false, true) => "llvm.smax",
+            (ArithOp::Min, false, false) => "llvm.umin",
+            (_, false, false) => "llvm.umax",
+        };
+        e.intrinsic(name, &[e.type_of(p)], &[p, q])
+    }
+
+    // ----- scalars
+
+    fn arith(&mut self, op: OpId, a: ArithOp) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let rt = ir
+            .ty(d.results[0])
+            .as_scalar()
+            .expect("verified: scalar result");
+        let x = |i: usize| self.scalar(d.operands[i]);
+        match a {
+            ArithOp::Fma => e.intrinsic("llvm.fma", &[scalar_ty(e, rt)], &[x(0), x(1), x(2)]),
+            ArithOp::Constant => {
+                let s =
+                    Scalar::from_attr(d.attr("value").expect("verified"), rt).expect("verified");
+                match s {
+                    Scalar::F32(v) => e.f32_bits(e.f32(), v),
+                    Scalar::F64(v) => e.f64_bits(v),
+                    s => e.int(scalar_ty(e, rt), s.as_i64().expect("integer or bool")),
+                }
+            }
+            ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Min | ArithOp::Max => {
+                self.binary(a, rt, x(0), x(1))
+            }
+            ArithOp::Div | ArithOp::Rem => self.divide(op, a, rt, x(0), x(1)),
+            ArithOp::Neg if rt.is_float() => e.fneg(x(0)),
+            ArithOp::Neg => e.neg(x(0)),
+            ArithOp::Not => e.xor(x(0), e.int(e.i8(), 1)),
+            ArithOp::And => e.and(x(0), x(1)),
+            ArithOp::Or => e.or(x(0), x(1)),
+            ArithOp::Select => e.select(e.truth(x(0)), x(1), x(2)),
+            ArithOp::Cmp => {
+                let ot = ir.ty(d.operands[0]).as_scalar().expect("verified");
+                let pred = d.attr("pred").and_then(Attr::as_str).expect("verified");
+                let c = if ot.is_float() {
+                    let p = match pred {
+                        "eq" => FloatPred::LLVMRealOEQ,
+                        "ne" => FloatPred::LLVMRealUNE,
+                        "lt" => FloatPred::LLVMRealOLT,
+                        "le" => FloatPred::LLVMRealOLE,
+                        "gt" => FloatPred::LLVMRealOGT,
+                        _ => FloatPred::LLVMRealOGE,
+                    };
+                    e.fcmp(p, x(0), x(1))
+                } else {
+                    let s = ot.is_signed_int();
+                    let p = match (pred, s) {
+                        ("eq", _) => IntPred::LLVMIntEQ,
+                        ("ne", _) => IntPred::LLVMIntNE,
+                        ("lt", true) => IntPred::LLVMIntSLT,
+                        ("le", true) => IntPred::LLVMIntSLE,
+                        ("gt", true) => IntPred::LLVMIntSGT,
+                        ("ge", true) => IntPred::LLVMIntSGE,
+                        ("lt", false) => IntPred::LLVMIntULT,
+                        ("le", false) => IntPred::LLVMIntULE,
+                        ("gt", false) => IntPred::LLVMIntUGT,
+                        _ => IntPred::LLVMIntUGE,
+                    };
+                    e.icmp(p, x(0), x(1))
+                };
+                e.bool_byte(c)
+            }
+            ArithOp::Cast => {
+                let from = ir.ty(d.operands[0]).as_scalar().expect("verified");
+                self.cast(x(0), from, rt)
+            }
+        }
+    }
+
+    /// `div` and `rem`: floats as IEEE (`rem` is the runtime's `fmod`);
+    /// integers checked for zero, `MIN / -1` wrapping.
+    fn divide(&mut self, op: OpId, a: ArithOp, rt: ScalarType, p: V, q: V) -> V {
+        let e = self.e;
+        if rt.is_float() {
+            if a == ArithOp::Div {
+                return e.fdiv(p, q);
+            }
+            let (f, ty) = self.s.rt.get(runtime::fmod_symbol(rt == ScalarType::F32));
+            return e.call(ty, f, &[p, q]);
+        }
+        let t = scalar_ty(e, rt);
+        let nonzero = e.icmp(IntPred::LLVMIntNE, q, e.zero(t));
+        let z = e.i64c(0);
+        let msg = checks::division_by_zero(&self.at(op));
+        self.check(nonzero, status::DIVISION_BY_ZERO, &msg, z, z);
+        if rt.is_signed_int() {
+            let minus_one = e.icmp(IntPred::LLVMIntEQ, q, e.int(t, -1));
+            let safe = e.select(minus_one, e.int(t, 1), q);
+            if a == ArithOp::Div {
+                e.select(minus_one, e.neg(p), e.sdiv(p, safe))
+            } else {
+                e.select(minus_one, e.zero(t), e.srem(p, safe))
+            }
+        } else if a == ArithOp::Div {
+            e.udiv(p, q)
+        } else {
+            e.urem(p, q)
+        }
+    }
+
+    /// `Scalar::cast`, in machine code.
+    fn cast(&self, v: V, from: ScalarType, to: ScalarType) -> V {
+        let e = self.e;
+        let (ft, tt) = (scalar_ty(e, from), scalar_ty(e, to));
+        if to == ScalarType::Bool {
+            let c = if from.is_float() {
+                e.fcmp(FloatPred::LLVMRealUNE, v, e.zero(ft))
+            } else {
+                e.icmp(IntPred::LLVMIntNE, v, e.zero(ft))
+            };
+            return e.bool_byte(c);
+        }
+        match (from.is_float(), to.is_float()) {
+            (true, true) => match from.size_bytes().cmp(&to.size_bytes()) {
+                std::cmp::Ordering::Equal => v,
+                std::cmp::Ordering::Less => e.fpext(v, tt),
+                std::cmp::Ordering::Greater => e.fptrunc(v, tt),
+            },
+            (false, true) if from.is_signed_int() => e.sitofp(v, tt),
+            (false, true) => e.uitofp(v, tt),
+            (true, false) => {
+                // saturate to i64 (NaN: 0), then clamp to the target's range
+                let wide = e.intrinsic("llvm.fptosi.sat", &[e.i64(), ft], &[v]);
+                if to == ScalarType::I64 {
+                    return wide;
+                }
+                let (lo, hi) = to.int_range().expect("integer type");
+                let c = e.intrinsic("llvm.smax", &[e.i64()], &[wide, e.i64c(lo)]);
+                let c = e.intrinsic("llvm.smin", &[e.i64()], &[c, e.i64c(hi)]);
+                e.trunc(c, tt)
+            }
+            (false, false) => {
+                let (fb, tb) = (from.size_bytes(), to.size_bytes());
+                if fb == tb {
+                    v
+                } else if fb > tb {
+                    e.trunc(v, tt)
+                } else if from.is_signed_int() {
+                    e.sext(v, tt)
+                } else {
+                    e.zext(v, tt)
+                }
+            }
+        }
+    }
+
+    fn math(&mut self, op: OpId, mo: MathOp) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let rt = ir.ty(d.results[0]).elem();
+        let args: Vec<V> = d.operands.iter().map(|&v| self.scalar(v)).collect();
+        let t = e.type_of(args[0]);
+        if mo == MathOp::Exp && rt == ScalarType::F32 {
+            return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
+        }
+        match mo {
+            MathOp::Abs if rt.is_float() => e.intrinsic("llvm.fabs", &[t], &[args[0]]),
+            MathOp::Abs if rt.is_signed_int() => {
+                e.intrinsic("llvm.abs", &[t], &[args[0], e.int(e.i1(), 0)])
+            }
+            MathOp::Abs => args[0],
+            MathOp::Sqrt => e.intrinsic("llvm.sqrt", &[t], &[args[0]]),
+            MathOp::Floor => e.intrinsic("llvm.floor", &[t], &[args[0]]),
+            MathOp::Ceil => e.intrinsic("llvm.ceil", &[t], &[args[0]]),
+            MathOp::Exp | MathOp::Log | MathOp::Tanh | MathOp::Pow => {
+                let name = runtime::math_symbol(mo, rt == ScalarType::F32).expect("a runtime call");
+                let (f, ty) = self.s.rt.get(name);
+                e.call(ty, f, &args)
+            }
+        }
+    }
+
+    /// `pj_runtime::math::expf` inline on an `f32` or a vector of them: the
+    /// same operations on the same constants in the same order, so the
+    /// bits are the interpreter's; `fused`: `expf_fused`.
+    fn expf(&self, x: V, fused: bool) -> V {
+        use pj_runtime::math::expf_consts::*;
+        let e = self.e;
+        let vt = e.type_of(x);
+        let it = match e.lanes_of(vt) {
+            Some(n) => e.vec_ty(e.i32(), n),
+            None => e.i32(),
+        };
+        let fc = |v: f32| e.f32_bits(vt, v);
+        let fma = |a: V, b: V, c: V| e.intrinsic("llvm.fma", &[vt], &[a, b, c]);
+        // `if x > HI { HI } else if x < LO { LO } else { x }`: NaN stays
+        let hi = fc(HI);
+        let x = e.select(e.fcmp(FloatPred::LLVMRealOGT, x, hi), hi, x);
+        let lo = fc(LO);
+        let x = e.select(e.fcmp(FloatPred::LLVMRealOLT, x, lo), lo, x);
+        let (log2e, round) = (fc(LOG2E), fc(ROUND));
+        let t = if fused {
+            fma(x, log2e, round)
+        } else {
+            e.fadd(e.fmul(x, log2e), round)
+        };
+        let k = e.fsub(t, round);
+        let n = e.sub(
+            e.bitcast(t, it),
+            e.int(it, i64::from(ROUND.to_bits() as i32)),
+        );
+        let (c1, c2) = (fc(C1), fc(C2));
+        let r = if fused {
+            let nk = e.fneg(k);
+            fma(nk, c2, fma(nk, c1, x))
+        } else {
+            e.fsub(e.fsub(x, e.fmul(k, c1)), e.fmul(k, c2))
+        };
+        let mut p = fc(P[0]);
+        for &c in &P[1..] {
+            p = if fused {
+                fma(p, r, fc(c))
+            } else {
+                e.fadd(e.fmul(p, r), fc(c))
+            };
+        }
+        let rr = e.fmul(r, r);
+        let p = if fused {
+            fma(p, rr, r)
+        } else {
+            e.fadd(e.fmul(p, rr), r)
+        };
+        let p = e.fadd(p, fc(1.0));
+        let n1 = e.ashr(n, e.int(it, 1));
+        let n2 = e.sub(n, n1);
+        let mut scaled = p;
+        for half in [n1, n2] {
+            let bits = e.shl(e.add(half, e.int(it, 127)), e.int(it, 23));
+            scaled = e.fmul(scaled, e.bitcast(bits, vt));
+        }
+        scaled
+    }
+}
+
+/// Verifies the module (a compiler bug when it fails).
+pub fn verify(module: &inkwell::module::Module<'_>) -> Result<(), CodegenError> {
+    module
+        .verify()
+        .map_err(|m| internal(format!("LLVM's verifier refused the module: {m}")))
+}

@@ -1,0 +1,168 @@
+//! The LLVM backend (Cargo feature `llvm`, LLVM 22 through inkwell):
+//! `lower.rs` turns each `func.func` into LLVM IR (through `emit.rs`, a thin
+//! layer over LLVM's C API), LLVM's `default<O3>` pipeline optimizes it,
+//! then `jit.rs` runs it in this process (MCJIT) or `object.rs` writes an
+//! object file, assembly or LLVM IR for any supported target. picojoule's
+//! own passes have already decided fusion, tiling, blocking and vector
+//! width; LLVM cleans up, schedules and allocates registers.
+
+pub(crate) mod emit;
+pub mod jit;
+pub(crate) mod lower;
+pub mod object;
+
+use crate::codegen::kernel::Tier;
+use crate::codegen::{Backend, CodegenError};
+use crate::ir::{Attr, Module as IrModule, OpId};
+use crate::target::Target;
+use emit::{Emitter, V};
+use inkwell::OptimizationLevel;
+use inkwell::context::Context;
+use inkwell::llvm_sys::LLVMLinkage;
+use inkwell::module::Module;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{
+    CodeModel, InitializationConfig, RelocMode, Target as LlvmTarget, TargetMachine, TargetTriple,
+};
+use lower::{FnAttrs, Shared};
+
+/// LLVM rejected what it was given (a compiler bug).
+pub(crate) fn internal(message: String) -> CodegenError {
+    CodegenError::Internal {
+        backend: Backend::Llvm,
+        message,
+    }
+}
+
+/// The IR uses something this backend does not support.
+pub(crate) fn unsupported(what: String) -> CodegenError {
+    CodegenError::Unsupported {
+        backend: Backend::Llvm,
+        what,
+    }
+}
+
+/// Registers LLVM's x86 and AArch64 targets (once per process).
+fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let config = InitializationConfig::default();
+        LlvmTarget::initialize_x86(&config);
+        LlvmTarget::initialize_aarch64(&config);
+    });
+}
+
+/// LLVM's triple, CPU and features for `target`: this machine's own for
+/// `host`; for a triple, the architecture's baseline (`x86-64`; `generic`
+/// aarch64; `apple-m1` for Apple silicon, the first of its kind).
+fn describe(target: &Target) -> (String, String, String) {
+    use target_lexicon::Architecture;
+    if target.is_host {
+        return (
+            TargetMachine::get_default_triple()
+                .as_str()
+                .to_string_lossy()
+                .into_owned(),
+            TargetMachine::get_host_cpu_name().to_string(),
+            TargetMachine::get_host_cpu_features().to_string(),
+        );
+    }
+    let (triple, cpu) = match (target.triple.architecture, target.is_apple()) {
+        (Architecture::Aarch64(_), true) => ("arm64-apple-macosx11.0.0", "apple-m1"),
+        (Architecture::Aarch64(_), false) => ("aarch64-unknown-linux-gnu", "generic"),
+        (_, true) => ("x86_64-apple-macosx10.15.0", "x86-64"),
+        (_, false) => ("x86_64-unknown-linux-gnu", "x86-64"),
+    };
+    (triple.into(), cpu.into(), String::new())
+}
+
+/// A target machine for `target`, and the attributes its functions carry.
+fn machine(target: &Target, reloc: RelocMode) -> Result<(TargetMachine, FnAttrs), CodegenError> {
+    init();
+    let (triple, cpu, features) = describe(target);
+    let triple = TargetTriple::create(&triple);
+    let t =
+        LlvmTarget::from_triple(&triple).map_err(|e| CodegenError::Target(format!("LLVM: {e}")))?;
+    let tm = t
+        .create_target_machine(
+            &triple,
+            &cpu,
+            &features,
+            OptimizationLevel::Aggressive,
+            reloc,
+            CodeModel::Default,
+        )
+        .ok_or_else(|| CodegenError::Target(format!("LLVM has no machine for {triple}")))?;
+    Ok((tm, FnAttrs { cpu, features }))
+}
+
+/// How a kernel's functions are named and linked in the module.
+struct Naming<'a> {
+    /// The symbol of a `func.func` (kernel or shape companion).
+    symbol: &'a dyn Fn(&str) -> String,
+    linkage: LLVMLinkage,
+}
+
+/// Declares and defines every `func.func` of `ir` whose owning kernel is
+/// in `only` (all if empty); returns each one's name, op and function.
+fn define_all<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    ir: &IrModule,
+    attrs: &FnAttrs,
+    tier: Tier,
+    only: &[String],
+    naming: &Naming<'_>,
+) -> Result<Vec<(String, OpId, V)>, CodegenError> {
+    let builder = ctx.create_builder();
+    let e = Emitter {
+        ctx: ctx.raw(),
+        module: module.as_mut_ptr(),
+        b: builder.as_mut_ptr(),
+    };
+    let rt = lower::declare_runtime(&e);
+    let shared = Shared {
+        e: &e,
+        ir,
+        rt: &rt,
+        attrs,
+        tier,
+    };
+    let funcs: Vec<(OpId, String)> = ir
+        .kernels()
+        .into_iter()
+        .map(|f| (f, crate::dialects::signature(ir, f).name))
+        .filter(|(f, name)| {
+            let owner = ir
+                .op(*f)
+                .attr("shape_of")
+                .and_then(Attr::as_str)
+                .unwrap_or(name);
+            only.is_empty() || only.iter().any(|o| o == owner)
+        })
+        .collect();
+    let mut defined = Vec::new();
+    for (f, name) in &funcs {
+        let ty = lower::kernel_fn_ty(&e, ir, *f);
+        let v = e.add_function(&(naming.symbol)(name), ty, naming.linkage);
+        defined.push((name.clone(), *f, v));
+    }
+    for (_, f, v) in &defined {
+        lower::define_kernel(&shared, *f, *v)?;
+    }
+    Ok(defined)
+}
+
+/// Verifies `module`, then runs LLVM's pipeline for `tier` on it.
+fn optimize(module: &Module<'_>, tm: &TargetMachine, tier: Tier) -> Result<(), CodegenError> {
+    lower::verify(module)?;
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let pipeline = match tier {
+        Tier::Quick => "default<O1>",
+        Tier::Optimizing => "default<O3>",
+    };
+    module
+        .run_passes(pipeline, tm, PassBuilderOptions::create())
+        .map_err(|e| internal(format!("{pipeline}: {e}")))
+}
