@@ -32,6 +32,8 @@ pub struct Emitter {
     pub ctx: LLVMContextRef,
     pub module: LLVMModuleRef,
     pub b: LLVMBuilderRef,
+    /// Message strings made so far: one global per distinct text.
+    pub strings: std::cell::RefCell<std::collections::HashMap<String, V>>,
 }
 
 // All methods are thin wrappers: the raw handles come from inkwell objects
@@ -153,7 +155,10 @@ impl Emitter {
     }
     /// A private constant string; returns a pointer to its first byte.
     pub fn string(&self, text: &str) -> V {
-        unsafe {
+        if let Some(&g) = self.strings.borrow().get(text) {
+            return g;
+        }
+        let g = unsafe {
             let init = LLVMConstStringInContext2(
                 self.ctx,
                 text.as_ptr().cast(),
@@ -166,7 +171,9 @@ impl Emitter {
             LLVMSetLinkage(g, LLVMLinkage::LLVMPrivateLinkage);
             LLVMSetUnnamedAddress(g, inkwell::llvm_sys::LLVMUnnamedAddr::LLVMGlobalUnnamedAddr);
             g
-        }
+        };
+        self.strings.borrow_mut().insert(text.to_string(), g);
+        g
     }
 
     // ----- arithmetic (scalars and vectors alike)

@@ -114,6 +114,7 @@ fn trampoline(
         ctx: ctx.raw(),
         module: module.as_mut_ptr(),
         b: builder.as_mut_ptr(),
+        strings: Default::default(),
     };
     let ty = e.fn_ty(&[e.ptr()], e.i32());
     let t = e.add_function(

@@ -119,6 +119,7 @@ fn define_all<'ctx>(
         ctx: ctx.raw(),
         module: module.as_mut_ptr(),
         b: builder.as_mut_ptr(),
+        strings: Default::default(),
     };
     let rt = lower::declare_runtime(&e);
     let shared = Shared {

@@ -40,3 +40,20 @@ pub fn emit(
         .map(|b| b.as_slice().to_vec())
         .map_err(|e| internal(e.to_string()))
 }
+
+/// The LLVM IR picojoule makes of the kernels of `ir` (lowered, verified)
+/// for `options.target`, before LLVM's own passes: what the lowering
+/// decides, for snapshot tests and for reading.
+pub fn lowered_ir(ir: &IrModule, options: &Options) -> Result<String, CodegenError> {
+    crate::codegen::analysis::require_lowered(ir, Backend::Llvm)?;
+    let (_, attrs) = machine(&options.target, RelocMode::PIC)?;
+    let ctx = Context::create();
+    let module = ctx.create_module("picojoule");
+    let naming = Naming {
+        symbol: &c_symbol,
+        linkage: LLVMLinkage::LLVMExternalLinkage,
+    };
+    define_all(&ctx, &module, ir, &attrs, Tier::Optimizing, &[], &naming)?;
+    super::lower::verify(&module)?;
+    Ok(module.print_to_string().to_string())
+}
