@@ -236,3 +236,55 @@ SHAPE
         }
     }
 }
+
+/// Vectors wider than 128 bits (what the compile driver makes for LLVM on
+/// AVX-512) are refused by Cranelift with a message, never narrowed.
+#[test]
+fn cranelift_refuses_vectors_wider_than_128_bits() {
+    let text = r#"
+func.func() {arg_names = ["x", "out"], num_results = 1, sym_name = "wide"} {
+^bb0(%x: buffer f32[N], %out: buffer f32[?]):
+  %zero = arith.constant() {value = 0} : i64
+  %sixteen = arith.constant() {value = 16} : i64
+  %n = mem.dim(%x) {dim = 0} : i64
+  %blocks = arith.div(%n, %sixteen) : i64
+  %vend = arith.mul(%blocks, %sixteen) : i64
+  loop.for(%zero, %vend, %sixteen) {
+  ^bb0(%i: i64):
+    %a = vector.load(%x, %i) : f32x16
+    %s = arith.mul(%a, %a) : f32x16
+    vector.store(%s, %out, %i)
+    loop.yield()
+  }
+  func.return()
+}
+func.func() {arg_names = ["x", "shape"], num_results = 1, shape_of = "wide", sym_name = "wide.shape"} {
+^bb0(%x: buffer f32[N], %shape: buffer i64[?]):
+  %zero = arith.constant() {value = 0} : i64
+  %n = mem.dim(%x) {dim = 0} : i64
+  mem.store(%n, %shape, %zero)
+  func.return()
+}
+"#;
+    let m = parse_module(text).unwrap();
+    verify(&m).unwrap();
+    let err = common::try_jit(&m, pj_compiler::codegen::Backend::Cranelift)
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("Cranelift encodes vectors of at most 128 bits"),
+        "{err}"
+    );
+    // and every other backend runs it as the interpreter does
+    for backend in common::backends() {
+        if backend == pj_compiler::codegen::Backend::Cranelift {
+            continue;
+        }
+        let code = common::jit(&m, backend);
+        for n in [0usize, 15, 16, 33] {
+            let x = array(ScalarType::F32, (0..n as i64).map(|i| (i * 37) % 101 - 50));
+            agree(&m, &code, "wide", &[x], n).ok();
+        }
+    }
+}

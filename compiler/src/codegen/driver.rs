@@ -114,6 +114,19 @@ impl Options {
         self.fast_math == FastMath::Contract && self.target.has_fma()
     }
 
+    /// Bits per vector the code is generated with: what the backend
+    /// encodes on the target (Cranelift: 128 bits everywhere; LLVM: the
+    /// target profile's vector registers — 512 with AVX-512, 256 with
+    /// AVX2, 128 on NEON).
+    pub fn vector_bits(&self) -> u32 {
+        match self.backend {
+            Backend::Cranelift => 128,
+            Backend::Llvm => Profile::for_target(&self.target)
+                .vector_bits
+                .clamp(128, 512),
+        }
+    }
+
     /// The pass pipeline from `from` to what the backend takes.
     pub fn pipeline(&self, from: Stage) -> &'static str {
         match (self.opt_level, from) {
@@ -139,6 +152,7 @@ impl Options {
     pub fn configure(&self, pm: PassManager, profile: &Profile) -> PassManager {
         pm.for_profile(profile)
             .fast_math(self.reassoc())
+            .vector_bits(self.vector_bits())
             .contract(self.contract())
     }
 }

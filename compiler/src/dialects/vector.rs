@@ -70,9 +70,12 @@ pub fn valid_vector(t: &Type) -> Result<(), String> {
             if !elem.is_numeric() {
                 return Err(format!("vectors of {elem} are not supported"));
             }
-            if !matches!((*lanes as usize) * elem.size_bytes() * 8, 32 | 64 | 128) {
+            if !matches!(
+                (*lanes as usize) * elem.size_bytes() * 8,
+                32 | 64 | 128 | 256 | 512
+            ) {
                 return Err(format!(
-                    "{t} is not 32, 64 or 128 bits wide (the widths backends encode today)"
+                    "{t} is not 32, 64, 128, 256 or 512 bits wide (the widths backends encode)"
                 ));
             }
             Ok(())

@@ -58,7 +58,19 @@ const DEFAULT_TILE_BYTES: i64 = 1 << 20;
 const MIN_PARALLEL_ELEMENTS: i64 = 1 << 15;
 
 /// The `lower-stages` pass.
-pub struct LowerStages;
+pub struct LowerStages {
+    /// Bits per vector of the register blocks of `reduce_order = vector`
+    /// stages (the backend's and target's width).
+    pub vector_bits: u32,
+}
+
+impl Default for LowerStages {
+    fn default() -> LowerStages {
+        LowerStages {
+            vector_bits: super::vectorize::DEFAULT_WIDTH as u32,
+        }
+    }
+}
 
 impl Pass for LowerStages {
     fn name(&self) -> &'static str {
@@ -72,8 +84,8 @@ impl Pass for LowerStages {
             .filter(|&k| m.op(k).opcode == Opcode::Pj(PjOp::Kernel))
             .collect();
         for &k in &kernels {
-            let main = Lowerer::new(m, k, false).build()?;
-            let shape = Lowerer::new(m, k, true).build()?;
+            let main = Lowerer::new(m, k, false, self.vector_bits).build()?;
+            let shape = Lowerer::new(m, k, true, self.vector_bits).build()?;
             m.insert_before(k, main);
             m.insert_before(k, shape);
             m.erase_op(k);
@@ -124,6 +136,8 @@ struct StageBuf {
 struct Lowerer<'m> {
     m: &'m mut Module,
     kernel: OpId,
+    /// Bits per vector of register blocks.
+    vector_bits: u32,
     /// Build the `.shape` companion instead of the kernel.
     shape_only: bool,
     /// Old value -> new value.
@@ -166,7 +180,7 @@ fn arith(o: ArithOp) -> Opcode {
 }
 
 impl<'m> Lowerer<'m> {
-    fn new(m: &'m mut Module, kernel: OpId, shape_only: bool) -> Self {
+    fn new(m: &'m mut Module, kernel: OpId, shape_only: bool, vector_bits: u32) -> Self {
         let sig = crate::dialects::signature(m, kernel);
         let mut arg_names: Vec<Attr> = sig
             .params
@@ -208,6 +222,7 @@ impl<'m> Lowerer<'m> {
         Lowerer {
             m,
             kernel,
+            vector_bits,
             shape_only,
             map: HashMap::new(),
             stages: HashMap::new(),
@@ -1632,13 +1647,17 @@ impl<'m> Lowerer<'m> {
     }
 
     /// Vectors per row and lanes per vector of a `reduce_order = vector`
-    /// stage's blocks: 4 vectors for one row, 2 for a block of 6 rows (12
-    /// accumulators + 2 loads + 1 broadcast in 16 128-bit registers;
-    /// measured against 4x2, 4x3 and 3x3 on matmul and qdot).
+    /// stage's blocks: 4 vectors for one row; for a block of 6 rows, 2 with
+    /// 128- or 256-bit vectors (12 accumulators + 2 loads + 1 broadcast in
+    /// 16 registers; measured against 4x2, 4x3 and 3x3 on matmul and qdot)
+    /// and 4 with 512-bit ones (AVX-512 has 32 registers: 24 accumulators,
+    /// 4 loads, 1 broadcast).
     fn vector_block_shape(&self, op: OpId, multi_row: bool) -> (i64, i64) {
         let elem = self.m.ty(self.m.result(op)).elem();
-        let lanes = (16 / elem.size_bytes().max(1)) as i64;
-        (if multi_row { 2 } else { 4 }, lanes)
+        let bytes = (self.vector_bits / 8) as usize;
+        let lanes = (bytes / elem.size_bytes().max(1)) as i64;
+        let per_row = if multi_row && bytes < 64 { 2 } else { 4 };
+        (per_row, lanes)
     }
 
     /// Columns per vector block of a `reduce_order = vector` stage.

@@ -92,7 +92,12 @@ pub const REGISTRY: &[PassInfo] = &[
     PassInfo {
         name: "vectorize",
         description: "turn innermost unit-step loops into 128-bit vector loops plus a scalar remainder",
-        create: || Box::new(vectorize::Vectorize { reassoc: false }),
+        create: || {
+            Box::new(vectorize::Vectorize {
+                reassoc: false,
+                width_bits: vectorize::DEFAULT_WIDTH,
+            })
+        },
     },
     PassInfo {
         name: "contract",
@@ -107,7 +112,7 @@ pub const REGISTRY: &[PassInfo] = &[
     PassInfo {
         name: "lower-stages",
         description: "lower pj kernels to loop nests over buffers (func, loop, mem dialects)",
-        create: || Box::new(lower_stages::LowerStages),
+        create: || Box::new(lower_stages::LowerStages::default()),
     },
 ];
 
@@ -134,6 +139,10 @@ pub struct PassManager {
     pub verify_each: bool,
     /// Keep the IR text after every pass.
     pub print_after_all: bool,
+    /// `fast_math`'s setting, kept for passes configured later.
+    reassoc: bool,
+    /// `vector_bits`'s setting.
+    vector_bits: u32,
 }
 
 impl PassManager {
@@ -143,6 +152,8 @@ impl PassManager {
             passes: Vec::new(),
             verify_each: true,
             print_after_all: false,
+            reassoc: false,
+            vector_bits: vectorize::DEFAULT_WIDTH as u32,
         }
     }
 
@@ -188,12 +199,34 @@ impl PassManager {
     /// `--fast-math=reassoc` (`true`) or `--strict-fp` (`false`, the
     /// library's default): whether float reductions may be reassociated.
     pub fn fast_math(mut self, reassoc: bool) -> PassManager {
+        self.reassoc = reassoc;
+        self.configure_vectors();
+        self
+    }
+
+    /// The width of the vectors code is generated with (the backend's and
+    /// target's: 128 bits unless set), for `vectorize` and the register
+    /// blocks of `lower-stages`.
+    pub fn vector_bits(mut self, bits: u32) -> PassManager {
+        self.vector_bits = bits;
+        self.configure_vectors();
+        self
+    }
+
+    fn configure_vectors(&mut self) {
+        let (reassoc, bits) = (self.reassoc, self.vector_bits);
         for p in &mut self.passes {
-            if p.name() == "vectorize" {
-                *p = Box::new(vectorize::Vectorize { reassoc });
+            match p.name() {
+                "vectorize" => {
+                    *p = Box::new(vectorize::Vectorize {
+                        reassoc,
+                        width_bits: bits as usize,
+                    })
+                }
+                "lower-stages" => *p = Box::new(lower_stages::LowerStages { vector_bits: bits }),
+                _ => {}
             }
         }
-        self
     }
 
     /// `--fast-math=contract` on a target with FMA instructions: float

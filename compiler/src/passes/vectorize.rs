@@ -1,6 +1,7 @@
 //! Vectorization of innermost loops: a unit-step `loop.for` whose body
 //! loads and stores along the last dim at `iv + invariant` and computes with
-//! vectorizable arithmetic becomes a loop over 128-bit vectors followed by
+//! vectorizable arithmetic becomes a loop over vectors (128 bits unless the
+//! pass is given another width) followed by
 //! the original loop, which handles the remaining iterations.
 //!
 //! ```text
@@ -40,7 +41,9 @@
 //! kernel's schedule block) is left alone.
 //!
 //! Requires: loop level, after `licm` (invariants outside the loop).
-//! Cost: one walk per innermost loop. Width: 128 bits (Cranelift's).
+//! Cost: one walk per innermost loop. Width: [`Vectorize::width_bits`],
+//! chosen per backend and target by the compile driver (128 bits for
+//! Cranelift; the target's vector registers for LLVM: 512 on AVX-512).
 
 use super::{Pass, PassError};
 use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode, VectorOp};
@@ -52,10 +55,12 @@ pub struct Vectorize {
     /// `--fast-math=reassoc`: float sums and products may be reassociated
     /// (a partial sum per lane, folded at the end). Off: the reference order.
     pub reassoc: bool,
+    /// Bits per vector: 128, 256 or 512.
+    pub width_bits: usize,
 }
 
-/// Vector width in bits.
-const WIDTH: usize = 128;
+/// The vector width without a backend's say: what every backend encodes.
+pub const DEFAULT_WIDTH: usize = 128;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Class {
@@ -84,7 +89,7 @@ impl Pass for Vectorize {
         }
         let mut changed = false;
         for l in loops {
-            if let Some(plan) = analyze(m, l, self.reassoc) {
+            if let Some(plan) = analyze(m, l, self.reassoc, self.width_bits) {
                 rewrite(m, l, &plan);
                 changed = true;
             }
@@ -132,7 +137,7 @@ fn same_column_where_stored(m: &Module, ops: &[OpId]) -> bool {
     })
 }
 
-fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
+fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
     let d = m.op(l);
     // `vectorize = false`: a schedule keeps this loop scalar
     if d.attr("vectorize").and_then(Attr::as_bool) == Some(false) {
@@ -158,7 +163,7 @@ fn analyze(m: &Module, l: OpId, reassoc: bool) -> Option<Plan> {
         if !s.is_numeric() {
             return false;
         }
-        let n = (WIDTH / (s.size_bytes() * 8)) as u32;
+        let n = (width / (s.size_bytes() * 8)) as u32;
         *lanes.get_or_insert(n) == n
     };
     let mut stores = 0;

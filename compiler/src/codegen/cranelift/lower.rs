@@ -183,6 +183,24 @@ pub fn define_kernel<M: Module>(
     tier: Tier,
 ) -> Result<(), CodegenError> {
     let name = signature(ir, func).name;
+    // Cranelift encodes vectors of at most 128 bits (wider types would be
+    // silently narrowed by `cl_value_type`)
+    let mut too_wide = None;
+    ir.walk_block(ir.entry_block(func, 0), &mut |op| {
+        for &r in &ir.op(op).results {
+            let t = ir.ty(r);
+            if let IrType::Vector { elem, lanes } = t
+                && *lanes as usize * elem.size_bytes() > 16
+            {
+                too_wide.get_or_insert_with(|| t.to_string());
+            }
+        }
+    });
+    if let Some(t) = too_wide {
+        return Err(super::unsupported(format!(
+            "`{t}` in `{name}`: Cranelift encodes vectors of at most 128 bits (`--backend llvm` takes wider ones)"
+        )));
+    }
     let mut queue = Vec::new();
     // one walk of the function serves its outlined bodies too
     let unwritten = std::rc::Rc::new(closure::unwritten_buffers(ir, func));

@@ -163,7 +163,13 @@ fn optimize(module: &Module<'_>, tm: &TargetMachine, tier: Tier) -> Result<(), C
         Tier::Quick => "default<O1>",
         Tier::Optimizing => "default<O3>",
     };
+    // picojoule's passes decide vectorization (the width is the backend's
+    // and target's: `Options::vector_bits`); LLVM's vectorizers would only
+    // add remainder loops and compile time
+    let options = PassBuilderOptions::create();
+    options.set_loop_vectorization(false);
+    options.set_loop_slp_vectorization(false);
     module
-        .run_passes(pipeline, tm, PassBuilderOptions::create())
+        .run_passes(pipeline, tm, options)
         .map_err(|e| internal(format!("{pipeline}: {e}")))
 }
