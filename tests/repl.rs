@@ -240,3 +240,49 @@ fn the_terminal_session() {
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(Eof).unwrap();
 }
+
+/// `:backend llvm` runs calls with LLVM's code and gives Cranelift's
+/// bits in the reference order; `:fast-math` is a setting of calls like
+/// `:opt`; a build without LLVM says how to get it.
+#[test]
+fn backends_and_fast_math_at_the_prompt() {
+    let dir = scratch();
+    let script = dir.path().join("backends.pjs");
+    std::fs::write(
+        &script,
+        "kernel dot(x: f32[N], y: f32[N]) -> s: f32[1] {\n    s[z] = sum(i) x[i] * y[i] + 0.5;\n}\n\
+         let v = arange(f32, 1000)\n\
+         :fast-math contract\n\
+         let c = dot(v, v)\n\
+         :fast-math off\n\
+         let d = dot(v, v)\n\
+         :save d cranelift.npy\n\
+         :backend llvm\n\
+         let e = dot(v, v)\n\
+         :save e llvm.npy\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(["repl", "--script"])
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("fast-math: contract"), "{stdout}");
+    assert!(stdout.contains("fast-math: off"), "{stdout}");
+    if cfg!(feature = "llvm") {
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("backend: llvm"), "{stdout}");
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(read("cranelift.npy"), read("llvm.npy"));
+    } else {
+        assert!(
+            stderr.contains("built without the `llvm` backend")
+                && stderr.contains("--features llvm"),
+            "{stderr}"
+        );
+    }
+}
