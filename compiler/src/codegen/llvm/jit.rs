@@ -63,11 +63,14 @@ pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenErr
         symbol: &jit_symbol,
         linkage: LLVMLinkage::LLVMInternalLinkage,
     };
+    let t0 = std::time::Instant::now();
     let defined = define_all(ctx, &module, ir, &attrs, options.tier, &[], &naming)?;
     for (name, op, f) in &defined {
         trampoline(ctx, &module, ir, name, *op, *f, &attrs);
     }
+    let t1 = std::time::Instant::now();
     optimize(&module, &tm, options.tier)?;
+    let t2 = std::time::Instant::now();
     let level = match options.tier {
         crate::codegen::Tier::Quick => OptimizationLevel::Less,
         crate::codegen::Tier::Optimizing => OptimizationLevel::Aggressive,
@@ -90,6 +93,15 @@ pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenErr
         entries.insert(name.clone(), unsafe {
             std::mem::transmute::<usize, Trampoline>(addr)
         });
+    }
+    // `PJ_LLVM_TIME=1`: where LLVM's compile time goes (a developer's aid)
+    if std::env::var_os("PJ_LLVM_TIME").is_some() {
+        eprintln!(
+            "llvm: lowering {:.1} ms, passes {:.1} ms, code generation {:.1} ms",
+            (t1 - t0).as_secs_f64() * 1e3,
+            (t2 - t1).as_secs_f64() * 1e3,
+            t2.elapsed().as_secs_f64() * 1e3
+        );
     }
     code.engine = Some(engine);
     code.module = Some(module);
