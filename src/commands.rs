@@ -521,7 +521,7 @@ pub enum EmitKind {
 pub fn build(
     path: &Path,
     kernel: Option<&str>,
-    target: &str,
+    (target, cpu): (&str, Option<&str>),
     output: &Path,
     backend: Backend,
     emit: EmitKind,
@@ -530,7 +530,15 @@ pub fn build(
     let Some(native) = backend.native() else {
         bail!("`pj build` compiles to machine code: `--backend cranelift` or `--backend llvm`");
     };
-    let target = Target::parse(target)?;
+    let mut target = Target::parse(target)?;
+    if let Some(cpu) = cpu {
+        if native != pj_compiler::codegen::Backend::Llvm {
+            bail!(
+                "`--cpu` chooses a processor for LLVM (`--backend llvm`); Cranelift builds for the target's baseline, or this machine's features with `--target host`"
+            );
+        }
+        target = target.with_cpu(cpu)?;
+    }
     let options = codegen.options(native, target);
     if options.fast_math == pj_compiler::codegen::FastMath::Contract && !options.contract() {
         eprintln!(

@@ -129,6 +129,11 @@ enum Command {
         /// Who generates the code: `cranelift` or `llvm`.
         #[arg(long, value_enum, default_value = "cranelift")]
         backend: commands::Backend,
+        /// A processor to select instructions for (with `--backend llvm`):
+        /// e.g. `znver4`, `skylake-avx512`, `x86-64-v3`, `neoverse-v2`,
+        /// `apple-m2`; the code then runs on that processor and its successors.
+        #[arg(long, value_name = "NAME")]
+        cpu: Option<String>,
         /// What to write: an object file and its C header, or text.
         #[arg(long, value_enum, default_value = "obj")]
         emit: commands::EmitKind,
@@ -307,12 +312,13 @@ fn main() -> ExitCode {
             target,
             output,
             backend,
+            cpu,
             emit,
             codegen,
         } => commands::build(
             &file,
             kernel.as_deref(),
-            &target,
+            (&target, cpu.as_deref()),
             &output,
             backend,
             emit,

@@ -655,3 +655,46 @@ fn thread_counts_are_checked_not_aborted_on() {
         assert!(o.status.success(), "{extra:?} {env:?}: {}", text(&o).1);
     }
 }
+
+/// `pj build --cpu`: an unknown processor is refused with the names the
+/// architecture takes, Cranelift refuses a processor, and neither leaves a
+/// file behind.
+#[test]
+fn build_cpu_names_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.o");
+    let o = pj(&[
+        "build",
+        "examples/matmul.pj",
+        "--backend",
+        "llvm",
+        "--cpu",
+        "znver9",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("unknown processor `znver9` for x86_64") || err.contains("for aarch64"),
+        "{err}"
+    );
+    assert!(err.contains("`--cpu` takes:"), "{err}");
+    let o = pj(&[
+        "build",
+        "examples/matmul.pj",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        "--cpu",
+        "neoverse-v2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("`--cpu` chooses a processor for LLVM"),
+        "{err}"
+    );
+    assert!(!out.exists() && !out.with_extension("h").exists());
+}

@@ -59,3 +59,13 @@ fn matmul_uses_neon_fmla_on_aarch64() {
         .count();
     assert!(fmla >= 12, "{fmla} NEON fmla in matmul:\n{text}");
 }
+
+#[test]
+fn a_cpu_selects_its_instructions_for_any_triple() {
+    // the x86-64 baseline has no AVX: 128-bit SSE only
+    let base = asm("chain", "x86_64-unknown-linux-gnu", &[]);
+    assert!(!base.contains("zmm") && !base.contains("ymm"), "{base}");
+    // Zen 4 has AVX-512: picojoule vectorizes at 512 bits for it
+    let zen4 = asm("chain", "x86_64-unknown-linux-gnu", &["--cpu", "znver4"]);
+    assert!(zen4.contains("zmm"), "{zen4}");
+}

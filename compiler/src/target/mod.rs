@@ -21,7 +21,58 @@ pub struct Target {
     pub triple: Triple,
     /// Whether this is the machine the compiler runs on.
     pub is_host: bool,
+    /// A processor to tune and select instructions for (`pj build --cpu`,
+    /// the LLVM backend): one of [`CPUS`] for the triple's architecture.
+    pub cpu: Option<&'static Cpu>,
 }
+
+/// A processor `--cpu` names.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cpu {
+    /// LLVM's name for it.
+    pub name: &'static str,
+    /// `x86_64` or `aarch64`.
+    pub arch: &'static str,
+    /// Its widest vector registers, in bits.
+    pub vector_bits: u32,
+}
+
+const fn cpu(name: &'static str, arch: &'static str, vector_bits: u32) -> Cpu {
+    Cpu {
+        name,
+        arch,
+        vector_bits,
+    }
+}
+
+/// The processors `--cpu` accepts: the x86-64 micro-architecture levels
+/// and the server and Apple cores picojoule's users run on.
+pub const CPUS: &[Cpu] = &[
+    cpu("x86-64", "x86_64", 128),
+    cpu("x86-64-v2", "x86_64", 128),
+    cpu("x86-64-v3", "x86_64", 256),
+    cpu("x86-64-v4", "x86_64", 512),
+    cpu("haswell", "x86_64", 256),
+    cpu("skylake", "x86_64", 256),
+    cpu("skylake-avx512", "x86_64", 512),
+    cpu("cascadelake", "x86_64", 512),
+    cpu("icelake-server", "x86_64", 512),
+    cpu("sapphirerapids", "x86_64", 512),
+    cpu("znver2", "x86_64", 256),
+    cpu("znver3", "x86_64", 256),
+    cpu("znver4", "x86_64", 512),
+    cpu("znver5", "x86_64", 512),
+    cpu("generic", "aarch64", 128),
+    cpu("neoverse-n1", "aarch64", 128),
+    cpu("neoverse-n2", "aarch64", 128),
+    cpu("neoverse-v1", "aarch64", 128),
+    cpu("neoverse-v2", "aarch64", 128),
+    cpu("cortex-a72", "aarch64", 128),
+    cpu("apple-m1", "aarch64", 128),
+    cpu("apple-m2", "aarch64", 128),
+    cpu("apple-m3", "aarch64", 128),
+    cpu("apple-m4", "aarch64", 128),
+];
 
 /// Triples `pj build --target` accepts besides `host`.
 pub const SUPPORTED: [&str; 4] = [
@@ -37,6 +88,16 @@ pub enum TargetError {
     /// Not a triple picojoule supports.
     #[error("unsupported target `{0}`; supported: host, {list}", list = SUPPORTED.join(", "))]
     Unsupported(String),
+    /// Not a processor of the target's architecture.
+    #[error("unknown processor `{cpu}` for {arch}; `--cpu` takes: {list}")]
+    UnknownCpu {
+        /// The name given.
+        cpu: String,
+        /// The target's architecture.
+        arch: String,
+        /// The names accepted for it.
+        list: String,
+    },
     /// Cranelift cannot build for it in this build of picojoule.
     #[error("cannot generate code for `{triple}`: {reason}")]
     Isa {
@@ -53,6 +114,7 @@ impl Target {
         Target {
             triple: Triple::host(),
             is_host: true,
+            cpu: None,
         }
     }
 
@@ -71,7 +133,41 @@ impl Target {
         Ok(Target {
             triple,
             is_host: false,
+            cpu: None,
         })
+    }
+
+    /// The architecture's name as [`CPUS`] spells it.
+    pub fn arch(&self) -> &'static str {
+        match self.triple.architecture {
+            target_lexicon::Architecture::Aarch64(_) => "aarch64",
+            _ => "x86_64",
+        }
+    }
+
+    /// This target tuned for processor `name` (one of [`CPUS`] of its
+    /// architecture): code may use every instruction it has, so it runs
+    /// only on that processor and newer ones of its line.
+    pub fn with_cpu(mut self, name: &str) -> Result<Target, TargetError> {
+        let arch = self.arch();
+        match CPUS.iter().find(|c| c.name == name && c.arch == arch) {
+            Some(c) => {
+                self.cpu = Some(c);
+                // an explicit processor replaces the host's detected one
+                self.is_host = false;
+                Ok(self)
+            }
+            None => Err(TargetError::UnknownCpu {
+                cpu: name.to_string(),
+                arch: arch.to_string(),
+                list: CPUS
+                    .iter()
+                    .filter(|c| c.arch == arch)
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
     }
 
     /// Apple platforms (Mach-O objects, symbols with a leading underscore).

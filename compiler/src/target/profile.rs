@@ -227,9 +227,10 @@ impl Profile {
         if t.is_host {
             return Profile::host();
         }
-        let name = match (t.triple.architecture, t.is_apple()) {
-            (Architecture::Aarch64(_), true) => "apple-m1",
-            (Architecture::Aarch64(_), false) => "aarch64",
+        let name = match (t.triple.architecture, t.is_apple(), t.cpu) {
+            (Architecture::Aarch64(_), true, _) => "apple-m1",
+            (Architecture::Aarch64(_), false, _) => "aarch64",
+            (_, _, Some(c)) if c.vector_bits >= 512 => "x86_64-avx512",
             _ => "x86_64-avx2",
         };
         Profile::builtin(name).expect("built-in")

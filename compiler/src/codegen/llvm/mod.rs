@@ -67,12 +67,13 @@ fn describe(target: &Target) -> (String, String, String) {
             TargetMachine::get_host_cpu_features().to_string(),
         );
     }
-    let (triple, cpu) = match (target.triple.architecture, target.is_apple()) {
+    let (triple, baseline) = match (target.triple.architecture, target.is_apple()) {
         (Architecture::Aarch64(_), true) => ("arm64-apple-macosx11.0.0", "apple-m1"),
         (Architecture::Aarch64(_), false) => ("aarch64-unknown-linux-gnu", "generic"),
         (_, true) => ("x86_64-apple-macosx10.15.0", "x86-64"),
         (_, false) => ("x86_64-unknown-linux-gnu", "x86-64"),
     };
+    let cpu = target.cpu.map_or(baseline, |c| c.name);
     (triple.into(), cpu.into(), String::new())
 }
 
