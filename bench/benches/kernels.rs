@@ -7,10 +7,13 @@
 //! also written to `target/criterion/pj-summary.json`.
 //!
 //! `PJ_BENCH=blur,matmul` limits the kernels; `PJ_BENCH_THREADS=2` runs
-//! picojoule on more threads (C stays on one).
+//! picojoule on more threads (C stays on one). Built with `--features
+//! llvm`, every kernel runs through the LLVM backend too
+//! (`picojoule_llvm`, `picojoule_llvm_contract`), on the same inputs.
 
 use criterion::{Criterion, criterion_group};
 use pj_bench::{Case, KERNELS, fma_peak_gflops};
+use pj_compiler::codegen::Backend;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +49,23 @@ fn kernels(c: &mut Criterion) {
                 b.iter(|| case.run_pj_contracted())
             });
         }
+        // the other backends, each on its own copy of the inputs
+        let mut others: Vec<(Backend, Case)> = Backend::built()
+            .into_iter()
+            .filter(|&b| b != Backend::Cranelift)
+            .map(|b| (b, Case::with_backend(name, sizes, b)))
+            .collect();
+        for (backend, other) in &mut others {
+            other.assert_implementations_agree(1e-4);
+            g.bench_function(format!("picojoule_{backend}"), |b| {
+                b.iter(|| other.run_pj())
+            });
+            if other.has_contracted() {
+                g.bench_function(format!("picojoule_{backend}_contract"), |b| {
+                    b.iter(|| other.run_pj_contracted())
+                });
+            }
+        }
         g.bench_function("c_O3", |b| b.iter(|| case.run_c()));
         if case.has_c128() {
             g.bench_function("c_128", |b| b.iter(|| case.run_c128()));
@@ -72,9 +92,9 @@ fn summary() {
         "\nroofline of this machine, one core: triad {triad:.1} GB/s; FMA peak {fma128:.1} GFLOP/s at 128 bits, {fma_wide:.1} at the widest native width"
     );
     println!(
-        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) | pj, --fast-math=contract (ms) | of roofline (contract) | 128-bit C (ms) | of roofline (128-bit C) |"
+        "\n| kernel | picojoule (ms) | C -O3 (ms) | C / picojoule | bound | of roofline (pj) | of roofline (C) | pj, --fast-math=contract (ms) | of roofline (contract) | 128-bit C (ms) | of roofline (128-bit C) | LLVM (ms) | LLVM, contract (ms) | Cranelift / LLVM |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for (name, sizes) in selected() {
         let (Some(pj), Some(cc)) = (median(name, "picojoule"), median(name, "c_O3")) else {
@@ -98,19 +118,26 @@ fn summary() {
             Some(v) => (format!("{:.2}", v * 1e3), format!("{:.0}%", 100.0 * t / v)),
             None => ("–".to_string(), "–".to_string()),
         };
+        let llvm = median(name, "picojoule_llvm");
+        let llvm_fused = median(name, "picojoule_llvm_contract");
+        let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2}", v * 1e3));
+        let speedup = llvm.map_or("–".to_string(), |l| format!("{:.2}x", pj / l));
         println!(
-            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% | {fused_ms} | {fused_roof} | {c128_ms} | {c128_roof} |",
+            "| {name} | {:.2} | {:.2} | {:.2}x | {bound} | {:.0}% | {:.0}% | {fused_ms} | {fused_roof} | {c128_ms} | {c128_roof} | {} | {} | {speedup} |",
             pj * 1e3,
             cc * 1e3,
             cc / pj,
             100.0 * t / pj,
-            100.0 * t / cc
+            100.0 * t / cc,
+            ms(llvm),
+            ms(llvm_fused)
         );
         rows.push(serde_json::json!({
             "kernel": name, "picojoule_s": pj, "c_o3_s": cc, "speedup_vs_c": cc / pj,
             "bound": bound, "roofline_fraction_pj": t / pj, "roofline_fraction_c": t / cc,
             "picojoule_contract_s": fused, "roofline_fraction_contract": fused.map(|f| t / f),
             "c_128_s": c128, "roofline_fraction_c_128": c128.map(|v| t / v),
+            "llvm_s": llvm, "llvm_contract_s": llvm_fused,
         }));
     }
     let doc = serde_json::json!({
