@@ -295,6 +295,51 @@ impl Emitter {
     pub fn insert(&self, v: V, x: V, lane: u32) -> V {
         unsafe { LLVMBuildInsertElement(self.b, v, x, self.i32c(lane as i32), NONAME) }
     }
+    /// `<0, 1, ..., n - 1>` in `i64` lanes.
+    pub fn lane_steps(&self, n: u32) -> V {
+        let mut v: Vec<V> = (0..n).map(|k| self.i64c(i64::from(k))).collect();
+        unsafe { LLVMConstVector(v.as_mut_ptr(), n) }
+    }
+
+    /// `<n x i64>` addresses `p + i[k] * sizeof(t)` (a vector GEP).
+    pub fn gep_lanes(&self, t: T, p: V, i: V) -> V {
+        self.gep(t, p, i)
+    }
+
+    /// The number of parameters intrinsic `name` overloaded on `types`
+    /// takes (LLVM versions differ: masked loads lost their alignment
+    /// argument to an attribute).
+    fn intrinsic_arity(&self, name: &str, types: &[T]) -> u32 {
+        unsafe {
+            let id = LLVMLookupIntrinsicID(name.as_ptr().cast(), name.len());
+            assert!(id != 0, "LLVM has no intrinsic {name}");
+            let mut ts = types.to_vec();
+            let fty = LLVMIntrinsicGetType(self.ctx, id, ts.as_mut_ptr(), ts.len());
+            LLVMCountParamTypes(fty)
+        }
+    }
+
+    /// The lanes of `vt` at `p` where `mask` is set, zero elsewhere; masked
+    /// lanes are never read (their addresses may be outside any array).
+    pub fn masked_load(&self, vt: T, p: V, align: u32, mask: V) -> V {
+        self.masked("llvm.masked.load", vt, p, align, mask)
+    }
+
+    /// The lanes at addresses `ptrs` where `mask` is set, zero elsewhere.
+    pub fn masked_gather(&self, vt: T, ptrs: V, align: u32, mask: V) -> V {
+        self.masked("llvm.masked.gather", vt, ptrs, align, mask)
+    }
+
+    fn masked(&self, name: &str, vt: T, p: V, align: u32, mask: V) -> V {
+        let types = [vt, self.type_of(p)];
+        let zero = self.zero(vt);
+        if self.intrinsic_arity(name, &types) == 4 {
+            self.intrinsic(name, &types, &[p, self.i32c(align as i32), mask, zero])
+        } else {
+            self.intrinsic(name, &types, &[p, mask, zero])
+        }
+    }
+
     /// Every lane `x`.
     pub fn splat(&self, x: V, lanes: u32) -> V {
         let t = self.vec_ty(self.type_of(x), lanes);

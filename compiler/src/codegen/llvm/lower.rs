@@ -1305,15 +1305,9 @@ impl<'a> FnLower<'a> {
         let stride = *buf.strides.last().expect("rank >= 1");
         let unit = e.icmp(IntPred::LLVMIntEQ, stride, e.i64c(1));
         if !store && d.attr("oob").is_some() {
-            // lanes outside read zero: one load when every lane is inside
-            // and contiguous, else lane by lane
-            let all = e.and(ok, unit);
-            return Some(self.vector_load_or_lanes(vt, all, p, align, bv, |s, k| {
-                let mut lane_idx = idx.clone();
-                let li = lane_idx.last_mut().expect("rank >= 1");
-                *li = s.e.add(*li, s.e.i64c(i64::from(k)));
-                s.load_or_zero(&buf, &lane_idx)
-            }));
+            // lanes outside read zero: a masked load (contiguous) or gather
+            // (strided) whose masked lanes are never read
+            return Some(self.masked_vector_load(&buf, &idx, vt, lanes, unit));
         }
         let proven = store && d.attr("in_bounds") == Some(&Attr::Bool(true));
         if !proven {
@@ -1351,6 +1345,51 @@ impl<'a> FnLower<'a> {
                 s.e.load(et, q, align)
             }))
         }
+    }
+
+    /// The lanes `idx`, `idx + 1`, ... along the last dim of `buf`, zero
+    /// where an index is outside: one masked instruction, no branch per lane.
+    fn masked_vector_load(&mut self, buf: &Buf, idx: &[V], vt: T, lanes: u32, unit: V) -> V {
+        let e = self.e;
+        let rank = idx.len();
+        let et = scalar_ty(e, buf.elem);
+        let align = buf.elem.size_bytes() as u32;
+        // the other dims are inside (one answer for every lane), and the
+        // row's offset in elements
+        let mut rows_ok = e.int(e.i1(), 1);
+        let mut row = e.i64c(0);
+        for k in 0..rank - 1 {
+            rows_ok = e.and(rows_ok, e.icmp(IntPred::LLVMIntULT, idx[k], buf.shape[k]));
+            row = e.add(row, e.mul(idx[k], buf.strides[k]));
+        }
+        let lane_idx = e.add(e.splat(idx[rank - 1], lanes), e.lane_steps(lanes));
+        let inside = e.icmp(
+            IntPred::LLVMIntULT,
+            lane_idx,
+            e.splat(buf.shape[rank - 1], lanes),
+        );
+        let mask = e.and(inside, e.splat(rows_ok, lanes));
+        let contiguous = e.block(self.f, "contiguous");
+        let strided = e.block(self.f, "strided");
+        let done = e.block(self.f, "loaded");
+        e.cond_br(unit, contiguous, strided);
+        e.at_end(contiguous);
+        let first = e.gep(et, buf.data, e.add(row, idx[rank - 1]));
+        let a = e.masked_load(vt, first, align, mask);
+        let from_a = e.current();
+        e.br(done);
+        e.at_end(strided);
+        let stride = buf.strides[rank - 1];
+        let offsets = e.add(e.splat(row, lanes), e.mul(lane_idx, e.splat(stride, lanes)));
+        let ptrs = e.gep_lanes(et, buf.data, offsets);
+        let b = e.masked_gather(vt, ptrs, align, mask);
+        let from_b = e.current();
+        e.br(done);
+        e.at_end(done);
+        let r = e.phi(vt);
+        e.incoming(r, a, from_a);
+        e.incoming(r, b, from_b);
+        r
     }
 
     /// A vector load at `p` when `cond` holds; otherwise lane `k` from
