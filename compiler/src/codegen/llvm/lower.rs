@@ -1358,9 +1358,9 @@ impl<'a> FnLower<'a> {
         // row's offset in elements
         let mut rows_ok = e.int(e.i1(), 1);
         let mut row = e.i64c(0);
-        for k in 0..rank - 1 {
-            rows_ok = e.and(rows_ok, e.icmp(IntPred::LLVMIntULT, idx[k], buf.shape[k]));
-            row = e.add(row, e.mul(idx[k], buf.strides[k]));
+        for ((&i, &n), &st) in idx[..rank - 1].iter().zip(&buf.shape).zip(&buf.strides) {
+            rows_ok = e.and(rows_ok, e.icmp(IntPred::LLVMIntULT, i, n));
+            row = e.add(row, e.mul(i, st));
         }
         let lane_idx = e.add(e.splat(idx[rank - 1], lanes), e.lane_steps(lanes));
         let inside = e.icmp(
