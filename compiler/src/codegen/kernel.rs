@@ -161,19 +161,24 @@ pub enum KernelArg<'a> {
 }
 
 impl JitKernel {
+    /// Refuses a call with the wrong number of arguments.
+    fn check_arity(&self, given: usize) -> Result<(), RunError> {
+        if given != self.params.len() {
+            return Err(bad(format!(
+                "kernel `{}` takes {} arguments, {given} given",
+                self.name,
+                self.params.len(),
+            )));
+        }
+        Ok(())
+    }
+
     fn slots(
         &self,
         args: &mut [KernelArg<'_>],
         extra: &mut [&mut Buffer],
     ) -> Result<Vec<u64>, RunError> {
-        if args.len() != self.params.len() {
-            return Err(bad(format!(
-                "kernel `{}` takes {} arguments, {} given",
-                self.name,
-                self.params.len(),
-                args.len()
-            )));
-        }
+        self.check_arity(args.len())?;
         let mut slots = Vec::new();
         for ((pname, ty), a) in self.params.iter().zip(args.iter_mut()) {
             match (ty, a) {
@@ -292,14 +297,7 @@ impl JitKernel {
     /// Calls the kernel on interpreter values: checks element types and
     /// ranks, asks for the result shapes, allocates the results and runs.
     pub fn call(&self, args: &[Arg]) -> Result<Vec<Tensor>, RunError> {
-        if args.len() != self.params.len() {
-            return Err(bad(format!(
-                "kernel `{}` takes {} arguments, {} given",
-                self.name,
-                self.params.len(),
-                args.len()
-            )));
-        }
+        self.check_arity(args.len())?;
         let mut owned: Vec<Option<Buffer>> = Vec::new();
         for ((pname, ty), a) in self.params.iter().zip(args) {
             owned.push(match (ty, a) {

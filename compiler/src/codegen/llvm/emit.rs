@@ -36,6 +36,22 @@ pub struct Emitter {
     pub strings: std::cell::RefCell<std::collections::HashMap<String, V>>,
 }
 
+impl Emitter {
+    /// An emitter building with `builder` into `module`.
+    pub fn new(
+        ctx: &inkwell::context::Context,
+        module: &inkwell::module::Module<'_>,
+        builder: &inkwell::builder::Builder<'_>,
+    ) -> Emitter {
+        Emitter {
+            ctx: ctx.raw(),
+            module: module.as_mut_ptr(),
+            b: builder.as_mut_ptr(),
+            strings: Default::default(),
+        }
+    }
+}
+
 // All methods are thin wrappers: the raw handles come from inkwell objects
 // that outlive the emitter (see `lower.rs`), and each call passes values
 // built in the same context.

@@ -122,12 +122,7 @@ fn trampoline(
     attrs: &super::lower::FnAttrs,
 ) {
     let builder = ctx.create_builder();
-    let e = Emitter {
-        ctx: ctx.raw(),
-        module: module.as_mut_ptr(),
-        b: builder.as_mut_ptr(),
-        strings: Default::default(),
-    };
+    let e = Emitter::new(ctx, module, &builder);
     let ty = e.fn_ty(&[e.ptr()], e.i32());
     let t = e.add_function(
         &trampoline_symbol(name),

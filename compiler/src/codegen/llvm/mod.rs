@@ -116,12 +116,7 @@ fn define_all<'ctx>(
     naming: &Naming<'_>,
 ) -> Result<Vec<(String, OpId, V)>, CodegenError> {
     let builder = ctx.create_builder();
-    let e = Emitter {
-        ctx: ctx.raw(),
-        module: module.as_mut_ptr(),
-        b: builder.as_mut_ptr(),
-        strings: Default::default(),
-    };
+    let e = Emitter::new(ctx, module, &builder);
     let rt = lower::declare_runtime(&e);
     let shared = Shared {
         e: &e,
