@@ -10,7 +10,28 @@ use crate::codegen::{Backend, CodegenError, Tier};
 use crate::ir::Module as IrModule;
 use inkwell::context::Context;
 use inkwell::llvm_sys::LLVMLinkage;
-use inkwell::targets::{FileType, RelocMode};
+use inkwell::module::Module;
+use inkwell::targets::{FileType, RelocMode, TargetMachine};
+
+/// The module of the kernels of `ir` (lowered, verified) named in `only`
+/// (all if empty), exported under their C names, before LLVM's passes; and
+/// the target machine for `options.target`.
+fn exported_module<'ctx>(
+    ctx: &'ctx Context,
+    ir: &IrModule,
+    options: &Options,
+    only: &[String],
+) -> Result<(TargetMachine, Module<'ctx>), CodegenError> {
+    crate::codegen::analysis::require_lowered(ir, Backend::Llvm)?;
+    let (tm, attrs) = machine(&options.target, RelocMode::PIC)?;
+    let module = ctx.create_module("picojoule");
+    let naming = Naming {
+        symbol: &c_symbol,
+        linkage: LLVMLinkage::LLVMExternalLinkage,
+    };
+    define_all(ctx, &module, ir, &attrs, Tier::Optimizing, only, &naming)?;
+    Ok((tm, module))
+}
 
 /// Compiles the kernels of `ir` (lowered, verified) named in `only` (all
 /// if empty) for `options.target`.
@@ -21,15 +42,8 @@ pub fn emit(
     what: Emit,
 ) -> Result<Vec<u8>, CodegenError> {
     crate::codegen::symbols::check_c_names(ir, only).map_err(CodegenError::Symbol)?;
-    crate::codegen::analysis::require_lowered(ir, Backend::Llvm)?;
-    let (tm, attrs) = machine(&options.target, RelocMode::PIC)?;
     let ctx = Context::create();
-    let module = ctx.create_module("picojoule");
-    let naming = Naming {
-        symbol: &c_symbol,
-        linkage: LLVMLinkage::LLVMExternalLinkage,
-    };
-    define_all(&ctx, &module, ir, &attrs, Tier::Optimizing, only, &naming)?;
+    let (tm, module) = exported_module(&ctx, ir, options, only)?;
     optimize(&module, &tm, Tier::Optimizing)?;
     let file = match what {
         Emit::LlvmIr => return Ok(module.print_to_string().to_bytes().to_vec()),
@@ -45,15 +59,8 @@ pub fn emit(
 /// for `options.target`, before LLVM's own passes: what the lowering
 /// decides, for snapshot tests and for reading.
 pub fn lowered_ir(ir: &IrModule, options: &Options) -> Result<String, CodegenError> {
-    crate::codegen::analysis::require_lowered(ir, Backend::Llvm)?;
-    let (_, attrs) = machine(&options.target, RelocMode::PIC)?;
     let ctx = Context::create();
-    let module = ctx.create_module("picojoule");
-    let naming = Naming {
-        symbol: &c_symbol,
-        linkage: LLVMLinkage::LLVMExternalLinkage,
-    };
-    define_all(&ctx, &module, ir, &attrs, Tier::Optimizing, &[], &naming)?;
+    let (_, module) = exported_module(&ctx, ir, options, &[])?;
     super::lower::verify(&module)?;
     Ok(module.print_to_string().to_string())
 }
