@@ -286,3 +286,75 @@ fn backends_and_fast_math_at_the_prompt() {
         );
     }
 }
+
+/// A long call starts LLVM's compile in the background; the session goes
+/// on, and once the code is ready (`:tiering wait` here, so the script
+/// does not depend on timing) calls run it, with the same bits as
+/// Cranelift's under `--fast-math off`. Scripts have it off unless asked.
+#[test]
+fn long_calls_tier_up_to_llvm_in_the_background() {
+    let dir = scratch();
+    let script = dir.path().join("tiering.pjs");
+    std::fs::write(
+        &script,
+        ":tiering\n\
+         :tiering on\n\
+         :tiering after 0\n\
+         :fast-math off\n\
+         kernel mm(a: f32[M, K], b: f32[K, N]) -> c: f32[M, N] {\n    c[i, j] = sum(k) a[i, k] * b[k, j];\n}\n\
+         let a = rand(f32, 37, 53)\n\
+         let b = rand(f32, 53, 29)\n\
+         let c = mm(a, b)\n\
+         :save c first.npy\n\
+         :tiering wait\n\
+         let d = mm(a, b)\n\
+         :save d upgraded.npy\n\
+         :tiering\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(["repl", "--script"])
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "llvm") {
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        // off in a script until `:tiering on`
+        assert!(
+            stdout.contains("background compiles with LLVM: off"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("tiering: a call over 0 ms recompiles"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("tiering: 1 background compile finished"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("note: `mm` runs LLVM's optimized code from now on"),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("(0 under way; 1 running LLVM's code)"),
+            "{stdout}"
+        );
+        let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(read("first.npy"), read("upgraded.npy"));
+    } else {
+        assert!(
+            stdout.contains("LLVM is not built in, so nothing compiles in the background"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("built without the `llvm` backend")
+                && stderr.contains("nothing to compile in the background"),
+            "{stderr}"
+        );
+    }
+}

@@ -10,6 +10,7 @@
 mod session;
 mod show;
 mod syntax;
+mod tiering;
 
 pub use session::Session;
 
@@ -80,7 +81,9 @@ fn history_path() -> Option<PathBuf> {
     Some(dir.join("repl-history.txt"))
 }
 
-fn interactive(session: Session) -> Result<bool> {
+fn interactive(mut session: Session) -> Result<bool> {
+    // at the prompt nobody should wait for LLVM, and long calls deserve it
+    session.set_background_tiering(true);
     let session = Rc::new(RefCell::new(session));
     let helper = ReplHelper {
         session: session.clone(),

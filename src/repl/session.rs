@@ -8,12 +8,15 @@
 
 use super::show;
 use super::syntax::{self, Expr, Stmt};
+use super::tiering::Tiering;
 use crate::commands::Backend;
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::{image_io, npy};
 use pj_compiler::Module;
 use pj_compiler::codegen::driver::{self, FastMath, Options, Stage};
-use pj_compiler::codegen::{JitModule, KernelArg, Tier, kernel::to_buffer};
+use pj_compiler::codegen::{
+    Backend as NativeBackend, JitModule, KernelArg, Tier, kernel::to_buffer,
+};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::signature;
 use pj_compiler::interp::{self, Tensor, Value};
@@ -86,6 +89,12 @@ pub struct Session {
     /// Units (by [`Session::unit_key`]) with a call that ran long enough
     /// to deserve the optimizing tier.
     hot: std::collections::HashSet<u64>,
+    /// When kernels tier up, and LLVM's compiles in the background.
+    tiering: Tiering,
+    /// Units whose background compile finished: calls run this code.
+    upgraded: HashMap<u64, Rc<Compiled>>,
+    /// Units LLVM could not compile (not tried again).
+    not_upgradable: std::collections::HashSet<u64>,
     /// Sizes of each kernel's last call, for `:explain` and `:energy`.
     last_sizes: HashMap<String, Vec<(String, i64)>>,
     pool: Option<std::sync::Arc<pj_runtime::pool::Pool>>,
@@ -140,6 +149,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (":backend cranelift|llvm|interp", "who runs calls"),
     (
+        ":tiering [on|off|wait|after MS]",
+        "when long calls recompile: LLVM in the background (on at the prompt), the threshold",
+    ),
+    (
         ":target T",
         "the target of :asm, :explain and :energy (calls run on this machine)",
     ),
@@ -175,11 +188,6 @@ pub const BUILTINS: &[(&str, &str)] = &[
 /// with `pj run`, which keeps each element in its own type.
 const MAX_ELEMENTS: usize = 1 << 28;
 
-/// A call at the quick tier that runs longer than this recompiles its
-/// kernel at the optimizing tier for the next call: the few extra
-/// milliseconds of compile are then small against the run.
-const TIER_UP_AFTER: Duration = Duration::from_millis(50);
-
 impl Session {
     /// A session printing to `out` and `err`; `color` for diagnostics.
     pub fn new(out: Box<dyn Write>, err: Box<dyn Write>, color: bool) -> Session {
@@ -190,6 +198,9 @@ impl Session {
             settings: Settings::default(),
             cache: HashMap::new(),
             hot: Default::default(),
+            tiering: Tiering::new(false),
+            upgraded: HashMap::new(),
+            not_upgradable: Default::default(),
             last_sizes: HashMap::new(),
             pool: None,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -198,6 +209,56 @@ impl Session {
             err,
             color,
             quit: false,
+        }
+    }
+
+    /// Background compiles with LLVM for kernels whose calls run long
+    /// (on in interactive sessions: `super::tiering` says why not in
+    /// scripts).
+    pub fn set_background_tiering(&mut self, on: bool) {
+        self.tiering.background = on;
+    }
+
+    /// Takes in the background compiles that have finished (all of them,
+    /// waiting, with `wait`) and says which kernels run new code.
+    fn collect_upgrades(&mut self, wait: bool) {
+        let finished = if wait {
+            self.tiering.wait()
+        } else {
+            self.tiering.poll()
+        };
+        for f in finished {
+            // the kernel may have been redefined (or the settings changed)
+            // since: then the code serves an old key and says nothing
+            let current = self.kernels.get(&f.kernel).map(|&u| self.unit_key(u)) == Some(f.key);
+            match f.code {
+                Ok(code) => {
+                    let compiled = Compiled {
+                        module: f.module,
+                        jit: Some(code),
+                        phases: vec![("llvm (background)".to_string(), f.took)],
+                    };
+                    self.upgraded.insert(f.key, Rc::new(compiled));
+                    if current {
+                        let _ = writeln!(
+                            self.err,
+                            "note: `{}` runs LLVM's optimized code from now on (compiled in the background in {:.2} s)",
+                            f.kernel,
+                            f.took.as_secs_f64()
+                        );
+                    }
+                }
+                Err(message) => {
+                    self.not_upgradable.insert(f.key);
+                    if current {
+                        let _ = writeln!(
+                            self.err,
+                            "note: LLVM could not compile `{}` in the background ({message}); it keeps the code it has",
+                            f.kernel
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -214,6 +275,7 @@ impl Session {
     /// it succeeded. Errors have been printed.
     pub fn execute(&mut self, input: &str) -> bool {
         self.inputs += 1;
+        self.collect_upgrades(false);
         let result = match syntax::parse(input) {
             Err(d) => {
                 self.diagnostics(&[*d], &format!("<input {}>", self.inputs), input);
@@ -444,6 +506,7 @@ impl Session {
                 let _ = writeln!(self.out, "backend: {}", args[0]);
                 Ok(())
             }
+            "tiering" => self.tiering_command(args),
             "fast-math" => {
                 arity(1, ":fast-math off|reassoc|contract")?;
                 self.settings.fast_math = FastMath::parse(&args[0]).ok_or_else(|| {
@@ -495,6 +558,63 @@ impl Session {
             }
             other => bail!("no command `:{other}`; :help lists them"),
         }
+    }
+
+    fn tiering_command(&mut self, args: &[String]) -> Result<()> {
+        let usage = ":tiering [on|off|wait|after MS]";
+        match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            [] => {}
+            ["on"] => {
+                if !Tiering::available() {
+                    bail!(
+                        "{}; without it there is nothing to compile in the background",
+                        pj_compiler::codegen::CodegenError::NotBuilt(NativeBackend::Llvm)
+                    );
+                }
+                self.tiering.background = true;
+            }
+            ["off"] => self.tiering.background = false,
+            ["wait"] => {
+                let n = self.tiering.running();
+                self.collect_upgrades(true);
+                let _ = writeln!(
+                    self.out,
+                    "tiering: {n} background compile{} finished",
+                    plural(n)
+                );
+                return Ok(());
+            }
+            ["after", ms] => {
+                let ms: u64 = ms.trim_end_matches("ms").parse().map_err(|_| {
+                    anyhow!("`{ms}`: the threshold is a whole number of milliseconds")
+                })?;
+                self.tiering.after = Duration::from_millis(ms);
+            }
+            _ => bail!("usage: {usage}"),
+        }
+        let after = self.tiering.after.as_millis();
+        let background = match (Tiering::available(), self.tiering.background) {
+            (false, _) => "LLVM is not built in, so nothing compiles in the background".to_string(),
+            (true, false) => "background compiles with LLVM: off".to_string(),
+            (true, true) => format!(
+                "then LLVM's optimizing tier in the background, swapped in when ready ({} under way; {} running LLVM's code)",
+                self.tiering.running(),
+                self.kernels_upgraded()
+            ),
+        };
+        let _ = writeln!(
+            self.out,
+            "tiering: a call over {after} ms recompiles its kernel at the optimizing tier; {background}"
+        );
+        Ok(())
+    }
+
+    /// How many kernels run code from a background compile now.
+    fn kernels_upgraded(&self) -> usize {
+        self.kernels
+            .values()
+            .filter(|&&u| self.upgraded.contains_key(&self.unit_key(u)))
+            .count()
     }
 
     fn var(&self, name: &str) -> Result<&Value> {
@@ -552,11 +672,15 @@ impl Session {
     }
 
     /// The kernel's unit compiled with the current settings (cached): at
-    /// Cranelift's quick tier until a call runs longer than
-    /// [`TIER_UP_AFTER`], at the optimizing tier from then on.
+    /// the backend's quick tier until a call runs longer than
+    /// `:tiering after`, at the optimizing tier from then on — or LLVM's
+    /// code from the background, once it is ready.
     fn compiled(&mut self, kernel: &str) -> Result<(Rc<Compiled>, u64, Tier)> {
         let unit = self.unit_of(kernel)?;
         let key = self.unit_key(unit);
+        if let Some(c) = self.upgraded.get(&key) {
+            return Ok((c.clone(), key, Tier::Optimizing));
+        }
         let tier = if self.hot.contains(&key) {
             Tier::Optimizing
         } else {
@@ -787,8 +911,22 @@ impl Session {
                 None => interp::run(&c.module, kernel, &values)?,
             })
         });
-        if tier == Tier::Quick && c.jit.is_some() && started.elapsed() > TIER_UP_AFTER {
-            // long enough that the optimizing compile (a few ms) pays off
+        let took = started.elapsed();
+        let native = c.jit.as_ref().map(|j| j.backend());
+        let llvm_done = native == Some(NativeBackend::Llvm) && tier == Tier::Optimizing;
+        if native.is_some()
+            && !llvm_done
+            && !self.not_upgradable.contains(&key)
+            && self.tiering.wants(key, took)
+            && let Some(options) = self.options(Tier::Optimizing)
+        {
+            self.tiering.start(key, kernel, c.module.clone(), options);
+        }
+        // long enough that the optimizing compile pays off: Cranelift's
+        // (milliseconds) now; LLVM's comes from the background when one
+        // runs (the session never waits for LLVM)
+        let in_background = native == Some(NativeBackend::Llvm) && self.tiering.is_running(key);
+        if tier == Tier::Quick && native.is_some() && took > self.tiering.after && !in_background {
             self.hot.insert(key);
         }
         if pj_runtime::interrupt::take() && out.is_ok() {

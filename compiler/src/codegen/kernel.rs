@@ -55,8 +55,10 @@ pub type Trampoline = extern "C" fn(*const u64) -> i32;
 pub struct JitModule {
     kernels: HashMap<String, JitKernel>,
     backend: Backend,
-    // declared last: dropped after the kernels that point into it
-    _code: Box<dyn std::any::Any>,
+    // declared last: dropped after the kernels that point into it; `Send`
+    // so that code compiled on one thread can run on another (the REPL's
+    // background tiering)
+    _code: Box<dyn std::any::Any + Send>,
 }
 
 impl JitModule {
@@ -67,7 +69,7 @@ impl JitModule {
     pub(crate) fn new(
         backend: Backend,
         ir: &IrModule,
-        code: Box<dyn std::any::Any>,
+        code: Box<dyn std::any::Any + Send>,
         mut entries: impl FnMut(&str) -> Option<(Trampoline, Trampoline)>,
     ) -> Result<JitModule, super::CodegenError> {
         let mut kernels = HashMap::new();

@@ -24,6 +24,13 @@ struct LlvmCode {
     context: *mut Context,
 }
 
+// SAFETY: `LlvmCode` owns its context and everything made in it (the
+// engine's `Rc` and its clone inside the module are both here), so moving
+// it to another thread moves every handle at once; LLVM allows a context
+// to be used from any one thread at a time. Nothing here is shared (no
+// `Sync`).
+unsafe impl Send for LlvmCode {}
+
 impl Drop for LlvmCode {
     fn drop(&mut self) {
         self.engine.take();
