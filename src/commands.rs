@@ -249,7 +249,7 @@ pub fn run(
     }
     // arrays stay in their own element type from the file to native code
     // and back; the interpreter gets its values
-    let native = matches!(backend, Backend::Cranelift);
+    let native = backend.native().is_some();
     let mut values = Vec::new();
     let mut buffers: Vec<Option<pj_runtime::Buffer>> = Vec::new();
     for (p, ty) in &params {

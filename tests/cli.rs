@@ -475,6 +475,13 @@ fn strict_fp_matches_the_interpreter_bit_for_bit() {
     };
     let strict = run(&["--strict-fp"], "strict.npy");
     let interp = run(&["--backend", "interp"], "interp.npy");
+    // every native backend built reads the .npy files straight into buffers
+    if cfg!(feature = "llvm") {
+        assert_eq!(
+            run(&["--strict-fp", "--backend", "llvm"], "llvm.npy"),
+            interp
+        );
+    }
     run(&[], "fast.npy");
     run(&["--fast-math=contract"], "contract.npy");
     assert_eq!(strict, interp);
