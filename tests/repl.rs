@@ -237,6 +237,9 @@ fn the_terminal_session() {
     p.send("\x1b[A").unwrap();
     p.send_line("").unwrap();
     p.expect("no kernel `twice`").unwrap();
+    // at the prompt: rustyline flushes input typed before it takes the
+    // terminal, so a Ctrl-D sent earlier can be lost on a busy machine
+    p.expect("pj> ").unwrap();
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(Eof).unwrap();
 }

@@ -151,6 +151,18 @@ impl Tiering {
     }
 }
 
+impl Drop for Tiering {
+    /// Waits for the compiles under way: a thread inside LLVM must not
+    /// outlive the session into the process's exit, where LLVM's static
+    /// objects are destroyed under it. (At most one compile's time, and
+    /// only when one is running as the session ends.)
+    fn drop(&mut self) {
+        for (_, r) in self.running.drain() {
+            let _ = r.handle.join();
+        }
+    }
+}
+
 /// The compile thread yields to the session's own work (the kernel calls
 /// on the other cores): `nice` 10 for this thread alone, where the OS has
 /// per-thread priorities.
