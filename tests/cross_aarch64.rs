@@ -435,3 +435,70 @@ fn result_types(m: &pj_compiler::Module) -> Vec<(ScalarType, usize)> {
         .map(|&v| (m.ty(v).elem(), m.ty(v).rank().unwrap_or(0)))
         .collect()
 }
+
+/// 8-bit matrix products built by LLVM for aarch64 cores with DotProd
+/// (`sdot`/`udot`: Neoverse N1) and with I8MM too (`usdot`: Neoverse
+/// V1), run under qemu (whose default CPU has both): the interpreter's
+/// bits for every sign of the operands, with a reduction of 517 steps
+/// (one left over after the quads).
+#[test]
+fn int8_products_by_dot_instructions_agree_on_aarch64_under_qemu() {
+    if !cross_tools() || !pj_compiler::codegen::Backend::Llvm.is_built() {
+        return;
+    }
+    let source = "\
+kernel us(a: u8[M, K], b: i8[K, N]) -> c: i32[M, N] {
+    c[i, j] = sum(k) i32(a[i, k]) * i32(b[k, j]);
+}
+kernel ss(a: i8[M, K], b: i8[K, N]) -> c: i32[M, N] {
+    c[i, j] = sum(k) i32(a[i, k]) * i32(b[k, j]);
+}
+kernel uu(a: u8[M, K], b: u8[K, N]) -> c: i32[M, N] {
+    c[i, j] = sum(k) i32(a[i, k]) * i32(b[k, j]);
+}
+";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dots.pj"), source).unwrap();
+    let m = compile("dots.pj", source);
+    let runtime = root().join("runtime/c/pj_runtime_min.c");
+    let bytes = |t: ScalarType, rows: usize, cols: usize, seed: i64| -> Value {
+        let data = (0..(rows * cols) as i64)
+            .map(|i| Scalar::I64((i * 2654435761 + seed) >> 7).cast(t))
+            .collect();
+        Value::Array(pj_compiler::interp::Tensor::new(t, vec![rows, cols], data))
+    };
+    let ty = |c: u8| {
+        if c == b'u' {
+            ScalarType::U8
+        } else {
+            ScalarType::I8
+        }
+    };
+    for cpu in ["neoverse-n1", "neoverse-v1"] {
+        for kernel in ["us", "ss", "uu"] {
+            let k = kernel.as_bytes();
+            let args = [bytes(ty(k[0]), 9, 517, 1), bytes(ty(k[1]), 517, 40, 2)];
+            let want = interp::run(&m, kernel, &args).unwrap();
+            let out = run_on_aarch64(
+                dir.path(),
+                dir.path(),
+                kernel,
+                Path::new("dots.pj"),
+                &["--backend", "llvm", "--cpu", cpu],
+                &args,
+                &[(ScalarType::I32, 2)],
+                &runtime,
+            );
+            let got = result_bytes(&out, 0)
+                .map(|b| {
+                    pj_compiler::interp::Tensor::from_le_bytes(
+                        ScalarType::I32,
+                        want[0].shape.clone(),
+                        &b,
+                    )
+                })
+                .unwrap_or_else(|| panic!("{kernel} on {cpu}: {out}"));
+            assert_eq!(got, want[0], "{kernel} on {cpu}");
+        }
+    }
+}

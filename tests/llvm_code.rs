@@ -69,3 +69,41 @@ fn a_cpu_selects_its_instructions_for_any_triple() {
     let zen4 = asm("chain", "x86_64-unknown-linux-gnu", &["--cpu", "znver4"]);
     assert!(zen4.contains("zmm"), "{zen4}");
 }
+
+fn count(text: &str, mnemonic: &str, operand: &str) -> usize {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with(mnemonic) && l.contains(operand))
+        .count()
+}
+
+/// The int8 matrix product (`u8` times `i8` summed in `i32`) takes four
+/// steps of its reduction per VNNI `vpdpbusd` on a 512-bit register, for
+/// any machine with AVX-512 VNNI (named here, so it holds on every host).
+#[test]
+fn the_int8_matmul_uses_vnni_on_avx512() {
+    let text = asm("qdot", "x86_64-unknown-linux-gnu", &["--cpu", "znver4"]);
+    let dots = count(&text, "vpdpbusd", "zmm");
+    assert!(dots >= 24, "{dots} vpdpbusd in qdot:\n{text}");
+    // a machine without VNNI (Skylake-X) keeps the widening products
+    let skx = asm(
+        "qdot",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "skylake-avx512"],
+    );
+    assert_eq!(count(&skx, "vpdpbusd", ""), 0);
+}
+
+/// On aarch64: `usdot` where the core has I8MM (Neoverse V1), none on the
+/// baseline.
+#[test]
+fn the_int8_matmul_uses_usdot_on_aarch64_with_i8mm() {
+    let text = asm(
+        "qdot",
+        "aarch64-unknown-linux-gnu",
+        &["--cpu", "neoverse-v1"],
+    );
+    let dots = count(&text, "usdot", ".4s");
+    assert!(dots >= 12, "{dots} usdot in qdot:\n{text}");
+    let base = asm("qdot", "aarch64-unknown-linux-gnu", &[]);
+    assert_eq!(count(&base, "usdot", ""), 0);
+}

@@ -288,3 +288,42 @@ func.func() {arg_names = ["x", "shape"], num_results = 1, shape_of = "wide", sym
         }
     }
 }
+
+/// `vector.dot4` (four 8-bit products summed into each `i32` lane,
+/// wrapping) and `vector.interleave4`, for every sign of the operands, with
+/// the extremes of each type and an accumulator near `i32::MAX` (so the
+/// sums wrap): every backend gives the interpreter's bits, at 128 bits
+/// (Cranelift's tree that VNNI folds; LLVM's generic widening on x86).
+#[test]
+fn dot_products_of_bytes_agree_for_every_sign() {
+    let text = read(&common::root().join("tests/vector/dots.pjir"));
+    for (xt, yt) in [("u8", "i8"), ("i8", "u8"), ("i8", "i8"), ("u8", "u8")] {
+        let m = parse_module(&text.replace("XT", xt).replace("YT", yt))
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        verify(&m).unwrap_or_else(|e| panic!("{e}"));
+        let ty = |t: &str| {
+            if t == "u8" {
+                ScalarType::U8
+            } else {
+                ScalarType::I8
+            }
+        };
+        for code in jit_all(&m) {
+            for n in [0usize, 16, 32, 160] {
+                // extremes first, then a walk through every value
+                let x = array(
+                    ty(xt),
+                    (0..n as i64)
+                        .map(|i| [255, 0, -128, 127][i as usize % 4] + i * 37 * (i % 5 / 4)),
+                );
+                let y = array(
+                    ty(yt),
+                    (0..n as i64)
+                        .map(|i| [-128, 127, 255, 0][i as usize % 4] + i * 53 * (i % 3 / 2)),
+                );
+                let want = agree(&m, &code, "dots", &[x, y], n);
+                assert!(want.is_ok(), "{xt} x {yt}: {want:?}");
+            }
+        }
+    }
+}

@@ -127,6 +127,25 @@ impl Options {
         }
     }
 
+    /// The 8-bit dot products the backend makes one instruction of on the
+    /// target (`vector.dot4`): LLVM's on AVX-512 VNNI at 512 bits and on
+    /// aarch64 DotProd/I8MM; Cranelift's on this machine's VNNI (the
+    /// `u8 x i8` tree its x64 rules fold into `vpdpbusd`).
+    pub fn dot_products(&self) -> crate::target::DotProducts {
+        use crate::target::DotProducts;
+        let dot = self.target.dot_products();
+        let x86 = self.target.arch() == "x86_64";
+        match self.backend {
+            Backend::Cranelift if self.target.is_host && x86 => DotProducts {
+                same_sign: false,
+                ..dot
+            },
+            Backend::Cranelift => DotProducts::NONE,
+            Backend::Llvm if x86 && self.vector_bits() < 512 => DotProducts::NONE,
+            Backend::Llvm => dot,
+        }
+    }
+
     /// The pass pipeline from `from` to what the backend takes.
     pub fn pipeline(&self, from: Stage) -> &'static str {
         match (self.opt_level, from) {
@@ -153,6 +172,7 @@ impl Options {
         pm.for_profile(profile)
             .fast_math(self.reassoc())
             .vector_bits(self.vector_bits())
+            .dot_products(self.dot_products())
             .contract(self.contract())
     }
 }

@@ -37,6 +37,19 @@ dialect_ops!(
     Reduce => "reduce",
     /// `vector.extract(%v) {lane}`: one lane.
     Extract => "extract",
+    /// `vector.dot4(%acc, %x, %y) : i32xL`: per lane `l`, `acc[l]` plus
+    /// the four products of 8-bit lanes `x[4l + t] * y[4l + t]`, `t` in
+    /// `0..4`, each operand sign- or zero-extended by its type, wrapping
+    /// like `i32` addition (the sum is exact in any order). `%x` may also
+    /// be four lanes, the same for every `l` (one row's four steps of a
+    /// reduction against a packed block of columns). What VNNI's
+    /// `vpdpbusd` and NEON's `sdot`/`usdot` compute; `lower-stages` makes
+    /// it where the backend has one (`LowerStages::dot_products`).
+    Dot4 => "dot4",
+    /// `vector.interleave4(%r0, %r1, %r2, %r3) : T8x(4L)`: four vectors of
+    /// `L` 8-bit lanes, lane `l` of `%rt` at lane `4l + t` — four rows of a
+    /// block of columns, packed as `vector.dot4` reads its `y`.
+    Interleave4 => "interleave4",
 });
 
 /// Whether `arith` op `a` applies lane by lane to vectors of `elem`: the
@@ -61,6 +74,20 @@ pub fn cast_supported(from: ScalarType, to: ScalarType) -> bool {
     }
     // exact for up to 16 bits; i32 rounds to nearest like the scalar cast
     to == ScalarType::F32 && (from.size_bytes() <= 2 || from == ScalarType::I32)
+}
+
+/// `vector.dot4`'s lanes: `acc[l]` plus the four products of group `l`
+/// (`x` of four lanes is every group), wrapping. The one definition the
+/// interpreter and the tests use.
+pub fn dot4(acc: &[i64], x: &[i64], y: &[i64]) -> Vec<i64> {
+    acc.iter()
+        .enumerate()
+        .map(|(l, &a)| {
+            let xg = if x.len() == 4 { 0 } else { 4 * l };
+            let sum: i64 = (0..4).map(|t| x[xg + t] * y[4 * l + t]).sum();
+            (a + sum) as i32 as i64
+        })
+        .collect()
 }
 
 /// Whether `t` is a vector type today's backends support.
@@ -147,6 +174,65 @@ impl VectorOp {
                     } else if *m.ty(s) != Type::Scalar(t.elem()) {
                         errs.push(format!("broadcasts a {} into {t}", m.ty(s)));
                     }
+                }
+            }
+            VectorOp::Dot4 => {
+                check::counts(m, op, Some(3), 1, 0, errs);
+                if d.operands.len() != 3 {
+                    return;
+                }
+                let [acc, x, y] = [0, 1, 2].map(|i| m.ty(d.operands[i]).clone());
+                let lanes = acc.lanes().unwrap_or(0);
+                if acc.elem() != ScalarType::I32
+                    || acc.lanes().is_none()
+                    || valid_vector(&acc).is_err()
+                {
+                    errs.push(format!(
+                        "the accumulator must be an i32 vector, found {acc}"
+                    ));
+                    return;
+                }
+                if result.as_ref() != Some(&acc) {
+                    errs.push(format!("the result must be {acc}, the accumulator's type"));
+                }
+                let byte = |t: &Type| {
+                    matches!(t.elem(), ScalarType::U8 | ScalarType::I8) && t.lanes().is_some()
+                };
+                if !byte(&y) || y.lanes() != Some(4 * lanes) {
+                    errs.push(format!(
+                        "`y` must be u8 or i8 with {} lanes, found {y}",
+                        4 * lanes
+                    ));
+                }
+                if !byte(&x) || !matches!(x.lanes(), Some(n) if n == 4 || n == 4 * lanes) {
+                    errs.push(format!(
+                        "`x` must be u8 or i8 with 4 or {} lanes, found {x}",
+                        4 * lanes
+                    ));
+                }
+            }
+            VectorOp::Interleave4 => {
+                check::counts(m, op, Some(4), 1, 0, errs);
+                let Some(&first) = d.operands.first() else {
+                    return;
+                };
+                let rt = m.ty(first).clone();
+                let byte = matches!(rt.elem(), ScalarType::U8 | ScalarType::I8);
+                if !byte || rt.lanes().is_none() {
+                    errs.push(format!("the rows must be u8 or i8 vectors, found {rt}"));
+                    return;
+                }
+                if d.operands.iter().any(|&v| *m.ty(v) != rt) {
+                    errs.push(format!("the four rows must have one type, {rt}"));
+                }
+                let want = Type::Vector {
+                    elem: rt.elem(),
+                    lanes: 4 * rt.lanes().unwrap_or(0),
+                };
+                if result.as_ref() != Some(&want) {
+                    errs.push(format!("the result must be {want}"));
+                } else if let Err(e) = valid_vector(&want) {
+                    errs.push(e);
                 }
             }
             VectorOp::Reduce | VectorOp::Extract => {

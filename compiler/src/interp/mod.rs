@@ -842,6 +842,26 @@ impl Interp<'_> {
                 }
                 Slot::V(out)
             }
+            Opcode::Vector(VectorOp::Dot4) => {
+                // u8 and i8 lanes read as their values (`as_i64` extends by type)
+                let ints = |v: Vec<Scalar>| -> Vec<i64> {
+                    v.into_iter()
+                        .map(|s| s.as_i64().expect("verified: integers"))
+                        .collect()
+                };
+                let [acc, x, y] = [0, 1, 2].map(|i| ints(self.vector(d.operands[i])));
+                Slot::V(
+                    crate::dialects::vector::dot4(&acc, &x, &y)
+                        .into_iter()
+                        .map(|v| Scalar::I32(v as i32))
+                        .collect(),
+                )
+            }
+            Opcode::Vector(VectorOp::Interleave4) => {
+                let rows: Vec<Vec<Scalar>> = d.operands.iter().map(|&v| self.vector(v)).collect();
+                let lanes = rows[0].len();
+                Slot::V((0..4 * lanes).map(|i| rows[i % 4][i / 4]).collect())
+            }
             Opcode::Vector(VectorOp::Broadcast) => {
                 let lanes = m.ty(d.results[0]).lanes().expect("verified") as usize;
                 Slot::V(vec![self.scalar(d.operands[0]); lanes])

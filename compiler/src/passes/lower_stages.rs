@@ -45,6 +45,7 @@ use super::{Pass, PassError};
 use crate::dialects::func::status;
 use crate::dialects::{ArithOp, FuncOp, LoopOp, MemOp, Opcode, PjOp, VectorOp, arith::Scalar};
 use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpId, OpSpec, ScalarType, Type, ValueId};
+use crate::target::DotProducts;
 use pj_lang::types::Boundary;
 use std::collections::HashMap;
 
@@ -62,12 +63,17 @@ pub struct LowerStages {
     /// Bits per vector of the register blocks of `reduce_order = vector`
     /// stages (the backend's and target's width).
     pub vector_bits: u32,
+    /// The `vector.dot4` forms the backend makes one instruction of: a
+    /// cache-blocked `u8`/`i8` matrix product of such a form takes four
+    /// steps of its reduction per `dot4` ([`Lowerer::dot_plan`]).
+    pub dot_products: DotProducts,
 }
 
 impl Default for LowerStages {
     fn default() -> LowerStages {
         LowerStages {
             vector_bits: super::vectorize::DEFAULT_WIDTH as u32,
+            dot_products: DotProducts::NONE,
         }
     }
 }
@@ -84,7 +90,9 @@ impl Pass for LowerStages {
             .filter(|&k| m.op(k).opcode == Opcode::Pj(PjOp::Kernel))
             .collect();
         for &k in &kernels {
-            let main = Lowerer::new(m, k, false, self.vector_bits).build()?;
+            let main = Lowerer::new(m, k, false, self.vector_bits)
+                .with_dot_products(self.dot_products)
+                .build()?;
             let shape = Lowerer::new(m, k, true, self.vector_bits).build()?;
             m.insert_before(k, main);
             m.insert_before(k, shape);
@@ -162,6 +170,38 @@ struct Lowerer<'m> {
     /// The current block of rows (see [`Lowerer::block_rows`]): its first
     /// row and the stage's last row, which clamps the others.
     row_block: Option<(ValueId, ValueId)>,
+    /// What `LowerStages::dot_products` says the backend has.
+    dot_products: DotProducts,
+    /// The dot-product plan of the cache-blocked stage being lowered, and
+    /// its block packed four steps at a time ([`Lowerer::pack_quads`]).
+    dot: Option<(DotPlan, Packed)>,
+}
+
+/// A register block of a `reduce_order = vector` stage: its rows, its
+/// vectors per row and their lanes, its first column, and the stage's
+/// (old) column and row variables the lowering maps.
+#[derive(Clone, Copy)]
+struct BlockShape<'a> {
+    rows: &'a [ValueId],
+    u_count: i64,
+    lanes: i64,
+    jb: ValueId,
+    j_old: ValueId,
+    row_var: ValueId,
+}
+
+/// A cache-blocked matrix product of 8-bit integers summed in `i32`,
+/// `sum(k) i32(x[.., k]) * i32(y[k, j])`, computed four steps of `k` at a
+/// time by `vector.dot4`: a row's four steps are four adjacent bytes of
+/// `x`, and `y`'s block is packed as `[C / W][K / 4][4 W]`, lane `4l + t`
+/// holding `y[k0 + 4q + t, j0 + l]` (VNNI's and NEON's layout). The steps
+/// left over (fewer than four per chunk) run one at a time as before.
+#[derive(Clone, Copy)]
+struct DotPlan {
+    /// The read `x[.., k]`: its indices but the last are stage variables.
+    row_read: OpId,
+    /// The read `y[k, j]`.
+    col_read: OpId,
 }
 
 /// A block of `array[k, j]` for `k` in `[k0, k0 + K)`, `j` in
@@ -180,6 +220,11 @@ fn arith(o: ArithOp) -> Opcode {
 }
 
 impl<'m> Lowerer<'m> {
+    fn with_dot_products(mut self, dot: DotProducts) -> Self {
+        self.dot_products = dot;
+        self
+    }
+
     fn new(m: &'m mut Module, kernel: OpId, shape_only: bool, vector_bits: u32) -> Self {
         let sig = crate::dialects::signature(m, kernel);
         let mut arg_names: Vec<Attr> = sig
@@ -237,6 +282,8 @@ impl<'m> Lowerer<'m> {
             groups: HashMap::new(),
             packed: HashMap::new(),
             row_block: None,
+            dot_products: DotProducts::NONE,
+            dot: None,
         }
     }
 
@@ -1505,7 +1552,6 @@ impl<'m> Lowerer<'m> {
             elem,
             lanes: lanes as u32,
         };
-        let one = self.index_const(1);
         let width = self.index_const(u_count * lanes);
         let loc = self.m.op(op).loc;
         let j_old = *vars.last().expect("rank >= 2");
@@ -1533,8 +1579,6 @@ impl<'m> Lowerer<'m> {
                 .result(vty.clone()),
         );
         let mut rbounds: Vec<ValueId> = self.mapped_operands(red);
-        let rregion = self.m.entry_block(red, 0);
-        let rvars = self.m.block(rregion).args.clone();
         let n_acc = rows.len() * u_count as usize;
         let (buf, origin) = {
             let sb = &self.stages[&result];
@@ -1570,7 +1614,75 @@ impl<'m> Lowerer<'m> {
                 }
             }
         }
-        let mut cur = jb_block;
+        let shape = BlockShape {
+            rows,
+            u_count,
+            lanes,
+            jb,
+            j_old,
+            row_var,
+        };
+        let finals = match (self.dot, chunk) {
+            (Some((plan, packed)), Some(_)) => {
+                self.dot_loops(jb_block, red, &rbounds, accs, &vty, &shape, (plan, packed))
+            }
+            _ => self.reduction_loops(jb_block, red, &rbounds, accs, &vty, &shape),
+        };
+        // store the accumulators: columns jb + u * lanes of the current row
+        for (r, &row) in rows.iter().enumerate() {
+            self.map.insert(row_var, row);
+            for u in 0..u_count {
+                let off = self.index_const(u * lanes);
+                let ju = self.bin(jb_block, ArithOp::Add, jb, off);
+                self.map.insert(j_old, ju);
+                let mut operands = vec![finals[r * u_count as usize + u as usize], buf];
+                for (k, &v) in vars.iter().enumerate() {
+                    let iv = self.map[&v];
+                    operands.push(self.bin(jb_block, ArithOp::Sub, iv, origin[k]));
+                }
+                // rows clamped to the domain, columns below the blocks' end:
+                // inside the stage's buffer by construction
+                self.push(
+                    jb_block,
+                    OpSpec::new(Opcode::Vector(VectorOp::Store))
+                        .operands(operands)
+                        .attr("in_bounds", Attr::Bool(true))
+                        .loc(loc),
+                );
+            }
+        }
+        self.map.insert(row_var, rows[0]);
+        self.push(jb_block, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
+    /// The loops of a register block's reduction in `block`, over
+    /// `rbounds` (a pair per reduction variable), from accumulators
+    /// `accs`: each step adds every row's and vector's term. Returns the
+    /// accumulators after the last step.
+    fn reduction_loops(
+        &mut self,
+        block: BlockId,
+        red: OpId,
+        rbounds: &[ValueId],
+        mut accs: Vec<ValueId>,
+        vty: &Type,
+        shape: &BlockShape,
+    ) -> Vec<ValueId> {
+        let BlockShape {
+            rows,
+            u_count,
+            lanes,
+            jb,
+            j_old,
+            row_var,
+        } = *shape;
+        let one = self.index_const(1);
+        let loc = self.m.op(red).loc;
+        let kind = self.reduce_kind(red);
+        let rregion = self.m.entry_block(red, 0);
+        let rvars = self.m.block(rregion).args.clone();
+        let n_acc = accs.len();
+        let mut cur = block;
         let mut levels: Vec<(BlockId, Vec<ValueId>)> = Vec::new();
         let mut outer_results: Option<Vec<ValueId>> = None;
         for (k, pair) in rbounds.chunks(2).enumerate() {
@@ -1604,7 +1716,7 @@ impl<'m> Lowerer<'m> {
                 let off = self.index_const(u * lanes);
                 let ju = self.bin(cur, ArithOp::Add, jb, off);
                 self.map.insert(j_old, ju);
-                let term = self.lower_region_vector(rregion, cur, j_old, &vty);
+                let term = self.lower_region_vector(rregion, cur, j_old, vty);
                 let a = accs[r * u_count as usize + u as usize];
                 next.push(self.bin(cur, combine, a, term));
             }
@@ -1618,32 +1730,121 @@ impl<'m> Lowerer<'m> {
                 next = levels[i].1.clone();
             }
         }
-        let finals = outer_results.unwrap_or(next);
-        // store the accumulators: columns jb + u * lanes of the current row
+        outer_results.unwrap_or(next)
+    }
+
+    /// [`Lowerer::reduction_loops`] for a [`DotPlan`] over one chunk
+    /// `rbounds = [k0, k1]`: the whole quads of steps by `vector.dot4`
+    /// (each row's four bytes of `x` against the packed block), then the
+    /// steps left over one at a time, reading `y` itself.
+    #[allow(clippy::too_many_arguments)]
+    fn dot_loops(
+        &mut self,
+        block: BlockId,
+        red: OpId,
+        rbounds: &[ValueId],
+        accs: Vec<ValueId>,
+        vty: &Type,
+        shape: &BlockShape,
+        (plan, packed): (DotPlan, Packed),
+    ) -> Vec<ValueId> {
+        let BlockShape {
+            rows,
+            u_count,
+            lanes,
+            jb,
+            row_var,
+            ..
+        } = *shape;
+        let loc = self.m.op(red).loc;
+        let (k0, k1) = (rbounds[0], rbounds[1]);
+        let four = self.index_const(4);
+        let span = self.bin(block, ArithOp::Sub, k1, k0);
+        let quads = self.bin(block, ArithOp::Div, span, four);
+        let whole = self.bin(block, ArithOp::Mul, quads, four);
+        let kq_end = self.bin(block, ArithOp::Add, k0, whole);
+        let mut operands = vec![k0, kq_end, four];
+        operands.extend(accs.iter().copied());
+        let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
+            .operands(operands)
+            .regions(1)
+            .loc(loc);
+        spec.result_types = vec![vty.clone(); accs.len()];
+        let l = self.push(block, spec);
+        let results = self.m.op(l).results.clone();
+        let body = self.m.entry_block(l, 0);
+        let rvar = self.m.block(self.m.entry_block(red, 0)).args[0];
+        let name = self.m.value(rvar).name.clone();
+        let k = self.m.add_block_arg(body, Type::INDEX, name);
+        let accs: Vec<ValueId> = accs
+            .iter()
+            .map(|_| self.m.add_block_arg(body, vty.clone(), Some("acc".into())))
+            .collect();
+        let kk = self.bin(body, ArithOp::Sub, k, k0);
+        let kq = self.bin(body, ArithOp::Div, kk, four);
+        let x_read = self.m.op(plan.row_read).clone();
+        let x_ty = Type::Vector {
+            elem: self.m.ty(x_read.results[0]).elem(),
+            lanes: 4,
+        };
+        let y_ty = Type::Vector {
+            elem: self.m.ty(self.m.op(plan.col_read).results[0]).elem(),
+            lanes: 4 * lanes as u32,
+        };
+        let x_buf = self.map[&x_read.operands[0]];
+        let w = self.index_const(packed.width);
+        // the packed vectors: one per column vector, shared by the rows
+        let mut ys = Vec::new();
+        for u in 0..u_count {
+            let off = self.index_const(u * lanes);
+            let ju = self.bin(body, ArithOp::Add, jb, off);
+            let rel = self.bin(body, ArithOp::Sub, ju, packed.j0);
+            let q = self.bin(body, ArithOp::Div, rel, w);
+            let qw = self.bin(body, ArithOp::Mul, q, w);
+            let lane = self.bin(body, ArithOp::Sub, rel, qw);
+            let byte = self.bin(body, ArithOp::Mul, lane, four);
+            ys.push(
+                self.value(
+                    body,
+                    OpSpec::new(Opcode::Vector(VectorOp::Load))
+                        .operands([packed.buf, q, kq, byte])
+                        .result(y_ty.clone())
+                        .loc(loc),
+                ),
+            );
+        }
+        let mut next = Vec::new();
         for (r, &row) in rows.iter().enumerate() {
             self.map.insert(row_var, row);
-            for u in 0..u_count {
-                let off = self.index_const(u * lanes);
-                let ju = self.bin(jb_block, ArithOp::Add, jb, off);
-                self.map.insert(j_old, ju);
-                let mut operands = vec![finals[r * u_count as usize + u as usize], buf];
-                for (k, &v) in vars.iter().enumerate() {
-                    let iv = self.map[&v];
-                    operands.push(self.bin(jb_block, ArithOp::Sub, iv, origin[k]));
-                }
-                // rows clamped to the domain, columns below the blocks' end:
-                // inside the stage's buffer by construction
-                self.push(
-                    jb_block,
-                    OpSpec::new(Opcode::Vector(VectorOp::Store))
-                        .operands(operands)
-                        .attr("in_bounds", Attr::Bool(true))
-                        .loc(loc),
+            let mut operands = vec![x_buf];
+            let last = x_read.operands.len() - 1;
+            operands.extend(x_read.operands[1..last].iter().map(|v| self.map[v]));
+            operands.push(k);
+            let x = self.value(
+                body,
+                OpSpec::new(Opcode::Vector(VectorOp::Load))
+                    .operands(operands)
+                    .result(x_ty.clone())
+                    .loc(x_read.loc),
+            );
+            for (u, &y) in ys.iter().enumerate() {
+                let acc = accs[r * u_count as usize + u];
+                next.push(
+                    self.value(
+                        body,
+                        OpSpec::new(Opcode::Vector(VectorOp::Dot4))
+                            .operands([acc, x, y])
+                            .result(vty.clone())
+                            .loc(loc),
+                    ),
                 );
             }
         }
-        self.map.insert(row_var, rows[0]);
-        self.push(jb_block, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        self.push(
+            body,
+            OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(next),
+        );
+        self.reduction_loops(block, red, &[kq_end, k1], results, vty, shape)
     }
 
     /// Vectors per row and lanes per vector of a `reduce_order = vector`
@@ -1824,12 +2025,20 @@ impl<'m> Lowerer<'m> {
         // 2. blocks of columns, chunks of the reduction, row blocks; the
         // operands read at [k, j] packed per block
         let cols_n = (cb.cols.max(1) + width - 1) / width * width;
-        let packs: Vec<(ValueId, ValueId, Vec<OpId>)> = self
-            .packable_reads(op, red)
+        let packable = self.packable_reads(op, red);
+        let plan = self.dot_plan(op, red, &packable);
+        let packs: Vec<(ValueId, ValueId, Vec<OpId>)> = packable
             .into_iter()
             .map(|(array, reads)| {
                 let elem = self.m.ty(array).elem();
-                let dims = [cols_n / width, cb.k.max(1), width].map(|n| self.index_const(n));
+                let dims = match plan {
+                    // four steps of `k` per row of the block
+                    Some(p) if reads.contains(&p.col_read) => {
+                        [cols_n / width, (cb.k.max(1) + 3) / 4, 4 * width]
+                    }
+                    _ => [cols_n / width, cb.k.max(1), width],
+                }
+                .map(|n| self.index_const(n));
                 let buf = self.value(
                     blk,
                     OpSpec::new(Opcode::Mem(MemOp::Alloc))
@@ -1855,6 +2064,26 @@ impl<'m> Lowerer<'m> {
         let k1 = self.bin(kbody, ArithOp::Min, k1, khi);
         for &(array, buf, ref reads) in &packs {
             let lanes = self.vector_block_shape(op, true).1;
+            let p = Packed {
+                buf,
+                k0,
+                j0: jc,
+                width,
+            };
+            if let Some(plan) = plan.filter(|p| reads.contains(&p.col_read)) {
+                // the steps left over read the array itself
+                self.pack_quads(
+                    kbody,
+                    array,
+                    buf,
+                    (k0, k1),
+                    (jc, jc_end),
+                    (width, lanes),
+                    loc,
+                );
+                self.dot = Some((plan, p));
+                continue;
+            }
             self.pack_block(
                 kbody,
                 array,
@@ -1865,12 +2094,6 @@ impl<'m> Lowerer<'m> {
                 loc,
             );
             for &r in reads {
-                let p = Packed {
-                    buf,
-                    k0,
-                    j0: jc,
-                    width,
-                };
                 self.packed.insert(r, p);
             }
         }
@@ -1882,6 +2105,7 @@ impl<'m> Lowerer<'m> {
                 self.packed.remove(r);
             }
         }
+        self.dot = None;
         self.push(kbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         self.push(jbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         for (_, buf, _) in packs.into_iter().rev() {
@@ -1927,6 +2151,149 @@ impl<'m> Lowerer<'m> {
             }
         }
         out
+    }
+
+    /// The [`DotPlan`] of a cache-blocked stage, if the backend has the
+    /// dot product it needs: `sum(k) i32(x[.., k]) * i32(y[k, j])` (either
+    /// order) with `x` and `y` of `u8` or `i8`, `y`'s read among the
+    /// `packable` ones, `x` an argument read plainly with stage variables
+    /// other than the columns' before `k`.
+    fn dot_plan(&self, op: OpId, red: OpId, packable: &[(ValueId, Vec<OpId>)]) -> Option<DotPlan> {
+        let m = &*self.m;
+        if !self.dot_products.any()
+            || self.reduce_kind(red) != "sum"
+            || m.ty(m.result(op)).elem() != ScalarType::I32
+        {
+            return None;
+        }
+        let stage_vars = &m.block(m.entry_block(op, 0)).args;
+        let j = *stage_vars.last()?;
+        let body = m.entry_block(red, 0);
+        let [k] = m.block(body).args[..] else {
+            return None;
+        };
+        let yield_op = *m.block(body).ops.last()?;
+        if m.op(yield_op).opcode != Opcode::Pj(PjOp::Yield) {
+            return None;
+        }
+        let mul = m.def_op(m.op(yield_op).operands[0])?;
+        if m.op(mul).opcode != arith(ArithOp::Mul) {
+            return None;
+        }
+        // each factor: i32(read) of a u8 or i8 read
+        let byte_read = |v: ValueId| -> Option<(OpId, bool)> {
+            let cast = m.def_op(v)?;
+            if m.op(cast).opcode != arith(ArithOp::Cast)
+                || *m.ty(v) != Type::Scalar(ScalarType::I32)
+            {
+                return None;
+            }
+            let read = m.def_op(m.op(cast).operands[0])?;
+            let d = m.op(read);
+            let elem = m.ty(d.results[0]).as_scalar()?;
+            let ok = d.opcode == Opcode::Pj(PjOp::Read)
+                && matches!(elem, ScalarType::U8 | ScalarType::I8)
+                && d.attr("boundary").is_none();
+            ok.then_some((read, elem.is_signed_int()))
+        };
+        let (f0, f1) = (m.op(mul).operands[0], m.op(mul).operands[1]);
+        let (a, b) = (byte_read(f0)?, byte_read(f1)?);
+        let is_col = |r: OpId| packable.iter().any(|(_, reads)| reads.contains(&r));
+        let ((row_read, row_signed), (col_read, col_signed)) = if is_col(b.0) {
+            (a, b)
+        } else if is_col(a.0) {
+            (b, a)
+        } else {
+            return None;
+        };
+        let d = m.op(row_read);
+        let (array, idx) = (d.operands[0], &d.operands[1..]);
+        let row_ok = !self.stages.contains_key(&array)
+            && idx.last() == Some(&k)
+            && idx[..idx.len() - 1]
+                .iter()
+                .all(|&v| v != j && stage_vars.contains(&v));
+        (row_ok && self.dot_products.covers(row_signed, col_signed))
+            .then_some(DotPlan { row_read, col_read })
+    }
+
+    /// [`Lowerer::pack_block`] for a [`DotPlan`]: the whole quads of
+    /// steps of `[k0, k1)`, as `[(j - j0) / width][(k - k0) / 4][4 ((j -
+    /// j0) % width) + (k - k0) % 4]` — four rows read as vectors of the
+    /// micro-kernel's lanes and interleaved.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_quads(
+        &mut self,
+        block: BlockId,
+        array: ValueId,
+        buf: ValueId,
+        (k0, k1): (ValueId, ValueId),
+        (j0, j1): (ValueId, ValueId),
+        (width, lanes): (i64, i64),
+        loc: Option<Loc>,
+    ) {
+        let elem = self.m.ty(array).elem();
+        let row_ty = Type::Vector {
+            elem,
+            lanes: lanes as u32,
+        };
+        let quad_ty = Type::Vector {
+            elem,
+            lanes: 4 * lanes as u32,
+        };
+        let src = self.map[&array];
+        let one = self.index_const(1);
+        let four = self.index_const(4);
+        let w = self.index_const(width);
+        let zero = self.index_const(0);
+        let span = self.bin(block, ArithOp::Sub, k1, k0);
+        let quads = self.bin(block, ArithOp::Div, span, four);
+        let (kb, kq) = self.open_for(block, (zero, quads, one), Some("quad".into()), loc);
+        let k4 = self.bin(kb, ArithOp::Mul, kq, four);
+        let k = self.bin(kb, ArithOp::Add, k0, k4);
+        let ks: Vec<ValueId> = (0..4)
+            .map(|t| {
+                let t = self.index_const(t);
+                self.bin(kb, ArithOp::Add, k, t)
+            })
+            .collect();
+        let span = self.bin(kb, ArithOp::Sub, j1, j0);
+        let blocks = self.bin(kb, ArithOp::Div, span, w);
+        let (qb, q) = self.open_for(kb, (zero, blocks, one), Some("q".into()), loc);
+        let qw = self.bin(qb, ArithOp::Mul, q, w);
+        let jq = self.bin(qb, ArithOp::Add, j0, qw);
+        for l in (0..width).step_by(lanes.max(1) as usize) {
+            let byte = self.index_const(4 * l);
+            let l = self.index_const(l);
+            let j = self.bin(qb, ArithOp::Add, jq, l);
+            let rows: Vec<ValueId> = ks
+                .iter()
+                .map(|&kt| {
+                    self.value(
+                        qb,
+                        OpSpec::new(Opcode::Vector(VectorOp::Load))
+                            .operands([src, kt, j])
+                            .result(row_ty.clone())
+                            .loc(loc),
+                    )
+                })
+                .collect();
+            let v = self.value(
+                qb,
+                OpSpec::new(Opcode::Vector(VectorOp::Interleave4))
+                    .operands(rows)
+                    .result(quad_ty.clone())
+                    .loc(loc),
+            );
+            self.push(
+                qb,
+                OpSpec::new(Opcode::Vector(VectorOp::Store))
+                    .operands([v, buf, q, kq, byte])
+                    .loc(loc),
+            );
+        }
+        self.push(qb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
     /// Copies `array[k, j]` for `k` in `[k0, k1)` and `j` in `[j0, j1)` (a

@@ -143,6 +143,8 @@ pub struct PassManager {
     reassoc: bool,
     /// `vector_bits`'s setting.
     vector_bits: u32,
+    /// `dot_products`'s setting.
+    dot_products: crate::target::DotProducts,
 }
 
 impl PassManager {
@@ -154,6 +156,7 @@ impl PassManager {
             print_after_all: false,
             reassoc: false,
             vector_bits: vectorize::DEFAULT_WIDTH as u32,
+            dot_products: crate::target::DotProducts::NONE,
         }
     }
 
@@ -213,8 +216,17 @@ impl PassManager {
         self
     }
 
+    /// The 8-bit dot products the backend turns `vector.dot4` into one
+    /// instruction for (none unless set): `lower-stages` then computes
+    /// `u8`/`i8` matrix products four steps of the reduction at a time.
+    pub fn dot_products(mut self, dot: crate::target::DotProducts) -> PassManager {
+        self.dot_products = dot;
+        self.configure_vectors();
+        self
+    }
+
     fn configure_vectors(&mut self) {
-        let (reassoc, bits) = (self.reassoc, self.vector_bits);
+        let (reassoc, bits, dot) = (self.reassoc, self.vector_bits, self.dot_products);
         for p in &mut self.passes {
             match p.name() {
                 "vectorize" => {
@@ -223,7 +235,12 @@ impl PassManager {
                         width_bits: bits as usize,
                     })
                 }
-                "lower-stages" => *p = Box::new(lower_stages::LowerStages { vector_bits: bits }),
+                "lower-stages" => {
+                    *p = Box::new(lower_stages::LowerStages {
+                        vector_bits: bits,
+                        dot_products: dot,
+                    })
+                }
                 _ => {}
             }
         }

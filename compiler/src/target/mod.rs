@@ -35,43 +35,99 @@ pub struct Cpu {
     pub arch: &'static str,
     /// Its widest vector registers, in bits.
     pub vector_bits: u32,
+    /// Its 8-bit dot-product instructions.
+    pub dot: DotProducts,
 }
 
-const fn cpu(name: &'static str, arch: &'static str, vector_bits: u32) -> Cpu {
+/// The 8-bit dot products (four products summed into an `i32` lane) a
+/// processor has one instruction for: what `vector.dot4` becomes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DotProducts {
+    /// `u8` times `i8`: x86's VNNI `vpdpbusd`, aarch64's I8MM `usdot`.
+    pub mixed_sign: bool,
+    /// `i8` times `i8` and `u8` times `u8`: aarch64's `sdot` and `udot`
+    /// (DotProd).
+    pub same_sign: bool,
+}
+
+impl DotProducts {
+    /// None.
+    pub const NONE: DotProducts = DotProducts {
+        mixed_sign: false,
+        same_sign: false,
+    };
+    /// x86 VNNI.
+    pub const VNNI: DotProducts = DotProducts {
+        mixed_sign: true,
+        same_sign: false,
+    };
+    /// aarch64 DotProd.
+    pub const DOTPROD: DotProducts = DotProducts {
+        mixed_sign: false,
+        same_sign: true,
+    };
+    /// aarch64 DotProd and I8MM.
+    pub const DOTPROD_I8MM: DotProducts = DotProducts {
+        mixed_sign: true,
+        same_sign: true,
+    };
+
+    /// Whether a product of `x` and `y` lanes (`u8` or `i8`) has one.
+    pub fn covers(self, x_signed: bool, y_signed: bool) -> bool {
+        if x_signed == y_signed {
+            self.same_sign
+        } else {
+            self.mixed_sign
+        }
+    }
+
+    /// Whether there is any.
+    pub fn any(self) -> bool {
+        self.mixed_sign || self.same_sign
+    }
+}
+
+const fn cpu(name: &'static str, arch: &'static str, vector_bits: u32, dot: DotProducts) -> Cpu {
     Cpu {
         name,
         arch,
         vector_bits,
+        dot,
     }
 }
+
+const NO_DOT: DotProducts = DotProducts::NONE;
+const VNNI: DotProducts = DotProducts::VNNI;
+const DOTPROD: DotProducts = DotProducts::DOTPROD;
+const I8MM: DotProducts = DotProducts::DOTPROD_I8MM;
 
 /// The processors `--cpu` accepts: the x86-64 micro-architecture levels
 /// and the server and Apple cores picojoule's users run on.
 pub const CPUS: &[Cpu] = &[
-    cpu("x86-64", "x86_64", 128),
-    cpu("x86-64-v2", "x86_64", 128),
-    cpu("x86-64-v3", "x86_64", 256),
-    cpu("x86-64-v4", "x86_64", 512),
-    cpu("haswell", "x86_64", 256),
-    cpu("skylake", "x86_64", 256),
-    cpu("skylake-avx512", "x86_64", 512),
-    cpu("cascadelake", "x86_64", 512),
-    cpu("icelake-server", "x86_64", 512),
-    cpu("sapphirerapids", "x86_64", 512),
-    cpu("znver2", "x86_64", 256),
-    cpu("znver3", "x86_64", 256),
-    cpu("znver4", "x86_64", 512),
-    cpu("znver5", "x86_64", 512),
-    cpu("generic", "aarch64", 128),
-    cpu("neoverse-n1", "aarch64", 128),
-    cpu("neoverse-n2", "aarch64", 128),
-    cpu("neoverse-v1", "aarch64", 128),
-    cpu("neoverse-v2", "aarch64", 128),
-    cpu("cortex-a72", "aarch64", 128),
-    cpu("apple-m1", "aarch64", 128),
-    cpu("apple-m2", "aarch64", 128),
-    cpu("apple-m3", "aarch64", 128),
-    cpu("apple-m4", "aarch64", 128),
+    cpu("x86-64", "x86_64", 128, NO_DOT),
+    cpu("x86-64-v2", "x86_64", 128, NO_DOT),
+    cpu("x86-64-v3", "x86_64", 256, NO_DOT),
+    cpu("x86-64-v4", "x86_64", 512, NO_DOT),
+    cpu("haswell", "x86_64", 256, NO_DOT),
+    cpu("skylake", "x86_64", 256, NO_DOT),
+    cpu("skylake-avx512", "x86_64", 512, NO_DOT),
+    cpu("cascadelake", "x86_64", 512, VNNI),
+    cpu("icelake-server", "x86_64", 512, VNNI),
+    cpu("sapphirerapids", "x86_64", 512, VNNI),
+    cpu("znver2", "x86_64", 256, NO_DOT),
+    cpu("znver3", "x86_64", 256, NO_DOT),
+    cpu("znver4", "x86_64", 512, VNNI),
+    cpu("znver5", "x86_64", 512, VNNI),
+    cpu("generic", "aarch64", 128, NO_DOT),
+    cpu("neoverse-n1", "aarch64", 128, DOTPROD),
+    cpu("neoverse-n2", "aarch64", 128, I8MM),
+    cpu("neoverse-v1", "aarch64", 128, I8MM),
+    cpu("neoverse-v2", "aarch64", 128, I8MM),
+    cpu("cortex-a72", "aarch64", 128, NO_DOT),
+    cpu("apple-m1", "aarch64", 128, DOTPROD),
+    cpu("apple-m2", "aarch64", 128, I8MM),
+    cpu("apple-m3", "aarch64", 128, I8MM),
+    cpu("apple-m4", "aarch64", 128, I8MM),
 ];
 
 /// Triples `pj build --target` accepts besides `host`.
@@ -175,6 +231,20 @@ impl Target {
         self.triple.binary_format == BinaryFormat::Macho
     }
 
+    /// The 8-bit dot products the target's code may use: detected on the
+    /// host, the `--cpu`'s, or the triple's baseline (none on x86-64 and
+    /// generic aarch64; DotProd on Apple silicon, from the M1 on).
+    pub fn dot_products(&self) -> DotProducts {
+        if self.is_host {
+            return host_dot_products();
+        }
+        match self.cpu {
+            Some(c) => c.dot,
+            None if self.arch() == "aarch64" && self.is_apple() => DotProducts::DOTPROD,
+            None => DotProducts::NONE,
+        }
+    }
+
     /// The Cranelift ISA: the host's detected features for `host`, the
     /// architecture's baseline otherwise. Position-independent code, optimized.
     pub fn isa(&self) -> Result<OwnedTargetIsa, TargetError> {
@@ -222,4 +292,29 @@ impl Target {
             Err(e) => vec![format!("(unavailable: {e})")],
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_dot_products() -> DotProducts {
+    use std::arch::is_x86_feature_detected as has;
+    // the EVEX form needs VL for 128/256-bit vectors; AVX-VNNI is the VEX one
+    if (has!("avx512vnni") && has!("avx512vl")) || has!("avxvnni") {
+        DotProducts::VNNI
+    } else {
+        DotProducts::NONE
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn host_dot_products() -> DotProducts {
+    use std::arch::is_aarch64_feature_detected as has;
+    DotProducts {
+        mixed_sign: has!("i8mm"),
+        same_sign: has!("dotprod"),
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn host_dot_products() -> DotProducts {
+    DotProducts::NONE
 }

@@ -1611,6 +1611,93 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
     }
 
+    /// `vector.dot4` at 128 bits: the 16 products of two `i8x16` widened
+    /// to `i16` (exact: |u8 * i8| < 2^15, u8 * u8 < 2^16), to `i32`, and
+    /// summed pairwise twice, then added to the accumulator — the tree
+    /// Cranelift folds into one `vpdpbusd` on a machine with VNNI when the
+    /// signed operand comes first (its `lower.isle`), and plain SSE/NEON
+    /// elsewhere.
+    fn dot4(&mut self, op: OpId) -> Value {
+        let ir = self.ir;
+        let d = ir.op(op);
+        let acc = self.scalar(d.operands[0]);
+        let mut x = self.scalar(d.operands[1]);
+        let y = self.scalar(d.operands[2]);
+        let (xt, yt) = (ir.ty(d.operands[1]), ir.ty(d.operands[2]));
+        if xt.lanes() == Some(4) {
+            // one group of four for every lane: repeat bytes 0..4
+            let mask: Vec<u8> = (0..16).map(|i| i % 4).collect();
+            let mask = self
+                .b
+                .func
+                .dfg
+                .immediates
+                .push(cranelift_codegen::ir::ConstantData::from(mask));
+            x = self.b.ins().shuffle(x, x, mask);
+        }
+        let (xs, ys) = (xt.elem().is_signed_int(), yt.elem().is_signed_int());
+        // the signed operand first, as the fold wants it
+        let ((a, a_signed), (b, b_signed)) = if !xs && ys {
+            ((y, ys), (x, xs))
+        } else {
+            ((x, xs), (y, ys))
+        };
+        let widen = |s: &mut Self, v: Value, signed: bool, high: bool| -> Value {
+            match (signed, high) {
+                (true, false) => s.b.ins().swiden_low(v),
+                (true, true) => s.b.ins().swiden_high(v),
+                (false, false) => s.b.ins().uwiden_low(v),
+                (false, true) => s.b.ins().uwiden_high(v),
+            }
+        };
+        let products_signed = a_signed || b_signed;
+        let mut halves = Vec::new();
+        for high in [false, true] {
+            let wa = widen(self, a, a_signed, high);
+            let wb = widen(self, b, b_signed, high);
+            let p = self.b.ins().imul(wa, wb);
+            let lo = widen(self, p, products_signed, false);
+            let hi = widen(self, p, products_signed, true);
+            halves.push(self.b.ins().iadd_pairwise(lo, hi));
+        }
+        let sums = self.b.ins().iadd_pairwise(halves[0], halves[1]);
+        self.b.ins().iadd(sums, acc)
+    }
+
+    /// `vector.interleave4` at 128 bits: four rows of four bytes (in the
+    /// low lanes of their registers) to one `i8x16`, by two byte shuffles
+    /// pairing rows 0-1 and 2-3 and one pairing the pairs.
+    fn interleave4(&mut self, op: OpId) -> Value {
+        let d = self.ir.op(op);
+        let r: Vec<Value> = d.operands.iter().map(|&v| self.scalar(v)).collect();
+        let shuffle = |s: &mut Self, a: Value, b: Value, mask: Vec<u8>| -> Value {
+            let mask =
+                s.b.func
+                    .dfg
+                    .immediates
+                    .push(cranelift_codegen::ir::ConstantData::from(mask));
+            s.b.ins().shuffle(a, b, mask)
+        };
+        // (a[0], b[0], a[1], b[1], ...): lanes 16.. are `b`'s
+        let pairs: Vec<u8> = (0..16)
+            .map(|i| if i % 2 == 0 { i / 2 } else { 16 + i / 2 })
+            .collect();
+        let low = shuffle(self, r[0], r[1], pairs.clone());
+        let high = shuffle(self, r[2], r[3], pairs);
+        // (low[0], low[1], high[0], high[1], low[2], ...)
+        let quads: Vec<u8> = (0..16)
+            .map(|i| {
+                let (group, t) = (i / 4, i % 4);
+                if t < 2 {
+                    2 * group + t
+                } else {
+                    16 + 2 * group + t - 2
+                }
+            })
+            .collect();
+        shuffle(self, low, high, quads)
+    }
+
     /// The `vector` dialect.
     fn vector(&mut self, op: OpId, v: VectorOp) -> Result<Option<Value>, CodegenError> {
         let ir = self.ir;
@@ -1621,6 +1708,8 @@ impl<M: Module> FnLower<'_, '_, M> {
                 let x = self.scalar(d.operands[0]);
                 Ok(Some(self.b.ins().splat(vt, x)))
             }
+            VectorOp::Dot4 => Ok(Some(self.dot4(op))),
+            VectorOp::Interleave4 => Ok(Some(self.interleave4(op))),
             VectorOp::Extract => {
                 let k = d.attr("lane").and_then(Attr::as_int).unwrap_or(0) as u8;
                 let x = self.scalar(d.operands[0]);

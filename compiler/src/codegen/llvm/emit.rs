@@ -356,6 +356,16 @@ impl Emitter {
         }
     }
 
+    /// Lanes `mask[k]` of `a` and `b` side by side (`b`'s from `a`'s
+    /// length on).
+    pub fn shuffle(&self, a: V, b: V, mask: &[u32]) -> V {
+        let mut m: Vec<V> = mask.iter().map(|&k| self.i32c(k as i32)).collect();
+        unsafe {
+            let mask = LLVMConstVector(m.as_mut_ptr(), m.len() as u32);
+            LLVMBuildShuffleVector(self.b, a, b, mask, NONAME)
+        }
+    }
+
     /// Every lane `x`.
     pub fn splat(&self, x: V, lanes: u32) -> V {
         let t = self.vec_ty(self.type_of(x), lanes);
@@ -465,7 +475,32 @@ impl Emitter {
             let mut ts = types.to_vec();
             let f = LLVMGetIntrinsicDeclaration(self.module, id, ts.as_mut_ptr(), ts.len());
             let fty = LLVMIntrinsicGetType(self.ctx, id, ts.as_mut_ptr(), ts.len());
-            self.call(fty, f, args)
+            // a vector argument of another lane type but the same bits (the
+            // x86 dot products took `<16 x i32>` for bytes before LLVM 21)
+            let n = LLVMCountParamTypes(fty) as usize;
+            let mut params: Vec<T> = vec![std::ptr::null_mut(); n];
+            LLVMGetParamTypes(fty, params.as_mut_ptr());
+            let args: Vec<V> = args
+                .iter()
+                .zip(
+                    params
+                        .iter()
+                        .chain(std::iter::repeat(&std::ptr::null_mut())),
+                )
+                .map(|(&a, &p)| {
+                    let at = self.type_of(a);
+                    if !p.is_null()
+                        && at != p
+                        && self.lanes_of(at).is_some()
+                        && self.lanes_of(p).is_some()
+                    {
+                        self.bitcast(a, p)
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            self.call(fty, f, &args)
         }
     }
     /// A string attribute (`"target-cpu"="znver5"`) on function `f`.

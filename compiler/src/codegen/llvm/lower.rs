@@ -118,6 +118,10 @@ pub fn kernel_fn_ty(e: &Emitter, ir: &IrModule, func: OpId) -> T {
 pub struct FnAttrs {
     pub cpu: String,
     pub features: String,
+    /// The target's dot-product instructions (for `vector.dot4`).
+    pub dot: crate::target::DotProducts,
+    /// Whether the target is aarch64 (else x86_64).
+    pub aarch64: bool,
 }
 
 impl FnAttrs {
@@ -1242,6 +1246,17 @@ impl<'a> FnLower<'a> {
                 let k = d.attr("lane").and_then(Attr::as_int).unwrap_or(0) as u32;
                 Some(e.extract(self.scalar(d.operands[0]), k))
             }
+            VectorOp::Dot4 => Some(self.dot4(op)),
+            VectorOp::Interleave4 => {
+                let r: Vec<V> = d.operands.iter().map(|&v| self.scalar(v)).collect();
+                let lanes = ir.ty(d.operands[0]).lanes().expect("vector");
+                // rows 0-1 and 2-3 side by side, then lane 4l + t from row t
+                let concat: Vec<u32> = (0..2 * lanes).collect();
+                let low = e.shuffle(r[0], r[1], &concat);
+                let high = e.shuffle(r[2], r[3], &concat);
+                let mask: Vec<u32> = (0..4 * lanes).map(|i| (i % 4) * lanes + i / 4).collect();
+                Some(e.shuffle(low, high, &mask))
+            }
             VectorOp::Reduce => {
                 let vt = ir.ty(d.operands[0]).clone();
                 let (elem, lanes) = (vt.elem(), vt.lanes().expect("vector"));
@@ -1264,6 +1279,61 @@ impl<'a> FnLower<'a> {
             }
             VectorOp::Load | VectorOp::Store => self.vector_access(op, v == VectorOp::Store),
         }
+    }
+
+    /// `vector.dot4`: one instruction where the target has it for the
+    /// operands' signedness (x86 VNNI `vpdpbusd` on 512-bit vectors;
+    /// aarch64 `sdot`, `udot`, `usdot` on 128-bit ones), else the products
+    /// widened to `i32` and summed by groups of four (LLVM 22 does not
+    /// form `vpdpbusd` from that: `../shared/toolchain.md`).
+    fn dot4(&mut self, op: OpId) -> V {
+        let ir = self.ir;
+        let e = self.e;
+        let d = ir.op(op);
+        let acc = self.scalar(d.operands[0]);
+        let lanes = ir.ty(d.operands[0]).lanes().expect("vector");
+        let bytes = e.vec_ty(e.i8(), 4 * lanes);
+        let mut x = self.scalar(d.operands[1]);
+        let y = self.scalar(d.operands[2]);
+        let (xt, yt) = (ir.ty(d.operands[1]), ir.ty(d.operands[2]));
+        if xt.lanes() == Some(4) {
+            // the four bytes as one i32, in every lane
+            let word = e.bitcast(x, e.i32());
+            x = e.bitcast(e.splat(word, lanes), bytes);
+        }
+        let (xs, ys) = (xt.elem().is_signed_int(), yt.elem().is_signed_int());
+        let dot = self.s.attrs.dot;
+        let bits = lanes * 32;
+        // (unsigned, signed) for the mixed instructions
+        let (u, s) = if xs { (y, x) } else { (x, y) };
+        if self.s.attrs.aarch64 && bits == 128 && dot.covers(xs, ys) {
+            let name = match (xs, ys) {
+                (true, true) => "llvm.aarch64.neon.sdot",
+                (false, false) => "llvm.aarch64.neon.udot",
+                _ => "llvm.aarch64.neon.usdot",
+            };
+            let (p, q) = if xs == ys { (x, y) } else { (u, s) };
+            let types = [e.vec_ty(e.i32(), lanes), bytes];
+            return e.intrinsic(name, &types, &[acc, p, q]);
+        }
+        if !self.s.attrs.aarch64 && bits == 512 && xs != ys && dot.mixed_sign {
+            return e.intrinsic("llvm.x86.avx512.vpdpbusd.512", &[], &[acc, u, s]);
+        }
+        let wide = e.vec_ty(e.i32(), 4 * lanes);
+        let ext = |v: V, signed: bool| {
+            if signed {
+                e.sext(v, wide)
+            } else {
+                e.zext(v, wide)
+            }
+        };
+        let products = e.mul(ext(x, xs), ext(y, ys));
+        let mut sum = acc;
+        for t in 0..4 {
+            let group: Vec<u32> = (0..lanes).map(|l| 4 * l + t).collect();
+            sum = e.add(sum, e.shuffle(products, products, &group));
+        }
+        sum
     }
 
     fn vector_access(&mut self, op: OpId, store: bool) -> Option<V> {

@@ -94,7 +94,13 @@ fn machine(target: &Target, reloc: RelocMode) -> Result<(TargetMachine, FnAttrs)
             CodeModel::Default,
         )
         .ok_or_else(|| CodegenError::Target(format!("LLVM has no machine for {triple}")))?;
-    Ok((tm, FnAttrs { cpu, features }))
+    let attrs = FnAttrs {
+        cpu,
+        features,
+        dot: target.dot_products(),
+        aarch64: target.arch() == "aarch64",
+    };
+    Ok((tm, attrs))
 }
 
 /// How a kernel's functions are named and linked in the module.
