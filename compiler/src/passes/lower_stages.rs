@@ -175,6 +175,10 @@ struct Lowerer<'m> {
     /// The dot-product plan of the cache-blocked stage being lowered, and
     /// its block packed four steps at a time ([`Lowerer::pack_quads`]).
     dot: Option<(DotPlan, Packed)>,
+    /// Vectors per row of the register blocks being lowered, when not
+    /// [`Lowerer::vector_block_shape`]'s choice (the narrow blocks after
+    /// the wide ones: [`Lowerer::narrow_vector_blocks`]).
+    block_vectors: Option<i64>,
 }
 
 /// A register block of a `reduce_order = vector` stage: its rows, its
@@ -284,6 +288,7 @@ impl<'m> Lowerer<'m> {
             row_block: None,
             dot_products: DotProducts::NONE,
             dot: None,
+            block_vectors: None,
         }
     }
 
@@ -1102,8 +1107,9 @@ impl<'m> Lowerer<'m> {
             let width = self.vector_block_width(op, block_rows.len() > 1);
             let jend = self.span_end(blk, a, b, width);
             self.vector_blocks(blk, op, red, (a, jend), &vars, &block_rows, None);
+            let jend = self.narrow_vector_blocks(blk, op, red, (jend, b), &vars, &block_rows);
             // the columns after the blocks: the right edge and the last
-            // partial block
+            // partial vector
             let from = self.m.block(blk).ops.len();
             self.edge_columns(blk, (jend, hi), &vars, &block_rows, result, &edge);
             self.mark_edges(blk, from);
@@ -1858,7 +1864,52 @@ impl<'m> Lowerer<'m> {
         let bytes = (self.vector_bits / 8) as usize;
         let lanes = (bytes / elem.size_bytes().max(1)) as i64;
         let per_row = if multi_row && bytes < 64 { 2 } else { 4 };
-        (per_row, lanes)
+        (self.block_vectors.unwrap_or(per_row), lanes)
+    }
+
+    /// Register blocks of one vector per row over the columns `[lo, hi)`
+    /// the wide blocks leave (up to 63 at 512 bits, which the general code
+    /// would compute one element at a time — matmul at 1000 columns ran 3x
+    /// slower than at 1024): vectors of the full width, then of half and a
+    /// quarter of it, down to 128 bits; returns where they end. Each
+    /// element still adds its terms in the reference order.
+    #[allow(clippy::too_many_arguments)]
+    fn narrow_vector_blocks(
+        &mut self,
+        block: BlockId,
+        op: OpId,
+        red: OpId,
+        (lo, hi): (ValueId, ValueId),
+        vars: &[ValueId],
+        rows: &[ValueId],
+    ) -> ValueId {
+        let full = self.vector_bits;
+        let mut start = lo;
+        self.block_vectors = Some(1);
+        while self.vector_bits >= 128 {
+            let lanes = self.vector_block_shape(op, rows.len() > 1).1;
+            let end = self.span_end(block, start, hi, lanes);
+            self.vector_blocks(block, op, red, (start, end), vars, rows, None);
+            start = end;
+            self.vector_bits /= 2;
+        }
+        self.vector_bits = full;
+        self.block_vectors = None;
+        start
+    }
+
+    /// Where [`Lowerer::narrow_vector_blocks`] from `lo` ends (computed
+    /// again outside the loop over row blocks it runs in).
+    fn narrow_blocks_end(&mut self, block: BlockId, op: OpId, lo: ValueId, hi: ValueId) -> ValueId {
+        let mut bits = self.vector_bits;
+        let mut end = lo;
+        while bits >= 128 {
+            let elem = self.m.ty(self.m.result(op)).elem();
+            let lanes = (bits as usize / 8 / elem.size_bytes().max(1)) as i64;
+            end = self.span_end(block, end, hi, lanes);
+            bits /= 2;
+        }
+        end
     }
 
     /// Columns per vector block of a `reduce_order = vector` stage.
@@ -2114,13 +2165,19 @@ impl<'m> Lowerer<'m> {
                 OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([buf]),
             );
         }
-        // 3. the columns left: boundary edges and the last partial block
+        // 3. the columns left: whole vectors after the blocks, narrower
+        // blocks; boundary edges and the last partial vector, the general
+        // code
+        self.for_panel_blocks(blk, panel, &mut |s, body, rows| {
+            s.narrow_vector_blocks(body, op, red, (jend, b), vars, rows);
+        });
+        let narrow_end = self.narrow_blocks_end(blk, op, jend, b);
         self.for_panel_rows(blk, panel, row_var, &mut |s, body| {
             let value = Body::Value(region);
             if interior.is_some() {
                 s.inner_loop(body, lo, a, last, false, result, vars, &value);
             }
-            s.inner_loop(body, jend, hi, last, false, result, vars, &value);
+            s.inner_loop(body, narrow_end, hi, last, false, result, vars, &value);
         });
     }
 
