@@ -2066,6 +2066,15 @@ impl<'m> Lowerer<'m> {
         let kind = self.reduce_kind(red);
         let interior = self.column_interior(blk, red, last, lo, hi);
         let (a, b) = interior.unwrap_or((lo, hi));
+        let packable = self.packable_reads(op, red);
+        let plan = self.dot_plan(op, red, &packable);
+        if plan.is_some() && self.vector_bits >= 512 {
+            // 6 rows x 3 vectors: 18 accumulators, 3 packed vectors and 6
+            // rows' four bytes fit AVX-512's 32 registers; with 4 vectors
+            // LLVM kept the rows' bytes in registers and spilled
+            // accumulators
+            self.block_vectors = Some(3);
+        }
         let width = self.vector_block_width(op, true);
         let jend = self.span_end(blk, a, b, width);
         // 1. the identity in every column the vector blocks accumulate in
@@ -2076,8 +2085,6 @@ impl<'m> Lowerer<'m> {
         // 2. blocks of columns, chunks of the reduction, row blocks; the
         // operands read at [k, j] packed per block
         let cols_n = (cb.cols.max(1) + width - 1) / width * width;
-        let packable = self.packable_reads(op, red);
-        let plan = self.dot_plan(op, red, &packable);
         let packs: Vec<(ValueId, ValueId, Vec<OpId>)> = packable
             .into_iter()
             .map(|(array, reads)| {
@@ -2157,6 +2164,7 @@ impl<'m> Lowerer<'m> {
             }
         }
         self.dot = None;
+        self.block_vectors = None;
         self.push(kbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         self.push(jbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         for (_, buf, _) in packs.into_iter().rev() {
