@@ -346,6 +346,24 @@ impl Emitter {
         self.masked("llvm.masked.gather", vt, ptrs, align, mask)
     }
 
+    /// Stores the lanes of `x` where `mask` is set at addresses `ptrs`,
+    /// in lane order (a later lane wins where two addresses are one).
+    pub fn masked_scatter(&self, x: V, ptrs: V, align: u32, mask: V) {
+        let name = "llvm.masked.scatter";
+        let types = [self.type_of(x), self.type_of(ptrs)];
+        if self.intrinsic_arity(name, &types) == 4 {
+            self.intrinsic(name, &types, &[x, ptrs, self.i32c(align as i32), mask]);
+        } else {
+            self.intrinsic(name, &types, &[x, ptrs, mask]);
+        }
+    }
+
+    /// A mask of `lanes` lanes, every one set.
+    pub fn all_lanes(&self, lanes: u32) -> V {
+        let mut v: Vec<V> = (0..lanes).map(|_| self.int(self.i1(), 1)).collect();
+        unsafe { LLVMConstVector(v.as_mut_ptr(), lanes) }
+    }
+
     fn masked(&self, name: &str, vt: T, p: V, align: u32, mask: V) -> V {
         let types = [vt, self.type_of(p)];
         let zero = self.zero(vt);
