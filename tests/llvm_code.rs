@@ -93,6 +93,53 @@ fn the_int8_matmul_uses_vnni_on_avx512() {
     assert_eq!(count(&skx, "vpdpbusd", ""), 0);
 }
 
+/// The loops of `text` (an x86 assembly listing) as their lines: from a
+/// label to the last jump back to it.
+fn loops(text: &str) -> Vec<Vec<&str>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (end, line) in lines.iter().enumerate() {
+        let Some(target) = line
+            .trim_start()
+            .strip_prefix('j')
+            .and_then(|l| l.split_whitespace().nth(1))
+        else {
+            continue;
+        };
+        let label = format!("{target}:");
+        if let Some(start) = lines[..end].iter().rposition(|l| *l == label) {
+            found.push(lines[start..=end].to_vec());
+        }
+    }
+    found
+}
+
+/// The int8 product's inner loop, one register block of 6 rows x 3
+/// vectors per step of four, is its 18 `vpdpbusd` with no check inside:
+/// every index is the loop counter or four times it plus a value from
+/// outside, so one precheck at entry covers the loop (counting in steps
+/// of four, the packed operand's index `(k - k0) / 4` was checked at every
+/// step, 5% of the kernel's time).
+#[test]
+fn the_int8_inner_loop_holds_only_its_dot_products() {
+    let text = asm("qdot", "x86_64-unknown-linux-gnu", &["--cpu", "znver4"]);
+    let inner = loops(&text)
+        .into_iter()
+        .filter(|l| count(&l.join("\n"), "vpdpbusd", "zmm") == 18)
+        .min_by_key(|l| l.len())
+        .expect("a loop of 18 vpdpbusd");
+    let branches = inner
+        .iter()
+        .filter(|l| l.trim_start().starts_with('j'))
+        .count();
+    assert_eq!(
+        branches,
+        1,
+        "a check inside the loop:\n{}",
+        inner.join("\n")
+    );
+}
+
 /// On aarch64: `usdot` where the core has I8MM (Neoverse V1), none on the
 /// baseline.
 #[test]

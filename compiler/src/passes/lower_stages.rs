@@ -1769,25 +1769,6 @@ impl<'m> Lowerer<'m> {
         let quads = self.bin(block, ArithOp::Div, span, four);
         let whole = self.bin(block, ArithOp::Mul, quads, four);
         let kq_end = self.bin(block, ArithOp::Add, k0, whole);
-        let mut operands = vec![k0, kq_end, four];
-        operands.extend(accs.iter().copied());
-        let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
-            .operands(operands)
-            .regions(1)
-            .loc(loc);
-        spec.result_types = vec![vty.clone(); accs.len()];
-        let l = self.push(block, spec);
-        let results = self.m.op(l).results.clone();
-        let body = self.m.entry_block(l, 0);
-        let rvar = self.m.block(self.m.entry_block(red, 0)).args[0];
-        let name = self.m.value(rvar).name.clone();
-        let k = self.m.add_block_arg(body, Type::INDEX, name);
-        let accs: Vec<ValueId> = accs
-            .iter()
-            .map(|_| self.m.add_block_arg(body, vty.clone(), Some("acc".into())))
-            .collect();
-        let kk = self.bin(body, ArithOp::Sub, k, k0);
-        let kq = self.bin(body, ArithOp::Div, kk, four);
         let x_read = self.m.op(plan.row_read).clone();
         let x_ty = Type::Vector {
             elem: self.m.ty(x_read.results[0]).elem(),
@@ -1799,26 +1780,54 @@ impl<'m> Lowerer<'m> {
         };
         let x_buf = self.map[&x_read.operands[0]];
         let w = self.index_const(packed.width);
-        // the packed vectors: one per column vector, shared by the rows
-        let mut ys = Vec::new();
+        // where each column vector's packed lanes start: the same for
+        // every step, so computed before the loop
+        let mut y_at = Vec::new();
         for u in 0..u_count {
             let off = self.index_const(u * lanes);
-            let ju = self.bin(body, ArithOp::Add, jb, off);
-            let rel = self.bin(body, ArithOp::Sub, ju, packed.j0);
-            let q = self.bin(body, ArithOp::Div, rel, w);
-            let qw = self.bin(body, ArithOp::Mul, q, w);
-            let lane = self.bin(body, ArithOp::Sub, rel, qw);
-            let byte = self.bin(body, ArithOp::Mul, lane, four);
-            ys.push(
+            let ju = self.bin(block, ArithOp::Add, jb, off);
+            let rel = self.bin(block, ArithOp::Sub, ju, packed.j0);
+            let q = self.bin(block, ArithOp::Div, rel, w);
+            let qw = self.bin(block, ArithOp::Mul, q, w);
+            let lane = self.bin(block, ArithOp::Sub, rel, qw);
+            let byte = self.bin(block, ArithOp::Mul, lane, four);
+            y_at.push((q, byte));
+        }
+        // the loop counts quads: every index is then the counter or four
+        // times it plus a value from outside, which one precheck at entry
+        // covers (counting `k` in steps of four, the packed index
+        // `(k - k0) / 4` was checked at every step)
+        let (zero, one) = (self.index_const(0), self.index_const(1));
+        let mut operands = vec![zero, quads, one];
+        operands.extend(accs.iter().copied());
+        let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
+            .operands(operands)
+            .regions(1)
+            .loc(loc);
+        spec.result_types = vec![vty.clone(); accs.len()];
+        let l = self.push(block, spec);
+        let results = self.m.op(l).results.clone();
+        let body = self.m.entry_block(l, 0);
+        let kq = self.m.add_block_arg(body, Type::INDEX, Some("quad".into()));
+        let accs: Vec<ValueId> = accs
+            .iter()
+            .map(|_| self.m.add_block_arg(body, vty.clone(), Some("acc".into())))
+            .collect();
+        let k4 = self.bin(body, ArithOp::Mul, kq, four);
+        let k = self.bin(body, ArithOp::Add, k4, k0);
+        // the packed vectors: one per column vector, shared by the rows
+        let ys: Vec<ValueId> = y_at
+            .into_iter()
+            .map(|(q, byte)| {
                 self.value(
                     body,
                     OpSpec::new(Opcode::Vector(VectorOp::Load))
                         .operands([packed.buf, q, kq, byte])
                         .result(y_ty.clone())
                         .loc(loc),
-                ),
-            );
-        }
+                )
+            })
+            .collect();
         let mut next = Vec::new();
         for (r, &row) in rows.iter().enumerate() {
             self.map.insert(row_var, row);
