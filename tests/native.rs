@@ -1181,6 +1181,33 @@ fn invariant_ops_in_innermost_loops(clif: &str) -> Vec<String> {
     bad
 }
 
+/// The transposed view of `storage` (`[w, h]` row-major): element
+/// `[y, x]` of the view is `storage[x * h + y]`.
+fn transposed<T: Copy>(storage: &[T], h: usize, w: usize) -> Vec<T> {
+    (0..h * w).map(|i| storage[(i % w) * h + i / w]).collect()
+}
+
+/// A buffer holding `bytes` as `[w, h]` row-major, seen as its `[h, w]`
+/// transpose (strides `[1, h]`).
+fn transposed_view(
+    elem: pj_runtime::ElemType,
+    h: usize,
+    w: usize,
+    bytes: &[u8],
+) -> pj_runtime::Buffer {
+    let mut b = pj_runtime::Buffer::from_bytes(elem, &[w, h], bytes).unwrap();
+    // SAFETY: the same elements seen transposed; every index of the view
+    // maps inside the storage (the buffer frees by its own byte count)
+    unsafe {
+        let d = &mut *b.descriptor();
+        d.shape[0] = h as i64;
+        d.shape[1] = w as i64;
+        d.strides[0] = 1;
+        d.strides[1] = h as i64;
+    }
+    b
+}
+
 /// Arguments and results given as transposed views (strides `[1, H]`),
 /// without boundary modes: the vector loads of the inputs and the vector
 /// stores of the results take their strided paths (lane by lane in
@@ -1189,30 +1216,12 @@ fn invariant_ops_in_innermost_loops(clif: &str) -> Vec<String> {
 #[test]
 fn strided_arguments_and_results_match_the_interpreter() {
     use pj_compiler::codegen::KernelArg;
-    use pj_runtime::{Buffer, ElemType};
+    use pj_runtime::ElemType;
     let src = "kernel k(a: f32[H, W], b: u8[H, W]) -> (out: f32[H, W], q: u8[H, W]) {
     out[y, x] = a[y, x] * 2.0 + 1.5;
     q[y, x] = max(b[y, x], 7) - 2;
 }";
     let m = compile("strided_results.pj", src);
-    // the transposed view of `storage` (`[w, h]` row-major): element
-    // [y, x] of the view is storage[x * h + y]
-    fn transposed<T: Copy>(storage: &[T], h: usize, w: usize) -> Vec<T> {
-        (0..h * w).map(|i| storage[(i % w) * h + i / w]).collect()
-    }
-    fn view(elem: ElemType, h: usize, w: usize, bytes: &[u8]) -> Buffer {
-        let mut b = Buffer::from_bytes(elem, &[w, h], bytes).unwrap();
-        // SAFETY: the same elements seen transposed; every index of the
-        // view maps inside the storage
-        unsafe {
-            let d = &mut *b.descriptor();
-            d.shape[0] = h as i64;
-            d.shape[1] = w as i64;
-            d.strides[0] = 1;
-            d.strides[1] = h as i64;
-        }
-        b
-    }
     for (h, w) in [(1usize, 1usize), (3, 17), (9, 70), (33, 5), (2, 129)] {
         let fa: Vec<f32> = (0..h * w).map(|i| (i as f32 * 0.37).sin()).collect();
         let ub: Vec<u8> = (0..h * w).map(|i| (i * 37 % 251) as u8).collect();
@@ -1236,10 +1245,10 @@ fn strided_arguments_and_results_match_the_interpreter() {
         .unwrap();
         for code in jit_all(&m) {
             let k = code.kernel("k").unwrap();
-            let mut a = view(ElemType::F32, h, w, &a_bytes);
-            let mut b = view(ElemType::U8, h, w, &ub);
-            let mut out = view(ElemType::F32, h, w, &vec![0u8; 4 * h * w]);
-            let mut q = view(ElemType::U8, h, w, &vec![0u8; h * w]);
+            let mut a = transposed_view(ElemType::F32, h, w, &a_bytes);
+            let mut b = transposed_view(ElemType::U8, h, w, &ub);
+            let mut out = transposed_view(ElemType::F32, h, w, &vec![0u8; 4 * h * w]);
+            let mut q = transposed_view(ElemType::U8, h, w, &vec![0u8; h * w]);
             k.call_buffers(
                 &mut [KernelArg::Array(&mut a), KernelArg::Array(&mut b)],
                 &mut [&mut out, &mut q],
@@ -1269,11 +1278,11 @@ fn strided_views_read_through_boundaries_match_the_interpreter() {
 }";
     let m = compile("strided.pj", src);
     for (h, w) in [(1usize, 1usize), (3, 17), (9, 40), (33, 5)] {
-        // the view's element [y, x] is storage[x * h + y]
         let storage: Vec<f32> = (0..h * w).map(|i| (i as f32 * 0.37).sin()).collect();
         let bytes: Vec<u8> = storage.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let logical: Vec<Scalar> = (0..h * w)
-            .map(|i| Scalar::F32(storage[(i % w) * h + i / w]))
+        let logical: Vec<Scalar> = transposed(&storage, h, w)
+            .into_iter()
+            .map(Scalar::F32)
             .collect();
         let want = interp::run(
             &m,
@@ -1287,20 +1296,10 @@ fn strided_views_read_through_boundaries_match_the_interpreter() {
         .unwrap();
         for code in jit_all(&m) {
             let k = code.kernel("k").unwrap();
-            let mut a = Buffer::from_bytes(ElemType::F32, &[w, h], &bytes).unwrap();
-            // SAFETY: the same elements, seen transposed; restored below
-            let saved = unsafe { *a.descriptor() };
-            unsafe {
-                let d = &mut *a.descriptor();
-                d.shape[0] = h as i64;
-                d.shape[1] = w as i64;
-                d.strides[0] = 1;
-                d.strides[1] = h as i64;
-            }
+            let mut a = transposed_view(ElemType::F32, h, w, &bytes);
             let mut out = Buffer::zeros(ElemType::F32, &[h, w]).unwrap();
-            let r = k.call_buffers(&mut [KernelArg::Array(&mut a)], &mut [&mut out]);
-            unsafe { *a.descriptor() = saved };
-            r.unwrap_or_else(|e| panic!("{}: {e}", code.backend()));
+            k.call_buffers(&mut [KernelArg::Array(&mut a)], &mut [&mut out])
+                .unwrap_or_else(|e| panic!("{}: {e}", code.backend()));
             assert_eq!(
                 out.bytes(),
                 want[0].to_le_bytes().as_slice(),
