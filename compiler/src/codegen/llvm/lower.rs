@@ -195,8 +195,8 @@ struct FnLower<'a> {
     fail_phi: V,
     /// The one call of `pj_rt_fail` in the function, and its arguments as
     /// phis (code, message, its length, two values) over every check that
-    /// fails: a call per check made LLVM's code generation several times
-    /// slower on kernels with hundreds of checks.
+    /// fails: a call per check (hundreds in matmul) cost LLVM's code
+    /// generation 10-15% of its time (docs/performance.md).
     report: B,
     report_args: [V; 5],
     /// `[pointer, bytes]` per `mem.alloc`, null and 0 when not live: what
@@ -1435,8 +1435,8 @@ impl<'a> FnLower<'a> {
     /// Lane `k`'s address `p + k * stride` elements of `et`, for every
     /// lane: a strided vector access is one gather or scatter, which
     /// AVX-512 has as an instruction and LLVM splits into lanes where a
-    /// target has none (one call in the IR, against a load, an insert and
-    /// an address per lane, kept LLVM's compile 2x shorter; the access
+    /// target has none (one call in the IR against a load, an insert and
+    /// an address per lane: matmul's LLVM compile 12% shorter; the access
     /// runs only on views with a non-unit last stride).
     fn lane_addresses(&self, et: T, p: V, stride: V, lanes: u32) -> V {
         let e = self.e;
