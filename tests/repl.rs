@@ -45,14 +45,19 @@ fn mask(text: &str, dir: &Path) -> String {
     out
 }
 
-fn run_script(path: &Path, dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
+/// `pj repl --script path` run in `dir`, without colours.
+fn script_output(path: &Path, dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pj"))
         .args(["repl", "--script"])
         .arg(path)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn run_script(path: &Path, dir: &Path) -> (bool, String) {
+    let out = script_output(path, dir);
     let text = format!(
         "{}--- stderr ---\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -265,13 +270,7 @@ fn backends_and_fast_math_at_the_prompt() {
          :save e llvm.npy\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
-        .args(["repl", "--script"])
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = script_output(&script, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("fast-math: contract"), "{stdout}");
@@ -315,13 +314,7 @@ fn long_calls_tier_up_to_llvm_in_the_background() {
          :tiering\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_pj"))
-        .args(["repl", "--script"])
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = script_output(&script, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if cfg!(feature = "llvm") {

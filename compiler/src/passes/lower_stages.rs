@@ -2318,7 +2318,6 @@ impl<'m> Lowerer<'m> {
         let src = self.map[&array];
         let one = self.index_const(1);
         let four = self.index_const(4);
-        let w = self.index_const(width);
         let zero = self.index_const(0);
         let span = self.bin(block, ArithOp::Sub, k1, k0);
         let quads = self.bin(block, ArithOp::Div, span, four);
@@ -2331,19 +2330,12 @@ impl<'m> Lowerer<'m> {
                 self.bin(kb, ArithOp::Add, k, t)
             })
             .collect();
-        let span = self.bin(kb, ArithOp::Sub, j1, j0);
-        let blocks = self.bin(kb, ArithOp::Div, span, w);
-        let (qb, q) = self.open_for(kb, (zero, blocks, one), Some("q".into()), loc);
-        let qw = self.bin(qb, ArithOp::Mul, q, w);
-        let jq = self.bin(qb, ArithOp::Add, j0, qw);
-        for l in (0..width).step_by(lanes.max(1) as usize) {
-            let byte = self.index_const(4 * l);
-            let l = self.index_const(l);
-            let j = self.bin(qb, ArithOp::Add, jq, l);
+        self.for_column_blocks(kb, (j0, j1), (width, lanes), loc, &mut |s, qb, q, j, l| {
+            let byte = s.index_const(4 * l);
             let rows: Vec<ValueId> = ks
                 .iter()
                 .map(|&kt| {
-                    self.value(
+                    s.value(
                         qb,
                         OpSpec::new(Opcode::Vector(VectorOp::Load))
                             .operands([src, kt, j])
@@ -2352,21 +2344,20 @@ impl<'m> Lowerer<'m> {
                     )
                 })
                 .collect();
-            let v = self.value(
+            let v = s.value(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Interleave4))
                     .operands(rows)
                     .result(quad_ty.clone())
                     .loc(loc),
             );
-            self.push(
+            s.push(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Store))
                     .operands([v, buf, q, kq, byte])
                     .loc(loc),
             );
-        }
-        self.push(qb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        });
         self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
@@ -2391,37 +2382,54 @@ impl<'m> Lowerer<'m> {
         };
         let src = self.map[&array];
         let one = self.index_const(1);
-        let w = self.index_const(width);
-        let zero = self.index_const(0);
         let (kb, k) = self.open_for(block, (k0, k1, one), Some("k".into()), loc);
         let kk = self.bin(kb, ArithOp::Sub, k, k0);
-        // a loop over the blocks, each lane group at a constant offset: no
-        // division or remainder per vector, and every index `q * width +
-        // constant`, a form the backend's bounds precheck covers
-        let span = self.bin(kb, ArithOp::Sub, j1, j0);
-        let blocks = self.bin(kb, ArithOp::Div, span, w);
-        let (qb, q) = self.open_for(kb, (zero, blocks, one), Some("q".into()), loc);
-        let qw = self.bin(qb, ArithOp::Mul, q, w);
-        let jq = self.bin(qb, ArithOp::Add, j0, qw);
-        for l in (0..width).step_by(lanes.max(1) as usize) {
-            let l = self.index_const(l);
-            let j = self.bin(qb, ArithOp::Add, jq, l);
-            let v = self.value(
+        self.for_column_blocks(kb, (j0, j1), (width, lanes), loc, &mut |s, qb, q, j, l| {
+            let v = s.value(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Load))
                     .operands([src, k, j])
                     .result(vty.clone())
                     .loc(loc),
             );
-            self.push(
+            let l = s.index_const(l);
+            s.push(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Store))
                     .operands([v, buf, q, kk, l])
                     .loc(loc),
             );
+        });
+        self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+    }
+
+    /// A loop over the blocks of `width` columns of `[j0, j1)` (a multiple
+    /// of `width`) in `block`, calling `lane_group(self, body, q, j, l)`
+    /// for each group of `lanes` columns at constant offset `l` in block
+    /// `q`, whose first column is `j`: no division or remainder per vector,
+    /// and every index `q * width + constant`, a form the backend's bounds
+    /// precheck covers.
+    fn for_column_blocks(
+        &mut self,
+        block: BlockId,
+        (j0, j1): (ValueId, ValueId),
+        (width, lanes): (i64, i64),
+        loc: Option<Loc>,
+        lane_group: &mut dyn FnMut(&mut Self, BlockId, ValueId, ValueId, i64),
+    ) {
+        let (zero, one) = (self.index_const(0), self.index_const(1));
+        let w = self.index_const(width);
+        let span = self.bin(block, ArithOp::Sub, j1, j0);
+        let blocks = self.bin(block, ArithOp::Div, span, w);
+        let (qb, q) = self.open_for(block, (zero, blocks, one), Some("q".into()), loc);
+        let qw = self.bin(qb, ArithOp::Mul, q, w);
+        let jq = self.bin(qb, ArithOp::Add, j0, qw);
+        for l in (0..width).step_by(lanes.max(1) as usize) {
+            let lc = self.index_const(l);
+            let j = self.bin(qb, ArithOp::Add, jq, lc);
+            lane_group(self, qb, q, j, l);
         }
         self.push(qb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-        self.push(kb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
     /// Lowers a reduction's body with the innermost stage variable `j` at
