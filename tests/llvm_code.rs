@@ -9,8 +9,13 @@ mod common;
 use std::process::Command;
 
 fn asm(example: &str, target: &str, extra: &[&str]) -> String {
+    emitted(example, target, "asm", extra)
+}
+
+/// What `pj build --emit EMIT` writes for `examples/EXAMPLE.pj`.
+fn emitted(example: &str, target: &str, emit: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(format!("{example}.s"));
+    let out = dir.path().join(format!("{example}.out"));
     let o = Command::new(env!("CARGO_BIN_EXE_pj"))
         .args([
             "build",
@@ -18,7 +23,7 @@ fn asm(example: &str, target: &str, extra: &[&str]) -> String {
             "--backend",
             "llvm",
         ])
-        .args(["--target", target, "--emit", "asm"])
+        .args(["--target", target, "--emit", emit])
         .args(extra)
         .arg("-o")
         .arg(&out)
@@ -68,6 +73,63 @@ fn a_cpu_selects_its_instructions_for_any_triple() {
     // Zen 4 has AVX-512: picojoule vectorizes at 512 bits for it
     let zen4 = asm("chain", "x86_64-unknown-linux-gnu", &["--cpu", "znver4"]);
     assert!(zen4.contains("zmm"), "{zen4}");
+}
+
+/// Every example's dense copy (what runs when no size is zero and every
+/// row is contiguous) checks no access the lowering promised inside: no
+/// function of it names an out-of-bounds message, while the checked copy
+/// (zero sizes) does, for every example that reads a parameter.
+#[test]
+fn the_dense_copies_check_no_proven_access() {
+    let mut examples: Vec<String> = std::fs::read_dir(common::root().join("examples"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".pj")?.to_string())
+        })
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 9, "{examples:?}");
+    for example in examples {
+        let text = emitted(&example, "x86_64-unknown-linux-gnu", "llvm-ir", &[]);
+        let messages: std::collections::HashMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| {
+                let (name, rest) = l.split_once(" = private unnamed_addr constant ")?;
+                name.starts_with("@pj.msg").then_some((name, rest))
+            })
+            .collect();
+        // (function, whether any out-of-bounds message is named in it)
+        let mut functions = Vec::new();
+        let mut current: Option<(String, bool)> = None;
+        for line in text.lines() {
+            if line.starts_with("define ") {
+                let name = line.split('@').nth(1).and_then(|r| r.split('(').next());
+                current = Some((name.unwrap_or_default().to_string(), false));
+            } else if line == "}" {
+                functions.extend(current.take());
+            } else if let Some((_, oob)) = current.as_mut() {
+                *oob |= line
+                    .split(|c: char| c == ' ' || c == ',' || c == '[' || c == ']')
+                    .filter_map(|w| messages.get(w))
+                    .any(|m| m.contains("out of bounds"));
+            }
+        }
+        let checked = |part: &str| {
+            functions
+                .iter()
+                .filter(|(f, _)| f.contains(part))
+                .any(|(_, oob)| *oob)
+        };
+        assert!(
+            !checked(".dense"),
+            "{example}: the dense copy checks an access"
+        );
+        assert!(
+            checked(".checked"),
+            "{example}: the checked copy checks no access"
+        );
+    }
 }
 
 fn count(text: &str, mnemonic: &str, operand: &str) -> usize {

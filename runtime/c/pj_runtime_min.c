@@ -53,6 +53,65 @@ void pj_rt_free(void* p, size_t bytes) {
     if (bytes != 0) free(p);
 }
 
+/* Row-major copies of views whose rows are strided (runtime/src/layout.rs). */
+#define PJ_MAX_RANK 8
+typedef struct pj_buffer {
+    void* data;
+    int64_t shape[PJ_MAX_RANK];
+    int64_t strides[PJ_MAX_RANK];
+    int32_t elem_type;
+    int32_t rank;
+} pj_buffer;
+
+static size_t elem_size(int32_t t) {
+    static const size_t sizes[] = {1, 1, 2, 4, 8, 1, 2, 4, 4, 8};
+    return t >= 0 && t < 10 ? sizes[t] : 0;
+}
+
+static void copy_elements(const pj_buffer* dst, const pj_buffer* src, size_t size) {
+    int64_t index[PJ_MAX_RANK] = {0};
+    int r = src->rank;
+    for (;;) {
+        int64_t d = 0, s = 0;
+        for (int k = 0; k < r; k++) {
+            d += index[k] * dst->strides[k];
+            s += index[k] * src->strides[k];
+        }
+        memcpy((char*)dst->data + d * (int64_t)size, (const char*)src->data + s * (int64_t)size, size);
+        int k = r;
+        for (;;) {
+            if (k == 0) return;
+            k--;
+            if (++index[k] < src->shape[k]) break;
+            index[k] = 0;
+        }
+    }
+}
+
+int64_t pj_rt_contiguous(pj_buffer* dst, const pj_buffer* src, int32_t copy) {
+    *dst = *src;
+    int r = src->rank;
+    if (r <= 0 || src->strides[r - 1] == 1) return 0;
+    size_t size = elem_size(src->elem_type), n = 1;
+    for (int k = 0; k < r; k++) n *= (size_t)src->shape[k];
+    void* data = pj_rt_alloc(n * size);
+    if (!data) return -1;
+    int64_t stride = 1;
+    for (int k = r - 1; k >= 0; k--) {
+        dst->strides[k] = stride;
+        stride *= src->shape[k] > 1 ? src->shape[k] : 1;
+    }
+    dst->data = data;
+    if (copy && n > 0) copy_elements(dst, src, size);
+    return (int64_t)(n * size);
+}
+
+void pj_rt_copy_back(const pj_buffer* dst, const pj_buffer* tmp) {
+    size_t n = 1;
+    for (int k = 0; k < dst->rank; k++) n *= (size_t)dst->shape[k];
+    if (dst->data != tmp->data && n > 0) copy_elements(dst, tmp, elem_size(dst->elem_type));
+}
+
 /* picojoule's own expf (runtime/src/math.rs): the same operations in the
    same order, never contracted into fused multiply-adds. */
 #if defined(__clang__)

@@ -5,6 +5,7 @@
 //!   `int32_t` status return ([`abi::status`]).
 //! - [`error`]: the message behind a non-zero status, kept per thread.
 //! - [`alloc`]: aligned memory for intermediates.
+//! - [`layout`]: row-major copies of strided arguments and results.
 //! - [`math`]: elementary functions, the same Rust `std` functions the
 //!   reference interpreter uses, so native code agrees with it bit for bit.
 //! - [`parallel`]: the parallel-for, its chunks and the thread count.
@@ -20,6 +21,7 @@ pub mod alloc;
 pub mod buffer;
 pub mod error;
 pub mod interrupt;
+pub mod layout;
 pub mod math;
 pub mod parallel;
 pub mod pool;

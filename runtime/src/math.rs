@@ -156,6 +156,14 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("pj_rt_alloc", crate::alloc::pj_rt_alloc as *const u8),
         ("pj_rt_free", crate::alloc::pj_rt_free as *const u8),
         (
+            "pj_rt_contiguous",
+            crate::layout::pj_rt_contiguous as *const u8,
+        ),
+        (
+            "pj_rt_copy_back",
+            crate::layout::pj_rt_copy_back as *const u8,
+        ),
+        (
             "pj_rt_parallel_for",
             crate::parallel::pj_rt_parallel_for as *const u8,
         ),

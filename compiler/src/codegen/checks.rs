@@ -17,6 +17,10 @@
 //!    array is empty ([`null_data`]);
 //! 4. results only: no two indices share an element ([`result_aliases`]);
 //! 5. then, pairwise, no result overlaps an argument ([`overlap`]).
+//!
+//! Then an array whose rows are strided (a last stride other than 1) is
+//! copied row-major, which can fail for want of memory
+//! ([`contiguous_copy_failed`]).
 
 use crate::ir::{Module, OpId, ScalarType};
 
@@ -72,6 +76,11 @@ pub fn overlap(result: &str, argument: &str) -> String {
     format!(
         "result `{result}` overlaps argument `{argument}` in memory: results must not share memory with arguments"
     )
+}
+
+/// A row-major copy of an array with strided rows the allocator refused.
+pub fn contiguous_copy_failed(name: &str) -> String {
+    format!("cannot allocate a row-major copy of `{name}` (its last stride is not 1)")
 }
 
 /// What an access is, in an out-of-bounds message: "read of `t`",

@@ -59,6 +59,23 @@ pub const FREE: RuntimeFn = RuntimeFn {
     ret: None,
 };
 
+/// `int64_t pj_rt_contiguous(pj_buffer* dst, const pj_buffer* src, int32_t
+/// copy)`: `dst` is `src` (0), or a row-major copy of it when its rows are
+/// strided (the bytes allocated; -1: no memory).
+pub const CONTIGUOUS: RuntimeFn = RuntimeFn {
+    name: "pj_rt_contiguous",
+    params: &[Ptr, Ptr, I32],
+    ret: Some(I64),
+};
+
+/// `void pj_rt_copy_back(const pj_buffer* dst, const pj_buffer* tmp)`:
+/// copies a result computed in `tmp` into the caller's strided `dst`.
+pub const COPY_BACK: RuntimeFn = RuntimeFn {
+    name: "pj_rt_copy_back",
+    params: &[Ptr, Ptr],
+    ret: None,
+};
+
 /// `int32_t pj_rt_parallel_for(int64_t lo, int64_t hi, int64_t grain,
 /// int32_t (*body)(const void* ctx, int64_t lo, int64_t hi), const void*
 /// ctx)`: runs `body` over `lo..hi` in chunks on the pool; the first
@@ -109,7 +126,9 @@ const fn binary(name: &'static str, t: CType) -> RuntimeFn {
 
 /// Every runtime function, in the order backends declare them.
 pub fn all() -> impl Iterator<Item = RuntimeFn> {
-    [FAIL, ALLOC, FREE, PARALLEL_FOR].into_iter().chain(MATH)
+    [FAIL, ALLOC, FREE, CONTIGUOUS, COPY_BACK, PARALLEL_FOR]
+        .into_iter()
+        .chain(MATH)
 }
 
 /// The runtime function computing `op` (a call, not inlined) on `f32`

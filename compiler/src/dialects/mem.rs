@@ -17,6 +17,13 @@ use crate::ir::{Attr, Module, OpId, ScalarType, Type};
 /// writes every element before reading it and leaves scratch uncleared.
 pub const ZEROED: &str = "zeroed";
 
+/// `{in_bounds_nonempty = true}` on a `mem.load` or `vector.load`: the
+/// producer has proven the indices inside the buffer whenever no array
+/// argument of the kernel has a zero extent (what the front end's proofs
+/// assume). A backend may omit the check on calls it knows have no zero
+/// extent; the interpreter still checks.
+pub const IN_BOUNDS_NONEMPTY: &str = "in_bounds_nonempty";
+
 dialect_ops!(
     /// Ops of the `mem` dialect.
     MemOp, "mem", {
@@ -115,6 +122,11 @@ impl MemOp {
                     {
                         errs.push(format!("result must be {elem}"));
                     }
+                }
+                if d.attr(IN_BOUNDS_NONEMPTY)
+                    .is_some_and(|a| *a != Attr::Bool(true))
+                {
+                    errs.push(format!("`{IN_BOUNDS_NONEMPTY}` may only be true"));
                 }
                 if let Some(o) = d.attr("oob")
                     && o.as_str() != Some("zero")

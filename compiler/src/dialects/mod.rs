@@ -34,9 +34,10 @@ use crate::ir::{Attr, Module, OpId, Type};
 
 /// Attributes by which the compiler's own passes promise a backend
 /// something it then does not check (`in_bounds`: the indices are inside
-/// the buffer). IR read from text cannot be taken at its word:
+/// the buffer; [`mem::IN_BOUNDS_NONEMPTY`]: inside when no size is zero).
+/// IR read from text cannot be taken at its word:
 /// [`drop_promises`] removes them, so native code checks what they claimed.
-pub const PROMISES: [&str; 1] = ["in_bounds"];
+pub const PROMISES: [&str; 2] = ["in_bounds", mem::IN_BOUNDS_NONEMPTY];
 
 /// Removes every [`PROMISES`] attribute: for IR that came from outside
 /// the compiler (a `.pjir` file), which may claim what is not true. Also

@@ -97,8 +97,36 @@ impl Pass for LowerStages {
             m.insert_before(k, main);
             m.insert_before(k, shape);
             m.erase_op(k);
+            mark_proven_reads(m, main);
         }
         Ok(!kernels.is_empty())
+    }
+}
+
+/// Marks every read of `func` (just lowered) that has no promise yet and
+/// does not read zero outside `{in_bounds_nonempty = true}`: each realizes
+/// a read the front end proved inside its array for every size of at
+/// least 1 (docs/language.md, "Bounds inference"; an unprovable read is a
+/// compile error), at indices inside the range it proved (a vector of a
+/// row's elements, a block of a packed operand). Backends may omit the
+/// checks of these reads when no array argument has a zero extent (the
+/// LLVM backend's dense copy); with a zero size, the proofs do not hold
+/// and every read is checked.
+fn mark_proven_reads(m: &mut Module, func: OpId) {
+    let mut reads = Vec::new();
+    m.walk_block(m.entry_block(func, 0), &mut |op| {
+        let d = m.op(op);
+        let read = matches!(
+            d.opcode,
+            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
+        );
+        if read && d.attr("in_bounds").is_none() && d.attr("oob").is_none() {
+            reads.push(op);
+        }
+    });
+    for op in reads {
+        m.op_mut(op)
+            .set_attr(crate::dialects::mem::IN_BOUNDS_NONEMPTY, Attr::Bool(true));
     }
 }
 
@@ -2351,10 +2379,13 @@ impl<'m> Lowerer<'m> {
                     .result(quad_ty.clone())
                     .loc(loc),
             );
+            // the packed buffer is allocated with exactly these blocks,
+            // quads and bytes: inside by construction
             s.push(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Store))
                     .operands([v, buf, q, kq, byte])
+                    .attr("in_bounds", Attr::Bool(true))
                     .loc(loc),
             );
         });
@@ -2393,10 +2424,13 @@ impl<'m> Lowerer<'m> {
                     .loc(loc),
             );
             let l = s.index_const(l);
+            // the packed buffer is allocated with exactly these blocks,
+            // rows and columns: inside by construction
             s.push(
                 qb,
                 OpSpec::new(Opcode::Vector(VectorOp::Store))
                     .operands([v, buf, q, kk, l])
+                    .attr("in_bounds", Attr::Bool(true))
                     .loc(loc),
             );
         });

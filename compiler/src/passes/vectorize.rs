@@ -494,13 +494,18 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                 let mut operands = vec![o.operands[0]];
                 operands.extend(o.operands[1..].iter().map(|&x| mapped(&map, x)));
                 let t = vtype(m.ty(o.results[0]));
-                let r = m.push(
-                    vbody,
-                    OpSpec::new(Opcode::Vector(VectorOp::Load))
-                        .operands(operands)
-                        .result(t)
-                        .loc(o.loc),
-                );
+                let mut spec = OpSpec::new(Opcode::Vector(VectorOp::Load))
+                    .operands(operands)
+                    .result(t)
+                    .loc(o.loc);
+                // as for stores: every lane is an iteration of the original
+                // loop, whose index was inside
+                for promise in crate::dialects::PROMISES {
+                    if let Some(p) = o.attr(promise) {
+                        spec = spec.attr(promise, p.clone());
+                    }
+                }
+                let r = m.push(vbody, spec);
                 let r = m.result(r);
                 map.insert(o.results[0], r);
             }

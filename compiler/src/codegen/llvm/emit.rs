@@ -477,6 +477,14 @@ impl Emitter {
             f
         }
     }
+    /// The name of function (or any global) `f`.
+    pub fn name_of(&self, f: V) -> String {
+        let mut len = 0usize;
+        unsafe {
+            let p = LLVMGetValueName2(f, &mut len);
+            String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len)).into_owned()
+        }
+    }
     pub fn param(&self, f: V, i: u32) -> V {
         unsafe { LLVMGetParam(f, i) }
     }

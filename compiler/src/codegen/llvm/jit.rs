@@ -16,11 +16,14 @@ use inkwell::targets::RelocMode;
 use std::collections::HashMap;
 
 /// The compiled code and everything it borrows, dropped in order: the
-/// engine (which owns the machine code and the module) before the
-/// context.
+/// engines (each owning its machine code and module) before the context.
+/// Two of each: the kernels, optimized, and their checked copies, not
+/// (`lower::Variant`): a copy that runs only on calls with a zero size is
+/// not worth LLVM's optimizing code generator (which took 25-40 ms of
+/// matmul's, qdot's and conv2d's compile for it).
 struct LlvmCode {
-    engine: Option<ExecutionEngine<'static>>,
-    module: Option<Module<'static>>,
+    engines: Vec<ExecutionEngine<'static>>,
+    modules: Vec<Module<'static>>,
     context: *mut Context,
 }
 
@@ -33,8 +36,8 @@ unsafe impl Send for LlvmCode {}
 
 impl Drop for LlvmCode {
     fn drop(&mut self) {
-        self.engine.take();
-        self.module.take();
+        self.engines.clear();
+        self.modules.clear();
         // SAFETY: made by `Box::into_raw` in `compile`; nothing borrowing
         // it is left (the engine and module are gone).
         drop(unsafe { Box::from_raw(self.context) });
@@ -61,23 +64,54 @@ pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenErr
     // borrowing it; on an early return below it leaks (an error path).
     let ctx: &'static Context = unsafe { &*context };
     let mut code = LlvmCode {
-        engine: None,
-        module: None,
+        engines: Vec::new(),
+        modules: Vec::new(),
         context,
     };
     let module = ctx.create_module("picojoule");
+    let checked = ctx.create_module("picojoule.checked");
     let naming = Naming {
         symbol: &jit_symbol,
         linkage: LLVMLinkage::LLVMInternalLinkage,
     };
     let t0 = std::time::Instant::now();
-    let defined = define_all(ctx, &module, ir, &attrs, options.tier, &[], &naming)?;
+    let defined = define_all(
+        ctx,
+        &module,
+        Some(&checked),
+        ir,
+        &attrs,
+        options.tier,
+        &[],
+        &naming,
+    )?;
     for (name, op, f) in &defined {
         trampoline(ctx, &module, ir, name, *op, *f, &attrs);
     }
     let t1 = std::time::Instant::now();
     optimize(&module, &tm, options.tier)?;
+    super::lower::verify(&checked)?;
+    checked.set_triple(&tm.get_triple());
+    checked.set_data_layout(&tm.get_target_data().get_data_layout());
     let t2 = std::time::Instant::now();
+    // the checked copies first, finalized before the kernels' engine
+    // exists (finalizing one MCJIT engine after another was made crashed
+    // in LLVM 22's relocation pass): the kernels call them at their
+    // addresses
+    let checked_engine = checked
+        .create_jit_execution_engine(OptimizationLevel::None)
+        .map_err(|e| internal(format!("MCJIT: {e}")))?;
+    map_runtime(&checked_engine, &checked);
+    let mut checked_addrs = Vec::new();
+    for f in checked.get_functions() {
+        let name = f.get_name().to_string_lossy().into_owned();
+        if f.count_basic_blocks() > 0 && f.get_linkage() == inkwell::module::Linkage::External {
+            let addr = checked_engine
+                .get_function_address(&name)
+                .map_err(|e| internal(format!("`{name}`: {e}")))?;
+            checked_addrs.push((name, addr));
+        }
+    }
     let level = match options.tier {
         crate::codegen::Tier::Quick => OptimizationLevel::Less,
         crate::codegen::Tier::Optimizing => OptimizationLevel::Aggressive,
@@ -85,10 +119,12 @@ pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenErr
     let engine = module
         .create_jit_execution_engine(level)
         .map_err(|e| internal(format!("MCJIT: {e}")))?;
-    for (name, ptr) in pj_runtime::math::symbols() {
-        if let Some(f) = module.get_function(name) {
-            engine.add_global_mapping(&f, ptr as usize);
-        }
+    map_runtime(&engine, &module);
+    for (name, addr) in &checked_addrs {
+        let f = module
+            .get_function(name)
+            .ok_or_else(|| internal(format!("`{name}` is not declared")))?;
+        engine.add_global_mapping(&f, *addr);
     }
     let mut entries: HashMap<String, Trampoline> = HashMap::new();
     for (name, _, _) in &defined {
@@ -110,11 +146,20 @@ pub fn compile(ir: &IrModule, options: &Options) -> Result<JitModule, CodegenErr
             t2.elapsed().as_secs_f64() * 1e3
         );
     }
-    code.engine = Some(engine);
-    code.module = Some(module);
+    code.engines = vec![engine, checked_engine];
+    code.modules = vec![module, checked];
     JitModule::new(Backend::Llvm, ir, Box::new(code), |n| {
         Some((*entries.get(n)?, *entries.get(&format!("{n}.shape"))?))
     })
+}
+
+/// Points `module`'s runtime imports at the runtime linked into this process.
+fn map_runtime(engine: &ExecutionEngine<'_>, module: &Module<'_>) {
+    for (name, ptr) in pj_runtime::math::symbols() {
+        if let Some(f) = module.get_function(name) {
+            engine.add_global_mapping(&f, ptr as usize);
+        }
+    }
 }
 
 /// `int32_t tramp(const uint64_t* args)`: unpacks 8-byte slots and calls

@@ -151,10 +151,13 @@ struct Naming<'a> {
 }
 
 /// Declares and defines every `func.func` of `ir` whose owning kernel is
-/// in `only` (all if empty); returns each one's name, op and function.
+/// in `only` (all if empty), kernels' checked copies in `checked` when
+/// given; returns each one's name, op and function.
+#[allow(clippy::too_many_arguments)]
 fn define_all<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
+    checked: Option<&Module<'ctx>>,
     ir: &IrModule,
     attrs: &FnAttrs,
     tier: Tier,
@@ -171,6 +174,19 @@ fn define_all<'ctx>(
         attrs,
         tier,
     };
+    let checked_builder = ctx.create_builder();
+    let checked_e = checked.map(|m| Emitter::new(ctx, m, &checked_builder));
+    let checked_rt = checked_e.as_ref().map(lower::declare_runtime);
+    let checked_shared = checked_e
+        .as_ref()
+        .zip(checked_rt.as_ref())
+        .map(|(e, rt)| Shared {
+            e,
+            ir,
+            rt,
+            attrs,
+            tier,
+        });
     let funcs: Vec<(OpId, String)> = ir
         .kernels()
         .into_iter()
@@ -191,7 +207,7 @@ fn define_all<'ctx>(
         defined.push((name.clone(), *f, v));
     }
     for (_, f, v) in &defined {
-        lower::define_kernel(&shared, *f, *v)?;
+        lower::define_kernel(&shared, checked_shared.as_ref(), *f, *v)?;
     }
     Ok(defined)
 }

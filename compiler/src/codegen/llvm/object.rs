@@ -29,7 +29,16 @@ fn exported_module<'ctx>(
         symbol: &c_symbol,
         linkage: LLVMLinkage::LLVMExternalLinkage,
     };
-    define_all(ctx, &module, ir, &attrs, Tier::Optimizing, only, &naming)?;
+    define_all(
+        ctx,
+        &module,
+        None,
+        ir,
+        &attrs,
+        Tier::Optimizing,
+        only,
+        &naming,
+    )?;
     Ok((tm, module))
 }
 
