@@ -110,7 +110,7 @@ fn the_dense_copies_check_no_proven_access() {
                 functions.extend(current.take());
             } else if let Some((_, oob)) = current.as_mut() {
                 *oob |= line
-                    .split(|c: char| c == ' ' || c == ',' || c == '[' || c == ']')
+                    .split([' ', ',', '[', ']'])
                     .filter_map(|w| messages.get(w))
                     .any(|m| m.contains("out of bounds"));
             }
