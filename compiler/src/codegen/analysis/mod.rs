@@ -3,6 +3,7 @@
 //! the instructions they pick.
 
 pub mod closure;
+pub mod copies;
 pub mod versioning;
 
 use crate::codegen::{Backend, CodegenError};

@@ -5,7 +5,9 @@
 //! `PartitionLoops` has the same aim; LLVM's loop versioning for LICM the
 //! same shape). This module finds the accesses and their index forms, and
 //! says which loops are worth a precheck; each backend emits the precheck,
-//! the two copies and the fast addresses.
+//! the two copies and the fast addresses. The Cranelift backend versions
+//! every such loop; the LLVM backend only in a kernel's dense copy, and
+//! only for accesses the lowering did not promise inside (`copies`).
 
 use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode, VectorOp};
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ValueId};

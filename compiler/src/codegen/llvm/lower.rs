@@ -13,21 +13,24 @@
 //! ops, so `--fast-math=off` is bit for bit the interpreter.
 //!
 //! What differs is what LLVM does by itself: loop-invariant code motion,
-//! scheduling and register allocation need no help here. And where the
-//! Cranelift backend versions loops one by one, a kernel here has two
-//! copies, dense and checked, picked once per call ([`Variant`]).
+//! scheduling and register allocation need no help here, and where the
+//! Cranelift backend computes a loop's addresses as `base + iv * step`
+//! itself, LLVM folds the index arithmetic into its addressing modes.
+//! Which accesses are checked, in which of a kernel's two copies, is
+//! `analysis::copies`.
 
 use super::emit::{B, Emitter, FloatPred, IntPred, T, V};
 use super::{internal, unsupported};
 use crate::codegen::CodegenError;
 use crate::codegen::abi::elem_code;
 use crate::codegen::analysis::closure;
+use crate::codegen::analysis::copies::KernelCopy;
 use crate::codegen::analysis::versioning::{self, IndexForm};
 use crate::codegen::checks;
 use crate::codegen::kernel::Tier;
 use crate::codegen::runtime::{self, CType};
 use crate::dialects::{
-    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, mem, signature,
+    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, signature,
 };
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
 use inkwell::llvm_sys::LLVMLinkage;
@@ -174,41 +177,7 @@ struct Outline {
     op: OpId,
     captures: Vec<Capture>,
     slot: i64,
-    variant: Variant,
-}
-
-/// Which of a kernel's two copies a function belongs to.
-///
-/// The front end proves every read of a parameter inside its array when
-/// every size is at least 1 (docs/language.md, "Bounds inference"). So a
-/// kernel is compiled twice, and its exported function, after the entry
-/// checks, picks one per call (Halide's `specialize`; numba dispatches on
-/// layout the same way): `Dense` when every extent of every array is at
-/// least 1, with nothing checked but reads that give zero outside (their
-/// loops versioned, interior against edges) and what the IR checks
-/// itself; `Checked` otherwise (a zero size: the rare call, where proofs
-/// do not hold), every access checked, nothing versioned. Both take rows
-/// that are contiguous: the exported function copies an array whose last
-/// stride is not 1 row-major first (`pj_rt_contiguous`).
-///
-/// This replaces versioning every loop (a precheck per loop and two copies
-/// of it, one with a check per access and a branch on the stride around
-/// every vector access): with the checked copy compiled unoptimized in the
-/// JIT (`jit.rs`), LLVM's compile of matmul went 177 -> 61 ms, qdot 242 ->
-/// 72 ms, conv2d 181 -> 79 ms (docs/performance.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Variant {
-    Checked,
-    Dense,
-}
-
-impl Variant {
-    fn suffix(self) -> &'static str {
-        match self {
-            Variant::Checked => "checked",
-            Variant::Dense => "dense",
-        }
-    }
+    variant: KernelCopy,
 }
 
 /// What every function of one kernel shares.
@@ -245,7 +214,7 @@ struct FnLower<'a> {
     unwritten: Rc<HashSet<ValueId>>,
     /// Inside a kernel's edge loops, where nothing is versioned: depth.
     unversioned: u32,
-    variant: Variant,
+    variant: KernelCopy,
     /// Whether every buffer's last stride is 1 (a copy's body; not a shape
     /// companion's, which reads its arguments as given).
     rows_contiguous: bool,
@@ -275,12 +244,12 @@ pub fn define_kernel(
     s.attrs.apply(e, f);
     if ir.op(func).attr("shape_of").is_some() {
         // a shape companion computes extents: nothing to specialize
-        let mut l = FnLower::new(s, f, unwritten, name, Variant::Checked);
+        let mut l = FnLower::new(s, f, unwritten, name, KernelCopy::Checked);
         l.rows_contiguous = false;
         return l.entry(func, None);
     }
     let base = e.name_of(f);
-    let copy = |s: &Shared<'_>, v: Variant, linkage: LLVMLinkage| {
+    let copy = |s: &Shared<'_>, v: KernelCopy, linkage: LLVMLinkage| {
         let g = s.e.add_function(
             &format!("{base}.{}", v.suffix()),
             kernel_fn_ty(s.e, ir, func),
@@ -294,28 +263,31 @@ pub fn define_kernel(
     };
     let internal = LLVMLinkage::LLVMInternalLinkage;
     let external = LLVMLinkage::LLVMExternalLinkage;
-    let dense = copy(s, Variant::Dense, internal);
+    let dense = copy(s, KernelCopy::Dense, internal);
     // the checked copy: defined here, or declared here and defined there
     let (checked_call, checked_def, cs) = match checked {
         None => {
-            let g = copy(s, Variant::Checked, internal);
+            let g = copy(s, KernelCopy::Checked, internal);
             (g, g, s)
         }
         Some(c) => {
             let decl = e.add_function(
-                &format!("{base}.{}", Variant::Checked.suffix()),
+                &format!("{base}.{}", KernelCopy::Checked.suffix()),
                 kernel_fn_ty(e, ir, func),
                 external,
             );
-            (decl, copy(c, Variant::Checked, external), c)
+            (decl, copy(c, KernelCopy::Checked, external), c)
         }
     };
-    FnLower::new(s, f, unwritten.clone(), name.clone(), Variant::Checked)
+    FnLower::new(s, f, unwritten.clone(), name.clone(), KernelCopy::Checked)
         .entry(func, Some((dense, checked_call)))?;
-    let shared_of = |v: Variant| if v == Variant::Dense { s } else { cs };
+    let shared_of = |v: KernelCopy| if v == KernelCopy::Dense { s } else { cs };
     let mut outlined = 0;
     let mut queue = Vec::new();
-    for (v, g) in [(Variant::Dense, dense), (Variant::Checked, checked_def)] {
+    for (v, g) in [
+        (KernelCopy::Dense, dense),
+        (KernelCopy::Checked, checked_def),
+    ] {
         let mut l = FnLower::new(shared_of(v), g, unwritten.clone(), name.clone(), v);
         l.outlined = outlined;
         l.copy_body(func)?;
@@ -344,7 +316,7 @@ impl<'a> FnLower<'a> {
         f: V,
         unwritten: Rc<HashSet<ValueId>>,
         name: String,
-        variant: Variant,
+        variant: KernelCopy,
     ) -> Self {
         FnLower {
             s,
@@ -727,23 +699,10 @@ impl<'a> FnLower<'a> {
         Ok(())
     }
 
-    /// Whether access `op` needs no check: proven by a loop's precheck, or
-    /// in the `Dense` copy, promised inside by the lowering (`in_bounds`,
-    /// and for reads [`mem::IN_BOUNDS_NONEMPTY`], which holds there).
+    /// Whether access `op` needs no check: proven by a loop's precheck,
+    /// or promised inside in the dense copy.
     fn unchecked(&self, op: OpId) -> bool {
-        if self.fast.contains(&op) {
-            return true;
-        }
-        if self.variant == Variant::Checked {
-            return false;
-        }
-        let d = self.ir.op(op);
-        let read = matches!(
-            d.opcode,
-            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
-        );
-        let promised = |key: &str| d.attr(key) == Some(&Attr::Bool(true));
-        promised("in_bounds") || (read && promised(mem::IN_BOUNDS_NONEMPTY))
+        self.fast.contains(&op) || self.variant.unchecked(self.ir, op)
     }
 
     /// Reads a `pj_buffer*` argument and checks it.
@@ -1078,7 +1037,7 @@ impl<'a> FnLower<'a> {
         // only the `Dense` copy versions loops, for what the lowering did
         // not promise: reads that give zero outside (interior against
         // edges), and accesses of loop-level IR from outside the compiler
-        let accesses = if self.variant == Variant::Dense
+        let accesses = if self.variant == KernelCopy::Dense
             && step_const.is_some_and(|s| s > 0)
             && self.unversioned == 0
             && (innermost || self.s.tier == Tier::Optimizing)
