@@ -448,6 +448,46 @@ fn unoptimized_and_optimized_runs_agree_bit_for_bit() {
 /// `--strict-fp` gives the interpreter's bits; the default reassociates
 /// float sums and `--fast-math=contract` also fuses multiply-adds (both
 /// close, not necessarily equal); asking for both is a usage error.
+/// Results written past the caches (non-temporal stores, which the LLVM
+/// backend uses for results many times the last-level cache; here forced
+/// at every size) are the interpreter's, bit for bit.
+#[cfg(feature = "llvm")]
+#[test]
+fn streamed_results_match_the_interpreter_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (example, args, out) in [
+        ("blur", &["input=examples/data/blur/input.npy"][..], "out"),
+        (
+            "valid_blur",
+            &["input=examples/data/valid_blur/input.npy"][..],
+            "out",
+        ),
+        (
+            "chain",
+            &["x=examples/data/chain/x.npy", "a=0.75", "b=-0.25"][..],
+            "y",
+        ),
+    ] {
+        let run = |backend: &str| {
+            let file = dir.path().join(format!("{example}-{backend}.npy"));
+            let mut c = Command::new(env!("CARGO_BIN_EXE_pj"));
+            c.current_dir(common::root())
+                .env("PJ_NONTEMPORAL_BYTES", "0")
+                .args(["run", &format!("examples/{example}.pj"), "--strict-fp"])
+                .args(["--backend", backend]);
+            for a in args {
+                c.args(["--arg", a]);
+            }
+            let spec = format!("{out}={}", file.display());
+            let o = c.args(["--out", &spec]).output().unwrap();
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(0), "{example}, {backend}: {err}");
+            std::fs::read(&file).unwrap()
+        };
+        assert_eq!(run("llvm"), run("interp"), "{example}");
+    }
+}
+
 #[test]
 fn strict_fp_matches_the_interpreter_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();

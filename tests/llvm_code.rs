@@ -75,6 +75,19 @@ fn a_cpu_selects_its_instructions_for_any_triple() {
     assert!(zen4.contains("zmm"), "{zen4}");
 }
 
+/// A result nothing reads back is written with non-temporal vector stores
+/// when large (`Profile::nontemporal_bytes`), fenced before returning.
+#[test]
+fn streamed_results_are_stored_past_the_caches() {
+    let text = asm(
+        "chain",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "skylake-avx512"],
+    );
+    assert!(count(&text, "vmovntps", "zmm") >= 1, "{text}");
+    assert!(count(&text, "sfence", "") >= 1, "{text}");
+}
+
 /// Every example's dense copy (what runs when no size is zero and every
 /// row is contiguous) checks no access the lowering promised inside: no
 /// function of it names an out-of-bounds message, while the checked copy

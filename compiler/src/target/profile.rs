@@ -144,6 +144,17 @@ pub enum ProfileError {
 }
 
 impl Profile {
+    /// Bytes of a result above which code generators write it with
+    /// non-temporal stores (past the caches, without reading each line
+    /// first): a result this much larger than the last-level cache is
+    /// evicted before anything reads it back, and the stores' line reads
+    /// are a third of a streaming kernel's traffic. Eight times the last
+    /// level: on the Xeon of docs/performance.md, `chain`'s result of 16 MB
+    /// was 4% slower with them, 32 MB even, 64 MB 23% faster, 1 GB 35%.
+    pub fn nontemporal_bytes(&self) -> u64 {
+        self.cache.llc_bytes.saturating_mul(8)
+    }
+
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Result<Profile, ProfileError> {
         let (_, text) = BUILTIN

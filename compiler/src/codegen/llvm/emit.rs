@@ -407,6 +407,19 @@ impl Emitter {
             LLVMSetAlignment(s, align);
         }
     }
+    /// A store marked `!nontemporal` (write-combining, past the caches),
+    /// at an address aligned to `align`.
+    pub fn store_nontemporal(&self, v: V, p: V, align: u32) {
+        unsafe {
+            let s = LLVMBuildStore(self.b, v, p);
+            LLVMSetAlignment(s, align);
+            let kind = LLVMGetMDKindIDInContext(self.ctx, c"nontemporal".as_ptr(), 11);
+            let one = LLVMValueAsMetadata(LLVMConstInt(LLVMInt32TypeInContext(self.ctx), 1, 0));
+            let mut ops = [one];
+            let node = LLVMMDNodeInContext2(self.ctx, ops.as_mut_ptr(), 1);
+            LLVMSetMetadata(s, kind, LLVMMetadataAsValue(self.ctx, node));
+        }
+    }
     /// `p + i * sizeof(t)`.
     pub fn gep(&self, t: T, p: V, i: V) -> V {
         let mut idx = [i];

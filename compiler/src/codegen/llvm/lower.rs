@@ -125,6 +125,10 @@ pub struct FnAttrs {
     pub dot: crate::target::DotProducts,
     /// Whether the target is aarch64 (else x86_64).
     pub aarch64: bool,
+    /// Results of at least this many bytes are written with non-temporal
+    /// stores where they are aligned (`Profile::nontemporal_bytes`); `None`:
+    /// never.
+    pub nontemporal_bytes: Option<u64>,
 }
 
 impl FnAttrs {
@@ -220,6 +224,12 @@ struct FnLower<'a> {
     rows_contiguous: bool,
     /// Slots of `alloc_table`.
     table_len: usize,
+    /// Results the kernel writes and never reads: in the dense copy, their
+    /// vector stores may bypass the caches (`FnAttrs::nontemporal_bytes`).
+    streamed: Rc<HashSet<ValueId>>,
+    /// Whether a non-temporal store was emitted (an `sfence` then ends
+    /// the function: they are weakly ordered).
+    nontemporal: bool,
     /// Name prefix of outlined bodies.
     name: String,
     outlined: usize,
@@ -282,6 +292,11 @@ pub fn define_kernel(
     FnLower::new(s, f, unwritten.clone(), name.clone(), KernelCopy::Checked)
         .entry(func, Some((dense, checked_call)))?;
     let shared_of = |v: KernelCopy| if v == KernelCopy::Dense { s } else { cs };
+    let streamed = Rc::new(streamed_results(ir, func));
+    let streamed_in = |v: KernelCopy| match v {
+        KernelCopy::Dense => streamed.clone(),
+        KernelCopy::Checked => Rc::new(HashSet::new()),
+    };
     let mut outlined = 0;
     let mut queue = Vec::new();
     for (v, g) in [
@@ -289,6 +304,7 @@ pub fn define_kernel(
         (KernelCopy::Checked, checked_def),
     ] {
         let mut l = FnLower::new(shared_of(v), g, unwritten.clone(), name.clone(), v);
+        l.streamed = streamed_in(v);
         l.outlined = outlined;
         l.copy_body(func)?;
         outlined = l.outlined;
@@ -302,12 +318,30 @@ pub fn define_kernel(
             name.clone(),
             o.variant,
         );
+        l.streamed = streamed_in(o.variant);
         l.outlined = outlined;
         l.outlined_body(&o)?;
         outlined = l.outlined;
         queue.append(&mut l.pending);
     }
     Ok(())
+}
+
+/// The results of `func` that nothing in it reads.
+fn streamed_results(ir: &IrModule, func: OpId) -> HashSet<ValueId> {
+    let body = ir.entry_block(func, 0);
+    let n_params = signature(ir, func).params.len();
+    let mut out: HashSet<ValueId> = ir.block(body).args[n_params..].iter().copied().collect();
+    ir.walk_block(body, &mut |op| {
+        let d = ir.op(op);
+        if matches!(
+            d.opcode,
+            Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
+        ) {
+            out.remove(&d.operands[0]);
+        }
+    });
+    out
 }
 
 impl<'a> FnLower<'a> {
@@ -337,6 +371,8 @@ impl<'a> FnLower<'a> {
             variant,
             rows_contiguous: true,
             table_len: 0,
+            streamed: Rc::new(HashSet::new()),
+            nontemporal: false,
             name,
             outlined: 0,
         }
@@ -904,6 +940,7 @@ impl<'a> FnLower<'a> {
                     return Ok(d.operands.iter().map(|&v| self.scalar(v)).collect());
                 }
                 Opcode::Func(FuncOp::Return) => {
+                    self.fence_streams();
                     self.e.ret(self.e.i32c(0));
                     return Ok(vec![]);
                 }
@@ -1326,6 +1363,7 @@ impl<'a> FnLower<'a> {
         let region = self.ir.entry_block(o.op, 0);
         self.declare_allocs(region);
         self.plain_loop(lo, hi, e.i64c(1), Some(1), region, &[])?;
+        self.fence_streams();
         e.ret(e.i32c(0));
         self.close();
         Ok(())
@@ -1645,7 +1683,13 @@ impl<'a> FnLower<'a> {
             // proven in bounds and contiguous
             let (p, _) = self.address(&buf, &idx, true);
             if store {
-                e.store(self.scalar(d.operands[0]), p, align);
+                let x = self.scalar(d.operands[0]);
+                match self.s.attrs.nontemporal_bytes {
+                    Some(bytes) if self.streamed.contains(&bv) => {
+                        self.store_streaming(x, p, &buf, bytes, lanes)
+                    }
+                    _ => e.store(x, p, align),
+                }
                 return None;
             }
             return Some(self.load_input(vt, p, align, bv));
@@ -1693,6 +1737,50 @@ impl<'a> FnLower<'a> {
                 let ptrs = self.lane_addresses(et, p, stride, lanes);
                 Some(e.masked_gather(vt, ptrs, align, e.all_lanes(lanes)))
             }
+        }
+    }
+
+    /// Vector `x` stored at `p` in `buf`, a result nothing reads: past the
+    /// caches (non-temporal) when `buf` holds at least `bytes` bytes and
+    /// `p` is aligned to the vector, else as usual. Both conditions are
+    /// the same at every iteration of a streaming loop, where the branch
+    /// costs nothing; a non-temporal store needs the alignment (LLVM
+    /// splits an unaligned one into eight 8-byte stores).
+    fn store_streaming(&mut self, x: V, p: V, buf: &Buf, bytes: u64, lanes: u32) {
+        let e = self.e;
+        let size = buf.elem.size_bytes() as i64;
+        let vector = size * i64::from(lanes);
+        if vector % 16 != 0 {
+            e.store(x, p, size as u32);
+            return;
+        }
+        let mut total = e.i64c(size);
+        for &n in &buf.shape {
+            total = e.mul(total, n);
+        }
+        let large = e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64));
+        let offset = e.and(e.ptr_to_int(p), e.i64c(vector - 1));
+        let aligned = e.icmp(IntPred::LLVMIntEQ, offset, e.i64c(0));
+        let streaming = e.block(self.f, "streaming");
+        let cached = e.block(self.f, "cached");
+        let stored = e.block(self.f, "stored");
+        e.cond_br(e.and(large, aligned), streaming, cached);
+        e.at_end(streaming);
+        e.store_nontemporal(x, p, vector as u32);
+        e.br(stored);
+        e.at_end(cached);
+        e.store(x, p, size as u32);
+        e.br(stored);
+        e.at_end(stored);
+        self.nontemporal = true;
+    }
+
+    /// After non-temporal stores, an `sfence`: they are weakly ordered, and
+    /// whoever reads the result next (the caller, after the pool's join)
+    /// must see them.
+    fn fence_streams(&self) {
+        if self.nontemporal {
+            self.e.intrinsic("llvm.x86.sse.sfence", &[], &[]);
         }
     }
 

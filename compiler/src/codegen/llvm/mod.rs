@@ -139,6 +139,18 @@ fn machine(target: &Target, reloc: RelocMode) -> Result<(TargetMachine, FnAttrs)
         features,
         dot: target.dot_products(),
         aarch64: target.arch() == "aarch64",
+        // x86 only: an aarch64 `stnp` orders nothing, and the barrier it
+        // would need is not worth it before measuring on such a machine.
+        // `PJ_NONTEMPORAL_BYTES=N`: another threshold (the tests take the
+        // non-temporal path at their small sizes with 0)
+        nontemporal_bytes: (target.arch() == "x86_64").then(|| {
+            std::env::var("PJ_NONTEMPORAL_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| {
+                    crate::target::profile::Profile::for_target(target).nontemporal_bytes()
+                })
+        }),
     };
     Ok((tm, attrs))
 }
