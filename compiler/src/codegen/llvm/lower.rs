@@ -1742,10 +1742,13 @@ impl<'a> FnLower<'a> {
 
     /// Vector `x` stored at `p` in `buf`, a result nothing reads: past the
     /// caches (non-temporal) when `buf` holds at least `bytes` bytes and
-    /// `p` is aligned to the vector, else as usual. Both conditions are
-    /// the same at every iteration of a streaming loop, where the branch
-    /// costs nothing; a non-temporal store needs the alignment (LLVM
-    /// splits an unaligned one into eight 8-byte stores).
+    /// `p` is aligned to 16 bytes, else as usual. A non-temporal store
+    /// needs its alignment (LLVM splits an unaligned one into 8-byte
+    /// stores), and NumPy's large arrays start 16 bytes into a page: a
+    /// vector aligned to its size is one store, another one store per 16
+    /// bytes, which the write-combining buffers join into whole lines.
+    /// The conditions are the same at every iteration of a streaming
+    /// loop, where the branches cost nothing.
     fn store_streaming(&mut self, x: V, p: V, buf: &Buf, bytes: u64, lanes: u32) {
         let e = self.e;
         let size = buf.elem.size_bytes() as i64;
@@ -1759,14 +1762,35 @@ impl<'a> FnLower<'a> {
             total = e.mul(total, n);
         }
         let large = e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64));
-        let offset = e.and(e.ptr_to_int(p), e.i64c(vector - 1));
-        let aligned = e.icmp(IntPred::LLVMIntEQ, offset, e.i64c(0));
-        let streaming = e.block(self.f, "streaming");
+        let address = e.ptr_to_int(p);
+        let aligned_to =
+            |b: i64| e.icmp(IntPred::LLVMIntEQ, e.and(address, e.i64c(b - 1)), e.i64c(0));
+        let whole = e.block(self.f, "streaming");
+        let pieces = e.block(self.f, "streaming_pieces");
+        let which = e.block(self.f, "streaming_which");
         let cached = e.block(self.f, "cached");
         let stored = e.block(self.f, "stored");
-        e.cond_br(e.and(large, aligned), streaming, cached);
-        e.at_end(streaming);
+        let streams = e.and(large, aligned_to(16));
+        let (first, then) = if vector > 16 {
+            (whole, pieces)
+        } else {
+            (whole, cached)
+        };
+        e.cond_br(streams, which, cached);
+        e.at_end(which);
+        e.cond_br(aligned_to(vector), first, then);
+        e.at_end(whole);
         e.store_nontemporal(x, p, vector as u32);
+        e.br(stored);
+        e.at_end(pieces);
+        if vector > 16 {
+            let per = (16 / size) as u32;
+            for k in 0..(vector / 16) as u32 {
+                let part: Vec<u32> = (k * per..(k + 1) * per).collect();
+                let piece = e.shuffle(x, x, &part);
+                e.store_nontemporal(piece, e.byte_offset(p, 16 * i64::from(k)), 16);
+            }
+        }
         e.br(stored);
         e.at_end(cached);
         e.store(x, p, size as u32);
