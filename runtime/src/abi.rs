@@ -44,6 +44,35 @@ pub struct PjBuffer {
     pub rank: i32,
 }
 
+impl PjBuffer {
+    /// A descriptor of `elem` elements at `data` with `shape` and `strides`
+    /// (in elements; at most [`MAX_RANK`] of each, the rest left 0).
+    pub fn new(data: *mut u8, elem: ElemType, shape: &[i64], strides: &[i64]) -> PjBuffer {
+        let mut b = PjBuffer {
+            data,
+            shape: [0; MAX_RANK],
+            strides: [0; MAX_RANK],
+            elem_type: elem as i32,
+            rank: shape.len() as i32,
+        };
+        b.shape[..shape.len()].copy_from_slice(shape);
+        b.strides[..strides.len()].copy_from_slice(strides);
+        b
+    }
+
+    /// A row-major descriptor of `shape` at `data` (a dim of extent 0
+    /// counts as 1 in the strides of the dims before it).
+    pub fn row_major(data: *mut u8, elem: ElemType, shape: &[i64]) -> PjBuffer {
+        let mut strides = [0i64; MAX_RANK];
+        let mut stride = 1i64;
+        for (k, &n) in shape.iter().enumerate().rev() {
+            strides[k] = stride;
+            stride = stride.saturating_mul(n.max(1));
+        }
+        PjBuffer::new(data, elem, shape, &strides[..shape.len()])
+    }
+}
+
 /// Byte offsets of the descriptor's fields, for code generators.
 pub mod offsets {
     use super::PjBuffer;

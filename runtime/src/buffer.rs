@@ -67,19 +67,8 @@ impl Buffer {
         }
         // SAFETY: `data` has `bytes` writable bytes.
         unsafe { std::ptr::write_bytes(data, 0, bytes) };
-        let mut desc = PjBuffer {
-            data,
-            shape: [0; MAX_RANK],
-            strides: [0; MAX_RANK],
-            elem_type: elem as i32,
-            rank: shape.len() as i32,
-        };
-        let mut stride = 1i64;
-        for d in (0..shape.len()).rev() {
-            desc.shape[d] = shape[d] as i64;
-            desc.strides[d] = stride;
-            stride = stride.saturating_mul(shape[d].max(1) as i64);
-        }
+        let extents: Vec<i64> = shape.iter().map(|&n| n as i64).collect();
+        let desc = PjBuffer::row_major(data, elem, &extents);
         Ok(Buffer { desc, bytes })
     }
 

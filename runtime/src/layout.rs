@@ -56,7 +56,8 @@ pub unsafe extern "C" fn pj_rt_contiguous(
     if rows_contiguous(src) {
         return 0;
     }
-    let Some((rank, size, n)) = extent(src) else {
+    let (Some((rank, size, n)), Some(elem)) = (extent(src), ElemType::from_code(src.elem_type))
+    else {
         return -1;
     };
     let Some(bytes) = n.checked_mul(size) else {
@@ -66,12 +67,7 @@ pub unsafe extern "C" fn pj_rt_contiguous(
     if data.is_null() {
         return -1;
     }
-    let mut stride = 1i64;
-    for k in (0..rank).rev() {
-        dst.strides[k] = stride;
-        stride = stride.saturating_mul(src.shape[k].max(1));
-    }
-    dst.data = data;
+    *dst = PjBuffer::row_major(data, elem, &src.shape[..rank]);
     if copy != 0 && n > 0 {
         // SAFETY: `dst` is a fresh row-major buffer of src's shape;
         // src's span was checked by the kernel's entry
@@ -185,16 +181,7 @@ mod tests {
     use super::*;
 
     fn view(data: *mut u8, elem: ElemType, shape: &[i64], strides: &[i64]) -> PjBuffer {
-        let mut b = PjBuffer {
-            data,
-            shape: [0; MAX_RANK],
-            strides: [0; MAX_RANK],
-            elem_type: elem as i32,
-            rank: shape.len() as i32,
-        };
-        b.shape[..shape.len()].copy_from_slice(shape);
-        b.strides[..strides.len()].copy_from_slice(strides);
-        b
+        PjBuffer::new(data, elem, shape, strides)
     }
 
     #[test]

@@ -453,6 +453,19 @@ impl<'a> FnLower<'a> {
         e.br(self.report);
     }
 
+    /// Continues when status `st` (of a call that recorded its own
+    /// message) is 0; otherwise leaves through the failure exit with it.
+    fn exit_on_failure(&mut self, st: V) {
+        let e = self.e;
+        let ok = e.icmp(IntPred::LLVMIntEQ, st, e.i32c(0));
+        let cont = e.block(self.f, "succeeded");
+        let fail = e.block(self.f, "failed");
+        e.cond_br(ok, cont, fail);
+        e.at_end(fail);
+        self.exit_with(st);
+        e.at_end(cont);
+    }
+
     /// Branches to the failure exit with status `st`.
     fn exit_with(&mut self, st: V) {
         let e = self.e;
@@ -668,13 +681,7 @@ impl<'a> FnLower<'a> {
             copies.push((k, desc));
         }
         let st = call(self, &operands);
-        let ok = e.icmp(IntPred::LLVMIntEQ, st, e.i32c(0));
-        let cont = e.block(self.f, "succeeded");
-        let fail = e.block(self.f, "failed");
-        e.cond_br(ok, cont, fail);
-        e.at_end(fail);
-        self.exit_with(st);
-        e.at_end(cont);
+        self.exit_on_failure(st);
         let (back, bty) = self.s.rt.get(runtime::COPY_BACK.name);
         for &(k, desc) in copies.iter().filter(|(k, _)| *k >= n_params) {
             e.call(bty, back, &[params[k], desc]);
@@ -1295,14 +1302,8 @@ impl<'a> FnLower<'a> {
         };
         let (pf, ty) = self.s.rt.get(runtime::PARALLEL_FOR.name);
         let st = e.call(ty, pf, &[lb, ub, grain, body, ctx]);
-        let failed = e.icmp(IntPred::LLVMIntNE, st, e.i32c(0));
-        let cont = e.block(self.f, "after_parallel");
-        let fail = e.block(self.f, "parallel_failed");
-        e.cond_br(failed, fail, cont);
-        e.at_end(fail);
         // the chunk that failed has already recorded its message
-        self.exit_with(st);
-        e.at_end(cont);
+        self.exit_on_failure(st);
         self.pending.push(Outline {
             f: body,
             op,
