@@ -1189,6 +1189,39 @@ fn transposed<T: Copy>(storage: &[T], h: usize, w: usize) -> Vec<T> {
 
 /// A buffer holding `bytes` as `[w, h]` row-major, seen as its `[h, w]`
 /// transpose (strides `[1, h]`).
+/// A broadcast view of one element as 2^60 (stride 0): no row-major copy
+/// of it fits in memory, and the LLVM backend, which would make one, says
+/// so instead of running.
+#[cfg(feature = "llvm")]
+#[test]
+fn a_view_too_large_to_copy_row_major_is_a_clear_error() {
+    use pj_compiler::codegen::{Backend, KernelArg};
+    let m = compile(
+        "k.pj",
+        "kernel k(x: f32[N]) -> y: f32[2] { y[i] = x[0] * f32(i); }",
+    );
+    let code = common::jit(&m, Backend::Llvm);
+    let mut x = pj_runtime::Buffer::from_bytes(pj_runtime::ElemType::F32, &[1], &[0; 4]).unwrap();
+    // SAFETY: every index of the view maps to the one element (stride 0);
+    // the buffer frees by its own byte count
+    unsafe {
+        let d = &mut *x.descriptor();
+        d.shape[0] = 1 << 60;
+        d.strides[0] = 0;
+    }
+    let mut y = pj_runtime::Buffer::zeros(pj_runtime::ElemType::F32, &[2]).unwrap();
+    let err = code
+        .kernel("k")
+        .unwrap()
+        .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut y])
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("cannot allocate a row-major copy of `x` (its last stride is not 1)"),
+        "{err}"
+    );
+}
+
 fn transposed_view(
     elem: pj_runtime::ElemType,
     h: usize,
@@ -1211,8 +1244,9 @@ fn transposed_view(
 /// Arguments and results given as transposed views (strides `[1, H]`),
 /// without boundary modes: the vector loads of the inputs and the vector
 /// stores of the results take their strided paths (lane by lane in
-/// Cranelift, a gather or scatter in LLVM), for 4-byte and 1-byte
-/// elements, and every result element lands where the view says.
+/// Cranelift; in LLVM, row-major copies in and out of the kernel), for
+/// 4-byte and 1-byte elements, and every result element lands where the
+/// view says.
 #[test]
 fn strided_arguments_and_results_match_the_interpreter() {
     use pj_compiler::codegen::KernelArg;
