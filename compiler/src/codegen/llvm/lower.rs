@@ -327,6 +327,15 @@ pub fn define_kernel(
     Ok(())
 }
 
+/// The names of a kernel's arguments: its parameters, then its results.
+fn arg_names(sig: &crate::dialects::KernelSignature) -> Vec<String> {
+    sig.params
+        .iter()
+        .map(|(n, _)| n.clone())
+        .chain(sig.results.iter().cloned())
+        .collect()
+}
+
 /// The results of `func` that nothing in it reads.
 fn streamed_results(ir: &IrModule, func: OpId) -> HashSet<ValueId> {
     let body = ir.entry_block(func, 0);
@@ -567,12 +576,7 @@ impl<'a> FnLower<'a> {
         let ir = self.ir;
         let e = self.e;
         let sig = signature(ir, func);
-        let names: Vec<String> = sig
-            .params
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(sig.results.iter().cloned())
-            .collect();
+        let names = arg_names(&sig);
         self.open();
         let body = ir.entry_block(func, 0);
         match copies {
@@ -703,37 +707,18 @@ impl<'a> FnLower<'a> {
         self.open();
         let body = ir.entry_block(func, 0);
         self.declare_allocs(body);
-        let names = sig
-            .params
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(sig.results.iter().cloned());
-        for ((i, &arg), name) in ir.block(body).args.iter().enumerate().zip(names) {
+        let names = arg_names(&sig);
+        for (i, &arg) in ir.block(body).args.iter().enumerate() {
             let p = e.param(self.f, i as u32);
             let v = match ir.ty(arg) {
                 IrType::Scalar(_) => LVal::S(p),
-                t => {
-                    let rank = t.rank().unwrap_or(0);
-                    let field = |off: usize| e.byte_offset(p, off as i64);
-                    let data = e.load(e.ptr(), field(offsets::DATA), 8);
-                    let shape = (0..rank)
-                        .map(|d| e.load(e.i64(), field(offsets::SHAPE + 8 * d), 8))
-                        .collect();
-                    let mut strides: Vec<V> = (0..rank)
-                        .map(|d| e.load(e.i64(), field(offsets::STRIDES + 8 * d), 8))
-                        .collect();
-                    if let Some(last) = strides.last_mut() {
-                        *last = e.i64c(1);
-                    }
-                    LVal::B(Buf {
-                        data,
-                        shape,
-                        strides,
-                        elem: t.elem(),
-                        name,
-                        alloc: None,
-                    })
-                }
+                t => LVal::B(self.read_descriptor(
+                    p,
+                    t.elem(),
+                    t.rank().unwrap_or(0),
+                    &names[i],
+                    true,
+                )),
             };
             self.vals.insert(arg, v);
         }
@@ -775,23 +760,42 @@ impl<'a> FnLower<'a> {
             et,
             rk,
         );
+        let buf = self.read_descriptor(p, elem, rank, name, false);
+        self.check_descriptor(&buf);
+        buf
+    }
+
+    /// The fields of the `pj_buffer` at `p` as a buffer, unchecked; with
+    /// `unit_last`, the last stride is taken as 1 rather than read.
+    fn read_descriptor(
+        &self,
+        p: V,
+        elem: ScalarType,
+        rank: usize,
+        name: &str,
+        unit_last: bool,
+    ) -> Buf {
+        let e = self.e;
+        let field = |off: usize| e.byte_offset(p, off as i64);
         let data = e.load(e.ptr(), field(offsets::DATA), 8);
         let mut shape = Vec::new();
         let mut strides = Vec::new();
         for d in 0..rank {
             shape.push(e.load(e.i64(), field(offsets::SHAPE + 8 * d), 8));
-            strides.push(e.load(e.i64(), field(offsets::STRIDES + 8 * d), 8));
+            strides.push(if unit_last && d + 1 == rank {
+                e.i64c(1)
+            } else {
+                e.load(e.i64(), field(offsets::STRIDES + 8 * d), 8)
+            });
         }
-        let buf = Buf {
+        Buf {
             data,
             shape,
             strides,
             elem,
             name: name.to_string(),
             alloc: None,
-        };
-        self.check_descriptor(&buf);
-        buf
+        }
     }
 
     /// `(value, overflowed)` of an `llvm.*.with.overflow.i64`.
