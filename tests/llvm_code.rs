@@ -88,6 +88,28 @@ fn streamed_results_are_stored_past_the_caches() {
     assert!(count(&text, "sfence", "") >= 1, "{text}");
 }
 
+/// Softmax's row maximum takes three instructions per vector on AVX-512
+/// (`vrangeps`, a NaN test and a masked add putting a NaN back), not
+/// LLVM's six for `llvm.maximum` (a blend on the sign, `vmaxps`, a NaN
+/// fix-up); the baseline x86-64 has no `vrange`.
+#[test]
+fn the_row_maximum_uses_vrange_on_avx512() {
+    let text = asm(
+        "softmax",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "skylake-avx512"],
+    );
+    let maximum = loops(&text)
+        .into_iter()
+        .find(|l| count(&l.join("\n"), "vrangeps", "zmm") >= 4)
+        .expect("a loop of vrangeps");
+    let body = maximum.join("\n");
+    assert_eq!(count(&body, "vblendmps", ""), 0, "{body}");
+    assert_eq!(count(&body, "vmaxps", ""), 0, "{body}");
+    let base = asm("softmax", "x86_64-unknown-linux-gnu", &[]);
+    assert_eq!(count(&base, "vrange", ""), 0);
+}
+
 /// Every example's dense copy (what runs when no size is zero and every
 /// row is contiguous) checks no access the lowering promised inside: no
 /// function of it names an out-of-bounds message, while the checked copy

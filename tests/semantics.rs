@@ -222,6 +222,75 @@ fn float_min_max_propagate_nan_and_select_picks() {
     assert_eq!(values(&out[1]), [-2.0, -0.0, 5.0]);
 }
 
+/// Minimum and maximum over rows long enough for every vector width and
+/// its remainder loops, elementwise and reduced: a NaN of either sign
+/// anywhere wins, `-0 < +0`, infinities order as numbers. (x86 `vrange`,
+/// which the LLVM backend uses on AVX-512, returns the other operand for a
+/// quiet NaN; the lowering must put the NaN back.)
+#[test]
+fn vector_min_max_propagate_nan_and_order_signed_zeros() {
+    let src = "kernel k(a: f32[N, C], b: f32[N, C]) -> (hi: f32[N, C], lo: f32[N, C],
+            mx: f32[N], mn: f32[N], mxd: f64[N], mnd: f64[N]) {
+        hi[n, c] = max(a[n, c], b[n, c]);
+        lo[n, c] = min(a[n, c], b[n, c]);
+        mx[n] = max(c) a[n, c];
+        mn[n] = min(c) a[n, c];
+        mxd[n] = max(c) f64(a[n, c]);
+        mnd[n] = min(c) f64(a[n, c]);
+    }";
+    const C: usize = 70;
+    let negative_nan = f32::from_bits(0xffc0_0000);
+    let rows: Vec<Vec<f32>> = vec![
+        // a NaN inside the vector loop
+        (0..C)
+            .map(|c| if c == 37 { f32::NAN } else { c as f32 - 30.0 })
+            .collect(),
+        // zeros of both signs: +0 is the larger
+        (0..C).map(|c| if c == 50 { 0.0 } else { -0.0 }).collect(),
+        (0..C).map(|_| -0.0).collect(),
+        (0..C)
+            .map(|c| {
+                if c == 3 {
+                    f32::INFINITY
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+            .collect(),
+        // a negative NaN in the scalar remainder, and one first
+        (0..C)
+            .map(|c| if c == C - 1 { negative_nan } else { 1.5 })
+            .collect(),
+        (0..C)
+            .map(|c| if c == 0 { f32::NAN } else { -(c as f32) })
+            .collect(),
+    ];
+    let a: Vec<f32> = rows.concat();
+    // b: the other sign of zero, NaNs elsewhere, plain numbers
+    let b: Vec<f32> = a
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| match i % 5 {
+            0 if x == 0.0 => -x,
+            1 => f32::NAN,
+            2 => -x,
+            _ => 0.25,
+        })
+        .collect();
+    let shape = [rows.len(), C];
+    let out = run(src, "k", &[f32s(&shape, &a), f32s(&shape, &b)]).unwrap();
+    let (mx, mn) = (values(&out[2]), values(&out[3]));
+    assert!(mx[0].is_nan() && mn[0].is_nan());
+    assert_eq!((mx[1].to_bits(), mn[1].to_bits()), (0, (-0.0f64).to_bits()));
+    assert_eq!(mx[2].to_bits(), (-0.0f64).to_bits());
+    assert_eq!((mx[3], mn[3]), (f64::INFINITY, f64::NEG_INFINITY));
+    assert!(mx[4].is_nan() && mn[4].is_nan() && mx[5].is_nan());
+    assert_eq!(
+        format!("{:?}", out[2]),
+        format!("{:?}", out[4]).replace("F64", "F32")
+    );
+}
+
 #[test]
 fn literals_adapt_and_lets_compute_once() {
     let src = "kernel k(x: f64[N], n: u8) -> (y: f64[N], z: u8[N]) {

@@ -245,6 +245,19 @@ impl Target {
         }
     }
 
+    /// Whether code for this target may use AVX-512 F, DQ, BW and VL
+    /// (x86-64-v4): detected on the host, else a `--cpu` with 512-bit
+    /// vectors (every one of them has the four).
+    pub fn has_avx512(&self) -> bool {
+        if self.arch() != "x86_64" {
+            return false;
+        }
+        if self.is_host {
+            return host_has_avx512();
+        }
+        self.cpu.is_some_and(|c| c.vector_bits == 512)
+    }
+
     /// The Cranelift ISA: the host's detected features for `host`, the
     /// architecture's baseline otherwise. Position-independent code, optimized.
     pub fn isa(&self) -> Result<OwnedTargetIsa, TargetError> {
@@ -303,6 +316,17 @@ fn host_dot_products() -> DotProducts {
     } else {
         DotProducts::NONE
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_has_avx512() -> bool {
+    use std::arch::is_x86_feature_detected as has;
+    has!("avx512f") && has!("avx512dq") && has!("avx512bw") && has!("avx512vl")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_has_avx512() -> bool {
+    false
 }
 
 #[cfg(target_arch = "aarch64")]

@@ -6,7 +6,8 @@
 //! op by op) and the interpreter's: `bool` is an `i8` holding 0 or 1;
 //! integer `div`/`rem` check for zero and never trap on `MIN / -1`;
 //! float-to-integer casts saturate; float `min`/`max` are IEEE
-//! `minimum`/`maximum` (`llvm.minimum`/`llvm.maximum`); `exp` on `f32` is
+//! `minimum`/`maximum` (`llvm.minimum`/`llvm.maximum`, or AVX-512's
+//! `vrange` with the NaN put back: `range_min_max`); `exp` on `f32` is
 //! the runtime's recipe inline; other transcendental functions call the
 //! runtime. No fast-math flag is ever set: reassociation and fused
 //! multiply-adds are decided by picojoule's passes and arrive as explicit
@@ -125,6 +126,8 @@ pub struct FnAttrs {
     pub dot: crate::target::DotProducts,
     /// Whether the target is aarch64 (else x86_64).
     pub aarch64: bool,
+    /// Whether the target has AVX-512 F, DQ, BW and VL (`vrangeps`).
+    pub avx512: bool,
     /// Results of at least this many bytes are written with non-temporal
     /// stores where they are aligned (`Profile::nontemporal_bytes`); `None`:
     /// never.
@@ -1588,6 +1591,37 @@ impl<'a> FnLower<'a> {
                 let (elem, lanes) = (vt.elem(), vt.lanes().expect("vector"));
                 let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("sum");
                 let x = self.scalar(d.operands[0]);
+                if kind == "min" || kind == "max" || !elem.is_float() {
+                    // any order gives the same value: fold the high half onto
+                    // the low one log2(lanes) times, narrowing down to 128 bits
+                    // (the narrowest vector register)
+                    let a = if kind == "min" {
+                        ArithOp::Min
+                    } else {
+                        ArithOp::Max
+                    };
+                    let min_lanes = (16 / elem.size_bytes() as u32).clamp(1, lanes);
+                    let mut v = x;
+                    let mut n = lanes;
+                    while n > 1 {
+                        n /= 2;
+                        let width = n.max(min_lanes);
+                        let low: Vec<u32> = (0..width).collect();
+                        let high: Vec<u32> = (0..width).map(|i| n + i % n).collect();
+                        let l = if width == 2 * n {
+                            v
+                        } else {
+                            e.shuffle(v, v, &low)
+                        };
+                        let h = e.shuffle(v, v, &high);
+                        v = match (kind, elem.is_float()) {
+                            ("sum", _) => e.add(l, h),
+                            ("prod", _) => e.mul(l, h),
+                            _ => self.min_max(a, elem, l, h),
+                        };
+                    }
+                    return Some(e.extract(v, 0));
+                }
                 // lane by lane, in order: the reference order of the lanes
                 let mut acc = e.extract(x, 0);
                 for k in 1..lanes {
@@ -1932,6 +1966,9 @@ impl<'a> FnLower<'a> {
     /// IEEE `minimum`/`maximum` on floats; signed or unsigned on integers.
     fn min_max(&self, a: ArithOp, elem: ScalarType, p: V, q: V) -> V {
         let e = self.e;
+        if let Some(r) = self.range_min_max(a, elem, p, q) {
+            return r;
+        }
         let name = match (a, elem.is_float(), elem.is_signed_int()) {
             (ArithOp::Min, true, _) => "llvm.minimum",
             (_, true, _) => "llvm.maximum",
@@ -1941,6 +1978,40 @@ impl<'a> FnLower<'a> {
             (_, false, false) => "llvm.umax",
         };
         e.intrinsic(name, &[e.type_of(p)], &[p, q])
+    }
+
+    /// IEEE `minimum`/`maximum` of float vectors in three instructions
+    /// where AVX-512 has `vrangeps`/`vrangepd`, against six for LLVM's own
+    /// lowering (a blend on the sign, `vmaxps`, a NaN fix-up), whose chain
+    /// bounded a max reduction such as softmax's. `vrange` orders `-0 <
+    /// +0` as `minimum`/`maximum` do but returns the other operand for a
+    /// quiet NaN (IEEE 754-2008 `maxNum`), so lanes where either operand is
+    /// NaN take `p + q`, a NaN. `None` where the target or type has no
+    /// `vrange`.
+    fn range_min_max(&self, a: ArithOp, elem: ScalarType, p: V, q: V) -> Option<V> {
+        let e = self.e;
+        if !self.s.attrs.avx512 || !elem.is_float() {
+            return None;
+        }
+        let t = e.type_of(p);
+        let lanes = e.lanes_of(t)?;
+        let bits = lanes * elem.size_bytes() as u32 * 8;
+        let name = match (elem, bits) {
+            (ScalarType::F32, 128 | 256 | 512) => format!("llvm.x86.avx512.mask.range.ps.{bits}"),
+            (ScalarType::F64, 128 | 256 | 512) => format!("llvm.x86.avx512.mask.range.pd.{bits}"),
+            _ => return None,
+        };
+        // imm[1:0]: 0 min, 1 max; imm[3:2] = 1: the sign of the one chosen
+        let imm = e.int(e.i32(), if a == ArithOp::Min { 0b0100 } else { 0b0101 });
+        let all = e.int(e.int_ty(lanes.max(8)), -1);
+        let mut args = vec![p, q, imm, e.zero(t), all];
+        if bits == 512 {
+            // rounding: the current direction (MXCSR), i.e. none forced
+            args.push(e.int(e.i32(), 4));
+        }
+        let ranged = e.intrinsic(&name, &[], &args);
+        let nan = e.fcmp(FloatPred::LLVMRealUNO, p, q);
+        Some(e.select(nan, e.fadd(p, q), ranged))
     }
 
     // ----- scalars

@@ -139,6 +139,7 @@ fn machine(target: &Target, reloc: RelocMode) -> Result<(TargetMachine, FnAttrs)
         features,
         dot: target.dot_products(),
         aarch64: target.arch() == "aarch64",
+        avx512: target.has_avx512(),
         // x86 only: an aarch64 `stnp` orders nothing, and the barrier it
         // would need is not worth it before measuring on such a machine.
         // `PJ_NONTEMPORAL_BYTES=N`: another threshold (the tests take the
