@@ -947,8 +947,19 @@ impl<'a> FnLower<'a> {
     /// Lowers the ops of `block`; returns the values a `loop.yield` ends it with.
     fn block(&mut self, block: BlockId) -> Result<Vec<V>, CodegenError> {
         let ir = self.ir;
-        for &op in &ir.block(block).ops {
+        let ops = &ir.block(block).ops;
+        let mut k = 0;
+        while k < ops.len() {
+            let op = ops[k];
+            k += 1;
             let d = ir.op(op);
+            if let Some(&rest) = ops.get(k)
+                && let Some(store) = self.streamed_vector_loop(op, rest)
+            {
+                self.aligned_stream_loops(op, rest, store)?;
+                k += 1;
+                continue;
+            }
             match d.opcode {
                 Opcode::Loop(LoopOp::Yield) => {
                     return Ok(d.operands.iter().map(|&v| self.scalar(v)).collect());
@@ -1042,14 +1053,17 @@ impl<'a> FnLower<'a> {
     // ----- loops
 
     fn for_loop(&mut self, op: OpId) -> Result<(), CodegenError> {
+        let d = self.ir.op(op);
+        let (lb, ub) = (self.scalar(d.operands[0]), self.scalar(d.operands[1]));
+        self.for_loop_over(op, lb, ub)
+    }
+
+    /// `loop.for` `op` over `lb..ub` instead of its own bounds.
+    fn for_loop_over(&mut self, op: OpId, lb: V, ub: V) -> Result<(), CodegenError> {
         let ir = self.ir;
         let e = self.e;
         let d = ir.op(op);
-        let (lb, ub, step) = (
-            self.scalar(d.operands[0]),
-            self.scalar(d.operands[1]),
-            self.scalar(d.operands[2]),
-        );
+        let step = self.scalar(d.operands[2]);
         let inits: Vec<V> = d.operands[3..].iter().map(|&v| self.scalar(v)).collect();
         let step_const = ir
             .def_op(d.operands[2])
@@ -1069,6 +1083,118 @@ impl<'a> FnLower<'a> {
             self.vals.insert(*r, LVal::S(v));
         }
         Ok(())
+    }
+
+    /// The streamed vector store of a vector loop `vector` followed by the
+    /// loop `rest` that finishes its range one element at a time (what
+    /// `vectorize` makes of a loop without carried values), when the
+    /// store's address is the loop counter's in a row fixed outside: the
+    /// pair `aligned_stream_loops` can realign.
+    fn streamed_vector_loop(&self, vector: OpId, rest: OpId) -> Option<OpId> {
+        let ir = self.ir;
+        let (v, r) = (ir.op(vector), ir.op(rest));
+        let is_for = |d: &crate::ir::OpData| d.opcode == Opcode::Loop(LoopOp::For);
+        if self.variant != KernelCopy::Dense
+            || self.s.attrs.nontemporal_bytes.is_none()
+            || !is_for(v)
+            || !is_for(r)
+            || v.operands.len() != 3
+            || r.operands.len() != 3
+            || r.operands[0] != v.operands[1]
+        {
+            return None;
+        }
+        let step = |d: &crate::ir::OpData| {
+            ir.def_op(d.operands[2])
+                .and_then(|o| ir.op(o).attr("value"))
+                .and_then(Attr::as_int)
+        };
+        let (lanes, one) = (step(v)?, step(r)?);
+        if one != 1 || lanes < 2 {
+            return None;
+        }
+        let region = ir.entry_block(vector, 0);
+        let iv = ir.block(region).args[0];
+        ir.block(region).ops.iter().copied().find(|&o| {
+            let d = ir.op(o);
+            if d.opcode != Opcode::Vector(VectorOp::Store) {
+                return false;
+            }
+            let idx = &d.operands[2..];
+            self.streamed.contains(&d.operands[1])
+                && self.unchecked(o)
+                && ir.ty(d.operands[0]).lanes() == Some(lanes as u32)
+                && idx.last() == Some(&iv)
+                && idx[..idx.len() - 1]
+                    .iter()
+                    .all(|x| self.vals.contains_key(x))
+        })
+    }
+
+    /// A vector loop and the loop finishing its range (`streamed_vector_loop`),
+    /// run as three: the element loop up to the first address where
+    /// `store`'s vector is aligned to its size, the vector loop from there,
+    /// the element loop after it. Every vector store of the streamed
+    /// result is then one aligned non-temporal store (a NumPy row of 4094
+    /// `f32` starts 8 bytes off 16 every other row, where `store_streaming`
+    /// can stream none of it). Legal because the element loop is the
+    /// original loop, which the vector loop's range may end anywhere in;
+    /// the elements are still computed in order.
+    fn aligned_stream_loops(
+        &mut self,
+        vector: OpId,
+        rest: OpId,
+        store: OpId,
+    ) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let e = self.e;
+        let (v, r) = (ir.op(vector), ir.op(rest));
+        let lanes = ir.ty(ir.op(store).operands[0]).lanes().expect("vector") as i64;
+        let (lo, hi) = (self.scalar(v.operands[0]), self.scalar(r.operands[1]));
+        let buf = self.buffer(ir.op(store).operands[1]);
+        let size = buf.elem.size_bytes() as i64;
+        let vector_bytes = size * lanes;
+        if !(vector_bytes as u64).is_power_of_two() || vector_bytes < 16 {
+            let vend = self.scalar(v.operands[1]);
+            self.for_loop_over(vector, lo, vend)?;
+            return self.for_loop_over(rest, vend, hi);
+        }
+        // the store's row, at the range's first element
+        let at = &ir.op(store).operands[2..];
+        let mut idx: Vec<V> = at[..at.len() - 1].iter().map(|&x| self.scalar(x)).collect();
+        idx.push(lo);
+        let (p, _) = self.address(&buf, &idx, true);
+        let address = e.ptr_to_int(p);
+        // elements to the next multiple of the vector's size, when the
+        // result is large enough to stream and the address a whole
+        // number of elements from it
+        let to_boundary = e.and(e.sub(e.i64c(0), address), e.i64c(vector_bytes - 1));
+        let mut peel = e.sdiv(to_boundary, e.i64c(size));
+        let mut total = e.i64c(size);
+        for &n in &buf.shape {
+            total = e.mul(total, n);
+        }
+        let bytes = self.s.attrs.nontemporal_bytes.unwrap_or(u64::MAX);
+        let large = e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64));
+        let whole = e.icmp(
+            IntPred::LLVMIntEQ,
+            e.and(address, e.i64c(size - 1)),
+            e.i64c(0),
+        );
+        peel = e.select(e.and(large, whole), peel, e.i64c(0));
+        let span = e.sub(hi, lo);
+        let span = e.select(
+            e.icmp(IntPred::LLVMIntSGT, span, e.i64c(0)),
+            span,
+            e.i64c(0),
+        );
+        peel = e.select(e.icmp(IntPred::LLVMIntSLT, peel, span), peel, span);
+        let start = e.add(lo, peel);
+        let vectors = e.sdiv(e.sub(e.add(lo, span), start), e.i64c(lanes));
+        let vend = e.add(start, e.mul(vectors, e.i64c(lanes)));
+        self.for_loop_over(rest, lo, start)?;
+        self.for_loop_over(vector, start, vend)?;
+        self.for_loop_over(rest, vend, hi)
     }
 
     /// A loop whose accesses a precheck at entry can cover gets a second
