@@ -94,6 +94,7 @@ pub fn compile(ir: &IrModule, tier: Tier) -> Result<JitModule, CodegenError> {
     crate::codegen::analysis::require_lowered(ir, Backend::Cranelift)?;
     let mut ids: HashMap<String, FuncId> = HashMap::new();
     let (defined, functions) = super::lower::with_defined(|| -> Result<(), CodegenError> {
+        let mut built = Vec::new();
         for &f in &funcs {
             let name = signature(ir, f).name;
             let id = module.declare_function(
@@ -101,11 +102,11 @@ pub fn compile(ir: &IrModule, tier: Tier) -> Result<JitModule, CodegenError> {
                 Linkage::Local,
                 &kernel_signature(&module, ir, f),
             )?;
-            define_kernel(&mut module, &rt, ir, f, id, tier)?;
+            built.extend(define_kernel(&mut module, &rt, ir, f, id, tier)?);
             let tramp = trampoline(&mut module, ir, f, id, &name)?;
             ids.insert(name, tramp);
         }
-        Ok(())
+        super::lower::define_built(&mut module, built, true)
     });
     defined?;
     module.finalize_definitions()?;

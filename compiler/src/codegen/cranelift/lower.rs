@@ -165,6 +165,9 @@ struct FnLower<'a, 'b, M: Module> {
     unwritten: std::rc::Rc<std::collections::HashSet<ValueId>>,
     /// Frees what is live and returns the status in its parameter.
     fail_exit: Block,
+    /// Each message's data, declared once per function (the fast and
+    /// checked copies of a loop name the same accesses).
+    messages: HashMap<String, cranelift_codegen::ir::GlobalValue>,
     /// Inside a kernel's edge (`edge` loops), where loops are not
     /// versioned: nesting depth.
     unversioned: u32,
@@ -172,8 +175,8 @@ struct FnLower<'a, 'b, M: Module> {
     tier: Tier,
 }
 
-/// Defines the body of `func` (already declared as `id`), and the outlined
-/// bodies of its parallel loops.
+/// Builds the Cranelift IR of `func` (already declared as `id`) and of the
+/// outlined bodies of its parallel loops, for [`define_built`] to compile.
 pub fn define_kernel<M: Module>(
     module: &mut M,
     rt: &RuntimeFuncs,
@@ -181,7 +184,7 @@ pub fn define_kernel<M: Module>(
     func: OpId,
     id: FuncId,
     tier: Tier,
-) -> Result<(), CodegenError> {
+) -> Result<Vec<BuiltFunction>, CodegenError> {
     let name = signature(ir, func).name;
     // Cranelift encodes vectors of at most 128 bits (wider types would be
     // silently narrowed by `cl_value_type`)
@@ -204,7 +207,7 @@ pub fn define_kernel<M: Module>(
     let mut queue = Vec::new();
     // one walk of the function serves its outlined bodies too
     let unwritten = std::rc::Rc::new(closure::unwritten_buffers(ir, func));
-    define_with(
+    let mut built = vec![build_with(
         module,
         (rt, ir, &unwritten, tier),
         id,
@@ -212,11 +215,11 @@ pub fn define_kernel<M: Module>(
         &name,
         &mut queue,
         |l| l.function(func),
-    )?;
+    )?];
     while let Some(o) = queue.pop() {
         let p = module.target_config().pointer_type();
         let s = sig(module, &[p, types::I64, types::I64], Some(types::I32));
-        define_with(
+        built.push(build_with(
             module,
             (rt, ir, &unwritten, tier),
             o.id,
@@ -224,13 +227,97 @@ pub fn define_kernel<M: Module>(
             &name,
             &mut queue,
             |l| l.outlined(&o),
-        )?;
+        )?);
+    }
+    Ok(built)
+}
+
+/// A function's Cranelift IR, built and not yet compiled.
+pub struct BuiltFunction {
+    id: FuncId,
+    name: String,
+    ctx: cranelift_codegen::Context,
+}
+
+/// Compiles `built` and defines each function in `module`. With
+/// `in_parallel`, the functions compile on threads of their own (a
+/// kernel, its shape function and its parallel bodies are independent:
+/// the quick tier's compile of matmul is then its largest function's,
+/// not the sum); the machine code is the same either way. Only for
+/// modules where defining the bytes is all `define_function` does (the
+/// JIT; an object file may also want unwind information).
+pub fn define_built<M: Module>(
+    module: &mut M,
+    mut built: Vec<BuiltFunction>,
+    in_parallel: bool,
+) -> Result<(), CodegenError> {
+    let compile = |isa: &dyn cranelift_codegen::isa::TargetIsa, f: &mut BuiltFunction| {
+        f.ctx
+            .compile(isa, &mut Default::default())
+            .map(|_| ())
+            .map_err(|e| super::internal(format!("{}: {:?}", f.name, e.inner)))
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if in_parallel && built.len() > 1 && workers > 1 {
+        // as many groups as cores, the largest functions first, each to
+        // the group with the fewest instructions so far; the first group
+        // on this thread
+        built.sort_by_key(|f| std::cmp::Reverse(f.ctx.func.dfg.num_insts()));
+        let mut groups: Vec<(usize, Vec<&mut BuiltFunction>)> = (0..workers.min(built.len()))
+            .map(|_| (0, Vec::new()))
+            .collect();
+        for f in &mut built {
+            let g = groups
+                .iter_mut()
+                .min_by_key(|(size, _)| *size)
+                .expect("at least one group");
+            g.0 += f.ctx.func.dfg.num_insts();
+            g.1.push(f);
+        }
+        let isa = module.isa();
+        let compile_all = move |fs: Vec<&mut BuiltFunction>| -> Result<(), CodegenError> {
+            fs.into_iter().try_for_each(|f| compile(isa, f))
+        };
+        let mut groups = groups.into_iter().map(|(_, fs)| fs);
+        let here = groups.next().expect("at least one group");
+        std::thread::scope(|scope| -> Result<(), CodegenError> {
+            let others: Vec<_> = groups
+                .map(|fs| scope.spawn(move || compile_all(fs)))
+                .collect();
+            compile_all(here)?;
+            for t in others {
+                t.join().expect("Cranelift does not panic")?;
+            }
+            Ok(())
+        })?;
+        for f in &mut built {
+            let code = f.ctx.compiled_code().expect("compiled");
+            let relocs: Vec<_> = code
+                .buffer
+                .relocs()
+                .iter()
+                .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &f.ctx.func, f.id))
+                .collect();
+            let alignment = u64::from(code.buffer.alignment);
+            module
+                .define_function_bytes(f.id, alignment, code.code_buffer(), &relocs)
+                .map_err(|e| super::internal(format!("{}: {e:?}", f.name)))?;
+        }
+    } else {
+        for f in &mut built {
+            module
+                .define_function(f.id, &mut f.ctx)
+                .map_err(|e| super::internal(format!("{}: {e:?}", f.name)))?;
+        }
+    }
+    for f in &built {
+        report_compiled(f);
     }
     Ok(())
 }
 
-/// Builds one Cranelift function with `body` and defines it as `id`.
-fn define_with<M: Module>(
+/// Builds one Cranelift function with `body`, to be defined as `id`.
+fn build_with<M: Module>(
     module: &mut M,
     (rt, ir, unwritten, tier): (
         &RuntimeFuncs,
@@ -243,7 +330,7 @@ fn define_with<M: Module>(
     name: &str,
     queue: &mut Vec<Outline>,
     body: impl FnOnce(&mut FnLower<'_, '_, M>) -> Result<(), CodegenError>,
-) -> Result<(), CodegenError> {
+) -> Result<BuiltFunction, CodegenError> {
     let mut ctx = module.make_context();
     ctx.func.signature = signature;
     let mut fctx = FunctionBuilderContext::new();
@@ -261,6 +348,7 @@ fn define_with<M: Module>(
             alloc_table: None,
             alloc_slot: HashMap::new(),
             fail_exit: Block::from_u32(0),
+            messages: HashMap::new(),
             pending: Vec::new(),
             fast: HashMap::new(),
             unwritten: unwritten.clone(),
@@ -278,17 +366,25 @@ fn define_with<M: Module>(
     // [`with_listing`]: collect it (`pj repl`'s `:asm`)
     // `PJ_CLIF=1`: the Cranelift IR as lowered, before Cranelift's passes;
     // `PJ_CLIF=opt`: after them (what instruction selection sees)
-    let clif = std::env::var("PJ_CLIF").ok();
-    if clif.as_deref().is_some_and(|v| v != "opt") {
+    if std::env::var("PJ_CLIF").is_ok_and(|v| v != "opt") {
         eprintln!("; {name} (CLIF)\n{}", ctx.func.display());
     }
     let env = std::env::var_os("PJ_DISASM").is_some();
     let listing = LISTING.with(|l| l.borrow().is_some());
     ctx.set_disasm(env || listing);
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| super::internal(format!("{name}: {e:?}")))?;
-    if clif.as_deref() == Some("opt") {
+    Ok(BuiltFunction {
+        id,
+        name: name.to_string(),
+        ctx,
+    })
+}
+
+/// After compiling `f`: the developer's listings asked for, on this
+/// thread.
+fn report_compiled(f: &BuiltFunction) {
+    let (id, name, ctx) = (f.id, &f.name, &f.ctx);
+    let env = std::env::var_os("PJ_DISASM").is_some();
+    if std::env::var("PJ_CLIF").is_ok_and(|v| v == "opt") {
         eprintln!(
             "; {name} (CLIF after Cranelift's passes)\n{}",
             ctx.func.display()
@@ -317,8 +413,6 @@ fn define_with<M: Module>(
             }
         });
     }
-    module.clear_context(&mut ctx);
-    Ok(())
 }
 
 thread_local! {
@@ -456,18 +550,25 @@ impl<M: Module> FnLower<'_, '_, M> {
 
     /// A static message in the module's data; returns (pointer, length).
     fn message(&mut self, text: &str) -> Result<(Value, Value), CodegenError> {
-        let id = self.module.declare_anonymous_data(false, false)?;
-        let mut d = DataDescription::new();
-        d.define(text.as_bytes().to_vec().into_boxed_slice());
-        self.module.define_data(id, &d)?;
-        let gv = self.module.declare_data_in_func(id, self.b.func);
-        // absolute in the JIT, as [`func_ref_in`] says
-        if !self.module.isa().flags().is_pic()
-            && let cranelift_codegen::ir::GlobalValueData::Symbol { colocated, .. } =
-                &mut self.b.func.global_values[gv]
-        {
-            *colocated = false;
-        }
+        let gv = match self.messages.get(text) {
+            Some(&gv) => gv,
+            None => {
+                let id = self.module.declare_anonymous_data(false, false)?;
+                let mut d = DataDescription::new();
+                d.define(text.as_bytes().to_vec().into_boxed_slice());
+                self.module.define_data(id, &d)?;
+                let gv = self.module.declare_data_in_func(id, self.b.func);
+                // absolute in the JIT, as [`func_ref_in`] says
+                if !self.module.isa().flags().is_pic()
+                    && let cranelift_codegen::ir::GlobalValueData::Symbol { colocated, .. } =
+                        &mut self.b.func.global_values[gv]
+                {
+                    *colocated = false;
+                }
+                self.messages.insert(text.to_string(), gv);
+                gv
+            }
+        };
         let p = self.b.ins().symbol_value(self.ptr, gv);
         let len = self.iconst(self.ptr, text.len() as i64);
         Ok((p, len))

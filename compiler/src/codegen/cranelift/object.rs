@@ -47,7 +47,7 @@ pub fn emit_object(
             Linkage::Export,
             &kernel_signature(&module, ir, f),
         )?;
-        define_kernel(
+        let built = define_kernel(
             &mut module,
             &rt,
             ir,
@@ -55,6 +55,9 @@ pub fn emit_object(
             id,
             crate::codegen::Tier::Optimizing,
         )?;
+        // one at a time: an object's functions may carry unwind information
+        // that only `define_function` writes
+        super::lower::define_built(&mut module, built, false)?;
     }
     let product = module.finish();
     product.emit().map_err(|e| super::internal(e.to_string()))
