@@ -437,7 +437,11 @@ fn alternatives(
             ("an eighth of L2", p.cache.l2_bytes / 8),
             ("half of L2", p.cache.l2_bytes / 2),
         ] {
-            let b = sch::cache_block_for(bytes as i64, esize);
+            let b = sch::cache_block_for(
+                bytes as i64,
+                esize,
+                current.map_or(sch::CACHE_BLOCK_K, |c| c.k),
+            );
             let mut v = pre.clone();
             v.op_mut(stage).set_attr(sch::BLOCK_K, Attr::Int(b.k));
             v.op_mut(stage).set_attr(sch::BLOCK_COLS, Attr::Int(b.cols));

@@ -59,3 +59,38 @@ fn pass_cases() {
         insta::assert_snapshot!(check(path, pipeline.trim()));
     });
 }
+
+/// A matrix product's cache blocks take as many steps of the reduction as
+/// keep the packed panel one register block reads in two thirds of L1: on
+/// an AVX-512 profile (48 KiB), 128 with the 512-bit blocks of 6 rows x 4
+/// vectors (256 bytes of `f32` a step) and all 256 with 128-bit vectors
+/// (2 vectors, 32 bytes a step); for the 8-bit product, whose packed
+/// operand is a quarter of the bytes, 256 at either width.
+#[test]
+fn cache_blocks_keep_a_register_blocks_panel_in_l1() {
+    use pj_compiler::target::{Target, profile::Profile};
+    let avx512 = Target::parse("x86_64-unknown-linux-gnu")
+        .and_then(|t| t.with_cpu("sapphirerapids"))
+        .expect("a supported cpu");
+    let profile = Profile::for_target(&avx512);
+    for (example, bits, steps) in [
+        ("matmul", 512, 128),
+        ("matmul", 128, 256),
+        ("qdot", 512, 256),
+        ("qdot", 128, 256),
+    ] {
+        let src = read(&root().join(format!("examples/{example}.pj")));
+        let mut m = compile(&format!("{example}.pj"), &src);
+        PassManager::parse("schedule")
+            .expect("known pass")
+            .for_profile(&profile)
+            .vector_bits(bits)
+            .run(&mut m)
+            .expect("schedules");
+        let text = assert_round_trip(&m, false);
+        assert!(
+            text.contains(&format!("block_k = {steps}")),
+            "{example} at {bits} bits:\n{text}"
+        );
+    }
+}

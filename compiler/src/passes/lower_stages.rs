@@ -1900,7 +1900,11 @@ impl<'m> Lowerer<'m> {
         let elem = self.m.ty(self.m.result(op)).elem();
         let bytes = (self.vector_bits / 8) as usize;
         let lanes = (bytes / elem.size_bytes().max(1)) as i64;
-        let per_row = if multi_row && bytes < 64 { 2 } else { 4 };
+        let per_row = if multi_row {
+            row_block_vectors(bytes as i64)
+        } else {
+            4
+        };
         (self.block_vectors.unwrap_or(per_row), lanes)
     }
 
@@ -2970,6 +2974,13 @@ impl<'m> Lowerer<'m> {
 
 /// Rows per block of a `reduce_order = vector` stage.
 const ROW_BLOCK: i64 = 6;
+
+/// Vectors per row of a block of [`ROW_BLOCK`] rows at `vector_bytes` per
+/// vector (`Lowerer::vector_block_shape`): 2 below 512 bits (16
+/// registers), 4 with AVX-512's 32.
+pub fn row_block_vectors(vector_bytes: i64) -> i64 {
+    if vector_bytes < 64 { 2 } else { 4 }
+}
 
 /// Row blocks per panel of a `reduce_order = vector` stage with a cache
 /// block, at most: every row of a panel reads each packed block of the

@@ -145,6 +145,8 @@ pub struct PassManager {
     vector_bits: u32,
     /// `dot_products`'s setting.
     dot_products: crate::target::DotProducts,
+    /// `for_profile`'s setting (the host's when unset).
+    profile: Option<crate::target::profile::Profile>,
 }
 
 impl PassManager {
@@ -157,6 +159,7 @@ impl PassManager {
             reassoc: false,
             vector_bits: vectorize::DEFAULT_WIDTH as u32,
             dot_products: crate::target::DotProducts::NONE,
+            profile: None,
         }
     }
 
@@ -191,11 +194,8 @@ impl PassManager {
 
     /// Makes the target-dependent passes (`schedule`) decide for `profile`.
     pub fn for_profile(mut self, profile: &crate::target::profile::Profile) -> PassManager {
-        for p in &mut self.passes {
-            if p.name() == "schedule" {
-                *p = Box::new(schedule::AutoSchedule::for_profile(profile.clone()));
-            }
-        }
+        self.profile = Some(profile.clone());
+        self.configure_vectors();
         self
     }
 
@@ -240,6 +240,14 @@ impl PassManager {
                         vector_bits: bits,
                         dot_products: dot,
                     })
+                }
+                "schedule" => {
+                    let profile = self
+                        .profile
+                        .get_or_insert_with(crate::target::profile::Profile::host);
+                    let mut s = schedule::AutoSchedule::for_profile(profile.clone());
+                    s.vector_bits = bits;
+                    *p = Box::new(s);
                 }
                 _ => {}
             }
