@@ -1190,36 +1190,82 @@ fn transposed<T: Copy>(storage: &[T], h: usize, w: usize) -> Vec<T> {
 /// A buffer holding `bytes` as `[w, h]` row-major, seen as its `[h, w]`
 /// transpose (strides `[1, h]`).
 /// A broadcast view of one element as 2^60 (stride 0): no row-major copy
-/// of it fits in memory, and the LLVM backend, which would make one, says
-/// so instead of running.
-#[cfg(feature = "llvm")]
+/// of it fits in memory, and every native backend, which would make one
+/// (a kernel's body runs on contiguous rows), says so instead of running.
 #[test]
 fn a_view_too_large_to_copy_row_major_is_a_clear_error() {
-    use pj_compiler::codegen::{Backend, KernelArg};
+    use pj_compiler::codegen::KernelArg;
     let m = compile(
         "k.pj",
         "kernel k(x: f32[N]) -> y: f32[2] { y[i] = x[0] * f32(i); }",
     );
-    let code = common::jit(&m, Backend::Llvm);
-    let mut x = pj_runtime::Buffer::from_bytes(pj_runtime::ElemType::F32, &[1], &[0; 4]).unwrap();
-    // SAFETY: every index of the view maps to the one element (stride 0);
-    // the buffer frees by its own byte count
-    unsafe {
-        let d = &mut *x.descriptor();
-        d.shape[0] = 1 << 60;
-        d.strides[0] = 0;
+    for code in jit_all(&m) {
+        let mut x =
+            pj_runtime::Buffer::from_bytes(pj_runtime::ElemType::F32, &[1], &[0; 4]).unwrap();
+        // SAFETY: every index of the view maps to the one element (stride
+        // 0); the buffer frees by its own byte count
+        unsafe {
+            let d = &mut *x.descriptor();
+            d.shape[0] = 1 << 60;
+            d.strides[0] = 0;
+        }
+        let mut y = pj_runtime::Buffer::zeros(pj_runtime::ElemType::F32, &[2]).unwrap();
+        let err = code
+            .kernel("k")
+            .unwrap()
+            .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut y])
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("cannot allocate a row-major copy of `x` (its last stride is not 1)"),
+            "{}: {err}",
+            code.backend()
+        );
     }
-    let mut y = pj_runtime::Buffer::zeros(pj_runtime::ElemType::F32, &[2]).unwrap();
-    let err = code
-        .kernel("k")
-        .unwrap()
-        .call_buffers(&mut [KernelArg::Array(&mut x)], &mut [&mut y])
-        .unwrap_err();
-    assert!(
-        err.message
-            .contains("cannot allocate a row-major copy of `x` (its last stride is not 1)"),
-        "{err}"
+}
+
+/// A kernel that fails after its strided arguments were copied row-major
+/// (an integer division by zero, found in the body): the error is the
+/// interpreter's and the strided result is left as it was (nothing is
+/// copied back; the failure exit frees the copies).
+#[test]
+fn a_failure_after_row_major_copies_frees_them_and_says_why() {
+    use pj_compiler::codegen::KernelArg;
+    use pj_runtime::ElemType;
+    let m = compile(
+        "k.pj",
+        "kernel k(x: i32[H, W], d: i32) -> y: i32[H, W] { y[i, j] = x[i, j] / d; }",
     );
+    let (h, w) = (5usize, 7usize);
+    let bytes: Vec<u8> = (0..(h * w) as i32).flat_map(|v| v.to_le_bytes()).collect();
+    let want = interp::run(
+        &m,
+        "k",
+        &[
+            Value::Array(Tensor::new(
+                ScalarType::I32,
+                vec![h, w],
+                (0..(h * w) as i32).map(Scalar::I32).collect(),
+            )),
+            Value::Scalar(Scalar::I32(0)),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    for code in jit_all(&m) {
+        let mut x = transposed_view(ElemType::I32, h, w, &bytes);
+        let mut y = transposed_view(ElemType::I32, h, w, &vec![7u8; 4 * h * w]);
+        let err = code
+            .kernel("k")
+            .unwrap()
+            .call_buffers(
+                &mut [KernelArg::Array(&mut x), KernelArg::Scalar(Scalar::I32(0))],
+                &mut [&mut y],
+            )
+            .unwrap_err();
+        assert_eq!(err.message, want, "{}", code.backend());
+        assert!(y.bytes().iter().all(|&b| b == 7), "{}", code.backend());
+    }
 }
 
 fn transposed_view(
@@ -1243,8 +1289,8 @@ fn transposed_view(
 
 /// Arguments and results given as transposed views (strides `[1, H]`),
 /// without boundary modes: the vector loads of the inputs and the vector
-/// stores of the results take their strided paths (lane by lane in
-/// Cranelift; in LLVM, row-major copies in and out of the kernel), for
+/// stores of the results take their strided paths (row-major copies in
+/// and out of the kernel's body), for
 /// 4-byte and 1-byte elements, and every result element lands where the
 /// view says.
 #[test]

@@ -2,7 +2,10 @@
 //! at a time, for any `cranelift_module::Module` (JIT or object file).
 //!
 //! Values: scalars are Cranelift values (`bool` is an `i8` holding 0 or 1);
-//! a buffer is its data pointer plus one shape and one stride value per dim.
+//! a buffer is its data pointer plus one shape and one stride value per dim
+//! (in a kernel's body the last stride is the constant 1: the exported
+//! function copies arrays with another row-major, `row_major_entry`; shape
+//! companions take any stride, lane by lane).
 //! Semantics follow `dialects::arith` exactly: integer `div`/`rem` check for
 //! zero and never trap on `MIN / -1`; float-to-integer casts saturate; float
 //! `min`/`max` are IEEE `minimum`/`maximum` (Cranelift's `fmin`/`fmax`);
@@ -36,6 +39,8 @@ pub struct RuntimeFuncs {
     fail: FuncId,
     alloc: FuncId,
     free: FuncId,
+    contiguous: FuncId,
+    copy_back: FuncId,
     math: HashMap<&'static str, FuncId>,
 }
 
@@ -71,6 +76,8 @@ pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, Codege
         fail: ids[runtime::FAIL.name],
         alloc: ids[runtime::ALLOC.name],
         free: ids[runtime::FREE.name],
+        contiguous: ids[runtime::CONTIGUOUS.name],
+        copy_back: ids[runtime::COPY_BACK.name],
         math: runtime::MATH
             .iter()
             .map(|f| (f.name, ids[f.name]))
@@ -168,6 +175,13 @@ struct FnLower<'a, 'b, M: Module> {
     /// Each message's data, declared once per function (the fast and
     /// checked copies of a loop name the same accesses).
     messages: HashMap<String, cranelift_codegen::ir::GlobalValue>,
+    /// Entries of `alloc_table`, which the failure exit frees.
+    table_entries: usize,
+    /// Every array's rows are contiguous (a kernel's body, behind the
+    /// function that copies strided arrays: [`FnLower::row_major_entry`]):
+    /// the last stride is the constant 1 and no access has a path for
+    /// another.
+    rows_contiguous: bool,
     /// Inside a kernel's edge (`edge` loops), where loops are not
     /// versioned: nesting depth.
     unversioned: u32,
@@ -207,21 +221,44 @@ pub fn define_kernel<M: Module>(
     let mut queue = Vec::new();
     // one walk of the function serves its outlined bodies too
     let unwritten = std::rc::Rc::new(closure::unwritten_buffers(ir, func));
-    let mut built = vec![build_with(
+    // a kernel runs on row-contiguous arrays behind a function that copies
+    // strided ones; a shape companion reads its arrays where they are
+    let companion = ir.op(func).attr("shape_of").is_some();
+    let mut built = Vec::new();
+    let body_id = if companion {
+        id
+    } else {
+        let body_id = module.declare_function(
+            &format!("{name}.body"),
+            Linkage::Local,
+            &kernel_signature(module, ir, func),
+        )?;
+        built.push(build_with(
+            module,
+            (rt, ir, &unwritten, tier, false),
+            id,
+            kernel_signature(module, ir, func),
+            &name,
+            &mut queue,
+            |l| l.row_major_entry(func, body_id),
+        )?);
+        body_id
+    };
+    built.push(build_with(
         module,
-        (rt, ir, &unwritten, tier),
-        id,
+        (rt, ir, &unwritten, tier, !companion),
+        body_id,
         kernel_signature(module, ir, func),
         &name,
         &mut queue,
         |l| l.function(func),
-    )?];
+    )?);
     while let Some(o) = queue.pop() {
         let p = module.target_config().pointer_type();
         let s = sig(module, &[p, types::I64, types::I64], Some(types::I32));
         built.push(build_with(
             module,
-            (rt, ir, &unwritten, tier),
+            (rt, ir, &unwritten, tier, !companion),
             o.id,
             s,
             &name,
@@ -319,11 +356,12 @@ pub fn define_built<M: Module>(
 /// Builds one Cranelift function with `body`, to be defined as `id`.
 fn build_with<M: Module>(
     module: &mut M,
-    (rt, ir, unwritten, tier): (
+    (rt, ir, unwritten, tier, rows_contiguous): (
         &RuntimeFuncs,
         &IrModule,
         &std::rc::Rc<std::collections::HashSet<ValueId>>,
         Tier,
+        bool,
     ),
     id: FuncId,
     signature: Signature,
@@ -349,6 +387,8 @@ fn build_with<M: Module>(
             alloc_slot: HashMap::new(),
             fail_exit: Block::from_u32(0),
             messages: HashMap::new(),
+            table_entries: 0,
+            rows_contiguous,
             pending: Vec::new(),
             fast: HashMap::new(),
             unwritten: unwritten.clone(),
@@ -676,6 +716,144 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
     }
 
+    /// In a kernel's body (`rows_contiguous`), the last stride of `buf` is
+    /// the constant 1: what [`FnLower::row_major_entry`] guarantees.
+    fn rows_are_contiguous(&mut self, buf: &mut Buf) {
+        if self.rows_contiguous
+            && let Some(last) = buf.strides.last_mut()
+        {
+            *last = self.iconst(types::I64, 1);
+        }
+    }
+
+    /// A kernel's exported function: checks the arguments as the body
+    /// does, then calls the body `body` (same signature) with them when
+    /// every array's rows are contiguous; else with row-major copies of
+    /// the arrays whose last stride is not 1 (`pj_rt_contiguous`), copying
+    /// results back after success and freeing the copies on every path.
+    /// The body then needs no path for another stride: its vector
+    /// accesses are one instruction each (qdot's quick tier compiled a
+    /// byte-by-byte gather beside every checked vector load).
+    fn row_major_entry(&mut self, func: OpId, body_fn: FuncId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let sig = signature(ir, func);
+        let n_params = sig.params.len();
+        let names: Vec<String> = sig
+            .params
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(sig.results.iter().cloned())
+            .collect();
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.fail_exit = self.b.create_block();
+        self.b.append_block_param(self.fail_exit, types::I32);
+        self.b.switch_to_block(entry);
+        let body = ir.entry_block(func, 0);
+        let args = ir.block(body).args.clone();
+        let params = self.b.block_params(entry).to_vec();
+        // the copies' table, empty before the first check can fail
+        let arrays = args
+            .iter()
+            .filter(|&&a| !matches!(ir.ty(a), IrType::Scalar(_)))
+            .count();
+        let table = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (16 * arrays) as u32,
+            3,
+        ));
+        let null = self.iconst(self.ptr, 0);
+        for k in 0..arrays {
+            self.set_alloc_entry(table, k, null, null);
+        }
+        self.alloc_table = Some(table);
+        self.table_entries = arrays;
+        let mut bufs = Vec::new();
+        for (i, (&arg, &p)) in args.iter().zip(&params).enumerate() {
+            if matches!(ir.ty(arg), IrType::Scalar(_)) {
+                self.vals.insert(arg, CVal::S(p));
+            } else {
+                let b = self.load_descriptor(p, ir.ty(arg), &names[i])?;
+                self.vals.insert(arg, CVal::B(b.clone()));
+                bufs.push((i, b));
+            }
+        }
+        for (i, b) in &bufs {
+            if *i >= n_params {
+                self.check_result_layout(b)?;
+            }
+        }
+        self.check_no_overlap(body, n_params, &names)?;
+        // every row contiguous: the body on the arguments as they are
+        let mut rows_ok = self.iconst(types::I8, 1);
+        for (_, b) in &bufs {
+            if let Some(&st) = b.strides.last() {
+                let unit = self.b.ins().icmp_imm_s(IntCC::Equal, st, 1);
+                rows_ok = self.b.ins().band(rows_ok, unit);
+            }
+        }
+        let direct = self.b.create_block();
+        let copying = self.b.create_block();
+        self.b.ins().brif(rows_ok, direct, &[], copying, &[]);
+        self.b.switch_to_block(direct);
+        let st = self.call(body_fn, &params).expect("a status");
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(copying);
+        let desc_bytes = std::mem::size_of::<pj_runtime::PjBuffer>() as u32;
+        let mut operands = params.clone();
+        let mut copies = Vec::new();
+        for (k, (i, b)) in bufs.iter().enumerate() {
+            let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                desc_bytes,
+                3,
+            ));
+            let desc = self.b.ins().stack_addr(self.ptr, slot, 0);
+            let copy_in = self.iconst(types::I32, i64::from(*i < n_params));
+            let bytes = self
+                .call(self.rt.contiguous, &[desc, params[*i], copy_in])
+                .expect("returns the bytes copied");
+            let ok = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, bytes, 0);
+            let z = self.zero64();
+            self.check(
+                ok,
+                status::OUT_OF_MEMORY,
+                &checks::contiguous_copy_failed(&b.name),
+                z,
+                z,
+            )?;
+            let data = self.b.ins().load(
+                self.ptr,
+                MemFlagsData::trusted(),
+                desc,
+                offsets::DATA as i32,
+            );
+            self.set_alloc_entry(table, k, data, bytes);
+            operands[*i] = desc;
+            copies.push((k, *i, desc));
+        }
+        let st = self.call(body_fn, &operands).expect("a status");
+        let cont = self.b.create_block();
+        self.b
+            .ins()
+            .brif(st, self.fail_exit, &[BlockArg::Value(st)], cont, &[]);
+        self.b.switch_to_block(cont);
+        for &(_, i, desc) in copies.iter().filter(|(_, i, _)| *i >= n_params) {
+            self.call(self.rt.copy_back, &[params[i], desc]);
+        }
+        for &(k, _, _) in &copies {
+            let (p, n) = self.alloc_entry(table, k);
+            self.call(self.rt.free, &[p, n]);
+        }
+        let zero = self.iconst(types::I32, 0);
+        self.b.ins().return_(&[zero]);
+        self.failure_exit();
+        Ok(())
+    }
+
     fn function(&mut self, func: OpId) -> Result<(), CodegenError> {
         let ir = self.ir;
         let sig = signature(ir, func);
@@ -700,13 +878,16 @@ impl<M: Module> FnLower<'_, '_, M> {
             };
             self.vals.insert(arg, v);
         }
-        for &arg in &ir.block(body).args[sig.params.len()..] {
-            if let CVal::B(b) = &self.vals[&arg] {
-                let b = b.clone();
-                self.check_result_layout(&b)?;
+        // a kernel's body: its entry checked the layouts
+        if !self.rows_contiguous {
+            for &arg in &ir.block(body).args[sig.params.len()..] {
+                if let CVal::B(b) = &self.vals[&arg] {
+                    let b = b.clone();
+                    self.check_result_layout(&b)?;
+                }
             }
+            self.check_no_overlap(body, sig.params.len(), &names)?;
         }
-        self.check_no_overlap(body, sig.params.len(), &names)?;
         self.block(body)?;
         self.failure_exit();
         Ok(())
@@ -802,6 +983,7 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
         });
         self.alloc_slot.clear();
+        self.table_entries = ops.len();
         if ops.is_empty() {
             self.alloc_table = None;
             return;
@@ -842,7 +1024,7 @@ impl<M: Module> FnLower<'_, '_, M> {
         self.b.switch_to_block(self.fail_exit);
         let code = self.b.block_params(self.fail_exit)[0];
         if let Some(table) = self.alloc_table {
-            for k in 0..self.alloc_slot.len() {
+            for k in 0..self.table_entries {
                 let (p, n) = self.alloc_entry(table, k);
                 self.call(self.rt.free, &[p, n]);
             }
@@ -854,6 +1036,10 @@ impl<M: Module> FnLower<'_, '_, M> {
     fn load_descriptor(&mut self, p: Value, ty: &IrType, name: &str) -> Result<Buf, CodegenError> {
         let elem = ty.elem();
         let rank = ty.rank().unwrap_or(0);
+        if self.rows_contiguous {
+            // a kernel's body: its entry checked the descriptor
+            return Ok(self.read_descriptor(p, elem, rank, name));
+        }
         let zero = self.iconst(self.ptr, 0);
         let z64 = self.zero64();
         let nonnull = self.b.ins().icmp(IntCC::NotEqual, p, zero);
@@ -884,6 +1070,15 @@ impl<M: Module> FnLower<'_, '_, M> {
         );
         let msg = checks::wrong_type(name, elem, rank);
         self.check(ok, status::BAD_ARGUMENT, &msg, a, b)?;
+        let buf = self.read_descriptor(p, elem, rank, name);
+        self.check_descriptor(&buf)?;
+        Ok(buf)
+    }
+
+    /// The data pointer, shape and strides of descriptor `p` (the last
+    /// stride the constant 1 in a kernel's body).
+    fn read_descriptor(&mut self, p: Value, elem: ScalarType, rank: usize, name: &str) -> Buf {
+        let flags = MemFlagsData::trusted();
         let data = self.b.ins().load(self.ptr, flags, p, offsets::DATA as i32);
         let mut shape = Vec::new();
         let mut strides = Vec::new();
@@ -900,7 +1095,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 (offsets::STRIDES + 8 * d) as i32,
             ));
         }
-        let buf = Buf {
+        let mut buf = Buf {
             data,
             shape,
             strides,
@@ -908,8 +1103,8 @@ impl<M: Module> FnLower<'_, '_, M> {
             name: name.to_string(),
             alloc: None,
         };
-        self.check_descriptor(&buf)?;
-        Ok(buf)
+        self.rows_are_contiguous(&mut buf);
+        buf
     }
 
     /// Refuses a descriptor no array can have, before anything uses it: a
@@ -1288,9 +1483,11 @@ impl<M: Module> FnLower<'_, '_, M> {
                     };
                 }
             }
-            let last_stride = *buf.strides.last().expect("rank >= 1");
-            let unit = self.b.ins().icmp_imm_s(IntCC::Equal, last_stride, 1);
-            ok = self.b.ins().band(ok, unit);
+            if !self.rows_contiguous {
+                let last_stride = *buf.strides.last().expect("rank >= 1");
+                let unit = self.b.ins().icmp_imm_s(IntCC::Equal, last_stride, 1);
+                ok = self.b.ins().band(ok, unit);
+            }
             let off_bytes = self.b.ins().imul_imm_s(offset, elem_bytes);
             let off_bytes = if self.ptr == types::I64 {
                 off_bytes
@@ -1535,7 +1732,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let data = next(self, self.ptr);
                     let shape: Vec<Value> = (0..*rank).map(|_| next(self, types::I64)).collect();
                     let strides: Vec<Value> = (0..*rank).map(|_| next(self, types::I64)).collect();
-                    let buf = Buf {
+                    let mut buf = Buf {
                         data,
                         shape,
                         strides,
@@ -1543,6 +1740,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                         name: name.clone(),
                         alloc: None,
                     };
+                    self.rows_are_contiguous(&mut buf);
                     self.vals.insert(*value, CVal::B(buf));
                 }
             }
@@ -1879,8 +2077,12 @@ impl<M: Module> FnLower<'_, '_, M> {
                 if !store && d.attr("oob").is_some() {
                     // lanes outside read zero: one load when every lane is
                     // inside and contiguous, else lane by lane
-                    let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
-                    let all = self.b.ins().band(ok, unit);
+                    let all = if self.rows_contiguous {
+                        ok
+                    } else {
+                        let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
+                        self.b.ins().band(ok, unit)
+                    };
                     let r = self.vector_load_or_lanes(&vir, all, addr, |s, k| {
                         let mut lane_idx = idx.clone();
                         let li = lane_idx.last_mut().expect("rank >= 1");
@@ -1896,6 +2098,15 @@ impl<M: Module> FnLower<'_, '_, M> {
                     let access = checks::access(store, true, &buf.name);
                     let at = self.at(op);
                     self.check_access(ok, &access, &at, &idx, &buf.shape, lanes)?;
+                }
+                if self.rows_contiguous {
+                    let flags = MemFlagsData::trusted();
+                    if store {
+                        let x = self.scalar(d.operands[0]);
+                        self.store_vector(&vir, x, addr, 0);
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.load_vector(&vir, flags, addr, 0)));
                 }
                 // contiguous lanes: one vector access; strided: lane by lane
                 let unit = self.b.ins().icmp_imm_s(IntCC::Equal, stride, 1);
