@@ -266,6 +266,18 @@ pub struct KernelSignature {
     pub results: Vec<String>,
 }
 
+impl KernelSignature {
+    /// The names of the arguments a kernel's function takes: its
+    /// parameters, then its results.
+    pub fn arg_names(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(self.results.iter().cloned())
+            .collect()
+    }
+}
+
 fn strings(a: Option<&Attr>) -> Vec<String> {
     a.and_then(Attr::as_array)
         .map(|a| {

@@ -738,20 +738,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ir = self.ir;
         let sig = signature(ir, func);
         let n_params = sig.params.len();
-        let names: Vec<String> = sig
-            .params
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(sig.results.iter().cloned())
-            .collect();
-        let entry = self.b.create_block();
-        self.b.append_block_params_for_function_params(entry);
-        self.fail_exit = self.b.create_block();
-        self.b.append_block_param(self.fail_exit, types::I32);
-        self.b.switch_to_block(entry);
+        let names = sig.arg_names();
+        let params = self.open_function();
         let body = ir.entry_block(func, 0);
         let args = ir.block(body).args.clone();
-        let params = self.b.block_params(entry).to_vec();
         // the copies' table, empty before the first check can fail
         let arrays = args
             .iter()
@@ -854,23 +844,24 @@ impl<M: Module> FnLower<'_, '_, M> {
         Ok(())
     }
 
-    fn function(&mut self, func: OpId) -> Result<(), CodegenError> {
-        let ir = self.ir;
-        let sig = signature(ir, func);
-        let names: Vec<String> = sig
-            .params
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(sig.results.iter().cloned())
-            .collect();
+    /// The entry block, with the function's parameters (returned), and the
+    /// failure exit; continues in the entry block.
+    fn open_function(&mut self) -> Vec<Value> {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.fail_exit = self.b.create_block();
         self.b.append_block_param(self.fail_exit, types::I32);
         self.b.switch_to_block(entry);
+        self.b.block_params(entry).to_vec()
+    }
+
+    fn function(&mut self, func: OpId) -> Result<(), CodegenError> {
+        let ir = self.ir;
+        let sig = signature(ir, func);
+        let names = sig.arg_names();
+        let params = self.open_function();
         let body = ir.entry_block(func, 0);
         self.declare_allocs(body);
-        let params = self.b.block_params(entry).to_vec();
         for (i, (&arg, &p)) in ir.block(body).args.iter().zip(&params).enumerate() {
             let v = match ir.ty(arg) {
                 IrType::Scalar(_) => CVal::S(p),

@@ -330,15 +330,6 @@ pub fn define_kernel(
     Ok(())
 }
 
-/// The names of a kernel's arguments: its parameters, then its results.
-fn arg_names(sig: &crate::dialects::KernelSignature) -> Vec<String> {
-    sig.params
-        .iter()
-        .map(|(n, _)| n.clone())
-        .chain(sig.results.iter().cloned())
-        .collect()
-}
-
 /// The results of `func` that nothing in it reads.
 fn streamed_results(ir: &IrModule, func: OpId) -> HashSet<ValueId> {
     let body = ir.entry_block(func, 0);
@@ -579,7 +570,7 @@ impl<'a> FnLower<'a> {
         let ir = self.ir;
         let e = self.e;
         let sig = signature(ir, func);
-        let names = arg_names(&sig);
+        let names = sig.arg_names();
         self.open();
         let body = ir.entry_block(func, 0);
         match copies {
@@ -710,7 +701,7 @@ impl<'a> FnLower<'a> {
         self.open();
         let body = ir.entry_block(func, 0);
         self.declare_allocs(body);
-        let names = arg_names(&sig);
+        let names = sig.arg_names();
         for (i, &arg) in ir.block(body).args.iter().enumerate() {
             let p = e.param(self.f, i as u32);
             let v = match ir.ty(arg) {
