@@ -1161,12 +1161,8 @@ impl<'a> FnLower<'a> {
         // number of elements from it
         let to_boundary = e.and(e.sub(e.i64c(0), address), e.i64c(vector_bytes - 1));
         let mut peel = e.sdiv(to_boundary, e.i64c(size));
-        let mut total = e.i64c(size);
-        for &n in &buf.shape {
-            total = e.mul(total, n);
-        }
         let bytes = self.s.attrs.nontemporal_bytes.unwrap_or(u64::MAX);
-        let large = e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64));
+        let large = self.streams_past_caches(&buf, bytes);
         let whole = e.icmp(
             IntPred::LLVMIntEQ,
             e.and(address, e.i64c(size - 1)),
@@ -1913,11 +1909,7 @@ impl<'a> FnLower<'a> {
             e.store(x, p, size as u32);
             return;
         }
-        let mut total = e.i64c(size);
-        for &n in &buf.shape {
-            total = e.mul(total, n);
-        }
-        let large = e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64));
+        let large = self.streams_past_caches(buf, bytes);
         let address = e.ptr_to_int(p);
         let aligned_to =
             |b: i64| e.icmp(IntPred::LLVMIntEQ, e.and(address, e.i64c(b - 1)), e.i64c(0));
@@ -1953,6 +1945,17 @@ impl<'a> FnLower<'a> {
         e.br(stored);
         e.at_end(stored);
         self.nontemporal = true;
+    }
+
+    /// Whether `buf` holds at least `bytes` bytes: a result that large is
+    /// written past the caches (`Profile::nontemporal_bytes`).
+    fn streams_past_caches(&self, buf: &Buf, bytes: u64) -> V {
+        let e = self.e;
+        let mut total = e.i64c(buf.elem.size_bytes() as i64);
+        for &n in &buf.shape {
+            total = e.mul(total, n);
+        }
+        e.icmp(IntPred::LLVMIntSGE, total, e.i64c(bytes as i64))
     }
 
     /// After non-temporal stores, an `sfence`: they are weakly ordered, and
