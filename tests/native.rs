@@ -588,7 +588,8 @@ kernel steep(a: u8[M, K], b: u8[K, N]) -> c: i64[M, N] { c[i, j] = sum(k) i64(a[
 /// chunks): bit for bit the interpreter's results for float sums, wrapping
 /// integer products and exact maxima, with blocks smaller than, equal to
 /// and larger than the sizes, edges read through a boundary mode, batches,
-/// serial and parallel, at sizes that are multiples of nothing.
+/// serial and parallel, at sizes that are multiples of nothing — and on
+/// one, two and three threads, which cut the rows into as many panels.
 #[test]
 fn cache_blocked_reductions_match_the_interpreter() {
     let kernels = [
@@ -614,6 +615,9 @@ fn cache_blocked_reductions_match_the_interpreter() {
         ),
     ];
     let mut rng = Rng(0xCAC4_E0B1);
+    let pools: Vec<_> = (1..=3)
+        .map(|n| pj_runtime::parallel::pool(n).unwrap())
+        .collect();
     for (name, src) in kernels {
         for schedule in [
             "schedule { c.cache_block(1, 16); }",
@@ -638,11 +642,20 @@ fn cache_blocked_reductions_match_the_interpreter() {
                     |i: usize| [13, 97, 5, 2][i % 4],
                 ] {
                     let args = random_args(&m, name, &size_of, &mut rng);
+                    for (threads, pool) in pools.iter().enumerate() {
+                        let what = format!(
+                            "{src} at sizes {:?} on {} threads",
+                            (0..4).map(size_of).collect::<Vec<_>>(),
+                            threads + 1
+                        );
+                        pj_runtime::parallel::with_pool(Some(pool.clone()), || {
+                            assert_matches_interp(&m, name, k, &args, &what)
+                        });
+                    }
                     let what = format!(
                         "{src} at sizes {:?}",
                         (0..4).map(size_of).collect::<Vec<_>>()
                     );
-                    assert_matches_interp(&m, name, k, &args, &what);
                     assert_lowered_matches_interp(&m, &lowered, name, &args, &what);
                 }
             }

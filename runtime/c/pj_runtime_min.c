@@ -157,3 +157,6 @@ int32_t pj_rt_parallel_for(int64_t lo, int64_t hi, int64_t grain, int32_t (*body
     (void)grain;
     return lo < hi ? body(ctx, lo, hi) : 0;
 }
+
+/* The threads a parallel loop would share: this runtime has one. */
+int64_t pj_rt_threads(void) { return 1; }

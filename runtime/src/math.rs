@@ -167,6 +167,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
             "pj_rt_parallel_for",
             crate::parallel::pj_rt_parallel_for as *const u8,
         ),
+        ("pj_rt_threads", crate::parallel::pj_rt_threads as *const u8),
     ]
 }
 

@@ -111,6 +111,30 @@ pub extern "C" fn pj_rt_parallel_for(
     st
 }
 
+/// The threads a parallel loop started here would share: 1 inside a
+/// parallel loop's chunk (nested loops run inline), else the size of the
+/// pool this thread uses. Generated code sizes work by it — a matmul packs
+/// its shared operand once per panel of rows, and makes one panel per
+/// thread — never its results, which do not depend on how iterations are
+/// split.
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_rt_threads() -> i64 {
+    if crate::pool::inside_a_job() {
+        return 1;
+    }
+    // read in place, not cloned: generated code asks on every call
+    let local = POOL.with(|p| p.borrow().as_ref().map(|p| p.threads()));
+    let threads = local.or_else(|| {
+        let process = PROCESS_POOL.read().unwrap_or_else(|e| e.into_inner());
+        process.as_ref().map(|p| p.threads())
+    });
+    match threads {
+        Some(n) => n as i64,
+        // no pool yet: the one the first parallel loop will make
+        None => process_pool().map_or(1, |p| p.threads() as i64),
+    }
+}
+
 /// Runs `lo..hi` on this thread, in grain-sized chunks so that a stop
 /// request can end it between them.
 fn run_inline(lo: i64, hi: i64, grain: i64, body: ChunkFn, ctx: *const u8) -> i32 {
@@ -302,6 +326,27 @@ mod tests {
                 (lo..hi).sum::<i64>(),
                 "{lo}..{hi}"
             );
+        }
+    }
+
+    /// Records `pj_rt_threads()` as seen from inside a chunk.
+    extern "C" fn threads_inside(ctx: *const u8, _: i64, _: i64) -> i32 {
+        // SAFETY: the test passes a pointer to an AtomicI64.
+        let seen = unsafe { &*(ctx as *const AtomicI64) };
+        seen.fetch_max(pj_rt_threads(), Ordering::SeqCst);
+        0
+    }
+
+    #[test]
+    fn the_thread_count_is_the_pools_outside_a_loop_and_one_inside() {
+        for threads in [1, 3] {
+            let seen = AtomicI64::new(0);
+            with_pool(Some(pool(threads).unwrap()), || {
+                assert_eq!(pj_rt_threads(), threads as i64);
+                let ctx = &seen as *const AtomicI64 as *const u8;
+                assert_eq!(pj_rt_parallel_for(0, 64, 1, threads_inside, ctx), 0);
+            });
+            assert_eq!(seen.load(Ordering::SeqCst), 1, "{threads} threads");
         }
     }
 

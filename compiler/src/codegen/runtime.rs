@@ -86,6 +86,14 @@ pub const PARALLEL_FOR: RuntimeFn = RuntimeFn {
     ret: Some(I32),
 };
 
+/// `int64_t pj_rt_threads(void)`: the threads a parallel loop started here
+/// would share (1 inside one), for sizing its iterations (`loop.threads`).
+pub const THREADS: RuntimeFn = RuntimeFn {
+    name: "pj_rt_threads",
+    params: &[],
+    ret: Some(I64),
+};
+
 /// The transcendental functions, the interpreter's own code: `f32` and
 /// `f64` versions of `exp`, `log`, `tanh`, `pow` and `fmod` (`arith.rem`
 /// on floats).
@@ -126,9 +134,17 @@ const fn binary(name: &'static str, t: CType) -> RuntimeFn {
 
 /// Every runtime function, in the order backends declare them.
 pub fn all() -> impl Iterator<Item = RuntimeFn> {
-    [FAIL, ALLOC, FREE, CONTIGUOUS, COPY_BACK, PARALLEL_FOR]
-        .into_iter()
-        .chain(MATH)
+    [
+        FAIL,
+        ALLOC,
+        FREE,
+        CONTIGUOUS,
+        COPY_BACK,
+        PARALLEL_FOR,
+        THREADS,
+    ]
+    .into_iter()
+    .chain(MATH)
 }
 
 /// The runtime function computing `op` (a call, not inlined) on `f32`

@@ -32,6 +32,11 @@ dialect_ops!(
     Parallel => "parallel",
     /// Ends a loop body with the next iter values (none for `parallel`).
     Yield => "yield",
+    /// `loop.threads() : i64`: the threads a `loop.parallel` started here
+    /// would run on (1 inside another's body; 1 in the interpreter). A
+    /// hint for cutting a parallel loop's iterations: what the program
+    /// computes must not depend on it.
+    Threads => "threads",
 });
 
 impl LoopOp {
@@ -124,6 +129,14 @@ impl LoopOp {
                             "a parallel loop carries no values: its body yields nothing".into(),
                         );
                     }
+                }
+            }
+            LoopOp::Threads => {
+                check::counts(m, op, Some(0), 1, 0, errs);
+                if let Some(&r) = d.results.first()
+                    && *m.ty(r) != Type::INDEX
+                {
+                    errs.push(format!("the result must be i64, found {}", m.ty(r)));
                 }
             }
             LoopOp::Yield => {

@@ -622,6 +622,10 @@ impl Interp<'_> {
                 let i = flat.expect("an out-of-range store is an error, not a skip");
                 buf.borrow_mut().data[i] = value;
             }
+            // one thread: the interpreter runs parallel loops in order
+            Opcode::Loop(LoopOp::Threads) => {
+                self.env[d.results[0].index()] = Slot::S(Scalar::I64(1));
+            }
             Opcode::Mem(MemOp::Dealloc) => self.env[d.operands[0].index()] = Slot::Empty,
             Opcode::Vector(VectorOp::Store) => {
                 let lanes = self.vector(d.operands[0]);

@@ -1039,12 +1039,22 @@ impl<'m> Lowerer<'m> {
                 let n = self.ceil_div(blk, pair[0], pair[1], row_block);
                 n_blocks = Some(n);
                 let hi = if paneled {
-                    // as many blocks per panel as make MIN_PANELS panels,
-                    // within [1, MAX_PANEL_BLOCKS]
-                    let per = self.ceil_div(blk, zero, n, MIN_PANELS);
-                    let most = self.index_const(MAX_PANEL_BLOCKS);
-                    let per = self.bin(blk, ArithOp::Min, per, most);
+                    // panels in rounds of one per thread, each of at
+                    // most MAX_PANEL_BLOCKS blocks: each panel packs the
+                    // shared operand again, and a count that is a
+                    // multiple of the threads leaves none idle at the end
+                    let threads = self.value(
+                        blk,
+                        OpSpec::new(Opcode::Loop(LoopOp::Threads)).result(Type::INDEX),
+                    );
                     let one = self.index_const(1);
+                    let threads = self.bin(blk, ArithOp::Max, threads, one);
+                    let most = self.index_const(MAX_PANEL_BLOCKS);
+                    let round = self.bin(blk, ArithOp::Mul, threads, most);
+                    let rounds = self.ceil_div_by(blk, n, round);
+                    let panels = self.bin(blk, ArithOp::Mul, rounds, threads);
+                    let panels = self.bin(blk, ArithOp::Max, panels, one);
+                    let per = self.ceil_div_by(blk, n, panels);
                     let per = self.bin(blk, ArithOp::Max, per, one);
                     panel_blocks = Some(per);
                     let per1 = self.bin(blk, ArithOp::Sub, per, one);
@@ -1969,6 +1979,14 @@ impl<'m> Lowerer<'m> {
         let n = self.bin(block, ArithOp::Div, span, w);
         let n = self.bin(block, ArithOp::Mul, n, w);
         self.bin(block, ArithOp::Add, lo, n)
+    }
+
+    /// `ceil(a / b)` for `a >= 0`, `b >= 1`, both computed in `block`.
+    fn ceil_div_by(&mut self, block: BlockId, a: ValueId, b: ValueId) -> ValueId {
+        let one = self.index_const(1);
+        let b1 = self.bin(block, ArithOp::Sub, b, one);
+        let ab = self.bin(block, ArithOp::Add, a, b1);
+        self.bin(block, ArithOp::Div, ab, b)
     }
 
     /// `ceil((hi - lo) / d)`, zero for an empty range.
@@ -2983,17 +3001,16 @@ pub fn row_block_vectors(vector_bytes: i64) -> i64 {
 }
 
 /// Row blocks per panel of a `reduce_order = vector` stage with a cache
-/// block, at most: every row of a panel reads each packed block of the
-/// shared operand, so the copy costs less the taller the panel (192 rows:
-/// 8% faster than 48 with `--fast-math=contract`, 20% without, at 1024³),
-/// and a panel's rows of the other operand (192 x 256 f32: 192 KiB) still
-/// sit in L2 next to the block.
-const MAX_PANEL_BLOCKS: i64 = 32;
-
-/// Panels a cache-blocked stage is cut into, at least (when it has as
-/// many row blocks): the parallel loop runs over panels, so fewer would
-/// leave threads idle.
-const MIN_PANELS: i64 = 8;
+/// block, at most. Panels come in rounds of one per thread
+/// (`loop.threads`); every row of a panel reads each packed block of the
+/// shared operand, so the copy costs less the taller the panel. matmul
+/// 1024³ on one thread (two panels of 516 rows): 11.5 ms against 11.8 for
+/// panels of 192 rows and 13.0 for the eight panels of 132 rows made
+/// before the thread count was known; up to 256 blocks measured level at
+/// 1024³, 2048³, 1536 x 768 x 2048 and 96 x 4096 x 4096 on one and two
+/// threads. The bound keeps an interrupt request seen between panels and
+/// threads' shares even where the rows are many (8192 x 256 x 256).
+const MAX_PANEL_BLOCKS: i64 = 128;
 
 /// One iteration of a cache-blocked stage's panel loop: its row blocks
 /// `[blocks.0, blocks.1)` of the rows `[rows.0, rows.1)`.

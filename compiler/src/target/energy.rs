@@ -753,6 +753,12 @@ impl Walker<'_> {
                 node.scratch.push(d.results[0]);
                 node.instructions += 20.0; // a call into the allocator
             }
+            // the walk follows one thread through the code (threads are
+            // applied to its estimate afterwards): work cut per thread is
+            // cut for one
+            Opcode::Loop(LoopOp::Threads) => {
+                self.env.insert(d.results[0], 1);
+            }
             Opcode::Mem(MemOp::Dim) => {
                 let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
                 if let Some(Some(n)) = self.bufs.get(&d.operands[0]).and_then(|b| b.shape.get(k)) {

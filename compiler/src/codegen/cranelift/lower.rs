@@ -36,6 +36,7 @@ use std::collections::HashMap;
 /// The runtime functions generated code calls, declared in a module.
 pub struct RuntimeFuncs {
     parallel_for: FuncId,
+    threads: FuncId,
     fail: FuncId,
     alloc: FuncId,
     free: FuncId,
@@ -73,6 +74,7 @@ pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, Codege
     }
     Ok(RuntimeFuncs {
         parallel_for: ids[runtime::PARALLEL_FOR.name],
+        threads: ids[runtime::THREADS.name],
         fail: ids[runtime::FAIL.name],
         alloc: ids[runtime::ALLOC.name],
         free: ids[runtime::FREE.name],
@@ -1253,6 +1255,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 self.parallel_loop(op)?;
                 None
             }
+            Opcode::Loop(LoopOp::Threads) => self.call(self.rt.threads, &[]),
             Opcode::Mem(MemOp::Dim) => {
                 let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
                 Some(self.buffer(d.operands[0]).shape[k])

@@ -988,6 +988,10 @@ impl<'a> FnLower<'a> {
                 self.parallel_loop(op);
                 None
             }
+            Opcode::Loop(LoopOp::Threads) => {
+                let (f, ty) = self.s.rt.get(runtime::THREADS.name);
+                Some(e.call(ty, f, &[]))
+            }
             Opcode::Mem(MemOp::Dim) => {
                 let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
                 Some(self.buffer(d.operands[0]).shape[k])
