@@ -541,8 +541,13 @@ pub fn build(
     }
     let options = codegen.options(native, target);
     if options.fast_math == pj_compiler::codegen::FastMath::Contract && !options.contract() {
+        let cpu = options
+            .target
+            .cpu
+            .map(|c| format!(" with `--cpu {}`", c.name))
+            .unwrap_or_default();
         eprintln!(
-            "warning: `{}` has no fused multiply-add instructions: `--fast-math=contract` fuses nothing (`--target host` or an aarch64 triple do)",
+            "warning: `{}`{cpu} has no fused multiply-add instructions: `--fast-math=contract` fuses nothing (`--target host`, a `--cpu` with AVX2 such as `x86-64-v3`, or an aarch64 triple do)",
             options.target.triple
         );
     }

@@ -237,6 +237,37 @@ fn the_int8_inner_loop_holds_only_its_dot_products() {
     );
 }
 
+/// The matmul's register block (6 rows x 4 vectors of 16 `f32`) runs two
+/// steps of its reduction per iteration of its inner loop (`loop.for
+/// {unroll = 2}`): 48 FMAs and a single branch, the loop's counter paid
+/// once per two steps (a loop of one step finishes an odd chunk). Also:
+/// `--cpu znver4` on a bare triple fuses multiply-adds.
+#[test]
+fn the_matmul_inner_loop_runs_two_steps_per_iteration() {
+    let text = asm(
+        "matmul",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "znver4", "--fast-math", "contract"],
+    );
+    let branches = |l: &[&str]| l.iter().filter(|x| x.trim_start().starts_with('j')).count();
+    let fmas = |l: &[&str]| count(&l.join("\n"), "vfmadd231ps", "zmm");
+    // innermost loops (no label inside) with a register block's FMAs; the
+    // dense copy's has no check inside, the checked copy's has
+    let blocks: Vec<Vec<&str>> = loops(&text)
+        .into_iter()
+        .filter(|l| !l[1..].iter().any(|x| x.starts_with(".LBB")) && fmas(l) >= 24)
+        .collect();
+    assert!(
+        blocks.iter().any(|l| fmas(l) == 48 && branches(l) == 1),
+        "no loop of 48 FMAs and one branch among\n{}",
+        blocks
+            .iter()
+            .map(|l| l.join("\n"))
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}
+
 /// On aarch64: `usdot` where the core has I8MM (Neoverse V1), none on the
 /// baseline.
 #[test]

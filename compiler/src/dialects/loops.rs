@@ -17,6 +17,12 @@
 use super::{Opcode, check, dialect_ops};
 use crate::ir::{Module, OpId, Type};
 
+/// `{unroll = n}` on a `loop.for`: a hint that the loop runs best with its
+/// body `n` times per iteration (a register block's reduction, whose
+/// counter, compare and branch are a sixth of its instructions). No effect
+/// on results; a backend may ignore it.
+pub const UNROLL: &str = "unroll";
+
 dialect_ops!(
     /// Ops of the `loop` dialect.
     LoopOp, "loop", {

@@ -87,6 +87,15 @@ impl DotProducts {
     }
 }
 
+impl Cpu {
+    /// Whether it has fused multiply-adds: every aarch64 core; the x86
+    /// processors of [`CPUS`] with 256-bit vectors or wider (AVX2 and FMA3
+    /// came together, in Haswell and in Zen), none of the narrower.
+    pub fn has_fma(&self) -> bool {
+        self.arch == "aarch64" || self.vector_bits >= 256
+    }
+}
+
 const fn cpu(name: &'static str, arch: &'static str, vector_bits: u32, dot: DotProducts) -> Cpu {
     Cpu {
         name,
@@ -283,12 +292,16 @@ impl Target {
     }
 
     /// Whether code for this target has fused multiply-add instructions:
-    /// every aarch64; x86_64 with FMA3 (detected for `host`; an explicit
-    /// x86_64 triple means the baseline, without).
+    /// every aarch64; x86_64 with FMA3 (detected for `host`, the
+    /// processor's for `--cpu`; an x86_64 triple alone means the baseline,
+    /// without).
     pub fn has_fma(&self) -> bool {
         match self.triple.architecture {
             target_lexicon::Architecture::Aarch64(_) => true,
-            target_lexicon::Architecture::X86_64 => self.features().iter().any(|f| f == "has_fma"),
+            target_lexicon::Architecture::X86_64 => match self.cpu {
+                Some(cpu) if !self.is_host => cpu.has_fma(),
+                _ => self.features().iter().any(|f| f == "has_fma"),
+            },
             _ => false,
         }
     }

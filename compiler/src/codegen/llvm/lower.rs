@@ -31,7 +31,7 @@ use crate::codegen::checks;
 use crate::codegen::kernel::Tier;
 use crate::codegen::runtime::{self, CType};
 use crate::dialects::{
-    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, signature,
+    ArithOp, FuncOp, LoopOp, MathOp, MemOp, Opcode, VectorOp, arith::Scalar, loops, signature,
 };
 use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrType, ValueId};
 use inkwell::llvm_sys::LLVMLinkage;
@@ -1072,7 +1072,19 @@ impl<'a> FnLower<'a> {
         let step_const = step_const.filter(|_| versioning::worth_a_precheck(ir, op));
         let edge = versioning::is_edge(ir, op);
         self.unversioned += u32::from(edge);
-        let results = self.plain_loop(lb, ub, step, step_const, ir.entry_block(op, 0), &inits);
+        // a hint of the lowering: the body this many times per iteration
+        let copies = d
+            .attr(loops::UNROLL)
+            .and_then(Attr::as_int)
+            .filter(|&n| n > 1 && step_const.is_some())
+            .map_or(1, |n| n.min(8) as u32);
+        let results = self.plain_loop(
+            (lb, ub, step),
+            step_const,
+            ir.entry_block(op, 0),
+            &inits,
+            copies,
+        );
         self.unversioned -= u32::from(edge);
         for (r, v) in d.results.iter().zip(results?) {
             self.vals.insert(*r, LVal::S(v));
@@ -1192,12 +1204,11 @@ impl<'a> FnLower<'a> {
     /// copy without their checks, taken when the precheck passes.
     fn plain_loop(
         &mut self,
-        lb: V,
-        ub: V,
-        step: V,
+        (lb, ub, step): (V, V, V),
         step_const: Option<i64>,
         region: BlockId,
         inits: &[V],
+        copies: u32,
     ) -> Result<Vec<V>, CodegenError> {
         let ir = self.ir;
         let e = self.e;
@@ -1218,7 +1229,7 @@ impl<'a> FnLower<'a> {
             Vec::new()
         };
         if accesses.is_empty() {
-            return self.simple_loop(lb, ub, step, region, inits);
+            return self.unrolled_loop(lb, ub, step, region, inits, copies);
         }
         // the last iteration: lb + ((ub - lb - 1) / step) * step
         let span = e.add(e.sub(ub, lb), e.i64c(-1));
@@ -1277,14 +1288,14 @@ impl<'a> FnLower<'a> {
         for (op, _) in &accesses {
             self.fast.insert(*op);
         }
-        let r_fast = self.simple_loop(lb, ub, step, region, inits)?;
+        let r_fast = self.unrolled_loop(lb, ub, step, region, inits, copies)?;
         for (op, _) in &accesses {
             self.fast.remove(op);
         }
         let from_fast = e.current();
         e.br(join);
         e.at_end(slow);
-        let r_slow = self.simple_loop(lb, ub, step, region, inits)?;
+        let r_slow = self.simple_loop(lb, ub, step, region, inits, 1)?;
         let from_slow = e.current();
         e.br(join);
         e.at_end(join);
@@ -1300,6 +1311,35 @@ impl<'a> FnLower<'a> {
             .collect())
     }
 
+    /// The loop with its body `copies` times per iteration (steps `iv`,
+    /// `iv + step`, ...), over the whole groups of steps in `lb..ub`, then
+    /// [`Self::simple_loop`] over the steps left: a register block's
+    /// reduction pays its counter, compare and branch once per group.
+    fn unrolled_loop(
+        &mut self,
+        lb: V,
+        ub: V,
+        step: V,
+        region: BlockId,
+        inits: &[V],
+        copies: u32,
+    ) -> Result<Vec<V>, CodegenError> {
+        if copies <= 1 {
+            return self.simple_loop(lb, ub, step, region, inits, 1);
+        }
+        let e = self.e;
+        let group = e.mul(step, e.i64c(i64::from(copies)));
+        let span = e.sub(ub, lb);
+        let span = e.select(
+            e.icmp(IntPred::LLVMIntSGT, span, e.i64c(0)),
+            span,
+            e.i64c(0),
+        );
+        let groups_end = e.add(lb, e.mul(e.sdiv(span, group), group));
+        let after_groups = self.simple_loop(lb, groups_end, step, region, inits, copies)?;
+        self.simple_loop(groups_end, ub, step, region, &after_groups, 1)
+    }
+
     /// The loop itself, rotated: a guard, the body (testing at its end
     /// whether to run again), the exit; returns the carried values after
     /// the last iteration.
@@ -1310,6 +1350,7 @@ impl<'a> FnLower<'a> {
         step: V,
         region: BlockId,
         inits: &[V],
+        copies: u32,
     ) -> Result<Vec<V>, CodegenError> {
         let e = self.e;
         let pre = e.current();
@@ -1325,12 +1366,19 @@ impl<'a> FnLower<'a> {
             e.incoming(c, init, pre);
         }
         let rargs = self.ir.block(region).args.clone();
-        self.vals.insert(rargs[0], LVal::S(iv));
-        for (a, &c) in rargs[1..].iter().zip(&carried) {
-            self.vals.insert(*a, LVal::S(c));
+        let mut at = iv;
+        let mut next = carried.clone();
+        for copy in 0..copies {
+            if copy > 0 {
+                at = e.add(at, step);
+            }
+            self.vals.insert(rargs[0], LVal::S(at));
+            for (a, &c) in rargs[1..].iter().zip(&next) {
+                self.vals.insert(*a, LVal::S(c));
+            }
+            next = self.block(region)?;
         }
-        let next = self.block(region)?;
-        let iv2 = e.add(iv, step);
+        let iv2 = e.add(at, step);
         let done = e.icmp(IntPred::LLVMIntSGE, iv2, ub);
         let latch = e.current();
         e.cond_br(done, exit, body);
@@ -1487,7 +1535,7 @@ impl<'a> FnLower<'a> {
         }
         let region = self.ir.entry_block(o.op, 0);
         self.declare_allocs(region);
-        self.plain_loop(lo, hi, e.i64c(1), Some(1), region, &[])?;
+        self.plain_loop((lo, hi, e.i64c(1)), Some(1), region, &[], 1)?;
         self.fence_streams();
         e.ret(e.i32c(0));
         self.close();
