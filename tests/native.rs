@@ -254,7 +254,15 @@ fn tiled_groups_match_the_interpreter_with_one_row_per_tile() {
                 |i: usize| [17, 3, 9, 2][i % 4],
             ] {
                 let args = random_args(&m, name, &size_of, &mut rng);
-                assert_matches_interp(&m, name, k, &args, &format!("{name}, JIT"));
+                // the tiles form eight groups per thread: 8, 16 or 24
+                // groups of one to a few tiles
+                for threads in 1..=3 {
+                    let pool = pj_runtime::parallel::pool(threads).unwrap();
+                    pj_runtime::parallel::with_pool(Some(pool), || {
+                        let what = format!("{name}, JIT, {threads} threads");
+                        assert_matches_interp(&m, name, k, &args, &what)
+                    });
+                }
                 assert_lowered_matches_interp(&m, &lowered, name, &args, name);
             }
         }

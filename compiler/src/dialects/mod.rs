@@ -44,13 +44,19 @@ pub const PROMISES: [&str; 2] = ["in_bounds", mem::IN_BOUNDS_NONEMPTY];
 /// marks every `mem.alloc` [`mem::ZEROED`]: the compiler's own code writes
 /// each element of scratch before reading it, so scratch is not cleared;
 /// foreign IR may read what it never wrote, and must then read zeros (as
-/// the interpreter does), not what an earlier call left there.
+/// the interpreter does), not what an earlier call left there. And every
+/// `loop.threads` becomes the constant 1, the interpreter's count: the
+/// compiler's code only cuts work by it, foreign IR may compute with it.
 pub fn drop_promises(m: &mut Module) {
     for op in m.all_ops() {
         let d = m.op_mut(op);
         d.attrs.retain(|(k, _)| !PROMISES.contains(&k.as_str()));
         if d.opcode == Opcode::Mem(MemOp::Alloc) {
             d.set_attr(mem::ZEROED, Attr::Bool(true));
+        }
+        if d.opcode == Opcode::Loop(LoopOp::Threads) {
+            d.opcode = Opcode::Arith(ArithOp::Constant);
+            d.set_attr("value", Attr::Int(1));
         }
     }
 }

@@ -748,6 +748,28 @@ impl<'m> Lowerer<'m> {
 
     /// Allocates an intermediate stage's buffer over `bounds` in `block`.
     fn alloc_stage(&mut self, op: OpId, block: BlockId, bounds: &[ValueId]) -> ValueId {
+        let zero = self.index_const(0);
+        let mut extents = Vec::new();
+        for pair in bounds.chunks(2) {
+            let e = self.bin(block, ArithOp::Sub, pair[1], pair[0]);
+            extents.push(self.bin(block, ArithOp::Max, e, zero));
+        }
+        let buf = self.alloc_scratch(op, block, extents);
+        let origin = bounds.iter().step_by(2).copied().collect();
+        self.stages.insert(
+            self.m.result(op),
+            StageBuf {
+                buf,
+                origin,
+                ring: None,
+            },
+        );
+        buf
+    }
+
+    /// A buffer of `extents` in `block` for stage `op`'s elements, not yet
+    /// its buffer: [`Self::place_stage`] says where its first element is.
+    fn alloc_scratch(&mut self, op: OpId, block: BlockId, extents: Vec<ValueId>) -> ValueId {
         let d = self.m.op(op).clone();
         let result = d.results[0];
         let name = d
@@ -755,12 +777,6 @@ impl<'m> Lowerer<'m> {
             .and_then(Attr::as_str)
             .unwrap_or("?")
             .to_string();
-        let zero = self.index_const(0);
-        let mut extents = Vec::new();
-        for pair in bounds.chunks(2) {
-            let e = self.bin(block, ArithOp::Sub, pair[1], pair[0]);
-            extents.push(self.bin(block, ArithOp::Max, e, zero));
-        }
         let elem = self.m.ty(result).elem();
         let buf = self.value(
             block,
@@ -773,21 +789,26 @@ impl<'m> Lowerer<'m> {
         if block == self.body {
             self.allocs.push(buf);
         }
-        let origin = bounds.iter().step_by(2).copied().collect();
+        buf
+    }
+
+    /// Stage `op`'s elements from `origin` on (one index per dim) live in
+    /// `buf`, from its first element.
+    fn place_stage(&mut self, op: OpId, buf: ValueId, origin: Vec<ValueId>) {
         self.stages.insert(
-            result,
+            self.m.result(op),
             StageBuf {
                 buf,
                 origin,
                 ring: None,
             },
         );
-        buf
     }
 
     /// A group root and its producers, tile by tile: a parallel loop over
-    /// tiles of the root's rows; per tile, each producer's needed rows into
-    /// a scratch buffer, then the root's rows.
+    /// groups of tiles of the root's rows, each allocating a scratch buffer
+    /// per producer for the tallest tile; per tile, each producer's needed
+    /// rows into its buffer, then the root's rows.
     fn lower_group(&mut self, root: OpId, tile: Tile) {
         let body = self.body;
         let members = self.groups[&root].clone();
@@ -825,65 +846,111 @@ impl<'m> Lowerer<'m> {
         let padded = self.bin(body, ArithOp::Add, rows, t1);
         let ntiles = self.bin(body, ArithOp::Div, padded, t);
         let loc = self.m.op(root).loc;
-        let tiles = if StageSchedule::of(self.m, root).parallel {
-            let mut elems = t;
+        // tiles in groups, as many as the runtime would make chunks: each
+        // group allocates its tiles' scratch once (per tile, softmax's
+        // three allocations and frees per two rows were 9% of its time)
+        let threads = self.value(
+            body,
+            OpSpec::new(Opcode::Loop(LoopOp::Threads)).result(Type::INDEX),
+        );
+        let threads = self.bin(body, ArithOp::Max, threads, one);
+        let per_thread = self.index_const(TILE_GROUPS_PER_THREAD);
+        let cap = self.bin(body, ArithOp::Mul, threads, per_thread);
+        let cap = self.bin(body, ArithOp::Min, cap, ntiles);
+        let cap = self.bin(body, ArithOp::Max, cap, one);
+        let per = self.ceil_div_by(body, ntiles, cap);
+        let per = self.bin(body, ArithOp::Max, per, one);
+        let ngroups = self.ceil_div_by(body, ntiles, per);
+        let groups = if StageSchedule::of(self.m, root).parallel {
+            let mut elems = self.bin(body, ArithOp::Mul, t, per);
             for p in bounds.chunks(2).skip(1) {
                 let e = self.bin(body, ArithOp::Sub, p[1], p[0]);
                 let e = self.bin(body, ArithOp::Max, e, zero);
                 elems = self.bin(body, ArithOp::Mul, elems, e);
             }
             let grain = self.grain(body, elems);
-            OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, ntiles, grain])
+            OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([zero, ngroups, grain])
         } else {
-            OpSpec::new(Opcode::Loop(LoopOp::For)).operands([zero, ntiles, one])
+            OpSpec::new(Opcode::Loop(LoopOp::For)).operands([zero, ngroups, one])
         };
-        let l = self.push(body, tiles.regions(1).loc(loc));
-        let tb = self.m.entry_block(l, 0);
-        let tv = self.m.add_block_arg(tb, Type::INDEX, Some("tile".into()));
+        let l = self.push(body, groups.regions(1).loc(loc));
+        let gb = self.m.entry_block(l, 0);
+        let gv = self.m.add_block_arg(gb, Type::INDEX, Some("tiles".into()));
+        let first = self.bin(gb, ArithOp::Mul, gv, per);
+        let last = self.bin(gb, ArithOp::Add, first, per);
+        let last = self.bin(gb, ArithOp::Min, last, ntiles);
+        // each member's scratch, as tall as the tallest tile needs
+        let sliding = match members.as_slice() {
+            [mem] if schedule::sliding_window(self.m, root, mem) => Some(*mem),
+            _ => None,
+        };
+        let mut scratch = Vec::new();
+        for mem in &members {
+            let pb: Vec<ValueId> = self.mapped_operands(mem.stage);
+            let rows = match sliding {
+                Some(_) => mem.hi - mem.lo + 1,
+                None => mem.hi - mem.lo,
+            };
+            let halo = self.index_const(rows);
+            let mut extents = vec![match sliding {
+                Some(_) => halo,
+                None => self.bin(gb, ArithOp::Add, t, halo),
+            }];
+            for pair in pb.chunks(2).skip(1) {
+                let e = self.bin(gb, ArithOp::Sub, pair[1], pair[0]);
+                extents.push(self.bin(gb, ArithOp::Max, e, zero));
+            }
+            scratch.push(self.alloc_scratch(mem.stage, gb, extents));
+        }
+        let (tb, tv) = self.open_for(gb, (first, last, one), Some("tile".into()), loc);
         let off = self.bin(tb, ArithOp::Mul, tv, t);
         let y0 = self.bin(tb, ArithOp::Add, rlo, off);
         let end = self.bin(tb, ArithOp::Add, y0, t);
         let y1 = self.bin(tb, ArithOp::Min, end, rhi);
-        if let [mem] = members.as_slice()
-            && schedule::sliding_window(self.m, root, mem)
-        {
-            self.lower_sliding(tb, root, *mem, y0, y1);
-            self.push(tb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-            return;
-        }
-        let mut scratch = Vec::new();
-        for mem in &members {
-            let pb: Vec<ValueId> = self.mapped_operands(mem.stage);
-            let lo = self.index_const(mem.lo);
-            let hi = self.index_const(mem.hi);
-            let a = self.bin(tb, ArithOp::Add, y0, lo);
-            let r0 = self.bin(tb, ArithOp::Max, a, pb[0]);
-            let b = self.bin(tb, ArithOp::Add, y1, hi);
-            let b = self.bin(tb, ArithOp::Min, b, pb[1]);
-            let r1 = self.bin(tb, ArithOp::Max, b, r0);
-            let mut rb = pb.clone();
-            rb[0] = r0;
-            rb[1] = r1;
-            scratch.push(self.alloc_stage(mem.stage, tb, &rb));
-            self.stage_nest(mem.stage, tb, Some((r0, r1)), false);
-        }
-        self.stage_nest(root, tb, Some((y0, y1)), false);
-        for b in scratch.into_iter().rev() {
-            self.push(tb, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
+        if let Some(mem) = sliding {
+            self.lower_sliding(tb, root, mem, scratch[0], (y0, y1));
+        } else {
+            for (mem, &buf) in members.iter().zip(&scratch) {
+                let pb: Vec<ValueId> = self.mapped_operands(mem.stage);
+                let lo = self.index_const(mem.lo);
+                let hi = self.index_const(mem.hi);
+                let a = self.bin(tb, ArithOp::Add, y0, lo);
+                let r0 = self.bin(tb, ArithOp::Max, a, pb[0]);
+                let b = self.bin(tb, ArithOp::Add, y1, hi);
+                let b = self.bin(tb, ArithOp::Min, b, pb[1]);
+                let r1 = self.bin(tb, ArithOp::Max, b, r0);
+                let mut origin: Vec<ValueId> = pb.iter().step_by(2).copied().collect();
+                origin[0] = r0;
+                self.place_stage(mem.stage, buf, origin);
+                self.stage_nest(mem.stage, tb, Some((r0, r1)), false);
+            }
+            self.stage_nest(root, tb, Some((y0, y1)), false);
         }
         self.push(tb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        for b in scratch.into_iter().rev() {
+            self.push(gb, OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]));
+        }
+        self.push(gb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
     }
 
     /// A tile `[y0, y1)` of `root` with its producer `mem` as a sliding
     /// window (Halide's `store_at` outside the row loop, `compute_at`
-    /// inside it): a ring of `hi - lo + 1` rows of `mem`; its first
+    /// inside it): a ring of `hi - lo + 1` rows of `mem` (`ring`, which the
+    /// caller allocates once per group of tiles); its first
     /// `hi - lo` rows before the row loop, then per row `y` one innermost
     /// loop computing row `y + hi` of `mem` into the ring and row `y` of
     /// `root` from it. Every row of `mem` is computed once per tile (the
     /// warm-up rows once more per tile), and the two computations share
     /// one pass over the columns, so the reads of the producer's inputs
     /// and the writes of the root's results stream together.
-    fn lower_sliding(&mut self, tb: BlockId, root: OpId, mem: Member, y0: ValueId, y1: ValueId) {
+    fn lower_sliding(
+        &mut self,
+        tb: BlockId,
+        root: OpId,
+        mem: Member,
+        ring: ValueId,
+        (y0, y1): (ValueId, ValueId),
+    ) {
         let pres = self.m.result(mem.stage);
         let rres = self.m.result(root);
         let pb = self.mapped_operands(mem.stage);
@@ -892,9 +959,10 @@ impl<'m> Lowerer<'m> {
         let hi = self.index_const(mem.hi);
         let rows = self.index_const(mem.hi - mem.lo + 1);
         let start = self.bin(tb, ArithOp::Add, y0, lo);
-        let end = self.bin(tb, ArithOp::Add, start, rows);
-        let ring = self.alloc_stage(mem.stage, tb, &[start, end, pb[2], pb[3]]);
-        self.stages.get_mut(&pres).expect("just allocated").ring = Some(rows);
+        let mut origin: Vec<ValueId> = pb.iter().step_by(2).copied().collect();
+        origin[0] = start;
+        self.place_stage(mem.stage, ring, origin);
+        self.stages.get_mut(&pres).expect("just placed").ring = Some(rows);
         // the window's first rows, as far as they are in the producer's domain
         let w0 = self.bin(tb, ArithOp::Max, start, pb[0]);
         let w1 = self.bin(tb, ArithOp::Add, y0, hi);
@@ -930,10 +998,6 @@ impl<'m> Lowerer<'m> {
         ];
         self.inner_loops(yb, rb[2], rb[3], false, &fills);
         self.push(yb, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
-        self.push(
-            tb,
-            OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([ring]),
-        );
     }
 
     /// Bytes one row of a group touches: a row of each of its stages and of
@@ -3009,6 +3073,12 @@ impl<'m> Lowerer<'m> {
 /// of 39 instructions. matmul 1024³ with LLVM, one thread: 3% faster
 /// at 2, no faster at 4.
 const REDUCTION_UNROLL: i64 = 2;
+
+/// Groups of tiles per thread a fused group's tiles are cut into, each
+/// allocating its tiles' scratch once: as many as the runtime's chunks
+/// (`pj_runtime::parallel`'s `CHUNKS_PER_THREAD`), so the work is shared
+/// out as before.
+const TILE_GROUPS_PER_THREAD: i64 = 8;
 
 /// Rows per block of a `reduce_order = vector` stage.
 const ROW_BLOCK: i64 = 6;
