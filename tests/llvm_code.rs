@@ -110,6 +110,37 @@ fn the_row_maximum_uses_vrange_on_avx512() {
     assert_eq!(count(&base, "vrange", ""), 0);
 }
 
+/// Softmax's first pass over a tile's rows (the row maximum) fetches the
+/// next row of `x` as it reads each line of this one: one `prefetcht0`
+/// per 512-bit load in its loop. The passes after it read rows already
+/// in L1 and fetch nothing.
+#[test]
+fn the_first_pass_over_rows_fetches_the_next_row() {
+    let text = asm(
+        "softmax",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "skylake-avx512"],
+    );
+    let maximum = loops(&text)
+        .into_iter()
+        .filter(|l| !l[1..].iter().any(|x| x.starts_with(".LBB")))
+        .find(|l| count(&l.join("\n"), "vrangeps", "zmm") >= 4)
+        .expect("a loop of vrangeps");
+    let body = maximum.join("\n");
+    assert_eq!(
+        count(&body, "prefetcht0", ""),
+        count(&body, "vrangeps", "zmm"),
+        "{body}"
+    );
+    // the other vector loops (exponentials, sum, division) fetch nothing
+    for l in loops(&text) {
+        let l = l.join("\n");
+        if l.contains("zmm") && count(&l, "vrangeps", "") == 0 {
+            assert_eq!(count(&l, "prefetch", ""), 0, "{l}");
+        }
+    }
+}
+
 /// Every example's dense copy (what runs when no size is zero and every
 /// row is contiguous) checks no access the lowering promised inside: no
 /// function of it names an out-of-bounds message, while the checked copy

@@ -24,6 +24,13 @@ pub const ZEROED: &str = "zeroed";
 /// extent; the interpreter still checks.
 pub const IN_BOUNDS_NONEMPTY: &str = "in_bounds_nonempty";
 
+/// `{prefetch = d}` on a `mem.load` or `vector.load` of a buffer of rank
+/// 2 or more: a hint that the same elements `d` rows further on will be
+/// read soon (rows streamed one after another, each a new page the
+/// hardware's prefetchers start cold on). A backend may fetch them early;
+/// no effect on results, and never a fault, wherever that row is.
+pub const PREFETCH: &str = "prefetch";
+
 dialect_ops!(
     /// Ops of the `mem` dialect.
     MemOp, "mem", {

@@ -505,6 +505,9 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                         spec = spec.attr(promise, p.clone());
                     }
                 }
+                if let Some(rows) = o.attr(crate::dialects::mem::PREFETCH) {
+                    spec = spec.attr(crate::dialects::mem::PREFETCH, rows.clone());
+                }
                 let r = m.push(vbody, spec);
                 let r = m.result(r);
                 map.insert(o.results[0], r);

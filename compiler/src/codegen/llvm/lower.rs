@@ -1584,6 +1584,30 @@ impl<'a> FnLower<'a> {
         l
     }
 
+    /// The prefetch a load's `{prefetch = d}` hint asks for: the element
+    /// `d` rows further on, read soon (`llvm.prefetch` never faults, so the
+    /// row need not exist).
+    fn prefetch_ahead(&self, op: OpId, buf: &Buf, idx: &[V]) {
+        let e = self.e;
+        let Some(rows) = self
+            .ir
+            .op(op)
+            .attr(crate::dialects::mem::PREFETCH)
+            .and_then(Attr::as_int)
+        else {
+            return;
+        };
+        if idx.len() < 2 {
+            return;
+        }
+        let mut ahead = idx.to_vec();
+        ahead[0] = e.add(idx[0], e.i64c(rows));
+        let (p, _) = self.address(buf, &ahead, self.rows_contiguous);
+        // a read (0), kept in every cache level (3), of data (1)
+        let i32c = |v: i64| e.int(e.i32(), v);
+        e.intrinsic("llvm.prefetch", &[e.ptr()], &[p, i32c(0), i32c(3), i32c(1)]);
+    }
+
     fn load(&mut self, op: OpId) -> V {
         let ir = self.ir;
         let e = self.e;
@@ -1592,6 +1616,7 @@ impl<'a> FnLower<'a> {
         let t = scalar_ty(e, buf.elem);
         let align = buf.elem.size_bytes() as u32;
         let idx: Vec<V> = d.operands[1..].iter().map(|&v| self.scalar(v)).collect();
+        self.prefetch_ahead(op, &buf, &idx);
         if self.unchecked(op) {
             let (p, _) = self.address(&buf, &idx, true);
             return self.load_input(t, p, align, d.operands[0]);
@@ -1883,6 +1908,9 @@ impl<'a> FnLower<'a> {
             .iter()
             .map(|&x| self.scalar(x))
             .collect();
+        if !store {
+            self.prefetch_ahead(op, &buf, &idx);
+        }
         if self.unchecked(op) {
             // proven in bounds and contiguous
             let (p, _) = self.address(&buf, &idx, true);
