@@ -435,6 +435,7 @@ fn alternatives(
         for (level, bytes) in [
             ("half of L1", p.cache.l1_bytes / 2),
             ("an eighth of L2", p.cache.l2_bytes / 8),
+            ("three eighths of L2", p.cache.l2_bytes * 3 / 8),
             ("half of L2", p.cache.l2_bytes / 2),
         ] {
             let b = sch::cache_block_for(

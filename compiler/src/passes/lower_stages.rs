@@ -3111,7 +3111,7 @@ const PREFETCH_ROWS: i64 = 1;
 const TILE_GROUPS_PER_THREAD: i64 = 8;
 
 /// Rows per block of a `reduce_order = vector` stage.
-const ROW_BLOCK: i64 = 6;
+pub const ROW_BLOCK: i64 = 6;
 
 /// Vectors per row of a block of [`ROW_BLOCK`] rows at `vector_bytes` per
 /// vector (`Lowerer::vector_block_shape`): 2 below 512 bits (16
