@@ -99,11 +99,7 @@ fn the_row_maximum_uses_vrange_on_avx512() {
         "x86_64-unknown-linux-gnu",
         &["--cpu", "skylake-avx512"],
     );
-    let maximum = loops(&text)
-        .into_iter()
-        .find(|l| count(&l.join("\n"), "vrangeps", "zmm") >= 4)
-        .expect("a loop of vrangeps");
-    let body = maximum.join("\n");
+    let body = row_maximum_loop(&text);
     assert_eq!(count(&body, "vblendmps", ""), 0, "{body}");
     assert_eq!(count(&body, "vmaxps", ""), 0, "{body}");
     let base = asm("softmax", "x86_64-unknown-linux-gnu", &[]);
@@ -121,12 +117,7 @@ fn the_first_pass_over_rows_fetches_the_next_row() {
         "x86_64-unknown-linux-gnu",
         &["--cpu", "skylake-avx512"],
     );
-    let maximum = loops(&text)
-        .into_iter()
-        .filter(|l| !l[1..].iter().any(|x| x.starts_with(".LBB")))
-        .find(|l| count(&l.join("\n"), "vrangeps", "zmm") >= 4)
-        .expect("a loop of vrangeps");
-    let body = maximum.join("\n");
+    let body = row_maximum_loop(&text);
     assert_eq!(
         count(&body, "prefetcht0", ""),
         count(&body, "vrangeps", "zmm"),
@@ -221,6 +212,23 @@ fn the_int8_matmul_uses_vnni_on_avx512() {
     assert_eq!(count(&skx, "vpdpbusd", ""), 0);
 }
 
+/// Softmax's innermost loop of `vrangeps` (its row maximum) in `text`.
+fn row_maximum_loop(text: &str) -> String {
+    innermost_loops(text)
+        .into_iter()
+        .find(|l| count(&l.join("\n"), "vrangeps", "zmm") >= 4)
+        .expect("a loop of vrangeps")
+        .join("\n")
+}
+
+/// The [`loops`] of `text` with no label inside.
+fn innermost_loops(text: &str) -> Vec<Vec<&str>> {
+    loops(text)
+        .into_iter()
+        .filter(|l| !l[1..].iter().any(|x| x.starts_with(".LBB")))
+        .collect()
+}
+
 /// The loops of `text` (an x86 assembly listing) as their lines: from a
 /// label to the last jump back to it.
 fn loops(text: &str) -> Vec<Vec<&str>> {
@@ -284,9 +292,9 @@ fn the_matmul_inner_loop_runs_two_steps_per_iteration() {
     let fmas = |l: &[&str]| count(&l.join("\n"), "vfmadd231ps", "zmm");
     // innermost loops (no label inside) with a register block's FMAs; the
     // dense copy's has no check inside, the checked copy's has
-    let blocks: Vec<Vec<&str>> = loops(&text)
+    let blocks: Vec<Vec<&str>> = innermost_loops(&text)
         .into_iter()
-        .filter(|l| !l[1..].iter().any(|x| x.starts_with(".LBB")) && fmas(l) >= 24)
+        .filter(|l| fmas(l) >= 24)
         .collect();
     assert!(
         blocks.iter().any(|l| fmas(l) == 48 && branches(l) == 1),

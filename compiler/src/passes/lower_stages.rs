@@ -760,15 +760,7 @@ impl<'m> Lowerer<'m> {
             extents.push(self.bin(block, ArithOp::Max, e, zero));
         }
         let buf = self.alloc_scratch(op, block, extents);
-        let origin = bounds.iter().step_by(2).copied().collect();
-        self.stages.insert(
-            self.m.result(op),
-            StageBuf {
-                buf,
-                origin,
-                ring: None,
-            },
-        );
+        self.place_stage(op, buf, bounds.iter().step_by(2).copied().collect());
         buf
     }
 

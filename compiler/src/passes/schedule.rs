@@ -1180,32 +1180,40 @@ pub fn reads_a_panel(m: &Module, stage: OpId, red: OpId) -> bool {
 /// reduction but not along the columns (matmul's `a[i, k]`: what a
 /// register block broadcasts), if any.
 pub fn row_operand_elem_bytes(m: &Module, stage: OpId, red: OpId) -> Option<usize> {
-    let (row, col) = row_and_column(m, stage)?;
-    let body = m.entry_block(red, 0);
-    let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();
-    reads_under(m, body)
-        .into_iter()
-        .filter(|&r| {
-            let idx = &m.op(r).operands[1..];
-            let along = |set: &HashSet<ValueId>| idx.iter().any(|&i| depends_on(m, i, set));
-            along(&row) && along(&rvars) && !along(&col)
-        })
-        .map(|r| m.ty(m.op(r).operands[0]).elem().size_bytes())
-        .max()
+    widest_reduction_read(m, stage, red, Along::Rows)
 }
 
 /// The widest element of the panels `reads_a_panel` finds (what the
 /// cache blocks pack), if any.
 pub fn panel_elem_bytes(m: &Module, stage: OpId, red: OpId) -> Option<usize> {
+    widest_reduction_read(m, stage, red, Along::Columns)
+}
+
+/// Which of a stage's last two variables a read follows besides the
+/// reduction's (and not the other).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Along {
+    Rows,
+    Columns,
+}
+
+/// The widest element of the reads in reduction `red` of `stage` whose
+/// indices follow the reduction and `along`, not the other of the
+/// stage's rows and columns.
+fn widest_reduction_read(m: &Module, stage: OpId, red: OpId, along: Along) -> Option<usize> {
     let (row, col) = row_and_column(m, stage)?;
+    let (with, without) = match along {
+        Along::Rows => (row, col),
+        Along::Columns => (col, row),
+    };
     let body = m.entry_block(red, 0);
     let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();
     reads_under(m, body)
         .into_iter()
         .filter(|&r| {
             let idx = &m.op(r).operands[1..];
-            let along = |set: &HashSet<ValueId>| idx.iter().any(|&i| depends_on(m, i, set));
-            along(&col) && along(&rvars) && !along(&row)
+            let follows = |set: &HashSet<ValueId>| idx.iter().any(|&i| depends_on(m, i, set));
+            follows(&with) && follows(&rvars) && !follows(&without)
         })
         .map(|r| m.ty(m.op(r).operands[0]).elem().size_bytes())
         .max()
