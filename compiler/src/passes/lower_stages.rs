@@ -845,7 +845,8 @@ impl<'m> Lowerer<'m> {
         let loc = self.m.op(root).loc;
         // tiles in groups, as many as the runtime would make chunks: each
         // group allocates its tiles' scratch once (per tile, softmax's
-        // three allocations and frees per two rows were 9% of its time)
+        // three allocations and frees per tile of six rows were 9% of its
+        // time)
         let threads = self.value(
             body,
             OpSpec::new(Opcode::Loop(LoopOp::Threads)).result(Type::INDEX),
