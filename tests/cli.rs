@@ -780,3 +780,39 @@ fn build_cpu_names_are_checked() {
     );
     assert!(!out.exists() && !out.with_extension("h").exists());
 }
+
+/// `--fast-math=contract` fuses multiply-adds where the target has them: a
+/// bare x86_64 triple means the baseline (no FMA3), and says so, naming
+/// the processor when `--cpu` chose one without; `--cpu znver4` has them
+/// and builds without a word.
+#[cfg(feature = "llvm")]
+#[test]
+fn contract_warns_only_for_processors_without_fused_multiply_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |cpu: Option<&str>| {
+        let out = dir.path().join("chain.o");
+        let out = out.to_str().unwrap();
+        let mut args = vec!["build", "examples/chain.pj", "--backend", "llvm"];
+        args.extend(["--target", "x86_64-unknown-linux-gnu"]);
+        args.extend(["--fast-math", "contract", "-o", out]);
+        if let Some(c) = cpu {
+            args.extend(["--cpu", c]);
+        }
+        let o = pj(&args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{cpu:?}: {err}");
+        err
+    };
+    let bare = build(None);
+    assert!(
+        bare.contains("`x86_64-unknown-linux-gnu` has no fused multiply-add instructions"),
+        "{bare}"
+    );
+    let narrow = build(Some("x86-64-v2"));
+    assert!(
+        narrow.contains("with `--cpu x86-64-v2` has no fused multiply-add instructions"),
+        "{narrow}"
+    );
+    let zen = build(Some("znver4"));
+    assert!(!zen.contains("warning"), "{zen}");
+}
