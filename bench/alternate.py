@@ -16,7 +16,11 @@ bit for bit (the builds compute the same thing), or the script says so.
 Arguments are the kernel's parameters in order (`--arg`, random uniform in
 [-1, 1) for floats, the type's full range for 8-bit integers), then its
 results (`--out`). `--flush` writes 64 MiB between calls, as the peers of
-`../shared/anchors` do. Threads: `PJ_THREADS`. Needs NumPy.
+`../shared/anchors` do. `--offsets 0,16` places every array that many
+bytes past a page boundary and runs each library at each offset (NumPy's
+large arrays start 16 bytes past one, so a 64-byte vector straddles two
+cache lines; the default is wherever NumPy puts them). Threads:
+`PJ_THREADS`. Needs NumPy.
 """
 
 import argparse
@@ -60,6 +64,7 @@ def main():
     ap.add_argument("--out", action="append", default=[], help="NAME=DxD:TYPE")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--flush", action="store_true")
+    ap.add_argument("--offsets", help="comma-separated byte offsets from a page boundary")
     ap.add_argument("libs", nargs="+")
     a = ap.parse_args()
     rng = np.random.default_rng(42)
@@ -73,34 +78,49 @@ def main():
             info = np.iinfo(dt)
             x = rng.integers(info.min, info.max + 1, shape).astype(dt)
         inputs.append((x, code))
-    libs = [ctypes.CDLL(p) for p in a.libs]
-    outs = [[(np.zeros(parse(s)[1], ELEM[parse(s)[2]][1]), ELEM[parse(s)[2]][0]) for s in a.out]
-            for _ in libs]
+    offsets = [int(o) for o in a.offsets.split(",")] if a.offsets else [None]
+    configs = [(p, o) for p in a.libs for o in offsets]
+    names = [p if o is None else f"{p} @{o}" for p, o in configs]
+    outs = [[(placed(np.zeros(parse(s)[1], ELEM[parse(s)[2]][1]), o), ELEM[parse(s)[2]][0])
+             for s in a.out] for _, o in configs]
     calls = []
-    for lib, out in zip(libs, outs):
-        fn = getattr(lib, a.kernel)
+    for (path, o), out in zip(configs, outs):
+        fn = getattr(ctypes.CDLL(path), a.kernel)
         fn.restype = ctypes.c_int32
-        bufs = [buf(x, c) for x, c in inputs + out]
-        calls.append((fn, [ctypes.byref(b) for b in bufs], bufs))
+        # the arrays must outlive the calls: a `Buf` holds only their address
+        arrays = [(placed(x, o), c) for x, c in inputs] + out
+        bufs = [buf(x, c) for x, c in arrays]
+        calls.append((fn, [ctypes.byref(b) for b in bufs], bufs, arrays))
     junk = np.ones(16 << 20, np.float32)
-    times = [[] for _ in libs]
+    times = [[] for _ in configs]
     for _ in range(a.rounds):
-        for i, (fn, args, _) in enumerate(calls):
+        for i, (fn, args, _, _) in enumerate(calls):
             if a.flush:
                 junk += 1.0
             t = time.perf_counter()
             status = fn(*args)
             times[i].append(time.perf_counter() - t)
             if status != 0:
-                raise SystemExit(f"{a.libs[i]}: status {status}")
-    for path, ts in zip(a.libs, times):
+                raise SystemExit(f"{names[i]}: status {status}")
+    for path, ts in zip(names, times):
         ms = 1e3 * np.array(ts)
         print(f"{path:40s} median {np.median(ms):8.3f} ms  p25 {np.percentile(ms, 25):8.3f}  "
               f"min {ms.min():8.3f}")
-    for path, out in zip(a.libs[1:], outs[1:]):
+    for path, out in zip(names[1:], outs[1:]):
         for (x, _), (y, _) in zip(outs[0], out):
             if not np.array_equal(x, y):
-                print(f"warning: {path} computes other bits than {a.libs[0]}")
+                print(f"warning: {path} computes other bits than {names[0]}")
+
+
+def placed(x, offset):
+    """`x`, or a copy of it starting `offset` bytes past a page boundary."""
+    if offset is None:
+        return x
+    raw = np.zeros(x.nbytes + 2 * 4096, np.uint8)
+    start = (-raw.ctypes.data) % 4096 + offset
+    y = raw[start:start + x.nbytes].view(x.dtype).reshape(x.shape)
+    y[...] = x
+    return y
 
 
 if __name__ == "__main__":
