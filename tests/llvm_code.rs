@@ -132,6 +132,33 @@ fn the_first_pass_over_rows_fetches_the_next_row() {
     }
 }
 
+/// Softmax's exponentials scale `e^r` by `2^k` with one AVX-512
+/// `vscalefps` (the same bits as `expf`'s two multiplications by powers
+/// of two built from exponent bits, which the baseline x86-64 keeps): the
+/// loop holds no integer shift.
+#[test]
+fn exp_scales_by_a_power_of_two_in_one_instruction_on_avx512() {
+    let exp_loop = |text: &str| {
+        innermost_loops(text)
+            .into_iter()
+            .map(|l| l.join("\n"))
+            .find(|l| count(l, "vfmadd", "") + count(l, "mulps", "") >= 6)
+            .expect("a loop of exponentials")
+    };
+    let text = asm(
+        "softmax",
+        "x86_64-unknown-linux-gnu",
+        &["--cpu", "skylake-avx512", "--fast-math", "contract"],
+    );
+    let body = exp_loop(&text);
+    assert_eq!(count(&body, "vscalefps", "zmm"), 1, "{body}");
+    assert_eq!(count(&body, "vpslld", ""), 0, "{body}");
+    let base = asm("softmax", "x86_64-unknown-linux-gnu", &[]);
+    let body = exp_loop(&base);
+    assert_eq!(count(&body, "scalef", ""), 0, "{body}");
+    assert!(count(&body, "pslld", "") >= 2, "{body}");
+}
+
 /// Every example's dense copy (what runs when no size is zero and every
 /// row is contiguous) checks no access the lowering promised inside: no
 /// function of it names an out-of-bounds message, while the checked copy
