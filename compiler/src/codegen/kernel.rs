@@ -16,6 +16,7 @@ use crate::dialects::{arith::Scalar, signature};
 use crate::interp::{Tensor, Value as Arg};
 use crate::ir::{Module as IrModule, ScalarType, Type as IrType};
 use pj_runtime::Buffer;
+use pj_runtime::abi::PjBuffer;
 use std::collections::HashMap;
 
 /// A kernel call failed: the kernel's status and message.
@@ -162,6 +163,17 @@ pub enum KernelArg<'a> {
     Scalar(Scalar),
 }
 
+/// An argument of [`JitKernel::call_descriptors`]: a descriptor of memory
+/// the caller owns (the Python package's NumPy arrays, zero-copy), or a
+/// value for a scalar parameter.
+#[derive(Clone, Copy, Debug)]
+pub enum RawArg {
+    /// An array parameter's descriptor.
+    Array(*mut PjBuffer),
+    /// A scalar parameter.
+    Scalar(Scalar),
+}
+
 impl JitKernel {
     /// Refuses a call with the wrong number of arguments.
     fn check_arity(&self, given: usize) -> Result<(), RunError> {
@@ -245,6 +257,89 @@ impl JitKernel {
                 s
             })
             .collect())
+    }
+
+    /// The slots of a call on descriptors: arity and scalar types are
+    /// checked here, the arrays by the kernel's entry checks.
+    fn raw_slots(&self, args: &[RawArg], extra: &[*mut PjBuffer]) -> Result<Vec<u64>, RunError> {
+        self.check_arity(args.len())?;
+        let mut slots = Vec::with_capacity(args.len() + extra.len());
+        for ((pname, ty), a) in self.params.iter().zip(args) {
+            match (ty, a) {
+                (IrType::Scalar(t), RawArg::Scalar(s)) if s.ty() == *t => {
+                    slots.push(scalar_slot(*s))
+                }
+                (IrType::Buffer { .. }, RawArg::Array(d)) => slots.push(*d as u64),
+                (t, _) => return Err(bad(format!("argument `{pname}`: expects {t}"))),
+            }
+        }
+        slots.extend(extra.iter().map(|&d| d as u64));
+        Ok(slots)
+    }
+
+    /// [`JitKernel::result_shapes`] on descriptors.
+    ///
+    /// # Safety
+    /// Every descriptor must describe memory that is valid to read for as
+    /// long as the call runs: its shape and strides (in elements) must stay
+    /// inside one allocation from its data pointer.
+    pub unsafe fn result_shapes_of(&self, args: &[RawArg]) -> Result<Vec<Vec<usize>>, RunError> {
+        let total: usize = self.results.iter().map(|r| r.2).sum();
+        let mut flat = vec![0i64; total.max(1)];
+        let mut shape_buf = PjBuffer::new(
+            flat.as_mut_ptr().cast(),
+            pj_runtime::ElemType::I64,
+            &[total as i64],
+            &[1],
+        );
+        let slots = self.raw_slots(args, &[&mut shape_buf])?;
+        let st = (self.shape_entry)(slots.as_ptr());
+        if st != 0 {
+            return Err(status_error(st));
+        }
+        let mut at = 0;
+        Ok(self
+            .results
+            .iter()
+            .map(|r| {
+                let s = flat[at..at + r.2]
+                    .iter()
+                    .map(|&e| e.max(0) as usize)
+                    .collect();
+                at += r.2;
+                s
+            })
+            .collect())
+    }
+
+    /// Runs the kernel on descriptors: `results` must have the shapes
+    /// [`JitKernel::result_shapes_of`] gives. The kernel's entry checks
+    /// every descriptor (types, ranks, sizes, results aliasing themselves
+    /// or overlapping an argument) before it reads or writes anything.
+    ///
+    /// # Safety
+    /// As [`JitKernel::result_shapes_of`], and each result's memory must
+    /// be valid to write.
+    pub unsafe fn call_descriptors(
+        &self,
+        args: &[RawArg],
+        results: &[*mut PjBuffer],
+    ) -> Result<(), RunError> {
+        if results.len() != self.results.len() {
+            return Err(bad(format!(
+                "kernel `{}` has {} results, {} given",
+                self.name,
+                self.results.len(),
+                results.len()
+            )));
+        }
+        let slots = self.raw_slots(args, results)?;
+        let st = (self.entry)(slots.as_ptr());
+        if st != 0 {
+            Err(status_error(st))
+        } else {
+            Ok(())
+        }
     }
 
     /// The element type of each result, in order.

@@ -32,7 +32,7 @@ pub mod runtime;
 pub mod symbols;
 
 pub use driver::{FastMath, Options};
-pub use kernel::{JitKernel, JitModule, KernelArg, RunError, Tier};
+pub use kernel::{JitKernel, JitModule, KernelArg, RawArg, RunError, Tier};
 
 /// What follows the default pipeline on the way to a backend: fusion, then
 /// lowering to loops and the loop-level clean-ups.
