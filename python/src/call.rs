@@ -1,0 +1,497 @@
+//! Calling a kernel on NumPy arrays without copying them.
+//!
+//! Each array argument becomes a `pj_buffer` descriptor of the array's own
+//! memory: its data pointer, shape and strides (NumPy's bytes divided by
+//! the element size). The kernel's entry checks then do what they do for C
+//! callers (types, ranks, sizes that must agree, results that alias
+//! themselves or overlap an argument) before it touches anything, and a
+//! view with strided rows is read through a row-major copy the kernel
+//! makes. Only what NumPy can describe and the ABI cannot is copied here:
+//! an input that is misaligned or whose strides are not whole elements.
+//!
+//! The call runs with the GIL released, on the calling thread, in the pool
+//! of threads the caller chose (`picojoule.threads(n)`, else the
+//! process's).
+
+use crate::errors::run_error;
+use crate::interrupt::InFlight;
+use crate::kernel::{Kernel, Param};
+use numpy::npyffi;
+use numpy::{IxDyn, PyArray, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pj_compiler::codegen::RawArg;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::ir::ScalarType;
+use pj_runtime::abi::{MAX_RANK, PjBuffer};
+use pj_runtime::pool::Pool;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyTuple};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+thread_local! {
+    /// Pools chosen with `picojoule.threads(n)` on this thread, innermost last.
+    static POOLS: RefCell<Vec<Arc<Pool>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Enters `with picojoule.threads(n):` on this thread.
+#[pyfunction]
+pub fn _push_threads(n: i64) -> PyResult<()> {
+    let n = usize::try_from(n).unwrap_or(0);
+    let pool = pj_runtime::parallel::pool(n).map_err(PyValueError::new_err)?;
+    POOLS.with(|p| p.borrow_mut().push(pool));
+    Ok(())
+}
+
+/// Leaves the innermost `with picojoule.threads(n):` of this thread.
+#[pyfunction]
+pub fn _pop_threads() {
+    POOLS.with(|p| p.borrow_mut().pop());
+}
+
+/// The NumPy name of an element type (`dtype.name`).
+pub fn numpy_name(t: ScalarType) -> &'static str {
+    match t {
+        ScalarType::Bool => "bool",
+        ScalarType::I8 => "int8",
+        ScalarType::I16 => "int16",
+        ScalarType::I32 => "int32",
+        ScalarType::I64 => "int64",
+        ScalarType::U8 => "uint8",
+        ScalarType::U16 => "uint16",
+        ScalarType::U32 => "uint32",
+        ScalarType::F32 => "float32",
+        ScalarType::F64 => "float64",
+    }
+}
+
+fn dtype_of<'py>(py: Python<'py>, t: ScalarType) -> Bound<'py, numpy::PyArrayDescr> {
+    match t {
+        ScalarType::Bool => numpy::dtype::<bool>(py),
+        ScalarType::I8 => numpy::dtype::<i8>(py),
+        ScalarType::I16 => numpy::dtype::<i16>(py),
+        ScalarType::I32 => numpy::dtype::<i32>(py),
+        ScalarType::I64 => numpy::dtype::<i64>(py),
+        ScalarType::U8 => numpy::dtype::<u8>(py),
+        ScalarType::U16 => numpy::dtype::<u16>(py),
+        ScalarType::U32 => numpy::dtype::<u32>(py),
+        ScalarType::F32 => numpy::dtype::<f32>(py),
+        ScalarType::F64 => numpy::dtype::<f64>(py),
+    }
+}
+
+/// A new C-contiguous array of `t` with `shape`, its contents unset (the
+/// kernel writes every element of a result).
+fn empty<'py>(py: Python<'py>, t: ScalarType, shape: &[usize]) -> Bound<'py, PyUntypedArray> {
+    macro_rules! new {
+        ($e:ty) => {{
+            // SAFETY: uninitialised elements of a plain numeric type; the
+            // array is returned only after the kernel wrote all of them
+            let a = unsafe { PyArray::<$e, IxDyn>::new(py, IxDyn(shape), false) };
+            a.into_any()
+                .cast_into::<PyUntypedArray>()
+                .expect("a new array is an ndarray")
+        }};
+    }
+    match t {
+        ScalarType::Bool => new!(bool),
+        ScalarType::I8 => new!(i8),
+        ScalarType::I16 => new!(i16),
+        ScalarType::I32 => new!(i32),
+        ScalarType::I64 => new!(i64),
+        ScalarType::U8 => new!(u8),
+        ScalarType::U16 => new!(u16),
+        ScalarType::U32 => new!(u32),
+        ScalarType::F32 => new!(f32),
+        ScalarType::F64 => new!(f64),
+    }
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map_or_else(|_| "object".to_string(), |n| n.to_string())
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The arguments in parameter order, from positions and names.
+fn bind<'py>(
+    k: &Kernel,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let n = k.params.len();
+    if args.len() > n {
+        return Err(PyTypeError::new_err(format!(
+            "{}() takes {n} argument{} ({}), {} given",
+            k.name,
+            if n == 1 { "" } else { "s" },
+            k.signature_text(),
+            args.len()
+        )));
+    }
+    let mut slots: Vec<Option<Bound<'py, PyAny>>> = args.iter().map(Some).collect();
+    slots.resize(n, None);
+    if let Some(kw) = kwargs {
+        for (key, value) in kw.iter() {
+            let key: String = key.extract()?;
+            match k.params.iter().position(|p| p.name == key) {
+                Some(i) if slots[i].is_some() => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{}() got two values for argument `{key}`",
+                        k.name
+                    )));
+                }
+                Some(i) => slots[i] = Some(value),
+                None => {
+                    let names: Vec<&str> = k.params.iter().map(|p| p.name.as_str()).collect();
+                    return Err(PyTypeError::new_err(format!(
+                        "{}() has no parameter `{key}`; its parameters: {}",
+                        k.name,
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    let missing: Vec<String> = k
+        .params
+        .iter()
+        .zip(&slots)
+        .filter(|(_, s)| s.is_none())
+        .map(|(p, _)| format!("`{}` ({})", p.name, p.text))
+        .collect();
+    if !missing.is_empty() {
+        return Err(PyTypeError::new_err(format!(
+            "{}() is missing {}",
+            k.name,
+            missing.join(", ")
+        )));
+    }
+    Ok(slots.into_iter().map(|s| s.expect("checked")).collect())
+}
+
+/// The descriptor of `a`'s memory, or why the ABI cannot describe it.
+fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, &'static str> {
+    let size = a.dtype().itemsize() as isize;
+    // SAFETY: reading the fields of a live ndarray object.
+    let (data, flags) = unsafe {
+        let raw = &*a.as_array_ptr();
+        (raw.fields.data as *mut u8, raw.fields.flags)
+    };
+    if flags & npyffi::NPY_ARRAY_ALIGNED == 0 {
+        return Err("its data is not aligned to its elements");
+    }
+    let mut strides = [0i64; MAX_RANK];
+    for (s, &b) in strides.iter_mut().zip(a.strides()) {
+        if b % size != 0 {
+            return Err("its strides are not whole elements");
+        }
+        *s = (b / size) as i64;
+    }
+    let shape: Vec<i64> = a.shape().iter().map(|&n| n as i64).collect();
+    Ok(PjBuffer::new(
+        data,
+        pj_compiler::codegen::abi::elem_code(t),
+        &shape,
+        &strides[..shape.len()],
+    ))
+}
+
+/// `v` as an array for parameter `p`: a NumPy array of its dtype and rank,
+/// and the descriptor of its memory (of a copy where the ABI cannot
+/// describe it; the copy is kept alive by the returned array).
+fn array_argument<'py>(
+    py: Python<'py>,
+    k: &Kernel,
+    p: &Param,
+    rank: usize,
+    v: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyUntypedArray>, PjBuffer)> {
+    let want = numpy_name(p.elem);
+    let Ok(a) = v.cast::<PyUntypedArray>() else {
+        return Err(PyTypeError::new_err(format!(
+            "{}(): argument `{}` expects a NumPy array of {want} ({}), got {}",
+            k.name,
+            p.name,
+            p.text,
+            type_name(v)
+        )));
+    };
+    let dt = a.dtype();
+    if !dt.is_equiv_to(&dtype_of(py, p.elem)) {
+        return Err(PyTypeError::new_err(format!(
+            "{}(): argument `{}` expects an array of {want} ({}), got {}; convert it with `.astype(numpy.{want})`",
+            k.name,
+            p.name,
+            p.text,
+            dt.str()
+                .map_or_else(|_| "another dtype".to_string(), |s| s.to_string())
+        )));
+    }
+    if a.ndim() != rank {
+        return Err(PyValueError::new_err(format!(
+            "{}(): argument `{}` expects {rank} dims ({}), got an array of shape {}",
+            k.name,
+            p.name,
+            p.text,
+            shape_text(a.shape())
+        )));
+    }
+    match descriptor(a, p.elem) {
+        Ok(d) => Ok((a.clone(), d)),
+        Err(_) => {
+            // read through an aligned, C-ordered copy; the input is untouched
+            let copy = a
+                .call_method1("copy", ("C",))?
+                .cast_into::<PyUntypedArray>()?;
+            let d = descriptor(&copy, p.elem)
+                .map_err(|why| PyValueError::new_err(format!("argument `{}`: {why}", p.name)))?;
+            Ok((copy, d))
+        }
+    }
+}
+
+/// `v` as the scalar parameter `p` takes: any real number for a float,
+/// an integer within the type's range, a bool for a bool.
+fn scalar_argument(k: &Kernel, p: &Param, v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    let t = p.elem;
+    let wrong = |what: &str| {
+        PyTypeError::new_err(format!(
+            "{}(): argument `{}` expects {what} ({t}), got {}",
+            k.name,
+            p.name,
+            type_name(v)
+        ))
+    };
+    if t.is_float() {
+        let x: f64 = v.extract().map_err(|_| wrong("a number"))?;
+        return Ok(match t {
+            ScalarType::F32 => Scalar::F32(x as f32),
+            _ => Scalar::F64(x),
+        });
+    }
+    if t == ScalarType::Bool {
+        let b: bool = v.extract().map_err(|_| wrong("a bool"))?;
+        return Ok(Scalar::Bool(b));
+    }
+    if v.is_instance_of::<PyFloat>() {
+        return Err(wrong("an integer"));
+    }
+    let (lo, hi) = t.int_range().expect("an integer type");
+    let out_of_range = || {
+        PyValueError::new_err(format!(
+            "{}(): argument `{}` = {} is outside the range of {t}, {lo} to {hi}",
+            k.name,
+            p.name,
+            v.str().map_or_else(|_| "?".to_string(), |s| s.to_string())
+        ))
+    };
+    let x: i64 = match v.extract::<i64>() {
+        Ok(x) => x,
+        // an integer too large for i64 is out of every range
+        Err(_) if v.extract::<i128>().is_ok() => return Err(out_of_range()),
+        Err(_) => return Err(wrong("an integer")),
+    };
+    if !(lo..=hi).contains(&x) {
+        return Err(out_of_range());
+    }
+    Ok(Scalar::from_i64(x, t))
+}
+
+/// The arrays results are written to: `out` checked against the shapes
+/// the kernel computes, or new arrays.
+fn result_arrays<'py>(
+    py: Python<'py>,
+    k: &Kernel,
+    shapes: &[Vec<usize>],
+    out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Vec<Bound<'py, PyUntypedArray>>> {
+    let Some(out) = out.filter(|o| !o.is_none()) else {
+        return Ok(k
+            .results
+            .iter()
+            .zip(shapes)
+            .map(|((_, e, _, _), s)| empty(py, *e, s))
+            .collect());
+    };
+    let given: Vec<Bound<'py, PyAny>> = if k.results.len() == 1 && out.cast::<PyTuple>().is_err() {
+        vec![out.clone()]
+    } else {
+        let t = out.cast::<PyTuple>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{}(): out= expects a tuple of {} arrays, one per result, got {}",
+                k.name,
+                k.results.len(),
+                type_name(out)
+            ))
+        })?;
+        if t.len() != k.results.len() {
+            return Err(PyValueError::new_err(format!(
+                "{}(): out= has {} arrays; the kernel has {} results",
+                k.name,
+                t.len(),
+                k.results.len()
+            )));
+        }
+        t.iter().collect()
+    };
+    let mut arrays = Vec::new();
+    for ((name, e, _, text), (g, shape)) in k.results.iter().zip(given.iter().zip(shapes)) {
+        let want = numpy_name(*e);
+        let a = g.cast::<PyUntypedArray>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{}(): out `{name}` expects a NumPy array of {want} ({text}), got {}",
+                k.name,
+                type_name(g)
+            ))
+        })?;
+        if !a.dtype().is_equiv_to(&dtype_of(py, *e)) {
+            return Err(PyTypeError::new_err(format!(
+                "{}(): out `{name}` expects an array of {want} ({text}), got {}",
+                k.name,
+                a.dtype()
+                    .str()
+                    .map_or_else(|_| "another dtype".to_string(), |s| s.to_string())
+            )));
+        }
+        if a.shape() != shape.as_slice() {
+            let dim = a
+                .shape()
+                .iter()
+                .zip(shape)
+                .position(|(x, y)| x != y)
+                .unwrap_or(0);
+            return Err(PyValueError::new_err(if a.ndim() != shape.len() {
+                format!(
+                    "{}(): out `{name}` has shape {}; this call's `{name}` has shape {}",
+                    k.name,
+                    shape_text(a.shape()),
+                    shape_text(shape)
+                )
+            } else {
+                format!(
+                    "{}(): out `{name}` has shape {}; this call's `{name}` has shape {} (dim {dim}: {} against {})",
+                    k.name,
+                    shape_text(a.shape()),
+                    shape_text(shape),
+                    a.shape()[dim],
+                    shape[dim]
+                )
+            }));
+        }
+        // SAFETY: reading the flags of a live ndarray.
+        let flags = unsafe { (*a.as_array_ptr()).fields.flags };
+        if flags & npyffi::NPY_ARRAY_WRITEABLE == 0 {
+            return Err(PyValueError::new_err(format!(
+                "{}(): out `{name}` is read-only",
+                k.name
+            )));
+        }
+        arrays.push(a.clone());
+    }
+    Ok(arrays)
+}
+
+/// A call's descriptors, handed to the thread that runs it (the same
+/// thread, with the GIL released).
+struct Descriptors {
+    args: Vec<RawArg>,
+    results: Vec<*mut PjBuffer>,
+}
+
+// SAFETY: the pointers address descriptors and arrays that the caller
+// keeps alive (and the GIL-holding frame keeps referenced) until the
+// closure that uses them has returned.
+unsafe impl Send for Descriptors {}
+
+/// Binds, checks, allocates and runs; returns the result or a tuple of
+/// them.
+pub fn call<'py>(
+    py: Python<'py>,
+    k: &Kernel,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let values = bind(k, args, kwargs)?;
+    let jk = k.jit();
+    // every descriptor first, then their addresses: the vector does not
+    // move once addresses are taken
+    let mut keep = Vec::new();
+    let mut descs: Vec<PjBuffer> = Vec::with_capacity(values.len());
+    let mut scalars = Vec::with_capacity(values.len());
+    for (p, v) in k.params.iter().zip(&values) {
+        match p.rank {
+            Some(rank) => {
+                let (a, d) = array_argument(py, k, p, rank, v)?;
+                keep.push(a);
+                descs.push(d);
+            }
+            None => scalars.push(scalar_argument(k, p, v)?),
+        }
+    }
+    let (mut di, mut si) = (0, 0);
+    let raw: Vec<RawArg> = k
+        .params
+        .iter()
+        .map(|p| match p.rank {
+            Some(_) => {
+                di += 1;
+                RawArg::Array(&mut descs[di - 1] as *mut PjBuffer)
+            }
+            None => {
+                si += 1;
+                RawArg::Scalar(scalars[si - 1])
+            }
+        })
+        .collect();
+    // SAFETY: each descriptor describes a live array (kept in `keep`).
+    let shapes = unsafe { jk.result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
+    let outs = result_arrays(py, k, &shapes, out)?;
+    let mut out_descs = Vec::with_capacity(outs.len());
+    for ((name, e, _, _), a) in k.results.iter().zip(&outs) {
+        out_descs.push(
+            descriptor(a, *e).map_err(|why| {
+                PyValueError::new_err(format!("{}(): out `{name}`: {why}", k.name))
+            })?,
+        );
+    }
+    let call = Descriptors {
+        args: raw,
+        results: out_descs.iter_mut().map(|d| d as *mut PjBuffer).collect(),
+    };
+    let pool = POOLS.with(|p| p.borrow().last().cloned());
+    let flight = InFlight::start();
+    let result = py.detach(move || {
+        let call = call;
+        pj_runtime::parallel::with_pool(pool, || {
+            // SAFETY: argument descriptors describe live arrays the kernel
+            // only reads; result descriptors describe arrays of the shapes
+            // it asked for, writable, that nothing else references yet
+            // (new) or that the caller handed over (`out=`).
+            unsafe { jk.call_descriptors(&call.args, &call.results) }
+        })
+    });
+    drop(flight);
+    result.map_err(|e| run_error(py, e))?;
+    drop(keep);
+    let mut results: Vec<Py<PyAny>> = outs.into_iter().map(|a| a.into_any().unbind()).collect();
+    if results.len() == 1 {
+        Ok(results.pop().expect("one result"))
+    } else {
+        Ok(PyTuple::new(py, results)?.into_any().unbind())
+    }
+}

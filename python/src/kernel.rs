@@ -1,0 +1,287 @@
+//! A compiled kernel as a Python callable, with its signature, IR and
+//! machine code to look at.
+
+use crate::call;
+use crate::module::{Module, options_dict, options_text};
+use pj_compiler::codegen::JitKernel;
+use pj_compiler::codegen::driver::{self, Emit, Stage};
+use pj_compiler::ir::{Attr, ScalarType, Type as IrType};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// A parameter as a call binds it.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    /// `None`: a scalar.
+    pub rank: Option<usize>,
+    pub elem: ScalarType,
+    /// As the source writes it: `f32[H, W]`, `f32`.
+    pub text: String,
+}
+
+/// A kernel of a [`Module`]: call it with NumPy arrays and numbers.
+#[pyclass(module = "picojoule", frozen)]
+pub struct Kernel {
+    pub module: Py<Module>,
+    pub name: String,
+    pub params: Vec<Param>,
+    /// Name, element type, rank, and the type as the source writes it.
+    pub results: Vec<(String, ScalarType, usize, String)>,
+}
+
+impl Kernel {
+    pub fn new(module: Py<Module>, name: String) -> Kernel {
+        let m = module.get();
+        let jk = m
+            .code
+            .0
+            .kernel(&name)
+            .expect("every kernel of the module is compiled");
+        let op = m.checked.kernel(&name).expect("named by the module");
+        let sig = pj_compiler::dialects::signature(&m.checked, op);
+        let params = jk
+            .params
+            .iter()
+            .zip(&sig.params)
+            .map(|((n, t), (_, source_ty))| Param {
+                name: n.clone(),
+                rank: match t {
+                    IrType::Buffer { dims, .. } => Some(dims.len()),
+                    _ => None,
+                },
+                elem: t.elem(),
+                text: source_ty.to_string(),
+            })
+            .collect();
+        let texts: Vec<String> = m
+            .checked
+            .op(op)
+            .attr("result_types")
+            .and_then(|a| match a {
+                Attr::Array(v) => Some(
+                    v.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let results = jk
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, (n, e, r))| {
+                let text = texts
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("{e}, {r} dims"));
+                (n.clone(), *e, *r, text)
+            })
+            .collect();
+        Kernel {
+            module,
+            name,
+            params,
+            results,
+        }
+    }
+
+    pub fn jit(&self) -> &JitKernel {
+        self.module
+            .get()
+            .code
+            .0
+            .kernel(&self.name)
+            .expect("every kernel of the module is compiled")
+    }
+
+    /// `blur(x: f32[H, W]) -> y: f32[H, W]`.
+    pub fn signature_text(&self) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.text))
+            .collect();
+        let results: Vec<String> = self
+            .results
+            .iter()
+            .map(|(n, _, _, t)| format!("{n}: {t}"))
+            .collect();
+        let results = if results.len() == 1 {
+            results[0].clone()
+        } else {
+            format!("({})", results.join(", "))
+        };
+        format!("{}({}) -> {results}", self.name, params.join(", "))
+    }
+}
+
+#[pymethods]
+impl Kernel {
+    /// Runs the kernel: arrays for array parameters (any strides; the
+    /// kernel reads them in place), numbers for scalars, by position or
+    /// name; `out=` an array (a tuple of them for several results) to
+    /// write into. Returns the result, or a tuple of them.
+    #[pyo3(signature = (*args, out=None, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        out: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        call::call(py, self, args, kwargs, out)
+    }
+
+    /// The kernel's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The module it belongs to.
+    #[getter]
+    fn module(&self, py: Python<'_>) -> Py<Module> {
+        self.module.clone_ref(py)
+    }
+
+    /// `blur(x: f32[H, W]) -> y: f32[H, W]`.
+    #[getter]
+    fn signature(&self) -> String {
+        self.signature_text()
+    }
+
+    /// The parameters as data: `(name, element type, rank or None, type
+    /// as written)`.
+    #[getter]
+    fn params(&self) -> Vec<(String, String, Option<usize>, String)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.elem.to_string(), p.rank, p.text.clone()))
+            .collect()
+    }
+
+    /// The results as data: `(name, element type, rank, type as written)`.
+    #[getter]
+    fn results(&self) -> Vec<(String, String, usize, String)> {
+        self.results
+            .iter()
+            .map(|(n, e, r, t)| (n.clone(), e.to_string(), *r, t.clone()))
+            .collect()
+    }
+
+    /// The IR at `stage`: `"checked"` (what the front end made),
+    /// `"optimized"` (after fusion and scheduling, still stages) or
+    /// `"lowered"` (loops, what the backend compiles).
+    #[pyo3(signature = (stage="lowered"))]
+    fn ir(&self, py: Python<'_>, stage: &str) -> PyResult<String> {
+        let m = self.module.get();
+        let checked = &m.checked;
+        let options = m.options.options()?;
+        let text = py.detach(|| -> Result<String, String> {
+            let module = match stage {
+                "checked" => checked.clone(),
+                "optimized" => {
+                    let mut o = checked.clone();
+                    pj_compiler::passes::PassManager::parse(pj_compiler::passes::DEFAULT_PIPELINE)
+                        .map_err(|e| e.to_string())?
+                        .run(&mut o)
+                        .map_err(|e| e.to_string())?;
+                    o
+                }
+                "lowered" => {
+                    driver::lower(checked, &options, Stage::Checked)
+                        .map_err(|e| e.to_string())?
+                        .0
+                }
+                other => {
+                    return Err(format!(
+                        "stage={other:?}: expects \"checked\", \"optimized\" or \"lowered\""
+                    ));
+                }
+            };
+            Ok(pj_compiler::ir::print::print_module(
+                &module,
+                Default::default(),
+            ))
+        });
+        text.map_err(PyValueError::new_err)
+    }
+
+    /// The machine code the backend makes of this kernel, as assembly text.
+    fn asm(&self, py: Python<'_>) -> PyResult<String> {
+        let m = self.module.get();
+        let options = m.options.options()?;
+        let checked = &m.checked;
+        let name = self.name.clone();
+        let text = py.detach(|| -> Result<Vec<u8>, String> {
+            let (lowered, _) =
+                driver::lower(checked, &options, Stage::Checked).map_err(|e| e.to_string())?;
+            driver::emit(&lowered, &options, &[name], Emit::Asm).map_err(|e| e.to_string())
+        });
+        let bytes = text.map_err(PyRuntimeError::new_err)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<picojoule.Kernel {} ({})>",
+            self.signature_text(),
+            options_text(&self.module.get().options)
+        )
+    }
+
+    /// A notebook's view: the signature and the options in a small table.
+    fn _repr_html_(&self) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let m = self.module.get();
+        let mut rows = String::new();
+        for p in &self.params {
+            rows += &format!(
+                "<tr><td>parameter</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                esc(&p.name),
+                esc(&p.text)
+            );
+        }
+        for (n, _, _, t) in &self.results {
+            rows += &format!(
+                "<tr><td>result</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                esc(n),
+                esc(t)
+            );
+        }
+        format!(
+            "<div><b>picojoule kernel</b> <code>{}</code> <small>({}, from {})</small>\
+             <table><tr><th></th><th>name</th><th>type</th></tr>{rows}</table></div>",
+            esc(&self.name),
+            esc(&options_text(&m.options)),
+            esc(&m.filename)
+        )
+    }
+
+    /// Pickled by source and options: unpickling compiles again, once per
+    /// process (`picojoule._rebuild` caches), so a Dask worker can call it.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let m = self.module.get();
+        let rebuild = py.import("picojoule")?.getattr("_rebuild")?;
+        let args = PyTuple::new(
+            py,
+            [
+                m.source.clone().into_pyobject(py)?.into_any(),
+                m.filename.clone().into_pyobject(py)?.into_any(),
+                options_dict(py, &m.options)?.into_any(),
+                self.name.clone().into_pyobject(py)?.into_any(),
+            ],
+        )?;
+        Ok((rebuild, args))
+    }
+}
