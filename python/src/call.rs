@@ -26,8 +26,14 @@ use pj_runtime::pool::Pool;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
+use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::sync::Arc;
+
+/// Calls touching fewer elements than this keep the GIL: releasing and
+/// taking it back costs about as much as such a call's work (NumPy's
+/// ufuncs draw the same line, at 500 elements).
+const RELEASE_GIL_FROM: usize = 1 << 14;
 
 thread_local! {
     /// Pools chosen with `picojoule.threads(n)` on this thread, innermost last.
@@ -63,6 +69,11 @@ pub fn numpy_name(t: ScalarType) -> &'static str {
         ScalarType::F32 => "float32",
         ScalarType::F64 => "float64",
     }
+}
+
+/// Whether `d` is `t` in this machine's byte order.
+fn is_dtype(py: Python<'_>, d: &Bound<'_, numpy::PyArrayDescr>, t: ScalarType) -> bool {
+    d.is_native_byteorder() != Some(false) && d.num() == dtype_of(py, t).num()
 }
 
 fn dtype_of<'py>(py: Python<'py>, t: ScalarType) -> Bound<'py, numpy::PyArrayDescr> {
@@ -231,7 +242,7 @@ fn array_argument<'py>(
         )));
     };
     let dt = a.dtype();
-    if !dt.is_equiv_to(&dtype_of(py, p.elem)) {
+    if !is_dtype(py, &dt, p.elem) {
         return Err(PyTypeError::new_err(format!(
             "{}(): argument `{}` expects an array of {want} ({}), got {}; convert it with `.astype(numpy.{want})`",
             k.name,
@@ -316,9 +327,9 @@ fn scalar_argument(k: &Kernel, p: &Param, v: &Bound<'_, PyAny>) -> PyResult<Scal
 fn result_arrays<'py>(
     py: Python<'py>,
     k: &Kernel,
-    shapes: &[Vec<usize>],
+    shapes: &[SmallVec<[usize; 4]>],
     out: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Vec<Bound<'py, PyUntypedArray>>> {
+) -> PyResult<SmallVec<[Bound<'py, PyUntypedArray>; 2]>> {
     let Some(out) = out.filter(|o| !o.is_none()) else {
         return Ok(k
             .results
@@ -348,7 +359,7 @@ fn result_arrays<'py>(
         }
         t.iter().collect()
     };
-    let mut arrays = Vec::new();
+    let mut arrays = SmallVec::new();
     for ((name, e, _, text), (g, shape)) in k.results.iter().zip(given.iter().zip(shapes)) {
         let want = numpy_name(*e);
         let a = g.cast::<PyUntypedArray>().map_err(|_| {
@@ -358,7 +369,7 @@ fn result_arrays<'py>(
                 type_name(g)
             ))
         })?;
-        if !a.dtype().is_equiv_to(&dtype_of(py, *e)) {
+        if !is_dtype(py, &a.dtype(), *e) {
             return Err(PyTypeError::new_err(format!(
                 "{}(): out `{name}` expects an array of {want} ({text}), got {}",
                 k.name,
@@ -367,7 +378,7 @@ fn result_arrays<'py>(
                     .map_or_else(|_| "another dtype".to_string(), |s| s.to_string())
             )));
         }
-        if a.shape() != shape.as_slice() {
+        if a.shape() != &shape[..] {
             let dim = a
                 .shape()
                 .iter()
@@ -408,8 +419,8 @@ fn result_arrays<'py>(
 /// A call's descriptors, handed to the thread that runs it (the same
 /// thread, with the GIL released).
 struct Descriptors {
-    args: Vec<RawArg>,
-    results: Vec<*mut PjBuffer>,
+    args: SmallVec<[RawArg; 8]>,
+    results: SmallVec<[*mut PjBuffer; 2]>,
 }
 
 // SAFETY: the pointers address descriptors and arrays that the caller
@@ -429,14 +440,17 @@ pub fn call<'py>(
     let values = bind(k, args, kwargs)?;
     let jk = k.jit();
     // every descriptor first, then their addresses: the vector does not
-    // move once addresses are taken
-    let mut keep = Vec::new();
-    let mut descs: Vec<PjBuffer> = Vec::with_capacity(values.len());
-    let mut scalars = Vec::with_capacity(values.len());
+    // move once addresses are taken; nothing here touches the heap for a
+    // kernel of a few arrays
+    let mut keep: SmallVec<[Bound<'py, PyUntypedArray>; 4]> = SmallVec::new();
+    let mut descs: SmallVec<[PjBuffer; 4]> = SmallVec::new();
+    let mut scalars: SmallVec<[Scalar; 4]> = SmallVec::new();
+    let mut elements = 0usize;
     for (p, v) in k.params.iter().zip(&values) {
         match p.rank {
             Some(rank) => {
                 let (a, d) = array_argument(py, k, p, rank, v)?;
+                elements += a.len();
                 keep.push(a);
                 descs.push(d);
             }
@@ -444,7 +458,7 @@ pub fn call<'py>(
         }
     }
     let (mut di, mut si) = (0, 0);
-    let raw: Vec<RawArg> = k
+    let raw: SmallVec<[RawArg; 8]> = k
         .params
         .iter()
         .map(|p| match p.rank {
@@ -458,11 +472,19 @@ pub fn call<'py>(
             }
         })
         .collect();
+    let mut extents: SmallVec<[i64; 16]> = SmallVec::from_elem(0, k.result_dims);
     // SAFETY: each descriptor describes a live array (kept in `keep`).
-    let shapes = unsafe { jk.result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
+    unsafe { jk.result_extents_into(&raw, &mut extents) }.map_err(|e| run_error(py, e))?;
+    let mut shapes: SmallVec<[SmallVec<[usize; 4]>; 2]> = SmallVec::new();
+    let mut at = 0;
+    for (_, _, rank, _) in &k.results {
+        shapes.push(extents[at..at + rank].iter().map(|&e| e as usize).collect());
+        at += rank;
+    }
     let outs = result_arrays(py, k, &shapes, out)?;
-    let mut out_descs = Vec::with_capacity(outs.len());
+    let mut out_descs: SmallVec<[PjBuffer; 2]> = SmallVec::new();
     for ((name, e, _, _), a) in k.results.iter().zip(&outs) {
+        elements += a.len();
         out_descs.push(
             descriptor(a, *e).map_err(|why| {
                 PyValueError::new_err(format!("{}(): out `{name}`: {why}", k.name))
@@ -475,7 +497,7 @@ pub fn call<'py>(
     };
     let pool = POOLS.with(|p| p.borrow().last().cloned());
     let flight = InFlight::start();
-    let result = py.detach(move || {
+    let run = move || {
         let call = call;
         pj_runtime::parallel::with_pool(pool, || {
             // SAFETY: argument descriptors describe live arrays the kernel
@@ -484,7 +506,12 @@ pub fn call<'py>(
             // (new) or that the caller handed over (`out=`).
             unsafe { jk.call_descriptors(&call.args, &call.results) }
         })
-    });
+    };
+    let result = if elements >= RELEASE_GIL_FROM {
+        py.detach(run)
+    } else {
+        run()
+    };
     drop(flight);
     result.map_err(|e| run_error(py, e))?;
     drop(keep);

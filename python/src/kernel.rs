@@ -29,6 +29,9 @@ pub struct Kernel {
     pub params: Vec<Param>,
     /// Name, element type, rank, and the type as the source writes it.
     pub results: Vec<(String, ScalarType, usize, String)>,
+    /// The results' ranks added up: how many extents the shape function
+    /// reports.
+    pub result_dims: usize,
 }
 
 impl Kernel {
@@ -80,11 +83,13 @@ impl Kernel {
                 (n.clone(), *e, *r, text)
             })
             .collect();
+        let result_dims = jk.results.iter().map(|r| r.2).sum();
         Kernel {
             module,
             name,
             params,
             results,
+            result_dims,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct Module {
 /// `compile(source, filename, backend=None, target="host", fast_math="reassoc",
 /// opt_level=2, tier="optimizing")`: `source` is `.pj` text.
 #[pyfunction]
+// one Rust parameter per Python keyword argument
+#[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (source, filename="<string>", backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing"))]
 pub fn compile(
     py: Python<'_>,

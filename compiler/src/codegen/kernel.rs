@@ -17,6 +17,7 @@ use crate::interp::{Tensor, Value as Arg};
 use crate::ir::{Module as IrModule, ScalarType, Type as IrType};
 use pj_runtime::Buffer;
 use pj_runtime::abi::PjBuffer;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 /// A kernel call failed: the kernel's status and message.
@@ -260,10 +261,16 @@ impl JitKernel {
     }
 
     /// The slots of a call on descriptors: arity and scalar types are
-    /// checked here, the arrays by the kernel's entry checks.
-    fn raw_slots(&self, args: &[RawArg], extra: &[*mut PjBuffer]) -> Result<Vec<u64>, RunError> {
+    /// checked here, the arrays by the kernel's entry checks. On the stack
+    /// for a kernel of up to 16 arguments and results: the Python package
+    /// calls tiny kernels in well under a microsecond.
+    fn raw_slots(
+        &self,
+        args: &[RawArg],
+        extra: &[*mut PjBuffer],
+    ) -> Result<SmallVec<[u64; 16]>, RunError> {
         self.check_arity(args.len())?;
-        let mut slots = Vec::with_capacity(args.len() + extra.len());
+        let mut slots = SmallVec::new();
         for ((pname, ty), a) in self.params.iter().zip(args) {
             match (ty, a) {
                 (IrType::Scalar(t), RawArg::Scalar(s)) if s.ty() == *t => {
@@ -285,9 +292,48 @@ impl JitKernel {
     /// inside one allocation from its data pointer.
     pub unsafe fn result_shapes_of(&self, args: &[RawArg]) -> Result<Vec<Vec<usize>>, RunError> {
         let total: usize = self.results.iter().map(|r| r.2).sum();
-        let mut flat = vec![0i64; total.max(1)];
+        let mut flat = vec![0i64; total];
+        // SAFETY: as this function's.
+        unsafe { self.result_extents_into(args, &mut flat)? };
+        let mut at = 0;
+        Ok(self
+            .results
+            .iter()
+            .map(|r| {
+                let s = flat[at..at + r.2].iter().map(|&e| e as usize).collect();
+                at += r.2;
+                s
+            })
+            .collect())
+    }
+
+    /// The extents of every result, one after the other (each result's
+    /// rank of them, results in order), into `flat`, which holds exactly
+    /// that many; none is negative.
+    ///
+    /// # Safety
+    /// As [`JitKernel::result_shapes_of`].
+    pub unsafe fn result_extents_into(
+        &self,
+        args: &[RawArg],
+        flat: &mut [i64],
+    ) -> Result<(), RunError> {
+        let total: usize = self.results.iter().map(|r| r.2).sum();
+        if flat.len() != total {
+            return Err(bad(format!(
+                "kernel `{}`: {} result extents asked for, it has {total}",
+                self.name,
+                flat.len()
+            )));
+        }
+        let mut one = [0i64; 1];
+        let data = if total == 0 {
+            one.as_mut_ptr()
+        } else {
+            flat.as_mut_ptr()
+        };
         let mut shape_buf = PjBuffer::new(
-            flat.as_mut_ptr().cast(),
+            data.cast(),
             pj_runtime::ElemType::I64,
             &[total as i64],
             &[1],
@@ -297,19 +343,10 @@ impl JitKernel {
         if st != 0 {
             return Err(status_error(st));
         }
-        let mut at = 0;
-        Ok(self
-            .results
-            .iter()
-            .map(|r| {
-                let s = flat[at..at + r.2]
-                    .iter()
-                    .map(|&e| e.max(0) as usize)
-                    .collect();
-                at += r.2;
-                s
-            })
-            .collect())
+        for e in flat.iter_mut() {
+            *e = (*e).max(0);
+        }
+        Ok(())
     }
 
     /// Runs the kernel on descriptors: `results` must have the shapes
