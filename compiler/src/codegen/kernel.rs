@@ -362,20 +362,28 @@ impl JitKernel {
         args: &[RawArg],
         results: &[*mut PjBuffer],
     ) -> Result<(), RunError> {
-        if results.len() != self.results.len() {
+        self.check_result_count(results.len())?;
+        let slots = self.raw_slots(args, results)?;
+        self.enter(&slots)
+    }
+
+    /// Refuses a call with the wrong number of result buffers.
+    fn check_result_count(&self, given: usize) -> Result<(), RunError> {
+        if given != self.results.len() {
             return Err(bad(format!(
-                "kernel `{}` has {} results, {} given",
+                "kernel `{}` has {} results, {given} buffers given",
                 self.name,
                 self.results.len(),
-                results.len()
             )));
         }
-        let slots = self.raw_slots(args, results)?;
-        let st = (self.entry)(slots.as_ptr());
-        if st != 0 {
-            Err(status_error(st))
-        } else {
-            Ok(())
+        Ok(())
+    }
+
+    /// Calls the kernel's entry on its argument slots.
+    fn enter(&self, slots: &[u64]) -> Result<(), RunError> {
+        match (self.entry)(slots.as_ptr()) {
+            0 => Ok(()),
+            st => Err(status_error(st)),
         }
     }
 
@@ -392,21 +400,9 @@ impl JitKernel {
         args: &mut [KernelArg<'_>],
         results: &mut [&mut Buffer],
     ) -> Result<(), RunError> {
-        if results.len() != self.results.len() {
-            return Err(bad(format!(
-                "kernel `{}` has {} results, {} buffers given",
-                self.name,
-                self.results.len(),
-                results.len()
-            )));
-        }
+        self.check_result_count(results.len())?;
         let slots = self.slots(args, results)?;
-        let st = (self.entry)(slots.as_ptr());
-        if st != 0 {
-            Err(status_error(st))
-        } else {
-            Ok(())
-        }
+        self.enter(&slots)
     }
 
     /// Runs the kernel on runtime buffers and returns its results in
