@@ -10,6 +10,7 @@
 
 pub mod codegen;
 pub mod dialects;
+pub mod footprint;
 pub mod front;
 pub mod interp;
 pub mod ir;

@@ -428,6 +428,51 @@ struct Descriptors {
 // closure that uses them has returned.
 unsafe impl Send for Descriptors {}
 
+/// The shape of every result for these arguments, without running the
+/// kernel (its shape function only): what `picojoule.dask` sizes output
+/// chunks by. Arrays may be any views of the right dtype and shape,
+/// `numpy.broadcast_to` of one element included.
+pub fn result_shapes<'py>(
+    py: Python<'py>,
+    k: &Kernel,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Vec<Vec<usize>>> {
+    let values = bind(k, args, kwargs)?;
+    let mut keep = Vec::new();
+    let mut descs = Vec::new();
+    let mut scalars = Vec::new();
+    for (p, v) in k.params.iter().zip(&values) {
+        match p.rank {
+            Some(rank) => {
+                let (a, d) = array_argument(py, k, p, rank, v)?;
+                keep.push(a);
+                descs.push(d);
+            }
+            None => scalars.push(scalar_argument(k, p, v)?),
+        }
+    }
+    let (mut di, mut si) = (0, 0);
+    let raw: Vec<RawArg> = k
+        .params
+        .iter()
+        .map(|p| match p.rank {
+            Some(_) => {
+                di += 1;
+                RawArg::Array(&mut descs[di - 1] as *mut PjBuffer)
+            }
+            None => {
+                si += 1;
+                RawArg::Scalar(scalars[si - 1])
+            }
+        })
+        .collect();
+    // SAFETY: each descriptor describes a live array (kept in `keep`).
+    let shapes = unsafe { k.jit().result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
+    drop(keep);
+    Ok(shapes)
+}
+
 /// Binds, checks, allocates and runs; returns the result or a tuple of
 /// them.
 pub fn call<'py>(

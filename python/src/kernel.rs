@@ -140,6 +140,62 @@ impl Kernel {
         call::call(py, self, args, kwargs, out)
     }
 
+    /// The shapes of the results for these arguments, from the kernel's
+    /// shape function alone (nothing runs, nothing is written).
+    #[pyo3(signature = (*args, **kwargs))]
+    fn result_shapes(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Vec<Vec<usize>>> {
+        call::result_shapes(py, self, args, kwargs)
+    }
+
+    /// What each element of each result reads of each array parameter,
+    /// relative to its own index (`pj_compiler::footprint`): per result a
+    /// dict with `result`, `rank` and `params`, each param a dict with
+    /// `param`, `boundary` and `dims`, each dim `None` (not read),
+    /// `("along", result_dim, lo, hi)` or `("whole", stage, why)`.
+    fn reaches<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        use pj_compiler::footprint::{Reach, result_reaches};
+        let m = self.module.get();
+        let all = result_reaches(&m.checked, &self.name).unwrap_or_default();
+        let mut out = Vec::new();
+        for r in all {
+            let d = PyDict::new(py);
+            d.set_item("result", &r.result)?;
+            d.set_item("rank", r.rank)?;
+            let mut params = Vec::new();
+            for p in &r.params {
+                let pd = PyDict::new(py);
+                pd.set_item("param", &p.param)?;
+                pd.set_item("boundary", p.boundary.as_deref())?;
+                let mut dims = Vec::new();
+                for dim in &p.dims {
+                    dims.push(match dim {
+                        None => py.None(),
+                        Some(Reach::Along { dim, lo, hi }) => ("along", *dim, *lo, *hi)
+                            .into_pyobject(py)?
+                            .into_any()
+                            .unbind(),
+                        Some(Reach::Whole { stage, why }) => {
+                            ("whole", stage.as_str(), why.as_str())
+                                .into_pyobject(py)?
+                                .into_any()
+                                .unbind()
+                        }
+                    });
+                }
+                pd.set_item("dims", dims)?;
+                params.push(pd);
+            }
+            d.set_item("params", params)?;
+            out.push(d);
+        }
+        Ok(out)
+    }
+
     /// The kernel's name.
     #[getter]
     fn name(&self) -> &str {

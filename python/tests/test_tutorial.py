@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_tutorial_runs_as_written(capsys):
     text = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) >= 8, "the tutorial's code blocks"
+    assert len(blocks) >= 10, "the tutorial's code blocks"
     namespace = {"__name__": "__tutorial__"}
     here = os.getcwd()
     os.chdir(ROOT)
@@ -28,3 +28,4 @@ def test_the_tutorial_runs_as_written(capsys):
     assert "argument `x` expects an array of float32" in printed
     assert "division by zero" in printed
     assert "scale" in printed
+    assert "x.rechunk({1: -1})" in printed
