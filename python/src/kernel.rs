@@ -196,6 +196,32 @@ impl Kernel {
         Ok(out)
     }
 
+    /// The energy model's estimate (`pj energy`) at the sizes given as
+    /// keyword arguments, by size (`H=4096`) or by array (`x=arr`);
+    /// sizes not given come from the source's `// bench:` line, else
+    /// 1024. `target`: `"host"` or a profile name.
+    #[pyo3(signature = (target="host", **kwargs))]
+    fn energy(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<crate::report::Report> {
+        crate::report::energy(py, self, target, kwargs)
+    }
+
+    /// The scheduler's decisions and the alternatives the model weighed
+    /// (`pj explain`), at sizes given as for `energy`.
+    #[pyo3(signature = (target="host", **kwargs))]
+    fn explain(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<crate::report::Report> {
+        crate::report::explain(py, self, target, kwargs)
+    }
+
     /// The kernel's name.
     #[getter]
     fn name(&self) -> &str {

@@ -12,6 +12,7 @@ mod interrupt;
 mod kernel;
 mod module;
 mod options;
+mod report;
 
 use pyo3::prelude::*;
 
@@ -21,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<module::Module>()?;
     m.add_class::<kernel::Kernel>()?;
+    m.add_class::<report::Report>()?;
     m.add_function(wrap_pyfunction!(module::compile, m)?)?;
     m.add_function(wrap_pyfunction!(set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_threads, m)?)?;

@@ -8,6 +8,7 @@
 
 pub mod energy;
 pub mod profile;
+pub mod report;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
