@@ -142,7 +142,7 @@ fn bind<'py>(
     k: &Kernel,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Vec<Bound<'py, PyAny>>> {
+) -> PyResult<SmallVec<[Bound<'py, PyAny>; 8]>> {
     let n = k.params.len();
     if args.len() > n {
         return Err(PyTypeError::new_err(format!(
@@ -153,11 +153,12 @@ fn bind<'py>(
             args.len()
         )));
     }
-    let mut slots: Vec<Option<Bound<'py, PyAny>>> = args.iter().map(Some).collect();
+    let mut slots: SmallVec<[Option<Bound<'py, PyAny>>; 8]> = args.iter().map(Some).collect();
     slots.resize(n, None);
     if let Some(kw) = kwargs {
         for (key, value) in kw.iter() {
-            let key: String = key.extract()?;
+            let key = key.cast_into::<pyo3::types::PyString>()?;
+            let key = key.to_str()?;
             match k.params.iter().position(|p| p.name == key) {
                 Some(i) if slots[i].is_some() => {
                     return Err(PyTypeError::new_err(format!(
@@ -205,20 +206,21 @@ fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, 
     if flags & npyffi::NPY_ARRAY_ALIGNED == 0 {
         return Err("its data is not aligned to its elements");
     }
-    let mut strides = [0i64; MAX_RANK];
-    for (s, &b) in strides.iter_mut().zip(a.strides()) {
+    let mut d = PjBuffer {
+        data,
+        shape: [0; MAX_RANK],
+        strides: [0; MAX_RANK],
+        elem_type: pj_compiler::codegen::abi::elem_code(t) as i32,
+        rank: a.ndim() as i32,
+    };
+    for (i, (&n, &b)) in a.shape().iter().zip(a.strides()).enumerate().take(MAX_RANK) {
         if b % size != 0 {
             return Err("its strides are not whole elements");
         }
-        *s = (b / size) as i64;
+        d.shape[i] = n as i64;
+        d.strides[i] = (b / size) as i64;
     }
-    let shape: Vec<i64> = a.shape().iter().map(|&n| n as i64).collect();
-    Ok(PjBuffer::new(
-        data,
-        pj_compiler::codegen::abi::elem_code(t),
-        &shape,
-        &strides[..shape.len()],
-    ))
+    Ok(d)
 }
 
 /// `v` as an array for parameter `p`: a NumPy array of its dtype and rank,
@@ -322,15 +324,17 @@ fn scalar_argument(k: &Kernel, p: &Param, v: &Bound<'_, PyAny>) -> PyResult<Scal
     Ok(Scalar::from_i64(x, t))
 }
 
-/// The arrays results are written to: `out` checked against the shapes
-/// the kernel computes, or new arrays.
+/// The arrays results are written to: `out`, checked for dtype, rank,
+/// writability and (when `shapes` are known) shape, or new arrays of
+/// `shapes`.
 fn result_arrays<'py>(
     py: Python<'py>,
     k: &Kernel,
-    shapes: &[SmallVec<[usize; 4]>],
+    shapes: Option<&[SmallVec<[usize; 4]>]>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<SmallVec<[Bound<'py, PyUntypedArray>; 2]>> {
-    let Some(out) = out.filter(|o| !o.is_none()) else {
+    let Some(out) = out else {
+        let shapes = shapes.expect("new results need their shapes");
         return Ok(k
             .results
             .iter()
@@ -360,7 +364,7 @@ fn result_arrays<'py>(
         t.iter().collect()
     };
     let mut arrays = SmallVec::new();
-    for ((name, e, _, text), (g, shape)) in k.results.iter().zip(given.iter().zip(shapes)) {
+    for (i, ((name, e, rank, text), g)) in k.results.iter().zip(&given).enumerate() {
         let want = numpy_name(*e);
         let a = g.cast::<PyUntypedArray>().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -378,7 +382,15 @@ fn result_arrays<'py>(
                     .map_or_else(|_| "another dtype".to_string(), |s| s.to_string())
             )));
         }
-        if a.shape() != &shape[..] {
+        if a.ndim() != *rank {
+            return Err(PyValueError::new_err(format!(
+                "{}(): out `{name}` expects {rank} dims ({text}), got an array of shape {}",
+                k.name,
+                shape_text(a.shape())
+            )));
+        }
+        let shape = shapes.map(|s| &s[i][..]).unwrap_or(a.shape());
+        if a.shape() != shape {
             let dim = a
                 .shape()
                 .iter()
@@ -425,8 +437,10 @@ struct Descriptors {
 
 // SAFETY: the pointers address descriptors and arrays that the caller
 // keeps alive (and the GIL-holding frame keeps referenced) until the
-// closure that uses them has returned.
+// closure that uses them has returned; the thread that runs it only reads
+// the descriptors.
 unsafe impl Send for Descriptors {}
+unsafe impl Sync for Descriptors {}
 
 /// The shape of every result for these arguments, without running the
 /// kernel (its shape function only): what `picojoule.dask` sizes output
@@ -470,6 +484,24 @@ pub fn result_shapes<'py>(
     // SAFETY: each descriptor describes a live array (kept in `keep`).
     let shapes = unsafe { k.jit().result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
     drop(keep);
+    Ok(shapes)
+}
+
+/// The shapes of a call's results, from the kernel's shape function.
+fn result_shapes_of(
+    py: Python<'_>,
+    k: &Kernel,
+    raw: &[RawArg],
+) -> PyResult<SmallVec<[SmallVec<[usize; 4]>; 2]>> {
+    let mut extents: SmallVec<[i64; 16]> = SmallVec::from_elem(0, k.result_dims);
+    // SAFETY: the caller's descriptors describe live arrays.
+    unsafe { k.jit().result_extents_into(raw, &mut extents) }.map_err(|e| run_error(py, e))?;
+    let mut shapes = SmallVec::new();
+    let mut at = 0;
+    for (_, _, rank, _) in &k.results {
+        shapes.push(extents[at..at + rank].iter().map(|&e| e as usize).collect());
+        at += rank;
+    }
     Ok(shapes)
 }
 
@@ -517,17 +549,17 @@ pub fn call<'py>(
             }
         })
         .collect();
-    let mut extents: SmallVec<[i64; 16]> = SmallVec::from_elem(0, k.result_dims);
-    // SAFETY: each descriptor describes a live array (kept in `keep`).
-    unsafe { jk.result_extents_into(&raw, &mut extents) }.map_err(|e| run_error(py, e))?;
-    let mut shapes: SmallVec<[SmallVec<[usize; 4]>; 2]> = SmallVec::new();
-    let mut at = 0;
-    for (_, _, rank, _) in &k.results {
-        shapes.push(extents[at..at + rank].iter().map(|&e| e as usize).collect());
-        at += rank;
-    }
-    let outs = result_arrays(py, k, &shapes, out)?;
+    let out = out.filter(|o| !o.is_none());
+    // with `out=`, the kernel's entry checks compare the arrays' shapes
+    // with what its sizes say; the shapes are computed here only to
+    // allocate results, or to explain a mismatch (below)
+    let shapes = match out {
+        None => Some(result_shapes_of(py, k, &raw)?),
+        Some(_) => None,
+    };
+    let outs = result_arrays(py, k, shapes.as_deref(), out)?;
     let mut out_descs: SmallVec<[PjBuffer; 2]> = SmallVec::new();
+    // the addresses of `descs` are in `raw`: it must not move from here
     for ((name, e, _, _), a) in k.results.iter().zip(&outs) {
         elements += a.len();
         out_descs.push(
@@ -540,17 +572,19 @@ pub fn call<'py>(
         args: raw,
         results: out_descs.iter_mut().map(|d| d as *mut PjBuffer).collect(),
     };
+    let call = &call;
     let pool = POOLS.with(|p| p.borrow().last().cloned());
     let flight = InFlight::start();
     let run = move || {
-        let call = call;
-        pj_runtime::parallel::with_pool(pool, || {
-            // SAFETY: argument descriptors describe live arrays the kernel
-            // only reads; result descriptors describe arrays of the shapes
-            // it asked for, writable, that nothing else references yet
-            // (new) or that the caller handed over (`out=`).
-            unsafe { jk.call_descriptors(&call.args, &call.results) }
-        })
+        // SAFETY: argument descriptors describe live arrays the kernel
+        // only reads; result descriptors describe writable arrays that
+        // nothing else references yet (new) or that the caller handed over
+        // (`out=`), whose shapes the kernel checks before writing.
+        let go = || unsafe { jk.call_descriptors(&call.args, &call.results) };
+        match pool {
+            Some(p) => pj_runtime::parallel::with_pool(Some(p), go),
+            None => go(),
+        }
     };
     let result = if elements >= RELEASE_GIL_FROM {
         py.detach(run)
@@ -558,7 +592,14 @@ pub fn call<'py>(
         run()
     };
     drop(flight);
-    result.map_err(|e| run_error(py, e))?;
+    if let Err(e) = result {
+        if shapes.is_none() && e.status != pj_runtime::abi::status::INTERRUPTED {
+            // say which `out=` array has which wrong shape, if one has
+            let shapes = result_shapes_of(py, k, &call.args)?;
+            result_arrays(py, k, Some(&shapes), out)?;
+        }
+        return Err(run_error(py, e));
+    }
     drop(keep);
     let mut results: Vec<Py<PyAny>> = outs.into_iter().map(|a| a.into_any().unbind()).collect();
     if results.len() == 1 {

@@ -52,6 +52,11 @@ pub extern "C" fn pj_rt_parallel_for(
     if crate::interrupt::requested() {
         return crate::interrupt::fail();
     }
+    // one chunk's work runs here, without asking for the pool (a tiny
+    // kernel called from Python in a loop pays for nothing else)
+    if n <= grain {
+        return run_inline(lo, hi, grain, body, ctx);
+    }
     // a loop nested in a chunk runs inline: its threads are busy already
     let pool = if crate::pool::inside_a_job() {
         None
