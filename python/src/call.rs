@@ -72,23 +72,17 @@ pub fn numpy_name(t: ScalarType) -> &'static str {
 }
 
 /// Whether `d` is `t` in this machine's byte order.
-fn is_dtype(py: Python<'_>, d: &Bound<'_, numpy::PyArrayDescr>, t: ScalarType) -> bool {
-    d.is_native_byteorder() != Some(false) && d.num() == dtype_of(py, t).num()
-}
-
-fn dtype_of<'py>(py: Python<'py>, t: ScalarType) -> Bound<'py, numpy::PyArrayDescr> {
-    match t {
-        ScalarType::Bool => numpy::dtype::<bool>(py),
-        ScalarType::I8 => numpy::dtype::<i8>(py),
-        ScalarType::I16 => numpy::dtype::<i16>(py),
-        ScalarType::I32 => numpy::dtype::<i32>(py),
-        ScalarType::I64 => numpy::dtype::<i64>(py),
-        ScalarType::U8 => numpy::dtype::<u8>(py),
-        ScalarType::U16 => numpy::dtype::<u16>(py),
-        ScalarType::U32 => numpy::dtype::<u32>(py),
-        ScalarType::F32 => numpy::dtype::<f32>(py),
-        ScalarType::F64 => numpy::dtype::<f64>(py),
-    }
+/// Whether `d` is `t` in this machine's byte order: by kind and size, so
+/// that `int64` matches whichever C type NumPy named it after (`long` or
+/// `long long`).
+fn is_dtype(d: &Bound<'_, numpy::PyArrayDescr>, t: ScalarType) -> bool {
+    let kind = match t {
+        ScalarType::Bool => b'b',
+        ScalarType::I8 | ScalarType::I16 | ScalarType::I32 | ScalarType::I64 => b'i',
+        ScalarType::U8 | ScalarType::U16 | ScalarType::U32 => b'u',
+        ScalarType::F32 | ScalarType::F64 => b'f',
+    };
+    d.kind() == kind && d.itemsize() == t.size_bytes() && d.is_native_byteorder() != Some(false)
 }
 
 /// A new C-contiguous array of `t` with `shape`, its contents unset (the
@@ -227,7 +221,6 @@ fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, 
 /// and the descriptor of its memory (of a copy where the ABI cannot
 /// describe it; the copy is kept alive by the returned array).
 fn array_argument<'py>(
-    py: Python<'py>,
     k: &Kernel,
     p: &Param,
     rank: usize,
@@ -244,7 +237,7 @@ fn array_argument<'py>(
         )));
     };
     let dt = a.dtype();
-    if !is_dtype(py, &dt, p.elem) {
+    if !is_dtype(&dt, p.elem) {
         return Err(PyTypeError::new_err(format!(
             "{}(): argument `{}` expects an array of {want} ({}), got {}; convert it with `.astype(numpy.{want})`",
             k.name,
@@ -342,27 +335,28 @@ fn result_arrays<'py>(
             .map(|((_, e, _, _), s)| empty(py, *e, s))
             .collect());
     };
-    let given: Vec<Bound<'py, PyAny>> = if k.results.len() == 1 && out.cast::<PyTuple>().is_err() {
-        vec![out.clone()]
-    } else {
-        let t = out.cast::<PyTuple>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{}(): out= expects a tuple of {} arrays, one per result, got {}",
-                k.name,
-                k.results.len(),
-                type_name(out)
-            ))
-        })?;
-        if t.len() != k.results.len() {
-            return Err(PyValueError::new_err(format!(
-                "{}(): out= has {} arrays; the kernel has {} results",
-                k.name,
-                t.len(),
-                k.results.len()
-            )));
-        }
-        t.iter().collect()
-    };
+    let given: SmallVec<[Bound<'py, PyAny>; 2]> =
+        if k.results.len() == 1 && out.cast::<PyTuple>().is_err() {
+            smallvec::smallvec![out.clone()]
+        } else {
+            let t = out.cast::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{}(): out= expects a tuple of {} arrays, one per result, got {}",
+                    k.name,
+                    k.results.len(),
+                    type_name(out)
+                ))
+            })?;
+            if t.len() != k.results.len() {
+                return Err(PyValueError::new_err(format!(
+                    "{}(): out= has {} arrays; the kernel has {} results",
+                    k.name,
+                    t.len(),
+                    k.results.len()
+                )));
+            }
+            t.iter().collect()
+        };
     let mut arrays = SmallVec::new();
     for (i, ((name, e, rank, text), g)) in k.results.iter().zip(&given).enumerate() {
         let want = numpy_name(*e);
@@ -373,7 +367,7 @@ fn result_arrays<'py>(
                 type_name(g)
             ))
         })?;
-        if !is_dtype(py, &a.dtype(), *e) {
+        if !is_dtype(&a.dtype(), *e) {
             return Err(PyTypeError::new_err(format!(
                 "{}(): out `{name}` expects an array of {want} ({text}), got {}",
                 k.name,
@@ -459,7 +453,7 @@ pub fn result_shapes<'py>(
     for (p, v) in k.params.iter().zip(&values) {
         match p.rank {
             Some(rank) => {
-                let (a, d) = array_argument(py, k, p, rank, v)?;
+                let (a, d) = array_argument(k, p, rank, v)?;
                 keep.push(a);
                 descs.push(d);
             }
@@ -526,7 +520,7 @@ pub fn call<'py>(
     for (p, v) in k.params.iter().zip(&values) {
         match p.rank {
             Some(rank) => {
-                let (a, d) = array_argument(py, k, p, rank, v)?;
+                let (a, d) = array_argument(k, p, rank, v)?;
                 elements += a.len();
                 keep.push(a);
                 descs.push(d);
@@ -601,10 +595,9 @@ pub fn call<'py>(
         return Err(run_error(py, e));
     }
     drop(keep);
-    let mut results: Vec<Py<PyAny>> = outs.into_iter().map(|a| a.into_any().unbind()).collect();
-    if results.len() == 1 {
-        Ok(results.pop().expect("one result"))
-    } else {
-        Ok(PyTuple::new(py, results)?.into_any().unbind())
+    if outs.len() == 1 {
+        let one = outs.into_iter().next().expect("one result");
+        return Ok(one.into_any().unbind());
     }
+    Ok(PyTuple::new(py, outs)?.into_any().unbind())
 }

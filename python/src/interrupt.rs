@@ -28,9 +28,9 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if CALLS.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // a request that came as the last call ended must not stop the
-            // next one
+        // a request that came as the last call ended must not stop the
+        // next one (read first: clearing is a full fence, on every call)
+        if CALLS.fetch_sub(1, Ordering::SeqCst) == 1 && pj_runtime::interrupt::requested() {
             pj_runtime::interrupt::clear();
         }
     }

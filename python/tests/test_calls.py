@@ -158,3 +158,12 @@ def test_introspection(backend):
         m.softmx
     with pytest.raises(ValueError, match="stage"):
         k.ir("parsed")
+
+
+def test_int64_arrays_of_either_c_name_are_accepted(backend):
+    # NumPy names 64-bit integers after C's `long` or `long long`; both are i64
+    k = pj.kernel("kernel s(x: i64[N]) -> y: i64[N] { y[i] = x[i] + 1; }", backend=backend)
+    for dt in (np.int64, np.longlong):
+        np.testing.assert_array_equal(k(np.arange(3, dtype=dt)), [1, 2, 3])
+    with pytest.raises(TypeError, match="int64"):
+        k(np.arange(3, dtype=np.uint64))
