@@ -32,7 +32,15 @@ pub struct Kernel {
     /// The results' ranks added up: how many extents the shape function
     /// reports.
     pub result_dims: usize,
+    /// The compiled kernel in `module`'s code, looked up once.
+    jit: *const JitKernel,
 }
+
+// SAFETY: `jit` points into the code `module` owns and keeps alive; a
+// module's kernels are never changed or moved after compilation (they sit
+// in a map that is only read), and calling them is thread-safe (`Code`).
+unsafe impl Send for Kernel {}
+unsafe impl Sync for Kernel {}
 
 impl Kernel {
     pub fn new(module: Py<Module>, name: String) -> Kernel {
@@ -84,22 +92,20 @@ impl Kernel {
             })
             .collect();
         let result_dims = jk.results.iter().map(|r| r.2).sum();
+        let jit = jk as *const JitKernel;
         Kernel {
             module,
             name,
             params,
             results,
             result_dims,
+            jit,
         }
     }
 
     pub fn jit(&self) -> &JitKernel {
-        self.module
-            .get()
-            .code
-            .0
-            .kernel(&self.name)
-            .expect("every kernel of the module is compiled")
+        // SAFETY: see the `Send`/`Sync` impls: alive as long as `self`.
+        unsafe { &*self.jit }
     }
 
     /// `blur(x: f32[H, W]) -> y: f32[H, W]`.

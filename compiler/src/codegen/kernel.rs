@@ -264,13 +264,15 @@ impl JitKernel {
     /// checked here, the arrays by the kernel's entry checks. On the stack
     /// for a kernel of up to 16 arguments and results: the Python package
     /// calls tiny kernels in well under a microsecond.
+    /// Written into the caller's `slots` rather than returned: a returned
+    /// vector of 16 slots is a copy on every call.
     fn raw_slots(
         &self,
         args: &[RawArg],
         extra: &[*mut PjBuffer],
-    ) -> Result<SmallVec<[u64; 16]>, RunError> {
+        slots: &mut SmallVec<[u64; 16]>,
+    ) -> Result<(), RunError> {
         self.check_arity(args.len())?;
-        let mut slots = SmallVec::new();
         for ((pname, ty), a) in self.params.iter().zip(args) {
             match (ty, a) {
                 (IrType::Scalar(t), RawArg::Scalar(s)) if s.ty() == *t => {
@@ -281,7 +283,7 @@ impl JitKernel {
             }
         }
         slots.extend(extra.iter().map(|&d| d as u64));
-        Ok(slots)
+        Ok(())
     }
 
     /// [`JitKernel::result_shapes`] on descriptors.
@@ -338,7 +340,8 @@ impl JitKernel {
             &[total as i64],
             &[1],
         );
-        let slots = self.raw_slots(args, &[&mut shape_buf])?;
+        let mut slots = SmallVec::new();
+        self.raw_slots(args, &[&mut shape_buf], &mut slots)?;
         let st = (self.shape_entry)(slots.as_ptr());
         if st != 0 {
             return Err(status_error(st));
@@ -363,7 +366,8 @@ impl JitKernel {
         results: &[*mut PjBuffer],
     ) -> Result<(), RunError> {
         self.check_result_count(results.len())?;
-        let slots = self.raw_slots(args, results)?;
+        let mut slots = SmallVec::new();
+        self.raw_slots(args, results, &mut slots)?;
         self.enter(&slots)
     }
 
