@@ -447,38 +447,66 @@ pub fn result_shapes<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Vec<Vec<usize>>> {
     let values = bind(k, args, kwargs)?;
-    let mut keep = Vec::new();
-    let mut descs = Vec::new();
-    let mut scalars = Vec::new();
-    for (p, v) in k.params.iter().zip(&values) {
-        match p.rank {
-            Some(rank) => {
-                let (a, d) = array_argument(k, p, rank, v)?;
-                keep.push(a);
-                descs.push(d);
-            }
-            None => scalars.push(scalar_argument(k, p, v)?),
-        }
-    }
-    let (mut di, mut si) = (0, 0);
-    let raw: Vec<RawArg> = k
-        .params
-        .iter()
-        .map(|p| match p.rank {
-            Some(_) => {
-                di += 1;
-                RawArg::Array(&mut descs[di - 1] as *mut PjBuffer)
-            }
-            None => {
-                si += 1;
-                RawArg::Scalar(scalars[si - 1])
-            }
-        })
-        .collect();
-    // SAFETY: each descriptor describes a live array (kept in `keep`).
+    let mut arguments = Arguments::of(k, &values)?;
+    let raw = arguments.raw(k);
+    // SAFETY: each descriptor describes a live array (kept in `arguments`).
     let shapes = unsafe { k.jit().result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
-    drop(keep);
+    drop(arguments);
     Ok(shapes)
+}
+
+/// A call's arguments as the ABI takes them: the arrays (kept alive for
+/// the call, copies included), their descriptors, the scalars.
+struct Arguments<'py> {
+    keep: SmallVec<[Bound<'py, PyUntypedArray>; 4]>,
+    descs: SmallVec<[PjBuffer; 4]>,
+    scalars: SmallVec<[Scalar; 4]>,
+    /// Elements of all the arrays: whether a call is long enough to
+    /// release the GIL for.
+    elements: usize,
+}
+
+impl<'py> Arguments<'py> {
+    /// The bound `values`, checked against `k`'s parameters.
+    fn of(k: &Kernel, values: &[Bound<'py, PyAny>]) -> PyResult<Arguments<'py>> {
+        let mut a = Arguments {
+            keep: SmallVec::new(),
+            descs: SmallVec::new(),
+            scalars: SmallVec::new(),
+            elements: 0,
+        };
+        for (p, v) in k.params.iter().zip(values) {
+            match p.rank {
+                Some(rank) => {
+                    let (array, d) = array_argument(k, p, rank, v)?;
+                    a.elements += array.len();
+                    a.keep.push(array);
+                    a.descs.push(d);
+                }
+                None => a.scalars.push(scalar_argument(k, p, v)?),
+            }
+        }
+        Ok(a)
+    }
+
+    /// The arguments in parameter order. They address `self`'s
+    /// descriptors: `self` must not move while they are used.
+    fn raw(&mut self, k: &Kernel) -> SmallVec<[RawArg; 8]> {
+        let (mut di, mut si) = (0, 0);
+        k.params
+            .iter()
+            .map(|p| match p.rank {
+                Some(_) => {
+                    di += 1;
+                    RawArg::Array(&mut self.descs[di - 1] as *mut PjBuffer)
+                }
+                None => {
+                    si += 1;
+                    RawArg::Scalar(self.scalars[si - 1])
+                }
+            })
+            .collect()
+    }
 }
 
 /// The shapes of a call's results, from the kernel's shape function.
@@ -510,39 +538,10 @@ pub fn call<'py>(
 ) -> PyResult<Py<PyAny>> {
     let values = bind(k, args, kwargs)?;
     let jk = k.jit();
-    // every descriptor first, then their addresses: the vector does not
-    // move once addresses are taken; nothing here touches the heap for a
-    // kernel of a few arrays
-    let mut keep: SmallVec<[Bound<'py, PyUntypedArray>; 4]> = SmallVec::new();
-    let mut descs: SmallVec<[PjBuffer; 4]> = SmallVec::new();
-    let mut scalars: SmallVec<[Scalar; 4]> = SmallVec::new();
-    let mut elements = 0usize;
-    for (p, v) in k.params.iter().zip(&values) {
-        match p.rank {
-            Some(rank) => {
-                let (a, d) = array_argument(k, p, rank, v)?;
-                elements += a.len();
-                keep.push(a);
-                descs.push(d);
-            }
-            None => scalars.push(scalar_argument(k, p, v)?),
-        }
-    }
-    let (mut di, mut si) = (0, 0);
-    let raw: SmallVec<[RawArg; 8]> = k
-        .params
-        .iter()
-        .map(|p| match p.rank {
-            Some(_) => {
-                di += 1;
-                RawArg::Array(&mut descs[di - 1] as *mut PjBuffer)
-            }
-            None => {
-                si += 1;
-                RawArg::Scalar(scalars[si - 1])
-            }
-        })
-        .collect();
+    // nothing here touches the heap for a kernel of a few arrays
+    let mut arguments = Arguments::of(k, &values)?;
+    let mut elements = arguments.elements;
+    let raw = arguments.raw(k);
     let out = out.filter(|o| !o.is_none());
     // with `out=`, the kernel's entry checks compare the arrays' shapes
     // with what its sizes say; the shapes are computed here only to
@@ -553,7 +552,6 @@ pub fn call<'py>(
     };
     let outs = result_arrays(py, k, shapes.as_deref(), out)?;
     let mut out_descs: SmallVec<[PjBuffer; 2]> = SmallVec::new();
-    // the addresses of `descs` are in `raw`: it must not move from here
     for ((name, e, _, _), a) in k.results.iter().zip(&outs) {
         elements += a.len();
         out_descs.push(
@@ -594,7 +592,7 @@ pub fn call<'py>(
         }
         return Err(run_error(py, e));
     }
-    drop(keep);
+    drop(arguments);
     if outs.len() == 1 {
         let one = outs.into_iter().next().expect("one result");
         return Ok(one.into_any().unbind());
