@@ -106,6 +106,19 @@ def _map_result(kernel, index, reach, shape, arrays, scalars):
             after[d] = builtins.max(after[d], hi)
             if p["boundary"] is not None and (lo < 0 or hi > 0):
                 padded[d] = True
+    # a dim padded for one parameter's boundary mode cannot also carry
+    # another's reads that are only valid inside the array (the result
+    # would be as long as one and shorter than the other)
+    for name, _ in arrays:
+        p = by_param.get(name)
+        if p is None or p["boundary"] is not None:
+            continue
+        for d, r in enumerate(p["dims"]):
+            if padded[d] and r is not None and r[0] == "along" and (r[2] != 0 or r[3] != 0):
+                raise ValueError(
+                    f"{kernel.name}: dim {d} reads `{name}` around each element without a boundary mode "
+                    "while another parameter has one; picojoule.dask.map cannot split such a dim: "
+                    f"give `{name}` a boundary mode, or keep dim {d} in one chunk")
     # one chunking for every array (the first one's, with chunks shorter
     # than the overlap merged into a neighbour: Dask cannot overlap them),
     # then the overlaps; a dim in one chunk needs none

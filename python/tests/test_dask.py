@@ -105,6 +105,10 @@ def test_reads_across_chunks_that_cannot_be_split_are_refused_with_the_rechunk()
     t = pj.kernel("kernel t(x: f32[N, M]) -> y: f32[M, N] { y[i, j] = x[j, i]; }")
     with pytest.raises(ValueError, match="dims in the result's order"):
         pj.dask.map(t, da.zeros((8, 8), chunks=4, dtype=np.float32))
+    mixed = pj.kernel("kernel m(x: f32[N] @boundary(clamp), v: f32[N]) -> y: f32[N - 1] "
+                      "{ y[i] = x[i - 1] + v[i + 1]; }")
+    with pytest.raises(ValueError, match="without a boundary mode while another parameter has one"):
+        pj.dask.map(mixed, da.zeros(8, chunks=4, dtype=np.float32), da.zeros(8, chunks=4, dtype=np.float32))
     blur = example("blur")
     with pytest.raises(TypeError, match="missing `input`"):
         pj.dask.map(blur)
