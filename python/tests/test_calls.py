@@ -3,6 +3,7 @@ results, threads, pickling. Every test runs on every backend the package
 was built with."""
 
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,35 @@ def test_int64_arrays_of_either_c_name_are_accepted(backend):
         np.testing.assert_array_equal(k(np.arange(3, dtype=dt)), [1, 2, 3])
     with pytest.raises(TypeError, match="int64"):
         k(np.arange(3, dtype=np.uint64))
+
+
+def test_threads_of_python_call_one_kernel_at_once(backend):
+    # large enough that each call releases the GIL and the calls overlap
+    blur = pj.compile(EXAMPLES / "blur.pj", backend=backend).blur
+    x = np.random.default_rng(9).random((512, 512), dtype=np.float32)
+    want = blur(x)
+    got = [None] * 6
+
+    def work(i):
+        got[i] = blur(x)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(got))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+
+
+def test_empty_arrays_and_foreign_dtypes(backend):
+    blur = pj.compile(EXAMPLES / "blur.pj", backend=backend).blur
+    assert blur(np.zeros((0, 5), np.float32)).shape == (0, 5)
+    for bad in (np.zeros((3, 3), np.complex64), np.zeros((3, 3), object),
+                np.zeros(3, dtype=[("a", "f4")])):
+        with pytest.raises(TypeError, match="expects an array of float32"):
+            blur(bad)
+    with pytest.raises(ValueError, match=r"got an array of shape \(\)"):
+        blur(np.ones((), np.float32))
+    with pytest.raises(TypeError, match="expects a NumPy array of float32 .*got float32"):
+        blur(np.float32(1.0))
