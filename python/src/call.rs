@@ -9,9 +9,9 @@
 //! makes. Only what NumPy can describe and the ABI cannot is copied here:
 //! an input that is misaligned or whose strides are not whole elements.
 //!
-//! The call runs with the GIL released, on the calling thread, in the pool
-//! of threads the caller chose (`picojoule.threads(n)`, else the
-//! process's).
+//! The call runs on the calling thread, with the GIL released when its
+//! arrays hold [`RELEASE_GIL_FROM`] elements or more, in the pool of
+//! threads the caller chose (`picojoule.threads(n)`, else the process's).
 
 use crate::errors::run_error;
 use crate::interrupt::InFlight;
@@ -40,11 +40,27 @@ thread_local! {
     static POOLS: RefCell<Vec<Arc<Pool>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Pools of each size `picojoule.threads(n)` asked for, made once: a
+/// `with` block in a loop would otherwise start and stop threads each
+/// time. Two threads may share one; the runtime then runs the second
+/// caller's loops alone.
+static POOLS_BY_SIZE: std::sync::Mutex<Vec<(usize, Arc<Pool>)>> = std::sync::Mutex::new(Vec::new());
+
 /// Enters `with picojoule.threads(n):` on this thread.
 #[pyfunction]
 pub fn _push_threads(n: i64) -> PyResult<()> {
     let n = usize::try_from(n).unwrap_or(0);
-    let pool = pj_runtime::parallel::pool(n).map_err(PyValueError::new_err)?;
+    let pool = {
+        let mut made = POOLS_BY_SIZE.lock().unwrap_or_else(|e| e.into_inner());
+        match made.iter().find(|(size, _)| *size == n) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = pj_runtime::parallel::pool(n).map_err(PyValueError::new_err)?;
+                made.push((n, p.clone()));
+                p
+            }
+        }
+    };
     POOLS.with(|p| p.borrow_mut().push(pool));
     Ok(())
 }
