@@ -180,6 +180,24 @@ fn estimate<'py>(py: Python<'py>, e: &Estimate) -> PyResult<Bound<'py, PyDict>> 
     Ok(d)
 }
 
+/// The signature of `report::energy` and `report::explain`.
+type Model<T> =
+    fn(&pj_compiler::Module, &str, &HashMap<String, i64>, &Profile) -> Result<T, String>;
+
+/// Runs `model` on `k` at the sizes `kwargs` give, on `target`'s profile,
+/// without holding the GIL (the model lowers the kernel several times).
+fn run<T: Send>(
+    py: Python<'_>,
+    k: &Kernel,
+    target: &str,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    model: Model<T>,
+) -> PyResult<T> {
+    let (m, sizes, profile) = prepare(k, target, kwargs)?;
+    py.detach(|| model(&m, &k.name, &sizes, &profile))
+        .map_err(PyValueError::new_err)
+}
+
 /// `k.energy(target="host", **sizes_or_arrays)`.
 pub fn energy(
     py: Python<'_>,
@@ -187,10 +205,7 @@ pub fn energy(
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Report> {
-    let (m, sizes, profile) = prepare(k, target, kwargs)?;
-    let r = py
-        .detach(|| report::energy(&m, &k.name, &sizes, &profile))
-        .map_err(PyValueError::new_err)?;
+    let r = run(py, k, target, kwargs, report::energy)?;
     let d = PyDict::new(py);
     d.set_item("kernel", &r.kernel)?;
     d.set_item("profile", &r.profile.name)?;
@@ -210,10 +225,7 @@ pub fn explain(
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Report> {
-    let (m, sizes, profile) = prepare(k, target, kwargs)?;
-    let e = py
-        .detach(|| report::explain(&m, &k.name, &sizes, &profile))
-        .map_err(PyValueError::new_err)?;
+    let e = run(py, k, target, kwargs, report::explain)?;
     let decisions = PyList::empty(py);
     for r in &e.decisions {
         let d = PyDict::new(py);
