@@ -25,7 +25,7 @@ use pj_runtime::abi::{MAX_RANK, PjBuffer};
 use pj_runtime::pool::Pool;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyString, PyTuple};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -147,13 +147,60 @@ fn shape_text(shape: &[usize]) -> String {
     }
 }
 
-/// The arguments in parameter order, from positions and names.
-fn bind<'py>(
+/// The arguments of one call as its caller passed them, borrowed for the
+/// call: positional ones, then `(name, value)` pairs.
+pub struct Passed<'a, 'py> {
+    pub positional: SmallVec<[Borrowed<'a, 'py, PyAny>; 8]>,
+    pub named: SmallVec<[(Borrowed<'a, 'py, PyAny>, Borrowed<'a, 'py, PyAny>); 4]>,
+}
+
+impl<'a, 'py> Passed<'a, 'py> {
+    /// From a tuple and a dict (`*args, **kwargs`), which must outlive it.
+    pub fn of_tuple_dict(
+        args: &'a Bound<'py, PyTuple>,
+        kwargs: Option<&'a Bound<'py, PyDict>>,
+        items: &'a mut Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    ) -> Passed<'a, 'py> {
+        if let Some(kw) = kwargs {
+            items.extend(kw.iter());
+        }
+        Passed {
+            positional: args.iter_borrowed().collect(),
+            named: items
+                .iter()
+                .map(|(k, v)| (k.as_borrowed(), v.as_borrowed()))
+                .collect(),
+        }
+    }
+}
+
+/// Whether the keyword `key` is `name`: by identity first, as the names
+/// a call site passes are interned strings, as the kernel's are.
+fn is_name(key: Borrowed<'_, '_, PyAny>, name: &Py<PyString>, text: &str) -> bool {
+    key.as_ptr() == name.as_ptr()
+        || key
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok().map(|s| s == text))
+            .unwrap_or(false)
+}
+
+/// A call's arguments in parameter order, and its `out=`.
+type BoundArgs<'a, 'py> = (
+    SmallVec<[Borrowed<'a, 'py, PyAny>; 8]>,
+    Option<Borrowed<'a, 'py, PyAny>>,
+);
+
+/// The arguments in parameter order, from positions and names, and the
+/// value of `out=` (when `takes_out`; a kernel's parameter cannot be
+/// called `out` by keyword).
+fn bind<'a, 'py>(
     k: &Kernel,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<SmallVec<[Bound<'py, PyAny>; 8]>> {
+    passed: &Passed<'a, 'py>,
+    takes_out: bool,
+) -> PyResult<BoundArgs<'a, 'py>> {
     let n = k.params.len();
+    let args = &passed.positional;
     if args.len() > n {
         return Err(PyTypeError::new_err(format!(
             "{}() takes {n} argument{} ({}), {} given",
@@ -163,51 +210,74 @@ fn bind<'py>(
             args.len()
         )));
     }
-    let mut slots: SmallVec<[Option<Bound<'py, PyAny>>; 8]> = args.iter().map(Some).collect();
+    let mut slots: SmallVec<[Option<Borrowed<'a, 'py, PyAny>>; 8]> =
+        args.iter().map(|a| Some(*a)).collect();
     slots.resize(n, None);
-    if let Some(kw) = kwargs {
-        for (key, value) in kw.iter() {
-            let key = key.cast_into::<pyo3::types::PyString>()?;
-            let key = key.to_str()?;
-            match k.params.iter().position(|p| p.name == key) {
-                Some(i) if slots[i].is_some() => {
-                    return Err(PyTypeError::new_err(format!(
-                        "{}() got two values for argument `{key}`",
-                        k.name
-                    )));
-                }
-                Some(i) => slots[i] = Some(value),
-                None => {
-                    let names: Vec<&str> = k.params.iter().map(|p| p.name.as_str()).collect();
-                    return Err(PyTypeError::new_err(format!(
-                        "{}() has no parameter `{key}`; its parameters: {}",
-                        k.name,
-                        names.join(", ")
-                    )));
-                }
+    let mut out = None;
+    for &(key, value) in &passed.named {
+        if takes_out && is_name(key, out_name(key.py()), "out") {
+            out = Some(value);
+            continue;
+        }
+        let at = k
+            .params
+            .iter()
+            .position(|p| is_name(key, &p.interned, &p.name));
+        match at {
+            Some(i) if slots[i].is_some() => {
+                return Err(PyTypeError::new_err(format!(
+                    "{}() got two values for argument `{}`",
+                    k.name, k.params[i].name
+                )));
+            }
+            Some(i) => slots[i] = Some(value),
+            None => {
+                let names: Vec<&str> = k.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(PyTypeError::new_err(format!(
+                    "{}() has no parameter `{}`; its parameters: {}",
+                    k.name,
+                    key.str()
+                        .map_or_else(|_| "?".to_string(), |s| s.to_string()),
+                    names.join(", ")
+                )));
             }
         }
     }
-    let missing: Vec<String> = k
-        .params
-        .iter()
-        .zip(&slots)
-        .filter(|(_, s)| s.is_none())
-        .map(|(p, _)| format!("`{}` ({})", p.name, p.text))
-        .collect();
-    if !missing.is_empty() {
+    if slots.iter().any(Option::is_none) {
+        let missing: Vec<String> = k
+            .params
+            .iter()
+            .zip(&slots)
+            .filter(|(_, s)| s.is_none())
+            .map(|(p, _)| format!("`{}` ({})", p.name, p.text))
+            .collect();
         return Err(PyTypeError::new_err(format!(
             "{}() is missing {}",
             k.name,
             missing.join(", ")
         )));
     }
-    Ok(slots.into_iter().map(|s| s.expect("checked")).collect())
+    Ok((
+        slots.into_iter().map(|s| s.expect("checked")).collect(),
+        out,
+    ))
 }
 
-/// The descriptor of `a`'s memory, or why the ABI cannot describe it.
-fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, &'static str> {
-    let size = a.dtype().itemsize() as isize;
+/// `"out"`, interned once.
+fn out_name(py: Python<'_>) -> &Py<PyString> {
+    static OUT: pyo3::sync::PyOnceLock<Py<PyString>> = pyo3::sync::PyOnceLock::new();
+    OUT.get_or_init(py, || PyString::intern(py, "out").unbind())
+}
+
+/// Writes the descriptor of `a`'s memory into `d`, or says why the ABI
+/// cannot describe it. In place: a descriptor is 144 bytes, and a tiny
+/// call's budget is a few hundred nanoseconds.
+fn describe(
+    a: &Bound<'_, PyUntypedArray>,
+    t: ScalarType,
+    d: &mut PjBuffer,
+) -> Result<(), &'static str> {
+    let size = t.size_bytes() as isize;
     // SAFETY: reading the fields of a live ndarray object.
     let (data, flags) = unsafe {
         let raw = &*a.as_array_ptr();
@@ -216,13 +286,9 @@ fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, 
     if flags & npyffi::NPY_ARRAY_ALIGNED == 0 {
         return Err("its data is not aligned to its elements");
     }
-    let mut d = PjBuffer {
-        data,
-        shape: [0; MAX_RANK],
-        strides: [0; MAX_RANK],
-        elem_type: pj_compiler::codegen::abi::elem_code(t) as i32,
-        rank: a.ndim() as i32,
-    };
+    d.data = data;
+    d.elem_type = pj_compiler::codegen::abi::elem_code(t) as i32;
+    d.rank = a.ndim() as i32;
     for (i, (&n, &b)) in a.shape().iter().zip(a.strides()).enumerate().take(MAX_RANK) {
         if b % size != 0 {
             return Err("its strides are not whole elements");
@@ -230,18 +296,31 @@ fn descriptor(a: &Bound<'_, PyUntypedArray>, t: ScalarType) -> Result<PjBuffer, 
         d.shape[i] = n as i64;
         d.strides[i] = (b / size) as i64;
     }
-    Ok(d)
+    Ok(())
 }
 
-/// `v` as an array for parameter `p`: a NumPy array of its dtype and rank,
-/// and the descriptor of its memory (of a copy where the ABI cannot
-/// describe it; the copy is kept alive by the returned array).
+/// An empty descriptor, for [`describe`] to fill.
+fn blank() -> PjBuffer {
+    PjBuffer {
+        data: std::ptr::null_mut(),
+        shape: [0; MAX_RANK],
+        strides: [0; MAX_RANK],
+        elem_type: 0,
+        rank: 0,
+    }
+}
+
+/// `v` as an array for parameter `p`: checks that it is a NumPy array of
+/// `p`'s dtype and rank and describes its memory into `d` — or that of a
+/// copy, where the ABI cannot describe it, returned to be kept alive for
+/// the call. Returns the array's element count too.
 fn array_argument<'py>(
     k: &Kernel,
     p: &Param,
     rank: usize,
     v: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyUntypedArray>, PjBuffer)> {
+    d: &mut PjBuffer,
+) -> PyResult<(usize, Option<Bound<'py, PyUntypedArray>>)> {
     let want = numpy_name(p.elem);
     let Ok(a) = v.cast::<PyUntypedArray>() else {
         return Err(PyTypeError::new_err(format!(
@@ -272,16 +351,16 @@ fn array_argument<'py>(
             shape_text(a.shape())
         )));
     }
-    match descriptor(a, p.elem) {
-        Ok(d) => Ok((a.clone(), d)),
+    match describe(a, p.elem, d) {
+        Ok(()) => Ok((a.len(), None)),
         Err(_) => {
             // read through an aligned, C-ordered copy; the input is untouched
             let copy = a
                 .call_method1("copy", ("C",))?
                 .cast_into::<PyUntypedArray>()?;
-            let d = descriptor(&copy, p.elem)
+            describe(&copy, p.elem, d)
                 .map_err(|why| PyValueError::new_err(format!("argument `{}`: {why}", p.name)))?;
-            Ok((copy, d))
+            Ok((copy.len(), Some(copy)))
         }
     }
 }
@@ -459,22 +538,23 @@ unsafe impl Sync for Descriptors {}
 pub fn result_shapes<'py>(
     py: Python<'py>,
     k: &Kernel,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
+    passed: &Passed<'_, 'py>,
 ) -> PyResult<Vec<Vec<usize>>> {
-    let values = bind(k, args, kwargs)?;
-    let mut arguments = Arguments::of(k, &values)?;
+    let (values, _) = bind(k, passed, false)?;
+    let mut arguments = Arguments::new();
+    arguments.fill(k, &values)?;
     let raw = arguments.raw(k);
-    // SAFETY: each descriptor describes a live array (kept in `arguments`).
+    // SAFETY: each descriptor describes a live array (kept in `arguments`
+    // or by the caller).
     let shapes = unsafe { k.jit().result_shapes_of(&raw) }.map_err(|e| run_error(py, e))?;
     drop(arguments);
     Ok(shapes)
 }
 
-/// A call's arguments as the ABI takes them: the arrays (kept alive for
-/// the call, copies included), their descriptors, the scalars.
+/// A call's arguments as the ABI takes them: their descriptors, the
+/// scalars, and the copies made where the ABI could not describe an array.
 struct Arguments<'py> {
-    keep: SmallVec<[Bound<'py, PyUntypedArray>; 4]>,
+    copies: SmallVec<[Bound<'py, PyUntypedArray>; 1]>,
     descs: SmallVec<[PjBuffer; 4]>,
     scalars: SmallVec<[Scalar; 4]>,
     /// Elements of all the arrays: whether a call is long enough to
@@ -483,26 +563,31 @@ struct Arguments<'py> {
 }
 
 impl<'py> Arguments<'py> {
-    /// The bound `values`, checked against `k`'s parameters.
-    fn of(k: &Kernel, values: &[Bound<'py, PyAny>]) -> PyResult<Arguments<'py>> {
-        let mut a = Arguments {
-            keep: SmallVec::new(),
+    fn new() -> Arguments<'py> {
+        Arguments {
+            copies: SmallVec::new(),
             descs: SmallVec::new(),
             scalars: SmallVec::new(),
             elements: 0,
-        };
+        }
+    }
+
+    /// The bound `values`, checked against `k`'s parameters (the caller
+    /// keeps them alive for as long as `self`).
+    fn fill(&mut self, k: &Kernel, values: &[Borrowed<'_, 'py, PyAny>]) -> PyResult<()> {
         for (p, v) in k.params.iter().zip(values) {
             match p.rank {
                 Some(rank) => {
-                    let (array, d) = array_argument(k, p, rank, v)?;
-                    a.elements += array.len();
-                    a.keep.push(array);
-                    a.descs.push(d);
+                    self.descs.push(blank());
+                    let d = self.descs.last_mut().expect("just pushed");
+                    let (elements, copy) = array_argument(k, p, rank, v, d)?;
+                    self.elements += elements;
+                    self.copies.extend(copy);
                 }
-                None => a.scalars.push(scalar_argument(k, p, v)?),
+                None => self.scalars.push(scalar_argument(k, p, v)?),
             }
         }
-        Ok(a)
+        Ok(())
     }
 
     /// The arguments in parameter order. They address `self`'s
@@ -545,20 +630,16 @@ fn result_shapes_of(
 
 /// Binds, checks, allocates and runs; returns the result or a tuple of
 /// them.
-pub fn call<'py>(
-    py: Python<'py>,
-    k: &Kernel,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-    out: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Py<PyAny>> {
-    let values = bind(k, args, kwargs)?;
+pub fn call<'py>(py: Python<'py>, k: &Kernel, passed: &Passed<'_, 'py>) -> PyResult<Py<PyAny>> {
+    let (values, out) = bind(k, passed, true)?;
     let jk = k.jit();
     // nothing here touches the heap for a kernel of a few arrays
-    let mut arguments = Arguments::of(k, &values)?;
+    let mut arguments = Arguments::new();
+    arguments.fill(k, &values)?;
     let mut elements = arguments.elements;
     let raw = arguments.raw(k);
     let out = out.filter(|o| !o.is_none());
+    let out = out.as_deref();
     // with `out=`, the kernel's entry checks compare the arrays' shapes
     // with what its sizes say; the shapes are computed here only to
     // allocate results, or to explain a mismatch (below)
@@ -570,11 +651,10 @@ pub fn call<'py>(
     let mut out_descs: SmallVec<[PjBuffer; 2]> = SmallVec::new();
     for ((name, e, _, _), a) in k.results.iter().zip(&outs) {
         elements += a.len();
-        out_descs.push(
-            descriptor(a, *e).map_err(|why| {
-                PyValueError::new_err(format!("{}(): out `{name}`: {why}", k.name))
-            })?,
-        );
+        out_descs.push(blank());
+        let d = out_descs.last_mut().expect("just pushed");
+        describe(a, *e, d)
+            .map_err(|why| PyValueError::new_err(format!("{}(): out `{name}`: {why}", k.name)))?;
     }
     let call = Descriptors {
         args: raw,
@@ -582,7 +662,6 @@ pub fn call<'py>(
     };
     let call = &call;
     let pool = POOLS.with(|p| p.borrow().last().cloned());
-    let flight = InFlight::start();
     let run = move || {
         // SAFETY: argument descriptors describe live arrays the kernel
         // only reads; result descriptors describe writable arrays that
@@ -594,6 +673,7 @@ pub fn call<'py>(
             None => go(),
         }
     };
+    let flight = InFlight::start();
     let result = if elements >= RELEASE_GIL_FROM {
         py.detach(run)
     } else {

@@ -3,15 +3,16 @@
 
 use crate::call;
 use crate::module::{Module, options_dict, options_text};
+use crate::vectorcall;
 use pj_compiler::codegen::JitKernel;
 use pj_compiler::codegen::driver::{self, Emit, Stage};
 use pj_compiler::ir::{Attr, ScalarType, Type as IrType};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 /// A parameter as a call binds it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Param {
     pub name: String,
     /// `None`: a scalar.
@@ -19,11 +20,17 @@ pub struct Param {
     pub elem: ScalarType,
     /// As the source writes it: `f32[H, W]`, `f32`.
     pub text: String,
+    /// `name` as an interned Python string: a call site's keyword names
+    /// are interned too, so most are matched by identity.
+    pub interned: Py<PyString>,
 }
 
 /// A kernel of a [`Module`]: call it with NumPy arrays and numbers.
 #[pyclass(module = "picojoule", frozen)]
 pub struct Kernel {
+    /// Where CPython finds how to call a kernel without making a tuple
+    /// and a dict of its arguments (`vectorcall.rs`).
+    vectorcall: pyo3::ffi::vectorcallfunc,
     pub module: Py<Module>,
     pub name: String,
     pub params: Vec<Param>,
@@ -43,7 +50,14 @@ unsafe impl Send for Kernel {}
 unsafe impl Sync for Kernel {}
 
 impl Kernel {
-    pub fn new(module: Py<Module>, name: String) -> Kernel {
+    /// The kernel `name` of `module`, as a Python object.
+    pub fn new(py: Python<'_>, module: Py<Module>, name: String) -> PyResult<Bound<'_, Kernel>> {
+        let k = Bound::new(py, Kernel::describe(py, module, name))?;
+        vectorcall::enable(&k);
+        Ok(k)
+    }
+
+    fn describe(py: Python<'_>, module: Py<Module>, name: String) -> Kernel {
         let m = module.get();
         let jk = m
             .code
@@ -64,6 +78,7 @@ impl Kernel {
                 },
                 elem: t.elem(),
                 text: source_ty.to_string(),
+                interned: PyString::intern(py, n).unbind(),
             })
             .collect();
         let texts: Vec<String> = m
@@ -94,6 +109,7 @@ impl Kernel {
         let result_dims = jk.results.iter().map(|r| r.2).sum();
         let jit = jk as *const JitKernel;
         Kernel {
+            vectorcall: vectorcall::call,
             module,
             name,
             params,
@@ -101,6 +117,11 @@ impl Kernel {
             result_dims,
             jit,
         }
+    }
+
+    /// Where this kernel's vectorcall function pointer lives.
+    pub fn vectorcall_field(&self) -> *const pyo3::ffi::vectorcallfunc {
+        &self.vectorcall
     }
 
     pub fn jit(&self) -> &JitKernel {
@@ -135,15 +156,19 @@ impl Kernel {
     /// kernel reads them in place), numbers for scalars, by position or
     /// name; `out=` an array (a tuple of them for several results) to
     /// write into. Returns the result, or a tuple of them.
-    #[pyo3(signature = (*args, out=None, **kwargs))]
+    ///
+    /// CPython calls kernels through their vectorcall slot
+    /// (`vectorcall.rs`); this is the tuple-and-dict form of the same call,
+    /// for callers that use it.
+    #[pyo3(signature = (*args, **kwargs))]
     fn __call__(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,
-        out: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        call::call(py, self, args, kwargs, out)
+        let mut items = Vec::new();
+        let passed = call::Passed::of_tuple_dict(args, kwargs, &mut items);
+        call::call(slf.py(), slf.get(), &passed)
     }
 
     /// The shapes of the results for these arguments, from the kernel's
@@ -155,7 +180,9 @@ impl Kernel {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<Vec<usize>>> {
-        call::result_shapes(py, self, args, kwargs)
+        let mut items = Vec::new();
+        let passed = call::Passed::of_tuple_dict(args, kwargs, &mut items);
+        call::result_shapes(py, self, &passed)
     }
 
     /// What each element of each result reads of each array parameter,

@@ -13,6 +13,7 @@ mod kernel;
 mod module;
 mod options;
 mod report;
+mod vectorcall;
 
 use pyo3::prelude::*;
 

@@ -104,10 +104,10 @@ impl Module {
         &self.warnings
     }
 
-    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<Kernel> {
+    fn __getattr__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, Kernel>> {
         let m = slf.get();
         if m.names.iter().any(|n| n == name) {
-            return Ok(Kernel::new(slf.clone().unbind(), name.to_string()));
+            return Kernel::new(slf.py(), slf.clone().unbind(), name.to_string());
         }
         Err(PyAttributeError::new_err(format!(
             "the module has no kernel `{name}`; its kernels: {}",
@@ -115,7 +115,7 @@ impl Module {
         )))
     }
 
-    fn __getitem__(slf: &Bound<'_, Self>, name: &str) -> PyResult<Kernel> {
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, Kernel>> {
         Module::__getattr__(slf, name)
             .map_err(|e| pyo3::exceptions::PyKeyError::new_err(e.value(slf.py()).to_string()))
     }

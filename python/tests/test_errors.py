@@ -82,6 +82,33 @@ def test_arguments_are_bound_like_python_functions(matmul):
         matmul(a, b, a=a)
 
 
+def test_every_way_of_calling_binds_and_refuses_alike(matmul):
+    """CPython calls a kernel through its vectorcall slot; `__call__` (the
+    tuple-and-dict slot) and `**` of names built at run time (not interned)
+    must bind the same way and say the same."""
+    a, b = np.arange(4, dtype=np.float32).reshape(2, 2), np.eye(2, dtype=np.float32)
+    name_a, name_b = "".join(["a"]), "".join(["b"])  # new strings, not interned
+    want = a @ b
+    for call in (
+        lambda: matmul(a, b),
+        lambda: matmul.__call__(a, b),
+        lambda: matmul(**{name_a: a, name_b: b}),
+        lambda: matmul.__call__(b=b, a=a),
+        lambda: matmul(*[a], **{name_b: b}, out=np.empty((2, 2), np.float32)),
+    ):
+        np.testing.assert_array_equal(call(), want)
+    for call in (matmul, matmul.__call__):
+        with pytest.raises(TypeError, match="no parameter `c`; its parameters: a, b"):
+            call(a, b=b, **{"".join(["c"]): a})
+        with pytest.raises(TypeError, match="two values for argument `a`"):
+            call(a, b, **{name_a: a})
+        with pytest.raises(TypeError, match=r"missing `b` \(f32\[K, N\]\)"):
+            call(a=a)
+    # a keyword that is not a string never reaches a kernel: CPython refuses it
+    with pytest.raises(TypeError):
+        matmul(a, **{1: b})
+
+
 def test_scalars_are_checked_for_kind_and_range():
     k = pj.kernel("kernel shift(x: u8[N], s: u8, f: f32) -> y: f32[N] { y[i] = f32(x[i] + s) * f; }")
     x = np.arange(4, dtype=np.uint8)
