@@ -67,6 +67,41 @@ fn mentions(e: &ast::Expr, name: &str) -> bool {
     }
 }
 
+/// Whether `e` was written in parentheses as a whole: the parser keeps a
+/// parenthesized expression's kind and widens its span over the
+/// parentheses, so a binary expression in them starts before its left
+/// operand does.
+fn parenthesized(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Binary { lhs, .. } => lhs.span.start != e.span.start,
+        _ => false,
+    }
+}
+
+/// The terms of `e`'s top-level `+`/`-` chain, as written (a term in
+/// parentheses is one term), with the operator before each (`None` for
+/// the first).
+fn additive_terms(e: &ast::Expr) -> Vec<(Option<BinOp>, &ast::Expr)> {
+    let mut terms = Vec::new();
+    let mut e = e;
+    let mut rights = Vec::new();
+    while let ExprKind::Binary {
+        op: op @ (BinOp::Add | BinOp::Sub),
+        lhs,
+        rhs,
+    } = &e.kind
+    {
+        if parenthesized(e) {
+            break;
+        }
+        rights.push((*op, &**rhs));
+        e = lhs;
+    }
+    terms.push((None, e));
+    terms.extend(rights.into_iter().rev().map(|(op, t)| (Some(op), t)));
+    terms
+}
+
 /// The most dims an array parameter or result may have (`PJ_MAX_RANK`).
 pub const MAX_RANK: usize = 8;
 
@@ -1448,6 +1483,7 @@ impl<'d> Checker<'d> {
             );
             return self.poison(span, expected.unwrap_or(ScalarType::F32));
         }
+        self.precedence_trap(op, vars, body);
         let scope = self.locals.len();
         let mut rvars = Vec::new();
         for rv in vars {
@@ -1565,6 +1601,57 @@ impl<'d> Checker<'d> {
     /// extent of every array dim it indexes directly (`a[i, k]`). For a
     /// parameter or result that is its declared extent; for an intermediate
     /// stage, the extent its own index variable indexes ([`Self::natural`]).
+    /// Refuses a reduction whose body is a `+`/`-` chain with a term that
+    /// does not use any of its variables: `sum(c) x[n, c] / f32(C) - m[n]`
+    /// subtracts `m[n]` once per `c`, because the body extends as far
+    /// right as possible — almost never what was meant, and silent. A body
+    /// in parentheses says it was meant.
+    fn precedence_trap(&mut self, op: ReduceOp, vars: &[ast::ReduceVar], body: &ast::Expr) {
+        let terms = additive_terms(body);
+        if terms.len() < 2 {
+            return;
+        }
+        let names: Vec<&str> = vars.iter().map(|v| v.name.name.as_str()).collect();
+        let uses_a_var = |e: &ast::Expr| names.iter().any(|n| mentions(e, n));
+        let Some(&(sign, loose)) = terms.iter().find(|(_, t)| !uses_a_var(t)) else {
+            return;
+        };
+        let head = format!("{}({})", op.name(), names.join(", "));
+        let what = match sign {
+            Some(BinOp::Sub) => "subtracted",
+            _ => "added",
+        };
+        let term = crate::unparse::expr(loose);
+        let per = if names.len() == 1 {
+            format!("`{}`", names[0])
+        } else {
+            format!(
+                "combination of {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        self.error(
+            Diagnostic::error(
+                format!("`{term}` is part of the body of `{head}`: it is {what} once per {per}"),
+                loose.span,
+            )
+            .with_label(format!("does not use {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")))
+            .with_secondary(body.span, format!("the body of `{head}` extends as far right as possible"))
+            .with_help(format!(
+                "{}; if it belongs in every term, put the whole body in parentheses: `{head} (...)`",
+                match sign {
+                    None => format!("to add it once, write it before the reduction: `{term} + {head} ...`"),
+                    Some(BinOp::Sub) => format!("to subtract it once, end the reduction before it: `({head} ...) - {term}`"),
+                    Some(_) => format!("to add it once, end the reduction before it: `({head} ...) + {term}`"),
+                }
+            )),
+        );
+    }
+
     fn infer_extent(&mut self, v: VarId, body: &TExpr, vspan: Span) -> Option<TExpr> {
         let uses = self.direct_uses(v, body);
         let name = self.vars[v].name.clone();
