@@ -394,3 +394,23 @@ fn unknown_kernel_lists_the_available_ones() {
     let err = run(src, "c", &[]).unwrap_err();
     assert_eq!(err.to_string(), "no kernel named `c`; the module has: a, b");
 }
+
+#[test]
+fn scalar_results_and_stages_are_rank_zero_and_read_by_name() {
+    // `m` is a result of no dims, `total` an intermediate one; both are
+    // read by name, with no brackets. An empty `x` gives the identities.
+    let src = "kernel center(x: f32[N]) -> (m: f32, y: f32[N], s: i32) {
+        total = sum(i) x[i];
+        m = total / f32(N);
+        y[i] = x[i] - m;
+        s = sum(i) i32(x[i] > m);
+    }";
+    let out = run(src, "center", &[f32s(&[4], &[1.0, 2.0, 4.0, 9.0])]).unwrap();
+    assert_eq!(out[0].shape, Vec::<usize>::new());
+    assert_eq!(values(&out[0]), [4.0]);
+    assert_eq!(values(&out[1]), [-3.0, -2.0, 0.0, 5.0]);
+    assert_eq!(format!("{:?}", out[2].data), "[I32(1)]");
+    let empty = run(src, "center", &[f32s(&[0], &[])]).unwrap();
+    assert!(values(&empty[0])[0].is_nan(), "0 / 0");
+    assert!(empty[1].is_empty());
+}

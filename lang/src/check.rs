@@ -759,17 +759,9 @@ impl<'d> Checker<'d> {
                 .with_help("boundary modes and ranges describe inputs; put them on parameters"),
             );
         }
-        let Some(dims) = &r.dims else {
-            self.failed_results.insert(r.name.name.clone());
-            self.error(
-                Diagnostic::error(format!("result `{}` must be an array", r.name.name), r.span)
-                    .with_help(format!(
-                        "declare a shape, e.g. `{}: {}[1]`",
-                        r.name.name, r.elem.name
-                    )),
-            );
-            return;
-        };
+        // a scalar result is an array of rank 0: one element, no dims
+        let no_dims = Vec::new();
+        let dims = r.dims.as_ref().unwrap_or(&no_dims);
         if !self.check_rank(r, "result") {
             self.failed_results.insert(r.name.name.clone());
             return;
@@ -1094,6 +1086,13 @@ impl<'d> Checker<'d> {
                     ty: self.params[p].elem,
                     span,
                 }
+            }
+            // a scalar stage (rank 0) is read by its name
+            Some((Binding::Stage(st), _)) if self.stages[st].vars.is_empty() => {
+                self.read(id, &[], span, expected)
+            }
+            Some((Binding::PendingResult(r), _)) if self.results[r].dims.is_empty() => {
+                self.read(id, &[], span, expected)
             }
             Some((Binding::Param(_) | Binding::Stage(_) | Binding::PendingResult(_), _)) => {
                 self.error(

@@ -193,8 +193,58 @@ pub fn lex(src: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned> {
             }
         }
     }
+    let mut toks = mend_float_points(toks, diags);
     mark_reductions(&mut toks);
     toks
+}
+
+/// `3.` and `.5` are not literals here (a float needs a digit on both
+/// sides of its point): say so, with the spelling that is, and read them
+/// as that literal so that parsing goes on without a cascade of errors.
+/// A point between names (`s.tile`) or in a range (`0..N`) is left alone.
+fn mend_float_points(toks: Vec<Spanned>, diags: &mut Vec<Diagnostic>) -> Vec<Spanned> {
+    let mut out: Vec<Spanned> = Vec::with_capacity(toks.len());
+    let mut it = toks.into_iter().peekable();
+    while let Some((l, t, r)) = it.next() {
+        let next_adjacent = |it: &mut std::iter::Peekable<std::vec::IntoIter<Spanned>>, at| {
+            it.peek()
+                .filter(|(nl, _, _)| *nl == at)
+                .map(|(_, t, _)| t.clone())
+        };
+        match t {
+            Tok::Int(digits) if next_adjacent(&mut it, r) == Some(Tok::Dot) => {
+                let (_, _, dot_end) = it.next().expect("peeked");
+                let fixed = format!("{digits}.0");
+                diags.push(
+                    Diagnostic::error(
+                        "a float literal needs a digit after its point",
+                        Span::new(l, dot_end),
+                    )
+                    .with_label(format!("write `{fixed}`")),
+                );
+                out.push((l, Tok::Float(fixed), dot_end));
+            }
+            Tok::Dot
+                if !matches!(out.last(), Some((_, Tok::Ident(_) | Tok::RParen, _)))
+                    && matches!(next_adjacent(&mut it, r), Some(Tok::Int(_))) =>
+            {
+                let Some((_, Tok::Int(digits), end)) = it.next() else {
+                    unreachable!("peeked an integer")
+                };
+                let fixed = format!("0.{digits}");
+                diags.push(
+                    Diagnostic::error(
+                        "a float literal needs a digit before its point",
+                        Span::new(l, end),
+                    )
+                    .with_label(format!("write `{fixed}`")),
+                );
+                out.push((l, Tok::Float(fixed), end));
+            }
+            t => out.push((l, t, r)),
+        }
+    }
+    out
 }
 
 /// `sum`/`prod` followed by `( ... )` and then the start of an expression are

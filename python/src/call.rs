@@ -689,9 +689,22 @@ pub fn call<'py>(py: Python<'py>, k: &Kernel, passed: &Passed<'_, 'py>) -> PyRes
         return Err(run_error(py, e));
     }
     drop(arguments);
+    // a scalar result comes back as a NumPy scalar, as NumPy's reductions
+    // return theirs (into `out=`, it is a 0-d array the caller gave)
+    let returned = |a: Bound<'py, PyUntypedArray>| -> PyResult<Bound<'py, PyAny>> {
+        if out.is_none() && a.ndim() == 0 {
+            a.get_item(PyTuple::empty(py))
+        } else {
+            Ok(a.into_any())
+        }
+    };
     if outs.len() == 1 {
         let one = outs.into_iter().next().expect("one result");
-        return Ok(one.into_any().unbind());
+        return Ok(returned(one)?.unbind());
     }
-    Ok(PyTuple::new(py, outs)?.into_any().unbind())
+    let all = outs
+        .into_iter()
+        .map(returned)
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(PyTuple::new(py, all)?.into_any().unbind())
 }

@@ -99,6 +99,24 @@ kernel stats(x: f32[N, C]) -> (lo: f32[N], hi: f32[N], n: i64[N]) {
     assert m.stats(x, out=outs) == outs or all(a is b for a, b in zip(m.stats(x, out=outs), outs))
 
 
+def test_scalar_results_are_numpy_scalars_or_fill_a_0d_out(backend):
+    m = pj.compile("""
+kernel moments(x: f32[N]) -> (mean: f32, var: f32) {
+    mean = (sum(i) x[i]) / f32(N);
+    var = (sum(i) (x[i] - mean) * (x[i] - mean)) / f32(N);
+}
+""", backend=backend, fast_math="off")
+    x = np.array([1, 2, 4, 9], np.float32)
+    mean, var = m.moments(x)
+    assert isinstance(mean, np.float32) and mean == 4.0
+    assert var == np.float32(((x - 4) ** 2).sum() / 4)
+    outs = (np.zeros((), np.float32), np.zeros((), np.float32))
+    got = m.moments(x, out=outs)
+    assert got[0] is outs[0] and outs[0][()] == 4.0
+    with pytest.raises(ValueError, match="0 dims"):
+        m.moments(x, out=(np.zeros(1, np.float32), outs[1]))
+
+
 def test_integer_kernels_are_exact(backend):
     qdot = pj.compile(EXAMPLES / "qdot.pj", backend=backend).qdot
     rng = np.random.default_rng(6)

@@ -145,12 +145,20 @@ pub fn c_header(ir: &IrModule, guard: &str, only: &[String]) -> String {
             let ty = ir.ty(args[sig.params.len() + r]);
             total_rank += ty.rank().unwrap_or(0);
             let shape = declared.get(r).cloned().unwrap_or_else(|| ty.to_string());
-            let _ = writeln!(
-                h,
-                " *   {rname}: result, {} array {shape}, allocated by the caller ({}_shape gives its shape), not overlapping any argument",
-                elem_code(ty.elem()).c_name(),
-                c_symbol(&name)
-            );
+            if ty.rank() == Some(0) {
+                let _ = writeln!(
+                    h,
+                    " *   {rname}: result, a {} scalar: a pj_buffer of rank 0 holding one element, allocated by the caller, not overlapping any argument",
+                    elem_code(ty.elem()).c_name(),
+                );
+            } else {
+                let _ = writeln!(
+                    h,
+                    " *   {rname}: result, {} array {shape}, allocated by the caller ({}_shape gives its shape), not overlapping any argument",
+                    elem_code(ty.elem()).c_name(),
+                    c_symbol(&name)
+                );
+            }
             params.push(format!("const pj_buffer* {rname}"));
         }
         let _ = writeln!(
