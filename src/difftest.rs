@@ -248,12 +248,16 @@ impl Gen<'_> {
                 }
             }
             8 if t.is_float() => {
-                let f = self
-                    .rng
-                    .pick(&["exp", "log", "sqrt", "tanh", "floor", "ceil"]);
+                let f = self.rng.pick(&[
+                    "exp", "log", "sqrt", "tanh", "floor", "ceil", "sin", "cos", "tan", "erf",
+                    "log1p", "expm1",
+                ]);
                 format!("{f}({})", self.expr(t, d))
             }
-            9 if t.is_float() => format!("pow({}, {})", self.expr(t, d), self.expr(t, d)),
+            9 if t.is_float() => {
+                let f = self.rng.pick(&["pow", "atan2"]);
+                format!("{f}({}, {})", self.expr(t, d), self.expr(t, d))
+            }
             10 | 11 if self.red_var.is_none() && !self.in_let && self.reductions < 2 => {
                 self.reductions += 1;
                 let kind = self.rng.pick(&["sum", "prod", "min", "max"]);

@@ -543,6 +543,13 @@ impl Lowering<'_> {
                     Builtin::Floor => (math(MathOp::Floor), xs),
                     Builtin::Ceil => (math(MathOp::Ceil), xs),
                     Builtin::Pow => (math(MathOp::Pow), xs),
+                    Builtin::Sin => (math(MathOp::Sin), xs),
+                    Builtin::Cos => (math(MathOp::Cos), xs),
+                    Builtin::Tan => (math(MathOp::Tan), xs),
+                    Builtin::Atan2 => (math(MathOp::Atan2), xs),
+                    Builtin::Erf => (math(MathOp::Erf), xs),
+                    Builtin::Log1p => (math(MathOp::Log1p), xs),
+                    Builtin::Expm1 => (math(MathOp::Expm1), xs),
                 };
                 let id = self.m.push(
                     block,

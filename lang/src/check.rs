@@ -1420,7 +1420,7 @@ impl<'d> Checker<'d> {
                 }
                 out
             }
-            Builtin::Min | Builtin::Max | Builtin::Pow => {
+            Builtin::Min | Builtin::Max | Builtin::Pow | Builtin::Atan2 => {
                 let (x, y) = self.same_type(&args[0], &args[1], expected);
                 self.mismatch(&format!("`{}`", b.name()), &x, &y, span);
                 vec![x, y]
@@ -1430,16 +1430,7 @@ impl<'d> Checker<'d> {
         let ty = checked[if b == Builtin::Select { 1 } else { 0 }].ty;
         let poisoned = checked.iter().any(|a| self.is_poisoned(a));
         if !poisoned {
-            let needs_float = matches!(
-                b,
-                Builtin::Exp
-                    | Builtin::Log
-                    | Builtin::Sqrt
-                    | Builtin::Tanh
-                    | Builtin::Floor
-                    | Builtin::Ceil
-                    | Builtin::Pow
-            );
+            let needs_float = b.needs_float();
             if needs_float && !ty.is_float() {
                 self.error(
                     Diagnostic::error(

@@ -243,11 +243,25 @@ pub enum Builtin {
     Ceil,
     /// `pow(x, y)`
     Pow,
+    /// `sin(x)`
+    Sin,
+    /// `cos(x)`
+    Cos,
+    /// `tan(x)`
+    Tan,
+    /// `atan2(y, x)`
+    Atan2,
+    /// `erf(x)`
+    Erf,
+    /// `log1p(x)`
+    Log1p,
+    /// `expm1(x)`
+    Expm1,
 }
 
 impl Builtin {
     /// Every builtin.
-    pub const ALL: [Builtin; 12] = [
+    pub const ALL: [Builtin; 19] = [
         Builtin::Select,
         Builtin::Min,
         Builtin::Max,
@@ -260,6 +274,13 @@ impl Builtin {
         Builtin::Floor,
         Builtin::Ceil,
         Builtin::Pow,
+        Builtin::Sin,
+        Builtin::Cos,
+        Builtin::Tan,
+        Builtin::Atan2,
+        Builtin::Erf,
+        Builtin::Log1p,
+        Builtin::Expm1,
     ];
 
     /// Name as written.
@@ -277,6 +298,13 @@ impl Builtin {
             Builtin::Floor => "floor",
             Builtin::Ceil => "ceil",
             Builtin::Pow => "pow",
+            Builtin::Sin => "sin",
+            Builtin::Cos => "cos",
+            Builtin::Tan => "tan",
+            Builtin::Atan2 => "atan2",
+            Builtin::Erf => "erf",
+            Builtin::Log1p => "log1p",
+            Builtin::Expm1 => "expm1",
         }
     }
 
@@ -289,9 +317,17 @@ impl Builtin {
     pub fn arity(self) -> usize {
         match self {
             Builtin::Select | Builtin::Clamp => 3,
-            Builtin::Min | Builtin::Max | Builtin::Pow => 2,
+            Builtin::Min | Builtin::Max | Builtin::Pow | Builtin::Atan2 => 2,
             _ => 1,
         }
+    }
+
+    /// Whether it takes floats only (the elementary functions).
+    pub fn needs_float(self) -> bool {
+        !matches!(
+            self,
+            Builtin::Select | Builtin::Min | Builtin::Max | Builtin::Abs | Builtin::Clamp
+        )
     }
 }
 

@@ -1,7 +1,9 @@
 //! Elementary functions for generated code. They are the functions the
 //! reference interpreter evaluates, so native results agree with it
-//! exactly: Rust's `std` ones, except `f32` `exp`, which is picojoule's
-//! own ([`expf`]) so that vector code can compute it inline, bit for bit.
+//! exactly: Rust's `std` ones for `log`, `tanh`, `pow` and `f64` `exp`;
+//! the `libm` crate's for the trigonometric functions, `erf`, `log1p` and
+//! `expm1`; and `f32` `exp`, which is picojoule's own ([`expf`]) so that
+//! vector code can compute it inline, bit for bit.
 
 macro_rules! unary {
     ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
@@ -115,6 +117,47 @@ unary!(
     pj_rt_tanh: f64 => tanh,
 );
 
+/// Functions computed by the `libm` crate (musl's algorithms): the same
+/// bits on every machine, operating system and backend. Their accuracy,
+/// measured against a reference in higher precision (`tests/math_accuracy.rs`
+/// and docs/language.md), is musl's: within 1 ulp.
+macro_rules! from_libm {
+    ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($f), "` (the `libm` crate) on `", stringify!($t), "`.")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(x: $t) -> $t {
+            libm::$f(x)
+        }
+    )*};
+}
+
+from_libm!(
+    pj_rt_sinf: f32 => sinf,
+    pj_rt_sin: f64 => sin,
+    pj_rt_cosf: f32 => cosf,
+    pj_rt_cos: f64 => cos,
+    pj_rt_tanf: f32 => tanf,
+    pj_rt_tan: f64 => tan,
+    pj_rt_erff: f32 => erff,
+    pj_rt_erf: f64 => erf,
+    pj_rt_log1pf: f32 => log1pf,
+    pj_rt_log1p: f64 => log1p,
+    pj_rt_expm1f: f32 => expm1f,
+    pj_rt_expm1: f64 => expm1,
+);
+
+/// `atan2(y, x)` on `f32` (the `libm` crate): the angle of `(x, y)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_rt_atan2f(y: f32, x: f32) -> f32 {
+    libm::atan2f(y, x)
+}
+
+/// `atan2(y, x)` on `f64` (the `libm` crate).
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_rt_atan2(y: f64, x: f64) -> f64 {
+    libm::atan2(y, x)
+}
+
 /// `x^y` on `f32`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_powf(x: f32, y: f32) -> f32 {
@@ -152,6 +195,20 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("pj_rt_pow", pj_rt_pow as *const u8),
         ("pj_rt_fmodf", pj_rt_fmodf as *const u8),
         ("pj_rt_fmod", pj_rt_fmod as *const u8),
+        ("pj_rt_sinf", pj_rt_sinf as *const u8),
+        ("pj_rt_sin", pj_rt_sin as *const u8),
+        ("pj_rt_cosf", pj_rt_cosf as *const u8),
+        ("pj_rt_cos", pj_rt_cos as *const u8),
+        ("pj_rt_tanf", pj_rt_tanf as *const u8),
+        ("pj_rt_tan", pj_rt_tan as *const u8),
+        ("pj_rt_erff", pj_rt_erff as *const u8),
+        ("pj_rt_erf", pj_rt_erf as *const u8),
+        ("pj_rt_log1pf", pj_rt_log1pf as *const u8),
+        ("pj_rt_log1p", pj_rt_log1p as *const u8),
+        ("pj_rt_expm1f", pj_rt_expm1f as *const u8),
+        ("pj_rt_expm1", pj_rt_expm1 as *const u8),
+        ("pj_rt_atan2f", pj_rt_atan2f as *const u8),
+        ("pj_rt_atan2", pj_rt_atan2 as *const u8),
         ("pj_rt_fail", crate::error::pj_rt_fail as *const u8),
         ("pj_rt_alloc", crate::alloc::pj_rt_alloc as *const u8),
         ("pj_rt_free", crate::alloc::pj_rt_free as *const u8),

@@ -95,9 +95,23 @@ pub const THREADS: RuntimeFn = RuntimeFn {
 };
 
 /// The transcendental functions, the interpreter's own code: `f32` and
-/// `f64` versions of `exp`, `log`, `tanh`, `pow` and `fmod` (`arith.rem`
-/// on floats).
-pub const MATH: [RuntimeFn; 10] = [
+/// `f64` versions of every `math` op that is called rather than inlined,
+/// and of `fmod` (`arith.rem` on floats).
+pub const MATH: [RuntimeFn; 24] = [
+    unary("pj_rt_sinf", F32),
+    unary("pj_rt_sin", F64),
+    unary("pj_rt_cosf", F32),
+    unary("pj_rt_cos", F64),
+    unary("pj_rt_tanf", F32),
+    unary("pj_rt_tan", F64),
+    unary("pj_rt_erff", F32),
+    unary("pj_rt_erf", F64),
+    unary("pj_rt_log1pf", F32),
+    unary("pj_rt_log1p", F64),
+    unary("pj_rt_expm1f", F32),
+    unary("pj_rt_expm1", F64),
+    binary("pj_rt_atan2f", F32),
+    binary("pj_rt_atan2", F64),
     unary("pj_rt_expf", F32),
     unary("pj_rt_exp", F64),
     unary("pj_rt_logf", F32),
@@ -155,7 +169,14 @@ pub fn math_symbol(op: MathOp, single: bool) -> Option<&'static str> {
         MathOp::Log => ("pj_rt_logf", "pj_rt_log"),
         MathOp::Tanh => ("pj_rt_tanhf", "pj_rt_tanh"),
         MathOp::Pow => ("pj_rt_powf", "pj_rt_pow"),
-        _ => return None,
+        MathOp::Sin => ("pj_rt_sinf", "pj_rt_sin"),
+        MathOp::Cos => ("pj_rt_cosf", "pj_rt_cos"),
+        MathOp::Tan => ("pj_rt_tanf", "pj_rt_tan"),
+        MathOp::Atan2 => ("pj_rt_atan2f", "pj_rt_atan2"),
+        MathOp::Erf => ("pj_rt_erff", "pj_rt_erf"),
+        MathOp::Log1p => ("pj_rt_log1pf", "pj_rt_log1p"),
+        MathOp::Expm1 => ("pj_rt_expm1f", "pj_rt_expm1"),
+        MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => return None,
     };
     Some(if single { s } else { d })
 }

@@ -3,7 +3,11 @@
 //! is picojoule's own (`pj_runtime::math::expf`: within 1 ulp, the same
 //! bits on every machine and backend, computable inline in vector code);
 //! `log`, `tanh`, `pow` and `f64` `exp` are the host's libm, so they agree
-//! with NumPy to a few ulps, not bit for bit.
+//! with NumPy to a few ulps, not bit for bit; `sin`, `cos`, `tan`, `atan2`,
+//! `erf`, `log1p` and `expm1` are the `libm` crate's (musl's algorithms),
+//! the same bits on every machine. All of these are calls into the runtime
+//! ([`crate::codegen::runtime::math_symbol`]), which the interpreter makes
+//! too.
 //!
 //! On vectors (see [`lanewise`]): `abs`, `sqrt`, `floor`, `ceil` on float
 //! lanes and `exp` on `f32` lanes, lane by lane with the scalar semantics.
@@ -36,7 +40,31 @@ dialect_ops!(
     Ceil => "ceil",
     /// `a^b`
     Pow => "pow",
+    /// Sine (radians).
+    Sin => "sin",
+    /// Cosine (radians).
+    Cos => "cos",
+    /// Tangent (radians).
+    Tan => "tan",
+    /// `atan2(y, x)`: the angle of the point `(x, y)`, in `[-pi, pi]`.
+    Atan2 => "atan2",
+    /// The error function.
+    Erf => "erf",
+    /// `log(1 + a)`, accurate for small `a`.
+    Log1p => "log1p",
+    /// `exp(a) - 1`, accurate for small `a`.
+    Expm1 => "expm1",
 });
+
+impl MathOp {
+    /// How many operands it takes.
+    pub fn arity(self) -> usize {
+        match self {
+            MathOp::Pow | MathOp::Atan2 => 2,
+            _ => 1,
+        }
+    }
+}
 
 /// Whether `op` applies lane by lane to vectors of `elem` (what the
 /// vectorizers may produce and the backends must encode).
@@ -44,7 +72,16 @@ pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
     match op {
         MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => elem.is_float(),
         MathOp::Exp => elem == ScalarType::F32,
-        MathOp::Log | MathOp::Tanh | MathOp::Pow => false,
+        MathOp::Log
+        | MathOp::Tanh
+        | MathOp::Pow
+        | MathOp::Sin
+        | MathOp::Cos
+        | MathOp::Tan
+        | MathOp::Atan2
+        | MathOp::Erf
+        | MathOp::Log1p
+        | MathOp::Expm1 => false,
     }
 }
 
@@ -57,7 +94,7 @@ pub fn is_fused(m: &Module, op: OpId) -> bool {
 impl MathOp {
     /// Checks the op's rules.
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
-        let n = if self == MathOp::Pow { 2 } else { 1 };
+        let n = self.arity();
         check::counts(m, op, Some(n), 1, 0, errs);
         if let Some(f) = m.op(op).attr("fused") {
             let f32_exp = self == MathOp::Exp
@@ -135,5 +172,29 @@ pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
             (Scalar::F64(x), Scalar::F64(y)) => Scalar::F64(x.powf(y)),
             (x, y) => panic!("math.pow on {x:?}, {y:?} (unverified IR)"),
         },
+        // the runtime's own functions, which native code calls: one
+        // implementation, so one set of bits
+        MathOp::Atan2 => match (a, args[1]) {
+            (Scalar::F32(y), Scalar::F32(x)) => Scalar::F32(rt::pj_rt_atan2f(y, x)),
+            (Scalar::F64(y), Scalar::F64(x)) => Scalar::F64(rt::pj_rt_atan2(y, x)),
+            (y, x) => panic!("math.atan2 on {y:?}, {x:?} (unverified IR)"),
+        },
+        MathOp::Sin => f2(a, rt::pj_rt_sinf, rt::pj_rt_sin),
+        MathOp::Cos => f2(a, rt::pj_rt_cosf, rt::pj_rt_cos),
+        MathOp::Tan => f2(a, rt::pj_rt_tanf, rt::pj_rt_tan),
+        MathOp::Erf => f2(a, rt::pj_rt_erff, rt::pj_rt_erf),
+        MathOp::Log1p => f2(a, rt::pj_rt_log1pf, rt::pj_rt_log1p),
+        MathOp::Expm1 => f2(a, rt::pj_rt_expm1f, rt::pj_rt_expm1),
+    }
+}
+
+use pj_runtime::math as rt;
+
+/// A float function given by its `f32` and `f64` versions.
+fn f2(a: Scalar, single: extern "C" fn(f32) -> f32, double: extern "C" fn(f64) -> f64) -> Scalar {
+    match a {
+        Scalar::F32(x) => Scalar::F32(single(x)),
+        Scalar::F64(x) => Scalar::F64(double(x)),
+        a => panic!("a float math op on {a:?} (unverified IR)"),
     }
 }

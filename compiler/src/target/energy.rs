@@ -583,7 +583,8 @@ fn op_energy(class: &str, p: &Profile) -> f64 {
             e.f64_div,
         ),
         "sqrt" => pick(0.0, 0.0, 0.0, e.f32_sqrt / 2.0, e.f32_sqrt, e.f64_sqrt),
-        "exp" | "log" | "tanh" | "pow" => e.transcendental * if ty == "f64" { 2.0 } else { 1.0 },
+        "exp" | "log" | "tanh" | "pow" | "sin" | "cos" | "tan" | "atan2" | "erf" | "log1p"
+        | "expm1" => e.transcendental * if ty == "f64" { 2.0 } else { 1.0 },
         _ => pick(
             e.int8_add,
             e.int16_add,
