@@ -102,7 +102,19 @@ def conv2d():
     save("conv2d", img=img, filt=filt, expected_out=out.astype(f32))
 
 
+def gelu():
+    import math
+
+    x = (rng.standard_normal((6, 9)) * 3).astype(f32)
+    bias = rng.standard_normal(9).astype(f32)
+    v = (x + bias).astype(np.float64)  # the f32 sum, then exact math
+    erf = np.vectorize(math.erf)
+    y = 0.5 * v * (1 + erf(v * 0.70710678))
+    approx = 0.5 * v * (1 + np.tanh(0.7978846 * (v + 0.044715 * v**3)))
+    save("gelu", x=x, bias=bias, expected_y=y.astype(f32), expected_approx=approx.astype(f32))
+
+
 if __name__ == "__main__":
-    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d]:
+    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu]:
         example()
     print(f"wrote {sum(1 for _ in ROOT.rglob('*.npy'))} files under {ROOT}")

@@ -258,7 +258,7 @@ fn backends_and_fast_math_at_the_prompt() {
     let script = dir.path().join("backends.pjs");
     std::fs::write(
         &script,
-        "kernel dot(x: f32[N], y: f32[N]) -> s: f32[1] {\n    s[z] = sum(i) x[i] * y[i] + 0.5;\n}\n\
+        "kernel dot(x: f32[N], y: f32[N]) -> s: f32[1] {\n    s[z] = sum(i) (x[i] * y[i] + 0.5);\n}\n\
          let v = arange(f32, 1000)\n\
          :fast-math contract\n\
          let c = dot(v, v)\n\

@@ -414,3 +414,29 @@ fn scalar_results_and_stages_are_rank_zero_and_read_by_name() {
     assert!(values(&empty[0])[0].is_nan(), "0 / 0");
     assert!(empty[1].is_empty());
 }
+
+#[test]
+fn functions_are_inlined_with_every_argument_evaluated() {
+    // `x / d` is an argument: with d = 0 it fails, as written in place
+    let src = "fn mix(a: i32, b: i32) -> i32 {
+            let s = a + b;
+            s * 2 - b
+        }
+        kernel k(x: i32[N], d: i32) -> y: i32[N] {
+            y[i] = mix(x[i], x[i] / d);
+        }";
+    let out = run(
+        src,
+        "k",
+        &[i32s(&[2], &[6, 9]), Value::Scalar(Scalar::I32(3))],
+    )
+    .unwrap();
+    assert_eq!(format!("{:?}", out[0].data), "[I32(14), I32(21)]");
+    let err = run(
+        src,
+        "k",
+        &[i32s(&[2], &[6, 9]), Value::Scalar(Scalar::I32(0))],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("division by zero"), "{err}");
+}

@@ -517,7 +517,7 @@ mod tests {
     fn constant_taps_stay_along_and_other_indices_reach_the_whole_dim() {
         let r = reaches(
             "kernel c(x: f32[N] @boundary(zero), w: f32[K]) -> y: f32[N] {\n\
-             y[i] = sum(k in 0..3) x[i + k - 1] + w[0];\n}",
+             y[i] = sum(k in 0..3) (x[i + k - 1] + w[0]);\n}",
             "c",
         );
         let by: HashMap<_, _> = r[0].params.iter().map(|p| (p.param.as_str(), p)).collect();

@@ -9,6 +9,35 @@ use crate::span::Span;
 pub struct File {
     /// Kernels in source order.
     pub kernels: Vec<Kernel>,
+    /// Helper functions (`fn`) in source order.
+    pub functions: Vec<Function>,
+}
+
+/// `fn name(x: f32, ...) -> f32 { let t = ...; value }`: a pure function
+/// of scalars, inlined where it is called.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    /// Name.
+    pub name: Ident,
+    /// Scalar parameters.
+    pub params: Vec<Param>,
+    /// The result's element type name.
+    pub ret: Ident,
+    /// `let` bindings before the value, in order.
+    pub lets: Vec<(Ident, Expr)>,
+    /// The value returned.
+    pub value: Expr,
+    /// The whole function.
+    pub span: Span,
+}
+
+/// A top-level item of a file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// `kernel ...`
+    Kernel(Kernel),
+    /// `fn ...`
+    Function(Function),
 }
 
 /// A name with its span.

@@ -17,6 +17,9 @@ use std::collections::{HashMap, HashSet};
 pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut kernels: Vec<Kernel> = Vec::new();
+    let kernel_names: std::rc::Rc<HashSet<String>> =
+        std::rc::Rc::new(file.kernels.iter().map(|k| k.name.name.clone()).collect());
+    let (functions, bad_functions) = check_functions(file, &kernel_names, &mut diags);
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for k in &file.kernels {
         if let Some(prev) = seen.insert(&k.name.name, k.name.span) {
@@ -34,7 +37,32 @@ pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
         }
         let errors_before = diags.iter().filter(|d| d.is_error()).count();
         let mut cx = Checker::new(&mut diags);
+        cx.functions = functions.clone();
+        cx.bad_functions = bad_functions.clone();
+        cx.kernel_names = kernel_names.clone();
         if let Some(mut kernel) = cx.kernel(k) {
+            // inlined functions deepen expressions: keep them as shallow as
+            // the parser keeps what is written, for every pass after this
+            let values = kernel
+                .stages
+                .iter()
+                .map(|st| (&st.name, &st.value, st.span));
+            let lets = kernel.lets.iter().map(|l| (&l.name, &l.value, l.span));
+            for (name, value, span) in values.chain(lets) {
+                let depth = texpr_depth(value);
+                if depth > crate::parse::MAX_NESTING {
+                    diags.push(
+                        Diagnostic::error(
+                            format!(
+                                "with its functions inlined, the value of `{name}` nests {depth} deep; at most {} is allowed",
+                                crate::parse::MAX_NESTING
+                            ),
+                            span,
+                        )
+                        .with_help("split it into `let`s or stages"),
+                    );
+                }
+            }
             // Bounds inference needs a well-typed kernel.
             if diags.iter().filter(|d| d.is_error()).count() == errors_before {
                 diags.extend(bounds::infer(&mut kernel));
@@ -44,6 +72,155 @@ pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
         }
     }
     (Program { kernels }, diags)
+}
+
+/// Checks every helper function once, on its own (its parameters as
+/// opaque values of their types): the ones that check cleanly, by name,
+/// and the names of those that do not. Each is inlined where it is called,
+/// with its parameters standing for the arguments, so a clean function
+/// checks cleanly at every call.
+fn check_functions(
+    file: &ast::File,
+    kernel_names: &std::rc::Rc<HashSet<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> (
+    std::rc::Rc<HashMap<String, ast::Function>>,
+    std::rc::Rc<HashSet<String>>,
+) {
+    let mut good: HashMap<String, ast::Function> = HashMap::new();
+    let mut bad: HashSet<String> = HashSet::new();
+    let mut spans: HashMap<&str, Span> = HashMap::new();
+    for f in &file.functions {
+        let name = f.name.name.as_str();
+        let clash = if let Some(prev) = spans.insert(name, f.name.span) {
+            Some(("a function", prev))
+        } else if Builtin::from_name(name).is_some() || ScalarType::from_name(name).is_some() {
+            Some(("a builtin", f.name.span))
+        } else {
+            file.kernels
+                .iter()
+                .find(|k| k.name.name == name)
+                .map(|k| ("a kernel", k.name.span))
+        };
+        if let Some((what, prev)) = clash {
+            let mut d = Diagnostic::error(
+                format!("function `{name}` has the name of {what}"),
+                f.name.span,
+            );
+            if prev != f.name.span {
+                d = d.with_secondary(prev, "defined here");
+            }
+            diags.push(d);
+            bad.insert(name.to_string());
+        }
+    }
+    // every function in order, seeing the ones above it that are clean
+    let all: std::rc::Rc<HashMap<String, ast::Function>> = std::rc::Rc::new(
+        file.functions
+            .iter()
+            .map(|f| (f.name.name.clone(), f.clone()))
+            .collect(),
+    );
+    for f in &file.functions {
+        if bad.contains(&f.name.name) {
+            continue;
+        }
+        let before = diags.iter().filter(|d| d.is_error()).count();
+        let mut cx = Checker::new(diags);
+        cx.functions = all.clone();
+        cx.bad_functions = std::rc::Rc::new(bad.clone());
+        cx.kernel_names = kernel_names.clone();
+        let mut types = Vec::new();
+        for (i, p) in f.params.iter().enumerate() {
+            if p.dims.is_some() || !p.annotations.is_empty() {
+                cx.error(
+                    Diagnostic::error(
+                        format!(
+                            "parameter `{}` of function `{}` must be a plain scalar",
+                            p.name.name, f.name.name
+                        ),
+                        p.span,
+                    )
+                    .with_help(
+                        "functions take and return scalars: pass an element, `x[i]`, not the array",
+                    ),
+                );
+            }
+            let t = cx.scalar_type(&p.elem).unwrap_or(ScalarType::F32);
+            // an opaque value of the parameter's type
+            types.push((
+                p.name.name.clone(),
+                TExpr {
+                    kind: TExprKind::Scalar(i),
+                    ty: t,
+                    span: p.name.span,
+                },
+            ));
+        }
+        let ret = cx.scalar_type(&f.ret);
+        cx.inline_body(f, types, ret);
+        // every parameter and let used: an argument's errors (a division by
+        // zero) cannot vanish because its parameter is never read
+        let mut exprs: Vec<&ast::Expr> = f.lets.iter().map(|(_, e)| e).collect();
+        exprs.push(&f.value);
+        let named = f
+            .params
+            .iter()
+            .map(|p| (&p.name, "parameter"))
+            .chain(f.lets.iter().map(|(n, _)| (n, "let")));
+        for (i, (n, what)) in named.enumerate() {
+            let later = if what == "let" {
+                i - f.params.len() + 1
+            } else {
+                0
+            };
+            if !exprs[later..].iter().any(|e| mentions(e, &n.name)) {
+                cx.error(
+                    Diagnostic::error(
+                        format!("{what} `{}` of function `{}` is never used", n.name, f.name.name),
+                        n.span,
+                    )
+                    .with_help(if what == "let" {
+                        "remove it"
+                    } else {
+                        "remove it: every argument of a call is evaluated (a division by zero in it is an error), so its parameter must be read"
+                    }),
+                );
+            }
+        }
+        drop(cx);
+        if diags.iter().filter(|d| d.is_error()).count() == before {
+            good.insert(f.name.name.clone(), f.clone());
+        } else {
+            bad.insert(f.name.name.clone());
+        }
+    }
+    (std::rc::Rc::new(good), std::rc::Rc::new(bad))
+}
+
+/// The depth of `e`, without recursion.
+fn texpr_depth(e: &TExpr) -> usize {
+    let mut best = 0;
+    let mut stack = vec![(e, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        best = best.max(d);
+        let mut children: Vec<&TExpr> = Vec::new();
+        match &e.kind {
+            TExprKind::Read { indices, .. } => children.extend(indices),
+            TExprKind::Unary(_, x) | TExprKind::Cast(x) => children.push(x),
+            TExprKind::Binary(_, a, b) => children.extend([&**a, &**b]),
+            TExprKind::Call(_, args) => children.extend(args),
+            TExprKind::Reduce { vars, body, .. } => {
+                for v in vars {
+                    children.extend([&v.lo, &v.hi]);
+                }
+                children.push(body);
+            }
+            _ => {}
+        }
+        stack.extend(children.into_iter().map(|c| (c, d + 1)));
+    }
+    best
 }
 
 /// Whether `e` mentions the name `name` (expressions are at most
@@ -137,7 +314,26 @@ struct Checker<'d> {
     natural: Vec<Vec<Option<SizeExpr>>>,
     /// Results whose declaration was rejected: their definitions are checked but not kept.
     failed_results: HashSet<String>,
+    /// The file's helper functions that checked cleanly, by name.
+    functions: std::rc::Rc<HashMap<String, ast::Function>>,
+    /// Functions that failed to check: calls to them are poisoned quietly.
+    bad_functions: std::rc::Rc<HashSet<String>>,
+    /// The file's kernel names (a kernel cannot be called).
+    kernel_names: std::rc::Rc<HashSet<String>>,
+    /// While a function's body is inlined: what its parameters and lets
+    /// stand for (nothing of the kernel is in scope), and the calls being
+    /// inlined, outermost first.
+    inlining: Option<Inlining>,
 }
+
+/// The scope of a function body being inlined.
+struct Inlining {
+    names: Vec<(String, TExpr)>,
+    calls: Vec<String>,
+}
+
+/// How many function calls may be inlined one inside another.
+const MAX_INLINE_DEPTH: usize = 8;
 
 fn is_literal_like(e: &ast::Expr) -> bool {
     match &e.kind {
@@ -174,6 +370,10 @@ impl<'d> Checker<'d> {
             poisoned: HashSet::new(),
             natural: vec![],
             failed_results: HashSet::new(),
+            functions: Default::default(),
+            bad_functions: Default::default(),
+            kernel_names: Default::default(),
+            inlining: None,
         }
     }
 
@@ -999,6 +1199,18 @@ impl<'d> Checker<'d> {
             }
             ExprKind::Bool(b) => mk(TExprKind::Const(Const::Bool(*b)), ScalarType::Bool),
             ExprKind::Name(id) => self.name(id, expected),
+            ExprKind::Reduce { .. } | ExprKind::Index { .. } if self.inlining.is_some() => {
+                let what = if matches!(e.kind, ExprKind::Reduce { .. }) {
+                    "a reduction"
+                } else {
+                    "an array read"
+                };
+                self.error(
+                    Diagnostic::error(format!("a function cannot contain {what}"), span)
+                        .with_help("functions compute on scalars: reduce or read in the kernel and pass the value"),
+                );
+                self.poison(span, expected.unwrap_or(ScalarType::F32))
+            }
             ExprKind::Index { array, indices } => self.read(array, indices, span, expected),
             ExprKind::Call { func, args } => self.call(func, args, span, expected),
             // `-128` is one literal: for `i8` it fits, and for `u8` `-1`
@@ -1058,8 +1270,143 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// `f(args)` for a helper function `f`: its body, with its parameters
+    /// standing for the checked arguments.
+    fn inline_call(
+        &mut self,
+        f: &ast::Function,
+        args: &[ast::Expr],
+        span: Span,
+        expected: Option<ScalarType>,
+    ) -> TExpr {
+        let name = &f.name.name;
+        let ret = ScalarType::from_name(&f.ret.name).unwrap_or(ScalarType::F32);
+        if args.len() != f.params.len() {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "`{name}` takes {} argument{}, {} given",
+                        f.params.len(),
+                        if f.params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                    span,
+                )
+                .with_secondary(f.name.span, "defined here"),
+            );
+            return self.poison(span, expected.unwrap_or(ret));
+        }
+        let calls = self.inlining.as_ref().map_or(&[][..], |i| &i.calls[..]);
+        if calls.contains(name) || calls.len() >= MAX_INLINE_DEPTH {
+            let chain = calls.join(" → ");
+            self.error(
+                Diagnostic::error(
+                    if calls.contains(name) {
+                        format!("function `{name}` calls itself ({chain} → {name})")
+                    } else {
+                        format!("functions call each other more than {MAX_INLINE_DEPTH} deep ({chain} → {name})")
+                    },
+                    span,
+                )
+                .with_help("functions are inlined where they are called, so they cannot recurse"),
+            );
+            return self.poison(span, ret);
+        }
+        let mut bound = Vec::new();
+        let mut poisoned = false;
+        for (p, a) in f.params.iter().zip(args) {
+            let want = ScalarType::from_name(&p.elem.name).unwrap_or(ScalarType::F32);
+            let v = self.expr(a, Some(want));
+            if self.is_poisoned(&v) {
+                poisoned = true;
+            } else if v.ty != want {
+                self.error(
+                    Diagnostic::error(
+                        format!(
+                            "argument `{}` of `{name}` must be {want}, found {}",
+                            p.name.name, v.ty
+                        ),
+                        v.span,
+                    )
+                    .with_secondary(p.span, "declared here")
+                    .with_help(CAST_HELP),
+                );
+                poisoned = true;
+            }
+            bound.push((p.name.name.clone(), v));
+        }
+        if poisoned {
+            return self.poison(span, ret);
+        }
+        self.inline_body(f, bound, Some(ret))
+            .unwrap_or_else(|| self.poison(span, ret))
+    }
+
+    /// Checks `f`'s body with its parameters bound to `params`: the value
+    /// (of type `ret`), or `None` where it does not check.
+    fn inline_body(
+        &mut self,
+        f: &ast::Function,
+        params: Vec<(String, TExpr)>,
+        ret: Option<ScalarType>,
+    ) -> Option<TExpr> {
+        let mut calls = self
+            .inlining
+            .as_ref()
+            .map(|i| i.calls.clone())
+            .unwrap_or_default();
+        calls.push(f.name.name.clone());
+        let outer = self.inlining.replace(Inlining {
+            names: params,
+            calls,
+        });
+        let mut ok = true;
+        for (n, e) in &f.lets {
+            let v = self.expr(e, None);
+            ok &= !self.is_poisoned(&v);
+            self.inlining
+                .as_mut()
+                .expect("inlining")
+                .names
+                .push((n.name.clone(), v));
+        }
+        let value = self.expr(&f.value, ret);
+        self.inlining = outer;
+        ok &= !self.is_poisoned(&value);
+        if let Some(want) = ret
+            && ok
+            && value.ty != want
+        {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "function `{}` returns {want}, but its value is {}",
+                        f.name.name, value.ty
+                    ),
+                    f.value.span,
+                )
+                .with_secondary(f.ret.span, "declared here")
+                .with_help(CAST_HELP),
+            );
+            ok = false;
+        }
+        ok.then_some(value)
+    }
+
     fn name(&mut self, id: &crate::ast::Ident, expected: Option<ScalarType>) -> TExpr {
         let span = id.span;
+        if let Some(inl) = &self.inlining {
+            if let Some((_, e)) = inl.names.iter().rev().find(|(n, _)| *n == id.name) {
+                return e.clone();
+            }
+            let f = inl.calls.last().cloned().unwrap_or_default();
+            self.error(
+                Diagnostic::error(format!("unknown name `{}` in function `{f}`", id.name), span)
+                    .with_label("not a parameter or a `let` of the function")
+                    .with_help("a function sees only its parameters and lets: pass what it needs as an argument"),
+            );
+            return self.poison(span, expected.unwrap_or(ScalarType::F32));
+        }
         if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| *n == id.name) {
             return TExpr {
                 kind: TExprKind::Var(*v),
@@ -1353,8 +1700,26 @@ impl<'d> Checker<'d> {
                 span,
             };
         }
+        if self.bad_functions.contains(&func.name) {
+            // its errors are reported where it is defined
+            for a in args {
+                self.expr(a, None);
+            }
+            return self.poison(span, expected.unwrap_or(ScalarType::F32));
+        }
+        if let Some(f) = self.functions.get(&func.name).cloned() {
+            return self.inline_call(&f, args, span, expected);
+        }
         let Some(b) = Builtin::from_name(&func.name) else {
             let mut d = Diagnostic::error(format!("unknown function `{}`", func.name), func.span);
+            if self.kernel_names.contains(&func.name) {
+                d = d.with_help(format!(
+                    "`{}` is a kernel, and a kernel cannot call a kernel; write what they share as a `fn` (docs/language.md#functions)",
+                    func.name
+                ));
+                self.error(d);
+                return self.poison(span, expected.unwrap_or(ScalarType::F32));
+            }
             if let Some(op) = ReduceOp::from_keyword(&func.name) {
                 d = d.with_help(format!(
                     "`{0}` is a reduction: write `{0}(k) expr`, where k is a variable that indexes the arrays read",

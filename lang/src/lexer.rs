@@ -50,6 +50,8 @@ impl ReduceOp {
 pub enum Tok {
     #[token("kernel")]
     Kernel,
+    #[token("fn")]
+    Fn,
     #[token("let")]
     Let,
     #[token("in")]
@@ -130,6 +132,7 @@ impl std::fmt::Display for Tok {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
             Tok::Kernel => "kernel",
+            Tok::Fn => "fn",
             Tok::Let => "let",
             Tok::In => "in",
             Tok::True => "true",

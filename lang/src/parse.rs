@@ -31,7 +31,10 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
         Ok(f) => f,
         Err(e) => {
             diags.push(parse_error(e, src.len()));
-            ast::File { kernels: vec![] }
+            ast::File {
+                kernels: vec![],
+                functions: vec![],
+            }
         }
     };
     for ErrorRecovery { error, .. } in recovered {
@@ -60,6 +63,37 @@ pub const MAX_NESTING: usize = 512;
 /// [`MAX_NESTING`] by `Stmt::Error`, with a diagnostic; the expression is
 /// dismantled without recursion.
 fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
+    // a function too deep is dropped (its calls then say it is unknown),
+    // dismantled without recursion
+    let mut kept = Vec::new();
+    for mut f in std::mem::take(&mut file.functions) {
+        let mut too_deep = None;
+        for e in f.lets.iter_mut().map(|(_, e)| e).chain([&mut f.value]) {
+            let (depth, deepest) = nesting(e);
+            if depth > MAX_NESTING {
+                too_deep = Some((depth, deepest));
+                break;
+            }
+        }
+        let Some((depth, deepest)) = too_deep else {
+            kept.push(f);
+            continue;
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("this expression nests {depth} deep; at most {MAX_NESTING} is allowed"),
+                deepest,
+            )
+            .with_label("the deepest part")
+            .with_help("split it into `let`s"),
+        );
+        for (_, e) in f.lets.drain(..) {
+            dismantle(e);
+        }
+        let span = f.value.span;
+        dismantle(std::mem::replace(&mut f.value, placeholder(span)));
+    }
+    file.functions = kept;
     for k in &mut file.kernels {
         for stmt in &mut k.body {
             let (value, span) = match stmt {

@@ -151,6 +151,22 @@ float pj_rt_powf(float x, float y) { return powf(x, y); }
 double pj_rt_pow(double x, double y) { return pow(x, y); }
 float pj_rt_fmodf(float x, float y) { return fmodf(x, y); }
 double pj_rt_fmod(double x, double y) { return fmod(x, y); }
+/* The Rust runtime computes these with musl's algorithms (the libm crate);
+ * the C library's here are within 1 ulp of them, not always the same bits. */
+float pj_rt_sinf(float x) { return sinf(x); }
+double pj_rt_sin(double x) { return sin(x); }
+float pj_rt_cosf(float x) { return cosf(x); }
+double pj_rt_cos(double x) { return cos(x); }
+float pj_rt_tanf(float x) { return tanf(x); }
+double pj_rt_tan(double x) { return tan(x); }
+float pj_rt_erff(float x) { return erff(x); }
+double pj_rt_erf(double x) { return erf(x); }
+float pj_rt_log1pf(float x) { return log1pf(x); }
+double pj_rt_log1p(double x) { return log1p(x); }
+float pj_rt_expm1f(float x) { return expm1f(x); }
+double pj_rt_expm1(double x) { return expm1(x); }
+float pj_rt_atan2f(float y, float x) { return atan2f(y, x); }
+double pj_rt_atan2(double y, double x) { return atan2(y, x); }
 
 /* Serial stand-in for the worker pool: one chunk, on this thread. */
 int32_t pj_rt_parallel_for(int64_t lo, int64_t hi, int64_t grain, int32_t (*body)(const void*, int64_t, int64_t), const void* ctx) {

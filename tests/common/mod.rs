@@ -20,6 +20,7 @@ pub const EXAMPLES: &[&str] = &[
     "unsharp",
     "layernorm",
     "conv2d",
+    "gelu",
 ];
 
 /// The repository root.
