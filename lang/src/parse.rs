@@ -59,6 +59,16 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
 /// recursive sees them.
 pub const MAX_NESTING: usize = 512;
 
+/// An expression nested `depth` deep, over [`MAX_NESTING`].
+fn too_deep_error(depth: usize, deepest: crate::span::Span, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("this expression nests {depth} deep; at most {MAX_NESTING} is allowed"),
+        deepest,
+    )
+    .with_label("the deepest part")
+    .with_help(help)
+}
+
 /// Replaces each statement holding an expression nested deeper than
 /// [`MAX_NESTING`] by `Stmt::Error`, with a diagnostic; the expression is
 /// dismantled without recursion.
@@ -79,14 +89,7 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
             kept.push(f);
             continue;
         };
-        diags.push(
-            Diagnostic::error(
-                format!("this expression nests {depth} deep; at most {MAX_NESTING} is allowed"),
-                deepest,
-            )
-            .with_label("the deepest part")
-            .with_help("split it into `let`s"),
-        );
+        diags.push(too_deep_error(depth, deepest, "split it into `let`s"));
         for (_, e) in f.lets.drain(..) {
             dismantle(e);
         }
@@ -106,14 +109,11 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
             if depth <= MAX_NESTING {
                 continue;
             }
-            diags.push(
-                Diagnostic::error(
-                    format!("this expression nests {depth} deep; at most {MAX_NESTING} is allowed"),
-                    deepest,
-                )
-                .with_label("the deepest part")
-                .with_help("split it into `let`s or stages (a long sum: partial sums)"),
-            );
+            diags.push(too_deep_error(
+                depth,
+                deepest,
+                "split it into `let`s or stages (a long sum: partial sums)",
+            ));
             let value = std::mem::replace(value, placeholder(span));
             dismantle(value);
             *stmt = ast::Stmt::Error(span);
