@@ -114,7 +114,18 @@ def gelu():
     save("gelu", x=x, bias=bias, expected_y=y.astype(f32), expected_approx=approx.astype(f32))
 
 
+def ema():
+    x = rng.standard_normal((5, 37)).astype(f32)
+    alpha = f32(0.2)
+    y = np.empty_like(x)
+    y[:, 0] = x[:, 0]
+    for i in range(1, x.shape[1]):  # float32 throughout, as the kernel
+        y[:, i] = alpha * x[:, i] + (f32(1.0) - alpha) * y[:, i - 1]
+    total = np.cumsum(x, axis=0, dtype=f32)
+    save("ema", x=x, alpha=np.array(alpha), expected_y=y, expected_total=total)
+
+
 if __name__ == "__main__":
-    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu]:
+    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema]:
         example()
     print(f"wrote {sum(1 for _ in ROOT.rglob('*.npy'))} files under {ROOT}")

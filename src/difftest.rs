@@ -333,10 +333,11 @@ pub fn generate(seed: u64) -> Program {
     let n_results = 1 + usize::from(g.rng.chance(0.3));
     let vars = g.vars().join(", ");
     let mut results = Vec::new();
+    let mut recurrences = Vec::new();
     for s in 0..n_stages + n_results {
         let t = g.rng.pick(TYPES);
         g.reductions = 0;
-        let e = g.expr(t, 3);
+        let mut e = g.expr(t, 3);
         let name = if s < n_stages {
             format!("t{s}")
         } else {
@@ -344,6 +345,43 @@ pub fn generate(seed: u64) -> Program {
             results.push(format!("{r}: {}[{dims}]", t.name()));
             r
         };
+        // a recurrence, sometimes: along either dim, at lags up to 3 and
+        // now and then beyond what registers carry
+        if g.rng.chance(0.25) {
+            let scan = g.rng.below(rank);
+            let back = |g: &mut Gen<'_>| {
+                let lag = if g.rng.chance(0.15) {
+                    9 + g.rng.below(3)
+                } else {
+                    1 + g.rng.below(3)
+                };
+                let idx: Vec<String> = g
+                    .vars()
+                    .iter()
+                    .enumerate()
+                    .map(|(d, v)| {
+                        if d == scan {
+                            format!("{v} - {lag}")
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect();
+                format!("{name}[{}]", idx.join(", "))
+            };
+            let first = back(&mut g);
+            e = match g.rng.below(3) {
+                0 => format!("({e}) + {first}"),
+                1 => format!("max({e}, {first})"),
+                _ => {
+                    let second = back(&mut g);
+                    format!("({e}) - {first} + {second}")
+                }
+            };
+            let init = g.literal(t);
+            e = format!("{e} init {init}");
+            recurrences.push(name.clone());
+        }
         let _ = writeln!(body, "    {name}[{vars}] = {e};");
         g.stages.push((name, t));
     }
@@ -351,7 +389,12 @@ pub fn generate(seed: u64) -> Program {
     if g.rng.chance(0.3) {
         let mut dirs = Vec::new();
         let root = "r0";
+        // a recurrence is computed whole: no groups, no tiles
+        let root_tiles = !recurrences.iter().any(|r| r == root);
         for (name, _) in g.stages.iter().take(n_stages) {
+            if recurrences.contains(name) || !root_tiles {
+                continue;
+            }
             match g.rng.below(4) {
                 0 => dirs.push(format!("{name}.compute_at({root});")),
                 1 => dirs.push(format!("{name}.compute_root();")),
@@ -359,6 +402,7 @@ pub fn generate(seed: u64) -> Program {
             }
         }
         match g.rng.below(5) {
+            0 | 3 if !root_tiles => {}
             0 => dirs.push(format!("{root}.tile({});", 1 + g.rng.below(4))),
             1 => dirs.push(format!("{root}.parallel(false);")),
             2 => dirs.push(format!("{root}.vectorize(false);")),

@@ -1241,7 +1241,12 @@ fn invariant_ops_in_innermost_loops(clif: &str) -> Vec<String> {
                         .iter()
                         .skip(1)
                         .any(|o| variant.contains(o) && !constants.contains(o));
-                    if from_inside || KEEP.iter().any(|k| opcode.starts_with(k)) {
+                    // `x op constant` is rematerialized at its uses by
+                    // Cranelift on purpose (opts/remat.isle: an ALU op per
+                    // iteration instead of a register held across the loop)
+                    let remat = matches!(opcode, "iadd" | "isub" | "band" | "bor" | "bxor")
+                        && l.split_once(';').is_some_and(|(_, c)| c.contains(" = "));
+                    if from_inside || remat || KEEP.iter().any(|k| opcode.starts_with(k)) {
                         variant.extend(results);
                     } else {
                         bad.push(format!("{name}: {l}"));

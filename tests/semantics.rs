@@ -440,3 +440,52 @@ fn functions_are_inlined_with_every_argument_evaluated() {
     .unwrap_err();
     assert!(err.to_string().contains("division by zero"), "{err}");
 }
+
+#[test]
+fn recurrences_compute_in_order_along_their_scan_dim_from_init() {
+    // a running sum (carried in registers), an EMA along rows, a
+    // second-order IIR down the columns (read back from the buffer), a
+    // lag beyond what registers carry, and an integer intermediate
+    // recurrence read one ahead by a later stage
+    let src = "kernel cumsum(x: f32[N]) -> c: f32[N] {
+            c[i] = c[i - 1] + x[i] init 0.0;
+        }
+        kernel ema(x: f32[R, N], a: f32) -> y: f32[R, N] {
+            y[r, i] = a * x[r, i] + (1.0 - a) * y[r, i - 1] init x[r, 0];
+        }
+        kernel iir(x: f32[H, W] @boundary(zero)) -> y: f32[H, W] {
+            y[i, j] = 0.5 * x[i, j] + 0.25 * x[i - 1, j] - 0.5 * y[i - 1, j] - 0.125 * y[i - 2, j] init 1.0;
+        }
+        kernel far(x: f32[N]) -> y: f32[N] {
+            y[i] = x[i] - 0.5 * y[i - 11] + y[i - 2] init -1.0;
+        }
+        kernel diff(x: i32[N] @boundary(zero)) -> d: i32[N] {
+            c[i] = c[i - 1] * 3 + x[i] init 7;
+            d[i] = c[i + 1] - c[i];
+        }";
+    let out = run(src, "cumsum", &[f32s(&[5], &[1.0, 2.0, 3.0, 4.0, 5.0])]).unwrap();
+    assert_eq!(values(&out[0]), [1.0, 3.0, 6.0, 10.0, 15.0]);
+    let out = run(src, "diff", &[i32s(&[3], &[1, 2, 3])]).unwrap();
+    // c = 22, 68, 207, 621
+    assert_eq!(
+        format!("{:?}", out[0].data),
+        "[I32(46), I32(139), I32(414)]"
+    );
+    let ramp = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|k| ((k * 37) % 101) as f32 / 7.0 - 5.0)
+            .collect()
+    };
+    for n in [0, 1, 2, 3, 9, 12, 13, 1031] {
+        run(src, "cumsum", &[f32s(&[n], &ramp(n))]).unwrap();
+        run(src, "far", &[f32s(&[n], &ramp(n))]).unwrap();
+        let xi: Vec<i32> = (0..n as i32).map(|k| k * 5 - 9).collect();
+        run(src, "diff", &[i32s(&[n], &xi)]).unwrap();
+    }
+    // at 64 x 1100 the rows run in parallel
+    for (r, c) in [(0, 4), (3, 0), (1, 1), (5, 7), (7, 17), (64, 1100)] {
+        let a = Value::Scalar(Scalar::F32(0.3));
+        run(src, "ema", &[f32s(&[r, c], &ramp(r * c)), a]).unwrap();
+        run(src, "iir", &[f32s(&[r, c], &ramp(r * c))]).unwrap();
+    }
+}

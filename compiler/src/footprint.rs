@@ -239,6 +239,23 @@ impl Analysis<'_> {
         for &o in &m.block(block).ops {
             self.reads_in_op(o, Some(block), &mut found, &name);
         }
+        // a recurrence's element depends on every earlier one along its
+        // scan dim, and so on all they read
+        if let Some((scan, _)) = crate::dialects::pj::recurrence(m, op) {
+            let var = m
+                .value(m.block(block).args[scan])
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("dim {scan}"));
+            for r in found.values_mut() {
+                if matches!(r, Reach::Along { dim, .. } if *dim == scan) {
+                    *r = Reach::Whole {
+                        stage: name.clone(),
+                        why: format!("a recurrence along `{var}`"),
+                    };
+                }
+            }
+        }
         found
     }
 
@@ -492,6 +509,27 @@ mod tests {
         );
         assert_eq!(r[0].params[0].dims, vec![along(0, 0, 2), along(1, 0, 1)]);
         assert_eq!(r[0].params[0].boundary, None);
+    }
+
+    #[test]
+    fn a_recurrence_reaches_its_whole_scan_dim_and_no_more_of_the_others() {
+        let r = reaches(
+            "kernel ema(x: f32[R, N]) -> y: f32[R, N] {
+                y[r, i] = 0.5 * x[r, i] + 0.5 * y[r, i - 1] init 0.0;
+            }",
+            "ema",
+        );
+        let x = &r[0].params[0];
+        assert_eq!(x.dims[0], along(0, 0, 0));
+        match &x.dims[1] {
+            Some(Reach::Whole { stage, why }) => {
+                assert_eq!(
+                    (stage.as_str(), why.as_str()),
+                    ("y", "a recurrence along `i`")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub fn lower(program: &hir::Program, source: Option<Source<'_>>) -> Module {
             stages: HashMap::new(),
             vars: HashMap::new(),
             computed: HashMap::new(),
+            prior_init: None,
+            prior_init_value: None,
         };
         l.kernel();
     }
@@ -59,6 +61,10 @@ struct Lowering<'a> {
     /// Per stage, whether it computes at least one element: a `bool`
     /// value, or `None` when it provably always does.
     computed: HashMap<usize, Option<ValueId>>,
+    /// While a recurrence's value is lowered: its `init`, and the value it
+    /// became at the first `pj.prior` that needed it.
+    prior_init: Option<hir::TExpr>,
+    prior_init_value: Option<ValueId>,
 }
 
 /// The declared result types as text (`f32[H - 2, W - 2]`), for documentation
@@ -437,7 +443,11 @@ impl Lowering<'_> {
                 .add_block_arg(inner, Type::INDEX, Some(self.k.vars[v].name.clone()));
             self.vars.insert(v, a);
         }
+        // a recurrence's `init` first: every `pj.prior` takes it
+        self.prior_init = st.recurrence.as_ref().map(|r| r.init.clone());
+        self.prior_init_value = None;
         let value = self.expr(inner, &st.value);
+        self.prior_init = None;
         self.m.push(
             inner,
             OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([value]),
@@ -467,6 +477,27 @@ impl Lowering<'_> {
             TExprKind::Scalar(p) => self.params[*p],
             TExprKind::Let(l) => self.lets[*l],
             TExprKind::Var(v) => self.vars[v],
+            TExprKind::Prior { dim, lag } => {
+                let init = match self.prior_init_value {
+                    Some(v) => v,
+                    None => {
+                        let e = self.prior_init.clone().expect("a recurrence has `init`");
+                        let v = self.expr(block, &e);
+                        self.prior_init_value = Some(v);
+                        v
+                    }
+                };
+                let o = self.m.push(
+                    block,
+                    OpSpec::new(Opcode::Pj(PjOp::Prior))
+                        .operands([init])
+                        .attr("dim", Attr::Int(*dim as i64))
+                        .attr("lag", Attr::Int(*lag))
+                        .result(ty)
+                        .loc(loc),
+                );
+                self.m.result(o)
+            }
             TExprKind::Read { source, indices } => {
                 let (array, boundary) = match source {
                     ArraySource::Param(p) => (self.params[*p], self.k.params[*p].boundary),

@@ -110,6 +110,9 @@ pub enum Stmt {
         indices: Vec<Ident>,
         /// Element value.
         value: Expr,
+        /// `init e`: what a recurrence's reads before its first element
+        /// give (docs/language.md, "Recurrences").
+        init: Option<Expr>,
         /// Whole statement.
         span: Span,
     },

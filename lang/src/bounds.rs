@@ -589,14 +589,22 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                                 rank
                             ]
                         } else {
+                            let scan = kernel.stages[s].recurrence.as_ref().map(|r| r.dim);
                             (0..rank)
                                 .map(|d| {
                                     let mut it = demands.iter().map(|dm: &Vec<Interval>| &dm[d]);
                                     let first = it.next().cloned().expect("non-empty demands");
-                                    it.fold(first, |acc, iv| Interval {
+                                    let mut iv = it.fold(first, |acc, iv| Interval {
                                         lo: acc.lo.union(&iv.lo, false),
                                         hi: acc.hi.union(&iv.hi, true),
-                                    })
+                                    });
+                                    if scan == Some(d) {
+                                        // a recurrence starts at 0 (its
+                                        // readers were checked to read there
+                                        // or after)
+                                        iv.lo = Bound::one(SizeExpr::constant(0));
+                                    }
+                                    iv
                                 })
                                 .collect()
                         }
@@ -625,8 +633,10 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                     );
                 }
                 cx.consumer = Some(s);
-                let value = kernel.stages[s].value.clone();
-                cx.walk(kernel, &value);
+                let exprs: Vec<TExpr> = kernel.stages[s].exprs().cloned().collect();
+                for e in &exprs {
+                    cx.walk(kernel, e);
+                }
             }
         }
     }
@@ -676,11 +686,14 @@ impl Inference {
                 self.vars = saved;
                 self.reductions.truncate(depth);
             }
+            // a recurrence's own earlier element: computed before this
+            // one, from index 0, so it demands nothing of the domain
             TExprKind::Const(_)
             | TExprKind::Size(_)
             | TExprKind::Scalar(_)
             | TExprKind::Let(_)
-            | TExprKind::Var(_) => {}
+            | TExprKind::Var(_)
+            | TExprKind::Prior { .. } => {}
             TExprKind::Unary(_, a) | TExprKind::Cast(a) => self.walk(k, a),
             TExprKind::Binary(_, a, b) => {
                 self.walk(k, a);
@@ -719,6 +732,29 @@ impl Inference {
                             );
                             return;
                         }
+                    }
+                }
+                if let Some(rec) = &k.stages[s].recurrence {
+                    let d = rec.dim;
+                    let before = !demand[d].lo.members.iter().all(prove_nonneg);
+                    if before {
+                        self.diags.push(
+                            Diagnostic::error(
+                                format!(
+                                    "read of recurrence `{}` may come before its first element",
+                                    k.stages[s].name
+                                ),
+                                indices[d].span,
+                            )
+                            .with_label(format!(
+                                "this index ranges from {}, but `{}` starts at 0 along dim {d}",
+                                demand[d].lo.display(&self.names, false),
+                                k.stages[s].name
+                            ))
+                            .with_secondary(read.span, "in this read")
+                            .with_help("clamp the index, e.g. `max(i - 1, 0)`; see docs/language.md#recurrences"),
+                        );
+                        return;
                     }
                 }
                 self.demand[s].push(demand);

@@ -12,6 +12,9 @@ use crate::span::Span;
 use crate::types::{Boundary, ScalarType};
 use std::collections::{HashMap, HashSet};
 
+mod recurrence;
+pub use recurrence::MAX_LAG;
+
 /// Checks every kernel of a file. Kernels containing syntax errors are
 /// skipped (their errors are already reported) so they do not cascade.
 pub fn check_file(file: &ast::File) -> (Program, Vec<Diagnostic>) {
@@ -324,6 +327,26 @@ struct Checker<'d> {
     /// stand for (nothing of the kernel is in scope), and the calls being
     /// inlined, outermost first.
     inlining: Option<Inlining>,
+    /// The stage whose value is being checked: a read of it is a
+    /// recurrence's self-read.
+    defining: Option<Defining>,
+}
+
+/// A stage being defined (docs/language.md, "Recurrences").
+struct Defining {
+    name: String,
+    vars: Vec<VarId>,
+    /// What its self-reads are: the declared result type, else `init`'s;
+    /// `None` while a literal `init` leaves it to the context.
+    elem: Option<ScalarType>,
+    /// A self-read's type when `elem` is `None` and nothing else says.
+    fallback: ScalarType,
+    /// Where `init` is written, if it is.
+    init: Option<Span>,
+    /// Each self-read: the scan dim, the lag and where it is.
+    reads: Vec<(usize, i64, Span)>,
+    /// Whether any read of itself was seen, valid or not.
+    tried: bool,
 }
 
 /// The scope of a function body being inlined.
@@ -374,6 +397,7 @@ impl<'d> Checker<'d> {
             bad_functions: Default::default(),
             kernel_names: Default::default(),
             inlining: None,
+            defining: None,
         }
     }
 
@@ -470,8 +494,9 @@ impl<'d> Checker<'d> {
                     name,
                     indices,
                     value,
+                    init,
                     span,
-                } => self.stage(name, indices, value, *span),
+                } => self.stage(name, indices, value, init.as_ref(), *span),
                 ast::Stmt::Schedule {
                     keyword,
                     directives,
@@ -529,7 +554,7 @@ impl<'d> Checker<'d> {
             }
         };
         for s in &self.stages {
-            s.value.walk(&mut mark);
+            s.exprs().for_each(|e| e.walk(&mut mark));
         }
         for l in &self.lets {
             l.value.walk(&mut mark);
@@ -1044,6 +1069,7 @@ impl<'d> Checker<'d> {
         name: &crate::ast::Ident,
         indices: &[crate::ast::Ident],
         value: &ast::Expr,
+        init: Option<&ast::Expr>,
         span: Span,
     ) {
         let result = match self.globals.get(&name.name) {
@@ -1099,8 +1125,29 @@ impl<'d> Checker<'d> {
             .zip(vars.iter().copied())
             .collect();
         let expected = result.map(|r| self.results[r].elem);
+        // `init` first: it types an intermediate's self-reads, unless it is
+        // a literal, which adapts to the value's type like any literal
+        let init_ast = init;
+        let literal_init = init.is_some_and(is_literal_like) && expected.is_none();
+        let init = init.map(|e| self.expr(e, expected));
+        self.defining = Some(Defining {
+            name: name.name.clone(),
+            vars: vars.clone(),
+            elem: expected.or(init.as_ref().map(|t| t.ty).filter(|_| !literal_init)),
+            fallback: init.as_ref().map_or(ScalarType::F32, |t| t.ty),
+            init: init.as_ref().map(|t| t.span),
+            reads: Vec::new(),
+            tried: false,
+        });
         let value = self.expr(value, expected);
+        let defining = self.defining.take().expect("set above");
+        let init = match (init_ast, literal_init) {
+            (Some(e), true) => Some(self.expr(e, Some(value.ty))),
+            _ => init,
+        };
         self.locals.clear();
+        let elem = result.map_or(value.ty, |r| self.results[r].elem);
+        let recurrence = self.recurrence(&name.name, &vars, elem, init, &defining);
         if self.failed_results.contains(&name.name) {
             return; // its declaration was already reported
         }
@@ -1145,6 +1192,7 @@ impl<'d> Checker<'d> {
             result,
             domain: vec![],
             guards: vec![],
+            recurrence,
         };
         self.natural.push(self.natural(&stage));
         self.stages.push(stage);
@@ -1470,6 +1518,9 @@ impl<'d> Checker<'d> {
         span: Span,
         expected: Option<ScalarType>,
     ) -> TExpr {
+        if self.defining.as_ref().is_some_and(|d| d.name == array.name) {
+            return self.self_read(array, indices, span, expected);
+        }
         let (source, elem, rank) = match self.globals.get(&array.name).copied() {
             Some((Binding::Param(p), _)) => match self.params.get(p) {
                 Some(param) if param.dims.is_some() => (
@@ -1578,7 +1629,7 @@ impl<'d> Checker<'d> {
         b: &ast::Expr,
         expected: Option<ScalarType>,
     ) -> (TExpr, TExpr) {
-        if is_literal_like(a) && !is_literal_like(b) {
+        if self.adapts(a) && !self.adapts(b) {
             let tb = self.expr(b, expected);
             let ta = self.expr(a, Some(tb.ty));
             (ta, tb)
@@ -1586,6 +1637,28 @@ impl<'d> Checker<'d> {
             let ta = self.expr(a, expected);
             let tb = self.expr(b, Some(ta.ty));
             (ta, tb)
+        }
+    }
+
+    /// Whether `e` takes its type from its context: literals, and the
+    /// self-reads of an intermediate recurrence whose `init` is a literal
+    /// (`c[i - 1] + x[i] init 0` is `x`'s type), combined by arithmetic.
+    fn adapts(&self, e: &ast::Expr) -> bool {
+        match &e.kind {
+            ExprKind::Index { array, .. } => self
+                .defining
+                .as_ref()
+                .is_some_and(|d| d.name == array.name && d.elem.is_none()),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => self.adapts(expr),
+            ExprKind::Binary { op, lhs, rhs }
+                if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) =>
+            {
+                self.adapts(lhs) && self.adapts(rhs)
+            }
+            _ => is_literal_like(e),
         }
     }
 
@@ -1771,7 +1844,7 @@ impl<'d> Checker<'d> {
             }
             Builtin::Clamp => {
                 // the first non-literal argument fixes the type
-                let lead = args.iter().position(|a| !is_literal_like(a)).unwrap_or(0);
+                let lead = args.iter().position(|a| !self.adapts(a)).unwrap_or(0);
                 let first = self.expr(&args[lead], expected);
                 let mut out = Vec::new();
                 for (i, a) in args.iter().enumerate() {

@@ -192,6 +192,29 @@ pub struct Stage {
     /// its reads' index ranges, hulled, may not be empty). Empty for
     /// results and for stages nothing reads.
     pub guards: Vec<ReadGuard>,
+    /// When the stage reads its own earlier elements.
+    pub recurrence: Option<Recurrence>,
+}
+
+impl Stage {
+    /// The expressions the stage evaluates: its value, and a recurrence's
+    /// `init`.
+    pub fn exprs(&self) -> impl Iterator<Item = &TExpr> {
+        std::iter::once(&self.value).chain(self.recurrence.as_ref().map(|r| &r.init))
+    }
+}
+
+/// A stage that reads its own earlier elements along one dim
+/// (docs/language.md, "Recurrences"): its elements are computed in order
+/// along that dim from index 0, the other dims independent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recurrence {
+    /// The scan dim.
+    pub dim: usize,
+    /// The largest lag of its self-reads (at least 1).
+    pub max_lag: i64,
+    /// What a self-read before index 0 gives; uses no scan variable.
+    pub init: TExpr,
 }
 
 /// When a read of an intermediate stage happens: its consumer computes at
@@ -403,6 +426,15 @@ pub enum TExprKind {
     Call(Builtin, Vec<TExpr>),
     /// `T(e)`: conversion to `ty`.
     Cast(Box<TExpr>),
+    /// A recurrence's read of its own element `lag` before this one along
+    /// dim `dim` (every other index the element's own); before index 0, the
+    /// stage's `init`.
+    Prior {
+        /// The scan dim.
+        dim: usize,
+        /// How far back, at least 1.
+        lag: i64,
+    },
     /// `sum(k) body` etc.
     Reduce {
         /// Combiner.
@@ -423,7 +455,8 @@ impl TExpr {
             | TExprKind::Size(_)
             | TExprKind::Scalar(_)
             | TExprKind::Let(_)
-            | TExprKind::Var(_) => {}
+            | TExprKind::Var(_)
+            | TExprKind::Prior { .. } => {}
             TExprKind::Read { indices, .. } => indices.iter().for_each(|e| e.walk(f)),
             TExprKind::Unary(_, e) | TExprKind::Cast(e) => e.walk(f),
             TExprKind::Binary(_, a, b) => {

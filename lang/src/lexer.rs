@@ -56,6 +56,8 @@ pub enum Tok {
     Let,
     #[token("in")]
     In,
+    #[token("init")]
+    Init,
     #[token("true")]
     True,
     #[token("false")]
@@ -135,6 +137,7 @@ impl std::fmt::Display for Tok {
             Tok::Fn => "fn",
             Tok::Let => "let",
             Tok::In => "in",
+            Tok::Init => "init",
             Tok::True => "true",
             Tok::False => "false",
             Tok::Ident(s) | Tok::Int(s) | Tok::Float(s) => s,

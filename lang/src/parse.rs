@@ -99,13 +99,25 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
     file.functions = kept;
     for k in &mut file.kernels {
         for stmt in &mut k.body {
-            let (value, span) = match stmt {
-                ast::Stmt::Let { value, span, .. } | ast::Stmt::Def { value, span, .. } => {
-                    (value, *span)
+            let (depth, deepest, span) = match stmt {
+                ast::Stmt::Let { value, span, .. } => {
+                    let (depth, deepest) = nesting(value);
+                    (depth, deepest, *span)
+                }
+                ast::Stmt::Def {
+                    value, init, span, ..
+                } => {
+                    let (mut depth, mut deepest) = nesting(value);
+                    if let Some(init) = init {
+                        let (d, e) = nesting(init);
+                        if d > depth {
+                            (depth, deepest) = (d, e);
+                        }
+                    }
+                    (depth, deepest, *span)
                 }
                 _ => continue,
             };
-            let (depth, deepest) = nesting(value);
             if depth <= MAX_NESTING {
                 continue;
             }
@@ -114,9 +126,15 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
                 deepest,
                 "split it into `let`s or stages (a long sum: partial sums)",
             ));
-            let value = std::mem::replace(value, placeholder(span));
-            dismantle(value);
-            *stmt = ast::Stmt::Error(span);
+            let old = std::mem::replace(stmt, ast::Stmt::Error(span));
+            match old {
+                ast::Stmt::Let { value, .. } => dismantle(value),
+                ast::Stmt::Def { value, init, .. } => {
+                    dismantle(value);
+                    init.into_iter().for_each(dismantle);
+                }
+                _ => {}
+            }
         }
     }
 }
@@ -232,7 +250,8 @@ fn describe_expected(expected: &[String]) -> Option<String> {
     }
     if has("\"*\"") && has("\"+\"") {
         groups.push("an operator".to_string());
-        rest.retain(|e| !OPERATORS.contains(&e.as_str()));
+        // a statement's optional `init` is not what a reader missed there
+        rest.retain(|e| !OPERATORS.contains(&e.as_str()) && e.as_str() != "\"init\"");
     }
     let mut names: Vec<String> = rest
         .into_iter()

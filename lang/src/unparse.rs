@@ -48,12 +48,17 @@ fn kernel(out: &mut String, k: &Kernel) {
                 name,
                 indices,
                 value,
+                init,
                 ..
             } => {
                 let ix: Vec<&str> = indices.iter().map(|i| i.name.as_str()).collect();
+                let init = init
+                    .as_ref()
+                    .map(|e| format!(" init {}", expr(e)))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "    {}[{}] = {};",
+                    "    {}[{}] = {}{init};",
                     name.name,
                     ix.join(", "),
                     expr(value)

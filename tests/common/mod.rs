@@ -21,6 +21,7 @@ pub const EXAMPLES: &[&str] = &[
     "layernorm",
     "conv2d",
     "gelu",
+    "ema",
 ];
 
 /// The repository root.

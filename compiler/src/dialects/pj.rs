@@ -36,6 +36,13 @@ dialect_ops!(
     /// Reads one element: operands are the tensor, then one integer index per
     /// dim. Optional `boundary` says what an out-of-range index reads.
     Read => "read",
+    /// A recurrence's read of its own stage (`{dim = d, lag = k}`): the
+    /// element `k >= 1` before the current one along dim `d`, every other
+    /// index the current one's; before the stage's first index along `d`,
+    /// its one operand (the `init`). Directly in a `pj.stage` region: the
+    /// stage is then computed in order along `d` (docs/language.md,
+    /// "Recurrences").
+    Prior => "prior",
     /// A reduction (`{kind = "sum"|"prod"|"min"|"max"}`): operands are `lo, ub`
     /// per reduction variable; the region yields the term at its arguments.
     Reduce => "reduce",
@@ -62,9 +69,13 @@ pub fn size_limit(m: &crate::ir::Module, op: crate::ir::OpId) -> i64 {
 pub const REDUCE_KINDS: [&str; 4] = ["sum", "prod", "min", "max"];
 
 impl PjOp {
-    /// No side effects.
+    /// No side effects. `pj.prior` reads the stage being computed, so it
+    /// never moves out of it.
     pub fn is_pure(self) -> bool {
-        !matches!(self, PjOp::Kernel | PjOp::Yield | PjOp::Return)
+        !matches!(
+            self,
+            PjOp::Kernel | PjOp::Yield | PjOp::Return | PjOp::Prior
+        )
     }
 
     /// Checks the op's rules.
@@ -211,6 +222,21 @@ impl PjOp {
                 if self == PjOp::Stage && d.attr("name").and_then(Attr::as_str).is_none() {
                     errs.push("needs a string attribute `name`".into());
                 }
+                if self == PjOp::Stage && d.regions.len() == 1 {
+                    let block = m.entry_block(op, 0);
+                    let dims: std::collections::BTreeSet<usize> = m
+                        .block(block)
+                        .ops
+                        .iter()
+                        .filter(|&&o| m.op(o).opcode == super::Opcode::Pj(PjOp::Prior))
+                        .filter_map(|&o| prior_step(m, o).map(|s| s.0))
+                        .collect();
+                    if dims.len() > 1 {
+                        errs.push(format!(
+                            "its `pj.prior`s step back along several dims {dims:?}; a recurrence scans one"
+                        ));
+                    }
+                }
                 if self == PjOp::Reduce {
                     match d.attr("kind").and_then(Attr::as_str) {
                         Some(k) if REDUCE_KINDS.contains(&k) => {}
@@ -254,6 +280,36 @@ impl PjOp {
                     errs.push(format!("unknown boundary mode {b}"));
                 }
             }
+            PjOp::Prior => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                let stage = d.parent.and_then(|b| m.block_owner(b));
+                let rank = match stage.map(|s| m.op(s)) {
+                    Some(s) if s.opcode == super::Opcode::Pj(PjOp::Stage) => s.operands.len() / 2,
+                    _ => {
+                        errs.push("must be directly inside a `pj.stage` region".into());
+                        return;
+                    }
+                };
+                match prior_step(m, op) {
+                    Some((dim, _)) if dim < rank => {}
+                    Some((dim, _)) => {
+                        errs.push(format!("`dim` {dim} is not a dim of its rank-{rank} stage"))
+                    }
+                    None => errs.push(
+                        "needs integer attributes `dim` (at least 0) and `lag` (at least 1)".into(),
+                    ),
+                }
+                if let (Some(&init), Some(&res), Some(stage)) =
+                    (d.operands.first(), d.results.first(), stage)
+                {
+                    let elem = m.ty(m.result(stage)).elem();
+                    if *m.ty(res) != Type::Scalar(elem) || *m.ty(init) != Type::Scalar(elem) {
+                        errs.push(format!(
+                            "its operand and result must be {elem}, the stage's elements"
+                        ));
+                    }
+                }
+            }
             PjOp::Yield => {
                 check::counts(m, op, Some(1), 0, 0, errs);
                 let parent = d
@@ -288,6 +344,32 @@ impl PjOp {
             }
         }
     }
+}
+
+/// A `pj.prior`'s scan dim and lag, when its attributes are well formed.
+pub fn prior_step(m: &Module, op: OpId) -> Option<(usize, i64)> {
+    let d = m.op(op);
+    let dim = d.attr("dim").and_then(Attr::as_int)?;
+    let lag = d.attr("lag").and_then(Attr::as_int)?;
+    (dim >= 0 && (1..=pj_lang::check::MAX_LAG).contains(&lag)).then_some((dim as usize, lag))
+}
+
+/// A `pj.stage`'s recurrence: its scan dim and largest lag, when its
+/// region reads earlier elements of itself (`pj.prior`).
+pub fn recurrence(m: &Module, stage: OpId) -> Option<(usize, i64)> {
+    let block = m.entry_block(stage, 0);
+    let mut found: Option<(usize, i64)> = None;
+    for &op in &m.block(block).ops {
+        if m.op(op).opcode == super::Opcode::Pj(PjOp::Prior)
+            && let Some((dim, lag)) = prior_step(m, op)
+        {
+            found = Some(match found {
+                Some((d, l)) => (d, l.max(lag)),
+                None => (dim, lag),
+            });
+        }
+    }
+    found
 }
 
 /// The `pj.kernel` op containing `op`.

@@ -221,6 +221,7 @@ pub fn run_with_limit(
         max_elements,
         // the language's loops are bounded by its stages' sizes
         steps_left: u64::MAX,
+        filling: Filling::default(),
     };
     let mut bound: HashMap<String, (i64, String, usize)> = HashMap::new();
     for (i, (&p, arg)) in params.iter().zip(args).enumerate() {
@@ -455,6 +456,7 @@ fn call_func(
         names: HashMap::new(),
         max_elements,
         steps_left: max_elements.saturating_mul(STEPS_PER_ELEMENT),
+        filling: Filling::default(),
     };
     let mut out_slots = Vec::new();
     for (i, &p) in params.iter().enumerate() {
@@ -508,6 +510,18 @@ struct Interp<'m> {
     max_elements: u64,
     /// Operations this call may still run.
     steps_left: u64,
+    /// The stage being computed, which its `pj.prior`s read.
+    filling: Filling,
+}
+
+/// The elements of the stage being computed so far, in row-major order
+/// from `origin`, and the element being computed.
+#[derive(Default)]
+struct Filling {
+    origin: Vec<i64>,
+    shape: Vec<usize>,
+    point: Vec<i64>,
+    data: Vec<Scalar>,
 }
 
 /// Operations a loop-level call (IR that may come from text) may run per
@@ -940,6 +954,7 @@ impl Interp<'_> {
                 Scalar::I64(*self.sizes.get(name).expect("verified: size of a parameter"))
             }
             Opcode::Pj(PjOp::Read) => return self.read(op).map(Slot::S),
+            Opcode::Pj(PjOp::Prior) => self.prior(op),
             Opcode::Pj(PjOp::Reduce) => return self.reduce(op).map(Slot::S),
             Opcode::Pj(PjOp::Stage) => return self.stage(op).map(|t| Slot::T(Rc::new(t))),
             Opcode::Mem(MemOp::Dim) => {
@@ -1032,7 +1047,14 @@ impl Interp<'_> {
         let origin: Vec<i64> = bounds.iter().map(|b| b.0).collect();
         let block = m.entry_block(op, 0);
         let vars = m.block(block).args.clone();
-        let mut data = Vec::with_capacity(total as usize);
+        // a stage's `pj.prior`s read its elements so far (stages do not nest)
+        let recurrent = crate::dialects::pj::recurrence(m, op).is_some();
+        self.filling = Filling {
+            origin: origin.clone(),
+            shape: shape.clone(),
+            point: Vec::new(),
+            data: Vec::with_capacity(total as usize),
+        };
         if total > 0 {
             let mut point = origin.clone();
             let mut count = 0u32;
@@ -1045,8 +1067,11 @@ impl Interp<'_> {
                 for (v, &x) in vars.iter().zip(&point) {
                     self.env[v.index()] = Slot::S(Scalar::I64(x));
                 }
+                if recurrent {
+                    self.filling.point.clone_from(&point);
+                }
                 match self.run_ops(block)? {
-                    Exit::Yield(s) => data.push(s),
+                    Exit::Yield(s) => self.filling.data.push(s),
                     _ => unreachable!("verified: stages end in pj.yield"),
                 }
                 // next point, row-major
@@ -1064,6 +1089,7 @@ impl Interp<'_> {
                 }
             }
         }
+        let data = std::mem::take(&mut self.filling).data;
         let t = Tensor {
             elem,
             origin,
@@ -1072,6 +1098,23 @@ impl Interp<'_> {
         };
         self.names.insert(d.results[0], name);
         Ok(t)
+    }
+
+    /// A recurrence's earlier element, or its `init` before the first.
+    fn prior(&self, op: OpId) -> Scalar {
+        let (dim, lag) = crate::dialects::pj::prior_step(self.m, op).expect("verified");
+        let f = &self.filling;
+        // stages are computed row-major, so with every other index the
+        // same, an element earlier along `dim` is already in `data`
+        if f.point[dim] - lag < f.origin[dim] {
+            return self.scalar(self.m.op(op).operands[0]);
+        }
+        let mut flat = 0usize;
+        for k in 0..f.point.len() {
+            let step = if k == dim { lag } else { 0 };
+            flat = flat * f.shape[k] + (f.point[k] - step - f.origin[k]) as usize;
+        }
+        f.data[flat]
     }
 
     fn reduce(&mut self, op: OpId) -> Result<Scalar, InterpError> {

@@ -23,7 +23,7 @@
 
 use super::{Pass, PassError};
 use crate::dialects::arith::{self, Scalar};
-use crate::dialects::{ArithOp, Opcode, math};
+use crate::dialects::{ArithOp, LoopOp, Opcode, math};
 use crate::ir::{Attr, Module, OpId, OpSpec, Type, ValueId};
 use std::collections::HashMap;
 
@@ -329,7 +329,43 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
             let v = matches!(p.as_deref(), Some("eq" | "le" | "ge"));
             replace_with_constant(m, remap, op, Scalar::Bool(v))
         }
+        ArithOp::Cmp
+            if let (Some(lb), Some(Scalar::I64(c))) = (induction_start(m, x), c1)
+                && let Some(v) = d_pred(m, op).and_then(|p| compare_from(&p, lb, c)) =>
+        {
+            replace_with_constant(m, remap, op, Scalar::Bool(v))
+        }
         _ => false,
+    }
+}
+
+/// The constant first value of `v` when it is a loop's induction variable:
+/// inside the body it is at least that (a recurrence's steady loop starts
+/// after its first elements, where `i == 0` is false).
+fn induction_start(m: &Module, v: ValueId) -> Option<i64> {
+    let crate::ir::ValueDef::BlockArg(block, 0) = m.value(v).def else {
+        return None;
+    };
+    let owner = m.op(m.block_owner(block)?);
+    if !matches!(owner.opcode, Opcode::Loop(LoopOp::For | LoopOp::Parallel)) {
+        return None;
+    }
+    match constant_value(m, owner.operands[0])? {
+        Scalar::I64(lb) => Some(lb),
+        _ => None,
+    }
+}
+
+/// `iv pred c` for every `iv >= lb`, when that is one answer.
+fn compare_from(pred: &str, lb: i64, c: i64) -> Option<bool> {
+    match pred {
+        "eq" if c < lb => Some(false),
+        "ne" if c < lb => Some(true),
+        "lt" if c <= lb => Some(false),
+        "le" if c < lb => Some(false),
+        "gt" if c < lb => Some(true),
+        "ge" if c <= lb => Some(true),
+        _ => None,
     }
 }
 

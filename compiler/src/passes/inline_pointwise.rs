@@ -4,7 +4,8 @@
 //! intermediate array disappears, and with it a write and a read of every
 //! element: the largest energy cost of a pipeline is memory traffic.
 //!
-//! Legal when the producer's body has no regions (no reductions) and no op
+//! Legal when the producer's body has no regions (no reductions), is not a
+//! recurrence (`pj.prior`: it reads its own elements) and has no op
 //! that can fail (integer `div`/`rem`): computing it only where it is read
 //! then gives the same values and the same errors. Profitable because the
 //! producer is evaluated exactly as often as before (one read per consumer
@@ -85,10 +86,13 @@ fn inline_kernel(m: &mut Module, k: OpId) -> bool {
 
 fn inlinable_body(m: &Module, stage: OpId) -> bool {
     let block = m.entry_block(stage, 0);
-    m.block(block)
-        .ops
-        .iter()
-        .all(|&op| m.op(op).regions.is_empty() && !crate::dialects::arith::can_fail(m, op))
+    m.block(block).ops.iter().all(|&op| {
+        let o = m.op(op);
+        // a recurrence reads its own earlier elements: it exists whole
+        o.regions.is_empty()
+            && o.opcode != Opcode::Pj(PjOp::Prior)
+            && !crate::dialects::arith::can_fail(m, op)
+    })
 }
 
 /// Clones the producer's body before the read, at the read's indices;

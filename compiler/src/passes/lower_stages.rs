@@ -49,6 +49,8 @@ use crate::target::DotProducts;
 use pj_lang::types::Boundary;
 use std::collections::HashMap;
 
+mod recurrence;
+
 /// The tile budget of a group root whose schedule names producers but no
 /// tile size (the `schedule` pass normally chooses one from the profile).
 const DEFAULT_TILE_BYTES: i64 = 1 << 20;
@@ -211,6 +213,14 @@ struct Lowerer<'m> {
     /// whose rows of the kernel's inputs its reads mark to be fetched
     /// [`PREFETCH_ROWS`] ahead ([`crate::dialects::mem::PREFETCH`]).
     prefetch_rows_of: Option<ValueId>,
+    /// While a recurrence's steady loop is lowered: the last values it
+    /// computed, one back first ([`Lowerer::scan_loops`]).
+    carried: Option<Vec<ValueId>>,
+    /// The value [`Lowerer::emit_body`] stored last.
+    last_stored: Option<ValueId>,
+    /// While a recurrence's steady loop along a dim other than its last
+    /// is lowered: every `pj.prior` reads an element computed already.
+    steady: bool,
 }
 
 /// A register block of a `reduce_order = vector` stage: its rows, its
@@ -322,6 +332,9 @@ impl<'m> Lowerer<'m> {
             dot: None,
             block_vectors: None,
             prefetch_rows_of: None,
+            carried: None,
+            last_stored: None,
+            steady: false,
         }
     }
 
@@ -1078,6 +1091,14 @@ impl<'m> Lowerer<'m> {
         let one = self.index_const(1);
         let sched = StageSchedule::of(self.m, op);
         let order = sched.reduce;
+        // a recurrence's scan loop is sequential; the loops outside it may
+        // run in parallel
+        let scan = crate::dialects::pj::recurrence(self.m, op);
+        let parallel = parallel && scan.is_none_or(|(dim, _)| dim != 0);
+        if let Some(s) = scan.filter(|s| s.0 < rank - 1) {
+            self.scan_nest(op, block, parallel, s);
+            return;
+        }
         // `reduce_order = vector` also blocks rows: ROW_BLOCK rows share each
         // load of the reduction's row-invariant operands (matmul's `b`)
         let row_block = if order == ReduceOrder::Vector {
@@ -1255,6 +1276,9 @@ impl<'m> Lowerer<'m> {
             for b in rloops {
                 self.push(b, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
             }
+        } else if let Some((dim, max_lag)) = scan.filter(|s| s.0 == rank - 1) {
+            debug_assert_eq!(dim, rank - 1);
+            self.scan_loops(blk, op, (lo, hi), last, &vars, max_lag);
         } else {
             let par = parallel && rank == 1;
             self.inner_loop(blk, lo, hi, last, par, result, &vars, &Body::Value(region));
@@ -2817,6 +2841,7 @@ impl<'m> Lowerer<'m> {
                 self.bin(block, combine, acc, term)
             }
         };
+        self.last_stored = Some(value);
         let mut operands = vec![value, buf];
         operands.extend(idx);
         // the nest covers exactly the buffer: iv - lo is in [0, ub - lo), the
@@ -2858,6 +2883,10 @@ impl<'m> Lowerer<'m> {
             }
             Opcode::Pj(PjOp::Reduce) => {
                 let v = self.lower_reduce(op, block);
+                self.map.insert(d.results[0], v);
+            }
+            Opcode::Pj(PjOp::Prior) => {
+                let v = self.lower_prior(op, block);
                 self.map.insert(d.results[0], v);
             }
             Opcode::Pj(PjOp::Size) => {

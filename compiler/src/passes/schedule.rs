@@ -405,6 +405,9 @@ fn can_fail(m: &Module, block: BlockId) -> bool {
 /// The reduction whose loops can move outside `stage`'s innermost loop, or
 /// why not.
 pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
+    if let Some(why) = recurrence_note(m, stage) {
+        return Err(why);
+    }
     let region = m.entry_block(stage, 0);
     let vars = m.block(region).args.clone();
     if vars.len() < 2 {
@@ -730,6 +733,11 @@ pub fn member_ranges_in(
     root: OpId,
     members: &[OpId],
 ) -> Result<Vec<Member>, String> {
+    for &s in members.iter().chain([&root]) {
+        if let Some(why) = recurrence_note(m, s) {
+            return Err(why);
+        }
+    }
     let in_group: HashSet<OpId> = members.iter().copied().chain([root]).collect();
     let results = &index.results;
     let mut need: std::collections::HashMap<OpId, (i64, i64)> = [(root, (0, 0))].into();
@@ -775,6 +783,17 @@ pub fn member_ranges_in(
     }
     out.reverse();
     Ok(out)
+}
+
+/// Why a recurrence (a stage reading its own earlier elements) is computed
+/// whole and in order, never tiled, fused or given another reduction
+/// order; `None` for any other stage.
+pub fn recurrence_note(m: &Module, stage: OpId) -> Option<String> {
+    let (dim, _) = crate::dialects::pj::recurrence(m, stage)?;
+    Some(format!(
+        "`{}` is a recurrence along dim {dim}: it is computed whole, in order along that dim",
+        stage_name(m, stage)
+    ))
 }
 
 /// Whether the group of `root` and its one producer `mem` runs as a
@@ -1265,6 +1284,23 @@ pub fn check_directives(program: &pj_lang::hir::Program, m: &Module) -> Vec<pj_l
         for d in &k.schedule {
             let sname = &k.stages[d.stage].name;
             let Some(op) = by_name(sname) else { continue };
+            let reorders = match &d.kind {
+                DirectiveKind::Reduce(order) => order != "inner",
+                DirectiveKind::ComputeAt(_)
+                | DirectiveKind::TileRows(_)
+                | DirectiveKind::TileBytes(_)
+                | DirectiveKind::Sliding(true)
+                | DirectiveKind::CacheBlock { .. } => true,
+                _ => false,
+            };
+            if let (true, Some(why)) = (reorders, recurrence_note(m, op)) {
+                diags.push(
+                    pj_lang::Diagnostic::error(format!("`{sname}` cannot take this directive"), d.span)
+                        .with_label(why)
+                        .with_help("a recurrence takes `parallel(...)`, `vectorize(...)` and `compute_root()`; see docs/language.md#recurrences"),
+                );
+                continue;
+            }
             match &d.kind {
                 DirectiveKind::Reduce(order) if order != "inner" => {
                     let why = hoistable_reduction(m, op).and_then(|red| {

@@ -194,12 +194,23 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
             } else {
                 elem.is_numeric()
             };
-            // the accumulator feeds the combiner and nothing else
+            // the accumulator feeds the combiner and nothing else, and the
+            // combined value only the next iteration: a running value that
+            // is also stored (a recurrence's scan) is a different thing
             let uses = rest
                 .iter()
                 .filter(|&&o| m.op(o).operands.contains(&acc))
                 .count();
-            if !exact || !c.operands.contains(&acc) || uses != 1 || !fix_lanes(m.ty(acc)) {
+            let next_uses = rest
+                .iter()
+                .filter(|&&o| m.op(o).operands.contains(&next))
+                .count();
+            if !exact
+                || !c.operands.contains(&acc)
+                || uses != 1
+                || next_uses != 0
+                || !fix_lanes(m.ty(acc))
+            {
                 return None;
             }
             class.insert(acc, Class::Vector);
