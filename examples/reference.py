@@ -125,7 +125,15 @@ def ema():
     save("ema", x=x, alpha=np.array(alpha), expected_y=y, expected_total=total)
 
 
+def histogram():
+    img = rng.integers(0, 256, (19, 23), dtype=np.uint8)
+    hist = np.bincount(img.ravel(), minlength=256).astype(np.int32)
+    cdf = np.cumsum(hist.astype(np.int64))
+    equalized = (cdf[img] * 255 // img.size).astype(np.uint8)
+    save("histogram", img=img, expected_hist=hist, expected_equalized=equalized)
+
+
 if __name__ == "__main__":
-    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema]:
+    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema, histogram]:
         example()
     print(f"wrote {sum(1 for _ in ROOT.rglob('*.npy'))} files under {ROOT}")

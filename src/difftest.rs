@@ -383,13 +383,37 @@ pub fn generate(seed: u64) -> Program {
             recurrences.push(name.clone());
         }
         let _ = writeln!(body, "    {name}[{vars}] = {e};");
+        // an update of a result, sometimes: at indices computed from an
+        // array's values, clamped into the result
+        if s >= n_stages && !recurrences.contains(&name) && g.rng.chance(0.25) {
+            let op = g.rng.pick(&["+", "max", "min"]);
+            let extents: Vec<&str> = if rank == 1 { vec!["N"] } else { vec!["H", "W"] };
+            let mut idx = Vec::new();
+            for ext in extents {
+                let p = g.rng.below(g.params.len());
+                let at = g.indices(false);
+                let src = format!("{}[{at}]", g.params[p].name);
+                let shift = g.rng.below(3);
+                idx.push(format!("clamp(i64({src}) + {shift}, 0, {ext} - 1)"));
+            }
+            g.reductions = 0;
+            let value = g.expr(t, 2);
+            let _ = writeln!(
+                body,
+                "    {name}[{}] {op}= {value} for {vars};",
+                idx.join(", ")
+            );
+            // its reads are outside any group of the root's
+            recurrences.push(name.clone());
+        }
         g.stages.push((name, t));
     }
     // a schedule block, sometimes: directives the scheduler would choose or not
     if g.rng.chance(0.3) {
         let mut dirs = Vec::new();
         let root = "r0";
-        // a recurrence is computed whole: no groups, no tiles
+        // a recurrence is computed whole, and an update reads outside any
+        // group: no groups, no tiles
         let root_tiles = !recurrences.iter().any(|r| r == root);
         for (name, _) in g.stages.iter().take(n_stages) {
             if recurrences.contains(name) || !root_tiles {

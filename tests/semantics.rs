@@ -489,3 +489,71 @@ fn recurrences_compute_in_order_along_their_scan_dim_from_init() {
         run(src, "iir", &[f32s(&[r, c], &ramp(r * c))]).unwrap();
     }
 }
+
+#[test]
+fn updates_combine_values_into_elements_at_computed_indices() {
+    // a histogram (private copies per thread once it is large enough), a
+    // float max per group, a float sum (serial: its order is the
+    // reference's), an intermediate histogram read through a clamp, and a
+    // histogram equalization: update, recurrence, gather
+    let src = "kernel hist(img: u8[H, W]) -> h: i32[256] {
+            h[b] = 0;
+            h[i32(img[y, x])] += 1 for y, x;
+        }
+        kernel groups(v: f32[N], g: i32[N]) -> (hi: f32[4], total: f32[4]) {
+            hi[k] = -1000.0;
+            hi[clamp(g[i], 0, 3)] max= v[i] for i;
+            total[k] = 0.5;
+            total[clamp(g[i], 0, 3)] += v[i] for i in 0..N;
+            total[3 - clamp(g[i], 0, 3)] += 2.0 * v[i] for i;
+        }
+        kernel counts(g: i32[N]) -> y: i32[N] {
+            c[b] = i32(0);
+            c[clamp(g[i], -2, 5)] += 1 for i;
+            y[i] = c[clamp(g[i], -2, 5)];
+        }
+        kernel equalize(img: u8[H, W]) -> e: u8[H, W] {
+            h[b] = 0;
+            h[i32(img[y, x])] += 1 for y, x;
+            cdf[b] = cdf[b - 1] + h[b] init 0;
+            e[y, x] = u8(i64(cdf[i32(img[y, x])]) * 255 / (H * W));
+        }";
+    let u8s = |shape: &[usize], v: &[u8]| {
+        Value::Array(Tensor::new(
+            ScalarType::U8,
+            shape.to_vec(),
+            v.iter().map(|&x| Scalar::U8(x)).collect(),
+        ))
+    };
+    let out = run(src, "hist", &[u8s(&[2, 3], &[0, 7, 7, 255, 0, 7])]).unwrap();
+    let got = format!("{:?}", out[0].data);
+    assert!(
+        got.starts_with("[I32(2), I32(0), I32(0), I32(0), I32(0), I32(0), I32(0), I32(3), I32(0)"),
+        "{got}"
+    );
+    assert!(got.ends_with("I32(0), I32(1)]"), "{got}");
+    let out = run(
+        src,
+        "groups",
+        &[
+            f32s(&[5], &[1.0, -3.0, 2.5, 4.0, -1.0]),
+            i32s(&[5], &[0, 0, 9, -4, 1]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(values(&out[0]), [4.0, -1.0, -1000.0, 2.5]);
+    // groups 0 0 3 0 1: 0.5 + [1 - 3 + 4, -1, 0, 2.5] = [2.5, -0.5, 0.5, 3],
+    // then 2v into 3 3 0 3 2: [2.5 + 5, -0.5, 0.5 - 2, 3 + 2 * 2]
+    assert_eq!(values(&out[1]), [7.5, -0.5, -1.5, 7.0]);
+    let pixels = |n: usize| -> Vec<u8> { (0..n).map(|k| ((k * 7919) % 251) as u8).collect() };
+    for (h, w) in [(0, 3), (1, 1), (3, 5), (17, 33), (400, 401)] {
+        run(src, "hist", &[u8s(&[h, w], &pixels(h * w))]).unwrap();
+        run(src, "equalize", &[u8s(&[h, w], &pixels(h * w))]).unwrap();
+    }
+    for n in [0, 1, 7, 1000, 140_001] {
+        let g: Vec<i32> = (0..n as i32).map(|k| (k * 37) % 11 - 3).collect();
+        let v: Vec<f32> = (0..n).map(|k| ((k * 13) % 29) as f32 - 14.5).collect();
+        run(src, "counts", &[i32s(&[n], &g)]).unwrap();
+        run(src, "groups", &[f32s(&[n], &v), i32s(&[n], &g)]).unwrap();
+    }
+}

@@ -140,6 +140,30 @@ pub fn result_reaches(m: &Module, name: &str) -> Option<Vec<ResultReach>> {
                 a.stages.insert(od.results[0], reaches);
             }
             Opcode::Pj(PjOp::Return) => returned = od.operands.clone(),
+            // an element of an updated stage may take a value from any
+            // point of the update: everything the update reads is whole
+            Opcode::Pj(PjOp::Update) => {
+                let name = crate::passes::schedule::array_name(m, od.operands[0]);
+                let mut reaches = a.stages.get(&od.operands[0]).cloned().unwrap_or_default();
+                let mut found = HashMap::new();
+                a.reads_in_op(op, None, &mut found, &name);
+                for (k, r) in found {
+                    let whole = Reach::Whole {
+                        stage: name.clone(),
+                        why: "an update: any element may take values from any point".into(),
+                    };
+                    merge(
+                        &mut reaches,
+                        k,
+                        if matches!(r, Reach::Whole { .. }) {
+                            r
+                        } else {
+                            whole
+                        },
+                    );
+                }
+                a.stages.insert(od.results[0], reaches);
+            }
             // a value outside the stages (a `let` over an array) reads
             // what it reads for every element
             _ => {
@@ -529,6 +553,25 @@ mod tests {
                 )
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_reaches_every_dim_it_reads_whole() {
+        let r = reaches(
+            "kernel hist(img: u8[H, W]) -> h: i32[256] {
+                h[b] = 0;
+                h[i32(img[y, x])] += 1 for y, x;
+            }",
+            "hist",
+        );
+        let img = &r[0].params[0];
+        assert_eq!(img.param, "img");
+        for d in &img.dims {
+            assert!(
+                matches!(d, Some(Reach::Whole { stage, .. }) if stage == "h"),
+                "{d:?}"
+            );
         }
     }
 

@@ -180,7 +180,10 @@ impl Lowering<'_> {
                     self.lets.push(v);
                 }
                 hir::Item::Stage(s) => {
-                    let v = self.stage(body, s);
+                    let mut v = self.stage(body, s);
+                    for u in &k.stages[s].updates {
+                        v = self.update(body, v, u);
+                    }
                     self.stages.insert(s, v);
                 }
             }
@@ -455,6 +458,56 @@ impl Lowering<'_> {
         self.m.append_op(block, o);
         let r = self.m.result(o);
         self.m.set_value_name(r, st.name.clone());
+        r
+    }
+
+    /// A `pj.update` of `tensor`: its variables' ranges, then a region
+    /// yielding the element's indices (as `i64`) and the value.
+    fn update(&mut self, block: BlockId, tensor: ValueId, u: &hir::Update) -> ValueId {
+        let mut bounds = Vec::new();
+        for rv in &u.vars {
+            bounds.push(self.expr(block, &rv.lo));
+            bounds.push(self.expr(block, &rv.hi));
+        }
+        let ty = self.m.ty(tensor).clone();
+        let o = self.m.build_op(
+            OpSpec::new(Opcode::Pj(PjOp::Update))
+                .operands(std::iter::once(tensor).chain(bounds))
+                .attr("kind", Attr::Str(u.op.name().into()))
+                .attr(
+                    "name",
+                    Attr::Str(self.m.value(tensor).name.clone().unwrap_or_default()),
+                )
+                .result(ty)
+                .regions(1)
+                .loc(self.loc(u.span)),
+        );
+        let inner = self.m.entry_block(o, 0);
+        for rv in &u.vars {
+            let a =
+                self.m
+                    .add_block_arg(inner, Type::INDEX, Some(self.k.vars[rv.var].name.clone()));
+            self.vars.insert(rv.var, a);
+        }
+        let mut yielded = Vec::new();
+        for ix in &u.indices {
+            let v = self.expr(inner, ix);
+            yielded.push(if ix.ty == ScalarType::I64 {
+                v
+            } else {
+                self.arith(inner, ArithOp::Cast, &[v], Type::INDEX, None)
+            });
+        }
+        yielded.push(self.expr(inner, &u.value));
+        self.m.push(
+            inner,
+            OpSpec::new(Opcode::Pj(PjOp::Yield)).operands(yielded),
+        );
+        self.m.append_op(block, o);
+        let r = self.m.result(o);
+        if let Some(name) = self.m.value(tensor).name.clone() {
+            self.m.set_value_name(r, name);
+        }
         r
     }
 

@@ -116,6 +116,22 @@ pub enum Stmt {
         /// Whole statement.
         span: Span,
     },
+    /// `name[indices] += value for vars;` (or `max=`, `min=`): combines
+    /// `value` into the element at `indices` for every point of `vars`.
+    Update {
+        /// The stage updated.
+        target: Ident,
+        /// Where each value goes; any integer expressions.
+        indices: Vec<Expr>,
+        /// The combiner as written.
+        op: UpdateOp,
+        /// What is combined in.
+        value: Expr,
+        /// The update's variables, with ranges as a reduction's.
+        vars: Vec<ReduceVar>,
+        /// Whole statement.
+        span: Span,
+    },
     /// `schedule { stage.directive(args); ... }`: how stages are computed.
     Schedule {
         /// The word before the brace (must be `schedule`).
@@ -218,6 +234,16 @@ impl BinOp {
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
         )
     }
+}
+
+/// The combiner of an update as written: `+` for `+=`, else the name
+/// before `=` (`max`, `min`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateOp {
+    /// `+`, or the name.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
 }
 
 /// A reduction variable: `k` or `k in lo..hi`.

@@ -560,6 +560,7 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
         reductions: Vec::new(),
         vars: BTreeMap::new(),
         diags: Vec::new(),
+        verb: "read",
     };
     for item in kernel.body.clone().iter().rev() {
         match *item {
@@ -570,6 +571,23 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                 cx.walk(kernel, &value);
             }
             Item::Stage(s) => {
+                // where its updates write: inside its declared extents, or
+                // part of the domain, like reads
+                let updates = kernel.stages[s].updates.clone();
+                for u in &updates {
+                    cx.enter_update(kernel, u);
+                    cx.verb = "update";
+                    let target = TExpr {
+                        kind: TExprKind::Read {
+                            source: ArraySource::Stage(s),
+                            indices: u.indices.clone(),
+                        },
+                        ty: kernel.stages[s].elem,
+                        span: u.span,
+                    };
+                    cx.check_read(kernel, &target, ArraySource::Stage(s), &u.indices);
+                    cx.verb = "read";
+                }
                 let domain = match kernel.stages[s].result {
                     Some(r) => kernel.results[r]
                         .dims
@@ -637,6 +655,15 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
                 for e in &exprs {
                     cx.walk(kernel, e);
                 }
+                // an update's reads happen when its variables' ranges are
+                // not empty, whatever the stage's domain
+                for u in &updates {
+                    cx.enter_update(kernel, u);
+                    for e in u.indices.iter().chain([&u.value]) {
+                        cx.walk(kernel, e);
+                    }
+                }
+                cx.reductions.clear();
             }
         }
     }
@@ -655,9 +682,34 @@ struct Inference {
     reductions: Vec<Interval>,
     vars: BTreeMap<VarId, Range>,
     diags: Vec<Diagnostic>,
+    /// What an access is called in messages: a `read`, or an `update`'s
+    /// write.
+    verb: &'static str,
 }
 
 impl Inference {
+    /// Binds an update's variables to their ranges, as a reduction's
+    /// around everything the update evaluates (no stage variable is in
+    /// scope).
+    fn enter_update(&mut self, k: &Kernel, u: &Update) {
+        self.vars.clear();
+        self.reductions.clear();
+        self.consumer = None;
+        for rv in &u.vars {
+            self.walk(k, &rv.lo);
+            self.walk(k, &rv.hi);
+            let lo = self.range(&rv.lo).lo;
+            let hi = self.range(&rv.hi).hi.map(|b| b.map(|m| m.add_const(-1)));
+            if let (Some(lo), Some(hi)) = (&lo, &hi) {
+                self.reductions.push(Interval {
+                    lo: lo.clone(),
+                    hi: hi.clone(),
+                });
+            }
+            self.vars.insert(rv.var, Range { lo, hi });
+        }
+    }
+
     fn walk(&mut self, k: &Kernel, e: &TExpr) {
         match &e.kind {
             TExprKind::Read { source, indices } => {
@@ -811,7 +863,7 @@ impl Inference {
                 .with_label(format!("`{name}` is only valid over {valid} in dim {d}"))
             } else {
                 Diagnostic::error(
-                    format!("read of `{name}` may be out of bounds in dim {d}"),
+                    format!("{} of `{name}` may be out of bounds in dim {d}", self.verb),
                     ix.span,
                 )
                 .with_label(format!(
@@ -820,7 +872,7 @@ impl Inference {
                     shown(&r.hi, true)
                 ))
             };
-            diag = diag.with_secondary(read.span, "in this read");
+            diag = diag.with_secondary(read.span, format!("in this {}", self.verb));
             diag = match source {
                 ArraySource::Param(_) => diag.with_help(format!(
                     "give the parameter a boundary mode, e.g. `{name}: ... @boundary(clamp)` (or zero, wrap, mirror), or clamp the index"
@@ -838,6 +890,22 @@ impl Inference {
 
     /// The range of an integer expression in terms of sizes.
     fn range(&self, e: &TExpr) -> Range {
+        let r = self.range_of_form(e);
+        // whatever it is, a value of an 8- or 16-bit integer type lies in
+        // the type's range: `lut[i32(x[i])]` with `x: u8[N]` reads
+        // `[0, 255]` (wider types' ranges would make an intermediate
+        // indexed by data billions of elements long: those stay unknown)
+        match (&r.lo, &r.hi, e.ty.int_range()) {
+            (None, None, Some((lo, hi))) if e.ty.size_bytes() <= 2 => Range {
+                lo: Some(Bound::one(SizeExpr::constant(lo))),
+                hi: Some(Bound::one(SizeExpr::constant(hi))),
+            },
+            _ => r,
+        }
+    }
+
+    /// [`Inference::range`] from the expression's form alone.
+    fn range_of_form(&self, e: &TExpr) -> Range {
         let exact = |s: SizeExpr| Range {
             lo: Some(Bound::one(s.clone())),
             hi: Some(Bound::one(s)),

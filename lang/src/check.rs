@@ -13,6 +13,7 @@ use crate::types::{Boundary, ScalarType};
 use std::collections::{HashMap, HashSet};
 
 mod recurrence;
+mod update;
 pub use recurrence::MAX_LAG;
 
 /// Checks every kernel of a file. Kernels containing syntax errors are
@@ -330,6 +331,9 @@ struct Checker<'d> {
     /// The stage whose value is being checked: a read of it is a
     /// recurrence's self-read.
     defining: Option<Defining>,
+    /// The stage the last statement defined or updated: the one an update
+    /// may update.
+    updatable: Option<StageId>,
 }
 
 /// A stage being defined (docs/language.md, "Recurrences").
@@ -398,6 +402,7 @@ impl<'d> Checker<'d> {
             kernel_names: Default::default(),
             inlining: None,
             defining: None,
+            updatable: None,
         }
     }
 
@@ -496,7 +501,30 @@ impl<'d> Checker<'d> {
                     value,
                     init,
                     span,
-                } => self.stage(name, indices, value, init.as_ref(), *span),
+                } => {
+                    self.stage(name, indices, value, init.as_ref(), *span);
+                    self.updatable = self
+                        .stages
+                        .iter()
+                        .rposition(|s| s.name == name.name)
+                        .filter(|_| {
+                            self.body
+                                .last()
+                                .is_some_and(|i| matches!(i, Item::Stage(_)))
+                        });
+                    continue;
+                }
+                ast::Stmt::Update {
+                    target,
+                    indices,
+                    op,
+                    value,
+                    vars,
+                    span,
+                } => {
+                    self.update(target, indices, op, value, vars, *span);
+                    continue;
+                }
                 ast::Stmt::Schedule {
                     keyword,
                     directives,
@@ -524,6 +552,8 @@ impl<'d> Checker<'d> {
                 }
                 ast::Stmt::Error(_) => {}
             }
+            // a `let` or a schedule block ends what an update may follow
+            self.updatable = None;
         }
         // directives name stages, which may be defined after the block
         let schedule = self.schedule(&pending);
@@ -555,6 +585,9 @@ impl<'d> Checker<'d> {
         };
         for s in &self.stages {
             s.exprs().for_each(|e| e.walk(&mut mark));
+            for u in &s.updates {
+                u.exprs().for_each(|e| e.walk(&mut mark));
+            }
         }
         for l in &self.lets {
             l.value.walk(&mut mark);
@@ -1193,6 +1226,7 @@ impl<'d> Checker<'d> {
             domain: vec![],
             guards: vec![],
             recurrence,
+            updates: Vec::new(),
         };
         self.natural.push(self.natural(&stage));
         self.stages.push(stage);
@@ -1991,7 +2025,7 @@ impl<'d> Checker<'d> {
         for (v, range, vspan) in rvars {
             let (lo, hi, inferred) = match range {
                 Some((lo, hi)) => (lo, hi, false),
-                None => match self.infer_extent(v, &body, vspan) {
+                None => match self.infer_extent(v, &[&body], vspan, "reduction") {
                     Some(extent) => (
                         TExpr {
                             kind: TExprKind::Const(Const::Int(0)),
@@ -2080,13 +2114,19 @@ impl<'d> Checker<'d> {
         );
     }
 
-    fn infer_extent(&mut self, v: VarId, body: &TExpr, vspan: Span) -> Option<TExpr> {
-        let uses = self.direct_uses(v, body);
+    fn infer_extent(
+        &mut self,
+        v: VarId,
+        bodies: &[&TExpr],
+        vspan: Span,
+        what: &str,
+    ) -> Option<TExpr> {
+        let uses: Vec<_> = bodies.iter().flat_map(|b| self.direct_uses(v, b)).collect();
         let name = self.vars[v].name.clone();
         let Some((extent, a0, d0, s0)) = uses.first().cloned() else {
             self.error(
                 Diagnostic::error(
-                    format!("cannot infer the range of reduction variable `{name}`"),
+                    format!("cannot infer the range of {what} variable `{name}`"),
                     vspan,
                 )
                 .with_label("it does not directly index an array dim of known extent")
@@ -2099,7 +2139,7 @@ impl<'d> Checker<'d> {
             if *other != extent {
                 self.error(
                     Diagnostic::error(
-                        format!("reduction variable `{name}` indexes dims of different extents"),
+                        format!("{what} variable `{name}` indexes dims of different extents"),
                         vspan,
                     )
                     .with_secondary(

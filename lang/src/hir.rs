@@ -194,6 +194,36 @@ pub struct Stage {
     pub guards: Vec<ReadGuard>,
     /// When the stage reads its own earlier elements.
     pub recurrence: Option<Recurrence>,
+    /// Updates that follow its definition, in order.
+    pub updates: Vec<Update>,
+}
+
+/// `hist[i32(x[i])] += 1 for i;` (docs/language.md, "Updates"): for every
+/// point of `vars`, in order, the element at `indices` becomes itself
+/// combined with `value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Update {
+    /// `sum` for `+=`, `max` for `max=`, `min` for `min=`.
+    pub op: ReduceOp,
+    /// The update's variables, outermost first.
+    pub vars: Vec<ReduceVar>,
+    /// The element each point updates: integer expressions, one per dim.
+    pub indices: Vec<TExpr>,
+    /// What each point combines in (the stage's type).
+    pub value: TExpr,
+    /// The statement.
+    pub span: Span,
+}
+
+impl Update {
+    /// Every expression of the update: ranges, indices, value.
+    pub fn exprs(&self) -> impl Iterator<Item = &TExpr> {
+        self.vars
+            .iter()
+            .flat_map(|v| [&v.lo, &v.hi])
+            .chain(&self.indices)
+            .chain([&self.value])
+    }
 }
 
 impl Stage {

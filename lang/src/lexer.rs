@@ -58,6 +58,8 @@ pub enum Tok {
     In,
     #[token("init")]
     Init,
+    #[token("for")]
+    For,
     #[token("true")]
     True,
     #[token("false")]
@@ -138,6 +140,7 @@ impl std::fmt::Display for Tok {
             Tok::Let => "let",
             Tok::In => "in",
             Tok::Init => "init",
+            Tok::For => "for",
             Tok::True => "true",
             Tok::False => "false",
             Tok::Ident(s) | Tok::Int(s) | Tok::Float(s) => s,

@@ -26,8 +26,9 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
         .collect();
     let mut recovered = Vec::new();
     let mut bad_literals = Vec::new();
+    let mut bad_indices = Vec::new();
     let parser = grammar::FileParser::new();
-    let file = match parser.parse(&mut recovered, &mut bad_literals, toks) {
+    let file = match parser.parse(&mut recovered, &mut bad_literals, &mut bad_indices, toks) {
         Ok(f) => f,
         Err(e) => {
             diags.push(parse_error(e, src.len()));
@@ -44,6 +45,11 @@ pub fn parse_file(src: &str) -> (ast::File, Vec<Diagnostic>) {
         }
     }
     diags.extend(bad_literals.into_iter().map(literal_error));
+    diags.extend(bad_indices.into_iter().map(|span| {
+        Diagnostic::error("a stage's indices are its index variables", span)
+            .with_label("expected a name")
+            .with_help("to combine values into elements at computed indices (a histogram), update the stage: `hist[i32(x[i])] += 1 for i;` (see docs/language.md#updates)")
+    }));
     let mut file = file;
     limit_nesting(&mut file, &mut diags);
     diags.sort_by_key(|d| (d.span.start, d.span.end));
@@ -99,24 +105,18 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
     file.functions = kept;
     for k in &mut file.kernels {
         for stmt in &mut k.body {
-            let (depth, deepest, span) = match stmt {
-                ast::Stmt::Let { value, span, .. } => {
-                    let (depth, deepest) = nesting(value);
-                    (depth, deepest, *span)
-                }
-                ast::Stmt::Def {
-                    value, init, span, ..
-                } => {
-                    let (mut depth, mut deepest) = nesting(value);
-                    if let Some(init) = init {
-                        let (d, e) = nesting(init);
-                        if d > depth {
-                            (depth, deepest) = (d, e);
-                        }
-                    }
-                    (depth, deepest, *span)
-                }
+            let span = match stmt {
+                ast::Stmt::Let { span, .. }
+                | ast::Stmt::Def { span, .. }
+                | ast::Stmt::Update { span, .. } => *span,
                 _ => continue,
+            };
+            let Some((depth, deepest)) = statement_exprs_mut(stmt)
+                .into_iter()
+                .map(nesting)
+                .max_by_key(|d| d.0)
+            else {
+                continue;
             };
             if depth <= MAX_NESTING {
                 continue;
@@ -126,16 +126,34 @@ fn limit_nesting(file: &mut ast::File, diags: &mut Vec<Diagnostic>) {
                 deepest,
                 "split it into `let`s or stages (a long sum: partial sums)",
             ));
-            let old = std::mem::replace(stmt, ast::Stmt::Error(span));
-            match old {
-                ast::Stmt::Let { value, .. } => dismantle(value),
-                ast::Stmt::Def { value, init, .. } => {
-                    dismantle(value);
-                    init.into_iter().for_each(dismantle);
-                }
-                _ => {}
+            let mut old = std::mem::replace(stmt, ast::Stmt::Error(span));
+            for e in statement_exprs_mut(&mut old) {
+                let span = e.span;
+                dismantle(std::mem::replace(e, placeholder(span)));
             }
         }
+    }
+}
+
+/// The expressions a statement holds, to measure and to take apart.
+fn statement_exprs_mut(stmt: &mut ast::Stmt) -> Vec<&mut ast::Expr> {
+    match stmt {
+        ast::Stmt::Let { value, .. } => vec![value],
+        ast::Stmt::Def { value, init, .. } => std::iter::once(value).chain(init).collect(),
+        ast::Stmt::Update {
+            indices,
+            value,
+            vars,
+            ..
+        } => indices
+            .iter_mut()
+            .chain([value])
+            .chain(
+                vars.iter_mut()
+                    .flat_map(|v| v.range.iter_mut().flat_map(|(a, b)| [a, b])),
+            )
+            .collect(),
+        _ => vec![],
     }
 }
 
@@ -199,7 +217,8 @@ pub fn parse_expr(src: &str) -> Result<ast::Expr, Vec<Diagnostic>> {
     let toks = lexer::lex(src, &mut diags);
     let mut recovered = Vec::new();
     let mut bad = Vec::new();
-    let result = grammar::ExprParser::new().parse(&mut recovered, &mut bad, toks);
+    let mut bad_indices = Vec::new();
+    let result = grammar::ExprParser::new().parse(&mut recovered, &mut bad, &mut bad_indices, toks);
     diags.extend(
         recovered
             .into_iter()

@@ -64,6 +64,32 @@ fn kernel(out: &mut String, k: &Kernel) {
                     expr(value)
                 );
             }
+            Stmt::Update {
+                target,
+                indices,
+                op,
+                value,
+                vars,
+                ..
+            } => {
+                let ix: Vec<String> = indices.iter().map(expr).collect();
+                let vars: Vec<String> = vars
+                    .iter()
+                    .map(|v| match &v.range {
+                        Some((lo, hi)) => format!("{} in {}..{}", v.name.name, expr(lo), expr(hi)),
+                        None => v.name.name.clone(),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "    {}[{}] {}= {} for {};",
+                    target.name,
+                    ix.join(", "),
+                    op.name,
+                    expr(value),
+                    vars.join(", ")
+                );
+            }
             Stmt::Schedule { directives, .. } => {
                 out.push_str("    schedule {\n");
                 for d in directives {

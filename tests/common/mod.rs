@@ -22,6 +22,7 @@ pub const EXAMPLES: &[&str] = &[
     "conv2d",
     "gelu",
     "ema",
+    "histogram",
 ];
 
 /// The repository root.

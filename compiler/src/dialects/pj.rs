@@ -46,7 +46,15 @@ dialect_ops!(
     /// A reduction (`{kind = "sum"|"prod"|"min"|"max"}`): operands are `lo, ub`
     /// per reduction variable; the region yields the term at its arguments.
     Reduce => "reduce",
-    /// Ends a stage or reduction region with its one value.
+    /// An update of a stage (`{kind = "sum"|"max"|"min"}`): operands are the
+    /// tensor (a `pj.stage` or `pj.update`), then `lo, ub` per update
+    /// variable; the region yields the indices of the element to update
+    /// (`i64`, one per dim) and the value combined into it. For every point
+    /// in row-major order: `t[idx] = kind(t[idx], value)`; an index outside
+    /// the tensor is an error. Its result is the updated tensor.
+    Update => "update",
+    /// Ends a stage or reduction region with its one value (an update's
+    /// with its indices, then its value).
     Yield => "yield",
     /// Ends the kernel with its results, in declaration order.
     Return => "return",
@@ -67,6 +75,14 @@ pub fn size_limit(m: &crate::ir::Module, op: crate::ir::OpId) -> i64 {
 
 /// Names accepted by the `kind` attribute of `pj.reduce`.
 pub const REDUCE_KINDS: [&str; 4] = ["sum", "prod", "min", "max"];
+
+/// Names accepted by the `kind` attribute of `pj.update`.
+pub const UPDATE_KINDS: [&str; 3] = ["sum", "min", "max"];
+
+/// Attribute of `pj.update`: how native code runs it, chosen by the
+/// `schedule` pass — `"private"` (a copy per thread, merged in order) or
+/// `"serial"` (one thread, in order).
+pub const SCATTER: &str = "scatter";
 
 impl PjOp {
     /// No side effects. `pj.prior` reads the stage being computed, so it
@@ -280,6 +296,69 @@ impl PjOp {
                     errs.push(format!("unknown boundary mode {b}"));
                 }
             }
+            PjOp::Update => {
+                check::counts(m, op, None, 1, 1, errs);
+                let parent = d
+                    .parent
+                    .and_then(|b| m.block_owner(b))
+                    .map(|o| m.op(o).opcode);
+                if parent != Some(super::Opcode::Pj(PjOp::Kernel)) {
+                    errs.push("must be directly inside a `pj.kernel`".into());
+                }
+                let Some((&t, bounds)) = d.operands.split_first() else {
+                    errs.push("needs the tensor it updates".into());
+                    return;
+                };
+                let source = m.def_op(t).map(|o| m.op(o).opcode);
+                if !matches!(source, Some(super::Opcode::Pj(PjOp::Stage | PjOp::Update))) {
+                    errs.push("updates a value that is not a `pj.stage` or `pj.update`".into());
+                }
+                let (elem, rank) = match m.ty(t) {
+                    Type::Tensor { elem, dims } => (*elem, dims.len()),
+                    ty => {
+                        errs.push(format!("operand 0 must be a tensor, found {ty}"));
+                        return;
+                    }
+                };
+                if d.results.first().is_some_and(|&r| m.ty(r) != m.ty(t)) {
+                    errs.push("its result must have the type of the tensor it updates".into());
+                }
+                if bounds.is_empty() || !bounds.len().is_multiple_of(2) {
+                    errs.push("expects a (lo, ub) operand pair per variable".into());
+                }
+                if bounds.iter().any(|&v| *m.ty(v) != Type::INDEX) {
+                    errs.push("bound operands must be i64".into());
+                }
+                match d.attr("kind").and_then(Attr::as_str) {
+                    Some(k) if UPDATE_KINDS.contains(&k) => {}
+                    _ => errs.push("needs `kind` = \"sum\", \"min\" or \"max\"".into()),
+                }
+                if !elem.is_numeric() {
+                    errs.push(format!("cannot combine {elem} elements"));
+                }
+                if d.regions.len() == 1 {
+                    let block = m.entry_block(op, 0);
+                    let args = &m.block(block).args;
+                    if args.len() != bounds.len() / 2
+                        || args.iter().any(|&a| *m.ty(a) != Type::INDEX)
+                    {
+                        errs.push("region needs one i64 argument per variable".into());
+                    }
+                    if let Some(&last) = m.block(block).ops.last()
+                        && m.op(last).opcode == super::Opcode::Pj(PjOp::Yield)
+                    {
+                        let y = &m.op(last).operands;
+                        let ok = y.len() == rank + 1
+                            && y[..rank].iter().all(|&v| *m.ty(v) == Type::INDEX)
+                            && *m.ty(y[rank]) == Type::Scalar(elem);
+                        if !ok {
+                            errs.push(format!(
+                                "its region must yield {rank} i64 indices and one {elem}"
+                            ));
+                        }
+                    }
+                }
+            }
             PjOp::Prior => {
                 check::counts(m, op, Some(1), 1, 0, errs);
                 let stage = d.parent.and_then(|b| m.block_owner(b));
@@ -311,13 +390,18 @@ impl PjOp {
                 }
             }
             PjOp::Yield => {
-                check::counts(m, op, Some(1), 0, 0, errs);
                 let parent = d
                     .parent
                     .and_then(|b| m.block_owner(b))
                     .map(|o| m.op(o).opcode);
-                if !matches!(parent, Some(super::Opcode::Pj(PjOp::Stage | PjOp::Reduce))) {
-                    errs.push("must end a `pj.stage` or `pj.reduce` region".into());
+                if parent != Some(super::Opcode::Pj(PjOp::Update)) {
+                    check::counts(m, op, Some(1), 0, 0, errs);
+                }
+                if !matches!(
+                    parent,
+                    Some(super::Opcode::Pj(PjOp::Stage | PjOp::Reduce | PjOp::Update))
+                ) {
+                    errs.push("must end a `pj.stage`, `pj.reduce` or `pj.update` region".into());
                 }
             }
             PjOp::Return => {
@@ -335,10 +419,11 @@ impl PjOp {
                             "returns a scalar ({}); results are tensors",
                             m.ty(v)
                         ));
-                    } else if m.def_op(v).map(|o| m.op(o).opcode)
-                        != Some(super::Opcode::Pj(PjOp::Stage))
-                    {
-                        errs.push("returns a value that is not a `pj.stage`".into());
+                    } else if !matches!(
+                        m.def_op(v).map(|o| m.op(o).opcode),
+                        Some(super::Opcode::Pj(PjOp::Stage | PjOp::Update))
+                    ) {
+                        errs.push("returns a value that is not a `pj.stage` or `pj.update`".into());
                     }
                 }
             }

@@ -955,6 +955,7 @@ impl Interp<'_> {
             }
             Opcode::Pj(PjOp::Read) => return self.read(op).map(Slot::S),
             Opcode::Pj(PjOp::Prior) => self.prior(op),
+            Opcode::Pj(PjOp::Update) => return self.update(op).map(|t| Slot::T(Rc::new(t))),
             Opcode::Pj(PjOp::Reduce) => return self.reduce(op).map(Slot::S),
             Opcode::Pj(PjOp::Stage) => return self.stage(op).map(|t| Slot::T(Rc::new(t))),
             Opcode::Mem(MemOp::Dim) => {
@@ -1098,6 +1099,91 @@ impl Interp<'_> {
         };
         self.names.insert(d.results[0], name);
         Ok(t)
+    }
+
+    /// An updated copy of a stage: every point of the update's variables,
+    /// in row-major order, combines its value into the element it names.
+    fn update(&mut self, op: OpId) -> Result<Tensor, InterpError> {
+        let m = self.m;
+        let d = m.op(op);
+        let Slot::T(t) = &self.env[d.operands[0].index()] else {
+            panic!("verified: pj.update updates a tensor");
+        };
+        let mut t = (**t).clone();
+        let name = self
+            .names
+            .get(&d.operands[0])
+            .cloned()
+            .unwrap_or_else(|| "?".into());
+        self.names.insert(d.results[0], name.clone());
+        let kind = d.attr("kind").and_then(Attr::as_str).expect("verified");
+        let combine = arith::reduce_combiner(kind);
+        let bounds: Vec<(i64, i64)> = d.operands[1..]
+            .chunks(2)
+            .map(|p| (self.index(p[0]), self.index(p[1])))
+            .collect();
+        if bounds.iter().any(|&(lo, ub)| ub <= lo) {
+            return Ok(t);
+        }
+        let block = m.entry_block(op, 0);
+        let vars = m.block(block).args.clone();
+        let yield_op = *m
+            .block(block)
+            .ops
+            .last()
+            .expect("verified: ends in pj.yield");
+        let rank = t.shape.len();
+        let mut point: Vec<i64> = bounds.iter().map(|b| b.0).collect();
+        let mut count = 0u32;
+        loop {
+            count = count.wrapping_add(1);
+            if count.is_multiple_of(64) && pj_runtime::interrupt::requested() {
+                return Err(InterpError::Interrupted);
+            }
+            for (v, &x) in vars.iter().zip(&point) {
+                self.env[v.index()] = Slot::S(Scalar::I64(x));
+            }
+            // the region's ops but its yield, whose operands are read here
+            for &o in &m.block(block).ops[..m.block(block).ops.len() - 1] {
+                self.exec(o)?;
+            }
+            let y = &m.op(yield_op).operands;
+            let index: Vec<i64> = y[..rank].iter().map(|&v| self.index(v)).collect();
+            let value = self.scalar(y[rank]);
+            let mut flat = 0usize;
+            for (k, &i) in index.iter().enumerate() {
+                let local = i - t.origin[k];
+                if !(0..t.shape[k] as i64).contains(&local) {
+                    let valid: Vec<String> = t
+                        .origin
+                        .iter()
+                        .zip(&t.shape)
+                        .map(|(o, s)| format!("{o}..{}", o + *s as i64))
+                        .collect();
+                    return Err(InterpError::OutOfBounds {
+                        array: name,
+                        index,
+                        valid: format!("[{}]", valid.join(", ")),
+                        at: self.at(op),
+                    });
+                }
+                flat = flat * t.shape[k] + local as usize;
+            }
+            t.data[flat] =
+                arith::eval_binary(combine, t.data[flat], value).expect("add/min/max cannot fail");
+            let mut k = point.len();
+            loop {
+                if k == 0 {
+                    return Ok(t);
+                }
+                k -= 1;
+                point[k] += 1;
+                if point[k] < bounds[k].1 {
+                    break;
+                }
+                point[k] = bounds[k].0;
+            }
+        }
     }
 
     /// A recurrence's earlier element, or its `init` before the first.

@@ -50,6 +50,8 @@ use pj_lang::types::Boundary;
 use std::collections::HashMap;
 
 mod recurrence;
+mod update;
+pub use update::POINTS_PER_COPY;
 
 /// The tile budget of a group root whose schedule names producers but no
 /// tile size (the `schedule` pass normally chooses one from the profile).
@@ -597,7 +599,14 @@ impl<'m> Lowerer<'m> {
             .op(ret)
             .operands
             .iter()
-            .map(|&v| self.m.def_op(v).expect("results are stages"))
+            .map(|&v| {
+                // an updated stage's buffer is its stage's
+                let mut op = self.m.def_op(v).expect("results are stages");
+                while self.m.op(op).opcode == Opcode::Pj(PjOp::Update) {
+                    op = self.m.def_op(self.m.op(op).operands[0]).expect("verified");
+                }
+                op
+            })
             .collect()
     }
 
@@ -735,6 +744,7 @@ impl<'m> Lowerer<'m> {
                     self.map.insert(d.results[0], v);
                 }
                 Opcode::Pj(PjOp::Stage) => self.lower_stage(op),
+                Opcode::Pj(PjOp::Update) => self.lower_update(op),
                 _ => {
                     self.lower_expr_op(op, body);
                 }

@@ -640,13 +640,24 @@ pub fn stages(m: &Module, kernel: OpId) -> Vec<OpId> {
 
 /// The stages of `kernel` that read `array`.
 pub fn readers(m: &Module, kernel: OpId, array: ValueId) -> Vec<OpId> {
-    stages(m, kernel)
+    stages_and_updates(m, kernel)
         .into_iter()
         .filter(|&s| {
             reads_under(m, m.entry_block(s, 0))
                 .iter()
                 .any(|&r| m.op(r).operands[0] == array)
         })
+        .collect()
+}
+
+/// The kernel's stages and updates (`pj.update`, which read like stages
+/// but are never part of a group), in order.
+fn stages_and_updates(m: &Module, kernel: OpId) -> Vec<OpId> {
+    m.block(m.entry_block(kernel, 0))
+        .ops
+        .iter()
+        .copied()
+        .filter(|&o| matches!(m.op(o).opcode, Opcode::Pj(PjOp::Stage | PjOp::Update)))
         .collect()
 }
 
@@ -695,7 +706,7 @@ impl ReadIndex {
     /// The index of `kernel` as it is now.
     pub fn of(m: &Module, kernel: OpId) -> ReadIndex {
         let mut readers: std::collections::HashMap<ValueId, Vec<OpId>> = Default::default();
-        for s in stages(m, kernel) {
+        for s in stages_and_updates(m, kernel) {
             for r in reads_under(m, m.entry_block(s, 0)) {
                 let list = readers.entry(m.op(r).operands[0]).or_default();
                 if !list.contains(&s) {
@@ -1004,6 +1015,25 @@ impl AutoSchedule {
                 Err(_) => {}
             }
         }
+        // 1b. updates: private copies per thread, or one thread
+        let updates: Vec<OpId> = m
+            .block(m.entry_block(kernel, 0))
+            .ops
+            .iter()
+            .copied()
+            .filter(|&o| m.op(o).opcode == Opcode::Pj(PjOp::Update))
+            .collect();
+        for u in updates {
+            let (scatter, why) = scatter_choice(m, u);
+            let name = array_name(m, m.op(u).operands[0]);
+            m.op_mut(u)
+                .set_attr(crate::dialects::pj::SCATTER, Attr::Str(scatter.into()));
+            let choice = match scatter {
+                "private" => "update with a private copy per thread, merged in order",
+                _ => "update on one thread, in order",
+            };
+            decisions.push(note(&name, choice.into(), why));
+        }
         // 2. cache blocks for reductions over blocks of rows
         for &s in &all {
             let sc = StageSchedule::of(m, s);
@@ -1133,6 +1163,61 @@ impl AutoSchedule {
         self.decisions.extend(decisions);
     }
 }
+
+/// How update `u` runs: `"private"` copies per thread where the combiner's
+/// order cannot change the result and the stage is small enough to copy,
+/// else `"serial"`; with the reason.
+fn scatter_choice(m: &Module, u: OpId) -> (&'static str, String) {
+    let d = m.op(u);
+    let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("sum");
+    let elem = m.ty(d.results[0]).elem();
+    let mut stage = m.def_op(d.operands[0]);
+    while let Some(s) = stage.filter(|&s| m.op(s).opcode == Opcode::Pj(PjOp::Update)) {
+        stage = m.def_op(m.op(s).operands[0]);
+    }
+    let Some(stage) = stage else {
+        return ("serial", "the updated value is not a stage".into());
+    };
+    if !StageSchedule::of(m, stage).parallel {
+        return ("serial", "the schedule block says `parallel(false)`".into());
+    }
+    if kind == "sum" && elem.is_float() {
+        return (
+            "serial",
+            "float sums depend on their order: per-thread copies merged at the end would round differently from the reference order".into(),
+        );
+    }
+    let mut elements: i64 = 1;
+    for pair in m.op(stage).operands.chunks(2) {
+        match (int_constant(m, pair[0]), int_constant(m, pair[1])) {
+            (Some(lo), Some(hi)) => elements = elements.saturating_mul((hi - lo).max(0)),
+            _ => {
+                return (
+                    "serial",
+                    "its size is not known when compiling: a copy per thread could be as large as the input".into(),
+                );
+            }
+        }
+    }
+    let bytes = elements.saturating_mul(elem.size_bytes() as i64);
+    if bytes > MAX_PRIVATE_COPY_BYTES {
+        return (
+            "serial",
+            format!("a copy per thread would be {bytes} bytes, more than {MAX_PRIVATE_COPY_BYTES}"),
+        );
+    }
+    (
+        "private",
+        format!(
+            "`{kind}` of {elem} gives the same result in any order; a copy per thread ({bytes} bytes) stays in that core's cache, and merging the copies costs {elements} elements per thread, against at least {} points each (atomics would serialize the threads on the busiest elements)",
+            super::lower_stages::POINTS_PER_COPY
+        ),
+    )
+}
+
+/// The largest private copy of an updated stage per thread: it should
+/// stay in the core's L2 beside what the update reads.
+const MAX_PRIVATE_COPY_BYTES: i64 = 1 << 20;
 
 /// Reduction steps per cache block at most: the accumulators go through
 /// memory between chunks, and the longer the chunk the rarer.

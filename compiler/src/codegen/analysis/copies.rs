@@ -30,7 +30,7 @@
 //! code motion hoisted matmul's row pointers out of the whole nest and its
 //! register allocator reloaded them in the innermost loop (13% slower).
 
-use crate::dialects::{MemOp, Opcode, VectorOp, mem};
+use crate::dialects::mem;
 use crate::ir::{Attr, Module as IrModule, OpId};
 
 /// Which copy of a kernel a function belongs to.
@@ -60,13 +60,10 @@ impl KernelCopy {
 
 /// Whether the lowering promised access `op` inside its buffer whenever no
 /// extent is zero: `in_bounds` (always inside: stores the nest covers,
-/// reads of a stage), or for reads [`mem::IN_BOUNDS_NONEMPTY`].
+/// reads of a stage), or [`mem::IN_BOUNDS_NONEMPTY`] (reads of parameters,
+/// an update's stores at indices proven inside).
 pub fn promised(ir: &IrModule, op: OpId) -> bool {
     let d = ir.op(op);
-    let read = matches!(
-        d.opcode,
-        Opcode::Mem(MemOp::Load) | Opcode::Vector(VectorOp::Load)
-    );
     let says = |key: &str| d.attr(key) == Some(&Attr::Bool(true));
-    says("in_bounds") || (read && says(mem::IN_BOUNDS_NONEMPTY))
+    says("in_bounds") || says(mem::IN_BOUNDS_NONEMPTY)
 }
