@@ -260,7 +260,9 @@ impl Gen<'_> {
             }
             10 | 11 if self.red_var.is_none() && !self.in_let && self.reductions < 2 => {
                 self.reductions += 1;
-                let kind = self.rng.pick(&["sum", "prod", "min", "max"]);
+                let kind = self
+                    .rng
+                    .pick(&["sum", "prod", "min", "max", "argmax", "argmin"]);
                 let size = if self.rank == 1 { "N" } else { "W" };
                 let k = format!("k{}", self.reductions);
                 let range = if self.rng.chance(0.2) {
@@ -269,9 +271,20 @@ impl Gen<'_> {
                     format!("0..{size}")
                 };
                 self.red_var = Some(k.clone());
-                let body = self.expr(t, d);
+                // an argmax's terms are of any type; its index is an i64
+                let term = if kind.starts_with("arg") {
+                    self.rng.pick(TYPES)
+                } else {
+                    t
+                };
+                let body = self.expr(term, d);
                 self.red_var = None;
-                format!("({kind}({k} in {range}) {body})")
+                let r = format!("({kind}({k} in {range}) {body})");
+                if kind.starts_with("arg") {
+                    self.cast(ScalarType::I64, t, r)
+                } else {
+                    r
+                }
             }
             _ => self.leaf(t),
         }

@@ -557,3 +557,38 @@ fn updates_combine_values_into_elements_at_computed_indices() {
         run(src, "groups", &[f32s(&[n], &v), i32s(&[n], &g)]).unwrap();
     }
 }
+
+#[test]
+fn argmax_and_argmin_give_the_first_best_index_as_numpy() {
+    // per row; ties keep the first; -0.0 equals 0.0; the first NaN wins;
+    // an empty range gives -1
+    let src =
+        "kernel k(x: f32[R, C], n: i32[C]) -> (hi: i64[R], lo: i64[R], ni: i64[R], none: i64[R]) {
+            hi[r] = argmax(c) x[r, c];
+            lo[r] = argmin(c) x[r, c];
+            ni[r] = argmax(c) n[c] * i32(r + 1);
+            none[r] = argmin(c in 0..0) x[r, c];
+        }";
+    let nan = f32::NAN;
+    let x = f32s(
+        &[4, 4],
+        &[
+            1.0, 3.0, 3.0, -2.0, // ties: 1 and 3 -> 1; min 3
+            -0.0, 0.0, -1.0, -1.0, // 0 (-0.0 == 0.0); min 2
+            2.0, nan, 5.0, nan, // the first NaN: 1 for both
+            -5.0, -5.0, -5.0, -5.0, // all equal: 0
+        ],
+    );
+    let n = i32s(&[4], &[7, -1, 7, 2]);
+    let out = run(src, "k", &[x, n]).unwrap();
+    let ints = |t: &Tensor| format!("{:?}", t.data);
+    assert_eq!(ints(&out[0]), "[I64(1), I64(0), I64(1), I64(0)]");
+    assert_eq!(ints(&out[1]), "[I64(3), I64(2), I64(1), I64(0)]");
+    assert_eq!(ints(&out[2]), "[I64(0), I64(0), I64(0), I64(0)]");
+    assert_eq!(ints(&out[3]), "[I64(-1), I64(-1), I64(-1), I64(-1)]");
+    for (r, c) in [(0, 3), (2, 0), (3, 1), (9, 37), (70, 600)] {
+        let v: Vec<f32> = (0..r * c).map(|k| ((k * 31) % 17) as f32 - 8.0).collect();
+        let w: Vec<i32> = (0..c as i32).map(|k| (k * 13) % 7).collect();
+        run(src, "k", &[f32s(&[r, c], &v), i32s(&[c], &w)]).unwrap();
+    }
+}

@@ -1946,6 +1946,16 @@ impl<'d> Checker<'d> {
             return self.poison(span, expected.unwrap_or(ScalarType::F32));
         }
         self.precedence_trap(op, vars, body);
+        if op.is_arg() && vars.len() > 1 {
+            self.error(
+                Diagnostic::error(format!("`{}` takes one variable", op.name()), span)
+                    .with_help(format!(
+                        "its result is one index: reduce along one dim at a time, e.g. the best per row in a stage `best[y] = {}(x) ...;`",
+                        op.name()
+                    )),
+            );
+            return self.poison(span, ScalarType::I64);
+        }
         let scope = self.locals.len();
         let mut rvars = Vec::new();
         for rv in vars {
@@ -2010,7 +2020,8 @@ impl<'d> Checker<'d> {
             self.locals.push((rv.name.name.clone(), v));
             rvars.push((v, range, rv.name.span));
         }
-        let body = self.expr(body, expected);
+        // an argmax's terms have their own type; its result is an index
+        let body = self.expr(body, if op.is_arg() { None } else { expected });
         self.locals.truncate(scope);
         if body.ty == ScalarType::Bool && !self.is_poisoned(&body) {
             self.error(
@@ -2018,7 +2029,12 @@ impl<'d> Checker<'d> {
                     format!("`{}` reduces numbers, found bool", op.name()),
                     body.span,
                 )
-                .with_help("count with `sum(k) i32(cond)`"),
+                .with_help(if op.is_arg() {
+                    "compare numbers: `argmax(k) i32(cond)` is the first `k` where `cond` holds"
+                        .to_string()
+                } else {
+                    "count with `sum(k) i32(cond)`".to_string()
+                }),
             );
         }
         let mut out = Vec::new();
@@ -2047,7 +2063,11 @@ impl<'d> Checker<'d> {
                 inferred,
             });
         }
-        let ty = body.ty;
+        let ty = if op.is_arg() {
+            ScalarType::I64
+        } else {
+            body.ty
+        };
         TExpr {
             kind: TExprKind::Reduce {
                 op,

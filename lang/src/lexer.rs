@@ -17,6 +17,10 @@ pub enum ReduceOp {
     Min,
     /// `max(k) e`
     Max,
+    /// `argmax(k) e`: the first `k` where `e` is greatest (`i64`)
+    ArgMax,
+    /// `argmin(k) e`: the first `k` where `e` is least (`i64`)
+    ArgMin,
 }
 
 impl ReduceOp {
@@ -27,7 +31,15 @@ impl ReduceOp {
             ReduceOp::Prod => "prod",
             ReduceOp::Min => "min",
             ReduceOp::Max => "max",
+            ReduceOp::ArgMax => "argmax",
+            ReduceOp::ArgMin => "argmin",
         }
+    }
+
+    /// Whether it gives the index of a term (`argmax`, `argmin`), not a
+    /// combination of the terms.
+    pub fn is_arg(self) -> bool {
+        matches!(self, ReduceOp::ArgMax | ReduceOp::ArgMin)
     }
 
     fn from_name(s: &str) -> Option<ReduceOp> {
@@ -36,6 +48,8 @@ impl ReduceOp {
             "prod" => ReduceOp::Prod,
             "min" => ReduceOp::Min,
             "max" => ReduceOp::Max,
+            "argmax" => ReduceOp::ArgMax,
+            "argmin" => ReduceOp::ArgMin,
             _ => return None,
         })
     }
@@ -301,7 +315,7 @@ fn mark_reductions(toks: &mut [Spanned]) {
                 | Tok::Bang
                 | Tok::Reduce(_),
             ) => true,
-            Some(Tok::Minus) => matches!(op, ReduceOp::Sum | ReduceOp::Prod),
+            Some(Tok::Minus) => !matches!(op, ReduceOp::Min | ReduceOp::Max),
             _ => false,
         };
         if starts_body {

@@ -544,6 +544,19 @@ pub fn reduce_combiner(kind: &str) -> ArithOp {
     }
 }
 
+/// Whether an `argmax` (`kind` `"argmax"`) or `argmin` takes `term` over
+/// the best term so far, as NumPy's do: strictly greater (less) by IEEE
+/// comparison, so the first of equal terms is kept (`-0.0` equals `0.0`);
+/// the first NaN is taken and then kept, as NaN is never greater.
+pub fn arg_takes(kind: &str, term: Scalar, best: Scalar) -> bool {
+    let nan = |x: Scalar| eval_cmp("ne", x, x) == Scalar::Bool(true);
+    let pred = if kind == "argmax" { "gt" } else { "lt" };
+    eval_cmp(pred, term, best) == Scalar::Bool(true) || (nan(term) && !nan(best))
+}
+
+/// What an `argmax` or `argmin` over no terms gives.
+pub const ARG_OF_NOTHING: i64 = -1;
+
 /// Evaluates a binary arith op (add, sub, mul, div, rem, min, max, and, or).
 pub fn eval_binary(op: ArithOp, a: Scalar, b: Scalar) -> Result<Scalar, EvalError> {
     let r =

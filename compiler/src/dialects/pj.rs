@@ -74,7 +74,13 @@ pub fn size_limit(m: &crate::ir::Module, op: crate::ir::OpId) -> i64 {
 }
 
 /// Names accepted by the `kind` attribute of `pj.reduce`.
-pub const REDUCE_KINDS: [&str; 4] = ["sum", "prod", "min", "max"];
+pub const REDUCE_KINDS: [&str; 6] = ["sum", "prod", "min", "max", "argmax", "argmin"];
+
+/// Whether a `pj.reduce` kind gives the index of a term (`argmax`,
+/// `argmin`: one variable, an `i64` result) rather than combining terms.
+pub fn is_arg_kind(kind: &str) -> bool {
+    matches!(kind, "argmax" | "argmin")
+}
 
 /// Names accepted by the `kind` attribute of `pj.update`.
 pub const UPDATE_KINDS: [&str; 3] = ["sum", "min", "max"];
@@ -206,7 +212,24 @@ impl PjOp {
                     if args.len() != n || args.iter().any(|&a| *m.ty(a) != Type::INDEX) {
                         errs.push(format!("region needs {n} i64 arguments, one per dim"));
                     }
-                    if let (Some(&last), Some(&res)) =
+                    let arg = d
+                        .attr("kind")
+                        .and_then(Attr::as_str)
+                        .is_some_and(is_arg_kind);
+                    if arg {
+                        if n != 1 {
+                            errs.push("an `argmax`/`argmin` has one variable".into());
+                        }
+                        if d.results.first().is_some_and(|&r| *m.ty(r) != Type::INDEX) {
+                            errs.push("an `argmax`/`argmin` gives an i64".into());
+                        }
+                        if let Some(&last) = m.block(block).ops.last()
+                            && let Some(&y) = m.op(last).operands.first()
+                            && !m.ty(y).as_scalar().is_some_and(|s| s.is_numeric())
+                        {
+                            errs.push("an `argmax`/`argmin` compares numbers".into());
+                        }
+                    } else if let (Some(&last), Some(&res)) =
                         (m.block(block).ops.last(), d.results.first())
                     {
                         let l = m.op(last);

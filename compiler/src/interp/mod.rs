@@ -1203,10 +1203,33 @@ impl Interp<'_> {
         f.data[flat]
     }
 
+    /// An `argmax`/`argmin` over its one variable: the first index of the
+    /// best term, or [`arith::ARG_OF_NOTHING`] over an empty range.
+    fn arg_reduce(&mut self, op: OpId, kind: &str) -> Result<Scalar, InterpError> {
+        let (lo, ub) = self.bounds(op)[0];
+        let block = self.m.entry_block(op, 0);
+        let var = self.m.block(block).args[0];
+        let mut best: Option<(Scalar, i64)> = None;
+        for k in lo..ub.max(lo) {
+            self.env[var.index()] = Slot::S(Scalar::I64(k));
+            let term = match self.run_ops(block)? {
+                Exit::Yield(s) => s,
+                _ => unreachable!("verified: reductions end in pj.yield"),
+            };
+            if best.is_none_or(|(b, _)| arith::arg_takes(kind, term, b)) {
+                best = Some((term, k));
+            }
+        }
+        Ok(Scalar::I64(best.map_or(arith::ARG_OF_NOTHING, |b| b.1)))
+    }
+
     fn reduce(&mut self, op: OpId) -> Result<Scalar, InterpError> {
         let m = self.m;
         let d = m.op(op);
         let kind = d.attr("kind").and_then(Attr::as_str).expect("verified");
+        if crate::dialects::pj::is_arg_kind(kind) {
+            return self.arg_reduce(op, kind);
+        }
         let ty = m.ty(d.results[0]).as_scalar().expect("verified");
         let combine = arith::reduce_combiner(kind);
         let mut acc = Scalar::reduce_identity(kind, ty);

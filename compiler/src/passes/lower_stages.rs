@@ -3068,6 +3068,9 @@ impl<'m> Lowerer<'m> {
             .and_then(Attr::as_str)
             .expect("verified")
             .to_string();
+        if crate::dialects::pj::is_arg_kind(&kind) {
+            return self.lower_arg_reduce(op, block, &kind);
+        }
         let ty = self.m.ty(d.results[0]).clone();
         let elem = ty.as_scalar().expect("verified: scalar reduction");
         let init = self.value(
@@ -3118,6 +3121,82 @@ impl<'m> Lowerer<'m> {
         }
         // no variables: the body once, combined with the identity
         outer_result.unwrap_or(next)
+    }
+}
+
+impl Lowerer<'_> {
+    /// An `argmax`/`argmin`: one loop carrying the best term and its index
+    /// (`-1` until the first term), taking a term as
+    /// [`crate::dialects::arith::arg_takes`] says.
+    fn lower_arg_reduce(&mut self, op: OpId, block: BlockId, kind: &str) -> ValueId {
+        let d = self.m.op(op).clone();
+        let region = self.m.entry_block(op, 0);
+        let var = self.m.block(region).args[0];
+        let bounds = self.mapped_operands(op);
+        let yield_op = *self.m.block(region).ops.last().expect("verified");
+        let term_ty = self.m.ty(self.m.op(yield_op).operands[0]).clone();
+        let elem = term_ty.as_scalar().expect("verified: a number");
+        let none = self.index_const(crate::dialects::arith::ARG_OF_NOTHING);
+        let start = self.value(
+            block,
+            OpSpec::new(arith(ArithOp::Constant))
+                .attr("value", Scalar::zero(elem).to_attr())
+                .result(term_ty.clone()),
+        );
+        let one = self.index_const(1);
+        let l = self.push(
+            block,
+            OpSpec::new(Opcode::Loop(LoopOp::For))
+                .operands([bounds[0], bounds[1], one, start, none])
+                .result(term_ty.clone())
+                .result(Type::INDEX)
+                .regions(1)
+                .loc(d.loc),
+        );
+        let inner = self.m.entry_block(l, 0);
+        let name = self.m.value(var).name.clone();
+        let iv = self.m.add_block_arg(inner, Type::INDEX, name);
+        let best = self
+            .m
+            .add_block_arg(inner, term_ty.clone(), Some("best".into()));
+        let at = self.m.add_block_arg(inner, Type::INDEX, Some("at".into()));
+        self.map.insert(var, iv);
+        let term = self.lower_region_value(region, inner);
+        let unset = self.cmp(inner, "eq", at, none);
+        let pred = if kind == "argmax" { "gt" } else { "lt" };
+        let better = self.cmp(inner, pred, term, best);
+        let mut take = self.bin(inner, ArithOp::Or, unset, better);
+        if elem.is_float() {
+            // the first NaN is taken, then kept
+            let nan = self.cmp(inner, "ne", term, term);
+            let best_nan = self.cmp(inner, "ne", best, best);
+            let t = Type::Scalar(ScalarType::Bool);
+            let number = self.value(
+                inner,
+                OpSpec::new(arith(ArithOp::Not))
+                    .operands([best_nan])
+                    .result(t),
+            );
+            let first_nan = self.bin(inner, ArithOp::And, nan, number);
+            take = self.bin(inner, ArithOp::Or, take, first_nan);
+        }
+        let new_best = self.value(
+            inner,
+            OpSpec::new(arith(ArithOp::Select))
+                .operands([take, term, best])
+                .result(term_ty),
+        );
+        let new_at = self.value(
+            inner,
+            OpSpec::new(arith(ArithOp::Select))
+                .operands([take, iv, at])
+                .result(Type::INDEX),
+        );
+        self.push(
+            inner,
+            OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands([new_best, new_at]),
+        );
+        self.m.op(l).results[1]
     }
 }
 

@@ -422,6 +422,15 @@ pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
     else {
         return Err("the stage's value is not a single reduction".into());
     };
+    if m.op(red)
+        .attr("kind")
+        .and_then(Attr::as_str)
+        .is_some_and(crate::dialects::pj::is_arg_kind)
+    {
+        return Err(
+            "an `argmax`/`argmin` keeps the first best index, one term after another".into(),
+        );
+    }
     let inner: HashSet<ValueId> = [*vars.last().expect("rank >= 2")].into();
     for &op in ops {
         if op == red || op == yield_op {
