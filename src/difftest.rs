@@ -463,8 +463,22 @@ pub fn generate(seed: u64) -> Program {
         })
         .collect();
     sig.extend(g.scalars.iter().map(|(n, t)| format!("{n}: {}", t.name())));
+    // a size constraint, sometimes: the sizes below may break it
+    let clause = if g.rng.chance(0.15) {
+        let size = if rank == 1 {
+            "N"
+        } else {
+            g.rng.pick(&["H", "W"])
+        };
+        match g.rng.below(2) {
+            0 => format!(" where {size} >= {}", 1 + g.rng.below(4)),
+            _ => format!(" where {size} % 2 == 1"),
+        }
+    } else {
+        String::new()
+    };
     let source = format!(
-        "kernel k({}) -> ({}) {{\n{body}}}\n",
+        "kernel k({}) -> ({}){clause} {{\n{body}}}\n",
         sig.join(", "),
         results.join(", ")
     );

@@ -592,3 +592,30 @@ fn argmax_and_argmin_give_the_first_best_index_as_numpy() {
         run(src, "k", &[f32s(&[r, c], &v), i32s(&[c], &w)]).unwrap();
     }
 }
+
+#[test]
+fn size_constraints_are_checked_first_and_let_the_prover_assume_them() {
+    // without `C >= 4` the reads of x[n, 0..4] and x[0, c + 4] could not be
+    // proven in bounds; a call that breaks a constraint fails before
+    // anything else, with the sizes
+    let src = "kernel k(x: f32[N, C]) -> (y: f32[N], z: f32[C - 4]) where C >= 4, N % 2 == 0 {
+            y[n] = prod(c in 0..4) x[n, c];
+            z[c] = x[0, c + 4];
+        }";
+    let ramp = |n: usize| -> Vec<f32> { (0..n).map(|k| k as f32 * 0.5 - 1.0).collect() };
+    let out = run(src, "k", &[f32s(&[2, 5], &ramp(10))]).unwrap();
+    assert_eq!(values(&out[0]), [0.0, 22.5]);
+    assert_eq!(values(&out[1]), [1.0]);
+    let err = run(src, "k", &[f32s(&[2, 2], &ramp(4))]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "size constraint `C >= 4` does not hold: C = 2"
+    );
+    let err = run(src, "k", &[f32s(&[3, 6], &ramp(18))]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("size constraint `(N % 2) == 0` does not hold: N = 3"),
+        "{err}"
+    );
+    run(src, "k", &[f32s(&[0, 4], &[])]).unwrap();
+}

@@ -7,7 +7,8 @@
 //! inference found them. No optimization happens here: the pass pipeline
 //! cleans up duplicated constants and bound computations.
 
-use crate::dialects::{ArithOp, MathOp, Opcode, PjOp, arith::Scalar};
+use crate::dialects::func::status;
+use crate::dialects::{ArithOp, FuncOp, MathOp, Opcode, PjOp, arith::Scalar};
 use crate::ir::{Attr, BlockId, Dim, Loc, Module, OpSpec, Type, ValueId};
 use pj_lang::ast::{BinOp, UnaryOp};
 use pj_lang::bounds::{Atom, Bound, SizeExpr};
@@ -171,6 +172,30 @@ impl Lowering<'_> {
             let v = self.m.result(o);
             self.m.set_value_name(v, s.name.clone());
             self.sizes.push(v);
+        }
+        // size constraints, checked before anything is computed
+        for c in &k.constraints {
+            let cond = self.expr(body, &c.expr);
+            let shown: Vec<usize> = c.sizes.iter().copied().take(2).collect();
+            let values: Vec<String> = shown
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| format!("{} = {{{i}}}", k.sizes[s].name))
+                .collect();
+            let message = format!(
+                "size constraint `{}` does not hold: {}",
+                c.text,
+                values.join(", ")
+            );
+            let details: Vec<ValueId> = shown.iter().map(|&s| self.sizes[s]).collect();
+            self.m.push(
+                body,
+                OpSpec::new(Opcode::Func(FuncOp::Check))
+                    .operands(std::iter::once(cond).chain(details))
+                    .attr("code", Attr::Int(status::SHAPE_MISMATCH))
+                    .attr("message", Attr::Str(message))
+                    .loc(self.loc(c.span)),
+            );
         }
         for item in &k.body {
             match *item {

@@ -58,6 +58,8 @@ pub struct Kernel {
     pub params: Vec<Param>,
     /// Results.
     pub results: Vec<Param>,
+    /// `where C >= 4, H % 2 == 0`: conditions on the sizes.
+    pub constraints: Vec<Expr>,
     /// Statements.
     pub body: Vec<Stmt>,
     /// The whole kernel.

@@ -299,14 +299,21 @@ impl Lin {
     /// `e ≥ 0`. With all coefficients non-negative, `L` is smallest when
     /// every size is 1.
     fn provably_nonneg(&self) -> bool {
-        let mut at_one = self.c0;
-        for q in self.coeffs.values() {
+        self.provably_nonneg_from(&[])
+    }
+
+    /// [`Lin::provably_nonneg`] for sizes at least `mins` (1 for a size
+    /// past its end): `L` is smallest at the minima.
+    fn provably_nonneg_from(&self, mins: &[i64]) -> bool {
+        let mut at_min = self.c0;
+        for (s, q) in &self.coeffs {
             if !q.nonneg() {
                 return false;
             }
-            at_one = at_one.add(*q);
+            let least = mins.get(*s).copied().unwrap_or(1).max(1);
+            at_min = at_min.add(q.mul_int(least));
         }
-        at_one.add(Q::int(1)).positive()
+        at_min.add(Q::int(1)).positive()
     }
 }
 
@@ -404,6 +411,12 @@ pub fn prove_nonneg(e: &SizeExpr) -> bool {
 /// True if `a ≤ b` provably.
 pub fn prove_le(a: &SizeExpr, b: &SizeExpr) -> bool {
     prove_nonneg(&b.sub(a))
+}
+
+/// [`prove_nonneg`] for sizes at least `mins` (a kernel's size
+/// constraints, `where C >= 4`; 1 for any size not listed).
+pub fn prove_nonneg_from(e: &SizeExpr, mins: &[i64]) -> bool {
+    linear_bound(e, false).provably_nonneg_from(mins)
 }
 
 /// A bound: the minimum (for a lower bound) or the maximum (for an upper
@@ -561,6 +574,7 @@ pub fn infer(kernel: &mut Kernel) -> Vec<Diagnostic> {
         vars: BTreeMap::new(),
         diags: Vec::new(),
         verb: "read",
+        mins: crate::check::size_minima(kernel.sizes.len(), &kernel.constraints),
     };
     for item in kernel.body.clone().iter().rev() {
         match *item {
@@ -685,9 +699,16 @@ struct Inference {
     /// What an access is called in messages: a `read`, or an `update`'s
     /// write.
     verb: &'static str,
+    /// The least value of each size: 1, or what a size constraint says.
+    mins: Vec<i64>,
 }
 
 impl Inference {
+    /// Whether `e >= 0` for every size at least its minimum.
+    fn nonneg(&self, e: &SizeExpr) -> bool {
+        prove_nonneg_from(e, &self.mins)
+    }
+
     /// Binds an update's variables to their ranges, as a reduction's
     /// around everything the update evaluates (no stage variable is in
     /// scope).
@@ -788,7 +809,7 @@ impl Inference {
                 }
                 if let Some(rec) = &k.stages[s].recurrence {
                     let d = rec.dim;
-                    let before = !demand[d].lo.members.iter().all(prove_nonneg);
+                    let before = !demand[d].lo.members.iter().all(|m| self.nonneg(m));
                     if before {
                         self.diags.push(
                             Diagnostic::error(
@@ -843,10 +864,10 @@ impl Inference {
             let last = extent.add_const(-1);
             let lo_ok =
                 r.lo.as_ref()
-                    .is_some_and(|lo| lo.members.iter().all(prove_nonneg));
+                    .is_some_and(|lo| lo.members.iter().all(|m| self.nonneg(m)));
             let hi_ok =
                 r.hi.as_ref()
-                    .is_some_and(|hi| hi.members.iter().all(|m| prove_le(m, &last)));
+                    .is_some_and(|hi| hi.members.iter().all(|m| self.nonneg(&last.sub(m))));
             if lo_ok && hi_ok {
                 continue;
             }
@@ -874,9 +895,28 @@ impl Inference {
             };
             diag = diag.with_secondary(read.span, format!("in this {}", self.verb));
             diag = match source {
-                ArraySource::Param(_) => diag.with_help(format!(
-                    "give the parameter a boundary mode, e.g. `{name}: ... @boundary(clamp)` (or zero, wrap, mirror), or clamp the index"
-                )),
+                ArraySource::Param(_) => {
+                    // a constant index past a size's minimum: the size
+                    // may be promised larger
+                    let hi = r.hi.as_ref().and_then(|b| match b.members.as_slice() {
+                        [m] => m.as_constant(),
+                        _ => None,
+                    });
+                    let size = extent.terms.first().filter(|_| {
+                        extent.terms.len() == 1 && extent.constant == 0
+                    });
+                    let promise = match (hi, size) {
+                        (Some(c), Some((Atom::Size(s), 1))) => format!(
+                            ", or require the size to be large enough: `where {} >= {}`",
+                            self.names[*s],
+                            c.saturating_add(1)
+                        ),
+                        _ => String::new(),
+                    };
+                    diag.with_help(format!(
+                        "give the parameter a boundary mode, e.g. `{name}: ... @boundary(clamp)` (or zero, wrap, mirror), or clamp the index{promise}"
+                    ))
+                }
                 ArraySource::Stage(_) => diag.with_help(format!(
                     "`{name}` is a result, so its extent is fixed by its declaration; clamp the index or read a range it covers"
                 )),

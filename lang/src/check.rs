@@ -12,8 +12,10 @@ use crate::span::Span;
 use crate::types::{Boundary, ScalarType};
 use std::collections::{HashMap, HashSet};
 
+mod constraints;
 mod recurrence;
 mod update;
+pub use constraints::size_minima;
 pub use recurrence::MAX_LAG;
 
 /// Checks every kernel of a file. Kernels containing syntax errors are
@@ -479,6 +481,7 @@ impl<'d> Checker<'d> {
                 .with_help("a kernel computes at least one array: `-> y: f32[N]`"),
             );
         }
+        let constraints = self.constraints(&k.constraints);
         let mut schedule_block: Option<Span> = None;
         let mut pending: Vec<ast::Directive> = Vec::new();
         for stmt in &k.body {
@@ -612,6 +615,7 @@ impl<'d> Checker<'d> {
             vars: std::mem::take(&mut self.vars),
             body: std::mem::take(&mut self.body),
             schedule,
+            constraints,
         })
     }
 

@@ -53,6 +53,22 @@ pub struct Kernel {
     pub body: Vec<Item>,
     /// The `schedule { ... }` block's directives, checked, in order.
     pub schedule: Vec<Directive>,
+    /// `where ...`: conditions on the sizes, checked when called.
+    pub constraints: Vec<Constraint>,
+}
+
+/// A size constraint: a condition on the sizes (docs/language.md, "Size
+/// constraints").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraint {
+    /// The condition (`bool`), of sizes and constants only.
+    pub expr: TExpr,
+    /// As written (normalized), for messages.
+    pub text: String,
+    /// The sizes it names, in order of appearance.
+    pub sizes: Vec<SizeId>,
+    /// Where it is written.
+    pub span: Span,
 }
 
 /// One directive of a kernel's `schedule` block: how a stage is computed.

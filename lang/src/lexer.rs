@@ -74,6 +74,8 @@ pub enum Tok {
     Init,
     #[token("for")]
     For,
+    #[token("where")]
+    Where,
     #[token("true")]
     True,
     #[token("false")]
@@ -155,6 +157,7 @@ impl std::fmt::Display for Tok {
             Tok::In => "in",
             Tok::Init => "init",
             Tok::For => "for",
+            Tok::Where => "where",
             Tok::True => "true",
             Tok::False => "false",
             Tok::Ident(s) | Tok::Int(s) | Tok::Float(s) => s,

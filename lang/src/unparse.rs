@@ -32,9 +32,15 @@ fn param(p: &Param) -> String {
 fn kernel(out: &mut String, k: &Kernel) {
     let params: Vec<String> = k.params.iter().map(param).collect();
     let results: Vec<String> = k.results.iter().map(param).collect();
+    let constraints: Vec<String> = k.constraints.iter().map(expr).collect();
+    let clause = if constraints.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", constraints.join(", "))
+    };
     let _ = writeln!(
         out,
-        "kernel {}({}) -> ({}) {{",
+        "kernel {}({}) -> ({}){clause} {{",
         k.name.name,
         params.join(", "),
         results.join(", ")

@@ -448,6 +448,27 @@ impl<'m> Lowerer<'m> {
                 .collect()
         };
         self.bind_sizes(&kparams);
+        // size constraints (`where C >= 4`), before any other check of the
+        // call: a result's extent may be negative only where they fail
+        let constraints: Vec<OpId> = self
+            .m
+            .block(kblock)
+            .ops
+            .iter()
+            .copied()
+            .filter(|&o| self.m.op(o).opcode == Opcode::Func(FuncOp::Check))
+            .collect();
+        for c in constraints {
+            let operands = self
+                .m
+                .op(c)
+                .operands
+                .clone()
+                .into_iter()
+                .map(|v| self.clone_pure(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.clone_op(c, body, operands);
+        }
         // result extents, checked before anything is written
         let mut flat = 0;
         for (r, &s) in results.iter().enumerate() {
@@ -737,7 +758,8 @@ impl<'m> Lowerer<'m> {
                 continue; // already cloned into the prologue
             }
             match d.opcode {
-                Opcode::Pj(PjOp::Return) => {}
+                // size constraints: in the prologue
+                Opcode::Pj(PjOp::Return) | Opcode::Func(FuncOp::Check) => {}
                 Opcode::Pj(PjOp::Size) => {
                     let name = d.attr("name").and_then(Attr::as_str).expect("verified");
                     let v = self.sizes[name];
