@@ -121,8 +121,8 @@ def ema():
     y[:, 0] = x[:, 0]
     for i in range(1, x.shape[1]):  # float32 throughout, as the kernel
         y[:, i] = alpha * x[:, i] + (f32(1.0) - alpha) * y[:, i - 1]
-    total = np.cumsum(x, axis=0, dtype=f32)
-    save("ema", x=x, alpha=np.array(alpha), expected_y=y, expected_total=total)
+    colsum = np.cumsum(x, axis=0, dtype=f32)
+    save("ema", x=x, alpha=np.array(alpha), expected_y=y, expected_colsum=colsum)
 
 
 def histogram():

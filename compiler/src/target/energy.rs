@@ -56,6 +56,10 @@ pub struct Cost {
     pub seconds: f64,
     /// What bounds the time: `compute`, `L1`, `L2`, `LLC` or `DRAM`.
     pub bound: &'static str,
+    /// Cycles spent waiting on loop-carried dependency chains: a
+    /// recurrence's running value, each element's operations one after
+    /// another (a floor under the compute time).
+    pub chain_cycles: f64,
 }
 
 impl Cost {
@@ -78,6 +82,7 @@ impl Cost {
         self.dram_bytes += o.dram_bytes;
         self.picojoules += o.picojoules;
         self.seconds += o.seconds;
+        self.chain_cycles += o.chain_cycles;
     }
 }
 
@@ -181,6 +186,9 @@ struct Node {
     ops: HashMap<String, f64>,
     instructions: f64,
     stores_to: Vec<String>,
+    /// Per iteration of this loop: the latency of its carried values'
+    /// dependency chain, where a carried value is also stored (a scan).
+    chain_cycles: f64,
 }
 
 struct Walker<'m> {
@@ -334,6 +342,7 @@ fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
         }
     }
     c.instructions += n.instructions * mult;
+    c.chain_cycles += n.chain_cycles * mult;
     for ch in &n.children {
         collect_ops(ch, mult, c);
     }
@@ -526,6 +535,7 @@ fn price(c: &mut Cost, p: &Profile) {
     let lanes = 4.0;
     let compute = (c.instructions / p.throughput.scalar_per_cycle)
         .max(vector_fp / (lanes * p.throughput.vector_fp_per_cycle))
+        .max(c.chain_cycles)
         / hz;
     let b = &p.bandwidth;
     let levels = [
@@ -594,6 +604,61 @@ fn op_energy(class: &str, p: &Profile) -> f64 {
             e.f64_add,
         ),
     }
+}
+
+/// The latency, in cycles, of one iteration's chain from a loop's carried
+/// values to what it yields for the next iteration, counting only carried
+/// values the body also stores (a recurrence's running value: the loop
+/// cannot run ahead of it; a reduction's accumulator is left to the
+/// throughput estimate). Latencies are typical of current cores: 3 for a
+/// floating add, subtract, min or max, 4 for a multiply or fma, 12 for a
+/// division, 20 for a math function, 1 for integer and other ops.
+fn carried_chain(m: &Module, body: BlockId) -> f64 {
+    let ops = &m.block(body).ops;
+    let Some(&last) = ops.last() else { return 0.0 };
+    let yielded = &m.op(last).operands;
+    let args = &m.block(body).args;
+    if yielded.is_empty() || args.len() != yielded.len() + 1 {
+        return 0.0;
+    }
+    let stored: std::collections::HashSet<ValueId> = ops
+        .iter()
+        .filter(|&&o| m.op(o).opcode == Opcode::Mem(MemOp::Store))
+        .map(|&o| m.op(o).operands[0])
+        .collect();
+    let mut dist: HashMap<ValueId, f64> = args[1..].iter().map(|&a| (a, 0.0)).collect();
+    for &o in ops {
+        let d = m.op(o);
+        let Some(from) = d
+            .operands
+            .iter()
+            .filter_map(|v| dist.get(v).copied())
+            .reduce(f64::max)
+        else {
+            continue;
+        };
+        let float = d
+            .results
+            .first()
+            .is_some_and(|&r| m.ty(r).elem().is_float());
+        let latency = match d.opcode {
+            Opcode::Arith(ArithOp::Div) if float => 12.0,
+            Opcode::Arith(ArithOp::Mul | ArithOp::Fma) if float => 4.0,
+            Opcode::Arith(ArithOp::Add | ArithOp::Sub | ArithOp::Min | ArithOp::Max) if float => {
+                3.0
+            }
+            Opcode::Math(_) => 20.0,
+            _ => 1.0,
+        };
+        for &r in &d.results {
+            dist.insert(r, from + latency);
+        }
+    }
+    yielded
+        .iter()
+        .filter(|v| stored.contains(v))
+        .filter_map(|v| dist.get(v).copied())
+        .fold(0.0, f64::max)
 }
 
 impl Walker<'_> {
@@ -684,6 +749,7 @@ impl Walker<'_> {
                 let mut p = path.to_vec();
                 p.push((trips, step as f64));
                 self.block(body, &mut child, depth + 1, &p);
+                child.chain_cycles = carried_chain(m, body);
                 node.children.push(child);
                 node.instructions += 2.0; // the loop's compare and branch, per entry
                 for &r in &d.results {
