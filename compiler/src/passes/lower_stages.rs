@@ -1126,11 +1126,11 @@ impl<'m> Lowerer<'m> {
         // a recurrence's scan loop is sequential; the loops outside it may
         // run in parallel
         let scan = crate::dialects::pj::recurrence(self.m, op);
-        let parallel = parallel && scan.is_none_or(|(dim, _)| dim != 0);
         if let Some(s) = scan.filter(|s| s.0 < rank - 1) {
             self.scan_nest(op, block, parallel, s);
             return;
         }
+        let parallel = parallel && scan.is_none_or(|(dim, _)| dim != 0);
         // `reduce_order = vector` also blocks rows: ROW_BLOCK rows share each
         // load of the reduction's row-invariant operands (matmul's `b`)
         let row_block = if order == ReduceOrder::Vector {

@@ -24,6 +24,11 @@ use crate::ir::{Attr, BlockId, OpId, OpSpec, Type, ValueId};
 /// larger lags read the stage's buffer.
 pub const MAX_CARRIED_LAG: i64 = 8;
 
+/// Columns per strip of a scan down the first dim run in parallel: 1 KiB
+/// of `f32` per row, sixteen cache lines the prefetcher follows from row
+/// to row.
+pub const STRIP_COLUMNS: i64 = 256;
+
 impl Lowerer<'_> {
     /// The innermost loops of recurrence `op` along its last dim `var`,
     /// over `[lo, hi)`: warm-up elements in the general code, then the
@@ -139,7 +144,9 @@ impl Lowerer<'_> {
     /// scan dim's first `max_lag` elements in the general code and the
     /// rest reading back without a test, each around the dims after it
     /// (whose innermost loop then vectorizes: its elements are
-    /// independent).
+    /// independent). A scan along the first dim runs in parallel over
+    /// strips of [`STRIP_COLUMNS`] columns instead, each strip scanning
+    /// every row.
     pub(super) fn scan_nest(
         &mut self,
         op: OpId,
@@ -147,7 +154,7 @@ impl Lowerer<'_> {
         parallel: bool,
         (dim, max_lag): (usize, i64),
     ) {
-        let bounds = self.mapped_operands(op);
+        let mut bounds = self.mapped_operands(op);
         let region = self.m.entry_block(op, 0);
         let vars = self.m.block(region).args.clone();
         let rank = vars.len();
@@ -156,6 +163,44 @@ impl Lowerer<'_> {
         let one = self.index_const(1);
         let mut blk = block;
         let mut loops = Vec::new();
+        if dim == 0 && parallel {
+            // strips of the last dim's columns, each scanning every row
+            let zero = self.index_const(0);
+            let (c0, c1) = (bounds[2 * rank - 2], bounds[2 * rank - 1]);
+            let n = self.bin(blk, ArithOp::Sub, c1, c0);
+            let n = self.bin(blk, ArithOp::Max, n, zero);
+            let strips = self.ceil_div(blk, zero, n, STRIP_COLUMNS);
+            let mut elems = self.index_const(STRIP_COLUMNS);
+            for p in bounds.chunks(2).take(rank - 1) {
+                let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
+                let e = self.bin(blk, ArithOp::Max, e, zero);
+                elems = self.bin(blk, ArithOp::Mul, elems, e);
+            }
+            let work = self.element_work(blk, region);
+            elems = self.bin(blk, ArithOp::Mul, elems, work);
+            let grain = self.grain(blk, elems);
+            let l = self.push(
+                blk,
+                OpSpec::new(Opcode::Loop(LoopOp::Parallel))
+                    .operands([zero, strips, grain])
+                    .regions(1)
+                    .loc(loc),
+            );
+            self.mark_scalar(op, l);
+            let inner = self.m.entry_block(l, 0);
+            let s = self
+                .m
+                .add_block_arg(inner, Type::INDEX, Some("strip".into()));
+            let width = self.index_const(STRIP_COLUMNS);
+            let first = self.bin(inner, ArithOp::Mul, s, width);
+            let a = self.bin(inner, ArithOp::Add, c0, first);
+            let b = self.bin(inner, ArithOp::Add, a, width);
+            let b = self.bin(inner, ArithOp::Min, b, c1);
+            bounds[2 * rank - 2] = a;
+            bounds[2 * rank - 1] = b;
+            loops.push(inner);
+            blk = inner;
+        }
         for k in 0..dim {
             let (lo, hi) = (bounds[2 * k], bounds[2 * k + 1]);
             let spec = if k == 0 && parallel {
