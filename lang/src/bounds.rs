@@ -716,7 +716,13 @@ impl Inference {
         self.vars.clear();
         self.reductions.clear();
         self.consumer = None;
-        for rv in &u.vars {
+        self.bind_ranges(k, &u.vars);
+    }
+
+    /// Binds each variable of a reduction (or update) to its range, in
+    /// order, and records the known ranges around what follows.
+    fn bind_ranges(&mut self, k: &Kernel, vars: &[ReduceVar]) {
+        for rv in vars {
             self.walk(k, &rv.lo);
             self.walk(k, &rv.hi);
             let lo = self.range(&rv.lo).lo;
@@ -742,19 +748,7 @@ impl Inference {
             TExprKind::Reduce { vars, body, .. } => {
                 let saved = self.vars.clone();
                 let depth = self.reductions.len();
-                for rv in vars {
-                    self.walk(k, &rv.lo);
-                    self.walk(k, &rv.hi);
-                    let lo = self.range(&rv.lo).lo;
-                    let hi = self.range(&rv.hi).hi.map(|b| b.map(|m| m.add_const(-1)));
-                    if let (Some(lo), Some(hi)) = (&lo, &hi) {
-                        self.reductions.push(Interval {
-                            lo: lo.clone(),
-                            hi: hi.clone(),
-                        });
-                    }
-                    self.vars.insert(rv.var, Range { lo, hi });
-                }
+                self.bind_ranges(k, vars);
                 self.walk(k, body);
                 self.vars = saved;
                 self.reductions.truncate(depth);

@@ -2000,27 +2000,8 @@ impl<'d> Checker<'d> {
                 );
                 return self.poison(span, expected.unwrap_or(ScalarType::F32));
             }
-            let range = rv.range.as_ref().map(|(lo, hi)| {
-                let mut chk = |e: &ast::Expr| {
-                    let t = self.expr(e, Some(ScalarType::I64));
-                    if t.ty != ScalarType::I64 && !self.is_poisoned(&t) {
-                        self.error(
-                            Diagnostic::error(
-                                format!("a reduction bound must be i64, found {}", t.ty),
-                                e.span,
-                            )
-                            .with_help("convert with `i64(e)`"),
-                        );
-                    }
-                    t
-                };
-                (chk(lo), chk(hi))
-            });
-            let v = self.vars.len();
-            self.vars.push(VarDecl {
-                name: rv.name.name.clone(),
-                span: rv.name.span,
-            });
+            let range = self.range_bounds(rv, "a reduction");
+            let v = self.declare_var(&rv.name);
             self.locals.push((rv.name.name.clone(), v));
             rvars.push((v, range, rv.name.span));
         }
@@ -2081,6 +2062,32 @@ impl<'d> Checker<'d> {
             ty,
             span,
         }
+    }
+
+    /// The checked bounds of `rv`'s range, if written (`i64` each), for
+    /// `what` ("a reduction", "an update").
+    fn range_bounds(&mut self, rv: &ast::ReduceVar, what: &str) -> Option<(TExpr, TExpr)> {
+        let (lo, hi) = rv.range.as_ref()?;
+        let mut chk = |e: &ast::Expr| {
+            let t = self.expr(e, Some(ScalarType::I64));
+            if t.ty != ScalarType::I64 && !self.is_poisoned(&t) {
+                self.error(
+                    Diagnostic::error(format!("{what} bound must be i64, found {}", t.ty), e.span)
+                        .with_help("convert with `i64(e)`"),
+                );
+            }
+            t
+        };
+        Some((chk(lo), chk(hi)))
+    }
+
+    /// A new index or reduction variable.
+    fn declare_var(&mut self, name: &ast::Ident) -> VarId {
+        self.vars.push(VarDecl {
+            name: name.name.clone(),
+            span: name.span,
+        });
+        self.vars.len() - 1
     }
 
     /// The extent of a reduction variable written without a range: the

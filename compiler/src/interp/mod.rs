@@ -529,6 +529,19 @@ struct Filling {
 /// what a compiled kernel of that size runs, but a bound on hostile loops.
 const STEPS_PER_ELEMENT: u64 = 256;
 
+/// Steps `point` to the next one of the box `bounds` (half-open per dim)
+/// in row-major order; `false` after the last.
+fn next_point(point: &mut [i64], bounds: &[(i64, i64)]) -> bool {
+    for k in (0..point.len()).rev() {
+        point[k] += 1;
+        if point[k] < bounds[k].1 {
+            return true;
+        }
+        point[k] = bounds[k].0;
+    }
+    false
+}
+
 /// What running a block produced.
 enum Exit {
     /// `pj.yield`
@@ -1075,18 +1088,8 @@ impl Interp<'_> {
                     Exit::Yield(s) => self.filling.data.push(s),
                     _ => unreachable!("verified: stages end in pj.yield"),
                 }
-                // next point, row-major
-                let mut k = point.len();
-                loop {
-                    if k == 0 {
-                        break 'outer;
-                    }
-                    k -= 1;
-                    point[k] += 1;
-                    if point[k] < bounds[k].1 {
-                        break;
-                    }
-                    point[k] = bounds[k].0;
+                if !next_point(&mut point, &bounds) {
+                    break 'outer;
                 }
             }
         }
@@ -1171,17 +1174,8 @@ impl Interp<'_> {
             }
             t.data[flat] =
                 arith::eval_binary(combine, t.data[flat], value).expect("add/min/max cannot fail");
-            let mut k = point.len();
-            loop {
-                if k == 0 {
-                    return Ok(t);
-                }
-                k -= 1;
-                point[k] += 1;
-                if point[k] < bounds[k].1 {
-                    break;
-                }
-                point[k] = bounds[k].0;
+            if !next_point(&mut point, &bounds) {
+                return Ok(t);
             }
         }
     }
@@ -1249,17 +1243,8 @@ impl Interp<'_> {
                 _ => unreachable!("verified: reductions end in pj.yield"),
             };
             acc = arith::eval_binary(combine, acc, term).expect("add/mul/min/max cannot fail");
-            let mut k = point.len();
-            loop {
-                if k == 0 {
-                    return Ok(acc);
-                }
-                k -= 1;
-                point[k] += 1;
-                if point[k] < bounds[k].1 {
-                    break;
-                }
-                point[k] = bounds[k].0;
+            if !next_point(&mut point, &bounds) {
+                return Ok(acc);
             }
         }
     }

@@ -1190,7 +1190,7 @@ impl<'m> Lowerer<'m> {
                 (pair[0], pair[1])
             };
             let spec = if k == 0 && parallel {
-                let mut elems = match panel_blocks {
+                let elems = match panel_blocks {
                     Some(per) if blocked => {
                         let rb = self.index_const(row_block);
                         self.bin(blk, ArithOp::Mul, per, rb)
@@ -1198,15 +1198,7 @@ impl<'m> Lowerer<'m> {
                     _ if blocked => self.index_const(row_block),
                     _ => one,
                 };
-                for p in bounds.chunks(2).skip(1) {
-                    let zero = self.index_const(0);
-                    let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
-                    let e = self.bin(blk, ArithOp::Max, e, zero);
-                    elems = self.bin(blk, ArithOp::Mul, elems, e);
-                }
-                let work = self.element_work(blk, region);
-                elems = self.bin(blk, ArithOp::Mul, elems, work);
-                let grain = self.grain(blk, elems);
+                let grain = self.iteration_grain(blk, elems, &bounds[2..], region);
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([lo_k, hi_k, grain])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([lo_k, hi_k, one])
@@ -2805,6 +2797,28 @@ impl<'m> Lowerer<'m> {
             total = self.bin(block, ArithOp::Add, total, work);
         }
         total
+    }
+
+    /// The grain of a parallel loop each of whose iterations computes
+    /// `base` times the elements of the `(lo, ub)` pairs `inner` of a
+    /// stage with value `region`.
+    fn iteration_grain(
+        &mut self,
+        blk: BlockId,
+        base: ValueId,
+        inner: &[ValueId],
+        region: BlockId,
+    ) -> ValueId {
+        let zero = self.index_const(0);
+        let mut elems = base;
+        for p in inner.chunks(2) {
+            let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
+            let e = self.bin(blk, ArithOp::Max, e, zero);
+            elems = self.bin(blk, ArithOp::Mul, elems, e);
+        }
+        let work = self.element_work(blk, region);
+        let elems = self.bin(blk, ArithOp::Mul, elems, work);
+        self.grain(blk, elems)
     }
 
     /// The grain of a parallel loop whose iterations each compute about

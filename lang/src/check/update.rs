@@ -5,7 +5,7 @@
 use super::{CAST_HELP, Checker, mentions};
 use crate::ast::{self, ReduceOp};
 use crate::diagnostic::Diagnostic;
-use crate::hir::{ArraySource, Const, ReduceVar, TExpr, TExprKind, Update, VarDecl};
+use crate::hir::{ArraySource, Const, ReduceVar, TExpr, TExprKind, Update};
 use crate::span::Span;
 use crate::types::ScalarType;
 
@@ -98,39 +98,21 @@ impl Checker<'_> {
                     .with_help("pick another name"),
                 );
             }
-            let range = rv.range.as_ref().map(|(lo, hi)| {
-                if let Some(v) = vars
+            if let Some((lo, hi)) = &rv.range
+                && let Some(v) = vars
                     .iter()
                     .find(|o| mentions(lo, &o.name.name) || mentions(hi, &o.name.name))
-                {
-                    self.error(Diagnostic::error(
-                        format!(
-                            "the range of `{}` uses `{}`, a variable of the same update",
-                            rv.name.name, v.name.name
-                        ),
-                        lo.span.to(hi.span),
-                    ));
-                }
-                let mut chk = |e: &ast::Expr| {
-                    let t = self.expr(e, Some(ScalarType::I64));
-                    if t.ty != ScalarType::I64 && !self.is_poisoned(&t) {
-                        self.error(
-                            Diagnostic::error(
-                                format!("an update bound must be i64, found {}", t.ty),
-                                e.span,
-                            )
-                            .with_help("convert with `i64(e)`"),
-                        );
-                    }
-                    t
-                };
-                (chk(lo), chk(hi))
-            });
-            let v = self.vars.len();
-            self.vars.push(VarDecl {
-                name: rv.name.name.clone(),
-                span: rv.name.span,
-            });
+            {
+                self.error(Diagnostic::error(
+                    format!(
+                        "the range of `{}` uses `{}`, a variable of the same update",
+                        rv.name.name, v.name.name
+                    ),
+                    lo.span.to(hi.span),
+                ));
+            }
+            let range = self.range_bounds(rv, "an update");
+            let v = self.declare_var(&rv.name);
             bound.push((v, range, rv.name.span));
         }
         for (v, _, _) in &bound {

@@ -86,11 +86,7 @@ impl Lowerer<'_> {
         for lag in 1..=max_lag {
             let back = self.index_const(lag);
             let at = self.bin(block, ArithOp::Sub, warm, back);
-            let mut operands = vec![buf];
-            for (d, &v) in vars.iter().enumerate() {
-                let i = if d == rank - 1 { at } else { self.map[&v] };
-                operands.push(self.bin(block, ArithOp::Sub, i, origin[d]));
-            }
+            let operands = self.element_operands(block, (buf, &origin), vars, (rank - 1, at));
             carried.push(
                 self.value(
                     block,
@@ -170,15 +166,8 @@ impl Lowerer<'_> {
             let n = self.bin(blk, ArithOp::Sub, c1, c0);
             let n = self.bin(blk, ArithOp::Max, n, zero);
             let strips = self.ceil_div(blk, zero, n, STRIP_COLUMNS);
-            let mut elems = self.index_const(STRIP_COLUMNS);
-            for p in bounds.chunks(2).take(rank - 1) {
-                let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
-                let e = self.bin(blk, ArithOp::Max, e, zero);
-                elems = self.bin(blk, ArithOp::Mul, elems, e);
-            }
-            let work = self.element_work(blk, region);
-            elems = self.bin(blk, ArithOp::Mul, elems, work);
-            let grain = self.grain(blk, elems);
+            let width = self.index_const(STRIP_COLUMNS);
+            let grain = self.iteration_grain(blk, width, &bounds[..2 * rank - 2], region);
             let l = self.push(
                 blk,
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel))
@@ -204,16 +193,7 @@ impl Lowerer<'_> {
         for k in 0..dim {
             let (lo, hi) = (bounds[2 * k], bounds[2 * k + 1]);
             let spec = if k == 0 && parallel {
-                let mut elems = one;
-                for p in bounds.chunks(2).skip(1) {
-                    let zero = self.index_const(0);
-                    let e = self.bin(blk, ArithOp::Sub, p[1], p[0]);
-                    let e = self.bin(blk, ArithOp::Max, e, zero);
-                    elems = self.bin(blk, ArithOp::Mul, elems, e);
-                }
-                let work = self.element_work(blk, region);
-                elems = self.bin(blk, ArithOp::Mul, elems, work);
-                let grain = self.grain(blk, elems);
+                let grain = self.iteration_grain(blk, one, &bounds[2..], region);
                 OpSpec::new(Opcode::Loop(LoopOp::Parallel)).operands([lo, hi, grain])
             } else {
                 OpSpec::new(Opcode::Loop(LoopOp::For)).operands([lo, hi, one])
@@ -269,6 +249,24 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A load's operands for the element of the stage in `buf` (its first
+    /// at `origin`) at the current index variables `vars`, but at `at`
+    /// along `dim`.
+    fn element_operands(
+        &mut self,
+        block: BlockId,
+        (buf, origin): (ValueId, &[ValueId]),
+        vars: &[ValueId],
+        (dim, at): (usize, ValueId),
+    ) -> Vec<ValueId> {
+        let mut operands = vec![buf];
+        for (d, &v) in vars.iter().enumerate() {
+            let i = if d == dim { at } else { self.map[&v] };
+            operands.push(self.bin(block, ArithOp::Sub, i, origin[d]));
+        }
+        operands
+    }
+
     /// A `pj.prior` of the stage being lowered: a carried value, or the
     /// element `lag` back along the scan dim from the stage's buffer
     /// (past the first elements, in [`Lowerer::scan_nest`]'s steady loop:
@@ -296,11 +294,7 @@ impl Lowerer<'_> {
         let back = self.index_const(lag);
         let at = self.bin(block, ArithOp::Sub, self.map[&vars[dim]], back);
         if self.steady {
-            let mut operands = vec![buf];
-            for (d, &v) in vars.iter().enumerate() {
-                let i = if d == dim { at } else { self.map[&v] };
-                operands.push(self.bin(block, ArithOp::Sub, i, origin[d]));
-            }
+            let operands = self.element_operands(block, (buf, &origin), &vars, (dim, at));
             return self.value(
                 block,
                 OpSpec::new(Opcode::Mem(MemOp::Load))
@@ -314,11 +308,7 @@ impl Lowerer<'_> {
         // inside the stage's elements computed so far: from its first one
         // to the current one
         let at = self.bin(block, ArithOp::Max, at, origin[dim]);
-        let mut operands = vec![buf];
-        for (d, &v) in vars.iter().enumerate() {
-            let i = if d == dim { at } else { self.map[&v] };
-            operands.push(self.bin(block, ArithOp::Sub, i, origin[d]));
-        }
+        let operands = self.element_operands(block, (buf, &origin), &vars, (dim, at));
         let earlier = self.value(
             block,
             OpSpec::new(Opcode::Mem(MemOp::Load))
