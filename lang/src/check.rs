@@ -1963,17 +1963,7 @@ impl<'d> Checker<'d> {
         let scope = self.locals.len();
         let mut rvars = Vec::new();
         for rv in vars {
-            if self.globals.contains_key(&rv.name.name)
-                || self.locals.iter().any(|(n, _)| *n == rv.name.name)
-            {
-                self.error(
-                    Diagnostic::error(
-                        format!("reduction variable `{}` shadows another name", rv.name.name),
-                        rv.name.span,
-                    )
-                    .with_help("pick another name"),
-                );
-            }
+            self.refuse_shadowing(&rv.name, "reduction");
             // the IR computes every range of one reduction before its loops
             let earlier: Vec<&str> = vars
                 .iter()
@@ -2079,6 +2069,20 @@ impl<'d> Checker<'d> {
             t
         };
         Some((chk(lo), chk(hi)))
+    }
+
+    /// Reports a `what` variable whose name is taken in the kernel.
+    fn refuse_shadowing(&mut self, name: &ast::Ident, what: &str) {
+        if self.globals.contains_key(&name.name) || self.locals.iter().any(|(n, _)| *n == name.name)
+        {
+            self.error(
+                Diagnostic::error(
+                    format!("{what} variable `{}` shadows another name", name.name),
+                    name.span,
+                )
+                .with_help("pick another name"),
+            );
+        }
     }
 
     /// A new index or reduction variable.

@@ -1157,16 +1157,10 @@ impl Interp<'_> {
             for (k, &i) in index.iter().enumerate() {
                 let local = i - t.origin[k];
                 if !(0..t.shape[k] as i64).contains(&local) {
-                    let valid: Vec<String> = t
-                        .origin
-                        .iter()
-                        .zip(&t.shape)
-                        .map(|(o, s)| format!("{o}..{}", o + *s as i64))
-                        .collect();
                     return Err(InterpError::OutOfBounds {
                         array: name,
                         index,
-                        valid: format!("[{}]", valid.join(", ")),
+                        valid: t.valid_region(),
                         at: self.at(op),
                     });
                 }
@@ -1275,12 +1269,6 @@ impl Interp<'_> {
                     None => {
                         let index: Vec<i64> =
                             d.operands[1..].iter().map(|&v| self.index(v)).collect();
-                        let valid: Vec<String> = t
-                            .origin
-                            .iter()
-                            .zip(&t.shape)
-                            .map(|(o, s)| format!("{o}..{}", o + *s as i64))
-                            .collect();
                         return Err(InterpError::OutOfBounds {
                             array: self
                                 .names
@@ -1288,7 +1276,7 @@ impl Interp<'_> {
                                 .cloned()
                                 .unwrap_or_else(|| "?".into()),
                             index,
-                            valid: format!("[{}]", valid.join(", ")),
+                            valid: t.valid_region(),
                             at: self.at(op),
                         });
                     }

@@ -18,6 +18,17 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// The indices it holds, for messages: `[0..4, -1..7]`.
+    pub fn valid_region(&self) -> String {
+        let dims: Vec<String> = self
+            .origin
+            .iter()
+            .zip(&self.shape)
+            .map(|(o, s)| format!("{o}..{}", o + *s as i64))
+            .collect();
+        format!("[{}]", dims.join(", "))
+    }
+
     /// A zero-origin array. Panics if `data` does not match `shape`.
     pub fn new(elem: ScalarType, shape: Vec<usize>, data: Vec<Scalar>) -> Tensor {
         assert_eq!(

@@ -87,17 +87,7 @@ impl Checker<'_> {
         let scope = self.locals.len();
         let mut bound = Vec::new();
         for rv in vars {
-            if self.globals.contains_key(&rv.name.name)
-                || self.locals.iter().any(|(n, _)| *n == rv.name.name)
-            {
-                self.error(
-                    Diagnostic::error(
-                        format!("update variable `{}` shadows another name", rv.name.name),
-                        rv.name.span,
-                    )
-                    .with_help("pick another name"),
-                );
-            }
+            self.refuse_shadowing(&rv.name, "update");
             if let Some((lo, hi)) = &rv.range
                 && let Some(v) = vars
                     .iter()
