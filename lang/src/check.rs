@@ -380,6 +380,15 @@ fn is_literal_like(e: &ast::Expr) -> bool {
     }
 }
 
+/// An access of `name` (rank `rank`) written with `given` indices.
+fn index_count_error(name: &str, rank: usize, given: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("`{name}` has {rank} dims, but {given} indices are given"),
+        span,
+    )
+    .with_label(format!("expected {rank} indices"))
+}
+
 const CAST_HELP: &str =
     "the language has no implicit conversions: convert with a cast such as `f32(e)` or `i32(e)`";
 
@@ -1634,17 +1643,7 @@ impl<'d> Checker<'d> {
             ix.push(t);
         }
         if indices.len() != rank {
-            self.error(
-                Diagnostic::error(
-                    format!(
-                        "`{}` has {rank} dims, but {} indices are given",
-                        array.name,
-                        indices.len()
-                    ),
-                    span,
-                )
-                .with_label(format!("expected {rank} indices")),
-            );
+            self.error(index_count_error(&array.name, rank, indices.len(), span));
             return self.poison(span, elem);
         }
         if bad {
@@ -2014,29 +2013,10 @@ impl<'d> Checker<'d> {
         }
         let mut out = Vec::new();
         for (v, range, vspan) in rvars {
-            let (lo, hi, inferred) = match range {
-                Some((lo, hi)) => (lo, hi, false),
-                None => match self.infer_extent(v, &[&body], vspan, "reduction") {
-                    Some(extent) => (
-                        TExpr {
-                            kind: TExprKind::Const(Const::Int(0)),
-                            ty: ScalarType::I64,
-                            span: vspan,
-                        },
-                        extent,
-                        true,
-                    ),
-                    None => {
-                        return self.poison(span, body.ty);
-                    }
-                },
-            };
-            out.push(ReduceVar {
-                var: v,
-                lo,
-                hi,
-                inferred,
-            });
+            match self.resolve_range(v, range, &[&body], vspan, "reduction") {
+                Some(rv) => out.push(rv),
+                None => return self.poison(span, body.ty),
+            }
         }
         let ty = if op.is_arg() {
             ScalarType::I64
@@ -2069,6 +2049,36 @@ impl<'d> Checker<'d> {
             t
         };
         Some((chk(lo), chk(hi)))
+    }
+
+    /// Variable `v`'s range: as written, or `0..` the extent of the dims it
+    /// indexes directly in `bodies` (`None`, reported, when that fails).
+    fn resolve_range(
+        &mut self,
+        v: VarId,
+        range: Option<(TExpr, TExpr)>,
+        bodies: &[&TExpr],
+        vspan: Span,
+        what: &str,
+    ) -> Option<ReduceVar> {
+        let (lo, hi, inferred) = match range {
+            Some((lo, hi)) => (lo, hi, false),
+            None => {
+                let extent = self.infer_extent(v, bodies, vspan, what)?;
+                let zero = TExpr {
+                    kind: TExprKind::Const(Const::Int(0)),
+                    ty: ScalarType::I64,
+                    span: vspan,
+                };
+                (zero, extent, true)
+            }
+        };
+        Some(ReduceVar {
+            var: v,
+            lo,
+            hi,
+            inferred,
+        })
     }
 
     /// Reports a `what` variable whose name is taken in the kernel.

@@ -76,16 +76,7 @@ impl Checker<'_> {
             return self.poison(span, elem);
         }
         if indices.len() != rank {
-            self.error(
-                Diagnostic::error(
-                    format!(
-                        "`{name}` has {rank} dims, but {} indices are given",
-                        indices.len()
-                    ),
-                    span,
-                )
-                .with_label(format!("expected {rank} indices")),
-            );
+            self.error(super::index_count_error(&name, rank, indices.len(), span));
             return self.poison(span, elem);
         }
         let mut scan: Vec<(usize, i64)> = Vec::new();

@@ -5,7 +5,7 @@
 use super::{CAST_HELP, Checker, mentions};
 use crate::ast::{self, ReduceOp};
 use crate::diagnostic::Diagnostic;
-use crate::hir::{ArraySource, Const, ReduceVar, TExpr, TExprKind, Update};
+use crate::hir::{ArraySource, TExpr, TExprKind, Update};
 use crate::span::Span;
 use crate::types::ScalarType;
 
@@ -122,16 +122,12 @@ impl Checker<'_> {
         let value = self.expr(value, Some(elem));
         self.locals.truncate(scope);
         if indices.len() != rank {
-            self.error(
-                Diagnostic::error(
-                    format!(
-                        "`{name}` has {rank} dims, but {} indices are given",
-                        indices.len()
-                    ),
-                    target.span,
-                )
-                .with_label(format!("expected {rank} indices")),
-            );
+            self.error(super::index_count_error(
+                name,
+                rank,
+                indices.len(),
+                target.span,
+            ));
             return;
         }
         if value.ty != elem && !self.is_poisoned(&value) {
@@ -180,27 +176,10 @@ impl Checker<'_> {
         let mut out = Vec::new();
         let bodies: Vec<&TExpr> = ix.iter().chain([&value]).collect();
         for (v, range, vspan) in bound {
-            let (lo, hi, inferred) = match range {
-                Some((lo, hi)) => (lo, hi, false),
-                None => match self.infer_extent(v, &bodies, vspan, "update") {
-                    Some(extent) => (
-                        TExpr {
-                            kind: TExprKind::Const(Const::Int(0)),
-                            ty: ScalarType::I64,
-                            span: vspan,
-                        },
-                        extent,
-                        true,
-                    ),
-                    None => return,
-                },
-            };
-            out.push(ReduceVar {
-                var: v,
-                lo,
-                hi,
-                inferred,
-            });
+            match self.resolve_range(v, range, &bodies, vspan, "update") {
+                Some(rv) => out.push(rv),
+                None => return,
+            }
         }
         self.stages[stage].updates.push(Update {
             op: kind,

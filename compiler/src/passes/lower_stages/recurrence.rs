@@ -180,7 +180,6 @@ impl Lowerer<'_> {
             let s = self
                 .m
                 .add_block_arg(inner, Type::INDEX, Some("strip".into()));
-            let width = self.index_const(STRIP_COLUMNS);
             let first = self.bin(inner, ArithOp::Mul, s, width);
             let a = self.bin(inner, ArithOp::Add, c0, first);
             let b = self.bin(inner, ArithOp::Add, a, width);
