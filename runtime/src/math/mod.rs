@@ -1,9 +1,28 @@
 //! Elementary functions for generated code. They are the functions the
 //! reference interpreter evaluates, so native results agree with it
-//! exactly: Rust's `std` ones for `log`, `tanh`, `pow` and `f64` `exp`;
-//! the `libm` crate's for the trigonometric functions, `erf`, `log1p` and
-//! `expm1`; and `f32` `exp`, which is picojoule's own ([`expf`]) so that
-//! vector code can compute it inline, bit for bit.
+//! exactly.
+//!
+//! On `f32`, every function is picojoule's own, written once over
+//! [`lanes::Lanes`] — IEEE adds, multiplies, divides, comparisons and bit
+//! operations, no fused multiply-add — and instantiated here on one `f32`
+//! ([`lanes::Scalar`]) and by each backend on vectors, inline: the same
+//! operations in the same order, so the same bits on every machine, in
+//! every backend, scalar or vector. Their accuracy is measured in
+//! `runtime/tests/accuracy.rs` and stated in docs/language.md.
+//!
+//! On `f64`: Rust's `std` for `exp`, `log`, `tanh` and
+//! `pow` (the host's libm), the `libm` crate's (musl's algorithms) for the
+//! rest.
+
+pub mod erf;
+pub mod exp;
+pub mod lanes;
+pub mod log;
+pub mod pow;
+pub mod trig;
+
+pub use exp::expf_consts;
+use lanes::Scalar;
 
 macro_rules! unary {
     ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
@@ -13,37 +32,6 @@ macro_rules! unary {
             x.$f()
         }
     )*};
-}
-
-/// The constants of [`expf`], shared with the code generators that
-/// emit it inline (which must perform the same operations in the same
-/// order on them).
-pub mod expf_consts {
-    /// Inputs above this give `inf`; clamped here so `2^n` stays finite.
-    pub const HI: f32 = 89.0;
-    /// Inputs below this give `0`.
-    pub const LO: f32 = -104.0;
-    /// `log2(e)`.
-    pub const LOG2E: f32 = std::f32::consts::LOG2_E;
-    /// `1.5 * 2^23`: adding and subtracting it rounds to the nearest integer,
-    /// and the sum's low mantissa bits hold that integer.
-    pub const ROUND: f32 = 12_582_912.0;
-    /// `ln 2` in two parts (Cody-Waite): `C1` has 9 significant bits, so
-    /// `k * C1` is exact for `|k| < 2^15`.
-    pub const C1: f32 = 0.693_359_4;
-    /// The rest of `ln 2`: `ln 2 = C1 + C2` to about 2^-35.
-    pub const C2: f32 = -2.121_944_4e-4;
-    /// The minimax polynomial for `(e^r - 1 - r) / r^2` on `|r| <= ln2/2`,
-    /// highest degree first (Cephes `expf`, S. L. Moshier).
-    pub const P: [f32; 6] = [
-        1.987_569_1e-4,
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        // Cephes' 5.0000001201e-1, which rounds to 0.5 in f32
-        0.5,
-    ];
 }
 
 /// `e^x` on `f32`, picojoule's definition: within 1 ulp of the exact value
@@ -57,23 +45,7 @@ pub mod expf_consts {
 /// bits (`2^(k/2) * 2^(k - k/2)`), so results that fall in the subnormal
 /// range are rounded once.
 pub fn expf(x: f32) -> f32 {
-    use expf_consts::*;
-    // NaN stays NaN
-    let x = x.clamp(LO, HI);
-    let t = x * LOG2E + ROUND;
-    let k = t - ROUND;
-    let n = t.to_bits() as i32 - ROUND.to_bits() as i32;
-    let r = (x - k * C1) - k * C2;
-    let mut p = P[0];
-    for c in &P[1..] {
-        p = p * r + c;
-    }
-    let p = p * (r * r) + r + 1.0;
-    let n1 = n >> 1;
-    let n2 = n - n1;
-    let s1 = f32::from_bits(((n1 + 127) << 23) as u32);
-    let s2 = f32::from_bits(((n2 + 127) << 23) as u32);
-    p * s1 * s2
+    exp::exp(&mut Scalar, x)
 }
 
 /// [`expf`] with its multiply-adds fused (`f32::mul_add`, rounded once):
@@ -111,16 +83,35 @@ pub extern "C" fn pj_rt_expf(x: f32) -> f32 {
 
 unary!(
     pj_rt_exp: f64 => exp,
-    pj_rt_logf: f32 => ln,
     pj_rt_log: f64 => ln,
-    pj_rt_tanhf: f32 => tanh,
     pj_rt_tanh: f64 => tanh,
 );
 
-/// Functions computed by the `libm` crate (musl's algorithms): the same
-/// bits on every machine, operating system and backend. Their accuracy,
-/// measured against a reference in higher precision (`tests/math_accuracy.rs`
-/// and docs/language.md), is musl's: within 1 ulp.
+/// picojoule's `f32` functions (over [`lanes::Lanes`]), as C symbols.
+macro_rules! own_f32 {
+    ($($name:ident => $f:path),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($f), "` on one `f32`.")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(x: f32) -> f32 {
+            $f(&mut Scalar, x)
+        }
+    )*};
+}
+
+own_f32!(
+    pj_rt_logf => log::log,
+    pj_rt_log1pf => log::log1p,
+    pj_rt_tanhf => exp::tanh,
+    pj_rt_expm1f => exp::expm1,
+    pj_rt_sinf => trig::sin,
+    pj_rt_cosf => trig::cos,
+    pj_rt_tanf => trig::tan,
+    pj_rt_erff => erf::erf,
+);
+
+/// `f64` functions computed by the `libm` crate (musl's algorithms): the
+/// same bits on every machine, operating system and backend; within 1 ulp
+/// (measured against mpmath by `python/tests/test_math.py`).
 macro_rules! from_libm {
     ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
         #[doc = concat!("`", stringify!($f), "` (the `libm` crate) on `", stringify!($t), "`.")]
@@ -132,24 +123,18 @@ macro_rules! from_libm {
 }
 
 from_libm!(
-    pj_rt_sinf: f32 => sinf,
     pj_rt_sin: f64 => sin,
-    pj_rt_cosf: f32 => cosf,
     pj_rt_cos: f64 => cos,
-    pj_rt_tanf: f32 => tanf,
     pj_rt_tan: f64 => tan,
-    pj_rt_erff: f32 => erff,
     pj_rt_erf: f64 => erf,
-    pj_rt_log1pf: f32 => log1pf,
     pj_rt_log1p: f64 => log1p,
-    pj_rt_expm1f: f32 => expm1f,
     pj_rt_expm1: f64 => expm1,
 );
 
-/// `atan2(y, x)` on `f32` (the `libm` crate): the angle of `(x, y)`.
+/// `atan2(y, x)` on `f32` ([`trig::atan2`]): the angle of `(x, y)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_atan2f(y: f32, x: f32) -> f32 {
-    libm::atan2f(y, x)
+    trig::atan2(&mut Scalar, y, x)
 }
 
 /// `atan2(y, x)` on `f64` (the `libm` crate).
@@ -158,10 +143,10 @@ pub extern "C" fn pj_rt_atan2(y: f64, x: f64) -> f64 {
     libm::atan2(y, x)
 }
 
-/// `x^y` on `f32`.
+/// `x^y` on `f32` ([`pow::pow`]).
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_powf(x: f32, y: f32) -> f32 {
-    x.powf(y)
+    pow::pow(&mut Scalar, x, y)
 }
 
 /// `x^y` on `f64`.

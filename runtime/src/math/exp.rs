@@ -1,0 +1,155 @@
+//! `exp`, `expm1` and `tanh` on `f32`: one Cody-Waite reduction and one
+//! polynomial (Cephes' `expf`, S. L. Moshier) shared by all three.
+
+use super::lanes::{Lanes, ROUND};
+
+/// The constants of [`exp`], shared with the code generators that emit it
+/// inline (which must perform the same operations in the same order on
+/// them).
+pub mod expf_consts {
+    /// Inputs above this give `inf`; clamped here so `2^n` stays finite.
+    pub const HI: f32 = 89.0;
+    /// Inputs below this give `0`.
+    pub const LO: f32 = -104.0;
+    /// `log2(e)`.
+    pub const LOG2E: f32 = std::f32::consts::LOG2_E;
+    /// `1.5 * 2^23`: adding and subtracting it rounds to the nearest integer,
+    /// and the sum's low mantissa bits hold that integer.
+    pub const ROUND: f32 = super::ROUND;
+    /// `ln 2` in two parts (Cody-Waite): `C1` has 9 significant bits, so
+    /// `k * C1` is exact for `|k| < 2^15`.
+    pub const C1: f32 = 0.693_359_4;
+    /// The rest of `ln 2`: `ln 2 = C1 + C2` to about 2^-35.
+    pub const C2: f32 = -2.121_944_4e-4;
+    /// The minimax polynomial for `(e^r - 1 - r) / r^2` on `|r| <= ln2/2`,
+    /// highest degree first (Cephes `expf`, S. L. Moshier).
+    pub const P: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        // Cephes' 5.0000001201e-1, which rounds to 0.5 in f32
+        0.5,
+    ];
+}
+
+use expf_consts::*;
+
+/// `x = k ln2 + r`: `(k as a float, k's bits, r)`, `|r| <= ln2/2`.
+fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::I, L::F) {
+    let log2e = l.f(LOG2E);
+    let round = l.f(ROUND);
+    let t = l.mul(x, log2e);
+    let t = l.add(t, round);
+    let k = l.sub(t, round);
+    let n = l.rounded_int(t);
+    let c1 = l.f(C1);
+    let kc1 = l.mul(k, c1);
+    let r = l.sub(x, kc1);
+    let c2 = l.f(C2);
+    let kc2 = l.mul(k, c2);
+    let r = l.sub(r, kc2);
+    (k, n, r)
+}
+
+/// `e^r - 1` for the reduced `r`: `r + r^2 P(r)`.
+fn expm1_reduced<L: Lanes>(l: &mut L, r: L::F) -> L::F {
+    let p = l.horner(r, &P);
+    let rr = l.mul(r, r);
+    let p = l.mul(p, rr);
+    l.add(p, r)
+}
+
+/// `2^n` for `-126 <= n <= 127`, from exponent bits.
+fn pow2<L: Lanes>(l: &mut L, n: L::I) -> L::F {
+    let bias = l.i(127);
+    let e = l.iadd(n, bias);
+    let e = l.shl(e, 23);
+    l.float(e)
+}
+
+/// `e^x` on `f32`, picojoule's definition: within 1 ulp of the exact value
+/// on normal results (measured: never over 0.99 ulp, 90% correctly
+/// rounded), `inf` above 88.72, `0` at and below -103.97, NaN for NaN.
+///
+/// `x = k ln2 + r` with `k` an integer and `|r| <= ln2/2`; `e^r` by a
+/// degree-7 polynomial; `2^k` as two powers of two built from exponent
+/// bits (`2^(k/2) * 2^(k - k/2)`), so results that fall in the subnormal
+/// range are rounded once.
+pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let x = l.clamp(x, LO, HI);
+    let (_, n, r) = reduce(l, x);
+    let em1 = expm1_reduced(l, r);
+    let one = l.f(1.0);
+    let p = l.add(em1, one);
+    let n1 = l.sra(n, 1);
+    let n2 = l.isub(n, n1);
+    let s1 = pow2(l, n1);
+    let s2 = pow2(l, n2);
+    let p = l.mul(p, s1);
+    l.mul(p, s2)
+}
+
+/// `e^x - 1` on `f32`: `2^k (e^r - 1) + (2^k - 1)` with `e^r - 1` from
+/// [`exp`]'s polynomial, computed as `2 (2^(k-1) (e^r - 1) + (2^(k-1) -
+/// 1/2))` so that `2^(k-1)` is finite up to `k = 128`. `x` itself below
+/// 2^-25 in magnitude (where it is the correctly rounded result; this also
+/// keeps the sign of zero); `-1` below -26, `inf` above 88.72.
+pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let xc = l.clamp(x, -26.0, HI);
+    let (_, n, r) = reduce(l, xc);
+    let em1 = expm1_reduced(l, r);
+    let one = l.i(1);
+    let n1 = l.isub(n, one);
+    let s = pow2(l, n1);
+    let half = l.f(0.5);
+    let sm = l.sub(s, half);
+    let y = l.mul(em1, s);
+    let y = l.add(y, sm);
+    let y = l.add(y, y);
+    let ax = l.abs(x);
+    let tiny = l.f(2f32.powi(-25));
+    let is_tiny = l.lt(ax, tiny);
+    l.select(is_tiny, x, y)
+}
+
+/// Below this, [`tanh`] uses its odd polynomial; above, `exp`.
+const TANH_SMALL: f32 = 0.625;
+
+/// `(tanh x - x) / x^3` as a polynomial in `x^2` on `|x| <= 0.625`,
+/// highest degree first (runtime/tools/fit_math.py).
+const TANH_T: [f32; 6] = [
+    0.002_142_962,
+    -0.008_177_399,
+    0.021_700_703,
+    -0.053_946_763,
+    0.133_332_06,
+    -0.333_333_3,
+];
+
+/// `tanh x` on `f32`: `x` below 2^-12 in magnitude, `x + x^3 T(x^2)` below
+/// 0.625, else `1 - 2 / (e^(2|x|) + 1)` with the sign of `x`.
+pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let z = l.mul(x, x);
+    let t = l.horner(z, &TANH_T);
+    let xz = l.mul(x, z);
+    let t = l.mul(xz, t);
+    let small = l.add(x, t);
+    let ax = l.abs(x);
+    let ax2 = l.add(ax, ax);
+    let e = exp(l, ax2);
+    let one = l.f(1.0);
+    let e1 = l.add(e, one);
+    let two = l.f(2.0);
+    let q = l.div(two, e1);
+    let big = l.sub(one, q);
+    let big = l.copysign(big, x);
+    let bound = l.f(TANH_SMALL);
+    let is_small = l.lt(ax, bound);
+    let r = l.select(is_small, small, big);
+    // below 2^-12, `x` (`x^3/3` is under a quarter ulp): keeps `-0`'s sign
+    let tiny = l.f(1.0 / 4096.0);
+    let is_tiny = l.lt(ax, tiny);
+    l.select(is_tiny, x, r)
+}

@@ -1,0 +1,156 @@
+//! `pow` on `f32`: `2^(y log2|x|)`, with `log2|x|`, the product and `2^t`
+//! computed in `f64` lanes so that the one rounding to `f32` at the end is
+//! nearly the only error, then the cases C99 defines (zeros, infinities,
+//! NaN, negative bases) chosen per lane.
+
+use super::lanes::{Lanes, ROUND};
+use super::log::split_any;
+
+/// `1.5 * 2^52`: adding and subtracting it rounds an `f64` below 2^51 in
+/// magnitude to the nearest integer.
+const ROUND_F64: f64 = 6_755_399_441_055_744.0;
+
+/// `1 / ln 2`
+const LOG2_E: f64 = std::f64::consts::LOG2_E;
+
+/// `2^r = e^(r ln2)` for `|r| <= 1/2`: the Taylor coefficients `ln2^k / k!`,
+/// highest degree first, to degree 10 (the next term is below 2^-42).
+const EXP2: [f64; 11] = {
+    let ln2 = std::f64::consts::LN_2;
+    let mut c = [1.0; 11];
+    let mut k = 1;
+    while k < 11 {
+        c[10 - k] = c[11 - k] * ln2 / k as f64;
+        k += 1;
+    }
+    c
+};
+
+/// `log m` for `m = 1 + f` in `[sqrt(1/2), sqrt(2))`: `2 atanh(s)`,
+/// `s = f / (2 + f)` (below 0.172), as `s (2 + z (2/3 + z (2/5 + ...)))`,
+/// `z = s^2`, to `z^7`: the next term is below 2^-44 of the sum.
+fn log_mantissa<L: Lanes>(l: &mut L, f: L::D) -> L::D {
+    let two = l.d(2.0);
+    let den = l.dadd(f, two);
+    let s = l.ddiv(f, den);
+    let z = l.dmul(s, s);
+    let mut p = l.d(2.0 / 15.0);
+    for k in (0..7).rev() {
+        let pz = l.dmul(p, z);
+        let c = l.d(2.0 / (2 * k + 1) as f64);
+        p = l.dadd(pz, c);
+    }
+    l.dmul(s, p)
+}
+
+/// `r` rounded to the nearest integer (ties to even), for `|r| < 2^51`.
+fn round_f64<L: Lanes>(l: &mut L, r: L::D) -> L::D {
+    let m = l.d(ROUND_F64);
+    let t = l.dadd(r, m);
+    l.dsub(t, m)
+}
+
+/// `x^y` on `f32`: within 1 ulp (the `f64` part is good to about 2^-40,
+/// so nearly all of the error is the final rounding).
+pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
+    let ax = l.abs(x);
+    let (f, e) = split_any(l, ax);
+    let [p, k, t, ky, kh] = l.in_f64([f, e, y], |l, [f, e, y]| {
+        // t = y log2|x|, k = round(t), p = 2^(t - k)
+        let lm = log_mantissa(l, f);
+        let c = l.d(LOG2_E);
+        let lm = l.dmul(lm, c);
+        let log2x = l.dadd(e, lm);
+        let t = l.dmul(y, log2x);
+        let k = round_f64(l, t);
+        let r = l.dsub(t, k);
+        let mut p = l.d(EXP2[0]);
+        for &c in &EXP2[1..] {
+            let pr = l.dmul(p, r);
+            let c = l.d(c);
+            p = l.dadd(pr, c);
+        }
+        // y and y/2 rounded to integers: whether y is an integer, and odd
+        let ky = round_f64(l, y);
+        let half = l.d(0.5);
+        let h = l.dmul(y, half);
+        let kh = round_f64(l, h);
+        [p, k, t, ky, kh]
+    });
+    // p 2^k, in two factors so that 2^k may be subnormal or 2^128
+    let round = l.f(ROUND);
+    let kr = l.add(k, round);
+    let n = l.rounded_int(kr);
+    let n1 = l.sra(n, 1);
+    let n2 = l.isub(n, n1);
+    let mut r = p;
+    for half in [n1, n2] {
+        let bias = l.i(127);
+        let b = l.iadd(half, bias);
+        let b = l.shl(b, 23);
+        let s = l.float(b);
+        r = l.mul(r, s);
+    }
+    // beyond the exponent range (and where `k` is not meaningful)
+    let zero = l.f(0.0);
+    let one = l.f(1.0);
+    let inf = l.f(f32::INFINITY);
+    let nan = l.f(f32::NAN);
+    let top = l.f(128.0);
+    let over = l.lt(top, t);
+    let r = l.select(over, inf, r);
+    let bottom = l.f(-151.0);
+    let under = l.lt(t, bottom);
+    let r = l.select(under, zero, r);
+    // y an integer (every f32 from 2^24 on is an even one), and odd
+    let ay = l.abs(y);
+    let big = l.f(16_777_216.0);
+    let y_big = l.le(big, ay);
+    let y_round = l.eq(ky, y);
+    let y_int = l.or(y_big, y_round);
+    let half = l.f(0.5);
+    let halfy = l.mul(y, half);
+    let y_even = l.eq(kh, halfy);
+    let y_not_even = l.not(y_even);
+    let y_odd = l.and(y_int, y_not_even);
+    let y_small = l.not(y_big);
+    let y_odd = l.and(y_odd, y_small);
+    // a negative finite base needs an integer exponent
+    let x_neg = l.lt(x, zero);
+    let ninf = l.f(f32::NEG_INFINITY);
+    let x_finite = l.lt(ninf, x);
+    let y_frac = l.not(y_int);
+    let bad = l.and(x_neg, x_finite);
+    let bad = l.and(bad, y_frac);
+    let r = l.select(bad, nan, r);
+    // |x| = 0 or inf: 0, 1 or inf by the sign of y
+    let y_neg = l.lt(y, zero);
+    let y_zero = l.eq(y, zero);
+    let small_case = l.select(y_neg, inf, zero);
+    let x_zero = l.eq(ax, zero);
+    let r = l.select(x_zero, small_case, r);
+    let large_case = l.select(y_neg, zero, inf);
+    let x_inf = l.eq(ax, inf);
+    let r = l.select(x_inf, large_case, r);
+    // the sign: a negative base (-0 too) to an odd power
+    let sx = l.copysign(one, x);
+    let x_signed = l.lt(sx, zero);
+    let flip = l.and(x_signed, y_odd);
+    let rb = l.bits(r);
+    let sign = l.i(i32::MIN);
+    let nb = l.ixor(rb, sign);
+    let neg = l.float(nb);
+    let r = l.select(flip, neg, r);
+    // NaN base: NaN (unless y is 0, below)
+    let x_num = l.eq(x, x);
+    let x_nan = l.not(x_num);
+    let r = l.select(x_nan, x, r);
+    // 1 whatever the other operand: x = 1, y = 0, and x = -1 with y = ±inf
+    let ay_inf = l.eq(ay, inf);
+    let unit = l.eq(ax, one);
+    let unit_inf = l.and(unit, ay_inf);
+    let x_one = l.eq(x, one);
+    let ones = l.or(unit_inf, x_one);
+    let ones = l.or(ones, y_zero);
+    l.select(ones, one, r)
+}

@@ -1,0 +1,260 @@
+//! `sin`, `cos`, `tan` and `atan2` on `f32`.
+//!
+//! `sin`, `cos`, `tan`: `x = k pi/2 + r` with `|r| <= pi/4` by a six-part
+//! Cody-Waite reduction (79 bits of `pi/2`; every product `k * part` is
+//! exact for `|k| < 2^13`), then minimax polynomials for `sin r` and `cos r`
+//! chosen and signed by `k mod 4`. Above [`REDUCE_MAX`] in magnitude the
+//! reduction would lose bits, and those lanes go to musl's functions with
+//! their full-range (Payne-Hanek) reduction — a branch the vector code takes
+//! only when some lane needs it.
+
+use super::lanes::{Fallback, Lanes, ROUND};
+
+/// The largest magnitude reduced here; beyond it, musl's functions.
+pub const REDUCE_MAX: f32 = 8192.0;
+
+/// `pi/2` as a sum of six `f32`s, the first five with 11 significant bits
+/// (runtime/tools/fit_math.py's split), together within 2^-91 of `pi/2`.
+const PIO2: [f32; 6] = [
+    1.570_312_5,
+    4.837_513e-4,
+    7.549_533_6e-8,
+    2.563_283e-12,
+    6.125_742e-17,
+    -2.508_278_8e-20,
+];
+
+/// `2/pi`
+const TWO_OVER_PI: f32 = std::f32::consts::FRAC_2_PI;
+
+/// `(sin r - r) / r^3` as a polynomial in `r^2` on `|r| <= pi/4`, highest
+/// degree first (runtime/tools/fit_math.py).
+const SIN_S: [f32; 3] = [-1.951_528_4e-4, 8.332_16e-3, -0.166_666_55];
+
+/// `(cos r - 1 + r^2/2) / r^4` as a polynomial in `r^2` on `|r| <= pi/4`.
+const COS_C: [f32; 3] = [2.443_315_7e-5, -1.388_731_6e-3, 0.041_666_646];
+
+/// `(r, r_lo, n)`: `x = n pi/2 + r + r_lo` with `r_lo` below half an ulp
+/// of `r`, `n` as an integer (only its low bits are used), for `|x| <=
+/// REDUCE_MAX`. `x - k P1 - k P2` is exact (every term a multiple of the
+/// last one's lowest bit, the sum below 2^24 of them); subtracting `k P3`
+/// and `k P4` keeps what each rounding loses (Knuth's two-sum), so a
+/// result near a multiple of `pi/2`, where the subtractions cancel, and one
+/// far from it, where they round, are both kept to about 2^-48 of `r`.
+fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::I) {
+    let c = l.f(TWO_OVER_PI);
+    let round = l.f(ROUND);
+    let t = l.mul(x, c);
+    let t = l.add(t, round);
+    let k = l.sub(t, round);
+    let n = l.rounded_int(t);
+    let mut kp = PIO2
+        .map(|part| {
+            let p = l.f(part);
+            l.mul(k, p)
+        })
+        .into_iter();
+    let mut next = || kp.next().expect("six parts");
+    let r = l.sub(x, next());
+    let r = l.sub(r, next());
+    let (r, e3) = two_diff(l, r, next());
+    let (r, e4) = two_diff(l, r, next());
+    let lo = l.add(e3, e4);
+    let lo = l.sub(lo, next());
+    let lo = l.sub(lo, next());
+    (r, lo, n)
+}
+
+/// `(s, e)` with `s = a - b` rounded and `s + e = a - b` exactly.
+fn two_diff<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
+    let s = l.sub(a, b);
+    let v = l.sub(s, a);
+    let sv = l.sub(s, v);
+    let ea = l.sub(a, sv);
+    let eb = l.add(b, v);
+    let e = l.sub(ea, eb);
+    (s, e)
+}
+
+/// `sin(r + lo)` for `|r| <= pi/4`, `z = r^2`: `r + (r z S(z) + lo)`.
+fn sin_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
+    let s = l.horner(z, &SIN_S);
+    let rz = l.mul(r, z);
+    let s = l.mul(rz, s);
+    let s = l.add(s, lo);
+    l.add(r, s)
+}
+
+/// `cos(r + lo)` for `|r| <= pi/4`, `z = r^2`: `w = 1 - z/2` plus what
+/// rounding `w` lost, plus `z^2 C(z) - r lo` (musl's `__cosdf`
+/// arrangement).
+fn cos_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
+    let half = l.f(0.5);
+    let hz = l.mul(z, half);
+    let one = l.f(1.0);
+    let w = l.sub(one, hz);
+    let lost = l.sub(one, w);
+    let lost = l.sub(lost, hz);
+    let c = l.horner(z, &COS_C);
+    let zz = l.mul(z, z);
+    let c = l.mul(zz, c);
+    let rlo = l.mul(r, lo);
+    let c = l.sub(c, rlo);
+    let tail = l.add(lost, c);
+    l.add(w, tail)
+}
+
+/// Whether bit `bit` of `n` is set, as a mask, and that bit moved to the
+/// sign position.
+fn quadrant_bit<L: Lanes>(l: &mut L, n: L::I, bit: u32) -> (L::M, L::I) {
+    let one = l.i(1 << bit);
+    let b = l.iand(n, one);
+    let sign = l.shl(b, 31 - bit);
+    // a float whose sign is that bit: below zero exactly when it is set
+    let onef = l.f(1.0);
+    let ob = l.bits(onef);
+    let s = l.ior(ob, sign);
+    let s = l.float(s);
+    let zero = l.f(0.0);
+    (l.lt(s, zero), sign)
+}
+
+/// `a` negated where `sign` (a sign bit) is set.
+fn flip<L: Lanes>(l: &mut L, a: L::F, sign: L::I) -> L::F {
+    let b = l.bits(a);
+    let b = l.ixor(b, sign);
+    l.float(b)
+}
+
+/// Below this in magnitude, `sin x` and `tan x` round to `x` (their next
+/// terms, `x^3/6` and `x^3/3`, are under a quarter ulp of `x`).
+const TINY: f32 = 1.0 / 4096.0;
+
+/// `x` itself where it is tiny (which also keeps the sign of zero).
+fn tiny_is_itself<L: Lanes>(l: &mut L, x: L::F, v: L::F) -> L::F {
+    let ax = l.abs(x);
+    let tiny = l.f(TINY);
+    let is_tiny = l.lt(ax, tiny);
+    l.select(is_tiny, x, v)
+}
+
+/// Lanes beyond [`REDUCE_MAX`] (and infinities) go to `f`.
+fn finish<L: Lanes>(l: &mut L, x: L::F, fast: L::F, f: Fallback) -> L::F {
+    let ax = l.abs(x);
+    let max = l.f(REDUCE_MAX);
+    let slow = l.lt(max, ax);
+    l.slow_lanes(slow, fast, f, x)
+}
+
+/// `sin x`, and `cos x` as `sin` a quadrant on.
+fn sin_or_cos<L: Lanes>(l: &mut L, x: L::F, cos: bool) -> L::F {
+    let (r, lo, n) = reduce(l, x);
+    let n = if cos {
+        let one = l.i(1);
+        l.iadd(n, one)
+    } else {
+        n
+    };
+    let z = l.mul(r, r);
+    let s = sin_kernel(l, r, lo, z);
+    let c = cos_kernel(l, r, lo, z);
+    let (odd, _) = quadrant_bit(l, n, 0);
+    let v = l.select(odd, c, s);
+    let (_, negate) = quadrant_bit(l, n, 1);
+    let v = flip(l, v, negate);
+    let v = if cos { v } else { tiny_is_itself(l, x, v) };
+    finish(l, x, v, if cos { Fallback::Cos } else { Fallback::Sin })
+}
+
+/// `sin x` on `f32` (radians).
+pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    sin_or_cos(l, x, false)
+}
+
+/// `cos x` on `f32` (radians).
+pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    sin_or_cos(l, x, true)
+}
+
+/// `tan x` on `f32`: `sin r / cos r`, or `-cos r / sin r` in odd quadrants.
+pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let (r, lo, n) = reduce(l, x);
+    let z = l.mul(r, r);
+    let s = sin_kernel(l, r, lo, z);
+    let c = cos_kernel(l, r, lo, z);
+    let (odd, sign) = quadrant_bit(l, n, 0);
+    let num = l.select(odd, c, s);
+    let den = l.select(odd, s, c);
+    let t = l.div(num, den);
+    let t = flip(l, t, sign);
+    let t = tiny_is_itself(l, x, t);
+    finish(l, x, t, Fallback::Tan)
+}
+
+/// `atan t` on `[0, 1]`: `(atan t - t) / t^3` as a polynomial in `t^2`,
+/// highest degree first (runtime/tools/fit_math.py).
+const ATAN_A: [f32; 9] = [
+    -0.001_793_622_7,
+    0.010_914_611,
+    -0.031_177_856,
+    0.057_957_605,
+    -0.084_034_51,
+    0.109_521_86,
+    -0.142_642_42,
+    0.199_985_49,
+    -0.333_333,
+];
+
+/// `pi/2` and `pi` as `f32` plus the `f32` nearest the rest.
+const PIO2_HI_LO: (f32, f32) = (1.570_796_4, -4.371_139e-8);
+const PI: (f32, f32) = (std::f32::consts::PI, -8.742_278e-8);
+
+/// `hi - a`, with `hi + lo` the constant: `(hi - a) + lo`.
+fn minus<L: Lanes>(l: &mut L, c: (f32, f32), a: L::F) -> L::F {
+    let hi = l.f(c.0);
+    let d = l.sub(hi, a);
+    let lo = l.f(c.1);
+    l.add(d, lo)
+}
+
+/// `atan2(y, x)` on `f32`: the angle of the point `(x, y)` in `[-pi, pi]`.
+/// `t = min(|x|, |y|) / max(|x|, |y|)` in `[0, 1]`; `atan t` by an odd
+/// polynomial; then `pi/2 - a` where
+/// `|y| > |x|`, `pi - a` where `x` is negative (its sign bit: `-0` too),
+/// and the sign of `y`. Both zero: `0` or `pi`; both infinite: `pi/4` or
+/// `3pi/4`, as C99.
+pub fn atan2<L: Lanes>(l: &mut L, y: L::F, x: L::F) -> L::F {
+    let ax = l.abs(x);
+    let ay = l.abs(y);
+    let swap = l.lt(ax, ay);
+    let num = l.select(swap, ax, ay);
+    let den = l.select(swap, ay, ax);
+    let t = l.div(num, den);
+    let zero = l.f(0.0);
+    let both_zero = l.eq(den, zero);
+    let t = l.select(both_zero, zero, t);
+    let inf = l.f(f32::INFINITY);
+    let x_inf = l.eq(ax, inf);
+    let y_inf = l.eq(ay, inf);
+    let both_inf = l.and(x_inf, y_inf);
+    let one = l.f(1.0);
+    let t = l.select(both_inf, one, t);
+    let z = l.mul(t, t);
+    let p = l.horner(z, &ATAN_A);
+    let tz = l.mul(t, z);
+    let p = l.mul(tz, p);
+    let a = l.add(t, p);
+    // `|x| == |y|` (both infinite too): `pi/4` rounded, which the
+    // polynomial misses by an ulp at its end
+    let diagonal = l.eq(t, one);
+    let pio4 = l.f(std::f32::consts::FRAC_PI_4);
+    let a = l.select(diagonal, pio4, a);
+    let from_y = minus(l, PIO2_HI_LO, a);
+    let a = l.select(swap, from_y, a);
+    // `x`'s sign bit as a comparison: `copysign(1, x) < 0`
+    let sx = l.copysign(one, x);
+    let x_neg = l.lt(sx, zero);
+    let from_left = minus(l, PI, a);
+    let a = l.select(x_neg, from_left, a);
+    l.copysign(a, y)
+}
