@@ -1,7 +1,7 @@
 """The elementary functions against mpmath at 40 digits, through every
 backend: each within the ulps docs/language.md states, in f64 and f32,
-and every backend giving the interpreter's bits (they call one
-implementation)."""
+and every backend giving the interpreter's bits (one definition, which
+vector code computes inline and scalar code calls)."""
 
 import math
 
@@ -15,12 +15,15 @@ mpmath.mp.dps = 40
 
 # name, picojoule call, mpmath reference, input range, stated ulps (f64, f32)
 UNARY = [
-    ("sin", "sin(x[i])", mpmath.sin, (-1e4, 1e4), (1.0, 1.0)),
-    ("cos", "cos(x[i])", mpmath.cos, (-1e4, 1e4), (1.0, 1.0)),
-    ("tan", "tan(x[i])", mpmath.tan, (-1e4, 1e4), (1.0, 1.0)),
-    ("erf", "erf(x[i])", mpmath.erf, (-6.0, 6.0), (1.0, 1.0)),
+    ("sin", "sin(x[i])", mpmath.sin, (-1e4, 1e4), (1.0, 1.5)),
+    ("cos", "cos(x[i])", mpmath.cos, (-1e4, 1e4), (1.0, 1.5)),
+    ("tan", "tan(x[i])", mpmath.tan, (-1e4, 1e4), (1.0, 3.0)),
+    ("erf", "erf(x[i])", mpmath.erf, (-6.0, 6.0), (1.0, 1.5)),
     ("log1p", "log1p(x[i])", lambda v: mpmath.log(1 + v), (-0.999, 1e6), (1.0, 1.0)),
-    ("expm1", "expm1(x[i])", mpmath.expm1, (-50.0, 80.0), (1.0, 1.0)),
+    ("expm1", "expm1(x[i])", mpmath.expm1, (-50.0, 80.0), (1.0, 2.0)),
+    ("log", "log(x[i])", mpmath.log, (1e-30, 1e30), (1.0, 1.0)),
+    # f64 tanh is the host C library's: glibc's measures 1.66 ulp here
+    ("tanh", "tanh(x[i])", mpmath.tanh, (-12.0, 12.0), (2.0, 1.5)),
 ]
 
 
@@ -63,9 +66,27 @@ def test_atan2_is_within_its_stated_ulps_in_every_quadrant(dtype):
     got = k(y, x)
     worst = max(ulps(g, mpmath.atan2(mpmath.mpf(float(a)), mpmath.mpf(float(b))), dtype)
                 for a, b, g in zip(y, x, got))
-    assert worst <= 1.5, f"atan2 {t}: {float(worst):.3f} ulp"
+    assert worst <= (1.5 if dtype == np.float64 else 2.0), f"atan2 {t}: {float(worst):.3f} ulp"
     np.testing.assert_array_equal(k(np.array([0.0, -0.0, 1.0], dtype), np.array([-1.0, -1.0, 0.0], dtype)),
                                   np.array([math.pi, -math.pi, math.pi / 2], dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_pow_is_within_one_ulp_and_follows_c99(dtype):
+    t = "f64" if dtype == np.float64 else "f32"
+    k = pj.kernel(f"kernel k(x: {t}[N], y: {t}[N]) -> p: {t}[N] {{ p[i] = pow(x[i], y[i]); }}")
+    rng = np.random.default_rng(5)
+    x = np.exp(rng.uniform(-20, 20, 3000)).astype(dtype)
+    y = rng.uniform(-4, 4, 3000).astype(dtype)
+    got = k(x, y)
+    worst = max(ulps(g, mpmath.power(mpmath.mpf(float(a)), mpmath.mpf(float(b))), dtype)
+                for a, b, g in zip(x, y, got) if np.isfinite(g) and g != 0)
+    assert worst <= 1.0, f"pow {t}: {float(worst):.3f} ulp"
+    # NumPy's answers at the C99 special cases
+    xs = np.array([np.nan, 1.0, -1.0, 0.0, -0.0, -0.0, -2.0, -2.0, np.inf, -np.inf], dtype)
+    ys = np.array([0.0, np.nan, np.inf, -3.0, -3.0, 3.0, 3.0, 0.5, -1.0, 3.0], dtype)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(k(xs, ys), np.power(xs, ys))
 
 
 def test_a_float_function_of_an_integer_says_to_convert():

@@ -1,16 +1,18 @@
 //! `math` dialect: elementary functions. `abs` takes any number (wrapping
-//! for the most negative integer); the others take floats. `exp` on `f32`
-//! is picojoule's own (`pj_runtime::math::expf`: within 1 ulp, the same
-//! bits on every machine and backend, computable inline in vector code);
-//! `log`, `tanh`, `pow` and `f64` `exp` are the host's libm, so they agree
-//! with NumPy to a few ulps, not bit for bit; `sin`, `cos`, `tan`, `atan2`,
-//! `erf`, `log1p` and `expm1` are the `libm` crate's (musl's algorithms),
-//! the same bits on every machine. All of these are calls into the runtime
-//! ([`crate::codegen::runtime::math_symbol`]), which the interpreter makes
-//! too.
+//! for the most negative integer); the others take floats. On `f32`, every
+//! function is picojoule's own (`pj_runtime::math`: written once over
+//! lanes, within 1-3 ulp, the same bits on every machine and backend,
+//! computable inline in vector code); on `f64`, `log`, `tanh`, `pow` and
+//! `exp` are the host's libm, so they agree with NumPy to a few ulps, not
+//! bit for bit; the other `f64`
+//! functions are the `libm` crate's (musl's algorithms), the same bits on
+//! every machine. The interpreter calls the runtime's functions
+//! ([`crate::codegen::runtime::math_symbol`]); so does scalar code, except
+//! `f32` `exp`, which is inline.
 //!
 //! On vectors (see [`lanewise`]): `abs`, `sqrt`, `floor`, `ceil` on float
-//! lanes and `exp` on `f32` lanes, lane by lane with the scalar semantics.
+//! lanes and every function on `f32` lanes, lane by lane with the scalar
+//! semantics.
 //!
 //! `exp` on `f32` with `{fused = true}` (set by the `contract` pass under
 //! `--fast-math=contract`) is `pj_runtime::math::expf_fused`: the same
@@ -20,6 +22,7 @@
 use super::arith::Scalar;
 use super::{check, dialect_ops};
 use crate::ir::{Module, OpId, ScalarType, Type};
+use pj_runtime::math::lanes::Lanes;
 
 dialect_ops!(
     /// Ops of the `math` dialect.
@@ -67,22 +70,58 @@ impl MathOp {
 }
 
 /// Whether `op` applies lane by lane to vectors of `elem` (what the
-/// vectorizers may produce and the backends must encode).
+/// vectorizers may produce and the backends must encode): `abs`, `sqrt`,
+/// `floor`, `ceil` on floats; on `f32`, every function (picojoule defines
+/// them over lanes: `pj_runtime::math`).
 pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
     match op {
         MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => elem.is_float(),
-        MathOp::Exp => elem == ScalarType::F32,
-        MathOp::Log
+        MathOp::Exp
+        | MathOp::Log
         | MathOp::Tanh
-        | MathOp::Pow
         | MathOp::Sin
         | MathOp::Cos
         | MathOp::Tan
         | MathOp::Atan2
         | MathOp::Erf
         | MathOp::Log1p
-        | MathOp::Expm1 => false,
+        | MathOp::Expm1
+        | MathOp::Pow => elem == ScalarType::F32,
     }
+}
+
+/// `op` on lanes of `f32`, as picojoule defines it (`pj_runtime::math`):
+/// what each backend's vector code computes, through its own [`Lanes`]
+/// (one instruction per operation), and what the energy model counts
+/// ([`lane_ops`]). `None` for the single instructions
+/// (`abs`, `sqrt`, `floor`, `ceil`). `exp` is here to be counted: the
+/// backends emit their own copies of its operations, tuned per target.
+pub fn on_lanes<L: Lanes>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
+    use pj_runtime::math::{erf, exp, log, pow, trig};
+    Some(match op {
+        MathOp::Sin => trig::sin(l, args[0]),
+        MathOp::Cos => trig::cos(l, args[0]),
+        MathOp::Tan => trig::tan(l, args[0]),
+        MathOp::Atan2 => trig::atan2(l, args[0], args[1]),
+        MathOp::Log => log::log(l, args[0]),
+        MathOp::Log1p => log::log1p(l, args[0]),
+        MathOp::Expm1 => exp::expm1(l, args[0]),
+        MathOp::Tanh => exp::tanh(l, args[0]),
+        MathOp::Erf => erf::erf(l, args[0]),
+        MathOp::Exp => exp::exp(l, args[0]),
+        MathOp::Pow => pow::pow(l, args[0], args[1]),
+        MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => return None,
+    })
+}
+
+/// How many operations one vector of `op` performs in picojoule's
+/// definition ([`on_lanes`], counted by running it: constants and the
+/// rarely taken scalar fallback not included); `None` where it is not
+/// defined over lanes.
+pub fn lane_ops(op: MathOp) -> Option<u32> {
+    let mut count = pj_runtime::math::lanes::OpCount::default();
+    on_lanes(&mut count, op, &[(), ()])?;
+    Some(count.ops)
 }
 
 /// Whether `op` (a `math` op) computes with fused multiply-adds: an `f32`
@@ -162,13 +201,11 @@ pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
             Scalar::F32(x) => Scalar::F32(pj_runtime::math::expf(x)),
             a => f!(a, |x| x.exp()),
         },
-        MathOp::Log => f!(a, |x| x.ln()),
         MathOp::Sqrt => f!(a, |x| x.sqrt()),
-        MathOp::Tanh => f!(a, |x| x.tanh()),
         MathOp::Floor => f!(a, |x| x.floor()),
         MathOp::Ceil => f!(a, |x| x.ceil()),
         MathOp::Pow => match (a, args[1]) {
-            (Scalar::F32(x), Scalar::F32(y)) => Scalar::F32(x.powf(y)),
+            (Scalar::F32(x), Scalar::F32(y)) => Scalar::F32(rt::pj_rt_powf(x, y)),
             (Scalar::F64(x), Scalar::F64(y)) => Scalar::F64(x.powf(y)),
             (x, y) => panic!("math.pow on {x:?}, {y:?} (unverified IR)"),
         },
@@ -179,6 +216,8 @@ pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
             (Scalar::F64(y), Scalar::F64(x)) => Scalar::F64(rt::pj_rt_atan2(y, x)),
             (y, x) => panic!("math.atan2 on {y:?}, {x:?} (unverified IR)"),
         },
+        MathOp::Log => f2(a, rt::pj_rt_logf, rt::pj_rt_log),
+        MathOp::Tanh => f2(a, rt::pj_rt_tanhf, rt::pj_rt_tanh),
         MathOp::Sin => f2(a, rt::pj_rt_sinf, rt::pj_rt_sin),
         MathOp::Cos => f2(a, rt::pj_rt_cosf, rt::pj_rt_cos),
         MathOp::Tan => f2(a, rt::pj_rt_tanf, rt::pj_rt_tan),

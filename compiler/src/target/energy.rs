@@ -854,16 +854,31 @@ impl Walker<'_> {
             Opcode::Math(mo) => {
                 let ty = m.ty(d.results[0]);
                 let lanes = ty.lanes().unwrap_or(1) as f64;
-                let name = match mo {
-                    MathOp::Sqrt => "sqrt",
-                    MathOp::Abs | MathOp::Floor | MathOp::Ceil => "add",
-                    other => other.mnemonic(),
-                };
-                *node
-                    .ops
-                    .entry(format!("{} {name}", ty.elem().name()))
-                    .or_insert(0.0) += lanes;
-                node.instructions += if name == "add" { 1.0 } else { 10.0 * lanes };
+                let elem = ty.elem().name();
+                match (ty.lanes(), crate::dialects::math::lane_ops(mo)) {
+                    (vector, Some(n)) => {
+                        // the definition's own operations, one instruction
+                        // each per vector; on scalars, a call (but `exp`'s
+                        // inline copy) around them
+                        *node.ops.entry(format!("{elem} add")).or_insert(0.0) +=
+                            lanes * f64::from(n);
+                        let call = if vector.is_some() || mo == MathOp::Exp {
+                            0.0
+                        } else {
+                            10.0
+                        };
+                        node.instructions += f64::from(n) + call;
+                    }
+                    _ => {
+                        let name = match mo {
+                            MathOp::Sqrt => "sqrt",
+                            MathOp::Abs | MathOp::Floor | MathOp::Ceil => "add",
+                            other => other.mnemonic(),
+                        };
+                        *node.ops.entry(format!("{elem} {name}")).or_insert(0.0) += lanes;
+                        node.instructions += if name == "add" { 1.0 } else { 10.0 * lanes };
+                    }
+                }
             }
             Opcode::Vector(_) => node.instructions += 1.0,
             Opcode::Func(FuncOp::Check) => node.instructions += 2.0,

@@ -9,7 +9,8 @@
 //! Semantics follow `dialects::arith` exactly: integer `div`/`rem` check for
 //! zero and never trap on `MIN / -1`; float-to-integer casts saturate; float
 //! `min`/`max` are IEEE `minimum`/`maximum` (Cranelift's `fmin`/`fmax`);
-//! transcendental functions call the runtime's, which are the interpreter's.
+//! transcendental functions call the runtime's, which are the interpreter's,
+//! or on `f32x4` compute its definition inline ([`math`]).
 //! Every load and store is bounds-checked (the `mem` contract); a failed
 //! check calls `pj_rt_fail`, frees the intermediates allocated so far, and
 //! returns the status.
@@ -32,6 +33,8 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{DataDescription, FuncId, Linkage, Module};
 use pj_runtime::abi::{offsets, status};
 use std::collections::HashMap;
+
+mod math;
 
 /// The runtime functions generated code calls, declared in a module.
 pub struct RuntimeFuncs {
@@ -2775,6 +2778,12 @@ impl<M: Module> FnLower<'_, '_, M> {
         if mo == MathOp::Exp && f32t {
             // inline, scalar or vector: no call, no clobbered registers
             return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
+        }
+        if f32t
+            && ir.ty(d.results[0]).lanes().is_some()
+            && let Some(v) = self.vector_math(mo, &args)
+        {
+            return v;
         }
         let call = |s: &mut Self| {
             let name = crate::codegen::runtime::math_symbol(mo, f32t).expect("a runtime function");

@@ -9,8 +9,9 @@
 //! `minimum`/`maximum` (`llvm.minimum`/`llvm.maximum`, or AVX-512's
 //! `vrange` with the NaN put back: `range_min_max`); `exp` on `f32` is
 //! the runtime's recipe inline (its `2^k` one `vscalef` on AVX-512:
-//! `scale_by_power_of_two`); other transcendental functions call the
-//! runtime. No fast-math flag is ever set: reassociation and fused
+//! `scale_by_power_of_two`); the other `f32` functions but `pow` are
+//! inline on vectors (`math`: the runtime's definitions, over lanes) and
+//! calls of the runtime on scalars, as are all `f64` ones. No fast-math flag is ever set: reassociation and fused
 //! multiply-adds are decided by picojoule's passes and arrive as explicit
 //! ops, so `--fast-math=off` is bit for bit the interpreter.
 //!
@@ -38,6 +39,8 @@ use crate::ir::{Attr, BlockId, Module as IrModule, OpId, ScalarType, Type as IrT
 use inkwell::llvm_sys::LLVMLinkage;
 use pj_runtime::abi::{offsets, status};
 use std::collections::{HashMap, HashSet};
+
+mod math;
 use std::rc::Rc;
 
 /// The runtime functions, declared in the module: value and type.
@@ -2371,6 +2374,11 @@ impl<'a> FnLower<'a> {
         let t = e.type_of(args[0]);
         if mo == MathOp::Exp && rt == ScalarType::F32 {
             return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
+        }
+        if rt == ScalarType::F32
+            && let Some(v) = self.vector_math(mo, &args)
+        {
+            return v;
         }
         match mo {
             MathOp::Abs if rt.is_float() => e.intrinsic("llvm.fabs", &[t], &[args[0]]),
