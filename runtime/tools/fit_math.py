@@ -79,9 +79,6 @@ def main():
         show(f"atan A deg {deg}", lawson(xs, lambda t: (mp.atan(t) - t) / t**3, lambda t: t**3 / mp.atan(t), list(range(deg + 1)), lambda t: t * t))
 
 
-if __name__ == "__main__":
-    main()
-
 
 def extra():
     mp = mpmath
@@ -92,4 +89,17 @@ def extra():
         show(f"atan A [0,1] deg {deg}", lawson(xs, lambda t: (mp.atan(t) - t) / t**3, lambda t: t**3 / mp.atan(t), list(range(deg + 1)), lambda t: t * t))
 
 
-extra()
+
+def pow_polys():
+    """`pow`'s f64 polynomial: 2^r on [-1/2, 1/2], relative error."""
+    mp = mpmath
+    xs = nodes(-0.5, 0.5, 4000)
+    for deg in (6, 7):
+        c, err = lawson(xs, lambda r: mp.power(2, r), lambda r: 1 / mp.power(2, r), list(range(deg + 1)), lambda r: r)
+        print(f"exp2 deg {deg}: max relative error {err:.3e} (2^{np.log2(err):.1f})\n  [{', '.join(repr(float(x)) for x in c)}]")
+
+
+if __name__ == "__main__":
+    main()
+    extra()
+    pow_polys()

@@ -22,26 +22,32 @@ pub enum Fallback {
     Cos,
     /// `tan` on `f32`.
     Tan,
+    /// `pow` on `f32`.
+    Pow,
 }
 
 impl Fallback {
-    /// The runtime symbol computing the whole function on one `f32` — for
-    /// a slow lane, exactly [`Fallback::eval`].
+    /// The runtime symbol computing the whole function on one `f32` (two
+    /// for `pow`) — for a slow lane, exactly [`Fallback::eval`].
     pub fn symbol(self) -> &'static str {
         match self {
             Fallback::Sin => "pj_rt_sinf",
             Fallback::Cos => "pj_rt_cosf",
             Fallback::Tan => "pj_rt_tanf",
+            Fallback::Pow => "pj_rt_powf",
         }
     }
 
-    /// The function on a lane the vector algorithm does not cover: musl's
-    /// (the `libm` crate), with its full-range reduction.
-    pub fn eval(self, x: f32) -> f32 {
+    /// The function on a lane the vector algorithm does not cover (`args`:
+    /// its operands): musl's `sin`, `cos`, `tan` (the `libm` crate), with
+    /// their full-range reduction; `pow` with every special case
+    /// ([`super::pow::pow_everywhere`]).
+    pub fn eval(self, args: &[f32]) -> f32 {
         match self {
-            Fallback::Sin => libm::sinf(x),
-            Fallback::Cos => libm::cosf(x),
-            Fallback::Tan => libm::tanf(x),
+            Fallback::Sin => libm::sinf(args[0]),
+            Fallback::Cos => libm::cosf(args[0]),
+            Fallback::Tan => libm::tanf(args[0]),
+            Fallback::Pow => super::pow::pow_everywhere(&mut Scalar, args[0], args[1]),
         }
     }
 }
@@ -141,9 +147,15 @@ pub trait Lanes {
     }
 
     /// `fast`, except in lanes where `slow` holds: `f` of those lanes of
-    /// `x`, computed by the scalar function (rarely taken: a vector
+    /// `args`, computed by the scalar function (rarely taken: a vector
     /// implementation branches around it when no lane needs it).
-    fn slow_lanes(&mut self, slow: Self::M, fast: Self::F, f: Fallback, x: Self::F) -> Self::F;
+    fn slow_lanes(
+        &mut self,
+        slow: Self::M,
+        fast: Self::F,
+        f: Fallback,
+        args: &[Self::F],
+    ) -> Self::F;
 
     /// `p(x)` for `p = c[0] x^(n-1) + ... + c[n-1]`, by Horner's rule: `c`
     /// highest degree first.
@@ -293,8 +305,8 @@ impl Lanes for Scalar {
         a >> n
     }
     #[inline(always)]
-    fn slow_lanes(&mut self, slow: bool, fast: f32, f: Fallback, x: f32) -> f32 {
-        if slow { f.eval(x) } else { fast }
+    fn slow_lanes(&mut self, slow: bool, fast: f32, f: Fallback, args: &[f32]) -> f32 {
+        if slow { f.eval(args) } else { fast }
     }
     #[inline(always)]
     fn or(&mut self, a: bool, b: bool) -> bool {
@@ -411,7 +423,7 @@ impl Lanes for OpCount {
         self.one()
     }
     // the test and branch; the calls are the rare path
-    fn slow_lanes(&mut self, _: (), _: (), _: Fallback, _: ()) {
+    fn slow_lanes(&mut self, _: (), _: (), _: Fallback, _: &[()]) {
         self.ops += 2;
     }
     fn or(&mut self, _: (), _: ()) {

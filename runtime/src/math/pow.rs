@@ -3,7 +3,7 @@
 //! nearly the only error, then the cases C99 defines (zeros, infinities,
 //! NaN, negative bases) chosen per lane.
 
-use super::lanes::{Lanes, ROUND};
+use super::lanes::{Fallback, Lanes, ROUND};
 use super::log::split_any;
 
 /// `1.5 * 2^52`: adding and subtracting it rounds an `f64` below 2^51 in
@@ -13,29 +13,30 @@ const ROUND_F64: f64 = 6_755_399_441_055_744.0;
 /// `1 / ln 2`
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 
-/// `2^r = e^(r ln2)` for `|r| <= 1/2`: the Taylor coefficients `ln2^k / k!`,
-/// highest degree first, to degree 10 (the next term is below 2^-42).
-const EXP2: [f64; 11] = {
-    let ln2 = std::f64::consts::LN_2;
-    let mut c = [1.0; 11];
-    let mut k = 1;
-    while k < 11 {
-        c[10 - k] = c[11 - k] * ln2 / k as f64;
-        k += 1;
-    }
-    c
-};
+/// `2^r` for `|r| <= 1/2`, within 2^-29 relative: the minimax polynomial,
+/// highest degree first (runtime/tools/fit_math.py).
+const EXP2: [f64; 7] = [
+    0.000_153_458_118_810_161_5,
+    0.001_339_993_121_821_239_1,
+    0.009_618_488_957_563_062,
+    0.055_503_287_769_680_73,
+    0.240_226_468_906_300_76,
+    0.693_147_205_737_263_8,
+    1.000_000_000_554_166,
+];
 
 /// `log m` for `m = 1 + f` in `[sqrt(1/2), sqrt(2))`: `2 atanh(s)`,
 /// `s = f / (2 + f)` (below 0.172), as `s (2 + z (2/3 + z (2/5 + ...)))`,
-/// `z = s^2`, to `z^7`: the next term is below 2^-44 of the sum.
+/// `z = s^2`, to `z^6`: the next term is below 2^-39 of the sum, and `t =
+/// y log2|x|` needs 2^-35 where it is in range (`|y log m| <= |t| <= 151`
+/// for 2^-28 absolute).
 fn log_mantissa<L: Lanes>(l: &mut L, f: L::D) -> L::D {
     let two = l.d(2.0);
     let den = l.dadd(f, two);
     let s = l.ddiv(f, den);
     let z = l.dmul(s, s);
-    let mut p = l.d(2.0 / 15.0);
-    for k in (0..7).rev() {
+    let mut p = l.d(2.0 / 13.0);
+    for k in (0..6).rev() {
         let pz = l.dmul(p, z);
         let c = l.d(2.0 / (2 * k + 1) as f64);
         p = l.dadd(pz, c);
@@ -50,12 +51,35 @@ fn round_f64<L: Lanes>(l: &mut L, r: L::D) -> L::D {
     l.dsub(t, m)
 }
 
-/// `x^y` on `f32`: within 1 ulp (the `f64` part is good to about 2^-40,
-/// so nearly all of the error is the final rounding).
+/// `x^y` on `f32`: within 1 ulp (the `f64` part is good to about 2^-28,
+/// so nearly all of the error is the final rounding). Vector code takes
+/// the short path — a normal positive base, a result in the exponent range
+/// — and leaves other lanes to [`pow_everywhere`], the same computation
+/// with every special case, behind a branch taken only when some lane
+/// needs it.
 pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
+    let (r, t) = core(l, x, y);
+    let min = l.f(f32::MIN_POSITIVE);
+    let inf = l.f(f32::INFINITY);
+    let x_normal = l.le(min, x);
+    let x_finite = l.lt(x, inf);
+    let bottom = l.f(-151.0);
+    let top = l.f(128.0);
+    let above = l.lt(bottom, t);
+    let below = l.lt(t, top);
+    let ok = l.and(x_normal, x_finite);
+    let ok = l.and(ok, above);
+    let ok = l.and(ok, below);
+    let slow = l.not(ok);
+    l.slow_lanes(slow, r, Fallback::Pow, &[x, y])
+}
+
+/// `(p 2^k, t)` for `t = y log2|x|`: `x^y` where `|x|` is finite and
+/// positive and `t` in the exponent range.
+fn core<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
     let ax = l.abs(x);
     let (f, e) = split_any(l, ax);
-    let [p, k, t, ky, kh] = l.in_f64([f, e, y], |l, [f, e, y]| {
+    let [p, k, t] = l.in_f64([f, e, y], |l, [f, e, y]| {
         // t = y log2|x|, k = round(t), p = 2^(t - k)
         let lm = log_mantissa(l, f);
         let c = l.d(LOG2_E);
@@ -70,12 +94,7 @@ pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
             let c = l.d(c);
             p = l.dadd(pr, c);
         }
-        // y and y/2 rounded to integers: whether y is an integer, and odd
-        let ky = round_f64(l, y);
-        let half = l.d(0.5);
-        let h = l.dmul(y, half);
-        let kh = round_f64(l, h);
-        [p, k, t, ky, kh]
+        [p, k, t]
     });
     // p 2^k, in two factors so that 2^k may be subnormal or 2^128
     let round = l.f(ROUND);
@@ -91,6 +110,23 @@ pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
         let s = l.float(b);
         r = l.mul(r, s);
     }
+    (r, t)
+}
+
+/// `x^y` on `f32` for every `x` and `y`: [`pow`]'s computation, then the
+/// cases C99 defines (zeros, infinities, NaN, negative bases) chosen per
+/// lane.
+pub fn pow_everywhere<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
+    let (r, t) = core(l, x, y);
+    let ax = l.abs(x);
+    // y and y/2 rounded to integers: whether y is an integer, and odd
+    let [ky, kh] = l.in_f64([y], |l, [y]| {
+        let ky = round_f64(l, y);
+        let half = l.d(0.5);
+        let h = l.dmul(y, half);
+        let kh = round_f64(l, h);
+        [ky, kh]
+    });
     // beyond the exponent range (and where `k` is not meaningful)
     let zero = l.f(0.0);
     let one = l.f(1.0);

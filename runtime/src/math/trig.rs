@@ -143,7 +143,7 @@ fn finish<L: Lanes>(l: &mut L, x: L::F, fast: L::F, f: Fallback) -> L::F {
     let ax = l.abs(x);
     let max = l.f(REDUCE_MAX);
     let slow = l.lt(max, ax);
-    l.slow_lanes(slow, fast, f, x)
+    l.slow_lanes(slow, fast, f, &[x])
 }
 
 /// `sin x`, and `cos x` as `sin` a quadrant on.

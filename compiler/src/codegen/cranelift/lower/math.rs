@@ -187,7 +187,7 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
     fn ddiv(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().fdiv(a, b)
     }
-    fn slow_lanes(&mut self, slow: Value, fast: Value, f: Fallback, x: Value) -> Value {
+    fn slow_lanes(&mut self, slow: Value, fast: Value, f: Fallback, args: &[Value]) -> Value {
         let l = &mut *self.l;
         let any = l.b.ins().vany_true(slow);
         let slow_block = l.b.create_block();
@@ -200,8 +200,13 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
         let callee = l.rt.math[f.symbol()];
         let mut acc = fast;
         for lane in 0..4u8 {
-            let e = l.b.ins().extractlane(x, lane);
-            let y = l.call(callee, &[e]).expect("math functions return a value");
+            let lanes: Vec<Value> = args
+                .iter()
+                .map(|&a| l.b.ins().extractlane(a, lane))
+                .collect();
+            let y = l
+                .call(callee, &lanes)
+                .expect("math functions return a value");
             acc = l.b.ins().insertlane(acc, y, lane);
         }
         // only the slow lanes: the others keep the vector algorithm's bits

@@ -143,7 +143,7 @@ impl Lanes for VectorLanes<'_, '_> {
     fn ddiv(&mut self, a: V, b: V) -> V {
         self.l.e.fdiv(a, b)
     }
-    fn slow_lanes(&mut self, slow: V, fast: V, f: Fallback, x: V) -> V {
+    fn slow_lanes(&mut self, slow: V, fast: V, f: Fallback, args: &[V]) -> V {
         let l = self.l;
         let e = l.e;
         let mask_ty = e.type_of(slow);
@@ -156,7 +156,8 @@ impl Lanes for VectorLanes<'_, '_> {
         let (callee, ty) = l.s.rt.get(f.symbol());
         let mut acc = fast;
         for lane in 0..self.lanes {
-            let y = e.call(ty, callee, &[e.extract(x, lane)]);
+            let lanes: Vec<V> = args.iter().map(|&a| e.extract(a, lane)).collect();
+            let y = e.call(ty, callee, &lanes);
             acc = e.insert(acc, y, lane);
         }
         // only the slow lanes: the others keep the vector algorithm's bits
