@@ -133,7 +133,28 @@ def histogram():
     save("histogram", img=img, expected_hist=hist, expected_equalized=equalized)
 
 
+def edges():
+    img = rng.uniform(0.0, 1.0, (17, 21)).astype(f32)
+    lin = np.pad(img.astype(np.float64) ** 2.2, 1, mode="edge")
+    h, w = img.shape
+
+    def at(dy, dx):
+        return lin[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    gx = (at(-1, 1) + 2 * at(0, 1) + at(1, 1)) - (at(-1, -1) + 2 * at(0, -1) + at(1, -1))
+    gy = (at(1, -1) + 2 * at(1, 0) + at(1, 1)) - (at(-1, -1) + 2 * at(-1, 0) + at(-1, 1))
+    save("edges", img=img, expected_magnitude=np.hypot(gx, gy).astype(f32),
+         expected_angle=np.arctan2(gy, gx).astype(f32))
+
+
+def logistic():
+    z = rng.standard_normal(301) * 12.0
+    softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    sigmoid = 1.0 / (1.0 + np.exp(-z))
+    save("logistic", z=z, expected_softplus=softplus, expected_sigmoid=sigmoid)
+
+
 if __name__ == "__main__":
-    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema, histogram]:
+    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema, histogram, edges, logistic]:
         example()
     print(f"wrote {sum(1 for _ in ROOT.rglob('*.npy'))} files under {ROOT}")

@@ -272,3 +272,36 @@ fn special_values_are_ieee_and_c99() {
     assert_eq!(pj_rt_atan2f(-0.0, -1.0), -std::f32::consts::PI);
     assert_eq!(pj_rt_atan2f(1.0, 0.0), std::f32::consts::FRAC_PI_2);
 }
+
+#[test]
+fn f64_special_values_are_ieee_and_c99() {
+    let neg0 = (-0f64).to_bits();
+    assert_eq!(pj_rt_exp(f64::NEG_INFINITY), 0.0);
+    assert_eq!(pj_rt_exp(f64::INFINITY), f64::INFINITY);
+    assert_eq!(pj_rt_exp(710.0), f64::INFINITY);
+    assert_eq!(pj_rt_exp(0.0), 1.0);
+    assert!(pj_rt_exp(f64::NAN).is_nan());
+    assert!(pj_rt_exp(-745.0) > 0.0 && pj_rt_exp(-746.0) == 0.0);
+    assert_eq!(pj_rt_expm1(-0.0).to_bits(), neg0);
+    assert_eq!(pj_rt_expm1(f64::NEG_INFINITY), -1.0);
+    assert_eq!(pj_rt_expm1(1000.0), f64::INFINITY);
+    assert_eq!(pj_rt_log(0.0), f64::NEG_INFINITY);
+    assert!(pj_rt_log(-1.0).is_nan());
+    assert_eq!(pj_rt_log(1.0).to_bits(), 0);
+    assert_eq!(pj_rt_log(f64::INFINITY), f64::INFINITY);
+    assert!((pj_rt_log(5e-324) - -744.440_071_921_381_3).abs() < 1e-12);
+    assert_eq!(pj_rt_log1p(-1.0), f64::NEG_INFINITY);
+    assert_eq!(pj_rt_log1p(-0.0).to_bits(), neg0);
+    assert!(pj_rt_log1p(-2.0).is_nan());
+    assert_eq!(pj_rt_tanh(f64::INFINITY), 1.0);
+    assert_eq!(pj_rt_tanh(f64::NEG_INFINITY), -1.0);
+    assert_eq!(pj_rt_tanh(-0.0).to_bits(), neg0);
+    assert_eq!(pj_rt_sin(-0.0).to_bits(), neg0);
+    assert_eq!(pj_rt_tan(-0.0).to_bits(), neg0);
+    assert_eq!(pj_rt_cos(0.0), 1.0);
+    assert!(pj_rt_sin(f64::INFINITY).is_nan());
+    assert!(pj_rt_cos(f64::NAN).is_nan());
+    // beyond the reduction's range: musl's full-range reduction
+    assert_eq!(pj_rt_sin(1e22), libm::sin(1e22));
+}
+

@@ -103,3 +103,50 @@ if __name__ == "__main__":
     main()
     extra()
     pow_polys()
+    f64_polys()
+    pi_parts_f64()
+
+
+def f64_polys():
+    """The f64 polynomials (runtime/src/math/double/): Chebyshev fits in
+    mpmath at 40 digits (near-minimax for these smooth, nearly constant
+    targets), the error measured on a fine grid."""
+    mp = mpmath
+
+    def fit(name, g, lo, hi, n):
+        c, _ = mp.chebyfit(g, [lo, hi], n, error=True)
+        c = c[::-1]  # lowest degree first
+        err = max(abs(sum(mpmath.mpf(float(ci)) * x**i for i, ci in enumerate(c)) - g(x)) / abs(g(x))
+                  for x in mp.linspace(lo, hi, 400) if g(x) != 0)
+        print(f"{name} ({n} terms): max relative error {float(err):.3e}\n  [{', '.join(repr(float(x)) for x in c[::-1])}]  # highest first")
+
+    eps = mp.mpf("1e-30")
+    # e^r = 1 + r + r^2 P(r), |r| <= ln2/2
+    h = mp.log(2) / 2 + mp.mpf("0.001")
+    fit("exp P", lambda r: (mp.exp(r) - 1 - r) / r**2 if abs(r) > eps else mp.mpf(0.5), -h, h, 12)
+    # log(1+f) = f - hfsq + s (hfsq + R(z)): R(z) / z, z in [0, 0.0295]
+    zmax = ((mp.sqrt(2) - 1) / (mp.sqrt(2) + 1)) ** 2 + mp.mpf("0.0001")
+    fit("log R/z", lambda z: (2 * mp.atanh(mp.sqrt(z)) / mp.sqrt(z) - 2) / z if z > eps else mp.mpf(2) / 3, mp.mpf(0), zmax, 7)
+    # sin r = r + r^3 S(z), cos r = 1 - z/2 + z^2 C(z), z = r^2 <= (pi/4)^2
+    q = (mp.pi / 4) ** 2 * mp.mpf("1.001")
+    fit("sin S", lambda z: (mp.sin(mp.sqrt(z)) - mp.sqrt(z)) / mp.sqrt(z) ** 3 if z > eps else -mp.mpf(1) / 6, mp.mpf(0), q, 6)
+    t2 = mp.mpf("0.55") ** 2 * mp.mpf("1.001")
+    fit("tanh T", lambda z: (mp.tanh(mp.sqrt(z)) - mp.sqrt(z)) / mp.sqrt(z) ** 3 if z > eps else -mp.mpf(1) / 3, mp.mpf(0), t2, 11)
+    fit("cos C", lambda z: (mp.cos(mp.sqrt(z)) - 1 + z / 2) / z**2 if z > eps else mp.mpf(1) / 24, mp.mpf(0), q, 6)
+
+
+def pi_parts_f64():
+    """pi/2 as five 26-bit parts and a 53-bit one."""
+    mp = mpmath
+    mp.mp.dps = 80
+    rem = mp.pi / 2
+    for i in range(6):
+        bits = 26 if i < 5 else 53
+        e = mp.floor(mp.log(abs(rem), 2))
+        q = mp.mpf(2) ** (e - bits + 1)
+        p = mp.nint(rem / q) * q
+        assert float(p) == p
+        print(repr(float(p)), end=", ")
+        rem -= p
+    print(f"\n  rest {float(rem):.3e}")
+    mp.mp.dps = 40

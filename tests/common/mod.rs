@@ -23,6 +23,8 @@ pub const EXAMPLES: &[&str] = &[
     "gelu",
     "ema",
     "histogram",
+    "edges",
+    "logistic",
 ];
 
 /// The repository root.

@@ -22,7 +22,7 @@
 use super::arith::Scalar;
 use super::{check, dialect_ops};
 use crate::ir::{Module, OpId, ScalarType, Type};
-use pj_runtime::math::lanes::Lanes;
+use pj_runtime::math::lanes::{Lanes, Wide};
 
 dialect_ops!(
     /// Ops of the `math` dialect.
@@ -71,8 +71,9 @@ impl MathOp {
 
 /// Whether `op` applies lane by lane to vectors of `elem` (what the
 /// vectorizers may produce and the backends must encode): `abs`, `sqrt`,
-/// `floor`, `ceil` on floats; on `f32`, every function (picojoule defines
-/// them over lanes: `pj_runtime::math`).
+/// `floor`, `ceil` on floats; every function on `f32` and all but `atan2`,
+/// `erf` and `pow` on `f64` (those picojoule defines over lanes:
+/// `pj_runtime::math`).
 pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
     match op {
         MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => elem.is_float(),
@@ -82,21 +83,19 @@ pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
         | MathOp::Sin
         | MathOp::Cos
         | MathOp::Tan
-        | MathOp::Atan2
-        | MathOp::Erf
         | MathOp::Log1p
-        | MathOp::Expm1
-        | MathOp::Pow => elem == ScalarType::F32,
+        | MathOp::Expm1 => elem.is_float(),
+        MathOp::Atan2 | MathOp::Erf | MathOp::Pow => elem == ScalarType::F32,
     }
 }
 
 /// `op` on lanes of `f32`, as picojoule defines it (`pj_runtime::math`):
 /// what each backend's vector code computes, through its own [`Lanes`]
 /// (one instruction per operation), and what the energy model counts
-/// ([`lane_ops`]). `None` for the single instructions
-/// (`abs`, `sqrt`, `floor`, `ceil`). `exp` is here to be counted: the
-/// backends emit their own copies of its operations, tuned per target.
-pub fn on_lanes<L: Lanes>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
+/// ([`lane_ops`]). `None` for the single instructions (`abs`, `sqrt`,
+/// `floor`, `ceil`). `exp` is here to be counted: the backends emit their
+/// own copies of its operations, tuned per target.
+pub fn on_lanes<L: Wide>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
     use pj_runtime::math::{erf, exp, log, pow, trig};
     Some(match op {
         MathOp::Sin => trig::sin(l, args[0]),
@@ -114,13 +113,40 @@ pub fn on_lanes<L: Lanes>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> 
     })
 }
 
-/// How many operations one vector of `op` performs in picojoule's
-/// definition ([`on_lanes`], counted by running it: constants and the
-/// rarely taken scalar fallback not included); `None` where it is not
-/// defined over lanes.
-pub fn lane_ops(op: MathOp) -> Option<u32> {
+/// [`on_lanes`] for lanes of `f64` (`pj_runtime::math::double`); `None`
+/// also for `atan2`, `erf` and `pow`, which `f64` code calls.
+pub fn on_f64_lanes<L: Lanes<f64>>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
+    use pj_runtime::math::double::{exp, log, trig};
+    Some(match op {
+        MathOp::Sin => trig::sin(l, args[0]),
+        MathOp::Cos => trig::cos(l, args[0]),
+        MathOp::Tan => trig::tan(l, args[0]),
+        MathOp::Log => log::log(l, args[0]),
+        MathOp::Log1p => log::log1p(l, args[0]),
+        MathOp::Expm1 => exp::expm1(l, args[0]),
+        MathOp::Tanh => exp::tanh(l, args[0]),
+        MathOp::Exp => exp::exp(l, args[0]),
+        MathOp::Atan2
+        | MathOp::Erf
+        | MathOp::Pow
+        | MathOp::Abs
+        | MathOp::Sqrt
+        | MathOp::Floor
+        | MathOp::Ceil => return None,
+    })
+}
+
+/// How many operations one vector of `op` on `elem` performs in
+/// picojoule's definition ([`on_lanes`], [`on_f64_lanes`], counted by
+/// running it: constants and the rarely taken scalar fallback not
+/// included); `None` where it is not defined over lanes.
+pub fn lane_ops(op: MathOp, elem: ScalarType) -> Option<u32> {
     let mut count = pj_runtime::math::lanes::OpCount::default();
-    on_lanes(&mut count, op, &[(), ()])?;
+    match elem {
+        ScalarType::F32 => on_lanes(&mut count, op, &[(), ()])?,
+        ScalarType::F64 => on_f64_lanes(&mut count, op, &[(), ()])?,
+        _ => return None,
+    };
     Some(count.ops)
 }
 
@@ -198,8 +224,7 @@ pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
         },
         MathOp::Exp => match a {
             Scalar::F32(x) if fused => Scalar::F32(pj_runtime::math::expf_fused(x)),
-            Scalar::F32(x) => Scalar::F32(pj_runtime::math::expf(x)),
-            a => f!(a, |x| x.exp()),
+            a => f2(a, rt::pj_rt_expf, rt::pj_rt_exp),
         },
         MathOp::Sqrt => f!(a, |x| x.sqrt()),
         MathOp::Floor => f!(a, |x| x.floor()),

@@ -855,7 +855,7 @@ impl Walker<'_> {
                 let ty = m.ty(d.results[0]);
                 let lanes = ty.lanes().unwrap_or(1) as f64;
                 let elem = ty.elem().name();
-                match (ty.lanes(), crate::dialects::math::lane_ops(mo)) {
+                match (ty.lanes(), crate::dialects::math::lane_ops(mo, ty.elem())) {
                     (vector, Some(n)) => {
                         // the definition's own operations, one instruction
                         // each per vector; on scalars, a call (but `exp`'s

@@ -36,7 +36,7 @@ const ERF_Q: [f32; 9] = [
 ];
 
 /// `erf x` on `f32`.
-pub fn erf<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn erf<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let z = l.mul(x, x);
     let e = l.horner(z, &ERF_E);
     let xe = l.mul(x, e);

@@ -37,13 +37,10 @@ pub mod expf_consts {
 use expf_consts::*;
 
 /// `x = k ln2 + r`: `(k as a float, k's bits, r)`, `|r| <= ln2/2`.
-fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::I, L::F) {
+fn reduce<L: Lanes<f32>>(l: &mut L, x: L::F) -> (L::F, L::I, L::F) {
     let log2e = l.f(LOG2E);
-    let round = l.f(ROUND);
     let t = l.mul(x, log2e);
-    let t = l.add(t, round);
-    let k = l.sub(t, round);
-    let n = l.rounded_int(t);
+    let (k, n) = l.round_int(t);
     let c1 = l.f(C1);
     let kc1 = l.mul(k, c1);
     let r = l.sub(x, kc1);
@@ -54,7 +51,7 @@ fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::I, L::F) {
 }
 
 /// `e^r - 1` for the reduced `r`: `r + r^2 P(r)`.
-fn expm1_reduced<L: Lanes>(l: &mut L, r: L::F) -> L::F {
+fn expm1_reduced<L: Lanes<f32>>(l: &mut L, r: L::F) -> L::F {
     let p = l.horner(r, &P);
     let rr = l.mul(r, r);
     let p = l.mul(p, rr);
@@ -62,7 +59,7 @@ fn expm1_reduced<L: Lanes>(l: &mut L, r: L::F) -> L::F {
 }
 
 /// `2^n` for `-126 <= n <= 127`, from exponent bits.
-fn pow2<L: Lanes>(l: &mut L, n: L::I) -> L::F {
+fn pow2<L: Lanes<f32>>(l: &mut L, n: L::I) -> L::F {
     let bias = l.i(127);
     let e = l.iadd(n, bias);
     let e = l.shl(e, 23);
@@ -77,7 +74,7 @@ fn pow2<L: Lanes>(l: &mut L, n: L::I) -> L::F {
 /// degree-7 polynomial; `2^k` as two powers of two built from exponent
 /// bits (`2^(k/2) * 2^(k - k/2)`), so results that fall in the subnormal
 /// range are rounded once.
-pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn exp<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let x = l.clamp(x, LO, HI);
     let (_, n, r) = reduce(l, x);
     let em1 = expm1_reduced(l, r);
@@ -96,7 +93,7 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// 1/2))` so that `2^(k-1)` is finite up to `k = 128`. `x` itself below
 /// 2^-25 in magnitude (where it is the correctly rounded result; this also
 /// keeps the sign of zero); `-1` below -26, `inf` above 88.72.
-pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn expm1<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let xc = l.clamp(x, -26.0, HI);
     let (_, n, r) = reduce(l, xc);
     let em1 = expm1_reduced(l, r);
@@ -130,7 +127,7 @@ const TANH_T: [f32; 6] = [
 
 /// `tanh x` on `f32`: `x` below 2^-12 in magnitude, `x + x^3 T(x^2)` below
 /// 0.625, else `1 - 2 / (e^(2|x|) + 1)` with the sign of `x`.
-pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn tanh<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let z = l.mul(x, x);
     let t = l.horner(z, &TANH_T);
     let xz = l.mul(x, z);

@@ -1,49 +1,86 @@
-//! The operations picojoule's `f32` elementary functions are written in,
-//! so that one definition serves every place that computes them: the
-//! runtime's scalar functions (which the interpreter calls, so they define
-//! the bits) and the vector code each backend emits inline.
+//! The operations picojoule's elementary functions are written in, so that
+//! one definition serves every place that computes them: the runtime's
+//! scalar functions (which the interpreter calls, so they define the bits)
+//! and the vector code each backend emits inline.
 //!
-//! Lanes are `f32`, with `f64` lanes for the one algorithm that needs the
-//! extra precision (`pow`). Every operation is one IEEE operation, rounded
-//! once to nearest even —
-//! no fused multiply-adds, no approximate reciprocals — or an exact
-//! operation on a float's bits, so any correct implementation of
-//! [`Lanes`] computes the same bits. Algorithms are branch-free: both sides
-//! of a choice are computed and [`Lanes::select`] picks per lane. The one
-//! exception is [`Lanes::slow_lanes`], for inputs (huge arguments of `sin`)
-//! that the vector algorithm does not cover and a scalar function does.
+//! Lanes hold `f32` or `f64` ([`Elem`]); an `f32` algorithm that needs the
+//! extra precision (`pow`) widens to `f64` lanes ([`Wide`]). Every
+//! operation is one IEEE operation, rounded once to nearest even — no fused
+//! multiply-adds, no approximate reciprocals — or an exact operation on a
+//! float's bits, so any correct implementation of [`Lanes`] computes the
+//! same bits. Algorithms are branch-free: both sides of a choice are
+//! computed and [`Lanes::select`] picks per lane. The one exception is
+//! [`Lanes::slow_lanes`], for inputs (huge arguments of `sin`, `pow`'s
+//! special cases) that the vector algorithm leaves to a scalar function.
 
 /// The scalar function that computes lanes a vector algorithm leaves to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {
-    /// `sin` on `f32`.
+    /// `sin`
     Sin,
-    /// `cos` on `f32`.
+    /// `cos`
     Cos,
-    /// `tan` on `f32`.
+    /// `tan`
     Tan,
-    /// `pow` on `f32`.
+    /// `pow` (on `f32`)
     Pow,
 }
 
-impl Fallback {
-    /// The runtime symbol computing the whole function on one `f32` (two
-    /// for `pow`) — for a slow lane, exactly [`Fallback::eval`].
-    pub fn symbol(self) -> &'static str {
-        match self {
+/// A float type lanes hold: `f32` or `f64`.
+pub trait Elem: Copy + 'static {
+    /// Its bits as a signed integer.
+    type Int: Copy;
+    /// Bits per value.
+    const BITS: u32;
+    /// `1.5 * 2^m` for `m` mantissa bits: adding and subtracting it rounds
+    /// a value below `2^(m-1)` in magnitude to the nearest integer, and the
+    /// sum's low mantissa bits hold that integer.
+    const ROUND: Self;
+    /// The sign bit.
+    const SIGN: Self::Int;
+    /// Every bit but the sign.
+    const MAGNITUDE: Self::Int;
+    /// The bits of `self`.
+    fn to_bits_u64(self) -> u64;
+    /// `i` sign-extended.
+    fn int_to_i64(i: Self::Int) -> i64;
+    /// `ROUND`'s bits.
+    fn round_bits() -> Self::Int;
+    /// The runtime symbol computing `f` on this type — for a slow lane,
+    /// exactly [`Elem::fallback`].
+    fn fallback_symbol(f: Fallback) -> &'static str;
+    /// `f` of `args` on a lane the vector algorithm does not cover: musl's
+    /// `sin`, `cos`, `tan` (the `libm` crate), with their full-range
+    /// reduction; `pow` with every special case
+    /// ([`super::pow::pow_everywhere`]).
+    fn fallback(f: Fallback, args: &[Self]) -> Self;
+}
+
+impl Elem for f32 {
+    type Int = i32;
+    const BITS: u32 = 32;
+    const ROUND: f32 = 12_582_912.0;
+    const SIGN: i32 = i32::MIN;
+    const MAGNITUDE: i32 = i32::MAX;
+    fn to_bits_u64(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+    fn int_to_i64(i: i32) -> i64 {
+        i64::from(i)
+    }
+    fn round_bits() -> i32 {
+        Self::ROUND.to_bits() as i32
+    }
+    fn fallback_symbol(f: Fallback) -> &'static str {
+        match f {
             Fallback::Sin => "pj_rt_sinf",
             Fallback::Cos => "pj_rt_cosf",
             Fallback::Tan => "pj_rt_tanf",
             Fallback::Pow => "pj_rt_powf",
         }
     }
-
-    /// The function on a lane the vector algorithm does not cover (`args`:
-    /// its operands): musl's `sin`, `cos`, `tan` (the `libm` crate), with
-    /// their full-range reduction; `pow` with every special case
-    /// ([`super::pow::pow_everywhere`]).
-    pub fn eval(self, args: &[f32]) -> f32 {
-        match self {
+    fn fallback(f: Fallback, args: &[f32]) -> f32 {
+        match f {
             Fallback::Sin => libm::sinf(args[0]),
             Fallback::Cos => libm::cosf(args[0]),
             Fallback::Tan => libm::tanf(args[0]),
@@ -52,20 +89,56 @@ impl Fallback {
     }
 }
 
-/// A machine for `f32` lanes: floats `F`, their bits as 32-bit integers
-/// `I`, and per-lane truths `M`.
-pub trait Lanes {
-    /// `f32` lanes.
+impl Elem for f64 {
+    type Int = i64;
+    const BITS: u32 = 64;
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    const SIGN: i64 = i64::MIN;
+    const MAGNITUDE: i64 = i64::MAX;
+    fn to_bits_u64(self) -> u64 {
+        self.to_bits()
+    }
+    fn int_to_i64(i: i64) -> i64 {
+        i
+    }
+    fn round_bits() -> i64 {
+        Self::ROUND.to_bits() as i64
+    }
+    fn fallback_symbol(f: Fallback) -> &'static str {
+        match f {
+            Fallback::Sin => "pj_rt_sin",
+            Fallback::Cos => "pj_rt_cos",
+            Fallback::Tan => "pj_rt_tan",
+            Fallback::Pow => "pj_rt_pow",
+        }
+    }
+    fn fallback(f: Fallback, args: &[f64]) -> f64 {
+        match f {
+            Fallback::Sin => libm::sin(args[0]),
+            Fallback::Cos => libm::cos(args[0]),
+            Fallback::Tan => libm::tan(args[0]),
+            Fallback::Pow => args[0].powf(args[1]),
+        }
+    }
+}
+
+/// `1.5 * 2^23` ([`Elem::ROUND`] of `f32`).
+pub const ROUND: f32 = <f32 as Elem>::ROUND;
+
+/// A machine for lanes of `T`: floats `F`, their bits as integers `I` of
+/// the same width, and per-lane truths `M`.
+pub trait Lanes<T: Elem> {
+    /// Float lanes.
     type F: Copy;
-    /// `i32` lanes.
+    /// Integer lanes of the same width.
     type I: Copy;
     /// Per-lane truth values.
     type M: Copy;
 
     /// `v` in every lane.
-    fn f(&mut self, v: f32) -> Self::F;
+    fn f(&mut self, v: T) -> Self::F;
     /// `v` in every lane.
-    fn i(&mut self, v: i32) -> Self::I;
+    fn i(&mut self, v: T::Int) -> Self::I;
     /// `a + b`
     fn add(&mut self, a: Self::F, b: Self::F) -> Self::F;
     /// `a - b`
@@ -82,6 +155,8 @@ pub trait Lanes {
     fn eq(&mut self, a: Self::F, b: Self::F) -> Self::M;
     /// `a && b`
     fn and(&mut self, a: Self::M, b: Self::M) -> Self::M;
+    /// `a || b`
+    fn or(&mut self, a: Self::M, b: Self::M) -> Self::M;
     /// `!a`
     fn not(&mut self, a: Self::M) -> Self::M;
     /// `if m { a } else { b }`, per lane.
@@ -104,17 +179,88 @@ pub trait Lanes {
     fn shl(&mut self, a: Self::I, n: u32) -> Self::I;
     /// `a >> n`, arithmetic.
     fn sra(&mut self, a: Self::I, n: u32) -> Self::I;
-    /// `a || b`
-    fn or(&mut self, a: Self::M, b: Self::M) -> Self::M;
+    /// `fast`, except in lanes where `slow` holds: `f` of those lanes of
+    /// `args`, computed by the scalar function (rarely taken: a vector
+    /// implementation branches around it when no lane needs it).
+    fn slow_lanes(
+        &mut self,
+        slow: Self::M,
+        fast: Self::F,
+        f: Fallback,
+        args: &[Self::F],
+    ) -> Self::F;
 
-    /// `f64` lanes: a widened `F` is one or two of them ([`Lanes::f64_parts`]).
+    /// `p(x)` for `p = c[0] x^(n-1) + ... + c[n-1]`, by Horner's rule: `c`
+    /// highest degree first.
+    fn horner(&mut self, x: Self::F, c: &[T]) -> Self::F {
+        let mut p = self.f(c[0]);
+        for &k in &c[1..] {
+            let px = self.mul(p, x);
+            let k = self.f(k);
+            p = self.add(px, k);
+        }
+        p
+    }
+
+    /// `|a|`
+    fn abs(&mut self, a: Self::F) -> Self::F {
+        let b = self.bits(a);
+        let m = self.i(T::MAGNITUDE);
+        let b = self.iand(b, m);
+        self.float(b)
+    }
+
+    /// `|a|` with the sign of `s`.
+    fn copysign(&mut self, a: Self::F, s: Self::F) -> Self::F {
+        let a = self.abs(a);
+        let a = self.bits(a);
+        let s = self.bits(s);
+        let sign = self.i(T::SIGN);
+        let s = self.iand(s, sign);
+        let b = self.ior(a, s);
+        self.float(b)
+    }
+
+    /// `a` negated where `sign` (a sign bit or 0) is set.
+    fn flip(&mut self, a: Self::F, sign: Self::I) -> Self::F {
+        let b = self.bits(a);
+        let b = self.ixor(b, sign);
+        self.float(b)
+    }
+
+    /// `if x < lo { lo } else if hi < x { hi } else { x }`: NaN stays NaN.
+    fn clamp(&mut self, x: Self::F, lo: T, hi: T) -> Self::F {
+        let h = self.f(hi);
+        let above = self.lt(h, x);
+        let x = self.select(above, h, x);
+        let l = self.f(lo);
+        let below = self.lt(x, l);
+        self.select(below, l, x)
+    }
+
+    /// `x` rounded to the nearest integer, as a float and as the integer
+    /// `n` (for `|x| < 2^22` in `f32`, `2^51` in `f64`).
+    fn round_int(&mut self, x: Self::F) -> (Self::F, Self::I) {
+        let round = self.f(T::ROUND);
+        let t = self.add(x, round);
+        let k = self.sub(t, round);
+        let tb = self.bits(t);
+        let r = self.i(T::round_bits());
+        (k, self.isub(tb, r))
+    }
+}
+
+/// `f32` lanes that can widen to `f64` lanes (`pow`'s logarithm and
+/// exponential).
+pub trait Wide: Lanes<f32> {
+    /// `f64` lanes: a widened `F` is one or two of them ([`Wide::f64_parts`]).
     type D: Copy;
     /// How many `D`s hold the lanes of one `F`: 1 or 2 (a 128-bit `f32x4`
     /// widens to two `f64x2`).
     fn f64_parts(&self) -> usize;
-    /// `a`'s lanes as `f64`s (exact): the first [`Lanes::f64_parts`] entries.
+    /// `a`'s lanes as `f64`s (exact): the first [`Wide::f64_parts`] entries.
     fn widen(&mut self, a: Self::F) -> [Self::D; 2];
-    /// The lanes of `d`'s first [`Lanes::f64_parts`] entries rounded to
+    /// The lanes of `d`'s first [`Wide::f64_parts`] entries rounded to
     /// `f32` (to nearest even, once).
     fn narrow(&mut self, d: [Self::D; 2]) -> Self::F;
     /// `v` in every `f64` lane.
@@ -145,173 +291,119 @@ pub trait Lanes {
         }
         outs.map(|o| self.narrow(o))
     }
-
-    /// `fast`, except in lanes where `slow` holds: `f` of those lanes of
-    /// `args`, computed by the scalar function (rarely taken: a vector
-    /// implementation branches around it when no lane needs it).
-    fn slow_lanes(
-        &mut self,
-        slow: Self::M,
-        fast: Self::F,
-        f: Fallback,
-        args: &[Self::F],
-    ) -> Self::F;
-
-    /// `p(x)` for `p = c[0] x^(n-1) + ... + c[n-1]`, by Horner's rule: `c`
-    /// highest degree first.
-    fn horner(&mut self, x: Self::F, c: &[f32]) -> Self::F {
-        let mut p = self.f(c[0]);
-        for &k in &c[1..] {
-            let px = self.mul(p, x);
-            let k = self.f(k);
-            p = self.add(px, k);
-        }
-        p
-    }
-
-    /// `|a|`
-    fn abs(&mut self, a: Self::F) -> Self::F {
-        let b = self.bits(a);
-        let m = self.i(0x7fff_ffff);
-        let b = self.iand(b, m);
-        self.float(b)
-    }
-
-    /// `|a|` with the sign of `s`.
-    fn copysign(&mut self, a: Self::F, s: Self::F) -> Self::F {
-        let a = self.abs(a);
-        let a = self.bits(a);
-        let s = self.bits(s);
-        let sign = self.i(i32::MIN);
-        let s = self.iand(s, sign);
-        let b = self.ior(a, s);
-        self.float(b)
-    }
-
-    /// `if x < lo { lo } else if hi < x { hi } else { x }`: NaN stays NaN.
-    fn clamp(&mut self, x: Self::F, lo: f32, hi: f32) -> Self::F {
-        let h = self.f(hi);
-        let above = self.lt(h, x);
-        let x = self.select(above, h, x);
-        let l = self.f(lo);
-        let below = self.lt(x, l);
-        self.select(below, l, x)
-    }
-
-    /// The integer `n` held in `t = n + 1.5 * 2^23` (an `f32` whose low
-    /// mantissa bits are `n`, for `|n| < 2^22`).
-    fn rounded_int(&mut self, t: Self::F) -> Self::I {
-        let tb = self.bits(t);
-        let r = self.i(ROUND.to_bits() as i32);
-        self.isub(tb, r)
-    }
 }
 
-/// `1.5 * 2^23`: adding and subtracting it rounds an `f32` below 2^22 in
-/// magnitude to the nearest integer, and the sum's low mantissa bits hold
-/// that integer.
-pub const ROUND: f32 = 12_582_912.0;
-
-/// One `f32`: the runtime's scalar functions, and so the interpreter's.
+/// One value: the runtime's scalar functions, and so the interpreter's.
 pub struct Scalar;
 
-impl Lanes for Scalar {
-    type F = f32;
-    type I = i32;
-    type M = bool;
+/// [`Lanes`] on one `$t` with bits `$i`.
+macro_rules! scalar_lanes {
+    ($t:ty, $i:ty) => {
+        impl Lanes<$t> for Scalar {
+            type F = $t;
+            type I = $i;
+            type M = bool;
 
-    #[inline(always)]
-    fn f(&mut self, v: f32) -> f32 {
-        v
-    }
-    #[inline(always)]
-    fn i(&mut self, v: i32) -> i32 {
-        v
-    }
-    #[inline(always)]
-    fn add(&mut self, a: f32, b: f32) -> f32 {
-        a + b
-    }
-    #[inline(always)]
-    fn sub(&mut self, a: f32, b: f32) -> f32 {
-        a - b
-    }
-    #[inline(always)]
-    fn mul(&mut self, a: f32, b: f32) -> f32 {
-        a * b
-    }
-    #[inline(always)]
-    fn div(&mut self, a: f32, b: f32) -> f32 {
-        a / b
-    }
-    #[inline(always)]
-    fn lt(&mut self, a: f32, b: f32) -> bool {
-        a < b
-    }
-    #[inline(always)]
-    fn le(&mut self, a: f32, b: f32) -> bool {
-        a <= b
-    }
-    #[inline(always)]
-    fn eq(&mut self, a: f32, b: f32) -> bool {
-        a == b
-    }
-    #[inline(always)]
-    fn and(&mut self, a: bool, b: bool) -> bool {
-        a && b
-    }
-    #[inline(always)]
-    fn not(&mut self, a: bool) -> bool {
-        !a
-    }
-    #[inline(always)]
-    fn select(&mut self, m: bool, a: f32, b: f32) -> f32 {
-        if m { a } else { b }
-    }
-    #[inline(always)]
-    fn bits(&mut self, a: f32) -> i32 {
-        a.to_bits() as i32
-    }
-    #[inline(always)]
-    fn float(&mut self, a: i32) -> f32 {
-        f32::from_bits(a as u32)
-    }
-    #[inline(always)]
-    fn iadd(&mut self, a: i32, b: i32) -> i32 {
-        a.wrapping_add(b)
-    }
-    #[inline(always)]
-    fn isub(&mut self, a: i32, b: i32) -> i32 {
-        a.wrapping_sub(b)
-    }
-    #[inline(always)]
-    fn iand(&mut self, a: i32, b: i32) -> i32 {
-        a & b
-    }
-    #[inline(always)]
-    fn ior(&mut self, a: i32, b: i32) -> i32 {
-        a | b
-    }
-    #[inline(always)]
-    fn ixor(&mut self, a: i32, b: i32) -> i32 {
-        a ^ b
-    }
-    #[inline(always)]
-    fn shl(&mut self, a: i32, n: u32) -> i32 {
-        a.wrapping_shl(n)
-    }
-    #[inline(always)]
-    fn sra(&mut self, a: i32, n: u32) -> i32 {
-        a >> n
-    }
-    #[inline(always)]
-    fn slow_lanes(&mut self, slow: bool, fast: f32, f: Fallback, args: &[f32]) -> f32 {
-        if slow { f.eval(args) } else { fast }
-    }
-    #[inline(always)]
-    fn or(&mut self, a: bool, b: bool) -> bool {
-        a || b
-    }
+            #[inline(always)]
+            fn f(&mut self, v: $t) -> $t {
+                v
+            }
+            #[inline(always)]
+            fn i(&mut self, v: $i) -> $i {
+                v
+            }
+            #[inline(always)]
+            fn add(&mut self, a: $t, b: $t) -> $t {
+                a + b
+            }
+            #[inline(always)]
+            fn sub(&mut self, a: $t, b: $t) -> $t {
+                a - b
+            }
+            #[inline(always)]
+            fn mul(&mut self, a: $t, b: $t) -> $t {
+                a * b
+            }
+            #[inline(always)]
+            fn div(&mut self, a: $t, b: $t) -> $t {
+                a / b
+            }
+            #[inline(always)]
+            fn lt(&mut self, a: $t, b: $t) -> bool {
+                a < b
+            }
+            #[inline(always)]
+            fn le(&mut self, a: $t, b: $t) -> bool {
+                a <= b
+            }
+            #[inline(always)]
+            fn eq(&mut self, a: $t, b: $t) -> bool {
+                a == b
+            }
+            #[inline(always)]
+            fn and(&mut self, a: bool, b: bool) -> bool {
+                a && b
+            }
+            #[inline(always)]
+            fn or(&mut self, a: bool, b: bool) -> bool {
+                a || b
+            }
+            #[inline(always)]
+            fn not(&mut self, a: bool) -> bool {
+                !a
+            }
+            #[inline(always)]
+            fn select(&mut self, m: bool, a: $t, b: $t) -> $t {
+                if m { a } else { b }
+            }
+            #[inline(always)]
+            fn bits(&mut self, a: $t) -> $i {
+                a.to_bits() as $i
+            }
+            #[inline(always)]
+            fn float(&mut self, a: $i) -> $t {
+                <$t>::from_bits(a as _)
+            }
+            #[inline(always)]
+            fn iadd(&mut self, a: $i, b: $i) -> $i {
+                a.wrapping_add(b)
+            }
+            #[inline(always)]
+            fn isub(&mut self, a: $i, b: $i) -> $i {
+                a.wrapping_sub(b)
+            }
+            #[inline(always)]
+            fn iand(&mut self, a: $i, b: $i) -> $i {
+                a & b
+            }
+            #[inline(always)]
+            fn ior(&mut self, a: $i, b: $i) -> $i {
+                a | b
+            }
+            #[inline(always)]
+            fn ixor(&mut self, a: $i, b: $i) -> $i {
+                a ^ b
+            }
+            #[inline(always)]
+            fn shl(&mut self, a: $i, n: u32) -> $i {
+                a.wrapping_shl(n)
+            }
+            #[inline(always)]
+            fn sra(&mut self, a: $i, n: u32) -> $i {
+                a >> n
+            }
+            #[inline(always)]
+            fn slow_lanes(&mut self, slow: bool, fast: $t, f: Fallback, args: &[$t]) -> $t {
+                if slow { <$t>::fallback(f, args) } else { fast }
+            }
+        }
+    };
+}
+
+scalar_lanes!(f32, i32);
+scalar_lanes!(f64, i64);
+
+impl Wide for Scalar {
     type D = f64;
     #[inline(always)]
     fn f64_parts(&self) -> usize {
@@ -347,88 +439,85 @@ impl Lanes for Scalar {
     }
 }
 
-/// Counts the operations an algorithm performs per lane (constants aside):
-/// what the energy model charges a vector of it.
+/// Counts the operations an algorithm performs per vector (constants
+/// aside): what the energy model charges for one.
 #[derive(Default)]
 pub struct OpCount {
     /// Operations so far.
     pub ops: u32,
 }
 
-impl OpCount {
-    fn one(&mut self) {
-        self.ops += 1;
-    }
-}
-
-impl Lanes for OpCount {
+impl<T: Elem> Lanes<T> for OpCount {
     type F = ();
     type I = ();
     type M = ();
 
-    fn f(&mut self, _: f32) {}
-    fn i(&mut self, _: i32) {}
+    fn f(&mut self, _: T) {}
+    fn i(&mut self, _: T::Int) {}
     fn add(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn sub(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn mul(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn div(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn lt(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn le(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn eq(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn and(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
+    }
+    fn or(&mut self, _: (), _: ()) {
+        self.ops += 1
     }
     fn not(&mut self, _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn select(&mut self, _: (), _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     // a reinterpretation: no instruction
     fn bits(&mut self, _: ()) {}
     fn float(&mut self, _: ()) {}
     fn iadd(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn isub(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn iand(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn ior(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn ixor(&mut self, _: (), _: ()) {
-        self.one()
+        self.ops += 1
     }
     fn shl(&mut self, _: (), _: u32) {
-        self.one()
+        self.ops += 1
     }
     fn sra(&mut self, _: (), _: u32) {
-        self.one()
+        self.ops += 1
     }
     // the test and branch; the calls are the rare path
     fn slow_lanes(&mut self, _: (), _: (), _: Fallback, _: &[()]) {
         self.ops += 2;
     }
-    fn or(&mut self, _: (), _: ()) {
-        self.one()
-    }
+}
+
+impl Wide for OpCount {
     // counted as one vector's worth: a 128-bit target does each `f64`
     // operation twice, a wider one once on twice the registers
     type D = ();
@@ -436,11 +525,11 @@ impl Lanes for OpCount {
         1
     }
     fn widen(&mut self, _: ()) -> [(); 2] {
-        self.one();
+        self.ops += 1;
         [(); 2]
     }
     fn narrow(&mut self, _: [(); 2]) {
-        self.one()
+        self.ops += 1
     }
     fn d(&mut self, _: f64) {}
     fn dadd(&mut self, _: (), _: ()) {

@@ -26,7 +26,7 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 
 /// `(f, e)` with `u = 2^e (1 + f)`, `1 + f` in `[sqrt(1/2), sqrt(2))`, `e`
 /// as a float, for normal positive `u`.
-pub(super) fn split<L: Lanes>(l: &mut L, u: L::F) -> (L::F, L::F) {
+pub(super) fn split<L: Lanes<f32>>(l: &mut L, u: L::F) -> (L::F, L::F) {
     let b = l.bits(u);
     let e = l.sra(b, 23);
     // e - 127 as a float: `ROUND`'s low mantissa bits hold it exactly
@@ -54,7 +54,7 @@ pub(super) fn split<L: Lanes>(l: &mut L, u: L::F) -> (L::F, L::F) {
 }
 
 /// `e ln2 + log(1 + f) + c`, for `c` a small correction.
-fn combine<L: Lanes>(l: &mut L, f: L::F, e: L::F, c: L::F) -> L::F {
+fn combine<L: Lanes<f32>>(l: &mut L, f: L::F, e: L::F, c: L::F) -> L::F {
     let z = l.mul(f, f);
     let p = l.horner(f, &LOG_L);
     let fz = l.mul(f, z);
@@ -73,7 +73,7 @@ fn combine<L: Lanes>(l: &mut L, f: L::F, e: L::F, c: L::F) -> L::F {
 }
 
 /// `-inf` at `u == 0`, `inf` at `u == inf`, NaN below 0 (and for NaN).
-fn edges<L: Lanes>(l: &mut L, u: L::F, r: L::F) -> L::F {
+fn edges<L: Lanes<f32>>(l: &mut L, u: L::F, r: L::F) -> L::F {
     let zero = l.f(0.0);
     let inf = l.f(f32::INFINITY);
     let is_inf = l.eq(u, inf);
@@ -89,7 +89,7 @@ fn edges<L: Lanes>(l: &mut L, u: L::F, r: L::F) -> L::F {
 
 /// The natural logarithm on `f32`; subnormal inputs are first scaled by
 /// 2^25.
-pub fn log<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn log<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let (f, e) = split_any(l, x);
     let zero = l.f(0.0);
     let r = combine(l, f, e, zero);
@@ -97,7 +97,7 @@ pub fn log<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 }
 
 /// [`split`] for any finite positive `x`, subnormals first scaled by 2^25.
-pub(super) fn split_any<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
+pub(super) fn split_any<L: Lanes<f32>>(l: &mut L, x: L::F) -> (L::F, L::F) {
     let min = l.f(f32::MIN_POSITIVE);
     let tiny = l.lt(x, min);
     let scale = l.f(2f32.powi(25));
@@ -116,7 +116,7 @@ pub(super) fn split_any<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
 /// `u >= 2`, where that is the exact form, and none from 2^25 on); `x`
 /// itself below 2^-24 in magnitude, where it is the correctly rounded
 /// result (and keeps the sign of zero).
-pub fn log1p<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn log1p<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let one = l.f(1.0);
     let u = l.add(one, x);
     let um1 = l.sub(u, one);

@@ -14,6 +14,7 @@
 //! `pow` (the host's libm), the `libm` crate's (musl's algorithms) for the
 //! rest.
 
+pub mod double;
 pub mod erf;
 pub mod exp;
 pub mod lanes;
@@ -23,16 +24,6 @@ pub mod trig;
 
 pub use exp::expf_consts;
 use lanes::Scalar;
-
-macro_rules! unary {
-    ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
-        #[doc = concat!("`", stringify!($f), "` on `", stringify!($t), "`.")]
-        #[unsafe(no_mangle)]
-        pub extern "C" fn $name(x: $t) -> $t {
-            x.$f()
-        }
-    )*};
-}
 
 /// `e^x` on `f32`, picojoule's definition: within 1 ulp of the exact value
 /// on normal results (measured: never over 0.99 ulp, 90% correctly
@@ -81,10 +72,26 @@ pub extern "C" fn pj_rt_expf(x: f32) -> f32 {
     expf(x)
 }
 
-unary!(
-    pj_rt_exp: f64 => exp,
-    pj_rt_log: f64 => ln,
-    pj_rt_tanh: f64 => tanh,
+/// picojoule's `f64` functions (over [`lanes::Lanes`]), as C symbols.
+macro_rules! own_f64 {
+    ($($name:ident => $f:path),* $(,)?) => {$(
+        #[doc = concat!("`", stringify!($f), "` on one `f64`.")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(x: f64) -> f64 {
+            $f(&mut Scalar, x)
+        }
+    )*};
+}
+
+own_f64!(
+    pj_rt_exp => double::exp::exp,
+    pj_rt_expm1 => double::exp::expm1,
+    pj_rt_tanh => double::exp::tanh,
+    pj_rt_log => double::log::log,
+    pj_rt_log1p => double::log::log1p,
+    pj_rt_sin => double::trig::sin,
+    pj_rt_cos => double::trig::cos,
+    pj_rt_tan => double::trig::tan,
 );
 
 /// picojoule's `f32` functions (over [`lanes::Lanes`]), as C symbols.
@@ -123,12 +130,7 @@ macro_rules! from_libm {
 }
 
 from_libm!(
-    pj_rt_sin: f64 => sin,
-    pj_rt_cos: f64 => cos,
-    pj_rt_tan: f64 => tan,
     pj_rt_erf: f64 => erf,
-    pj_rt_log1p: f64 => log1p,
-    pj_rt_expm1: f64 => expm1,
 );
 
 /// `atan2(y, x)` on `f32` ([`trig::atan2`]): the angle of `(x, y)`.

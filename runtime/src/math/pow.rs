@@ -3,7 +3,7 @@
 //! nearly the only error, then the cases C99 defines (zeros, infinities,
 //! NaN, negative bases) chosen per lane.
 
-use super::lanes::{Fallback, Lanes, ROUND};
+use super::lanes::{Fallback, Wide};
 use super::log::split_any;
 
 /// `1.5 * 2^52`: adding and subtracting it rounds an `f64` below 2^51 in
@@ -30,7 +30,7 @@ const EXP2: [f64; 7] = [
 /// `z = s^2`, to `z^6`: the next term is below 2^-39 of the sum, and `t =
 /// y log2|x|` needs 2^-35 where it is in range (`|y log m| <= |t| <= 151`
 /// for 2^-28 absolute).
-fn log_mantissa<L: Lanes>(l: &mut L, f: L::D) -> L::D {
+fn log_mantissa<L: Wide>(l: &mut L, f: L::D) -> L::D {
     let two = l.d(2.0);
     let den = l.dadd(f, two);
     let s = l.ddiv(f, den);
@@ -45,7 +45,7 @@ fn log_mantissa<L: Lanes>(l: &mut L, f: L::D) -> L::D {
 }
 
 /// `r` rounded to the nearest integer (ties to even), for `|r| < 2^51`.
-fn round_f64<L: Lanes>(l: &mut L, r: L::D) -> L::D {
+fn round_f64<L: Wide>(l: &mut L, r: L::D) -> L::D {
     let m = l.d(ROUND_F64);
     let t = l.dadd(r, m);
     l.dsub(t, m)
@@ -57,7 +57,7 @@ fn round_f64<L: Lanes>(l: &mut L, r: L::D) -> L::D {
 /// — and leaves other lanes to [`pow_everywhere`], the same computation
 /// with every special case, behind a branch taken only when some lane
 /// needs it.
-pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
+pub fn pow<L: Wide>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let (r, t) = core(l, x, y);
     let min = l.f(f32::MIN_POSITIVE);
     let inf = l.f(f32::INFINITY);
@@ -76,7 +76,7 @@ pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
 
 /// `(p 2^k, t)` for `t = y log2|x|`: `x^y` where `|x|` is finite and
 /// positive and `t` in the exponent range.
-fn core<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
+fn core<L: Wide>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
     let ax = l.abs(x);
     let (f, e) = split_any(l, ax);
     let [p, k, t] = l.in_f64([f, e, y], |l, [f, e, y]| {
@@ -97,9 +97,7 @@ fn core<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
         [p, k, t]
     });
     // p 2^k, in two factors so that 2^k may be subnormal or 2^128
-    let round = l.f(ROUND);
-    let kr = l.add(k, round);
-    let n = l.rounded_int(kr);
+    let (_, n) = l.round_int(k);
     let n1 = l.sra(n, 1);
     let n2 = l.isub(n, n1);
     let mut r = p;
@@ -116,7 +114,7 @@ fn core<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
 /// `x^y` on `f32` for every `x` and `y`: [`pow`]'s computation, then the
 /// cases C99 defines (zeros, infinities, NaN, negative bases) chosen per
 /// lane.
-pub fn pow_everywhere<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
+pub fn pow_everywhere<L: Wide>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let (r, t) = core(l, x, y);
     let ax = l.abs(x);
     // y and y/2 rounded to integers: whether y is an integer, and odd

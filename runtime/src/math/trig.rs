@@ -8,7 +8,7 @@
 //! their full-range (Payne-Hanek) reduction — a branch the vector code takes
 //! only when some lane needs it.
 
-use super::lanes::{Fallback, Lanes, ROUND};
+use super::lanes::{Fallback, Lanes};
 
 /// The largest magnitude reduced here; beyond it, musl's functions.
 pub const REDUCE_MAX: f32 = 8192.0;
@@ -41,13 +41,10 @@ const COS_C: [f32; 3] = [2.443_315_7e-5, -1.388_731_6e-3, 0.041_666_646];
 /// and `k P4` keeps what each rounding loses (Knuth's two-sum), so a
 /// result near a multiple of `pi/2`, where the subtractions cancel, and one
 /// far from it, where they round, are both kept to about 2^-48 of `r`.
-fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::I) {
+fn reduce<L: Lanes<f32>>(l: &mut L, x: L::F) -> (L::F, L::F, L::I) {
     let c = l.f(TWO_OVER_PI);
-    let round = l.f(ROUND);
     let t = l.mul(x, c);
-    let t = l.add(t, round);
-    let k = l.sub(t, round);
-    let n = l.rounded_int(t);
+    let (k, n) = l.round_int(t);
     let mut kp = PIO2
         .map(|part| {
             let p = l.f(part);
@@ -66,7 +63,7 @@ fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::I) {
 }
 
 /// `(s, e)` with `s = a - b` rounded and `s + e = a - b` exactly.
-fn two_diff<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
+fn two_diff<L: Lanes<f32>>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
     let s = l.sub(a, b);
     let v = l.sub(s, a);
     let sv = l.sub(s, v);
@@ -77,7 +74,7 @@ fn two_diff<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
 }
 
 /// `sin(r + lo)` for `|r| <= pi/4`, `z = r^2`: `r + (r z S(z) + lo)`.
-fn sin_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
+fn sin_kernel<L: Lanes<f32>>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
     let s = l.horner(z, &SIN_S);
     let rz = l.mul(r, z);
     let s = l.mul(rz, s);
@@ -88,7 +85,7 @@ fn sin_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
 /// `cos(r + lo)` for `|r| <= pi/4`, `z = r^2`: `w = 1 - z/2` plus what
 /// rounding `w` lost, plus `z^2 C(z) - r lo` (musl's `__cosdf`
 /// arrangement).
-fn cos_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
+fn cos_kernel<L: Lanes<f32>>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
     let half = l.f(0.5);
     let hz = l.mul(z, half);
     let one = l.f(1.0);
@@ -106,7 +103,7 @@ fn cos_kernel<L: Lanes>(l: &mut L, r: L::F, lo: L::F, z: L::F) -> L::F {
 
 /// Whether bit `bit` of `n` is set, as a mask, and that bit moved to the
 /// sign position.
-fn quadrant_bit<L: Lanes>(l: &mut L, n: L::I, bit: u32) -> (L::M, L::I) {
+fn quadrant_bit<L: Lanes<f32>>(l: &mut L, n: L::I, bit: u32) -> (L::M, L::I) {
     let one = l.i(1 << bit);
     let b = l.iand(n, one);
     let sign = l.shl(b, 31 - bit);
@@ -119,19 +116,12 @@ fn quadrant_bit<L: Lanes>(l: &mut L, n: L::I, bit: u32) -> (L::M, L::I) {
     (l.lt(s, zero), sign)
 }
 
-/// `a` negated where `sign` (a sign bit) is set.
-fn flip<L: Lanes>(l: &mut L, a: L::F, sign: L::I) -> L::F {
-    let b = l.bits(a);
-    let b = l.ixor(b, sign);
-    l.float(b)
-}
-
 /// Below this in magnitude, `sin x` and `tan x` round to `x` (their next
 /// terms, `x^3/6` and `x^3/3`, are under a quarter ulp of `x`).
 const TINY: f32 = 1.0 / 4096.0;
 
 /// `x` itself where it is tiny (which also keeps the sign of zero).
-fn tiny_is_itself<L: Lanes>(l: &mut L, x: L::F, v: L::F) -> L::F {
+fn tiny_is_itself<L: Lanes<f32>>(l: &mut L, x: L::F, v: L::F) -> L::F {
     let ax = l.abs(x);
     let tiny = l.f(TINY);
     let is_tiny = l.lt(ax, tiny);
@@ -139,7 +129,7 @@ fn tiny_is_itself<L: Lanes>(l: &mut L, x: L::F, v: L::F) -> L::F {
 }
 
 /// Lanes beyond [`REDUCE_MAX`] (and infinities) go to `f`.
-fn finish<L: Lanes>(l: &mut L, x: L::F, fast: L::F, f: Fallback) -> L::F {
+fn finish<L: Lanes<f32>>(l: &mut L, x: L::F, fast: L::F, f: Fallback) -> L::F {
     let ax = l.abs(x);
     let max = l.f(REDUCE_MAX);
     let slow = l.lt(max, ax);
@@ -147,7 +137,7 @@ fn finish<L: Lanes>(l: &mut L, x: L::F, fast: L::F, f: Fallback) -> L::F {
 }
 
 /// `sin x`, and `cos x` as `sin` a quadrant on.
-fn sin_or_cos<L: Lanes>(l: &mut L, x: L::F, cos: bool) -> L::F {
+fn sin_or_cos<L: Lanes<f32>>(l: &mut L, x: L::F, cos: bool) -> L::F {
     let (r, lo, n) = reduce(l, x);
     let n = if cos {
         let one = l.i(1);
@@ -161,23 +151,23 @@ fn sin_or_cos<L: Lanes>(l: &mut L, x: L::F, cos: bool) -> L::F {
     let (odd, _) = quadrant_bit(l, n, 0);
     let v = l.select(odd, c, s);
     let (_, negate) = quadrant_bit(l, n, 1);
-    let v = flip(l, v, negate);
+    let v = l.flip(v, negate);
     let v = if cos { v } else { tiny_is_itself(l, x, v) };
     finish(l, x, v, if cos { Fallback::Cos } else { Fallback::Sin })
 }
 
 /// `sin x` on `f32` (radians).
-pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn sin<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     sin_or_cos(l, x, false)
 }
 
 /// `cos x` on `f32` (radians).
-pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn cos<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     sin_or_cos(l, x, true)
 }
 
 /// `tan x` on `f32`: `sin r / cos r`, or `-cos r / sin r` in odd quadrants.
-pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+pub fn tan<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     let (r, lo, n) = reduce(l, x);
     let z = l.mul(r, r);
     let s = sin_kernel(l, r, lo, z);
@@ -186,7 +176,7 @@ pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let num = l.select(odd, c, s);
     let den = l.select(odd, s, c);
     let t = l.div(num, den);
-    let t = flip(l, t, sign);
+    let t = l.flip(t, sign);
     let t = tiny_is_itself(l, x, t);
     finish(l, x, t, Fallback::Tan)
 }
@@ -210,7 +200,7 @@ const PIO2_HI_LO: (f32, f32) = (1.570_796_4, -4.371_139e-8);
 const PI: (f32, f32) = (std::f32::consts::PI, -8.742_278e-8);
 
 /// `hi - a`, with `hi + lo` the constant: `(hi - a) + lo`.
-fn minus<L: Lanes>(l: &mut L, c: (f32, f32), a: L::F) -> L::F {
+fn minus<L: Lanes<f32>>(l: &mut L, c: (f32, f32), a: L::F) -> L::F {
     let hi = l.f(c.0);
     let d = l.sub(hi, a);
     let lo = l.f(c.1);
@@ -223,7 +213,7 @@ fn minus<L: Lanes>(l: &mut L, c: (f32, f32), a: L::F) -> L::F {
 /// `|y| > |x|`, `pi - a` where `x` is negative (its sign bit: `-0` too),
 /// and the sign of `y`. Both zero: `0` or `pi`; both infinite: `pi/4` or
 /// `3pi/4`, as C99.
-pub fn atan2<L: Lanes>(l: &mut L, y: L::F, x: L::F) -> L::F {
+pub fn atan2<L: Lanes<f32>>(l: &mut L, y: L::F, x: L::F) -> L::F {
     let ax = l.abs(x);
     let ay = l.abs(y);
     let swap = l.lt(ax, ay);

@@ -10,7 +10,7 @@
 //! zero and never trap on `MIN / -1`; float-to-integer casts saturate; float
 //! `min`/`max` are IEEE `minimum`/`maximum` (Cranelift's `fmin`/`fmax`);
 //! transcendental functions call the runtime's, which are the interpreter's,
-//! or on `f32x4` compute its definition inline ([`math`]).
+//! or on vectors compute its definition inline ([`math`]).
 //! Every load and store is bounds-checked (the `mem` contract); a failed
 //! check calls `pj_rt_fail`, frees the intermediates allocated so far, and
 //! returns the status.
@@ -2779,9 +2779,9 @@ impl<M: Module> FnLower<'_, '_, M> {
             // inline, scalar or vector: no call, no clobbered registers
             return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
         }
-        if f32t
+        if rt.is_float()
             && ir.ty(d.results[0]).lanes().is_some()
-            && let Some(v) = self.vector_math(mo, &args)
+            && let Some(v) = self.vector_math(mo, rt, &args)
         {
             return v;
         }

@@ -2375,8 +2375,8 @@ impl<'a> FnLower<'a> {
         if mo == MathOp::Exp && rt == ScalarType::F32 {
             return self.expf(args[0], crate::dialects::math::is_fused(ir, op));
         }
-        if rt == ScalarType::F32
-            && let Some(v) = self.vector_math(mo, &args)
+        if rt.is_float()
+            && let Some(v) = self.vector_math(mo, rt, &args)
         {
             return v;
         }

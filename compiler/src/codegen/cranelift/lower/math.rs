@@ -1,29 +1,31 @@
-//! picojoule's `f32` elementary functions (`pj_runtime::math`) on `f32x4`,
-//! inline: Cranelift's implementation of the runtime's
-//! [`Lanes`](pj_runtime::math::lanes::Lanes), one instruction per
-//! operation, so the vector code performs the interpreter's operations in
-//! its order and gives its bits. A lane the vector algorithm leaves to a
-//! scalar function (`sin` of a huge argument) is computed by calling the
-//! runtime's function on each lane and keeping the lanes that need it,
-//! behind a branch taken only when some lane does: the call clobbers the vector registers, which the
-//! common path never pays for.
+//! picojoule's elementary functions (`pj_runtime::math`) on `f32x4` and
+//! `f64x2`, inline: Cranelift's implementation of the runtime's
+//! [`Lanes`], one instruction per operation, so the vector code performs
+//! the interpreter's operations in its order and gives its bits. A lane
+//! the vector algorithm leaves to a scalar function (`sin` of a huge
+//! argument) is computed by calling the runtime's function on each lane and
+//! keeping the lanes that need it, behind a branch taken only when some
+//! lane does: the call clobbers the vector registers, which the common
+//! path never pays for.
 
 use super::FnLower;
 use crate::dialects::MathOp;
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{BlockArg, Endianness, InstBuilder, MemFlagsData, Value, types};
 use cranelift_module::Module;
-use pj_runtime::math::lanes::{Fallback, Lanes};
+use pj_lang::types::ScalarType;
+use pj_runtime::math::lanes::{Elem, Fallback, Lanes, Wide};
 use std::collections::HashMap;
 
-/// `f32x4` lanes in the function being built.
+/// 128-bit vectors of `f32` or `f64` in the function being built.
 struct VectorLanes<'l, 'a, 'b, M: Module> {
     l: &'l mut FnLower<'a, 'b, M>,
-    /// Constants already materialized, by bits (all in the block the
-    /// expansion starts in, which dominates the rest of it).
-    floats: HashMap<u32, Value>,
-    ints: HashMap<i32, Value>,
-    doubles: HashMap<u64, Value>,
+    /// `f32x4` or `f64x2`, and the integer vector of the same lanes.
+    ft: types::Type,
+    it: types::Type,
+    /// Constants already materialized, by type and bits (all in the block
+    /// the expansion starts in, which dominates the rest of it).
+    consts: HashMap<(types::Type, u64), Value>,
 }
 
 impl<M: Module> VectorLanes<'_, '_, '_, M> {
@@ -32,7 +34,8 @@ impl<M: Module> VectorLanes<'_, '_, '_, M> {
     fn shuffle_bytes(&mut self, a: Value, b: Value, mask: Vec<u8>) -> Value {
         let b_ = &mut self.l.b;
         let t = b_.func.dfg.value_type(a);
-        let flags = MemFlagsData::new();
+        // a bitcast that changes the lane count names its byte order
+        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
         let a8 = b_.ins().bitcast(types::I8X16, flags, a);
         let b8 = b_.ins().bitcast(types::I8X16, flags, b);
         let mask = b_
@@ -43,46 +46,60 @@ impl<M: Module> VectorLanes<'_, '_, '_, M> {
         let r = b_.ins().shuffle(a8, b8, mask);
         b_.ins().bitcast(t, flags, r)
     }
-}
 
-impl<M: Module> FnLower<'_, '_, M> {
-    /// `mo` on `f32x4` operands inline, when picojoule defines it over
-    /// lanes; `None` for the ops lowered otherwise.
-    pub(super) fn vector_math(&mut self, mo: MathOp, args: &[Value]) -> Option<Value> {
-        let mut v = VectorLanes {
-            l: self,
-            floats: HashMap::new(),
-            ints: HashMap::new(),
-            doubles: HashMap::new(),
-        };
-        crate::dialects::math::on_lanes(&mut v, mo, args)
+    /// A vector of type `t` with every lane's low `width` bits `bits`.
+    fn splat_bits(&mut self, t: types::Type, bits: u64, width: u32) -> Value {
+        if let Some(&c) = self.consts.get(&(t, bits)) {
+            return c;
+        }
+        let lane = &bits.to_le_bytes()[..width as usize / 8];
+        let bytes: Vec<u8> = (0..128 / width)
+            .flat_map(|_| lane.iter().copied())
+            .collect();
+        let b = &mut self.l.b;
+        let c = b.func.dfg.constants.insert(bytes.into());
+        let c = b.ins().vconst(t, c);
+        self.consts.insert((t, bits), c);
+        c
     }
 }
 
-impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
+impl<M: Module> FnLower<'_, '_, M> {
+    /// `mo` on `f32x4` or `f64x2` operands inline, when picojoule defines it
+    /// over lanes of `elem`; `None` for the ops lowered otherwise.
+    pub(super) fn vector_math(
+        &mut self,
+        mo: MathOp,
+        elem: ScalarType,
+        args: &[Value],
+    ) -> Option<Value> {
+        let (ft, it) = match elem {
+            ScalarType::F32 => (types::F32X4, types::I32X4),
+            _ => (types::F64X2, types::I64X2),
+        };
+        let mut v = VectorLanes {
+            l: self,
+            ft,
+            it,
+            consts: HashMap::new(),
+        };
+        match elem {
+            ScalarType::F32 => crate::dialects::math::on_lanes(&mut v, mo, args),
+            _ => crate::dialects::math::on_f64_lanes(&mut v, mo, args),
+        }
+    }
+}
+
+impl<T: Elem, M: Module> Lanes<T> for VectorLanes<'_, '_, '_, M> {
     type F = Value;
     type I = Value;
     type M = Value;
 
-    fn f(&mut self, v: f32) -> Value {
-        if let Some(&c) = self.floats.get(&v.to_bits()) {
-            return c;
-        }
-        let bytes: Vec<u8> = (0..4).flat_map(|_| v.to_le_bytes()).collect();
-        let b = &mut self.l.b;
-        let c = b.func.dfg.constants.insert(bytes.into());
-        let c = b.ins().vconst(types::F32X4, c);
-        self.floats.insert(v.to_bits(), c);
-        c
+    fn f(&mut self, v: T) -> Value {
+        self.splat_bits(self.ft, v.to_bits_u64(), T::BITS)
     }
-    fn i(&mut self, v: i32) -> Value {
-        if let Some(&c) = self.ints.get(&v) {
-            return c;
-        }
-        let s = self.l.b.ins().iconst(types::I32, i64::from(v));
-        let c = self.l.b.ins().splat(types::I32X4, s);
-        self.ints.insert(v, c);
-        c
+    fn i(&mut self, v: T::Int) -> Value {
+        self.splat_bits(self.it, T::int_to_i64(v) as u64, T::BITS)
     }
     fn add(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().fadd(a, b)
@@ -113,14 +130,14 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
     }
     fn select(&mut self, m: Value, a: Value, b: Value) -> Value {
         let ins = self.l.b.ins();
-        let mask = ins.bitcast(types::F32X4, MemFlagsData::new(), m);
+        let mask = ins.bitcast(self.ft, MemFlagsData::new(), m);
         self.l.b.ins().bitselect(mask, a, b)
     }
     fn bits(&mut self, a: Value) -> Value {
-        self.l.b.ins().bitcast(types::I32X4, MemFlagsData::new(), a)
+        self.l.b.ins().bitcast(self.it, MemFlagsData::new(), a)
     }
     fn float(&mut self, a: Value) -> Value {
-        self.l.b.ins().bitcast(types::F32X4, MemFlagsData::new(), a)
+        self.l.b.ins().bitcast(self.ft, MemFlagsData::new(), a)
     }
     fn iadd(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().iadd(a, b)
@@ -146,6 +163,41 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
     fn or(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().bor(a, b)
     }
+    fn slow_lanes(&mut self, slow: Value, fast: Value, f: Fallback, args: &[Value]) -> Value {
+        let l = &mut *self.l;
+        let any = l.b.ins().vany_true(slow);
+        let slow_block = l.b.create_block();
+        let done = l.b.create_block();
+        let (ft, lanes) = (self.ft, self.ft.lane_count() as u8);
+        let r = l.b.append_block_param(done, ft);
+        l.b.ins()
+            .brif(any, slow_block, &[], done, &[BlockArg::Value(fast)]);
+        l.b.set_cold_block(slow_block);
+        l.b.switch_to_block(slow_block);
+        let callee = l.rt.math[T::fallback_symbol(f)];
+        let mut acc = fast;
+        for lane in 0..lanes {
+            let lanes: Vec<Value> = args
+                .iter()
+                .map(|&a| l.b.ins().extractlane(a, lane))
+                .collect();
+            let y = l
+                .call(callee, &lanes)
+                .expect("math functions return a value");
+            acc = l.b.ins().insertlane(acc, y, lane);
+        }
+        // only the slow lanes: the others keep the vector algorithm's bits
+        // (the same as the call's, but not under another variant of it)
+        let mask = l.b.ins().bitcast(ft, MemFlagsData::new(), slow);
+        let acc = l.b.ins().bitselect(mask, acc, fast);
+        l.b.ins().jump(done, &[BlockArg::Value(acc)]);
+        l.b.switch_to_block(done);
+        r
+    }
+}
+
+/// `f32x4` widened to two `f64x2` (`pow`).
+impl<M: Module> Wide for VectorLanes<'_, '_, '_, M> {
     type D = Value;
     fn f64_parts(&self) -> usize {
         2
@@ -165,15 +217,7 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
         self.shuffle_bytes(lo, hi, (0..8).chain(16..24).collect())
     }
     fn d(&mut self, v: f64) -> Value {
-        if let Some(&c) = self.doubles.get(&v.to_bits()) {
-            return c;
-        }
-        let bytes: Vec<u8> = (0..2).flat_map(|_| v.to_le_bytes()).collect();
-        let b = &mut self.l.b;
-        let c = b.func.dfg.constants.insert(bytes.into());
-        let c = b.ins().vconst(types::F64X2, c);
-        self.doubles.insert(v.to_bits(), c);
-        c
+        self.splat_bits(types::F64X2, v.to_bits(), 64)
     }
     fn dadd(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().fadd(a, b)
@@ -186,35 +230,5 @@ impl<M: Module> Lanes for VectorLanes<'_, '_, '_, M> {
     }
     fn ddiv(&mut self, a: Value, b: Value) -> Value {
         self.l.b.ins().fdiv(a, b)
-    }
-    fn slow_lanes(&mut self, slow: Value, fast: Value, f: Fallback, args: &[Value]) -> Value {
-        let l = &mut *self.l;
-        let any = l.b.ins().vany_true(slow);
-        let slow_block = l.b.create_block();
-        let done = l.b.create_block();
-        let r = l.b.append_block_param(done, types::F32X4);
-        l.b.ins()
-            .brif(any, slow_block, &[], done, &[BlockArg::Value(fast)]);
-        l.b.set_cold_block(slow_block);
-        l.b.switch_to_block(slow_block);
-        let callee = l.rt.math[f.symbol()];
-        let mut acc = fast;
-        for lane in 0..4u8 {
-            let lanes: Vec<Value> = args
-                .iter()
-                .map(|&a| l.b.ins().extractlane(a, lane))
-                .collect();
-            let y = l
-                .call(callee, &lanes)
-                .expect("math functions return a value");
-            acc = l.b.ins().insertlane(acc, y, lane);
-        }
-        // only the slow lanes: the others keep the vector algorithm's bits
-        // (the same as the call's, but not under another variant of it)
-        let mask = l.b.ins().bitcast(types::F32X4, MemFlagsData::new(), slow);
-        let acc = l.b.ins().bitselect(mask, acc, fast);
-        l.b.ins().jump(done, &[BlockArg::Value(acc)]);
-        l.b.switch_to_block(done);
-        r
     }
 }

@@ -1,5 +1,5 @@
-//! picojoule's `f32` elementary functions (`pj_runtime::math`) on vectors
-//! of `f32`, inline: LLVM's implementation of the runtime's
+//! picojoule's elementary functions (`pj_runtime::math`) on vectors of
+//! `f32` and `f64`, inline: LLVM's implementation of the runtime's
 //! [`Lanes`](pj_runtime::math::lanes::Lanes), one instruction per
 //! operation and no fast-math flags, so the vector code performs the
 //! interpreter's operations in its order and gives its bits at any vector
@@ -11,44 +11,54 @@
 use super::super::emit::{FloatPred, T, V};
 use super::FnLower;
 use crate::dialects::MathOp;
-use pj_runtime::math::lanes::{Fallback, Lanes};
+use pj_lang::types::ScalarType;
+use pj_runtime::math::lanes::{Elem, Fallback, Lanes, Wide};
 
-/// Vectors of `lanes` `f32`s in the function being built.
+/// Vectors of `lanes` `f32`s or `f64`s in the function being built.
 struct VectorLanes<'l, 'a> {
     l: &'l FnLower<'a>,
     lanes: u32,
-    /// `<lanes x float>`, `<lanes x i32>`
+    /// `<lanes x float|double>`, `<lanes x i32|i64>`
     ft: T,
     it: T,
 }
 
 impl FnLower<'_> {
-    /// `mo` on vectors of `f32` inline, when picojoule defines it over
-    /// lanes; `None` for the ops lowered otherwise.
-    pub(super) fn vector_math(&self, mo: MathOp, args: &[V]) -> Option<V> {
+    /// `mo` on vectors of `elem` inline, when picojoule defines it over
+    /// lanes of `elem`; `None` for the ops lowered otherwise.
+    pub(super) fn vector_math(&self, mo: MathOp, elem: ScalarType, args: &[V]) -> Option<V> {
         let e = self.e;
         let ft = e.type_of(args[0]);
         let lanes = e.lanes_of(ft)?;
+        let int = if elem == ScalarType::F32 {
+            e.i32()
+        } else {
+            e.i64()
+        };
         let mut v = VectorLanes {
             l: self,
             lanes,
             ft,
-            it: e.vec_ty(e.i32(), lanes),
+            it: e.vec_ty(int, lanes),
         };
-        crate::dialects::math::on_lanes(&mut v, mo, args)
+        match elem {
+            ScalarType::F32 => crate::dialects::math::on_lanes(&mut v, mo, args),
+            _ => crate::dialects::math::on_f64_lanes(&mut v, mo, args),
+        }
     }
 }
 
-impl Lanes for VectorLanes<'_, '_> {
+impl<E: Elem> Lanes<E> for VectorLanes<'_, '_> {
     type F = V;
     type I = V;
     type M = V;
 
-    fn f(&mut self, v: f32) -> V {
-        self.l.e.f32_bits(self.ft, v)
+    fn f(&mut self, v: E) -> V {
+        let e = self.l.e;
+        e.bitcast(e.int(self.it, v.to_bits_u64() as i64), self.ft)
     }
-    fn i(&mut self, v: i32) -> V {
-        self.l.e.int(self.it, i64::from(v))
+    fn i(&mut self, v: E::Int) -> V {
+        self.l.e.int(self.it, E::int_to_i64(v))
     }
     fn add(&mut self, a: V, b: V) -> V {
         self.l.e.fadd(a, b)
@@ -114,6 +124,36 @@ impl Lanes for VectorLanes<'_, '_> {
     fn or(&mut self, a: V, b: V) -> V {
         self.l.e.or(a, b)
     }
+    fn slow_lanes(&mut self, slow: V, fast: V, f: Fallback, args: &[V]) -> V {
+        let l = self.l;
+        let e = l.e;
+        let mask_ty = e.type_of(slow);
+        let any = e.intrinsic("llvm.vector.reduce.or", &[mask_ty], &[slow]);
+        let from_fast = e.current();
+        let slow_block = e.block(l.f, "math.slow");
+        let done = e.block(l.f, "math.done");
+        e.cond_br(any, slow_block, done);
+        e.at_end(slow_block);
+        let (callee, ty) = l.s.rt.get(E::fallback_symbol(f));
+        let mut acc = fast;
+        for lane in 0..self.lanes {
+            let lanes: Vec<V> = args.iter().map(|&a| e.extract(a, lane)).collect();
+            let y = e.call(ty, callee, &lanes);
+            acc = e.insert(acc, y, lane);
+        }
+        // only the slow lanes: the others keep the vector algorithm's bits
+        let acc = e.select(slow, acc, fast);
+        e.br(done);
+        e.at_end(done);
+        let r = e.phi(self.ft);
+        e.incoming(r, fast, from_fast);
+        e.incoming(r, acc, slow_block);
+        r
+    }
+}
+
+/// `f32` lanes widened to `f64` lanes of the same count (`pow`).
+impl Wide for VectorLanes<'_, '_> {
     type D = V;
     fn f64_parts(&self) -> usize {
         1
@@ -142,31 +182,5 @@ impl Lanes for VectorLanes<'_, '_> {
     }
     fn ddiv(&mut self, a: V, b: V) -> V {
         self.l.e.fdiv(a, b)
-    }
-    fn slow_lanes(&mut self, slow: V, fast: V, f: Fallback, args: &[V]) -> V {
-        let l = self.l;
-        let e = l.e;
-        let mask_ty = e.type_of(slow);
-        let any = e.intrinsic("llvm.vector.reduce.or", &[mask_ty], &[slow]);
-        let from_fast = e.current();
-        let slow_block = e.block(l.f, "math.slow");
-        let done = e.block(l.f, "math.done");
-        e.cond_br(any, slow_block, done);
-        e.at_end(slow_block);
-        let (callee, ty) = l.s.rt.get(f.symbol());
-        let mut acc = fast;
-        for lane in 0..self.lanes {
-            let lanes: Vec<V> = args.iter().map(|&a| e.extract(a, lane)).collect();
-            let y = e.call(ty, callee, &lanes);
-            acc = e.insert(acc, y, lane);
-        }
-        // only the slow lanes: the others keep the vector algorithm's bits
-        let acc = e.select(slow, acc, fast);
-        e.br(done);
-        e.at_end(done);
-        let r = e.phi(self.ft);
-        e.incoming(r, fast, from_fast);
-        e.incoming(r, acc, slow_block);
-        r
     }
 }

@@ -1,0 +1,10 @@
+//! picojoule's `f64` elementary functions, over [`Lanes<f64>`](super::lanes::Lanes):
+//! the same arrangements as the `f32` ones beside them, with `f64`
+//! reductions and polynomials (fitted by runtime/tools/fit_math.py), so
+//! vector code over `f64` computes the interpreter's bits inline. `atan2`,
+//! `erf` and `pow` on `f64` are not among them: they stay the `libm`
+//! crate's and the host's, called per element.
+
+pub mod exp;
+pub mod log;
+pub mod trig;
