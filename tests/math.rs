@@ -114,8 +114,8 @@ fn assert_vector_code_matches_the_interpreter(name: &str, call: &str, binary: bo
 }
 
 /// The same over `f64` lanes.
-fn assert_f64_vector_code_matches_the_interpreter(name: &str, call: &str) {
-    assert_vector_matches(ScalarType::F64, name, call, false, &f64_inputs());
+fn assert_f64_vector_code_matches_the_interpreter(name: &str, call: &str, binary: bool) {
+    assert_vector_matches(ScalarType::F64, name, call, binary, &f64_inputs());
 }
 
 fn assert_vector_matches(elem: ScalarType, name: &str, call: &str, binary: bool, xs: &[f64]) {
@@ -215,6 +215,7 @@ fn atan2_and_pow_in_vector_code_give_the_interpreter_bits_on_every_pairing() {
 #[test]
 fn f64_functions_in_vector_code_give_the_interpreter_bits() {
     for f in ["exp", "expm1", "log", "log1p", "tanh", "sin", "cos", "tan"] {
-        assert_f64_vector_code_matches_the_interpreter(f, &format!("{f}(x[i])"));
+        assert_f64_vector_code_matches_the_interpreter(f, &format!("{f}(x[i])"), false);
     }
+    assert_f64_vector_code_matches_the_interpreter("atan2", "atan2(y[i], x[i])", true);
 }

@@ -304,4 +304,3 @@ fn f64_special_values_are_ieee_and_c99() {
     // beyond the reduction's range: musl's full-range reduction
     assert_eq!(pj_rt_sin(1e22), libm::sin(1e22));
 }
-

@@ -99,12 +99,18 @@ def pow_polys():
         print(f"exp2 deg {deg}: max relative error {err:.3e} (2^{np.log2(err):.1f})\n  [{', '.join(repr(float(x)) for x in c)}]")
 
 
-if __name__ == "__main__":
-    main()
-    extra()
-    pow_polys()
-    f64_polys()
-    pi_parts_f64()
+
+def f64_atan():
+    """f64 atan on [0, 7/16] (runtime/src/math/double/trig.rs)."""
+    mp = mpmath
+    eps = mp.mpf("1e-30")
+
+    def fit(name, g, lo, hi, n):
+        c, err = mp.chebyfit(g, [lo, hi], n, error=True)
+        print(f"{name} ({n} terms): max absolute error {float(err):.3e}\n  [{', '.join(repr(float(x)) for x in c)}]  # highest first")
+
+    a2 = (mp.mpf(7) / 16) ** 2 * mp.mpf("1.001")
+    fit("atan A", lambda z: (mp.atan(mp.sqrt(z)) - mp.sqrt(z)) / mp.sqrt(z) ** 3 if z > eps else -mp.mpf(1) / 3, mp.mpf(0), a2, 11)
 
 
 def f64_polys():
@@ -150,3 +156,12 @@ def pi_parts_f64():
         rem -= p
     print(f"\n  rest {float(rem):.3e}")
     mp.mp.dps = 40
+
+
+if __name__ == "__main__":
+    main()
+    extra()
+    pow_polys()
+    f64_polys()
+    pi_parts_f64()
+    f64_atan()

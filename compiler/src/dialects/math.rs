@@ -71,8 +71,8 @@ impl MathOp {
 
 /// Whether `op` applies lane by lane to vectors of `elem` (what the
 /// vectorizers may produce and the backends must encode): `abs`, `sqrt`,
-/// `floor`, `ceil` on floats; every function on `f32` and all but `atan2`,
-/// `erf` and `pow` on `f64` (those picojoule defines over lanes:
+/// `floor`, `ceil` on floats; every function on `f32` and all but `erf`
+/// and `pow` on `f64` (those picojoule defines over lanes:
 /// `pj_runtime::math`).
 pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
     match op {
@@ -84,8 +84,9 @@ pub fn lanewise(op: MathOp, elem: ScalarType) -> bool {
         | MathOp::Cos
         | MathOp::Tan
         | MathOp::Log1p
-        | MathOp::Expm1 => elem.is_float(),
-        MathOp::Atan2 | MathOp::Erf | MathOp::Pow => elem == ScalarType::F32,
+        | MathOp::Expm1
+        | MathOp::Atan2 => elem.is_float(),
+        MathOp::Erf | MathOp::Pow => elem == ScalarType::F32,
     }
 }
 
@@ -114,7 +115,7 @@ pub fn on_lanes<L: Wide>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
 }
 
 /// [`on_lanes`] for lanes of `f64` (`pj_runtime::math::double`); `None`
-/// also for `atan2`, `erf` and `pow`, which `f64` code calls.
+/// also for `erf` and `pow`, which `f64` code calls.
 pub fn on_f64_lanes<L: Lanes<f64>>(l: &mut L, op: MathOp, args: &[L::F]) -> Option<L::F> {
     use pj_runtime::math::double::{exp, log, trig};
     Some(match op {
@@ -126,13 +127,10 @@ pub fn on_f64_lanes<L: Lanes<f64>>(l: &mut L, op: MathOp, args: &[L::F]) -> Opti
         MathOp::Expm1 => exp::expm1(l, args[0]),
         MathOp::Tanh => exp::tanh(l, args[0]),
         MathOp::Exp => exp::exp(l, args[0]),
-        MathOp::Atan2
-        | MathOp::Erf
-        | MathOp::Pow
-        | MathOp::Abs
-        | MathOp::Sqrt
-        | MathOp::Floor
-        | MathOp::Ceil => return None,
+        MathOp::Atan2 => trig::atan2(l, args[0], args[1]),
+        MathOp::Erf | MathOp::Pow | MathOp::Abs | MathOp::Sqrt | MathOp::Floor | MathOp::Ceil => {
+            return None;
+        }
     })
 }
 

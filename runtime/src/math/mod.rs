@@ -10,9 +10,8 @@
 //! every backend, scalar or vector. Their accuracy is measured in
 //! `runtime/tests/accuracy.rs` and stated in docs/language.md.
 //!
-//! On `f64`: Rust's `std` for `exp`, `log`, `tanh` and
-//! `pow` (the host's libm), the `libm` crate's (musl's algorithms) for the
-//! rest.
+//! On `f64` likewise ([`double`]) but `erf`, the `libm` crate's (musl's),
+//! and `pow`, Rust's `std` (the host's libm).
 
 pub mod double;
 pub mod erf;
@@ -94,6 +93,13 @@ own_f64!(
     pj_rt_tan => double::trig::tan,
 );
 
+/// `erf` on `f64`: the `libm` crate's (musl's algorithm), the same bits on
+/// every machine.
+#[unsafe(no_mangle)]
+pub extern "C" fn pj_rt_erf(x: f64) -> f64 {
+    libm::erf(x)
+}
+
 /// picojoule's `f32` functions (over [`lanes::Lanes`]), as C symbols.
 macro_rules! own_f32 {
     ($($name:ident => $f:path),* $(,)?) => {$(
@@ -116,33 +122,16 @@ own_f32!(
     pj_rt_erff => erf::erf,
 );
 
-/// `f64` functions computed by the `libm` crate (musl's algorithms): the
-/// same bits on every machine, operating system and backend; within 1 ulp
-/// (measured against mpmath by `python/tests/test_math.py`).
-macro_rules! from_libm {
-    ($($name:ident: $t:ty => $f:ident),* $(,)?) => {$(
-        #[doc = concat!("`", stringify!($f), "` (the `libm` crate) on `", stringify!($t), "`.")]
-        #[unsafe(no_mangle)]
-        pub extern "C" fn $name(x: $t) -> $t {
-            libm::$f(x)
-        }
-    )*};
-}
-
-from_libm!(
-    pj_rt_erf: f64 => erf,
-);
-
 /// `atan2(y, x)` on `f32` ([`trig::atan2`]): the angle of `(x, y)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_atan2f(y: f32, x: f32) -> f32 {
     trig::atan2(&mut Scalar, y, x)
 }
 
-/// `atan2(y, x)` on `f64` (the `libm` crate).
+/// `atan2(y, x)` on `f64` ([`double::trig::atan2`]).
 #[unsafe(no_mangle)]
 pub extern "C" fn pj_rt_atan2(y: f64, x: f64) -> f64 {
-    libm::atan2(y, x)
+    double::trig::atan2(&mut Scalar, y, x)
 }
 
 /// `x^y` on `f32` ([`pow::pow`]).

@@ -173,3 +173,94 @@ pub fn tan<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
     let t = l.flip(t, sign);
     finish(l, x, t, Fallback::Tan, true)
 }
+
+/// `(atan u - u) / u^3` as a polynomial in `u^2` on `|u| <= 7/16`, highest
+/// degree first (runtime/tools/fit_math.py).
+const ATAN_A: [f64; 11] = [
+    -0.017_532_295_994_972_764,
+    0.037_811_600_484_616_9,
+    -0.050_334_165_154_982_353,
+    0.058_476_124_445_213_65,
+    -0.066_632_248_690_844_83,
+    0.076_920_862_049_750_24,
+    -0.090_909_001_405_855_5,
+    0.111_111_108_990_496_64,
+    -0.142_857_142_831_276_62,
+    0.199_999_999_999_876_55,
+    -0.333_333_333_333_333_26,
+];
+
+/// `atan(1/2)`, `pi/4`, `pi/2` and `pi` as `f64` plus the `f64` nearest the
+/// rest.
+const ATAN_HALF: (f64, f64) = (0.463_647_609_000_806_1, 2.269_877_745_296_168_7e-17);
+const PIO4: (f64, f64) = (std::f64::consts::FRAC_PI_4, 3.061_616_997_868_383e-17);
+const HALF_PI: (f64, f64) = (std::f64::consts::FRAC_PI_2, 6.123_233_995_736_766e-17);
+const PI: (f64, f64) = (std::f64::consts::PI, 1.224_646_799_147_353_2e-16);
+
+/// `hi - a + lo` for the constant `hi + lo`.
+fn minus<L: Lanes<f64>>(l: &mut L, c: (f64, f64), a: L::F) -> L::F {
+    let hi = l.f(c.0);
+    let d = l.sub(hi, a);
+    let lo = l.f(c.1);
+    l.add(d, lo)
+}
+
+/// `atan2(y, x)` on `f64`: `t = min(|x|, |y|) / max(|x|, |y|)` in `[0, 1]`,
+/// then `atan t` as `atan(c) + atan(u)` with `c` = 0, 1/2 or 1 by the band
+/// `t` is in (below 7/16, below 11/16, above) and `u = (t - c) / (1 + c t)`
+/// within 7/16 (fdlibm's bands), `atan u` by an odd polynomial; then the
+/// quadrant, as the `f32` function does.
+pub fn atan2<L: Lanes<f64>>(l: &mut L, y: L::F, x: L::F) -> L::F {
+    let ax = l.abs(x);
+    let ay = l.abs(y);
+    let swap = l.lt(ax, ay);
+    let num = l.select(swap, ax, ay);
+    let den = l.select(swap, ay, ax);
+    let t = l.div(num, den);
+    let zero = l.f(0.0);
+    let both_zero = l.eq(den, zero);
+    let t = l.select(both_zero, zero, t);
+    let inf = l.f(f64::INFINITY);
+    let x_inf = l.eq(ax, inf);
+    let y_inf = l.eq(ay, inf);
+    let both_inf = l.and(x_inf, y_inf);
+    let one = l.f(1.0);
+    let t = l.select(both_inf, one, t);
+    // u for c = 1/2: (2t - 1) / (2 + t); for c = 1: (t - 1) / (t + 1)
+    let two = l.f(2.0);
+    let t2 = l.add(t, t);
+    let n_half = l.sub(t2, one);
+    let d_half = l.add(two, t);
+    let u_half = l.div(n_half, d_half);
+    let n_one = l.sub(t, one);
+    let d_one = l.add(t, one);
+    let u_one = l.div(n_one, d_one);
+    let b1 = l.f(7.0 / 16.0);
+    let in_half = l.le(b1, t);
+    let b2 = l.f(11.0 / 16.0);
+    let in_one = l.le(b2, t);
+    let u = l.select(in_half, u_half, t);
+    let u = l.select(in_one, u_one, u);
+    let half_hi = l.f(ATAN_HALF.0);
+    let pio4_hi = l.f(PIO4.0);
+    let base_hi = l.select(in_half, half_hi, zero);
+    let base_hi = l.select(in_one, pio4_hi, base_hi);
+    let half_lo = l.f(ATAN_HALF.1);
+    let pio4_lo = l.f(PIO4.1);
+    let base_lo = l.select(in_half, half_lo, zero);
+    let base_lo = l.select(in_one, pio4_lo, base_lo);
+    let z = l.mul(u, u);
+    let p = l.horner(z, &ATAN_A);
+    let uz = l.mul(u, z);
+    let p = l.mul(uz, p);
+    let p = l.add(p, base_lo);
+    let a = l.add(u, p);
+    let a = l.add(base_hi, a);
+    let from_y = minus(l, HALF_PI, a);
+    let a = l.select(swap, from_y, a);
+    let sx = l.copysign(one, x);
+    let x_neg = l.lt(sx, zero);
+    let from_left = minus(l, PI, a);
+    let a = l.select(x_neg, from_left, a);
+    l.copysign(a, y)
+}
