@@ -1,6 +1,7 @@
 //! The subcommands, as plain functions over the libraries.
 
 use crate::Stage;
+use crate::kernel_args::{choose_kernel, load_args, split_kv};
 use anyhow::{Context, Result, anyhow, bail};
 use picojoule::npy;
 use pj_compiler::Module;
@@ -10,12 +11,11 @@ use pj_compiler::codegen::driver::{self, Emit, Options};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::dialects::{KernelSignature, signature};
 use pj_compiler::interp::{self, Tensor, Value};
+use pj_compiler::ir::ScalarType;
 use pj_compiler::ir::print::{PrintOptions, print_module};
-use pj_compiler::ir::{ScalarType, Type};
 use pj_compiler::passes::{PassManager, REGISTRY};
 use pj_compiler::target::Target;
 use pj_lang::Diagnostic;
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -55,7 +55,7 @@ fn print_diags(diags: &[Diagnostic], name: &str, src: &str) {
 }
 
 /// Loads a .pj (compiling it) or a .pjir (parsing and verifying it).
-fn load(path: &Path) -> Result<Module> {
+pub fn load(path: &Path) -> Result<Module> {
     let src = read_source(path)?;
     let name = path.display().to_string();
     if path.extension().is_some_and(|e| e == "pjir") {
@@ -168,29 +168,6 @@ pub fn passes() -> Result<()> {
     Ok(())
 }
 
-fn parse_scalar(text: &str, t: ScalarType) -> Option<Scalar> {
-    let text = text.trim();
-    Some(match t {
-        ScalarType::Bool => Scalar::Bool(text.parse().ok()?),
-        ScalarType::F32 => Scalar::F32(text.parse().ok()?),
-        ScalarType::F64 => Scalar::F64(text.parse().ok()?),
-        t => {
-            let v: i64 = text.parse().ok()?;
-            let (lo, hi) = t.int_range()?;
-            if v < lo || v > hi {
-                return None;
-            }
-            Scalar::from_i64(v, t)
-        }
-    })
-}
-
-fn split_kv<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
-    s.split_once('=')
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| anyhow!("`{flag} {s}` must have the form NAME=VALUE"))
-}
-
 #[allow(clippy::too_many_arguments)] // one per flag of `pj run`
 pub fn run(
     path: &Path,
@@ -211,80 +188,15 @@ pub fn run(
         (p, _) => p,
     };
     let records = pipeline(passes)?.run(&mut m)?;
-    let kernels = m.kernel_names();
-    let name = match kernel {
-        Some(k) => k.to_string(),
-        None if kernels.len() == 1 => kernels[0].clone(),
-        None => bail!(
-            "`{}` has {} kernels ({}); choose one with --kernel",
-            path.display(),
-            kernels.len(),
-            kernels.join(", ")
-        ),
-    };
-    let Some(kop) = m.kernel(&name) else {
-        bail!(
-            "no kernel named `{name}` in `{}`; it has: {}",
-            path.display(),
-            kernels.join(", ")
-        );
-    };
+    let name = choose_kernel(&m, path, kernel)?;
+    let kop = m.kernel(&name).expect("a kernel the module has");
     let KernelSignature {
         params, results, ..
     } = signature(&m, kop);
-
-    let mut given: HashMap<&str, &str> = HashMap::new();
-    for a in args {
-        let (k, v) = split_kv(a, "--arg")?;
-        if !params.iter().any(|(p, _)| p == k) {
-            let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
-            bail!(
-                "kernel `{name}` has no parameter `{k}`; its parameters are: {}",
-                names.join(", ")
-            );
-        }
-        if given.insert(k, v).is_some() {
-            bail!("argument `{k}` is given twice");
-        }
-    }
     // arrays stay in their own element type from the file to native code
     // and back; the interpreter gets its values
     let native = backend.native().is_some();
-    let mut values = Vec::new();
-    let mut buffers: Vec<Option<pj_runtime::Buffer>> = Vec::new();
-    for (p, ty) in &params {
-        let Some(v) = given.get(p.as_str()) else {
-            let hint = if ty.rank().is_some() {
-                "PATH.npy"
-            } else {
-                "VALUE"
-            };
-            bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
-        };
-        let mut buffer = None;
-        values.push(match ty {
-            Type::Vector { .. } => unreachable!("kernel parameters are never vectors (verified)"),
-            Type::Tensor { .. } | Type::Buffer { .. } if native => {
-                buffer = Some(npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?);
-                Value::Scalar(Scalar::Bool(false)) // unused: the buffer is passed
-            }
-            Type::Tensor { .. } | Type::Buffer { .. } => {
-                Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
-            }
-            Type::Scalar(t) => {
-                if v.ends_with(".npy") {
-                    let a = npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
-                    if !a.shape.is_empty() {
-                        bail!("argument `{p}` is a {t} scalar, but `{v}` holds an array of shape {:?}", a.shape);
-                    }
-                    Value::Scalar(a.data[0])
-                } else {
-                    Value::Scalar(parse_scalar(v, *t).ok_or_else(|| anyhow!("argument `{p}`: `{v}` is not a valid {t}"))?)
-                }
-            }
-        });
-        buffers.push(buffer);
-    }
+    let (values, mut buffers) = load_args(&name, &params, args, native)?;
     let mut targets: Vec<(usize, &str)> = Vec::new();
     for o in outs {
         let (k, v) = split_kv(o, "--out")?;

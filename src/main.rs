@@ -2,8 +2,10 @@
 //! work happens in `pj-lang` and `pj-compiler`.
 
 mod bench;
+mod calibrate;
 mod commands;
 mod energy;
+mod kernel_args;
 mod repl;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -207,6 +209,23 @@ enum Command {
         #[command(flatten)]
         model: energy::ModelArgs,
     },
+    /// Measure the value ranges of a kernel's inputs in sample data and of
+    /// its results (the interpreter): what `@range` declares for
+    /// quantization. `--write` puts the observed input ranges into the
+    /// source as `@range(lo, hi)`.
+    Calibrate {
+        /// A .pj source file (or a .pjir IR file, without --write).
+        file: PathBuf,
+        /// The kernel (may be omitted when the file has one).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// `NAME=PATH.npy` for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// Write each parameter's observed range into the source file.
+        #[arg(long)]
+        write: bool,
+    },
     /// List the passes `--passes` accepts.
     Passes,
     /// Define, JIT, run and inspect kernels interactively (docs/repl.md).
@@ -306,6 +325,12 @@ fn main() -> ExitCode {
         },
         Command::Energy { model, compare } => energy::energy(&model, compare),
         Command::Explain { model } => energy::explain(&model),
+        Command::Calibrate {
+            file,
+            kernel,
+            args,
+            write,
+        } => calibrate::calibrate(&file, kernel.as_deref(), &args, write),
         Command::Build {
             file,
             kernel,

@@ -816,3 +816,83 @@ fn contract_warns_only_for_processors_without_fused_multiply_adds() {
     let zen = build(Some("znver4"));
     assert!(!zen.contains("warning"), "{zen}");
 }
+
+/// `pj calibrate` prints each input's observed range beside its declared
+/// one and each result's, warns when data breaks a declared `@range`, and
+/// with `--write` puts the observed ranges into the source — replacing
+/// the old `@range`, keeping every other annotation — whole or not at all.
+#[test]
+fn calibrate_measures_ranges_warns_of_broken_promises_and_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("unsharp.pj");
+    std::fs::copy(root().join("examples/unsharp.pj"), &src).unwrap();
+    let data = root().join("examples/data/unsharp");
+    let img = picojoule::npy::read(&data.join("img.npy")).unwrap();
+    let (lo, hi) = img
+        .data
+        .iter()
+        .map(|s| s.as_f64() as f32)
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), x| {
+            (l.min(x), h.max(x))
+        });
+    let args = |write: bool| {
+        let mut a = vec![
+            "calibrate".to_string(),
+            src.display().to_string(),
+            "--arg".into(),
+            format!("img={}", data.join("img.npy").display()),
+            "--arg".into(),
+            "amount=0.5".into(),
+        ];
+        if write {
+            a.push("--write".into());
+        }
+        a
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        pj(&a)
+    };
+    let o = run(args(false));
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains(&format!("observed [{lo}, {hi}]")), "{out}");
+    assert!(out.contains("declared @range(0.0, 1.0)"), "{out}");
+    assert!(out.contains("-> f32["), "a result's range: {out}");
+    assert!(!err.contains("warning"), "{err}");
+
+    let o = run(args(true));
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let edited = std::fs::read_to_string(&src).unwrap();
+    assert!(edited.contains(&format!("@range({lo}, {hi})")), "{edited}");
+    assert!(!edited.contains("@range(0.0, 1.0)"), "{edited}");
+    assert!(
+        edited.contains("@boundary("),
+        "other annotations stay: {edited}"
+    );
+    // the written file compiles, and its promise holds for the data
+    let o = run(args(false));
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        out.contains(&format!("declared @range({lo}, {hi})")),
+        "{out}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+
+    // a promise the data breaks is reported
+    let narrow = edited.replace(&format!("@range({lo}, {hi})"), "@range(0.0, 0.25)");
+    std::fs::write(&src, narrow).unwrap();
+    let o = run(args(false));
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("lie outside its declared @range"), "{err}");
+
+    // --write needs a source to edit
+    let o = pj(&["calibrate", "kernel.pjir", "--write"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--write edits a .pj source"), "{err}");
+    assert_no_backtrace(&err);
+}

@@ -141,6 +141,24 @@ impl Lowering<'_> {
                 .collect();
             spec = spec.attr("arg_attrs", Attr::Array(per_param));
         }
+        if k.results.iter().any(|r| r.tolerance.is_some()) {
+            let per_result = k
+                .results
+                .iter()
+                .map(|r| match r.tolerance {
+                    Some(t) => Attr::Dict(vec![(
+                        "tolerance".to_string(),
+                        crate::dialects::pj::Tolerance {
+                            abs: t.abs,
+                            rel: t.rel,
+                        }
+                        .to_attr(),
+                    )]),
+                    None => Attr::Dict(vec![]),
+                })
+                .collect();
+            spec = spec.attr("result_attrs", Attr::Array(per_result));
+        }
         let kop = self.m.build_op(spec);
         let top = self.m.top;
         self.m.append_op(top, kop);

@@ -81,13 +81,15 @@ pub struct Param {
     pub span: Span,
 }
 
-/// `@boundary(clamp)`, `@range(0.0, 1.0)`.
+/// `@boundary(clamp)`, `@range(0.0, 1.0)`, `@tolerance(abs = 1e-2)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Annotation {
     /// Annotation name.
     pub name: Ident,
-    /// Arguments.
+    /// Positional arguments.
     pub args: Vec<Expr>,
+    /// Named arguments (`abs = 1e-2`), in order.
+    pub named: Vec<(Ident, Expr)>,
     /// The whole annotation.
     pub span: Span,
 }

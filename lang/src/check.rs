@@ -932,6 +932,18 @@ impl<'d> Checker<'d> {
         let mut boundary = None;
         let mut range = None;
         for a in &p.annotations {
+            if let Some((n, _)) = a.named.first()
+                && a.name.name != "tolerance"
+            {
+                self.error(Diagnostic::error(
+                    format!(
+                        "`@{}` takes no named arguments (`{} = ...`)",
+                        a.name.name, n.name
+                    ),
+                    n.span,
+                ));
+                continue;
+            }
             match a.name.name.as_str() {
                 "boundary" => {
                     if dims.is_none() {
@@ -1003,6 +1015,10 @@ impl<'d> Checker<'d> {
                         ),
                     }
                 }
+                "tolerance" => self.error(
+                    Diagnostic::error("`@tolerance` applies to results", a.span)
+                        .with_help("a result's tolerance bounds its error; a parameter's values are described by `@range(lo, hi)`"),
+                ),
                 other => self.error(
                     Diagnostic::error(format!("unknown annotation `@{other}`"), a.name.span)
                         .with_help("parameters accept `@boundary(mode)` and `@range(lo, hi)`"),
@@ -1021,13 +1037,22 @@ impl<'d> Checker<'d> {
 
     fn result(&mut self, r: &ast::Param) {
         let elem = self.scalar_type(&r.elem).unwrap_or(ScalarType::F32);
+        let mut tolerance = None;
         for a in &r.annotations {
+            if a.name.name == "tolerance" {
+                if let Some(t) = self.tolerance(a, elem)
+                    && tolerance.replace(t).is_some()
+                {
+                    self.error(Diagnostic::error("`@tolerance` is given twice", a.span));
+                }
+                continue;
+            }
             self.error(
                 Diagnostic::error(
                     format!("annotation `@{}` is not allowed on a result", a.name.name),
                     a.span,
                 )
-                .with_help("boundary modes and ranges describe inputs; put them on parameters"),
+                .with_help("boundary modes and ranges describe inputs; put them on parameters (a result takes `@tolerance(abs = ..., rel = ...)`)"),
             );
         }
         // a scalar result is an array of rank 0: one element, no dims
@@ -1058,8 +1083,82 @@ impl<'d> Checker<'d> {
                 elem,
                 dims: out,
                 stage: usize::MAX,
+                tolerance,
             });
         }
+    }
+
+    /// `@tolerance(abs = a)`, `(rel = r)` or both, on a float result: each a
+    /// positive finite literal.
+    fn tolerance(&mut self, a: &ast::Annotation, elem: ScalarType) -> Option<Tolerance> {
+        let help = "write `@tolerance(abs = 1e-2)`, `@tolerance(rel = 1e-3)` or both";
+        if !elem.is_float() {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "`@tolerance` applies to float results; this one is {}",
+                        elem.name()
+                    ),
+                    a.span,
+                )
+                .with_help("integer results are exact: quantization keeps them so"),
+            );
+            return None;
+        }
+        if !a.args.is_empty() || a.named.is_empty() {
+            self.error(
+                Diagnostic::error("`@tolerance` takes named bounds", a.span).with_help(help),
+            );
+            return None;
+        }
+        let mut t = Tolerance { abs: 0.0, rel: 0.0 };
+        let mut ok = true;
+        let mut seen: Vec<&str> = vec![];
+        for (name, e) in &a.named {
+            let value = match e.kind {
+                ExprKind::Float(v) => Some(v),
+                ExprKind::Int(v) => Some(v as f64),
+                _ => None,
+            };
+            let slot = match name.name.as_str() {
+                "abs" => &mut t.abs,
+                "rel" => &mut t.rel,
+                other => {
+                    self.error(
+                        Diagnostic::error(
+                            format!("`@tolerance` has no bound `{other}`"),
+                            name.span,
+                        )
+                        .with_help(help),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if seen.contains(&name.name.as_str()) {
+                self.error(Diagnostic::error(
+                    format!("`{}` is given twice", name.name),
+                    name.span,
+                ));
+                ok = false;
+                continue;
+            }
+            seen.push(&name.name);
+            match value {
+                Some(v) if v.is_finite() && v > 0.0 => *slot = v,
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            format!("`{}` must be a positive number literal", name.name),
+                            e.span,
+                        )
+                        .with_help(help),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(t)
     }
 
     /// An extent: affine in size names.

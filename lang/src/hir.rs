@@ -171,6 +171,19 @@ pub struct ResultDecl {
     pub dims: Vec<SizeExpr>,
     /// The stage that defines it.
     pub stage: StageId,
+    /// `@tolerance(abs = a, rel = r)`: how far a quantized result may be
+    /// from the float one.
+    pub tolerance: Option<Tolerance>,
+}
+
+/// A result's error tolerance: `|got - exact| <= abs + rel * |exact|`,
+/// each part 0 when not given (at least one is).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    /// Absolute part.
+    pub abs: f64,
+    /// Relative part.
+    pub rel: f64,
 }
 
 /// `let name = value;`

@@ -23,7 +23,16 @@ fn param(p: &Param) -> String {
         let _ = write!(s, "[{}]", d.join(", "));
     }
     for a in &p.annotations {
-        let args: Vec<String> = a.args.iter().map(expr).collect();
+        let args: Vec<String> = a
+            .args
+            .iter()
+            .map(expr)
+            .chain(
+                a.named
+                    .iter()
+                    .map(|(n, e)| format!("{} = {}", n.name, expr(e))),
+            )
+            .collect();
         let _ = write!(s, " @{}({})", a.name.name, args.join(", "));
     }
     s

@@ -25,7 +25,7 @@ dialect_ops!(
     /// A kernel: one region whose block arguments are the parameters
     /// (tensors with symbolic extents, or scalars). Attributes: `sym_name`,
     /// `arg_names`, `result_names`, optional `arg_attrs` (per parameter:
-    /// `boundary`, `range`).
+    /// `boundary`, `range`) and `result_attrs` (per result: `tolerance`).
     Kernel => "kernel",
     /// The value of a size symbol of the enclosing kernel (`{name = "H"}`): `i64`.
     Size => "size",
@@ -151,6 +151,20 @@ impl PjOp {
                         .map(<[Attr]>::len);
                     if nresults.is_none() {
                         errs.push("needs an array attribute `result_names`".into());
+                    }
+                    if let Some(a) = d.attr("result_attrs").and_then(Attr::as_array) {
+                        if Some(a.len()) != nresults {
+                            errs.push("`result_attrs` needs one dictionary per result".into());
+                        }
+                        for ra in a {
+                            if let Some(t) = ra.get("tolerance")
+                                && Tolerance::from_attr(t).is_none()
+                            {
+                                errs.push(format!(
+                                    "a tolerance is `{{abs = a, rel = r}}` with non-negative floats, at least one positive, not {t}"
+                                ));
+                            }
+                        }
                     }
                     if let (Some(n), Some(&last)) = (nresults, m.block(block).ops.last())
                         && m.op(last).opcode == super::Opcode::Pj(PjOp::Return)
@@ -490,5 +504,101 @@ pub fn enclosing_kernel(m: &Module, op: OpId) -> Option<OpId> {
             return Some(owner);
         }
         cur = owner;
+    }
+}
+
+/// A result's error tolerance (`@tolerance`): `|got - exact| <= abs + rel *
+/// |exact|`. In the IR, the `tolerance` entry of the kernel's
+/// `result_attrs`: `{abs = a, rel = r}`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    /// Absolute part (0: none).
+    pub abs: f64,
+    /// Relative part (0: none).
+    pub rel: f64,
+}
+
+impl Tolerance {
+    /// As an attribute.
+    pub fn to_attr(self) -> Attr {
+        Attr::Dict(vec![
+            ("abs".to_string(), Attr::Float(self.abs)),
+            ("rel".to_string(), Attr::Float(self.rel)),
+        ])
+    }
+
+    /// From an attribute, if well formed.
+    pub fn from_attr(a: &Attr) -> Option<Tolerance> {
+        let part = |k: &str| match a.get(k) {
+            Some(Attr::Float(v)) => Some(*v),
+            Some(Attr::Int(v)) => Some(*v as f64),
+            None => Some(0.0),
+            Some(_) => None,
+        };
+        let t = Tolerance {
+            abs: part("abs")?,
+            rel: part("rel")?,
+        };
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        (matches!(a, Attr::Dict(_)) && ok(t.abs) && ok(t.rel) && t.abs + t.rel > 0.0).then_some(t)
+    }
+
+    /// Whether `got` is within the tolerance of `exact`.
+    pub fn admits(self, got: f64, exact: f64) -> bool {
+        (got - exact).abs() <= self.abs + self.rel * exact.abs()
+    }
+}
+
+/// The declared value range of kernel `kernel`'s parameter `index`
+/// (`@range(lo, hi)`).
+pub fn param_range(m: &Module, kernel: OpId, index: usize) -> Option<(f64, f64)> {
+    let a = m.op(kernel).attr("arg_attrs")?.as_array()?.get(index)?;
+    match a.get("range")?.as_array()? {
+        [Attr::Float(lo), Attr::Float(hi)] => Some((*lo, *hi)),
+        _ => None,
+    }
+}
+
+/// The tolerance of kernel `kernel`'s result `index` (`@tolerance`).
+pub fn result_tolerance(m: &Module, kernel: OpId, index: usize) -> Option<Tolerance> {
+    let a = m.op(kernel).attr("result_attrs")?.as_array()?.get(index)?;
+    Tolerance::from_attr(a.get("tolerance")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a kernel declares about its values reaches the IR, read back
+    /// by the typed accessors.
+    #[test]
+    fn ranges_and_tolerances_reach_the_ir() {
+        let src = "kernel k(x: f32[N] @range(-4.0, 4), c: f32) -> (y: f32[N] @tolerance(abs = 1e-2), z: f32[N]) {\n\
+                   y[i] = x[i] * c;\n    z[i] = x[i];\n}";
+        let m = crate::compile_source("k.pj", src).expect("compiles").module;
+        let k = m.kernel("k").unwrap();
+        assert_eq!(param_range(&m, k, 0), Some((-4.0, 4.0)));
+        assert_eq!(param_range(&m, k, 1), None);
+        let t = result_tolerance(&m, k, 0).unwrap();
+        assert_eq!((t.abs, t.rel), (1e-2, 0.0));
+        assert_eq!(result_tolerance(&m, k, 1), None);
+        assert!(t.admits(1.005, 1.0) && !t.admits(1.02, 1.0));
+    }
+
+    #[test]
+    fn a_tolerance_attribute_must_be_a_dict_of_non_negative_floats() {
+        let dict = |pairs: &[(&str, Attr)]| {
+            Attr::Dict(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        assert!(Tolerance::from_attr(&dict(&[("rel", Attr::Float(1e-3))])).is_some());
+        assert!(Tolerance::from_attr(&dict(&[("abs", Attr::Float(-1.0))])).is_none());
+        assert!(Tolerance::from_attr(&dict(&[("abs", Attr::Float(0.0))])).is_none());
+        assert!(Tolerance::from_attr(&dict(&[("abs", Attr::Str("x".into()))])).is_none());
+        assert!(Tolerance::from_attr(&Attr::Float(1.0)).is_none());
     }
 }

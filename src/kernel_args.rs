@@ -1,0 +1,129 @@
+//! A kernel's arguments from the command line, as `pj run` and `pj
+//! calibrate` take them: `--arg NAME=PATH.npy` for arrays, `--arg
+//! NAME=VALUE` (or a 0-d `.npy`) for scalars; and which kernel of a file
+//! they are for.
+
+use anyhow::{Context, Result, anyhow, bail};
+use picojoule::npy;
+use pj_compiler::Module;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::Value;
+use pj_compiler::ir::{ScalarType, Type};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// `kernel`, or the file's only kernel; an error naming the choices.
+pub fn choose_kernel(m: &Module, path: &Path, kernel: Option<&str>) -> Result<String> {
+    let kernels = m.kernel_names();
+    let name = match kernel {
+        Some(k) => k.to_string(),
+        None if kernels.len() == 1 => kernels[0].clone(),
+        None => bail!(
+            "`{}` has {} kernels ({}); choose one with --kernel",
+            path.display(),
+            kernels.len(),
+            kernels.join(", ")
+        ),
+    };
+    if m.kernel(&name).is_none() {
+        bail!(
+            "no kernel named `{name}` in `{}`; it has: {}",
+            path.display(),
+            kernels.join(", ")
+        );
+    }
+    Ok(name)
+}
+
+/// The values of `params` (name, type) from `--arg NAME=...` flags: for
+/// each, an interpreter value, or with `native` a runtime buffer for an
+/// array (its elements kept in their own type; the value is then a
+/// placeholder).
+pub fn load_args(
+    kernel: &str,
+    params: &[(String, Type)],
+    args: &[String],
+    native: bool,
+) -> Result<(Vec<Value>, Vec<Option<pj_runtime::Buffer>>)> {
+    let mut given: HashMap<&str, &str> = HashMap::new();
+    for a in args {
+        let (k, v) = split_kv(a, "--arg")?;
+        if !params.iter().any(|(p, _)| p == k) {
+            let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
+            bail!(
+                "kernel `{kernel}` has no parameter `{k}`; its parameters are: {}",
+                names.join(", ")
+            );
+        }
+        if given.insert(k, v).is_some() {
+            bail!("argument `{k}` is given twice");
+        }
+    }
+    let mut values = Vec::new();
+    let mut buffers = Vec::new();
+    for (p, ty) in params {
+        let Some(v) = given.get(p.as_str()) else {
+            let hint = if ty.rank().is_some() {
+                "PATH.npy"
+            } else {
+                "VALUE"
+            };
+            bail!("missing argument `{p}` ({ty}); pass --arg {p}={hint}");
+        };
+        let mut buffer = None;
+        values.push(match ty {
+            Type::Vector { .. } => unreachable!("kernel parameters are never vectors (verified)"),
+            Type::Tensor { .. } | Type::Buffer { .. } if native => {
+                buffer = Some(
+                    npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?,
+                );
+                Value::Scalar(Scalar::Bool(false)) // unused: the buffer is passed
+            }
+            Type::Tensor { .. } | Type::Buffer { .. } => {
+                Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
+            }
+            Type::Scalar(t) => {
+                if v.ends_with(".npy") {
+                    let a = npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
+                    if !a.shape.is_empty() {
+                        bail!(
+                            "argument `{p}` is a {t} scalar, but `{v}` holds an array of shape {:?}",
+                            a.shape
+                        );
+                    }
+                    Value::Scalar(a.data[0])
+                } else {
+                    Value::Scalar(
+                        parse_scalar(v, *t)
+                            .ok_or_else(|| anyhow!("argument `{p}`: `{v}` is not a valid {t}"))?,
+                    )
+                }
+            }
+        });
+        buffers.push(buffer);
+    }
+    Ok((values, buffers))
+}
+
+pub fn parse_scalar(text: &str, t: ScalarType) -> Option<Scalar> {
+    let text = text.trim();
+    Some(match t {
+        ScalarType::Bool => Scalar::Bool(text.parse().ok()?),
+        ScalarType::F32 => Scalar::F32(text.parse().ok()?),
+        ScalarType::F64 => Scalar::F64(text.parse().ok()?),
+        t => {
+            let v: i64 = text.parse().ok()?;
+            let (lo, hi) = t.int_range()?;
+            if v < lo || v > hi {
+                return None;
+            }
+            Scalar::from_i64(v, t)
+        }
+    })
+}
+
+pub fn split_kv<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| anyhow!("`{flag} {s}` must have the form NAME=VALUE"))
+}
