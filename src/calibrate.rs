@@ -145,6 +145,7 @@ pub fn calibrate(path: &Path, kernel: Option<&str>, args: &[String], write: bool
         }
     }
     let out = interp::run(&m, &name, &values)?;
+    let proven = proven_ranges(&m, kop, &values);
     for (i, (r, t)) in results.iter().zip(&out).enumerate() {
         let observed = Observed::of(t.data.iter().copied());
         let tolerance = result_tolerance(&m, kop, i).map_or(String::new(), |t| {
@@ -158,8 +159,19 @@ pub fn calibrate(path: &Path, kernel: Option<&str>, args: &[String], write: bool
                 .map(|&n| pj_compiler::ir::Dim::Static(n as i64))
                 .collect(),
         };
+        let p = &proven[i];
+        let proven_text = if p.lo <= p.hi {
+            format!(
+                "proven [{}, {}]{}",
+                literal(p.lo, t.elem),
+                literal(p.hi, t.elem),
+                if p.nan { " or NaN" } else { "" }
+            )
+        } else {
+            "proven NaN".into()
+        };
         println!(
-            "  {r:<12} {:<18} observed {:<34} {tolerance}",
+            "  {r:<12} {:<18} observed {:<34} {proven_text}  {tolerance}",
             format!("-> {ty}"),
             observed.describe(t.elem)
         );
@@ -214,4 +226,36 @@ fn write_ranges(
         path.display()
     );
     Ok(())
+}
+
+/// Each result's range as the interval analysis proves it
+/// (`quant::ranges`), from each parameter's declared `@range`, else its
+/// observed one, and the sizes the arguments bind.
+fn proven_ranges(
+    m: &pj_compiler::Module,
+    kop: pj_compiler::ir::OpId,
+    values: &[Value],
+) -> Vec<pj_compiler::quant::ranges::Interval> {
+    use pj_compiler::quant::ranges::{Inputs, Sample, analyze};
+    let sample = Sample::of(m, kop, values);
+    let ranges: Vec<Option<(f64, f64)>> = sample
+        .observed
+        .iter()
+        .enumerate()
+        .map(|(i, seen)| param_range(m, kop, i).or(*seen))
+        .collect();
+    // equal expressions as one value: a square is then seen as one
+    let mut m = m.clone();
+    let name = pj_compiler::dialects::signature(&m, kop).name;
+    let _ = pj_compiler::passes::PassManager::default_pipeline().run(&mut m);
+    let kop = m.kernel(&name).expect("the pipeline keeps kernels");
+    analyze(
+        &m,
+        kop,
+        &Inputs {
+            params: &ranges,
+            sizes: &sample.sizes,
+        },
+    )
+    .1
 }

@@ -15,6 +15,7 @@ pub mod front;
 pub mod interp;
 pub mod ir;
 pub mod passes;
+pub mod quant;
 pub mod target;
 
 pub use ir::Module;
