@@ -578,9 +578,9 @@ impl Interval {
     }
 }
 
-/// `x * x`: never negative.
-fn square(x: Interval) -> Interval {
-    let (a, b) = (x.lo * x.lo, x.hi * x.hi);
+/// `|x|`: the magnitudes `x` spans.
+fn magnitude(x: Interval) -> Interval {
+    let (a, b) = (x.lo.abs(), x.hi.abs());
     let lo = if x.lo <= 0.0 && x.hi >= 0.0 {
         0.0
     } else {
@@ -593,6 +593,16 @@ fn square(x: Interval) -> Interval {
     }
 }
 
+/// `x * x`: never negative.
+fn square(x: Interval) -> Interval {
+    let a = magnitude(x);
+    Interval {
+        lo: a.lo * a.lo,
+        hi: a.hi * a.hi,
+        nan: a.nan,
+    }
+}
+
 /// A `math` op's range.
 fn math(mo: MathOp, x: Interval, y: Option<Interval>) -> Interval {
     let nan_below = |r: Interval, at: f64| Interval {
@@ -600,19 +610,7 @@ fn math(mo: MathOp, x: Interval, y: Option<Interval>) -> Interval {
         ..r
     };
     match mo {
-        MathOp::Abs => {
-            let (a, b) = (x.lo.abs(), x.hi.abs());
-            let lo = if x.lo <= 0.0 && x.hi >= 0.0 {
-                0.0
-            } else {
-                a.min(b)
-            };
-            Interval {
-                lo,
-                hi: a.max(b),
-                nan: x.nan,
-            }
-        }
+        MathOp::Abs => magnitude(x),
         MathOp::Exp => x.increasing(f64::exp),
         MathOp::Expm1 => x.increasing(f64::exp_m1),
         MathOp::Log => nan_below(x.increasing(|v| v.max(0.0).ln()), 0.0),

@@ -1,7 +1,7 @@
 //! `exp`, `expm1` and `tanh` on `f32`: one Cody-Waite reduction and one
 //! polynomial (Cephes' `expf`, S. L. Moshier) shared by all three.
 
-use super::lanes::{Lanes, ROUND};
+use super::lanes::{Elem, Lanes, ROUND};
 
 /// The constants of [`exp`], shared with the code generators that emit it
 /// inline (which must perform the same operations in the same order on
@@ -36,79 +36,105 @@ pub mod expf_consts {
 
 use expf_consts::*;
 
-/// `x = k ln2 + r`: `(k as a float, k's bits, r)`, `|r| <= ln2/2`.
-fn reduce<L: Lanes<f32>>(l: &mut L, x: L::F) -> (L::F, L::I, L::F) {
-    let log2e = l.f(LOG2E);
+/// The constants `exp` and `expm1` are computed with in one float type;
+/// the algorithm below is the same for both (`f64`'s in `double/exp.rs`).
+pub trait ExpConsts: Elem {
+    /// Inputs are clamped to `[LO, HI]`: below, `e^x` is 0; above, `inf`.
+    const LO: Self;
+    /// See [`ExpConsts::LO`].
+    const HI: Self;
+    /// `ln 2 = LN2.0 + LN2.1`, the first part short enough that `k` times
+    /// it is exact for every `k` the clamped range gives.
+    const LN2: (Self, Self);
+    /// `(e^r - 1 - r) / r^2` on `|r| <= ln2/2`, highest degree first.
+    const P: &'static [Self];
+    /// Below this `expm1` is `-1` (`e^x` under a quarter ulp of 1).
+    const EXPM1_LO: Self;
+    /// Below this in magnitude `expm1(x)` rounds to `x`.
+    const EXPM1_TINY: Self;
+}
+
+impl ExpConsts for f32 {
+    const LO: f32 = LO;
+    const HI: f32 = HI;
+    const LN2: (f32, f32) = (C1, C2);
+    const P: &'static [f32] = &P;
+    const EXPM1_LO: f32 = -26.0;
+    const EXPM1_TINY: f32 = 1.0 / 33_554_432.0;
+}
+
+/// `x = k ln2 + r`: `(k's integer, r)`, `|r| <= ln2/2`.
+fn reduce<T: ExpConsts, L: Lanes<T>>(l: &mut L, x: L::F) -> (L::I, L::F) {
+    let log2e = l.c(std::f64::consts::LOG2_E);
     let t = l.mul(x, log2e);
     let (k, n) = l.round_int(t);
-    let c1 = l.f(C1);
+    let c1 = l.f(T::LN2.0);
     let kc1 = l.mul(k, c1);
     let r = l.sub(x, kc1);
-    let c2 = l.f(C2);
+    let c2 = l.f(T::LN2.1);
     let kc2 = l.mul(k, c2);
-    let r = l.sub(r, kc2);
-    (k, n, r)
+    (n, l.sub(r, kc2))
 }
 
 /// `e^r - 1` for the reduced `r`: `r + r^2 P(r)`.
-fn expm1_reduced<L: Lanes<f32>>(l: &mut L, r: L::F) -> L::F {
-    let p = l.horner(r, &P);
+fn expm1_reduced<T: ExpConsts, L: Lanes<T>>(l: &mut L, r: L::F) -> L::F {
+    let p = l.horner(r, T::P);
     let rr = l.mul(r, r);
     let p = l.mul(p, rr);
     l.add(p, r)
 }
 
-/// `2^n` for `-126 <= n <= 127`, from exponent bits.
-fn pow2<L: Lanes<f32>>(l: &mut L, n: L::I) -> L::F {
-    let bias = l.i(127);
-    let e = l.iadd(n, bias);
-    let e = l.shl(e, 23);
-    l.float(e)
+/// `e^x`, in either type: `x = k ln2 + r` with `k` an integer and `|r| <=
+/// ln2/2`; `e^r` by the polynomial; `2^k` as two powers of two built from
+/// exponent bits (`2^(k/2) * 2^(k - k/2)`), so results that fall in the
+/// subnormal range are rounded once.
+pub fn exp_of<T: ExpConsts, L: Lanes<T>>(l: &mut L, x: L::F) -> L::F {
+    let x = l.clamp(x, T::LO, T::HI);
+    let (n, r) = reduce(l, x);
+    let em1 = expm1_reduced(l, r);
+    let one = l.c(1.0);
+    let p = l.add(em1, one);
+    let n1 = l.sra(n, 1);
+    let n2 = l.isub(n, n1);
+    let s1 = l.pow2(n1);
+    let s2 = l.pow2(n2);
+    let p = l.mul(p, s1);
+    l.mul(p, s2)
 }
 
 /// `e^x` on `f32`, picojoule's definition: within 1 ulp of the exact value
 /// on normal results (measured: never over 0.99 ulp, 90% correctly
 /// rounded), `inf` above 88.72, `0` at and below -103.97, NaN for NaN.
-///
-/// `x = k ln2 + r` with `k` an integer and `|r| <= ln2/2`; `e^r` by a
-/// degree-7 polynomial; `2^k` as two powers of two built from exponent
-/// bits (`2^(k/2) * 2^(k - k/2)`), so results that fall in the subnormal
-/// range are rounded once.
 pub fn exp<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
-    let x = l.clamp(x, LO, HI);
-    let (_, n, r) = reduce(l, x);
-    let em1 = expm1_reduced(l, r);
-    let one = l.f(1.0);
-    let p = l.add(em1, one);
-    let n1 = l.sra(n, 1);
-    let n2 = l.isub(n, n1);
-    let s1 = pow2(l, n1);
-    let s2 = pow2(l, n2);
-    let p = l.mul(p, s1);
-    l.mul(p, s2)
+    exp_of::<f32, L>(l, x)
 }
 
-/// `e^x - 1` on `f32`: `2^k (e^r - 1) + (2^k - 1)` with `e^r - 1` from
-/// [`exp`]'s polynomial, computed as `2 (2^(k-1) (e^r - 1) + (2^(k-1) -
-/// 1/2))` so that `2^(k-1)` is finite up to `k = 128`. `x` itself below
-/// 2^-25 in magnitude (where it is the correctly rounded result; this also
-/// keeps the sign of zero); `-1` below -26, `inf` above 88.72.
-pub fn expm1<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
-    let xc = l.clamp(x, -26.0, HI);
-    let (_, n, r) = reduce(l, xc);
+/// `e^x - 1`, in either type: `2^k (e^r - 1) + (2^k - 1)` with `e^r - 1`
+/// from [`exp_of`]'s polynomial, computed as `2 (2^(k-1) (e^r - 1) +
+/// (2^(k-1) - 1/2))` so that `2^(k-1)` is finite up to the largest `k`;
+/// `x` itself where tiny (the correctly rounded result; this also keeps the
+/// sign of zero), `-1` far below 0, `inf` above `ln(max)`.
+pub fn expm1_of<T: ExpConsts, L: Lanes<T>>(l: &mut L, x: L::F) -> L::F {
+    let xc = l.clamp(x, T::EXPM1_LO, T::HI);
+    let (n, r) = reduce(l, xc);
     let em1 = expm1_reduced(l, r);
-    let one = l.i(1);
+    let one = l.i(T::int(1));
     let n1 = l.isub(n, one);
-    let s = pow2(l, n1);
-    let half = l.f(0.5);
+    let s = l.pow2(n1);
+    let half = l.c(0.5);
     let sm = l.sub(s, half);
     let y = l.mul(em1, s);
     let y = l.add(y, sm);
     let y = l.add(y, y);
     let ax = l.abs(x);
-    let tiny = l.f(2f32.powi(-25));
+    let tiny = l.f(T::EXPM1_TINY);
     let is_tiny = l.lt(ax, tiny);
     l.select(is_tiny, x, y)
+}
+
+/// `e^x - 1` on `f32` ([`expm1_of`]).
+pub fn expm1<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
+    expm1_of::<f32, L>(l, x)
 }
 
 /// Below this, [`tanh`] uses its odd polynomial; above, `exp`.

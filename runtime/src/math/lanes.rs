@@ -40,6 +40,17 @@ pub trait Elem: Copy + 'static {
     const SIGN: Self::Int;
     /// Every bit but the sign.
     const MAGNITUDE: Self::Int;
+    /// Explicit mantissa bits (23, 52).
+    const MANT_BITS: u32;
+    /// The exponent bias (127, 1023).
+    const EXP_BIAS: i64;
+    /// The smallest normal positive value.
+    const MIN_POSITIVE: Self;
+    /// `v` rounded to this type (exact for the small constants algorithms
+    /// use: 0, 1/2, 1, 2, infinities, NaN).
+    fn from_f64(v: f64) -> Self;
+    /// `v` as this type's integer (wrapping).
+    fn int(v: i64) -> Self::Int;
     /// The bits of `self`.
     fn to_bits_u64(self) -> u64;
     /// `i` sign-extended.
@@ -62,6 +73,15 @@ impl Elem for f32 {
     const ROUND: f32 = 12_582_912.0;
     const SIGN: i32 = i32::MIN;
     const MAGNITUDE: i32 = i32::MAX;
+    const MANT_BITS: u32 = 23;
+    const EXP_BIAS: i64 = 127;
+    const MIN_POSITIVE: f32 = f32::MIN_POSITIVE;
+    fn from_f64(v: f64) -> f32 {
+        v as f32
+    }
+    fn int(v: i64) -> i32 {
+        v as i32
+    }
     fn to_bits_u64(self) -> u64 {
         u64::from(self.to_bits())
     }
@@ -95,6 +115,15 @@ impl Elem for f64 {
     const ROUND: f64 = 6_755_399_441_055_744.0;
     const SIGN: i64 = i64::MIN;
     const MAGNITUDE: i64 = i64::MAX;
+    const MANT_BITS: u32 = 52;
+    const EXP_BIAS: i64 = 1023;
+    const MIN_POSITIVE: f64 = f64::MIN_POSITIVE;
+    fn from_f64(v: f64) -> f64 {
+        v
+    }
+    fn int(v: i64) -> i64 {
+        v
+    }
     fn to_bits_u64(self) -> u64 {
         self.to_bits()
     }
@@ -236,6 +265,40 @@ pub trait Lanes<T: Elem> {
         let l = self.f(lo);
         let below = self.lt(x, l);
         self.select(below, l, x)
+    }
+
+    /// `v` (a small exact constant: 0, 1/2, 1, 2, infinity, NaN) in every
+    /// lane.
+    fn c(&mut self, v: f64) -> Self::F {
+        self.f(T::from_f64(v))
+    }
+
+    /// `(s, e)` with `s = a - b` rounded and `s + e = a - b` exactly
+    /// (Knuth's two-sum, no fused multiply-add).
+    fn two_diff(&mut self, a: Self::F, b: Self::F) -> (Self::F, Self::F) {
+        let s = self.sub(a, b);
+        let v = self.sub(s, a);
+        let sv = self.sub(s, v);
+        let ea = self.sub(a, sv);
+        let eb = self.add(b, v);
+        let e = self.sub(ea, eb);
+        (s, e)
+    }
+
+    /// `hi - a + lo`, for a constant `hi + lo` held in two parts.
+    fn minus_from(&mut self, (hi, lo): (T, T), a: Self::F) -> Self::F {
+        let hi = self.f(hi);
+        let d = self.sub(hi, a);
+        let lo = self.f(lo);
+        self.add(d, lo)
+    }
+
+    /// `2^n` for `n` within the normal exponents, from exponent bits.
+    fn pow2(&mut self, n: Self::I) -> Self::F {
+        let bias = self.i(T::int(T::EXP_BIAS));
+        let e = self.iadd(n, bias);
+        let e = self.shl(e, T::MANT_BITS);
+        self.float(e)
     }
 
     /// `x` rounded to the nearest integer, as a float and as the integer

@@ -1,97 +1,42 @@
-//! `exp`, `expm1` and `tanh` on `f64`: `x = k ln2 + r`, `|r| <= ln2/2`, and
-//! `e^r - 1 = r + r^2 P(r)`.
+//! `exp`, `expm1` and `tanh` on `f64`: the `f32` algorithms (`exp.rs`)
+//! with `f64` constants, and a `tanh` of its own.
 
+use super::super::exp::{ExpConsts, exp_of, expm1_of};
 use super::super::lanes::Lanes;
 
-/// Above this `e^x` overflows; clamped here so `2^k` stays meaningful.
-const HI: f64 = 710.0;
-/// Below this `e^x` is 0.
-const LO: f64 = -746.0;
-/// `ln 2` in two parts: `LN2_HI` has 32 significant bits, so `k LN2_HI` is
-/// exact for every `k` the clamped range gives.
-const LN2_HI: f64 = 0.693_147_180_601_954_5;
-const LN2_LO: f64 = -4.200_915_072_681_084_6e-11;
-
-/// `(e^r - 1 - r) / r^2` on `|r| <= ln2/2`, highest degree first
-/// (runtime/tools/fit_math.py; within 2^-56 relative).
-const P: [f64; 12] = [
-    1.608_678_194_861_306_6e-10,
-    2.091_836_877_654_225e-9,
-    2.505_207_067_688_416_2e-8,
-    2.755_726_265_283_68e-7,
-    2.755_731_924_760_984e-6,
-    2.480_158_733_702_903e-5,
-    1.984_126_984_126_315_2e-4,
-    1.388_888_888_887_885_4e-3,
-    8.333_333_333_333_333e-3,
-    4.166_666_666_666_668e-2,
-    1.666_666_666_666_666_6e-1,
-    0.5,
-];
-
-/// `(k's integer, r)` with `x = k ln2 + r`.
-fn reduce<L: Lanes<f64>>(l: &mut L, x: L::F) -> (L::I, L::F) {
-    let c = l.f(std::f64::consts::LOG2_E);
-    let t = l.mul(x, c);
-    let (k, n) = l.round_int(t);
-    let hi = l.f(LN2_HI);
-    let khi = l.mul(k, hi);
-    let r = l.sub(x, khi);
-    let lo = l.f(LN2_LO);
-    let klo = l.mul(k, lo);
-    (n, l.sub(r, klo))
+impl ExpConsts for f64 {
+    const LO: f64 = -746.0;
+    const HI: f64 = 710.0;
+    /// The first part has 32 significant bits: `k` times it is exact for
+    /// every `k` the clamped range gives.
+    const LN2: (f64, f64) = (0.693_147_180_601_954_5, -4.200_915_072_681_084_6e-11);
+    /// Within 2^-56 relative (runtime/tools/fit_math.py).
+    const P: &'static [f64] = &[
+        1.608_678_194_861_306_6e-10,
+        2.091_836_877_654_225e-9,
+        2.505_207_067_688_416_2e-8,
+        2.755_726_265_283_68e-7,
+        2.755_731_924_760_984e-6,
+        2.480_158_733_702_903e-5,
+        1.984_126_984_126_315_2e-4,
+        1.388_888_888_887_885_4e-3,
+        8.333_333_333_333_333e-3,
+        4.166_666_666_666_668e-2,
+        1.666_666_666_666_666_6e-1,
+        0.5,
+    ];
+    const EXPM1_LO: f64 = -40.0;
+    const EXPM1_TINY: f64 = 1.0 / 18_014_398_509_481_984.0;
 }
 
-/// `e^r - 1` for the reduced `r`.
-fn expm1_reduced<L: Lanes<f64>>(l: &mut L, r: L::F) -> L::F {
-    let p = l.horner(r, &P);
-    let rr = l.mul(r, r);
-    let p = l.mul(p, rr);
-    l.add(p, r)
-}
-
-/// `2^n` for `-1022 <= n <= 1023`, from exponent bits.
-fn pow2<L: Lanes<f64>>(l: &mut L, n: L::I) -> L::F {
-    let bias = l.i(1023);
-    let e = l.iadd(n, bias);
-    let e = l.shl(e, 52);
-    l.float(e)
-}
-
-/// `e^x` on `f64`: `(1 + (e^r - 1)) 2^k`, `2^k` as two powers of two so
-/// that subnormal results are rounded once.
+/// `e^x` on `f64` ([`exp_of`]).
 pub fn exp<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
-    let x = l.clamp(x, LO, HI);
-    let (n, r) = reduce(l, x);
-    let em1 = expm1_reduced(l, r);
-    let one = l.f(1.0);
-    let p = l.add(em1, one);
-    let n1 = l.sra(n, 1);
-    let n2 = l.isub(n, n1);
-    let s1 = pow2(l, n1);
-    let s2 = pow2(l, n2);
-    let p = l.mul(p, s1);
-    l.mul(p, s2)
+    exp_of::<f64, L>(l, x)
 }
 
-/// `e^x - 1` on `f64`: `2 (2^(k-1) (e^r - 1) + (2^(k-1) - 1/2))`; `x`
-/// itself below 2^-54 in magnitude, `-1` below -40.
+/// `e^x - 1` on `f64` ([`expm1_of`]).
 pub fn expm1<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
-    let xc = l.clamp(x, -40.0, HI);
-    let (n, r) = reduce(l, xc);
-    let em1 = expm1_reduced(l, r);
-    let one = l.i(1);
-    let n1 = l.isub(n, one);
-    let s = pow2(l, n1);
-    let half = l.f(0.5);
-    let sm = l.sub(s, half);
-    let y = l.mul(em1, s);
-    let y = l.add(y, sm);
-    let y = l.add(y, y);
-    let ax = l.abs(x);
-    let tiny = l.f(2f64.powi(-54));
-    let is_tiny = l.lt(ax, tiny);
-    l.select(is_tiny, x, y)
+    expm1_of::<f64, L>(l, x)
 }
 
 /// `(tanh x - x) / x^3` as a polynomial in `x^2` on `|x| <= 0.55`,

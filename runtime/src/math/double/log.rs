@@ -4,6 +4,7 @@
 //! mostly the last addition's — with our own `R`.
 
 use super::super::lanes::Lanes;
+use super::super::log::{LogConsts, log_of, log1p_of};
 
 /// `R(z) / z = (2 atanh(sqrt z) / sqrt z - 2) / z` on `[0, 0.0295]`,
 /// highest degree first (runtime/tools/fit_math.py).
@@ -22,33 +23,13 @@ const R: [f64; 7] = [
 const LN2_HI: f64 = 0.693_147_180_601_954_5;
 const LN2_LO: f64 = -4.200_915_072_681_084_6e-11;
 
-/// `(f, e)` with `u = 2^e (1 + f)`, `1 + f` in `[sqrt(1/2), sqrt(2))`, `e`
-/// as a float, for normal positive `u`.
-fn split<L: Lanes<f64>>(l: &mut L, u: L::F) -> (L::F, L::F) {
-    let b = l.bits(u);
-    let e = l.sra(b, 52);
-    // e - 1023 as a float: `ROUND`'s low mantissa bits hold it exactly
-    let round_bits = l.i(6_755_399_441_055_744f64.to_bits() as i64 - 1023);
-    let e = l.iadd(e, round_bits);
-    let e = l.float(e);
-    let round = l.f(6_755_399_441_055_744.0);
-    let e = l.sub(e, round);
-    let mant = l.i(0x000f_ffff_ffff_ffff);
-    let m = l.iand(b, mant);
-    let one = l.i(1f64.to_bits() as i64);
-    let m = l.ior(m, one);
-    let m = l.float(m);
-    let sqrt2 = l.f(std::f64::consts::SQRT_2);
-    let high = l.lt(sqrt2, m);
-    let half = l.f(0.5);
-    let mh = l.mul(m, half);
-    let m = l.select(high, mh, m);
-    let onef = l.f(1.0);
-    let zero = l.f(0.0);
-    let inc = l.select(high, onef, zero);
-    let e = l.add(e, inc);
-    let f = l.sub(m, onef);
-    (f, e)
+impl LogConsts for f64 {
+    fn combine<L: Lanes<f64>>(l: &mut L, f: L::F, e: L::F, c: L::F) -> L::F {
+        combine(l, f, e, c)
+    }
+    const SUBNORMAL_SCALE: i32 = 54;
+    const LOG1P_HUGE: f64 = 18_014_398_509_481_984.0;
+    const LOG1P_TINY: f64 = 1.0 / 18_014_398_509_481_984.0;
 }
 
 /// `e ln2 + log(1 + f) + c`, `c` a small correction.
@@ -75,60 +56,13 @@ fn combine<L: Lanes<f64>>(l: &mut L, f: L::F, e: L::F, c: L::F) -> L::F {
     l.add(t, ehi)
 }
 
-/// `-inf` at 0, `inf` at `inf`, NaN below 0 and for NaN.
-fn edges<L: Lanes<f64>>(l: &mut L, u: L::F, r: L::F) -> L::F {
-    let zero = l.f(0.0);
-    let inf = l.f(f64::INFINITY);
-    let is_inf = l.eq(u, inf);
-    let r = l.select(is_inf, inf, r);
-    let is_zero = l.eq(u, zero);
-    let ninf = l.f(f64::NEG_INFINITY);
-    let r = l.select(is_zero, ninf, r);
-    let nonneg = l.le(zero, u);
-    let neg = l.not(nonneg);
-    let nan = l.f(f64::NAN);
-    l.select(neg, nan, r)
-}
-
-/// The natural logarithm on `f64`; subnormal inputs first scaled by 2^54.
+/// The natural logarithm on `f64` ([`log_of`]; subnormals scaled by
+/// 2^54).
 pub fn log<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
-    let min = l.f(f64::MIN_POSITIVE);
-    let tiny = l.lt(x, min);
-    let scale = l.f(2f64.powi(54));
-    let xs = l.mul(x, scale);
-    let u = l.select(tiny, xs, x);
-    let (f, e) = split(l, u);
-    let m54 = l.f(-54.0);
-    let zero = l.f(0.0);
-    let adj = l.select(tiny, m54, zero);
-    let e = l.add(e, adj);
-    let r = combine(l, f, e, zero);
-    edges(l, x, r)
+    log_of::<f64, L>(l, x)
 }
 
-/// `log(1 + x)` on `f64`: the logarithm of `u = 1 + x` plus what rounding
-/// `u` lost, `c = (x - (u - 1)) / u` (`1 - (u - x)` for `u >= 2`, none from
-/// 2^54 on); `x` itself below 2^-54 in magnitude.
+/// `log(1 + x)` on `f64` ([`log1p_of`]).
 pub fn log1p<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
-    let one = l.f(1.0);
-    let u = l.add(one, x);
-    let um1 = l.sub(u, one);
-    let small_c = l.sub(x, um1);
-    let umx = l.sub(u, x);
-    let large_c = l.sub(one, umx);
-    let two = l.f(2.0);
-    let large = l.le(two, u);
-    let c = l.select(large, large_c, small_c);
-    let huge_bound = l.f(2f64.powi(54));
-    let huge = l.le(huge_bound, u);
-    let zero = l.f(0.0);
-    let c = l.select(huge, zero, c);
-    let c = l.div(c, u);
-    let (f, e) = split(l, u);
-    let r = combine(l, f, e, c);
-    let r = edges(l, u, r);
-    let ax = l.abs(x);
-    let tiny_bound = l.f(2f64.powi(-54));
-    let tiny = l.lt(ax, tiny_bound);
-    l.select(tiny, x, r)
+    log1p_of::<f64, L>(l, x)
 }
