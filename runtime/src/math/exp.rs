@@ -137,42 +137,67 @@ pub fn expm1<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
     expm1_of::<f32, L>(l, x)
 }
 
-/// Below this, [`tanh`] uses its odd polynomial; above, `exp`.
-const TANH_SMALL: f32 = 0.625;
+/// What `tanh` needs of one float type; the algorithm is
+/// [`tanh_of`] for both.
+pub trait TanhConsts: ExpConsts {
+    /// `(tanh x - x) / x^3` as a polynomial in `x^2` below
+    /// [`TanhConsts::SMALL`], highest degree first.
+    const T: &'static [Self];
+    /// Below this in magnitude, the odd polynomial; above, `1 - 2 /
+    /// (e^(2|x|) + 1)`, where the result is over one half and the
+    /// subtraction loses nothing.
+    const SMALL: Self;
+    /// Below this in magnitude `tanh x` rounds to `x` (`x^3/3` is under a
+    /// quarter ulp); taking `x` also keeps the sign of zero.
+    const TINY: Self;
+    /// `e^y + 1`, the way this type computes it best.
+    fn exp_plus_one<L: Lanes<Self>>(l: &mut L, y: L::F) -> L::F;
+}
 
-/// `(tanh x - x) / x^3` as a polynomial in `x^2` on `|x| <= 0.625`,
-/// highest degree first (runtime/tools/fit_math.py).
-const TANH_T: [f32; 6] = [
-    0.002_142_962,
-    -0.008_177_399,
-    0.021_700_703,
-    -0.053_946_763,
-    0.133_332_06,
-    -0.333_333_3,
-];
+impl TanhConsts for f32 {
+    /// On `|x| <= 0.625` (runtime/tools/fit_math.py).
+    const T: &'static [f32] = &[
+        0.002_142_962,
+        -0.008_177_399,
+        0.021_700_703,
+        -0.053_946_763,
+        0.133_332_06,
+        -0.333_333_3,
+    ];
+    const SMALL: f32 = 0.625;
+    const TINY: f32 = 1.0 / 4096.0;
+    fn exp_plus_one<L: Lanes<f32>>(l: &mut L, y: L::F) -> L::F {
+        let e = exp(l, y);
+        let one = l.c(1.0);
+        l.add(e, one)
+    }
+}
 
-/// `tanh x` on `f32`: `x` below 2^-12 in magnitude, `x + x^3 T(x^2)` below
-/// 0.625, else `1 - 2 / (e^(2|x|) + 1)` with the sign of `x`.
-pub fn tanh<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
+/// `tanh x`, in either type: `x` where tiny, `x + x^3 T(x^2)` below
+/// `SMALL`, else `1 - 2 / (e^(2|x|) + 1)` with the sign of `x`.
+pub fn tanh_of<T: TanhConsts, L: Lanes<T>>(l: &mut L, x: L::F) -> L::F {
     let z = l.mul(x, x);
-    let t = l.horner(z, &TANH_T);
+    let t = l.horner(z, T::T);
     let xz = l.mul(x, z);
     let t = l.mul(xz, t);
     let small = l.add(x, t);
     let ax = l.abs(x);
     let ax2 = l.add(ax, ax);
-    let e = exp(l, ax2);
-    let one = l.f(1.0);
-    let e1 = l.add(e, one);
-    let two = l.f(2.0);
+    let e1 = T::exp_plus_one(l, ax2);
+    let two = l.c(2.0);
     let q = l.div(two, e1);
+    let one = l.c(1.0);
     let big = l.sub(one, q);
     let big = l.copysign(big, x);
-    let bound = l.f(TANH_SMALL);
+    let bound = l.f(T::SMALL);
     let is_small = l.lt(ax, bound);
     let r = l.select(is_small, small, big);
-    // below 2^-12, `x` (`x^3/3` is under a quarter ulp): keeps `-0`'s sign
-    let tiny = l.f(1.0 / 4096.0);
+    let tiny = l.f(T::TINY);
     let is_tiny = l.lt(ax, tiny);
     l.select(is_tiny, x, r)
+}
+
+/// `tanh x` on `f32` ([`tanh_of`]).
+pub fn tanh<L: Lanes<f32>>(l: &mut L, x: L::F) -> L::F {
+    tanh_of::<f32, L>(l, x)
 }

@@ -1,7 +1,7 @@
 //! `exp`, `expm1` and `tanh` on `f64`: the `f32` algorithms (`exp.rs`)
 //! with `f64` constants, and a `tanh` of its own.
 
-use super::super::exp::{ExpConsts, exp_of, expm1_of};
+use super::super::exp::{ExpConsts, TanhConsts, exp_of, expm1_of, tanh_of};
 use super::super::lanes::Lanes;
 
 impl ExpConsts for f64 {
@@ -39,44 +39,32 @@ pub fn expm1<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
     expm1_of::<f64, L>(l, x)
 }
 
-/// `(tanh x - x) / x^3` as a polynomial in `x^2` on `|x| <= 0.55`,
-/// highest degree first (runtime/tools/fit_math.py).
-const TANH_T: [f64; 11] = [
-    -2.059_003_703_476_760_8e-5,
-    8.509_481_082_749_288e-5,
-    -2.346_235_564_045_879e-4,
-    5.889_322_836_960_864e-4,
-    -1.455_661_065_350_347_3e-3,
-    3.592_110_282_982_748_3e-3,
-    -8.863_234_390_552_772e-3,
-    2.186_948_849_335_196_6e-2,
-    -5.396_825_396_742_711e-2,
-    0.133_333_333_333_327_1,
-    -0.333_333_333_333_333_3,
-];
+impl TanhConsts for f64 {
+    /// On `|x| <= 0.55` (runtime/tools/fit_math.py).
+    const T: &'static [f64] = &[
+        -2.059_003_703_476_760_8e-5,
+        8.509_481_082_749_288e-5,
+        -2.346_235_564_045_879e-4,
+        5.889_322_836_960_864e-4,
+        -1.455_661_065_350_347_3e-3,
+        3.592_110_282_982_748_3e-3,
+        -8.863_234_390_552_772e-3,
+        2.186_948_849_335_196_6e-2,
+        -5.396_825_396_742_711e-2,
+        0.133_333_333_333_327_1,
+        -0.333_333_333_333_333_3,
+    ];
+    const SMALL: f64 = 0.55;
+    const TINY: f64 = 1.0 / 268_435_456.0;
+    /// `expm1(y) + 2`: no rounding of `e^y` near 1 to lose.
+    fn exp_plus_one<L: Lanes<f64>>(l: &mut L, y: L::F) -> L::F {
+        let e = expm1(l, y);
+        let two = l.c(2.0);
+        l.add(e, two)
+    }
+}
 
-/// `tanh x` on `f64`: `x + x^3 T(x^2)` below 0.55 in magnitude, `1 - 2 /
-/// (expm1(2|x|) + 2)` with the sign of `x` above (where the result is over
-/// one half, so the subtraction loses nothing); `x` itself below 2^-28.
+/// `tanh x` on `f64` ([`tanh_of`]).
 pub fn tanh<L: Lanes<f64>>(l: &mut L, x: L::F) -> L::F {
-    let z = l.mul(x, x);
-    let t = l.horner(z, &TANH_T);
-    let xz = l.mul(x, z);
-    let t = l.mul(xz, t);
-    let small = l.add(x, t);
-    let ax = l.abs(x);
-    let ax2 = l.add(ax, ax);
-    let e = expm1(l, ax2);
-    let two = l.f(2.0);
-    let e2 = l.add(e, two);
-    let q = l.div(two, e2);
-    let one = l.f(1.0);
-    let big = l.sub(one, q);
-    let big = l.copysign(big, x);
-    let bound = l.f(0.55);
-    let is_small = l.lt(ax, bound);
-    let r = l.select(is_small, small, big);
-    let tiny = l.f(2f64.powi(-28));
-    let is_tiny = l.lt(ax, tiny);
-    l.select(is_tiny, x, r)
+    tanh_of::<f64, L>(l, x)
 }
