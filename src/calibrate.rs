@@ -255,6 +255,7 @@ fn proven_ranges(
         &Inputs {
             params: &ranges,
             sizes: &sample.sizes,
+            limits: pj_compiler::quant::ranges::no_sizes(),
         },
     )
     .1

@@ -213,6 +213,10 @@ pub fn run(
     phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
     let out: Vec<Output> = match backend {
         Backend::Interp => {
+            if let Some(req) = codegen.quantize() {
+                let records = PassManager::new().quantize(Some(req)).run(&mut m)?;
+                print_notes(&records);
+            }
             let t = Instant::now();
             let out = interp::run(&m, &name, &values)?;
             phases.push(("interpret".into(), t.elapsed()));
@@ -221,6 +225,7 @@ pub fn run(
         Backend::Cranelift | Backend::Llvm => {
             let options = codegen.options(backend.native().expect("native"), Target::host());
             let (lowered, lowering) = driver::lower(&m, &options, driver::Stage::Optimized)?;
+            print_notes(&lowering);
             phases.extend(
                 lowering
                     .iter()
@@ -352,6 +357,16 @@ pub struct CodegenFlags {
     /// bit (the same as `--fast-math=off`).
     #[arg(long, conflicts_with = "fast_math")]
     pub strict_fp: bool,
+    /// Narrow types where a proven error bound meets each result's
+    /// tolerance (`@tolerance`, or `--tolerance`): `int8` fixed point for
+    /// sums of products; `auto`, the cheapest that meets it. What was
+    /// chosen, and why not elsewhere, is printed (docs/quantization.md).
+    #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
+    pub quantize: Option<pj_compiler::quant::plan::Mode>,
+    /// The tolerance of every float result that declares none, for
+    /// `--quantize`: `abs=1e-2`, `rel=1e-3`, or both (`abs=1e-2,rel=1e-3`).
+    #[arg(long, value_parser = pj_compiler::quant::plan::parse_tolerance, requires = "quantize")]
+    pub tolerance: Option<pj_compiler::dialects::pj::Tolerance>,
 }
 
 /// What `--fast-math` allows.
@@ -376,6 +391,14 @@ impl CodegenFlags {
         }
     }
 
+    /// What `--quantize` and `--tolerance` ask for.
+    pub fn quantize(&self) -> Option<pj_compiler::quant::plan::Request> {
+        self.quantize.map(|mode| pj_compiler::quant::plan::Request {
+            mode,
+            tolerance: self.tolerance,
+        })
+    }
+
     /// The compile driver's options for `backend` on `target`.
     pub fn options(&self, backend: pj_compiler::codegen::Backend, target: Target) -> Options {
         Options {
@@ -384,6 +407,16 @@ impl CodegenFlags {
             fast_math: self.fast_math(),
             tier: pj_compiler::codegen::Tier::Optimizing,
             target,
+            quantize: self.quantize(),
+        }
+    }
+}
+
+/// Prints what the passes report (`quantize`'s choices), to stderr.
+pub fn print_notes(records: &[pj_compiler::passes::PassRecord]) {
+    for r in records {
+        for n in &r.notes {
+            eprintln!("{}: {n}", r.name);
         }
     }
 }
@@ -500,7 +533,8 @@ pub fn build(
     };
     pj_compiler::codegen::symbols::check_c_names(&m, &only).map_err(|e| anyhow!(e))?;
     // the schedule is chosen for the machine the object will run on
-    let (lowered, _) = driver::lower(&m, &options, driver::Stage::Checked)?;
+    let (lowered, records) = driver::lower(&m, &options, driver::Stage::Checked)?;
+    print_notes(&records);
     let what = match emit {
         EmitKind::Obj => Emit::Object,
         EmitKind::Asm => Emit::Asm,

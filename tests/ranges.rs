@@ -26,6 +26,7 @@ fn every_result_value_of_every_example_lies_in_its_proven_range() {
             &Inputs {
                 params: &sample.observed,
                 sizes: &sample.sizes,
+                limits: pj_compiler::quant::ranges::no_sizes(),
             },
         );
         let got = interp::run(&m, name, &args).unwrap();
@@ -57,6 +58,7 @@ fn prove(src: &str, range: (f64, f64), n: i64) -> Interval {
         &Inputs {
             params: &[Some(range)],
             sizes: &sizes,
+            limits: pj_compiler::quant::ranges::no_sizes(),
         },
     )
     .1[0]

@@ -656,6 +656,7 @@ impl Session {
             fast_math: self.settings.fast_math,
             tier,
             target: pj_compiler::target::Target::host(),
+            quantize: None,
         })
     }
 

@@ -79,6 +79,9 @@ pub struct Options {
     pub tier: Tier,
     /// The machine the code runs on: `host` for the JIT.
     pub target: Target,
+    /// `--quantize`: narrow types where a proven error bound meets the
+    /// results' tolerances (none: float as written).
+    pub quantize: Option<crate::quant::plan::Request>,
 }
 
 impl Default for Options {
@@ -91,6 +94,7 @@ impl Default for Options {
             fast_math: FastMath::Reassoc,
             tier: Tier::Optimizing,
             target: Target::host(),
+            quantize: None,
         }
     }
 }
@@ -169,7 +173,8 @@ impl Options {
     /// the energy model, which lowers part of the pipeline at a time and
     /// for profiles that name no target.
     pub fn configure(&self, pm: PassManager, profile: &Profile) -> PassManager {
-        pm.for_profile(profile)
+        pm.quantize(self.quantize)
+            .for_profile(profile)
             .fast_math(self.reassoc())
             .vector_bits(self.vector_bits())
             .dot_products(self.dot_products())

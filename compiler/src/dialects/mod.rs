@@ -13,6 +13,7 @@
 //! | `vector` | produced by vectorization; 128-bit SIMD values | load, store, broadcast, reduce, extract |
 //! | `arith` | everywhere; scalar arithmetic on any element type | constant, add, sub, ... cast |
 //! | `math` | everywhere; elementary functions | abs, exp, log, ... pow |
+//! | `quant` | made by `quantize`, expanded by `lower-quant`; fixed point | quantize, dequantize |
 
 pub mod arith;
 pub mod func;
@@ -20,6 +21,7 @@ pub mod loops;
 pub mod math;
 pub mod mem;
 pub mod pj;
+pub mod quant;
 pub mod vector;
 
 pub use arith::ArithOp;
@@ -28,6 +30,7 @@ pub use loops::LoopOp;
 pub use math::MathOp;
 pub use mem::MemOp;
 pub use pj::PjOp;
+pub use quant::QuantOp;
 pub use vector::VectorOp;
 
 use crate::ir::{Attr, Module, OpId, Type};
@@ -130,6 +133,8 @@ pub enum Opcode {
     Arith(ArithOp),
     /// `math.*`
     Math(MathOp),
+    /// `quant.*`
+    Quant(QuantOp),
 }
 
 impl Opcode {
@@ -143,6 +148,7 @@ impl Opcode {
             Opcode::Vector(o) => format!("{}.{}", VectorOp::PREFIX, o.mnemonic()),
             Opcode::Arith(o) => format!("{}.{}", ArithOp::PREFIX, o.mnemonic()),
             Opcode::Math(o) => format!("{}.{}", MathOp::PREFIX, o.mnemonic()),
+            Opcode::Quant(o) => format!("{}.{}", QuantOp::PREFIX, o.mnemonic()),
         }
     }
 
@@ -157,6 +163,7 @@ impl Opcode {
             VectorOp::PREFIX => VectorOp::from_mnemonic(op).map(Opcode::Vector),
             ArithOp::PREFIX => ArithOp::from_mnemonic(op).map(Opcode::Arith),
             MathOp::PREFIX => MathOp::from_mnemonic(op).map(Opcode::Math),
+            QuantOp::PREFIX => QuantOp::from_mnemonic(op).map(Opcode::Quant),
             _ => None,
         }
     }
@@ -170,7 +177,7 @@ impl Opcode {
             Opcode::Loop(o) => o.is_pure(),
             Opcode::Mem(o) => o.is_pure(),
             Opcode::Vector(o) => o.is_pure(),
-            Opcode::Arith(_) | Opcode::Math(_) => true,
+            Opcode::Arith(_) | Opcode::Math(_) | Opcode::Quant(_) => true,
         }
     }
 
@@ -200,6 +207,7 @@ impl Opcode {
             Opcode::Vector(o) => o.verify(m, op, errs),
             Opcode::Arith(o) => o.verify(m, op, errs),
             Opcode::Math(o) => o.verify(m, op, errs),
+            Opcode::Quant(o) => o.verify(m, op, errs),
         }
     }
 }

@@ -962,6 +962,12 @@ impl Interp<'_> {
                 let args: Vec<Scalar> = (0..d.operands.len()).map(arg).collect();
                 math::eval(mo, &args, math::is_fused(self.m, op))
             }
+            Opcode::Quant(q) => crate::dialects::quant::eval(
+                q,
+                crate::dialects::quant::Params::of(m, op),
+                arg(0),
+                m.ty(d.results[0]).as_scalar().expect("verified"),
+            ),
             Opcode::Pj(PjOp::Size) => {
                 let name = d.attr("name").and_then(Attr::as_str).expect("verified");
                 Scalar::I64(*self.sizes.get(name).expect("verified: size of a parameter"))

@@ -202,8 +202,10 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
     let d = m.op(op);
     let opcode = d.opcode;
     let operands = d.operands.clone();
-    if !matches!(opcode, Opcode::Arith(_) | Opcode::Math(_))
-        || opcode == Opcode::Arith(ArithOp::Constant)
+    if !matches!(
+        opcode,
+        Opcode::Arith(_) | Opcode::Math(_) | Opcode::Quant(_)
+    ) || opcode == Opcode::Arith(ArithOp::Constant)
     {
         return false;
     }
@@ -238,6 +240,14 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
                 ArithOp::Constant => None,
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args, math::is_fused(m, op))),
+            Opcode::Quant(q) => result_ty.map(|t| {
+                crate::dialects::quant::eval(
+                    q,
+                    crate::dialects::quant::Params::of(m, op),
+                    args[0],
+                    t,
+                )
+            }),
             Opcode::Pj(_)
             | Opcode::Func(_)
             | Opcode::Loop(_)

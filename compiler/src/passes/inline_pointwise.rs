@@ -8,8 +8,11 @@
 //! recurrence (`pj.prior`: it reads its own elements) and has no op
 //! that can fail (integer `div`/`rem`): computing it only where it is read
 //! then gives the same values and the same errors. Profitable because the
-//! producer is evaluated exactly as often as before (one read per consumer
-//! point), while its traffic vanishes. Producers read at several places
+//! producer is evaluated about as often as before (one read per consumer
+//! point), while its traffic vanishes — so a read whose indices leave out
+//! a variable around it (matmul's `a[i, k]` inside `c[i, j]`'s sum over
+//! `k`: every element read once per `j`) is left alone: inlined, the
+//! producer would be recomputed that many times. Producers read at several places
 //! (stencils like blur's `bx`) are left alone: recomputing them is a
 //! trade-off for the energy model to weigh.
 //!
@@ -75,13 +78,47 @@ fn inline_kernel(m: &mut Module, k: OpId) -> bool {
             Some(&[r]) if uses[t.index()] == 1 => r,
             _ => continue,
         };
-        if !inlinable_body(m, s) {
+        if !inlinable_body(m, s) || !reads_each_point(m, read) {
             continue;
         }
         inline(m, s, read, &mut reads);
         changed = true;
     }
     changed
+}
+
+/// Whether `read`'s indices use every variable of the regions around it
+/// (its stage's and its reductions'): then each point of the consumer
+/// reads an element of its own, or a few (a stencil), not one element
+/// over and over.
+fn reads_each_point(m: &Module, read: OpId) -> bool {
+    let mut used: Vec<ValueId> = Vec::new();
+    let mut stack: Vec<ValueId> = m.op(read).operands[1..].to_vec();
+    let mut steps = 0;
+    while let Some(v) = stack.pop() {
+        steps += 1;
+        if used.contains(&v) || steps > 256 {
+            continue;
+        }
+        used.push(v);
+        if let Some(d) = m.def_op(v) {
+            stack.extend(m.op(d).operands.iter().copied());
+        }
+    }
+    let mut block = m.op(read).parent;
+    while let Some(b) = block {
+        let Some(owner) = m.block_owner(b) else {
+            break;
+        };
+        if m.block(b).args.iter().any(|a| !used.contains(a)) {
+            return false;
+        }
+        if m.op(owner).opcode == Opcode::Pj(PjOp::Stage) {
+            break;
+        }
+        block = m.op(owner).parent;
+    }
+    true
 }
 
 fn inlinable_body(m: &Module, stage: OpId) -> bool {

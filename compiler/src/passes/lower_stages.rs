@@ -88,6 +88,8 @@ impl Pass for LowerStages {
     }
 
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        // `quant` ops (IR read from text may hold them) become `arith` first
+        super::Pass::run(&mut super::lower_quant::LowerQuant, m)?;
         let kernels: Vec<OpId> = m
             .kernels()
             .into_iter()
@@ -1946,7 +1948,9 @@ impl<'m> Lowerer<'m> {
             elem: self.m.ty(self.m.op(plan.col_read).results[0]).elem(),
             lanes: 4 * lanes as u32,
         };
-        let x_buf = self.map[&x_read.operands[0]];
+        let x_buf = self
+            .whole_buffer(x_read.operands[0])
+            .expect("checked by `dot_plan`");
         let w = self.index_const(packed.width);
         // where each column vector's packed lanes start: the same for
         // every step, so computed before the loop
@@ -2395,7 +2399,7 @@ impl<'m> Lowerer<'m> {
             let array = d.operands[0];
             if d.operands[1..] != [k, j]
                 || d.attr("boundary").is_some()
-                || self.stages.contains_key(&array)
+                || self.whole_buffer(array).is_none()
             {
                 continue;
             }
@@ -2462,13 +2466,32 @@ impl<'m> Lowerer<'m> {
         };
         let d = m.op(row_read);
         let (array, idx) = (d.operands[0], &d.operands[1..]);
-        let row_ok = !self.stages.contains_key(&array)
+        let row_ok = self.whole_buffer(array).is_some()
             && idx.last() == Some(&k)
             && idx[..idx.len() - 1]
                 .iter()
                 .all(|&v| v != j && stage_vars.contains(&v));
         (row_ok && self.dot_products.covers(row_signed, col_signed))
             .then_some(DotPlan { row_read, col_read })
+    }
+
+    /// The buffer holding every element of `array` at its own indices: an
+    /// argument's, or a stage's stored whole from index 0 (the `quantize`
+    /// pass's quantized operands), not a tile's scratch or a ring.
+    fn whole_buffer(&self, array: ValueId) -> Option<ValueId> {
+        let m = &*self.m;
+        match self.stages.get(&array) {
+            None => self.map.get(&array).copied(),
+            Some(sb) => {
+                let zero = |v: &ValueId| {
+                    m.def_op(*v).is_some_and(|o| {
+                        m.op(o).opcode == arith(ArithOp::Constant)
+                            && m.op(o).attr("value").and_then(Attr::as_int) == Some(0)
+                    })
+                };
+                (sb.ring.is_none() && sb.origin.iter().all(zero)).then_some(sb.buf)
+            }
+        }
     }
 
     /// [`Lowerer::pack_block`] for a [`DotPlan`]: the whole quads of
@@ -2495,7 +2518,7 @@ impl<'m> Lowerer<'m> {
             elem,
             lanes: 4 * lanes as u32,
         };
-        let src = self.map[&array];
+        let src = self.whole_buffer(array).expect("a packable array");
         let one = self.index_const(1);
         let four = self.index_const(4);
         let zero = self.index_const(0);
@@ -2563,7 +2586,7 @@ impl<'m> Lowerer<'m> {
             elem: self.m.ty(array).elem(),
             lanes: lanes as u32,
         };
-        let src = self.map[&array];
+        let src = self.whole_buffer(array).expect("a packable array");
         let one = self.index_const(1);
         let (kb, k) = self.open_for(block, (k0, k1, one), Some("k".into()), loc);
         let kk = self.bin(kb, ArithOp::Sub, k, k0);

@@ -14,7 +14,9 @@ pub mod cse;
 pub mod dce;
 pub mod inline_pointwise;
 pub mod licm;
+pub mod lower_quant;
 pub mod lower_stages;
+pub mod quantize;
 pub mod schedule;
 pub mod vectorize;
 
@@ -29,6 +31,11 @@ pub trait Pass {
     fn name(&self) -> &'static str;
     /// Transforms the module; returns whether anything changed.
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError>;
+    /// What the last run decided that its user should hear (the
+    /// `quantize` pass's choices and refusals), one line each.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A pass failed.
@@ -110,6 +117,20 @@ pub const REGISTRY: &[PassInfo] = &[
         create: || Box::new(schedule::AutoSchedule::host()),
     },
     PassInfo {
+        name: "quantize",
+        description: "fixed point where a proven error bound meets each result's @tolerance (--quantize=auto)",
+        create: || {
+            Box::new(quantize::Quantize::new(crate::quant::plan::Request::new(
+                crate::quant::plan::Mode::Auto,
+            )))
+        },
+    },
+    PassInfo {
+        name: "lower-quant",
+        description: "expand quant.quantize and quant.dequantize into the arith ops that compute the same bits",
+        create: || Box::new(lower_quant::LowerQuant),
+    },
+    PassInfo {
         name: "lower-stages",
         description: "lower pj kernels to loop nests over buffers (func, loop, mem dialects)",
         create: || Box::new(lower_stages::LowerStages::default()),
@@ -130,6 +151,8 @@ pub struct PassRecord {
     pub elapsed: Duration,
     /// IR text after the pass, when requested.
     pub ir_after: Option<String>,
+    /// What the pass reports ([`Pass::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Runs passes in order.
@@ -269,6 +292,21 @@ impl PassManager {
         self
     }
 
+    /// `--quantize`: the `quantize` pass, then `lower-quant`, before the
+    /// pipeline's first fusion or lowering (so they see the `pj` level).
+    pub fn quantize(mut self, request: Option<crate::quant::plan::Request>) -> PassManager {
+        if let Some(r) = request {
+            let at = self
+                .passes
+                .iter()
+                .position(|p| matches!(p.name(), "inline-pointwise" | "lower-stages"))
+                .unwrap_or(self.passes.len());
+            self.passes.insert(at, Box::new(lower_quant::LowerQuant));
+            self.passes.insert(at, Box::new(quantize::Quantize::new(r)));
+        }
+        self
+    }
+
     /// Names of the passes, in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.passes.iter().map(|p| p.name()).collect()
@@ -295,6 +333,7 @@ impl PassManager {
                 changed,
                 elapsed,
                 ir_after,
+                notes: p.notes(),
             });
         }
         Ok(records)

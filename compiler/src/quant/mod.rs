@@ -1,7 +1,9 @@
-//! Quantization (docs/quantization.md). Today: [`ranges`], the interval
-//! analysis that propagates input ranges through a kernel's stages — what
-//! a quantizing pass needs to choose scales and prove an error bound, and
-//! what `pj calibrate` shows beside the observed ranges. The `quant`
-//! dialect and the pass are still to come.
+//! Quantization (docs/quantization.md): [`ranges`], the interval analysis
+//! that propagates input ranges through a kernel's stages (what `pj
+//! calibrate` shows beside the observed ranges); [`error`], the bound it
+//! gives on each result's distance from the exact one; [`plan`], the
+//! choice of fixed-point types and scales the `quantize` pass applies.
 
+pub mod error;
+pub mod plan;
 pub mod ranges;

@@ -157,15 +157,34 @@ impl Ranges {
     pub fn elements(&self, v: ValueId) -> Option<Interval> {
         self.elements.get(&v).copied()
     }
+
+    /// The largest number of points of the `lo, ub` operand pairs of `op`
+    /// starting at `from` (a stage's, reduction's or update's domain).
+    pub fn trip_count(&self, m: &Module, op: OpId, from: usize) -> f64 {
+        let get = |v: ValueId| self.value(v).unwrap_or_else(Interval::unknown);
+        m.op(op).operands[from..]
+            .chunks(2)
+            .map(|p| (get(p[1]).hi - get(p[0]).lo).max(0.0))
+            .product()
+    }
 }
 
 /// What the analysis starts from: each parameter's range (`None`: its
-/// type's), and each size's value (`None`: any size).
+/// type's), and each size's value (`None`: any size up to its limit).
 pub struct Inputs<'a> {
     /// Per parameter, in order.
     pub params: &'a [Option<(f64, f64)>],
     /// Size values by name.
     pub sizes: &'a HashMap<String, i64>,
+    /// The largest value of a size not in `sizes`, by name (none:
+    /// `pj_lang::bounds::MAX_SIZE`).
+    pub limits: &'a HashMap<String, i64>,
+}
+
+/// No sizes known or limited.
+pub fn no_sizes() -> &'static HashMap<String, i64> {
+    static EMPTY: std::sync::OnceLock<HashMap<String, i64>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(HashMap::new)
 }
 
 /// What sample arguments of a kernel say: the sizes their shapes bind, and
@@ -214,6 +233,7 @@ pub fn analyze(m: &Module, kernel: OpId, inputs: &Inputs<'_>) -> (Ranges, Vec<In
         m,
         r: Ranges::default(),
         sizes: inputs.sizes,
+        limits: inputs.limits,
         prior: HashMap::new(),
     };
     let body = m.entry_block(kernel, 0);
@@ -238,6 +258,7 @@ struct Analysis<'a> {
     m: &'a Module,
     r: Ranges,
     sizes: &'a HashMap<String, i64>,
+    limits: &'a HashMap<String, i64>,
     /// The running range of a recurrence's earlier elements, by stage.
     prior: HashMap<OpId, Interval>,
 }
@@ -331,7 +352,12 @@ impl Analysis<'_> {
                 let name = d.attr("name").and_then(Attr::as_str).unwrap_or("");
                 let r = match self.sizes.get(name) {
                     Some(&n) => Interval::point(n as f64),
-                    None => Interval::new(1.0, pj_lang::bounds::MAX_SIZE as f64),
+                    None => Interval::new(
+                        1.0,
+                        self.limits
+                            .get(name)
+                            .map_or(pj_lang::bounds::MAX_SIZE as f64, |&l| l as f64),
+                    ),
                 };
                 self.r.values.insert(d.results[0], r);
             }
@@ -436,6 +462,12 @@ impl Analysis<'_> {
             }
             Opcode::Math(mo) => {
                 let r = math(mo, arg(0), d.operands.get(1).map(|&v| self.get(v)));
+                self.set(op, r);
+            }
+            Opcode::Quant(q) => {
+                let p = crate::dialects::quant::Params::of(m, op);
+                let to = m.ty(d.results[0]).elem();
+                let r = quant(q, p, arg(0), to);
                 self.set(op, r);
             }
             _ => {
@@ -600,6 +632,42 @@ fn square(x: Interval) -> Interval {
         lo: a.lo * a.lo,
         hi: a.hi * a.hi,
         nan: a.nan,
+    }
+}
+
+/// A `quant` op's range: monotone in its operand, so its ends' images
+/// (NaN quantizes to 0).
+fn quant(
+    q: crate::dialects::QuantOp,
+    p: crate::dialects::quant::Params,
+    x: Interval,
+    to: ScalarType,
+) -> Interval {
+    use crate::dialects::quant::eval;
+    let f = |v: f64| {
+        let s = if to.is_float() {
+            Scalar::from_i64(v as i64, ScalarType::I64)
+        } else {
+            Scalar::F64(v)
+        };
+        eval(q, p, s, to).as_f64()
+    };
+    if x.lo > x.hi {
+        return if x.nan { Interval::point(0.0) } else { x };
+    }
+    let r = Interval::new(f(x.lo), f(x.hi));
+    // computed in f64 here; an f32 quotient may round across a half, one
+    // integer either way
+    let r = match (q, to.int_range()) {
+        (crate::dialects::QuantOp::Quantize, Some((lo, hi))) => {
+            Interval::new((r.lo - 1.0).max(lo as f64), (r.hi + 1.0).min(hi as f64))
+        }
+        _ => r,
+    };
+    if x.nan {
+        r.union(Interval::point(0.0))
+    } else {
+        r
     }
 }
 

@@ -1305,6 +1305,12 @@ impl<M: Module> FnLower<'_, '_, M> {
                     p.mnemonic()
                 )));
             }
+            Opcode::Quant(q) => {
+                return Err(super::unsupported(format!(
+                    "`quant.{}` reached code generation: run `lower-quant` first",
+                    q.mnemonic()
+                )));
+            }
         };
         if let (Some(v), Some(_)) = (value, result_ty) {
             self.vals.insert(d.results[0], CVal::S(v));

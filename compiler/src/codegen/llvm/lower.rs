@@ -1042,6 +1042,12 @@ impl<'a> FnLower<'a> {
                     p.mnemonic()
                 )));
             }
+            Opcode::Quant(q) => {
+                return Err(unsupported(format!(
+                    "`quant.{}` reached code generation: run `lower-quant` first",
+                    q.mnemonic()
+                )));
+            }
         };
         if let Some(v) = value {
             self.vals.insert(d.results[0], LVal::S(v));

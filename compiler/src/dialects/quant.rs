@@ -1,0 +1,307 @@
+//! `quant` dialect: conversions between floats and fixed-point integers,
+//! with their exact semantics ([`eval`]). The `quantize` pass introduces
+//! them; `lower-quant` expands each into `arith` ops that compute the same
+//! bits ([`expand`]), so the scheduler, the vectorizer and the backends
+//! never see them, and the interpreter runs either form.
+//!
+//! A quantized value `q` stands for the real number `(q - zero_point) *
+//! scale`. Both ops carry `{scale, zero_point}`: `scale` a positive
+//! finite float exactly representable in the float type, `zero_point` an
+//! integer of the integer type.
+//!
+//! - `quant.quantize %x : f -> q` (ONNX `QuantizeLinear`): `t = x / scale`
+//!   rounded in `f`; clamped to `[qmin - zero_point, qmax - zero_point]`
+//!   (the result type's range; NaN stays NaN); rounded half to even;
+//!   `+ zero_point`; converted to `q` (NaN becomes 0). The integer type has
+//!   at most 16 bits (so every step is exact in `f32` but the division).
+//! - `quant.dequantize %q : q -> f` (ONNX `DequantizeLinear`): `q -
+//!   zero_point` exactly (in `i64`), converted to `f` (rounded), times
+//!   `scale` (rounded).
+
+use super::arith::Scalar;
+use super::{ArithOp, Opcode, check, dialect_ops};
+use crate::ir::{Attr, Module, OpId, OpSpec, ScalarType, Type, ValueId};
+
+dialect_ops!(
+    /// Ops of the `quant` dialect.
+    QuantOp, "quant", {
+    /// Float to fixed point: `saturate(round_half_even(x / scale) + zero_point)`.
+    Quantize => "quantize",
+    /// Fixed point to float: `(q - zero_point) * scale`.
+    Dequantize => "dequantize",
+});
+
+/// The `{scale, zero_point}` of a `quant` op: what its integers mean.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    /// The real step between consecutive integers.
+    pub scale: f64,
+    /// The integer that stands for 0.
+    pub zero_point: i64,
+}
+
+impl Params {
+    /// Reads them from `op` (verified IR).
+    pub fn of(m: &Module, op: OpId) -> Params {
+        let d = m.op(op);
+        Params {
+            scale: match d.attr("scale") {
+                Some(Attr::Float(s)) => *s,
+                _ => f64::NAN,
+            },
+            zero_point: d.attr("zero_point").and_then(Attr::as_int).unwrap_or(0),
+        }
+    }
+
+    /// As attributes of an op.
+    pub fn attrs(self) -> [(&'static str, Attr); 2] {
+        [
+            ("scale", Attr::Float(self.scale)),
+            ("zero_point", Attr::Int(self.zero_point)),
+        ]
+    }
+
+    /// The range `[lo, hi]` of `x / scale` that [`eval`]'s `quantize`
+    /// keeps: the integer type's range less the zero point.
+    fn clamp_bounds(self, q: ScalarType) -> (f64, f64) {
+        let (lo, hi) = q.int_range().expect("an integer type");
+        ((lo - self.zero_point) as f64, (hi - self.zero_point) as f64)
+    }
+}
+
+/// Whether `q` may hold quantized values (an integer type of at most 16
+/// bits: every integer of it, and its sum with a zero point, is exact in
+/// `f32`).
+pub fn quantizable(q: ScalarType) -> bool {
+    matches!(
+        q,
+        ScalarType::I8 | ScalarType::U8 | ScalarType::I16 | ScalarType::U16
+    )
+}
+
+/// Evaluates a `quant` op on its operand; `to` is the result type.
+pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
+    match op {
+        QuantOp::Quantize => {
+            let (lo, hi) = p.clamp_bounds(to);
+            let zp = p.zero_point as f64;
+            match x {
+                Scalar::F32(x) => {
+                    let t = x / p.scale as f32;
+                    // `min`/`max` as `arith` has them: NaN propagates
+                    let t = if t.is_nan() {
+                        t
+                    } else {
+                        t.min(hi as f32).max(lo as f32)
+                    };
+                    Scalar::F32(t.round_ties_even() + zp as f32).cast(to)
+                }
+                Scalar::F64(x) => {
+                    let t = x / p.scale;
+                    let t = if t.is_nan() { t } else { t.min(hi).max(lo) };
+                    Scalar::F64(t.round_ties_even() + zp).cast(to)
+                }
+                x => panic!("quant.quantize of {x:?} (unverified IR)"),
+            }
+        }
+        QuantOp::Dequantize => {
+            let d = x.as_i64().expect("verified: an integer") - p.zero_point;
+            match Scalar::I64(d).cast(to) {
+                Scalar::F32(v) => Scalar::F32(v * p.scale as f32),
+                Scalar::F64(v) => Scalar::F64(v * p.scale),
+                r => panic!("quant.dequantize to {r:?} (unverified IR)"),
+            }
+        }
+    }
+}
+
+/// `2^(mantissa bits) * 1.5`: adding it to a float of magnitude below
+/// `2^(mantissa bits - 1)` and subtracting it again rounds that float to an
+/// integer, half to even (in the default rounding mode).
+fn round_magic(f: ScalarType) -> f64 {
+    match f {
+        ScalarType::F32 => 12_582_912.0,
+        _ => 6_755_399_441_055_744.0,
+    }
+}
+
+/// Builds, before `at`, the `arith` ops that compute `op` (a `quant` op)
+/// exactly as [`eval`] does, and returns the value that replaces its
+/// result. The rounding is `(t + M) - M` with `M` = 1.5 · 2^23 (`f32`) or
+/// 1.5 · 2^52 (`f64`), exact here because `t` was clamped first to at most
+/// 2^17 in magnitude.
+pub fn expand(m: &mut Module, op: OpId) -> ValueId {
+    let d = m.op(op).clone();
+    let p = Params::of(m, op);
+    let Opcode::Quant(q) = d.opcode else {
+        panic!("expand of {} (not a quant op)", d.opcode)
+    };
+    let (x, result) = (d.operands[0], d.results[0]);
+    let to = m.ty(result).clone();
+    let mut ops = Vec::new();
+    let mut emit = |m: &mut Module, spec: OpSpec| -> ValueId {
+        let o = m.build_op(spec.loc(d.loc));
+        ops.push(o);
+        m.result(o)
+    };
+    let konst = |m: &mut Module,
+                 ty: &Type,
+                 v: Attr,
+                 emit: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId| {
+        emit(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", v)
+                .result(ty.clone()),
+        )
+    };
+    let bin = |a: ArithOp, l: ValueId, r: ValueId, ty: &Type| {
+        OpSpec::new(Opcode::Arith(a))
+            .operands([l, r])
+            .result(ty.clone())
+    };
+    let value = match q {
+        QuantOp::Quantize => {
+            let fty = m.ty(x).clone();
+            let f = fty.elem();
+            let (lo, hi) = p.clamp_bounds(to.elem());
+            let s = konst(m, &fty, Attr::Float(p.scale), &mut emit);
+            let t = emit(m, bin(ArithOp::Div, x, s, &fty));
+            let hi = konst(m, &fty, Attr::Float(hi), &mut emit);
+            let t = emit(m, bin(ArithOp::Min, t, hi, &fty));
+            let lo = konst(m, &fty, Attr::Float(lo), &mut emit);
+            let t = emit(m, bin(ArithOp::Max, t, lo, &fty));
+            let magic = konst(m, &fty, Attr::Float(round_magic(f)), &mut emit);
+            let t = emit(m, bin(ArithOp::Add, t, magic, &fty));
+            let r = emit(m, bin(ArithOp::Sub, t, magic, &fty));
+            let r = if p.zero_point != 0 {
+                let zp = konst(m, &fty, Attr::Float(p.zero_point as f64), &mut emit);
+                emit(m, bin(ArithOp::Add, r, zp, &fty))
+            } else {
+                r
+            };
+            emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([r])
+                    .result(to.clone()),
+            )
+        }
+        QuantOp::Dequantize => {
+            let wide = if p.zero_point != 0 {
+                let i = emit(
+                    m,
+                    OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                        .operands([x])
+                        .result(Type::INDEX),
+                );
+                let zp = konst(m, &Type::INDEX, Attr::Int(p.zero_point), &mut emit);
+                emit(m, bin(ArithOp::Sub, i, zp, &Type::INDEX))
+            } else {
+                x
+            };
+            let r = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([wide])
+                    .result(to.clone()),
+            );
+            let s = konst(m, &to, Attr::Float(p.scale), &mut emit);
+            emit(m, bin(ArithOp::Mul, r, s, &to))
+        }
+    };
+    m.insert_all_before(op, &ops);
+    value
+}
+
+impl QuantOp {
+    /// Checks the op's rules.
+    pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
+        check::counts(m, op, Some(1), 1, 0, errs);
+        let d = m.op(op);
+        let (Some(&x), Some(&r)) = (d.operands.first(), d.results.first()) else {
+            return;
+        };
+        let (Some(from), Some(to)) = (m.ty(x).as_scalar(), m.ty(r).as_scalar()) else {
+            errs.push("takes and gives scalars".into());
+            return;
+        };
+        let (float, int) = match self {
+            QuantOp::Quantize => (from, to),
+            QuantOp::Dequantize => (to, from),
+        };
+        if !float.is_float() {
+            errs.push(format!("the float side must be f32 or f64, found {float}"));
+        }
+        let int_ok = match self {
+            QuantOp::Quantize => quantizable(int),
+            // sums of quantized products are dequantized too
+            QuantOp::Dequantize => int.is_int(),
+        };
+        if !int_ok {
+            errs.push(format!(
+                "the integer side must be {}, found {int}",
+                match self {
+                    QuantOp::Quantize => "i8, u8, i16 or u16",
+                    QuantOp::Dequantize => "an integer",
+                }
+            ));
+        }
+        match d.attr("scale") {
+            Some(Attr::Float(s)) if s.is_finite() && *s > 0.0 => {
+                if float == ScalarType::F32 && (*s as f32) as f64 != *s {
+                    errs.push(format!("`scale` {s} is not exactly an f32"));
+                }
+            }
+            _ => errs.push("needs a positive finite float `scale`".into()),
+        }
+        match d.attr("zero_point").and_then(Attr::as_int) {
+            Some(z) if int.int_range().is_some_and(|(lo, hi)| lo <= z && z <= hi) => {}
+            Some(z) => errs.push(format!("`zero_point` {z} is not an {int}")),
+            None => errs.push("needs an integer `zero_point`".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(x: f32, scale: f64, zp: i64, to: ScalarType) -> i64 {
+        let p = Params {
+            scale,
+            zero_point: zp,
+        };
+        eval(QuantOp::Quantize, p, Scalar::F32(x), to)
+            .as_i64()
+            .unwrap()
+    }
+
+    #[test]
+    fn quantize_rounds_half_to_even_and_saturates() {
+        assert_eq!(q(0.5, 1.0, 0, ScalarType::I8), 0);
+        assert_eq!(q(1.5, 1.0, 0, ScalarType::I8), 2);
+        assert_eq!(q(-2.5, 1.0, 0, ScalarType::I8), -2);
+        assert_eq!(q(1000.0, 1.0, 0, ScalarType::I8), 127);
+        assert_eq!(q(-1000.0, 1.0, 10, ScalarType::U8), 0);
+        assert_eq!(q(f32::INFINITY, 0.5, 3, ScalarType::U8), 255);
+        assert_eq!(q(f32::NAN, 0.5, 3, ScalarType::U8), 0);
+        // zero point: -1.0 / (2/255) = -127.5 -> -128 (even), + 128
+        assert_eq!(q(-1.0, 2.0 / 255.0, 128, ScalarType::U8), 0);
+    }
+
+    #[test]
+    fn dequantize_subtracts_the_zero_point_exactly() {
+        let p = Params {
+            scale: 0.25,
+            zero_point: -5,
+        };
+        let r = eval(
+            QuantOp::Dequantize,
+            p,
+            Scalar::I32(i32::MAX),
+            ScalarType::F64,
+        );
+        assert_eq!(r, Scalar::F64((i32::MAX as f64 + 5.0) * 0.25));
+    }
+}

@@ -1,0 +1,951 @@
+//! Quantization: a stage that sums products of two float arrays with
+//! known ranges (`c[i, j] = sum(k) a[i, k] * b[k, j]`, a convolution's
+//! `img[..] * filt[r, s]`) becomes 8-bit fixed point — each array
+//! quantized once into a stage of its own (`quant.quantize`, ONNX's
+//! `QuantizeLinear`: `a` to `u8` with a zero point, `b` to `i8`
+//! symmetric), the products summed exactly in `i32` (what `vector.dot4`
+//! computes four at a time on VNNI and NEON), the zero point's share
+//! subtracted (`z_a · sum(k) q_b`), and the sum converted back with one
+//! `quant.dequantize` by `s_a · s_b`, a product exact in `f32` because
+//! each scale has 12 significant bits (`quant::plan::coarse_up`).
+//!
+//! When legal: only where it is proven harmless. The error analysis
+//! (`quant::error`) bounds every result's distance from the exact result
+//! of the original program; the stage is quantized only if each bound is
+//! within the result's tolerance (`@tolerance`, or the request's). A
+//! bound that grows with a size (a sum's error grows with its length)
+//! holds up to the largest size that keeps it within tolerance: the
+//! kernel then checks that limit at each call, as a `where` constraint
+//! would, and fails with a message naming it beyond. Inputs are trusted
+//! to lie in their declared `@range` (a promise, as in the language).
+//! Otherwise the stage stays float, and a note says why and by how much.
+//!
+//! Runs first, on the checked `pj` level, before fusion; `lower-quant`
+//! then expands the `quant` ops. Cost: one range and error analysis of the
+//! kernel per candidate stage and per step of the size-limit search (about
+//! fifty).
+
+use super::{Pass, PassError};
+use crate::dialects::func::status;
+use crate::dialects::pj::{Tolerance, param_range, result_tolerance};
+use crate::dialects::quant::Params;
+use crate::dialects::{ArithOp, FuncOp, Opcode, PjOp, QuantOp};
+use crate::ir::{Attr, BlockId, Module, OpId, OpSpec, ScalarType, Type, ValueId};
+use crate::quant::plan::{Mode, Note, Request, params_for};
+use crate::quant::ranges::{Inputs, Interval};
+use std::collections::HashMap;
+
+/// The `quantize` pass.
+pub struct Quantize {
+    /// What is asked.
+    pub request: Request,
+    /// What was decided, stage by stage.
+    pub notes: Vec<Note>,
+}
+
+impl Quantize {
+    /// A pass for `request`.
+    pub fn new(request: Request) -> Quantize {
+        Quantize {
+            request,
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Pass for Quantize {
+    fn name(&self) -> &'static str {
+        "quantize"
+    }
+
+    fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
+        let mut changed = false;
+        for k in m.kernels() {
+            if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
+                changed |= quantize_kernel(m, k, &self.request, &mut self.notes);
+            }
+        }
+        Ok(changed)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// A stage that sums products of two float reads.
+#[derive(Clone, Copy)]
+struct Contraction {
+    stage: OpId,
+    reduce: OpId,
+    mul: OpId,
+    /// The read quantized to `u8` (with a zero point): the row operand.
+    row: OpId,
+    /// The read quantized to `i8`.
+    col: OpId,
+}
+
+fn quantize_kernel(m: &mut Module, k: OpId, request: &Request, notes: &mut Vec<Note>) -> bool {
+    let kname = crate::dialects::signature(m, k).name;
+    let body = m.entry_block(k, 0);
+    let params: Vec<Option<(f64, f64)>> = (0..m.block(body).args.len())
+        .map(|i| param_range(m, k, i))
+        .collect();
+    let mut limits = declared_limits(m, k);
+    let tolerances = tolerances(m, k, request);
+    let mut changed = false;
+    let candidates: Vec<OpId> = m
+        .block(body)
+        .ops
+        .iter()
+        .copied()
+        .filter(|&s| m.op(s).opcode == Opcode::Pj(PjOp::Stage))
+        .collect();
+    let mut any = false;
+    for s in candidates {
+        let name = crate::passes::schedule::stage_name(m, s);
+        let (ranges, _) = analyze_ranges(m, k, &params, &limits);
+        let Some(c) = contraction(m, s, &ranges) else {
+            continue;
+        };
+        any = true;
+        let note = |chosen: &str, detail: String| Note {
+            kernel: kname.clone(),
+            stage: name.clone(),
+            chosen: chosen.to_string(),
+            detail,
+        };
+        let mut trial = m.clone();
+        let (pa, pb) = rewrite(&mut trial, k, c, &ranges);
+        if let Err(e) = crate::ir::verify::verify(&trial) {
+            notes.push(note(
+                "float",
+                format!("not quantized: a compiler bug made invalid IR ({e})"),
+            ));
+            continue;
+        }
+        match fit(m, &trial, k, &params, &limits, &tolerances) {
+            Ok(found) => {
+                let float_bounds = bounds(m, k, &params, &found);
+                let quant_bounds = bounds(&trial, k, &params, &found);
+                let limited = add_limit_checks(&mut trial, k, &limits, &found, &name);
+                *m = trial;
+                limits = found;
+                changed = true;
+                notes.push(note(
+                    "int8",
+                    format!(
+                        "u8 × i8 summed exactly in i32 (scales {} with zero point {}, and {}); {}{}",
+                        short(pa.scale),
+                        pa.zero_point,
+                        short(pb.scale),
+                        describe(&quant_bounds, &float_bounds, &tolerances, m, k),
+                        limited
+                    ),
+                ));
+            }
+            Err(why) => notes.push(note("float", why)),
+        }
+    }
+    if !any {
+        notes.push(Note {
+            kernel: kname,
+            stage: "-".into(),
+            chosen: "float".into(),
+            detail: format!(
+                "--quantize={}: no stage sums products of float arrays whose ranges are known (declare @range on the inputs)",
+                request.mode.name()
+            ),
+        });
+    }
+    debug_assert!(matches!(request.mode, Mode::Int8 | Mode::Auto));
+    changed
+}
+
+fn short(x: f64) -> String {
+    format!("{x:.4e}")
+}
+
+/// Each result's tolerance: its own, else the request's (float results).
+fn tolerances(m: &Module, k: OpId, request: &Request) -> Vec<Option<Tolerance>> {
+    let n = crate::dialects::signature(m, k).results.len();
+    (0..n)
+        .map(|i| result_tolerance(m, k, i).or(request.tolerance))
+        .collect()
+}
+
+/// Upper limits the kernel's `where` clause gives single sizes
+/// (`K <= 4096`, `K < 4097`).
+fn declared_limits(m: &Module, k: OpId) -> HashMap<String, i64> {
+    let mut out: HashMap<String, i64> = HashMap::new();
+    let body = m.entry_block(k, 0);
+    for &op in &m.block(body).ops {
+        let d = m.op(op);
+        if d.opcode != Opcode::Func(FuncOp::Check) {
+            continue;
+        }
+        let Some(cmp) = m.def_op(d.operands[0]) else {
+            continue;
+        };
+        let c = m.op(cmp);
+        if c.opcode != Opcode::Arith(ArithOp::Cmp) {
+            continue;
+        }
+        let size = |v: ValueId| {
+            let o = m.op(m.def_op(v)?);
+            (o.opcode == Opcode::Pj(PjOp::Size))
+                .then(|| o.attr("name").and_then(Attr::as_str).map(str::to_string))?
+        };
+        let konst = |v: ValueId| {
+            let o = m.op(m.def_op(v)?);
+            (o.opcode == Opcode::Arith(ArithOp::Constant))
+                .then(|| o.attr("value").and_then(Attr::as_int))?
+        };
+        let limit = match (
+            c.attr("pred").and_then(Attr::as_str),
+            size(c.operands[0]),
+            konst(c.operands[1]),
+        ) {
+            (Some("le"), Some(s), Some(n)) => Some((s, n)),
+            (Some("lt"), Some(s), Some(n)) => Some((s, n - 1)),
+            _ => None,
+        };
+        if let Some((s, n)) = limit {
+            let e = out.entry(s).or_insert(n);
+            *e = (*e).min(n);
+        }
+    }
+    out
+}
+
+fn analyze_ranges(
+    m: &Module,
+    k: OpId,
+    params: &[Option<(f64, f64)>],
+    limits: &HashMap<String, i64>,
+) -> (crate::quant::ranges::Ranges, Vec<Interval>) {
+    crate::quant::ranges::analyze(
+        m,
+        k,
+        &Inputs {
+            params,
+            sizes: crate::quant::ranges::no_sizes(),
+            limits,
+        },
+    )
+}
+
+/// Each result's error bound (and its range) at `limits`.
+fn bounds(
+    m: &Module,
+    k: OpId,
+    params: &[Option<(f64, f64)>],
+    limits: &HashMap<String, i64>,
+) -> Vec<(f64, Interval)> {
+    let (ranges, results) = analyze_ranges(m, k, params, limits);
+    let (_, errors) = crate::quant::error::analyze(m, k, &ranges);
+    errors.into_iter().zip(results).collect()
+}
+
+/// Whether bound `e` on a result in `r` meets `t`: within `abs + rel ·
+/// |exact|` for every exact value the bound allows.
+fn admits(t: Tolerance, e: f64, r: Interval) -> bool {
+    let least = if r.lo <= 0.0 && r.hi >= 0.0 {
+        0.0
+    } else {
+        r.lo.abs().min(r.hi.abs())
+    };
+    e <= t.abs + t.rel * (least - e).max(0.0)
+}
+
+/// The first result whose bound misses its tolerance: `(index, bound)`.
+/// A result without one must keep the float code's bound (`float`).
+fn misses(
+    b: &[(f64, Interval)],
+    float: &[(f64, Interval)],
+    tolerances: &[Option<Tolerance>],
+) -> Option<(usize, f64)> {
+    b.iter()
+        .enumerate()
+        .find_map(|(i, &(e, r))| match tolerances.get(i).copied().flatten() {
+            Some(t) if admits(t, e, r) => None,
+            None if float.get(i).is_some_and(|f| e <= f.0) => None,
+            _ => Some((i, e)),
+        })
+}
+
+/// The limits under which `trial` meets every tolerance: `limits` if it
+/// does so already, else those and a common limit on the sizes its
+/// bounds grow with (the largest that works); an explanation otherwise.
+fn fit(
+    orig: &Module,
+    trial: &Module,
+    k: OpId,
+    params: &[Option<(f64, f64)>],
+    limits: &HashMap<String, i64>,
+    tolerances: &[Option<Tolerance>],
+) -> Result<HashMap<String, i64>, String> {
+    let sig = crate::dialects::signature(trial, k);
+    let at = |l: &HashMap<String, i64>| bounds(trial, k, params, l);
+    let miss = |l: &HashMap<String, i64>| misses(&at(l), &bounds(orig, k, params, l), tolerances);
+    let Some((i, e)) = miss(limits) else {
+        return Ok(limits.clone());
+    };
+    let rname = &sig.results[i];
+    let Some(t) = tolerances[i] else {
+        return Err(format!(
+            "not quantized: result `{rname}` has no tolerance (declare `@tolerance(abs = ...)` on it, or pass --tolerance); int8 would be within {} of the exact result",
+            short(e)
+        ));
+    };
+    // the sizes the bound grows with: from all of them at 1, letting this
+    // one grow loosens it
+    let free: Vec<String> = size_names(trial, k)
+        .into_iter()
+        .filter(|s| !limits.contains_key(s))
+        .collect();
+    let mut small = limits.clone();
+    for s in &free {
+        small.insert(s.clone(), 1);
+    }
+    let base = at(&small);
+    let sizes: Vec<String> = free
+        .into_iter()
+        .filter(|s| {
+            let mut l = small.clone();
+            l.remove(s);
+            let b = at(&l);
+            b.iter().zip(&base).any(|(x, y)| x.0 > y.0)
+        })
+        .collect();
+    let with = |n: i64| {
+        let mut l = limits.clone();
+        for s in &sizes {
+            l.insert(s.clone(), n);
+        }
+        l
+    };
+    let refuse = |e: f64| {
+        format!(
+            "not quantized: int8 would be within {} of the exact result on `{rname}`, beyond its tolerance (abs {}, rel {})",
+            short(e),
+            t.abs,
+            t.rel
+        )
+    };
+    if sizes.is_empty() || miss(&with(1)).is_some() {
+        return Err(refuse(e));
+    }
+    let (mut ok, mut bad) = (1i64, pj_lang::bounds::MAX_SIZE);
+    while bad - ok > 1 {
+        let mid = ok + (bad - ok) / 2;
+        if miss(&with(mid)).is_none() {
+            ok = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    Ok(with(ok))
+}
+
+/// The kernel's size names, in the order of its `pj.size` ops.
+fn size_names(m: &Module, k: OpId) -> Vec<String> {
+    let body = m.entry_block(k, 0);
+    m.block(body)
+        .ops
+        .iter()
+        .filter(|&&o| m.op(o).opcode == Opcode::Pj(PjOp::Size))
+        .filter_map(|&o| {
+            m.op(o)
+                .attr("name")
+                .and_then(Attr::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// `func.check`s for the limits in `found` beyond `before`, placed after
+/// the kernel's other checks; says which, for the note.
+fn add_limit_checks(
+    m: &mut Module,
+    k: OpId,
+    before: &HashMap<String, i64>,
+    found: &HashMap<String, i64>,
+    stage: &str,
+) -> String {
+    let body = m.entry_block(k, 0);
+    let first_stage = m
+        .block(body)
+        .ops
+        .iter()
+        .copied()
+        .find(|&o| {
+            !matches!(
+                m.op(o).opcode,
+                Opcode::Pj(PjOp::Size) | Opcode::Arith(_) | Opcode::Func(FuncOp::Check)
+            )
+        })
+        .expect("a kernel ends with pj.return");
+    let mut said = Vec::new();
+    let mut names: Vec<&String> = found
+        .keys()
+        .filter(|s| before.get(*s) != found.get(*s))
+        .collect();
+    names.sort();
+    for s in names {
+        let n = found[s];
+        let size = m
+            .block(body)
+            .ops
+            .iter()
+            .copied()
+            .find(|&o| {
+                let d = m.op(o);
+                d.opcode == Opcode::Pj(PjOp::Size)
+                    && d.attr("name").and_then(Attr::as_str) == Some(s)
+            })
+            .map(|o| m.result(o))
+            .expect("a limited size is the kernel's");
+        let c = m.build_op(
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", Attr::Int(n))
+                .result(Type::INDEX),
+        );
+        let cv = m.result(c);
+        let cmp = m.build_op(
+            OpSpec::new(Opcode::Arith(ArithOp::Cmp))
+                .operands([size, cv])
+                .attr("pred", Attr::Str("le".into()))
+                .result(Type::Scalar(ScalarType::Bool)),
+        );
+        let cond = m.result(cmp);
+        let check = m.build_op(
+            OpSpec::new(Opcode::Func(FuncOp::Check))
+                .operands([cond, size])
+                .attr("code", Attr::Int(status::SHAPE_MISMATCH))
+                .attr(
+                    "message",
+                    Attr::Str(format!(
+                        "size `{s}` = {{0}} is more than {n}, the largest for which the int8 quantization of stage `{stage}` meets the tolerance (compile without --quantize, or loosen @tolerance)"
+                    )),
+                ),
+        );
+        m.insert_all_before(first_stage, &[c, cmp, check]);
+        said.push(format!("{s} <= {n}"));
+    }
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!("; holds for {} (checked at each call)", said.join(", "))
+    }
+}
+
+/// "within 3.1e-2 of the exact result on `c` (tolerance abs 5e-2; the
+/// float code's own bound 6.2e-2)".
+fn describe(
+    q: &[(f64, Interval)],
+    float: &[(f64, Interval)],
+    tolerances: &[Option<Tolerance>],
+    m: &Module,
+    k: OpId,
+) -> String {
+    let sig = crate::dialects::signature(m, k);
+    let parts: Vec<String> = q
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| tolerances.get(*i).copied().flatten().is_some())
+        .map(|(i, (e, _))| {
+            let t = tolerances[i].expect("filtered");
+            format!(
+                "proven within {} of the exact result on `{}` (tolerance abs {}, rel {}; float code: within {})",
+                short(*e),
+                sig.results[i],
+                t.abs,
+                t.rel,
+                short(float.get(i).map_or(f64::INFINITY, |f| f.0))
+            )
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// `stage` as a [`Contraction`], if it is one the pass handles: its entry
+/// block yields a `sum` reduction (its bounds from outside the stage)
+/// whose term is the product of two reads of float arrays with finite
+/// ranges, without NaN. The row operand is the read whose last index is a
+/// reduction variable and the others stage variables (`a[i, k]`, what
+/// `vector.dot4` takes), else one that needs no zero point.
+fn contraction(
+    m: &Module,
+    stage: OpId,
+    ranges: &crate::quant::ranges::Ranges,
+) -> Option<Contraction> {
+    let sblock = m.entry_block(stage, 0);
+    let svars = &m.block(sblock).args;
+    let yield_op = *m.block(sblock).ops.last()?;
+    let reduce = m.def_op(*m.op(yield_op).operands.first()?)?;
+    let rd = m.op(reduce);
+    if rd.opcode != Opcode::Pj(PjOp::Reduce)
+        || rd.parent != Some(sblock)
+        || rd.attr("kind").and_then(Attr::as_str) != Some("sum")
+        || !m.ty(rd.results[0]).elem().is_float()
+        || rd.operands.iter().any(|&v| defined_in(m, v, sblock))
+    {
+        return None;
+    }
+    let rblock = m.entry_block(reduce, 0);
+    let ks = &m.block(rblock).args;
+    let term = *m.op(*m.block(rblock).ops.last()?).operands.first()?;
+    let mul = m.def_op(term)?;
+    // the body is copied into other stages: it may use only its own
+    // values, the stage's variables and the kernel's
+    let foreign = |o: OpId| {
+        m.op(o)
+            .operands
+            .iter()
+            .any(|&v| defined_in(m, v, sblock) && !defined_in(m, v, rblock) && !svars.contains(&v))
+    };
+    if m.op(mul).opcode != Opcode::Arith(ArithOp::Mul)
+        || m.block(rblock)
+            .ops
+            .iter()
+            .any(|&o| !m.op(o).regions.is_empty() || foreign(o))
+    {
+        return None;
+    }
+    let read = |v: ValueId| -> Option<(OpId, Interval)> {
+        let r = m.def_op(v)?;
+        let d = m.op(r);
+        let elems = ranges.elements(d.operands[0])?;
+        // a boundary mode reads outside the array: its quantized copy would
+        // need the halo computed too (not yet)
+        let ok = d.opcode == Opcode::Pj(PjOp::Read)
+            && d.attr("boundary").is_none()
+            && d.parent == Some(rblock)
+            && m.ty(v).elem().is_float()
+            && !elems.nan
+            && elems.lo.is_finite()
+            && elems.hi.is_finite();
+        ok.then_some((r, elems))
+    };
+    let (x, y) = (read(m.op(mul).operands[0])?, read(m.op(mul).operands[1])?);
+    let plain_row = |r: OpId| {
+        let idx = &m.op(r).operands[1..];
+        idx.last().is_some_and(|l| ks.contains(l))
+            && idx[..idx.len() - 1].iter().all(|v| svars.contains(v))
+    };
+    let needs_zero_point = |e: Interval| e.lo < 0.0;
+    let zero_boundary = |r: OpId| m.op(r).attr("boundary").and_then(Attr::as_str) == Some("zero");
+    // the column operand's indices must be plain when the row has a zero
+    // point (its correction sums the column's quantized values)
+    let plain = |r: OpId| {
+        m.op(r).operands[1..]
+            .iter()
+            .all(|v| svars.contains(v) || ks.contains(v))
+    };
+    let ok = |row: (OpId, Interval), col: (OpId, Interval)| {
+        !needs_zero_point(row.1) || (plain(col.0) && !zero_boundary(row.0))
+    };
+    let (row, col) = if plain_row(x.0) && ok(x, y) {
+        (x, y)
+    } else if plain_row(y.0) && ok(y, x) {
+        (y, x)
+    } else if ok(x, y) && !needs_zero_point(x.1) {
+        (x, y)
+    } else if ok(y, x) && !needs_zero_point(y.1) {
+        (y, x)
+    } else if ok(x, y) {
+        (x, y)
+    } else if ok(y, x) {
+        (y, x)
+    } else {
+        return None;
+    };
+    Some(Contraction {
+        stage,
+        reduce,
+        mul,
+        row: row.0,
+        col: col.0,
+    })
+}
+
+/// Whether `v` is defined by an op inside `block` (or is one of its args).
+fn defined_in(m: &Module, v: ValueId, block: BlockId) -> bool {
+    match m.def_op(v) {
+        Some(o) => {
+            let mut parent = m.op(o).parent;
+            while let Some(b) = parent {
+                if b == block {
+                    return true;
+                }
+                parent = m.block_owner(b).and_then(|op| m.op(op).parent);
+            }
+            false
+        }
+        None => m.block(block).args.contains(&v),
+    }
+}
+
+/// A fresh stage name from `base`.
+fn fresh_name(m: &Module, k: OpId, base: &str) -> String {
+    let body = m.entry_block(k, 0);
+    let taken = |n: &str| {
+        m.block(body)
+            .ops
+            .iter()
+            .any(|&o| m.op(o).attr("name").and_then(Attr::as_str) == Some(n))
+            || crate::dialects::signature(m, k)
+                .params
+                .iter()
+                .any(|(p, _)| p == n)
+    };
+    let mut name = base.to_string();
+    let mut i = 2;
+    while taken(&name) {
+        name = format!("{base}{i}");
+        i += 1;
+    }
+    name
+}
+
+/// A stage before `at` with the given domain, computing `fill(block,
+/// vars)` per element; `whole`: stored whole (`compute_root`), never
+/// computed per tile of a consumer — the quantized operands and the
+/// integer product, which `lower-stages` computes as a cache-blocked
+/// matrix product from whole buffers.
+fn new_stage(
+    m: &mut Module,
+    at: OpId,
+    name: &str,
+    domain: Vec<ValueId>,
+    elem: ScalarType,
+    whole: bool,
+    fill: impl FnOnce(&mut Module, BlockId, &[ValueId]) -> ValueId,
+) -> ValueId {
+    let rank = domain.len() / 2;
+    let loc = m.op(at).loc;
+    let mut spec = OpSpec::new(Opcode::Pj(PjOp::Stage))
+        .operands(domain)
+        .attr("name", Attr::Str(name.into()));
+    if whole {
+        spec = spec.attr(crate::passes::schedule::COMPUTE_ROOT, Attr::Bool(true));
+    }
+    let s = m.build_op(
+        spec.result(Type::dynamic_tensor(elem, rank))
+            .regions(1)
+            .loc(loc),
+    );
+    let block = m.entry_block(s, 0);
+    let vars: Vec<ValueId> = (0..rank)
+        .map(|_| m.add_block_arg(block, Type::INDEX, None))
+        .collect();
+    let v = fill(m, block, &vars);
+    m.push(block, OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([v]));
+    m.insert_before(at, s);
+    let r = m.result(s);
+    m.set_value_name(r, name.to_string());
+    r
+}
+
+/// The domain operands of tensor `t`: a stage's own, or `[0, n)` per dim
+/// of a parameter.
+fn domain_of(m: &mut Module, k: OpId, t: ValueId) -> Vec<ValueId> {
+    if let Some(op) = m.def_op(t)
+        && m.op(op).opcode == Opcode::Pj(PjOp::Stage)
+    {
+        return m.op(op).operands.clone();
+    }
+    let body = m.entry_block(k, 0);
+    let dims = match m.ty(t) {
+        Type::Tensor { dims, .. } => dims.clone(),
+        _ => vec![],
+    };
+    let first = m.block(body).ops[0];
+    let konst = |m: &mut Module, n: i64| {
+        let c = m.build_op(
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", Attr::Int(n))
+                .result(Type::INDEX),
+        );
+        m.insert_before(first, c);
+        m.result(c)
+    };
+    let zero = konst(m, 0);
+    let mut out = Vec::new();
+    for d in dims {
+        let ub = match d {
+            crate::ir::Dim::Static(n) => konst(m, n),
+            crate::ir::Dim::Sym(s) => {
+                let o = m
+                    .block(body)
+                    .ops
+                    .iter()
+                    .copied()
+                    .find(|&o| {
+                        let d = m.op(o);
+                        d.opcode == Opcode::Pj(PjOp::Size)
+                            && d.attr("name").and_then(Attr::as_str) == Some(s.as_str())
+                    })
+                    .expect("a parameter's size is the kernel's");
+                m.result(o)
+            }
+            crate::ir::Dim::Dynamic => unreachable!("parameters have named or fixed dims"),
+        };
+        out.push(zero);
+        out.push(ub);
+    }
+    out
+}
+
+/// Rewrites contraction `c` into fixed point (see the module doc);
+/// returns the row's and the column's parameters.
+fn rewrite(
+    m: &mut Module,
+    k: OpId,
+    c: Contraction,
+    ranges: &crate::quant::ranges::Ranges,
+) -> (Params, Params) {
+    let elem_range = |m: &Module, r: OpId| {
+        ranges
+            .elements(m.op(r).operands[0])
+            .expect("checked by `contraction`")
+    };
+    let (ra, rb) = (elem_range(m, c.row), elem_range(m, c.col));
+    let pa = params_for(ra.lo, ra.hi, ScalarType::U8);
+    let pb = params_for(rb.lo, rb.hi, ScalarType::I8);
+    let quantized = |m: &mut Module, read: OpId, q: ScalarType, p: Params| -> ValueId {
+        let t = m.op(read).operands[0];
+        let float = m.ty(m.result(read)).clone();
+        let base = format!(
+            "{}_{}",
+            m.value(t).name.clone().unwrap_or_else(|| "t".into()),
+            q.name()
+        );
+        let name = fresh_name(m, k, &base);
+        let domain = domain_of(m, k, t);
+        new_stage(m, c.stage, &name, domain, q, true, |m, block, vars| {
+            let r = m.push(
+                block,
+                OpSpec::new(Opcode::Pj(PjOp::Read))
+                    .operands(std::iter::once(t).chain(vars.iter().copied()))
+                    .result(float),
+            );
+            let x = m.result(r);
+            let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Quantize))
+                .operands([x])
+                .result(Type::Scalar(q));
+            for (key, v) in p.attrs() {
+                spec = spec.attr(key, v);
+            }
+            let o = m.push(block, spec);
+            m.result(o)
+        })
+    };
+    let qa = quantized(m, c.row, ScalarType::U8, pa);
+    let qb = quantized(m, c.col, ScalarType::I8, pb);
+    let sblock = m.entry_block(c.stage, 0);
+    let svars = m.block(sblock).args.clone();
+    let domain = m.op(c.stage).operands.clone();
+    let rbounds = m.op(c.reduce).operands.clone();
+    let i32t = Type::Scalar(ScalarType::I32);
+    // the reduction's body again, over the quantized arrays, in i32
+    let build_sum =
+        |m: &mut Module, block: BlockId, vars: &[ValueId], only: Option<OpId>| -> ValueId {
+            let red = m.push(
+                block,
+                OpSpec::new(Opcode::Pj(PjOp::Reduce))
+                    .operands(rbounds.clone())
+                    .attr("kind", Attr::Str("sum".into()))
+                    .result(i32t.clone())
+                    .regions(1),
+            );
+            let rblock = m.entry_block(red, 0);
+            let old_block = m.entry_block(c.reduce, 0);
+            let mut map: HashMap<ValueId, ValueId> =
+                svars.iter().copied().zip(vars.iter().copied()).collect();
+            for &a in &m.block(old_block).args.clone() {
+                let n = m.add_block_arg(rblock, Type::INDEX, m.value(a).name.clone());
+                map.insert(a, n);
+            }
+            let widened = |m: &mut Module, v: ValueId| {
+                let o = m.push(
+                    rblock,
+                    OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                        .operands([v])
+                        .result(i32t.clone()),
+                );
+                m.result(o)
+            };
+            let mut term = None;
+            for op in m.block(old_block).ops.clone() {
+                let d = m.op(op).clone();
+                if op == c.mul || d.opcode == Opcode::Pj(PjOp::Yield) {
+                    continue;
+                }
+                // the column's sums clone its read alone (its indices are plain)
+                if only.is_some_and(|keep| op != keep) {
+                    continue;
+                }
+                let operands: Vec<ValueId> = d
+                    .operands
+                    .iter()
+                    .map(|v| *map.get(v).unwrap_or(v))
+                    .collect();
+                let mut spec = OpSpec::new(d.opcode).operands(operands).loc(d.loc);
+                spec.attrs = d.attrs.clone();
+                spec.result_types = d.results.iter().map(|&r| m.ty(r).clone()).collect();
+                if op == c.row || op == c.col {
+                    let (q, elem) = if op == c.row {
+                        (qa, ScalarType::U8)
+                    } else {
+                        (qb, ScalarType::I8)
+                    };
+                    spec.operands[0] = q;
+                    spec.result_types = vec![Type::Scalar(elem)];
+                }
+                let new = m.push(rblock, spec);
+                for (&old, &n) in d.results.iter().zip(&m.op(new).results.clone()) {
+                    map.insert(old, n);
+                }
+                if Some(op) == only {
+                    term = Some(widened(m, m.result(new)));
+                }
+            }
+            let term = term.unwrap_or_else(|| {
+                let (x, y) = (map[&m.result(c.row)], map[&m.result(c.col)]);
+                let (x, y) = (widened(m, x), widened(m, y));
+                let o = m.push(
+                    rblock,
+                    OpSpec::new(Opcode::Arith(ArithOp::Mul))
+                        .operands([x, y])
+                        .result(i32t.clone()),
+                );
+                m.result(o)
+            });
+            m.push(
+                rblock,
+                OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([term]),
+            );
+            m.result(red)
+        };
+    let sname = crate::passes::schedule::stage_name(m, c.stage);
+    let acc_name = fresh_name(m, k, &format!("{sname}_acc"));
+    let acc = new_stage(
+        m,
+        c.stage,
+        &acc_name,
+        domain.clone(),
+        ScalarType::I32,
+        true,
+        |m, block, vars| build_sum(m, block, vars, None),
+    );
+    // the column's sums, over the stage variables its read uses
+    let corr = (pa.zero_point != 0).then(|| {
+        let used: Vec<usize> = (0..svars.len())
+            .filter(|&i| m.op(c.col).operands[1..].contains(&svars[i]))
+            .collect();
+        // a leading dim of one element: the scheduler then runs the sum's
+        // loop outside the columns' (`reduce_order = "outer"`, for rank 2
+        // and up), which walk the column operand's rows contiguously
+        let index = |m: &mut Module, n: i64| {
+            let first = m.block(m.entry_block(k, 0)).ops[0];
+            let c = m.build_op(
+                OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                    .attr("value", Attr::Int(n))
+                    .result(Type::INDEX),
+            );
+            m.insert_before(first, c);
+            m.result(c)
+        };
+        let (zero, one) = (index(m, 0), index(m, 1));
+        let mut cdomain = vec![zero, one];
+        cdomain.extend(
+            used.iter()
+                .flat_map(|&i| [domain[2 * i], domain[2 * i + 1]]),
+        );
+        let name = fresh_name(
+            m,
+            k,
+            &format!("{}_sums", m.value(qb).name.clone().unwrap_or_default()),
+        );
+        let used_vars: Vec<ValueId> = used.iter().map(|&i| svars[i]).collect();
+        let sums = new_stage(
+            m,
+            c.stage,
+            &name,
+            cdomain,
+            ScalarType::I32,
+            false,
+            |m, block, vars| {
+                // the stage variables it does not use are never read
+                let mut all = svars.clone();
+                for (j, &i) in used.iter().enumerate() {
+                    all[i] = vars[j + 1];
+                }
+                build_sum(m, block, &all, Some(c.col))
+            },
+        );
+        (
+            sums,
+            std::iter::once(zero).chain(used_vars).collect::<Vec<_>>(),
+        )
+    });
+    // the stage: read the sum, subtract the zero point's share, dequantize
+    let loc = m.op(c.reduce).loc;
+    let mut ops = Vec::new();
+    let mut emit = |m: &mut Module, spec: OpSpec| {
+        let o = m.build_op(spec.loc(loc));
+        ops.push(o);
+        m.result(o)
+    };
+    let mut v = emit(
+        m,
+        OpSpec::new(Opcode::Pj(PjOp::Read))
+            .operands(std::iter::once(acc).chain(svars.iter().copied()))
+            .result(i32t.clone()),
+    );
+    if let Some((sums, used_vars)) = corr {
+        let s = emit(
+            m,
+            OpSpec::new(Opcode::Pj(PjOp::Read))
+                .operands(std::iter::once(sums).chain(used_vars))
+                .result(i32t.clone()),
+        );
+        let z = emit(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                .attr("value", Attr::Int(pa.zero_point))
+                .result(i32t.clone()),
+        );
+        let share = emit(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Mul))
+                .operands([z, s])
+                .result(i32t.clone()),
+        );
+        v = emit(
+            m,
+            OpSpec::new(Opcode::Arith(ArithOp::Sub))
+                .operands([v, share])
+                .result(i32t.clone()),
+        );
+    }
+    let float = m.ty(m.result(c.reduce)).clone();
+    let back = Params {
+        scale: pa.scale * pb.scale,
+        zero_point: 0,
+    };
+    let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Dequantize))
+        .operands([v])
+        .result(float);
+    for (key, a) in back.attrs() {
+        spec = spec.attr(key, a);
+    }
+    let deq = emit(m, spec);
+    m.insert_all_before(c.reduce, &ops);
+    let old = m.result(c.reduce);
+    m.replace_uses_in_block(sblock, old, deq);
+    m.erase_op(c.reduce);
+    (pa, pb)
+}

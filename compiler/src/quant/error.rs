@@ -1,0 +1,330 @@
+//! Forward error analysis: for every value of a `pj` kernel, a bound on
+//! how far the value the kernel computes can be from the *ideal* one —
+//! the value the same program has in exact real arithmetic, with each
+//! `quant` op taken as the exact affine map it stands for
+//! (`quantize(x)` ideally `x / scale + zero_point`, `dequantize(q)`
+//! ideally `(q - zero_point) * scale`). A quantized kernel whose scales
+//! multiply exactly (the `quantize` pass chooses them so) then has the
+//! same ideal results as the float kernel it came from, so its bound is a
+//! bound on its distance from the exact result of the original program;
+//! the analysis of the float kernel itself bounds that kernel's rounding.
+//!
+//! How: each op's error from its operands' errors and the ranges of the
+//! computed values ([`super::ranges`]), first-order rules made sound with
+//! the ranges (`|ãb̃ - ab| <= |ã| e_b + (|b̃| + e_b) e_a`), plus the op's own
+//! rounding, at most `u |result|` (`u` = 2^-24 for `f32`, 2^-53 for
+//! `f64`; the elementary functions within 4 ulp). A sum of `n` terms adds
+//! `n` times its term's error and, in floats, `n u` times the sum of the
+//! magnitudes (any order of the additions: `--fast-math` may reassociate).
+//! Integer arithmetic is exact unless its range may leave its type (then
+//! unbounded). Comparisons, selects on computed conditions, recurrences,
+//! updates and `argmax` are unbounded unless every operand is exact.
+//!
+//! When legal: a `pj`-level kernel and its [`super::ranges::Ranges`] from
+//! the same inputs. Cost: one walk of the kernel.
+
+use super::ranges::{Interval, Ranges};
+use crate::dialects::{ArithOp, MathOp, Opcode, PjOp, QuantOp};
+use crate::ir::{Attr, BlockId, Module, OpId, ScalarType, Type, ValueId};
+use std::collections::HashMap;
+
+/// Error bounds of a kernel's values.
+#[derive(Debug, Default)]
+pub struct Errors {
+    values: HashMap<ValueId, f64>,
+    /// A stage's (or parameter's) bound over all its elements.
+    elements: HashMap<ValueId, f64>,
+}
+
+impl Errors {
+    /// The bound of scalar `v` (infinite when unknown).
+    pub fn value(&self, v: ValueId) -> f64 {
+        self.values.get(&v).copied().unwrap_or(f64::INFINITY)
+    }
+
+    /// The bound of every element of tensor `v`.
+    pub fn elements(&self, v: ValueId) -> f64 {
+        self.elements.get(&v).copied().unwrap_or(f64::INFINITY)
+    }
+}
+
+/// The unit roundoff of a float type (0 for others).
+pub fn unit_roundoff(t: ScalarType) -> f64 {
+    match t {
+        ScalarType::F32 => 2f64.powi(-24),
+        ScalarType::F64 => 2f64.powi(-53),
+        _ => 0.0,
+    }
+}
+
+/// The error bounds of every value of `kernel`, and of each of its
+/// results (in declaration order), given the ranges of its values.
+pub fn analyze(m: &Module, kernel: OpId, ranges: &Ranges) -> (Errors, Vec<f64>) {
+    let mut a = Analysis {
+        m,
+        ranges,
+        e: Errors::default(),
+    };
+    let body = m.entry_block(kernel, 0);
+    for &arg in &m.block(body).args {
+        match m.ty(arg) {
+            Type::Scalar(_) => a.e.values.insert(arg, 0.0),
+            _ => a.e.elements.insert(arg, 0.0),
+        };
+    }
+    let results = a.block(body);
+    (a.e, results)
+}
+
+struct Analysis<'a> {
+    m: &'a Module,
+    ranges: &'a Ranges,
+    e: Errors,
+}
+
+/// `a · b` where a zero factor wins over an infinite one (no error times
+/// any magnitude is no error).
+fn times(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 { 0.0 } else { a * b }
+}
+
+/// The largest magnitude in `r` (infinite with NaN).
+fn most(r: Interval) -> f64 {
+    if r.nan {
+        f64::INFINITY
+    } else {
+        r.lo.abs().max(r.hi.abs())
+    }
+}
+
+/// The smallest magnitude in `r`.
+fn least(r: Interval) -> f64 {
+    if r.lo <= 0.0 && r.hi >= 0.0 {
+        0.0
+    } else {
+        r.lo.abs().min(r.hi.abs())
+    }
+}
+
+impl Analysis<'_> {
+    fn range(&self, v: ValueId) -> Interval {
+        self.ranges.value(v).unwrap_or_else(Interval::unknown)
+    }
+
+    fn err(&self, v: ValueId) -> f64 {
+        self.e.value(v)
+    }
+
+    /// The rounding of a result of type `t` with range `r`: `u |r|` for
+    /// floats; for integers nothing, or unbounded if it may have wrapped
+    /// (the range analysis gives a result that may leave its type the
+    /// type's whole range).
+    fn rounding(&self, t: ScalarType, r: Interval) -> f64 {
+        if t.is_float() {
+            times(unit_roundoff(t), most(r))
+        } else {
+            match t.int_range() {
+                Some((lo, hi)) if !r.nan && ((lo as f64) < r.lo || r.hi < hi as f64) => 0.0,
+                _ if t == ScalarType::Bool => 0.0,
+                _ => f64::INFINITY,
+            }
+        }
+    }
+
+    fn block(&mut self, block: BlockId) -> Vec<f64> {
+        let mut last = vec![];
+        for &op in &self.m.block(block).ops {
+            let d = self.m.op(op);
+            match d.opcode {
+                Opcode::Pj(PjOp::Yield) | Opcode::Pj(PjOp::Return) => {
+                    last = d
+                        .operands
+                        .iter()
+                        .map(|&v| match self.m.ty(v) {
+                            Type::Scalar(_) => self.err(v),
+                            _ => self.e.elements(v),
+                        })
+                        .collect();
+                }
+                _ => self.op(op),
+            }
+        }
+        last
+    }
+
+    fn region_value(&mut self, op: OpId) -> f64 {
+        let b = self.m.entry_block(op, 0);
+        for &arg in &self.m.block(b).args.clone() {
+            self.e.values.insert(arg, 0.0);
+        }
+        self.block(b).first().copied().unwrap_or(f64::INFINITY)
+    }
+
+    fn op(&mut self, op: OpId) {
+        let m = self.m;
+        let d = m.op(op);
+        let Some(&result) = d.results.first() else {
+            return;
+        };
+        let t = m.ty(result).elem();
+        let e = match d.opcode {
+            Opcode::Pj(PjOp::Size) | Opcode::Arith(ArithOp::Constant) => 0.0,
+            // the indices must be exact, or it reads another element
+            Opcode::Pj(PjOp::Read) if d.operands[1..].iter().all(|&i| self.err(i) == 0.0) => {
+                self.e.elements(d.operands[0])
+            }
+            Opcode::Pj(PjOp::Read) => f64::INFINITY,
+            Opcode::Pj(PjOp::Stage) => {
+                let e = self.region_value(op);
+                self.e.elements.insert(result, e);
+                return;
+            }
+            Opcode::Pj(PjOp::Reduce) => {
+                let term_err = self.region_value(op);
+                let block = m.entry_block(op, 0);
+                let term = m.op(*m.block(block).ops.last().expect("a yield")).operands[0];
+                let n = self.ranges.trip_count(m, op, 0);
+                let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("");
+                match kind {
+                    "sum" => {
+                        let r = self.range(result);
+                        let biggest = times(n, most(self.range(term)));
+                        let adds = if t.is_float() {
+                            times(n * unit_roundoff(t), biggest)
+                        } else {
+                            let whole = t.int_range().map_or(0.0, |(_, hi)| hi as f64);
+                            if biggest < whole {
+                                self.rounding(t, r)
+                            } else {
+                                f64::INFINITY
+                            }
+                        };
+                        times(n, term_err) + adds
+                    }
+                    "min" | "max" => term_err,
+                    _ if term_err == 0.0 && !t.is_float() => 0.0,
+                    _ => f64::INFINITY,
+                }
+            }
+            Opcode::Arith(a) => self.arith(op, a, t),
+            Opcode::Math(mo) => {
+                let x = d.operands[0];
+                let (rx, ex) = (self.range(x), self.err(x));
+                let r = self.range(result);
+                let own = times(8.0 * unit_roundoff(t), most(r));
+                let prop = match mo {
+                    MathOp::Abs | MathOp::Tanh | MathOp::Sin | MathOp::Cos => ex,
+                    MathOp::Floor | MathOp::Ceil if ex == 0.0 => 0.0,
+                    MathOp::Exp | MathOp::Expm1 => times((rx.hi + ex).exp(), ex),
+                    MathOp::Sqrt if ex == 0.0 => 0.0,
+                    MathOp::Sqrt => {
+                        let low = least(rx) - ex;
+                        if low > 0.0 {
+                            ex / (2.0 * low.sqrt())
+                        } else {
+                            ex.sqrt()
+                        }
+                    }
+                    MathOp::Log | MathOp::Log1p => {
+                        let shift = if mo == MathOp::Log1p { 1.0 } else { 0.0 };
+                        let low = rx.lo + shift - ex;
+                        if ex == 0.0 {
+                            0.0
+                        } else if low > 0.0 {
+                            ex / low
+                        } else {
+                            f64::INFINITY
+                        }
+                    }
+                    MathOp::Erf => ex * 2.0 / std::f64::consts::PI.sqrt(),
+                    _ if ex == 0.0 && d.operands.iter().all(|&v| self.err(v) == 0.0) => 0.0,
+                    _ => f64::INFINITY,
+                };
+                prop + own
+            }
+            Opcode::Quant(q) => {
+                let p = crate::dialects::quant::Params::of(m, op);
+                let x = d.operands[0];
+                let (rx, ex) = (self.range(x), self.err(x));
+                match q {
+                    QuantOp::Quantize => {
+                        let f = m.ty(x).elem();
+                        let (qlo, qhi) = t.int_range().expect("verified");
+                        // no clamping beyond the rounding's half step
+                        let lo = rx.lo / p.scale + p.zero_point as f64;
+                        let hi = rx.hi / p.scale + p.zero_point as f64;
+                        if rx.nan || lo < qlo as f64 - 0.5 || hi > qhi as f64 + 0.5 {
+                            f64::INFINITY
+                        } else {
+                            0.5 + times(unit_roundoff(f), most(rx)) / p.scale + ex / p.scale
+                        }
+                    }
+                    QuantOp::Dequantize => {
+                        // `q - zero_point` exact; its conversion and the product round
+                        let shifted = most(rx) + p.zero_point.unsigned_abs() as f64;
+                        let convert = if shifted < 2f64.powi(24) || t == ScalarType::F64 {
+                            0.0
+                        } else {
+                            times(unit_roundoff(t), shifted)
+                        };
+                        (ex + convert) * p.scale + self.rounding(t, self.range(result))
+                    }
+                }
+            }
+            _ => f64::INFINITY,
+        };
+        self.e.values.insert(result, e);
+    }
+
+    fn arith(&self, op: OpId, a: ArithOp, t: ScalarType) -> f64 {
+        let m = self.m;
+        let d = m.op(op);
+        let r = self.range(d.results[0]);
+        let round = self.rounding(t, r);
+        let e = |i: usize| self.err(d.operands[i]);
+        let rg = |i: usize| self.range(d.operands[i]);
+        let exact = d.operands.iter().all(|&v| self.err(v) == 0.0);
+        match a {
+            ArithOp::Constant => 0.0,
+            ArithOp::Add | ArithOp::Sub => e(0) + e(1) + round,
+            ArithOp::Neg => e(0) + round,
+            ArithOp::Min | ArithOp::Max => e(0).max(e(1)),
+            ArithOp::Mul => times(most(rg(0)), e(1)) + times(most(rg(1)) + e(1), e(0)) + round,
+            ArithOp::Fma => {
+                times(most(rg(0)), e(1)) + times(most(rg(1)) + e(1), e(0)) + e(2) + 2.0 * round
+            }
+            ArithOp::Div if t.is_float() => {
+                let (ea, eb) = (e(0), e(1));
+                let low = least(rg(1)) - eb;
+                if eb == 0.0 && least(rg(1)) > 0.0 {
+                    ea / least(rg(1)) + round
+                } else if low > 0.0 {
+                    ea / low + times(most(rg(0)), eb) / (low * least(rg(1))) + round
+                } else {
+                    f64::INFINITY
+                }
+            }
+            ArithOp::Cast => {
+                let from = m.ty(d.operands[0]).elem();
+                if t.is_float() {
+                    let exactly = (from.is_int() && most(r) < 2f64.powi(24))
+                        || (from == ScalarType::F32 && t == ScalarType::F64);
+                    let lost = if exactly { 0.0 } else { round };
+                    e(0) + lost
+                } else if from.is_int() && exact {
+                    // an integer widened within its range is itself
+                    if round == 0.0 { 0.0 } else { f64::INFINITY }
+                } else if from.is_int() {
+                    e(0) + round
+                } else if exact {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
+            }
+            _ if exact => 0.0,
+            ArithOp::Select if self.err(d.operands[0]) == 0.0 => e(1).max(e(2)),
+            _ => f64::INFINITY,
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! What quantization is asked for and what it decided: the request
+//! (`--quantize`, `--tolerance`), the choice of scales, and the notes
+//! `pj explain` prints per stage.
+
+use crate::dialects::pj::Tolerance;
+use crate::dialects::quant::Params;
+use crate::ir::ScalarType;
+use std::fmt;
+
+/// `--quantize=...`: which narrow types the `quantize` pass may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// 8-bit fixed point for products summed over a reduction: `u8` times
+    /// `i8` accumulated exactly in `i32`.
+    Int8,
+    /// Per stage, the cheapest choice that meets the tolerance (today the
+    /// only choice is `int8`, or float).
+    Auto,
+}
+
+impl Mode {
+    /// The names `--quantize` takes.
+    pub const NAMES: [&'static str; 2] = ["int8", "auto"];
+
+    /// Parses `int8` or `auto`; the types still to come say so.
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        match s {
+            "int8" => Ok(Mode::Int8),
+            "auto" => Ok(Mode::Auto),
+            "int16" | "f16" | "bf16" => Err(format!(
+                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8 or auto"
+            )),
+            _ => Err(format!(
+                "unknown --quantize `{s}`: expected {}",
+                Mode::NAMES.join(" or ")
+            )),
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Int8 => "int8",
+            Mode::Auto => "auto",
+        }
+    }
+}
+
+/// What the `quantize` pass is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Request {
+    /// Which types.
+    pub mode: Mode,
+    /// A tolerance for every float result that declares none
+    /// (`--tolerance abs=...`).
+    pub tolerance: Option<Tolerance>,
+}
+
+impl Request {
+    /// `mode` with the kernels' own tolerances.
+    pub fn new(mode: Mode) -> Request {
+        Request {
+            mode,
+            tolerance: None,
+        }
+    }
+}
+
+/// Parses `--tolerance`: `abs=1e-2`, `rel=1e-3`, or both, comma-separated.
+pub fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
+    let mut t = Tolerance { abs: 0.0, rel: 0.0 };
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("--tolerance `{part}`: expected abs=VALUE or rel=VALUE"))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                format!("--tolerance `{part}`: the value must be a non-negative number")
+            })?;
+        match k.trim() {
+            "abs" => t.abs = v,
+            "rel" => t.rel = v,
+            k => {
+                return Err(format!(
+                    "--tolerance: unknown part `{k}`, expected abs or rel"
+                ));
+            }
+        }
+    }
+    if t.abs == 0.0 && t.rel == 0.0 {
+        return Err("--tolerance needs abs=VALUE or rel=VALUE greater than 0".into());
+    }
+    Ok(t)
+}
+
+/// The smallest number at least `x` with 12 significant bits: two such
+/// scales multiply exactly in `f32` (24 bits), so a product's dequantizing
+/// scale is exactly the product of its factors' scales.
+pub fn coarse_up(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 1.0;
+    }
+    let e = x.log2().floor();
+    let unit = 2f64.powf(e - 11.0);
+    let r = (x / unit).ceil() * unit;
+    // log2's rounding may leave `x / unit` just below 2^11 or above 2^12
+    if r < x { r + unit } else { r }
+}
+
+/// The parameters that map `[lo, hi]` onto the integers of `q` (`u8`:
+/// `0..=255`, the zero point where 0 falls; `i8`: `-127..=127`,
+/// symmetric), every value of the range within half a step of one.
+pub fn params_for(lo: f64, hi: f64, q: ScalarType) -> Params {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    match q {
+        ScalarType::U8 => {
+            let scale = coarse_up((hi - lo) / 255.0);
+            let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as i64;
+            Params { scale, zero_point }
+        }
+        _ => Params {
+            scale: coarse_up(lo.abs().max(hi) / 127.0),
+            zero_point: 0,
+        },
+    }
+}
+
+/// What the pass decided for one stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    /// The kernel.
+    pub kernel: String,
+    /// The stage.
+    pub stage: String,
+    /// `int8` or `float`.
+    pub chosen: String,
+    /// The proven bound on each result it affects, and the tolerance.
+    pub detail: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stage `{}` of `{}`: {} — {}",
+            self.stage, self.kernel, self.chosen, self.detail
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_scales_multiply_exactly_in_f32() {
+        for (a, b) in [(2.0 / 255.0, 1.0 / 127.0), (0.3, 7.77e-3), (1e-5, 3.3)] {
+            let (a, b) = (coarse_up(a), coarse_up(b));
+            assert_eq!((a as f32) as f64, a);
+            assert_eq!(((a as f32) * (b as f32)) as f64, a * b);
+        }
+        assert!(coarse_up(2.0 / 255.0) >= 2.0 / 255.0);
+    }
+
+    #[test]
+    fn ranges_map_onto_the_integers() {
+        let p = params_for(-1.0, 1.0, ScalarType::U8);
+        assert_eq!(p.zero_point, 127);
+        assert!(255.0 * p.scale >= 2.0);
+        let p = params_for(0.0, 4.0, ScalarType::U8);
+        assert_eq!(p.zero_point, 0);
+        let p = params_for(-3.0, 1.0, ScalarType::I8);
+        assert!(p.scale * 127.0 >= 3.0 && p.zero_point == 0);
+    }
+
+    #[test]
+    fn tolerances_parse() {
+        let t = parse_tolerance("abs=1e-2, rel=0.5").unwrap();
+        assert_eq!((t.abs, t.rel), (1e-2, 0.5));
+        assert!(parse_tolerance("abs=-1").is_err());
+        assert!(parse_tolerance("x=1").is_err());
+        assert!(parse_tolerance("").is_err());
+    }
+}

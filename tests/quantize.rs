@@ -1,0 +1,309 @@
+//! Quantization (`passes/quantize.rs`): a stage is quantized only where
+//! the bound the error analysis proves meets the tolerance; on random
+//! inputs within the declared ranges, the measured error against the
+//! exact result never exceeds that bound; every backend computes the
+//! quantized kernel's bits exactly as the interpreter runs the `quant`
+//! dialect; a tolerance that cannot be met is refused with the reason.
+
+mod common;
+
+use common::*;
+use pj_compiler::Module;
+use pj_compiler::dialects::arith::Scalar;
+use pj_compiler::interp::{self, Tensor, Value};
+use pj_compiler::ir::ScalarType;
+use pj_compiler::passes::PassManager;
+use pj_compiler::passes::quantize::Quantize;
+use pj_compiler::quant::plan::{Mode, Request};
+use pj_compiler::quant::ranges::{Inputs, Sample};
+use std::collections::HashMap;
+
+/// A deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi]`, the ends included now and then.
+    fn uniform(&mut self, lo: f64, hi: f64) -> f32 {
+        match self.next() % 64 {
+            0 => lo as f32,
+            1 => hi as f32,
+            _ => (lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64) as f32,
+        }
+    }
+}
+
+const DENSE: &str = "
+kernel dense(x: f32[M, K] @range(-1.0, 1.0), w: f32[K, N] @range(-0.5, 0.5))
+    -> y: f32[M, N] @tolerance(abs = 0.5) {
+    y[i, j] = sum(k) x[i, k] * w[k, j];
+}";
+
+/// A convolution over the valid region: the image's reads are computed
+/// indices (no `vector.dot4`), the filter's need a zero point's sums.
+const CONV: &str = "
+kernel conv(img: f32[H, W] @range(0.0, 1.0), filt: f32[R, S] @range(-2.0, 1.0))
+    -> out: f32[H - R + 1, W - S + 1] @tolerance(abs = 0.5) {
+    out[y, x] = sum(r, s) img[y + r, x + s] * filt[r, s];
+}";
+
+/// A contraction followed by float work, and an exact integer result.
+const EPILOGUE: &str = "
+kernel scores(q: f32[T, D] @range(-2.0, 2.0), k: f32[D, S] @range(-2.0, 2.0), bias: f32[S] @range(0.0, 1.0))
+    -> (s: f32[T, S] @tolerance(abs = 2.0), n: i64[T]) {
+    dot[t, j] = sum(d) q[t, d] * k[d, j];
+    s[t, j] = max(dot[t, j] + bias[j], 0.0);
+    n[t] = sum(j in 0..S) i64(1);
+}";
+
+fn quantized(src: &str, name: &str) -> (Module, Module, Vec<String>) {
+    let mut float = compile(name, src);
+    PassManager::default_pipeline().run(&mut float).unwrap();
+    let mut q = float.clone();
+    // the pass alone: its `quant` ops are what the tests look at
+    let records = PassManager::new()
+        .with_pass(Box::new(Quantize::new(Request::new(Mode::Int8))))
+        .run(&mut q)
+        .unwrap();
+    let notes = records.into_iter().flat_map(|r| r.notes).collect();
+    (float, q, notes)
+}
+
+fn quant_ops(m: &Module) -> usize {
+    m.all_ops()
+        .into_iter()
+        .filter(|&o| matches!(m.op(o).opcode, pj_compiler::dialects::Opcode::Quant(_)))
+        .count()
+}
+
+/// Random arguments for `kernel` within its declared ranges, arrays of
+/// the given sizes.
+fn random_args(
+    m: &Module,
+    kernel: &str,
+    sizes: &HashMap<&str, usize>,
+    rng: &mut Rng,
+) -> Vec<Value> {
+    let k = m.kernel(kernel).unwrap();
+    pj_compiler::dialects::signature(m, k)
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| {
+            let (lo, hi) = pj_compiler::dialects::pj::param_range(m, k, i).unwrap_or((-1.0, 1.0));
+            let shape: Vec<usize> = match ty {
+                pj_compiler::ir::Type::Tensor { dims, .. } => dims
+                    .iter()
+                    .map(|d| match d {
+                        pj_compiler::ir::Dim::Sym(s) => sizes[s.as_str()],
+                        pj_compiler::ir::Dim::Static(n) => *n as usize,
+                        pj_compiler::ir::Dim::Dynamic => 1,
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            let n: usize = shape.iter().product();
+            let data = (0..n).map(|_| Scalar::F32(rng.uniform(lo, hi))).collect();
+            Value::Array(Tensor::new(ScalarType::F32, shape, data))
+        })
+        .collect()
+}
+
+/// The exact results: the float kernel with every `f32` made `f64`
+/// (whose rounding is 2^29 times finer), run on the same values.
+fn exact(src: &str, name: &str, args: &[Value]) -> Vec<Tensor> {
+    let mut m = compile(name, &src.replace("f32", "f64"));
+    PassManager::default_pipeline().run(&mut m).unwrap();
+    let wide: Vec<Value> = args
+        .iter()
+        .map(|a| match a {
+            Value::Array(t) => Value::Array(Tensor::new(
+                ScalarType::F64,
+                t.shape.clone(),
+                t.data.iter().map(|s| Scalar::F64(s.as_f64())).collect(),
+            )),
+            v => v.clone(),
+        })
+        .collect();
+    interp::run(&m, name, &wide).unwrap()
+}
+
+/// The bound the analysis proves at the sizes `args` bind.
+fn proven(m: &Module, name: &str, args: &[Value]) -> Vec<f64> {
+    let k = m.kernel(name).unwrap();
+    let sample = Sample::of(m, k, args);
+    let params: Vec<Option<(f64, f64)>> = (0..args.len())
+        .map(|i| pj_compiler::dialects::pj::param_range(m, k, i))
+        .collect();
+    let (ranges, _) = pj_compiler::quant::ranges::analyze(
+        m,
+        k,
+        &Inputs {
+            params: &params,
+            sizes: &sample.sizes,
+            limits: pj_compiler::quant::ranges::no_sizes(),
+        },
+    );
+    pj_compiler::quant::error::analyze(m, k, &ranges).1
+}
+
+/// Over seeds: quantized results within the proven bound of the exact
+/// ones, the bound within the tolerance, every backend bit for bit the
+/// interpreter's quantized results.
+fn check_property(src: &str, name: &str, sizes: &[(&str, usize)], tolerance: &[Option<f64>]) {
+    let (_, q, notes) = quantized(src, name);
+    assert!(quant_ops(&q) > 0, "{name} was not quantized: {notes:?}");
+    let lowered_q = lowered(&q);
+    let codes = jit_all(&q);
+    let sizes: HashMap<&str, usize> = sizes.iter().copied().collect();
+    for seed in 0..12 {
+        let mut rng = Rng(seed);
+        let args = random_args(&q, name, &sizes, &mut rng);
+        let got = interp::run(&q, name, &args).unwrap();
+        let want = exact(src, name, &args);
+        let bounds = proven(&q, name, &args);
+        for (i, ((g, w), b)) in got.iter().zip(&want).zip(&bounds).enumerate() {
+            if let Some(t) = tolerance[i] {
+                assert!(*b <= t, "{name} result {i}: bound {b} beyond tolerance {t}");
+            }
+            for (x, y) in g.data.iter().zip(&w.data) {
+                let err = (x.as_f64() - y.as_f64()).abs();
+                assert!(
+                    err <= *b,
+                    "{name} seed {seed} result {i}: error {err} > proven {b}"
+                );
+            }
+        }
+        // the lowered `quant` ops give the same bits, in every backend
+        assert_eq!(
+            interp::run(&lowered_q, name, &args).unwrap(),
+            got,
+            "{name}: lower-quant"
+        );
+        for code in &codes {
+            let native = code.kernel(name).unwrap().call(&args).unwrap();
+            assert_eq!(native, got, "{name} seed {seed}: {}", code.backend());
+        }
+    }
+}
+
+#[test]
+fn a_matrix_product_in_int8_stays_within_its_proven_bound() {
+    check_property(
+        DENSE,
+        "dense",
+        &[("M", 9), ("K", 37), ("N", 21)],
+        &[Some(0.5)],
+    );
+}
+
+#[test]
+fn a_convolution_in_int8_stays_within_its_proven_bound() {
+    check_property(
+        CONV,
+        "conv",
+        &[("H", 11), ("W", 13), ("R", 3), ("S", 5)],
+        &[Some(0.5)],
+    );
+}
+
+#[test]
+fn float_work_after_the_product_and_exact_results_keep_their_bounds() {
+    check_property(
+        EPILOGUE,
+        "scores",
+        &[("T", 5), ("D", 16), ("S", 7)],
+        &[Some(2.0), Some(0.0)],
+    );
+}
+
+#[test]
+fn the_quantized_ir_is_fixed_point_with_the_scales_in_it() {
+    let (_, q, notes) = quantized(DENSE, "dense");
+    insta::assert_snapshot!(
+        "dense_int8",
+        format!(
+            "{}\n{}",
+            notes.join("\n"),
+            pj_compiler::ir::print::print_module(&q, Default::default())
+        )
+    );
+}
+
+#[test]
+fn a_tolerance_that_cannot_be_met_is_refused_with_the_bound() {
+    let tight = DENSE.replace("abs = 0.5", "abs = 0.0001");
+    let (float, q, notes) = quantized(&tight, "dense");
+    assert_eq!(quant_ops(&q), 0);
+    assert_eq!(
+        pj_compiler::ir::print::print_module(&q, Default::default()),
+        pj_compiler::ir::print::print_module(&float, Default::default())
+    );
+    let note = notes.join("\n");
+    assert!(
+        note.contains("stage `y`") && note.contains("not quantized"),
+        "{note}"
+    );
+    assert!(note.contains("beyond its tolerance (abs 0.0001"), "{note}");
+    // and without any tolerance, it says to declare one
+    let none = DENSE.replace(" @tolerance(abs = 0.5)", "");
+    let (_, q, notes) = quantized(&none, "dense");
+    assert_eq!(quant_ops(&q), 0);
+    assert!(notes.join("\n").contains("has no tolerance"), "{notes:?}");
+    // and without ranges there is nothing to quantize
+    let unranged = DENSE.replace(" @range(-1.0, 1.0)", "");
+    let (_, q, notes) = quantized(&unranged, "dense");
+    assert_eq!(quant_ops(&q), 0);
+    assert!(notes.join("\n").contains("declare @range"), "{notes:?}");
+}
+
+#[test]
+fn a_bound_that_grows_with_a_size_is_checked_at_each_call() {
+    let (_, q, notes) = quantized(DENSE, "dense");
+    let note = notes.join("\n");
+    let limit: i64 = note
+        .split("K <= ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no limit on K in {note}"));
+    assert!(limit >= 37, "{note}");
+    let mut rng = Rng(1);
+    let sizes: HashMap<&str, usize> = [("M", 2), ("K", limit as usize + 1), ("N", 3)].into();
+    let args = random_args(&q, "dense", &sizes, &mut rng);
+    let err = interp::run(&q, "dense", &args).unwrap_err().to_string();
+    assert!(
+        err.contains("size `K`") && err.contains(&format!("more than {limit}")),
+        "{err}"
+    );
+    for code in jit_all(&q) {
+        let err = code
+            .kernel("dense")
+            .unwrap()
+            .call(&args)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("more than {limit}")),
+            "{}: {err}",
+            code.backend()
+        );
+    }
+    // a `where` clause within the limit needs no check of its own
+    let bounded = DENSE.replace(
+        "-> y: f32[M, N] @tolerance(abs = 0.5)",
+        "-> y: f32[M, N] @tolerance(abs = 0.5) where K <= 40",
+    );
+    let (_, q, notes) = quantized(&bounded, "dense");
+    assert!(
+        quant_ops(&q) > 0 && !notes.join("\n").contains("checked at each call"),
+        "{notes:?}"
+    );
+}
