@@ -82,6 +82,8 @@ impl CompileOptions {
             fast_math: fm,
             tier: t,
             target: parsed,
+            // `--quantize` is not offered to Python yet (docs/quantization.md)
+            quantize: None,
         };
         let words = CompileOptions {
             backend: backend.name().to_string(),

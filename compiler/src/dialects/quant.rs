@@ -286,8 +286,9 @@ mod tests {
         assert_eq!(q(-1000.0, 1.0, 10, ScalarType::U8), 0);
         assert_eq!(q(f32::INFINITY, 0.5, 3, ScalarType::U8), 255);
         assert_eq!(q(f32::NAN, 0.5, 3, ScalarType::U8), 0);
-        // zero point: -1.0 / (2/255) = -127.5 -> -128 (even), + 128
-        assert_eq!(q(-1.0, 2.0 / 255.0, 128, ScalarType::U8), 0);
+        // with a zero point: -2.5 -> -2 (even), + 128
+        assert_eq!(q(-2.5, 1.0, 128, ScalarType::U8), 126);
+        assert_eq!(q(-1000.0, 1.0, 128, ScalarType::U8), 0);
     }
 
     #[test]
