@@ -62,15 +62,22 @@ pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
 /// Whether `arith.cast` converts vectors of `from` lanes to `to` lanes:
 /// integer widening (sign- or zero-extension by the source's signedness,
 /// which is what the scalar cast's wrapping means when the target is
-/// wider), and integers of up to 16 bits or `i32` to `f32` — the
-/// conversions backends have vector instructions for.
+/// wider); integer narrowing from at most 32 bits (keeping the low bits:
+/// the scalar cast's wrapping); integers of up to 16 bits or `i32` to
+/// `f32`; and `f32` to integers of at most 32 bits, saturating with NaN
+/// to 0 as the scalar cast does — the conversions backends have vector
+/// instructions for (the quantizing stages' `f32` to `u8`).
 pub fn cast_supported(from: ScalarType, to: ScalarType) -> bool {
     let int = |t: ScalarType| t.is_numeric() && !t.is_float();
+    if from == ScalarType::F32 {
+        return int(to) && to.size_bytes() <= 4;
+    }
     if !int(from) {
         return false;
     }
     if int(to) {
-        return to.size_bytes() > from.size_bytes();
+        return to.size_bytes() != from.size_bytes()
+            && (to.size_bytes() > from.size_bytes() || from.size_bytes() <= 4);
     }
     // exact for up to 16 bits; i32 rounds to nearest like the scalar cast
     to == ScalarType::F32 && (from.size_bytes() <= 2 || from == ScalarType::I32)

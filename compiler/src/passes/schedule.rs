@@ -465,7 +465,7 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
         return Err("an array is walked across rows along the innermost dim".into());
     }
     if !acc.vectorizable {
-        return Err("its body has operations vector code does not handle yet (narrowing or float-to-integer casts, `f64` math functions, integer division)".into());
+        return Err("its body has operations vector code does not handle yet (conversions to or from `f64`, `f64` `erf` and `pow`, integer division)".into());
     }
     let region = m.entry_block(stage, 0);
     let inner_var = *m.block(region).args.last().expect("rank >= 2");

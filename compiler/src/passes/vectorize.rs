@@ -30,12 +30,15 @@
 //! one of: a load or store whose indices are loop-invariant except the last,
 //! which is `iv` plus or minus an invariant (or a load with all indices
 //! invariant, kept scalar and broadcast); `arith` add, sub, mul, min, max,
-//! neg (and float div) on values of one lane count; index arithmetic feeding
-//! those indices. Lane-wise arithmetic is the scalar arithmetic, in the same
-//! order, so results are bit-identical; vector loads and stores check every
-//! lane, so an out-of-range access is still an error. Loads that read zero
-//! outside (boundary modes), math functions, casts, comparisons and selects
-//! keep a loop scalar for now.
+//! neg (and float div), lane-wise `math`, and the casts
+//! `vector::cast_supported` admits; index arithmetic feeding those
+//! indices. Every vector has the lane count of the widest element type
+//! (a loop converting `f32` to `u8` works on `f32x4` and `u8x4`), as long
+//! as the narrowest is 32 bits or more. Lane-wise arithmetic is the scalar
+//! arithmetic, in the same order, so results are bit-identical; vector
+//! loads and stores check every lane, so an out-of-range access is still
+//! an error. Loads that read zero outside (boundary modes), comparisons
+//! and selects keep a loop scalar for now.
 //!
 //! A loop marked `vectorize = false` (a stage's `vectorize(false)` in its
 //! kernel's schedule block) is left alone.
@@ -157,14 +160,19 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
     let cls = |class: &HashMap<ValueId, Class>, v: ValueId| {
         class.get(&v).copied().unwrap_or(Class::Invariant)
     };
-    let mut lanes: Option<u32> = None;
+    // every vector of the loop has one lane count, the widest element
+    // type's: narrower types make narrower vectors (`u8x4` beside `f32x4`)
+    let mut widest: Option<usize> = None;
+    let mut narrowest = usize::MAX;
     let mut fix_lanes = |t: &Type| -> bool {
         let Some(s) = t.as_scalar() else { return false };
         if !s.is_numeric() {
             return false;
         }
-        let n = (width / (s.size_bytes() * 8)) as u32;
-        *lanes.get_or_insert(n) == n
+        let bits = s.size_bytes() * 8;
+        widest = Some(widest.map_or(bits, |w| w.max(bits)));
+        narrowest = narrowest.min(bits);
+        true
     };
     let mut stores = 0;
     let ops = m.block(body).ops.clone();
@@ -259,6 +267,20 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
                     }
                 }
             }
+            Opcode::Arith(ArithOp::Cast)
+                if cls(&class, o.operands[0]) == Class::Vector
+                    && crate::dialects::vector::cast_supported(
+                        m.ty(o.operands[0]).elem(),
+                        m.ty(o.results[0]).elem(),
+                    ) =>
+            {
+                let r = o.results[0];
+                if !fix_lanes(m.ty(r)) {
+                    return None;
+                }
+                class.insert(r, Class::Vector);
+                used_as_data.insert(o.operands[0]);
+            }
             Opcode::Arith(a) => {
                 let r = *o.results.first()?;
                 let cs: Vec<Class> = o.operands.iter().map(|&v| cls(&class, v)).collect();
@@ -321,8 +343,13 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
     {
         return None;
     }
+    // the narrowest vector must still be one the backends encode (32 bits)
+    let lanes = (width / widest?) as u32;
+    if lanes as usize * narrowest < 32 {
+        return None;
+    }
     Some(Plan {
-        lanes: lanes?,
+        lanes,
         class,
         reduction,
     })

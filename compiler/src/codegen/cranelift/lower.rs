@@ -2338,6 +2338,9 @@ impl<M: Module> FnLower<'_, '_, M> {
         let d = ir.op(op);
         let (from, to) = (ir.ty(d.operands[0]).elem(), ir.ty(d.results[0]).elem());
         let mut x = self.scalar(d.operands[0]);
+        if from.is_float() || (to.is_int() && to.size_bytes() < from.size_bytes()) {
+            return self.vector_narrow(x, from, to);
+        }
         let signed = from.is_signed_int();
         // widen the integer lanes step by step: 8 -> 16 -> 32 -> 64 bits
         let target_bits = if to.is_float() {
@@ -2357,6 +2360,47 @@ impl<M: Module> FnLower<'_, '_, M> {
         if to.is_float() {
             // unsigned sources narrower than 32 bits are now non-negative i32
             x = self.b.ins().fcvt_from_sint(types::F32X4, x);
+        }
+        x
+    }
+
+    /// `f32` lanes to integers of up to 32 bits (saturating, NaN to 0:
+    /// `fcvt_to_*_sat` to 32 bits, then saturating narrows: `snarrow` to
+    /// 16 bits and `unarrow` to 8 clamp to `[0, 255]`, the `u8`
+    /// saturation), and integers to narrower ones (the low bits: masked
+    /// first, so that the saturating narrows keep every value). The narrow
+    /// lanes end in the low part of a 128-bit register, as loads of
+    /// narrow vectors leave them.
+    fn vector_narrow(&mut self, x: Value, from: ScalarType, to: ScalarType) -> Value {
+        let mut x = x;
+        let mut bits = if from == ScalarType::F32 {
+            x = if to == ScalarType::U32 {
+                self.b.ins().fcvt_to_uint_sat(types::I32X4, x)
+            } else {
+                self.b.ins().fcvt_to_sint_sat(types::I32X4, x)
+            };
+            32
+        } else {
+            let bits = cl_type(from).bits();
+            let keep = (1i64 << cl_type(to).bits()) - 1;
+            let vt = self.b.func.dfg.value_type(x);
+            let mask = self.iconst(vt.lane_type(), keep);
+            let mask = self.b.ins().splat(vt, mask);
+            x = self.b.ins().band(x, mask);
+            bits
+        };
+        let target = cl_type(to).bits();
+        while bits > target {
+            bits /= 2;
+            // to 16 bits for an 8-bit target keeps the sign (and any
+            // value of 16 bits); the last step saturates by the target's
+            // sign from floats, and keeps the masked low bits from integers
+            let unsigned_step = bits == target && (!to.is_signed_int() || !from.is_float());
+            x = if unsigned_step {
+                self.b.ins().unarrow(x, x)
+            } else {
+                self.b.ins().snarrow(x, x)
+            };
         }
         x
     }

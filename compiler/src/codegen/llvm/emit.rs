@@ -281,6 +281,11 @@ impl Emitter {
     pub fn uitofp(&self, v: V, t: T) -> V {
         unsafe { LLVMBuildUIToFP(self.b, v, t, NONAME) }
     }
+    /// Float to signed integer, truncating; poison out of range: callers
+    /// clamp first.
+    pub fn fptosi(&self, v: V, t: T) -> V {
+        unsafe { LLVMBuildFPToSI(self.b, v, t, NONAME) }
+    }
     pub fn bitcast(&self, v: V, t: T) -> V {
         unsafe { LLVMBuildBitCast(self.b, v, t, NONAME) }
     }

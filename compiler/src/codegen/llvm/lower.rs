@@ -2116,6 +2116,44 @@ impl<'a> FnLower<'a> {
         let (from, to) = (ir.ty(d.operands[0]).elem(), ir.ty(d.results[0]).elem());
         let lanes = ir.ty(d.results[0]).lanes().expect("vector");
         let x = self.scalar(d.operands[0]);
+        let to_vt = e.vec_ty(scalar_ty(e, to), lanes);
+        if from.is_float() {
+            // saturating, NaN to 0: the scalar cast's semantics. LLVM's
+            // `fptosi.sat` on vectors goes lane by lane on x86, so: NaN
+            // to 0, clamped as floats to the target's range (below 2^31
+            // for `i32`, whose top is then selected), converted to `i32`
+            // (`vcvttps2dq`), truncated
+            if to == ScalarType::U32 {
+                return e.intrinsic("llvm.fptoui.sat", &[to_vt, e.type_of(x)], &[x]);
+            }
+            let ft = e.type_of(x);
+            let i32v = e.vec_ty(e.i32(), lanes);
+            let fc = |v: f32| e.f32_bits(ft, v);
+            let ordered = e.fcmp(FloatPred::LLVMRealORD, x, x);
+            let x0 = e.select(ordered, x, fc(0.0));
+            let (lo, hi) = to.int_range().expect("an integer type");
+            // the largest f32 below 2^31 for `i32`; the range's ends otherwise
+            let hi_f = if to == ScalarType::I32 {
+                2147483520.0
+            } else {
+                hi as f32
+            };
+            let c = e.select(
+                e.fcmp(FloatPred::LLVMRealOGT, x0, fc(lo as f32)),
+                x0,
+                fc(lo as f32),
+            );
+            let c = e.select(e.fcmp(FloatPred::LLVMRealOLT, c, fc(hi_f)), c, fc(hi_f));
+            let w = e.fptosi(c, i32v);
+            if to == ScalarType::I32 {
+                let top = e.fcmp(FloatPred::LLVMRealOGE, x0, fc(2147483648.0));
+                return e.select(top, e.int(i32v, i64::from(i32::MAX)), w);
+            }
+            return e.trunc(w, to_vt);
+        }
+        if to.is_int() && to.size_bytes() < from.size_bytes() {
+            return e.trunc(x, to_vt);
+        }
         let ext = |x: V, t: ScalarType| {
             let vt = e.vec_ty(scalar_ty(e, t), lanes);
             if from.is_signed_int() {
