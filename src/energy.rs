@@ -33,6 +33,22 @@ pub struct ModelArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Also estimate the kernel quantized (`int8` or `auto`, as `pj run
+    /// --quantize` compiles it), and say what was chosen per stage.
+    #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
+    pub quantize: Option<pj_compiler::quant::plan::Mode>,
+    /// The tolerance of results that declare none, for `--quantize`.
+    #[arg(long, value_parser = pj_compiler::quant::plan::parse_tolerance, requires = "quantize")]
+    pub tolerance: Option<pj_compiler::dialects::pj::Tolerance>,
+}
+
+impl ModelArgs {
+    fn request(&self) -> Option<pj_compiler::quant::plan::Request> {
+        self.quantize.map(|mode| pj_compiler::quant::plan::Request {
+            mode,
+            tolerance: self.tolerance,
+        })
+    }
 }
 
 fn profile(name: Option<&str>) -> Result<Profile> {
@@ -92,19 +108,31 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     };
     let mut out = Vec::new();
     for p in &profiles {
-        out.push(report::energy(&m, &kernel, &sizes, p).map_err(|e| anyhow!(e))?);
+        let r = match opts.request() {
+            Some(req) => report::energy_quantized(&m, &kernel, &sizes, p, req),
+            None => report::energy(&m, &kernel, &sizes, p),
+        };
+        out.push(r.map_err(|e| anyhow!(e))?);
     }
     if opts.json {
         let v: Vec<_> = out
             .iter()
             .map(|r| {
                 let (p, b, a) = (&r.profile, &r.unoptimized, &r.optimized);
-                json!({
+                let mut v = json!({
                     "profile": p.name, "kernel": kernel, "sizes": sizes,
                     "compulsory_bytes": a.compulsory_bytes,
                     "unoptimized": {"nests": b.nests.iter().map(cost_json).collect::<Vec<_>>(), "total": cost_json(&b.total)},
                     "optimized": {"nests": a.nests.iter().map(cost_json).collect::<Vec<_>>(), "total": cost_json(&a.total)},
-                })
+                });
+                if let Some(q) = &r.quantized {
+                    v["quantized"] = json!({
+                        "notes": q.notes,
+                        "nests": q.estimate.nests.iter().map(cost_json).collect::<Vec<_>>(),
+                        "total": cost_json(&q.estimate.total),
+                    });
+                }
+                v
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -164,7 +192,26 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
 pub fn explain(opts: &ModelArgs) -> Result<()> {
     let (m, kernel, sizes) = prepare(opts)?;
     let p = profile(opts.target.as_deref())?;
+    // quantized: the notes and the float kernel's estimate beside the
+    // quantized one, then the schedule of the quantized kernel
+    let (m, quantized) = match opts.request() {
+        Some(req) => {
+            let (q, notes) = report::quantize(&m, req).map_err(|e| anyhow!(e))?;
+            let float = report::energy(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;
+            (q, Some((notes, float.optimized)))
+        }
+        None => (m, None),
+    };
     let e = report::explain(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;
+    let quantized = quantized.map(|(notes, float)| {
+        (
+            report::QuantizedReport {
+                notes,
+                estimate: e.chosen.clone(),
+            },
+            float,
+        )
+    });
     if opts.json {
         let v: Vec<_> = e
             .decisions
@@ -179,14 +226,18 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "kernel": kernel, "profile": p.name, "decisions": v,
-                "total": cost_json(&e.chosen.total),
-            }))?
-        );
+        let mut out = json!({
+            "kernel": kernel, "profile": p.name, "decisions": v,
+            "total": cost_json(&e.chosen.total),
+        });
+        if let Some((q, float)) = &quantized {
+            out["quantization"] = json!({"notes": q.notes, "float_total": cost_json(&float.total)});
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
+    }
+    if let Some((q, float)) = &quantized {
+        println!("{}", q.text(float));
     }
     print!("{}", e.text());
     Ok(())

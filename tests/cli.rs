@@ -503,7 +503,6 @@ fn streamed_results_match_the_interpreter_bit_for_bit() {
 }
 
 /// A little-endian `f32` `.npy` file (format 1.0) of `shape`.
-#[cfg(feature = "llvm")]
 fn write_f32_npy(path: &std::path::Path, shape: &[usize], data: &[f32]) {
     let dims: Vec<String> = shape.iter().map(|n| n.to_string()).collect();
     let mut header = format!(
@@ -897,4 +896,106 @@ fn calibrate_measures_ranges_warns_of_broken_promises_and_writes_them() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("--write edits a .pj source"), "{err}");
     assert_no_backtrace(&err);
+}
+
+/// `--quantize`: what each stage got is said on every command that
+/// compiles; `pj energy` and `pj explain` estimate the quantized kernel
+/// beside the float one; what is not implemented, or a `--tolerance`
+/// without `--quantize`, is a usage error.
+#[test]
+fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, w, out) = (
+        dir.path().join("x.npy"),
+        dir.path().join("w.npy"),
+        dir.path().join("y.npy"),
+    );
+    let xs: Vec<f32> = (0..64)
+        .map(|i| ((i * 37) % 64) as f32 / 32.0 - 1.0)
+        .collect();
+    let ws: Vec<f32> = (0..48)
+        .map(|i| ((i * 11) % 48) as f32 / 48.0 - 0.5)
+        .collect();
+    write_f32_npy(&x, &[4, 16], &xs);
+    write_f32_npy(&w, &[16, 3], &ws);
+    for backend in ["interp", "cranelift"] {
+        let o = pj(&[
+            "run",
+            "bench/dense.pj",
+            "--arg",
+            &format!("x={}", x.display()),
+            "--arg",
+            &format!("w={}", w.display()),
+            "--out",
+            &format!("y={}", out.display()),
+            "--backend",
+            backend,
+            "--quantize",
+            "int8",
+        ]);
+        let (_, err) = text(&o);
+        assert!(o.status.success(), "{backend}: {err}");
+        assert!(
+            err.contains("quantize: stage `y` of `dense`: int8"),
+            "{err}"
+        );
+        assert!(err.contains("proven within"), "{err}");
+        assert!(out.exists());
+    }
+    let o = pj(&[
+        "energy",
+        "bench/dense.pj",
+        "--quantize",
+        "int8",
+        "--size",
+        "M=64,K=64,N=64",
+    ]);
+    let (s, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        s.contains("quantized (--quantize") && s.contains("x less energy"),
+        "{s}"
+    );
+    let o = pj(&[
+        "explain",
+        "bench/dense.pj",
+        "--quantize",
+        "auto",
+        "--size",
+        "M=64,K=64,N=64",
+    ]);
+    let (s, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        s.contains("quantization:") && s.contains("made by the quantize pass"),
+        "{s}"
+    );
+    // an example without ranges is left alone, and says what it needs
+    let o = pj(&[
+        "explain",
+        "examples/matmul.pj",
+        "--quantize",
+        "int8",
+        "--size",
+        "M=8,K=8,N=8",
+    ]);
+    let (s, _) = text(&o);
+    assert!(s.contains("declare @range"), "{s}");
+    for bad in [
+        vec!["run", "bench/dense.pj", "--quantize", "int16"],
+        vec!["run", "bench/dense.pj", "--tolerance", "abs=1"],
+        vec![
+            "run",
+            "bench/dense.pj",
+            "--quantize",
+            "int8",
+            "--tolerance",
+            "abs=-1",
+        ],
+    ] {
+        let o = pj(&bad);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {err}");
+        assert_no_backtrace(&err);
+    }
 }

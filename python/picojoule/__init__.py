@@ -28,7 +28,8 @@ __all__ = [
 __version__ = _native.__version__
 
 
-def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing"):
+def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing",
+            quantize=None, tolerance=None):
     """Compiles `.pj` source text, or the file at a path, into a `Module`
     whose kernels are its attributes.
 
@@ -39,12 +40,20 @@ def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_lev
       multiply-adds) or ``"off"`` (the interpreter's bits exactly).
     - ``opt_level``: 2 (the optimizer), 1, or 0 (no optimizer).
     - ``tier``: ``"optimizing"`` or ``"quick"`` (shorter compiles).
+    - ``quantize``: ``"int8"`` or ``"auto"``: 8-bit fixed point for sums of
+      products where the error bound the compiler proves meets each
+      result's ``@tolerance`` (docs/quantization.md); what it chose, or why
+      not, is ``Module.quantization``.
+    - ``tolerance``: for results that declare none: ``"abs=1e-2"``,
+      ``"rel=1e-3"``, both comma-separated, or a number (absolute).
 
     A source with errors raises `CompileError` with the diagnostics.
     """
     text, filename = _read_source(source)
+    if tolerance is not None and not isinstance(tolerance, str):
+        tolerance = f"abs={float(tolerance)!r}"
     m = _native.compile(text, filename, backend=backend, target=target, fast_math=fast_math,
-                        opt_level=opt_level, tier=tier)
+                        opt_level=opt_level, tier=tier, quantize=quantize, tolerance=tolerance)
     if m.warnings:
         import warnings
         warnings.warn(m.warnings, stacklevel=2)

@@ -31,14 +31,17 @@ pub struct Module {
     pub names: Vec<String>,
     /// Warnings, rendered as `pj check` does.
     pub warnings: String,
+    /// What `quantize=` chose per stage, or why not (empty without it).
+    pub notes: Vec<String>,
 }
 
 /// `compile(source, filename, backend=None, target="host", fast_math="reassoc",
-/// opt_level=2, tier="optimizing")`: `source` is `.pj` text.
+/// opt_level=2, tier="optimizing", quantize=None, tolerance=None)`:
+/// `source` is `.pj` text.
 #[pyfunction]
 // one Rust parameter per Python keyword argument
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (source, filename="<string>", backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing"))]
+#[pyo3(signature = (source, filename="<string>", backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing", quantize=None, tolerance=None))]
 pub fn compile(
     py: Python<'_>,
     source: String,
@@ -48,18 +51,30 @@ pub fn compile(
     fast_math: &str,
     opt_level: i64,
     tier: &str,
+    quantize: Option<&str>,
+    tolerance: Option<&str>,
 ) -> PyResult<Module> {
-    let (words, options) = CompileOptions::parse(backend, target, fast_math, opt_level, tier)?;
+    let (words, options) = CompileOptions::parse(
+        backend,
+        target,
+        fast_math,
+        opt_level,
+        tier,
+        (quantize, tolerance),
+    )?;
     let name = filename.to_string();
     // LLVM takes tens of milliseconds: other Python threads run meanwhile
     let compiled = py.detach(|| -> Result<_, String> {
         let checked = pj_compiler::compile_source(&name, &source)
             .map_err(|d| pj_lang::diagnostic::render_all(&d, &name, &source))?;
         let warnings = pj_lang::diagnostic::render_all(&checked.warnings, &name, &source);
-        let code = driver::compile(&checked.module, &options).map_err(|e| e.to_string())?;
-        Ok((checked.module, warnings, code))
+        let (lowered, records) = driver::lower(&checked.module, &options, driver::Stage::Checked)
+            .map_err(|e| e.to_string())?;
+        let code = driver::jit(&lowered, &options).map_err(|e| e.to_string())?;
+        let notes: Vec<String> = records.into_iter().flat_map(|r| r.notes).collect();
+        Ok((checked.module, warnings, code, notes))
     });
-    let (checked, warnings, code) = compiled.map_err(CompileError::new_err)?;
+    let (checked, warnings, code, notes) = compiled.map_err(CompileError::new_err)?;
     let names = checked.kernel_names();
     Ok(Module {
         code: Code(code),
@@ -69,6 +84,7 @@ pub fn compile(
         options: words,
         names,
         warnings,
+        notes,
     })
 }
 
@@ -102,6 +118,14 @@ impl Module {
     #[getter]
     fn warnings(&self) -> &str {
         &self.warnings
+    }
+
+    /// What `quantize=` chose per stage — the type, the proven error
+    /// bound and the tolerance — or why a stage stayed float (one line
+    /// each; empty without `quantize=`).
+    #[getter]
+    fn quantization(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     fn __getattr__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, Kernel>> {
@@ -155,6 +179,12 @@ pub fn options_dict<'py>(
     d.set_item("fast_math", &o.fast_math)?;
     d.set_item("opt_level", o.opt_level)?;
     d.set_item("tier", &o.tier)?;
+    if let Some(q) = &o.quantize {
+        d.set_item("quantize", q)?;
+    }
+    if let Some(t) = &o.tolerance {
+        d.set_item("tolerance", t)?;
+    }
     Ok(d)
 }
 
@@ -169,6 +199,9 @@ pub fn options_text(o: &CompileOptions) -> String {
     }
     if o.tier != "optimizing" {
         parts.push(format!("tier={}", o.tier));
+    }
+    if let Some(q) = &o.quantize {
+        parts.push(format!("quantize={q}"));
     }
     parts.join(", ")
 }

@@ -16,6 +16,10 @@ pub struct CompileOptions {
     pub fast_math: String,
     pub opt_level: u8,
     pub tier: String,
+    /// `quantize=`: `"int8"` or `"auto"`, or none.
+    pub quantize: Option<String>,
+    /// `tolerance=`: `"abs=..,rel=.."`, or none.
+    pub tolerance: Option<String>,
 }
 
 impl CompileOptions {
@@ -26,6 +30,7 @@ impl CompileOptions {
         fast_math: &str,
         opt_level: i64,
         tier: &str,
+        (quantize, tolerance): (Option<&str>, Option<&str>),
     ) -> PyResult<(CompileOptions, Options)> {
         let backend = match backend {
             Some(b) => Backend::ALL
@@ -76,14 +81,33 @@ impl CompileOptions {
                 "target={target:?}: kernels are compiled to run in this process, for \"host\"; objects for other machines come from `pj build --target`"
             )));
         }
+        use pj_compiler::quant::plan::{Mode, Request, parse_tolerance};
+        let mode = quantize
+            .map(|q| {
+                Mode::parse(q).map_err(|e| PyValueError::new_err(format!("quantize={q:?}: {e}")))
+            })
+            .transpose()?;
+        let tol = tolerance
+            .map(|t| {
+                parse_tolerance(t)
+                    .map_err(|e| PyValueError::new_err(format!("tolerance={t:?}: {e}")))
+            })
+            .transpose()?;
+        if tol.is_some() && mode.is_none() {
+            return Err(PyValueError::new_err(
+                "tolerance= applies to quantize=: give quantize=\"int8\" or \"auto\" too",
+            ));
+        }
         let options = Options {
             backend,
             opt_level: level,
             fast_math: fm,
             tier: t,
             target: parsed,
-            // `--quantize` is not offered to Python yet (docs/quantization.md)
-            quantize: None,
+            quantize: mode.map(|mode| Request {
+                mode,
+                tolerance: tol,
+            }),
         };
         let words = CompileOptions {
             backend: backend.name().to_string(),
@@ -91,6 +115,8 @@ impl CompileOptions {
             fast_math: fm.name().to_string(),
             opt_level: level,
             tier: tier.to_string(),
+            quantize: quantize.map(str::to_string),
+            tolerance: tolerance.map(str::to_string),
         };
         Ok((words, options))
     }
@@ -103,6 +129,7 @@ impl CompileOptions {
             &self.fast_math,
             i64::from(self.opt_level),
             &self.tier,
+            (self.quantize.as_deref(), self.tolerance.as_deref()),
         )?
         .1)
     }

@@ -45,6 +45,8 @@ pub struct Settings {
     pub opt: u8,
     /// What float arithmetic may do (as `pj run --fast-math`).
     pub fast_math: FastMath,
+    /// `:quantize` (as `pj run --quantize`; `None`: float as written).
+    pub quantize: Option<pj_compiler::quant::plan::Mode>,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             threads: None,
             opt: 2,
             fast_math: FastMath::default(),
+            quantize: None,
         }
     }
 }
@@ -161,6 +164,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         ":fast-math off|reassoc|contract",
         "what float arithmetic may do (as `pj run --fast-math`)",
+    ),
+    (
+        ":quantize off|int8|auto",
+        "narrow types where a proven bound meets each result's @tolerance (as `pj run --quantize`)",
     ),
     (":quit", "leave (also Ctrl-D)"),
 ];
@@ -515,6 +522,20 @@ impl Session {
                 let _ = writeln!(self.out, "fast-math: {}", args[0]);
                 Ok(())
             }
+            "quantize" => {
+                arity(1, ":quantize off|int8|auto")?;
+                self.settings.quantize = match args[0].as_str() {
+                    "off" => None,
+                    m => Some(pj_compiler::quant::plan::Mode::parse(m).map_err(|e| anyhow!(e))?),
+                };
+                let said = if self.settings.quantize.is_some() {
+                    " (kernels compile afresh; what each stage gets is said at its first call)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(self.out, "quantize: {}{said}", args[0]);
+                Ok(())
+            }
             "target" => {
                 arity(1, ":target T")?;
                 let t = &args[0];
@@ -644,6 +665,7 @@ impl Session {
         self.settings.backend.hash(&mut h);
         self.settings.opt.hash(&mut h);
         self.settings.fast_math.hash(&mut h);
+        self.settings.quantize.hash(&mut h);
         h.finish()
     }
 
@@ -713,6 +735,16 @@ impl Session {
             PassManager::parse(DEFAULT_PIPELINE)
                 .map_err(|e| anyhow!(e))?
                 .run(&mut module)?;
+        }
+        // quantized once, here: every backend, the interpreter and the
+        // background tier then run the same fixed-point kernel
+        if let Some(mode) = self.settings.quantize {
+            let records = PassManager::new()
+                .quantize(Some(pj_compiler::quant::plan::Request::new(mode)))
+                .run(&mut module)?;
+            for n in records.iter().flat_map(|r| &r.notes) {
+                let _ = writeln!(self.out, "quantize: {n}");
+            }
         }
         phases.push(("passes".to_string(), t.elapsed()));
         let jit = match self.options(tier) {
@@ -1084,6 +1116,8 @@ impl Session {
             ],
             target: Some(profile_name(&self.settings.target)).filter(|t| t != "host"),
             json: false,
+            quantize: self.settings.quantize,
+            tolerance: None,
         };
         self.out.flush()?;
         if explain {

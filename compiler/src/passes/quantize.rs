@@ -627,7 +627,8 @@ fn new_stage(
     let loc = m.op(at).loc;
     let mut spec = OpSpec::new(Opcode::Pj(PjOp::Stage))
         .operands(domain)
-        .attr("name", Attr::Str(name.into()));
+        .attr("name", Attr::Str(name.into()))
+        .attr(crate::passes::schedule::QUANTIZED, Attr::Bool(true));
     if whole {
         spec = spec.attr(crate::passes::schedule::COMPUTE_ROOT, Attr::Bool(true));
     }

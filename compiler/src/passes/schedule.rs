@@ -84,6 +84,10 @@ pub const BLOCK_K: &str = "block_k";
 /// Attribute on a `reduce_order = "vector"` stage: columns per cache block.
 pub const BLOCK_COLS: &str = "block_cols";
 
+/// Attribute (`true`) on a stage the `quantize` pass made: the schedule it
+/// carries is the pass's, not the kernel's schedule block's.
+pub const QUANTIZED: &str = "quantized";
+
 /// Every schedule attribute of a `pj.stage`.
 pub const SCHEDULE_ATTRS: [&str; 10] = [
     REDUCE_ORDER,
@@ -970,11 +974,12 @@ impl AutoSchedule {
                     .filter(|(k, _)| SCHEDULE_ATTRS.contains(&k.as_str()))
                     .map(|(k, v)| format!("{k} = {v}"))
                     .collect();
-                decisions.push(note(
-                    &stage_name(m, s),
-                    written.join(", "),
-                    "as the kernel's schedule block says".into(),
-                ));
+                let why = if d.attr(QUANTIZED).is_some() {
+                    "made by the quantize pass: stored whole, for the integer product to read in cache blocks"
+                } else {
+                    "as the kernel's schedule block says"
+                };
+                decisions.push(note(&stage_name(m, s), written.join(", "), why.into()));
             }
         }
         // 1. reduction order

@@ -832,6 +832,14 @@ impl Walker<'_> {
                     self.env.insert(d.results[0], *n);
                 }
             }
+            // four 8-bit products per lane, summed into the lane's i32: one
+            // `vpdpbusd`/`sdot`
+            Opcode::Vector(VectorOp::Dot4) => {
+                let lanes = m.ty(d.results[0]).lanes().unwrap_or(1) as f64;
+                *node.ops.entry("i8 mul".into()).or_insert(0.0) += 4.0 * lanes;
+                *node.ops.entry("i32 add".into()).or_insert(0.0) += 4.0 * lanes;
+                node.instructions += 1.0;
+            }
             Opcode::Arith(a) => {
                 self.eval(op, a);
                 if a != ArithOp::Constant {

@@ -97,6 +97,56 @@ pub fn lower(m: &Module, pipeline: &str, p: &Profile) -> Result<Module, String> 
     Ok(l)
 }
 
+/// `m` (the `pj` IR after the default pipeline) as `--quantize` makes it:
+/// the `quantize` pass's result with its `quant` ops expanded, and its
+/// notes (what it chose per stage, or why not).
+pub fn quantize(
+    m: &Module,
+    request: crate::quant::plan::Request,
+) -> Result<(Module, Vec<String>), String> {
+    let mut q = m.clone();
+    let records = PassManager::new()
+        .quantize(Some(request))
+        .run(&mut q)
+        .map_err(|e| e.to_string())?;
+    Ok((q, records.into_iter().flat_map(|r| r.notes).collect()))
+}
+
+/// What quantization changes in an estimate: the notes, and the
+/// quantized kernel's optimized estimate.
+#[derive(Clone, Debug)]
+pub struct QuantizedReport {
+    /// The `quantize` pass's notes.
+    pub notes: Vec<String>,
+    /// The quantized kernel, optimized.
+    pub estimate: Estimate,
+}
+
+impl QuantizedReport {
+    /// The notes, then the quantized estimate beside `float`'s.
+    pub fn text(&self, float: &Estimate) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "quantization:");
+        for n in &self.notes {
+            let _ = writeln!(t, "  {n}");
+        }
+        let (f, q) = (&float.total, &self.estimate.total);
+        let _ = writeln!(
+            t,
+            "  estimated: {:.1} µJ, {:.3} ms, DRAM {:.1} MB quantized against {:.1} µJ, {:.3} ms, DRAM {:.1} MB in float ({:.2}x less energy, {:.2}x less time)",
+            q.picojoules / 1e6,
+            q.seconds * 1e3,
+            q.dram_bytes / MB,
+            f.picojoules / 1e6,
+            f.seconds * 1e3,
+            f.dram_bytes / MB,
+            f.picojoules / q.picojoules.max(1e-9),
+            f.seconds / q.seconds.max(1e-15),
+        );
+        t
+    }
+}
+
 /// A kernel's estimate on one profile, before and after the optimizer.
 #[derive(Clone, Debug)]
 pub struct EnergyReport {
@@ -110,6 +160,8 @@ pub struct EnergyReport {
     pub unoptimized: Estimate,
     /// Lowered as it is compiled.
     pub optimized: Estimate,
+    /// With `--quantize`: the quantized kernel, optimized.
+    pub quantized: Option<QuantizedReport>,
 }
 
 /// [`EnergyReport`] of kernel `kernel` of `m` (the `pj` IR after the
@@ -129,7 +181,29 @@ pub fn energy(
         profile: p.clone(),
         unoptimized: est(UNOPTIMIZED_PIPELINE)?,
         optimized: est(crate::codegen::LOWERING_PIPELINE)?,
+        quantized: None,
     })
+}
+
+/// [`energy`], and the kernel quantized as `request` asks.
+pub fn energy_quantized(
+    m: &Module,
+    kernel: &str,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    request: crate::quant::plan::Request,
+) -> Result<EnergyReport, String> {
+    let mut r = energy(m, kernel, sizes, p)?;
+    let (q, notes) = quantize(m, request)?;
+    let estimate = estimate(
+        &lower(&q, crate::codegen::LOWERING_PIPELINE, p)?,
+        kernel,
+        sizes,
+        p,
+    )
+    .map_err(|e| e.to_string())?;
+    r.quantized = Some(QuantizedReport { notes, estimate });
+    Ok(r)
 }
 
 impl EnergyReport {
@@ -160,6 +234,15 @@ impl EnergyReport {
             a.compulsory_bytes / MB,
             b.total.dram_bytes / b.compulsory_bytes.max(1.0),
         );
+        if let Some(q) = &self.quantized {
+            t.push('\n');
+            t += &table(
+                "quantized (--quantize, then the default pipeline)",
+                &q.estimate,
+            );
+            t.push('\n');
+            t += &q.text(a);
+        }
         t
     }
 }
