@@ -213,8 +213,11 @@ pub fn run(
     phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
     let out: Vec<Output> = match backend {
         Backend::Interp => {
-            if let Some(req) = codegen.quantize() {
-                let records = PassManager::new().quantize(Some(req)).run(&mut m)?;
+            if codegen.quantize().is_some() {
+                // chosen as for this machine's native code, run exactly
+                let options =
+                    codegen.options(pj_compiler::codegen::Backend::Cranelift, Target::host());
+                let records = options.quantize_passes().run(&mut m)?;
                 print_notes(&records);
             }
             let t = Instant::now();

@@ -960,7 +960,7 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         "explain",
         "bench/dense.pj",
         "--quantize",
-        "auto",
+        "int8",
         "--size",
         "M=64,K=64,N=64",
     ]);
@@ -968,6 +968,38 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
     assert!(o.status.success(), "{err}");
     assert!(
         s.contains("quantization:") && s.contains("made by the quantize pass"),
+        "{s}"
+    );
+    // `auto` keeps products no dot-product instruction takes in f32
+    let conv = dir.path().join("conv.pj");
+    std::fs::write(
+        &conv,
+        "kernel conv(img: f32[H, W] @range(0.0, 1.0), f: f32[R, S] @range(-1.0, 1.0)) -> out: f32[H - R + 1, W - S + 1] @tolerance(abs = 1.0) {\n    out[y, x] = sum(r, s) img[y + r, x + s] * f[r, s];\n}\n",
+    )
+    .unwrap();
+    let conv = conv.display().to_string();
+    let o = pj(&[
+        "explain",
+        &conv,
+        "--quantize",
+        "auto",
+        "--size",
+        "H=16,W=16,R=3,S=3",
+    ]);
+    let (s, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(s.contains("auto keeps it in f32"), "{s}");
+    let o = pj(&[
+        "explain",
+        &conv,
+        "--quantize",
+        "int8",
+        "--size",
+        "H=16,W=16,R=3,S=3",
+    ]);
+    let (s, _) = text(&o);
+    assert!(
+        s.contains("int8") && s.contains("expect it slower than f32"),
         "{s}"
     );
     // an example without ranges is left alone, and says what it needs

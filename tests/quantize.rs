@@ -54,6 +54,16 @@ kernel conv(img: f32[H, W] @range(0.0, 1.0), filt: f32[R, S] @range(-2.0, 1.0))
     out[y, x] = sum(r, s) img[y + r, x + s] * filt[r, s];
 }";
 
+/// The example's convolution with a zero boundary and a signed image:
+/// the quantized image covers what the reads reach (its halo reads the
+/// zero boundary, quantized to the zero point), and the zero point's sums
+/// run over the filter.
+const CONV_ZERO: &str = "
+kernel conv2d(img: f32[H, W] @boundary(zero) @range(-1.0, 1.0), filt: f32[R, S] @range(-1.0, 1.0))
+    -> out: f32[H, W] @tolerance(abs = 1.0) {
+    out[y, x] = sum(r, s) img[y + r - R / 2, x + s - S / 2] * filt[r, s];
+}";
+
 /// A contraction followed by float work, and an exact integer result.
 const EPILOGUE: &str = "
 kernel scores(q: f32[T, D] @range(-2.0, 2.0), k: f32[D, S] @range(-2.0, 2.0), bias: f32[S] @range(0.0, 1.0))
@@ -211,6 +221,16 @@ fn a_convolution_in_int8_stays_within_its_proven_bound() {
         "conv",
         &[("H", 11), ("W", 13), ("R", 3), ("S", 5)],
         &[Some(0.5)],
+    );
+}
+
+#[test]
+fn a_convolution_reading_past_the_edges_in_int8_stays_within_its_proven_bound() {
+    check_property(
+        CONV_ZERO,
+        "conv2d",
+        &[("H", 9), ("W", 12), ("R", 3), ("S", 5)],
+        &[Some(1.0)],
     );
 }
 

@@ -41,7 +41,7 @@ def test_float_without_quantize_and_explanations_otherwise():
     plain = DENSE.replace(" @tolerance(abs = 0.5)", "")
     m = pj.compile(plain, quantize="auto")
     assert any("has no tolerance" in n for n in m.quantization), m.quantization
-    m = pj.compile(plain, quantize="auto", tolerance=0.5)
+    m = pj.compile(plain, quantize="int8", tolerance=0.5)
     assert any("int8" in n for n in m.quantization), m.quantization
 
 

@@ -739,9 +739,12 @@ impl Session {
         // quantized once, here: every backend, the interpreter and the
         // background tier then run the same fixed-point kernel
         if let Some(mode) = self.settings.quantize {
-            let records = PassManager::new()
-                .quantize(Some(pj_compiler::quant::plan::Request::new(mode)))
-                .run(&mut module)?;
+            // chosen for the backend's dot products (Cranelift's for the interpreter)
+            let options = Options {
+                quantize: Some(pj_compiler::quant::plan::Request::new(mode)),
+                ..self.options(tier).unwrap_or_default()
+            };
+            let records = options.quantize_passes().run(&mut module)?;
             for n in records.iter().flat_map(|r| &r.notes) {
                 let _ = writeln!(self.out, "quantize: {n}");
             }

@@ -150,6 +150,16 @@ impl Options {
         }
     }
 
+    /// The `quantize` and `lower-quant` passes alone, as these options
+    /// configure them (the request, the backend's dot products): for the
+    /// interpreter, the REPL and the energy model, which quantize the `pj`
+    /// level themselves.
+    pub fn quantize_passes(&self) -> PassManager {
+        PassManager::new()
+            .quantize(self.quantize)
+            .dot_products(self.dot_products())
+    }
+
     /// The pass pipeline from `from` to what the backend takes.
     pub fn pipeline(&self, from: Stage) -> &'static str {
         match (self.opt_level, from) {

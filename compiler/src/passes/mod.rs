@@ -118,10 +118,10 @@ pub const REGISTRY: &[PassInfo] = &[
     },
     PassInfo {
         name: "quantize",
-        description: "fixed point where a proven error bound meets each result's @tolerance (--quantize=auto)",
+        description: "int8 fixed point for sums of products where a proven error bound meets each result's @tolerance (--quantize=int8)",
         create: || {
             Box::new(quantize::Quantize::new(crate::quant::plan::Request::new(
-                crate::quant::plan::Mode::Auto,
+                crate::quant::plan::Mode::Int8,
             )))
         },
     },
@@ -170,6 +170,8 @@ pub struct PassManager {
     dot_products: crate::target::DotProducts,
     /// `for_profile`'s setting (the host's when unset).
     profile: Option<crate::target::profile::Profile>,
+    /// `quantize`'s request, kept for the pass configured later.
+    quantize: Option<crate::quant::plan::Request>,
 }
 
 impl PassManager {
@@ -183,6 +185,7 @@ impl PassManager {
             vector_bits: vectorize::DEFAULT_WIDTH as u32,
             dot_products: crate::target::DotProducts::NONE,
             profile: None,
+            quantize: None,
         }
     }
 
@@ -258,6 +261,11 @@ impl PassManager {
                         width_bits: bits as usize,
                     })
                 }
+                "quantize" if self.quantize.is_some() => {
+                    let mut q = quantize::Quantize::new(self.quantize.expect("checked"));
+                    q.dot_products = dot;
+                    *p = Box::new(q);
+                }
                 "lower-stages" => {
                     *p = Box::new(lower_stages::LowerStages {
                         vector_bits: bits,
@@ -303,6 +311,8 @@ impl PassManager {
                 .unwrap_or(self.passes.len());
             self.passes.insert(at, Box::new(lower_quant::LowerQuant));
             self.passes.insert(at, Box::new(quantize::Quantize::new(r)));
+            self.quantize = Some(r);
+            self.configure_vectors();
         }
         self
     }

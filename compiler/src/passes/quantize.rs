@@ -39,15 +39,20 @@ use std::collections::HashMap;
 pub struct Quantize {
     /// What is asked.
     pub request: Request,
+    /// The 8-bit dot products the backend makes one instruction of on the
+    /// target (`PassManager::dot_products`): `auto` quantizes only the
+    /// products they compute.
+    pub dot_products: crate::target::DotProducts,
     /// What was decided, stage by stage.
     pub notes: Vec<Note>,
 }
 
 impl Quantize {
-    /// A pass for `request`.
+    /// A pass for `request`, for a target without dot products.
     pub fn new(request: Request) -> Quantize {
         Quantize {
             request,
+            dot_products: crate::target::DotProducts::NONE,
             notes: Vec::new(),
         }
     }
@@ -62,7 +67,7 @@ impl Pass for Quantize {
         let mut changed = false;
         for k in m.kernels() {
             if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
-                changed |= quantize_kernel(m, k, &self.request, &mut self.notes);
+                changed |= quantize_kernel(m, k, &self.request, self.dot_products, &mut self.notes);
             }
         }
         Ok(changed)
@@ -83,9 +88,18 @@ struct Contraction {
     row: OpId,
     /// The read quantized to `i8`.
     col: OpId,
+    /// Shaped as a matrix product's (`x[.., k] * y[k, j]`, one reduction
+    /// variable, no boundary modes): what `vector.dot4` computes.
+    matrix_product: bool,
 }
 
-fn quantize_kernel(m: &mut Module, k: OpId, request: &Request, notes: &mut Vec<Note>) -> bool {
+fn quantize_kernel(
+    m: &mut Module,
+    k: OpId,
+    request: &Request,
+    dot: crate::target::DotProducts,
+    notes: &mut Vec<Note>,
+) -> bool {
     let kname = crate::dialects::signature(m, k).name;
     let body = m.entry_block(k, 0);
     let params: Vec<Option<(f64, f64)>> = (0..m.block(body).args.len())
@@ -115,6 +129,22 @@ fn quantize_kernel(m: &mut Module, k: OpId, request: &Request, notes: &mut Vec<N
             chosen: chosen.to_string(),
             detail,
         };
+        // u8 rows times i8 columns, one instruction per four products
+        let on_dot = c.matrix_product && dot.covers(false, true);
+        if request.mode == Mode::Auto && !on_dot {
+            notes.push(note(
+                "float",
+                format!(
+                    "auto keeps it in f32: {} (8-bit products widened to i32 one by one measured slower than f32 here: 3.2x with Cranelift, 1.25x with LLVM on a 5x5 convolution); --quantize=int8 quantizes it anyway",
+                    if c.matrix_product {
+                        "the target has no u8 x i8 dot-product instruction"
+                    } else {
+                        "its products are not a matrix product's, which dot-product instructions take"
+                    }
+                ),
+            ));
+            continue;
+        }
         let mut trial = m.clone();
         let (pa, pb) = rewrite(&mut trial, k, c, &ranges);
         if let Err(e) = crate::ir::verify::verify(&trial) {
@@ -132,10 +162,15 @@ fn quantize_kernel(m: &mut Module, k: OpId, request: &Request, notes: &mut Vec<N
                 *m = trial;
                 limits = found;
                 changed = true;
+                let slow = if on_dot {
+                    ""
+                } else {
+                    "; no dot-product instruction computes these products: expect it slower than f32"
+                };
                 notes.push(note(
                     "int8",
                     format!(
-                        "u8 × i8 summed exactly in i32 (scales {} with zero point {}, and {}); {}{}",
+                        "u8 × i8 summed exactly in i32 (scales {} with zero point {}, and {}); {}{}{slow}",
                         short(pa.scale),
                         pa.zero_point,
                         short(pb.scale),
@@ -158,7 +193,6 @@ fn quantize_kernel(m: &mut Module, k: OpId, request: &Request, notes: &mut Vec<N
             ),
         });
     }
-    debug_assert!(matches!(request.mode, Mode::Int8 | Mode::Auto));
     changed
 }
 
@@ -517,10 +551,13 @@ fn contraction(
         let r = m.def_op(v)?;
         let d = m.op(r);
         let elems = ranges.elements(d.operands[0])?;
-        // a boundary mode reads outside the array: its quantized copy would
-        // need the halo computed too (not yet)
+        // a boundary mode reads outside the array: its quantized copy then
+        // covers what the read reaches, which its indices must say
         let ok = d.opcode == Opcode::Pj(PjOp::Read)
-            && d.attr("boundary").is_none()
+            && (d.attr("boundary").is_none()
+                || d.operands[1..]
+                    .iter()
+                    .all(|&i| reach(m, i, stage, reduce).is_some()))
             && d.parent == Some(rblock)
             && m.ty(v).elem().is_float()
             && !elems.nan
@@ -535,7 +572,6 @@ fn contraction(
             && idx[..idx.len() - 1].iter().all(|v| svars.contains(v))
     };
     let needs_zero_point = |e: Interval| e.lo < 0.0;
-    let zero_boundary = |r: OpId| m.op(r).attr("boundary").and_then(Attr::as_str) == Some("zero");
     // the column operand's indices must be plain when the row has a zero
     // point (its correction sums the column's quantized values)
     let plain = |r: OpId| {
@@ -543,9 +579,8 @@ fn contraction(
             .iter()
             .all(|v| svars.contains(v) || ks.contains(v))
     };
-    let ok = |row: (OpId, Interval), col: (OpId, Interval)| {
-        !needs_zero_point(row.1) || (plain(col.0) && !zero_boundary(row.0))
-    };
+    let ok =
+        |row: (OpId, Interval), col: (OpId, Interval)| !needs_zero_point(row.1) || plain(col.0);
     let (row, col) = if plain_row(x.0) && ok(x, y) {
         (x, y)
     } else if plain_row(y.0) && ok(y, x) {
@@ -561,30 +596,201 @@ fn contraction(
     } else {
         return None;
     };
+    let j = *svars.last()?;
+    let matrix_product = ks.len() == 1
+        && m.op(row.0).attr("boundary").is_none()
+        && m.op(col.0).attr("boundary").is_none()
+        && plain_row(row.0)
+        && !m.op(row.0).operands[1..].contains(&j)
+        && m.op(col.0).operands[1..] == [ks[0], j];
     Some(Contraction {
         stage,
         reduce,
         mul,
         row: row.0,
         col: col.0,
+        matrix_product,
     })
 }
 
-/// Whether `v` is defined by an op inside `block` (or is one of its args).
-fn defined_in(m: &Module, v: ValueId, block: BlockId) -> bool {
-    match m.def_op(v) {
-        Some(o) => {
-            let mut parent = m.op(o).parent;
-            while let Some(b) = parent {
-                if b == block {
-                    return true;
-                }
-                parent = m.block_owner(b).and_then(|op| m.op(op).parent);
-            }
-            false
-        }
-        None => m.block(block).args.contains(&v),
+/// How far index `v` of a read in `reduce` (of `stage`) reaches: `Some`
+/// when it is a sum or difference of the stage's and the reduction's
+/// variables and values that do not vary (a size, `R / 2`), which
+/// [`halo_domain`] then bounds.
+fn reach(m: &Module, v: ValueId, stage: OpId, reduce: OpId) -> Option<()> {
+    let vars = |op: OpId| m.block(m.entry_block(op, 0)).args.clone();
+    if vars(stage).contains(&v) || vars(reduce).contains(&v) {
+        return Some(());
     }
+    let sblock = m.entry_block(stage, 0);
+    if !defined_in(m, v, sblock) {
+        return Some(());
+    }
+    let op = m.def_op(v)?;
+    let d = m.op(op);
+    match d.opcode {
+        Opcode::Arith(ArithOp::Add | ArithOp::Sub) if !invariant(m, v, stage) => {
+            reach(m, d.operands[0], stage, reduce)?;
+            reach(m, d.operands[1], stage, reduce)
+        }
+        // computed from what does not vary: computed again before the stage
+        _ if invariant(m, v, stage) && !crate::dialects::can_fail(m, op) => Some(()),
+        _ => None,
+    }
+}
+
+/// Whether `v` is the same for every point of `stage` (it uses none of its
+/// or its regions' variables).
+fn invariant(m: &Module, v: ValueId, stage: OpId) -> bool {
+    let sblock = m.entry_block(stage, 0);
+    if !defined_in(m, v, sblock) {
+        return true;
+    }
+    match m.def_op(v) {
+        None => false,
+        Some(o) => {
+            let d = m.op(o);
+            d.regions.is_empty() && d.operands.iter().all(|&x| invariant(m, x, stage))
+        }
+    }
+}
+
+/// The domain of the quantized copy of `read`'s array (a read with a
+/// boundary mode): per index, from its least to its greatest value over
+/// the stage's and the reduction's domains, computed before the stage.
+fn halo_domain(m: &mut Module, read: OpId, c: Contraction) -> Vec<ValueId> {
+    let idx = m.op(read).operands[1..].to_vec();
+    let mut out = Vec::new();
+    let mut cloned: HashMap<ValueId, ValueId> = HashMap::new();
+    for i in idx {
+        let (lo, hi) = extremes(m, i, c, &mut cloned);
+        let one = index_before(m, c.stage, 1);
+        let end = emit_before(
+            m,
+            c.stage,
+            OpSpec::new(Opcode::Arith(ArithOp::Add))
+                .operands([hi, one])
+                .result(Type::INDEX),
+        );
+        out.push(lo);
+        out.push(end);
+    }
+    out
+}
+
+fn emit_before(m: &mut Module, at: OpId, spec: OpSpec) -> ValueId {
+    let o = m.build_op(spec);
+    m.insert_before(at, o);
+    m.result(o)
+}
+
+fn index_before(m: &mut Module, at: OpId, n: i64) -> ValueId {
+    emit_before(
+        m,
+        at,
+        OpSpec::new(Opcode::Arith(ArithOp::Constant))
+            .attr("value", Attr::Int(n))
+            .result(Type::INDEX),
+    )
+}
+
+/// The least and greatest value of index `v` (which [`reach`] accepted).
+fn extremes(
+    m: &mut Module,
+    v: ValueId,
+    c: Contraction,
+    cloned: &mut HashMap<ValueId, ValueId>,
+) -> (ValueId, ValueId) {
+    for op in [c.stage, c.reduce] {
+        let args = m.block(m.entry_block(op, 0)).args.clone();
+        if let Some(pos) = args.iter().position(|&a| a == v) {
+            let (lo, ub) = (m.op(op).operands[2 * pos], m.op(op).operands[2 * pos + 1]);
+            let one = index_before(m, c.stage, 1);
+            let last = emit_before(
+                m,
+                c.stage,
+                OpSpec::new(Opcode::Arith(ArithOp::Sub))
+                    .operands([ub, one])
+                    .result(Type::INDEX),
+            );
+            return (lo, last);
+        }
+    }
+    if invariant(m, v, c.stage) {
+        let w = clone_invariant(m, v, c, cloned);
+        return (w, w);
+    }
+    let d = m.op(m.def_op(v).expect("checked by `reach`")).clone();
+    let (a, b) = (
+        extremes(m, d.operands[0], c, cloned),
+        extremes(m, d.operands[1], c, cloned),
+    );
+    let bin = |m: &mut Module, op: ArithOp, x: ValueId, y: ValueId| {
+        emit_before(
+            m,
+            c.stage,
+            OpSpec::new(Opcode::Arith(op))
+                .operands([x, y])
+                .result(Type::INDEX),
+        )
+    };
+    match d.opcode {
+        Opcode::Arith(ArithOp::Add) => (
+            bin(m, ArithOp::Add, a.0, b.0),
+            bin(m, ArithOp::Add, a.1, b.1),
+        ),
+        _ => (
+            bin(m, ArithOp::Sub, a.0, b.1),
+            bin(m, ArithOp::Sub, a.1, b.0),
+        ),
+    }
+}
+
+/// `v` (the same for every point of the stage) computed again before it.
+fn clone_invariant(
+    m: &mut Module,
+    v: ValueId,
+    c: Contraction,
+    cloned: &mut HashMap<ValueId, ValueId>,
+) -> ValueId {
+    let sblock = m.entry_block(c.stage, 0);
+    if !defined_in(m, v, sblock) {
+        return v;
+    }
+    if let Some(&w) = cloned.get(&v) {
+        return w;
+    }
+    let d = m
+        .op(m.def_op(v).expect("invariant values are op results"))
+        .clone();
+    let operands: Vec<ValueId> = d
+        .operands
+        .iter()
+        .map(|&o| clone_invariant(m, o, c, cloned))
+        .collect();
+    let mut spec = OpSpec::new(d.opcode).operands(operands).loc(d.loc);
+    spec.attrs = d.attrs.clone();
+    spec.result_types = d.results.iter().map(|&r| m.ty(r).clone()).collect();
+    let w = emit_before(m, c.stage, spec);
+    cloned.insert(v, w);
+    w
+}
+
+/// Whether `v` is defined by an op inside `block` (or is one of its args).
+/// Whether `v` is defined inside `block`: by an op in it or in a region
+/// nested in it, or as an argument of it or of a nested block.
+fn defined_in(m: &Module, v: ValueId, block: BlockId) -> bool {
+    let mut at = match m.value(v).def {
+        crate::ir::ValueDef::OpResult(o, _) => m.op(o).parent,
+        crate::ir::ValueDef::BlockArg(b, _) => Some(b),
+    };
+    while let Some(b) = at {
+        if b == block {
+            return true;
+        }
+        at = m.block_owner(b).and_then(|op| m.op(op).parent);
+    }
+    false
 }
 
 /// A fresh stage name from `base`.
@@ -724,14 +930,20 @@ fn rewrite(
             q.name()
         );
         let name = fresh_name(m, k, &base);
-        let domain = domain_of(m, k, t);
+        // with a boundary mode: what the read reaches, read as it reads
+        let boundary = m.op(read).attr("boundary").cloned();
+        let domain = match boundary {
+            None => domain_of(m, k, t),
+            Some(_) => halo_domain(m, read, c),
+        };
         new_stage(m, c.stage, &name, domain, q, true, |m, block, vars| {
-            let r = m.push(
-                block,
-                OpSpec::new(Opcode::Pj(PjOp::Read))
-                    .operands(std::iter::once(t).chain(vars.iter().copied()))
-                    .result(float),
-            );
+            let mut spec = OpSpec::new(Opcode::Pj(PjOp::Read))
+                .operands(std::iter::once(t).chain(vars.iter().copied()))
+                .result(float);
+            if let Some(b) = boundary {
+                spec = spec.attr("boundary", b);
+            }
+            let r = m.push(block, spec);
             let x = m.result(r);
             let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Quantize))
                 .operands([x])
@@ -797,6 +1009,8 @@ fn rewrite(
                 spec.attrs = d.attrs.clone();
                 spec.result_types = d.results.iter().map(|&r| m.ty(r).clone()).collect();
                 if op == c.row || op == c.col {
+                    // the quantized copy covers every index the read reaches
+                    spec.attrs.retain(|(key, _)| key != "boundary");
                     let (q, elem) = if op == c.row {
                         (qa, ScalarType::U8)
                     } else {

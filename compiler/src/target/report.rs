@@ -105,10 +105,14 @@ pub fn quantize(
     request: crate::quant::plan::Request,
 ) -> Result<(Module, Vec<String>), String> {
     let mut q = m.clone();
-    let records = PassManager::new()
-        .quantize(Some(request))
-        .run(&mut q)
-        .map_err(|e| e.to_string())?;
+    // as `pj run` chooses on this machine
+    let records = crate::codegen::Options {
+        quantize: Some(request),
+        ..crate::codegen::Options::default()
+    }
+    .quantize_passes()
+    .run(&mut q)
+    .map_err(|e| e.to_string())?;
     Ok((q, records.into_iter().flat_map(|r| r.notes).collect()))
 }
 
