@@ -502,3 +502,151 @@ kernel uu(a: u8[M, K], b: u8[K, N]) -> c: i32[M, N] {
         }
     }
 }
+
+/// The narrowing vector conversions (`f32` to every integer type up to 32
+/// bits, saturating; integers to narrower ones) and an int8-quantized
+/// matrix product (`pj build --quantize int8`), built by every backend for
+/// aarch64 and run under qemu: the interpreter's bits — NEON's
+/// conversions and narrowing moves, checked on the values that decide
+/// them.
+#[test]
+fn conversions_and_quantized_products_agree_on_aarch64_under_qemu() {
+    if !cross_tools() {
+        return;
+    }
+    let mut source = String::new();
+    let pairs = [
+        ("f32", "u8"),
+        ("f32", "i8"),
+        ("f32", "u16"),
+        ("f32", "i16"),
+        ("f32", "i32"),
+        ("f32", "u32"),
+        ("i32", "u8"),
+        ("i32", "i8"),
+        ("u32", "i16"),
+        ("i16", "u8"),
+    ];
+    for (from, to) in pairs {
+        let _ = writeln!(
+            source,
+            "kernel {from}_{to}(x: {from}[N]) -> y: {to}[N] {{ y[i] = {to}(x[i]); }}"
+        );
+    }
+    source.push_str(
+        "kernel dense(x: f32[M, K] @range(-1.0, 1.0), w: f32[K, N] @range(-0.5, 0.5)) -> y: f32[M, N] @tolerance(abs = 1.0) {\n    y[i, j] = sum(k) x[i, k] * w[k, j];\n}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("casts.pj"), &source).unwrap();
+    let m = compile("casts.pj", &source);
+    let runtime = root().join("runtime/c/pj_runtime_min.c");
+    let floats: Vec<f32> = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        2.5,
+        127.5,
+        128.0,
+        -128.9,
+        -129.0,
+        255.5,
+        256.0,
+        32767.9,
+        -32769.0,
+        65535.9,
+        65536.0,
+        2147483520.0,
+        2147483648.0,
+        -2147483904.0,
+        4294967296.0,
+        1e30,
+        -1e30,
+    ]
+    .into_iter()
+    .chain((0..40).map(|i| (i as f32 - 20.0) * 13.37))
+    .collect();
+    let ints: Vec<i64> = [
+        0, 1, -1, 127, 128, 255, 256, -129, 32767, 32768, 65535, 65536, -32769,
+    ]
+    .into_iter()
+    .chain((0..40).map(|i| i * 2654435761 >> 5))
+    .collect();
+    for (from, to) in pairs {
+        let ft = ScalarType::from_name(from).unwrap();
+        let data: Vec<Scalar> = if ft == ScalarType::F32 {
+            floats.iter().map(|&v| Scalar::F32(v)).collect()
+        } else {
+            ints.iter().map(|&v| Scalar::I64(v).cast(ft)).collect()
+        };
+        let args = [Value::Array(pj_compiler::interp::Tensor::new(
+            ft,
+            vec![data.len()],
+            data,
+        ))];
+        let name = format!("{from}_{to}");
+        let want = interp::run(&m, &name, &args).unwrap();
+        let tt = ScalarType::from_name(to).unwrap();
+        for backend in common::backends() {
+            let out = run_on_aarch64(
+                dir.path(),
+                dir.path(),
+                &name,
+                Path::new("casts.pj"),
+                &["--backend", backend.name()],
+                &args,
+                &[(tt, 1)],
+                &runtime,
+            );
+            let got = result_bytes(&out, 0)
+                .map(|b| pj_compiler::interp::Tensor::from_le_bytes(tt, want[0].shape.clone(), &b))
+                .unwrap_or_else(|| panic!("{name} ({backend}): {out}"));
+            assert_eq!(got, want[0], "{name} on aarch64 ({backend})");
+        }
+    }
+    // the quantized product: the interpreter runs the same quantized kernel
+    let mut q = m.clone();
+    pj_compiler::passes::PassManager::default_pipeline()
+        .with_pass(Box::new(pj_compiler::passes::quantize::Quantize::new(
+            pj_compiler::quant::plan::Request::new(pj_compiler::quant::plan::Mode::Int8),
+        )))
+        .run(&mut q)
+        .unwrap();
+    let matrix = |rows: usize, cols: usize, scale: f32| {
+        let data = (0..rows * cols)
+            .map(|i| Scalar::F32(((i * 37 % 101) as f32 / 50.0 - 1.0) * scale))
+            .collect();
+        Value::Array(pj_compiler::interp::Tensor::new(
+            ScalarType::F32,
+            vec![rows, cols],
+            data,
+        ))
+    };
+    let args = [matrix(7, 45, 1.0), matrix(45, 19, 0.5)];
+    let want = interp::run(&q, "dense", &args).unwrap();
+    for backend in common::backends() {
+        let out = run_on_aarch64(
+            dir.path(),
+            dir.path(),
+            "dense",
+            Path::new("casts.pj"),
+            &["--backend", backend.name(), "--quantize", "int8"],
+            &args,
+            &[(ScalarType::F32, 2)],
+            &runtime,
+        );
+        let got = result_bytes(&out, 0)
+            .map(|b| {
+                pj_compiler::interp::Tensor::from_le_bytes(
+                    ScalarType::F32,
+                    want[0].shape.clone(),
+                    &b,
+                )
+            })
+            .unwrap_or_else(|| panic!("dense ({backend}): {out}"));
+        assert_eq!(got, want[0], "quantized dense on aarch64 ({backend})");
+    }
+}
