@@ -573,7 +573,7 @@ fn conversions_and_quantized_products_agree_on_aarch64_under_qemu() {
         0, 1, -1, 127, 128, 255, 256, -129, 32767, 32768, 65535, 65536, -32769,
     ]
     .into_iter()
-    .chain((0..40).map(|i| i * 2654435761 >> 5))
+    .chain((0..40).map(|i| (i * 2654435761) >> 5))
     .collect();
     for (from, to) in pairs {
         let ft = ScalarType::from_name(from).unwrap();
