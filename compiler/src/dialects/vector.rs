@@ -62,7 +62,8 @@ pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
 /// Whether `arith.cast` converts vectors of `from` lanes to `to` lanes:
 /// integer widening (sign- or zero-extension by the source's signedness,
 /// which is what the scalar cast's wrapping means when the target is
-/// wider); integer narrowing from at most 32 bits (keeping the low bits:
+/// wider); between integers of one size (the same bits); integer
+/// narrowing from at most 32 bits (keeping the low bits:
 /// the scalar cast's wrapping); integers of up to 16 bits or `i32` to
 /// `f32`; and `f32` to integers of at most 32 bits, saturating with NaN
 /// to 0 as the scalar cast does — the conversions backends have vector
@@ -76,10 +77,9 @@ pub fn cast_supported(from: ScalarType, to: ScalarType) -> bool {
         return false;
     }
     if int(to) {
-        return to.size_bytes() != from.size_bytes()
-            && (to.size_bytes() > from.size_bytes() || from.size_bytes() <= 4);
-    }
-    // exact for up to 16 bits; i32 rounds to nearest like the scalar cast
+        // the same size: the same bits (`i8` lanes read as `u8`)
+        return to.size_bytes() >= from.size_bytes() || from.size_bytes() <= 4;
+    } // exact for up to 16 bits; i32 rounds to nearest like the scalar cast
     to == ScalarType::F32 && (from.size_bytes() <= 2 || from == ScalarType::I32)
 }
 

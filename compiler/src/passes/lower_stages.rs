@@ -252,6 +252,12 @@ struct DotPlan {
     row_read: OpId,
     /// The read `y[k, j]`.
     col_read: OpId,
+    /// `i8` rows on an instruction that takes `u8` rows only (VNNI's
+    /// `vpdpbusd`): each row byte is offset by 128 into `u8` (`x + 128`),
+    /// and `128 · Σ y` over the chunk's quads — computed once per packed
+    /// block, into a buffer of one `i32` per column — is subtracted from
+    /// the sums (TVM's legalization of `i8 × i8` for x86).
+    offset_row: bool,
 }
 
 /// A block of `array[k, j]` for `k` in `[k0, k0 + K)`, `j` in
@@ -263,6 +269,9 @@ struct Packed {
     k0: ValueId,
     j0: ValueId,
     width: i64,
+    /// For a [`DotPlan`] with `offset_row`: `128 · Σ y` over the block's
+    /// quads, per column from `j0` (`i32`).
+    offset_sums: Option<ValueId>,
 }
 
 fn arith(o: ArithOp) -> Opcode {
@@ -2007,13 +2016,16 @@ impl<'m> Lowerer<'m> {
             let last = x_read.operands.len() - 1;
             operands.extend(x_read.operands[1..last].iter().map(|v| self.map[v]));
             operands.push(k);
-            let x = self.value(
+            let mut x = self.value(
                 body,
                 OpSpec::new(Opcode::Vector(VectorOp::Load))
                     .operands(operands)
                     .result(x_ty.clone())
                     .loc(x_read.loc),
             );
+            if plan.offset_row {
+                x = self.offset_bytes(body, x, loc);
+            }
             for (u, &y) in ys.iter().enumerate() {
                 let acc = accs[r * u_count as usize + u];
                 next.push(
@@ -2031,7 +2043,180 @@ impl<'m> Lowerer<'m> {
             body,
             OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(next),
         );
+        // the offset rows added 128 · Σ y: taken off once per chunk
+        let results = match packed.offset_sums {
+            Some(sums) => {
+                let mut fixed = Vec::new();
+                for (i, &acc) in results.iter().enumerate() {
+                    let u = i as i64 % u_count;
+                    let off = self.index_const(u * lanes);
+                    let ju = self.bin(block, ArithOp::Add, jb, off);
+                    let rel = self.bin(block, ArithOp::Sub, ju, packed.j0);
+                    let s = self.value(
+                        block,
+                        OpSpec::new(Opcode::Vector(VectorOp::Load))
+                            .operands([sums, rel])
+                            .attr("in_bounds", Attr::Bool(true))
+                            .result(vty.clone())
+                            .loc(loc),
+                    );
+                    fixed.push(self.bin(block, ArithOp::Sub, acc, s));
+                }
+                fixed
+            }
+            None => results,
+        };
         self.reduction_loops(block, red, &[kq_end, k1], results, vty, shape, false)
+    }
+
+    /// `x`'s `i8` bytes plus 128, as `u8` (the same bits with the top one
+    /// flipped): what `vpdpbusd` takes as its unsigned operand.
+    fn offset_bytes(&mut self, block: BlockId, x: ValueId, loc: Option<Loc>) -> ValueId {
+        let lanes = self.m.ty(x).lanes().expect("a vector");
+        let u8v = Type::Vector {
+            elem: ScalarType::U8,
+            lanes,
+        };
+        let ux = self.value(
+            block,
+            OpSpec::new(arith(ArithOp::Cast))
+                .operands([x])
+                .result(u8v.clone())
+                .loc(loc),
+        );
+        let c = self.value(
+            block,
+            OpSpec::new(arith(ArithOp::Constant))
+                .attr("value", Attr::Int(128))
+                .result(Type::Scalar(ScalarType::U8)),
+        );
+        let c = self.value(
+            block,
+            OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                .operands([c])
+                .result(u8v.clone()),
+        );
+        self.bin(block, ArithOp::Add, ux, c)
+    }
+
+    /// For a [`DotPlan`] with `offset_row`: a buffer of one `i32` per
+    /// column of the block `[j0, j1)` (at most `cols` of them), `128 · Σ
+    /// y[k, j]` over the whole quads of `[k0, k1)` — `vector.dot4` of a
+    /// row of four 128s with each packed column vector, so it sums the
+    /// bytes the micro-kernel multiplies, in its layout.
+    #[allow(clippy::too_many_arguments)]
+    fn offset_sums(
+        &mut self,
+        block: BlockId,
+        packed: &Packed,
+        (k0, k1): (ValueId, ValueId),
+        (j0, j1): (ValueId, ValueId),
+        (cols, lanes): (i64, i64),
+        elem: ScalarType,
+        loc: Option<Loc>,
+    ) -> ValueId {
+        let i32v = Type::Vector {
+            elem: ScalarType::I32,
+            lanes: lanes as u32,
+        };
+        let y_ty = Type::Vector {
+            elem,
+            lanes: 4 * lanes as u32,
+        };
+        let n = self.index_const(cols);
+        let buf = self.value(
+            block,
+            OpSpec::new(Opcode::Mem(MemOp::Alloc))
+                .operands([n])
+                .result(Type::dynamic_buffer(ScalarType::I32, 1))
+                .loc(loc),
+        );
+        self.m.set_value_name(buf, "offset_sums");
+        let four = self.index_const(4);
+        let span = self.bin(block, ArithOp::Sub, k1, k0);
+        let quads = self.bin(block, ArithOp::Div, span, four);
+        let x128 = {
+            let u8v = Type::Vector {
+                elem: ScalarType::U8,
+                lanes: 4,
+            };
+            let c = self.value(
+                block,
+                OpSpec::new(arith(ArithOp::Constant))
+                    .attr("value", Attr::Int(128))
+                    .result(Type::Scalar(ScalarType::U8)),
+            );
+            self.value(
+                block,
+                OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                    .operands([c])
+                    .result(u8v),
+            )
+        };
+        let zero = {
+            let c = self.value(
+                block,
+                OpSpec::new(arith(ArithOp::Constant))
+                    .attr("value", Attr::Int(0))
+                    .result(Type::Scalar(ScalarType::I32)),
+            );
+            self.value(
+                block,
+                OpSpec::new(Opcode::Vector(VectorOp::Broadcast))
+                    .operands([c])
+                    .result(i32v.clone()),
+            )
+        };
+        // whole vectors of columns in [j0, j1)
+        let width = self.bin(block, ArithOp::Sub, j1, j0);
+        let l = self.index_const(lanes);
+        let vecs = self.bin(block, ArithOp::Div, width, l);
+        let w = self.index_const(packed.width);
+        let (zero_i, one) = (self.index_const(0), self.index_const(1));
+        let (cbody, c) = self.open_for(block, (zero_i, vecs, one), Some("colvec".into()), loc);
+        let rel = self.bin(cbody, ArithOp::Mul, c, l);
+        let q = self.bin(cbody, ArithOp::Div, rel, w);
+        let qw = self.bin(cbody, ArithOp::Mul, q, w);
+        let lane = self.bin(cbody, ArithOp::Sub, rel, qw);
+        let byte = self.bin(cbody, ArithOp::Mul, lane, four);
+        let mut spec = OpSpec::new(Opcode::Loop(LoopOp::For))
+            .operands([zero_i, quads, one, zero])
+            .regions(1)
+            .loc(loc);
+        spec.result_types = vec![i32v.clone()];
+        let kl = self.push(cbody, spec);
+        let sum = self.m.result(kl);
+        let kbody = self.m.entry_block(kl, 0);
+        let kq = self
+            .m
+            .add_block_arg(kbody, Type::INDEX, Some("quad".into()));
+        let acc = self
+            .m
+            .add_block_arg(kbody, i32v.clone(), Some("acc".into()));
+        let y = self.value(
+            kbody,
+            OpSpec::new(Opcode::Vector(VectorOp::Load))
+                .operands([packed.buf, q, kq, byte])
+                .result(y_ty)
+                .loc(loc),
+        );
+        let next = self.value(
+            kbody,
+            OpSpec::new(Opcode::Vector(VectorOp::Dot4))
+                .operands([acc, x128, y])
+                .result(i32v)
+                .loc(loc),
+        );
+        self.push(
+            kbody,
+            OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands([next]),
+        );
+        self.push(
+            cbody,
+            OpSpec::new(Opcode::Vector(VectorOp::Store)).operands([sum, buf, rel]),
+        );
+        self.push(cbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
+        buf
     }
 
     /// Vectors per row and lanes per vector of a `reduce_order = vector`
@@ -2303,6 +2488,7 @@ impl<'m> Lowerer<'m> {
             })
             .collect();
         let cols = self.index_const(cols_n);
+        let mut offset_bufs = Vec::new();
         let (jbody, jc) = self.open_for(blk, (a, jend, cols), Some("cols".into()), loc);
         let jc_end = self.bin(jbody, ArithOp::Add, jc, cols);
         let jc_end = self.bin(jbody, ArithOp::Min, jc_end, jend);
@@ -2315,11 +2501,12 @@ impl<'m> Lowerer<'m> {
         let k1 = self.bin(kbody, ArithOp::Min, k1, khi);
         for &(array, buf, ref reads) in &packs {
             let lanes = self.vector_block_shape(op, true).1;
-            let p = Packed {
+            let mut p = Packed {
                 buf,
                 k0,
                 j0: jc,
                 width,
+                offset_sums: None,
             };
             if let Some(plan) = plan.filter(|p| reads.contains(&p.col_read)) {
                 // the steps left over read the array itself
@@ -2332,6 +2519,18 @@ impl<'m> Lowerer<'m> {
                     (width, lanes),
                     loc,
                 );
+                if plan.offset_row {
+                    p.offset_sums = Some(self.offset_sums(
+                        kbody,
+                        &p,
+                        (k0, k1),
+                        (jc, jc_end),
+                        (cols_n, lanes),
+                        self.m.ty(array).elem(),
+                        loc,
+                    ));
+                    offset_bufs.push(p.offset_sums.expect("just made"));
+                }
                 self.dot = Some((plan, p));
                 continue;
             }
@@ -2358,6 +2557,12 @@ impl<'m> Lowerer<'m> {
         }
         self.dot = None;
         self.block_vectors = None;
+        for b in offset_bufs {
+            self.push(
+                kbody,
+                OpSpec::new(Opcode::Mem(MemOp::Dealloc)).operands([b]),
+            );
+        }
         self.push(kbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         self.push(jbody, OpSpec::new(Opcode::Loop(LoopOp::Yield)));
         for (_, buf, _) in packs.into_iter().rev() {
@@ -2471,8 +2676,17 @@ impl<'m> Lowerer<'m> {
             && idx[..idx.len() - 1]
                 .iter()
                 .all(|&v| v != j && stage_vars.contains(&v));
-        (row_ok && self.dot_products.covers(row_signed, col_signed))
-            .then_some(DotPlan { row_read, col_read })
+        let offset_row = row_signed
+            && col_signed
+            && !self.dot_products.covers(true, true)
+            && self.dot_products.covers(false, true);
+        (row_ok && (offset_row || self.dot_products.covers(row_signed, col_signed))).then_some(
+            DotPlan {
+                row_read,
+                col_read,
+                offset_row,
+            },
+        )
     }
 
     /// The buffer holding every element of `array` at its own indices: an

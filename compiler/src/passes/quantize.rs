@@ -2,12 +2,13 @@
 //! known ranges (`c[i, j] = sum(k) a[i, k] * b[k, j]`, a convolution's
 //! `img[..] * filt[r, s]`) becomes 8-bit fixed point — each array
 //! quantized once into a stage of its own (`quant.quantize`, ONNX's
-//! `QuantizeLinear`: `a` to `u8` with a zero point, `b` to `i8`
-//! symmetric), the products summed exactly in `i32` (what `vector.dot4`
-//! computes four at a time on VNNI and NEON), the zero point's share
-//! subtracted (`z_a · sum(k) q_b`), and the sum converted back with one
-//! `quant.dequantize` by `s_a · s_b`, a product exact in `f32` because
-//! each scale has 12 significant bits (`quant::plan::coarse_up`).
+//! `QuantizeLinear` with zero point 0: `a` to `u8` when it is never
+//! negative, else to `i8`, symmetric; `b` to `i8`), the products summed
+//! exactly in `i32` (what `vector.dot4` computes four at a time on VNNI
+//! and NEON; `lower-stages` offsets `i8` rows by 128 for VNNI), and the
+//! sum converted back with one `quant.dequantize` by `s_a · s_b`, a
+//! product exact in `f32` because each scale has 12 significant bits
+//! (`quant::plan::coarse_up`).
 //!
 //! When legal: only where it is proven harmless. The error analysis
 //! (`quant::error`) bounds every result's distance from the exact result
@@ -130,7 +131,12 @@ fn quantize_kernel(
             detail,
         };
         // u8 rows times i8 columns, one instruction per four products
-        let on_dot = c.matrix_product && dot.covers(false, true);
+        // one instruction per four products; `i8` rows on `u8 x i8`
+        // instructions go offset by 128 (`lower-stages`)
+        let row_type = row_type(c, m, &ranges);
+        let signed = row_type == ScalarType::I8;
+        let on_dot =
+            c.matrix_product && (dot.covers(signed, true) || (signed && dot.covers(false, true)));
         if request.mode == Mode::Auto && !on_dot {
             notes.push(note(
                 "float",
@@ -170,9 +176,9 @@ fn quantize_kernel(
                 notes.push(note(
                     "int8",
                     format!(
-                        "u8 × i8 summed exactly in i32 (scales {} with zero point {}, and {}); {}{}{slow}",
+                        "{} × i8 summed exactly in i32 (scales {} and {}); {}{}{slow}",
+                        row_type.name(),
                         short(pa.scale),
-                        pa.zero_point,
                         short(pb.scale),
                         describe(&quant_bounds, &float_bounds, &tolerances, m, k),
                         limited
@@ -571,30 +577,11 @@ fn contraction(
         idx.last().is_some_and(|l| ks.contains(l))
             && idx[..idx.len() - 1].iter().all(|v| svars.contains(v))
     };
-    let needs_zero_point = |e: Interval| e.lo < 0.0;
-    // the column operand's indices must be plain when the row has a zero
-    // point (its correction sums the column's quantized values)
-    let plain = |r: OpId| {
-        m.op(r).operands[1..]
-            .iter()
-            .all(|v| svars.contains(v) || ks.contains(v))
-    };
-    let ok =
-        |row: (OpId, Interval), col: (OpId, Interval)| !needs_zero_point(row.1) || plain(col.0);
-    let (row, col) = if plain_row(x.0) && ok(x, y) {
+    // the row operand: the one a matrix product reads along its rows
+    let (row, col) = if plain_row(x.0) || !plain_row(y.0) {
         (x, y)
-    } else if plain_row(y.0) && ok(y, x) {
-        (y, x)
-    } else if ok(x, y) && !needs_zero_point(x.1) {
-        (x, y)
-    } else if ok(y, x) && !needs_zero_point(y.1) {
-        (y, x)
-    } else if ok(x, y) {
-        (x, y)
-    } else if ok(y, x) {
-        (y, x)
     } else {
-        return None;
+        (y, x)
     };
     let j = *svars.last()?;
     let matrix_product = ks.len() == 1
@@ -905,6 +892,19 @@ fn domain_of(m: &mut Module, k: OpId, t: ValueId) -> Vec<ValueId> {
     out
 }
 
+/// The row operand's type: `u8` for a range that is never negative (all
+/// eight bits for magnitude), else `i8`.
+fn row_type(c: Contraction, m: &Module, ranges: &crate::quant::ranges::Ranges) -> ScalarType {
+    let r = ranges
+        .elements(m.op(c.row).operands[0])
+        .expect("checked by `contraction`");
+    if r.lo >= 0.0 {
+        ScalarType::U8
+    } else {
+        ScalarType::I8
+    }
+}
+
 /// Rewrites contraction `c` into fixed point (see the module doc);
 /// returns the row's and the column's parameters.
 fn rewrite(
@@ -919,7 +919,8 @@ fn rewrite(
             .expect("checked by `contraction`")
     };
     let (ra, rb) = (elem_range(m, c.row), elem_range(m, c.col));
-    let pa = params_for(ra.lo, ra.hi, ScalarType::U8);
+    let row_t = row_type(c, m, ranges);
+    let pa = params_for(ra.lo, ra.hi, row_t);
     let pb = params_for(rb.lo, rb.hi, ScalarType::I8);
     let quantized = |m: &mut Module, read: OpId, q: ScalarType, p: Params| -> ValueId {
         let t = m.op(read).operands[0];
@@ -955,7 +956,7 @@ fn rewrite(
             m.result(o)
         })
     };
-    let qa = quantized(m, c.row, ScalarType::U8, pa);
+    let qa = quantized(m, c.row, row_t, pa);
     let qb = quantized(m, c.col, ScalarType::I8, pb);
     let sblock = m.entry_block(c.stage, 0);
     let svars = m.block(sblock).args.clone();
@@ -1012,7 +1013,7 @@ fn rewrite(
                     // the quantized copy covers every index the read reaches
                     spec.attrs.retain(|(key, _)| key != "boundary");
                     let (q, elem) = if op == c.row {
-                        (qa, ScalarType::U8)
+                        (qa, row_t)
                     } else {
                         (qb, ScalarType::I8)
                     };
@@ -1055,58 +1056,7 @@ fn rewrite(
         true,
         |m, block, vars| build_sum(m, block, vars, None),
     );
-    // the column's sums, over the stage variables its read uses
-    let corr = (pa.zero_point != 0).then(|| {
-        let used: Vec<usize> = (0..svars.len())
-            .filter(|&i| m.op(c.col).operands[1..].contains(&svars[i]))
-            .collect();
-        // a leading dim of one element: the scheduler then runs the sum's
-        // loop outside the columns' (`reduce_order = "outer"`, for rank 2
-        // and up), which walk the column operand's rows contiguously
-        let index = |m: &mut Module, n: i64| {
-            let first = m.block(m.entry_block(k, 0)).ops[0];
-            let c = m.build_op(
-                OpSpec::new(Opcode::Arith(ArithOp::Constant))
-                    .attr("value", Attr::Int(n))
-                    .result(Type::INDEX),
-            );
-            m.insert_before(first, c);
-            m.result(c)
-        };
-        let (zero, one) = (index(m, 0), index(m, 1));
-        let mut cdomain = vec![zero, one];
-        cdomain.extend(
-            used.iter()
-                .flat_map(|&i| [domain[2 * i], domain[2 * i + 1]]),
-        );
-        let name = fresh_name(
-            m,
-            k,
-            &format!("{}_sums", m.value(qb).name.clone().unwrap_or_default()),
-        );
-        let used_vars: Vec<ValueId> = used.iter().map(|&i| svars[i]).collect();
-        let sums = new_stage(
-            m,
-            c.stage,
-            &name,
-            cdomain,
-            ScalarType::I32,
-            false,
-            |m, block, vars| {
-                // the stage variables it does not use are never read
-                let mut all = svars.clone();
-                for (j, &i) in used.iter().enumerate() {
-                    all[i] = vars[j + 1];
-                }
-                build_sum(m, block, &all, Some(c.col))
-            },
-        );
-        (
-            sums,
-            std::iter::once(zero).chain(used_vars).collect::<Vec<_>>(),
-        )
-    });
-    // the stage: read the sum, subtract the zero point's share, dequantize
+    // the stage: read the sum, dequantize
     let loc = m.op(c.reduce).loc;
     let mut ops = Vec::new();
     let mut emit = |m: &mut Module, spec: OpSpec| {
@@ -1114,38 +1064,12 @@ fn rewrite(
         ops.push(o);
         m.result(o)
     };
-    let mut v = emit(
+    let v = emit(
         m,
         OpSpec::new(Opcode::Pj(PjOp::Read))
             .operands(std::iter::once(acc).chain(svars.iter().copied()))
             .result(i32t.clone()),
     );
-    if let Some((sums, used_vars)) = corr {
-        let s = emit(
-            m,
-            OpSpec::new(Opcode::Pj(PjOp::Read))
-                .operands(std::iter::once(sums).chain(used_vars))
-                .result(i32t.clone()),
-        );
-        let z = emit(
-            m,
-            OpSpec::new(Opcode::Arith(ArithOp::Constant))
-                .attr("value", Attr::Int(pa.zero_point))
-                .result(i32t.clone()),
-        );
-        let share = emit(
-            m,
-            OpSpec::new(Opcode::Arith(ArithOp::Mul))
-                .operands([z, s])
-                .result(i32t.clone()),
-        );
-        v = emit(
-            m,
-            OpSpec::new(Opcode::Arith(ArithOp::Sub))
-                .operands([v, share])
-                .result(i32t.clone()),
-        );
-    }
     let float = m.ty(m.result(c.reduce)).clone();
     let back = Params {
         scale: pa.scale * pb.scale,

@@ -2154,6 +2154,9 @@ impl<'a> FnLower<'a> {
         if to.is_int() && to.size_bytes() < from.size_bytes() {
             return e.trunc(x, to_vt);
         }
+        if to.is_int() && to.size_bytes() == from.size_bytes() {
+            return x;
+        }
         let ext = |x: V, t: ScalarType| {
             let vt = e.vec_ty(scalar_ty(e, t), lanes);
             if from.is_signed_int() {
