@@ -203,6 +203,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let name_for_diags = path.display().to_string();
     // Compile several times: a single compile is at the mercy of cold
     // caches; the median is what a user iterating in a REPL sees.
+    let said = std::cell::Cell::new(false);
     let compile_once = || -> Result<(JitModule, String, [Duration; 4])> {
         let t0 = Instant::now();
         let compiled = pj_compiler::compile_source(&name_for_diags, &src).map_err(|diags| {
@@ -221,8 +222,12 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         let passes = t1.elapsed();
         let name = choose_kernel(&m.kernel_names(), opts.kernel)?;
         let t2 = Instant::now();
-        let (lowered, _) = driver::lower(&m, &opts.compile, Stage::Optimized)?;
+        let (lowered, records) = driver::lower(&m, &opts.compile, Stage::Optimized)?;
         let lowering = t2.elapsed();
+        // what `--quantize` chose, said once
+        if !said.replace(true) {
+            crate::commands::print_notes(&records);
+        }
         let t3 = Instant::now();
         let code = driver::jit(&lowered, &opts.compile)?;
         let codegen = t3.elapsed();

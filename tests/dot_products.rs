@@ -27,6 +27,9 @@ kernel ss(a: i8[M, K], b: i8[K, N]) -> c: i32[M, N] {
 kernel uu(a: u8[M, K], b: u8[K, N]) -> c: i32[M, N] {
     c[i, j] = sum(k) i32(a[i, k]) * i32(b[k, j]);
 }
+kernel uz(a: u8[M, K], b: i8[K, N]) -> c: i32[M, N] {
+    c[i, j] = sum(k) (i32(a[i, k]) - 77) * i32(b[k, j]);
+}
 ";
 
 /// `rows x cols` bytes of type `t`: a pseudo-random walk with every
@@ -68,7 +71,7 @@ fn int8_products_agree_with_the_interpreter_on_every_backend() {
         .iter()
         .enumerate()
     {
-        for kernel in ["us", "su", "ss", "uu"] {
+        for kernel in ["us", "su", "ss", "uu", "uz"] {
             // the letters name `a`'s and `b`'s signs (`su` also writes its
             // factors in the other order)
             let (ta, tb) = (elem(kernel, 0), elem(kernel, 1));
@@ -100,6 +103,8 @@ fn dot4_is_used_where_the_backend_has_the_instruction() {
             ("su", (true, false)),
             ("ss", (true, true)),
             ("uu", (false, false)),
+            // a centered u8 row: `x · y` less `77 · Σ y`
+            ("uz", (false, true)),
         ] {
             let func = lowered.kernel(kernel).unwrap();
             let text = pj_compiler::ir::print::print_kernel(&lowered, func, Default::default());

@@ -253,11 +253,15 @@ struct DotPlan {
     /// The read `y[k, j]`.
     col_read: OpId,
     /// `i8` rows on an instruction that takes `u8` rows only (VNNI's
-    /// `vpdpbusd`): each row byte is offset by 128 into `u8` (`x + 128`),
-    /// and `128 · Σ y` over the chunk's quads — computed once per packed
-    /// block, into a buffer of one `i32` per column — is subtracted from
-    /// the sums (TVM's legalization of `i8 × i8` for x86).
-    offset_row: bool,
+    /// `vpdpbusd`): each row byte is offset by 128 into `u8` (`x + 128`)
+    /// in the micro-kernel (TVM's legalization of `i8 × i8` for x86).
+    flip_row: bool,
+    /// `c` where the products' row factor is `x - c` (a centered `u8`
+    /// row, as the `quantize` pass makes; 128 for a flipped row): the
+    /// micro-kernel multiplies `x` itself, and `c · Σ y` over the chunk's
+    /// quads — computed once per packed block, into a buffer of one `i32`
+    /// per column — is subtracted from the sums.
+    row_offset: Option<i64>,
 }
 
 /// A block of `array[k, j]` for `k` in `[k0, k0 + K)`, `j` in
@@ -2023,7 +2027,7 @@ impl<'m> Lowerer<'m> {
                     .result(x_ty.clone())
                     .loc(x_read.loc),
             );
-            if plan.offset_row {
+            if plan.flip_row {
                 x = self.offset_bytes(body, x, loc);
             }
             for (u, &y) in ys.iter().enumerate() {
@@ -2043,7 +2047,8 @@ impl<'m> Lowerer<'m> {
             body,
             OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands(next),
         );
-        // the offset rows added 128 · Σ y: taken off once per chunk
+        // the offset rows added c · Σ y (the centered ones left it in):
+        // taken off once per chunk
         let results = match packed.offset_sums {
             Some(sums) => {
                 let mut fixed = Vec::new();
@@ -2099,10 +2104,10 @@ impl<'m> Lowerer<'m> {
         self.bin(block, ArithOp::Add, ux, c)
     }
 
-    /// For a [`DotPlan`] with `offset_row`: a buffer of one `i32` per
-    /// column of the block `[j0, j1)` (at most `cols` of them), `128 · Σ
-    /// y[k, j]` over the whole quads of `[k0, k1)` — `vector.dot4` of a
-    /// row of four 128s with each packed column vector, so it sums the
+    /// For a [`DotPlan`] with a `row_offset` `c`: a buffer of one `i32`
+    /// per column of the block `[j0, j1)` (at most `cols` of them), `c ·
+    /// Σ y[k, j]` over the whole quads of `[k0, k1)` — `vector.dot4` of a
+    /// row of four `c`s with each packed column vector, so it sums the
     /// bytes the micro-kernel multiplies, in its layout.
     #[allow(clippy::too_many_arguments)]
     fn offset_sums(
@@ -2111,7 +2116,7 @@ impl<'m> Lowerer<'m> {
         packed: &Packed,
         (k0, k1): (ValueId, ValueId),
         (j0, j1): (ValueId, ValueId),
-        (cols, lanes): (i64, i64),
+        (cols, lanes, c): (i64, i64, i64),
         elem: ScalarType,
         loc: Option<Loc>,
     ) -> ValueId {
@@ -2135,7 +2140,7 @@ impl<'m> Lowerer<'m> {
         let four = self.index_const(4);
         let span = self.bin(block, ArithOp::Sub, k1, k0);
         let quads = self.bin(block, ArithOp::Div, span, four);
-        let x128 = {
+        let xc = {
             let u8v = Type::Vector {
                 elem: ScalarType::U8,
                 lanes: 4,
@@ -2143,7 +2148,7 @@ impl<'m> Lowerer<'m> {
             let c = self.value(
                 block,
                 OpSpec::new(arith(ArithOp::Constant))
-                    .attr("value", Attr::Int(128))
+                    .attr("value", Attr::Int(c))
                     .result(Type::Scalar(ScalarType::U8)),
             );
             self.value(
@@ -2203,7 +2208,7 @@ impl<'m> Lowerer<'m> {
         let next = self.value(
             kbody,
             OpSpec::new(Opcode::Vector(VectorOp::Dot4))
-                .operands([acc, x128, y])
+                .operands([acc, xc, y])
                 .result(i32v)
                 .loc(loc),
         );
@@ -2519,13 +2524,13 @@ impl<'m> Lowerer<'m> {
                     (width, lanes),
                     loc,
                 );
-                if plan.offset_row {
+                if let Some(c) = plan.row_offset {
                     p.offset_sums = Some(self.offset_sums(
                         kbody,
                         &p,
                         (k0, k1),
                         (jc, jc_end),
-                        (cols_n, lanes),
+                        (cols_n, lanes, c),
                         self.m.ty(array).elem(),
                         loc,
                     ));
@@ -2643,7 +2648,19 @@ impl<'m> Lowerer<'m> {
         if m.op(mul).opcode != arith(ArithOp::Mul) {
             return None;
         }
-        // each factor: i32(read) of a u8 or i8 read
+        // each factor: i32(read) of a u8 or i8 read; the row's may be
+        // `i32(read) - c` of a u8 read, `c` a constant in 0..=255
+        let centered = |v: ValueId| -> Option<(ValueId, i64)> {
+            let sub = m.def_op(v)?;
+            let d = m.op(sub);
+            let c = m.def_op(*d.operands.get(1)?)?;
+            let c = m.op(c);
+            let value = c.attr("value").and_then(Attr::as_int)?;
+            (d.opcode == arith(ArithOp::Sub)
+                && c.opcode == arith(ArithOp::Constant)
+                && (0..=255).contains(&value))
+            .then_some((d.operands[0], value))
+        };
         let byte_read = |v: ValueId| -> Option<(OpId, bool)> {
             let cast = m.def_op(v)?;
             if m.op(cast).opcode != arith(ArithOp::Cast)
@@ -2660,15 +2677,22 @@ impl<'m> Lowerer<'m> {
             ok.then_some((read, elem.is_signed_int()))
         };
         let (f0, f1) = (m.op(mul).operands[0], m.op(mul).operands[1]);
-        let (a, b) = (byte_read(f0)?, byte_read(f1)?);
-        let is_col = |r: OpId| packable.iter().any(|(_, reads)| reads.contains(&r));
-        let ((row_read, row_signed), (col_read, col_signed)) = if is_col(b.0) {
-            (a, b)
-        } else if is_col(a.0) {
-            (b, a)
-        } else {
-            return None;
+        let factor = |v: ValueId| -> Option<((OpId, bool), Option<i64>)> {
+            match centered(v) {
+                Some((x, c)) => byte_read(x).filter(|r| !r.1).map(|r| (r, Some(c))),
+                None => byte_read(v).map(|r| (r, None)),
+            }
         };
+        let ((a, ca), (b, cb)) = (factor(f0)?, factor(f1)?);
+        let is_col = |r: OpId| packable.iter().any(|(_, reads)| reads.contains(&r));
+        let ((row_read, row_signed), (col_read, col_signed), centered_by) =
+            if is_col(b.0) && cb.is_none() {
+                (a, b, ca)
+            } else if is_col(a.0) && ca.is_none() {
+                (b, a, cb)
+            } else {
+                return None;
+            };
         let d = m.op(row_read);
         let (array, idx) = (d.operands[0], &d.operands[1..]);
         let row_ok = self.whole_buffer(array).is_some()
@@ -2676,15 +2700,17 @@ impl<'m> Lowerer<'m> {
             && idx[..idx.len() - 1]
                 .iter()
                 .all(|&v| v != j && stage_vars.contains(&v));
-        let offset_row = row_signed
+        let flip_row = row_signed
             && col_signed
             && !self.dot_products.covers(true, true)
             && self.dot_products.covers(false, true);
-        (row_ok && (offset_row || self.dot_products.covers(row_signed, col_signed))).then_some(
+        let row_offset = if flip_row { Some(128) } else { centered_by };
+        (row_ok && (flip_row || self.dot_products.covers(row_signed, col_signed))).then_some(
             DotPlan {
                 row_read,
                 col_read,
-                offset_row,
+                flip_row,
+                row_offset,
             },
         )
     }

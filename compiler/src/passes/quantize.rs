@@ -133,7 +133,7 @@ fn quantize_kernel(
         // u8 rows times i8 columns, one instruction per four products
         // one instruction per four products; `i8` rows on `u8 x i8`
         // instructions go offset by 128 (`lower-stages`)
-        let row_type = row_type(c, m, &ranges);
+        let (row_type, _) = row_type(c, m, &ranges, dot);
         let signed = row_type == ScalarType::I8;
         let on_dot =
             c.matrix_product && (dot.covers(signed, true) || (signed && dot.covers(false, true)));
@@ -152,7 +152,7 @@ fn quantize_kernel(
             continue;
         }
         let mut trial = m.clone();
-        let (pa, pb) = rewrite(&mut trial, k, c, &ranges);
+        let (pa, pb) = rewrite(&mut trial, k, c, &ranges, dot);
         if let Err(e) = crate::ir::verify::verify(&trial) {
             notes.push(note(
                 "float",
@@ -176,9 +176,14 @@ fn quantize_kernel(
                 notes.push(note(
                     "int8",
                     format!(
-                        "{} × i8 summed exactly in i32 (scales {} and {}); {}{}{slow}",
+                        "{} × i8 summed exactly in i32 (scales {}{} and {}); {}{}{slow}",
                         row_type.name(),
                         short(pa.scale),
+                        if pa.zero_point != 0 {
+                            format!(" with zero point {}", pa.zero_point)
+                        } else {
+                            String::new()
+                        },
                         short(pb.scale),
                         describe(&quant_bounds, &float_bounds, &tolerances, m, k),
                         limited
@@ -894,14 +899,27 @@ fn domain_of(m: &mut Module, k: OpId, t: ValueId) -> Vec<ValueId> {
 
 /// The row operand's type: `u8` for a range that is never negative (all
 /// eight bits for magnitude), else `i8`.
-fn row_type(c: Contraction, m: &Module, ranges: &crate::quant::ranges::Ranges) -> ScalarType {
+/// How the row operand is stored: `u8` for a range that is never
+/// negative (all eight bits for magnitude); else `i8`, symmetric — or, for
+/// a matrix product on a target whose instruction takes `u8` rows only
+/// (VNNI), `u8` with a zero point, the products written `(x - z) · y`
+/// (which `lower-stages` computes as `x · y` less `z · Σ y`, and the
+/// error analysis sees as the centered product it is).
+fn row_type(
+    c: Contraction,
+    m: &Module,
+    ranges: &crate::quant::ranges::Ranges,
+    dot: crate::target::DotProducts,
+) -> (ScalarType, bool) {
     let r = ranges
         .elements(m.op(c.row).operands[0])
         .expect("checked by `contraction`");
     if r.lo >= 0.0 {
-        ScalarType::U8
+        (ScalarType::U8, false)
+    } else if c.matrix_product && dot.covers(false, true) && !dot.covers(true, true) {
+        (ScalarType::U8, true)
     } else {
-        ScalarType::I8
+        (ScalarType::I8, false)
     }
 }
 
@@ -912,6 +930,7 @@ fn rewrite(
     k: OpId,
     c: Contraction,
     ranges: &crate::quant::ranges::Ranges,
+    dot: crate::target::DotProducts,
 ) -> (Params, Params) {
     let elem_range = |m: &Module, r: OpId| {
         ranges
@@ -919,8 +938,12 @@ fn rewrite(
             .expect("checked by `contraction`")
     };
     let (ra, rb) = (elem_range(m, c.row), elem_range(m, c.col));
-    let row_t = row_type(c, m, ranges);
-    let pa = params_for(ra.lo, ra.hi, row_t);
+    let (row_t, centered) = row_type(c, m, ranges, dot);
+    let pa = if centered {
+        crate::quant::plan::params_centered(ra.lo, ra.hi)
+    } else {
+        params_for(ra.lo, ra.hi, row_t)
+    };
     let pb = params_for(rb.lo, rb.hi, ScalarType::I8);
     let quantized = |m: &mut Module, read: OpId, q: ScalarType, p: Params| -> ValueId {
         let t = m.op(read).operands[0];
@@ -1030,7 +1053,23 @@ fn rewrite(
             }
             let term = term.unwrap_or_else(|| {
                 let (x, y) = (map[&m.result(c.row)], map[&m.result(c.col)]);
-                let (x, y) = (widened(m, x), widened(m, y));
+                let (mut x, y) = (widened(m, x), widened(m, y));
+                if pa.zero_point != 0 {
+                    let z = m.push(
+                        rblock,
+                        OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                            .attr("value", Attr::Int(pa.zero_point))
+                            .result(i32t.clone()),
+                    );
+                    let z = m.result(z);
+                    let o = m.push(
+                        rblock,
+                        OpSpec::new(Opcode::Arith(ArithOp::Sub))
+                            .operands([x, z])
+                            .result(i32t.clone()),
+                    );
+                    x = m.result(o);
+                }
                 let o = m.push(
                     rblock,
                     OpSpec::new(Opcode::Arith(ArithOp::Mul))

@@ -128,6 +128,17 @@ pub fn params_for(lo: f64, hi: f64, q: ScalarType) -> Params {
     }
 }
 
+/// `u8` parameters for a range that reaches below 0: `0..=255` over
+/// `[lo, hi]`, the zero point where 0 falls.
+pub fn params_centered(lo: f64, hi: f64) -> Params {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    let scale = coarse_up((hi - lo) / 255.0);
+    Params {
+        scale,
+        zero_point: (-lo / scale).round().clamp(0.0, 255.0) as i64,
+    }
+}
+
 /// What the pass decided for one stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Note {
@@ -167,6 +178,9 @@ mod tests {
 
     #[test]
     fn ranges_map_onto_the_integers() {
+        let p = params_centered(-1.0, 1.0);
+        assert_eq!(p.zero_point, 127);
+        assert!(255.0 * p.scale >= 2.0);
         let p = params_for(0.0, 4.0, ScalarType::U8);
         assert!(255.0 * p.scale >= 4.0 && 255.0 * p.scale < 4.01);
         let p = params_for(-3.0, 1.0, ScalarType::I8);
