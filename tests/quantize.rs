@@ -330,3 +330,107 @@ fn a_bound_that_grows_with_a_size_is_checked_at_each_call() {
         "{notes:?}"
     );
 }
+
+/// Every example, given its data's ranges on its float inputs and a
+/// tolerance on its float results: each stage the pass quantizes keeps,
+/// on random inputs within those ranges, every result within the proven
+/// bound of the exact one (and the bound within the tolerance), with the
+/// same bits in every backend; a kernel it leaves alone says why.
+#[test]
+fn every_example_given_ranges_is_quantized_within_its_bound_or_says_why() {
+    use pj_compiler::ir::Attr;
+    let mut quantized_examples = Vec::new();
+    for &name in EXAMPLES {
+        let src = read(&root().join(format!("examples/{name}.pj")));
+        let mut m = compile(name, &src);
+        PassManager::default_pipeline().run(&mut m).unwrap();
+        let k = m.kernel(name).unwrap();
+        let args = example_args(&m, name);
+        let sample = Sample::of(&m, k, &args);
+        let sig = pj_compiler::dialects::signature(&m, k);
+        // the data's ranges become promises, and every float result gets a tolerance
+        let mut arg_attrs: Vec<Attr> = match m.op(k).attr("arg_attrs") {
+            Some(Attr::Array(a)) => a.clone(),
+            _ => vec![Attr::Dict(vec![]); sig.params.len()],
+        };
+        for (i, (_, ty)) in sig.params.iter().enumerate() {
+            if let (true, Some((lo, hi)), Attr::Dict(d)) =
+                (ty.elem().is_float(), sample.observed[i], &mut arg_attrs[i])
+            {
+                d.push((
+                    "range".into(),
+                    Attr::Array(vec![Attr::Float(lo), Attr::Float(hi)]),
+                ));
+            }
+        }
+        let floats: Vec<bool> = interp::run(&m, name, &args)
+            .unwrap()
+            .iter()
+            .map(|t| t.elem.is_float())
+            .collect();
+        let result_attrs: Vec<Attr> = floats
+            .iter()
+            .map(|&f| {
+                let t = pj_compiler::dialects::pj::Tolerance {
+                    abs: 10.0,
+                    rel: 0.0,
+                };
+                Attr::Dict(if f {
+                    vec![("tolerance".into(), t.to_attr())]
+                } else {
+                    vec![]
+                })
+            })
+            .collect();
+        m.op_mut(k).set_attr("arg_attrs", Attr::Array(arg_attrs));
+        m.op_mut(k)
+            .set_attr("result_attrs", Attr::Array(result_attrs));
+        let mut q = m.clone();
+        let mut pass = Quantize::new(Request::new(Mode::Int8));
+        pass.dot_products = pj_compiler::target::DotProducts::VNNI;
+        let notes: Vec<String> = PassManager::new()
+            .with_pass(Box::new(pass))
+            .run(&mut q)
+            .unwrap()
+            .into_iter()
+            .flat_map(|r| r.notes)
+            .collect();
+        assert!(!notes.is_empty(), "{name}: the pass says nothing");
+        if quant_ops(&q) == 0 {
+            continue;
+        }
+        quantized_examples.push(name);
+        let sizes: HashMap<&str, usize> = sample
+            .sizes
+            .iter()
+            .map(|(s, &n)| (s.as_str(), n as usize))
+            .collect();
+        let codes = jit_all(&q);
+        for seed in 0..6 {
+            let mut rng = Rng(seed + 100);
+            let args = random_args(&q, name, &sizes, &mut rng);
+            let got = interp::run(&q, name, &args).unwrap();
+            let want = exact(&src, name, &args);
+            let bounds = proven(&q, name, &args);
+            for (i, ((g, w), b)) in got.iter().zip(&want).zip(&bounds).enumerate() {
+                if floats[i] {
+                    assert!(
+                        *b <= 10.0,
+                        "{name} result {i}: bound {b} beyond the tolerance"
+                    );
+                }
+                for (x, y) in g.data.iter().zip(&w.data) {
+                    let err = (x.as_f64() - y.as_f64()).abs();
+                    assert!(err <= *b, "{name} seed {seed} result {i}: {err} > {b}");
+                }
+            }
+            for code in &codes {
+                let native = code.kernel(name).unwrap().call(&args).unwrap();
+                assert_eq!(native, got, "{name} seed {seed}: {}", code.backend());
+            }
+        }
+    }
+    // the two examples that sum products of float arrays
+    quantized_examples.sort_unstable();
+    assert_eq!(quantized_examples, ["conv2d", "matmul"]);
+}
