@@ -23,7 +23,7 @@
 
 use super::{Pass, PassError};
 use crate::dialects::arith::{self, Scalar};
-use crate::dialects::{ArithOp, LoopOp, Opcode, math};
+use crate::dialects::{ArithOp, LoopOp, MathOp, Opcode, math};
 use crate::ir::{Attr, Module, OpId, OpSpec, Type, ValueId};
 use std::collections::HashMap;
 
@@ -198,6 +198,81 @@ fn is_float_zero(c: Option<Scalar>, negative: bool) -> bool {
     }
 }
 
+/// Whether `v`, what `opcode` computes from the constants `args`, is the
+/// exact real result: a float operation is folded only then (`1.0 + 2.0`,
+/// not `1.0 / 3.0` or `exp(1.0)`), so that every constant of a kernel is
+/// a value its source states, never a rounded intermediate — what the
+/// error analysis (`quant::error`) takes constants to be. The rounded
+/// ones are computed at run time, with the same bits, once per use (`licm`
+/// takes them out of loops).
+fn exact_fold(opcode: Opcode, args: &[Scalar], v: Scalar) -> bool {
+    let wide = |s: Scalar| s.as_f64();
+    let exact_f64 = |want: f64| -> bool {
+        match v {
+            Scalar::F32(x) => f64::from(x) == want || (x.is_nan() && want.is_nan()),
+            Scalar::F64(x) => x == want || (x.is_nan() && want.is_nan()),
+            _ => true,
+        }
+    };
+    if !v.ty().is_float() {
+        return true;
+    }
+    let f32_operands = args.iter().all(|a| matches!(a, Scalar::F32(_)));
+    match opcode {
+        Opcode::Arith(a) => match (a, args) {
+            (ArithOp::Min | ArithOp::Max | ArithOp::Neg | ArithOp::Select | ArithOp::Rem, _) => {
+                true
+            }
+            // f32 sums and products are exact in f64
+            (ArithOp::Add, [x, y]) if f32_operands => exact_f64(wide(*x) + wide(*y)),
+            (ArithOp::Sub, [x, y]) if f32_operands => exact_f64(wide(*x) - wide(*y)),
+            (ArithOp::Mul, [x, y]) if f32_operands => exact_f64(wide(*x) * wide(*y)),
+            (ArithOp::Fma, [x, y, z]) if f32_operands => {
+                exact_f64(wide(*x).mul_add(wide(*y), wide(*z)))
+            }
+            // f64: the rounding error is itself a float (error-free transformations)
+            (ArithOp::Add | ArithOp::Sub, [Scalar::F64(x), Scalar::F64(y)]) => {
+                let (x, y) = (*x, if a == ArithOp::Sub { -*y } else { *y });
+                let s = x + y;
+                let yy = s - x;
+                s.is_finite() && (x - (s - yy)) + (y - yy) == 0.0
+            }
+            (ArithOp::Mul, [Scalar::F64(x), Scalar::F64(y)]) => {
+                let p = x * y;
+                p.is_finite() && x.mul_add(*y, -p) == 0.0
+            }
+            (ArithOp::Div, [x, y]) => {
+                let q = wide(v);
+                q.is_finite() && wide(*y) != 0.0 && q.mul_add(wide(*y), -wide(*x)) == 0.0
+            }
+            // a conversion that keeps the value
+            (ArithOp::Cast, [x]) => {
+                let w = match x {
+                    Scalar::F32(_) | Scalar::F64(_) => wide(*x),
+                    s => s.as_i64().map_or(f64::NAN, |i| i as f64),
+                };
+                let back_exact = match x {
+                    Scalar::F32(_) | Scalar::F64(_) => true,
+                    s => s
+                        .as_i64()
+                        .is_some_and(|i| (w as i64) == i && w.abs() < 9.0e15),
+                };
+                back_exact && exact_f64(w)
+            }
+            _ => false,
+        },
+        Opcode::Math(mo) => match mo {
+            MathOp::Abs | MathOp::Floor | MathOp::Ceil => true,
+            MathOp::Sqrt => {
+                let q = wide(v);
+                q.is_finite() && q.mul_add(q, -wide(args[0])) == 0.0
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
     let d = m.op(op);
     let opcode = d.opcode;
@@ -254,7 +329,7 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
             | Opcode::Mem(_)
             | Opcode::Vector(_) => None,
         };
-        if let Some(v) = folded {
+        if let Some(v) = folded.filter(|&v| exact_fold(opcode, &args, v)) {
             return replace_with_constant(m, remap, op, v);
         }
         return false;

@@ -168,7 +168,10 @@ impl Analysis<'_> {
         };
         let t = m.ty(result).elem();
         let e = match d.opcode {
-            Opcode::Pj(PjOp::Size) | Opcode::Arith(ArithOp::Constant) => 0.0,
+            Opcode::Pj(PjOp::Size) => 0.0,
+            // a float constant may be a rounded one (a literal, or a
+            // folded `cos(0.5)`): within its rounding of the ideal value
+            Opcode::Arith(ArithOp::Constant) => self.rounding(t, self.range(result)),
             // the indices must be exact, or it reads another element
             Opcode::Pj(PjOp::Read) if d.operands[1..].iter().all(|&i| self.err(i) == 0.0) => {
                 self.e.elements(d.operands[0])

@@ -94,6 +94,29 @@ impl Interval {
         (!o.nan || self.nan) && (o.lo > o.hi || (self.lo <= o.lo && o.hi <= self.hi))
     }
 
+    /// Values beyond the largest finite value of float type `t` round
+    /// to infinity there (an `f32` product of `1e20`s).
+    fn overflowing(self, t: ScalarType) -> Interval {
+        let max = if t == ScalarType::F32 {
+            f64::from(f32::MAX)
+        } else {
+            f64::MAX
+        };
+        Interval {
+            lo: if self.lo < -max {
+                f64::NEG_INFINITY
+            } else {
+                self.lo
+            },
+            hi: if self.hi > max {
+                f64::INFINITY
+            } else {
+                self.hi
+            },
+            nan: self.nan,
+        }
+    }
+
     fn widen(self, rel: f64) -> Interval {
         let out = |v: f64, down: bool| {
             if !v.is_finite() {
@@ -333,7 +356,7 @@ impl Analysis<'_> {
         if let Some(&v) = d.results.first() {
             let t = self.m.ty(v).elem();
             let r = if t.is_float() {
-                r.widen(2f64.powi(-20))
+                r.widen(2f64.powi(-20)).overflowing(t)
             } else {
                 // integers that may leave their type wrap
                 let whole = Interval::of_type(t);
@@ -397,7 +420,7 @@ impl Analysis<'_> {
                             .union(Interval::point(0.0));
                         // each of the n additions rounds (floats)
                         if elem.is_float() {
-                            s.widen(n * 2f64.powi(-23))
+                            s.widen(n * 2f64.powi(-23)).overflowing(elem)
                         } else {
                             s
                         }
@@ -441,7 +464,7 @@ impl Analysis<'_> {
                             .union(Interval::point(0.0));
                         let r = Interval::corners(before, grown, |a, b| a + b);
                         if elem.is_float() {
-                            r.widen(n * 2f64.powi(-23))
+                            r.widen(n * 2f64.powi(-23)).overflowing(elem)
                         } else {
                             r
                         }
@@ -585,8 +608,14 @@ impl Analysis<'_> {
             ArithOp::Select => arg(1).union(arg(2)),
             ArithOp::Cast => {
                 let x = arg(0);
+                let from = m.ty(d.operands[0]).elem();
                 if elem.is_float() {
                     x
+                } else if from.is_int() || from == ScalarType::Bool {
+                    // between integers the low bits are kept: the same
+                    // values where they fit, anything of the type otherwise
+                    let whole = Interval::of_type(elem);
+                    if whole.covers(x) { x } else { whole }
                 } else {
                     // saturating, NaN to 0, toward zero
                     let whole = Interval::of_type(elem);
