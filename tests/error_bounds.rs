@@ -9,9 +9,6 @@
 //! comparisons of inexact values, integer wrap-around, recurrences — but
 //! a finite bound must hold.
 
-mod common;
-
-use common::compile;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{self, Tensor, Value};
 use pj_compiler::ir::ScalarType;
