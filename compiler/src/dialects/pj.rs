@@ -549,6 +549,27 @@ impl Tolerance {
     }
 }
 
+/// Kernel `kernel`'s sizes (its `pj.size` ops), name and value, in order.
+pub fn sizes(m: &Module, kernel: OpId) -> Vec<(String, crate::ir::ValueId)> {
+    let body = m.entry_block(kernel, 0);
+    m.block(body)
+        .ops
+        .iter()
+        .filter(|&&o| m.op(o).opcode == super::Opcode::Pj(PjOp::Size))
+        .filter_map(|&o| {
+            let name = m.op(o).attr("name").and_then(Attr::as_str)?;
+            Some((name.to_string(), m.result(o)))
+        })
+        .collect()
+}
+
+/// The value of kernel `kernel`'s size `name`, if it has one.
+pub fn size_value(m: &Module, kernel: OpId, name: &str) -> Option<crate::ir::ValueId> {
+    sizes(m, kernel)
+        .into_iter()
+        .find_map(|(n, v)| (n == name).then_some(v))
+}
+
 /// The declared value range of kernel `kernel`'s parameter `index`
 /// (`@range(lo, hi)`).
 pub fn param_range(m: &Module, kernel: OpId, index: usize) -> Option<(f64, f64)> {

@@ -395,17 +395,9 @@ fn fit(
 
 /// The kernel's size names, in the order of its `pj.size` ops.
 fn size_names(m: &Module, k: OpId) -> Vec<String> {
-    let body = m.entry_block(k, 0);
-    m.block(body)
-        .ops
-        .iter()
-        .filter(|&&o| m.op(o).opcode == Opcode::Pj(PjOp::Size))
-        .filter_map(|&o| {
-            m.op(o)
-                .attr("name")
-                .and_then(Attr::as_str)
-                .map(str::to_string)
-        })
+    crate::dialects::pj::sizes(m, k)
+        .into_iter()
+        .map(|(n, _)| n)
         .collect()
 }
 
@@ -439,18 +431,8 @@ fn add_limit_checks(
     names.sort();
     for s in names {
         let n = found[s];
-        let size = m
-            .block(body)
-            .ops
-            .iter()
-            .copied()
-            .find(|&o| {
-                let d = m.op(o);
-                d.opcode == Opcode::Pj(PjOp::Size)
-                    && d.attr("name").and_then(Attr::as_str) == Some(s)
-            })
-            .map(|o| m.result(o))
-            .expect("a limited size is the kernel's");
+        let size =
+            crate::dialects::pj::size_value(m, k, s).expect("a limited size is the kernel's");
         let c = m.build_op(
             OpSpec::new(Opcode::Arith(ArithOp::Constant))
                 .attr("value", Attr::Int(n))
@@ -861,34 +843,13 @@ fn domain_of(m: &mut Module, k: OpId, t: ValueId) -> Vec<ValueId> {
         _ => vec![],
     };
     let first = m.block(body).ops[0];
-    let konst = |m: &mut Module, n: i64| {
-        let c = m.build_op(
-            OpSpec::new(Opcode::Arith(ArithOp::Constant))
-                .attr("value", Attr::Int(n))
-                .result(Type::INDEX),
-        );
-        m.insert_before(first, c);
-        m.result(c)
-    };
-    let zero = konst(m, 0);
+    let zero = index_before(m, first, 0);
     let mut out = Vec::new();
     for d in dims {
         let ub = match d {
-            crate::ir::Dim::Static(n) => konst(m, n),
-            crate::ir::Dim::Sym(s) => {
-                let o = m
-                    .block(body)
-                    .ops
-                    .iter()
-                    .copied()
-                    .find(|&o| {
-                        let d = m.op(o);
-                        d.opcode == Opcode::Pj(PjOp::Size)
-                            && d.attr("name").and_then(Attr::as_str) == Some(s.as_str())
-                    })
-                    .expect("a parameter's size is the kernel's");
-                m.result(o)
-            }
+            crate::ir::Dim::Static(n) => index_before(m, first, n),
+            crate::ir::Dim::Sym(s) => crate::dialects::pj::size_value(m, k, &s)
+                .expect("a parameter's size is the kernel's"),
             crate::ir::Dim::Dynamic => unreachable!("parameters have named or fixed dims"),
         };
         out.push(zero);
