@@ -549,6 +549,15 @@ impl Tolerance {
     }
 }
 
+/// The module's kernels still at the `pj` level (`pj.kernel` ops; not the
+/// `func.func`s lowering made): what the `pj`-level passes transform.
+pub fn pj_kernels(m: &Module) -> Vec<OpId> {
+    m.kernels()
+        .into_iter()
+        .filter(|&k| m.op(k).opcode == super::Opcode::Pj(PjOp::Kernel))
+        .collect()
+}
+
 /// Kernel `kernel`'s sizes (its `pj.size` ops), name and value, in order.
 pub fn sizes(m: &Module, kernel: OpId) -> Vec<(String, crate::ir::ValueId)> {
     let body = m.entry_block(kernel, 0);

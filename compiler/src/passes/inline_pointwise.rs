@@ -33,10 +33,8 @@ impl Pass for InlinePointwise {
 
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
         let mut changed = false;
-        for k in m.kernels() {
-            if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
-                changed |= inline_kernel(m, k);
-            }
+        for k in crate::dialects::pj::pj_kernels(m) {
+            changed |= inline_kernel(m, k);
         }
         Ok(changed)
     }

@@ -90,11 +90,7 @@ impl Pass for LowerStages {
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
         // `quant` ops (IR read from text may hold them) become `arith` first
         super::Pass::run(&mut super::lower_quant::LowerQuant, m)?;
-        let kernels: Vec<OpId> = m
-            .kernels()
-            .into_iter()
-            .filter(|&k| m.op(k).opcode == Opcode::Pj(PjOp::Kernel))
-            .collect();
+        let kernels = crate::dialects::pj::pj_kernels(m);
         for &k in &kernels {
             let main = Lowerer::new(m, k, false, self.vector_bits)
                 .with_dot_products(self.dot_products)

@@ -66,10 +66,8 @@ impl Pass for Quantize {
 
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
         let mut changed = false;
-        for k in m.kernels() {
-            if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
-                changed |= quantize_kernel(m, k, &self.request, self.dot_products, &mut self.notes);
-            }
+        for k in crate::dialects::pj::pj_kernels(m) {
+            changed |= quantize_kernel(m, k, &self.request, self.dot_products, &mut self.notes);
         }
         Ok(changed)
     }

@@ -1348,10 +1348,8 @@ impl Pass for AutoSchedule {
 
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
         let before = self.decisions.len();
-        for k in m.kernels() {
-            if m.op(k).opcode == Opcode::Pj(PjOp::Kernel) {
-                self.decide(m, k);
-            }
+        for k in crate::dialects::pj::pj_kernels(m) {
+            self.decide(m, k);
         }
         Ok(self.decisions[before..]
             .iter()
