@@ -942,30 +942,20 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         assert!(err.contains("proven within"), "{err}");
         assert!(out.exists());
     }
-    let o = pj(&[
-        "energy",
-        "bench/dense.pj",
-        "--quantize",
-        "int8",
-        "--size",
-        "M=64,K=64,N=64",
-    ]);
-    let (s, err) = text(&o);
-    assert!(o.status.success(), "{err}");
+    // `pj energy`/`pj explain` of `file` with `--quantize mode` at `sizes`
+    let model = |cmd: &str, file: &str, mode: &str, sizes: &str| {
+        let o = pj(&[cmd, file, "--quantize", mode, "--size", sizes]);
+        let (s, err) = text(&o);
+        (o.status.success(), s, err)
+    };
+    let (ok, s, err) = model("energy", "bench/dense.pj", "int8", "M=64,K=64,N=64");
+    assert!(ok, "{err}");
     assert!(
         s.contains("quantized (--quantize") && s.contains("x less energy"),
         "{s}"
     );
-    let o = pj(&[
-        "explain",
-        "bench/dense.pj",
-        "--quantize",
-        "int8",
-        "--size",
-        "M=64,K=64,N=64",
-    ]);
-    let (s, err) = text(&o);
-    assert!(o.status.success(), "{err}");
+    let (ok, s, err) = model("explain", "bench/dense.pj", "int8", "M=64,K=64,N=64");
+    assert!(ok, "{err}");
     assert!(
         s.contains("quantization:") && s.contains("made by the quantize pass"),
         "{s}"
@@ -978,40 +968,16 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
     )
     .unwrap();
     let conv = conv.display().to_string();
-    let o = pj(&[
-        "explain",
-        &conv,
-        "--quantize",
-        "auto",
-        "--size",
-        "H=16,W=16,R=3,S=3",
-    ]);
-    let (s, err) = text(&o);
-    assert!(o.status.success(), "{err}");
+    let (ok, s, err) = model("explain", &conv, "auto", "H=16,W=16,R=3,S=3");
+    assert!(ok, "{err}");
     assert!(s.contains("auto keeps it in f32"), "{s}");
-    let o = pj(&[
-        "explain",
-        &conv,
-        "--quantize",
-        "int8",
-        "--size",
-        "H=16,W=16,R=3,S=3",
-    ]);
-    let (s, _) = text(&o);
+    let (_, s, _) = model("explain", &conv, "int8", "H=16,W=16,R=3,S=3");
     assert!(
         s.contains("int8") && s.contains("expect it slower than f32"),
         "{s}"
     );
     // an example without ranges is left alone, and says what it needs
-    let o = pj(&[
-        "explain",
-        "examples/matmul.pj",
-        "--quantize",
-        "int8",
-        "--size",
-        "M=8,K=8,N=8",
-    ]);
-    let (s, _) = text(&o);
+    let (_, s, _) = model("explain", "examples/matmul.pj", "int8", "M=8,K=8,N=8");
     assert!(s.contains("declare @range"), "{s}");
     for bad in [
         vec!["run", "bench/dense.pj", "--quantize", "int16"],
