@@ -47,7 +47,37 @@ dialect_ops!(
     Select => "select",
     /// Conversion to the result type.
     Cast => "cast",
+    /// `a >> amount` on an integer, `{amount = k}` with `0 <= k < bits`:
+    /// sign-filling for signed types, zero-filling for unsigned ones (the
+    /// division by `2^k` rounding toward -inf). Not in the language; the
+    /// `quantize` pass makes it for division by a constant
+    /// ([`shift_amount`]).
+    Shr => "shr",
+    /// The high half of the double-width product of two integers, `(a *
+    /// b) >> bits` (signed or unsigned by the type): with a shift, a
+    /// division by a constant in the operands' own width (`pmulhuw` on
+    /// 16-bit lanes). Not in the language, like `shr`.
+    Mulhi => "mulhi",
 });
+
+/// The `amount` of an `arith.shr`.
+pub fn shift_amount(m: &Module, op: OpId) -> Option<u32> {
+    m.op(op)
+        .attr("amount")
+        .and_then(Attr::as_int)
+        .and_then(|k| u32::try_from(k).ok())
+}
+
+/// Evaluates `arith.shr` by `amount` (checked by the verifier).
+pub fn eval_shr(a: Scalar, amount: u32) -> Scalar {
+    let t = a.ty();
+    let v = a
+        .as_i64()
+        .unwrap_or_else(|| panic!("arith.shr on {a:?} (unverified IR)"));
+    // `as_i64` zero-extends unsigned types and sign-extends signed ones, so
+    // an arithmetic shift of the i64 is the right shift of either
+    Scalar::from_i64(v >> amount, t)
+}
 
 /// Whether an `arith` op can end a call with a run-time error: integer `div`
 /// and `rem` whose divisor is not proven non-zero. Every other `arith` op,
@@ -153,8 +183,11 @@ impl ArithOp {
             if d.operands.iter().any(|&v| m.ty(v) != t) {
                 errs.push(format!("every operand must be {t}"));
             }
+            if self == ArithOp::Shr {
+                verify_shift(m, op, Some(t.elem()), errs);
+            }
             let n = match self {
-                ArithOp::Neg => 1,
+                ArithOp::Neg | ArithOp::Shr => 1,
                 ArithOp::Fma => 3,
                 _ => 2,
             };
@@ -185,7 +218,8 @@ impl ArithOp {
             | ArithOp::Div
             | ArithOp::Rem
             | ArithOp::Min
-            | ArithOp::Max => {
+            | ArithOp::Max
+            | ArithOp::Mulhi => {
                 check::counts(m, op, Some(2), 1, 0, errs);
                 let a = check::scalar_operand(m, op, 0, errs);
                 let b = check::scalar_operand(m, op, 1, errs);
@@ -194,6 +228,9 @@ impl ArithOp {
                 }
                 if a == Some(ScalarType::Bool) {
                     errs.push("needs numbers, not bool".into());
+                }
+                if self == ArithOp::Mulhi && a.is_some_and(|t| !t.is_int()) {
+                    errs.push("needs integers".into());
                 }
             }
             ArithOp::Fma => {
@@ -266,7 +303,29 @@ impl ArithOp {
                 check::counts(m, op, Some(1), 1, 0, errs);
                 check::scalar_operand(m, op, 0, errs);
             }
+            ArithOp::Shr => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                if a.is_some() && a != res_scalar {
+                    errs.push("operand and result must have one type".into());
+                }
+                verify_shift(m, op, a, errs);
+            }
         }
+    }
+}
+
+/// `arith.shr`'s rules on its type and `amount`.
+fn verify_shift(m: &Module, op: OpId, t: Option<ScalarType>, errs: &mut Vec<String>) {
+    let Some(t) = t else { return };
+    if !t.is_int() {
+        errs.push(format!("shifts integers, not {t}"));
+        return;
+    }
+    let bits = 8 * t.size_bytes() as u32;
+    match shift_amount(m, op) {
+        Some(k) if k < bits => {}
+        _ => errs.push(format!("needs `amount`, from 0 to {} for {t}", bits - 1)),
     }
 }
 
@@ -567,6 +626,15 @@ pub fn eval_binary(op: ArithOp, a: Scalar, b: Scalar) -> Result<Scalar, EvalErro
                 .or_else(|| float_arms!(a, b, |x, y| x - y)),
             ArithOp::Mul => int_arms!(a, b, |x, y| x.wrapping_mul(y))
                 .or_else(|| float_arms!(a, b, |x, y| x * y)),
+            ArithOp::Mulhi => {
+                let t = a.ty();
+                let (x, y) = (a.as_i64(), b.as_i64());
+                x.zip(y).filter(|_| t.is_int()).map(|(x, y)| {
+                    let bits = 8 * t.size_bytes() as u32;
+                    // exact in i128 for every type up to 64 bits
+                    Scalar::from_i64(((x as i128 * y as i128) >> bits) as i64, t)
+                })
+            }
             ArithOp::Div | ArithOp::Rem => {
                 if b.ty().is_int() && b.as_i64() == Some(0) {
                     return Err(EvalError::DivisionByZero);

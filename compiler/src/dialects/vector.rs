@@ -56,7 +56,10 @@ dialect_ops!(
 /// one rule the verifier checks and the vectorizer relies on.
 pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
     use super::ArithOp::*;
-    matches!(a, Add | Sub | Mul | Min | Max | Neg) || (matches!(a, Div | Fma) && elem.is_float())
+    matches!(a, Add | Sub | Mul | Min | Max | Neg)
+        || (matches!(a, Div | Fma) && elem.is_float())
+        || (a == Shr && elem.is_int())
+        || (a == Mulhi && matches!(elem, ScalarType::I16 | ScalarType::U16))
 }
 
 /// Whether `arith.cast` converts vectors of `from` lanes to `to` lanes:

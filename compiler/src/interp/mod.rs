@@ -838,6 +838,9 @@ impl Interp<'_> {
                 let x = self.vector(d.operands[0]);
                 let out = if a == ArithOp::Neg {
                     x.into_iter().map(|l| arith::eval_unary(a, l)).collect()
+                } else if a == ArithOp::Shr {
+                    let k = arith::shift_amount(m, op).expect("verified");
+                    x.into_iter().map(|l| arith::eval_shr(l, k)).collect()
                 } else {
                     let y = self.vector(d.operands[1]);
                     x.into_iter()
@@ -943,6 +946,9 @@ impl Interp<'_> {
                 arith::eval_unary(a, arg(0))
             }
             Opcode::Arith(ArithOp::Fma) => arith::eval_fma(arg(0), arg(1), arg(2)),
+            Opcode::Arith(ArithOp::Shr) => {
+                arith::eval_shr(arg(0), arith::shift_amount(m, op).expect("verified"))
+            }
             Opcode::Arith(ArithOp::Select) => {
                 if arg(0).as_bool() == Some(true) {
                     arg(1)

@@ -298,6 +298,7 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
                 | ArithOp::Rem
                 | ArithOp::Min
                 | ArithOp::Max
+                | ArithOp::Mulhi
                 | ArithOp::And
                 | ArithOp::Or => arith::eval_binary(a, args[0], args[1]).ok(),
                 ArithOp::Neg | ArithOp::Not => Some(arith::eval_unary(a, args[0])),
@@ -312,6 +313,7 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
                     args[2]
                 }),
                 ArithOp::Cast => result_ty.map(|t| args[0].cast(t)),
+                ArithOp::Shr => arith::shift_amount(m, op).map(|k| arith::eval_shr(args[0], k)),
                 ArithOp::Constant => None,
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args, math::is_fused(m, op))),

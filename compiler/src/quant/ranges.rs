@@ -604,6 +604,19 @@ impl Analysis<'_> {
             ArithOp::Max => {
                 Interval::corners(arg(0), arg(1), f64::max).with_nan(arg(0).nan || arg(1).nan)
             }
+            ArithOp::Mulhi => {
+                // the product's high half: the product over 2^bits, floored
+                let d = 2f64.powi(8 * elem.size_bytes() as i32);
+                let p = Interval::corners(arg(0), arg(1), |x, y| x * y);
+                Interval::new((p.lo / d).floor(), (p.hi / d).floor())
+            }
+            ArithOp::Shr => {
+                // a division by 2^k rounding toward -inf: monotone
+                let x = arg(0);
+                let k = crate::dialects::arith::shift_amount(m, op).unwrap_or(0);
+                let d = 2f64.powi(k as i32);
+                Interval::new((x.lo / d).floor(), (x.hi / d).floor())
+            }
             ArithOp::Cmp | ArithOp::And | ArithOp::Or | ArithOp::Not => Interval::new(0.0, 1.0),
             ArithOp::Select => arg(1).union(arg(2)),
             ArithOp::Cast => {

@@ -1872,6 +1872,8 @@ impl<M: Module> FnLower<'_, '_, M> {
         let signed = elem.is_signed_int();
         let narrow = cl_type(elem).bits() <= 32;
         Ok(match (a, q) {
+            (ArithOp::Shr, _) => self.shift_right(op, signed, p),
+            (ArithOp::Mulhi, Some(q)) => self.vector_mulhi(signed, p, q),
             (ArithOp::Add, Some(q)) => self.b.ins().iadd(p, q),
             (ArithOp::Sub, Some(q)) => self.b.ins().isub(p, q),
             (ArithOp::Neg, _) => self.b.ins().ineg(p),
@@ -1896,6 +1898,44 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
             (other, None) => unreachable!("arith.{} needs two operands", other.mnemonic()),
         })
+    }
+
+    /// `arith.mulhi` on 16-bit lanes, which Cranelift has only for
+    /// scalars: each half widened to 32 bits, multiplied, shifted by 16 and
+    /// narrowed back (the high halves fit, so the saturating narrowing
+    /// keeps them).
+    fn vector_mulhi(&mut self, signed: bool, p: Value, q: Value) -> Value {
+        let mut halves = [p, p];
+        for (k, h) in halves.iter_mut().enumerate() {
+            let widen = |b: &mut FunctionBuilder, v: Value| match (signed, k) {
+                (true, 0) => b.ins().swiden_low(v),
+                (true, _) => b.ins().swiden_high(v),
+                (false, 0) => b.ins().uwiden_low(v),
+                (false, _) => b.ins().uwiden_high(v),
+            };
+            let (x, y) = (widen(&mut self.b, p), widen(&mut self.b, q));
+            let prod = self.b.ins().imul(x, y);
+            *h = if signed {
+                self.b.ins().sshr_imm_u(prod, 16)
+            } else {
+                self.b.ins().ushr_imm_u(prod, 16)
+            };
+        }
+        if signed {
+            self.b.ins().snarrow(halves[0], halves[1])
+        } else {
+            self.b.ins().unarrow(halves[0], halves[1])
+        }
+    }
+
+    /// `arith.shr` of `p` (a scalar or every lane of a vector).
+    fn shift_right(&mut self, op: OpId, signed: bool, p: Value) -> Value {
+        let k = i64::from(crate::dialects::arith::shift_amount(self.ir, op).expect("verified"));
+        if signed {
+            self.b.ins().sshr_imm_u(p, k)
+        } else {
+            self.b.ins().ushr_imm_u(p, k)
+        }
     }
 
     /// Scalar `mul`, `min`, `max` on integers (the lane-by-lane fallback).
@@ -2710,6 +2750,18 @@ impl<M: Module> FnLower<'_, '_, M> {
                     self.b.ins().fneg(p)
                 } else {
                     self.b.ins().ineg(p)
+                }
+            }
+            ArithOp::Shr => {
+                let p = x(self, 0);
+                self.shift_right(op, rt.is_signed_int(), p)
+            }
+            ArithOp::Mulhi => {
+                let (p, q) = (x(self, 0), x(self, 1));
+                if rt.is_signed_int() {
+                    self.b.ins().smulhi(p, q)
+                } else {
+                    self.b.ins().umulhi(p, q)
                 }
             }
             ArithOp::Not => {

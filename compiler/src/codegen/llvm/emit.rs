@@ -233,6 +233,9 @@ impl Emitter {
     pub fn ashr(&self, a: V, b: V) -> V {
         unsafe { LLVMBuildAShr(self.b, a, b, NONAME) }
     }
+    pub fn lshr(&self, a: V, b: V) -> V {
+        unsafe { LLVMBuildLShr(self.b, a, b, NONAME) }
+    }
     pub fn fadd(&self, a: V, b: V) -> V {
         unsafe { LLVMBuildFAdd(self.b, a, b, NONAME) }
     }

@@ -2193,8 +2193,22 @@ impl<'a> FnLower<'a> {
             }
             (ArithOp::Neg, _) if elem.is_float() => e.fneg(p),
             (ArithOp::Neg, _) => e.neg(p),
+            (ArithOp::Shr, _) => self.shift_right(op, elem, p),
             (_, Some(q)) => self.binary(a, elem, p, q),
             (other, None) => unreachable!("arith.{} needs two operands", other.mnemonic()),
+        }
+    }
+
+    /// `arith.shr` of `p`, a scalar or vector of `elem` (the verifier keeps
+    /// the amount below the width, where LLVM's shifts are defined).
+    fn shift_right(&self, op: OpId, elem: ScalarType, p: V) -> V {
+        let e = self.e;
+        let k = crate::dialects::arith::shift_amount(self.ir, op).expect("verified");
+        let amount = e.int(e.type_of(p), i64::from(k));
+        if elem.is_signed_int() {
+            e.ashr(p, amount)
+        } else {
+            e.lshr(p, amount)
         }
     }
 
@@ -2210,6 +2224,20 @@ impl<'a> FnLower<'a> {
             (ArithOp::Mul, false) => e.mul(p, q),
             (ArithOp::Div, true) => e.fdiv(p, q),
             (ArithOp::Min | ArithOp::Max, _) => self.min_max(a, elem, p, q),
+            (ArithOp::Mulhi, false) => {
+                // the double-width product's high half: `pmulhuw` on 16-bit lanes
+                let t = e.type_of(p);
+                let bits = 8 * elem.size_bytes() as u32;
+                let w = e.int_ty(2 * bits);
+                let wide = e.lanes_of(t).map_or(w, |n| e.vec_ty(w, n));
+                let (x, y) = if elem.is_signed_int() {
+                    (e.sext(p, wide), e.sext(q, wide))
+                } else {
+                    (e.zext(p, wide), e.zext(q, wide))
+                };
+                let prod = e.mul(x, y);
+                e.trunc(e.lshr(prod, e.int(wide, i64::from(bits))), t)
+            }
             (other, _) => unreachable!("arith.{} is not elementwise here", other.mnemonic()),
         }
     }
@@ -2287,12 +2315,16 @@ impl<'a> FnLower<'a> {
                     s => e.int(scalar_ty(e, rt), s.as_i64().expect("integer or bool")),
                 }
             }
-            ArithOp::Add | ArithOp::Sub | ArithOp::Mul | ArithOp::Min | ArithOp::Max => {
-                self.binary(a, rt, x(0), x(1))
-            }
+            ArithOp::Add
+            | ArithOp::Sub
+            | ArithOp::Mul
+            | ArithOp::Min
+            | ArithOp::Max
+            | ArithOp::Mulhi => self.binary(a, rt, x(0), x(1)),
             ArithOp::Div | ArithOp::Rem => self.divide(op, a, rt, x(0), x(1)),
             ArithOp::Neg if rt.is_float() => e.fneg(x(0)),
             ArithOp::Neg => e.neg(x(0)),
+            ArithOp::Shr => self.shift_right(op, rt, x(0)),
             ArithOp::Not => e.xor(x(0), e.int(e.i8(), 1)),
             ArithOp::And => e.and(x(0), x(1)),
             ArithOp::Or => e.or(x(0), x(1)),
