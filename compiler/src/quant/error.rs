@@ -315,8 +315,18 @@ impl Analysis<'_> {
                     let lost = if exactly { 0.0 } else { round };
                     e(0) + lost
                 } else if from.is_int() && exact {
-                    // an integer widened within its range is itself
-                    if round == 0.0 { 0.0 } else { f64::INFINITY }
+                    // an integer converted within its range is itself (its
+                    // range may be the whole of the new type: u16 to u8 of
+                    // values 0..=255)
+                    let fits = t.int_range().is_some_and(|(lo, hi)| {
+                        let x = rg(0);
+                        !x.nan && lo as f64 <= x.lo && x.hi <= hi as f64
+                    });
+                    if fits || round == 0.0 {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    }
                 } else if from.is_int() {
                     e(0) + round
                 } else if exact {
