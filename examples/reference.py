@@ -32,6 +32,16 @@ def blur():
     save("blur", input=inp, expected_out=out.astype(f32))
 
 
+def blur_u8():
+    inp = rng.integers(0, 256, (14, 19), dtype=np.uint8)
+    p = np.pad(inp.astype(f32), ((0, 0), (1, 1)), mode="edge")  # @boundary(clamp)
+    bx = (p[:, :-2] + p[:, 1:-1] + p[:, 2:]) / f32(3.0)
+    q = np.pad(bx, ((1, 1), (0, 0)), mode="edge")
+    v = (q[:-2] + q[1:-1] + q[2:]) / f32(3.0) + f32(0.5)
+    out = np.clip(np.trunc(v), 0, 255).astype(np.uint8)  # u8(): toward zero, saturating
+    save("blur_u8", input=inp, expected_out=out)
+
+
 def valid_blur():
     inp = rng.random((11, 9), dtype=f32)
     out = (inp[:-2, :-2] + inp[1:-1, 1:-1] + inp[2:, 2:]) / f32(3.0)
@@ -155,6 +165,6 @@ def logistic():
 
 
 if __name__ == "__main__":
-    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema, histogram, edges, logistic]:
+    for example in [blur, valid_blur, matmul, softmax, chain, qdot, unsharp, layernorm, conv2d, gelu, ema, histogram, edges, logistic, blur_u8]:
         example()
     print(f"wrote {sum(1 for _ in ROOT.rglob('*.npy'))} files under {ROOT}")

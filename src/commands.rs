@@ -362,7 +362,8 @@ pub struct CodegenFlags {
     pub strict_fp: bool,
     /// Narrow types where a proven error bound meets each result's
     /// tolerance (`@tolerance`, or `--tolerance`): `int8` fixed point for
-    /// sums of products; `auto`, the cheapest that meets it. What was
+    /// sums of products; `int16`, float arithmetic over integers as exact
+    /// integer arithmetic; `auto`, the cheapest that meets it. What was
     /// chosen, and why not elsewhere, is printed (docs/quantization.md).
     #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
     pub quantize: Option<pj_compiler::quant::plan::Mode>,

@@ -979,8 +979,18 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
     // an example without ranges is left alone, and says what it needs
     let (_, s, _) = model("explain", "examples/matmul.pj", "int8", "M=8,K=8,N=8");
     assert!(s.contains("declare @range"), "{s}");
+    // the 8-bit blur written in f32: exact in 16-bit integers
+    for mode in ["int16", "auto"] {
+        let (ok, s, err) = model("explain", "examples/blur_u8.pj", mode, "H=64,W=64");
+        assert!(ok, "{err}");
+        assert!(
+            s.contains("stage `out` of `blur_u8`: int16 — exact")
+                && s.contains("high half of × 3641"),
+            "{s}"
+        );
+    }
     for bad in [
-        vec!["run", "bench/dense.pj", "--quantize", "int16"],
+        vec!["run", "bench/dense.pj", "--quantize", "bf16"],
         vec!["run", "bench/dense.pj", "--tolerance", "abs=1"],
         vec![
             "run",

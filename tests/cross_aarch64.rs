@@ -650,3 +650,51 @@ fn conversions_and_quantized_products_agree_on_aarch64_under_qemu() {
         assert_eq!(got, want[0], "quantized dense on aarch64 ({backend})");
     }
 }
+
+/// The 8-bit blur computed exactly in 16-bit integers (`pj build
+/// --quantize int16`: `u8` widened to `u16` lanes, sums, a multiply-high
+/// and a narrowing), built by every backend for aarch64 and run under
+/// qemu: the interpreter's bits for the same integer kernel.
+#[test]
+fn the_exact_integer_blur_agrees_on_aarch64_under_qemu() {
+    if !cross_tools() {
+        return;
+    }
+    let name = "blur_u8";
+    let mut q = compile(name, &read(&root().join(format!("examples/{name}.pj"))));
+    pj_compiler::passes::PassManager::default_pipeline()
+        .with_pass(Box::new(pj_compiler::passes::quantize::Quantize::new(
+            pj_compiler::quant::plan::Request::new(pj_compiler::quant::plan::Mode::Int16),
+        )))
+        .run(&mut q)
+        .unwrap();
+    let args = example_args(&q, name);
+    let want = interp::run(&q, name, &args).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = root().join("runtime/c/pj_runtime_min.c");
+    for backend in common::backends() {
+        let out = run_on_aarch64(
+            dir.path(),
+            &root(),
+            name,
+            Path::new("examples/blur_u8.pj"),
+            &["--backend", backend.name(), "--quantize", "int16"],
+            &args,
+            &[(ScalarType::U8, 2)],
+            &runtime,
+        );
+        let got = result_bytes(&out, 0)
+            .map(|b| {
+                pj_compiler::interp::Tensor::from_le_bytes(
+                    ScalarType::U8,
+                    want[0].shape.clone(),
+                    &b,
+                )
+            })
+            .unwrap_or_else(|| panic!("{name} ({backend}): {out}"));
+        assert_eq!(
+            got, want[0],
+            "{name} --quantize int16 on aarch64 ({backend})"
+        );
+    }
+}

@@ -45,6 +45,27 @@ def test_float_without_quantize_and_explanations_otherwise():
     assert any("int8" in n for n in m.quantization), m.quantization
 
 
+BLUR_U8 = """
+kernel blur_u8(input: u8[H, W] @boundary(clamp)) -> out: u8[H, W] {
+    bx[y, x] = (f32(input[y, x - 1]) + f32(input[y, x]) + f32(input[y, x + 1])) / 3.0;
+    out[y, x] = u8((bx[y - 1, x] + bx[y, x] + bx[y + 1, x]) / 3.0 + 0.5);
+}
+"""
+
+
+@pytest.mark.parametrize("backend", pj.backends())
+@pytest.mark.parametrize("mode", ["int16", "auto"])
+def test_an_8_bit_blur_in_f32_runs_exactly_in_16_bit_integers(backend, mode):
+    m = pj.compile(BLUR_U8, backend=backend, quantize=mode)
+    assert any("int16 — exact" in n for n in m.quantization), m.quantization
+    img = np.random.default_rng(5).integers(0, 256, (37, 53), dtype=np.uint8)
+    got = m.blur_u8(img)
+    p = np.pad(img.astype(np.int64), 1, mode="edge")
+    s = sum(p[1 + dy:38 + dy, 1 + dx:54 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    # (s / 9 + 0.5) truncated, in integers
+    assert np.array_equal(got, ((2 * s + 9) // 18).astype(np.uint8))
+
+
 def test_bad_requests_name_the_argument():
     with pytest.raises(ValueError, match="quantize="):
         pj.compile(DENSE, quantize="int4")

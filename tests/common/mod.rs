@@ -25,6 +25,7 @@ pub const EXAMPLES: &[&str] = &[
     "histogram",
     "edges",
     "logistic",
+    "blur_u8",
 ];
 
 /// The repository root.
@@ -162,4 +163,36 @@ pub fn backends_for_case(case: u64) -> Vec<pj_compiler::codegen::Backend> {
         // `1`, not `0`: case 0 and every tenth are random bytes in some tests
         .filter(|&b| b == Backend::Cranelift || every == 1 || case % every == 1)
         .collect()
+}
+
+/// A deterministic generator (splitmix64) for property tests over seeds.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi]`, the ends included now and then.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f32 {
+        match self.next() % 64 {
+            0 => lo as f32,
+            1 => hi as f32,
+            _ => (lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64) as f32,
+        }
+    }
+
+    /// An integer uniform in `[lo, hi]`, the ends more often.
+    pub fn integer(&mut self, lo: i64, hi: i64) -> i64 {
+        match self.next() % 16 {
+            0 => lo,
+            1 => hi,
+            _ => lo + (self.next() % ((hi - lo) as u64 + 1)) as i64,
+        }
+    }
 }

@@ -414,6 +414,12 @@ impl Module {
         &self.values[v.index()].ty
     }
 
+    /// Changes a value's type (a pass that changes what a stage stores);
+    /// its users must agree, which the verifier checks.
+    pub fn set_ty(&mut self, v: ValueId, ty: Type) {
+        self.values[v.index()].ty = ty;
+    }
+
     /// The block.
     pub fn block(&self, b: BlockId) -> &BlockData {
         &self.blocks[b.index()]

@@ -115,13 +115,17 @@ fn quantize_kernel(
         .filter(|&s| m.op(s).opcode == Opcode::Pj(PjOp::Stage))
         .collect();
     let mut any = false;
-    for s in candidates {
+    // the stages the int8 scheme has said something about
+    let mut noted = std::collections::HashSet::new();
+    let products = request.mode != Mode::Int16;
+    for s in candidates.into_iter().filter(|_| products) {
         let name = crate::passes::schedule::stage_name(m, s);
         let (ranges, _) = analyze_ranges(m, k, &params, &limits);
         let Some(c) = contraction(m, s, &ranges) else {
             continue;
         };
         any = true;
+        noted.insert(s);
         let note = |chosen: &str, detail: String| Note {
             kernel: kname.clone(),
             stage: name.clone(),
@@ -191,18 +195,203 @@ fn quantize_kernel(
             Err(why) => notes.push(note("float", why)),
         }
     }
-    if !any {
-        notes.push(Note {
-            kernel: kname,
-            stage: "-".into(),
-            chosen: "float".into(),
-            detail: format!(
-                "--quantize={}: no stage sums products of float arrays whose ranges are known (declare @range on the inputs)",
-                request.mode.name()
-            ),
-        });
+    let kernel_note = |what: &str| Note {
+        kernel: kname.clone(),
+        stage: "-".into(),
+        chosen: "float".into(),
+        detail: format!("--quantize={}: {what}", request.mode.name()),
+    };
+    let exact = match request.mode {
+        Mode::Int8 => Exact::default(),
+        _ => exact_integers(m, k, &params, &limits, &tolerances, &noted, notes),
+    };
+    changed |= exact.changed;
+    let none = match request.mode {
+        Mode::Int8 if !any => {
+            "no stage sums products of float arrays whose ranges are known (declare @range on the inputs)"
+        }
+        Mode::Int16 if !exact.any => "no stage computes in float from integers",
+        Mode::Auto if !any && !exact.any => {
+            "no stage sums products of float arrays whose ranges are known (declare @range on the inputs), nor computes in float from integers"
+        }
+        _ => "",
+    };
+    if !none.is_empty() {
+        notes.push(kernel_note(none));
     }
     changed
+}
+
+/// What [`exact_integers`] did: whether it changed the kernel, and
+/// whether any stage was a candidate.
+#[derive(Default)]
+struct Exact {
+    changed: bool,
+    any: bool,
+}
+
+/// The `int16` scheme (`quant::exact`) on every stage of kernel `k` that
+/// computes in float: a float stage converts only if every stage reading
+/// it does (else it stays float and the others are tried again), and the
+/// kernel's results keep their float types.
+fn exact_integers(
+    m: &mut Module,
+    k: OpId,
+    params: &[Option<(f64, f64)>],
+    limits: &HashMap<String, i64>,
+    tolerances: &[Option<Tolerance>],
+    noted: &std::collections::HashSet<OpId>,
+    notes: &mut Vec<Note>,
+) -> Exact {
+    use crate::quant::exact::{Converted, computes_in_float, convert_stage};
+    let kname = crate::dialects::signature(m, k).name;
+    let body = m.entry_block(k, 0);
+    let candidates: Vec<OpId> = m
+        .block(body)
+        .ops
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let d = m.op(s);
+            d.opcode == Opcode::Pj(PjOp::Stage)
+                && d.attr(crate::passes::schedule::QUANTIZED).is_none()
+                && computes_in_float(m, s)
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Exact::default();
+    }
+    let (ranges, _) = analyze_ranges(m, k, params, limits);
+    let mut kept: std::collections::HashSet<OpId> = std::collections::HashSet::new();
+    'attempt: loop {
+        let mut trial = m.clone();
+        let mut stored = HashMap::new();
+        let mut outcome: Vec<(OpId, Result<Converted, String>)> = Vec::new();
+        for &s in &candidates {
+            let float_stage = trial.ty(trial.result(s)).elem().is_float();
+            let why = if float_stage && trial.op(s).attr("result").is_some() {
+                Some("it is a float result, which stays float: int16 applies to float arithmetic ending in integers, int8 to sums of products of arrays with declared @range".to_string())
+            } else if kept.contains(&s) {
+                Some("a stage reading it stays in float".to_string())
+            } else {
+                None
+            };
+            let result = match why {
+                Some(w) => Err(w),
+                None => {
+                    let mut attempt = trial.clone();
+                    let r = convert_stage(&mut attempt, s, &ranges, &stored)
+                        .map_err(|e| format!("not exact in integers: {e}"));
+                    if let Ok(c) = &r {
+                        trial = attempt;
+                        if let Some(st) = c.stored {
+                            stored.insert(trial.result(s), st);
+                        }
+                    }
+                    r
+                }
+            };
+            outcome.push((s, result));
+        }
+        // a converted float stage read by one that is not must stay float
+        let converted: std::collections::HashSet<OpId> = outcome
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(s, _)| *s)
+            .collect();
+        for (s, r) in &outcome {
+            if r.as_ref().is_ok_and(|c| c.stored.is_some())
+                && users(&trial, k, trial.result(*s))
+                    .iter()
+                    .any(|u| !converted.contains(u))
+            {
+                kept.insert(*s);
+                continue 'attempt;
+            }
+        }
+        // the float constants the integers replaced
+        super::Pass::run(&mut super::dce::Dce, &mut trial).expect("dce does not fail");
+        let (float_bounds, exact_bounds) = (
+            bounds(m, k, params, limits),
+            bounds(&trial, k, params, limits),
+        );
+        let verified = crate::ir::verify::verify(&trial);
+        let mut changed = false;
+        let refused = match (&verified, misses(&exact_bounds, &float_bounds, tolerances)) {
+            (Err(e), _) => Some(format!(
+                "not converted: a compiler bug made invalid IR ({e})"
+            )),
+            (_, Some((i, e))) => Some(format!(
+                "not converted: result {i}'s bound {} misses its tolerance",
+                short(e)
+            )),
+            _ => None,
+        };
+        if refused.is_none() && !converted.is_empty() {
+            *m = trial;
+            changed = true;
+        }
+        for (s, r) in outcome {
+            if noted.contains(&s) && r.is_err() {
+                continue;
+            }
+            let stage = crate::passes::schedule::stage_name(m, s);
+            let (chosen, detail) = match (r, &refused) {
+                (Ok(_), Some(why)) => ("float".to_string(), why.clone()),
+                (Ok(c), None) => (
+                    if c.bits <= 16 { "int16" } else { "int32" }.to_string(),
+                    exact_note(&c),
+                ),
+                (Err(why), _) => ("float".to_string(), why),
+            };
+            notes.push(Note {
+                kernel: kname.clone(),
+                stage,
+                chosen,
+                detail,
+            });
+        }
+        return Exact { changed, any: true };
+    }
+}
+
+/// What a converted stage's note says.
+fn exact_note(c: &crate::quant::exact::Converted) -> String {
+    let mut s = format!(
+        "exact integer arithmetic in at most {} bits (error bound 0)",
+        c.bits
+    );
+    if let Some(st) = c.stored {
+        s += &format!(
+            "; stores q in {} ({}..{}), standing for q × {}",
+            st.ty.name(),
+            st.lo,
+            st.hi,
+            st.scale
+        );
+    }
+    for d in &c.divisions {
+        s += &format!("; {d}");
+    }
+    s
+}
+
+/// The ops of kernel `k`'s block whose regions (or selves) use `v`.
+fn users(m: &Module, k: OpId, v: ValueId) -> Vec<OpId> {
+    let body = m.entry_block(k, 0);
+    let mut out = Vec::new();
+    for &top in &m.block(body).ops {
+        let mut uses = m.op(top).operands.contains(&v);
+        for &r in &m.op(top).regions {
+            for &b in &m.region(r).blocks {
+                m.walk_block(b, &mut |op| uses |= m.op(op).operands.contains(&v));
+            }
+        }
+        if uses {
+            out.push(top);
+        }
+    }
+    out
 }
 
 fn short(x: f64) -> String {

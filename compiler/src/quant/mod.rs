@@ -2,8 +2,11 @@
 //! that propagates input ranges through a kernel's stages (what `pj
 //! calibrate` shows beside the observed ranges); [`error`], the bound it
 //! gives on each result's distance from the exact one; [`plan`], the
-//! choice of fixed-point types and scales the `quantize` pass applies.
+//! choice of fixed-point types and scales the `quantize` pass applies;
+//! [`exact`], float arithmetic over integers rewritten as exact integer
+//! arithmetic (the `int16` scheme).
 
 pub mod error;
+pub mod exact;
 pub mod plan;
 pub mod ranges;

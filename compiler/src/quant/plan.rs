@@ -13,26 +13,32 @@ pub enum Mode {
     /// 8-bit fixed point for products summed over a reduction: `u8` times
     /// `i8` accumulated exactly in `i32`.
     Int8,
-    /// Per stage, the cheapest choice that meets the tolerance (today the
-    /// only choice is `int8`, or float).
+    /// Float arithmetic over integers (an 8-bit image blurred in `f32` and
+    /// rounded back) as exact integer arithmetic, 16 bits where the ranges
+    /// allow (`quant::exact`).
+    Int16,
+    /// Per stage, the cheapest choice that meets the tolerance: `int8`
+    /// where a dot-product instruction takes the products, `int16` where
+    /// the arithmetic is exact in integers, else float.
     Auto,
 }
 
 impl Mode {
     /// The names `--quantize` takes.
-    pub const NAMES: [&'static str; 2] = ["int8", "auto"];
+    pub const NAMES: [&'static str; 3] = ["int8", "int16", "auto"];
 
-    /// Parses `int8` or `auto`; the types still to come say so.
+    /// Parses `int8`, `int16` or `auto`; the types still to come say so.
     pub fn parse(s: &str) -> Result<Mode, String> {
         match s {
             "int8" => Ok(Mode::Int8),
+            "int16" => Ok(Mode::Int16),
             "auto" => Ok(Mode::Auto),
-            "int16" | "f16" | "bf16" => Err(format!(
-                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8 or auto"
+            "f16" | "bf16" => Err(format!(
+                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8, int16 or auto"
             )),
             _ => Err(format!(
                 "unknown --quantize `{s}`: expected {}",
-                Mode::NAMES.join(" or ")
+                Mode::NAMES.join(", ")
             )),
         }
     }
@@ -41,6 +47,7 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Int8 => "int8",
+            Mode::Int16 => "int16",
             Mode::Auto => "auto",
         }
     }
