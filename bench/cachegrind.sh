@@ -10,7 +10,10 @@
 # `pj_rt_parallel_for` (every stage runs under one, on one thread). That
 # needs --toggle-collect, which valgrind 3.19's cachegrind tool lacks, so
 # the simulation runs under callgrind, which uses the same cache simulator.
-# Usage: bench/cachegrind.sh [kernel ...]   (needs valgrind and python3)
+# Usage: bench/cachegrind.sh [kernel | FILE.pj ...]   (needs valgrind and python3)
+# A FILE.pj runs at its `// bench:` sizes (or SIZE=...). QUANTIZE=bf16 (or
+# int8, int16, auto) simulates the quantized kernel against the model's
+# quantized estimate, the optimized one only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${PROFILE:-x86_64-avx512}"
@@ -45,28 +48,31 @@ echo "profile $profile: L1 $l1 B ($l1a-way), LL $llc B ($lla-way), $line-byte li
 echo
 echo "| kernel | sizes | level | predicted DRAM (MB) | simulated LL misses x line (MB) | predicted / simulated |"
 echo "|---|---|---|---|---|---|"
+quant=(); levels=(0 2)
+if [ -n "${QUANTIZE:-}" ]; then quant=(--quantize "$QUANTIZE"); levels=(2); fi
 for k in "${kernels[@]}"; do
-  s="${sizes[$k]}"
-  "$pj" energy "examples/$k.pj" --size "$s" --target "$profile" --json > "$out/model.json"
-  for o in 0 2; do
+  if [[ "$k" == *.pj ]]; then file="$k"; s="${SIZE:-}"; else file="examples/$k.pj"; s="${sizes[$k]}"; fi
+  size=(); [ -n "$s" ] && size=(--size "$s")
+  "$pj" energy "$file" "${size[@]}" "${quant[@]}" --target "$profile" --json > "$out/model.json" 2> /dev/null
+  for o in "${levels[@]}"; do
     valgrind --tool=callgrind --cache-sim=yes \
       --I1=32768,8,64 --D1="$l1,$l1a,$line" --LL="$llc,$lla,$line" \
       --toggle-collect=pj_rt_parallel_for \
       --callgrind-out-file="$out/cg.out" \
-      "$pj" bench "examples/$k.pj" --size "$s" --threads 1 --once -O "$o" \
+      "$pj" bench "$file" "${size[@]}" "${quant[@]}" --threads 1 --once -O "$o" \
       > /dev/null 2> "$out/cg.err"
-    python3 - "$out/model.json" "$out/cg.out" "$k" "$s" "$o" "$line" <<'PY'
+    python3 - "$out/model.json" "$out/cg.out" "$k" "${s:-bench line}" "$o" "$line" "${QUANTIZE:-}" <<'PY'
 import json, sys
-model, cg, k, s, o, line = sys.argv[1:]
+model, cg, k, s, o, line, q = sys.argv[1:]
 m = json.load(open(model))[0]
-pred = m["unoptimized" if o == "0" else "optimized"]["total"]["dram_bytes"]
+pred = m["unoptimized" if o == "0" else "quantized" if q else "optimized"]["total"]["dram_bytes"]
 events, totals = None, None
 for l in open(cg):
     if l.startswith("events:"): events = l.split()[1:]
     if l.startswith("summary:"): totals = [int(x) for x in l.split()[1:]]
 d = dict(zip(events, totals))
 sim = (d.get("DLmr", 0) + d.get("DLmw", 0)) * int(line)
-level = "-O0" if o == "0" else "optimized"
+level = "-O0" if o == "0" else f"--quantize {q}" if q else "optimized"
 print(f"| {k} | {s} | {level} | {pred/1e6:.1f} | {sim/1e6:.1f} | {pred/max(sim,1):.2f} |")
 PY
   done

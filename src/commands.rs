@@ -363,7 +363,8 @@ pub struct CodegenFlags {
     /// Narrow types where a proven error bound meets each result's
     /// tolerance (`@tolerance`, or `--tolerance`): `int8` fixed point for
     /// sums of products; `int16`, float arithmetic over integers as exact
-    /// integer arithmetic; `auto`, the cheapest that meets it. What was
+    /// integer arithmetic; `bf16`, `f32` stages stored to memory as
+    /// bfloat16; `auto`, each where it pays. What was
     /// chosen, and why not elsewhere, is printed (docs/quantization.md).
     #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
     pub quantize: Option<pj_compiler::quant::plan::Mode>,

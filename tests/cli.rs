@@ -990,7 +990,7 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         );
     }
     for bad in [
-        vec!["run", "bench/dense.pj", "--quantize", "bf16"],
+        vec!["run", "bench/dense.pj", "--quantize", "f16"],
         vec!["run", "bench/dense.pj", "--tolerance", "abs=1"],
         vec![
             "run",

@@ -651,50 +651,68 @@ fn conversions_and_quantized_products_agree_on_aarch64_under_qemu() {
     }
 }
 
-/// The 8-bit blur computed exactly in 16-bit integers (`pj build
-/// --quantize int16`: `u8` widened to `u16` lanes, sums, a multiply-high
-/// and a narrowing), built by every backend for aarch64 and run under
-/// qemu: the interpreter's bits for the same integer kernel.
+/// Two quantized kernels built by every backend for aarch64 and run under
+/// qemu, each the interpreter's bits for the same quantized kernel: the
+/// 8-bit blur computed exactly in 16-bit integers (`--quantize int16`:
+/// `u8` widened to `u16` lanes, sums, a multiply-high, a narrowing), and a
+/// stage stored as bfloat16 (`--quantize bf16`: bit casts, shifts and
+/// clamps in `u32` lanes).
 #[test]
-fn the_exact_integer_blur_agrees_on_aarch64_under_qemu() {
+fn int16_and_bf16_kernels_agree_on_aarch64_under_qemu() {
+    use pj_compiler::quant::plan::{Mode, Request};
     if !cross_tools() {
         return;
     }
-    let name = "blur_u8";
-    let mut q = compile(name, &read(&root().join(format!("examples/{name}.pj"))));
-    pj_compiler::passes::PassManager::default_pipeline()
-        .with_pass(Box::new(pj_compiler::passes::quantize::Quantize::new(
-            pj_compiler::quant::plan::Request::new(pj_compiler::quant::plan::Mode::Int16),
-        )))
-        .run(&mut q)
-        .unwrap();
-    let args = example_args(&q, name);
-    let want = interp::run(&q, name, &args).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runtime = root().join("runtime/c/pj_runtime_min.c");
-    for backend in common::backends() {
-        let out = run_on_aarch64(
-            dir.path(),
-            &root(),
-            name,
-            Path::new("examples/blur_u8.pj"),
-            &["--backend", backend.name(), "--quantize", "int16"],
-            &args,
-            &[(ScalarType::U8, 2)],
-            &runtime,
-        );
-        let got = result_bytes(&out, 0)
-            .map(|b| {
-                pj_compiler::interp::Tensor::from_le_bytes(
-                    ScalarType::U8,
-                    want[0].shape.clone(),
-                    &b,
-                )
-            })
-            .unwrap_or_else(|| panic!("{name} ({backend}): {out}"));
-        assert_eq!(
-            got, want[0],
-            "{name} --quantize int16 on aarch64 ({backend})"
-        );
+    for (name, file, mode) in [
+        ("blur_u8", "examples/blur_u8.pj", Mode::Int16),
+        ("unfused", "bench/unfused.pj", Mode::Bf16),
+    ] {
+        let mut q = compile(name, &read(&root().join(file)));
+        pj_compiler::passes::PassManager::default_pipeline()
+            .with_pass(Box::new(pj_compiler::passes::quantize::Quantize::new(
+                Request::new(mode),
+            )))
+            .run(&mut q)
+            .unwrap();
+        let args = if name == "unfused" {
+            let n = 29;
+            let data = (0..n * n)
+                .map(|i| Scalar::F32((i * 37 % 101) as f32 / 25.0))
+                .collect();
+            vec![Value::Array(pj_compiler::interp::Tensor::new(
+                ScalarType::F32,
+                vec![n, n],
+                data,
+            ))]
+        } else {
+            example_args(&q, name)
+        };
+        let want = interp::run(&q, name, &args).unwrap();
+        let elem = want[0].elem;
+        for backend in common::backends() {
+            let out = run_on_aarch64(
+                dir.path(),
+                &root(),
+                name,
+                Path::new(file),
+                &["--backend", backend.name(), "--quantize", mode.name()],
+                &args,
+                &[(elem, 2)],
+                &runtime,
+            );
+            let got = result_bytes(&out, 0)
+                .map(|b| {
+                    pj_compiler::interp::Tensor::from_le_bytes(elem, want[0].shape.clone(), &b)
+                })
+                .unwrap_or_else(|| panic!("{name} ({backend}): {out}"));
+            assert_eq!(
+                got,
+                want[0],
+                "{name} --quantize {} on aarch64 ({backend})",
+                mode.name()
+            );
+        }
     }
 }

@@ -40,12 +40,13 @@ def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_lev
       multiply-adds) or ``"off"`` (the interpreter's bits exactly).
     - ``opt_level``: 2 (the optimizer), 1, or 0 (no optimizer).
     - ``tier``: ``"optimizing"`` or ``"quick"`` (shorter compiles).
-    - ``quantize``: ``"int8"``, ``"int16"`` or ``"auto"``: 8-bit fixed point
-      for sums of products where the error bound the compiler proves meets
-      each result's ``@tolerance``; float arithmetic over integers (an 8-bit
-      image blurred in f32) as exact 16-bit integer arithmetic; ``"auto"``,
-      each where it pays (docs/quantization.md). What it chose, or why not,
-      is ``Module.quantization``.
+    - ``quantize``: ``"int8"``, ``"int16"``, ``"bf16"`` or ``"auto"``: 8-bit
+      fixed point for sums of products where the error bound the compiler
+      proves meets each result's ``@tolerance``; float arithmetic over
+      integers (an 8-bit image blurred in f32) as exact 16-bit integer
+      arithmetic; f32 stages stored to memory as bfloat16 within the
+      tolerance; ``"auto"``, each where it pays (docs/quantization.md). What
+      it chose, or why not, is ``Module.quantization``.
     - ``tolerance``: for results that declare none: ``"abs=1e-2"``,
       ``"rel=1e-3"``, both comma-separated, or a number (absolute).
 

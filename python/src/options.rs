@@ -16,7 +16,7 @@ pub struct CompileOptions {
     pub fast_math: String,
     pub opt_level: u8,
     pub tier: String,
-    /// `quantize=`: `"int8"`, `"int16"` or `"auto"`, or none.
+    /// `quantize=`: `"int8"`, `"int16"`, `"bf16"` or `"auto"`, or none.
     pub quantize: Option<String>,
     /// `tolerance=`: `"abs=..,rel=.."`, or none.
     pub tolerance: Option<String>,
@@ -95,7 +95,7 @@ impl CompileOptions {
             .transpose()?;
         if tol.is_some() && mode.is_none() {
             return Err(PyValueError::new_err(
-                "tolerance= applies to quantize=: give quantize=\"int8\", \"int16\" or \"auto\" too",
+                "tolerance= applies to quantize=: give quantize=\"int8\", \"int16\", \"bf16\" or \"auto\" too",
             ));
         }
         let options = Options {

@@ -66,6 +66,29 @@ def test_an_8_bit_blur_in_f32_runs_exactly_in_16_bit_integers(backend, mode):
     assert np.array_equal(got, ((2 * s + 9) // 18).astype(np.uint8))
 
 
+UNFUSED = """
+kernel unfused(x: f32[N, N] @boundary(clamp) @range(0.0, 4.0)) -> y: f32[N, N] @tolerance(abs = 0.1) {
+    t[i, j] = sqrt(x[i, j - 1] + x[i, j] + x[i, j + 1]) * 0.5 + 1.0;
+    y[i, j] = t[i, j] * t[i, j] - 0.5 * t[i, j];
+    schedule {
+        t.compute_root();
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("backend", pj.backends())
+def test_a_stored_stage_in_bf16_stays_within_the_proven_bound(backend):
+    m = pj.compile(UNFUSED, backend=backend, quantize="bf16")
+    assert any("bf16 — stored as bfloat16" in n for n in m.quantization), m.quantization
+    bound = bound_of(m.quantization)
+    x = np.random.default_rng(9).uniform(0, 4, (41, 41)).astype(np.float32)
+    p = np.pad(x.astype(np.float64), ((0, 0), (1, 1)), mode="edge")
+    t = np.sqrt(p[:, :-2] + p[:, 1:-1] + p[:, 2:]) * 0.5 + 1.0
+    exact = t * t - 0.5 * t
+    assert np.abs(m.unfused(x) - exact).max() <= bound <= 0.1
+
+
 def test_bad_requests_name_the_argument():
     with pytest.raises(ValueError, match="quantize="):
         pj.compile(DENSE, quantize="int4")

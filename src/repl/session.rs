@@ -166,7 +166,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "what float arithmetic may do (as `pj run --fast-math`)",
     ),
     (
-        ":quantize off|int8|int16|auto",
+        ":quantize off|int8|int16|bf16|auto",
         "narrow types where a proven bound meets each result's @tolerance (as `pj run --quantize`)",
     ),
     (":quit", "leave (also Ctrl-D)"),
@@ -523,7 +523,7 @@ impl Session {
                 Ok(())
             }
             "quantize" => {
-                arity(1, ":quantize off|int8|int16|auto")?;
+                arity(1, ":quantize off|int8|int16|bf16|auto")?;
                 self.settings.quantize = match args[0].as_str() {
                     "off" => None,
                     m => Some(pj_compiler::quant::plan::Mode::parse(m).map_err(|e| anyhow!(e))?),

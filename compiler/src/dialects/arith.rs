@@ -58,7 +58,38 @@ dialect_ops!(
     /// division by a constant in the operands' own width (`pmulhuw` on
     /// 16-bit lanes). Not in the language, like `shr`.
     Mulhi => "mulhi",
+    /// `a << amount` on an integer, `{amount = k}` with `0 <= k < bits`,
+    /// keeping the low bits (wrapping). Not in the language; made by
+    /// `lower-quant` (bf16's bits).
+    Shl => "shl",
+    /// The same bits as another type of the same size: `u32` <-> `f32`,
+    /// `i64`/`u64`... <-> `f64`. Not in the language; made by `lower-quant`.
+    Bitcast => "bitcast",
 });
+
+/// Evaluates `arith.shl` by `amount` (checked by the verifier).
+pub fn eval_shl(a: Scalar, amount: u32) -> Scalar {
+    let v = a
+        .as_i64()
+        .unwrap_or_else(|| panic!("arith.shl on {a:?} (unverified IR)"));
+    Scalar::from_i64(v.wrapping_shl(amount), a.ty())
+}
+
+/// Evaluates `arith.bitcast` to `t` (of `a`'s size, checked by the
+/// verifier).
+pub fn eval_bitcast(a: Scalar, t: ScalarType) -> Scalar {
+    let bits: u64 = match a {
+        Scalar::F32(v) => v.to_bits() as u64,
+        Scalar::F64(v) => v.to_bits(),
+        s => s.as_i64().expect("a number") as u64,
+    };
+    match t {
+        ScalarType::F32 => Scalar::F32(f32::from_bits(bits as u32)),
+        ScalarType::F64 => Scalar::F64(f64::from_bits(bits)),
+        // the low bits, as the integer type reads them
+        t => Scalar::from_i64(bits as i64, t),
+    }
+}
 
 /// The `amount` of an `arith.shr`.
 pub fn shift_amount(m: &Module, op: OpId) -> Option<u32> {
@@ -153,6 +184,23 @@ impl ArithOp {
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
         let d = m.op(op);
         let result = d.results.first().map(|&r| m.ty(r).clone());
+        if let (Some(t @ Type::Vector { .. }), ArithOp::Bitcast) = (&result, self) {
+            check::counts(m, op, Some(1), 1, 0, errs);
+            if let Err(e) = super::vector::valid_vector(t) {
+                errs.push(e);
+            }
+            match d.operands.first().map(|&v| m.ty(v).clone()) {
+                Some(f)
+                    if f.lanes() != t.lanes()
+                        || f.elem().size_bytes() != t.elem().size_bytes()
+                        || f.elem() == t.elem() =>
+                {
+                    errs.push(format!("casts the bits of {f} to {t}: needs as many lanes of another type of the size"))
+                }
+                _ => {}
+            }
+            return;
+        }
         if let (Some(t @ Type::Vector { .. }), ArithOp::Cast) = (&result, self) {
             check::counts(m, op, Some(1), 1, 0, errs);
             if let Err(e) = super::vector::valid_vector(t) {
@@ -183,11 +231,11 @@ impl ArithOp {
             if d.operands.iter().any(|&v| m.ty(v) != t) {
                 errs.push(format!("every operand must be {t}"));
             }
-            if self == ArithOp::Shr {
+            if matches!(self, ArithOp::Shr | ArithOp::Shl) {
                 verify_shift(m, op, Some(t.elem()), errs);
             }
             let n = match self {
-                ArithOp::Neg | ArithOp::Shr => 1,
+                ArithOp::Neg | ArithOp::Shr | ArithOp::Shl => 1,
                 ArithOp::Fma => 3,
                 _ => 2,
             };
@@ -303,7 +351,18 @@ impl ArithOp {
                 check::counts(m, op, Some(1), 1, 0, errs);
                 check::scalar_operand(m, op, 0, errs);
             }
-            ArithOp::Shr => {
+            ArithOp::Bitcast => {
+                check::counts(m, op, Some(1), 1, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                if let (Some(a), Some(r)) = (a, res_scalar)
+                    && (a.size_bytes() != r.size_bytes() || a == ScalarType::Bool || a == r)
+                {
+                    errs.push(format!(
+                        "casts the bits of {a} to {r}: needs another type of its size"
+                    ));
+                }
+            }
+            ArithOp::Shr | ArithOp::Shl => {
                 check::counts(m, op, Some(1), 1, 0, errs);
                 let a = check::scalar_operand(m, op, 0, errs);
                 if a.is_some() && a != res_scalar {

@@ -17,6 +17,12 @@
 //! - `quant.dequantize %q : q -> f` (ONNX `DequantizeLinear`): `q -
 //!   zero_point` exactly (in `i64`), converted to `f` (rounded), times
 //!   `scale` (rounded).
+//! - `quant.pack_bf16 %x : f32 -> u16`: the bits of `x` as bfloat16 (the
+//!   upper half of an `f32`'s), rounded to nearest, ties to even; a NaN
+//!   becomes the quiet NaN `0x7fc0` with its sign (its payload is lost, its
+//!   truth kept). `quant.unpack_bf16 %q : u16 -> f32`: the `f32` those bits
+//!   are (exact). The storage of `--quantize=bf16`: `u16` arrays holding
+//!   bfloat16 bits, the convention `ml_dtypes.bfloat16` and PyTorch share.
 
 use super::arith::Scalar;
 use super::{ArithOp, Opcode, check, dialect_ops};
@@ -29,7 +35,31 @@ dialect_ops!(
     Quantize => "quantize",
     /// Fixed point to float: `(q - zero_point) * scale`.
     Dequantize => "dequantize",
+    /// `f32` to bfloat16 bits in a `u16`, rounded to nearest even.
+    PackBf16 => "pack_bf16",
+    /// bfloat16 bits in a `u16` to the `f32` they are.
+    UnpackBf16 => "unpack_bf16",
 });
+
+/// The bfloat16 bits of `x`, rounded to nearest, ties to even; a NaN is
+/// `0x7fc0` with `x`'s sign. Written with the integer operations
+/// [`expand`] uses, so the two agree by construction: the magnitude's
+/// bits `m` plus `0x7fff` plus the lowest kept bit, shifted by 16 (at
+/// most `0x7f80`, infinity, for every number), plus `0x40` for a NaN.
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = (b >> 31) << 15;
+    let m = b & 0x7fff_ffff;
+    let lsb = (m >> 16) & 1;
+    let kept = ((m + 0x7fff + lsb) >> 16).min(0x7f80);
+    let nan = (m.max(0x7f80_0000) - 0x7f80_0000).min(1);
+    (sign + kept + (nan << 6)) as u16
+}
+
+/// The `f32` bfloat16 bits `q` stand for.
+pub fn bf16_value(q: u16) -> f32 {
+    f32::from_bits((q as u32) << 16)
+}
 
 /// The `{scale, zero_point}` of a `quant` op: what its integers mean.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,6 +112,14 @@ pub fn quantizable(q: ScalarType) -> bool {
 /// Evaluates a `quant` op on its operand; `to` is the result type.
 pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
     match op {
+        QuantOp::PackBf16 => match x {
+            Scalar::F32(v) => Scalar::U16(bf16_bits(v)),
+            x => panic!("quant.pack_bf16 of {x:?} (unverified IR)"),
+        },
+        QuantOp::UnpackBf16 => match x {
+            Scalar::U16(q) => Scalar::F32(bf16_value(q)),
+            x => panic!("quant.unpack_bf16 of {x:?} (unverified IR)"),
+        },
         QuantOp::Quantize => {
             let (lo, hi) = p.clamp_bounds(to);
             let zp = p.zero_point as f64;
@@ -160,7 +198,66 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             .operands([l, r])
             .result(ty.clone())
     };
+    let u32t = Type::Scalar(ScalarType::U32);
+    let shift = |a: ArithOp, x: ValueId, k: i64, ty: &Type| {
+        OpSpec::new(Opcode::Arith(a))
+            .operands([x])
+            .attr("amount", Attr::Int(k))
+            .result(ty.clone())
+    };
     let value = match q {
+        QuantOp::PackBf16 => {
+            // bf16_bits, step by step, in u32 lanes
+            let t = &u32t;
+            let b = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Bitcast))
+                    .operands([x])
+                    .result(t.clone()),
+            );
+            let s = emit(m, shift(ArithOp::Shr, b, 31, t));
+            let sign = emit(m, shift(ArithOp::Shl, s, 15, t));
+            let up = emit(m, shift(ArithOp::Shl, b, 1, t));
+            let mag = emit(m, shift(ArithOp::Shr, up, 1, t));
+            let h = emit(m, shift(ArithOp::Shr, mag, 16, t));
+            let h = emit(m, shift(ArithOp::Shl, h, 31, t));
+            let lsb = emit(m, shift(ArithOp::Shr, h, 31, t));
+            let half = konst(m, t, Attr::Int(0x7fff), &mut emit);
+            let r = emit(m, bin(ArithOp::Add, mag, half, t));
+            let r = emit(m, bin(ArithOp::Add, r, lsb, t));
+            let r = emit(m, shift(ArithOp::Shr, r, 16, t));
+            let inf = konst(m, t, Attr::Int(0x7f80), &mut emit);
+            let kept = emit(m, bin(ArithOp::Min, r, inf, t));
+            let inf32 = konst(m, t, Attr::Int(0x7f80_0000), &mut emit);
+            let over = emit(m, bin(ArithOp::Max, mag, inf32, t));
+            let over = emit(m, bin(ArithOp::Sub, over, inf32, t));
+            let one = konst(m, t, Attr::Int(1), &mut emit);
+            let nan = emit(m, bin(ArithOp::Min, over, one, t));
+            let quiet = emit(m, shift(ArithOp::Shl, nan, 6, t));
+            let r = emit(m, bin(ArithOp::Add, sign, kept, t));
+            let r = emit(m, bin(ArithOp::Add, r, quiet, t));
+            emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([r])
+                    .result(to.clone()),
+            )
+        }
+        QuantOp::UnpackBf16 => {
+            let w = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([x])
+                    .result(u32t.clone()),
+            );
+            let bits = emit(m, shift(ArithOp::Shl, w, 16, &u32t));
+            emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Bitcast))
+                    .operands([bits])
+                    .result(to.clone()),
+            )
+        }
         QuantOp::Quantize => {
             let fty = m.ty(x).clone();
             let f = fty.elem();
@@ -229,6 +326,17 @@ impl QuantOp {
         let (float, int) = match self {
             QuantOp::Quantize => (from, to),
             QuantOp::Dequantize => (to, from),
+            QuantOp::PackBf16 | QuantOp::UnpackBf16 => {
+                let (f, b) = if self == QuantOp::PackBf16 {
+                    (from, to)
+                } else {
+                    (to, from)
+                };
+                if f != ScalarType::F32 || b != ScalarType::U16 {
+                    errs.push(format!("converts between f32 and u16, not {from} and {to}"));
+                }
+                return;
+            }
         };
         if !float.is_float() {
             errs.push(format!("the float side must be f32 or f64, found {float}"));
@@ -236,14 +344,14 @@ impl QuantOp {
         let int_ok = match self {
             QuantOp::Quantize => quantizable(int),
             // sums of quantized products are dequantized too
-            QuantOp::Dequantize => int.is_int(),
+            QuantOp::Dequantize | QuantOp::PackBf16 | QuantOp::UnpackBf16 => int.is_int(),
         };
         if !int_ok {
             errs.push(format!(
                 "the integer side must be {}, found {int}",
                 match self {
                     QuantOp::Quantize => "i8, u8, i16 or u16",
-                    QuantOp::Dequantize => "an integer",
+                    _ => "an integer",
                 }
             ));
         }
@@ -289,6 +397,29 @@ mod tests {
         // with a zero point: -2.5 -> -2 (even), + 128
         assert_eq!(q(-2.5, 1.0, 128, ScalarType::U8), 126);
         assert_eq!(q(-1000.0, 1.0, 128, ScalarType::U8), 0);
+    }
+
+    #[test]
+    fn bf16_rounds_to_nearest_even_and_keeps_nans() {
+        let b = |x: f32| bf16_bits(x);
+        assert_eq!(b(1.0), 0x3f80);
+        assert_eq!(b(-2.0), 0xc000);
+        // 1 + 2^-8 is a tie between 1 and 1 + 2^-7: to the even, 1
+        assert_eq!(b(f32::from_bits(0x3f80_8000)), 0x3f80);
+        // 1 + 3 * 2^-8 is a tie too: to the even above
+        assert_eq!(b(f32::from_bits(0x3f81_8000)), 0x3f82);
+        assert_eq!(b(f32::from_bits(0x3f80_8001)), 0x3f81);
+        assert_eq!(b(f32::MAX), 0x7f80, "rounds up to infinity");
+        assert_eq!(b(f32::NEG_INFINITY), 0xff80);
+        assert_eq!(b(f32::NAN), 0x7fc0);
+        assert_eq!(b(-f32::from_bits(0x7f80_0001)), 0xffc0, "a NaN stays one");
+        assert_eq!(b(f32::from_bits(0x7fff_ffff)), 0x7fc0);
+        assert_eq!(b(f32::from_bits(1)), 0, "the least subnormal rounds to 0");
+        assert_eq!(bf16_value(0x3f80), 1.0);
+        for x in [0.1f32, -3.7e-39, 6.0e37, 1234.5] {
+            let r = bf16_value(b(x));
+            assert!((r - x).abs() <= x.abs() * 2f32.powi(-8) + 1e-40, "{x}: {r}");
+        }
     }
 
     #[test]

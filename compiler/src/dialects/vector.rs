@@ -58,7 +58,7 @@ pub fn elementwise(a: super::ArithOp, elem: ScalarType) -> bool {
     use super::ArithOp::*;
     matches!(a, Add | Sub | Mul | Min | Max | Neg)
         || (matches!(a, Div | Fma) && elem.is_float())
-        || (a == Shr && elem.is_int())
+        || (matches!(a, Shr | Shl) && elem.is_int())
         || (a == Mulhi && matches!(elem, ScalarType::I16 | ScalarType::U16))
 }
 

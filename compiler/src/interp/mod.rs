@@ -841,6 +841,12 @@ impl Interp<'_> {
                 } else if a == ArithOp::Shr {
                     let k = arith::shift_amount(m, op).expect("verified");
                     x.into_iter().map(|l| arith::eval_shr(l, k)).collect()
+                } else if a == ArithOp::Shl {
+                    let k = arith::shift_amount(m, op).expect("verified");
+                    x.into_iter().map(|l| arith::eval_shl(l, k)).collect()
+                } else if a == ArithOp::Bitcast {
+                    let t = m.ty(d.results[0]).elem();
+                    x.into_iter().map(|l| arith::eval_bitcast(l, t)).collect()
                 } else {
                     let y = self.vector(d.operands[1]);
                     x.into_iter()
@@ -948,6 +954,12 @@ impl Interp<'_> {
             Opcode::Arith(ArithOp::Fma) => arith::eval_fma(arg(0), arg(1), arg(2)),
             Opcode::Arith(ArithOp::Shr) => {
                 arith::eval_shr(arg(0), arith::shift_amount(m, op).expect("verified"))
+            }
+            Opcode::Arith(ArithOp::Shl) => {
+                arith::eval_shl(arg(0), arith::shift_amount(m, op).expect("verified"))
+            }
+            Opcode::Arith(ArithOp::Bitcast) => {
+                arith::eval_bitcast(arg(0), m.ty(d.results[0]).as_scalar().expect("verified"))
             }
             Opcode::Arith(ArithOp::Select) => {
                 if arg(0).as_bool() == Some(true) {

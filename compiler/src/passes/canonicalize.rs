@@ -314,6 +314,8 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
                 }),
                 ArithOp::Cast => result_ty.map(|t| args[0].cast(t)),
                 ArithOp::Shr => arith::shift_amount(m, op).map(|k| arith::eval_shr(args[0], k)),
+                ArithOp::Shl => arith::shift_amount(m, op).map(|k| arith::eval_shl(args[0], k)),
+                ArithOp::Bitcast => result_ty.map(|t| arith::eval_bitcast(args[0], t)),
                 ArithOp::Constant => None,
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args, math::is_fused(m, op))),

@@ -264,6 +264,7 @@ impl PassManager {
                 "quantize" if self.quantize.is_some() => {
                     let mut q = quantize::Quantize::new(self.quantize.expect("checked"));
                     q.dot_products = dot;
+                    q.vector_bits = bits;
                     *p = Box::new(q);
                 }
                 "lower-stages" => {

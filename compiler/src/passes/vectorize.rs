@@ -281,6 +281,15 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
                 class.insert(r, Class::Vector);
                 used_as_data.insert(o.operands[0]);
             }
+            // the same bits in lanes of the same size
+            Opcode::Arith(ArithOp::Bitcast) if cls(&class, o.operands[0]) == Class::Vector => {
+                let r = o.results[0];
+                if !fix_lanes(m.ty(r)) {
+                    return None;
+                }
+                class.insert(r, Class::Vector);
+                used_as_data.insert(o.operands[0]);
+            }
             Opcode::Arith(a) => {
                 let r = *o.results.first()?;
                 let cs: Vec<Class> = o.operands.iter().map(|&v| cls(&class, v)).collect();

@@ -48,6 +48,13 @@ impl Errors {
     }
 }
 
+/// bfloat16's unit roundoff: 8 significant bits.
+const BF16_ROUNDOFF: f64 = 1.0 / 256.0;
+
+/// The least magnitude bfloat16 rounds to infinity: its largest finite
+/// value plus half a step, `(2 - 2^-7 + 2^-8) · 2^127`, exactly `2^128 - 2^119`.
+const BF16_OVERFLOW: f64 = 3.39617752923046e38; // 2^128 - 2^119
+
 /// The unit roundoff of a float type (0 for others).
 pub fn unit_roundoff(t: ScalarType) -> f64 {
     match t {
@@ -250,6 +257,16 @@ impl Analysis<'_> {
                 let x = d.operands[0];
                 let (rx, ex) = (self.range(x), self.err(x));
                 match q {
+                    // bits standing for the value: ideally the value itself
+                    QuantOp::PackBf16 => {
+                        if rx.nan || most(rx) >= BF16_OVERFLOW {
+                            f64::INFINITY
+                        } else {
+                            // 8 significant bits; half the subnormal step
+                            ex + times(BF16_ROUNDOFF, most(rx)) + 2f64.powi(-134)
+                        }
+                    }
+                    QuantOp::UnpackBf16 => ex,
                     QuantOp::Quantize => {
                         let f = m.ty(x).elem();
                         let (qlo, qhi) = t.int_range().expect("verified");

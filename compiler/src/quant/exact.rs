@@ -83,6 +83,25 @@ struct Fixed {
     scale: Rat,
 }
 
+/// Why a stage stays float.
+#[derive(Debug)]
+pub struct NotExact {
+    /// The reason, for the note.
+    pub why: String,
+    /// It computes from float inputs or float stages: the scheme does not
+    /// apply to it (rather than failing on it).
+    pub from_floats: bool,
+}
+
+impl From<String> for NotExact {
+    fn from(why: String) -> NotExact {
+        NotExact {
+            why,
+            from_floats: false,
+        }
+    }
+}
+
 /// Whether stage `s`'s own block computes with floats (the stages the
 /// scheme applies to).
 pub fn computes_in_float(m: &Module, s: OpId) -> bool {
@@ -104,8 +123,32 @@ pub fn convert_stage(
     s: OpId,
     ranges: &Ranges,
     stored: &HashMap<ValueId, Stored>,
-) -> Result<Converted, String> {
+) -> Result<Converted, NotExact> {
     let block = m.entry_block(s, 0);
+    // anywhere in it (reductions too), a read of floats not converted
+    let mut float_read = None;
+    m.walk_block(block, &mut |op| {
+        let d = m.op(op);
+        if float_read.is_none()
+            && d.opcode == Opcode::Pj(PjOp::Read)
+            && m.ty(d.results[0]).elem().is_float()
+            && !stored.contains_key(&d.operands[0])
+        {
+            float_read = Some(d.operands[0]);
+        }
+    });
+    if let Some(t) = float_read {
+        let name = m.value(t).name.clone().unwrap_or_else(|| "?".into());
+        return Err(NotExact {
+            why: match m.def_op(t) {
+                None => format!(
+                    "it reads the float input `{name}` (the scheme starts from integers: a float input would be rounded)"
+                ),
+                Some(_) => format!("it reads `{name}`, which stays in float"),
+            },
+            from_floats: true,
+        });
+    }
     let ops = m.block(block).ops.clone();
     let float_stage = m.ty(m.result(s)).elem().is_float();
     let mut rw = Rewriter {
@@ -162,37 +205,29 @@ pub fn convert_stage(
                     scale: f.scale,
                 });
             }
-            Opcode::Pj(PjOp::Read) if touches_float => {
-                let t = d.operands[0];
-                let name = rw.m.value(t).name.clone().unwrap_or_else(|| "?".into());
-                return Err(match rw.m.def_op(t) {
-                    None => format!(
-                        "it reads the float input `{name}` (the scheme starts from integers: a float input would be rounded)"
-                    ),
-                    Some(_) => format!("it reads `{name}`, which stays in float"),
-                });
-            }
             Opcode::Arith(a) if touches_float => {
                 rw.arith(op, a, ranges)?;
                 replaced.push(op);
             }
             _ if touches_float => {
-                return Err(format!(
-                    "`{}` on floats has no exact integer form",
-                    d.opcode.name()
-                ));
+                return Err(
+                    format!("`{}` on floats has no exact integer form", d.opcode.name()).into(),
+                );
             }
             _ if d.regions.iter().any(|&r| region_has_float(rw.m, r)) => {
                 return Err(format!(
                     "its `{}` computes with floats inside (not handled yet)",
                     d.opcode.name()
-                ));
+                )
+                .into());
             }
             _ => {}
         }
     }
     if rw.bits > 32 {
-        return Err("exact integers would need 64 bits here".into());
+        return Err(NotExact::from(
+            "exact integers would need 64 bits here".to_string(),
+        ));
     }
     let (bits, divisions) = (rw.bits, rw.divisions);
     // unused now: a read of a converted stage is read again as integers at

@@ -4,9 +4,11 @@
 //! gives on each result's distance from the exact one; [`plan`], the
 //! choice of fixed-point types and scales the `quantize` pass applies;
 //! [`exact`], float arithmetic over integers rewritten as exact integer
-//! arithmetic (the `int16` scheme).
+//! arithmetic (the `int16` scheme); [`storage`], `f32` stages stored as
+//! bfloat16 (the `bf16` scheme).
 
 pub mod error;
 pub mod exact;
 pub mod plan;
 pub mod ranges;
+pub mod storage;

@@ -17,24 +17,29 @@ pub enum Mode {
     /// rounded back) as exact integer arithmetic, 16 bits where the ranges
     /// allow (`quant::exact`).
     Int16,
+    /// `f32` stages the schedule stores to memory, stored as bfloat16 (half
+    /// the bytes; `f32` arithmetic) where the bound meets the tolerance.
+    Bf16,
     /// Per stage, the cheapest choice that meets the tolerance: `int8`
     /// where a dot-product instruction takes the products, `int16` where
-    /// the arithmetic is exact in integers, else float.
+    /// the arithmetic is exact in integers, `bf16` for `f32` stages stored
+    /// to memory, else float.
     Auto,
 }
 
 impl Mode {
     /// The names `--quantize` takes.
-    pub const NAMES: [&'static str; 3] = ["int8", "int16", "auto"];
+    pub const NAMES: [&'static str; 4] = ["int8", "int16", "bf16", "auto"];
 
-    /// Parses `int8`, `int16` or `auto`; the types still to come say so.
+    /// Parses `int8`, `int16`, `bf16` or `auto`; `f16` says it is to come.
     pub fn parse(s: &str) -> Result<Mode, String> {
         match s {
             "int8" => Ok(Mode::Int8),
             "int16" => Ok(Mode::Int16),
+            "bf16" => Ok(Mode::Bf16),
             "auto" => Ok(Mode::Auto),
-            "f16" | "bf16" => Err(format!(
-                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8, int16 or auto"
+            "f16" => Err(format!(
+                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8, int16, bf16 or auto"
             )),
             _ => Err(format!(
                 "unknown --quantize `{s}`: expected {}",
@@ -48,6 +53,7 @@ impl Mode {
         match self {
             Mode::Int8 => "int8",
             Mode::Int16 => "int16",
+            Mode::Bf16 => "bf16",
             Mode::Auto => "auto",
         }
     }

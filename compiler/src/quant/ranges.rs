@@ -487,6 +487,21 @@ impl Analysis<'_> {
                 let r = math(mo, arg(0), d.operands.get(1).map(|&v| self.get(v)));
                 self.set(op, r);
             }
+            // bf16 bits stand for the value: its range (rounded outward
+            // by bf16's half step), so the unpacking gives it back
+            Opcode::Quant(crate::dialects::QuantOp::PackBf16) => {
+                let x = arg(0);
+                let r = Interval {
+                    lo: x.lo - x.lo.abs() / 256.0,
+                    hi: x.hi + x.hi.abs() / 256.0,
+                    nan: x.nan,
+                };
+                self.set(op, r);
+            }
+            Opcode::Quant(crate::dialects::QuantOp::UnpackBf16) => {
+                let r = arg(0);
+                self.set(op, r);
+            }
             Opcode::Quant(q) => {
                 let p = crate::dialects::quant::Params::of(m, op);
                 let to = m.ty(d.results[0]).elem();
@@ -610,6 +625,8 @@ impl Analysis<'_> {
                 let p = Interval::corners(arg(0), arg(1), |x, y| x * y);
                 Interval::new((p.lo / d).floor(), (p.hi / d).floor())
             }
+            // low bits, or bits read as another type: anything of the type
+            ArithOp::Shl | ArithOp::Bitcast => Interval::of_type(elem),
             ArithOp::Shr => {
                 // a division by 2^k rounding toward -inf: monotone
                 let x = arg(0);

@@ -1847,6 +1847,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let ty = cl_value_type(&vt);
         let p = self.scalar(d.operands[0]);
         let q = d.operands.get(1).map(|&v| self.scalar(v));
+        if a == ArithOp::Bitcast {
+            let little = MemFlagsData::new().with_endianness(Endianness::Little);
+            return Ok(self.b.ins().bitcast(ty, little, p));
+        }
         if elem.is_float() {
             let q = q.unwrap_or(p);
             if matches!(a, ArithOp::Max | ArithOp::Min)
@@ -1873,6 +1877,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let narrow = cl_type(elem).bits() <= 32;
         Ok(match (a, q) {
             (ArithOp::Shr, _) => self.shift_right(op, signed, p),
+            (ArithOp::Shl, _) => {
+                let k = crate::dialects::arith::shift_amount(self.ir, op).expect("verified");
+                self.b.ins().ishl_imm_u(p, i64::from(k))
+            }
             (ArithOp::Mulhi, Some(q)) => self.vector_mulhi(signed, p, q),
             (ArithOp::Add, Some(q)) => self.b.ins().iadd(p, q),
             (ArithOp::Sub, Some(q)) => self.b.ins().isub(p, q),
@@ -2755,6 +2763,15 @@ impl<M: Module> FnLower<'_, '_, M> {
             ArithOp::Shr => {
                 let p = x(self, 0);
                 self.shift_right(op, rt.is_signed_int(), p)
+            }
+            ArithOp::Shl => {
+                let p = x(self, 0);
+                let k = crate::dialects::arith::shift_amount(ir, op).expect("verified");
+                self.b.ins().ishl_imm_u(p, i64::from(k))
+            }
+            ArithOp::Bitcast => {
+                let p = x(self, 0);
+                self.b.ins().bitcast(cl_type(rt), MemFlagsData::new(), p)
             }
             ArithOp::Mulhi => {
                 let (p, q) = (x(self, 0), x(self, 1));

@@ -2194,6 +2194,8 @@ impl<'a> FnLower<'a> {
             (ArithOp::Neg, _) if elem.is_float() => e.fneg(p),
             (ArithOp::Neg, _) => e.neg(p),
             (ArithOp::Shr, _) => self.shift_right(op, elem, p),
+            (ArithOp::Shl, _) => self.shift_left(op, p),
+            (ArithOp::Bitcast, _) => e.bitcast(p, value_ty(e, ir.ty(d.results[0]))),
             (_, Some(q)) => self.binary(a, elem, p, q),
             (other, None) => unreachable!("arith.{} needs two operands", other.mnemonic()),
         }
@@ -2210,6 +2212,13 @@ impl<'a> FnLower<'a> {
         } else {
             e.lshr(p, amount)
         }
+    }
+
+    /// `arith.shl` of `p`, a scalar or vector.
+    fn shift_left(&self, op: OpId, p: V) -> V {
+        let e = self.e;
+        let k = crate::dialects::arith::shift_amount(self.ir, op).expect("verified");
+        e.shl(p, e.int(e.type_of(p), i64::from(k)))
     }
 
     /// `add`, `sub`, `mul`, `div`, `min`, `max` on scalars or vectors of `elem`.
@@ -2325,6 +2334,8 @@ impl<'a> FnLower<'a> {
             ArithOp::Neg if rt.is_float() => e.fneg(x(0)),
             ArithOp::Neg => e.neg(x(0)),
             ArithOp::Shr => self.shift_right(op, rt, x(0)),
+            ArithOp::Shl => self.shift_left(op, x(0)),
+            ArithOp::Bitcast => e.bitcast(x(0), scalar_ty(e, rt)),
             ArithOp::Not => e.xor(x(0), e.int(e.i8(), 1)),
             ArithOp::And => e.and(x(0), x(1)),
             ArithOp::Or => e.or(x(0), x(1)),
