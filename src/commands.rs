@@ -213,10 +213,11 @@ pub fn run(
     phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
     let out: Vec<Output> = match backend {
         Backend::Interp => {
-            if codegen.quantize().is_some() {
-                // chosen as for this machine's native code, run exactly
-                let options =
-                    codegen.options(pj_compiler::codegen::Backend::Cranelift, Target::host());
+            // chosen as for this machine's native code, run exactly
+            let options = codegen
+                .options(pj_compiler::codegen::Backend::Cranelift, Target::host())
+                .for_module(&m);
+            if options.quantize.is_some() {
                 let records = options.quantize_passes().run(&mut m)?;
                 print_notes(&records);
             }

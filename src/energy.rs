@@ -43,11 +43,17 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn request(&self) -> Option<pj_compiler::quant::plan::Request> {
-        self.quantize.map(|mode| pj_compiler::quant::plan::Request {
-            mode,
-            tolerance: self.tolerance,
-        })
+    /// `--quantize`, or for a kernel whose schedule block asks for schemes
+    /// (`s.quantize(...)`), those alone: its estimate beside the float one.
+    fn request(&self, m: &pj_compiler::Module) -> Option<pj_compiler::quant::plan::Request> {
+        use pj_compiler::quant::plan::{Mode, Request, has_stage_requests};
+        match self.quantize {
+            Some(mode) => Some(Request {
+                mode,
+                tolerance: self.tolerance,
+            }),
+            None => has_stage_requests(m).then(|| Request::new(Mode::Off)),
+        }
     }
 }
 
@@ -108,7 +114,7 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     };
     let mut out = Vec::new();
     for p in &profiles {
-        let r = match opts.request() {
+        let r = match opts.request(&m) {
             Some(req) => report::energy_quantized(&m, &kernel, &sizes, p, req),
             None => report::energy(&m, &kernel, &sizes, p),
         };
@@ -194,7 +200,7 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
     let p = profile(opts.target.as_deref())?;
     // quantized: the notes and the float kernel's estimate beside the
     // quantized one, then the schedule of the quantized kernel
-    let (m, quantized) = match opts.request() {
+    let (m, quantized) = match opts.request(&m) {
         Some(req) => {
             let (q, notes) = report::quantize(&m, req).map_err(|e| anyhow!(e))?;
             let float = report::energy(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;

@@ -979,6 +979,23 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
     // an example without ranges is left alone, and says what it needs
     let (_, s, _) = model("explain", "examples/matmul.pj", "int8", "M=8,K=8,N=8");
     assert!(s.contains("declare @range"), "{s}");
+    // a schedule block's request, without --quantize: explain and run apply it
+    let directed = dir.path().join("directed.pj");
+    std::fs::write(
+        &directed,
+        common::read(&root().join("bench/unfused.pj")).replace(
+            "t.compute_root();",
+            "t.compute_root();\n        t.quantize(bf16);",
+        ),
+    )
+    .unwrap();
+    let directed = directed.display().to_string();
+    for cmd in ["explain", "energy"] {
+        let o = pj(&[cmd, &directed, "--size", "N=32"]);
+        let (s, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(s.contains("stage `t` of `unfused`: bf16"), "{cmd}: {s}");
+    }
     // the 8-bit blur written in f32: exact in 16-bit integers
     for mode in ["int16", "auto"] {
         let (ok, s, err) = model("explain", "examples/blur_u8.pj", mode, "H=64,W=64");

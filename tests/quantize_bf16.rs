@@ -147,8 +147,13 @@ fn same_bits(got: &[Tensor], want: &[Tensor], xs: &[f32], what: &str) {
 fn bits(ts: &[Tensor]) -> Vec<Tensor> {
     ts.iter()
         .map(|t| {
+            let elem = if t.elem == ScalarType::F32 {
+                ScalarType::U32
+            } else {
+                t.elem
+            };
             Tensor::new(
-                t.elem,
+                elem,
                 t.shape.clone(),
                 t.data
                     .iter()

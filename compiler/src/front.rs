@@ -262,6 +262,10 @@ impl Lowering<'_> {
                 hir::DirectiveKind::Parallel(b) => (sch::PARALLEL, Attr::Bool(*b)),
                 hir::DirectiveKind::Vectorize(b) => (sch::VECTORIZE, Attr::Bool(*b)),
                 hir::DirectiveKind::Sliding(b) => (sch::SLIDING, Attr::Bool(*b)),
+                // not a schedule attribute: the scheduler still decides
+                hir::DirectiveKind::Quantize(q) => {
+                    (crate::quant::plan::STAGE_REQUEST, Attr::Str(q.clone()))
+                }
                 hir::DirectiveKind::CacheBlock { .. } => unreachable!("handled above"),
             };
             self.m.op_mut(op).set_attr(key, value);

@@ -633,7 +633,7 @@ impl<'d> Checker<'d> {
     /// Whether each is *legal* for its stage is decided after lowering,
     /// where the analyses live (`pj_compiler::compile_source`).
     fn schedule(&mut self, directives: &[ast::Directive]) -> Vec<Directive> {
-        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false), sliding(true | false), cache_block(k, cols)";
+        const KNOWN: &str = "compute_at(stage), compute_root(), tile(rows), tile_bytes(bytes), reduce(inner | outer | vector), parallel(true | false), vectorize(true | false), sliding(true | false), cache_block(k, cols), quantize(int8 | int16 | bf16 | float)";
         let mut out: Vec<Directive> = Vec::new();
         let stage_id =
             |this: &Self, id: &ast::Ident| this.stages.iter().position(|s| s.name == id.name);
@@ -782,6 +782,28 @@ impl<'d> Checker<'d> {
                             self.error(
                                 Diagnostic::error("`reduce` takes `inner`, `outer` or `vector`", d.args[0].span)
                                     .with_note("inner: the reduction loop innermost (the reference order); outer: outside the stage's innermost loop, accumulating in memory; vector: innermost, over blocks of vectors with accumulators in registers"),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                "quantize" => {
+                    if !arg_count(self, 1) {
+                        continue;
+                    }
+                    match &d.args[0].kind {
+                        ast::ExprKind::Name(q)
+                            if ["int8", "int16", "bf16", "float"].contains(&q.name.as_str()) =>
+                        {
+                            DirectiveKind::Quantize(q.name.clone())
+                        }
+                        _ => {
+                            self.error(
+                                Diagnostic::error(
+                                    "`quantize` takes `int8`, `int16`, `bf16` or `float`",
+                                    d.args[0].span,
+                                )
+                                .with_note("int8: sums of products in 8-bit fixed point; int16: float arithmetic over integers as exact integers; bf16: the stage stored as bfloat16; float: none of them (docs/quantization.md)"),
                             );
                             continue;
                         }

@@ -110,6 +110,10 @@ pub enum DirectiveKind {
         /// Columns per chunk.
         cols: i64,
     },
+    /// `s.quantize(int8 | int16 | bf16 | float)`: the narrow type asked for
+    /// this stage (or `float`: none), over `--quantize`; applied only where
+    /// the proven error bound meets the tolerance.
+    Quantize(String),
 }
 
 /// A body item.

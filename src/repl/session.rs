@@ -738,12 +738,17 @@ impl Session {
         }
         // quantized once, here: every backend, the interpreter and the
         // background tier then run the same fixed-point kernel
-        if let Some(mode) = self.settings.quantize {
-            // chosen for the backend's dot products (Cranelift's for the interpreter)
-            let options = Options {
-                quantize: Some(pj_compiler::quant::plan::Request::new(mode)),
-                ..self.options(tier).unwrap_or_default()
-            };
+        // chosen for the backend's dot products (Cranelift's for the
+        // interpreter); stages' own requests (`s.quantize(...)`) without it
+        let options = Options {
+            quantize: self
+                .settings
+                .quantize
+                .map(pj_compiler::quant::plan::Request::new),
+            ..self.options(tier).unwrap_or_default()
+        }
+        .for_module(&module);
+        if options.quantize.is_some() {
             let records = options.quantize_passes().run(&mut module)?;
             for n in records.iter().flat_map(|r| &r.notes) {
                 let _ = writeln!(self.out, "quantize: {n}");

@@ -150,6 +150,19 @@ impl Options {
         }
     }
 
+    /// These options for compiling `m`: its schedule block's
+    /// `s.quantize(...)` requests are honoured without `--quantize` too
+    /// (the pass then applies those alone).
+    pub fn for_module(&self, m: &Module) -> Options {
+        let mut o = self.clone();
+        if o.quantize.is_none() && crate::quant::plan::has_stage_requests(m) {
+            o.quantize = Some(crate::quant::plan::Request::new(
+                crate::quant::plan::Mode::Off,
+            ));
+        }
+        o
+    }
+
     /// The `quantize` and `lower-quant` passes alone, as these options
     /// configure them (the request, the backend's dot products): for the
     /// interpreter, the REPL and the energy model, which quantize the `pj`
@@ -199,7 +212,7 @@ pub fn lower(
     from: Stage,
 ) -> Result<(Module, Vec<PassRecord>), CodegenError> {
     let mut lowered = m.clone();
-    let records = options.pass_manager(from).run(&mut lowered)?;
+    let records = options.for_module(m).pass_manager(from).run(&mut lowered)?;
     Ok((lowered, records))
 }
 

@@ -32,7 +32,7 @@ use crate::dialects::pj::{Tolerance, param_range, result_tolerance};
 use crate::dialects::quant::Params;
 use crate::dialects::{ArithOp, FuncOp, Opcode, PjOp, QuantOp};
 use crate::ir::{Attr, BlockId, Module, OpId, OpSpec, ScalarType, Type, ValueId};
-use crate::quant::plan::{Mode, Note, Request, params_for};
+use crate::quant::plan::{Mode, Note, Request, params_for, stage_mode};
 use crate::quant::ranges::{Inputs, Interval};
 use std::collections::HashMap;
 
@@ -80,6 +80,14 @@ impl Pass for Quantize {
                 self.vector_bits,
                 &mut self.notes,
             );
+        }
+        // the stages' requests are answered: a later pipeline (the
+        // driver's, after the REPL's or the interpreter's own) adds none
+        for op in m.all_ops() {
+            if m.op(op).attr(crate::quant::plan::STAGE_REQUEST).is_some() {
+                m.op_mut(op).remove_attr(crate::quant::plan::STAGE_REQUEST);
+                changed = true;
+            }
         }
         Ok(changed)
     }
@@ -130,8 +138,12 @@ fn quantize_kernel(
     let mut any = false;
     // the stages the int8 scheme has said something about
     let mut noted = std::collections::HashSet::new();
-    let products = matches!(request.mode, Mode::Int8 | Mode::Auto);
-    for s in candidates.into_iter().filter(|_| products) {
+    for s in candidates {
+        // the scheme the stage is asked for: its directive, else --quantize
+        let mode = stage_mode(m, s, request.mode);
+        if !matches!(mode, Mode::Int8 | Mode::Auto) {
+            continue;
+        }
         let name = crate::passes::schedule::stage_name(m, s);
         let (ranges, _) = analyze_ranges(m, k, &params, &limits);
         let Some(c) = contraction(m, s, &ranges) else {
@@ -152,7 +164,7 @@ fn quantize_kernel(
         let signed = row_type == ScalarType::I8;
         let on_dot =
             c.matrix_product && (dot.covers(signed, true) || (signed && dot.covers(false, true)));
-        if request.mode == Mode::Auto && !on_dot {
+        if mode == Mode::Auto && !on_dot {
             notes.push(note(
                 "float",
                 format!(
@@ -221,19 +233,12 @@ fn quantize_kernel(
         request,
         vector_bits,
     };
-    let exact = match request.mode {
-        Mode::Int16 | Mode::Auto => exact_integers(m, &cx, &limits, &noted, notes),
-        _ => Exact::default(),
-    };
+    // each scheme takes the stages asked for it (or auto)
+    let exact = exact_integers(m, &cx, &limits, &noted, notes);
     changed |= exact.changed;
-    let stored = match request.mode {
-        Mode::Bf16 | Mode::Auto => {
-            let s = bf16_storage(m, &cx, &mut limits, notes);
-            changed |= s.changed;
-            s.any
-        }
-        _ => false,
-    };
+    let bf16 = bf16_storage(m, &cx, &mut limits, notes);
+    changed |= bf16.changed;
+    let stored = bf16.any;
     let none = match request.mode {
         Mode::Int8 if !any => {
             "no stage sums products of float arrays whose ranges are known (declare @range on the inputs)"
@@ -292,7 +297,6 @@ fn exact_integers(
         request,
         ..
     } = *cx;
-    let auto = request.mode == Mode::Auto;
     use crate::quant::exact::{Converted, NotExact, computes_in_float, convert_stage};
     let kname = crate::dialects::signature(m, k).name;
     let body = m.entry_block(k, 0);
@@ -305,6 +309,7 @@ fn exact_integers(
             let d = m.op(s);
             d.opcode == Opcode::Pj(PjOp::Stage)
                 && d.attr(crate::passes::schedule::QUANTIZED).is_none()
+                && matches!(stage_mode(m, s, request.mode), Mode::Int16 | Mode::Auto)
                 && computes_in_float(m, s)
         })
         .collect();
@@ -396,9 +401,10 @@ fn exact_integers(
         for (s, r) in outcome {
             // int8 said what it does with the stage; auto is quiet about
             // stages computing from floats, which int16 does not apply to
-            if r.as_ref()
-                .is_err_and(|e| noted.contains(&s) || (auto && e.from_floats))
-            {
+            if r.as_ref().is_err_and(|e| {
+                let auto = stage_mode(m, s, request.mode) == Mode::Auto;
+                noted.contains(&s) || (auto && e.from_floats)
+            }) {
                 continue;
             }
             let stage = crate::passes::schedule::stage_name(m, s);
@@ -452,9 +458,13 @@ fn bf16_storage(
             d.opcode == Opcode::Pj(PjOp::Stage)
                 && d.attr(crate::passes::schedule::QUANTIZED).is_none()
                 && d.attr("result").is_none()
+                && matches!(stage_mode(m, s, request.mode), Mode::Bf16 | Mode::Auto)
                 && m.ty(m.result(s)).elem() == ScalarType::F32
         })
         .collect();
+    if stages.is_empty() {
+        return Exact::default();
+    }
     let mut out = Exact::default();
     for s in stages {
         let name = crate::passes::schedule::stage_name(m, s);
@@ -464,9 +474,10 @@ fn bf16_storage(
             chosen: chosen.to_string(),
             detail,
         };
+        let mode = stage_mode(m, s, request.mode);
         if !whole.contains(&name) {
             // fused: it never travels to memory, so nothing to halve
-            if request.mode == Mode::Bf16 {
+            if mode == Mode::Bf16 {
                 notes.push(note(
                     "float",
                     "fused into its readers (never stored whole): bf16 would save nothing".into(),
@@ -475,7 +486,7 @@ fn bf16_storage(
             continue;
         }
         out.any = true;
-        if request.mode == Mode::Auto && vector_bits < 256 {
+        if mode == Mode::Auto && vector_bits < 256 {
             notes.push(note(
                 "float",
                 format!(
@@ -647,7 +658,10 @@ fn admits(t: Tolerance, e: f64, r: Interval) -> bool {
 }
 
 /// The first result whose bound misses its tolerance: `(index, bound)`.
-/// A result without one must keep the float code's bound (`float`).
+/// A result the change leaves no worse than the float code (`float`) is
+/// never one: a result without a tolerance must keep that bound, and one
+/// the float code already misses (a sum over an unbounded size) is not the
+/// change's doing.
 fn misses(
     b: &[(f64, Interval)],
     float: &[(f64, Interval)],
@@ -657,7 +671,7 @@ fn misses(
         .enumerate()
         .find_map(|(i, &(e, r))| match tolerances.get(i).copied().flatten() {
             Some(t) if admits(t, e, r) => None,
-            None if float.get(i).is_some_and(|f| e <= f.0) => None,
+            _ if float.get(i).is_some_and(|f| e <= f.0) => None,
             _ => Some((i, e)),
         })
 }

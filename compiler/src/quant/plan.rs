@@ -20,6 +20,9 @@ pub enum Mode {
     /// `f32` stages the schedule stores to memory, stored as bfloat16 (half
     /// the bytes; `f32` arithmetic) where the bound meets the tolerance.
     Bf16,
+    /// Nothing but what stages ask in the schedule block
+    /// (`s.quantize(...)`, [`STAGE_REQUEST`]).
+    Off,
     /// Per stage, the cheapest choice that meets the tolerance: `int8`
     /// where a dot-product instruction takes the products, `int16` where
     /// the arithmetic is exact in integers, `bf16` for `f32` stages stored
@@ -54,9 +57,37 @@ impl Mode {
             Mode::Int8 => "int8",
             Mode::Int16 => "int16",
             Mode::Bf16 => "bf16",
+            Mode::Off => "off",
             Mode::Auto => "auto",
         }
     }
+}
+
+/// Attribute of a `pj.stage`: what its schedule block's `s.quantize(...)`
+/// asks (`int8`, `int16`, `bf16`, or `float` for none), over the request.
+pub const STAGE_REQUEST: &str = "quantize";
+
+/// The scheme stage `s` is asked for: its own directive, else `mode`.
+pub fn stage_mode(m: &crate::ir::Module, s: crate::ir::OpId, mode: Mode) -> Mode {
+    match m
+        .op(s)
+        .attr(STAGE_REQUEST)
+        .and_then(crate::ir::Attr::as_str)
+    {
+        Some("int8") => Mode::Int8,
+        Some("int16") => Mode::Int16,
+        Some("bf16") => Mode::Bf16,
+        Some(_) => Mode::Off,
+        None => mode,
+    }
+}
+
+/// Whether any stage of `m` asks for a scheme in its schedule block: the
+/// `quantize` pass then runs without `--quantize` too.
+pub fn has_stage_requests(m: &crate::ir::Module) -> bool {
+    m.all_ops()
+        .into_iter()
+        .any(|op| m.op(op).attr(STAGE_REQUEST).is_some())
 }
 
 /// What the `quantize` pass is asked to do.
