@@ -52,19 +52,11 @@ kernel scores(q: f32[T, D] @range(-2.0, 2.0), k: f32[D, S] @range(-2.0, 2.0), bi
 }";
 
 fn quantized(src: &str, name: &str) -> (Module, Module, Vec<String>) {
-    let mut float = compile(name, src);
-    PassManager::default_pipeline().run(&mut float).unwrap();
-    let mut q = float.clone();
     // the pass alone: its `quant` ops are what the tests look at
     // for a target with VNNI: the notes do not depend on this machine
     let mut pass = Quantize::new(Request::new(Mode::Int8));
     pass.dot_products = pj_compiler::target::DotProducts::VNNI;
-    let records = PassManager::new()
-        .with_pass(Box::new(pass))
-        .run(&mut q)
-        .unwrap();
-    let notes = records.into_iter().flat_map(|r| r.notes).collect();
-    (float, q, notes)
+    quantized_with(name, src, pass)
 }
 
 fn quant_ops(m: &Module) -> usize {

@@ -179,19 +179,9 @@ fn quantized_for(
     mode: Mode,
     vector_bits: u32,
 ) -> (Module, Module, Vec<String>) {
-    let mut float = compile(name, src);
-    PassManager::default_pipeline().run(&mut float).unwrap();
-    let mut q = float.clone();
     let mut pass = Quantize::new(Request::new(mode));
     pass.vector_bits = vector_bits;
-    let notes = PassManager::new()
-        .with_pass(Box::new(pass))
-        .run(&mut q)
-        .unwrap()
-        .into_iter()
-        .flat_map(|r| r.notes)
-        .collect();
-    (float, q, notes)
+    quantized_with(name, src, pass)
 }
 
 fn unfused() -> String {

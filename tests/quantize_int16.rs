@@ -107,17 +107,7 @@ fn source(case: &Case) -> String {
 /// The kernel after the default pipeline, and after `quantize` with
 /// `mode` too; the notes.
 fn converted(src: &str, name: &str, mode: Mode) -> (Module, Module, Vec<String>) {
-    let mut float = compile(name, src);
-    PassManager::default_pipeline().run(&mut float).unwrap();
-    let mut q = float.clone();
-    let notes = PassManager::new()
-        .with_pass(Box::new(Quantize::new(Request::new(mode))))
-        .run(&mut q)
-        .unwrap()
-        .into_iter()
-        .flat_map(|r| r.notes)
-        .collect();
-    (float, q, notes)
+    quantized_with(name, src, Quantize::new(Request::new(mode)))
 }
 
 /// Random integer arrays for every parameter, over each type's range.

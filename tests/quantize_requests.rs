@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use pj_compiler::Module;
-use pj_compiler::passes::PassManager;
 use pj_compiler::passes::quantize::Quantize;
 use pj_compiler::quant::plan::{Mode, Request};
 
@@ -28,19 +27,9 @@ kernel directed(x: f32[N, N] @boundary(clamp) @range(0.0, 4.0), img: u8[N, N] @b
 }";
 
 fn run_pass(src: &str, mode: Mode) -> (Module, Module, Vec<String>) {
-    let mut float = compile("directed", src);
-    PassManager::default_pipeline().run(&mut float).unwrap();
-    let mut q = float.clone();
     let mut pass = Quantize::new(Request::new(mode));
     pass.dot_products = pj_compiler::target::DotProducts::VNNI;
-    let notes = PassManager::new()
-        .with_pass(Box::new(pass))
-        .run(&mut q)
-        .unwrap()
-        .into_iter()
-        .flat_map(|r| r.notes)
-        .collect();
-    (float, q, notes)
+    quantized_with("directed", src, pass)
 }
 
 fn stage_type(m: &Module, name: &str) -> String {

@@ -196,3 +196,25 @@ impl Rng {
         }
     }
 }
+
+/// `src` compiled and through the default pipeline, then a copy through
+/// `pass` (a configured `quantize` pass) alone: both, and its notes.
+pub fn quantized_with(
+    name: &str,
+    src: &str,
+    pass: pj_compiler::passes::quantize::Quantize,
+) -> (Module, Module, Vec<String>) {
+    let mut float = compile(name, src);
+    pj_compiler::passes::PassManager::default_pipeline()
+        .run(&mut float)
+        .unwrap();
+    let mut q = float.clone();
+    let notes = pj_compiler::passes::PassManager::new()
+        .with_pass(Box::new(pass))
+        .run(&mut q)
+        .unwrap()
+        .into_iter()
+        .flat_map(|r| r.notes)
+        .collect();
+    (float, q, notes)
+}

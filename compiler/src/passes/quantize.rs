@@ -128,22 +128,12 @@ fn quantize_kernel(
     let mut limits = declared_limits(m, k);
     let tolerances = tolerances(m, k, request);
     let mut changed = false;
-    let candidates: Vec<OpId> = m
-        .block(body)
-        .ops
-        .iter()
-        .copied()
-        .filter(|&s| m.op(s).opcode == Opcode::Pj(PjOp::Stage))
-        .collect();
+    let candidates = offered(m, k, request, Mode::Int8);
     let mut any = false;
     // the stages the int8 scheme has said something about
     let mut noted = std::collections::HashSet::new();
     for s in candidates {
-        // the scheme the stage is asked for: its directive, else --quantize
         let mode = stage_mode(m, s, request.mode);
-        if !matches!(mode, Mode::Int8 | Mode::Auto) {
-            continue;
-        }
         let name = crate::passes::schedule::stage_name(m, s);
         let (ranges, _) = analyze_ranges(m, k, &params, &limits);
         let Some(c) = contraction(m, s, &ranges) else {
@@ -258,6 +248,25 @@ fn quantize_kernel(
     changed
 }
 
+/// The stages of kernel `k` offered to `scheme`: those asking for it in
+/// the schedule block, or for `auto`, or asking nothing when the request
+/// is for it (or `auto`); never a stage the pass made.
+fn offered(m: &Module, k: OpId, request: &Request, scheme: Mode) -> Vec<OpId> {
+    let body = m.entry_block(k, 0);
+    m.block(body)
+        .ops
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let d = m.op(s);
+            let mode = stage_mode(m, s, request.mode);
+            d.opcode == Opcode::Pj(PjOp::Stage)
+                && d.attr(crate::passes::schedule::QUANTIZED).is_none()
+                && (mode == scheme || mode == Mode::Auto)
+        })
+        .collect()
+}
+
 /// What the int16 and bf16 schemes read of the kernel they work on.
 #[derive(Clone, Copy)]
 struct Kernel<'a> {
@@ -299,19 +308,9 @@ fn exact_integers(
     } = *cx;
     use crate::quant::exact::{Converted, NotExact, computes_in_float, convert_stage};
     let kname = crate::dialects::signature(m, k).name;
-    let body = m.entry_block(k, 0);
-    let candidates: Vec<OpId> = m
-        .block(body)
-        .ops
-        .iter()
-        .copied()
-        .filter(|&s| {
-            let d = m.op(s);
-            d.opcode == Opcode::Pj(PjOp::Stage)
-                && d.attr(crate::passes::schedule::QUANTIZED).is_none()
-                && matches!(stage_mode(m, s, request.mode), Mode::Int16 | Mode::Auto)
-                && computes_in_float(m, s)
-        })
+    let candidates: Vec<OpId> = offered(m, k, request, Mode::Int16)
+        .into_iter()
+        .filter(|&s| computes_in_float(m, s))
         .collect();
     if candidates.is_empty() {
         return Exact::default();
@@ -447,19 +446,10 @@ fn bf16_storage(
     use crate::quant::storage::{store_as_bf16, stored_whole};
     let kname = crate::dialects::signature(m, k).name;
     let whole = stored_whole(m, k);
-    let body = m.entry_block(k, 0);
-    let stages: Vec<OpId> = m
-        .block(body)
-        .ops
-        .iter()
-        .copied()
+    let stages: Vec<OpId> = offered(m, k, request, Mode::Bf16)
+        .into_iter()
         .filter(|&s| {
-            let d = m.op(s);
-            d.opcode == Opcode::Pj(PjOp::Stage)
-                && d.attr(crate::passes::schedule::QUANTIZED).is_none()
-                && d.attr("result").is_none()
-                && matches!(stage_mode(m, s, request.mode), Mode::Bf16 | Mode::Auto)
-                && m.ty(m.result(s)).elem() == ScalarType::F32
+            m.op(s).attr("result").is_none() && m.ty(m.result(s)).elem() == ScalarType::F32
         })
         .collect();
     if stages.is_empty() {
