@@ -811,8 +811,9 @@ impl Rewriter<'_> {
                 v = self.shr(v, d.trailing_zeros(), t1);
                 self.divisions
                     .push(format!("/ {d} as a shift by {}", d.trailing_zeros()));
-            } else if let (true, Some((mm, k))) =
-                (tlo >= 0 && t1 == ScalarType::U16, magic16(thi, d))
+            } else if tlo >= 0
+                && t1 == ScalarType::U16
+                && let Some((mm, k)) = magic16(thi, d)
             {
                 // the high half of a 16-bit product keeps 16-bit lanes
                 let c = self.konst(t1, mm);
@@ -826,11 +827,11 @@ impl Rewriter<'_> {
                         String::new()
                     }
                 ));
-            } else if let (true, Some((mm, k))) = (
-                tlo >= 0,
+            } else if tlo >= 0
                 // a product beyond 32 bits is not worth it: divide
-                magic(thi, d).filter(|&(mm, _)| thi * mm <= u32::MAX as i128),
-            ) {
+                && let Some((mm, k)) =
+                    magic(thi, d).filter(|&(mm, _)| thi * mm <= u32::MAX as i128)
+            {
                 let t2 = self.use_type(0, mul(thi, mm)?.max(thi))?;
                 let w = self.cast(v, t1, t2);
                 let c = self.konst(t2, mm);
