@@ -1,7 +1,8 @@
 /* Calls the AOT-compiled `blur` kernel from C.
  *
- *   pj build examples/blur.pj -o blur.o            # writes blur.o and blur.h
- *   cc -I. examples/aot_c/main.c blur.o target/debug/libpj_runtime.a -lpthread -ldl -lm -o blur_demo
+ *   cargo build --release                         # pj, and the runtime archive
+ *   target/release/pj build examples/blur.pj -o blur.o   # writes blur.o and blur.h
+ *   cc -I. examples/aot_c/main.c blur.o target/release/libpj_runtime.a -lpthread -ldl -lm -o blur_demo
  *   ./blur_demo
  *
  * It blurs a generated image, checks every pixel against a plain C blur,
