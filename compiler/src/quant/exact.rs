@@ -102,6 +102,19 @@ impl From<String> for NotExact {
     }
 }
 
+impl Rep {
+    /// `q` of type `ty`, within `[lo, hi]`, standing for `q · scale`.
+    fn fixed(q: ValueId, ty: ScalarType, (lo, hi): (i128, i128), scale: Rat) -> Rep {
+        Rep::Fixed(Fixed {
+            q,
+            ty,
+            lo,
+            hi,
+            scale,
+        })
+    }
+}
+
 /// Whether stage `s`'s own block computes with floats (the stages the
 /// scheme applies to).
 pub fn computes_in_float(m: &Module, s: OpId) -> bool {
@@ -608,13 +621,7 @@ impl Rewriter<'_> {
                     let t = self.use_type(lo.min(p.lo).min(q.lo), hi.max(p.hi).max(q.hi))?;
                     let (vx, vy) = (self.value(p, t), self.value(q, t));
                     let v = self.bin(a, vx, vy, t);
-                    Rep::Fixed(Fixed {
-                        q: v,
-                        ty: t,
-                        lo,
-                        hi,
-                        scale: s,
-                    })
+                    Rep::fixed(v, t, (lo, hi), s)
                 }
             }
             ArithOp::Mul => {
@@ -644,13 +651,7 @@ impl Rewriter<'_> {
                             .checked_mul(&g.scale)
                             .and_then(small)
                             .ok_or("scales overflow")?;
-                        Rep::Fixed(Fixed {
-                            q: v,
-                            ty: t,
-                            lo,
-                            hi,
-                            scale,
-                        })
+                        Rep::fixed(v, t, (lo, hi), scale)
                     }
                 }
             }
@@ -688,13 +689,7 @@ impl Rewriter<'_> {
                         .operands([d.operands[0], vx, vy])
                         .result(Type::Scalar(t)),
                 );
-                Rep::Fixed(Fixed {
-                    q: v,
-                    ty: t,
-                    lo,
-                    hi,
-                    scale: s,
-                })
+                Rep::fixed(v, t, (lo, hi), s)
             }
             ArithOp::Cmp => {
                 let (x, y) = (self.rep(d.operands[0])?, self.rep(d.operands[1])?);
@@ -741,13 +736,7 @@ impl Rewriter<'_> {
         let (lo, hi) = (lo.max(tlo), hi.min(thi));
         let t = self.use_type(lo, hi)?;
         let q = self.cast(x, from, t);
-        Ok(Rep::Fixed(Fixed {
-            q,
-            ty: t,
-            lo,
-            hi,
-            scale: Rat::from_integer(1),
-        }))
+        Ok(Rep::fixed(q, t, (lo, hi), Rat::from_integer(1)))
     }
 
     /// `f · c`: the same integers at scale `s · |c|` (negated for `c < 0`).
@@ -777,13 +766,7 @@ impl Rewriter<'_> {
                 .operands([q])
                 .result(Type::Scalar(t)),
         );
-        Ok(Rep::Fixed(Fixed {
-            q: v,
-            ty: t,
-            lo,
-            hi,
-            ..f
-        }))
+        Ok(Rep::fixed(v, t, (lo, hi), f.scale))
     }
 
     /// `rt(x)` for float `x`: `trunc(q · n / d)` saturated to `rt`.
