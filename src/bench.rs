@@ -110,6 +110,7 @@ fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Result<Vec<u8>> {
         match s {
             Scalar::F32(v) => out.extend(v.to_le_bytes()),
             Scalar::F64(v) => out.extend(v.to_le_bytes()),
+            Scalar::F16(q) | Scalar::Bf16(q) => out.extend(q.to_le_bytes()),
             s => {
                 let v = s.as_i64().unwrap_or(0).to_le_bytes();
                 out.extend(&v[..t.size_bytes()]);

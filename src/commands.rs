@@ -339,6 +339,7 @@ fn fmt_scalar(s: &Scalar) -> String {
     match s {
         Scalar::F32(v) => format!("{v}"),
         Scalar::F64(v) => format!("{v}"),
+        Scalar::F16(_) | Scalar::Bf16(_) => format!("{}", s.as_f64() as f32),
         Scalar::Bool(b) => b.to_string(),
         other => other.as_i64().unwrap_or(0).to_string(),
     }

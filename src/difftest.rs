@@ -130,6 +130,9 @@ impl Gen<'_> {
     fn cast(&self, from: ScalarType, to: ScalarType, e: String) -> String {
         if from == to {
             e
+        } else if to.is_half() && !from.is_half() && from != ScalarType::F32 {
+            // a 16-bit float converts from f32 (or another 16-bit float)
+            format!("{}(f32({e}))", to.name())
         } else {
             format!("{}({e})", to.name())
         }
@@ -137,9 +140,12 @@ impl Gen<'_> {
 
     fn literal(&mut self, t: ScalarType) -> String {
         let text = if t.is_float() {
+            // f16 holds at most 65504: the 16-bit floats' large literal
+            // is 2^15, which both hold exactly
+            let large = if t.is_half() { "3.2768e4" } else { "3.0e8" };
             self.rng
                 .pick(&[
-                    "0.0", "-0.0", "1.0", "-1.0", "0.5", "2.5", "-3.75", "1e-5", "3.0e8", "100.0",
+                    "0.0", "-0.0", "1.0", "-1.0", "0.5", "2.5", "-3.75", "1e-5", large, "100.0",
                 ])
                 .to_string()
         } else {
@@ -710,7 +716,7 @@ pub fn campaign(first: u64, count: u64, mut report: impl FnMut(u64, &Verdict)) -
 mod tests {
     #[test]
     fn programs_use_every_number_type_and_bool_only_through_conditions() {
-        assert_eq!(super::TYPES.len(), 9);
+        assert_eq!(super::TYPES.len(), 11);
         assert!(super::TYPES.iter().all(|t| t.is_numeric()));
     }
 

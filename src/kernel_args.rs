@@ -111,6 +111,7 @@ pub fn parse_scalar(text: &str, t: ScalarType) -> Option<Scalar> {
         ScalarType::Bool => Scalar::Bool(text.parse().ok()?),
         ScalarType::F32 => Scalar::F32(text.parse().ok()?),
         ScalarType::F64 => Scalar::F64(text.parse().ok()?),
+        t if t.is_half() => Scalar::narrow_half(text.parse().ok()?, t),
         t => {
             let v: i64 = text.parse().ok()?;
             let (lo, hi) = t.int_range()?;

@@ -32,8 +32,13 @@ fn dtype_to_scalar(dtype: &DType, path: &Path) -> Result<ScalarType> {
         (TypeChar::Uint, 4) => ScalarType::U32,
         (TypeChar::Float, 4) => ScalarType::F32,
         (TypeChar::Float, 8) => ScalarType::F64,
+        (TypeChar::Float, 2) => ScalarType::F16,
+        // what `np.save` writes for an `ml_dtypes.bfloat16` array: two
+        // bytes NumPy knows nothing of (`.view(ml_dtypes.bfloat16)` reads
+        // them back)
+        (TypeChar::RawData, 2) => ScalarType::Bf16,
         _ => bail!(
-            "{}: dtype `{ts}` is not supported; use bool, int8/16/32/64, uint8/16/32, float32 or float64",
+            "{}: dtype `{ts}` is not supported; use bool, int8/16/32/64, uint8/16/32, float16/32/64 or ml_dtypes.bfloat16",
             path.display()
         ),
     };
@@ -274,6 +279,9 @@ fn header_bytes(elem: ScalarType, shape: &[usize]) -> Vec<u8> {
         ScalarType::I64 => "<i8",
         ScalarType::F32 => "<f4",
         ScalarType::F64 => "<f8",
+        ScalarType::F16 => "<f2",
+        // as `np.save` writes an `ml_dtypes.bfloat16` array
+        ScalarType::Bf16 => "<V2",
     };
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = match dims.len() {

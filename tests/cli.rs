@@ -996,6 +996,14 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         assert!(o.status.success(), "{err}");
         assert!(s.contains("stage `t` of `unfused`: bf16"), "{cmd}: {s}");
     }
+    // binary16 storage: the ranges keep `t` below 65504, and its bound is
+    // tighter than bfloat16's
+    let (ok, s, err) = model("explain", "bench/unfused.pj", "f16", "N=32");
+    assert!(ok, "{err}");
+    assert!(
+        s.contains("stage `t` of `unfused`: f16 — stored as binary16"),
+        "{s}"
+    );
     // the 8-bit blur written in f32: exact in 16-bit integers
     for mode in ["int16", "auto"] {
         let (ok, s, err) = model("explain", "examples/blur_u8.pj", mode, "H=64,W=64");
@@ -1007,7 +1015,7 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         );
     }
     for bad in [
-        vec!["run", "bench/dense.pj", "--quantize", "f16"],
+        vec!["run", "bench/dense.pj", "--quantize", "f8"],
         vec!["run", "bench/dense.pj", "--tolerance", "abs=1"],
         vec![
             "run",

@@ -26,6 +26,10 @@ fn finite(v: &Value, seed: &mut u64) -> Value {
             *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             Scalar::F64(((*seed >> 40) % 2001) as f64 / 100.0 - 10.0)
         }
+        s @ (Scalar::F16(_) | Scalar::Bf16(_)) if !s.as_f64().is_finite() => {
+            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            Scalar::F64(((*seed >> 40) % 2001) as f64 / 100.0 - 10.0).cast(s.ty())
+        }
         s => *s,
     };
     match v {
@@ -38,18 +42,22 @@ fn finite(v: &Value, seed: &mut u64) -> Value {
     }
 }
 
-/// `v` with `f32` made `f64` (exactly).
+/// `v` with `f32`, `f16` and `bf16` made `f64` (exactly).
 fn widened(v: &Value) -> Value {
     let wide = |s: &Scalar| match s {
-        Scalar::F32(x) => Scalar::F64(f64::from(*x)),
+        Scalar::F32(_) | Scalar::F16(_) | Scalar::Bf16(_) => Scalar::F64(s.as_f64()),
         s => *s,
     };
     match v {
-        Value::Array(t) if t.elem == ScalarType::F32 => Value::Array(Tensor::new(
-            ScalarType::F64,
-            t.shape.clone(),
-            t.data.iter().map(wide).collect(),
-        )),
+        Value::Array(t)
+            if matches!(t.elem, ScalarType::F32 | ScalarType::F16 | ScalarType::Bf16) =>
+        {
+            Value::Array(Tensor::new(
+                ScalarType::F64,
+                t.shape.clone(),
+                t.data.iter().map(wide).collect(),
+            ))
+        }
         Value::Scalar(s) => Value::Scalar(wide(s)),
         v => v.clone(),
     }
@@ -69,8 +77,13 @@ fn proven_error_bounds_hold_on_generated_programs() {
         if p.source.contains("1e-5") {
             continue;
         }
-        // the exact program: every f32 an f64 (f64 values are exact enough)
-        let wide_src = p.source.replace("f32", "f64");
+        // the exact program: every f32, f16 and bf16 an f64 (f64 values
+        // are exact enough)
+        let wide_src = p
+            .source
+            .replace("bf16", "f64")
+            .replace("f16", "f64")
+            .replace("f32", "f64");
         let Ok(checked_module) = pj_compiler::compile_source("k", &p.source) else {
             continue;
         };

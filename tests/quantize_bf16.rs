@@ -191,11 +191,16 @@ fn unfused() -> String {
 #[test]
 fn a_stage_stored_as_bf16_keeps_the_results_within_the_proven_bound() {
     let src = unfused();
-    for mode in [Mode::Bf16, Mode::Auto] {
+    // auto takes binary16 where the ranges keep the values below 65504
+    for (mode, chosen) in [
+        (Mode::Bf16, "bf16 — stored as bfloat16"),
+        (Mode::F16, "f16 — stored as binary16"),
+        (Mode::Auto, "f16 — stored as binary16"),
+    ] {
         let (_, q, notes) = quantized(&src, "unfused", mode);
         let text = notes.join("\n");
         assert!(
-            text.contains("stage `t` of `unfused`: bf16 — stored as bfloat16"),
+            text.contains(&format!("stage `t` of `unfused`: {chosen}")),
             "{text}"
         );
         let bound: f64 = text
@@ -268,7 +273,7 @@ fn what_is_not_stored_or_cannot_meet_the_tolerance_stays_float_and_says_why() {
     assert!(
         notes
             .join("\n")
-            .contains("auto keeps it in f32: packing bf16 in 128-bit vectors"),
+            .contains("auto keeps it in f32: packing 16-bit floats in 128-bit vectors"),
         "{notes:?}"
     );
     let (float, q, _) = quantized_for(&unfused(), "unfused", Mode::Bf16, 128);
@@ -281,6 +286,23 @@ fn what_is_not_stored_or_cannot_meet_the_tolerance_stays_float_and_says_why() {
     assert!(
         text.contains("bf16 would be within") && text.contains("beyond its tolerance (abs 0.01"),
         "{text}"
+    );
+    // values past binary16's 65504: f16 cannot hold them, auto stores bf16
+    let wide = unfused()
+        .replace("@range(0.0, 4.0)", "@range(0.0, 1.0e12)")
+        .replace("abs = 0.1", "abs = 1.0e11");
+    let (float, q, notes) = quantized(&wide, "unfused", Mode::F16);
+    assert_eq!(print(&q), print(&float));
+    assert!(
+        notes.join("\n").contains("stage `t` of `unfused`: float"),
+        "{notes:?}"
+    );
+    let (_, _, notes) = quantized(&wide, "unfused", Mode::Auto);
+    assert!(
+        notes
+            .join("\n")
+            .contains("stage `t` of `unfused`: bf16 — stored as bfloat16"),
+        "{notes:?}"
     );
 }
 

@@ -108,7 +108,7 @@ fn a_bad_request_is_a_diagnostic() {
     };
     let text = pj_lang::diagnostic::render_all(&d, "bad.pj", &bad);
     assert!(
-        text.contains("`quantize` takes `int8`, `int16`, `bf16` or `float`"),
+        text.contains("`quantize` takes `int8`, `int16`, `f16`, `bf16` or `float`"),
         "{text}"
     );
     let twice = DIRECTED.replace(

@@ -567,6 +567,9 @@ impl Lowering<'_> {
                     Const::Int(v) => Scalar::from_i64(v, e.ty),
                     Const::Float(v) => match e.ty {
                         ScalarType::F32 => Scalar::F32(v as f32),
+                        // rounded once, from the literal's f64
+                        ScalarType::F16 => Scalar::F16(half::f16::from_f64(v).to_bits()),
+                        ScalarType::Bf16 => Scalar::Bf16(half::bf16::from_f64(v).to_bits()),
                         _ => Scalar::F64(v),
                     },
                     Const::Bool(b) => Scalar::Bool(b),

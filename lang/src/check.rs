@@ -456,13 +456,6 @@ impl<'d> Checker<'d> {
     }
 
     fn scalar_type(&mut self, id: &crate::ast::Ident) -> Option<ScalarType> {
-        if id.name == "f16" {
-            self.error(
-                Diagnostic::error("`f16` is not supported yet", id.span)
-                    .with_help("use f32; half precision arrives with the quantization work"),
-            );
-            return None;
-        }
         let t = ScalarType::from_name(&id.name);
         if t.is_none() {
             let names: Vec<&str> = ScalarType::ALL.iter().map(|t| t.name()).collect();
@@ -793,17 +786,18 @@ impl<'d> Checker<'d> {
                     }
                     match &d.args[0].kind {
                         ast::ExprKind::Name(q)
-                            if ["int8", "int16", "bf16", "float"].contains(&q.name.as_str()) =>
+                            if ["int8", "int16", "f16", "bf16", "float"]
+                                .contains(&q.name.as_str()) =>
                         {
                             DirectiveKind::Quantize(q.name.clone())
                         }
                         _ => {
                             self.error(
                                 Diagnostic::error(
-                                    "`quantize` takes `int8`, `int16`, `bf16` or `float`",
+                                    "`quantize` takes `int8`, `int16`, `f16`, `bf16` or `float`",
                                     d.args[0].span,
                                 )
-                                .with_note("int8: sums of products in 8-bit fixed point; int16: float arithmetic over integers as exact integers; bf16: the stage stored as bfloat16; float: none of them (docs/quantization.md)"),
+                                .with_note("int8: sums of products in 8-bit fixed point; int16: float arithmetic over integers as exact integers; f16, bf16: the stage stored as binary16 or bfloat16; float: none of them (docs/quantization.md)"),
                             );
                             continue;
                         }
@@ -1403,11 +1397,22 @@ impl<'d> Checker<'d> {
                     );
                     return self.poison(span, ty);
                 }
-                if ty == ScalarType::F32 && v.is_finite() && (*v as f32).is_infinite() {
+                // the largest magnitude that rounds to a finite value of the
+                // type: its maximum plus half its last step
+                let (limit, holds) = match ty {
+                    ScalarType::F32 => (2f64.powi(128) - 2f64.powi(103), "about 3.4e38"),
+                    ScalarType::F16 => (65520.0, "65504"),
+                    ScalarType::Bf16 => (2f64.powi(128) - 2f64.powi(119), "about 3.4e38"),
+                    _ => (f64::INFINITY, ""),
+                };
+                if v.is_finite() && v.abs() >= limit {
                     self.error(
-                        Diagnostic::error(format!("literal {v:e} is out of range for f32"), span)
-                            .with_label("it would be inf: f32 holds at most about 3.4e38")
-                            .with_help("use an f64 operand, or write `inf` as `1.0 / 0.0`"),
+                        Diagnostic::error(format!("literal {v:e} is out of range for {ty}"), span)
+                            .with_label(format!("it would be inf: {ty} holds at most {holds}"))
+                            .with_help(format!(
+                                "use an {} operand, or write `inf` as `1.0 / 0.0`",
+                                if ty == ScalarType::F16 { "f32" } else { "f64" }
+                            )),
                     );
                     return self.poison(span, ty);
                 }
@@ -1924,7 +1929,24 @@ impl<'d> Checker<'d> {
                 ));
                 return self.poison(span, target);
             }
-            let inner = self.expr(&args[0], None);
+            let inner = self.expr(&args[0], target.is_half().then_some(ScalarType::F32));
+            if target.is_half()
+                && !self.is_poisoned(&inner)
+                && !matches!(
+                    inner.ty,
+                    ScalarType::F32 | ScalarType::F16 | ScalarType::Bf16
+                )
+            {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{target}(...)` converts from f32, f16 or bf16, not {}", inner.ty),
+                        span,
+                    )
+                    .with_label("a conversion to a 16-bit float rounds from f32 only, so that it rounds once")
+                    .with_help(format!("convert through f32: `{target}(f32(...))`")),
+                );
+                return self.poison(span, target);
+            }
             return TExpr {
                 kind: TExprKind::Cast(Box::new(inner)),
                 ty: target,

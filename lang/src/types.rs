@@ -25,13 +25,23 @@ pub enum ScalarType {
     F32,
     /// `f64`
     F64,
+    /// `f16`: IEEE 754 binary16 (NumPy's `float16`). Arithmetic on it is
+    /// the `f32` operation's result rounded to `f16` — which for `+ - * /`
+    /// and `sqrt` is the correctly rounded `f16` result (`f32` carries more
+    /// than twice its precision, so the double rounding is innocuous).
+    F16,
+    /// `bf16`: bfloat16, the upper half of an `f32` (`ml_dtypes.bfloat16`).
+    /// Arithmetic as for `f16`: in `f32`, rounded.
+    Bf16,
 }
 
 impl ScalarType {
     /// Every type, in the order the docs list them.
-    pub const ALL: [ScalarType; 10] = [
+    pub const ALL: [ScalarType; 12] = [
         ScalarType::F32,
         ScalarType::F64,
+        ScalarType::F16,
+        ScalarType::Bf16,
         ScalarType::I8,
         ScalarType::I16,
         ScalarType::I32,
@@ -55,6 +65,8 @@ impl ScalarType {
             ScalarType::U32 => "u32",
             ScalarType::F32 => "f32",
             ScalarType::F64 => "f64",
+            ScalarType::F16 => "f16",
+            ScalarType::Bf16 => "bf16",
         }
     }
 
@@ -81,9 +93,18 @@ impl ScalarType {
         matches!(self, ScalarType::U8 | ScalarType::U16 | ScalarType::U32)
     }
 
-    /// `f32`, `f64`.
+    /// `f32`, `f64`, `f16`, `bf16`.
     pub fn is_float(self) -> bool {
-        matches!(self, ScalarType::F32 | ScalarType::F64)
+        matches!(
+            self,
+            ScalarType::F32 | ScalarType::F64 | ScalarType::F16 | ScalarType::Bf16
+        )
+    }
+
+    /// `f16`, `bf16`: the 16-bit floats, stored as 16 bits and computed
+    /// with in `f32` (rounded after every operation).
+    pub fn is_half(self) -> bool {
+        matches!(self, ScalarType::F16 | ScalarType::Bf16)
     }
 
     /// Integer or float.
@@ -95,7 +116,7 @@ impl ScalarType {
     pub fn size_bytes(self) -> usize {
         match self {
             ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => 1,
-            ScalarType::I16 | ScalarType::U16 => 2,
+            ScalarType::I16 | ScalarType::U16 | ScalarType::F16 | ScalarType::Bf16 => 2,
             ScalarType::I32 | ScalarType::U32 | ScalarType::F32 => 4,
             ScalarType::I64 | ScalarType::F64 => 8,
         }

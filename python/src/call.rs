@@ -84,6 +84,17 @@ pub fn numpy_name(t: ScalarType) -> &'static str {
         ScalarType::U32 => "uint32",
         ScalarType::F32 => "float32",
         ScalarType::F64 => "float64",
+        ScalarType::F16 => "float16",
+        ScalarType::Bf16 => "bfloat16",
+    }
+}
+
+/// The NumPy type `t`'s arrays have, as Python code names it.
+fn numpy_type(t: ScalarType) -> String {
+    match t {
+        // NumPy has no bfloat16: the `ml_dtypes` package adds it
+        ScalarType::Bf16 => "ml_dtypes.bfloat16".into(),
+        t => format!("numpy.{}", numpy_name(t)),
     }
 }
 
@@ -96,14 +107,44 @@ fn is_dtype(d: &Bound<'_, numpy::PyArrayDescr>, t: ScalarType) -> bool {
         ScalarType::Bool => b'b',
         ScalarType::I8 | ScalarType::I16 | ScalarType::I32 | ScalarType::I64 => b'i',
         ScalarType::U8 | ScalarType::U16 | ScalarType::U32 => b'u',
-        ScalarType::F32 | ScalarType::F64 => b'f',
+        ScalarType::F32 | ScalarType::F64 | ScalarType::F16 => b'f',
+        // `ml_dtypes.bfloat16`: a two-byte kind NumPy does not know
+        ScalarType::Bf16 => {
+            return d.kind() == b'V'
+                && d.itemsize() == 2
+                && d.getattr("name")
+                    .and_then(|n| n.extract::<String>())
+                    .is_ok_and(|n| n == "bfloat16");
+        }
     };
     d.kind() == kind && d.itemsize() == t.size_bytes() && d.is_native_byteorder() != Some(false)
 }
 
 /// A new C-contiguous array of `t` with `shape`, its contents unset (the
-/// kernel writes every element of a result).
-fn empty<'py>(py: Python<'py>, t: ScalarType, shape: &[usize]) -> Bound<'py, PyUntypedArray> {
+/// kernel writes every element of a result). A 16-bit float array is made
+/// of `uint16` and viewed as its type (`bfloat16` needs `ml_dtypes`).
+fn empty<'py>(
+    py: Python<'py>,
+    t: ScalarType,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    if t.is_half() {
+        let bits = empty(py, ScalarType::U16, shape)?;
+        let dtype = match t {
+            ScalarType::F16 => py.import("numpy")?.getattr("float16")?,
+            _ => py
+                .import("ml_dtypes")
+                .map_err(|_| {
+                    pyo3::exceptions::PyImportError::new_err(
+                        "a bf16 result is an array of ml_dtypes.bfloat16: pip install ml_dtypes",
+                    )
+                })?
+                .getattr("bfloat16")?,
+        };
+        return Ok(bits
+            .call_method1("view", (dtype,))?
+            .cast_into::<PyUntypedArray>()?);
+    }
     macro_rules! new {
         ($e:ty) => {{
             // SAFETY: uninitialised elements of a plain numeric type; the
@@ -114,7 +155,7 @@ fn empty<'py>(py: Python<'py>, t: ScalarType, shape: &[usize]) -> Bound<'py, PyU
                 .expect("a new array is an ndarray")
         }};
     }
-    match t {
+    Ok(match t {
         ScalarType::Bool => new!(bool),
         ScalarType::I8 => new!(i8),
         ScalarType::I16 => new!(i16),
@@ -125,7 +166,8 @@ fn empty<'py>(py: Python<'py>, t: ScalarType, shape: &[usize]) -> Bound<'py, PyU
         ScalarType::U32 => new!(u32),
         ScalarType::F32 => new!(f32),
         ScalarType::F64 => new!(f64),
-    }
+        ScalarType::F16 | ScalarType::Bf16 => unreachable!("made above"),
+    })
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -334,12 +376,13 @@ fn array_argument<'py>(
     let dt = a.dtype();
     if !is_dtype(&dt, p.elem) {
         return Err(PyTypeError::new_err(format!(
-            "{}(): argument `{}` expects an array of {want} ({}), got {}; convert it with `.astype(numpy.{want})`",
+            "{}(): argument `{}` expects an array of {want} ({}), got {}; convert it with `.astype({})`",
             k.name,
             p.name,
             p.text,
             dt.str()
-                .map_or_else(|_| "another dtype".to_string(), |s| s.to_string())
+                .map_or_else(|_| "another dtype".to_string(), |s| s.to_string()),
+            numpy_type(p.elem)
         )));
     }
     if a.ndim() != rank {
@@ -381,6 +424,9 @@ fn scalar_argument(k: &Kernel, p: &Param, v: &Bound<'_, PyAny>) -> PyResult<Scal
         let x: f64 = v.extract().map_err(|_| wrong("a number"))?;
         return Ok(match t {
             ScalarType::F32 => Scalar::F32(x as f32),
+            // rounded once, from the Python float
+            ScalarType::F16 => Scalar::F16(half::f16::from_f64(x).to_bits()),
+            ScalarType::Bf16 => Scalar::Bf16(half::bf16::from_f64(x).to_bits()),
             _ => Scalar::F64(x),
         });
     }
@@ -423,12 +469,12 @@ fn result_arrays<'py>(
 ) -> PyResult<SmallVec<[Bound<'py, PyUntypedArray>; 2]>> {
     let Some(out) = out else {
         let shapes = shapes.expect("new results need their shapes");
-        return Ok(k
+        return k
             .results
             .iter()
             .zip(shapes)
             .map(|((_, e, _, _), s)| empty(py, *e, s))
-            .collect());
+            .collect();
     };
     let given: SmallVec<[Bound<'py, PyAny>; 2]> =
         if k.results.len() == 1 && out.cast::<PyTuple>().is_err() {

@@ -104,11 +104,15 @@ pub enum ElemType {
     U32 = 7,
     F32 = 8,
     F64 = 9,
+    /// IEEE binary16, as its bits.
+    F16 = 10,
+    /// bfloat16 (the upper half of an `f32`), as its bits.
+    Bf16 = 11,
 }
 
 impl ElemType {
     /// Every type, by code.
-    pub const ALL: [ElemType; 10] = [
+    pub const ALL: [ElemType; 12] = [
         ElemType::Bool,
         ElemType::I8,
         ElemType::I16,
@@ -119,13 +123,15 @@ impl ElemType {
         ElemType::U32,
         ElemType::F32,
         ElemType::F64,
+        ElemType::F16,
+        ElemType::Bf16,
     ];
 
     /// Size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
             ElemType::Bool | ElemType::I8 | ElemType::U8 => 1,
-            ElemType::I16 | ElemType::U16 => 2,
+            ElemType::I16 | ElemType::U16 | ElemType::F16 | ElemType::Bf16 => 2,
             ElemType::I32 | ElemType::U32 | ElemType::F32 => 4,
             ElemType::I64 | ElemType::F64 => 8,
         }
@@ -134,7 +140,7 @@ impl ElemType {
     /// The type's name in the language (`f32`, ...).
     pub fn name(self) -> &'static str {
         [
-            "bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "f32", "f64",
+            "bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "f32", "f64", "f16", "bf16",
         ][self as usize]
     }
 
@@ -204,7 +210,7 @@ mod tests {
         for t in ElemType::ALL {
             assert_eq!(ElemType::from_code(t as i32), Some(t));
         }
-        assert_eq!(ElemType::from_code(10), None);
+        assert_eq!(ElemType::from_code(12), None);
         assert_eq!(ElemType::from_code(-1), None);
     }
 }

@@ -39,6 +39,10 @@ pub fn scalar(s: &Scalar) -> String {
     match s {
         Scalar::F32(v) => float(*v as f64, format!("{v}")),
         Scalar::F64(v) => float(*v, format!("{v}")),
+        Scalar::F16(_) | Scalar::Bf16(_) => {
+            let v = s.as_f64() as f32;
+            float(v as f64, format!("{v}"))
+        }
         Scalar::Bool(b) => b.to_string(),
         other => other.as_i64().unwrap_or(0).to_string(),
     }

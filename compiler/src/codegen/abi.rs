@@ -19,6 +19,8 @@ pub fn elem_code(t: ScalarType) -> ElemType {
         ScalarType::U32 => ElemType::U32,
         ScalarType::F32 => ElemType::F32,
         ScalarType::F64 => ElemType::F64,
+        ScalarType::F16 => ElemType::F16,
+        ScalarType::Bf16 => ElemType::Bf16,
     }
 }
 
@@ -35,6 +37,8 @@ pub fn scalar_type(e: ElemType) -> ScalarType {
         ElemType::U32 => ScalarType::U32,
         ElemType::F32 => ScalarType::F32,
         ElemType::F64 => ScalarType::F64,
+        ElemType::F16 => ScalarType::F16,
+        ElemType::Bf16 => ScalarType::Bf16,
     }
 }
 

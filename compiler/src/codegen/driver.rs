@@ -202,6 +202,14 @@ impl Options {
             .vector_bits(self.vector_bits())
             .dot_products(self.dot_products())
             .contract(self.contract())
+            .native_f16(self.native_f16())
+    }
+
+    /// Whether the backend converts between `f32` and binary16 with one
+    /// instruction on the target: LLVM, on x86_64 with F16C or on aarch64.
+    /// Cranelift (no such conversion) gets the integer expansion.
+    pub fn native_f16(&self) -> bool {
+        self.backend == Backend::Llvm && self.target.has_f16c()
     }
 }
 

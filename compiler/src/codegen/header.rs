@@ -9,13 +9,14 @@ use crate::ir::{Attr, Module as IrModule, ScalarType, Type};
 use pj_runtime::abi::{ElemType, MAX_RANK, status};
 use std::fmt::Write as _;
 
-/// The C type of a scalar parameter (`bool` travels as `uint8_t`).
+/// The C type of a scalar parameter (`bool` travels as `uint8_t`, `f16`
+/// and `bf16` as their bits in a `uint16_t`).
 pub fn c_scalar(t: ScalarType) -> &'static str {
     match t {
         ScalarType::Bool | ScalarType::U8 => "uint8_t",
         ScalarType::I8 => "int8_t",
         ScalarType::I16 => "int16_t",
-        ScalarType::U16 => "uint16_t",
+        ScalarType::U16 | ScalarType::F16 | ScalarType::Bf16 => "uint16_t",
         ScalarType::I32 => "int32_t",
         ScalarType::U32 => "uint32_t",
         ScalarType::I64 => "int64_t",

@@ -139,6 +139,7 @@ fn scalar_slot(s: Scalar) -> u64 {
     match s {
         Scalar::F32(v) => v.to_bits() as u64,
         Scalar::F64(v) => v.to_bits(),
+        Scalar::F16(q) | Scalar::Bf16(q) => q as u64,
         s => s.as_i64().unwrap_or(0) as u64,
     }
 }

@@ -81,9 +81,12 @@ pub fn eval_bitcast(a: Scalar, t: ScalarType) -> Scalar {
     let bits: u64 = match a {
         Scalar::F32(v) => v.to_bits() as u64,
         Scalar::F64(v) => v.to_bits(),
+        Scalar::F16(q) | Scalar::Bf16(q) => q as u64,
         s => s.as_i64().expect("a number") as u64,
     };
     match t {
+        ScalarType::F16 => Scalar::F16(bits as u16),
+        ScalarType::Bf16 => Scalar::Bf16(bits as u16),
         ScalarType::F32 => Scalar::F32(f32::from_bits(bits as u32)),
         ScalarType::F64 => Scalar::F64(f64::from_bits(bits)),
         // the low bits, as the integer type reads them
@@ -349,7 +352,15 @@ impl ArithOp {
             }
             ArithOp::Cast => {
                 check::counts(m, op, Some(1), 1, 0, errs);
-                check::scalar_operand(m, op, 0, errs);
+                let a = check::scalar_operand(m, op, 0, errs);
+                if let (Some(a), Some(r)) = (a, res_scalar)
+                    && r.is_half()
+                    && !matches!(a, ScalarType::F32 | ScalarType::F16 | ScalarType::Bf16)
+                {
+                    errs.push(format!(
+                        "converts to {r} from f32, f16 or bf16 only (rounding once), not from {a}"
+                    ));
+                }
             }
             ArithOp::Bitcast => {
                 check::counts(m, op, Some(1), 1, 0, errs);
@@ -389,7 +400,7 @@ fn verify_shift(m: &Module, op: OpId, t: Option<ScalarType>, errs: &mut Vec<Stri
 }
 
 /// A scalar value of some element type.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 #[allow(missing_docs)]
 pub enum Scalar {
     Bool(bool),
@@ -402,6 +413,32 @@ pub enum Scalar {
     U32(u32),
     F32(f32),
     F64(f64),
+    /// An `f16`, as its bits.
+    F16(u16),
+    /// A `bf16`, as its bits.
+    Bf16(u16),
+}
+
+/// As derived, but a 16-bit float shows the value its bits stand for
+/// (`F16(0.5)`, `F16(NaN)`: as `f32` and `f64` show, which NaN it is
+/// aside — the hardware's choice).
+impl std::fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Bool(v) => write!(f, "Bool({v:?})"),
+            Scalar::I8(v) => write!(f, "I8({v:?})"),
+            Scalar::I16(v) => write!(f, "I16({v:?})"),
+            Scalar::I32(v) => write!(f, "I32({v:?})"),
+            Scalar::I64(v) => write!(f, "I64({v:?})"),
+            Scalar::U8(v) => write!(f, "U8({v:?})"),
+            Scalar::U16(v) => write!(f, "U16({v:?})"),
+            Scalar::U32(v) => write!(f, "U32({v:?})"),
+            Scalar::F32(v) => write!(f, "F32({v:?})"),
+            Scalar::F64(v) => write!(f, "F64({v:?})"),
+            Scalar::F16(q) => write!(f, "F16({:?})", super::quant::f16_value(*q)),
+            Scalar::Bf16(q) => write!(f, "Bf16({:?})", super::quant::bf16_value(*q)),
+        }
+    }
 }
 
 /// Why an operation has no value.
@@ -520,7 +557,34 @@ impl Scalar {
             Scalar::U32(_) => ScalarType::U32,
             Scalar::F32(_) => ScalarType::F32,
             Scalar::F64(_) => ScalarType::F64,
+            Scalar::F16(_) => ScalarType::F16,
+            Scalar::Bf16(_) => ScalarType::Bf16,
         }
+    }
+
+    /// A 16-bit float's value as the `f32` it is exactly; `None` for other
+    /// types.
+    pub fn widen_half(self) -> Option<f32> {
+        match self {
+            Scalar::F16(q) => Some(super::quant::f16_value(q)),
+            Scalar::Bf16(q) => Some(super::quant::bf16_value(q)),
+            _ => None,
+        }
+    }
+
+    /// `x` rounded to the 16-bit float type `t` (to nearest, ties to even;
+    /// a NaN keeps its sign and becomes the type's quiet NaN).
+    pub fn narrow_half(x: f32, t: ScalarType) -> Scalar {
+        match t {
+            ScalarType::F16 => Scalar::F16(super::quant::f16_bits(x)),
+            ScalarType::Bf16 => Scalar::Bf16(super::quant::bf16_bits(x)),
+            t => panic!("{t} is not a 16-bit float"),
+        }
+    }
+
+    /// A 16-bit float widened to `f32`; any other value as it is.
+    fn widened(self) -> Scalar {
+        self.widen_half().map_or(self, Scalar::F32)
     }
 
     /// Zero (or `false`) of a type.
@@ -544,7 +608,7 @@ impl Scalar {
             Scalar::U8(v) => v as i64,
             Scalar::U16(v) => v as i64,
             Scalar::U32(v) => v as i64,
-            Scalar::F32(_) | Scalar::F64(_) => return None,
+            Scalar::F32(_) | Scalar::F64(_) | Scalar::F16(_) | Scalar::Bf16(_) => return None,
         })
     }
 
@@ -553,6 +617,7 @@ impl Scalar {
         match self {
             Scalar::F32(v) => v as f64,
             Scalar::F64(v) => v,
+            s @ (Scalar::F16(_) | Scalar::Bf16(_)) => s.widened().as_f64(),
             s => s.as_i64().unwrap_or(0) as f64,
         }
     }
@@ -571,6 +636,7 @@ impl Scalar {
             Scalar::Bool(b) => Attr::Bool(b),
             Scalar::F32(v) => Attr::Float(v as f64),
             Scalar::F64(v) => Attr::Float(v),
+            s @ (Scalar::F16(_) | Scalar::Bf16(_)) => Attr::Float(s.as_f64()),
             s => Attr::Int(s.as_i64().unwrap_or(0)),
         }
     }
@@ -588,6 +654,12 @@ impl Scalar {
             (Attr::Int(v), ScalarType::F64) => Some(Scalar::F64(*v as f64)),
             (Attr::Float(v), ScalarType::F32) => Some(Scalar::F32(*v as f32)),
             (Attr::Float(v), ScalarType::F64) => Some(Scalar::F64(*v)),
+            // a constant of a 16-bit type is one of its values exactly
+            (Attr::Float(v), t) if t.is_half() => {
+                let s = Scalar::narrow_half(*v as f32, t);
+                (s.as_f64() == *v || v.is_nan()).then_some(s)
+            }
+            (Attr::Int(v), t) if t.is_half() => Scalar::from_attr(&Attr::Float(*v as f64), t),
             _ => None,
         }
     }
@@ -595,6 +667,17 @@ impl Scalar {
     /// Conversion (`f32(x)`, `i32(x)`, ...): float to integer saturates with
     /// NaN going to 0; integer to integer wraps; to `bool` is `x != 0`.
     pub fn cast(self, t: ScalarType) -> Scalar {
+        // 16-bit floats: through `f32`, which holds each of their values
+        // exactly and rounds once into them
+        if let Some(x) = self.widen_half() {
+            return Scalar::F32(x).cast(t);
+        }
+        if t.is_half() {
+            return match self.cast(ScalarType::F32) {
+                Scalar::F32(x) => Scalar::narrow_half(x, t),
+                _ => unreachable!("a cast to f32 gives an f32"),
+            };
+        }
         if t == ScalarType::Bool {
             return Scalar::Bool(match self {
                 Scalar::F32(v) => v != 0.0,
@@ -614,7 +697,7 @@ impl Scalar {
                     ScalarType::U32 => Scalar::U32($x as u32),
                     ScalarType::F32 => Scalar::F32($x as f32),
                     ScalarType::F64 => Scalar::F64($x as f64),
-                    ScalarType::Bool => unreachable!(),
+                    ScalarType::Bool | ScalarType::F16 | ScalarType::Bf16 => unreachable!(),
                 }
             };
         }
@@ -631,6 +714,7 @@ impl Scalar {
             Scalar::U32(v) => conv!(v),
             Scalar::F32(v) => conv!(v),
             Scalar::F64(v) => conv!(v),
+            Scalar::F16(_) | Scalar::Bf16(_) => unreachable!("widened above"),
         }
     }
 
@@ -642,6 +726,8 @@ impl Scalar {
             ("prod", t) => Scalar::from_i64(1, t),
             ("min", ScalarType::F32) => Scalar::F32(f32::INFINITY),
             ("min", ScalarType::F64) => Scalar::F64(f64::INFINITY),
+            ("min", t) if t.is_half() => Scalar::narrow_half(f32::INFINITY, t),
+            ("max", t) if t.is_half() => Scalar::narrow_half(f32::NEG_INFINITY, t),
             ("max", ScalarType::F32) => Scalar::F32(f32::NEG_INFINITY),
             ("max", ScalarType::F64) => Scalar::F64(f64::NEG_INFINITY),
             ("min", t) => Scalar::from_i64(t.int_range().map_or(0, |r| r.1), t),
@@ -677,6 +763,13 @@ pub const ARG_OF_NOTHING: i64 = -1;
 
 /// Evaluates a binary arith op (add, sub, mul, div, rem, min, max, and, or).
 pub fn eval_binary(op: ArithOp, a: Scalar, b: Scalar) -> Result<Scalar, EvalError> {
+    // 16-bit floats compute in f32, rounded to their type
+    if a.ty().is_half() {
+        return match eval_binary(op, a.widened(), b.widened())? {
+            Scalar::F32(r) => Ok(Scalar::narrow_half(r, a.ty())),
+            r => Ok(r),
+        };
+    }
     let r =
         match op {
             ArithOp::Add => int_arms!(a, b, |x, y| x.wrapping_add(y))
@@ -729,6 +822,7 @@ pub fn eval_binary(op: ArithOp, a: Scalar, b: Scalar) -> Result<Scalar, EvalErro
 // One macro serves every type; for bools `false < true`, as in Rust.
 #[allow(clippy::bool_comparison)]
 pub fn eval_cmp(pred: &str, a: Scalar, b: Scalar) -> Scalar {
+    let (a, b) = (a.widened(), b.widened());
     Scalar::Bool(match pred {
         "eq" => num_cmp!(a, b, |x, y| x == y),
         "ne" => num_cmp!(a, b, |x, y| x != y),
@@ -742,6 +836,12 @@ pub fn eval_cmp(pred: &str, a: Scalar, b: Scalar) -> Scalar {
 
 /// Evaluates `arith.fma`: `a * b + c` rounded once.
 pub fn eval_fma(a: Scalar, b: Scalar, c: Scalar) -> Scalar {
+    if a.ty().is_half() {
+        return match eval_fma(a.widened(), b.widened(), c.widened()) {
+            Scalar::F32(r) => Scalar::narrow_half(r, a.ty()),
+            r => r,
+        };
+    }
     match (a, b, c) {
         (Scalar::F32(x), Scalar::F32(y), Scalar::F32(z)) => Scalar::F32(x.mul_add(y, z)),
         (Scalar::F64(x), Scalar::F64(y), Scalar::F64(z)) => Scalar::F64(x.mul_add(y, z)),
@@ -751,6 +851,12 @@ pub fn eval_fma(a: Scalar, b: Scalar, c: Scalar) -> Scalar {
 
 /// Evaluates `arith.neg` and `arith.not`.
 pub fn eval_unary(op: ArithOp, a: Scalar) -> Scalar {
+    if a.ty().is_half() {
+        return match eval_unary(op, a.widened()) {
+            Scalar::F32(r) => Scalar::narrow_half(r, a.ty()),
+            r => r,
+        };
+    }
     match (op, a) {
         (ArithOp::Not, Scalar::Bool(b)) => Scalar::Bool(!b),
         (ArithOp::Neg, Scalar::F32(v)) => Scalar::F32(-v),

@@ -201,6 +201,14 @@ impl MathOp {
 /// Evaluates a math op; `fused`: an `f32` `exp` with its multiply-adds
 /// fused ([`is_fused`]).
 pub fn eval(op: MathOp, args: &[Scalar], fused: bool) -> Scalar {
+    // 16-bit floats: the f32 function, rounded to their type
+    if let Some(t) = args.first().map(|a| a.ty()).filter(|t| t.is_half()) {
+        let wide: Vec<Scalar> = args.iter().map(|a| a.cast(ScalarType::F32)).collect();
+        return match eval(op, &wide, fused) {
+            Scalar::F32(r) => Scalar::narrow_half(r, t),
+            r => r,
+        };
+    }
     macro_rules! f {
         ($a:expr, |$x:ident| $e:expr) => {
             match $a {

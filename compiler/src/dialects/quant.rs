@@ -23,6 +23,11 @@
 //!   truth kept). `quant.unpack_bf16 %q : u16 -> f32`: the `f32` those bits
 //!   are (exact). The storage of `--quantize=bf16`: `u16` arrays holding
 //!   bfloat16 bits, the convention `ml_dtypes.bfloat16` and PyTorch share.
+//!   The bits side may also be typed `bf16` (the language's type, whose
+//!   values the backends hold as their bits).
+//! - `quant.pack_f16 %x : f32 -> f16` and `quant.unpack_f16 %q : f16 ->
+//!   f32`: the same for IEEE binary16 ([`f16_bits`], [`f16_value`]); a NaN
+//!   becomes `0x7e00` with its sign. The bits side is `f16` or `u16`.
 
 use super::arith::Scalar;
 use super::{ArithOp, Opcode, check, dialect_ops};
@@ -39,7 +44,50 @@ dialect_ops!(
     PackBf16 => "pack_bf16",
     /// bfloat16 bits in a `u16` to the `f32` they are.
     UnpackBf16 => "unpack_bf16",
+    /// `f32` to binary16 bits, rounded to nearest even.
+    PackF16 => "pack_f16",
+    /// binary16 bits to the `f32` they are.
+    UnpackF16 => "unpack_f16",
 });
+
+/// The binary16 bits of `x`, rounded to nearest, ties to even; from
+/// 65520 in magnitude, infinity; a NaN is `0x7e00` with `x`'s sign.
+/// Written with the operations [`expand`] uses — shifts, `min`/`max`,
+/// wrapping integer and `f32` arithmetic, no branch — so the two agree by
+/// construction and vectorize (the method of Maratyszcza's FP16 library):
+/// `|x|` scaled by 2^112 · 2^-110 overflows to infinity where binary16
+/// does; adding a power of two chosen from `x`'s exponent (at least
+/// 2^-14's) makes the `f32` addition round exactly where binary16 rounds,
+/// leaving the result's exponent and mantissa in the sum's low bits.
+pub fn f16_bits(x: f32) -> u16 {
+    let w = x.to_bits();
+    let shl1 = w << 1;
+    let sign = (w >> 31) << 15;
+    let base = f32::from_bits(shl1 >> 1) * 2f32.powi(112) * 2f32.powi(-110);
+    let bias = ((shl1 >> 24) << 24).max(0x7100_0000);
+    let base = f32::from_bits((bias >> 1).wrapping_add(0x0780_0000)) + base;
+    let bits = base.to_bits();
+    let nonsign = (((bits << 4) >> 27) << 10) + ((bits << 20) >> 20);
+    // 1 for a NaN (the doubled bits beyond infinity's)
+    let nan = (shl1 - shl1.min(0xff00_0000)).min(1);
+    (sign + nonsign.min(0x7c00) + (nan << 9)) as u16
+}
+
+/// The `f32` binary16 bits `q` stand for, exactly (a NaN stays a NaN,
+/// quieted). As [`f16_bits`], without branches: a normal (or infinite, or
+/// NaN) value is its bits moved into place, rebiased and scaled by
+/// 2^-112; a subnormal one is `0.5 + m · 2^-24` less `0.5`; a 0/1 flag
+/// from the exponent picks between them by a multiply.
+pub fn f16_value(q: u16) -> f32 {
+    let w = (q as u32) << 16;
+    let sign = (w >> 31) << 31;
+    let two_w = w << 1;
+    let normal = (f32::from_bits((two_w >> 4) + (0xe0 << 23)) * 2f32.powi(-112)).to_bits();
+    let subnormal = (f32::from_bits((two_w >> 17) + (126 << 23)) - 0.5).to_bits();
+    let is_normal = (two_w >> 27).min(1);
+    let bits = subnormal.wrapping_add(is_normal.wrapping_mul(normal.wrapping_sub(subnormal)));
+    f32::from_bits(sign + bits)
+}
 
 /// The bfloat16 bits of `x`, rounded to nearest, ties to even; a NaN is
 /// `0x7fc0` with `x`'s sign. Written with the integer operations
@@ -113,12 +161,20 @@ pub fn quantizable(q: ScalarType) -> bool {
 pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
     match op {
         QuantOp::PackBf16 => match x {
-            Scalar::F32(v) => Scalar::U16(bf16_bits(v)),
+            Scalar::F32(v) => super::arith::eval_bitcast(Scalar::Bf16(bf16_bits(v)), to),
             x => panic!("quant.pack_bf16 of {x:?} (unverified IR)"),
         },
         QuantOp::UnpackBf16 => match x {
-            Scalar::U16(q) => Scalar::F32(bf16_value(q)),
+            Scalar::U16(q) | Scalar::Bf16(q) => Scalar::F32(bf16_value(q)),
             x => panic!("quant.unpack_bf16 of {x:?} (unverified IR)"),
+        },
+        QuantOp::PackF16 => match x {
+            Scalar::F32(v) => super::arith::eval_bitcast(Scalar::F16(f16_bits(v)), to),
+            x => panic!("quant.pack_f16 of {x:?} (unverified IR)"),
+        },
+        QuantOp::UnpackF16 => match x {
+            Scalar::U16(q) | Scalar::F16(q) => Scalar::F32(f16_value(q)),
+            x => panic!("quant.unpack_f16 of {x:?} (unverified IR)"),
         },
         QuantOp::Quantize => {
             let (lo, hi) = p.clamp_bounds(to);
@@ -205,7 +261,107 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             .attr("amount", Attr::Int(k))
             .result(ty.clone())
     };
+    let convert = |a: ArithOp, x: ValueId, ty: &Type| {
+        OpSpec::new(Opcode::Arith(a))
+            .operands([x])
+            .result(ty.clone())
+    };
+    let u16t = Type::Scalar(ScalarType::U16);
+    let f32t = Type::Scalar(ScalarType::F32);
+    // the 16 bits of a packed value, widened to u32 (a value typed `f16`
+    // or `bf16` is its bits: reinterpreted, not converted)
+    let bits_u32 =
+        |m: &mut Module, x: ValueId, emit: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId| {
+            let b = if m.ty(x).elem().is_half() {
+                emit(m, convert(ArithOp::Bitcast, x, &u16t))
+            } else {
+                x
+            };
+            emit(m, convert(ArithOp::Cast, b, &u32t))
+        };
+    // 16 bits in the low half of a u32 as the packed type `to`
+    let bits_to =
+        |m: &mut Module, r: ValueId, emit: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId| {
+            let b = emit(m, convert(ArithOp::Cast, r, &u16t));
+            if to.elem().is_half() {
+                emit(m, convert(ArithOp::Bitcast, b, &to))
+            } else {
+                b
+            }
+        };
     let value = match q {
+        QuantOp::PackF16 => {
+            // f16_bits, step by step, in u32 lanes
+            let t = &u32t;
+            let w = emit(m, convert(ArithOp::Bitcast, x, t));
+            let shl1 = emit(m, shift(ArithOp::Shl, w, 1, t));
+            let s = emit(m, shift(ArithOp::Shr, w, 31, t));
+            let sign = emit(m, shift(ArithOp::Shl, s, 15, t));
+            let mag = emit(m, shift(ArithOp::Shr, shl1, 1, t));
+            let magf = emit(m, convert(ArithOp::Bitcast, mag, &f32t));
+            let up = konst(m, &f32t, Attr::Float(2f64.powi(112)), &mut emit);
+            let base = emit(m, bin(ArithOp::Mul, magf, up, &f32t));
+            let down = konst(m, &f32t, Attr::Float(2f64.powi(-110)), &mut emit);
+            let base = emit(m, bin(ArithOp::Mul, base, down, &f32t));
+            let e = emit(m, shift(ArithOp::Shr, shl1, 24, t));
+            let bias = emit(m, shift(ArithOp::Shl, e, 24, t));
+            let least = konst(m, t, Attr::Int(0x7100_0000), &mut emit);
+            let bias = emit(m, bin(ArithOp::Max, bias, least, t));
+            let bias = emit(m, shift(ArithOp::Shr, bias, 1, t));
+            let offset = konst(m, t, Attr::Int(0x0780_0000), &mut emit);
+            let bias = emit(m, bin(ArithOp::Add, bias, offset, t));
+            let biasf = emit(m, convert(ArithOp::Bitcast, bias, &f32t));
+            let sum = emit(m, bin(ArithOp::Add, biasf, base, &f32t));
+            let bits = emit(m, convert(ArithOp::Bitcast, sum, t));
+            let ex = emit(m, shift(ArithOp::Shl, bits, 4, t));
+            let ex = emit(m, shift(ArithOp::Shr, ex, 27, t));
+            let ex = emit(m, shift(ArithOp::Shl, ex, 10, t));
+            let mant = emit(m, shift(ArithOp::Shl, bits, 20, t));
+            let mant = emit(m, shift(ArithOp::Shr, mant, 20, t));
+            let nonsign = emit(m, bin(ArithOp::Add, ex, mant, t));
+            let inf = konst(m, t, Attr::Int(0x7c00), &mut emit);
+            let kept = emit(m, bin(ArithOp::Min, nonsign, inf, t));
+            let inf2 = konst(m, t, Attr::Int(0xff00_0000), &mut emit);
+            let low = emit(m, bin(ArithOp::Min, shl1, inf2, t));
+            let over = emit(m, bin(ArithOp::Sub, shl1, low, t));
+            let one = konst(m, t, Attr::Int(1), &mut emit);
+            let nan = emit(m, bin(ArithOp::Min, over, one, t));
+            let quiet = emit(m, shift(ArithOp::Shl, nan, 9, t));
+            let r = emit(m, bin(ArithOp::Add, sign, kept, t));
+            let r = emit(m, bin(ArithOp::Add, r, quiet, t));
+            bits_to(m, r, &mut emit)
+        }
+        QuantOp::UnpackF16 => {
+            // f16_value, step by step, in u32 lanes
+            let t = &u32t;
+            let q = bits_u32(m, x, &mut emit);
+            let w = emit(m, shift(ArithOp::Shl, q, 16, t));
+            let s = emit(m, shift(ArithOp::Shr, w, 31, t));
+            let sign = emit(m, shift(ArithOp::Shl, s, 31, t));
+            let two_w = emit(m, shift(ArithOp::Shl, w, 1, t));
+            let n = emit(m, shift(ArithOp::Shr, two_w, 4, t));
+            let rebias = konst(m, t, Attr::Int(0xe0 << 23), &mut emit);
+            let n = emit(m, bin(ArithOp::Add, n, rebias, t));
+            let nf = emit(m, convert(ArithOp::Bitcast, n, &f32t));
+            let scale = konst(m, &f32t, Attr::Float(2f64.powi(-112)), &mut emit);
+            let nf = emit(m, bin(ArithOp::Mul, nf, scale, &f32t));
+            let normal = emit(m, convert(ArithOp::Bitcast, nf, t));
+            let d = emit(m, shift(ArithOp::Shr, two_w, 17, t));
+            let magic = konst(m, t, Attr::Int(126 << 23), &mut emit);
+            let d = emit(m, bin(ArithOp::Add, d, magic, t));
+            let df = emit(m, convert(ArithOp::Bitcast, d, &f32t));
+            let point5 = konst(m, &f32t, Attr::Float(0.5), &mut emit);
+            let df = emit(m, bin(ArithOp::Sub, df, point5, &f32t));
+            let subnormal = emit(m, convert(ArithOp::Bitcast, df, t));
+            let e = emit(m, shift(ArithOp::Shr, two_w, 27, t));
+            let one = konst(m, t, Attr::Int(1), &mut emit);
+            let is_normal = emit(m, bin(ArithOp::Min, e, one, t));
+            let diff = emit(m, bin(ArithOp::Sub, normal, subnormal, t));
+            let pick = emit(m, bin(ArithOp::Mul, is_normal, diff, t));
+            let bits = emit(m, bin(ArithOp::Add, subnormal, pick, t));
+            let bits = emit(m, bin(ArithOp::Add, bits, sign, t));
+            emit(m, convert(ArithOp::Bitcast, bits, &to))
+        }
         QuantOp::PackBf16 => {
             // bf16_bits, step by step, in u32 lanes
             let t = &u32t;
@@ -236,20 +392,10 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             let quiet = emit(m, shift(ArithOp::Shl, nan, 6, t));
             let r = emit(m, bin(ArithOp::Add, sign, kept, t));
             let r = emit(m, bin(ArithOp::Add, r, quiet, t));
-            emit(
-                m,
-                OpSpec::new(Opcode::Arith(ArithOp::Cast))
-                    .operands([r])
-                    .result(to.clone()),
-            )
+            bits_to(m, r, &mut emit)
         }
         QuantOp::UnpackBf16 => {
-            let w = emit(
-                m,
-                OpSpec::new(Opcode::Arith(ArithOp::Cast))
-                    .operands([x])
-                    .result(u32t.clone()),
-            );
+            let w = bits_u32(m, x, &mut emit);
             let bits = emit(m, shift(ArithOp::Shl, w, 16, &u32t));
             emit(
                 m,
@@ -319,21 +465,41 @@ impl QuantOp {
         let (Some(&x), Some(&r)) = (d.operands.first(), d.results.first()) else {
             return;
         };
-        let (Some(from), Some(to)) = (m.ty(x).as_scalar(), m.ty(r).as_scalar()) else {
+        // binary16's conversions also lane by lane, for a backend that
+        // has instructions for them (`lower-quant`'s `keep_f16`)
+        if matches!(self, QuantOp::PackF16 | QuantOp::UnpackF16)
+            && let (Some(a), Some(b)) = (m.ty(x).lanes(), m.ty(r).lanes())
+        {
+            if a != b {
+                errs.push("converts vectors of one lane count".into());
+            }
+        } else if m.ty(x).lanes().is_some() || m.ty(r).lanes().is_some() {
+            errs.push("takes and gives scalars (vectors: f16's conversions only)".into());
+            return;
+        }
+        let (from, to) = (m.ty(x).elem(), m.ty(r).elem());
+        if !m.ty(x).is_value() || !m.ty(r).is_value() {
             errs.push("takes and gives scalars".into());
             return;
         };
         let (float, int) = match self {
             QuantOp::Quantize => (from, to),
             QuantOp::Dequantize => (to, from),
-            QuantOp::PackBf16 | QuantOp::UnpackBf16 => {
-                let (f, b) = if self == QuantOp::PackBf16 {
+            QuantOp::PackBf16 | QuantOp::UnpackBf16 | QuantOp::PackF16 | QuantOp::UnpackF16 => {
+                let (f, b) = if matches!(self, QuantOp::PackBf16 | QuantOp::PackF16) {
                     (from, to)
                 } else {
                     (to, from)
                 };
-                if f != ScalarType::F32 || b != ScalarType::U16 {
-                    errs.push(format!("converts between f32 and u16, not {from} and {to}"));
+                let half = if matches!(self, QuantOp::PackBf16 | QuantOp::UnpackBf16) {
+                    ScalarType::Bf16
+                } else {
+                    ScalarType::F16
+                };
+                if f != ScalarType::F32 || (b != ScalarType::U16 && b != half) {
+                    errs.push(format!(
+                        "converts between f32 and u16 or {half}, not {from} and {to}"
+                    ));
                 }
                 return;
             }
@@ -344,7 +510,7 @@ impl QuantOp {
         let int_ok = match self {
             QuantOp::Quantize => quantizable(int),
             // sums of quantized products are dequantized too
-            QuantOp::Dequantize | QuantOp::PackBf16 | QuantOp::UnpackBf16 => int.is_int(),
+            _ => int.is_int(),
         };
         if !int_ok {
             errs.push(format!(

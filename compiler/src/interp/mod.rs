@@ -810,6 +810,18 @@ impl Interp<'_> {
                 let x = self.vector(d.operands[0]);
                 Slot::V(x.into_iter().map(|l| l.cast(t)).collect())
             }
+            Opcode::Quant(q) => {
+                let (p, t) = (
+                    crate::dialects::quant::Params::of(m, op),
+                    m.ty(d.results[0]).elem(),
+                );
+                let x = self.vector(d.operands[0]);
+                Slot::V(
+                    x.into_iter()
+                        .map(|l| crate::dialects::quant::eval(q, p, l, t))
+                        .collect(),
+                )
+            }
             Opcode::Math(mo) => {
                 let lanes: Vec<Vec<Scalar>> = d.operands.iter().map(|&v| self.vector(v)).collect();
                 let fused = math::is_fused(self.m, op);
@@ -1244,10 +1256,13 @@ impl Interp<'_> {
         }
         let ty = m.ty(d.results[0]).as_scalar().expect("verified");
         let combine = arith::reduce_combiner(kind);
-        let mut acc = Scalar::reduce_identity(kind, ty);
+        // 16-bit floats accumulate in f32 and round once, at the end
+        let acc_ty = if ty.is_half() { ScalarType::F32 } else { ty };
+        let finish = |acc: Scalar| if ty.is_half() { acc.cast(ty) } else { acc };
+        let mut acc = Scalar::reduce_identity(kind, acc_ty);
         let bounds = self.bounds(op);
         if bounds.iter().any(|&(lo, ub)| ub <= lo) {
-            return Ok(acc);
+            return Ok(finish(acc));
         }
         let block = m.entry_block(op, 0);
         let vars = m.block(block).args.clone();
@@ -1260,9 +1275,14 @@ impl Interp<'_> {
                 Exit::Yield(s) => s,
                 _ => unreachable!("verified: reductions end in pj.yield"),
             };
+            let term = if ty.is_half() {
+                term.cast(acc_ty)
+            } else {
+                term
+            };
             acc = arith::eval_binary(combine, acc, term).expect("add/mul/min/max cannot fail");
             if !next_point(&mut point, &bounds) {
-                return Ok(acc);
+                return Ok(finish(acc));
             }
         }
     }

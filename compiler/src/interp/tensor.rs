@@ -75,6 +75,7 @@ impl Tensor {
                 Scalar::U32(v) => out.extend(v.to_le_bytes()),
                 Scalar::F32(v) => out.extend(v.to_le_bytes()),
                 Scalar::F64(v) => out.extend(v.to_le_bytes()),
+                Scalar::F16(q) | Scalar::Bf16(q) => out.extend(q.to_le_bytes()),
             }
         }
         out
@@ -109,6 +110,8 @@ pub fn scalar_from_le_bytes(elem: ScalarType, c: &[u8]) -> Scalar {
         ScalarType::U8 => Scalar::U8(c[0]),
         ScalarType::I16 => Scalar::I16(i16::from_le_bytes([c[0], c[1]])),
         ScalarType::U16 => Scalar::U16(u16::from_le_bytes([c[0], c[1]])),
+        ScalarType::F16 => Scalar::F16(u16::from_le_bytes([c[0], c[1]])),
+        ScalarType::Bf16 => Scalar::Bf16(u16::from_le_bytes([c[0], c[1]])),
         ScalarType::I32 => Scalar::I32(i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         ScalarType::U32 => Scalar::U32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         ScalarType::F32 => Scalar::F32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])),

@@ -71,6 +71,8 @@ pub struct LowerStages {
     /// cache-blocked `u8`/`i8` matrix product of such a form takes four
     /// steps of its reduction per `dot4` ([`Lowerer::dot_plan`]).
     pub dot_products: DotProducts,
+    /// The backend converts binary16 itself (`lower-quant`'s `keep_f16`).
+    pub native_f16: bool,
 }
 
 impl Default for LowerStages {
@@ -78,6 +80,7 @@ impl Default for LowerStages {
         LowerStages {
             vector_bits: super::vectorize::DEFAULT_WIDTH as u32,
             dot_products: DotProducts::NONE,
+            native_f16: false,
         }
     }
 }
@@ -88,8 +91,13 @@ impl Pass for LowerStages {
     }
 
     fn run(&mut self, m: &mut Module) -> Result<bool, PassError> {
-        // `quant` ops (IR read from text may hold them) become `arith` first
-        super::Pass::run(&mut super::lower_quant::LowerQuant, m)?;
+        // 16-bit floats become f32 arithmetic and conversions, and `quant`
+        // ops (IR read from text may hold them) `arith`, first
+        super::Pass::run(&mut super::lower_half::LowerHalf, m)?;
+        let mut lower_quant = super::lower_quant::LowerQuant {
+            keep_f16: self.native_f16,
+        };
+        super::Pass::run(&mut lower_quant, m)?;
         let kernels = crate::dialects::pj::pj_kernels(m);
         for &k in &kernels {
             let main = Lowerer::new(m, k, false, self.vector_bits)
@@ -3199,7 +3207,8 @@ impl<'m> Lowerer<'m> {
                 let v = self.sizes[name];
                 self.map.insert(d.results[0], v);
             }
-            Opcode::Arith(_) | Opcode::Math(_) => {
+            // (the conversions `lower-quant` keeps for the backend)
+            Opcode::Arith(_) | Opcode::Math(_) | Opcode::Quant(_) => {
                 let operands = d.operands.iter().map(|v| self.map[v]).collect();
                 self.clone_op(op, block, operands);
             }

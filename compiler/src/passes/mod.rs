@@ -14,6 +14,7 @@ pub mod cse;
 pub mod dce;
 pub mod inline_pointwise;
 pub mod licm;
+pub mod lower_half;
 pub mod lower_quant;
 pub mod lower_stages;
 pub mod quantize;
@@ -92,6 +93,11 @@ pub const REGISTRY: &[PassInfo] = &[
         create: || Box::new(inline_pointwise::InlinePointwise),
     },
     PassInfo {
+        name: "lower-half",
+        description: "compute with f16 and bf16 values in f32, rounded after each operation, keeping their bits in memory",
+        create: || Box::new(lower_half::LowerHalf),
+    },
+    PassInfo {
         name: "licm",
         description: "move loop-invariant ops that cannot fail out of loops",
         create: || Box::new(licm::Licm),
@@ -128,7 +134,7 @@ pub const REGISTRY: &[PassInfo] = &[
     PassInfo {
         name: "lower-quant",
         description: "expand quant.quantize and quant.dequantize into the arith ops that compute the same bits",
-        create: || Box::new(lower_quant::LowerQuant),
+        create: || Box::new(lower_quant::LowerQuant::default()),
     },
     PassInfo {
         name: "lower-stages",
@@ -172,6 +178,8 @@ pub struct PassManager {
     profile: Option<crate::target::profile::Profile>,
     /// `quantize`'s request, kept for the pass configured later.
     quantize: Option<crate::quant::plan::Request>,
+    /// `native_f16`'s setting.
+    native_f16: bool,
 }
 
 impl PassManager {
@@ -186,6 +194,7 @@ impl PassManager {
             dot_products: crate::target::DotProducts::NONE,
             profile: None,
             quantize: None,
+            native_f16: false,
         }
     }
 
@@ -251,8 +260,18 @@ impl PassManager {
         self
     }
 
+    /// Whether the backend converts binary16 itself (LLVM on F16C or
+    /// aarch64): `lower-quant` and `lower-stages` then keep `f16`'s
+    /// conversions as ops for it.
+    pub fn native_f16(mut self, native: bool) -> PassManager {
+        self.native_f16 = native;
+        self.configure_vectors();
+        self
+    }
+
     fn configure_vectors(&mut self) {
         let (reassoc, bits, dot) = (self.reassoc, self.vector_bits, self.dot_products);
+        let native_f16 = self.native_f16;
         for p in &mut self.passes {
             match p.name() {
                 "vectorize" => {
@@ -271,6 +290,12 @@ impl PassManager {
                     *p = Box::new(lower_stages::LowerStages {
                         vector_bits: bits,
                         dot_products: dot,
+                        native_f16,
+                    })
+                }
+                "lower-quant" => {
+                    *p = Box::new(lower_quant::LowerQuant {
+                        keep_f16: native_f16,
                     })
                 }
                 "schedule" => {
@@ -310,7 +335,12 @@ impl PassManager {
                 .iter()
                 .position(|p| matches!(p.name(), "inline-pointwise" | "lower-stages"))
                 .unwrap_or(self.passes.len());
-            self.passes.insert(at, Box::new(lower_quant::LowerQuant));
+            self.passes.insert(
+                at,
+                Box::new(lower_quant::LowerQuant {
+                    keep_f16: self.native_f16,
+                }),
+            );
             self.passes.insert(at, Box::new(quantize::Quantize::new(r)));
             self.quantize = Some(r);
             self.configure_vectors();

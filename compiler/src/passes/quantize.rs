@@ -226,15 +226,15 @@ fn quantize_kernel(
     // each scheme takes the stages asked for it (or auto)
     let exact = exact_integers(m, &cx, &limits, &noted, notes);
     changed |= exact.changed;
-    let bf16 = bf16_storage(m, &cx, &mut limits, notes);
-    changed |= bf16.changed;
-    let stored = bf16.any;
+    let half = half_storage(m, &cx, &mut limits, notes);
+    changed |= half.changed;
+    let stored = half.any;
     let none = match request.mode {
         Mode::Int8 if !any => {
             "no stage sums products of float arrays whose ranges are known (declare @range on the inputs)"
         }
         Mode::Int16 if !exact.any => "no stage computes in float from integers",
-        Mode::Bf16 if !stored => {
+        Mode::Bf16 | Mode::F16 if !stored => {
             "no f32 stage is stored to memory (each is fused into its readers or is a result)"
         }
         Mode::Auto if !any && !exact.any && !stored => {
@@ -426,11 +426,13 @@ fn exact_integers(
     }
 }
 
-/// The `bf16` scheme (`quant::storage`) on every `f32` stage of kernel `k`
-/// that the schedule stores to memory, one at a time, each kept only if
-/// every result's bound still meets its tolerance (and the size limits
-/// that make it so).
-fn bf16_storage(
+/// The 16-bit storage schemes (`quant::storage`, `bf16` and `f16`) on
+/// every `f32` stage of kernel `k` that the schedule stores to memory, one
+/// at a time, each kept only if every result's bound still meets its
+/// tolerance (and the size limits that make it so). `auto` tries `f16`
+/// first (three more bits, and one instruction each way where the backend
+/// has F16C), then `bf16` (any range).
+fn half_storage(
     m: &mut Module,
     cx: &Kernel<'_>,
     limits: &mut HashMap<String, i64>,
@@ -443,15 +445,18 @@ fn bf16_storage(
         request,
         vector_bits,
     } = *cx;
-    use crate::quant::storage::{store_as_bf16, stored_whole};
+    use crate::quant::storage::{Format, store_as, stored_whole};
     let kname = crate::dialects::signature(m, k).name;
     let whole = stored_whole(m, k);
-    let stages: Vec<OpId> = offered(m, k, request, Mode::Bf16)
-        .into_iter()
-        .filter(|&s| {
-            m.op(s).attr("result").is_none() && m.ty(m.result(s)).elem() == ScalarType::F32
-        })
-        .collect();
+    let mut stages: Vec<OpId> = offered(m, k, request, Mode::Bf16);
+    for s in offered(m, k, request, Mode::F16) {
+        if !stages.contains(&s) {
+            stages.push(s);
+        }
+    }
+    stages.retain(|&s| {
+        m.op(s).attr("result").is_none() && m.ty(m.result(s)).elem() == ScalarType::F32
+    });
     if stages.is_empty() {
         return Exact::default();
     }
@@ -467,10 +472,13 @@ fn bf16_storage(
         let mode = stage_mode(m, s, request.mode);
         if !whole.contains(&name) {
             // fused: it never travels to memory, so nothing to halve
-            if mode == Mode::Bf16 {
+            if matches!(mode, Mode::Bf16 | Mode::F16) {
                 notes.push(note(
                     "float",
-                    "fused into its readers (never stored whole): bf16 would save nothing".into(),
+                    format!(
+                        "fused into its readers (never stored whole): {} would save nothing",
+                        mode.name()
+                    ),
                 ));
             }
             continue;
@@ -480,33 +488,51 @@ fn bf16_storage(
             notes.push(note(
                 "float",
                 format!(
-                    "auto keeps it in f32: packing bf16 in {vector_bits}-bit vectors costs more than the halved traffic saves (measured 1.4x slower with Cranelift on a stage stored to DRAM, 1.4x faster with LLVM's 512 bits); --quantize=bf16 stores it anyway"
+                    "auto keeps it in f32: packing 16-bit floats in {vector_bits}-bit vectors costs more than the halved traffic saves (measured 1.4x slower with Cranelift on a stage stored to DRAM, 1.4x faster with LLVM's 512 bits); --quantize=f16 or bf16 stores it anyway"
                 ),
             ));
             continue;
         }
-        let mut trial = m.clone();
-        if let Err(why) = store_as_bf16(&mut trial, k, s) {
-            notes.push(note("float", format!("not stored as bf16: {why}")));
-            continue;
-        }
-        match fit(m, &trial, k, params, limits, tolerances, "bf16") {
-            Ok(found) => {
-                let float_bounds = bounds(m, k, params, &found);
-                let q_bounds = bounds(&trial, k, params, &found);
-                let limited = add_limit_checks(&mut trial, k, limits, &found, &name, "bf16");
-                *m = trial;
-                *limits = found;
-                out.changed = true;
-                notes.push(note(
-                    "bf16",
-                    format!(
-                        "stored as bfloat16 (half the bytes; computed in f32); {}{limited}",
-                        describe(&q_bounds, &float_bounds, tolerances, m, k)
-                    ),
-                ));
+        let formats: &[Format] = match mode {
+            Mode::F16 => &[Format::F16],
+            Mode::Bf16 => &[Format::Bf16],
+            _ => &[Format::F16, Format::Bf16],
+        };
+        let mut why_not = Vec::new();
+        for &format in formats {
+            let scheme = format.name();
+            let mut trial = m.clone();
+            if let Err(why) = store_as(&mut trial, k, s, format) {
+                why_not.push(format!("not stored as {scheme}: {why}"));
+                break;
             }
-            Err(why) => notes.push(note("float", why)),
+            match fit(m, &trial, k, params, limits, tolerances, scheme) {
+                Ok(found) => {
+                    let float_bounds = bounds(m, k, params, &found);
+                    let q_bounds = bounds(&trial, k, params, &found);
+                    let limited = add_limit_checks(&mut trial, k, limits, &found, &name, scheme);
+                    *m = trial;
+                    *limits = found;
+                    out.changed = true;
+                    let what = match format {
+                        Format::Bf16 => "bfloat16",
+                        Format::F16 => "binary16",
+                    };
+                    notes.push(note(
+                        scheme,
+                        format!(
+                            "stored as {what} (half the bytes; computed in f32); {}{limited}",
+                            describe(&q_bounds, &float_bounds, tolerances, m, k)
+                        ),
+                    ));
+                    why_not.clear();
+                    break;
+                }
+                Err(why) => why_not.push(why),
+            }
+        }
+        if !why_not.is_empty() {
+            notes.push(note("float", why_not.join("; ")));
         }
     }
     out

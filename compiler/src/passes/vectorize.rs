@@ -281,8 +281,12 @@ fn analyze(m: &Module, l: OpId, reassoc: bool, width: usize) -> Option<Plan> {
                 class.insert(r, Class::Vector);
                 used_as_data.insert(o.operands[0]);
             }
-            // the same bits in lanes of the same size
-            Opcode::Arith(ArithOp::Bitcast) if cls(&class, o.operands[0]) == Class::Vector => {
+            // the same bits in lanes of the same size; binary16 to and from
+            // f32 (left by `lower-quant` for a backend with instructions)
+            Opcode::Arith(ArithOp::Bitcast)
+            | Opcode::Quant(
+                crate::dialects::QuantOp::PackF16 | crate::dialects::QuantOp::UnpackF16,
+            ) if cls(&class, o.operands[0]) == Class::Vector => {
                 let r = o.results[0];
                 if !fix_lanes(m.ty(r)) {
                     return None;
@@ -559,7 +563,9 @@ fn rewrite(m: &mut Module, l: OpId, plan: &Plan) {
                 let r = m.result(r);
                 map.insert(o.results[0], r);
             }
-            Opcode::Arith(_) | Opcode::Math(_) if class(o.results[0]) == Class::Vector => {
+            Opcode::Arith(_) | Opcode::Math(_) | Opcode::Quant(_)
+                if class(o.results[0]) == Class::Vector =>
+            {
                 let operands: Vec<ValueId> =
                     o.operands.iter().map(|&x| as_vector(m, &map, x)).collect();
                 let t = vtype(m.ty(o.results[0]));

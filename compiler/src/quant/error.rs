@@ -55,11 +55,19 @@ const BF16_ROUNDOFF: f64 = 1.0 / 256.0;
 /// value plus half a step, `(2 - 2^-7 + 2^-8) · 2^127`, exactly `2^128 - 2^119`.
 const BF16_OVERFLOW: f64 = 3.39617752923046e38; // 2^128 - 2^119
 
+/// binary16's unit roundoff: 11 significant bits.
+const F16_ROUNDOFF: f64 = 1.0 / 2048.0;
+
+/// The smallest magnitude binary16 rounds to infinity: 65504 + 16.
+const F16_OVERFLOW: f64 = 65520.0;
+
 /// The unit roundoff of a float type (0 for others).
 pub fn unit_roundoff(t: ScalarType) -> f64 {
     match t {
         ScalarType::F32 => 2f64.powi(-24),
         ScalarType::F64 => 2f64.powi(-53),
+        ScalarType::F16 => F16_ROUNDOFF,
+        ScalarType::Bf16 => BF16_ROUNDOFF,
         _ => 0.0,
     }
 }
@@ -127,6 +135,19 @@ impl Analysis<'_> {
     /// (the range analysis gives a result that may leave its type the
     /// type's whole range).
     fn rounding(&self, t: ScalarType, r: Interval) -> f64 {
+        // 16-bit floats: overflow within reach, and subnormals' absolute
+        // step (f32's are below any tolerance a user gives)
+        if t.is_half() {
+            let (overflow, half_step) = match t {
+                ScalarType::F16 => (F16_OVERFLOW, 2f64.powi(-25)),
+                _ => (BF16_OVERFLOW, 2f64.powi(-134)),
+            };
+            return if r.nan || most(r) >= overflow {
+                f64::INFINITY
+            } else {
+                times(unit_roundoff(t), most(r)) + half_step
+            };
+        }
         if t.is_float() {
             times(unit_roundoff(t), most(r))
         } else {
@@ -266,7 +287,15 @@ impl Analysis<'_> {
                             ex + times(BF16_ROUNDOFF, most(rx)) + 2f64.powi(-134)
                         }
                     }
-                    QuantOp::UnpackBf16 => ex,
+                    QuantOp::PackF16 => {
+                        if rx.nan || most(rx) >= F16_OVERFLOW {
+                            f64::INFINITY
+                        } else {
+                            // 11 significant bits; half the subnormal step 2^-24
+                            ex + times(F16_ROUNDOFF, most(rx)) + 2f64.powi(-25)
+                        }
+                    }
+                    QuantOp::UnpackBf16 | QuantOp::UnpackF16 => ex,
                     QuantOp::Quantize => {
                         let f = m.ty(x).elem();
                         let (qlo, qhi) = t.int_range().expect("verified");

@@ -20,30 +20,31 @@ pub enum Mode {
     /// `f32` stages the schedule stores to memory, stored as bfloat16 (half
     /// the bytes; `f32` arithmetic) where the bound meets the tolerance.
     Bf16,
+    /// The same, stored as IEEE binary16: three more bits than bfloat16,
+    /// where the ranges prove the values below its 65504.
+    F16,
     /// Nothing but what stages ask in the schedule block
     /// (`s.quantize(...)`, [`STAGE_REQUEST`]).
     Off,
     /// Per stage, the cheapest choice that meets the tolerance: `int8`
     /// where a dot-product instruction takes the products, `int16` where
-    /// the arithmetic is exact in integers, `bf16` for `f32` stages stored
-    /// to memory, else float.
+    /// the arithmetic is exact in integers, `f16` (where the values fit)
+    /// else `bf16` for `f32` stages stored to memory, else float.
     Auto,
 }
 
 impl Mode {
     /// The names `--quantize` takes.
-    pub const NAMES: [&'static str; 4] = ["int8", "int16", "bf16", "auto"];
+    pub const NAMES: [&'static str; 5] = ["int8", "int16", "f16", "bf16", "auto"];
 
-    /// Parses `int8`, `int16`, `bf16` or `auto`; `f16` says it is to come.
+    /// Parses `int8`, `int16`, `f16`, `bf16` or `auto`.
     pub fn parse(s: &str) -> Result<Mode, String> {
         match s {
             "int8" => Ok(Mode::Int8),
             "int16" => Ok(Mode::Int16),
+            "f16" => Ok(Mode::F16),
             "bf16" => Ok(Mode::Bf16),
             "auto" => Ok(Mode::Auto),
-            "f16" => Err(format!(
-                "--quantize={s} is not implemented yet (docs/quantization.md says what is); use int8, int16, bf16 or auto"
-            )),
             _ => Err(format!(
                 "unknown --quantize `{s}`: expected {}",
                 Mode::NAMES.join(", ")
@@ -57,6 +58,7 @@ impl Mode {
             Mode::Int8 => "int8",
             Mode::Int16 => "int16",
             Mode::Bf16 => "bf16",
+            Mode::F16 => "f16",
             Mode::Off => "off",
             Mode::Auto => "auto",
         }
@@ -64,7 +66,8 @@ impl Mode {
 }
 
 /// Attribute of a `pj.stage`: what its schedule block's `s.quantize(...)`
-/// asks (`int8`, `int16`, `bf16`, or `float` for none), over the request.
+/// asks (`int8`, `int16`, `f16`, `bf16`, or `float` for none), over the
+/// request.
 pub const STAGE_REQUEST: &str = "quantize";
 
 /// The scheme stage `s` is asked for: its own directive, else `mode`.
@@ -77,6 +80,7 @@ pub fn stage_mode(m: &crate::ir::Module, s: crate::ir::OpId, mode: Mode) -> Mode
         Some("int8") => Mode::Int8,
         Some("int16") => Mode::Int16,
         Some("bf16") => Mode::Bf16,
+        Some("f16") => Mode::F16,
         Some(_) => Mode::Off,
         None => mode,
     }

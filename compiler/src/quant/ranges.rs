@@ -496,9 +496,32 @@ impl Analysis<'_> {
                     hi: x.hi + x.hi.abs() / 256.0,
                     nan: x.nan,
                 };
-                self.set(op, r);
+                // the value's range, not the u16 bits' (`set` would take
+                // a range outside the integer type for wrapped)
+                self.r.values.insert(d.results[0], r);
             }
-            Opcode::Quant(crate::dialects::QuantOp::UnpackBf16) => {
+            // binary16 likewise (its half step 2^-11 relative, 2^-25 below
+            // 2^-14; beyond 65520, infinity)
+            Opcode::Quant(crate::dialects::QuantOp::PackF16) => {
+                let x = arg(0);
+                let out = |v: f64| {
+                    let w = v + v.signum() * (v.abs() / 2048.0 + 2f64.powi(-25));
+                    if w.abs() >= 65520.0 {
+                        w.signum() * f64::INFINITY
+                    } else {
+                        w
+                    }
+                };
+                let r = Interval {
+                    lo: out(x.lo),
+                    hi: out(x.hi),
+                    nan: x.nan,
+                };
+                self.r.values.insert(d.results[0], r);
+            }
+            Opcode::Quant(
+                crate::dialects::QuantOp::UnpackBf16 | crate::dialects::QuantOp::UnpackF16,
+            ) => {
                 let r = arg(0);
                 self.set(op, r);
             }

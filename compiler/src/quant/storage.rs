@@ -1,11 +1,13 @@
-//! bfloat16 storage of `f32` stages (`--quantize=bf16`, or `auto`): a
-//! stage stored to memory keeps computing in `f32` but stores each
-//! element as bfloat16 bits in a `u16` (`quant.pack_bf16`, rounding to
-//! nearest even), and each read widens them back (`quant.unpack_bf16`,
-//! exact) — half the bytes written and read for that stage, at a relative
-//! error of at most 2^-8 per stored value, which the error analysis
-//! carries to the results. Worth it only where the stage travels to
-//! memory: [`stored_whole`] asks the scheduler which do.
+//! 16-bit float storage of `f32` stages (`--quantize=bf16` or `f16`, or
+//! `auto`): a stage stored to memory keeps computing in `f32` but stores
+//! each element as bfloat16 or binary16 bits in a `u16`
+//! (`quant.pack_bf16`/`pack_f16`, rounding to nearest even), and each read
+//! widens them back (`quant.unpack_bf16`/`unpack_f16`, exact) — half the
+//! bytes written and read for that stage, at a relative error of at most
+//! 2^-8 (bf16) or 2^-11 (f16, below its 65520 overflow, which the ranges
+//! must exclude) per stored value, which the error analysis carries to the
+//! results. Worth it only where the stage travels to memory:
+//! [`stored_whole`] asks the scheduler which do.
 
 use crate::dialects::{Opcode, PjOp, QuantOp};
 use crate::ir::{Module, OpId, OpSpec, ScalarType, Type, ValueId};
@@ -41,10 +43,38 @@ pub fn stored_whole(m: &Module, k: OpId) -> HashSet<String> {
         .collect()
 }
 
-/// Stores `f32` stage `s` as bfloat16 bits: its yield packed, every read
-/// of it unpacked. Refused (the module unchanged) where the stage is used
-/// otherwise than read.
-pub fn store_as_bf16(m: &mut Module, k: OpId, s: OpId) -> Result<(), String> {
+/// A 16-bit storage format of `f32` stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// bfloat16: `f32`'s range, 8 significant bits.
+    Bf16,
+    /// IEEE binary16: to 65504, 11 significant bits.
+    F16,
+}
+
+impl Format {
+    /// As `--quantize` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Bf16 => "bf16",
+            Format::F16 => "f16",
+        }
+    }
+
+    /// Its pack and unpack ops.
+    fn ops(self) -> (QuantOp, QuantOp) {
+        match self {
+            Format::Bf16 => (QuantOp::PackBf16, QuantOp::UnpackBf16),
+            Format::F16 => (QuantOp::PackF16, QuantOp::UnpackF16),
+        }
+    }
+}
+
+/// Stores `f32` stage `s` as 16-bit float bits: its yield packed, every
+/// read of it unpacked. Refused (the module unchanged) where the stage is
+/// used otherwise than read.
+pub fn store_as(m: &mut Module, k: OpId, s: OpId, format: Format) -> Result<(), String> {
+    let (pack, unpack) = format.ops();
     let t = m.result(s);
     let mut reads = Vec::new();
     let body = m.entry_block(k, 0);
@@ -73,7 +103,7 @@ pub fn store_as_bf16(m: &mut Module, k: OpId, s: OpId) -> Result<(), String> {
     let packed = emit_before(
         m,
         yield_op,
-        OpSpec::new(Opcode::Quant(QuantOp::PackBf16))
+        OpSpec::new(Opcode::Quant(pack))
             .operands([v])
             .result(u16t.clone()),
     );
@@ -99,7 +129,7 @@ pub fn store_as_bf16(m: &mut Module, k: OpId, s: OpId) -> Result<(), String> {
         let value = emit_before(
             m,
             r,
-            OpSpec::new(Opcode::Quant(QuantOp::UnpackBf16))
+            OpSpec::new(Opcode::Quant(unpack))
                 .operands([bits])
                 .result(Type::Scalar(ScalarType::F32))
                 .loc(d.loc),

@@ -307,6 +307,19 @@ impl Target {
         }
     }
 
+    /// Whether code for this target converts between `f32` and binary16
+    /// in one instruction: every aarch64 (`fcvt`); x86_64 with F16C
+    /// (detected for `host`; every `--cpu` with AVX2 or wider; not the
+    /// baseline a bare triple means).
+    pub fn has_f16c(&self) -> bool {
+        match self.triple.architecture {
+            target_lexicon::Architecture::Aarch64(_) => true,
+            target_lexicon::Architecture::X86_64 if self.is_host => host_has_f16c(),
+            target_lexicon::Architecture::X86_64 => self.cpu.is_some_and(|c| c.vector_bits >= 256),
+            _ => false,
+        }
+    }
+
     /// The ISA features code for this target uses (`has_avx2`, ...).
     pub fn features(&self) -> Vec<String> {
         match self.isa() {
@@ -330,6 +343,16 @@ fn host_dot_products() -> DotProducts {
     } else {
         DotProducts::NONE
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_has_f16c() -> bool {
+    std::arch::is_x86_feature_detected!("f16c")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_has_f16c() -> bool {
+    false
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -90,11 +90,12 @@ pub fn declare_runtime<M: Module>(module: &mut M) -> Result<RuntimeFuncs, Codege
     })
 }
 
-/// The Cranelift type of a scalar.
+/// The Cranelift type of a scalar (`f16` and `bf16` values are their
+/// bits: `lower-half` leaves them only to loads, stores and bit casts).
 pub fn cl_type(t: ScalarType) -> types::Type {
     match t {
         ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => types::I8,
-        ScalarType::I16 | ScalarType::U16 => types::I16,
+        ScalarType::I16 | ScalarType::U16 | ScalarType::F16 | ScalarType::Bf16 => types::I16,
         ScalarType::I32 | ScalarType::U32 => types::I32,
         ScalarType::I64 => types::I64,
         ScalarType::F32 => types::F32,
@@ -1848,6 +1849,10 @@ impl<M: Module> FnLower<'_, '_, M> {
         let p = self.scalar(d.operands[0]);
         let q = d.operands.get(1).map(|&v| self.scalar(v));
         if a == ArithOp::Bitcast {
+            // `f16`/`bf16` lanes are held as their bits already
+            if self.b.func.dfg.value_type(p) == ty {
+                return Ok(p);
+            }
             let little = MemFlagsData::new().with_endianness(Endianness::Little);
             return Ok(self.b.ins().bitcast(ty, little, p));
         }
@@ -2689,6 +2694,7 @@ impl<M: Module> FnLower<'_, '_, M> {
                 match s {
                     Scalar::F32(v) => self.b.ins().f32const(v),
                     Scalar::F64(v) => self.b.ins().f64const(v),
+                    Scalar::F16(q) | Scalar::Bf16(q) => self.iconst(cl_type(rt), i64::from(q)),
                     s => {
                         let v = s.as_i64().expect("integer or bool");
                         self.iconst(cl_type(rt), v)
@@ -2771,7 +2777,12 @@ impl<M: Module> FnLower<'_, '_, M> {
             }
             ArithOp::Bitcast => {
                 let p = x(self, 0);
-                self.b.ins().bitcast(cl_type(rt), MemFlagsData::new(), p)
+                if self.b.func.dfg.value_type(p) == cl_type(rt) {
+                    // `f16`/`bf16` are held as their bits already
+                    p
+                } else {
+                    self.b.ins().bitcast(cl_type(rt), MemFlagsData::new(), p)
+                }
             }
             ArithOp::Mulhi => {
                 let (p, q) = (x(self, 0), x(self, 1));

@@ -76,6 +76,9 @@ impl Emitter {
     pub fn f32(&self) -> T {
         unsafe { LLVMFloatTypeInContext(self.ctx) }
     }
+    pub fn f16(&self) -> T {
+        unsafe { LLVMHalfTypeInContext(self.ctx) }
+    }
     pub fn f64(&self) -> T {
         unsafe { LLVMDoubleTypeInContext(self.ctx) }
     }

@@ -91,7 +91,7 @@ pub fn declare_runtime(e: &Emitter) -> RuntimeDecls {
 pub fn scalar_ty(e: &Emitter, t: ScalarType) -> T {
     match t {
         ScalarType::Bool | ScalarType::I8 | ScalarType::U8 => e.i8(),
-        ScalarType::I16 | ScalarType::U16 => e.int_ty(16),
+        ScalarType::I16 | ScalarType::U16 | ScalarType::F16 | ScalarType::Bf16 => e.int_ty(16),
         ScalarType::I32 | ScalarType::U32 => e.i32(),
         ScalarType::I64 => e.i64(),
         ScalarType::F32 => e.f32(),
@@ -1041,6 +1041,21 @@ impl<'a> FnLower<'a> {
                     "`pj.{}` reached code generation: run `lower-stages` first",
                     p.mnemonic()
                 )));
+            }
+            // binary16's conversions, one instruction each (`vcvtph2ps`,
+            // `vcvtps2ph`; `fcvt`): left by `lower-quant` for this backend
+            // on targets that have them
+            Opcode::Quant(
+                q @ (crate::dialects::QuantOp::PackF16 | crate::dialects::QuantOp::UnpackF16),
+            ) => {
+                let x = self.scalar(d.operands[0]);
+                let lanes = ir.ty(d.results[0]).lanes();
+                let ty = |elem: T| lanes.map_or(elem, |n| e.vec_ty(elem, n));
+                Some(if q == crate::dialects::QuantOp::UnpackF16 {
+                    e.fpext(e.bitcast(x, ty(e.f16())), ty(e.f32()))
+                } else {
+                    e.bitcast(e.fptrunc(x, ty(e.f16())), ty(e.int_ty(16)))
+                })
             }
             Opcode::Quant(q) => {
                 return Err(unsupported(format!(
@@ -2321,6 +2336,7 @@ impl<'a> FnLower<'a> {
                 match s {
                     Scalar::F32(v) => e.f32_bits(e.f32(), v),
                     Scalar::F64(v) => e.f64_bits(v),
+                    Scalar::F16(q) | Scalar::Bf16(q) => e.int(scalar_ty(e, rt), i64::from(q)),
                     s => e.int(scalar_ty(e, rt), s.as_i64().expect("integer or bool")),
                 }
             }

@@ -16,8 +16,8 @@
 //!   would come out in a different order each run.
 
 use super::Lowerer;
-use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode, arith::Scalar, pj};
-use crate::ir::{Attr, BlockId, OpId, OpSpec, Type, ValueId};
+use crate::dialects::{ArithOp, LoopOp, MemOp, Opcode, QuantOp, arith::Scalar, pj};
+use crate::ir::{Attr, BlockId, OpId, OpSpec, ScalarType, Type, ValueId};
 
 /// Points of an update per private copy at least: a copy of a 256-bin
 /// histogram costs some 1 KiB to clear and to merge, a few hundred cycles;
@@ -44,7 +44,9 @@ impl Lowerer<'_> {
             .expect("verified")
             .to_string();
         let body = self.body;
-        if d.attr(pj::SCATTER).and_then(Attr::as_str) == Some("private") {
+        // a 16-bit float stage rounds each combination: in order, in place
+        let half = self.m.ty(buf).elem().is_half();
+        if d.attr(pj::SCATTER).and_then(Attr::as_str) == Some("private") && !half {
             self.private_update(op, (buf, &origin), &bounds, &kind);
             return;
         }
@@ -105,15 +107,31 @@ impl Lowerer<'_> {
             operands.push(self.bin(block, ArithOp::Sub, i, origin[k]));
         }
         let loc = self.m.op(op).loc;
+        // a 16-bit float element and value: their bits, combined in f32
+        // and rounded back
+        let stored = self.m.ty(dest).elem();
         let old = self.value(
             block,
             OpSpec::new(Opcode::Mem(MemOp::Load))
                 .operands(operands.clone())
-                .result(elem)
+                .result(if stored.is_half() {
+                    Type::Scalar(stored)
+                } else {
+                    elem
+                })
                 .loc(loc),
         );
         let combine = crate::dialects::arith::reduce_combiner(kind);
-        let new = self.bin(block, combine, old, *value);
+        let new = if stored.is_half() {
+            let (pack, unpack) = crate::passes::lower_half::conversions(stored);
+            let f32t = Type::Scalar(ScalarType::F32);
+            let wide = self.half_conversion(block, unpack, old, f32t.clone());
+            let value = self.half_conversion(block, unpack, *value, f32t);
+            let sum = self.bin(block, combine, wide, value);
+            self.half_conversion(block, pack, sum, Type::Scalar(stored))
+        } else {
+            self.bin(block, combine, old, *value)
+        };
         operands[0] = new;
         operands.insert(1, dest);
         // the front end proved the indices inside for sizes of at least 1,
@@ -125,6 +143,18 @@ impl Lowerer<'_> {
                 .attr(crate::dialects::mem::IN_BOUNDS_NONEMPTY, Attr::Bool(true))
                 .loc(loc),
         );
+    }
+
+    /// `quant` op `q` of `x` in `block`, as the `arith` ops it expands to
+    /// (`lower-quant` has run).
+    fn half_conversion(&mut self, block: BlockId, q: QuantOp, x: ValueId, to: Type) -> ValueId {
+        let op = self.push(
+            block,
+            OpSpec::new(Opcode::Quant(q)).operands([x]).result(to),
+        );
+        let v = crate::dialects::quant::expand(self.m, op);
+        self.m.erase_op(op);
+        v
     }
 
     /// Update `op` with a private copy of its stage per part (see the
