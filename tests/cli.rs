@@ -1032,3 +1032,80 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         assert_no_backtrace(&err);
     }
 }
+
+#[test]
+fn sixteen_bit_float_arrays_travel_through_npy_files_and_the_c_header() {
+    use pj_compiler::dialects::arith::Scalar;
+    use pj_compiler::interp::Tensor;
+    use pj_compiler::ir::ScalarType;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("h.pj");
+    std::fs::write(
+        &src,
+        "kernel h(x: f16[N], b: bf16[N], a: f16) -> (y: f16[N], z: bf16[N]) {
+            y[i] = x[i] * a;
+            z[i] = b[i] + 1.0;
+        }",
+    )
+    .unwrap();
+    let src = src.to_str().unwrap();
+    // NumPy's float16 is `<f2`; np.save writes ml_dtypes.bfloat16 as `<V2`
+    let x: Vec<u16> = vec![0x3c00, 0x4000, 0xc200, 0x7bff, 0x0001];
+    let b: Vec<u16> = vec![0x3f80, 0x4000, 0xc040, 0x7f7f, 0x0001];
+    let tensor = |t: ScalarType, q: &[u16]| {
+        let data = q
+            .iter()
+            .map(|&q| match t {
+                ScalarType::F16 => Scalar::F16(q),
+                _ => Scalar::Bf16(q),
+            })
+            .collect();
+        Tensor::new(t, vec![q.len()], data)
+    };
+    let (xp, bp) = (dir.path().join("x.npy"), dir.path().join("b.npy"));
+    picojoule::npy::write(&xp, &tensor(ScalarType::F16, &x)).unwrap();
+    picojoule::npy::write(&bp, &tensor(ScalarType::Bf16, &b)).unwrap();
+    let header = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()[..64]).to_string();
+    assert!(header(&xp).contains("'descr': '<f2'"), "{}", header(&xp));
+    assert!(header(&bp).contains("'descr': '<V2'"), "{}", header(&bp));
+    for backend in ["interp", "cranelift"] {
+        let (yp, zp) = (dir.path().join("y.npy"), dir.path().join("z.npy"));
+        let o = pj(&[
+            "run",
+            src,
+            "--backend",
+            backend,
+            "--arg",
+            &format!("x={}", xp.display()),
+            "--arg",
+            &format!("b={}", bp.display()),
+            "--arg",
+            "a=-2",
+            "--out",
+            &format!("y={}", yp.display()),
+            "--out",
+            &format!("z={}", zp.display()),
+        ]);
+        let (_, err) = text(&o);
+        assert!(o.status.success(), "{backend}: {err}");
+        let y = picojoule::npy::read(&yp).unwrap();
+        let z = picojoule::npy::read(&zp).unwrap();
+        // -2x, exactly: 1 → -2, 2 → -4, -3 → 6, 65504 → -inf, 2^-24 → -2^-23
+        let want_y = [0xc000u16, 0xc400, 0x4600, 0xfc00, 0x8002];
+        assert_eq!(y, tensor(ScalarType::F16, &want_y), "{backend}");
+        // b + 1, rounded to bfloat16: 2, 3, -2, bf16's max, 1
+        let want_z = [0x4000u16, 0x4040, 0xc000, 0x7f7f, 0x3f80];
+        assert_eq!(z, tensor(ScalarType::Bf16, &want_z), "{backend}");
+        assert!(header(&zp).contains("'descr': '<V2'"));
+    }
+    // the C header names the element codes and passes `a` as its bits
+    let h = dir.path().join("h.h");
+    let o = pj(&["build", src, "-o", dir.path().join("h.o").to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let header = std::fs::read_to_string(&h).unwrap();
+    assert!(
+        header.contains("PJ_F16") && header.contains("PJ_BF16") && header.contains("uint16_t a"),
+        "{header}"
+    );
+}

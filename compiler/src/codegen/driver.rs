@@ -171,6 +171,7 @@ impl Options {
         PassManager::new()
             .quantize(self.quantize)
             .dot_products(self.dot_products())
+            .native_f16(self.native_f16())
     }
 
     /// The pass pipeline from `from` to what the backend takes.

@@ -888,6 +888,13 @@ impl Walker<'_> {
                     }
                 }
             }
+            // binary16 conversions the backend has instructions for
+            // (`lower-quant` kept them): one per vector, an add's energy
+            Opcode::Quant(_) => {
+                let lanes = m.ty(d.results[0]).lanes().unwrap_or(1) as f64;
+                *node.ops.entry("f32 add".to_string()).or_insert(0.0) += lanes;
+                node.instructions += 1.0;
+            }
             Opcode::Vector(_) => node.instructions += 1.0,
             Opcode::Func(FuncOp::Check) => node.instructions += 2.0,
             _ => {}
