@@ -156,7 +156,7 @@ def _map_result(kernel, index, reach, shape, arrays, scalars):
         out_chunks.append(tuple(
             int(builtins.max(0, builtins.min(e, extent) - builtins.min(s, extent)))
             for s, e in zip(starts[d][:-1], starts[d][1:])))
-    dtype = np.dtype(_NUMPY[kernel.results[index][1]])
+    dtype = _dtype(kernel.results[index][1])
     several = len(kernel.results) > 1
 
     def block(*blocks, block_id=None):
@@ -198,4 +198,14 @@ def _merge_short(chunks, need):
 
 
 _NUMPY = {"bool": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
-          "u8": np.uint8, "u16": np.uint16, "u32": np.uint32, "f32": np.float32, "f64": np.float64}
+          "u8": np.uint8, "u16": np.uint16, "u32": np.uint32, "f32": np.float32, "f64": np.float64,
+          "f16": np.float16}
+
+
+def _dtype(t):
+    """The NumPy dtype of element type `t` (bf16: ml_dtypes', NumPy having none)."""
+    if t == "bf16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(_NUMPY[t])

@@ -59,3 +59,22 @@ def test_sums_accumulate_in_f32_and_round_once():
     x = np.full(3000, 1.0, dtype=np.float16)
     # f16 alone would stop at 2048 (2049 rounds back to it)
     assert m.total(x)[0] == np.float16(3000)
+
+
+def test_dask_chunks_of_16_bit_floats_give_the_bits_of_one_call():
+    da = pytest.importorskip("dask.array")
+    import picojoule.dask as pjd
+
+    m = pj.compile("""
+    kernel k(x: f16[N] @boundary(clamp), b: bf16[N]) -> (y: f16[N], z: bf16[N]) {
+        y[i] = (x[i - 1] + x[i + 1]) * 0.5;
+        z[i] = b[i] * 3.0;
+    }""")
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 10, 1000).astype(np.float16)
+    b = rng.normal(0, 10, 1000).astype(ml_dtypes.bfloat16)
+    y, z = pjd.map(m.k, da.from_array(x, chunks=300), da.from_array(b, chunks=300))
+    assert y.dtype == np.float16 and z.dtype == np.dtype(ml_dtypes.bfloat16)
+    y1, z1 = m.k(x, b)
+    assert (y.compute(scheduler="synchronous").view(np.uint16) == y1.view(np.uint16)).all()
+    assert (z.compute(scheduler="synchronous").view(np.uint16) == z1.view(np.uint16)).all()
