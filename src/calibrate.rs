@@ -70,7 +70,8 @@ impl Observed {
 /// back in `elem`, with a point for floats.
 fn literal(v: f64, elem: ScalarType) -> String {
     let s = match elem {
-        ScalarType::F32 => format!("{}", v as f32),
+        // a 16-bit float's values are f32s: the shortest f32 text gives it
+        ScalarType::F32 | ScalarType::F16 | ScalarType::Bf16 => format!("{}", v as f32),
         ScalarType::F64 => format!("{v}"),
         _ => return format!("{}", v as i64),
     };
@@ -121,6 +122,10 @@ pub fn calibrate(path: &Path, kernel: Option<&str>, args: &[String], write: bool
             // the bounds in the parameter's own type, as a literal would be
             let (lo, hi) = match elem {
                 ScalarType::F32 => (f64::from(lo as f32), f64::from(hi as f32)),
+                t if t.is_half() => (
+                    Scalar::F64(lo).cast(t).as_f64(),
+                    Scalar::F64(hi).cast(t).as_f64(),
+                ),
                 _ => (lo, hi),
             };
             let outside = t

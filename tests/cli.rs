@@ -1098,6 +1098,23 @@ fn sixteen_bit_float_arrays_travel_through_npy_files_and_the_c_header() {
         assert_eq!(z, tensor(ScalarType::Bf16, &want_z), "{backend}");
         assert!(header(&zp).contains("'descr': '<V2'"));
     }
+    // calibrate reads and prints them as the values they are
+    let o = pj(&[
+        "calibrate",
+        src,
+        "--arg",
+        &format!("x={}", xp.display()),
+        "--arg",
+        &format!("b={}", bp.display()),
+        "--arg",
+        "a=1.5",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("observed [1.5, 1.5]") && out.contains("observed [-3.0, 65504.0]"),
+        "{out}"
+    );
     // the C header names the element codes and passes `a` as its bits
     let h = dir.path().join("h.h");
     let o = pj(&["build", src, "-o", dir.path().join("h.o").to_str().unwrap()]);
