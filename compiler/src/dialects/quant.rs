@@ -73,20 +73,20 @@ pub fn f16_bits(x: f32) -> u16 {
     (sign + nonsign.min(0x7c00) + (nan << 9)) as u16
 }
 
-/// The `f32` binary16 bits `q` stand for, exactly (a NaN stays a NaN,
-/// quieted). As [`f16_bits`], without branches: a normal (or infinite, or
-/// NaN) value is its bits moved into place, rebiased and scaled by
-/// 2^-112; a subnormal one is `0.5 + m · 2^-24` less `0.5`; a 0/1 flag
-/// from the exponent picks between them by a multiply.
+/// The `f32` binary16 bits `q` stand for, exactly (a NaN stays a NaN).
+/// As [`f16_bits`], without branches: the magnitude's bits placed where
+/// an `f32`'s go (`(q & 0x7fff) << 13`) are that value times 2^-112 —
+/// an `f32` subnormal for binary16's subnormals — so one multiply by
+/// 2^112 gives every finite value exactly; a result of 65536 or more was
+/// an infinity or NaN, whose exponent a 0/1 flag times `112 << 23` then
+/// fills (Giesen's method, with a multiply for the `or`).
 pub fn f16_value(q: u16) -> f32 {
-    let w = (q as u32) << 16;
-    let sign = (w >> 31) << 31;
-    let two_w = w << 1;
-    let normal = (f32::from_bits((two_w >> 4) + (0xe0 << 23)) * 2f32.powi(-112)).to_bits();
-    let subnormal = (f32::from_bits((two_w >> 17) + (126 << 23)) - 0.5).to_bits();
-    let is_normal = (two_w >> 27).min(1);
-    let bits = subnormal.wrapping_add(is_normal.wrapping_mul(normal.wrapping_sub(subnormal)));
-    f32::from_bits(sign + bits)
+    let w = q as u32;
+    let placed = (w << 17) >> 4;
+    let bits = (f32::from_bits(placed) * 2f32.powi(112)).to_bits();
+    let special = (bits - bits.min(0x477f_ffff)).min(1);
+    let bits = bits.wrapping_add(special.wrapping_mul(112 << 23));
+    f32::from_bits(bits + ((w >> 15) << 31))
 }
 
 /// The bfloat16 bits of `x`, rounded to nearest, ties to even; a NaN is
@@ -334,31 +334,23 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
         QuantOp::UnpackF16 => {
             // f16_value, step by step, in u32 lanes
             let t = &u32t;
-            let q = bits_u32(m, x, &mut emit);
-            let w = emit(m, shift(ArithOp::Shl, q, 16, t));
-            let s = emit(m, shift(ArithOp::Shr, w, 31, t));
-            let sign = emit(m, shift(ArithOp::Shl, s, 31, t));
-            let two_w = emit(m, shift(ArithOp::Shl, w, 1, t));
-            let n = emit(m, shift(ArithOp::Shr, two_w, 4, t));
-            let rebias = konst(m, t, Attr::Int(0xe0 << 23), &mut emit);
-            let n = emit(m, bin(ArithOp::Add, n, rebias, t));
-            let nf = emit(m, convert(ArithOp::Bitcast, n, &f32t));
-            let scale = konst(m, &f32t, Attr::Float(2f64.powi(-112)), &mut emit);
-            let nf = emit(m, bin(ArithOp::Mul, nf, scale, &f32t));
-            let normal = emit(m, convert(ArithOp::Bitcast, nf, t));
-            let d = emit(m, shift(ArithOp::Shr, two_w, 17, t));
-            let magic = konst(m, t, Attr::Int(126 << 23), &mut emit);
-            let d = emit(m, bin(ArithOp::Add, d, magic, t));
-            let df = emit(m, convert(ArithOp::Bitcast, d, &f32t));
-            let point5 = konst(m, &f32t, Attr::Float(0.5), &mut emit);
-            let df = emit(m, bin(ArithOp::Sub, df, point5, &f32t));
-            let subnormal = emit(m, convert(ArithOp::Bitcast, df, t));
-            let e = emit(m, shift(ArithOp::Shr, two_w, 27, t));
+            let w = bits_u32(m, x, &mut emit);
+            let placed = emit(m, shift(ArithOp::Shl, w, 17, t));
+            let placed = emit(m, shift(ArithOp::Shr, placed, 4, t));
+            let pf = emit(m, convert(ArithOp::Bitcast, placed, &f32t));
+            let scale = konst(m, &f32t, Attr::Float(2f64.powi(112)), &mut emit);
+            let v = emit(m, bin(ArithOp::Mul, pf, scale, &f32t));
+            let bits = emit(m, convert(ArithOp::Bitcast, v, t));
+            let finite = konst(m, t, Attr::Int(0x477f_ffff), &mut emit);
+            let low = emit(m, bin(ArithOp::Min, bits, finite, t));
+            let over = emit(m, bin(ArithOp::Sub, bits, low, t));
             let one = konst(m, t, Attr::Int(1), &mut emit);
-            let is_normal = emit(m, bin(ArithOp::Min, e, one, t));
-            let diff = emit(m, bin(ArithOp::Sub, normal, subnormal, t));
-            let pick = emit(m, bin(ArithOp::Mul, is_normal, diff, t));
-            let bits = emit(m, bin(ArithOp::Add, subnormal, pick, t));
+            let special = emit(m, bin(ArithOp::Min, over, one, t));
+            let fill = konst(m, t, Attr::Int(112 << 23), &mut emit);
+            let fill = emit(m, bin(ArithOp::Mul, special, fill, t));
+            let bits = emit(m, bin(ArithOp::Add, bits, fill, t));
+            let s = emit(m, shift(ArithOp::Shr, w, 15, t));
+            let sign = emit(m, shift(ArithOp::Shl, s, 31, t));
             let bits = emit(m, bin(ArithOp::Add, bits, sign, t));
             emit(m, convert(ArithOp::Bitcast, bits, &to))
         }
