@@ -1035,8 +1035,6 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
 
 #[test]
 fn sixteen_bit_float_arrays_travel_through_npy_files_and_the_c_header() {
-    use pj_compiler::dialects::arith::Scalar;
-    use pj_compiler::interp::Tensor;
     use pj_compiler::ir::ScalarType;
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("h.pj");
@@ -1052,16 +1050,7 @@ fn sixteen_bit_float_arrays_travel_through_npy_files_and_the_c_header() {
     // NumPy's float16 is `<f2`; np.save writes ml_dtypes.bfloat16 as `<V2`
     let x: Vec<u16> = vec![0x3c00, 0x4000, 0xc200, 0x7bff, 0x0001];
     let b: Vec<u16> = vec![0x3f80, 0x4000, 0xc040, 0x7f7f, 0x0001];
-    let tensor = |t: ScalarType, q: &[u16]| {
-        let data = q
-            .iter()
-            .map(|&q| match t {
-                ScalarType::F16 => Scalar::F16(q),
-                _ => Scalar::Bf16(q),
-            })
-            .collect();
-        Tensor::new(t, vec![q.len()], data)
-    };
+    let tensor = common::half_tensor;
     let (xp, bp) = (dir.path().join("x.npy"), dir.path().join("b.npy"));
     picojoule::npy::write(&xp, &tensor(ScalarType::F16, &x)).unwrap();
     picojoule::npy::write(&bp, &tensor(ScalarType::Bf16, &b)).unwrap();

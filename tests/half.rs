@@ -52,14 +52,7 @@ fn inputs(t: ScalarType, n: usize, seed: u64) -> Vec<u16> {
 }
 
 fn half_array(t: ScalarType, bits: &[u16]) -> Value {
-    let data = bits
-        .iter()
-        .map(|&q| match t {
-            ScalarType::F16 => Scalar::F16(q),
-            _ => Scalar::Bf16(q),
-        })
-        .collect();
-    Value::Array(Tensor::new(t, vec![bits.len()], data))
+    Value::Array(half_tensor(t, bits))
 }
 
 /// Runs `kernel` in the interpreter, in the interpreter after `lower-half`

@@ -4,6 +4,7 @@
 use pj_compiler::Module;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::{Tensor, Value};
+use pj_compiler::ir::ScalarType;
 use pj_compiler::ir::print::{PrintOptions, print_module};
 use pj_compiler::ir::{parse::parse_module, verify::verify};
 use std::path::{Path, PathBuf};
@@ -217,4 +218,16 @@ pub fn quantized_with(
         .flat_map(|r| r.notes)
         .collect();
     (float, q, notes)
+}
+
+/// A 1-D array of 16-bit floats (`f16` or `bf16`) from their bits.
+pub fn half_tensor(t: ScalarType, bits: &[u16]) -> Tensor {
+    let data = bits
+        .iter()
+        .map(|&q| match t {
+            ScalarType::F16 => Scalar::F16(q),
+            _ => Scalar::Bf16(q),
+        })
+        .collect();
+    Tensor::new(t, vec![bits.len()], data)
 }

@@ -289,6 +289,20 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
                 b
             }
         };
+    // the packed bits from the magnitude's (`kept`), the sign moved into
+    // place, and `over` (> 0 exactly for a NaN): a NaN is the quiet NaN,
+    // `kept` (the infinity) plus the quiet bit `1 << quiet_bit`
+    let signed = |m: &mut Module,
+                  (sign, kept, over): (ValueId, ValueId, ValueId),
+                  quiet_bit: i64,
+                  emit: &mut dyn FnMut(&mut Module, OpSpec) -> ValueId| {
+        let one = konst(m, &u32t, Attr::Int(1), emit);
+        let nan = emit(m, bin(ArithOp::Min, over, one, &u32t));
+        let quiet = emit(m, shift(ArithOp::Shl, nan, quiet_bit, &u32t));
+        let r = emit(m, bin(ArithOp::Add, sign, kept, &u32t));
+        let r = emit(m, bin(ArithOp::Add, r, quiet, &u32t));
+        bits_to(m, r, emit)
+    };
     let value = match q {
         QuantOp::PackF16 => {
             // f16_bits, step by step, in u32 lanes
@@ -324,12 +338,7 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             let inf2 = konst(m, t, Attr::Int(0xff00_0000), &mut emit);
             let low = emit(m, bin(ArithOp::Min, shl1, inf2, t));
             let over = emit(m, bin(ArithOp::Sub, shl1, low, t));
-            let one = konst(m, t, Attr::Int(1), &mut emit);
-            let nan = emit(m, bin(ArithOp::Min, over, one, t));
-            let quiet = emit(m, shift(ArithOp::Shl, nan, 9, t));
-            let r = emit(m, bin(ArithOp::Add, sign, kept, t));
-            let r = emit(m, bin(ArithOp::Add, r, quiet, t));
-            bits_to(m, r, &mut emit)
+            signed(m, (sign, kept, over), 9, &mut emit)
         }
         QuantOp::UnpackF16 => {
             // f16_value, step by step, in u32 lanes
@@ -379,12 +388,7 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             let inf32 = konst(m, t, Attr::Int(0x7f80_0000), &mut emit);
             let over = emit(m, bin(ArithOp::Max, mag, inf32, t));
             let over = emit(m, bin(ArithOp::Sub, over, inf32, t));
-            let one = konst(m, t, Attr::Int(1), &mut emit);
-            let nan = emit(m, bin(ArithOp::Min, over, one, t));
-            let quiet = emit(m, shift(ArithOp::Shl, nan, 6, t));
-            let r = emit(m, bin(ArithOp::Add, sign, kept, t));
-            let r = emit(m, bin(ArithOp::Add, r, quiet, t));
-            bits_to(m, r, &mut emit)
+            signed(m, (sign, kept, over), 6, &mut emit)
         }
         QuantOp::UnpackBf16 => {
             let w = bits_u32(m, x, &mut emit);
