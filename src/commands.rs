@@ -206,6 +206,8 @@ pub fn run(
                 results.join(", ")
             );
         };
+        // told before the kernel runs, not after
+        OutputFormat::of(Path::new(v))?;
         targets.push((i, v));
     }
 
@@ -263,14 +265,24 @@ pub fn run(
         }
     }
     for (i, p) in targets {
-        let (elem, shape) = match &out[i] {
-            Output::Tensor(t) => {
-                npy::write(Path::new(p), t)?;
+        let path = Path::new(p);
+        let (elem, shape) = match (&out[i], OutputFormat::of(path)?) {
+            (Output::Tensor(t), OutputFormat::Npy) => {
+                npy::write(path, t)?;
                 (t.elem, t.shape.clone())
             }
-            Output::Buffer(b) => {
-                npy::write_buffer(Path::new(p), b)?;
+            (Output::Buffer(b), OutputFormat::Npy) => {
+                npy::write_buffer(path, b)?;
                 (abi::scalar_type(b.elem()), b.shape())
+            }
+            (o, OutputFormat::Png) => {
+                let t = match o {
+                    Output::Tensor(t) => t.clone(),
+                    Output::Buffer(b) => npy::tensor_of(b)?,
+                };
+                picojoule::image_io::write_png(path, &t)
+                    .with_context(|| format!("result `{}`", results[i]))?;
+                (t.elem, t.shape.clone())
             }
         };
         eprintln!("wrote {} ({elem}{shape:?}) to {p}", results[i]);
@@ -282,6 +294,34 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// What `--out NAME=FILE` writes, by the file's extension.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutputFormat {
+    /// `.npy`: the array as it is.
+    Npy,
+    /// `.png`: an 8-bit picture of a 2-D or `H x W x 3` array (floats
+    /// taken as [0, 1]), as the REPL's `:save` writes.
+    Png,
+}
+
+impl OutputFormat {
+    fn of(path: &Path) -> Result<OutputFormat> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("npy") => Ok(OutputFormat::Npy),
+            Some("png") => Ok(OutputFormat::Png),
+            _ => bail!(
+                "`--out` writes .npy files (the array) or .png files (a picture of it), not `{}`",
+                path.display()
+            ),
+        }
+    }
 }
 
 /// A result of `pj run`: interpreter values, or a native buffer (its

@@ -4,7 +4,7 @@
 //! they are for.
 
 use anyhow::{Context, Result, anyhow, bail};
-use picojoule::npy;
+use picojoule::{image_io, npy};
 use pj_compiler::Module;
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::interp::Value;
@@ -73,14 +73,28 @@ pub fn load_args(
         let mut buffer = None;
         values.push(match ty {
             Type::Vector { .. } => unreachable!("kernel parameters are never vectors (verified)"),
+            // a picture: f32 in [0, 1], [H, W] or [H, W, 3], as the REPL's `load`
+            Type::Tensor { .. } | Type::Buffer { .. } if image_io::is_image(Path::new(v)) => {
+                let t = image_io::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
+                same_elem(p, ty, v, t.elem)?;
+                if native {
+                    buffer = Some(
+                        pj_compiler::codegen::kernel::to_buffer(&t)
+                            .map_err(|e| anyhow!("argument `{p}`: {e}"))?,
+                    );
+                }
+                Value::Array(t)
+            }
             Type::Tensor { .. } | Type::Buffer { .. } if native => {
-                buffer = Some(
-                    npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?,
-                );
+                let b = npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
+                same_elem(p, ty, v, pj_compiler::codegen::abi::scalar_type(b.elem()))?;
+                buffer = Some(b);
                 Value::Scalar(Scalar::Bool(false)) // unused: the buffer is passed
             }
             Type::Tensor { .. } | Type::Buffer { .. } => {
-                Value::Array(npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?)
+                let t = npy::read(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
+                same_elem(p, ty, v, t.elem)?;
+                Value::Array(t)
             }
             Type::Scalar(t) => {
                 if v.ends_with(".npy") {
@@ -103,6 +117,40 @@ pub fn load_args(
         buffers.push(buffer);
     }
     Ok((values, buffers))
+}
+
+/// An error unless the array read from `file` for parameter `p` (of type
+/// `ty`) has its element type, saying how to convert it.
+fn same_elem(p: &str, ty: &Type, file: &str, got: ScalarType) -> Result<()> {
+    let want = ty.elem();
+    if want == got {
+        return Ok(());
+    }
+    let numpy = |t: ScalarType| match t {
+        ScalarType::Bool => "numpy.bool_",
+        ScalarType::I8 => "numpy.int8",
+        ScalarType::I16 => "numpy.int16",
+        ScalarType::I32 => "numpy.int32",
+        ScalarType::I64 => "numpy.int64",
+        ScalarType::U8 => "numpy.uint8",
+        ScalarType::U16 => "numpy.uint16",
+        ScalarType::U32 => "numpy.uint32",
+        ScalarType::F16 => "numpy.float16",
+        ScalarType::F32 => "numpy.float32",
+        ScalarType::F64 => "numpy.float64",
+        ScalarType::Bf16 => "ml_dtypes.bfloat16",
+    };
+    let how = if image_io::is_image(Path::new(file)) {
+        format!(
+            "a picture reads as f32 in [0, 1]; give `{p}` an f32 array, or convert the picture to a .npy of {want}"
+        )
+    } else {
+        format!(
+            "convert it: `numpy.save(\"{file}\", numpy.load(\"{file}\").astype({}))`",
+            numpy(want)
+        )
+    };
+    bail!("argument `{p}` is {ty}, but `{file}` holds {got} values; {how}")
 }
 
 pub fn parse_scalar(text: &str, t: ScalarType) -> Option<Scalar> {

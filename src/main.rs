@@ -93,10 +93,10 @@ enum Command {
         /// The kernel to run (may be omitted when the file has one).
         #[arg(long)]
         kernel: Option<String>,
-        /// `NAME=PATH.npy` for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
+        /// `NAME=PATH.npy` (or a .png/.jpg picture: f32 in [0, 1]) for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
         #[arg(long = "arg", value_name = "NAME=VALUE")]
         args: Vec<String>,
-        /// `NAME=PATH.npy`: write a result; without any, a summary is printed.
+        /// `NAME=PATH.npy` (or `.png`, a picture: floats taken as [0, 1]): write a result; without any, a summary is printed.
         #[arg(long = "out", value_name = "NAME=PATH")]
         outs: Vec<String>,
         /// Who executes the kernel.
@@ -219,7 +219,7 @@ enum Command {
         /// The kernel (may be omitted when the file has one).
         #[arg(long)]
         kernel: Option<String>,
-        /// `NAME=PATH.npy` for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
+        /// `NAME=PATH.npy` (or a .png/.jpg picture: f32 in [0, 1]) for arrays, `NAME=VALUE` (or a 0-d .npy) for scalars.
         #[arg(long = "arg", value_name = "NAME=VALUE")]
         args: Vec<String>,
         /// Write each parameter's observed range into the source file.

@@ -144,6 +144,16 @@ pub fn read_from<R: std::io::Read + std::io::Seek>(
     })
 }
 
+/// A runtime buffer's elements as interpreter values (for what only
+/// reads values: a picture of them), or an error if they do not fit in
+/// memory at 16 bytes each.
+pub fn tensor_of(b: &Buffer) -> Result<Tensor> {
+    let (elem, shape) = (scalar_type(b.elem()), b.shape());
+    Tensor::try_from_le_bytes(elem, shape.clone(), b.bytes()).ok_or_else(|| {
+        anyhow::anyhow!("an array of shape {shape:?} is too large to hold as interpreter values")
+    })
+}
+
 /// [`read_buffer`] from `file`, `file_len` bytes long.
 pub fn read_buffer_from<R: std::io::Read + std::io::Seek>(
     mut file: R,

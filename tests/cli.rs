@@ -1115,3 +1115,77 @@ fn sixteen_bit_float_arrays_travel_through_npy_files_and_the_c_header() {
         "{header}"
     );
 }
+
+#[test]
+fn run_reads_and_writes_pictures_and_says_how_to_convert_a_wrong_dtype() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let shapes = root()
+        .join("examples/data/shapes.png")
+        .display()
+        .to_string();
+    for backend in ["interp", "cranelift"] {
+        let out = path(&format!("blurred_{backend}.png"));
+        let o = pj(&[
+            "run",
+            "examples/blur.pj",
+            "--backend",
+            backend,
+            "--arg",
+            &format!("input={shapes}"),
+            "--out",
+            &format!("out={out}"),
+        ]);
+        let (_, err) = text(&o);
+        assert!(o.status.success(), "{backend}: {err}");
+        let png = std::fs::read(&out).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{backend}");
+    }
+    // the same picture either way: the interpreter's and the native code's
+    assert_eq!(
+        std::fs::read(path("blurred_interp.png")).unwrap(),
+        std::fs::read(path("blurred_cranelift.png")).unwrap()
+    );
+    // an extension pj does not write: refused before the kernel runs
+    let tiff = path("out.tiff");
+    let o = pj(&[
+        "run",
+        "examples/blur.pj",
+        "--arg",
+        &format!("input={shapes}"),
+        "--out",
+        &format!("out={tiff}"),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("writes .npy files (the array) or .png files"),
+        "{err}"
+    );
+    assert!(!Path::new(&tiff).exists());
+    // an f64 array for an f32 parameter: what to do about it
+    let f64_input = path("x64.npy");
+    let t = pj_compiler::interp::Tensor::new(
+        pj_compiler::ir::ScalarType::F64,
+        vec![2, 2],
+        vec![pj_compiler::dialects::arith::Scalar::F64(0.5); 4],
+    );
+    picojoule::npy::write(Path::new(&f64_input), &t).unwrap();
+    for backend in ["interp", "cranelift"] {
+        let o = pj(&[
+            "run",
+            "examples/blur.pj",
+            "--backend",
+            backend,
+            "--arg",
+            &format!("input={f64_input}"),
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("holds f64 values") && err.contains(".astype(numpy.float32)"),
+            "{err}"
+        );
+        assert_no_backtrace(&err);
+    }
+}
