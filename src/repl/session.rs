@@ -185,9 +185,13 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("ones", "ones(T, D0, D1, ...): an array of ones"),
     (
         "rand",
-        "rand(T, D0, D1, ...): uniform in [0, 1) (floats) or 0..100 (integers)",
+        "rand(T, D0, D1, ...): uniform in [0, 1) (floats), over the whole type (integers), or true/false",
     ),
     ("arange", "arange(T, N): 0, 1, ..., N - 1"),
+    (
+        "T",
+        "f32(x), u8(x), ... (any element type): x converted as the language converts, element by element",
+    ),
 ];
 
 /// The largest array the built-ins make (elements): REPL values take 16
@@ -800,6 +804,11 @@ impl Session {
                 if BUILTINS.iter().any(|(b, _)| b == name) && !self.kernels.contains_key(name) {
                     return Ok(vec![(name.clone(), self.builtin(name, args, src)?)]);
                 }
+                if let Some(t) = ScalarType::from_name(name)
+                    && !self.kernels.contains_key(name)
+                {
+                    return Ok(vec![(name.clone(), self.convert(t, args, src)?)]);
+                }
                 self.call(name, args, src)
             }
         }
@@ -815,6 +824,23 @@ impl Session {
             );
         }
         Ok(v.remove(0).1)
+    }
+
+    /// `f32(a)`: `a` (an array or a number) converted to `t` element by
+    /// element, as the language's conversion does (`Scalar::cast`: floats
+    /// to integers saturate, NaN to 0; integers wrap).
+    fn convert(&mut self, t: ScalarType, args: &[Expr], src: &str) -> Result<Value> {
+        let [arg] = args else {
+            bail!("`{t}(x)` converts one value, {} given", args.len());
+        };
+        Ok(match self.single(arg, src)? {
+            Value::Scalar(s) => Value::Scalar(s.cast(t)),
+            Value::Array(a) => Value::Array(Tensor::new(
+                t,
+                a.shape.clone(),
+                a.data.iter().map(|s| s.cast(t)).collect(),
+            )),
+        })
     }
 
     fn builtin(&mut self, name: &str, args: &[Expr], src: &str) -> Result<Value> {
@@ -878,8 +904,11 @@ impl Session {
                 self.rng ^= self.rng << 17;
                 if elem.is_float() {
                     Scalar::F64((self.rng >> 11) as f64 / (1u64 << 53) as f64).cast(elem)
+                } else if elem == ScalarType::Bool {
+                    Scalar::Bool(self.rng >> 63 == 1)
                 } else {
-                    Scalar::I64((self.rng % 100) as i64).cast(elem)
+                    // every value of the type alike: the low bits, wrapped
+                    Scalar::I64(self.rng as i64).cast(elem)
                 }
             }
         }));
