@@ -45,11 +45,17 @@ fn mask(text: &str, dir: &Path) -> String {
     out
 }
 
-/// `pj repl --script path` run in `dir`, without colours.
+/// `pj repl --script path` run in `dir`, without colours; the script is
+/// copied there first, so that messages name it as `file.pjs:LINE`
+/// wherever the repository is.
 fn script_output(path: &Path, dir: &Path) -> std::process::Output {
+    let name = path.file_name().unwrap();
+    if path.parent() != Some(dir) {
+        std::fs::copy(path, dir.join(name)).unwrap();
+    }
     Command::new(env!("CARGO_BIN_EXE_pj"))
         .args(["repl", "--script"])
-        .arg(path)
+        .arg(name)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
@@ -124,7 +130,7 @@ fn machine_code_and_models_for_other_targets() {
     assert!(text.contains("profile: x86_64-avx2"), "{text}");
 }
 
-/// `pj repl < script` behaves as `--script`.
+/// `pj repl < script` behaves as `--script` (its input named `<stdin>`).
 #[test]
 fn stdin_is_a_script() {
     let dir = scratch();
@@ -146,7 +152,8 @@ fn stdin_is_a_script() {
         ),
         dir.path(),
     );
-    assert_eq!(got, expected);
+    // the same, but that the kernels' source is named `<stdin>`
+    assert_eq!(got, expected.replace("(session.pjs)", "(<stdin>)"));
 }
 
 /// The terminal: prompts, a kernel typed over several lines with the

@@ -39,28 +39,35 @@ pub fn run(script: Option<&Path>) -> Result<bool> {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .with_context(|| format!("cannot read `{}`", path.display()))?;
-            Ok(run_script(session, std::io::BufReader::new(file)))
+            let name = path.display().to_string();
+            Ok(run_script(session, &name, std::io::BufReader::new(file)))
         }
         None if std::io::stdin().is_terminal() => interactive(session),
-        None => Ok(run_script(session, std::io::stdin().lock())),
+        None => Ok(run_script(session, "<stdin>", std::io::stdin().lock())),
     }
 }
 
 /// Runs the statements of `input` (kernel definitions until their braces
-/// balance), with no prompts; returns whether all succeeded.
-pub fn run_script(mut session: Session, input: impl BufRead) -> bool {
+/// balance), with no prompts; returns whether all succeeded. Messages
+/// name the script `name` and the line.
+pub fn run_script(mut session: Session, name: &str, input: impl BufRead) -> bool {
     let mut ok = true;
     let mut pending = String::new();
-    for line in input.lines() {
+    let mut start = 1;
+    for (i, line) in input.lines().enumerate() {
         let Ok(line) = line else {
-            eprintln!("error: the script is not UTF-8 text");
+            eprintln!("error: {name}:{}: the script is not UTF-8 text", i + 1);
             return false;
         };
+        if pending.is_empty() {
+            start = i + 1;
+        }
         pending.push_str(&line);
         pending.push('\n');
         if !syntax::balanced(&pending) {
             continue;
         }
+        session.origin = Some((name.to_string(), start));
         ok &= session.execute(&pending);
         pending.clear();
         if session.quit {

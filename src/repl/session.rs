@@ -108,6 +108,10 @@ pub struct Session {
     color: bool,
     /// Set by `:quit`.
     pub quit: bool,
+    /// Where the input being executed comes from, for a script: its
+    /// name and the line the input starts on (messages then say
+    /// `script.pjs:12:5`, not `<input 3>:2:5`).
+    pub origin: Option<(String, usize)>,
 }
 
 /// The one-line help of every command, in `:help` order.
@@ -220,6 +224,21 @@ impl Session {
             err,
             color,
             quit: false,
+            origin: None,
+        }
+    }
+
+    /// The name an input's diagnostics give and the text they point into:
+    /// the script and the input preceded by as many empty lines as come
+    /// before it there (so spans shifted by that many bytes), or `<input
+    /// N>` and the input.
+    fn located(&self, input: &str) -> (String, String, usize) {
+        match &self.origin {
+            Some((name, line)) => {
+                let pad = line.saturating_sub(1);
+                (name.clone(), "\n".repeat(pad) + input, pad)
+            }
+            None => (format!("<input {}>", self.inputs), input.to_string(), 0),
         }
     }
 
@@ -289,7 +308,15 @@ impl Session {
         self.collect_upgrades(false);
         let result = match syntax::parse(input) {
             Err(d) => {
-                self.diagnostics(&[*d], &format!("<input {}>", self.inputs), input);
+                let (name, src, shift) = self.located(input);
+                let mut d = *d;
+                d.span.start += shift;
+                d.span.end += shift;
+                for (s, _) in &mut d.secondary {
+                    s.start += shift;
+                    s.end += shift;
+                }
+                self.diagnostics(&[d], &name, &src);
                 return false;
             }
             Ok(stmt) => self.statement(stmt, input),
@@ -298,7 +325,11 @@ impl Session {
             Ok(()) => true,
             Err(e) => {
                 if e.downcast_ref::<Reported>().is_none() {
-                    let _ = writeln!(self.err, "error: {e:#}");
+                    let at = match &self.origin {
+                        Some((name, line)) => format!("{name}:{line}: "),
+                        None => String::new(),
+                    };
+                    let _ = writeln!(self.err, "error: {at}{e:#}");
                 }
                 false
             }
@@ -314,8 +345,8 @@ impl Session {
         match stmt {
             Stmt::Empty => Ok(()),
             Stmt::Kernels => {
-                let name = format!("<input {}>", self.inputs);
-                self.define(name, None, input.to_string())
+                let (name, text, _) = self.located(input);
+                self.define(name, None, text)
             }
             Stmt::Command { name, args, rest } => self.command(&name, &args, &input[rest..]),
             Stmt::Let { names, value } => {
