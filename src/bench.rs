@@ -25,6 +25,8 @@ pub struct BenchOptions<'a> {
     /// `NAME=VALUE` size bindings; unset sizes come from the file's
     /// `// bench: H=4096, W=4096` line, else 1024.
     pub sizes: &'a [String],
+    /// `NAME=PATH` data for arrays, `NAME=VALUE` for scalars (as `pj run`).
+    pub args: &'a [String],
     /// Timed repetitions (at least); more run while under `min_time`.
     pub reps: usize,
     /// Worker threads for parallel loops.
@@ -46,6 +48,8 @@ struct Report {
     kernel: String,
     backend: &'static str,
     sizes: Vec<(String, i64)>,
+    /// Each scalar parameter's value, and whether it was given (`--arg`).
+    scalars: Vec<(String, String, bool)>,
     threads: usize,
     compile_ms: Phases,
     runs: usize,
@@ -266,7 +270,40 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let mut scalars: Vec<Scalar> = Vec::new();
     let mut bytes_in = 0u64;
     let mut used: Vec<(String, i64)> = Vec::new();
+    let given_args = crate::kernel_args::given_args(&name, &kernel.params, opts.args)?;
+    let mut scalar_report: Vec<(String, String, bool)> = Vec::new();
     for (pname, ty) in &kernel.params {
+        if let Some(text) = given_args.get(pname.as_str()) {
+            match ty {
+                Type::Buffer { .. } => {
+                    let b = crate::kernel_args::array_buffer(pname, ty, text)?;
+                    // its shape binds the sizes it names
+                    if let Type::Buffer { dims, .. } = ty {
+                        for (d, &n) in dims.iter().zip(&b.shape()) {
+                            if let Dim::Sym(s) = d {
+                                sizes.insert(s.clone(), n as i64);
+                                if !used.iter().any(|(u, _)| u == s) {
+                                    used.push((s.clone(), n as i64));
+                                }
+                            }
+                        }
+                    }
+                    bytes_in += b.bytes().len() as u64;
+                    owned.push(Some(b));
+                    scalars.push(Scalar::Bool(false));
+                }
+                Type::Scalar(t) => {
+                    let s = crate::kernel_args::parse_scalar(text, *t).ok_or_else(|| {
+                        anyhow!("argument `{pname}`: `{text}` is not a valid {t}")
+                    })?;
+                    scalar_report.push((pname.clone(), text.to_string(), true));
+                    owned.push(None);
+                    scalars.push(s);
+                }
+                other => bail!("cannot benchmark a kernel taking {other}"),
+            }
+            continue;
+        }
         match ty {
             Type::Buffer { elem, dims } => {
                 let shape: Vec<usize> = dims
@@ -297,8 +334,15 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
                 scalars.push(Scalar::Bool(false));
             }
             Type::Scalar(t) => {
+                // 0.5 would be 0 for an integer (a window of nothing)
+                let s = if t.is_float() {
+                    Scalar::F64(0.5).cast(*t)
+                } else {
+                    Scalar::I64(1).cast(*t)
+                };
+                scalar_report.push((pname.clone(), crate::commands::fmt_scalar(&s), false));
                 owned.push(None);
-                scalars.push(Scalar::F64(0.5).cast(*t));
+                scalars.push(s);
             }
             other => bail!("cannot benchmark a kernel taking {other}"),
         }
@@ -364,6 +408,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         kernel: name,
         backend: opts.compile.backend.name(),
         sizes: used,
+        scalars: scalar_report,
         threads: pj_runtime::parallel::threads(),
         compile_ms: Phases {
             front_end: ms(front),
@@ -396,6 +441,20 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         report.threads,
         if report.threads == 1 { "" } else { "s" }
     );
+    if !report.scalars.is_empty() {
+        let shown: Vec<String> = report
+            .scalars
+            .iter()
+            .map(|(n, v, given)| {
+                if *given {
+                    format!("{n}={v}")
+                } else {
+                    format!("{n}={v} (default; --arg {n}=VALUE)")
+                }
+            })
+            .collect();
+        println!("  scalars    {}", shown.join(", "));
+    }
     let c = &report.compile_ms;
     println!(
         "  compile    {:.2} ms median of {COMPILES} (front end {:.2}, passes {:.2}, lowering {:.2}, {} {:.2}; {} tier)",

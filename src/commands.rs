@@ -375,7 +375,7 @@ fn summary(elem: ScalarType, shape: &[usize], elements: impl Iterator<Item = Sca
     s
 }
 
-fn fmt_scalar(s: &Scalar) -> String {
+pub fn fmt_scalar(s: &Scalar) -> String {
     match s {
         Scalar::F32(v) => format!("{v}"),
         Scalar::F64(v) => format!("{v}"),

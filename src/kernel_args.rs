@@ -45,20 +45,7 @@ pub fn load_args(
     args: &[String],
     native: bool,
 ) -> Result<(Vec<Value>, Vec<Option<pj_runtime::Buffer>>)> {
-    let mut given: HashMap<&str, &str> = HashMap::new();
-    for a in args {
-        let (k, v) = split_kv(a, "--arg")?;
-        if !params.iter().any(|(p, _)| p == k) {
-            let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
-            bail!(
-                "kernel `{kernel}` has no parameter `{k}`; its parameters are: {}",
-                names.join(", ")
-            );
-        }
-        if given.insert(k, v).is_some() {
-            bail!("argument `{k}` is given twice");
-        }
-    }
+    let given = given_args(kernel, params, args)?;
     let mut values = Vec::new();
     let mut buffers = Vec::new();
     for (p, ty) in params {
@@ -86,9 +73,7 @@ pub fn load_args(
                 Value::Array(t)
             }
             Type::Tensor { .. } | Type::Buffer { .. } if native => {
-                let b = npy::read_buffer(Path::new(v)).with_context(|| format!("argument `{p}`"))?;
-                same_elem(p, ty, v, pj_compiler::codegen::abi::scalar_type(b.elem()))?;
-                buffer = Some(b);
+                buffer = Some(array_buffer(p, ty, v)?);
                 Value::Scalar(Scalar::Bool(false)) // unused: the buffer is passed
             }
             Type::Tensor { .. } | Type::Buffer { .. } => {
@@ -117,6 +102,50 @@ pub fn load_args(
         buffers.push(buffer);
     }
     Ok((values, buffers))
+}
+
+/// The `--arg NAME=VALUE` flags by parameter name, each naming a
+/// parameter of `kernel` once.
+pub fn given_args<'a>(
+    kernel: &str,
+    params: &[(String, Type)],
+    args: &'a [String],
+) -> Result<HashMap<&'a str, &'a str>> {
+    let mut given: HashMap<&str, &str> = HashMap::new();
+    for a in args {
+        let (k, v) = split_kv(a, "--arg")?;
+        if !params.iter().any(|(p, _)| p == k) {
+            let names: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
+            bail!(
+                "kernel `{kernel}` has no parameter `{k}`; its parameters are: {}",
+                names.join(", ")
+            );
+        }
+        if given.insert(k, v).is_some() {
+            bail!("argument `{k}` is given twice");
+        }
+    }
+    Ok(given)
+}
+
+/// The array in `file` (`.npy`, or a picture) for parameter `p` of type
+/// `ty`, as a runtime buffer in its own element type (which must be the
+/// parameter's).
+pub fn array_buffer(p: &str, ty: &Type, file: &str) -> Result<pj_runtime::Buffer> {
+    let path = Path::new(file);
+    let b = if image_io::is_image(path) {
+        let t = image_io::read(path).with_context(|| format!("argument `{p}`"))?;
+        pj_compiler::codegen::kernel::to_buffer(&t).map_err(|e| anyhow!("argument `{p}`: {e}"))?
+    } else {
+        npy::read_buffer(path).with_context(|| format!("argument `{p}`"))?
+    };
+    same_elem(
+        p,
+        ty,
+        file,
+        pj_compiler::codegen::abi::scalar_type(b.elem()),
+    )?;
+    Ok(b)
 }
 
 /// An error unless the array read from `file` for parameter `p` (of type

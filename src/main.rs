@@ -170,6 +170,11 @@ enum Command {
         /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
         #[arg(long = "size", value_name = "NAME=VALUE,...")]
         sizes: Vec<String>,
+        /// Real data or a scalar's value, as `pj run` takes them: `NAME=PATH.npy`
+        /// (or a picture) for an array, whose shape then binds its sizes;
+        /// `NAME=VALUE` for a scalar (default: 0.5, or 1 for an integer).
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
         /// Timed runs, at least (more run while under half a second).
         #[arg(long, default_value_t = 5)]
         reps: usize,
@@ -360,6 +365,7 @@ fn main() -> ExitCode {
             file,
             kernel,
             sizes,
+            args,
             reps,
             threads,
             json,
@@ -381,6 +387,7 @@ fn main() -> ExitCode {
                     &bench::BenchOptions {
                         kernel: kernel.as_deref(),
                         sizes: &sizes,
+                        args: &args,
                         reps,
                         threads,
                         json,

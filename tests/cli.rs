@@ -1189,3 +1189,69 @@ fn run_reads_and_writes_pictures_and_says_how_to_convert_a_wrong_dtype() {
         assert_no_backtrace(&err);
     }
 }
+
+#[test]
+fn bench_takes_real_data_and_scalar_values_and_says_which_it_used() {
+    // data: the picture's shape binds H and W
+    let shapes = root()
+        .join("examples/data/shapes.png")
+        .display()
+        .to_string();
+    let o = pj(&[
+        "bench",
+        "examples/blur.pj",
+        "--arg",
+        &format!("input={shapes}"),
+        "--reps",
+        "1",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.starts_with("blur (H=128, W=128)"), "{out}");
+    // a scalar given, and one left to its default, which says so
+    let o = pj(&[
+        "bench",
+        "examples/chain.pj",
+        "--size",
+        "N=1000",
+        "--arg",
+        "a=1.5",
+        "--reps",
+        "1",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("scalars    a=1.5, b=0.5 (default; --arg b=VALUE)"),
+        "{out}"
+    );
+    // an integer scalar defaults to 1, not 0.5 truncated to 0
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("w.pj");
+    std::fs::write(
+        &src,
+        "kernel w(x: f32[N], k: i32) -> y: f32[N] { y[i] = x[i] * f32(k); }",
+    )
+    .unwrap();
+    let o = pj(&[
+        "bench",
+        src.to_str().unwrap(),
+        "--size",
+        "N=64",
+        "--reps",
+        "1",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("k=1 (default"), "{out}");
+    // what is wrong with an argument, named
+    for (arg, says) in [
+        ("a=x", "`x` is not a valid f32"),
+        ("nope=1", "has no parameter `nope`"),
+    ] {
+        let o = pj(&["bench", "examples/chain.pj", "--arg", arg]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
