@@ -150,19 +150,28 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     }
     println!("{}", out[0].heading());
     {
+        let (per, unit) = report::energy_unit(
+            out.iter()
+                .map(|r| r.unoptimized.total.picojoules)
+                .fold(0.0, f64::max),
+        );
         println!(
             "\n  {:<26} {:>12} {:>10} {:>9} {:>9}  bound",
-            "profile (one core)", "energy µJ", "time ms", "DRAM MB", "µJ -O0"
+            "profile (one core)",
+            format!("energy {unit}"),
+            "time ms",
+            "DRAM MB",
+            format!("{unit} -O0")
         );
         for r in &out {
             let (p, b, a) = (&r.profile, &r.unoptimized, &r.optimized);
             println!(
-                "  {:<26} {:>12.1} {:>10.3} {:>9.1} {:>9.1}  {}",
+                "  {:<26} {:>12.2} {:>10.3} {:>9.1} {:>9.2}  {}",
                 report::truncate(&p.name, 26),
-                a.total.picojoules / 1e6,
+                a.total.picojoules / per,
                 a.total.seconds * 1e3,
                 a.total.dram_bytes / MB,
-                b.total.picojoules / 1e6,
+                b.total.picojoules / per,
                 a.total.bound
             );
         }
@@ -177,9 +186,9 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
             })
             .expect("profiles");
         println!(
-            "\nleast energy per run: {} ({:.1} µJ); fastest: {}",
+            "\nleast energy per run: {} ({}, estimated); fastest: {}",
             best.profile.name,
-            best.optimized.total.picojoules / 1e6,
+            pj_compiler::target::report::energy_text(best.optimized.total.picojoules),
             out.iter()
                 .skip(1)
                 .min_by(|x, y| x

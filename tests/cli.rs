@@ -367,8 +367,26 @@ fn energy_and_explain_work_on_every_example() {
         let o = pj(&["explain", &file, "--size", "H=64,W=64,N=64,C=64,M=64,K=64"]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{ex}: {err}");
-        assert!(out.contains("whole kernel:"), "{ex}: {out}");
+        assert!(out.contains("whole kernel (estimated):"), "{ex}: {out}");
     }
+    // energies in the unit that suits them: blur at 4096² takes
+    // millijoules, at 64² microjoules
+    let (out, _) = text(&pj(&["explain", "examples/blur.pj"]));
+    let whole = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("whole kernel (estimated): "))
+            .map(|l| l.split(',').next().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        out.contains("energy mJ") && whole(&out).ends_with(" mJ"),
+        "{out}"
+    );
+    let (out, _) = text(&pj(&["explain", "examples/blur.pj", "--size", "H=64,W=64"]));
+    assert!(
+        out.contains("energy µJ") && whole(&out).ends_with(" µJ"),
+        "{out}"
+    );
     let (out, _) = text(&pj(&["explain", "examples/blur.pj"]));
     assert!(
         out.contains("stage `out`: tiles of rows, `bx` as a sliding window of 3 rows"),

@@ -137,11 +137,11 @@ impl QuantizedReport {
         let (f, q) = (&float.total, &self.estimate.total);
         let _ = writeln!(
             t,
-            "  estimated: {:.1} µJ, {:.3} ms, DRAM {:.1} MB quantized against {:.1} µJ, {:.3} ms, DRAM {:.1} MB in float ({:.2}x less energy, {:.2}x less time)",
-            q.picojoules / 1e6,
+            "  estimated: {}, {:.3} ms, DRAM {:.1} MB quantized against {}, {:.3} ms, DRAM {:.1} MB in float ({:.2}x less energy, {:.2}x less time)",
+            energy_text(q.picojoules),
             q.seconds * 1e3,
             q.dram_bytes / MB,
-            f.picojoules / 1e6,
+            energy_text(f.picojoules),
             f.seconds * 1e3,
             f.dram_bytes / MB,
             f.picojoules / q.picojoules.max(1e-9),
@@ -361,11 +361,16 @@ impl Explanation {
                     .max()
                     .unwrap_or(0)
                     .max(42);
+                let unit = energy_unit(
+                    alts.iter()
+                        .map(|a| a.estimate.total.picojoules)
+                        .fold(0.0, f64::max),
+                );
                 let _ = writeln!(
                     t,
                     "  {:<w2$} {:>12} {:>10} {:>9}  bound",
                     "alternatives weighed",
-                    "energy µJ",
+                    format!("energy {}", unit.1),
                     "time ms",
                     "DRAM MB",
                     w2 = w + 2
@@ -374,10 +379,10 @@ impl Explanation {
                     let c = &a.estimate.total;
                     let _ = writeln!(
                         t,
-                        "  {} {:<w$} {:>12.1} {:>10.3} {:>9.1}  {}",
+                        "  {} {:<w$} {:>12.2} {:>10.3} {:>9.1}  {}",
                         if a.chosen { "*" } else { " " },
                         a.label,
-                        c.picojoules / 1e6,
+                        c.picojoules / unit.0,
                         c.seconds * 1e3,
                         c.dram_bytes / MB,
                         c.bound
@@ -405,8 +410,8 @@ impl Explanation {
         let c = &self.chosen;
         let _ = writeln!(
             t,
-            "whole kernel: {:.1} µJ, {:.3} ms, DRAM {:.1} MB ({:.2}x the compulsory {:.1} MB)",
-            c.total.picojoules / 1e6,
+            "whole kernel (estimated): {}, {:.3} ms, DRAM {:.1} MB ({:.2}x the compulsory {:.1} MB)",
+            energy_text(c.total.picojoules),
             c.total.seconds * 1e3,
             c.total.dram_bytes / MB,
             c.total.dram_bytes / c.compulsory_bytes.max(1.0),
@@ -416,9 +421,9 @@ impl Explanation {
     }
 }
 
-fn row(c: &Cost) -> String {
+fn row(c: &Cost, energy_per: f64) -> String {
     format!(
-        "  {:<22} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>10.1} {:>9.3}  {}",
+        "  {:<22} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>10.2} {:>9.3}  {}",
         truncate(&c.label, 22),
         c.total_ops() / MB,
         c.l1_bytes / MB,
@@ -426,7 +431,7 @@ fn row(c: &Cost) -> String {
         c.llc_bytes / MB,
         c.dram_bytes / MB,
         c.instructions / MB,
-        c.picojoules / 1e6,
+        c.picojoules / energy_per,
         c.seconds * 1e3,
         c.bound
     )
@@ -441,9 +446,36 @@ pub fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// An estimated energy in the unit that suits it: `850 nJ`, `22.8 µJ`,
+/// `11.1 mJ`, `1.23 J` (from picojoules).
+pub fn energy_text(picojoules: f64) -> String {
+    let (per, unit) = energy_unit(picojoules);
+    let value = picojoules / per;
+    let digits = if value.abs() >= 100.0 {
+        0
+    } else if value.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.digits$} {unit}")
+}
+
+/// The unit a column of energies up to `largest` picojoules is shown
+/// in: picojoules per unit, and its name (`nJ` to `J`).
+pub fn energy_unit(largest: f64) -> (f64, &'static str) {
+    match largest.abs() {
+        x if x >= 1e12 => (1e12, "J"),
+        x if x >= 1e9 => (1e9, "mJ"),
+        x if x >= 1e6 => (1e6, "µJ"),
+        _ => (1e3, "nJ"),
+    }
+}
+
 fn table(title: &str, e: &Estimate) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{title}");
+    let unit = energy_unit(e.total.picojoules);
     let _ = writeln!(
         t,
         "  {:<22} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>9}  bound",
@@ -454,13 +486,13 @@ fn table(title: &str, e: &Estimate) -> String {
         "LLC MB",
         "DRAM MB",
         "instr (M)",
-        "energy µJ",
+        format!("energy {}", unit.1),
         "time ms"
     );
     for n in &e.nests {
-        let _ = writeln!(t, "{}", row(n));
+        let _ = writeln!(t, "{}", row(n, unit.0));
     }
-    let _ = writeln!(t, "{}", row(&e.total));
+    let _ = writeln!(t, "{}", row(&e.total, unit.0));
     t
 }
 
