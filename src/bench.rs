@@ -59,6 +59,13 @@ struct Report {
     compulsory_bytes: u64,
     gb_per_s: f64,
     roofline: Option<Roofline>,
+    /// The energy model's estimate at the same sizes (one core, the host
+    /// profile), beside the measurement: time and energy.
+    estimate_ms: Option<f64>,
+    estimate_picojoules: Option<f64>,
+    /// The middle half of the runs spread by more than a quarter: the
+    /// machine was probably busy.
+    busy: bool,
 }
 
 #[derive(Serialize)]
@@ -394,6 +401,9 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     }
     times.sort();
     let median = times[times.len() / 2];
+    let n = times.len();
+    let busy = n >= 8 && times[3 * n / 4].as_secs_f64() > 1.25 * times[n / 4].as_secs_f64();
+    let estimate = model_estimate(&src, &name, &used, opts);
     let compulsory = bytes_in + bytes_out;
     let roofline = opts.roofline.then(|| {
         let bw = picojoule::roofline::triad_bandwidth();
@@ -424,6 +434,9 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         compulsory_bytes: compulsory,
         gb_per_s: compulsory as f64 / median.as_secs_f64() / 1e9,
         roofline,
+        estimate_ms: estimate.map(|(s, _)| s * 1e3),
+        estimate_picojoules: estimate.map(|(_, pj)| pj),
+        busy,
     };
     if opts.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -473,6 +486,19 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         "  run        median {:.3} ms, min {:.3}, max {:.3} over {} runs",
         report.median_ms, report.min_ms, report.max_ms, report.runs
     );
+    if let (Some(ms), Some(pj)) = (report.estimate_ms, report.estimate_picojoules) {
+        println!(
+            "  estimate   {ms:.3} ms, {} on one core (the energy model's, host profile: docs/energy-model.md; energy is never measured)",
+            pj_compiler::target::report::energy_text(pj)
+        );
+    }
+    if report.busy {
+        println!(
+            "  warning    the middle half of the runs spread from {:.3} to {:.3} ms: the machine was probably busy, and these figures mean little",
+            ms(times[n / 4]),
+            ms(times[3 * n / 4])
+        );
+    }
     println!(
         "  traffic    {:.1} MB compulsory, {:.2} GB/s",
         compulsory as f64 / 1e6,
@@ -487,4 +513,27 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The energy model's time (seconds) and energy (picojoules) for kernel
+/// `name` of `src` at `sizes`, on one core of the host profile, as the
+/// options compile it (quantized too); `None` where the model cannot say.
+fn model_estimate(
+    src: &str,
+    name: &str,
+    sizes: &[(String, i64)],
+    opts: &BenchOptions<'_>,
+) -> Option<(f64, f64)> {
+    use pj_compiler::target::{profile::Profile, report};
+    let mut m = pj_compiler::compile_source("bench", src).ok()?.module;
+    PassManager::default_pipeline().run(&mut m).ok()?;
+    let sizes: HashMap<String, i64> = sizes.iter().cloned().collect();
+    let p = Profile::host();
+    let request = opts.compile.for_module(&m).quantize;
+    let r = match request {
+        Some(req) => report::energy_quantized(&m, name, &sizes, &p, req).ok()?,
+        None => report::energy(&m, name, &sizes, &p).ok()?,
+    };
+    let total = r.quantized.map_or(r.optimized.total, |q| q.estimate.total);
+    Some((total.seconds, total.picojoules))
 }

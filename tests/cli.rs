@@ -1226,6 +1226,11 @@ fn bench_takes_real_data_and_scalar_values_and_says_which_it_used() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.starts_with("blur (H=128, W=128)"), "{out}");
+    // the model's estimate beside the measurement, said to be one
+    assert!(
+        out.contains("  estimate   ") && out.contains("energy is never measured"),
+        "{out}"
+    );
     // a scalar given, and one left to its default, which says so
     let o = pj(&[
         "bench",
