@@ -6,7 +6,7 @@
 //! line around them (files, sizes, JSON, the comparison of profiles).
 
 use crate::bench::{choose_kernel, file_sizes, parse_sizes, warn_unknown_sizes};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use pj_compiler::Module;
 use pj_compiler::passes::{DEFAULT_PIPELINE, PassManager};
 use pj_compiler::target::energy::Cost;
@@ -27,6 +27,11 @@ pub struct ModelArgs {
     /// Sizes, e.g. `--size H=4096,W=4096` (default: the file's `// bench:` line, else 1024).
     #[arg(long = "size", value_name = "NAME=VALUE,...")]
     pub sizes: Vec<String>,
+    /// Real data, as `pj run` takes it: `NAME=PATH.npy` (or a picture),
+    /// whose shape binds the sizes it names (scalars are accepted and
+    /// checked; the model does not depend on their values).
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    pub args: Vec<String>,
     /// A profile: `host`, a built-in name (x86_64-avx512, x86_64-avx2, aarch64, apple-m1) or a TOML file.
     #[arg(long)]
     pub target: Option<String>,
@@ -85,6 +90,32 @@ fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
     let mut given = HashMap::new();
     parse_sizes(&opts.sizes, &mut given)?;
     sizes.extend(given.clone());
+    // data: each array's shape binds its sizes (over --size)
+    let sig = pj_compiler::dialects::signature(&m, m.kernel(&kernel).expect("chosen"));
+    for (p, text) in crate::kernel_args::given_args(&kernel, &sig.params, &opts.args)? {
+        let ty = &sig.params.iter().find(|(n, _)| n == p).expect("checked").1;
+        match ty.dims() {
+            Some(dims) => {
+                let b = crate::kernel_args::array_buffer(p, ty, text)?;
+                if b.shape().len() != dims.len() {
+                    bail!(
+                        "argument `{p}` is {ty}, but `{text}` holds an array of shape {:?}",
+                        b.shape()
+                    );
+                }
+                for (d, &n) in dims.iter().zip(&b.shape()) {
+                    if let pj_compiler::ir::Dim::Sym(s) = d {
+                        sizes.insert(s.clone(), n as i64);
+                    }
+                }
+            }
+            None => {
+                let t = ty.elem();
+                crate::kernel_args::parse_scalar(text, t)
+                    .ok_or_else(|| anyhow!("argument `{p}`: `{text}` is not a valid {t}"))?;
+            }
+        }
+    }
     let known = report::size_names(&m, &kernel);
     warn_unknown_sizes(&given, &known, &kernel);
     let sizes = report::sizes_for(&m, &kernel, &sizes).map_err(|e| anyhow!(e))?;

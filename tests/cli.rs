@@ -1209,7 +1209,7 @@ fn run_reads_and_writes_pictures_and_says_how_to_convert_a_wrong_dtype() {
 }
 
 #[test]
-fn bench_takes_real_data_and_scalar_values_and_says_which_it_used() {
+fn bench_energy_and_explain_take_real_data_and_scalar_values() {
     // data: the picture's shape binds H and W
     let shapes = root()
         .join("examples/data/shapes.png")
@@ -1267,6 +1267,13 @@ fn bench_takes_real_data_and_scalar_values_and_says_which_it_used() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("k=1 (default"), "{out}");
+    // the model at the data's sizes
+    for cmd in ["explain", "energy"] {
+        let o = pj(&[cmd, "examples/blur.pj", "--arg", &format!("input={shapes}")]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{cmd}: {err}");
+        assert!(out.contains("at H=128, W=128"), "{cmd}: {out}");
+    }
     // what is wrong with an argument, named
     for (arg, says) in [
         ("a=x", "`x` is not a valid f32"),

@@ -1182,6 +1182,7 @@ impl Session {
                     .collect::<Vec<_>>()
                     .join(","),
             ],
+            args: Vec::new(),
             target: Some(profile_name(&self.settings.target)).filter(|t| t != "host"),
             json: false,
             quantize: self.settings.quantize,
