@@ -1285,3 +1285,28 @@ fn bench_energy_and_explain_take_real_data_and_scalar_values() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn a_listing_labels_each_function_it_holds() {
+    // the entry (which copies strided arrays), its body, the parallel
+    // loop's body, the shape function: each under its own name
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("blur.s");
+    let o = pj(&[
+        "build",
+        "examples/blur.pj",
+        "--emit",
+        "asm",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let listing = std::fs::read_to_string(&out).unwrap();
+    let labels: Vec<&str> = listing.lines().filter(|l| l.starts_with("; ")).collect();
+    assert_eq!(
+        labels,
+        ["; blur", "; blur.body", "; blur.par1", "; blur.shape"],
+        "{err}"
+    );
+}

@@ -250,24 +250,33 @@ pub fn define_kernel<M: Module>(
         )?);
         body_id
     };
+    // listings label each function: the entry (which copies strided
+    // arrays), its body, each parallel loop's body
+    let body_label = if companion {
+        name.to_string()
+    } else {
+        format!("{name}.body")
+    };
     built.push(build_with(
         module,
         (rt, ir, &unwritten, tier, !companion),
         body_id,
         kernel_signature(module, ir, func),
-        &name,
+        &body_label,
         &mut queue,
         |l| l.function(func),
     )?);
+    let mut outlined = 0;
     while let Some(o) = queue.pop() {
         let p = module.target_config().pointer_type();
         let s = sig(module, &[p, types::I64, types::I64], Some(types::I32));
+        outlined += 1;
         built.push(build_with(
             module,
             (rt, ir, &unwritten, tier, !companion),
             o.id,
             s,
-            &name,
+            &format!("{name}.par{outlined}"),
             &mut queue,
             |l| l.outlined(&o),
         )?);
