@@ -196,7 +196,9 @@ pub fn run(
     // arrays stay in their own element type from the file to native code
     // and back; the interpreter gets its values
     let native = backend.native().is_some();
+    let t_load = Instant::now();
     let (values, mut buffers) = load_args(&name, &params, args, native)?;
+    let t_load = t_load.elapsed();
     let mut targets: Vec<(usize, &str)> = Vec::new();
     for o in outs {
         let (k, v) = split_kv(o, "--out")?;
@@ -211,7 +213,10 @@ pub fn run(
         targets.push((i, v));
     }
 
-    let mut phases: Vec<(String, std::time::Duration)> = vec![("front end".into(), t_front)];
+    let mut phases: Vec<(String, std::time::Duration)> = vec![
+        ("front end".into(), t_front),
+        ("read arguments".into(), t_load),
+    ];
     phases.extend(records.iter().map(|r| (r.name.to_string(), r.elapsed)));
     let out: Vec<Output> = match backend {
         Backend::Interp => {
@@ -254,7 +259,7 @@ pub fn run(
                 .collect();
             let t = Instant::now();
             let out = kernel.call_owned(&mut kargs)?;
-            phases.push(("run".into(), t.elapsed()));
+            phases.push(("run (the kernel)".into(), t.elapsed()));
             out.into_iter().map(Output::Buffer).collect()
         }
     };
@@ -264,7 +269,8 @@ pub fn run(
             println!("{r}: {}", o.summary());
         }
     }
-    for (i, p) in targets {
+    let t_write = Instant::now();
+    for (i, p) in targets.iter().copied() {
         let path = Path::new(p);
         let (elem, shape) = match (&out[i], OutputFormat::of(path)?) {
             (Output::Tensor(t), OutputFormat::Npy) => {
@@ -286,6 +292,9 @@ pub fn run(
             }
         };
         eprintln!("wrote {} ({elem}{shape:?}) to {p}", results[i]);
+    }
+    if !targets.is_empty() {
+        phases.push(("write results".into(), t_write.elapsed()));
     }
     if time {
         eprintln!("timings:");

@@ -1267,6 +1267,23 @@ fn bench_energy_and_explain_take_real_data_and_scalar_values() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.contains("k=1 (default"), "{out}");
+    // pj run says what the reading, the kernel and the writing cost
+    let out = std::env::temp_dir().join(format!("pj_time_{}.npy", std::process::id()));
+    let o = pj(&[
+        "run",
+        "examples/blur.pj",
+        "--arg",
+        &format!("input={shapes}"),
+        "--out",
+        &format!("out={}", out.display()),
+        "--time-passes",
+    ]);
+    let (_, err) = text(&o);
+    let _ = std::fs::remove_file(&out);
+    assert!(o.status.success(), "{err}");
+    for phase in ["read arguments", "run (the kernel)", "write results"] {
+        assert!(err.contains(phase), "{phase}: {err}");
+    }
     // the model at the data's sizes
     for cmd in ["explain", "energy"] {
         let o = pj(&[cmd, "examples/blur.pj", "--arg", &format!("input={shapes}")]);
