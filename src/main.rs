@@ -6,6 +6,7 @@ mod calibrate;
 mod commands;
 mod energy;
 mod kernel_args;
+mod machine;
 mod repl;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -214,13 +215,18 @@ enum Command {
         #[command(flatten)]
         model: energy::ModelArgs,
     },
-    /// Measure the value ranges of a kernel's inputs in sample data and of
-    /// its results (the interpreter): what `@range` declares for
-    /// quantization. `--write` puts the observed input ranges into the
+    /// Without a file: measure this machine for the host profile the
+    /// energy model and the scheduler use (a few seconds; kept per machine
+    /// in the user's data directory, or $PJ_DATA_DIR). With a file:
+    /// measure the value ranges of a kernel's inputs in sample data and of
+    /// its results (the interpreter), what `@range` declares for
+    /// quantization; `--write` puts the observed input ranges into the
     /// source as `@range(lo, hi)`.
     Calibrate {
-        /// A .pj source file (or a .pjir IR file, without --write).
-        file: PathBuf,
+        /// A .pj source file (or a .pjir IR file, without --write). Without
+        /// one: measure this machine (clock, FMA throughput, bandwidth from
+        /// L1 to DRAM) for the host profile, and keep the result.
+        file: Option<PathBuf>,
         /// The kernel (may be omitted when the file has one).
         #[arg(long)]
         kernel: Option<String>,
@@ -230,6 +236,9 @@ enum Command {
         /// Write each parameter's observed range into the source file.
         #[arg(long)]
         write: bool,
+        /// Measure this machine but do not keep the result.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the passes `--passes` accepts.
     Passes,
@@ -331,11 +340,35 @@ fn main() -> ExitCode {
         Command::Energy { model, compare } => energy::energy(&model, compare),
         Command::Explain { model } => energy::explain(&model),
         Command::Calibrate {
-            file,
+            file: None,
             kernel,
             args,
             write,
-        } => calibrate::calibrate(&file, kernel.as_deref(), &args, write),
+            dry_run,
+        } => {
+            if kernel.is_some() || !args.is_empty() || write {
+                Err(anyhow::anyhow!(
+                    "--kernel, --arg and --write calibrate a kernel's ranges: give its file"
+                ))
+            } else {
+                machine::calibrate_machine(!dry_run)
+            }
+        }
+        Command::Calibrate {
+            file: Some(file),
+            kernel,
+            args,
+            write,
+            dry_run,
+        } => {
+            if dry_run {
+                Err(anyhow::anyhow!(
+                    "--dry-run belongs to the machine's calibration (no file)"
+                ))
+            } else {
+                calibrate::calibrate(&file, kernel.as_deref(), &args, write)
+            }
+        }
         Command::Build {
             file,
             kernel,

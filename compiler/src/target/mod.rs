@@ -6,6 +6,7 @@
 //! built with; a [`profile::Profile`] says what the machine costs in time
 //! and energy.
 
+pub mod calibration;
 pub mod energy;
 pub mod profile;
 pub mod report;

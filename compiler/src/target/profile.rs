@@ -7,11 +7,11 @@
 //! load their own from a path (`--target-profile FILE`). `docs/energy-model.md`
 //! explains how they are used and how far to trust them.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A machine, as the optimizer and the energy model see it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Short name (`x86_64-avx512`).
@@ -34,10 +34,14 @@ pub struct Profile {
     pub throughput: Throughput,
     /// Energy per operation and per byte.
     pub energy: Energy,
+    /// When `pj calibrate` measured it (`YYYY-MM-DD`), for the host
+    /// profile of a calibrated machine; none for a written profile.
+    #[serde(skip)]
+    pub measured: Option<String>,
 }
 
 /// Cache geometry, bytes.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Caches {
     /// Line size.
@@ -57,7 +61,7 @@ pub struct Caches {
 }
 
 /// Sustained bandwidth of one core from each level, GB/s.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Bandwidth {
@@ -65,10 +69,15 @@ pub struct Bandwidth {
     pub l2_gbs: f64,
     pub llc_gbs: f64,
     pub dram_gbs: f64,
+    /// DRAM bandwidth of every core streaming at once (none: `dram_gbs`
+    /// times the cores, which overstates it where a few cores saturate
+    /// the memory controllers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dram_all_cores_gbs: Option<f64>,
 }
 
 /// Instructions per cycle, one core.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Throughput {
     /// Vector floating-point instructions (FMA, add, mul) per cycle.
@@ -79,7 +88,7 @@ pub struct Throughput {
 
 /// Picojoules per scalar operation (a vector op costs its lanes' operations
 /// plus one `instruction`) and per byte moved from each level.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct Energy {
@@ -151,8 +160,18 @@ impl Profile {
     /// are a third of a streaming kernel's traffic. Eight times the last
     /// level: on the Xeon of docs/performance.md, `chain`'s result of 16 MB
     /// was 4% slower with them, 32 MB even, 64 MB 23% faster, 1 GB 35%.
+    ///
+    /// A measured profile's last level is where one core's bandwidth falls
+    /// to DRAM's (`pj calibrate`): a result larger than that is evicted
+    /// before it is read back, so the threshold is the last level itself
+    /// (24 MiB measured on that Xeon, where 8 × the written 3.75 MiB share
+    /// gave 30 MiB).
     pub fn nontemporal_bytes(&self) -> u64 {
-        self.cache.llc_bytes.saturating_mul(8)
+        if self.is_measured() {
+            self.cache.llc_bytes
+        } else {
+            self.cache.llc_bytes.saturating_mul(8)
+        }
     }
 
     /// A built-in profile by name.
@@ -201,11 +220,28 @@ impl Profile {
         Profile::parse(&text, name_or_path)
     }
 
-    /// The profile of the machine the compiler runs on: the built-in one of
-    /// its class, with the detected core count and cache sizes where the OS
-    /// reports them (the last level is kept from the profile: a VM reports
-    /// the whole host's, shared with others).
+    /// The profile of the machine the compiler runs on: what `pj
+    /// calibrate` measured here if it has (`calibration`), else the
+    /// built-in one of its class with the detected core count and cache
+    /// sizes where the OS reports them (the last level is kept from the
+    /// profile: a VM reports the whole host's, shared with others).
     pub fn host() -> Profile {
+        let class = Profile::host_class();
+        match super::calibration::Calibration::load() {
+            Some(c) => c.apply(&class),
+            None => class,
+        }
+    }
+
+    /// Whether [`Profile::host`] is measured (a profile from `pj
+    /// calibrate`) rather than its class's constants.
+    pub fn is_measured(&self) -> bool {
+        self.measured.is_some()
+    }
+
+    /// The built-in profile of this machine's class, with the detected
+    /// core count and L1/L2 sizes: what calibration starts from.
+    pub fn host_class() -> Profile {
         let class = if cfg!(target_arch = "aarch64") {
             if cfg!(target_vendor = "apple") {
                 "apple-m1"
@@ -222,11 +258,12 @@ impl Profile {
         if let Ok(n) = std::thread::available_parallelism() {
             p.cores = n.get() as u32;
         }
-        if let Some(l1) = sysfs_cache_bytes(1, "Data") {
+        let (l1, l2) = os_cache_sizes();
+        if let Some(l1) = l1 {
             p.cache.l1_bytes = l1;
         }
-        if let Some(l2) = sysfs_cache_bytes(2, "Unified") {
-            p.cache.l2_bytes = l2;
+        if let Some(l2) = l2 {
+            p.cache.l2_bytes = l2.max(p.cache.l1_bytes);
         }
         p
     }
@@ -286,16 +323,33 @@ fn host_has_avx512() -> bool {
     false
 }
 
+/// L1d and L2 (per core) as the OS reports them.
+pub fn os_cache_sizes() -> (Option<u64>, Option<u64>) {
+    (
+        sysfs_cache_bytes(1, "Data"),
+        sysfs_cache_bytes(2, "Unified"),
+    )
+}
+
+/// The last-level cache as the OS reports it (a VM's may be its host's
+/// whole L3, shared with other tenants).
+pub fn os_llc_bytes() -> Option<u64> {
+    sysfs_cache_bytes(3, "Unified")
+}
+
 /// A cache size from Linux sysfs (`/sys/devices/system/cpu/cpu0/cache`).
 fn sysfs_cache_bytes(level: u32, kind: &str) -> Option<u64> {
     let dir = Path::new("/sys/devices/system/cpu/cpu0/cache");
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         let p = e.path();
         let read = |f: &str| std::fs::read_to_string(p.join(f)).ok();
-        if read("level")?.trim() != level.to_string() || read("type")?.trim() != kind {
+        // not every entry is a cache (`uevent`): skip, do not give up
+        let (Some(l), Some(t), Some(s)) = (read("level"), read("type"), read("size")) else {
+            continue;
+        };
+        if l.trim() != level.to_string() || t.trim() != kind {
             continue;
         }
-        let s = read("size")?;
         let s = s.trim();
         let (num, mult) = match s.strip_suffix('K') {
             Some(n) => (n, 1024),
