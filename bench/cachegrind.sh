@@ -65,7 +65,7 @@ for k in "${kernels[@]}"; do
 import json, sys
 model, cg, k, s, o, line, q = sys.argv[1:]
 m = json.load(open(model))[0]
-pred = m["unoptimized" if o == "0" else "quantized" if q else "optimized"]["total"]["dram_bytes"]
+pred = m["unoptimized" if o == "0" else "quantized" if q else "optimized"]["total"]["dram_fill_bytes"]
 events, totals = None, None
 for l in open(cg):
     if l.startswith("events:"): events = l.split()[1:]

@@ -101,8 +101,33 @@ impl Rng {
 
 use pj_compiler::codegen::abi::elem_code;
 
-/// Random bytes for `n` elements of `t`: floats in [-1, 1), small integers.
-fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Result<Vec<u8>> {
+/// Each parameter's declared `@range(lo, hi)`, by name: random data stays
+/// in it (an image's `[0, 1]`: `pow` of a negative base takes its slow
+/// path, which real data would not).
+fn declared_ranges(src: &str, kernel: &str) -> HashMap<String, (f64, f64)> {
+    let Ok(c) = pj_compiler::compile_source("bench", src) else {
+        return HashMap::new();
+    };
+    let m = c.module;
+    let Some(k) = m.kernel(kernel) else {
+        return HashMap::new();
+    };
+    pj_compiler::dialects::signature(&m, k)
+        .params
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (n, _))| pj_compiler::dialects::pj::param_range(&m, k, i).map(|r| (n, r)))
+        .collect()
+}
+
+/// Random bytes for `n` elements of `t`: within `range` where one is
+/// declared, else floats in [-1, 1) and small integers.
+fn random_bytes(
+    t: ScalarType,
+    n: usize,
+    range: Option<(f64, f64)>,
+    rng: &mut Rng,
+) -> Result<Vec<u8>> {
     // sizes come from the command line: a failed allocation is an error,
     // not an abort
     let bytes = n
@@ -113,8 +138,16 @@ fn random_bytes(t: ScalarType, n: usize, rng: &mut Rng) -> Result<Vec<u8>> {
         .map_err(|_| anyhow!("cannot allocate {bytes} bytes for {n} elements of {t}"))?;
     for _ in 0..n {
         let r = rng.next();
-        let s = if t.is_float() {
-            Scalar::F64((r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0).cast(t)
+        let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+        let s = if let Some((lo, hi)) = range {
+            let v = lo + unit * (hi - lo);
+            if t.is_float() {
+                Scalar::F64(v).cast(t)
+            } else {
+                Scalar::I64(v.round() as i64).cast(t)
+            }
+        } else if t.is_float() {
+            Scalar::F64(unit * 2.0 - 1.0).cast(t)
         } else {
             Scalar::I64((r % 64) as i64 - 16).cast(t)
         };
@@ -272,6 +305,7 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let mut given = HashMap::new();
     parse_sizes(opts.sizes, &mut given)?;
     sizes.extend(given.clone());
+    let ranges = declared_ranges(&src, &name);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut owned: Vec<Option<Buffer>> = Vec::new();
     let mut scalars: Vec<Scalar> = Vec::new();
@@ -331,7 +365,8 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
                     .iter()
                     .try_fold(1usize, |a, &d| a.checked_mul(d))
                     .ok_or_else(|| anyhow!("sizes overflow"))?;
-                let data = random_bytes(*elem, n, &mut rng)
+                let range = ranges.get(pname.as_str()).copied();
+                let data = random_bytes(*elem, n, range, &mut rng)
                     .with_context(|| format!("argument `{pname}`"))?;
                 bytes_in += data.len() as u64;
                 owned.push(Some(
@@ -403,7 +438,13 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let median = times[times.len() / 2];
     let n = times.len();
     let busy = n >= 8 && times[3 * n / 4].as_secs_f64() > 1.25 * times[n / 4].as_secs_f64();
-    let estimate = model_estimate(&src, &name, &used, opts);
+    let estimate = model_estimate(
+        &src,
+        &name,
+        &used,
+        opts,
+        pj_runtime::parallel::threads() as u32,
+    );
     let compulsory = bytes_in + bytes_out;
     let roofline = opts.roofline.then(|| {
         let bw = picojoule::roofline::triad_bandwidth();
@@ -487,9 +528,20 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         report.median_ms, report.min_ms, report.max_ms, report.runs
     );
     if let (Some(ms), Some(pj)) = (report.estimate_ms, report.estimate_picojoules) {
+        let profile = pj_compiler::target::profile::Profile::host();
         println!(
-            "  estimate   {ms:.3} ms, {} on one core (the energy model's, host profile: docs/energy-model.md; energy is never measured)",
-            pj_compiler::target::report::energy_text(pj)
+            "  estimate   {ms:.3} ms, {} with {} thread{} (the energy model's on {}: docs/energy-model.md; energy is never measured)",
+            pj_compiler::target::report::energy_text(pj),
+            report.threads,
+            if report.threads == 1 { "" } else { "s" },
+            if profile.is_measured() {
+                "this machine as `pj calibrate` measured it".to_string()
+            } else {
+                format!(
+                    "the {} class's constants; `pj calibrate` measures this machine",
+                    profile.name
+                )
+            }
         );
     }
     if report.busy {
@@ -516,13 +568,15 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
 }
 
 /// The energy model's time (seconds) and energy (picojoules) for kernel
-/// `name` of `src` at `sizes`, on one core of the host profile, as the
-/// options compile it (quantized too); `None` where the model cannot say.
+/// `name` of `src` at `sizes`, on `threads` cores of the host profile, as
+/// the options compile it (backend, quantized too); `None` where the model
+/// cannot say.
 fn model_estimate(
     src: &str,
     name: &str,
     sizes: &[(String, i64)],
     opts: &BenchOptions<'_>,
+    threads: u32,
 ) -> Option<(f64, f64)> {
     use pj_compiler::target::{profile::Profile, report};
     let mut m = pj_compiler::compile_source("bench", src).ok()?.module;
@@ -530,10 +584,12 @@ fn model_estimate(
     let sizes: HashMap<String, i64> = sizes.iter().cloned().collect();
     let p = Profile::host();
     let request = opts.compile.for_module(&m).quantize;
+    let backend = opts.compile.backend;
     let r = match request {
-        Some(req) => report::energy_quantized(&m, name, &sizes, &p, req).ok()?,
-        None => report::energy(&m, name, &sizes, &p).ok()?,
+        Some(req) => report::energy_quantized(&m, name, &sizes, &p, req, backend).ok()?,
+        None => report::energy_for(&m, name, &sizes, &p, backend).ok()?,
     };
-    let total = r.quantized.map_or(r.optimized.total, |q| q.estimate.total);
+    let est = r.quantized.map_or(r.optimized, |q| q.estimate);
+    let total = est.at_threads(&p, threads).total;
     Some((total.seconds, total.picojoules))
 }

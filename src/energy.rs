@@ -35,6 +35,14 @@ pub struct ModelArgs {
     /// A profile: `host`, a built-in name (x86_64-avx512, x86_64-avx2, aarch64, apple-m1) or a TOML file.
     #[arg(long)]
     pub target: Option<String>,
+    /// The code estimated: `cranelift` (its 128-bit vectors) or `llvm` (the
+    /// target's widest).
+    #[arg(long, value_enum, default_value = "cranelift")]
+    pub backend: crate::commands::Backend,
+    /// Worker threads the time is estimated for (default: 1; energy does
+    /// not depend on them).
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -48,6 +56,19 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// `--backend` as a code generator (the interpreter has no code to
+    /// estimate).
+    fn code_generator(&self) -> Result<pj_compiler::codegen::Backend> {
+        if self.threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        self.backend.native().ok_or_else(|| {
+            anyhow!(
+                "--backend interp: the interpreter has no code to estimate; use cranelift or llvm"
+            )
+        })
+    }
+
     /// `--quantize`, or for a kernel whose schedule block asks for schemes
     /// (`s.quantize(...)`), those alone: its estimate beside the float one.
     fn request(&self, m: &pj_compiler::Module) -> Option<pj_compiler::quant::plan::Request> {
@@ -129,6 +150,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
         "label": c.label, "ops": c.total_ops(), "instructions": c.instructions,
         "l1_bytes": c.l1_bytes, "l2_bytes": c.l2_bytes, "llc_bytes": c.llc_bytes,
         "dram_bytes": c.dram_bytes, "microjoules": c.picojoules / 1e6,
+        "dram_fill_bytes": c.dram_fill_bytes, "fp_instructions": c.fp_instructions, "parallel_chunks": c.parallel_chunks,
         "seconds": c.seconds, "bound": c.bound,
     })
 }
@@ -145,11 +167,12 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     };
     let mut out = Vec::new();
     for p in &profiles {
+        let backend = opts.code_generator()?;
         let r = match opts.request(&m) {
-            Some(req) => report::energy_quantized(&m, &kernel, &sizes, p, req),
-            None => report::energy(&m, &kernel, &sizes, p),
+            Some(req) => report::energy_quantized(&m, &kernel, &sizes, p, req, backend),
+            None => report::energy_for(&m, &kernel, &sizes, p, backend),
         };
-        out.push(r.map_err(|e| anyhow!(e))?);
+        out.push(r.map_err(|e| anyhow!(e))?.at_threads(opts.threads));
     }
     if opts.json {
         let v: Vec<_> = out

@@ -1327,3 +1327,146 @@ fn a_listing_labels_each_function_it_holds() {
         "{err}"
     );
 }
+
+fn pj_with_data(data: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(args)
+        .current_dir(root())
+        .env("PJ_DATA_DIR", data)
+        .output()
+        .expect("pj runs")
+}
+
+/// `pj calibrate` without a file measures this machine, prints what it
+/// measured beside the class's constants, and keeps it where the host
+/// profile finds it: the estimates then say they describe this machine.
+/// A damaged file is ignored, never trusted; `--dry-run` keeps nothing.
+#[test]
+fn calibrate_measures_the_machine_and_the_host_profile_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (before, _) = text(&pj_with_data(&data, &["energy", "examples/chain.pj"]));
+    assert!(!before.contains("measured"), "{before}");
+
+    let o = pj_with_data(&data, &["calibrate", "--dry-run"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for row in [
+        "clock",
+        "L1 bandwidth",
+        "DRAM bandwidth, 1 core",
+        "last level (effective)",
+        "measured",
+    ] {
+        assert!(out.contains(row), "{row}: {out}");
+    }
+    assert!(err.contains("measuring this machine"), "{err}");
+    assert!(!data.exists(), "--dry-run wrote {}", data.display());
+
+    let o = pj_with_data(&data, &["calibrate"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("stored in"), "{out}");
+    let stored: Vec<_> = std::fs::read_dir(&data).unwrap().flatten().collect();
+    assert_eq!(stored.len(), 1, "one file per machine, no temporary left");
+    let file = stored[0].path();
+    let toml = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        toml.contains("identity = ") && toml.contains("dram_gbs = "),
+        "{toml}"
+    );
+
+    let (after, _) = text(&pj_with_data(&data, &["energy", "examples/chain.pj"]));
+    assert!(after.contains("measured by `pj calibrate`"), "{after}");
+    let (bench, _) = text(&pj_with_data(
+        &data,
+        &[
+            "bench",
+            "examples/chain.pj",
+            "--size",
+            "N=4096",
+            "--reps",
+            "1",
+            "--threads",
+            "1",
+        ],
+    ));
+    assert!(bench.contains("as `pj calibrate` measured it"), "{bench}");
+
+    // a damaged file: the class's constants again, and no crash
+    std::fs::write(&file, "identity = 3\n[[").unwrap();
+    let o = pj_with_data(&data, &["energy", "examples/chain.pj"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!out.contains("measured by"), "{out}");
+
+    // where the data directory cannot be: a clear error, nothing replaced
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "keep").unwrap();
+    let o = pj_with_data(&blocked, &["calibrate"]);
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("cannot create"),
+        "{err}"
+    );
+    assert_no_backtrace(&err);
+    assert_eq!(std::fs::read_to_string(&blocked).unwrap(), "keep");
+
+    // the kernel-range flags need a file, --dry-run needs none
+    let (_, err) = text(&pj(&["calibrate", "--write"]));
+    assert!(err.contains("give its file"), "{err}");
+    let (_, err) = text(&pj(&["calibrate", "examples/chain.pj", "--dry-run"]));
+    assert!(err.contains("--dry-run belongs to"), "{err}");
+}
+
+/// `pj energy --threads` and `--backend`: a parallel nest's time divides
+/// by the threads, its energy does not; a recurrence (serial) keeps its
+/// time; LLVM's wider vectors issue fewer instructions.
+#[test]
+fn energy_estimates_threads_and_backends() {
+    let total = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["energy", "--json", "--target", "x86_64-avx512"];
+        a.extend_from_slice(args);
+        let (out, err) = text(&pj(&a));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
+        v[0]["optimized"]["total"].clone()
+    };
+    let one = total(&["examples/chain.pj", "--size", "N=16777216"]);
+    let two = total(&[
+        "examples/chain.pj",
+        "--size",
+        "N=16777216",
+        "--threads",
+        "2",
+    ]);
+    let (t1, t2) = (
+        one["seconds"].as_f64().unwrap(),
+        two["seconds"].as_f64().unwrap(),
+    );
+    assert!(t2 < 0.75 * t1 && t2 >= 0.45 * t1, "{t1} -> {t2}");
+    assert_eq!(one["microjoules"], two["microjoules"]);
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("scan.pj");
+    std::fs::write(
+        &scan,
+        "kernel scan(x: f32[N]) -> y: f32[N] {\n    y[i] = y[i - 1] + x[i] init 0.0;\n}\n",
+    )
+    .unwrap();
+    let scan = scan.to_str().unwrap().to_string();
+    let serial = |t: &str| {
+        total(&[&scan, "--size", "N=1000000", "--threads", t])["seconds"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(serial("1"), serial("2"));
+    let cl = total(&["examples/gelu.pj"]);
+    let llvm = total(&["examples/gelu.pj", "--backend", "llvm"]);
+    assert!(
+        llvm["instructions"].as_f64().unwrap() < 0.5 * cl["instructions"].as_f64().unwrap(),
+        "{cl} {llvm}"
+    );
+    let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--backend", "interp"]));
+    assert!(err.contains("no code to estimate"), "{err}");
+    let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));
+    assert!(err.contains("at least 1"), "{err}");
+}

@@ -1184,6 +1184,12 @@ impl Session {
             ],
             args: Vec::new(),
             target: Some(profile_name(&self.settings.target)).filter(|t| t != "host"),
+            // the session's backend (the interpreter's calls: Cranelift's code)
+            backend: match self.settings.backend {
+                Backend::Interp => Backend::Cranelift,
+                b => b,
+            },
+            threads: self.settings.threads.unwrap_or(1).max(1) as u32,
             json: false,
             quantize: self.settings.quantize,
             tolerance: None,

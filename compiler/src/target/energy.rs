@@ -48,8 +48,13 @@ pub struct Cost {
     pub l2_bytes: f64,
     /// Bytes moved from the last-level cache.
     pub llc_bytes: f64,
-    /// Bytes moved from DRAM.
+    /// Bytes moved between the last level and DRAM: lines brought in
+    /// (stored lines too: read for ownership) and stored lines written
+    /// back.
     pub dram_bytes: f64,
+    /// The lines brought in from DRAM alone, without write-backs: what a
+    /// cache simulator counts as last-level misses (`bench/cachegrind.sh`).
+    pub dram_fill_bytes: f64,
     /// Estimated energy, picojoules.
     pub picojoules: f64,
     /// Estimated time on one core, seconds.
@@ -60,6 +65,12 @@ pub struct Cost {
     /// recurrence's running value, each element's operations one after
     /// another (a floor under the compute time).
     pub chain_cycles: f64,
+    /// Floating-point instructions (a vector op is one): what the FP
+    /// ports issue, so the vector width the backend used shows here.
+    pub fp_instructions: f64,
+    /// The pieces a parallel loop of the nest is cut into (its iterations
+    /// over its grain): how many threads can share it. 0: a serial nest.
+    pub parallel_chunks: f64,
 }
 
 impl Cost {
@@ -80,9 +91,11 @@ impl Cost {
         self.l2_bytes += o.l2_bytes;
         self.llc_bytes += o.llc_bytes;
         self.dram_bytes += o.dram_bytes;
+        self.dram_fill_bytes += o.dram_fill_bytes;
         self.picojoules += o.picojoules;
         self.seconds += o.seconds;
         self.chain_cycles += o.chain_cycles;
+        self.fp_instructions += o.fp_instructions;
     }
 }
 
@@ -93,8 +106,9 @@ pub struct Estimate {
     pub nests: Vec<Cost>,
     /// The sum (time: the sum of the nests' times).
     pub total: Cost,
-    /// Bytes of the kernel's parameters and results: what any schedule
-    /// must move at least once.
+    /// Bytes of the kernel's parameters and results, results twice (read
+    /// for ownership, written back) unless they stream past the caches:
+    /// what any schedule must move at least.
     pub compulsory_bytes: f64,
 }
 
@@ -173,6 +187,9 @@ struct Access {
     /// Each index's value at the walk's representative iteration: accesses
     /// that move alike differ by constants (`x - 1`, `x + 1`).
     at: Vec<Option<i64>>,
+    /// A store: its lines are written back to the level below when
+    /// evicted (after being read for ownership): twice the traffic.
+    store: bool,
 }
 
 #[derive(Debug, Default)]
@@ -189,6 +206,10 @@ struct Node {
     /// Per iteration of this loop: the latency of its carried values'
     /// dependency chain, where a carried value is also stored (a scan).
     chain_cycles: f64,
+    /// Floating-point instructions ([`Cost::fp_instructions`]).
+    fp_instructions: f64,
+    /// For a parallel loop: [`Cost::parallel_chunks`].
+    parallel_chunks: f64,
 }
 
 struct Walker<'m> {
@@ -204,16 +225,33 @@ struct Walker<'m> {
     moves: HashMap<ValueId, Moves>,
     bufs: HashMap<ValueId, Buf>,
     line: f64,
+    /// Results at least this large that are only written go past the
+    /// caches ([`estimate_streaming`]).
+    nontemporal_bytes: f64,
 }
 
-/// Estimates kernel `name` of a lowered module at `sizes` on `profile`,
-/// for a backend whose vectors are `vector_bits` wide (already reflected in
-/// the IR; used for nothing else today).
+/// Estimates kernel `name` of a lowered module at `sizes` on `profile`
+/// (the backend's vector width is the IR's), every store through the
+/// caches.
 pub fn estimate(
     m: &Module,
     name: &str,
     sizes: &HashMap<String, i64>,
     profile: &Profile,
+) -> Result<Estimate, EstimateError> {
+    estimate_streaming(m, name, sizes, profile, None)
+}
+
+/// [`estimate`] for a backend that writes results of `nontemporal_bytes`
+/// or more past the caches (LLVM on x86: `Profile::nontemporal_bytes`):
+/// such a result, only written, moves once instead of being read for
+/// ownership and written back.
+pub fn estimate_streaming(
+    m: &Module,
+    name: &str,
+    sizes: &HashMap<String, i64>,
+    profile: &Profile,
+    nontemporal_bytes: Option<u64>,
 ) -> Result<Estimate, EstimateError> {
     let func = m
         .kernels()
@@ -232,6 +270,7 @@ pub fn estimate(
         moves: HashMap::new(),
         bufs: HashMap::new(),
         line: profile.cache.line_bytes as f64,
+        nontemporal_bytes: nontemporal_bytes.map_or(f64::INFINITY, |b| b as f64),
     };
     for &a in &m.block(body).args {
         if let Type::Buffer { elem, dims } = m.ty(a) {
@@ -287,34 +326,73 @@ pub fn estimate(
         // a miss moves a whole line: L2 traffic can exceed the bytes the
         // accesses themselves asked for (a column walk); each level below
         // misses no more than the one above
-        c.l2_bytes = misses(&w, nest, caps[0]);
-        c.llc_bytes = misses(&w, nest, caps[1]).min(c.l2_bytes);
-        c.dram_bytes = misses(&w, nest, caps[2]).min(c.llc_bytes);
-        price(&mut c, profile);
+        c.l2_bytes = misses(&w, nest, caps[0], true);
+        c.llc_bytes = misses(&w, nest, caps[1], true).min(c.l2_bytes);
+        c.dram_bytes = misses(&w, nest, caps[2], true).min(c.llc_bytes);
+        c.dram_fill_bytes = misses(&w, nest, caps[2], false).min(c.dram_bytes);
+        price(&mut c, profile, 1);
         est.nests.push(c);
     }
+    est.total = total_of(&est.nests);
+    // results (the last `num_results` arguments) are read for ownership
+    // and written back, unless they stream past the caches
+    let args = &m.block(body).args;
+    let results = m
+        .op(func)
+        .attr("num_results")
+        .and_then(Attr::as_int)
+        .unwrap_or(0)
+        .clamp(0, args.len() as i64) as usize;
+    est.compulsory_bytes = args
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| w.bufs.get(a).map(|b| (i, b.bytes())))
+        .map(|(i, bytes)| {
+            let result = i >= args.len() - results;
+            if result && bytes < w.nontemporal_bytes {
+                2.0 * bytes
+            } else {
+                bytes
+            }
+        })
+        .sum();
+    Ok(est)
+}
+
+/// The sum of `nests` (its bound: the slowest nest's).
+fn total_of(nests: &[Cost]) -> Cost {
     let mut total = Cost {
         label: "total".into(),
         ..Cost::default()
     };
-    for c in &est.nests {
+    for c in nests {
         total.add(c);
     }
-    total.bound = est
-        .nests
+    total.bound = nests
         .iter()
         .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
         .map_or("compute", |c| c.bound);
     total.ops.sort_by(|a, b| a.0.cmp(&b.0));
-    est.total = total;
-    est.compulsory_bytes = m
-        .block(body)
-        .args
-        .iter()
-        .filter_map(|a| w.bufs.get(a))
-        .map(Buf::bytes)
-        .sum();
-    Ok(est)
+    total
+}
+
+impl Estimate {
+    /// The same kernel's time with `threads` worker threads on `p` (the
+    /// estimate itself is for one): each parallel nest's compute and
+    /// private-cache time divides by the threads its pieces keep busy,
+    /// its last-level and DRAM traffic by the bandwidth they share.
+    /// Energy does not change: the same work, moved the same bytes.
+    pub fn at_threads(&self, p: &Profile, threads: u32) -> Estimate {
+        let mut nests = self.nests.clone();
+        for c in &mut nests {
+            price(c, p, threads.max(1));
+        }
+        Estimate {
+            total: total_of(&nests),
+            nests,
+            compulsory_bytes: self.compulsory_bytes,
+        }
+    }
 }
 
 fn nest_label(n: &Node) -> String {
@@ -343,6 +421,10 @@ fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
     }
     c.instructions += n.instructions * mult;
     c.chain_cycles += n.chain_cycles * mult;
+    c.fp_instructions += n.fp_instructions * mult;
+    if c.parallel_chunks == 0.0 {
+        c.parallel_chunks = n.parallel_chunks;
+    }
     for ch in &n.children {
         collect_ops(ch, mult, c);
     }
@@ -407,8 +489,23 @@ fn footprint_of(w: &Walker<'_>, a: &Access, from: usize, widen: &[f64]) -> f64 {
 /// array (overlapping accesses to one array count once); `skip` arrays are
 /// left out.
 fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
-    let mut per: HashMap<ValueId, f64> = HashMap::new();
-    fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, f64>) {
+    footprint_traffic(w, n, from, skip, false)
+}
+
+/// [`footprint`] as traffic to the level below: with `writeback`, an
+/// array stored to counts twice (its lines read for ownership, then
+/// written back when evicted).
+fn footprint_traffic(
+    w: &Walker<'_>,
+    n: &Node,
+    from: usize,
+    skip: &[ValueId],
+    writeback: bool,
+) -> f64 {
+    // per array: distinct bytes, stored to, loaded from
+    type Use = (f64, bool, bool);
+    let mut per: HashMap<ValueId, Use> = HashMap::new();
+    fn walk(w: &Walker<'_>, n: &Node, from: usize, per: &mut HashMap<ValueId, Use>) {
         // accesses of one array in one body that move alike cover the
         // union of their ranges: blur's `x - 1`, `x`, `x + 1`; a block of
         // six rows' `y + k`
@@ -433,17 +530,36 @@ fn footprint(w: &Walker<'_>, n: &Node, from: usize, skip: &[ValueId]) -> f64 {
                 .map(|r| r.map_or(0.0, |(lo, hi)| (hi - lo) as f64))
                 .collect();
             let f = footprint_of(w, a, from, &widen);
-            let e = per.entry(a.buf).or_insert(0.0);
-            *e = e.max(f);
+            let e = per.entry(a.buf).or_insert((0.0, false, false));
+            e.0 = e.0.max(f);
+        }
+        for a in &n.accesses {
+            let e = per.entry(a.buf).or_insert((0.0, false, false));
+            if a.store {
+                e.1 = true;
+            } else {
+                e.2 = true;
+            }
         }
         for c in &n.children {
             walk(w, c, from, per);
         }
     }
     walk(w, n, from, &mut per);
+    let streamed = |b: &ValueId| {
+        w.bufs
+            .get(b)
+            .is_some_and(|buf| buf.bytes() >= w.nontemporal_bytes)
+    };
     per.iter()
         .filter(|(b, _)| !skip.contains(b))
-        .map(|(_, f)| f)
+        .map(|(b, &(f, stored, loaded))| {
+            if writeback && stored && (loaded || !streamed(b)) {
+                2.0 * f
+            } else {
+                f
+            }
+        })
         .sum()
 }
 
@@ -496,11 +612,11 @@ fn conflicts(w: &Walker<'_>, n: &Node, from: usize, level: Level) -> bool {
     any(n, &check)
 }
 
-fn misses(w: &Walker<'_>, n: &Node, level: Level) -> f64 {
+fn misses(w: &Walker<'_>, n: &Node, level: Level, writeback: bool) -> f64 {
     let (d, cap) = (n.depth, level.bytes);
     let whole = footprint(w, n, d, &[]);
     if whole <= cap && !conflicts(w, n, d, level) {
-        return whole;
+        return footprint_traffic(w, n, d, &[], writeback);
     }
     let per_iter = footprint(w, n, d + 1, &[]);
     if per_iter <= cap && !conflicts(w, n, d + 1, level) {
@@ -508,21 +624,27 @@ fn misses(w: &Walker<'_>, n: &Node, level: Level) -> f64 {
         // share (a stencil's rows, an array read whole by every row) is
         // missed once, so the misses are the loop's distinct bytes; scratch
         // buffers allocated in the body are reused at the same place
-        return footprint(w, n, d, &n.scratch);
+        return footprint_traffic(w, n, d, &n.scratch, writeback);
     }
-    let direct: f64 = n.accesses.iter().map(|a| a.bytes.max(w.line)).sum();
-    n.trips * (direct + n.children.iter().map(|c| misses(w, c, level)).sum::<f64>())
+    let direct: f64 = n
+        .accesses
+        .iter()
+        .map(|a| a.bytes.max(w.line) * if a.store && writeback { 2.0 } else { 1.0 })
+        .sum();
+    n.trips
+        * (direct
+            + n.children
+                .iter()
+                .map(|c| misses(w, c, level, writeback))
+                .sum::<f64>())
 }
 
-fn price(c: &mut Cost, p: &Profile) {
+/// Energy and time of `c` on `p` with `threads` workers.
+fn price(c: &mut Cost, p: &Profile, threads: u32) {
     let e = &p.energy;
     let mut pj = c.instructions * e.instruction;
-    let mut vector_fp = 0.0;
     for (k, n) in &c.ops {
         pj += n * op_energy(k, p);
-        if k.starts_with('f') {
-            vector_fp += n;
-        }
     }
     pj += c.l1_bytes * e.l1_byte
         + c.l2_bytes * e.l2_byte
@@ -530,20 +652,32 @@ fn price(c: &mut Cost, p: &Profile) {
         + c.dram_bytes * e.dram_byte;
     c.picojoules = pj;
     let hz = p.ghz * 1e9;
-    // floating point at the vector rate of 128-bit lanes (what Cranelift
-    // emits), everything else at the scalar issue rate
-    let lanes = 4.0;
+    // floating-point instructions (of whatever width the backend's code
+    // has) at the FP ports' rate, everything at the issue rate
     let compute = (c.instructions / p.throughput.scalar_per_cycle)
-        .max(vector_fp / (lanes * p.throughput.vector_fp_per_cycle))
+        .max(c.fp_instructions / p.throughput.vector_fp_per_cycle)
         .max(c.chain_cycles)
         / hz;
+    // threads share a parallel nest's pieces: the busiest thread has
+    // ceil(pieces / threads) of them
+    let speedup = if c.parallel_chunks > 0.0 {
+        let t = f64::from(threads).min(c.parallel_chunks);
+        c.parallel_chunks / (c.parallel_chunks / t).ceil()
+    } else {
+        1.0
+    };
     let b = &p.bandwidth;
+    let dram = (b.dram_gbs * speedup).min(
+        b.dram_all_cores_gbs
+            .unwrap_or(b.dram_gbs * f64::from(p.cores))
+            .max(b.dram_gbs),
+    );
     let levels = [
-        ("compute", compute),
-        ("L1", c.l1_bytes / (b.l1_gbs * 1e9)),
-        ("L2", c.l2_bytes / (b.l2_gbs * 1e9)),
-        ("LLC", c.llc_bytes / (b.llc_gbs * 1e9)),
-        ("DRAM", c.dram_bytes / (b.dram_gbs * 1e9)),
+        ("compute", compute / speedup),
+        ("L1", c.l1_bytes / (b.l1_gbs * 1e9 * speedup)),
+        ("L2", c.l2_bytes / (b.l2_gbs * 1e9 * speedup)),
+        ("LLC", c.llc_bytes / (b.llc_gbs * 1e9 * speedup)),
+        ("DRAM", c.dram_bytes / (dram * 1e9)),
     ];
     let (bound, t) = levels
         .iter()
@@ -741,13 +875,31 @@ impl Walker<'_> {
                     self.deps.insert(a, 1 << depth.min(63));
                     self.direct.insert(a, 1 << depth.min(63));
                 }
+                // the runtime cuts a parallel loop into pieces of at least
+                // its grain (operand 2) for the threads to take
+                let parallel_chunks = if d.opcode == Opcode::Loop(LoopOp::Parallel) {
+                    let grain = d
+                        .operands
+                        .get(2)
+                        .and_then(|g| self.env.get(g))
+                        .copied()
+                        .unwrap_or(1)
+                        .max(1);
+                    (trips / grain as f64).ceil().max(1.0)
+                } else {
+                    0.0
+                };
                 let mut child = Node {
                     depth,
                     trips,
+                    parallel_chunks,
                     ..Node::default()
                 };
                 let mut p = path.to_vec();
                 p.push((trips, step as f64));
+                // per iteration: the induction variable's increment and the
+                // fused compare-and-branch
+                child.instructions += 2.0;
                 self.block(body, &mut child, depth + 1, &p);
                 child.chain_cycles = carried_chain(m, body);
                 node.children.push(child);
@@ -795,6 +947,7 @@ impl Walker<'_> {
                     path: path.to_vec(),
                     elem: value_ty.elem().size_bytes() as f64,
                     at,
+                    store,
                 });
                 node.instructions += 1.0;
                 if store && let Some(b) = self.bufs.get(&buf) {
@@ -839,6 +992,8 @@ impl Walker<'_> {
                 *node.ops.entry("i8 mul".into()).or_insert(0.0) += 4.0 * lanes;
                 *node.ops.entry("i32 add".into()).or_insert(0.0) += 4.0 * lanes;
                 node.instructions += 1.0;
+                // on the vector ports, as an FMA
+                node.fp_instructions += 1.0;
             }
             Opcode::Arith(a) => {
                 self.eval(op, a);
@@ -855,8 +1010,15 @@ impl Walker<'_> {
                             .ops
                             .entry(format!("{} {}", elem.name(), a.mnemonic()))
                             .or_insert(0.0) += lanes;
+                        if elem.is_float() {
+                            node.fp_instructions += 1.0;
+                        }
+                        node.instructions += 1.0;
+                    } else {
+                        // index arithmetic: half of it folds into addressing
+                        // modes or is strength-reduced by the backend
+                        node.instructions += 0.5;
                     }
-                    node.instructions += 1.0;
                 }
             }
             Opcode::Math(mo) => {
@@ -876,6 +1038,7 @@ impl Walker<'_> {
                             10.0
                         };
                         node.instructions += f64::from(n) + call;
+                        node.fp_instructions += f64::from(n);
                     }
                     _ => {
                         let name = match mo {
@@ -885,6 +1048,7 @@ impl Walker<'_> {
                         };
                         *node.ops.entry(format!("{elem} {name}")).or_insert(0.0) += lanes;
                         node.instructions += if name == "add" { 1.0 } else { 10.0 * lanes };
+                        node.fp_instructions += if name == "sqrt" { 4.0 } else { 1.0 };
                     }
                 }
             }
@@ -894,6 +1058,7 @@ impl Walker<'_> {
                 let lanes = m.ty(d.results[0]).lanes().unwrap_or(1) as f64;
                 *node.ops.entry("f32 add".to_string()).or_insert(0.0) += lanes;
                 node.instructions += 1.0;
+                node.fp_instructions += 1.0;
             }
             Opcode::Vector(_) => node.instructions += 1.0,
             Opcode::Func(FuncOp::Check) => node.instructions += 2.0,

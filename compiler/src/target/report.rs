@@ -8,7 +8,7 @@
 //! estimated with every other decision kept.
 
 use crate::Module;
-use crate::codegen::{AFTER_DEFAULT_PIPELINE, UNOPTIMIZED_PIPELINE};
+use crate::codegen::{AFTER_DEFAULT_PIPELINE, Backend, UNOPTIMIZED_PIPELINE};
 use crate::ir::{Dim, Type};
 use crate::passes::PassManager;
 use crate::passes::schedule::{AutoSchedule, COMPUTE_AT, Decision, REDUCE_ORDER, TILE_BYTES};
@@ -87,10 +87,21 @@ pub fn sizes_text(sizes: &HashMap<String, i64>) -> String {
 }
 
 /// `m` through `pipeline`, scheduled for `p`, as `pj run` compiles by
-/// default (reassociated float reductions).
+/// default (reassociated float reductions) with Cranelift.
 pub fn lower(m: &Module, pipeline: &str, p: &Profile) -> Result<Module, String> {
+    lower_for(m, pipeline, p, Backend::Cranelift)
+}
+
+/// [`lower`] for `backend`: its vector width, dot products and binary16
+/// conversions, as the code it generates has them.
+pub fn lower_for(
+    m: &Module,
+    pipeline: &str,
+    p: &Profile,
+    backend: Backend,
+) -> Result<Module, String> {
     let mut l = m.clone();
-    crate::codegen::Options::default()
+    crate::codegen::Options::with_backend(backend)
         .configure(PassManager::parse(pipeline)?, p)
         .run(&mut l)
         .map_err(|e| e.to_string())?;
@@ -168,16 +179,49 @@ pub struct EnergyReport {
     pub quantized: Option<QuantizedReport>,
 }
 
+/// The estimate of lowered `m`'s kernel for `backend`'s code: LLVM on
+/// x86 writes large results past the caches.
+fn estimate_for(
+    m: &Module,
+    kernel: &str,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    backend: Backend,
+) -> Result<Estimate, String> {
+    let streaming = (backend == Backend::Llvm && p.arch == "x86_64").then(|| p.nontemporal_bytes());
+    crate::target::energy::estimate_streaming(m, kernel, sizes, p, streaming)
+        .map_err(|e| e.to_string())
+}
+
 /// [`EnergyReport`] of kernel `kernel` of `m` (the `pj` IR after the
 /// default pipeline) at `sizes` (every size named: [`sizes_for`]) on `p`.
+///
+/// The code estimated is Cranelift's ([`energy_for`]: another backend's).
 pub fn energy(
     m: &Module,
     kernel: &str,
     sizes: &HashMap<String, i64>,
     p: &Profile,
 ) -> Result<EnergyReport, String> {
+    energy_for(m, kernel, sizes, p, Backend::Cranelift)
+}
+
+/// [`energy`] of the code `backend` generates (its vector width).
+pub fn energy_for(
+    m: &Module,
+    kernel: &str,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    backend: Backend,
+) -> Result<EnergyReport, String> {
     let est = |pipeline: &str| -> Result<Estimate, String> {
-        estimate(&lower(m, pipeline, p)?, kernel, sizes, p).map_err(|e| e.to_string())
+        estimate_for(
+            &lower_for(m, pipeline, p, backend)?,
+            kernel,
+            sizes,
+            p,
+            backend,
+        )
     };
     Ok(EnergyReport {
         kernel: kernel.to_string(),
@@ -196,21 +240,34 @@ pub fn energy_quantized(
     sizes: &HashMap<String, i64>,
     p: &Profile,
     request: crate::quant::plan::Request,
+    backend: Backend,
 ) -> Result<EnergyReport, String> {
-    let mut r = energy(m, kernel, sizes, p)?;
+    let mut r = energy_for(m, kernel, sizes, p, backend)?;
     let (q, notes) = quantize(m, request)?;
-    let estimate = estimate(
-        &lower(&q, crate::codegen::LOWERING_PIPELINE, p)?,
+    let estimate = estimate_for(
+        &lower_for(&q, crate::codegen::LOWERING_PIPELINE, p, backend)?,
         kernel,
         sizes,
         p,
-    )
-    .map_err(|e| e.to_string())?;
+        backend,
+    )?;
     r.quantized = Some(QuantizedReport { notes, estimate });
     Ok(r)
 }
 
 impl EnergyReport {
+    /// The same report with times for `threads` worker threads
+    /// ([`Estimate::at_threads`]).
+    pub fn at_threads(mut self, threads: u32) -> EnergyReport {
+        let p = &self.profile;
+        self.unoptimized = self.unoptimized.at_threads(p, threads);
+        self.optimized = self.optimized.at_threads(p, threads);
+        if let Some(q) = &mut self.quantized {
+            q.estimate = q.estimate.at_threads(p, threads);
+        }
+        self
+    }
+
     /// The first line: what is estimated, where.
     pub fn heading(&self) -> String {
         format!(
