@@ -9,6 +9,7 @@ use pj_compiler::codegen::{JitModule, KernelArg, Tier};
 use pj_compiler::dialects::arith::Scalar;
 use pj_compiler::ir::{Dim, ScalarType, Type};
 use pj_compiler::passes::PassManager;
+use pj_compiler::target::energy::Cost;
 use pj_runtime::Buffer;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub struct BenchOptions<'a> {
     pub json: bool,
     /// Also measure the memory roofline and report the fraction reached.
     pub roofline: bool,
+    /// With `roofline`: draw the kernel on it, an SVG file here.
+    pub plot: Option<&'a Path>,
 }
 
 #[derive(Serialize)]
@@ -59,8 +62,8 @@ struct Report {
     compulsory_bytes: u64,
     gb_per_s: f64,
     roofline: Option<Roofline>,
-    /// The energy model's estimate at the same sizes (one core, the host
-    /// profile), beside the measurement: time and energy.
+    /// The energy model's estimate at the same sizes, threads and backend
+    /// (the host profile), beside the measurement: time and energy.
     estimate_ms: Option<f64>,
     estimate_picojoules: Option<f64>,
     /// The middle half of the runs spread by more than a quarter: the
@@ -305,6 +308,9 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let mut given = HashMap::new();
     parse_sizes(opts.sizes, &mut given)?;
     sizes.extend(given.clone());
+    if let Some(path) = opts.plot {
+        crate::plot::check_path(path)?;
+    }
     let ranges = declared_ranges(&src, &name);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut owned: Vec<Option<Buffer>> = Vec::new();
@@ -455,6 +461,35 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
             fraction: bound / median.as_secs_f64(),
         }
     });
+    if let (Some(path), Some(r), Some(est)) = (opts.plot, &roofline, &estimate) {
+        let p = pj_compiler::target::profile::Profile::host();
+        let threads = pj_runtime::parallel::threads() as f64;
+        let lanes = match opts.compile.backend {
+            pj_compiler::codegen::Backend::Llvm => f64::from(p.vector_bits / 32),
+            pj_compiler::codegen::Backend::Cranelift => 4.0,
+        };
+        // the roofs of the threads that ran: DRAM's as measured for all
+        // cores where it was, else one core's times the threads
+        let memory_scale = p.bandwidth.dram_all_cores_gbs.map_or(threads, |all| {
+            (all / p.bandwidth.dram_gbs).clamp(1.0, threads)
+        });
+        let point = crate::plot::roofline::Point {
+            kernel: &name,
+            ops: est.total_ops(),
+            bytes: compulsory as f64,
+            seconds: median.as_secs_f64(),
+            bandwidth_gbs: r.triad_gb_per_s * if threads > 1.0 { memory_scale } else { 1.0 },
+            peak_gops: p.ghz * p.throughput.vector_fp_per_cycle * 2.0 * lanes * threads,
+            peak_note: format!(
+                "{} thread{}, {}-lane FMAs at the sustained rate",
+                threads,
+                if threads == 1.0 { "" } else { "s" },
+                lanes
+            ),
+        };
+        crate::plot::write_svg(path, &crate::plot::roofline::svg(&point)?)?;
+        eprintln!("drew {}", path.display());
+    }
     let report = Report {
         kernel: name,
         backend: opts.compile.backend.name(),
@@ -475,8 +510,8 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         compulsory_bytes: compulsory,
         gb_per_s: compulsory as f64 / median.as_secs_f64() / 1e9,
         roofline,
-        estimate_ms: estimate.map(|(s, _)| s * 1e3),
-        estimate_picojoules: estimate.map(|(_, pj)| pj),
+        estimate_ms: estimate.as_ref().map(|c| c.seconds * 1e3),
+        estimate_picojoules: estimate.as_ref().map(|c| c.picojoules),
         busy,
     };
     if opts.json {
@@ -567,17 +602,16 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The energy model's time (seconds) and energy (picojoules) for kernel
-/// `name` of `src` at `sizes`, on `threads` cores of the host profile, as
-/// the options compile it (backend, quantized too); `None` where the model
-/// cannot say.
+/// The energy model's estimate for kernel `name` of `src` at `sizes`, on
+/// `threads` cores of the host profile, as the options compile it
+/// (backend, quantized too); `None` where the model cannot say.
 fn model_estimate(
     src: &str,
     name: &str,
     sizes: &[(String, i64)],
     opts: &BenchOptions<'_>,
     threads: u32,
-) -> Option<(f64, f64)> {
+) -> Option<Cost> {
     use pj_compiler::target::{profile::Profile, report};
     let mut m = pj_compiler::compile_source("bench", src).ok()?.module;
     PassManager::default_pipeline().run(&mut m).ok()?;
@@ -590,6 +624,5 @@ fn model_estimate(
         None => report::energy_for(&m, name, &sizes, &p, backend).ok()?,
     };
     let est = r.quantized.map_or(r.optimized, |q| q.estimate);
-    let total = est.at_threads(&p, threads).total;
-    Some((total.seconds, total.picojoules))
+    Some(est.at_threads(&p, threads).total)
 }

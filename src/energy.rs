@@ -46,6 +46,11 @@ pub struct ModelArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Also draw the report as an SVG picture (`pj energy`: the energy by
+    /// where it goes, -O0 against optimized; `pj explain`: the
+    /// alternatives weighed per stage).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Also estimate the kernel quantized (`int8` or `auto`, as `pj run
     /// --quantize` compiles it), and say what was chosen per stage.
     #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
@@ -92,6 +97,9 @@ fn profile(name: Option<&str>) -> Result<Profile> {
 
 /// The kernel's `pj` IR after the default pipeline, its name, and its sizes.
 fn prepare(opts: &ModelArgs) -> Result<(Module, String, HashMap<String, i64>)> {
+    if let Some(path) = &opts.plot {
+        crate::plot::check_path(path)?;
+    }
     let path = &opts.file;
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
@@ -173,6 +181,13 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
             None => report::energy_for(&m, &kernel, &sizes, p, backend),
         };
         out.push(r.map_err(|e| anyhow!(e))?.at_threads(opts.threads));
+    }
+    if let Some(path) = &opts.plot {
+        if out.len() > 1 {
+            bail!("--plot draws one profile's report: leave out --compare");
+        }
+        crate::plot::write_svg(path, &crate::plot::energy::svg(&out[0])?)?;
+        eprintln!("drew {}", path.display());
     }
     if opts.json {
         let v: Vec<_> = out
@@ -272,6 +287,10 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
         None => (m, None),
     };
     let e = report::explain(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;
+    if let Some(path) = &opts.plot {
+        crate::plot::write_svg(path, &crate::plot::alternatives::svg(&e)?)?;
+        eprintln!("drew {}", path.display());
+    }
     let quantized = quantized.map(|(notes, float)| {
         (
             report::QuantizedReport {

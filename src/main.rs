@@ -7,6 +7,7 @@ mod commands;
 mod energy;
 mod kernel_args;
 mod machine;
+mod plot;
 mod repl;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -188,6 +189,10 @@ enum Command {
         /// Measure the memory roofline (a STREAM-like triad) and report the fraction reached.
         #[arg(long)]
         roofline: bool,
+        /// With --roofline: draw the kernel as a point on this machine's
+        /// roofline, an SVG picture.
+        #[arg(long, value_name = "FILE.svg", requires = "roofline")]
+        plot: Option<PathBuf>,
         /// One compile and exactly one run, no warm-up (for cache simulators).
         #[arg(long)]
         once: bool,
@@ -403,6 +408,7 @@ fn main() -> ExitCode {
             threads,
             json,
             roofline,
+            plot,
             once,
             tier,
             backend,
@@ -425,6 +431,7 @@ fn main() -> ExitCode {
                         threads,
                         json,
                         roofline,
+                        plot: plot.as_deref(),
                         once,
                         compile: pj_compiler::codegen::Options {
                             tier: match tier {

@@ -1470,3 +1470,128 @@ fn energy_estimates_threads_and_backends() {
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));
     assert!(err.contains("at least 1"), "{err}");
 }
+
+/// The plots: `pj explain --plot` (the alternatives as bars), `pj energy
+/// --plot` (energy by where it goes), `pj bench --roofline --plot` (the
+/// kernel on the roofline) — SVG files of a sensible size whose labels
+/// are there; a file that is not `.svg`, or a directory, is refused
+/// before any work, and nothing is left behind.
+#[test]
+fn plots_are_svg_pictures_with_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let read = |path: &str| -> String {
+        let s = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),
+            "{s}"
+        );
+        assert!(s.len() > 2_000 && s.len() < 200_000, "{} bytes", s.len());
+        s
+    };
+
+    let path = svg("explain.svg");
+    let o = pj(&[
+        "explain",
+        "examples/unsharp.pj",
+        "--size",
+        "H=512,W=512",
+        "--plot",
+        &path,
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let s = read(&path);
+    for label in [
+        "unsharp: the schedule",
+        "energy (",
+        "time (ms)",
+        "DRAM (MB)",
+        "a sliding window",
+        "every stage stored whole",
+    ] {
+        assert!(s.contains(label), "{label}");
+    }
+    // one bar per alternative and metric, the chosen one in its colour
+    assert!(s.matches("<rect").count() >= 3 * 5, "{s}");
+    assert!(s.contains("#1F77B4"), "{s}");
+
+    let path = svg("energy.svg");
+    let o = pj(&[
+        "energy",
+        "examples/blur.pj",
+        "--size",
+        "H=256,W=256",
+        "--plot",
+        &path,
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let s = read(&path);
+    for label in [
+        "estimated energy by where it goes",
+        "-O0",
+        "optimized",
+        "instruction issue",
+        "DRAM",
+        "last level",
+    ] {
+        assert!(s.contains(label), "{label}");
+    }
+
+    let path = svg("roofline.svg");
+    let o = pj(&[
+        "bench",
+        "examples/chain.pj",
+        "--size",
+        "N=65536",
+        "--reps",
+        "1",
+        "--roofline",
+        "--plot",
+        &path,
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let s = read(&path);
+    for label in [
+        "of this machine",
+        "operations per byte",
+        "roofline: memory",
+        "chain (measured)",
+    ] {
+        assert!(s.contains(label), "{label}");
+    }
+    assert!(s.contains("<circle"), "the kernel's point");
+
+    let (_, err) = text(&pj(&[
+        "energy",
+        "examples/blur.pj",
+        "--plot",
+        &svg("e.png"),
+    ]));
+    assert!(err.contains("name a `.svg` file"), "{err}");
+    assert!(!dir.path().join("e.png").exists());
+    let sub = dir.path().join("d.svg");
+    std::fs::create_dir(&sub).unwrap();
+    let (_, err) = text(&pj(&[
+        "explain",
+        "examples/blur.pj",
+        "--plot",
+        sub.to_str().unwrap(),
+    ]));
+    assert!(err.contains("is a directory"), "{err}");
+    let (_, err) = text(&pj(&[
+        "bench",
+        "examples/chain.pj",
+        "--plot",
+        &svg("r.svg"),
+    ]));
+    assert!(err.contains("--roofline"), "{err}");
+    let (_, err) = text(&pj(&[
+        "energy",
+        "examples/blur.pj",
+        "--compare",
+        "--plot",
+        &svg("c.svg"),
+    ]));
+    assert!(err.contains("one profile"), "{err}");
+    assert!(!dir.path().join("c.svg").exists());
+}

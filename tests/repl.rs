@@ -361,3 +361,58 @@ fn long_calls_tier_up_to_llvm_in_the_background() {
         );
     }
 }
+
+/// `:show` of a 1-D array draws it in the terminal (braille) and as an
+/// SVG file; `:plot energy|explain` draws the model's reports; a wrong
+/// file name or kind is refused before anything is drawn.
+#[test]
+fn plots_in_the_repl() {
+    let dir = scratch();
+    let script = dir.path().join("plots.pjs");
+    std::fs::write(
+        &script,
+        "kernel sq(x: f32[N]) -> y: f32[N] { y[i] = (x[i] - 20.0) * (x[i] - 20.0); }\n\
+         let a = arange(f32, 40)\n\
+         let b = sq(a)\n\
+         :show b\n\
+         :plot energy sq e.svg\n\
+         :plot explain sq x.svg\n\
+         :plot energy sq e.png\n\
+         :plot costs sq c.svg\n",
+    )
+    .unwrap();
+    let out = script_output(&script, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout
+            .chars()
+            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{stdout}"
+    );
+    // the range of the values, drawn beside the plot
+    assert!(
+        stdout.contains("400.0") || stdout.contains("420.0"),
+        "{stdout}"
+    );
+    let shown = stdout
+        .lines()
+        .find(|l| l.ends_with("-b.svg"))
+        .expect("the SVG's path");
+    let svg = std::fs::read_to_string(shown).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("b: 40 values"),
+        "{svg}"
+    );
+    let _ = std::fs::remove_file(shown);
+    let energy = std::fs::read_to_string(dir.path().join("e.svg")).unwrap();
+    assert!(energy.contains("estimated energy by where it goes") && energy.contains("DRAM"));
+    let explain = std::fs::read_to_string(dir.path().join("x.svg")).unwrap();
+    assert!(explain.contains("alternatives on") && explain.contains("time (ms)"));
+    assert!(stderr.contains("name a `.svg` file"), "{stderr}");
+    assert!(!dir.path().join("e.png").exists());
+    assert!(
+        stderr.contains("`costs`: usage: :plot energy|explain"),
+        "{stderr}"
+    );
+}

@@ -131,7 +131,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":show NAME",
-        "write a PNG of a 2-D or HxWx3 array and print its path (inline in kitty and iTerm2)",
+        "a 1-D array: a line plot here (braille) and as SVG; 2-D or HxWx3: a PNG (inline in kitty and iTerm2)",
     ),
     (
         ":ir KERNEL [after PASS | --stage loops]",
@@ -149,6 +149,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         ":energy KERNEL",
         "the energy model's estimate at the sizes of the kernel's last call",
+    ),
+    (
+        ":plot energy|explain KERNEL FILE.svg",
+        "draw :energy (energy by where it goes) or :explain (the alternatives weighed) as SVG",
     ),
     (
         ":time CALL",
@@ -523,7 +527,17 @@ impl Session {
             "asm" => self.asm(args),
             "explain" | "energy" => {
                 arity(1, &format!(":{name} KERNEL"))?;
-                self.model(name == "explain", &args[0])
+                self.model(name == "explain", &args[0], None)
+            }
+            "plot" => {
+                let usage = ":plot energy|explain KERNEL FILE.svg";
+                arity(3, usage)?;
+                let explain = match args[0].as_str() {
+                    "energy" => false,
+                    "explain" => true,
+                    other => bail!("`{other}`: usage: {usage}"),
+                };
+                self.model(explain, &args[1], Some(PathBuf::from(&args[2])))
             }
             "time" | "t" => {
                 if rest.trim().is_empty() {
@@ -1068,8 +1082,22 @@ impl Session {
 
     fn show_image(&mut self, name: &str) -> Result<()> {
         let Value::Array(t) = self.var(name)? else {
-            bail!("`{name}` is a scalar; :show draws 2-D or HxWx3 arrays");
+            bail!(
+                "`{name}` is a scalar; :show draws arrays (a line for 1-D, a picture for 2-D or HxWx3)"
+            );
         };
+        if t.shape.len() == 1 {
+            let ys: Vec<f64> = t.data.iter().map(|v| v.as_f64()).collect();
+            if ys.is_empty() {
+                bail!("`{name}` is empty: nothing to draw");
+            }
+            let path =
+                std::env::temp_dir().join(format!("pj-show-{}-{name}.svg", std::process::id()));
+            crate::plot::write_svg(&path, &crate::plot::line::svg(name, &ys)?)?;
+            let _ = writeln!(self.out, "{}", crate::plot::line::terminal(&ys));
+            let _ = writeln!(self.out, "{}", path.display());
+            return Ok(());
+        }
         let png = image_io::encode_png(t)?;
         let path = std::env::temp_dir().join(format!("pj-show-{}-{name}.png", std::process::id()));
         picojoule::write_atomic(&[(&path, &png)])?;
@@ -1157,7 +1185,7 @@ impl Session {
         Ok(())
     }
 
-    fn model(&mut self, explain: bool, kernel: &str) -> Result<()> {
+    fn model(&mut self, explain: bool, kernel: &str, plot: Option<PathBuf>) -> Result<()> {
         let unit = self.unit_of(kernel)?;
         let Some(sizes) = self.last_sizes.get(kernel).cloned() else {
             bail!("`{kernel}` has not been called yet: the model needs the sizes of a call");
@@ -1191,6 +1219,7 @@ impl Session {
             },
             threads: self.settings.threads.unwrap_or(1).max(1) as u32,
             json: false,
+            plot,
             quantize: self.settings.quantize,
             tolerance: None,
         };
