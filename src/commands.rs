@@ -512,6 +512,10 @@ impl Backend {
 pub enum EmitKind {
     /// An object file, and its C header beside it.
     Obj,
+    /// A shared library (`.so`; `.dylib` on macOS) of the kernels with only
+    /// the parts of the runtime they use, and its C header beside it (this
+    /// machine's target; links with `cc` and the runtime archive).
+    Shared,
     /// The machine code as text.
     Asm,
     /// LLVM IR as text (`--backend llvm`).
@@ -554,7 +558,13 @@ pub fn build(
     }
     // the object and its header are two files, neither of them the source
     let header_path = output.with_extension("h");
-    let object = emit == EmitKind::Obj;
+    let object = matches!(emit, EmitKind::Obj | EmitKind::Shared);
+    if emit == EmitKind::Shared && !options.target.is_host {
+        bail!(
+            "`--emit shared` links for this machine; for `{}`, write an object (`--emit obj`) and link it with that target's toolchain and runtime archive",
+            options.target.triple
+        );
+    }
     if object && header_path == output {
         bail!(
             "`-o {}` names the header `pj build` writes beside the object; name the object, e.g. `-o {}`",
@@ -592,7 +602,7 @@ pub fn build(
     let (lowered, records) = driver::lower(&m, &options, driver::Stage::Checked)?;
     print_notes(&records);
     let what = match emit {
-        EmitKind::Obj => Emit::Object,
+        EmitKind::Obj | EmitKind::Shared => Emit::Object,
         EmitKind::Asm => Emit::Asm,
         EmitKind::LlvmIr => Emit::LlvmIr,
     };
@@ -613,6 +623,23 @@ pub fn build(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "kernels".into());
     let header = pj_compiler::codegen::header::c_header(&lowered, &guard, &only);
+    if emit == EmitKind::Shared {
+        let kernels = if only.is_empty() {
+            names.clone()
+        } else {
+            only.clone()
+        };
+        let library = crate::shared_library::link(&bytes, &kernels)?;
+        picojoule::write_atomic(&[(output, &library), (&header_path, header.as_bytes())])?;
+        eprintln!(
+            "wrote {} ({} bytes: the kernels and the runtime they use, {}) and {}",
+            output.display(),
+            library.len(),
+            options.target.triple,
+            header_path.display()
+        );
+        return Ok(());
+    }
     picojoule::write_atomic(&[(output, &bytes), (&header_path, header.as_bytes())])?;
     eprintln!(
         "wrote {} ({} bytes, {}) and {}",

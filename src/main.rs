@@ -9,6 +9,7 @@ mod kernel_args;
 mod machine;
 mod plot;
 mod repl;
+mod shared_library;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
