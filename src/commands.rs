@@ -529,9 +529,12 @@ pub fn build(
     (target, cpu): (&str, Option<&str>),
     output: &Path,
     backend: Backend,
-    emit: EmitKind,
+    (emit, hot): (EmitKind, bool),
     codegen: CodegenFlags,
 ) -> Result<()> {
+    if hot && emit != EmitKind::Asm {
+        bail!("`--hot` selects from a listing: use it with `--emit asm`");
+    }
     let Some(native) = backend.native() else {
         bail!("`pj build` compiles to machine code: `--backend cranelift` or `--backend llvm`");
     };
@@ -606,7 +609,24 @@ pub fn build(
         EmitKind::Asm => Emit::Asm,
         EmitKind::LlvmIr => Emit::LlvmIr,
     };
-    let bytes = driver::emit(&lowered, &options, &only, what)?;
+    let mut bytes = driver::emit(&lowered, &options, &only, what)?;
+    if hot {
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        let kernels = if only.is_empty() {
+            names.clone()
+        } else {
+            only.clone()
+        };
+        let listing = String::from_utf8_lossy(&bytes).into_owned();
+        bytes = crate::hot::hot(
+            &listing,
+            &lowered,
+            &kernels,
+            &path.display().to_string(),
+            &source,
+        )
+        .into_bytes();
+    }
     if !object {
         picojoule::write_atomic(&[(output, &bytes)])?;
         eprintln!(

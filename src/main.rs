@@ -5,6 +5,7 @@ mod bench;
 mod calibrate;
 mod commands;
 mod energy;
+mod hot;
 mod kernel_args;
 mod machine;
 mod plot;
@@ -142,6 +143,10 @@ enum Command {
         /// What to write: an object file and its C header, or text.
         #[arg(long, value_enum, default_value = "obj")]
         emit: commands::EmitKind,
+        /// With `--emit asm`: only the innermost loops of each function,
+        /// each with the source lines of the stages it computes.
+        #[arg(long)]
+        hot: bool,
         #[command(flatten)]
         codegen: commands::CodegenFlags,
     },
@@ -383,6 +388,7 @@ fn main() -> ExitCode {
             backend,
             cpu,
             emit,
+            hot,
             codegen,
         } => commands::build(
             &file,
@@ -390,7 +396,7 @@ fn main() -> ExitCode {
             (&target, cpu.as_deref()),
             &output,
             backend,
-            emit,
+            (emit, hot),
             codegen,
         ),
         Command::Targets => commands::targets(),

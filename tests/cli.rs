@@ -1595,3 +1595,54 @@ fn plots_are_svg_pictures_with_their_labels() {
     assert!(err.contains("one profile"), "{err}");
     assert!(!dir.path().join("c.svg").exists());
 }
+
+/// `pj build --emit asm --hot`: only the innermost loops of each
+/// function, each under its function's name with the source lines it
+/// computes (a fused stage's too); every backend; `--hot` needs a listing.
+#[test]
+fn hot_listings_show_the_innermost_loops_with_their_source_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in common::backends() {
+        let full = dir.path().join(format!("full-{}.s", backend.name()));
+        let hot = dir.path().join(format!("hot-{}.s", backend.name()));
+        for (out, extra) in [(&full, None), (&hot, Some("--hot"))] {
+            let mut args = vec![
+                "build",
+                "examples/chain.pj",
+                "--emit",
+                "asm",
+                "--backend",
+                backend.name(),
+                "-o",
+            ];
+            args.push(out.to_str().unwrap());
+            args.extend(extra);
+            let o = pj(&args);
+            assert!(o.status.success(), "{}", text(&o).1);
+        }
+        let (full, hot) = (
+            std::fs::read_to_string(&full).unwrap(),
+            std::fs::read_to_string(&hot).unwrap(),
+        );
+        assert!(
+            hot.len() < full.len(),
+            "{backend:?}: the hot part is a part"
+        );
+        assert!(hot.contains(": innermost loop 1 of "), "{hot}");
+        assert!(hot.contains(".par1: innermost loop"), "{hot}");
+        assert!(
+            hot.contains("examples/chain.pj:5: y[i] = t[i] * t[i];"),
+            "{hot}"
+        );
+        assert!(
+            hot.contains("examples/chain.pj:4: t[i] = max(scale * x[i] + b, 0.0);"),
+            "{hot}"
+        );
+        // every line of a loop comes from the listing
+        for line in hot.lines().filter(|l| !l.starts_with(';') && !l.is_empty()) {
+            assert!(full.contains(line), "{line}");
+        }
+    }
+    let (_, err) = text(&pj(&["build", "examples/chain.pj", "--hot", "-o", "x.o"]));
+    assert!(err.contains("use it with `--emit asm`"), "{err}");
+}

@@ -378,7 +378,8 @@ fn plots_in_the_repl() {
          :plot energy sq e.svg\n\
          :plot explain sq x.svg\n\
          :plot energy sq e.png\n\
-         :plot costs sq c.svg\n",
+         :plot costs sq c.svg\n\
+         :asm sq --hot\n",
     )
     .unwrap();
     let out = script_output(&script, dir.path());
@@ -415,4 +416,7 @@ fn plots_in_the_repl() {
         stderr.contains("`costs`: usage: :plot energy|explain"),
         "{stderr}"
     );
+    // :asm --hot: the innermost loops, with the line they compute
+    assert!(stdout.contains("innermost loop 1 of"), "{stdout}");
+    assert!(stdout.contains(":1: kernel sq(x: f32[N])"), "{stdout}");
 }

@@ -139,8 +139,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (":passes", "the passes, with what each does"),
     (
-        ":asm KERNEL [--target T]",
-        "the machine code the backend makes of the kernel",
+        ":asm KERNEL [--target T] [--hot]",
+        "the machine code the backend makes of the kernel (--hot: its innermost loops, with their source lines)",
     ),
     (
         ":explain KERNEL",
@@ -1167,10 +1167,12 @@ impl Session {
     }
 
     fn asm(&mut self, args: &[String]) -> Result<()> {
-        let (kernel, target) = match args {
+        let hot = args.iter().any(|a| a == "--hot");
+        let args: Vec<String> = args.iter().filter(|a| *a != "--hot").cloned().collect();
+        let (kernel, target) = match args.as_slice() {
             [k] => (k, self.settings.target.clone()),
             [k, flag, t] if flag == "--target" => (k, t.clone()),
-            _ => bail!("usage: :asm KERNEL [--target T]"),
+            _ => bail!("usage: :asm KERNEL [--target T] [--hot]"),
         };
         let m = self.high_level(kernel)?;
         let options = self.view_options(machine_target(&target)?);
@@ -1181,7 +1183,22 @@ impl Session {
             std::slice::from_ref(kernel),
             driver::Emit::Asm,
         )?;
-        let _ = write!(self.out, "{}", String::from_utf8_lossy(&text));
+        let mut text = String::from_utf8_lossy(&text).into_owned();
+        if hot {
+            let unit = &self.units[self.unit_of(kernel)?];
+            let file = unit
+                .path
+                .as_ref()
+                .map_or_else(|| unit.name.clone(), |p| p.display().to_string());
+            text = crate::hot::hot(
+                &text,
+                &lowered,
+                std::slice::from_ref(kernel),
+                &file,
+                &unit.text,
+            );
+        }
+        let _ = write!(self.out, "{text}");
         Ok(())
     }
 
