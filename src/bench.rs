@@ -282,9 +282,11 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         Ok((code, name, [front, passes, lowering, codegen]))
     };
     let mut samples: Vec<[Duration; 4]> = Vec::new();
+    let mut progress = crate::progress::Progress::new("bench");
     let (code, name) = loop {
         let (code, name, phases) = compile_once()?;
         samples.push(phases);
+        progress.tick(|| format!("compile {} of {COMPILES}", samples.len()));
         if samples.len() == COMPILES || opts.once {
             break (code, name);
         }
@@ -432,12 +434,14 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         drop(sweep);
         times.push(run(&mut args)?);
     } else {
+        let mut progress = crate::progress::Progress::new("bench");
         run(&mut args)?;
         let start = Instant::now();
         while times.len() < opts.reps.max(1)
             || (start.elapsed() < Duration::from_millis(500) && times.len() < 1000)
         {
             times.push(run(&mut args)?);
+            progress.tick(|| format!("run {} of at least {}", times.len(), opts.reps.max(1)));
         }
     }
     times.sort();

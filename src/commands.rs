@@ -689,14 +689,21 @@ pub fn difftest(seed: u64, count: u64, show: bool, rejects: bool) -> Result<()> 
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let tally = difftest::campaign(seed, count, |s, verdict| match verdict {
-        difftest::Verdict::Mismatch(report) => println!("MISMATCH at seed {s}:\n{report}"),
-        difftest::Verdict::Rejected(d) if rejects => {
-            let first = d.lines().find(|l| l.starts_with("error")).unwrap_or("");
-            println!("rejected seed {s}: {first}")
+    let mut progress = crate::progress::Progress::new("difftest");
+    let tally = difftest::campaign(seed, count, |s, verdict| {
+        // the line goes before anything printed about this program
+        progress.clear();
+        match verdict {
+            difftest::Verdict::Mismatch(report) => println!("MISMATCH at seed {s}:\n{report}"),
+            difftest::Verdict::Rejected(d) if rejects => {
+                let first = d.lines().find(|l| l.starts_with("error")).unwrap_or("");
+                println!("rejected seed {s}: {first}")
+            }
+            _ => {}
         }
-        _ => {}
+        progress.tick(|| format!("{} of {count} programs", s - seed + 1));
     });
+    drop(progress);
     println!(
         "{} programs from seed {seed} in {:.1} s: {} agreed on results, {} agreed on an error, {} rejected by the front end, {} mismatches",
         tally.programs,

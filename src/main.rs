@@ -9,6 +9,7 @@ mod hot;
 mod kernel_args;
 mod machine;
 mod plot;
+mod progress;
 mod repl;
 mod shared_library;
 

@@ -1646,3 +1646,25 @@ fn hot_listings_show_the_innermost_loops_with_their_source_lines() {
     let (_, err) = text(&pj(&["build", "examples/chain.pj", "--hot", "-o", "x.o"]));
     assert!(err.contains("use it with `--emit asm`"), "{err}");
 }
+
+/// On a terminal a command that runs for more than two seconds shows where
+/// it is, on one line rewritten in place and erased at the end; through a
+/// pipe (every other test here) nothing of it appears.
+#[cfg(unix)]
+#[test]
+fn long_commands_show_progress_on_a_terminal_only() {
+    use expectrl::Session;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
+    cmd.args(["difftest", "--count", "20"]).current_dir(root());
+    let mut p = Session::spawn(cmd).unwrap();
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(300)));
+    p.expect("difftest: ").unwrap();
+    p.expect(" of 20 programs (").unwrap();
+    p.expect("20 programs from seed 0").unwrap();
+    let piped = pj(&["difftest", "--count", "20"]);
+    let (out, err) = text(&piped);
+    assert!(
+        !out.contains('\r') && !err.contains('\r') && !err.contains("difftest: "),
+        "{err}"
+    );
+}
