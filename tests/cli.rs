@@ -1465,6 +1465,20 @@ fn energy_estimates_threads_and_backends() {
         llvm["instructions"].as_f64().unwrap() < 0.5 * cl["instructions"].as_f64().unwrap(),
         "{cl} {llvm}"
     );
+    // each nest names the source lines it computes: unsharp's three
+    // stages fused into one nest
+    let (out, _) = text(&pj(&[
+        "energy",
+        "examples/unsharp.pj",
+        "--size",
+        "H=64,W=64",
+    ]));
+    let nest = out
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("bx, out"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(nest.ends_with(" 4-6"), "{nest}");
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--backend", "interp"]));
     assert!(err.contains("no code to estimate"), "{err}");
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));

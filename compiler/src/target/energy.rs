@@ -71,6 +71,9 @@ pub struct Cost {
     /// The pieces a parallel loop of the nest is cut into (its iterations
     /// over its grain): how many threads can share it. 0: a serial nest.
     pub parallel_chunks: f64,
+    /// The source lines the nest computes (its arithmetic and stores),
+    /// ascending: which line of the program each nest comes from.
+    pub lines: Vec<u32>,
 }
 
 impl Cost {
@@ -203,6 +206,8 @@ struct Node {
     ops: HashMap<String, f64>,
     instructions: f64,
     stores_to: Vec<String>,
+    /// Source lines of the arithmetic and stores directly in the body.
+    lines: Vec<u32>,
     /// Per iteration of this loop: the latency of its carried values'
     /// dependency chain, where a carried value is also stored (a scan).
     chain_cycles: f64,
@@ -319,6 +324,7 @@ pub fn estimate_streaming(
     for nest in &top.children {
         let mut c = Cost {
             label: nest_label(nest),
+            lines: nest_lines(nest),
             ..Cost::default()
         };
         collect_ops(nest, 1.0, &mut c);
@@ -393,6 +399,21 @@ impl Estimate {
             compulsory_bytes: self.compulsory_bytes,
         }
     }
+}
+
+/// The source lines under `n`, ascending.
+fn nest_lines(n: &Node) -> Vec<u32> {
+    fn walk(n: &Node, out: &mut Vec<u32>) {
+        out.extend(&n.lines);
+        for c in &n.children {
+            walk(c, out);
+        }
+    }
+    let mut v = Vec::new();
+    walk(n, &mut v);
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 fn nest_label(n: &Node) -> String {
@@ -820,6 +841,19 @@ impl Walker<'_> {
     }
 
     fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[(f64, f64)]) {
+        if let Some(loc) = self.m.op(op).loc
+            && depth > 0
+            && matches!(
+                self.m.op(op).opcode,
+                Opcode::Arith(_)
+                    | Opcode::Math(_)
+                    | Opcode::Mem(MemOp::Store)
+                    | Opcode::Vector(VectorOp::Store)
+            )
+            && !node.lines.contains(&loc.line)
+        {
+            node.lines.push(loc.line);
+        }
         let m = self.m;
         let d = m.op(op);
         let dep = d.operands.iter().fold(0, |acc, &v| acc | self.dep(v));

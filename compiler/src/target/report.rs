@@ -480,7 +480,7 @@ impl Explanation {
 
 fn row(c: &Cost, energy_per: f64) -> String {
     format!(
-        "  {:<22} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>10.2} {:>9.3}  {}",
+        "  {:<22} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>8.1} {:>8.1} {:>10.2} {:>9.3}  {:<8} {}",
         truncate(&c.label, 22),
         c.total_ops() / MB,
         c.l1_bytes / MB,
@@ -490,8 +490,30 @@ fn row(c: &Cost, energy_per: f64) -> String {
         c.instructions / MB,
         c.picojoules / energy_per,
         c.seconds * 1e3,
-        c.bound
+        c.bound,
+        lines_text(&c.lines)
     )
+    .trim_end()
+    .to_string()
+}
+
+/// `4-6, 9`: ascending lines as ranges.
+pub fn lines_text(lines: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}-{}", lines[i], lines[j])
+        } else {
+            lines[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
 }
 
 /// `s` cut to `n` characters, an ellipsis marking the cut.
@@ -535,7 +557,7 @@ fn table(title: &str, e: &Estimate) -> String {
     let unit = energy_unit(e.total.picojoules);
     let _ = writeln!(
         t,
-        "  {:<22} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>9}  bound",
+        "  {:<22} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>9}  {:<8} lines",
         "loop nest (stores)",
         "ops (M)",
         "L1 MB",
@@ -544,7 +566,8 @@ fn table(title: &str, e: &Estimate) -> String {
         "DRAM MB",
         "instr (M)",
         format!("energy {}", unit.1),
-        "time ms"
+        "time ms",
+        "bound"
     );
     for n in &e.nests {
         let _ = writeln!(t, "{}", row(n, unit.0));
