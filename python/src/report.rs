@@ -165,6 +165,7 @@ fn cost<'py>(py: Python<'py>, c: &Cost) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("microjoules", c.picojoules / 1e6)?;
     d.set_item("seconds", c.seconds)?;
     d.set_item("bound", c.bound)?;
+    d.set_item("lines", c.lines.clone())?;
     Ok(d)
 }
 
@@ -180,10 +181,6 @@ fn estimate<'py>(py: Python<'py>, e: &Estimate) -> PyResult<Bound<'py, PyDict>> 
     Ok(d)
 }
 
-/// The signature of `report::energy` and `report::explain`.
-type Model<T> =
-    fn(&pj_compiler::Module, &str, &HashMap<String, i64>, &Profile) -> Result<T, String>;
-
 /// Runs `model` on `k` at the sizes `kwargs` give, on `target`'s profile,
 /// without holding the GIL (the model lowers the kernel several times).
 fn run<T: Send>(
@@ -191,7 +188,8 @@ fn run<T: Send>(
     k: &Kernel,
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
-    model: Model<T>,
+    model: impl FnOnce(&pj_compiler::Module, &str, &HashMap<String, i64>, &Profile) -> Result<T, String>
+    + Send,
 ) -> PyResult<T> {
     let (m, sizes, profile) = prepare(k, target, kwargs)?;
     py.detach(|| model(&m, &k.name, &sizes, &profile))
@@ -205,7 +203,14 @@ pub fn energy(
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Report> {
-    let r = run(py, k, target, kwargs, report::energy)?;
+    // the code the kernel was compiled to (the interpreter's: Cranelift's)
+    let backend = match k.module.get().options.backend.as_str() {
+        "llvm" => pj_compiler::codegen::Backend::Llvm,
+        _ => pj_compiler::codegen::Backend::Cranelift,
+    };
+    let r = run(py, k, target, kwargs, move |m, n, s, p| {
+        report::energy_for(m, n, s, p, backend)
+    })?;
     let d = PyDict::new(py);
     d.set_item("kernel", &r.kernel)?;
     d.set_item("profile", &r.profile.name)?;

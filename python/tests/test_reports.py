@@ -38,7 +38,9 @@ def test_energy_takes_sizes_from_arrays_and_the_bench_line(blur):
     assert e.data["sizes"] == {"H": 512, "W": 256}
     opt, unopt = e.data["optimized"]["total"], e.data["unoptimized"]["total"]
     assert opt["microjoules"] < unopt["microjoules"]
-    assert e.data["optimized"]["compulsory_bytes"] == 2 * 512 * 256 * 4
+    # the input once, the result twice: read for ownership, written back
+    assert e.data["optimized"]["compulsory_bytes"] == 3 * 512 * 256 * 4
+    assert e.data["optimized"]["nests"][0]["lines"], "each nest names its source lines"
     assert "energy model: `blur` at H=512, W=256" in e.text
     # no sizes: the source's `// bench:` line (4096 x 4096 for blur)
     assert blur.energy().data["sizes"] == {"H": 4096, "W": 4096}
