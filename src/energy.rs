@@ -226,8 +226,12 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
                 .fold(0.0, f64::max),
         );
         println!(
-            "\n  {:<26} {:>12} {:>10} {:>9} {:>9}  bound",
-            "profile (one core)",
+            "\n  {:<26} {:>12} {:>10} {:>9} {:>9}  bound, at",
+            if opts.threads == 1 {
+                "profile (one core)".to_string()
+            } else {
+                format!("profile ({} threads)", opts.threads)
+            },
             format!("energy {unit}"),
             "time ms",
             "DRAM MB",
@@ -236,13 +240,14 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
         for r in &out {
             let (p, b, a) = (&r.profile, &r.unoptimized, &r.optimized);
             println!(
-                "  {:<26} {:>12.2} {:>10.3} {:>9.1} {:>9.2}  {}",
+                "  {:<26} {:>12.2} {:>10.3} {:>9.1} {:>9.2}  {}, {}",
                 report::truncate(&p.name, 26),
                 a.total.picojoules / per,
                 a.total.seconds * 1e3,
                 a.total.dram_bytes / MB,
                 b.total.picojoules / per,
-                a.total.bound
+                a.total.bound,
+                bound_rate(p, a.total.bound)
             );
         }
         let best = out
@@ -271,6 +276,23 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the profile says of the level that bounds a time: why one
+/// profile's estimate is faster than another's (`x86_64-avx2`'s Zen 3
+/// streams from DRAM faster per core than the written Sapphire Rapids).
+fn bound_rate(p: &Profile, bound: &str) -> String {
+    let b = &p.bandwidth;
+    match bound {
+        "L1" => format!("{:.0} GB/s", b.l1_gbs),
+        "L2" => format!("{:.0} GB/s", b.l2_gbs),
+        "LLC" => format!("{:.0} GB/s", b.llc_gbs),
+        "DRAM" => format!("{:.0} GB/s", b.dram_gbs),
+        _ => format!(
+            "{:.2} GHz x {:.2} FP/cycle",
+            p.ghz, p.throughput.vector_fp_per_cycle
+        ),
+    }
 }
 
 /// Runs `pj explain`.

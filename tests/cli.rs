@@ -396,6 +396,14 @@ fn energy_and_explain_work_on_every_example() {
     for p in ["x86_64-avx512", "x86_64-avx2", "aarch64", "apple-m1"] {
         assert!(out.contains(p), "--compare lists {p}: {out}");
     }
+    // each row says what bounds it and that level's rate: why one profile
+    // is faster than another
+    let (out, _) = text(&pj(&["energy", "examples/chain.pj", "--compare"]));
+    let row = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("x86_64-avx2"))
+        .unwrap();
+    assert!(row.ends_with("DRAM, 25 GB/s"), "{row}");
 }
 
 #[test]
