@@ -616,11 +616,11 @@ fn model_estimate(
     opts: &BenchOptions<'_>,
     threads: u32,
 ) -> Option<Cost> {
-    use pj_compiler::target::{profile::Profile, report};
+    use pj_compiler::target::report;
     let mut m = pj_compiler::compile_source("bench", src).ok()?.module;
     PassManager::default_pipeline().run(&mut m).ok()?;
     let sizes: HashMap<String, i64> = sizes.iter().cloned().collect();
-    let p = Profile::host();
+    let p = crate::machine::host_for_estimates();
     let request = opts.compile.for_module(&m).quantize;
     let backend = opts.compile.backend;
     let r = match request {

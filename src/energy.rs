@@ -90,7 +90,7 @@ impl ModelArgs {
 
 fn profile(name: Option<&str>) -> Result<Profile> {
     match name {
-        None | Some("host") => Ok(Profile::host()),
+        None | Some("host") => Ok(crate::machine::host_for_estimates()),
         Some(n) => Profile::load(n).map_err(|e| anyhow!(e)),
     }
 }
@@ -168,7 +168,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
 pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
     let (m, kernel, sizes) = prepare(opts)?;
     let profiles = if compare {
-        let mut v = vec![Profile::host()];
+        let mut v = vec![crate::machine::host_for_estimates()];
         v.extend(Profile::all_builtin());
         v
     } else {

@@ -31,11 +31,72 @@ fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The host profile for an estimate a person asked for: on a terminal,
+/// the first time on this machine, measure it (a couple of seconds, said
+/// on stderr, kept for next time) — a new user's first `pj energy` then
+/// describes their machine. Elsewhere (a pipe, CI, tests: possibly a busy
+/// machine, whose measurement would be kept) the class's constants, with
+/// the hint `pj bench` prints.
+pub fn host_for_estimates() -> Profile {
+    use std::io::IsTerminal;
+    let p = Profile::host();
+    if p.is_measured()
+        || !std::io::stdout().is_terminal()
+        || !std::io::stderr().is_terminal()
+        || std::env::var_os("PJ_NO_CALIBRATE").is_some()
+    {
+        return p;
+    }
+    eprintln!(
+        "this machine has not been measured: measuring it once for the estimates (`pj calibrate` re-measures; PJ_NO_CALIBRATE=1 skips)"
+    );
+    match measure_and_store() {
+        Ok(path) => eprintln!("kept in {}", path.display()),
+        Err(e) => eprintln!("warning: {e:#}; estimating with the class's constants"),
+    }
+    Profile::host()
+}
+
+/// Measures this machine and keeps the result, quietly but for progress.
+fn measure_and_store() -> Result<std::path::PathBuf> {
+    let class = Profile::host_class();
+    let m = pj_machine::measure(largest_working_set(), &mut |what: &str| {
+        if !what.starts_with("  ") {
+            eprint!("  {what}…");
+            eprintln!();
+        }
+    });
+    let c = calibration_of(&class, &m)?;
+    c.store().map_err(|e| anyhow!(e))
+}
+
+/// The stored form of measurement `m` on a machine of `class`.
+fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibration> {
+    let curve: Vec<(u64, f64)> = m.curve.iter().map(|p| (p.bytes, p.gbs)).collect();
+    let levels = calibration::levels(&curve, class.cache.l1_bytes, class.cache.l2_bytes)
+        .ok_or_else(|| anyhow!("the bandwidth measurement returned nothing"))?;
+    Ok(Calibration {
+        identity: calibration::identity(),
+        date: calibration::today(),
+        cores: m.cores as u32,
+        ghz: m.ghz,
+        vector_fp_per_cycle: m.fma_sustained_per_cycle,
+        l1_bytes: class.cache.l1_bytes,
+        l2_bytes: class.cache.l2_bytes,
+        llc_bytes: levels.llc_bytes,
+        l1_gbs: levels.l1_gbs,
+        l2_gbs: levels.l2_gbs,
+        llc_gbs: levels.llc_gbs,
+        dram_gbs: levels.dram_gbs,
+        dram_all_cores_gbs: m.all_cores_dram_gbs,
+        curve,
+    })
+}
+
 /// Measures, prints what was measured beside the class's constants, and
 /// stores it (`store = false`: only prints).
 pub fn calibrate_machine(store: bool) -> Result<()> {
     let class = Profile::host_class();
-    let (l1, l2) = (class.cache.l1_bytes, class.cache.l2_bytes);
     let largest = largest_working_set();
     eprintln!(
         "measuring this machine (a few seconds; working sets up to {} MiB; keep it otherwise idle)",
@@ -51,25 +112,7 @@ pub fn calibrate_machine(store: bool) -> Result<()> {
     };
     let m = pj_machine::measure(largest, &mut step);
     eprintln!();
-    let curve: Vec<(u64, f64)> = m.curve.iter().map(|p| (p.bytes, p.gbs)).collect();
-    let levels = calibration::levels(&curve, l1, l2)
-        .ok_or_else(|| anyhow!("the bandwidth measurement returned nothing"))?;
-    let c = Calibration {
-        identity: calibration::identity(),
-        date: calibration::today(),
-        cores: m.cores as u32,
-        ghz: m.ghz,
-        vector_fp_per_cycle: m.fma_sustained_per_cycle,
-        l1_bytes: l1,
-        l2_bytes: l2,
-        llc_bytes: levels.llc_bytes,
-        l1_gbs: levels.l1_gbs,
-        l2_gbs: levels.l2_gbs,
-        llc_gbs: levels.llc_gbs,
-        dram_gbs: levels.dram_gbs,
-        dram_all_cores_gbs: m.all_cores_dram_gbs,
-        curve,
-    };
+    let c = calibration_of(&class, &m)?;
     let p = c.apply(&class);
     println!("{}", table(&class, &p, &m));
     if store {

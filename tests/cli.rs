@@ -1690,3 +1690,39 @@ fn long_commands_show_progress_on_a_terminal_only() {
         "{err}"
     );
 }
+
+/// A person's first estimate on an unmeasured machine measures it (at a
+/// terminal only: a pipe or CI may be a busy machine whose figures would
+/// be kept), says so, and keeps the result; PJ_NO_CALIBRATE skips it.
+#[cfg(unix)]
+#[test]
+fn the_first_estimate_at_a_terminal_measures_the_machine() {
+    use expectrl::Session;
+    let data = tempfile::tempdir().unwrap();
+    let spawn = |skip: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
+        cmd.args(["energy", "examples/chain.pj", "--size", "N=4096"])
+            .current_dir(root())
+            .env("PJ_DATA_DIR", data.path());
+        if skip {
+            cmd.env("PJ_NO_CALIBRATE", "1");
+        }
+        let mut p = Session::spawn(cmd).unwrap();
+        p.set_expect_timeout(Some(std::time::Duration::from_secs(300)));
+        p
+    };
+    let mut p = spawn(true);
+    p.expect("energy model: `chain`").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+    let mut p = spawn(false);
+    p.expect("measuring it once").unwrap();
+    p.expect("kept in").unwrap();
+    p.expect("measured by `pj calibrate`").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 1);
+    // and not again
+    let mut p = spawn(false);
+    let out = p.expect(expectrl::Eof).unwrap();
+    assert!(!String::from_utf8_lossy(out.before()).contains("measuring it once"));
+}
