@@ -301,6 +301,16 @@ fn user_schedules_match_the_interpreter() {
 }}"
         )
     };
+    let unsharp = |schedule: &str| {
+        format!(
+            "kernel us(img: f32[H, W] @boundary(mirror), amount: f32) -> out: f32[H, W] {{
+    bx[y, x] = (img[y, x - 1] + 2.0 * img[y, x] + img[y, x + 1]) / 4.0;
+    blurred[y, x] = (bx[y - 1, x] + 2.0 * bx[y, x] + bx[y + 1, x]) / 4.0;
+    out[y, x] = clamp(img[y, x] + amount * (img[y, x] - blurred[y, x]), 0.0, 1.0);
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
     let cases = [
         ("blur", blur("bx.compute_at(out); out.tile(1);")),
         (
@@ -327,6 +337,17 @@ fn user_schedules_match_the_interpreter() {
             softmax("m.compute_at(y); e.compute_at(y); s.compute_at(y); y.tile(2);"),
         ),
         ("sm", softmax("e.compute_root(); y.vectorize(false);")),
+        // a producer computed at a stage the default schedule would inline
+        // or pull into its reader's group: once an internal error in
+        // lowering (the group nested) and a "not a stage" refusal
+        ("us", unsharp("bx.compute_at(blurred);")),
+        ("us", unsharp("bx.compute_at(blurred); blurred.tile(5);")),
+        (
+            "us",
+            unsharp("bx.compute_at(blurred); blurred.tile(2); blurred.sliding(false);"),
+        ),
+        ("us", unsharp("blurred.tile(3);")),
+        ("us", unsharp("blurred.sliding(false);")),
     ];
     let mut rng = Rng(0x5C4E_D01E);
     for (name, src) in cases {

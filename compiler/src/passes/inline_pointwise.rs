@@ -21,7 +21,7 @@
 use super::{Pass, PassError};
 use crate::dialects::{ArithOp, Opcode, PjOp};
 use crate::ir::{Module, OpId, OpSpec, Type, ValueId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The `inline-pointwise` pass.
 pub struct InlinePointwise;
@@ -64,11 +64,25 @@ fn inline_kernel(m: &mut Module, k: OpId) -> bool {
         .copied()
         .filter(|&s| m.op(s).opcode == Opcode::Pj(PjOp::Stage))
         .collect();
+    // stages the schedule block computes others at (`bx.compute_at(blurred)`)
+    let targets: HashSet<String> = stages
+        .iter()
+        .filter_map(|&s| {
+            m.op(s)
+                .attr(super::schedule::COMPUTE_AT)
+                .and_then(crate::ir::Attr::as_str)
+                .map(str::to_string)
+        })
+        .collect();
     let mut changed = false;
     for &s in stages.iter().rev() {
         let d = m.op(s);
-        // a stage the kernel's schedule block names is computed as it says
-        if d.attr("result").is_some() || super::schedule::user_scheduled(m, s) {
+        // a stage the kernel's schedule block names is computed as it says,
+        // and one it computes others at stays a stage to compute them at
+        if d.attr("result").is_some()
+            || super::schedule::user_scheduled(m, s)
+            || targets.contains(&super::schedule::stage_name(m, s))
+        {
             continue;
         }
         let t = d.results[0];

@@ -1087,13 +1087,25 @@ impl AutoSchedule {
                 ),
             ));
         }
-        // 3. fusion groups, from the last stage back
+        // 3. fusion groups, from the last stage back. Stages the schedule
+        // block placed are not pulled into another group: those computed at
+        // or stored whole, and the roots of its own groups — a stage it
+        // tiles, or computes others at (pulled in, `blurred` would nest
+        // `bx.compute_at(blurred)` inside `out`'s group, which lowering
+        // cannot do)
+        let user_roots: HashSet<String> = all
+            .iter()
+            .filter_map(|&p| StageSchedule::of(m, p).compute_at)
+            .collect();
         let mut taken: HashSet<OpId> = all
             .iter()
             .copied()
             .filter(|&s| {
                 let sc = StageSchedule::of(m, s);
-                sc.compute_at.is_some() || sc.compute_root
+                sc.compute_at.is_some()
+                    || sc.compute_root
+                    || sc.tile.is_some()
+                    || user_roots.contains(&stage_name(m, s))
             })
             .collect();
         // roots the schedule block gave producers but no tile size
