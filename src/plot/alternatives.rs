@@ -2,7 +2,7 @@
 //! weighed as bars of estimated energy, time and DRAM traffic, the chosen
 //! one coloured.
 
-use super::{CHOSEN, FONT, OTHER, clip, err, render};
+use super::{CHOSEN, FONT, OTHER, bar, clip, err, render, row_label};
 use anyhow::Result;
 use pj_compiler::target::energy::Cost;
 use pj_compiler::target::report::{Explanation, energy_unit};
@@ -49,6 +49,7 @@ pub fn svg(e: &Explanation) -> Result<String> {
         ("DRAM (MB)".into(), Box::new(|c: &Cost| c.dram_bytes / 1e6)),
     ];
     let n = bars.len();
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let height = 140 + 26 * n as u32;
     let title = format!(
         "{}: the schedule's alternatives on {} (estimated; chosen in blue)",
@@ -74,27 +75,15 @@ pub fn svg(e: &Explanation) -> Result<String> {
                 .label_style((FONT, 12))
                 .disable_y_mesh()
                 .y_labels(n)
-                .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) if *i < n => bars[n - 1 - *i].label.clone(),
-                    _ => String::new(),
-                })
+                .y_label_formatter(&|v| row_label(&labels, v))
                 .x_labels(4)
                 .draw()
                 .map_err(err)?;
             // the first alternative on top
             chart
                 .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                    let row = n - 1 - i;
                     let colour = if b.chosen { CHOSEN } else { OTHER };
-                    let mut r = Rectangle::new(
-                        [
-                            (0.0, SegmentValue::Exact(row)),
-                            (value(b.cost), SegmentValue::Exact(row + 1)),
-                        ],
-                        colour.filled(),
-                    );
-                    r.set_margin(4, 4, 0, 0);
-                    r
+                    bar((0.0, value(b.cost)), (i, n), colour, 4)
                 }))
                 .map_err(err)?;
             chart

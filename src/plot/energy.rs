@@ -2,7 +2,7 @@
 //! optimized (and quantized), stacked by where it goes — arithmetic,
 //! instruction issue, and each memory level.
 
-use super::{FONT, err, render};
+use super::{FONT, bar, draw_legend, err, render, row_label};
 use anyhow::Result;
 use pj_compiler::target::energy::Cost;
 use pj_compiler::target::profile::Profile;
@@ -54,6 +54,7 @@ pub fn svg(r: &EnergyReport) -> Result<String> {
     // room on the right for the legend
     let max = if max > 0.0 { max * 1.45 } else { 1.0 };
     let n = rows.len();
+    let labels: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
     let title = format!(
         "{} at {}: estimated energy by where it goes ({})",
         r.kernel,
@@ -73,10 +74,7 @@ pub fn svg(r: &EnergyReport) -> Result<String> {
             .label_style((FONT, 12))
             .disable_y_mesh()
             .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => rows[n - 1 - *i].0.to_string(),
-                _ => String::new(),
-            })
+            .y_label_formatter(&|v| row_label(&labels, v))
             .x_desc(format!("energy ({unit}, estimated)"))
             .draw()
             .map_err(err)?;
@@ -84,17 +82,7 @@ pub fn svg(r: &EnergyReport) -> Result<String> {
             let series = rows.iter().enumerate().map(|(i, (_, c))| {
                 let parts = breakdown(c, &r.profile);
                 let start: f64 = parts[..part].iter().map(|p| p.1).sum::<f64>() / scale;
-                let width = parts[part].1 / scale;
-                let row = n - 1 - i;
-                let mut rect = Rectangle::new(
-                    [
-                        (start, SegmentValue::Exact(row)),
-                        (start + width, SegmentValue::Exact(row + 1)),
-                    ],
-                    colour.filled(),
-                );
-                rect.set_margin(8, 8, 0, 0);
-                rect
+                bar((start, start + parts[part].1 / scale), (i, n), *colour, 8)
             });
             let label = breakdown(rows[0].1, &r.profile)[part].0;
             chart
@@ -105,14 +93,6 @@ pub fn svg(r: &EnergyReport) -> Result<String> {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart)
     })
 }

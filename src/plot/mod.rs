@@ -64,6 +64,48 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing failed: {e}")
 }
 
+/// A horizontal bar from `from` to `to` in row `row` of `n`, the first
+/// row on top, inset `inset` pixels from its neighbours.
+fn bar(
+    (from, to): (f64, f64),
+    (row, n): (usize, usize),
+    colour: RGBColor,
+    inset: u32,
+) -> Rectangle<(f64, SegmentValue<usize>)> {
+    let slot = n - 1 - row;
+    let mut r = Rectangle::new(
+        [
+            (from, SegmentValue::Exact(slot)),
+            (to, SegmentValue::Exact(slot + 1)),
+        ],
+        colour.filled(),
+    );
+    r.set_margin(inset, inset, 0, 0);
+    r
+}
+
+/// The label of the row a tick stands for (rows numbered as [`bar`]'s).
+fn row_label(labels: &[String], tick: &SegmentValue<usize>) -> String {
+    match tick {
+        SegmentValue::CenterOf(i) if *i < labels.len() => labels[labels.len() - 1 - *i].clone(),
+        _ => String::new(),
+    }
+}
+
+/// The legend, lower right, as every picture here draws it.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(err)
+}
+
 /// `s` cut to `n` characters with an ellipsis.
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {

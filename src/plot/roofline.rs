@@ -3,7 +3,7 @@
 //! operations per second, under the memory roof (the triad's bandwidth)
 //! and the compute roof (the host profile's sustained rate).
 
-use super::{CHOSEN, FONT, err, render};
+use super::{CHOSEN, FONT, draw_legend, err, render};
 use anyhow::Result;
 use plotters::prelude::*;
 
@@ -80,14 +80,6 @@ pub fn svg(p: &Point<'_>) -> Result<String> {
             .map_err(err)?
             .label(format!("{} (measured)", p.kernel))
             .legend(|(x, y)| Circle::new((x + 8, y), 5, CHOSEN.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        draw_legend(&mut chart)
     })
 }
