@@ -69,7 +69,8 @@ pub struct Cost {
     /// ports issue, so the vector width the backend used shows here.
     pub fp_instructions: f64,
     /// The pieces a parallel loop of the nest is cut into (its iterations
-    /// over its grain): how many threads can share it. 0: a serial nest.
+    /// over its grain): how many threads can share it. 0: a serial nest;
+    /// infinite: one piece per thread, however many.
     pub parallel_chunks: f64,
     /// The source lines the nest computes (its arithmetic and stores),
     /// ascending: which line of the program each nest comes from.
@@ -222,6 +223,10 @@ struct Walker<'m> {
     env: HashMap<ValueId, i64>,
     /// Loops (bits by depth) each value depends on, through loop bounds too.
     deps: HashMap<ValueId, u64>,
+    /// Values computed from `loop.threads()`: a parallel loop bounded by
+    /// one runs a piece per thread, however many there are (an update's
+    /// private copies; matmul's panels).
+    per_thread: std::collections::HashSet<ValueId>,
     /// The same through operands only: which loops move a value directly.
     direct: HashMap<ValueId, u64>,
     /// The loops that move a value directly, each with how far it moves
@@ -271,6 +276,7 @@ pub fn estimate_streaming(
         m,
         env: HashMap::new(),
         deps: HashMap::new(),
+        per_thread: Default::default(),
         direct: HashMap::new(),
         moves: HashMap::new(),
         bufs: HashMap::new(),
@@ -681,7 +687,9 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
         / hz;
     // threads share a parallel nest's pieces: the busiest thread has
     // ceil(pieces / threads) of them
-    let speedup = if c.parallel_chunks > 0.0 {
+    let speedup = if c.parallel_chunks.is_infinite() {
+        f64::from(threads)
+    } else if c.parallel_chunks > 0.0 {
         let t = f64::from(threads).min(c.parallel_chunks);
         c.parallel_chunks / (c.parallel_chunks / t).ceil()
     } else {
@@ -841,6 +849,11 @@ impl Walker<'_> {
     }
 
     fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[(f64, f64)]) {
+        if matches!(self.m.op(op).opcode, Opcode::Arith(_))
+            && self.m.op(op).operands.iter().any(|o| self.per_thread.contains(o))
+        {
+            self.per_thread.extend(self.m.op(op).results.iter().copied());
+        }
         if let Some(loc) = self.m.op(op).loc
             && depth > 0
             && matches!(
@@ -945,7 +958,11 @@ impl Walker<'_> {
                         .copied()
                         .unwrap_or(1)
                         .max(1);
-                    (trips / grain as f64).ceil().max(1.0)
+                    if d.operands.get(1).is_some_and(|ub| self.per_thread.contains(ub)) {
+                        f64::INFINITY
+                    } else {
+                        (trips / grain as f64).ceil().max(1.0)
+                    }
                 } else {
                     0.0
                 };
@@ -1038,6 +1055,7 @@ impl Walker<'_> {
             // cut for one
             Opcode::Loop(LoopOp::Threads) => {
                 self.env.insert(d.results[0], 1);
+                self.per_thread.insert(d.results[0]);
             }
             Opcode::Mem(MemOp::Dim) => {
                 let k = d.attr("dim").and_then(Attr::as_int).unwrap_or(0) as usize;
