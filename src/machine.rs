@@ -89,6 +89,7 @@ fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibr
         llc_gbs: levels.llc_gbs,
         dram_gbs: levels.dram_gbs,
         dram_all_cores_gbs: m.all_cores_dram_gbs,
+        first_touch_ns: Some(m.first_touch_ns),
         curve,
     })
 }
@@ -174,6 +175,11 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
             gbs(m.all_cores_dram_gbs),
         ),
     ];
+    rows.push((
+        "first touch of a page".into(),
+        class.first_touch_ns.map_or("(250 ns)".into(), |n| format!("{n:.0} ns")),
+        format!("{:.0} ns", m.first_touch_ns),
+    ));
     for f in &m.fma {
         rows.push((
             format!("  {}-bit FMA peak", f.bits),

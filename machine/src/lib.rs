@@ -13,10 +13,12 @@
 mod bandwidth;
 mod clock;
 mod fma;
+mod pages;
 
 pub use bandwidth::{Point, all_cores_gbs, curve};
 pub use clock::ghz;
 pub use fma::{VectorFma, sustained_per_cycle, vector_fma};
+pub use pages::first_touch_ns;
 
 /// Everything one calibration measured.
 #[derive(Clone, Debug)]
@@ -35,6 +37,9 @@ pub struct Measurement {
     pub curve: Vec<Point>,
     /// DRAM bandwidth with every core streaming its own arrays, GB/s.
     pub all_cores_dram_gbs: f64,
+    /// Nanoseconds to touch a freshly mapped 4 KiB page the first time
+    /// (the fault and the kernel zeroing it).
+    pub first_touch_ns: f64,
 }
 
 /// Measures everything, reporting each step to `progress` (a few seconds
@@ -51,6 +56,8 @@ pub fn measure(largest: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
     let curve = bandwidth::curve(largest, progress);
     progress("DRAM bandwidth, every core");
     let all_cores_dram_gbs = bandwidth::all_cores_gbs(largest, cores);
+    progress("first touch of fresh pages");
+    let first_touch_ns = pages::first_touch_ns();
     Measurement {
         cores,
         ghz,
@@ -58,5 +65,6 @@ pub fn measure(largest: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
         fma_sustained_per_cycle,
         curve,
         all_cores_dram_gbs,
+        first_touch_ns,
     }
 }

@@ -14,8 +14,10 @@ use std::cell::RefCell;
 
 /// Blocks a thread keeps at most.
 const CACHED_BLOCKS: usize = 8;
-/// Bytes a thread keeps at most; larger blocks go back at once.
-const CACHED_BYTES: usize = 32 << 20;
+/// Bytes a thread keeps at most; larger blocks go back at once (and the
+/// system allocator maps them fresh on the next call: the energy model
+/// charges their first touch).
+pub const CACHED_BYTES: usize = 32 << 20;
 
 /// The blocks this thread freed last, each with its size.
 struct FreedBlocks {

@@ -45,6 +45,10 @@ pub struct Calibration {
     pub dram_gbs: f64,
     /// DRAM bandwidth with every core streaming, GB/s.
     pub dram_all_cores_gbs: f64,
+    /// Nanoseconds to fault in and zero a fresh 4 KiB page (none in a
+    /// calibration older than the measurement).
+    #[serde(default)]
+    pub first_touch_ns: Option<f64>,
     /// The measured curve: (working-set bytes, GB/s), one core.
     pub curve: Vec<(u64, f64)>,
 }
@@ -142,6 +146,9 @@ impl Calibration {
         p.bandwidth.llc_gbs = self.llc_gbs;
         p.bandwidth.dram_gbs = self.dram_gbs;
         p.bandwidth.dram_all_cores_gbs = Some(self.dram_all_cores_gbs);
+        if let Some(ns) = self.first_touch_ns.filter(|n| n.is_finite() && *n > 0.0) {
+            p.first_touch_ns = Some(ns);
+        }
         p
     }
 
@@ -332,6 +339,7 @@ mod tests {
             llc_gbs: l.llc_gbs,
             dram_gbs: l.dram_gbs,
             dram_all_cores_gbs: 20.0,
+            first_touch_ns: Some(900.0),
             curve: xeon_like(),
         };
         let back: Calibration = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
@@ -343,6 +351,7 @@ mod tests {
             (3.1, 24 * M, 12.5)
         );
         assert_eq!(p.bandwidth.dram_all_cores_gbs, Some(20.0));
+        assert_eq!(p.first_touch_ns, Some(900.0));
         assert_eq!(p.energy, class.energy);
         assert!(p.name.contains("measured 2026-12-04"), "{}", p.name);
     }

@@ -75,6 +75,10 @@ pub struct Cost {
     /// The source lines the nest computes (its arithmetic and stores),
     /// ascending: which line of the program each nest comes from.
     pub lines: Vec<u32>,
+    /// Fresh pages the nest touches first: buffers it allocates larger
+    /// than the runtime keeps (`pj_runtime::alloc::CACHED_BYTES`), mapped
+    /// anew on every call, each page faulted in and zeroed.
+    pub fresh_pages: f64,
 }
 
 impl Cost {
@@ -100,6 +104,7 @@ impl Cost {
         self.seconds += o.seconds;
         self.chain_cycles += o.chain_cycles;
         self.fp_instructions += o.fp_instructions;
+        self.fresh_pages += o.fresh_pages;
     }
 }
 
@@ -216,6 +221,8 @@ struct Node {
     fp_instructions: f64,
     /// For a parallel loop: [`Cost::parallel_chunks`].
     parallel_chunks: f64,
+    /// [`Cost::fresh_pages`] of the buffers allocated in the body.
+    fresh_pages: f64,
 }
 
 struct Walker<'m> {
@@ -227,6 +234,9 @@ struct Walker<'m> {
     /// one runs a piece per thread, however many there are (an update's
     /// private copies; matmul's panels).
     per_thread: std::collections::HashSet<ValueId>,
+    /// Buffers allocated at the top of the kernel larger than the runtime
+    /// keeps, with their pages ([`Cost::fresh_pages`]).
+    fresh: Vec<(ValueId, f64)>,
     /// The same through operands only: which loops move a value directly.
     direct: HashMap<ValueId, u64>,
     /// The loops that move a value directly, each with how far it moves
@@ -277,6 +287,7 @@ pub fn estimate_streaming(
         env: HashMap::new(),
         deps: HashMap::new(),
         per_thread: Default::default(),
+        fresh: Vec::new(),
         direct: HashMap::new(),
         moves: HashMap::new(),
         bufs: HashMap::new(),
@@ -334,6 +345,14 @@ pub fn estimate_streaming(
             ..Cost::default()
         };
         collect_ops(nest, 1.0, &mut c);
+        // the first nest to touch a fresh intermediate pays its faults
+        w.fresh.retain(|&(buf, pages)| {
+            let touches = touches(nest, buf);
+            if touches {
+                c.fresh_pages += pages;
+            }
+            !touches
+        });
         c.l1_bytes = access_bytes(nest, 1.0);
         // a miss moves a whole line: L2 traffic can exceed the bytes the
         // accesses themselves asked for (a column walk); each level below
@@ -369,6 +388,11 @@ pub fn estimate_streaming(
         })
         .sum();
     Ok(est)
+}
+
+/// Whether any access under `n` is to `buf`.
+fn touches(n: &Node, buf: ValueId) -> bool {
+    n.accesses.iter().any(|a| a.buf == buf) || n.children.iter().any(|c| touches(c, buf))
 }
 
 /// The sum of `nests` (its bound: the slowest nest's).
@@ -449,6 +473,7 @@ fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
     c.instructions += n.instructions * mult;
     c.chain_cycles += n.chain_cycles * mult;
     c.fp_instructions += n.fp_instructions * mult;
+    c.fresh_pages += n.fresh_pages * mult;
     if c.parallel_chunks == 0.0 {
         c.parallel_chunks = n.parallel_chunks;
     }
@@ -715,7 +740,10 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
         ("DRAM", c.dram_bytes, dram),
     ]
     .map(|(name, bytes, gbs)| (name, bytes.max(0.0) / (gbs * 1e9)));
-    let memory: f64 = served.iter().map(|l| l.1).sum();
+    // a fresh mapping's first touch: the fault and the zeroing, before
+    // (and not overlapped with) the nest's own traffic
+    let first_touch = c.fresh_pages * p.first_touch_ns.unwrap_or(250.0) * 1e-9 / speedup;
+    let memory: f64 = served.iter().map(|l| l.1).sum::<f64>() + first_touch;
     let compute = compute / speedup;
     let (bound, t) = if compute >= memory {
         ("compute", compute)
@@ -1039,14 +1067,22 @@ impl Walker<'_> {
                     .collect();
                 let elem = m.ty(d.results[0]).elem();
                 let name = m.value(d.results[0]).name.clone().unwrap_or_default();
-                self.bufs.insert(
-                    d.results[0],
-                    Buf {
-                        shape,
-                        elem_bytes: elem.size_bytes() as f64,
-                        name,
-                    },
-                );
+                let buf = Buf {
+                    shape,
+                    elem_bytes: elem.size_bytes() as f64,
+                    name,
+                };
+                if buf.bytes() > pj_runtime::alloc::CACHED_BYTES as f64 {
+                    let pages = (buf.bytes() / 4096.0).ceil();
+                    if depth == 0 {
+                        // a whole intermediate: charged to the nest that
+                        // first writes it
+                        self.fresh.push((d.results[0], pages));
+                    } else {
+                        node.fresh_pages += pages;
+                    }
+                }
+                self.bufs.insert(d.results[0], buf);
                 node.scratch.push(d.results[0]);
                 node.instructions += 20.0; // a call into the allocator
             }

@@ -34,6 +34,11 @@ pub struct Profile {
     pub throughput: Throughput,
     /// Energy per operation and per byte.
     pub energy: Energy,
+    /// Nanoseconds to fault in and zero a fresh 4 KiB page: the first
+    /// touch of a buffer the runtime maps anew on every call (larger than
+    /// it keeps). None: 250, a bare-metal Linux figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_touch_ns: Option<f64>,
     /// When `pj calibrate` measured it (`YYYY-MM-DD`), for the host
     /// profile of a calibrated machine; none for a written profile.
     #[serde(skip)]
