@@ -177,7 +177,9 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
     ];
     rows.push((
         "first touch of a page".into(),
-        class.first_touch_ns.map_or("(250 ns)".into(), |n| format!("{n:.0} ns")),
+        class
+            .first_touch_ns
+            .map_or("(250 ns)".into(), |n| format!("{n:.0} ns")),
         format!("{:.0} ns", m.first_touch_ns),
     ));
     for f in &m.fma {

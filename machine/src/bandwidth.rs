@@ -86,7 +86,8 @@ pub fn all_cores_gbs(largest: u64, cores: usize) -> f64 {
                     let mut a = vec![0.0f32; n];
                     triad(&mut a, &b, &c);
                     let mut best = f64::INFINITY;
-                    for _ in 0..3 {
+                    // best of five: other tenants of a VM come and go
+                    for _ in 0..5 {
                         start.wait();
                         let t = Instant::now();
                         triad(&mut a, &b, &c);

@@ -878,9 +878,15 @@ impl Walker<'_> {
 
     fn op(&mut self, op: OpId, node: &mut Node, depth: usize, path: &[(f64, f64)]) {
         if matches!(self.m.op(op).opcode, Opcode::Arith(_))
-            && self.m.op(op).operands.iter().any(|o| self.per_thread.contains(o))
+            && self
+                .m
+                .op(op)
+                .operands
+                .iter()
+                .any(|o| self.per_thread.contains(o))
         {
-            self.per_thread.extend(self.m.op(op).results.iter().copied());
+            self.per_thread
+                .extend(self.m.op(op).results.iter().copied());
         }
         if let Some(loc) = self.m.op(op).loc
             && depth > 0
@@ -986,7 +992,10 @@ impl Walker<'_> {
                         .copied()
                         .unwrap_or(1)
                         .max(1);
-                    if d.operands.get(1).is_some_and(|ub| self.per_thread.contains(ub)) {
+                    if d.operands
+                        .get(1)
+                        .is_some_and(|ub| self.per_thread.contains(ub))
+                    {
                         f64::INFINITY
                     } else {
                         (trips / grain as f64).ceil().max(1.0)
