@@ -51,6 +51,10 @@ pub struct ModelArgs {
     /// alternatives weighed per stage).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Draw the report in the terminal as bars of block characters instead
+    /// of tables.
+    #[arg(long, conflicts_with = "json")]
+    pub bars: bool,
     /// Also estimate the kernel quantized (`int8` or `auto`, as `pj run
     /// --quantize` compiles it), and say what was chosen per stage.
     #[arg(long, value_parser = pj_compiler::quant::plan::Mode::parse)]
@@ -190,6 +194,12 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
         crate::plot::write_svg(path, &crate::plot::energy::svg(&out[0])?)?;
         eprintln!("drew {}", path.display());
     }
+    if opts.bars {
+        for r in &out {
+            print!("{}", crate::plot::text::energy(r));
+        }
+        return Ok(());
+    }
     if opts.json {
         let v: Vec<_> = out
             .iter()
@@ -313,6 +323,10 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
     if let Some(path) = &opts.plot {
         crate::plot::write_svg(path, &crate::plot::alternatives::svg(&e)?)?;
         eprintln!("drew {}", path.display());
+    }
+    if opts.bars {
+        print!("{}", crate::plot::text::alternatives(&e));
+        return Ok(());
     }
     let quantized = quantized.map(|(notes, float)| {
         (

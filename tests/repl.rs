@@ -379,7 +379,8 @@ fn plots_in_the_repl() {
          :plot explain sq x.svg\n\
          :plot energy sq e.png\n\
          :plot costs sq c.svg\n\
-         :asm sq --hot\n",
+         :asm sq --hot\n\
+         :plot energy sq\n",
     )
     .unwrap();
     let out = script_output(&script, dir.path());
@@ -419,4 +420,13 @@ fn plots_in_the_repl() {
     // :asm --hot: the innermost loops, with the line they compute
     assert!(stdout.contains("innermost loop 1 of"), "{stdout}");
     assert!(stdout.contains(":1: kernel sq(x: f32[N])"), "{stdout}");
+    // :plot without a file: bars here
+    assert!(
+        stdout.contains("sq: estimated energy by where it goes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# arithmetic  = instruction issue"),
+        "{stdout}"
+    );
 }

@@ -2,12 +2,14 @@
 //! (plotters' SVG backend: text stays text, no fonts to install): `pj
 //! explain --plot`, `pj energy --plot`, `pj bench --roofline --plot`, and
 //! the REPL's `:plot` and `:show` of a 1-D array (with a line plot drawn
-//! in the terminal besides, in braille: `textplots`).
+//! in the terminal besides, in braille: `textplots`); `text.rs` draws the
+//! model's reports as block-character bars in the terminal.
 
 pub mod alternatives;
 pub mod energy;
 pub mod line;
 pub mod roofline;
+pub mod text;
 
 use anyhow::{Result, bail};
 use plotters::prelude::*;

@@ -151,8 +151,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "the energy model's estimate at the sizes of the kernel's last call",
     ),
     (
-        ":plot energy|explain KERNEL FILE.svg",
-        "draw :energy (energy by where it goes) or :explain (the alternatives weighed) as SVG",
+        ":plot energy|explain KERNEL [FILE.svg]",
+        "draw :energy (energy by where it goes) or :explain (the alternatives weighed): as bars here, or as SVG",
     ),
     (
         ":time CALL",
@@ -527,17 +527,25 @@ impl Session {
             "asm" => self.asm(args),
             "explain" | "energy" => {
                 arity(1, &format!(":{name} KERNEL"))?;
-                self.model(name == "explain", &args[0], None)
+                self.model_with(name == "explain", &args[0], None, false)
             }
             "plot" => {
-                let usage = ":plot energy|explain KERNEL FILE.svg";
-                arity(3, usage)?;
+                let usage = ":plot energy|explain KERNEL [FILE.svg]";
+                if !(2..=3).contains(&args.len()) {
+                    bail!("usage: {usage}");
+                }
                 let explain = match args[0].as_str() {
                     "energy" => false,
                     "explain" => true,
                     other => bail!("`{other}`: usage: {usage}"),
                 };
-                self.model(explain, &args[1], Some(PathBuf::from(&args[2])))
+                // without a file: bars here, in the terminal
+                self.model_with(
+                    explain,
+                    &args[1],
+                    args.get(2).map(PathBuf::from),
+                    args.len() == 2,
+                )
             }
             "time" | "t" => {
                 if rest.trim().is_empty() {
@@ -1202,7 +1210,15 @@ impl Session {
         Ok(())
     }
 
-    fn model(&mut self, explain: bool, kernel: &str, plot: Option<PathBuf>) -> Result<()> {
+    /// `:energy`/`:explain`; `:plot` with a file (`plot`), or drawn here
+    /// as bars (`bars`).
+    fn model_with(
+        &mut self,
+        explain: bool,
+        kernel: &str,
+        plot: Option<PathBuf>,
+        bars: bool,
+    ) -> Result<()> {
         let unit = self.unit_of(kernel)?;
         let Some(sizes) = self.last_sizes.get(kernel).cloned() else {
             bail!("`{kernel}` has not been called yet: the model needs the sizes of a call");
@@ -1236,6 +1252,7 @@ impl Session {
             },
             threads: self.settings.threads.unwrap_or(1).max(1) as u32,
             json: false,
+            bars,
             plot,
             quantize: self.settings.quantize,
             tolerance: None,
