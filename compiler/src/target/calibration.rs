@@ -187,6 +187,7 @@ impl Calibration {
         );
         write_atomically(&path, &text)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        super::profile::Profile::forget_host();
         Ok(path)
     }
 }

@@ -125,6 +125,9 @@ pub struct Energy {
     pub dram_byte: f64,
 }
 
+/// [`Profile::host`], once read.
+static HOST: std::sync::Mutex<Option<Profile>> = std::sync::Mutex::new(None);
+
 /// The built-in profiles: name and TOML text.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("x86_64-avx512", include_str!("profiles/x86_64-avx512.toml")),
@@ -230,12 +233,26 @@ impl Profile {
     /// built-in one of its class with the detected core count and cache
     /// sizes where the OS reports them (the last level is kept from the
     /// profile: a VM reports the whole host's, shared with others).
+    ///
+    /// Read once per process (the OS's files and the stored calibration:
+    /// every compile asks), again after a calibration is stored.
     pub fn host() -> Profile {
-        let class = Profile::host_class();
-        match super::calibration::Calibration::load() {
-            Some(c) => c.apply(&class),
-            None => class,
-        }
+        let mut cached = HOST.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .get_or_insert_with(|| {
+                let class = Profile::host_class();
+                match super::calibration::Calibration::load() {
+                    Some(c) => c.apply(&class),
+                    None => class,
+                }
+            })
+            .clone()
+    }
+
+    /// Forgets the host profile read, so that the next [`Profile::host`]
+    /// reads it again (a calibration was just stored).
+    pub fn forget_host() {
+        *HOST.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Whether [`Profile::host`] is measured (a profile from `pj
