@@ -249,6 +249,17 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let name_for_diags = path.display().to_string();
+    // sizes: command line, then the file's `// bench:` line, then 1024
+    let mut sizes = file_sizes(&src)
+        .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
+    let mut given = HashMap::new();
+    parse_sizes(opts.sizes, &mut given)?;
+    sizes.extend(given.clone());
+    // `auto` weighs its choices at them
+    let compile = Options {
+        sizes: sizes.clone(),
+        ..opts.compile.clone()
+    };
     // Compile several times: a single compile is at the mercy of cold
     // caches; the median is what a user iterating in a REPL sees.
     let said = std::cell::Cell::new(false);
@@ -270,14 +281,14 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         let passes = t1.elapsed();
         let name = choose_kernel(&m.kernel_names(), opts.kernel)?;
         let t2 = Instant::now();
-        let (lowered, records) = driver::lower(&m, &opts.compile, Stage::Optimized)?;
+        let (lowered, records) = driver::lower(&m, &compile, Stage::Optimized)?;
         let lowering = t2.elapsed();
         // what `--quantize` chose, said once
         if !said.replace(true) {
             crate::commands::print_notes(&records);
         }
         let t3 = Instant::now();
-        let code = driver::jit(&lowered, &opts.compile)?;
+        let code = driver::jit(&lowered, &compile)?;
         let codegen = t3.elapsed();
         Ok((code, name, [front, passes, lowering, codegen]))
     };
@@ -304,12 +315,6 @@ pub fn bench(path: &Path, opts: &BenchOptions<'_>) -> Result<()> {
         .kernel(&name)
         .ok_or_else(|| anyhow!("kernel `{name}` was not compiled"))?;
 
-    // sizes: command line, then the file's `// bench:` line, then 1024
-    let mut sizes = file_sizes(&src)
-        .with_context(|| format!("the `// bench:` line of `{}`", path.display()))?;
-    let mut given = HashMap::new();
-    parse_sizes(opts.sizes, &mut given)?;
-    sizes.extend(given.clone());
     if let Some(path) = opts.plot {
         crate::plot::check_path(path)?;
     }

@@ -199,6 +199,8 @@ pub fn run(
     let t_load = Instant::now();
     let (values, mut buffers) = load_args(&name, &params, args, native)?;
     let t_load = t_load.elapsed();
+    // `auto` weighs its choices at the sizes this call runs at
+    let sizes = crate::kernel_args::bound_sizes(&params, &values, &buffers);
     let mut targets: Vec<(usize, &str)> = Vec::new();
     for o in outs {
         let (k, v) = split_kv(o, "--out")?;
@@ -221,9 +223,11 @@ pub fn run(
     let out: Vec<Output> = match backend {
         Backend::Interp => {
             // chosen as for this machine's native code, run exactly
-            let options = codegen
-                .options(pj_compiler::codegen::Backend::Cranelift, Target::host())
-                .for_module(&m);
+            let options = Options {
+                sizes: sizes.clone(),
+                ..codegen.options(pj_compiler::codegen::Backend::Cranelift, Target::host())
+            }
+            .for_module(&m);
             if options.quantize.is_some() {
                 let records = options.quantize_passes().run(&mut m)?;
                 print_notes(&records);
@@ -234,7 +238,10 @@ pub fn run(
             out.into_iter().map(Output::Tensor).collect()
         }
         Backend::Cranelift | Backend::Llvm => {
-            let options = codegen.options(backend.native().expect("native"), Target::host());
+            let options = Options {
+                sizes,
+                ..codegen.options(backend.native().expect("native"), Target::host())
+            };
             let (lowered, lowering) = driver::lower(&m, &options, driver::Stage::Optimized)?;
             print_notes(&lowering);
             phases.extend(
@@ -464,6 +471,7 @@ impl CodegenFlags {
             tier: pj_compiler::codegen::Tier::Optimizing,
             target,
             quantize: self.quantize(),
+            sizes: std::collections::HashMap::new(),
         }
     }
 }
@@ -547,7 +555,15 @@ pub fn build(
         }
         target = target.with_cpu(cpu)?;
     }
-    let options = codegen.options(native, target);
+    // `auto` weighs its choices at the file's `// bench:` sizes (else 1024)
+    let sizes = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|src| crate::bench::file_sizes(&src).ok())
+        .unwrap_or_default();
+    let options = Options {
+        sizes,
+        ..codegen.options(native, target)
+    };
     if options.fast_math == pj_compiler::codegen::FastMath::Contract && !options.contract() {
         let cpu = options
             .target

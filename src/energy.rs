@@ -313,9 +313,15 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
     // quantized one, then the schedule of the quantized kernel
     let (m, quantized) = match opts.request(&m) {
         Some(req) => {
-            let (q, notes) = report::quantize(&m, req).map_err(|e| anyhow!(e))?;
-            let float = report::energy(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;
-            (q, Some((notes, float.optimized)))
+            let backend = opts.code_generator()?;
+            let (q, notes) =
+                report::quantize(&m, req, &sizes, &p, backend).map_err(|e| anyhow!(e))?;
+            let float =
+                report::energy_for(&m, &kernel, &sizes, &p, backend).map_err(|e| anyhow!(e))?;
+            // both estimated for the backend's code, as `pj energy` does
+            let narrow =
+                report::energy_for(&q, &kernel, &sizes, &p, backend).map_err(|e| anyhow!(e))?;
+            (q, Some((notes, float.optimized, narrow.optimized)))
         }
         None => (m, None),
     };
@@ -328,15 +334,8 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
         print!("{}", crate::plot::text::alternatives(&e));
         return Ok(());
     }
-    let quantized = quantized.map(|(notes, float)| {
-        (
-            report::QuantizedReport {
-                notes,
-                estimate: e.chosen.clone(),
-            },
-            float,
-        )
-    });
+    let quantized = quantized
+        .map(|(notes, float, estimate)| (report::QuantizedReport { notes, estimate }, float));
     if opts.json {
         let v: Vec<_> = e
             .decisions

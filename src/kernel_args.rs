@@ -104,6 +104,33 @@ pub fn load_args(
     Ok((values, buffers))
 }
 
+/// The sizes the loaded arguments bind (`H` → the rows of the array
+/// given for `img: f32[H, W]`): what `--quantize=auto` weighs its choices
+/// at.
+pub fn bound_sizes(
+    params: &[(String, Type)],
+    values: &[Value],
+    buffers: &[Option<pj_runtime::Buffer>],
+) -> HashMap<String, i64> {
+    let mut sizes = HashMap::new();
+    for (((_, ty), v), b) in params.iter().zip(values).zip(buffers) {
+        let Type::Tensor { dims, .. } = ty else {
+            continue;
+        };
+        let shape: Vec<usize> = match (b, v) {
+            (Some(b), _) => b.shape(),
+            (None, Value::Array(t)) => t.shape.clone(),
+            _ => continue,
+        };
+        for (d, n) in dims.iter().zip(shape) {
+            if let pj_compiler::ir::Dim::Sym(s) = d {
+                sizes.entry(s.clone()).or_insert(n as i64);
+            }
+        }
+    }
+    sizes
+}
+
 /// The `--arg NAME=VALUE` flags by parameter name, each naming a
 /// parameter of `kernel` once.
 pub fn given_args<'a>(

@@ -736,6 +736,7 @@ impl Session {
             tier,
             target: pj_compiler::target::Target::host(),
             quantize: None,
+            sizes: std::collections::HashMap::new(),
         })
     }
 

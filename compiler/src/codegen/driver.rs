@@ -82,6 +82,10 @@ pub struct Options {
     /// `--quantize`: narrow types where a proven error bound meets the
     /// results' tolerances (none: float as written).
     pub quantize: Option<crate::quant::plan::Request>,
+    /// The sizes the kernels are expected to run at (`H` → 4096), for the
+    /// estimates `--quantize=auto` weighs its choices with; a size not
+    /// named is taken as 1024.
+    pub sizes: std::collections::HashMap<String, i64>,
 }
 
 impl Default for Options {
@@ -95,6 +99,7 @@ impl Default for Options {
             tier: Tier::Optimizing,
             target: Target::host(),
             quantize: None,
+            sizes: std::collections::HashMap::new(),
         }
     }
 }
@@ -168,8 +173,16 @@ impl Options {
     /// interpreter, the REPL and the energy model, which quantize the `pj`
     /// level themselves.
     pub fn quantize_passes(&self) -> PassManager {
+        self.quantize_passes_for(&Profile::for_target(&self.target))
+    }
+
+    /// [`Options::quantize_passes`], `auto` pricing its choices on
+    /// `profile` (the energy model's, which may name no target).
+    pub fn quantize_passes_for(&self, profile: &Profile) -> PassManager {
         PassManager::new()
             .quantize(self.quantize)
+            .pricer(self.quantize.is_some().then(|| self.pricer(profile)))
+            .vector_bits(self.vector_bits())
             .dot_products(self.dot_products())
             .native_f16(self.native_f16())
     }
@@ -197,13 +210,56 @@ impl Options {
     /// the energy model, which lowers part of the pipeline at a time and
     /// for profiles that name no target.
     pub fn configure(&self, pm: PassManager, profile: &Profile) -> PassManager {
+        // any stage may ask for `auto` in the schedule block
+        let pricer = self.quantize.is_some().then(|| self.pricer(profile));
         pm.quantize(self.quantize)
+            .pricer(pricer)
             .for_profile(profile)
             .fast_math(self.reassoc())
             .vector_bits(self.vector_bits())
             .dot_products(self.dot_products())
             .contract(self.contract())
             .native_f16(self.native_f16())
+    }
+
+    /// How `--quantize=auto` prices a scheme: the `pj`-level module
+    /// (with its `quant` ops) lowered as these options compile it, then
+    /// estimated by the energy model for `profile` at [`Options::sizes`].
+    pub fn pricer(&self, profile: &Profile) -> crate::quant::price::Pricer {
+        let mut options = self.clone();
+        // the trial's `quant` ops expanded, nothing more quantized (a
+        // stage's own request is stripped below)
+        options.quantize = Some(crate::quant::plan::Request::new(
+            crate::quant::plan::Mode::Off,
+        ));
+        let profile = profile.clone();
+        std::sync::Arc::new(move |m: &Module, kernel: &str| {
+            let mut lowered = m.clone();
+            for op in lowered.all_ops() {
+                lowered
+                    .op_mut(op)
+                    .remove_attr(crate::quant::plan::STAGE_REQUEST);
+            }
+            let sizes = crate::target::report::sizes_for(m, kernel, &options.sizes)?;
+            options
+                .configure(
+                    PassManager::parse(LOWERING_PIPELINE).expect("registered passes"),
+                    &profile,
+                )
+                .run(&mut lowered)
+                .map_err(|e| e.to_string())?;
+            let e = crate::target::report::estimate_for(
+                &lowered,
+                kernel,
+                &sizes,
+                &profile,
+                options.backend,
+            )?;
+            Ok(crate::quant::price::Price {
+                picojoules: e.total.picojoules,
+                seconds: e.total.seconds,
+            })
+        })
     }
 
     /// Whether the backend converts between `f32` and binary16 with one

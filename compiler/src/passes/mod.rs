@@ -180,6 +180,8 @@ pub struct PassManager {
     quantize: Option<crate::quant::plan::Request>,
     /// `native_f16`'s setting.
     native_f16: bool,
+    /// `pricer`'s setting.
+    pricer: Option<crate::quant::price::Pricer>,
 }
 
 impl PassManager {
@@ -195,6 +197,7 @@ impl PassManager {
             profile: None,
             quantize: None,
             native_f16: false,
+            pricer: None,
         }
     }
 
@@ -269,6 +272,16 @@ impl PassManager {
         self
     }
 
+    /// How `--quantize=auto` prices a scheme's result: by lowering it as
+    /// the kernel is compiled and asking the energy model
+    /// (`codegen::Options::configure` sets it; without one, `auto`
+    /// follows the `quantize` pass's rules).
+    pub fn pricer(mut self, pricer: Option<crate::quant::price::Pricer>) -> PassManager {
+        self.pricer = pricer;
+        self.configure_vectors();
+        self
+    }
+
     fn configure_vectors(&mut self) {
         let (reassoc, bits, dot) = (self.reassoc, self.vector_bits, self.dot_products);
         let native_f16 = self.native_f16;
@@ -284,6 +297,7 @@ impl PassManager {
                     let mut q = quantize::Quantize::new(self.quantize.expect("checked"));
                     q.dot_products = dot;
                     q.vector_bits = bits;
+                    q.pricer = self.pricer.clone();
                     *p = Box::new(q);
                 }
                 "lower-stages" => {

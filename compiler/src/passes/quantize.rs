@@ -21,10 +21,18 @@
 //! to lie in their declared `@range` (a promise, as in the language).
 //! Otherwise the stage stays float, and a note says why and by how much.
 //!
+//! `auto` goes further: among what is legal it keeps, stage by stage, a
+//! scheme only where the energy model (`quant::price`, the kernel lowered
+//! for the backend and target it is compiled for) estimates less energy
+//! in no more time than without it — a convolution's 8-bit products
+//! widened one by one cost more than its `f32` ones, a matrix product's
+//! on a dot-product instruction less.
+//!
 //! Runs first, on the checked `pj` level, before fusion; `lower-quant`
 //! then expands the `quant` ops. Cost: one range and error analysis of the
 //! kernel per candidate stage and per step of the size-limit search (about
-//! fifty).
+//! fifty); with `auto`, a lowering and an estimate of the kernel per
+//! legal choice (a few milliseconds each).
 
 use super::{Pass, PassError};
 use crate::dialects::func::status;
@@ -33,6 +41,7 @@ use crate::dialects::quant::Params;
 use crate::dialects::{ArithOp, FuncOp, Opcode, PjOp, QuantOp};
 use crate::ir::{Attr, BlockId, Module, OpId, OpSpec, ScalarType, Type, ValueId};
 use crate::quant::plan::{Mode, Note, Request, params_for, stage_mode};
+use crate::quant::price::{Pricer, Pricing};
 use crate::quant::ranges::{Inputs, Interval};
 use std::collections::HashMap;
 
@@ -41,13 +50,20 @@ pub struct Quantize {
     /// What is asked.
     pub request: Request,
     /// The 8-bit dot products the backend makes one instruction of on the
-    /// target (`PassManager::dot_products`): `auto` quantizes only the
-    /// products they compute.
+    /// target (`PassManager::dot_products`): where the products are a
+    /// matrix product's, `lower-stages` computes them with these.
     pub dot_products: crate::target::DotProducts,
     /// The width of the vectors code is generated with
     /// (`PassManager::vector_bits`): `auto` stores bf16 only with vectors of
     /// 256 bits or more, where packing costs less than the traffic saves.
     pub vector_bits: u32,
+    /// Prices a kernel on the target it is compiled for (the driver's):
+    /// `auto` keeps a scheme only where it is estimated to cost less
+    /// energy in no more time. Without one (a bare pass), `auto` follows
+    /// a rule measured once: int8 only on dot-product instructions.
+    /// 16-bit storage with vectors under 256 bits is refused either way
+    /// (the model misprices it: see `half_storage`).
+    pub pricer: Option<Pricer>,
     /// What was decided, stage by stage.
     pub notes: Vec<Note>,
 }
@@ -59,6 +75,7 @@ impl Quantize {
             request,
             dot_products: crate::target::DotProducts::NONE,
             vector_bits: 128,
+            pricer: None,
             notes: Vec::new(),
         }
     }
@@ -78,6 +95,7 @@ impl Pass for Quantize {
                 &self.request,
                 self.dot_products,
                 self.vector_bits,
+                self.pricer.as_ref(),
                 &mut self.notes,
             );
         }
@@ -118,9 +136,11 @@ fn quantize_kernel(
     request: &Request,
     dot: crate::target::DotProducts,
     vector_bits: u32,
+    pricer: Option<&Pricer>,
     notes: &mut Vec<Note>,
 ) -> bool {
     let kname = crate::dialects::signature(m, k).name;
+    let mut pricing = pricer.map(|p| Pricing::new(p, &kname));
     let body = m.entry_block(k, 0);
     let params: Vec<Option<(f64, f64)>> = (0..m.block(body).args.len())
         .map(|i| param_range(m, k, i))
@@ -154,18 +174,20 @@ fn quantize_kernel(
         let signed = row_type == ScalarType::I8;
         let on_dot =
             c.matrix_product && (dot.covers(signed, true) || (signed && dot.covers(false, true)));
-        if mode == Mode::Auto && !on_dot {
-            notes.push(note(
-                "float",
-                format!(
-                    "auto keeps it in f32: {} (8-bit products widened to i32 one by one measured slower than f32 here: 3.2x with Cranelift, 1.25x with LLVM on a 5x5 convolution); --quantize=int8 quantizes it anyway",
-                    if c.matrix_product {
-                        "the target has no u8 x i8 dot-product instruction"
-                    } else {
-                        "its products are not a matrix product's, which dot-product instructions take"
-                    }
-                ),
-            ));
+        // without a model's estimate, auto follows what was measured
+        let rule = note(
+            "float",
+            format!(
+                "auto keeps it in f32: {} (8-bit products widened to i32 one by one measured slower than f32 here: 3.2x with Cranelift, 1.25x with LLVM on a 5x5 convolution); --quantize=int8 quantizes it anyway",
+                if c.matrix_product {
+                    "the target has no u8 x i8 dot-product instruction"
+                } else {
+                    "its products are not a matrix product's, which dot-product instructions take"
+                }
+            ),
+        );
+        if mode == Mode::Auto && !on_dot && pricing.is_none() {
+            notes.push(rule);
             continue;
         }
         let mut trial = m.clone();
@@ -177,15 +199,44 @@ fn quantize_kernel(
             ));
             continue;
         }
-        match fit(m, &trial, k, &params, &limits, &tolerances, "int8") {
+        let t = Trial {
+            module: &trial,
+            stage: c.stage,
+            scheme: "int8",
+        };
+        match fit(m, t, k, &params, &limits, &tolerances) {
             Ok(found) => {
+                let priced = match pricing.as_mut() {
+                    Some(p) if mode == Mode::Auto => p.compare(m, &trial, "int8"),
+                    _ => None,
+                };
+                if mode == Mode::Auto && !on_dot && priced.is_none() {
+                    notes.push(rule);
+                    continue;
+                }
+                if let Some(v) = &priced
+                    && !v.cheaper
+                {
+                    notes.push(note(
+                        "float",
+                        format!(
+                            "auto keeps it in f32: {}; --quantize=int8 quantizes it anyway",
+                            v.text
+                        ),
+                    ));
+                    continue;
+                }
                 let float_bounds = bounds(m, k, &params, &found);
                 let quant_bounds = bounds(&trial, k, &params, &found);
                 let limited = add_limit_checks(&mut trial, k, &limits, &found, &name, "int8");
                 *m = trial;
                 limits = found;
                 changed = true;
-                let slow = if on_dot {
+                if let Some(p) = pricing.as_mut() {
+                    p.changed();
+                }
+                let priced = priced.map(|v| format!("; {}", v.text)).unwrap_or_default();
+                let slow = if on_dot || !priced.is_empty() {
                     ""
                 } else {
                     "; no dot-product instruction computes these products: expect it slower than f32"
@@ -193,7 +244,7 @@ fn quantize_kernel(
                 notes.push(note(
                     "int8",
                     format!(
-                        "{} × i8 summed exactly in i32 (scales {}{} and {}); {}{}{slow}",
+                        "{} × i8 summed exactly in i32 (scales {}{} and {}); {}{}{}{slow}",
                         row_type.name(),
                         short(pa.scale),
                         if pa.zero_point != 0 {
@@ -203,7 +254,8 @@ fn quantize_kernel(
                         },
                         short(pb.scale),
                         describe(&quant_bounds, &float_bounds, &tolerances, m, k),
-                        limited
+                        limited,
+                        priced
                     ),
                 ));
             }
@@ -224,9 +276,14 @@ fn quantize_kernel(
         vector_bits,
     };
     // each scheme takes the stages asked for it (or auto)
-    let exact = exact_integers(m, &cx, &limits, &noted, notes);
+    let exact = exact_integers(m, &cx, &limits, &noted, pricing.as_mut(), notes);
     changed |= exact.changed;
-    let half = half_storage(m, &cx, &mut limits, notes);
+    if exact.changed
+        && let Some(p) = pricing.as_mut()
+    {
+        p.changed();
+    }
+    let half = half_storage(m, &cx, &mut limits, pricing.as_mut(), notes);
     changed |= half.changed;
     let stored = half.any;
     let none = match request.mode {
@@ -297,6 +354,7 @@ fn exact_integers(
     cx: &Kernel<'_>,
     limits: &HashMap<String, i64>,
     noted: &std::collections::HashSet<OpId>,
+    mut pricing: Option<&mut Pricing<'_>>,
     notes: &mut Vec<Note>,
 ) -> Exact {
     let Kernel {
@@ -379,7 +437,10 @@ fn exact_integers(
         );
         let verified = crate::ir::verify::verify(&trial);
         let mut changed = false;
-        let refused = match (&verified, misses(&exact_bounds, &float_bounds, tolerances)) {
+        let mut refused = match (
+            &verified,
+            misses(&exact_bounds, &float_bounds, tolerances, None),
+        ) {
             (Err(e), _) => Some(format!(
                 "not converted: a compiler bug made invalid IR ({e})"
             )),
@@ -389,6 +450,27 @@ fn exact_integers(
             )),
             _ => None,
         };
+        // auto converts only what the energy model prices lower; a stage
+        // asked for int16 by name is converted regardless
+        let all_auto = converted
+            .iter()
+            .all(|&s| stage_mode(m, s, request.mode) == Mode::Auto);
+        let mut priced = None;
+        if refused.is_none()
+            && !converted.is_empty()
+            && all_auto
+            && let Some(p) = pricing.as_mut()
+            && let Some(v) = p.compare(m, &trial, "int16")
+        {
+            if v.cheaper {
+                priced = Some(v.text);
+            } else {
+                refused = Some(format!(
+                    "auto keeps it in float: {}; --quantize=int16 converts it anyway",
+                    v.text
+                ));
+            }
+        }
         if refused.is_none() && !converted.is_empty() {
             *m = trial;
             changed = true;
@@ -411,7 +493,10 @@ fn exact_integers(
                 (Ok(_), Some(why)) => ("float".to_string(), why.clone()),
                 (Ok(c), None) => (
                     if c.bits <= 16 { "int16" } else { "int32" }.to_string(),
-                    exact_note(&c),
+                    match &priced {
+                        Some(p) => format!("{}; {p}", exact_note(&c)),
+                        None => exact_note(&c),
+                    },
                 ),
                 (Err(e), _) => ("float".to_string(), e.why),
             };
@@ -436,6 +521,7 @@ fn half_storage(
     m: &mut Module,
     cx: &Kernel<'_>,
     limits: &mut HashMap<String, i64>,
+    mut pricing: Option<&mut Pricing<'_>>,
     notes: &mut Vec<Note>,
 ) -> Exact {
     let Kernel {
@@ -484,6 +570,12 @@ fn half_storage(
             continue;
         }
         out.any = true;
+        // A rule over the model: with 128-bit vectors the energy model
+        // prices the packing at its instruction count and the halved
+        // traffic as saved, but on a stage stored to DRAM the two do not
+        // overlap as it assumes (`bench/unfused.pj` at N = 8192 with
+        // Cranelift: estimated 1.5x faster in f16, measured 1.4x slower;
+        // docs/quantization.md).
         if mode == Mode::Auto && vector_bits < 256 {
             notes.push(note(
                 "float",
@@ -506,14 +598,33 @@ fn half_storage(
                 why_not.push(format!("not stored as {scheme}: {why}"));
                 break;
             }
-            match fit(m, &trial, k, params, limits, tolerances, scheme) {
+            let t = Trial {
+                module: &trial,
+                stage: s,
+                scheme,
+            };
+            match fit(m, t, k, params, limits, tolerances) {
                 Ok(found) => {
+                    let priced = match pricing.as_mut() {
+                        Some(p) if mode == Mode::Auto => p.compare(m, &trial, scheme),
+                        _ => None,
+                    };
+                    if let Some(v) = &priced
+                        && !v.cheaper
+                    {
+                        why_not.push(format!("auto keeps it in f32: {}", v.text));
+                        continue;
+                    }
                     let float_bounds = bounds(m, k, params, &found);
                     let q_bounds = bounds(&trial, k, params, &found);
                     let limited = add_limit_checks(&mut trial, k, limits, &found, &name, scheme);
                     *m = trial;
                     *limits = found;
                     out.changed = true;
+                    if let Some(p) = pricing.as_mut() {
+                        p.changed();
+                    }
+                    let priced = priced.map(|v| format!("; {}", v.text)).unwrap_or_default();
                     let what = match format {
                         Format::Bf16 => "bfloat16",
                         Format::F16 => "binary16",
@@ -521,7 +632,7 @@ fn half_storage(
                     notes.push(note(
                         scheme,
                         format!(
-                            "stored as {what} (half the bytes; computed in f32); {}{limited}",
+                            "stored as {what} (half the bytes; computed in f32); {}{limited}{priced}",
                             describe(&q_bounds, &float_bounds, tolerances, m, k)
                         ),
                     ));
@@ -677,19 +788,57 @@ fn admits(t: Tolerance, e: f64, r: Interval) -> bool {
 /// A result the change leaves no worse than the float code (`float`) is
 /// never one: a result without a tolerance must keep that bound, and one
 /// the float code already misses (a sum over an unbounded size) is not the
-/// change's doing.
+/// change's doing. An unbounded result is "no worse" only for an `exact`
+/// change (int16's, equal to the float code by construction): a lossy one
+/// unbounded on both sides has proven nothing.
+/// `changed[i]` says whether result `i` reads what a lossy change made
+/// (`None`: every result may be unbounded on both sides).
 fn misses(
     b: &[(f64, Interval)],
     float: &[(f64, Interval)],
     tolerances: &[Option<Tolerance>],
+    changed: Option<&[bool]>,
 ) -> Option<(usize, f64)> {
+    let lossy = |i: usize| changed.is_some_and(|c| c.get(i).copied().unwrap_or(true));
     b.iter()
         .enumerate()
         .find_map(|(i, &(e, r))| match tolerances.get(i).copied().flatten() {
             Some(t) if admits(t, e, r) => None,
-            _ if float.get(i).is_some_and(|f| e <= f.0) => None,
+            _ if (e.is_finite() || !lossy(i)) && float.get(i).is_some_and(|f| e <= f.0) => None,
             _ => Some((i, e)),
         })
+}
+
+/// Which of kernel `k`'s results read stage `s`, directly or through
+/// other stages.
+fn reading(m: &Module, k: OpId, s: OpId) -> Vec<bool> {
+    let body = m.entry_block(k, 0);
+    let mut seen = std::collections::HashSet::from([s]);
+    let mut work = vec![s];
+    while let Some(x) = work.pop() {
+        for u in users(m, k, m.result(x)) {
+            if m.op(u).results.len() == 1 && seen.insert(u) {
+                work.push(u);
+            }
+        }
+    }
+    let Some(&term) = m.block(body).ops.last() else {
+        return Vec::new();
+    };
+    m.op(term)
+        .operands
+        .iter()
+        .map(|&v| seen.iter().any(|&o| m.result(o) == v))
+        .collect()
+}
+
+/// A lossy scheme applied to one stage, on a copy of the kernel.
+struct Trial<'a> {
+    module: &'a Module,
+    /// The stage it changed.
+    stage: OpId,
+    /// `int8`, `bf16`, `f16`.
+    scheme: &'a str,
 }
 
 /// The limits under which `trial` meets every tolerance: `limits` if it
@@ -697,16 +846,28 @@ fn misses(
 /// bounds grow with (the largest that works); an explanation otherwise.
 fn fit(
     orig: &Module,
-    trial: &Module,
+    trial: Trial<'_>,
     k: OpId,
     params: &[Option<(f64, f64)>],
     limits: &HashMap<String, i64>,
     tolerances: &[Option<Tolerance>],
-    scheme: &str,
 ) -> Result<HashMap<String, i64>, String> {
+    let Trial {
+        module: trial,
+        stage,
+        scheme,
+    } = trial;
+    let changed = reading(orig, k, stage);
     let sig = crate::dialects::signature(trial, k);
     let at = |l: &HashMap<String, i64>| bounds(trial, k, params, l);
-    let miss = |l: &HashMap<String, i64>| misses(&at(l), &bounds(orig, k, params, l), tolerances);
+    let miss = |l: &HashMap<String, i64>| {
+        misses(
+            &at(l),
+            &bounds(orig, k, params, l),
+            tolerances,
+            Some(&changed),
+        )
+    };
     let Some((i, e)) = miss(limits) else {
         return Ok(limits.clone());
     };

@@ -5,10 +5,12 @@
 //! choice of fixed-point types and scales the `quantize` pass applies;
 //! [`exact`], float arithmetic over integers rewritten as exact integer
 //! arithmetic (the `int16` scheme); [`storage`], `f32` stages stored as
-//! bfloat16 (the `bf16` scheme).
+//! bfloat16 (the `bf16` scheme); [`price`], how `auto` weighs a scheme
+//! by the energy model.
 
 pub mod error;
 pub mod exact;
 pub mod plan;
+pub mod price;
 pub mod ranges;
 pub mod storage;

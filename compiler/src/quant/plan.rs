@@ -26,10 +26,12 @@ pub enum Mode {
     /// Nothing but what stages ask in the schedule block
     /// (`s.quantize(...)`, [`STAGE_REQUEST`]).
     Off,
-    /// Per stage, the cheapest choice that meets the tolerance: `int8`
-    /// where a dot-product instruction takes the products, `int16` where
-    /// the arithmetic is exact in integers, `f16` (where the values fit)
-    /// else `bf16` for `f32` stages stored to memory, else float.
+    /// Per stage, the cheapest choice that meets the tolerance, by the
+    /// energy model on the target compiled for (`quant::price`): `int8`
+    /// for sums of products, `int16` where the arithmetic is exact in
+    /// integers, `f16` (where the values fit) else `bf16` for `f32` stages
+    /// stored to memory, each kept only where it is estimated to cost
+    /// less energy in no more time; else float.
     Auto,
 }
 

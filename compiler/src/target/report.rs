@@ -108,20 +108,24 @@ pub fn lower_for(
     Ok(l)
 }
 
-/// `m` (the `pj` IR after the default pipeline) as `--quantize` makes it:
-/// the `quantize` pass's result with its `quant` ops expanded, and its
-/// notes (what it chose per stage, or why not).
+/// `m` (the `pj` IR after the default pipeline) as `--quantize` makes it
+/// for `backend`'s code on `p`'s machine: the `quantize` pass's result
+/// with its `quant` ops expanded, and its notes (what it chose per stage,
+/// or why not; `auto` weighing its choices at `sizes`).
 pub fn quantize(
     m: &Module,
     request: crate::quant::plan::Request,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    backend: Backend,
 ) -> Result<(Module, Vec<String>), String> {
     let mut q = m.clone();
-    // as `pj run` chooses on this machine
     let records = crate::codegen::Options {
         quantize: Some(request),
-        ..crate::codegen::Options::default()
+        sizes: sizes.clone(),
+        ..crate::codegen::Options::with_backend(backend)
     }
-    .quantize_passes()
+    .quantize_passes_for(p)
     .run(&mut q)
     .map_err(|e| e.to_string())?;
     Ok((q, records.into_iter().flat_map(|r| r.notes).collect()))
@@ -181,7 +185,7 @@ pub struct EnergyReport {
 
 /// The estimate of lowered `m`'s kernel for `backend`'s code: LLVM on
 /// x86 writes large results past the caches.
-fn estimate_for(
+pub(crate) fn estimate_for(
     m: &Module,
     kernel: &str,
     sizes: &HashMap<String, i64>,
@@ -243,7 +247,7 @@ pub fn energy_quantized(
     backend: Backend,
 ) -> Result<EnergyReport, String> {
     let mut r = energy_for(m, kernel, sizes, p, backend)?;
-    let (q, notes) = quantize(m, request)?;
+    let (q, notes) = quantize(m, request, sizes, p, backend)?;
     let estimate = estimate_for(
         &lower_for(&q, crate::codegen::LOWERING_PIPELINE, p, backend)?,
         kernel,
