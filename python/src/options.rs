@@ -108,6 +108,9 @@ impl CompileOptions {
                 mode,
                 tolerance: tol,
             }),
+            // `auto` weighs its choices at 1024 for every size: a module
+            // is compiled before it sees data
+            sizes: std::collections::HashMap::new(),
         };
         let words = CompileOptions {
             backend: backend.name().to_string(),
