@@ -17,7 +17,16 @@
 //! `n` times its term's error and, in floats, `n u` times the sum of the
 //! magnitudes (any order of the additions: `--fast-math` may reassociate).
 //! Integer arithmetic is exact unless its range may leave its type (then
-//! unbounded). Comparisons, selects on computed conditions, recurrences,
+//! unbounded).
+//!
+//! Beside each absolute bound, where the ops allow, a *relative* one
+//! (`|ṽ - v| <= ρ |v|`): products and quotients add their operands'
+//! relative errors, a sum of terms that are never negative keeps its
+//! terms' (plus `γ_n` of rounding), `exp` turns its argument's absolute
+//! error into a relative one, 16-bit storage away from the subnormals is
+//! relative. A value's bound is the smaller of the two: this is what keeps
+//! a softmax's `e / sum(e)` bounded by its terms' relative error instead
+//! of the sum's absolute error over the smallest sum. Comparisons, selects on computed conditions, recurrences,
 //! updates and `argmax` are unbounded unless every operand is exact.
 //!
 //! When legal: a `pj`-level kernel and its [`super::ranges::Ranges`] from
@@ -34,6 +43,10 @@ pub struct Errors {
     values: HashMap<ValueId, f64>,
     /// A stage's (or parameter's) bound over all its elements.
     elements: HashMap<ValueId, f64>,
+    /// Relative bounds, where known.
+    relative: HashMap<ValueId, f64>,
+    /// A stage's relative bound over all its elements, where known.
+    relative_elements: HashMap<ValueId, f64>,
 }
 
 impl Errors {
@@ -83,8 +96,14 @@ pub fn analyze(m: &Module, kernel: OpId, ranges: &Ranges) -> (Errors, Vec<f64>) 
     let body = m.entry_block(kernel, 0);
     for &arg in &m.block(body).args {
         match m.ty(arg) {
-            Type::Scalar(_) => a.e.values.insert(arg, 0.0),
-            _ => a.e.elements.insert(arg, 0.0),
+            Type::Scalar(_) => {
+                a.e.values.insert(arg, 0.0);
+                a.e.relative.insert(arg, 0.0)
+            }
+            _ => {
+                a.e.elements.insert(arg, 0.0);
+                a.e.relative_elements.insert(arg, 0.0)
+            }
         };
     }
     let results = a.block(body);
@@ -184,6 +203,7 @@ impl Analysis<'_> {
         let b = self.m.entry_block(op, 0);
         for &arg in &self.m.block(b).args.clone() {
             self.e.values.insert(arg, 0.0);
+            self.e.relative.insert(arg, 0.0);
         }
         self.block(b).first().copied().unwrap_or(f64::INFINITY)
     }
@@ -208,6 +228,9 @@ impl Analysis<'_> {
             Opcode::Pj(PjOp::Stage) => {
                 let e = self.region_value(op);
                 self.e.elements.insert(result, e);
+                if let Some(rho) = self.yielded(op).and_then(|v| self.rel(v)) {
+                    self.e.relative_elements.insert(result, rho);
+                }
                 return;
             }
             Opcode::Pj(PjOp::Reduce) => {
@@ -322,7 +345,106 @@ impl Analysis<'_> {
             }
             _ => f64::INFINITY,
         };
+        let mut e = e;
+        if let Some(rho) = self.relative(op) {
+            // |ṽ - v| <= ρ |v| and |v| <= |ṽ| / (1 - ρ)
+            if rho < 1.0 {
+                e = e.min(times(rho, most(self.range(result))) / (1.0 - rho));
+            }
+            self.e.relative.insert(result, rho);
+        }
         self.e.values.insert(result, e);
+    }
+
+    /// The relative bound of scalar `v`, if known.
+    fn rel(&self, v: ValueId) -> Option<f64> {
+        self.e.relative.get(&v).copied()
+    }
+
+    /// The value `op`'s region yields.
+    fn yielded(&self, op: OpId) -> Option<ValueId> {
+        let block = self.m.entry_block(op, 0);
+        let last = *self.m.block(block).ops.last()?;
+        self.m.op(last).operands.first().copied()
+    }
+
+    /// A bound `ρ` on `op`'s result's error relative to its ideal value,
+    /// where the op keeps errors relative; `None` elsewhere (a difference
+    /// may cancel, a quantized value is offset).
+    fn relative(&self, op: OpId) -> Option<f64> {
+        let m = self.m;
+        let d = m.op(op);
+        let result = *d.results.first()?;
+        let t = m.ty(result).elem();
+        let u = unit_roundoff(t);
+        let rel = |i: usize| d.operands.get(i).and_then(|&v| self.rel(v));
+        // never negative, so never cancelling (ρ < 1 keeps the ideal
+        // value's sign the computed one's)
+        let never_negative = |v: ValueId| {
+            let r = self.range(v);
+            !r.nan && r.lo >= 0.0
+        };
+        // (1 + a)(1 + b) - 1
+        let compose = |a: f64, b: f64| a + b + a * b;
+        match d.opcode {
+            Opcode::Pj(PjOp::Size) => Some(0.0),
+            Opcode::Arith(ArithOp::Constant) => Some(u),
+            Opcode::Pj(PjOp::Read) if d.operands[1..].iter().all(|&i| self.err(i) == 0.0) => {
+                self.e.relative_elements.get(&d.operands[0]).copied()
+            }
+            Opcode::Pj(PjOp::Reduce) => {
+                let term = self.yielded(op)?;
+                let rt = self.rel(term)?;
+                let kind = d.attr("kind").and_then(Attr::as_str).unwrap_or("");
+                match kind {
+                    // each partial sum rounds within u of itself: γ_n
+                    "sum" if never_negative(term) && t.is_float() => {
+                        let g = self.ranges.trip_count(m, op, 0) * u;
+                        (g < 0.5).then(|| compose(rt, g / (1.0 - g)))
+                    }
+                    "min" | "max" if never_negative(term) => Some(rt),
+                    _ => None,
+                }
+            }
+            Opcode::Arith(ArithOp::Add)
+                if never_negative(d.operands[0]) && never_negative(d.operands[1]) =>
+            {
+                Some(compose(rel(0)?.max(rel(1)?), u))
+            }
+            Opcode::Arith(ArithOp::Neg) => rel(0),
+            Opcode::Arith(ArithOp::Mul) if t.is_float() => {
+                Some(compose(compose(rel(0)?, rel(1)?), u))
+            }
+            // a(1 + α) / (b(1 + β)) = (a / b)(1 + (α - β) / (1 + β))
+            Opcode::Arith(ArithOp::Div) if t.is_float() => {
+                let (a, b) = (rel(0)?, rel(1)?);
+                (b < 1.0).then(|| compose((a + b) / (1.0 - b), u))
+            }
+            Opcode::Math(MathOp::Abs) => rel(0),
+            // sqrt(1 + α) - 1 lies within ±α
+            Opcode::Math(MathOp::Sqrt) => Some(compose(rel(0)?, 8.0 * u)),
+            // exp(x + δ) = exp(x) · exp(δ): an absolute error in, a
+            // relative one out
+            Opcode::Math(MathOp::Exp) => {
+                let ex = self.err(d.operands[0]);
+                ex.is_finite().then(|| compose(ex.exp_m1(), 8.0 * u))
+            }
+            // 16-bit storage rounds relatively above the subnormals
+            Opcode::Quant(QuantOp::PackBf16) => {
+                let r = self.range(d.operands[0]);
+                (least(r) >= 2f64.powi(-126) && most(r) < BF16_OVERFLOW)
+                    .then(|| rel(0).map(|x| compose(x, BF16_ROUNDOFF)))
+                    .flatten()
+            }
+            Opcode::Quant(QuantOp::PackF16) => {
+                let r = self.range(d.operands[0]);
+                (least(r) >= 2f64.powi(-14) && most(r) < F16_OVERFLOW)
+                    .then(|| rel(0).map(|x| compose(x, F16_ROUNDOFF)))
+                    .flatten()
+            }
+            Opcode::Quant(QuantOp::UnpackBf16 | QuantOp::UnpackF16) => rel(0),
+            _ => None,
+        }
     }
 
     fn arith(&self, op: OpId, a: ArithOp, t: ScalarType) -> f64 {

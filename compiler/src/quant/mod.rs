@@ -4,12 +4,14 @@
 //! gives on each result's distance from the exact one; [`plan`], the
 //! choice of fixed-point types and scales the `quantize` pass applies;
 //! [`exact`], float arithmetic over integers rewritten as exact integer
-//! arithmetic (the `int16` scheme); [`storage`], `f32` stages stored as
+//! arithmetic (the `int16` scheme); [`facts`], what intervals miss about
+//! a softmax (a value minus its row's maximum is never positive); [`storage`], `f32` stages stored as
 //! bfloat16 (the `bf16` scheme); [`price`], how `auto` weighs a scheme
 //! by the energy model.
 
 pub mod error;
 pub mod exact;
+pub mod facts;
 pub mod plan;
 pub mod price;
 pub mod ranges;

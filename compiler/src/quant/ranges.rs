@@ -419,11 +419,18 @@ impl Analysis<'_> {
                         let s = Interval::corners(term, Interval::new(0.0, n), |a, b| a * b)
                             .union(Interval::point(0.0));
                         // each of the n additions rounds (floats)
-                        if elem.is_float() {
+                        let mut s = if elem.is_float() {
                             s.widen(n * 2f64.powi(-23)).overflowing(elem)
                         } else {
                             s
+                        };
+                        // softmax's denominator: one term is exp(0) = 1 and
+                        // none is negative (a few ulps allowed for an exp
+                        // that misses 1 at 0)
+                        if !may_be_empty && super::facts::includes_its_max_term(m, op) {
+                            s.lo = s.lo.max(1.0 - 2f64.powi(-20));
                         }
+                        s
                     }
                     "min" | "max" => {
                         let mut r = term;
@@ -589,7 +596,19 @@ impl Analysis<'_> {
                 .and_then(|v| Scalar::from_attr(v, elem))
                 .map_or(Interval::of_type(elem), |s| Interval::point(s.as_f64())),
             ArithOp::Add => Interval::corners(arg(0), arg(1), |x, y| x + y),
-            ArithOp::Sub => Interval::corners(arg(0), arg(1), |x, y| x - y),
+            ArithOp::Sub => {
+                let r = Interval::corners(arg(0), arg(1), |x, y| x - y);
+                if super::facts::at_most_its_max(m, d.operands[0], d.operands[1]) {
+                    // `x[n, c] - max(c) x[n, c]`: never positive
+                    Interval {
+                        lo: r.lo.min(0.0),
+                        hi: r.hi.min(0.0),
+                        nan: r.nan,
+                    }
+                } else {
+                    r
+                }
+            }
             ArithOp::Mul => {
                 if m.same_computation(d.operands[0], d.operands[1]) {
                     square(arg(0))
