@@ -163,6 +163,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
         "l1_bytes": c.l1_bytes, "l2_bytes": c.l2_bytes, "llc_bytes": c.llc_bytes,
         "dram_bytes": c.dram_bytes, "microjoules": c.picojoules / 1e6,
         "dram_fill_bytes": c.dram_fill_bytes, "fp_instructions": c.fp_instructions,
+        "divider_vectors": c.divider_vectors,
         "lines": c.lines, "parallel_chunks": c.parallel_chunks,
         "seconds": c.seconds, "bound": c.bound,
     })

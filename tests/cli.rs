@@ -1487,6 +1487,22 @@ fn energy_estimates_threads_and_backends() {
         .find(|l| l.trim_start().starts_with("bx, out"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(nest.ends_with(" 4-6"), "{nest}");
+    // divisions wait on the divider: eight per element, in 128-bit
+    // vectors, at the profile's 3 cycles each, bound the time from below
+    let div = dir.path().join("div.pj");
+    std::fs::write(
+        &div,
+        "kernel div(x: f32[N] @range(0.0, 1.0)) -> y: f32[N] {\n    y[i] = x[i] / (x[i] + 1.0) / (x[i] + 2.0) / (x[i] + 3.0) / (x[i] + 4.0) / (x[i] + 5.0) / (x[i] + 6.0) / (x[i] + 7.0) / (x[i] + 8.0);\n}\n",
+    )
+    .unwrap();
+    let div = total(&[div.to_str().unwrap(), "--size", "N=1048576"]);
+    let vectors = div["divider_vectors"].as_f64().unwrap();
+    assert!((vectors - 8.0 * 1048576.0 / 4.0).abs() < 64.0, "{div}");
+    let ghz = 2.6; // the x86_64-avx512 profile's
+    assert!(
+        div["seconds"].as_f64().unwrap() >= vectors * 3.0 / (ghz * 1e9),
+        "{div}"
+    );
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--backend", "interp"]));
     assert!(err.contains("no code to estimate"), "{err}");
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));

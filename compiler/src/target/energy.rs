@@ -68,6 +68,10 @@ pub struct Cost {
     /// Floating-point instructions (a vector op is one): what the FP
     /// ports issue, so the vector width the backend used shows here.
     pub fp_instructions: f64,
+    /// Float divisions and square roots, in 128-bit vectors' worth: the
+    /// divider takes `Throughput::divide_cycles` for each, pipelined
+    /// only partly (a floor under the compute time, like the chains).
+    pub divider_vectors: f64,
     /// The pieces a parallel loop of the nest is cut into (its iterations
     /// over its grain): how many threads can share it. 0: a serial nest;
     /// infinite: one piece per thread, however many.
@@ -104,6 +108,7 @@ impl Cost {
         self.seconds += o.seconds;
         self.chain_cycles += o.chain_cycles;
         self.fp_instructions += o.fp_instructions;
+        self.divider_vectors += o.divider_vectors;
         self.fresh_pages += o.fresh_pages;
     }
 }
@@ -219,6 +224,8 @@ struct Node {
     chain_cycles: f64,
     /// Floating-point instructions ([`Cost::fp_instructions`]).
     fp_instructions: f64,
+    /// [`Cost::divider_vectors`].
+    divider_vectors: f64,
     /// For a parallel loop: [`Cost::parallel_chunks`].
     parallel_chunks: f64,
     /// [`Cost::fresh_pages`] of the buffers allocated in the body.
@@ -473,6 +480,7 @@ fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
     c.instructions += n.instructions * mult;
     c.chain_cycles += n.chain_cycles * mult;
     c.fp_instructions += n.fp_instructions * mult;
+    c.divider_vectors += n.divider_vectors * mult;
     c.fresh_pages += n.fresh_pages * mult;
     if c.parallel_chunks == 0.0 {
         c.parallel_chunks = n.parallel_chunks;
@@ -691,6 +699,13 @@ fn misses(w: &Walker<'_>, n: &Node, level: Level, writeback: bool) -> f64 {
                 .sum::<f64>())
 }
 
+/// How much of the divider a float division or square root of type `ty`
+/// takes, in 128-bit vectors (a scalar is one: the unit is busy as long).
+fn divider_share(ty: &crate::ir::Type) -> f64 {
+    let bits = ty.lanes().unwrap_or(1) as f64 * ty.elem().size_bytes() as f64 * 8.0;
+    (bits / 128.0).max(1.0)
+}
+
 /// Energy and time of `c` on `p` with `threads` workers.
 fn price(c: &mut Cost, p: &Profile, threads: u32) {
     let e = &p.energy;
@@ -709,6 +724,7 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
     let compute = (c.instructions / p.throughput.scalar_per_cycle)
         .max(c.fp_instructions / p.throughput.vector_fp_per_cycle)
         .max(c.chain_cycles)
+        .max(c.divider_vectors * p.throughput.divide_cycles)
         / hz;
     // threads share a parallel nest's pieces: the busiest thread has
     // ceil(pieces / threads) of them
@@ -1135,6 +1151,9 @@ impl Walker<'_> {
                             .or_insert(0.0) += lanes;
                         if elem.is_float() {
                             node.fp_instructions += 1.0;
+                            if a == ArithOp::Div {
+                                node.divider_vectors += divider_share(ty);
+                            }
                         }
                         node.instructions += 1.0;
                     } else {
@@ -1172,6 +1191,9 @@ impl Walker<'_> {
                         *node.ops.entry(format!("{elem} {name}")).or_insert(0.0) += lanes;
                         node.instructions += if name == "add" { 1.0 } else { 10.0 * lanes };
                         node.fp_instructions += if name == "sqrt" { 4.0 } else { 1.0 };
+                        if name == "sqrt" {
+                            node.divider_vectors += divider_share(ty);
+                        }
                     }
                 }
             }

@@ -89,6 +89,15 @@ pub struct Throughput {
     pub vector_fp_per_cycle: f64,
     /// Scalar instructions per cycle.
     pub scalar_per_cycle: f64,
+    /// Cycles the divider is busy with one 128-bit vector (or a scalar) of
+    /// `f32` division or square root: its reciprocal throughput.
+    #[serde(default = "default_divide_cycles")]
+    pub divide_cycles: f64,
+}
+
+/// Three cycles per 128 bits: `divps`/`sqrtps` on recent x86 cores.
+fn default_divide_cycles() -> f64 {
+    3.0
 }
 
 /// Picojoules per scalar operation (a vector op costs its lanes' operations
@@ -323,6 +332,7 @@ impl Profile {
             ("ghz", self.ghz),
             ("vector_fp_per_cycle", self.throughput.vector_fp_per_cycle),
             ("scalar_per_cycle", self.throughput.scalar_per_cycle),
+            ("divide_cycles", self.throughput.divide_cycles),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("`{n}` must be a positive number, got {v}"));
