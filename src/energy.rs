@@ -164,6 +164,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
         "dram_bytes": c.dram_bytes, "microjoules": c.picojoules / 1e6,
         "dram_fill_bytes": c.dram_fill_bytes, "fp_instructions": c.fp_instructions,
         "divider_vectors": c.divider_vectors,
+        "int_divisions": c.int_divisions,
         "lines": c.lines, "parallel_chunks": c.parallel_chunks,
         "seconds": c.seconds, "bound": c.bound,
     })

@@ -1503,6 +1503,24 @@ fn energy_estimates_threads_and_backends() {
         div["seconds"].as_f64().unwrap() >= vectors * 3.0 / (ghz * 1e9),
         "{div}"
     );
+    // integers divide lane by lane, a 64-bit division a whole divider's
+    // turn with Cranelift; LLVM on x86 takes the 32-bit instruction when
+    // the operands fit (its slow-division bypass); a constant divisor is
+    // a multiply
+    let idiv = dir.path().join("idiv.pj");
+    std::fs::write(
+        &idiv,
+        "kernel idiv(x: i64[N], d: i64) -> (y: i64[N], z: i64[N]) {\n    y[i] = x[i] / d;\n    z[i] = x[i] / 7;\n}\n",
+    )
+    .unwrap();
+    let idiv = idiv.to_str().unwrap().to_string();
+    let divisions = |backend: &str| {
+        total(&[&idiv, "--size", "N=4096", "--backend", backend])["int_divisions"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(divisions("cranelift"), 4096.0);
+    assert!((divisions("llvm") - 0.6 * 4096.0).abs() < 1e-6);
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--backend", "interp"]));
     assert!(err.contains("no code to estimate"), "{err}");
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));

@@ -72,6 +72,12 @@ pub struct Cost {
     /// divider takes `Throughput::divide_cycles` for each, pipelined
     /// only partly (a floor under the compute time, like the chains).
     pub divider_vectors: f64,
+    /// Integer divisions and remainders by a value not known when
+    /// compiling, one per lane (no vector instruction divides integers:
+    /// the backends divide lane by lane), in 64-bit divisions' worth (a
+    /// 32-bit one is [`NARROW_DIVISION`] of one), each taking
+    /// `Throughput::int_divide_cycles`.
+    pub int_divisions: f64,
     /// The pieces a parallel loop of the nest is cut into (its iterations
     /// over its grain): how many threads can share it. 0: a serial nest;
     /// infinite: one piece per thread, however many.
@@ -109,6 +115,7 @@ impl Cost {
         self.chain_cycles += o.chain_cycles;
         self.fp_instructions += o.fp_instructions;
         self.divider_vectors += o.divider_vectors;
+        self.int_divisions += o.int_divisions;
         self.fresh_pages += o.fresh_pages;
     }
 }
@@ -226,6 +233,8 @@ struct Node {
     fp_instructions: f64,
     /// [`Cost::divider_vectors`].
     divider_vectors: f64,
+    /// [`Cost::int_divisions`].
+    int_divisions: f64,
     /// For a parallel loop: [`Cost::parallel_chunks`].
     parallel_chunks: f64,
     /// [`Cost::fresh_pages`] of the buffers allocated in the body.
@@ -253,8 +262,28 @@ struct Walker<'m> {
     bufs: HashMap<ValueId, Buf>,
     line: f64,
     /// Results at least this large that are only written go past the
-    /// caches ([`estimate_streaming`]).
+    /// caches ([`CodeTraits::nontemporal_bytes`]).
     nontemporal_bytes: f64,
+    /// [`CodeTraits::narrow_int_division`].
+    narrow_int_division: bool,
+}
+
+/// What a 32-bit integer division costs against a 64-bit one: `div r32`
+/// against `div r64` on recent x86 cores (about 6 cycles against 10).
+pub const NARROW_DIVISION: f64 = 0.6;
+
+/// What a backend's code does that the lowered IR does not say.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CodeTraits {
+    /// Results of this many bytes or more, only written, go past the
+    /// caches (LLVM on x86: `Profile::nontemporal_bytes`): each moves once
+    /// instead of being read for ownership and written back.
+    pub nontemporal_bytes: Option<u64>,
+    /// 64-bit integer divisions whose operands fit 32 bits take the
+    /// 32-bit instruction (LLVM on x86: its `idivq-to-divl` bypass for
+    /// cores with slow 64-bit division): each costs [`NARROW_DIVISION`] of
+    /// a 64-bit one, as the values of sizes and indices always fit.
+    pub narrow_int_division: bool,
 }
 
 /// Estimates kernel `name` of a lowered module at `sizes` on `profile`
@@ -266,19 +295,16 @@ pub fn estimate(
     sizes: &HashMap<String, i64>,
     profile: &Profile,
 ) -> Result<Estimate, EstimateError> {
-    estimate_streaming(m, name, sizes, profile, None)
+    estimate_code(m, name, sizes, profile, CodeTraits::default())
 }
 
-/// [`estimate`] for a backend that writes results of `nontemporal_bytes`
-/// or more past the caches (LLVM on x86: `Profile::nontemporal_bytes`):
-/// such a result, only written, moves once instead of being read for
-/// ownership and written back.
-pub fn estimate_streaming(
+/// [`estimate`] of a backend's code with `code`'s traits.
+pub fn estimate_code(
     m: &Module,
     name: &str,
     sizes: &HashMap<String, i64>,
     profile: &Profile,
-    nontemporal_bytes: Option<u64>,
+    code: CodeTraits,
 ) -> Result<Estimate, EstimateError> {
     let func = m
         .kernels()
@@ -299,7 +325,8 @@ pub fn estimate_streaming(
         moves: HashMap::new(),
         bufs: HashMap::new(),
         line: profile.cache.line_bytes as f64,
-        nontemporal_bytes: nontemporal_bytes.map_or(f64::INFINITY, |b| b as f64),
+        nontemporal_bytes: code.nontemporal_bytes.map_or(f64::INFINITY, |b| b as f64),
+        narrow_int_division: code.narrow_int_division,
     };
     for &a in &m.block(body).args {
         if let Type::Buffer { elem, dims } = m.ty(a) {
@@ -481,6 +508,7 @@ fn collect_ops(n: &Node, mult: f64, c: &mut Cost) {
     c.chain_cycles += n.chain_cycles * mult;
     c.fp_instructions += n.fp_instructions * mult;
     c.divider_vectors += n.divider_vectors * mult;
+    c.int_divisions += n.int_divisions * mult;
     c.fresh_pages += n.fresh_pages * mult;
     if c.parallel_chunks == 0.0 {
         c.parallel_chunks = n.parallel_chunks;
@@ -699,6 +727,15 @@ fn misses(w: &Walker<'_>, n: &Node, level: Level, writeback: bool) -> f64 {
                 .sum::<f64>())
 }
 
+/// Whether `v` is a constant (or a vector of one).
+fn is_constant(m: &Module, v: ValueId) -> bool {
+    m.def_op(v).is_some_and(|o| match m.op(o).opcode {
+        Opcode::Arith(ArithOp::Constant) => true,
+        Opcode::Vector(VectorOp::Broadcast) => is_constant(m, m.op(o).operands[0]),
+        _ => false,
+    })
+}
+
 /// How much of the divider a float division or square root of type `ty`
 /// takes, in 128-bit vectors (a scalar is one: the unit is busy as long).
 fn divider_share(ty: &crate::ir::Type) -> f64 {
@@ -724,7 +761,10 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
     let compute = (c.instructions / p.throughput.scalar_per_cycle)
         .max(c.fp_instructions / p.throughput.vector_fp_per_cycle)
         .max(c.chain_cycles)
-        .max(c.divider_vectors * p.throughput.divide_cycles)
+        .max(
+            c.divider_vectors * p.throughput.divide_cycles
+                + c.int_divisions * p.throughput.int_divide_cycles,
+        )
         / hz;
     // threads share a parallel nest's pieces: the busiest thread has
     // ceil(pieces / threads) of them
@@ -1136,8 +1176,18 @@ impl Walker<'_> {
             }
             Opcode::Arith(a) => {
                 self.eval(op, a);
+                let ty = m.ty(d.results[0]);
+                // integer division, index arithmetic included (a constant
+                // divisor becomes a multiply)
+                if matches!(a, ArithOp::Div | ArithOp::Rem)
+                    && !ty.elem().is_float()
+                    && !is_constant(m, d.operands[1])
+                {
+                    let wide = ty.elem().size_bytes() == 8 && !self.narrow_int_division;
+                    let each = if wide { 1.0 } else { NARROW_DIVISION };
+                    node.int_divisions += ty.lanes().unwrap_or(1) as f64 * each;
+                }
                 if a != ArithOp::Constant {
-                    let ty = m.ty(d.results[0]);
                     if ty.elem() != ScalarType::I64 || ty.lanes().is_some() {
                         let lanes = ty.lanes().unwrap_or(1) as f64;
                         let elem = if a == ArithOp::Cmp || a == ArithOp::Select {

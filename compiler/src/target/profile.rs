@@ -93,6 +93,15 @@ pub struct Throughput {
     /// `f32` division or square root: its reciprocal throughput.
     #[serde(default = "default_divide_cycles")]
     pub divide_cycles: f64,
+    /// Cycles between two integer divisions (64-bit `idiv`/`sdiv`) by a
+    /// divisor known only at run time: its reciprocal throughput.
+    #[serde(default = "default_int_divide_cycles")]
+    pub int_divide_cycles: f64,
+}
+
+/// Ten cycles: 64-bit `idiv` on recent x86 cores.
+fn default_int_divide_cycles() -> f64 {
+    10.0
 }
 
 /// Three cycles per 128 bits: `divps`/`sqrtps` on recent x86 cores.
@@ -333,6 +342,7 @@ impl Profile {
             ("vector_fp_per_cycle", self.throughput.vector_fp_per_cycle),
             ("scalar_per_cycle", self.throughput.scalar_per_cycle),
             ("divide_cycles", self.throughput.divide_cycles),
+            ("int_divide_cycles", self.throughput.int_divide_cycles),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("`{n}` must be a positive number, got {v}"));

@@ -184,7 +184,8 @@ pub struct EnergyReport {
 }
 
 /// The estimate of lowered `m`'s kernel for `backend`'s code: LLVM on
-/// x86 writes large results past the caches.
+/// x86 writes large results past the caches and divides 64-bit integers
+/// that fit 32 bits with the 32-bit instruction.
 pub(crate) fn estimate_for(
     m: &Module,
     kernel: &str,
@@ -192,9 +193,12 @@ pub(crate) fn estimate_for(
     p: &Profile,
     backend: Backend,
 ) -> Result<Estimate, String> {
-    let streaming = (backend == Backend::Llvm && p.arch == "x86_64").then(|| p.nontemporal_bytes());
-    crate::target::energy::estimate_streaming(m, kernel, sizes, p, streaming)
-        .map_err(|e| e.to_string())
+    let llvm_x86 = backend == Backend::Llvm && p.arch == "x86_64";
+    let code = crate::target::energy::CodeTraits {
+        nontemporal_bytes: llvm_x86.then(|| p.nontemporal_bytes()),
+        narrow_int_division: llvm_x86,
+    };
+    crate::target::energy::estimate_code(m, kernel, sizes, p, code).map_err(|e| e.to_string())
 }
 
 /// [`EnergyReport`] of kernel `kernel` of `m` (the `pj` IR after the
