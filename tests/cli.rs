@@ -968,6 +968,25 @@ fn quantize_says_what_it_chose_and_the_model_compares_it_with_float() {
         assert!(err.contains("proven within"), "{err}");
         assert!(out.exists());
     }
+    // auto weighs its choice at the sizes the data binds, and says so
+    let o = pj(&[
+        "run",
+        "examples/blur_u8.pj",
+        "--arg",
+        "input=examples/data/blur_u8/input.npy",
+        "--out",
+        &format!("out={}", dir.path().join("b.npy").display()),
+        "--quantize",
+        "auto",
+    ]);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("stage `out` of `blur_u8`: int16")
+            && err.contains("int16 estimated")
+            && err.contains("µs without it (the energy model on this target)"),
+        "{err}"
+    );
     // `pj energy`/`pj explain` of `file` with `--quantize mode` at `sizes`
     let model = |cmd: &str, file: &str, mode: &str, sizes: &str| {
         let o = pj(&[cmd, file, "--quantize", mode, "--size", sizes]);

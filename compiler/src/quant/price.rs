@@ -21,12 +21,16 @@ pub struct Price {
 }
 
 impl Price {
-    /// `1.2 mJ, 3.400 ms`.
+    /// `1.2 mJ, 3.400 ms` (`202 nJ, 1.25 µs` for a small call).
     pub fn text(self) -> String {
+        let time = if self.seconds >= 1e-3 {
+            format!("{:.3} ms", self.seconds * 1e3)
+        } else {
+            format!("{:.3} µs", self.seconds * 1e6)
+        };
         format!(
-            "{}, {:.3} ms",
-            crate::target::report::energy_text(self.picojoules),
-            self.seconds * 1e3
+            "{}, {time}",
+            crate::target::report::energy_text(self.picojoules)
         )
     }
 }
