@@ -51,6 +51,17 @@ kernel scores(q: f32[T, D] @range(-2.0, 2.0), k: f32[D, S] @range(-2.0, 2.0), bi
     n[t] = sum(j in 0..S) i64(1);
 }";
 
+/// Two products in a row (a two-layer perceptron without its
+/// nonlinearity): the first's sum is requantized for the second in
+/// integers.
+const MLP: &str = "
+kernel mlp(x: f32[B, D] @range(-1.0, 1.0), w1: f32[D, H] @range(-0.1, 0.1), w2: f32[H, O] @range(-0.1, 0.1))
+    -> y: f32[B, O] @tolerance(abs = 4.0)
+    where D <= 64, H <= 64 {
+    h[b, j] = sum(d) x[b, d] * w1[d, j];
+    y[b, o] = sum(j) h[b, j] * w2[j, o];
+}";
+
 fn quantized(src: &str, name: &str) -> (Module, Module, Vec<String>) {
     // the pass alone: its `quant` ops are what the tests look at
     // for a target with VNNI: the notes do not depend on this machine
@@ -234,6 +245,28 @@ fn float_work_after_the_product_and_exact_results_keep_their_bounds() {
         "scores",
         &[("T", 5), ("D", 16), ("S", 7)],
         &[Some(2.0), Some(0.0)],
+    );
+}
+
+#[test]
+fn chained_products_requantize_in_integers_within_the_proven_bound() {
+    let (_, q, notes) = quantized(MLP, "mlp");
+    let text = notes.join("\n");
+    assert!(
+        text.contains("stage `h_u8` of `mlp`: int8 — requantized from `h_acc` in integers"),
+        "{text}"
+    );
+    let ops: Vec<String> = q
+        .all_ops()
+        .into_iter()
+        .map(|o| q.op(o).opcode.to_string())
+        .collect();
+    assert!(ops.iter().any(|o| o == "quant.requantize"), "{ops:?}");
+    check_property(
+        MLP,
+        "mlp",
+        &[("B", 5), ("D", 64), ("H", 37), ("O", 7)],
+        &[Some(4.0)],
     );
 }
 

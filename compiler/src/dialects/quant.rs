@@ -17,6 +17,13 @@
 //! - `quant.dequantize %q : q -> f` (ONNX `DequantizeLinear`): `q -
 //!   zero_point` exactly (in `i64`), converted to `f` (rounded), times
 //!   `scale` (rounded).
+//! - `quant.requantize %acc : i32 -> q` (TVM QNN's `requantize`): an
+//!   integer standing for `acc · s_in` re-expressed in steps of `s_out`
+//!   with zero point `z`, without floats: `t = (acc · multiplier +
+//!   2^(shift - 1)) >> shift` in 64-bit integers (rounding half up), `+
+//!   zero_point`, clamped to `q`'s range. `multiplier / 2^shift` is `scale`
+//!   (`s_in / s_out`, the real factor it stands for) to 31 bits:
+//!   `multiplier` in `[2^30, 2^31)`, `|multiplier - scale · 2^shift| <= 1`.
 //! - `quant.pack_bf16 %x : f32 -> u16`: the bits of `x` as bfloat16 (the
 //!   upper half of an `f32`'s), rounded to nearest, ties to even; a NaN
 //!   becomes the quiet NaN `0x7fc0` with its sign (its payload is lost, its
@@ -40,6 +47,8 @@ dialect_ops!(
     Quantize => "quantize",
     /// Fixed point to float: `(q - zero_point) * scale`.
     Dequantize => "dequantize",
+    /// Fixed point to fixed point by an integer multiplier and shift.
+    Requantize => "requantize",
     /// `f32` to bfloat16 bits in a `u16`, rounded to nearest even.
     PackBf16 => "pack_bf16",
     /// bfloat16 bits in a `u16` to the `f32` they are.
@@ -116,6 +125,10 @@ pub struct Params {
     pub scale: f64,
     /// The integer that stands for 0.
     pub zero_point: i64,
+    /// `requantize`'s fixed-point factor (0 for the other ops).
+    pub multiplier: i64,
+    /// `requantize`'s shift (0 for the other ops).
+    pub shift: u32,
 }
 
 impl Params {
@@ -128,7 +141,50 @@ impl Params {
                 _ => f64::NAN,
             },
             zero_point: d.attr("zero_point").and_then(Attr::as_int).unwrap_or(0),
+            multiplier: d.attr("multiplier").and_then(Attr::as_int).unwrap_or(0),
+            shift: d
+                .attr("shift")
+                .and_then(Attr::as_int)
+                .and_then(|k| u32::try_from(k).ok())
+                .unwrap_or(0),
         }
+    }
+
+    /// `requantize`'s parameters for the real factor `scale` (`s_in /
+    /// s_out`) and zero point `zero_point`: the multiplier in `[2^30,
+    /// 2^31)` and the shift that make `multiplier / 2^shift` closest to
+    /// `scale`; `None` if the shift would leave 1..=62.
+    pub fn requantize(scale: f64, zero_point: i64) -> Option<Params> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return None;
+        }
+        // scale · 2^shift in [2^30, 2^31)
+        let shift = 30 - scale.log2().floor() as i64;
+        if !(1..=62).contains(&shift) {
+            return None;
+        }
+        let mut multiplier = (scale * 2f64.powi(shift as i32)).round() as i64;
+        let mut shift = shift;
+        if multiplier >= 1 << 31 {
+            multiplier = (multiplier + 1) / 2;
+            shift -= 1;
+        }
+        (shift >= 1 && (1 << 30..1 << 31).contains(&multiplier)).then_some(Params {
+            scale,
+            zero_point,
+            multiplier,
+            shift: shift as u32,
+        })
+    }
+
+    /// `requantize`'s attributes.
+    pub fn requantize_attrs(self) -> [(&'static str, Attr); 4] {
+        [
+            ("scale", Attr::Float(self.scale)),
+            ("zero_point", Attr::Int(self.zero_point)),
+            ("multiplier", Attr::Int(self.multiplier)),
+            ("shift", Attr::Int(i64::from(self.shift))),
+        ]
     }
 
     /// As attributes of an op.
@@ -205,6 +261,13 @@ pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
                 Scalar::F64(v) => Scalar::F64(v * p.scale),
                 r => panic!("quant.dequantize to {r:?} (unverified IR)"),
             }
+        }
+        QuantOp::Requantize => {
+            let a = x.as_i64().expect("verified: an integer of at most 32 bits");
+            // |a| < 2^31 and multiplier < 2^31: the product fits i64
+            let t = (a * p.multiplier + (1i64 << (p.shift - 1))) >> p.shift;
+            let (lo, hi) = to.int_range().expect("verified: an integer");
+            Scalar::from_i64((t + p.zero_point).clamp(lo, hi), to)
         }
     }
 }
@@ -426,6 +489,33 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
                     .result(to.clone()),
             )
         }
+        QuantOp::Requantize => {
+            let i64t = Type::INDEX;
+            let a = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([x])
+                    .result(i64t.clone()),
+            );
+            let mul = konst(m, &i64t, Attr::Int(p.multiplier), &mut emit);
+            let t = emit(m, bin(ArithOp::Mul, a, mul, &i64t));
+            let half = konst(m, &i64t, Attr::Int(1i64 << (p.shift - 1)), &mut emit);
+            let t = emit(m, bin(ArithOp::Add, t, half, &i64t));
+            let t = emit(m, shift(ArithOp::Shr, t, i64::from(p.shift), &i64t));
+            let zp = konst(m, &i64t, Attr::Int(p.zero_point), &mut emit);
+            let t = emit(m, bin(ArithOp::Add, t, zp, &i64t));
+            let (lo, hi) = to.elem().int_range().expect("verified: an integer");
+            let hi = konst(m, &i64t, Attr::Int(hi), &mut emit);
+            let t = emit(m, bin(ArithOp::Min, t, hi, &i64t));
+            let lo = konst(m, &i64t, Attr::Int(lo), &mut emit);
+            let t = emit(m, bin(ArithOp::Max, t, lo, &i64t));
+            emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([t])
+                    .result(to.clone()),
+            )
+        }
         QuantOp::Dequantize => {
             let wide = if p.zero_point != 0 {
                 let i = emit(
@@ -479,6 +569,10 @@ impl QuantOp {
             return;
         };
         let (float, int) = match self {
+            QuantOp::Requantize => {
+                verify_requantize(d, from, to, errs);
+                return;
+            }
             QuantOp::Quantize => (from, to),
             QuantOp::Dequantize => (to, from),
             QuantOp::PackBf16 | QuantOp::UnpackBf16 | QuantOp::PackF16 | QuantOp::UnpackF16 => {
@@ -533,6 +627,56 @@ impl QuantOp {
     }
 }
 
+/// `quant.requantize`'s rules: `i8`..`i32` in, a quantized type out,
+/// the factor and its fixed-point form consistent.
+fn verify_requantize(
+    d: &crate::ir::OpData,
+    from: ScalarType,
+    to: ScalarType,
+    errs: &mut Vec<String>,
+) {
+    if !from.is_int() || from.size_bytes() > 4 {
+        errs.push(format!("takes an integer of at most 32 bits, found {from}"));
+    }
+    if !quantizable(to) {
+        errs.push(format!("gives i8, u8, i16 or u16, found {to}"));
+    }
+    let p = Params {
+        scale: match d.attr("scale") {
+            Some(Attr::Float(s)) => *s,
+            _ => f64::NAN,
+        },
+        zero_point: d
+            .attr("zero_point")
+            .and_then(Attr::as_int)
+            .unwrap_or(i64::MIN),
+        multiplier: d.attr("multiplier").and_then(Attr::as_int).unwrap_or(0),
+        shift: d
+            .attr("shift")
+            .and_then(Attr::as_int)
+            .and_then(|k| u32::try_from(k).ok())
+            .unwrap_or(0),
+    };
+    if !(p.scale.is_finite() && p.scale > 0.0) {
+        errs.push("needs a positive finite float `scale`".into());
+        return;
+    }
+    if !(1..=62).contains(&p.shift) || !(1 << 30..1 << 31).contains(&p.multiplier) {
+        errs.push("needs `multiplier` in [2^30, 2^31) and `shift` from 1 to 62".into());
+    } else if (p.multiplier as f64 - p.scale * 2f64.powi(p.shift as i32)).abs() > 1.0 {
+        errs.push(format!(
+            "`multiplier / 2^shift` ({} / 2^{}) is not `scale` ({}) to 31 bits",
+            p.multiplier, p.shift, p.scale
+        ));
+    }
+    if !to
+        .int_range()
+        .is_some_and(|(lo, hi)| lo <= p.zero_point && p.zero_point <= hi)
+    {
+        errs.push(format!("needs a `zero_point` that is an {to}"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,6 +685,8 @@ mod tests {
         let p = Params {
             scale,
             zero_point: zp,
+            multiplier: 0,
+            shift: 0,
         };
         eval(QuantOp::Quantize, p, Scalar::F32(x), to)
             .as_i64()
@@ -585,10 +731,34 @@ mod tests {
     }
 
     #[test]
+    fn requantize_multiplies_shifts_rounds_half_up_and_saturates() {
+        let p = Params::requantize(0.375, 3).unwrap();
+        assert_eq!(p.multiplier as f64 / 2f64.powi(p.shift as i32), 0.375);
+        let r = |a: i32| {
+            eval(QuantOp::Requantize, p, Scalar::I32(a), ScalarType::U8)
+                .as_i64()
+                .unwrap()
+        };
+        assert_eq!(r(8), 3 + 3);
+        // 4 · 0.375 = 1.5: half up
+        assert_eq!(r(4), 2 + 3);
+        // -4 · 0.375 = -1.5: half up, to -1
+        assert_eq!(r(-4), -1 + 3);
+        assert_eq!(r(-100), 0, "saturates below");
+        assert_eq!(r(i32::MAX), 255, "and above, without overflowing");
+        assert!(Params::requantize(0.0, 0).is_none());
+        assert!(Params::requantize(2f64.powi(40), 0).is_none());
+        let tiny = Params::requantize(1.0e-9, 0).unwrap();
+        assert!((1 << 30..1 << 31).contains(&tiny.multiplier));
+    }
+
+    #[test]
     fn dequantize_subtracts_the_zero_point_exactly() {
         let p = Params {
             scale: 0.25,
             zero_point: -5,
+            multiplier: 0,
+            shift: 0,
         };
         let r = eval(
             QuantOp::Dequantize,

@@ -21,6 +21,10 @@
 //! to lie in their declared `@range` (a promise, as in the language).
 //! Otherwise the stage stays float, and a note says why and by how much.
 //!
+//! Where one int8 product reads another's result, the quantized copy is
+//! computed from the first's integer sum by `quant.requantize` (an
+//! integer multiply and shift) instead of through `f32`.
+//!
 //! `auto` goes further: among what is legal it keeps, stage by stage, a
 //! scheme only where the energy model (`quant::price`, the kernel lowered
 //! for the backend and target it is compiled for) estimates less energy
@@ -262,6 +266,9 @@ fn quantize_kernel(
             Err(why) => notes.push(note("float", why)),
         }
     }
+    if any {
+        changed |= requantize_chains(m, k, &params, &limits, &tolerances, notes);
+    }
     let kernel_note = |what: &str| Note {
         kernel: kname.clone(),
         stage: "-".into(),
@@ -301,6 +308,117 @@ fn quantize_kernel(
     };
     if !none.is_empty() {
         notes.push(kernel_note(none));
+    }
+    changed
+}
+
+/// `(read, quantize)` of a stage the pass made holding an array
+/// quantized, `q[..] = quant.quantize(h[..])`, read at its own indices.
+fn quantized_copy(m: &Module, s: OpId) -> Option<(OpId, OpId)> {
+    let d = m.op(s);
+    if d.opcode != Opcode::Pj(PjOp::Stage) || d.attr(crate::passes::schedule::QUANTIZED).is_none() {
+        return None;
+    }
+    plain_map(m, s, Opcode::Quant(QuantOp::Quantize))
+}
+
+/// `(read, op)` of a stage whose body is `op(read(x, its own indices))`.
+fn plain_map(m: &Module, s: OpId, opcode: Opcode) -> Option<(OpId, OpId)> {
+    let block = m.entry_block(s, 0);
+    let ops = &m.block(block).ops;
+    let [read, op, _] = ops[..] else {
+        return None;
+    };
+    let (r, o) = (m.op(read), m.op(op));
+    (r.opcode == Opcode::Pj(PjOp::Read)
+        && r.attr("boundary").is_none()
+        && r.operands[1..] == m.block(block).args[..]
+        && o.opcode == opcode
+        && o.operands == [m.result(read)]
+        && m.op(*ops.last()?).operands == [m.result(op)])
+    .then_some((read, op))
+}
+
+/// Requantization between int8 stages: a quantized copy of `h` where `h`
+/// is itself an integer sum dequantized (`h[..] = dequantize(h_acc[..])`,
+/// an int8 stage's result, read by a second int8 product) computes from
+/// the sum directly — `quant.requantize`, an integer multiply and shift,
+/// no float in between (TVM QNN's `requantize`) — where the bound still
+/// meets every tolerance. `h` stays while anything else reads it.
+fn requantize_chains(
+    m: &mut Module,
+    k: OpId,
+    params: &[Option<(f64, f64)>],
+    limits: &HashMap<String, i64>,
+    tolerances: &[Option<Tolerance>],
+    notes: &mut Vec<Note>,
+) -> bool {
+    let kname = crate::dialects::signature(m, k).name;
+    let mut changed = false;
+    let body = m.entry_block(k, 0);
+    for s in m.block(body).ops.clone() {
+        let Some((read, quantize)) = quantized_copy(m, s) else {
+            continue;
+        };
+        let h = m.op(read).operands[0];
+        let Some(hs) = m.def_op(h) else {
+            continue;
+        };
+        if m.op(hs).opcode != Opcode::Pj(PjOp::Stage) || m.op(hs).operands != m.op(s).operands {
+            continue;
+        }
+        let Some((acc_read, dequantize)) = plain_map(m, hs, Opcode::Quant(QuantOp::Dequantize))
+        else {
+            continue;
+        };
+        let acc = m.op(acc_read).operands[0];
+        let acc_elem = m.ty(acc).elem();
+        let (p_in, p_out) = (Params::of(m, dequantize), Params::of(m, quantize));
+        if !acc_elem.is_int() || acc_elem.size_bytes() > 4 || p_in.zero_point != 0 {
+            continue;
+        }
+        let Some(rp) = Params::requantize(p_in.scale / p_out.scale, p_out.zero_point) else {
+            continue;
+        };
+        let mut trial = m.clone();
+        trial.op_mut(read).operands[0] = acc;
+        trial.set_ty(trial.result(read), Type::Scalar(acc_elem));
+        let q = trial.op_mut(quantize);
+        q.opcode = Opcode::Quant(QuantOp::Requantize);
+        q.attrs.clear();
+        for (key, v) in rp.requantize_attrs() {
+            trial.op_mut(quantize).set_attr(key, v);
+        }
+        if crate::ir::verify::verify(&trial).is_err() {
+            continue;
+        }
+        let changed_results = reading(m, k, s);
+        let (before, after) = (
+            bounds(m, k, params, limits),
+            bounds(&trial, k, params, limits),
+        );
+        if misses(&after, &before, tolerances, Some(&changed_results)).is_some() {
+            continue;
+        }
+        *m = trial;
+        changed = true;
+        let name = crate::passes::schedule::stage_name(m, s);
+        let from = m
+            .value(acc)
+            .name
+            .clone()
+            .unwrap_or_else(|| "the sum".into());
+        notes.push(Note {
+            kernel: kname.clone(),
+            stage: name,
+            chosen: "int8".into(),
+            detail: format!(
+                "requantized from `{from}` in integers: × {} >> {} (= {}), no float in between",
+                rp.multiplier,
+                rp.shift,
+                short(rp.scale)
+            ),
+        });
     }
     changed
 }
@@ -1610,6 +1728,8 @@ fn rewrite(
     let back = Params {
         scale: pa.scale * pb.scale,
         zero_point: 0,
+        multiplier: 0,
+        shift: 0,
     };
     let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Dequantize))
         .operands([v])

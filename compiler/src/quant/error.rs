@@ -331,6 +331,24 @@ impl Analysis<'_> {
                             0.5 + times(unit_roundoff(f), most(rx)) / p.scale + ex / p.scale
                         }
                     }
+                    // ideally `acc · scale + zero_point`; computed with the
+                    // fixed-point factor, rounded once, unclamped where the
+                    // range stays inside the type
+                    QuantOp::Requantize => {
+                        let fixed = p.multiplier as f64 / 2f64.powi(p.shift as i32);
+                        let (qlo, qhi) = t.int_range().expect("verified");
+                        let z = p.zero_point as f64;
+                        if rx.nan
+                            || rx.lo * fixed + z < qlo as f64 - 0.5
+                            || rx.hi * fixed + z > qhi as f64 + 0.5
+                        {
+                            f64::INFINITY
+                        } else {
+                            // `scale` is the f64 nearest s_in / s_out
+                            let factor = (fixed - p.scale).abs() + p.scale * 2f64.powi(-52);
+                            0.5 + times(most(rx), factor) + times(ex, p.scale)
+                        }
+                    }
                     QuantOp::Dequantize => {
                         // `q - zero_point` exact; its conversion and the product round
                         let shifted = most(rx) + p.zero_point.unsigned_abs() as f64;

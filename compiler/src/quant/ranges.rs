@@ -746,7 +746,14 @@ fn quant(
 ) -> Interval {
     use crate::dialects::quant::eval;
     let f = |v: f64| {
-        let s = if to.is_float() {
+        // the integer side in (dequantize, requantize), or the float one
+        let s = if q == crate::dialects::QuantOp::Requantize {
+            // its operand has at most 32 bits
+            Scalar::from_i64(
+                v.clamp(i32::MIN as f64, i32::MAX as f64) as i64,
+                ScalarType::I64,
+            )
+        } else if to.is_float() {
             Scalar::from_i64(v as i64, ScalarType::I64)
         } else {
             Scalar::F64(v)
