@@ -203,12 +203,7 @@ fn a_stage_stored_as_bf16_keeps_the_results_within_the_proven_bound() {
             text.contains(&format!("stage `t` of `unfused`: {chosen}")),
             "{text}"
         );
-        let bound: f64 = text
-            .split("proven within ")
-            .nth(1)
-            .and_then(|s| s.split(' ').next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no bound in {text}"));
+        let bound = proven_bound(&text);
         assert!(bound <= 0.1, "{text}");
         let mut wide = compile("unfused", &src.replace("f32", "f64"));
         PassManager::default_pipeline().run(&mut wide).unwrap();

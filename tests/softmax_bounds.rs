@@ -141,14 +141,6 @@ fn error_against_exact(got: &Tensor, data: &[f32], c: usize) -> f64 {
     worst
 }
 
-fn bound_in(text: &str) -> f64 {
-    text.split("proven within ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no bound in {text}"))
-}
-
 #[test]
 fn e_stored_in_16_bits_is_proven_and_holds_on_hard_rows() {
     for (mode, chosen, at_least) in [
@@ -172,7 +164,7 @@ fn e_stored_in_16_bits_is_proven_and_holds_on_hard_rows() {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no limit in {text}"));
         assert!(limit >= at_least, "{mode:?}: {text}");
-        let bound = bound_in(&text);
+        let bound = proven_bound(&text);
         assert!(bound <= 0.01, "{text}");
         let codes = jit_all(&q);
         for (c, seed) in [(1usize, 1u64), (7, 2), (300, 3), (1024, 4)] {

@@ -231,3 +231,13 @@ pub fn half_tensor(t: ScalarType, bits: &[u16]) -> Tensor {
         .collect();
     Tensor::new(t, vec![bits.len()], data)
 }
+
+/// The first bound a `quantize` note proves (`proven within 1.2e-2 ...`).
+pub fn proven_bound(notes: &str) -> f64 {
+    notes
+        .split("proven within ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no bound in {notes}"))
+}

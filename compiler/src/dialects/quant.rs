@@ -570,7 +570,7 @@ impl QuantOp {
         };
         let (float, int) = match self {
             QuantOp::Requantize => {
-                verify_requantize(d, from, to, errs);
+                verify_requantize(m, op, (from, to), errs);
                 return;
             }
             QuantOp::Quantize => (from, to),
@@ -630,9 +630,9 @@ impl QuantOp {
 /// `quant.requantize`'s rules: `i8`..`i32` in, a quantized type out,
 /// the factor and its fixed-point form consistent.
 fn verify_requantize(
-    d: &crate::ir::OpData,
-    from: ScalarType,
-    to: ScalarType,
+    m: &Module,
+    op: OpId,
+    (from, to): (ScalarType, ScalarType),
     errs: &mut Vec<String>,
 ) {
     if !from.is_int() || from.size_bytes() > 4 {
@@ -640,23 +640,9 @@ fn verify_requantize(
     }
     if !quantizable(to) {
         errs.push(format!("gives i8, u8, i16 or u16, found {to}"));
+        return;
     }
-    let p = Params {
-        scale: match d.attr("scale") {
-            Some(Attr::Float(s)) => *s,
-            _ => f64::NAN,
-        },
-        zero_point: d
-            .attr("zero_point")
-            .and_then(Attr::as_int)
-            .unwrap_or(i64::MIN),
-        multiplier: d.attr("multiplier").and_then(Attr::as_int).unwrap_or(0),
-        shift: d
-            .attr("shift")
-            .and_then(Attr::as_int)
-            .and_then(|k| u32::try_from(k).ok())
-            .unwrap_or(0),
-    };
+    let p = Params::of(m, op);
     if !(p.scale.is_finite() && p.scale > 0.0) {
         errs.push("needs a positive finite float `scale`".into());
         return;
@@ -669,10 +655,8 @@ fn verify_requantize(
             p.multiplier, p.shift, p.scale
         ));
     }
-    if !to
-        .int_range()
-        .is_some_and(|(lo, hi)| lo <= p.zero_point && p.zero_point <= hi)
-    {
+    let zero_point = m.op(op).attr("zero_point").and_then(Attr::as_int);
+    if !zero_point.is_some_and(|z| to.int_range().is_some_and(|(lo, hi)| lo <= z && z <= hi)) {
         errs.push(format!("needs a `zero_point` that is an {to}"));
     }
 }
