@@ -311,7 +311,21 @@ fn user_schedules_match_the_interpreter() {
 }}"
         )
     };
+    // reductions down the columns of a row-major array: a one-dim stage
+    // whose reduction the scheduler moves outside (a walk along rows)
+    let columns = |schedule: &str| {
+        format!(
+            "kernel cols(x: f32[H, W]) -> (s: f32[W], m: f32[W]) {{
+    s[j] = sum(i) x[i, j] * 0.5;
+    m[j] = max(i) abs(x[i, j]);
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
     let cases = [
+        ("cols", columns("")),
+        ("cols", columns("s.reduce(outer); m.reduce(outer);")),
+        ("cols", columns("s.reduce(inner); m.parallel(false);")),
         ("blur", blur("bx.compute_at(out); out.tile(1);")),
         (
             "blur",

@@ -462,3 +462,121 @@ fn every_example_given_ranges_is_quantized_within_its_bound_or_says_why() {
     quantized_examples.sort_unstable();
     assert_eq!(quantized_examples, ["blur_u8", "conv2d", "matmul"]);
 }
+
+/// Per-channel scales: each column of the weights gets the step its own
+/// largest magnitude needs, computed at run time (`w_max`, `w_scale`), at
+/// most the declared range's — so a column 100 times smaller than the
+/// range keeps its precision, where one scale for the whole tensor would
+/// leave it a few steps. The proof is the declared range's either way.
+#[test]
+fn columns_of_different_magnitudes_get_scales_of_their_own() {
+    let (_, q, notes) = quantized(DENSE, "dense");
+    let text = notes.join("\n");
+    assert!(
+        text.contains("one per channel of `w`, its largest magnitude over 127 computed at run time, at most 3.9387e-3"),
+        "{text}"
+    );
+    let codes = jit_all(&q);
+    let sizes: HashMap<&str, usize> = [("M", 7), ("K", 40), ("N", 9)].into();
+    for seed in 0..8 {
+        let mut rng = Rng(seed);
+        let mut args = random_args(&q, "dense", &sizes, &mut rng);
+        // column j scaled by 10^(-2j/8): from the whole range to 1/100 of it
+        let n = sizes["N"];
+        if let Value::Array(w) = &mut args[1] {
+            for (i, v) in w.data.iter_mut().enumerate() {
+                let j = i % n;
+                *v = Scalar::F32((v.as_f64() * 10f64.powf(-2.0 * j as f64 / 8.0)) as f32);
+            }
+        }
+        let got = interp::run(&q, "dense", &args).unwrap();
+        let want = exact(DENSE, "dense", &args);
+        let bound = proven(&q, "dense", &args)[0];
+        let (Value::Array(x), Value::Array(w)) = (&args[0], &args[1]) else {
+            unreachable!()
+        };
+        let k = sizes["K"];
+        // x's step and zero point as the note gives them
+        let sx = 7.8468e-3;
+        for (e, (g, t)) in got[0].data.iter().zip(&want[0].data).enumerate() {
+            let (i, j) = (e / n, e % n);
+            let err = (g.as_f64() - t.as_f64()).abs();
+            assert!(
+                err <= bound,
+                "seed {seed}: error {err} beyond the proof {bound}"
+            );
+            // the bound column j has with a step of its own: each product's
+            // error within |x| s_j / 2 + |w| s_x / 2 + s_x s_j / 4
+            let wmax = (0..k)
+                .map(|r| w.data[r * n + j].as_f64().abs())
+                .fold(0.0, f64::max);
+            let sj = wmax / 127.0 * (1.0 + 2f64.powi(-11));
+            let own: f64 = (0..k)
+                .map(|r| {
+                    let xv = x.data[i * k + r].as_f64().abs();
+                    let wv = w.data[r * n + j].as_f64().abs();
+                    xv * sj / 2.0 + wv * sx / 2.0 + sx * sj / 4.0
+                })
+                .sum();
+            assert!(
+                err <= own * 1.001 + 1e-6,
+                "seed {seed} y[{i}, {j}]: error {err} beyond its column's own bound {own}"
+            );
+        }
+        for code in &codes {
+            let native = code.kernel("dense").unwrap().call(&args).unwrap();
+            assert_eq!(native, got, "seed {seed}: {}", code.backend());
+        }
+    }
+}
+
+/// The bound of a quantization by scales computed at run time rests on
+/// the scale covering the value quantized (`quant::facts::within_its_scale`):
+/// a scale from a minimum, from the values rather than their magnitudes,
+/// or over part of the column proves nothing.
+#[test]
+fn a_scale_that_may_not_cover_its_values_proves_nothing() {
+    let (_, q, _) = quantized(DENSE, "dense");
+    let args = random_args(
+        &q,
+        "dense",
+        &[("M", 3), ("K", 5), ("N", 4)].into(),
+        &mut Rng(1),
+    );
+    assert!(proven(&q, "dense", &args)[0].is_finite());
+    let find = |m: &Module, opcode: &str| -> Vec<pj_compiler::ir::OpId> {
+        m.all_ops()
+            .into_iter()
+            .filter(|&o| m.op(o).opcode.to_string() == opcode)
+            .collect()
+    };
+    // the reduction of `w_max`: the only `max`
+    let max_reduce = |m: &Module| {
+        find(m, "pj.reduce")
+            .into_iter()
+            .find(|&o| m.op(o).attr("kind").and_then(|a| a.as_str()) == Some("max"))
+            .unwrap()
+    };
+    let mut minimum = q.clone();
+    let r = max_reduce(&minimum);
+    minimum
+        .op_mut(r)
+        .set_attr("kind", pj_compiler::ir::Attr::Str("min".into()));
+    let mut signed = q.clone();
+    let abs = find(&signed, "math.abs")[0];
+    signed.op_mut(abs).opcode =
+        pj_compiler::dialects::Opcode::Math(pj_compiler::dialects::MathOp::Floor);
+    let mut part = q.clone();
+    let r = max_reduce(&part);
+    // over the first M rows of the K
+    let m_size = find(&part, "pj.size")
+        .into_iter()
+        .find(|&o| part.op(o).attr("name").and_then(|a| a.as_str()) == Some("M"))
+        .unwrap();
+    part.op_mut(r).operands[1] = part.result(m_size);
+    for (what, m) in [("min", minimum), ("floor", signed), ("part", part)] {
+        pj_compiler::ir::verify::verify(&m).unwrap();
+        let b = proven(&m, "dense", &args)[0];
+        assert!(b.is_infinite(), "{what}: proven {b}");
+    }
+}

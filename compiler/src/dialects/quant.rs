@@ -24,6 +24,16 @@
 //!   zero_point`, clamped to `q`'s range. `multiplier / 2^shift` is `scale`
 //!   (`s_in / s_out`, the real factor it stands for) to 31 bits:
 //!   `multiplier` in `[2^30, 2^31)`, `|multiplier - scale · 2^shift| <= 1`.
+//! - **Scales computed at run time** (per-channel scales): `quantize` and
+//!   `dequantize` may take the scale as a second operand instead of the
+//!   `scale` attribute (`quant.quantize(%x, %s) {zero_point = 0} : i8`),
+//!   with the same semantics for that scale. `quant.scale_for %m : f32 ->
+//!   f32 {levels = L, scale = S}` gives the step that covers magnitudes up
+//!   to `m` in `L` steps, at most `S` (the declared range's step): `t =
+//!   max(m / L, 2^-64)`, rounded up to 12 significant bits (its bits plus
+//!   `0xfff`, shifted right and back left by 12), then `min(t, S)` — so two
+//!   such scales multiply exactly in `f32`, and a value of magnitude at
+//!   most `m` quantizes without clamping.
 //! - `quant.pack_bf16 %x : f32 -> u16`: the bits of `x` as bfloat16 (the
 //!   upper half of an `f32`'s), rounded to nearest, ties to even; a NaN
 //!   becomes the quiet NaN `0x7fc0` with its sign (its payload is lost, its
@@ -49,6 +59,8 @@ dialect_ops!(
     Dequantize => "dequantize",
     /// Fixed point to fixed point by an integer multiplier and shift.
     Requantize => "requantize",
+    /// The scale that covers magnitudes up to `m` in `levels` steps.
+    ScaleFor => "scale_for",
     /// `f32` to bfloat16 bits in a `u16`, rounded to nearest even.
     PackBf16 => "pack_bf16",
     /// bfloat16 bits in a `u16` to the `f32` they are.
@@ -119,7 +131,7 @@ pub fn bf16_value(q: u16) -> f32 {
 }
 
 /// The `{scale, zero_point}` of a `quant` op: what its integers mean.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Params {
     /// The real step between consecutive integers.
     pub scale: f64,
@@ -129,6 +141,8 @@ pub struct Params {
     pub multiplier: i64,
     /// `requantize`'s shift (0 for the other ops).
     pub shift: u32,
+    /// `scale_for`'s number of steps (0 for the other ops).
+    pub levels: i64,
 }
 
 impl Params {
@@ -147,6 +161,19 @@ impl Params {
                 .and_then(Attr::as_int)
                 .and_then(|k| u32::try_from(k).ok())
                 .unwrap_or(0),
+            levels: d.attr("levels").and_then(Attr::as_int).unwrap_or(0),
+        }
+    }
+
+    /// These parameters with the scale `op` computes at run time (its
+    /// second operand's value `s`), if it takes one.
+    pub fn at_run_time(self, s: Option<Scalar>) -> Params {
+        match s {
+            Some(s) => Params {
+                scale: s.as_f64(),
+                ..self
+            },
+            None => self,
         }
     }
 
@@ -174,6 +201,7 @@ impl Params {
             zero_point,
             multiplier,
             shift: shift as u32,
+            levels: 0,
         })
     }
 
@@ -262,6 +290,10 @@ pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
                 r => panic!("quant.dequantize to {r:?} (unverified IR)"),
             }
         }
+        QuantOp::ScaleFor => match x {
+            Scalar::F32(m) => Scalar::F32(scale_for(m, p.levels, p.scale as f32)),
+            x => panic!("quant.scale_for of {x:?} (unverified IR)"),
+        },
         QuantOp::Requantize => {
             let a = x.as_i64().expect("verified: an integer of at most 32 bits");
             // |a| < 2^31 and multiplier < 2^31: the product fits i64
@@ -270,6 +302,30 @@ pub fn eval(op: QuantOp, p: Params, x: Scalar, to: ScalarType) -> Scalar {
             Scalar::from_i64((t + p.zero_point).clamp(lo, hi), to)
         }
     }
+}
+
+/// Evaluates `op` on all its operands (a scale computed at run time as
+/// the second).
+pub fn eval_op(op: QuantOp, p: Params, args: &[Scalar], to: ScalarType) -> Scalar {
+    eval(op, p.at_run_time(args.get(1).copied()), args[0], to)
+}
+
+/// The least magnitude `scale_for` gives: a column of zeros still has a
+/// positive step, and the product of two such steps stays a normal `f32`.
+pub const SCALE_FLOOR: f64 = 5.421010862427522e-20; // 2^-64
+
+/// `quant.scale_for`: written with the operations [`expand`] uses, so the
+/// two agree by construction (a NaN propagates through `max`; its bits
+/// plus `0xfff` may wrap, which both do alike).
+pub fn scale_for(m: f32, levels: i64, most: f32) -> f32 {
+    let arith =
+        |op, a: f32, b: f32| match super::arith::eval_binary(op, Scalar::F32(a), Scalar::F32(b)) {
+            Ok(Scalar::F32(v)) => v,
+            r => unreachable!("a float min/max gives a float: {r:?}"),
+        };
+    let t = arith(ArithOp::Max, m / levels as f32, SCALE_FLOOR as f32);
+    let bits = (t.to_bits().wrapping_add(0xfff) >> 12) << 12;
+    arith(ArithOp::Min, f32::from_bits(bits), most)
 }
 
 /// `2^(mantissa bits) * 1.5`: adding it to a float of magnitude below
@@ -294,6 +350,8 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
         panic!("expand of {} (not a quant op)", d.opcode)
     };
     let (x, result) = (d.operands[0], d.results[0]);
+    // a scale computed at run time
+    let run_time_scale = d.operands.get(1).copied();
     let to = m.ty(result).clone();
     let mut ops = Vec::new();
     let mut emit = |m: &mut Module, spec: OpSpec| -> ValueId {
@@ -467,7 +525,10 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
             let fty = m.ty(x).clone();
             let f = fty.elem();
             let (lo, hi) = p.clamp_bounds(to.elem());
-            let s = konst(m, &fty, Attr::Float(p.scale), &mut emit);
+            let s = match run_time_scale {
+                Some(s) => s,
+                None => konst(m, &fty, Attr::Float(p.scale), &mut emit),
+            };
             let t = emit(m, bin(ArithOp::Div, x, s, &fty));
             let hi = konst(m, &fty, Attr::Float(hi), &mut emit);
             let t = emit(m, bin(ArithOp::Min, t, hi, &fty));
@@ -535,8 +596,27 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
                     .operands([wide])
                     .result(to.clone()),
             );
-            let s = konst(m, &to, Attr::Float(p.scale), &mut emit);
+            let s = match run_time_scale {
+                Some(s) => s,
+                None => konst(m, &to, Attr::Float(p.scale), &mut emit),
+            };
             emit(m, bin(ArithOp::Mul, r, s, &to))
+        }
+        QuantOp::ScaleFor => {
+            // scale_for, step by step
+            let t = &u32t;
+            let levels = konst(m, &f32t, Attr::Float(p.levels as f64), &mut emit);
+            let v = emit(m, bin(ArithOp::Div, x, levels, &f32t));
+            let floor = konst(m, &f32t, Attr::Float(SCALE_FLOOR), &mut emit);
+            let v = emit(m, bin(ArithOp::Max, v, floor, &f32t));
+            let bits = emit(m, convert(ArithOp::Bitcast, v, t));
+            let up = konst(m, t, Attr::Int(0xfff), &mut emit);
+            let bits = emit(m, bin(ArithOp::Add, bits, up, t));
+            let bits = emit(m, shift(ArithOp::Shr, bits, 12, t));
+            let bits = emit(m, shift(ArithOp::Shl, bits, 12, t));
+            let v = emit(m, convert(ArithOp::Bitcast, bits, &f32t));
+            let most = konst(m, &f32t, Attr::Float(p.scale), &mut emit);
+            emit(m, bin(ArithOp::Min, v, most, &f32t))
         }
     };
     m.insert_all_before(op, &ops);
@@ -546,8 +626,11 @@ pub fn expand(m: &mut Module, op: OpId) -> ValueId {
 impl QuantOp {
     /// Checks the op's rules.
     pub fn verify(self, m: &Module, op: OpId, errs: &mut Vec<String>) {
-        check::counts(m, op, Some(1), 1, 0, errs);
         let d = m.op(op);
+        // quantize and dequantize may take their scale as an operand
+        let run_time_scale =
+            matches!(self, QuantOp::Quantize | QuantOp::Dequantize) && d.operands.len() == 2;
+        check::counts(m, op, Some(1 + usize::from(run_time_scale)), 1, 0, errs);
         let (Some(&x), Some(&r)) = (d.operands.first(), d.results.first()) else {
             return;
         };
@@ -571,6 +654,10 @@ impl QuantOp {
         let (float, int) = match self {
             QuantOp::Requantize => {
                 verify_requantize(m, op, (from, to), errs);
+                return;
+            }
+            QuantOp::ScaleFor => {
+                verify_scale_for(m, op, (from, to), errs);
                 return;
             }
             QuantOp::Quantize => (from, to),
@@ -612,6 +699,14 @@ impl QuantOp {
             ));
         }
         match d.attr("scale") {
+            _ if run_time_scale => {
+                let s = m.ty(d.operands[1]);
+                if d.attr("scale").is_some() {
+                    errs.push("takes its scale as an operand or an attribute, not both".into());
+                } else if !s.is_value() || s.lanes().is_some() || s.elem() != float {
+                    errs.push(format!("its scale operand must be {float}, found {s}"));
+                }
+            }
             Some(Attr::Float(s)) if s.is_finite() && *s > 0.0 => {
                 if float == ScalarType::F32 && (*s as f32) as f64 != *s {
                     errs.push(format!("`scale` {s} is not exactly an f32"));
@@ -624,6 +719,26 @@ impl QuantOp {
             Some(z) => errs.push(format!("`zero_point` {z} is not an {int}")),
             None => errs.push("needs an integer `zero_point`".into()),
         }
+    }
+}
+
+/// `quant.scale_for`'s rules: `f32` to `f32`, `levels` from 1 to 2^16, a
+/// positive `scale` exact in `f32`.
+fn verify_scale_for(
+    m: &Module,
+    op: OpId,
+    (from, to): (ScalarType, ScalarType),
+    errs: &mut Vec<String>,
+) {
+    if from != ScalarType::F32 || to != ScalarType::F32 {
+        errs.push(format!("takes and gives f32, not {from} and {to}"));
+    }
+    let p = Params::of(m, op);
+    if !(1..=1 << 16).contains(&p.levels) {
+        errs.push("needs integer `levels` from 1 to 65536".into());
+    }
+    if !(p.scale.is_finite() && p.scale > 0.0 && (p.scale as f32) as f64 == p.scale) {
+        errs.push("needs a positive `scale` (the largest it gives) exact in f32".into());
     }
 }
 
@@ -669,8 +784,7 @@ mod tests {
         let p = Params {
             scale,
             zero_point: zp,
-            multiplier: 0,
-            shift: 0,
+            ..Default::default()
         };
         eval(QuantOp::Quantize, p, Scalar::F32(x), to)
             .as_i64()
@@ -741,8 +855,7 @@ mod tests {
         let p = Params {
             scale: 0.25,
             zero_point: -5,
-            multiplier: 0,
-            shift: 0,
+            ..Default::default()
         };
         let r = eval(
             QuantOp::Dequantize,

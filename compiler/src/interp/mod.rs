@@ -992,10 +992,10 @@ impl Interp<'_> {
                 let args: Vec<Scalar> = (0..d.operands.len()).map(arg).collect();
                 math::eval(mo, &args, math::is_fused(self.m, op))
             }
-            Opcode::Quant(q) => crate::dialects::quant::eval(
+            Opcode::Quant(q) => crate::dialects::quant::eval_op(
                 q,
                 crate::dialects::quant::Params::of(m, op),
-                arg(0),
+                &(0..d.operands.len()).map(arg).collect::<Vec<_>>(),
                 m.ty(d.results[0]).as_scalar().expect("verified"),
             ),
             Opcode::Pj(PjOp::Size) => {

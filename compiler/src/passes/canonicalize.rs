@@ -320,10 +320,10 @@ fn rewrite(m: &mut Module, remap: &mut Remap, op: OpId) -> bool {
             },
             Opcode::Math(mo) => Some(math::eval(mo, &args, math::is_fused(m, op))),
             Opcode::Quant(q) => result_ty.map(|t| {
-                crate::dialects::quant::eval(
+                crate::dialects::quant::eval_op(
                     q,
                     crate::dialects::quant::Params::of(m, op),
-                    args[0],
+                    &args,
                     t,
                 )
             }),

@@ -195,7 +195,19 @@ fn quantize_kernel(
             continue;
         }
         let mut trial = m.clone();
-        let (pa, pb) = rewrite(&mut trial, k, c, &ranges, dot);
+        // per-channel scales for the column, except where one scale lets
+        // the next product requantize this one's sum
+        let scaling = if feeds_a_product(m, k, s, &ranges) {
+            ColumnScale::PerTensor
+        } else {
+            ColumnScale::PerChannel
+        };
+        let (pa, pb, per_channel) = rewrite(&mut trial, k, c, &ranges, dot, scaling);
+        let col_name = trial
+            .value(trial.op(c.col).operands[0])
+            .name
+            .clone()
+            .unwrap_or_else(|| "the column operand".into());
         if let Err(e) = crate::ir::verify::verify(&trial) {
             notes.push(note(
                 "float",
@@ -256,7 +268,14 @@ fn quantize_kernel(
                         } else {
                             String::new()
                         },
-                        short(pb.scale),
+                        if per_channel {
+                            format!(
+                                "one per channel of `{col_name}`, its largest magnitude over 127 computed at run time, at most {}",
+                                short(pb.scale)
+                            )
+                        } else {
+                            short(pb.scale)
+                        },
                         describe(&quant_bounds, &float_bounds, &tolerances, m, k),
                         limited,
                         priced
@@ -1538,15 +1557,170 @@ fn row_type(
     }
 }
 
+/// For each index of contraction `c`'s column read, whether it is one of
+/// the stage's own (a channel: `j` of `b[k, j]`) rather than the
+/// reduction's; `None` unless every index is one or the other, at least
+/// one of each, the read plain.
+fn channels(m: &Module, c: Contraction) -> Option<Vec<bool>> {
+    let d = m.op(c.col);
+    if d.attr("boundary").is_some() {
+        return None;
+    }
+    let stage_args = &m.block(m.entry_block(c.stage, 0)).args;
+    let reduce_args = &m.block(m.entry_block(c.reduce, 0)).args;
+    let mut seen = Vec::new();
+    let axes = d.operands[1..]
+        .iter()
+        .map(|v| {
+            if seen.contains(v) {
+                return None;
+            }
+            seen.push(*v);
+            if stage_args.contains(v) {
+                Some(true)
+            } else if reduce_args.contains(v) {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .collect::<Option<Vec<bool>>>()?;
+    (axes.contains(&true) && axes.contains(&false)).then_some(axes)
+}
+
+/// Whether stage `s`'s result is the row operand of another stage that
+/// sums products: there one scale for all of it lets the next product's
+/// operand be requantized from the integer sum ([`requantize_chains`]).
+fn feeds_a_product(m: &Module, k: OpId, s: OpId, ranges: &crate::quant::ranges::Ranges) -> bool {
+    let h = m.result(s);
+    let body = m.entry_block(k, 0);
+    m.block(body).ops.iter().any(|&o| {
+        o != s
+            && m.op(o).opcode == Opcode::Pj(PjOp::Stage)
+            && contraction(m, o, ranges).is_some_and(|c| m.op(c.row).operands[0] == h)
+    })
+}
+
+/// The stages computing the column's scale per channel at run time,
+/// `b_max[j] = max(k) |b[k, j]|` (a reduction alone, which the scheduler
+/// walks along `b`'s rows) and `b_scale[j] = quant.scale_for(b_max[j])
+/// {levels = 127, scale = largest}`, over `b`'s domain `bdom` (`axes` as
+/// [`channels`] gives); returns `b_scale`.
+fn channel_scales(
+    m: &mut Module,
+    k: OpId,
+    at: OpId,
+    b: ValueId,
+    bdom: &[ValueId],
+    axes: &[bool],
+    largest: f64,
+) -> ValueId {
+    let pick = |channel: bool| -> Vec<ValueId> {
+        axes.iter()
+            .enumerate()
+            .filter(|&(_, &a)| a == channel)
+            .flat_map(|(i, _)| [bdom[2 * i], bdom[2 * i + 1]])
+            .collect()
+    };
+    let (domain, reduced) = (pick(true), pick(false));
+    let base = m.value(b).name.clone().unwrap_or_else(|| "t".into());
+    let max_name = fresh_name(m, k, &format!("{base}_max"));
+    let f32t = Type::Scalar(ScalarType::F32);
+    let elem = m.ty(b).elem();
+    let axes = axes.to_vec();
+    let most = new_stage(
+        m,
+        at,
+        &max_name,
+        domain.clone(),
+        elem,
+        true,
+        |m, block, vars| {
+            let red = m.push(
+                block,
+                OpSpec::new(Opcode::Pj(PjOp::Reduce))
+                    .operands(reduced.clone())
+                    .attr("kind", Attr::Str("max".into()))
+                    .result(Type::Scalar(elem))
+                    .regions(1),
+            );
+            let rblock = m.entry_block(red, 0);
+            let rvars: Vec<ValueId> = (0..reduced.len() / 2)
+                .map(|_| m.add_block_arg(rblock, Type::INDEX, None))
+                .collect();
+            let (mut ci, mut ri) = (vars.iter(), rvars.iter());
+            let indices: Vec<ValueId> = axes
+                .iter()
+                .map(|&a| *if a { ci.next() } else { ri.next() }.expect("one per axis"))
+                .collect();
+            let r = m.push(
+                rblock,
+                OpSpec::new(Opcode::Pj(PjOp::Read))
+                    .operands(std::iter::once(b).chain(indices))
+                    .result(Type::Scalar(elem)),
+            );
+            let x = m.result(r);
+            let a = m.push(
+                rblock,
+                OpSpec::new(Opcode::Math(crate::dialects::MathOp::Abs))
+                    .operands([x])
+                    .result(Type::Scalar(elem)),
+            );
+            let a = m.result(a);
+            m.push(rblock, OpSpec::new(Opcode::Pj(PjOp::Yield)).operands([a]));
+            m.result(red)
+        },
+    );
+    let name = fresh_name(m, k, &format!("{base}_scale"));
+    new_stage(
+        m,
+        at,
+        &name,
+        domain,
+        ScalarType::F32,
+        true,
+        |m, block, vars| {
+            let r = m.push(
+                block,
+                OpSpec::new(Opcode::Pj(PjOp::Read))
+                    .operands(std::iter::once(most).chain(vars.iter().copied()))
+                    .result(Type::Scalar(elem)),
+            );
+            let most = m.result(r);
+            let o = m.push(
+                block,
+                OpSpec::new(Opcode::Quant(QuantOp::ScaleFor))
+                    .operands([most])
+                    .attr("levels", Attr::Int(127))
+                    .attr("scale", Attr::Float(largest))
+                    .result(f32t.clone()),
+            );
+            m.result(o)
+        },
+    )
+}
+
+/// How the column operand is scaled.
+#[derive(Clone, Copy, PartialEq)]
+enum ColumnScale {
+    /// One scale from the declared range.
+    PerTensor,
+    /// One per channel, computed at run time ([`channel_scales`]).
+    PerChannel,
+}
+
 /// Rewrites contraction `c` into fixed point (see the module doc);
-/// returns the row's and the column's parameters.
+/// returns the row's and the column's parameters (for per-channel
+/// scales, the column's largest) and whether the column's scales are per
+/// channel.
 fn rewrite(
     m: &mut Module,
     k: OpId,
     c: Contraction,
     ranges: &crate::quant::ranges::Ranges,
     dot: crate::target::DotProducts,
-) -> (Params, Params) {
+    scaling: ColumnScale,
+) -> (Params, Params, bool) {
     let elem_range = |m: &Module, r: OpId| {
         ranges
             .elements(m.op(r).operands[0])
@@ -1560,8 +1734,19 @@ fn rewrite(
         params_for(ra.lo, ra.hi, row_t)
     };
     let pb = params_for(rb.lo, rb.hi, ScalarType::I8);
+    let col_array = m.op(c.col).operands[0];
+    let per_channel = match (scaling, channels(m, c)) {
+        (ColumnScale::PerChannel, Some(axes)) if m.ty(col_array).elem() == ScalarType::F32 => {
+            let bdom = domain_of(m, k, col_array);
+            let scales = channel_scales(m, k, c.stage, col_array, &bdom, &axes, pb.scale);
+            Some((axes, bdom, scales))
+        }
+        _ => None,
+    };
     let quantized = |m: &mut Module, read: OpId, q: ScalarType, p: Params| -> ValueId {
         let t = m.op(read).operands[0];
+        // the column's channels' scales, read at the copy's indices
+        let scales = per_channel.as_ref().filter(|_| read == c.col);
         let float = m.ty(m.result(read)).clone();
         let base = format!(
             "{}_{}",
@@ -1571,9 +1756,10 @@ fn rewrite(
         let name = fresh_name(m, k, &base);
         // with a boundary mode: what the read reaches, read as it reads
         let boundary = m.op(read).attr("boundary").cloned();
-        let domain = match boundary {
-            None => domain_of(m, k, t),
-            Some(_) => halo_domain(m, read, c),
+        let domain = match (&boundary, scales) {
+            (_, Some((_, bdom, _))) => bdom.clone(),
+            (None, None) => domain_of(m, k, t),
+            (Some(_), None) => halo_domain(m, read, c),
         };
         new_stage(m, c.stage, &name, domain, q, true, |m, block, vars| {
             let mut spec = OpSpec::new(Opcode::Pj(PjOp::Read))
@@ -1587,8 +1773,23 @@ fn rewrite(
             let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Quantize))
                 .operands([x])
                 .result(Type::Scalar(q));
-            for (key, v) in p.attrs() {
-                spec = spec.attr(key, v);
+            match scales {
+                Some((axes, _, scales)) => {
+                    let at = vars.iter().zip(axes).filter(|&(_, &a)| a).map(|(&v, _)| v);
+                    let s = m.push(
+                        block,
+                        OpSpec::new(Opcode::Pj(PjOp::Read))
+                            .operands(std::iter::once(*scales).chain(at))
+                            .result(Type::Scalar(ScalarType::F32)),
+                    );
+                    spec.operands.push(m.result(s));
+                    spec = spec.attr("zero_point", Attr::Int(p.zero_point));
+                }
+                None => {
+                    for (key, v) in p.attrs() {
+                        spec = spec.attr(key, v);
+                    }
+                }
             }
             let o = m.push(block, spec);
             m.result(o)
@@ -1728,19 +1929,52 @@ fn rewrite(
     let back = Params {
         scale: pa.scale * pb.scale,
         zero_point: 0,
-        multiplier: 0,
-        shift: 0,
+        ..Default::default()
     };
     let mut spec = OpSpec::new(Opcode::Quant(QuantOp::Dequantize))
         .operands([v])
-        .result(float);
-    for (key, a) in back.attrs() {
-        spec = spec.attr(key, a);
+        .result(float.clone());
+    match &per_channel {
+        // `s_a · b_scale[j]`: 12 significant bits each, exact in `f32`
+        Some((axes, _, scales)) => {
+            let col_at = m.op(c.col).operands[1..].to_vec();
+            let at: Vec<ValueId> = col_at
+                .iter()
+                .zip(axes)
+                .filter(|&(_, &a)| a)
+                .map(|(&v, _)| v)
+                .collect();
+            let s = emit(
+                m,
+                OpSpec::new(Opcode::Pj(PjOp::Read))
+                    .operands(std::iter::once(*scales).chain(at))
+                    .result(float.clone()),
+            );
+            let sa = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                    .attr("value", Attr::Float(pa.scale))
+                    .result(float.clone()),
+            );
+            let s = emit(
+                m,
+                OpSpec::new(Opcode::Arith(ArithOp::Mul))
+                    .operands([sa, s])
+                    .result(float.clone()),
+            );
+            spec.operands.push(s);
+            spec = spec.attr("zero_point", Attr::Int(0));
+        }
+        None => {
+            for (key, a) in back.attrs() {
+                spec = spec.attr(key, a);
+            }
+        }
     }
     let deq = emit(m, spec);
     m.insert_all_before(c.reduce, &ops);
     let old = m.result(c.reduce);
     m.replace_uses_in_block(sblock, old, deq);
     m.erase_op(c.reduce);
-    (pa, pb)
+    (pa, pb, per_channel.is_some())
 }

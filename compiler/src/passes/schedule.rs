@@ -414,8 +414,8 @@ pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
     }
     let region = m.entry_block(stage, 0);
     let vars = m.block(region).args.clone();
-    if vars.len() < 2 {
-        return Err("the stage has fewer than 2 dims".into());
+    if vars.is_empty() {
+        return Err("the stage has no dims".into());
     }
     let ops = &m.block(region).ops;
     let yield_op = *ops.last().expect("verified: a yield ends the region");
@@ -464,6 +464,9 @@ pub fn hoistable_reduction(m: &Module, stage: OpId) -> Result<OpId, String> {
 /// Whether a hoistable reduction can run over blocks of vectors with
 /// accumulators in registers (`reduce_order = "vector"`), or why not.
 pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), String> {
+    if m.block(m.entry_block(stage, 0)).args.len() < 2 {
+        return Err("blocks of rows need 2 dims or more".into());
+    }
     let acc = reduction_access(m, stage, red);
     if !acc.unit_stride {
         return Err("an array is walked across rows along the innermost dim".into());
@@ -472,7 +475,7 @@ pub fn vector_accumulable(m: &Module, stage: OpId, red: OpId) -> Result<(), Stri
         return Err("its body has operations vector code does not handle yet (conversions to or from `f64`, `f64` `erf` and `pow`, integer division)".into());
     }
     let region = m.entry_block(stage, 0);
-    let inner_var = *m.block(region).args.last().expect("rank >= 2");
+    let inner_var = *m.block(region).args.last().expect("checked: rank >= 2");
     let inner: HashSet<ValueId> = [inner_var].into();
     let body = m.entry_block(red, 0);
     let rvars: HashSet<ValueId> = reduction_vars_under(m, body)
@@ -540,7 +543,7 @@ pub struct ReductionAccess {
 /// See [`ReductionAccess`].
 pub fn reduction_access(m: &Module, stage: OpId, red: OpId) -> ReductionAccess {
     let region = m.entry_block(stage, 0);
-    let inner_var = *m.block(region).args.last().expect("rank >= 2");
+    let inner_var = *m.block(region).args.last().expect("checked: rank >= 2");
     let inner: HashSet<ValueId> = [inner_var].into();
     let body = m.entry_block(red, 0);
     let rvars: HashSet<ValueId> = m.block(body).args.iter().copied().collect();

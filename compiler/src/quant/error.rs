@@ -319,6 +319,53 @@ impl Analysis<'_> {
                         }
                     }
                     QuantOp::UnpackBf16 | QuantOp::UnpackF16 => ex,
+                    // the step that was used: no ideal besides itself
+                    QuantOp::ScaleFor => 0.0,
+                    // a scale computed at run time (see `facts::within_its_scale`):
+                    // the integers stand for `x / s` at the `s` used
+                    QuantOp::Quantize if d.operands.len() == 2 => {
+                        let f = m.ty(x).elem();
+                        let (qlo, qhi) = t.int_range().expect("verified");
+                        let s = self.range(d.operands[1]);
+                        let z = p.zero_point as f64;
+                        let fits = |levels: f64| {
+                            z - levels >= qlo as f64 && z + levels <= qhi as f64 + 0.5
+                        };
+                        match crate::quant::facts::within_its_scale(m, op) {
+                            Some((levels, largest))
+                                if !rx.nan
+                                    && !s.nan
+                                    && s.lo > 0.0
+                                    && fits(levels as f64)
+                                    && most(rx) <= levels as f64 * largest
+                                    && self.err(d.operands[1]) == 0.0 =>
+                            {
+                                // |x / s| <= levels to within the scale's and the
+                                // quotient's roundings (relative 2u); rounding half a step
+                                let u = unit_roundoff(f);
+                                0.5 + 3.0 * u * levels as f64 + ex / s.lo
+                            }
+                            _ => f64::INFINITY,
+                        }
+                    }
+                    QuantOp::Dequantize if d.operands.len() == 2 => {
+                        // the integers' error times the largest scale, the
+                        // scale's own error times the largest integer
+                        let s = self.range(d.operands[1]);
+                        let shifted = most(rx) + p.zero_point.unsigned_abs() as f64;
+                        let convert = if shifted < 2f64.powi(24) || t == ScalarType::F64 {
+                            0.0
+                        } else {
+                            times(unit_roundoff(t), shifted)
+                        };
+                        if s.nan {
+                            f64::INFINITY
+                        } else {
+                            times(ex + convert, most(s))
+                                + times(shifted, self.err(d.operands[1]))
+                                + self.rounding(t, self.range(result))
+                        }
+                    }
                     QuantOp::Quantize => {
                         let f = m.ty(x).elem();
                         let (qlo, qhi) = t.int_range().expect("verified");

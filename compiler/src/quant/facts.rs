@@ -1,6 +1,7 @@
 //! Facts about values that interval arithmetic cannot see, because they
 //! relate two values instead of bounding each: the ones a numerically
-//! stable softmax rests on.
+//! stable softmax rests on, and the one a scale computed per channel rests
+//! on.
 //!
 //! - [`at_most_its_max`]: in `x[n, c] - m[n]` with `m[n] = max(c) x[n, c]`,
 //!   the difference is never positive (intervals give `[lo - hi, hi - lo]`).
@@ -8,7 +9,11 @@
 //!   its largest element's term being `exp(0)` (intervals give `[0, ..]`,
 //!   and a division by the sum is then unbounded).
 //!
-//! Both are recognized by shape on the `pj` level: plain reads (no
+//! - [`within_its_scale`]: in `quant.quantize(X[..], S[..])` with `S[j] =
+//!   quant.scale_for(max(k) |X[k, j]|)`, the quantized value never
+//!   reaches the clamp (the scale covers its channel's largest magnitude).
+//!
+//! All are recognized by shape on the `pj` level: plain reads (no
 //! boundary mode) whose indices are the enclosing regions' own index
 //! arguments, matched argument by argument — a sound but narrow test (an
 //! index computed by arithmetic is not followed).
@@ -76,18 +81,60 @@ struct MaxStage {
     reduce: OpId,
 }
 
-fn max_stage(m: &Module, stage_value: ValueId) -> Option<MaxStage> {
+/// What a [`MaxStage`] yields: the maximum itself, or `quant.scale_for`
+/// of the maximum of the magnitudes.
+#[derive(Clone, Copy, PartialEq)]
+enum Of {
+    Values,
+    ScaleOfMagnitudes,
+}
+
+fn max_stage(m: &Module, stage_value: ValueId, of: Of) -> Option<MaxStage> {
     let stage = m.def_op(stage_value)?;
     if m.op(stage).opcode != Opcode::Pj(PjOp::Stage) {
         return None;
     }
-    let reduce = m.def_op(yielded(m, stage)?)?;
+    let result = yielded(m, stage)?;
+    if of == Of::Values {
+        return maximum(m, stage, result, false);
+    }
+    let scale = m.def_op(result)?;
+    if m.op(scale).opcode != Opcode::Quant(crate::dialects::QuantOp::ScaleFor) {
+        return None;
+    }
+    let most = m.op(scale).operands[0];
+    // the maximum computed in place, or read from a stage of its own at
+    // the same indices
+    match plain_read(m, most) {
+        Some((inner, at)) if at == m.block(m.entry_block(stage, 0)).args => {
+            let inner = m.def_op(inner)?;
+            if m.op(inner).opcode != Opcode::Pj(PjOp::Stage) {
+                return None;
+            }
+            maximum(m, inner, yielded(m, inner)?, true)
+        }
+        _ => maximum(m, stage, most, true),
+    }
+}
+
+/// `result`, yielded by `stage`, as the maximum of a plain read (of its
+/// magnitude, `math.abs`, with `magnitudes`).
+fn maximum(m: &Module, stage: OpId, result: ValueId, magnitudes: bool) -> Option<MaxStage> {
+    let reduce = m.def_op(result)?;
     let d = m.op(reduce);
     if d.opcode != Opcode::Pj(PjOp::Reduce) || d.attr("kind").and_then(Attr::as_str) != Some("max")
     {
         return None;
     }
-    let (array, indices) = plain_read(m, yielded(m, reduce)?)?;
+    let mut term = yielded(m, reduce)?;
+    if magnitudes {
+        let abs = m.def_op(term)?;
+        if m.op(abs).opcode != Opcode::Math(MathOp::Abs) {
+            return None;
+        }
+        term = m.op(abs).operands[0];
+    }
+    let (array, indices) = plain_read(m, term)?;
     Some(MaxStage {
         array,
         indices,
@@ -104,11 +151,12 @@ fn line_up(
     m: &Module,
     a: ValueId,
     b: ValueId,
+    of: Of,
     rename: &dyn Fn(ValueId) -> ValueId,
 ) -> Option<(MaxStage, HashMap<ValueId, ValueId>)> {
     let (x, ia) = plain_read(m, a)?;
     let (stage_value, jb) = plain_read(m, b)?;
-    let s = max_stage(m, stage_value)?;
+    let s = max_stage(m, stage_value, of)?;
     if s.array != x || s.indices.len() != ia.len() {
         return None;
     }
@@ -147,7 +195,23 @@ fn line_up(
 /// maximum `b` reads (`e[n, c] = x[n, c] - m[n]`, `m[n] = max(c) x[n, c]`).
 /// A NaN in `x` makes the difference NaN, never positive.
 pub fn at_most_its_max(m: &Module, a: ValueId, b: ValueId) -> bool {
-    line_up(m, a, b, &|v| v).is_some()
+    line_up(m, a, b, Of::Values, &|v| v).is_some()
+}
+
+/// Whether `quant.quantize` op `q`, whose scale is its second operand,
+/// quantizes a plain read `X[ia]` by a read `S[jb]` of a stage computing
+/// `quant.scale_for(max(k..) |X[..]|)` over elements that include `X[ia]`
+/// (lined up as in [`at_most_its_max`]): then `|X[ia]| <= levels · S[jb]`
+/// unless the scale was capped at its largest, `S`. Gives `(levels,
+/// largest)`: the quantized value is within `levels` (up to rounding) of
+/// the zero point wherever `|X[ia]| <= levels · largest` too.
+pub fn within_its_scale(m: &Module, q: OpId) -> Option<(i64, f64)> {
+    let d = m.op(q);
+    let (&x, &s) = (d.operands.first()?, d.operands.get(1)?);
+    line_up(m, x, s, Of::ScaleOfMagnitudes, &|v| v)?;
+    let scale = m.def_op(yielded(m, m.def_op(plain_read(m, s)?.0)?)?)?;
+    let p = crate::dialects::quant::Params::of(m, scale);
+    Some((p.levels, p.scale))
 }
 
 /// Whether `sum` reduction `reduce`'s terms are each `exp(x[..] - M[..])`
@@ -200,7 +264,7 @@ pub fn includes_its_max_term(m: &Module, reduce: OpId) -> bool {
         return false;
     }
     let rename = |v: ValueId| *rename.get(&v).unwrap_or(&v);
-    let Some((_, assigned)) = line_up(m, s.operands[0], s.operands[1], &rename) else {
+    let Some((_, assigned)) = line_up(m, s.operands[0], s.operands[1], Of::Values, &rename) else {
         return false;
     };
     // the sum runs over exactly the maximum's elements: its arguments are

@@ -175,8 +175,7 @@ pub fn params_for(lo: f64, hi: f64, q: ScalarType) -> Params {
     Params {
         scale: coarse_up(lo.abs().max(hi) / levels),
         zero_point: 0,
-        multiplier: 0,
-        shift: 0,
+        ..Default::default()
     }
 }
 
@@ -188,8 +187,7 @@ pub fn params_centered(lo: f64, hi: f64) -> Params {
     Params {
         scale,
         zero_point: (-lo / scale).round().clamp(0.0, 255.0) as i64,
-        multiplier: 0,
-        shift: 0,
+        ..Default::default()
     }
 }
 

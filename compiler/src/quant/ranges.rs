@@ -19,7 +19,7 @@
 //! Cost: one walk of the kernel, a few more of a recurrence's region.
 
 use crate::dialects::arith::Scalar;
-use crate::dialects::{ArithOp, MathOp, Opcode, PjOp};
+use crate::dialects::{ArithOp, MathOp, Opcode, PjOp, QuantOp};
 use crate::ir::{Attr, BlockId, Module, OpId, ScalarType, Type, ValueId};
 use std::collections::HashMap;
 
@@ -530,6 +530,36 @@ impl Analysis<'_> {
                 crate::dialects::QuantOp::UnpackBf16 | crate::dialects::QuantOp::UnpackF16,
             ) => {
                 let r = arg(0);
+                self.set(op, r);
+            }
+            // a scale computed at run time: the integers of the type (the
+            // values it stands for: the integers times the scale's range)
+            Opcode::Quant(q @ (QuantOp::Quantize | QuantOp::Dequantize))
+                if d.operands.len() == 2 =>
+            {
+                let p = crate::dialects::quant::Params::of(m, op);
+                let to = m.ty(d.results[0]).elem();
+                let r = if q == QuantOp::Quantize {
+                    let whole = Interval::of_type(to);
+                    let nan = arg(0).nan || arg(1).nan;
+                    if nan {
+                        whole.union(Interval::point(0.0))
+                    } else {
+                        whole
+                    }
+                } else {
+                    let x = arg(0);
+                    let z = p.zero_point as f64;
+                    Interval::corners(Interval::new(x.lo - z, x.hi - z), arg(1), |a, b| a * b)
+                };
+                self.set(op, r);
+            }
+            // at least the floor (or the largest it gives, if below),
+            // at most the largest; anything for a NaN
+            Opcode::Quant(QuantOp::ScaleFor) => {
+                let most = crate::dialects::quant::Params::of(m, op).scale;
+                let r = Interval::new(crate::dialects::quant::SCALE_FLOOR.min(most), most);
+                let r = if arg(0).nan { Interval::unknown() } else { r };
                 self.set(op, r);
             }
             Opcode::Quant(q) => {
