@@ -13,6 +13,12 @@
 //!   quant.scale_for(max(k) |X[k, j]|)`, the quantized value never
 //!   reaches the clamp (the scale covers its channel's largest magnitude).
 //!
+//! - [`deviation_over_spread`]: in `(x[n, c] - M[n]) / sqrt(v[n] + eps)`
+//!   with `v[n] = (sum(c) (x[n, c] - M[n])²) / D`, the quotient is at most
+//!   `sqrt(D)` in magnitude (layer normalization's: the numerator squared is
+//!   one of the sum's terms, all non-negative), where intervals give
+//!   `|x - M| / sqrt(eps)`.
+//!
 //! All are recognized by shape on the `pj` level: plain reads (no
 //! boundary mode) whose indices are the enclosing regions' own index
 //! arguments, matched argument by argument — a sound but narrow test (an
@@ -275,4 +281,95 @@ pub fn includes_its_max_term(m: &Module, reduce: OpId) -> bool {
     covered.len() == assigned.len()
         && covered.len() == sum_args.len()
         && sum_args.iter().all(|a| covered.contains(a))
+}
+
+/// A normalized deviation `(x[..] - M[..]) / sqrt(v[..] + eps)` whose
+/// `v` is a sum of the squared deviations divided by `divisor` (see
+/// [`deviation_over_spread`]).
+pub struct Spread {
+    /// `D` in `v = S / D`.
+    pub divisor: ValueId,
+    /// `eps`, if the root is of `v + eps`.
+    pub eps: Option<ValueId>,
+    /// The sum of squares.
+    pub reduce: OpId,
+}
+
+/// Whether `num / den` is `(x[ia] - M[ja]) / sqrt(V[kb] + eps)` (or
+/// `sqrt(V[kb])`) with `V[..] = (sum(r..) d * d) / D`, `d = x[..] - M[..]`
+/// computed alike, the sum running over elements that include the
+/// numerator's (lined up as in [`at_most_its_max`]): then the numerator
+/// squared is one of the sum's non-negative terms, and `|num / den| <=
+/// sqrt(D)` up to rounding when `eps >= 0` — the caller checks `eps` and
+/// `D`'s ranges and accounts for the roundings.
+pub fn deviation_over_spread(m: &Module, num: ValueId, den: ValueId) -> Option<Spread> {
+    use crate::dialects::ArithOp;
+    let op_is = |v: ValueId, opcode: Opcode| {
+        m.def_op(v)
+            .filter(|&o| m.op(o).opcode == opcode)
+            .map(|o| m.op(o).operands.clone())
+    };
+    let dev = op_is(num, Opcode::Arith(ArithOp::Sub))?;
+    let (x, ia) = plain_read(m, dev[0])?;
+    let (mean, ja) = plain_read(m, dev[1])?;
+    let root = op_is(den, Opcode::Math(MathOp::Sqrt))?;
+    let spread_read = |v: ValueId| {
+        plain_read(m, v).filter(|(a, _)| {
+            m.def_op(*a)
+                .is_some_and(|o| m.op(o).opcode == Opcode::Pj(PjOp::Stage))
+        })
+    };
+    let ((spread, kb), eps) = match op_is(root[0], Opcode::Arith(ArithOp::Add)) {
+        Some(sum) => match (spread_read(sum[0]), spread_read(sum[1])) {
+            (Some(r), _) => (r, Some(sum[1])),
+            (None, Some(r)) => (r, Some(sum[0])),
+            (None, None) => return None,
+        },
+        None => (spread_read(root[0])?, None),
+    };
+    let stage = m.def_op(spread)?;
+    let quotient = op_is(yielded(m, stage)?, Opcode::Arith(ArithOp::Div))?;
+    let reduce = m.def_op(quotient[0])?;
+    let d = m.op(reduce);
+    if d.opcode != Opcode::Pj(PjOp::Reduce) || d.attr("kind").and_then(Attr::as_str) != Some("sum")
+    {
+        return None;
+    }
+    let square = op_is(yielded(m, reduce)?, Opcode::Arith(ArithOp::Mul))?;
+    if !m.same_computation(square[0], square[1]) {
+        return None;
+    }
+    let term = op_is(square[0], Opcode::Arith(ArithOp::Sub))?;
+    let (tx, it) = plain_read(m, term[0])?;
+    let (tmean, jt) = plain_read(m, term[1])?;
+    if tx != x || tmean != mean || it.len() != ia.len() || jt.len() != ja.len() {
+        return None;
+    }
+    let stage_args = m.block(m.entry_block(stage, 0)).args.clone();
+    let reduce_args = m.block(m.entry_block(reduce, 0)).args.clone();
+    let mut assigned: HashMap<ValueId, ValueId> = HashMap::new();
+    // each index of the term's read: one of V's (then the numerator's read
+    // is where V is read) or the sum's (one numerator index per argument)
+    let mut lines_up = |inner: &[ValueId], outer: &[ValueId]| {
+        inner.iter().zip(outer).all(|(&i, &o)| {
+            if let Some(j) = stage_args.iter().position(|&a| a == i) {
+                kb.get(j) == Some(&o)
+            } else if reduce_args.contains(&i) {
+                *assigned.entry(i).or_insert(o) == o && index_bounds(m, o) == index_bounds(m, i)
+            } else {
+                false
+            }
+        })
+    };
+    if !(lines_up(&it, &ia) && lines_up(&jt, &ja)) {
+        return None;
+    }
+    reduce_args
+        .iter()
+        .all(|r| assigned.contains_key(r))
+        .then_some(Spread {
+            divisor: quotient[1],
+            eps,
+            reduce,
+        })
 }

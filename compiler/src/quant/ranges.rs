@@ -366,6 +366,46 @@ impl Analysis<'_> {
         }
     }
 
+    /// The bound on `|num / den|` a normalized deviation has
+    /// (`facts::deviation_over_spread`): `sqrt(D)` for `v = S / D`, widened
+    /// for the roundings — each computed square at least `(1 - u)` of the
+    /// deviation's square (less half the least subnormal, which `eps` > 0
+    /// divides), the sum of `K` non-negative terms at least `(1 - u)^K` of
+    /// any one, the quotient by `D`, the addition of `eps >= 0`, the root
+    /// and the division one `u` each.
+    fn normalized(&self, num: ValueId, den: ValueId, elem: ScalarType) -> Option<f64> {
+        let m = self.m;
+        let s = super::facts::deviation_over_spread(m, num, den)?;
+        let divisor = self.get(s.divisor);
+        if divisor.nan || divisor.lo <= 0.0 || !divisor.hi.is_finite() {
+            return None;
+        }
+        let eps = match s.eps {
+            Some(e) => {
+                let e = self.get(e);
+                if e.nan || e.lo <= 0.0 {
+                    return None;
+                }
+                e.lo
+            }
+            None => return None,
+        };
+        let u = super::error::unit_roundoff(elem);
+        let terms = self.r.trip_count(m, s.reduce, 0);
+        let shrink = (terms + 8.0) * u;
+        // (infinite for an unknown trip count)
+        if shrink.is_nan() || shrink >= 0.5 {
+            return None;
+        }
+        let tiny = if elem == ScalarType::F32 {
+            2f64.powi(-149)
+        } else {
+            2f64.powi(-1074)
+        };
+        let squared = divisor.hi / (1.0 - shrink) + divisor.hi * tiny / eps;
+        Some(squared.sqrt() * (1.0 + 4.0 * u))
+    }
+
     fn op(&mut self, op: OpId) {
         let m = self.m;
         let d = m.op(op);
@@ -655,7 +695,15 @@ impl Analysis<'_> {
                         Interval::of_type(elem)
                     }
                 } else if elem.is_float() {
-                    Interval::corners(x, y, |p, q| p / q)
+                    let r = Interval::corners(x, y, |p, q| p / q);
+                    match self.normalized(d.operands[0], d.operands[1], elem) {
+                        Some(b) => Interval {
+                            lo: r.lo.max(-b),
+                            hi: r.hi.min(b),
+                            nan: r.nan,
+                        },
+                        None => r,
+                    }
                 } else {
                     // truncating: within the real quotients' hull, and 0
                     Interval::corners(x, y, |p, q| (p / q).trunc()).union(Interval::new(0.0, 0.0))
