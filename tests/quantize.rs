@@ -580,3 +580,52 @@ fn a_scale_that_may_not_cover_its_values_proves_nothing() {
         assert!(b.is_infinite(), "{what}: proven {b}");
     }
 }
+
+/// A two-layer perceptron with its ReLU: the first product's stage is
+/// float work on the sum (`max(sum(d) ..., 0.0)`), quantized all the same;
+/// the second product's operand is requantized from the first's sum with
+/// the ReLU on the integers (`max(q, z)`: quantizing is monotone).
+const MLP_RELU: &str = "
+kernel mlp(x: f32[B, D] @range(-1.0, 1.0), w1: f32[D, H] @range(-0.1, 0.1), w2: f32[H, O] @range(-0.1, 0.1))
+    -> y: f32[B, O] @tolerance(abs = 4.0) where D <= 64, H <= 64 {
+    h[b, j] = max(sum(d) x[b, d] * w1[d, j], 0.0);
+    y[b, o] = sum(j) h[b, j] * w2[j, o];
+}";
+
+#[test]
+fn a_relu_between_two_products_is_requantized_on_the_integers() {
+    let (_, q, notes) = quantized(MLP_RELU, "mlp");
+    let text = notes.join("\n");
+    assert!(text.contains("stage `h` of `mlp`: int8"), "{text}");
+    assert!(
+        text.contains("requantized from `h_acc` in integers")
+            && text.contains("then max(·, 0) on the integers (0 is 0 there)"),
+        "{text}\n{}",
+        pj_compiler::ir::print::print_module(&q, Default::default())
+    );
+    check_property(
+        MLP_RELU,
+        "mlp",
+        &[("B", 5), ("D", 64), ("H", 37), ("O", 7)],
+        &[Some(4.0)],
+    );
+    // a clamp on both sides (ReLU6's shape): both on the integers
+    let clamped = MLP_RELU.replace(
+        "max(sum(d) x[b, d] * w1[d, j], 0.0)",
+        "min(max(sum(d) x[b, d] * w1[d, j], 0.0), 0.5)",
+    );
+    let (_, _, notes) = quantized(&clamped, "mlp");
+    let text = notes.join("\n");
+    assert!(
+        text.contains(
+            "then max(·, 0) on the integers (0 is 0 there), then min(·, 0.5) on the integers"
+        ),
+        "{text}"
+    );
+    check_property(
+        &clamped,
+        "mlp",
+        &[("B", 3), ("D", 50), ("H", 20), ("O", 9)],
+        &[Some(4.0)],
+    );
+}

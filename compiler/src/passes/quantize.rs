@@ -119,7 +119,8 @@ impl Pass for Quantize {
     }
 }
 
-/// A stage that sums products of two float reads.
+/// A stage that sums products of two float reads (its value that sum, or
+/// float work on it: `max(sum(k) a[i, k] * b[k, j], 0.0)`).
 #[derive(Clone, Copy)]
 struct Contraction {
     stage: OpId,
@@ -358,12 +359,68 @@ fn plain_map(m: &Module, s: OpId, opcode: Opcode) -> Option<(OpId, OpId)> {
     .then_some((read, op))
 }
 
+/// `max` or `min` with a constant, on a dequantized sum.
+type Clamp = (ArithOp, f64);
+
+/// A stage `h[..] = clamps(dequantize(acc[..]))`, read at its own indices,
+/// where `clamps` are `max`/`min` with constants (a ReLU, a ReLU6): the
+/// read of the sum, the `dequantize` and the clamps (innermost first).
+fn dequantized_sum(m: &Module, s: OpId) -> Option<(OpId, OpId, Vec<Clamp>)> {
+    let block = m.entry_block(s, 0);
+    let last = *m.block(block).ops.last()?;
+    let mut v = *m.op(last).operands.first()?;
+    let constant = |v: ValueId| {
+        m.def_op(v)
+            .filter(|&o| m.op(o).opcode == Opcode::Arith(ArithOp::Constant))
+            .and_then(|o| match m.op(o).attr("value") {
+                Some(Attr::Float(c)) => Some(*c),
+                _ => None,
+            })
+    };
+    let mut clamps = Vec::new();
+    let mut used = vec![last];
+    loop {
+        let op = m.def_op(v)?;
+        let d = m.op(op);
+        match d.opcode {
+            Opcode::Arith(a @ (ArithOp::Max | ArithOp::Min)) => {
+                let (x, c) = match (constant(d.operands[0]), constant(d.operands[1])) {
+                    (_, Some(c)) => (d.operands[0], c),
+                    (Some(c), None) => (d.operands[1], c),
+                    (None, None) => return None,
+                };
+                clamps.push((a, c));
+                used.push(op);
+                v = x;
+            }
+            Opcode::Quant(QuantOp::Dequantize) if d.operands.len() == 1 => {
+                let read = m.def_op(d.operands[0])?;
+                let r = m.op(read);
+                let plain = r.opcode == Opcode::Pj(PjOp::Read)
+                    && r.attr("boundary").is_none()
+                    && r.operands[1..] == m.block(block).args[..];
+                // nothing else computed in the stage (constants aside)
+                used.extend([op, read]);
+                let only = m.block(block).ops.iter().all(|&o| {
+                    used.contains(&o) || m.op(o).opcode == Opcode::Arith(ArithOp::Constant)
+                });
+                clamps.reverse();
+                return (plain && only).then_some((read, op, clamps));
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// Requantization between int8 stages: a quantized copy of `h` where `h`
 /// is itself an integer sum dequantized (`h[..] = dequantize(h_acc[..])`,
 /// an int8 stage's result, read by a second int8 product) computes from
 /// the sum directly — `quant.requantize`, an integer multiply and shift,
 /// no float in between (TVM QNN's `requantize`) — where the bound still
-/// meets every tolerance. `h` stays while anything else reads it.
+/// meets every tolerance. `h` stays while anything else reads it. Clamps
+/// between (`h = max(dequantize(..), 0.0)`, a ReLU) become the same clamps
+/// on the integers, by the quantized constant: `quantize` is monotone, so
+/// `quantize(max(v, c)) = max(quantize(v), quantize(c))`.
 fn requantize_chains(
     m: &mut Module,
     k: OpId,
@@ -386,8 +443,7 @@ fn requantize_chains(
         if m.op(hs).opcode != Opcode::Pj(PjOp::Stage) || m.op(hs).operands != m.op(s).operands {
             continue;
         }
-        let Some((acc_read, dequantize)) = plain_map(m, hs, Opcode::Quant(QuantOp::Dequantize))
-        else {
+        let Some((acc_read, dequantize, clamps)) = dequantized_sum(m, hs) else {
             continue;
         };
         let acc = m.op(acc_read).operands[0];
@@ -408,10 +464,76 @@ fn requantize_chains(
         for (key, v) in rp.requantize_attrs() {
             trial.op_mut(quantize).set_attr(key, v);
         }
+        // the clamps, on the integers: in 16 bits, where the requantized
+        // value below the clamp (a ReLU's negatives) need not saturate,
+        // then saturated to the type and narrowed
+        let qt = trial.ty(trial.result(quantize)).clone();
+        let wide = Type::Scalar(ScalarType::I16);
+        if !clamps.is_empty() {
+            let r = trial.result(quantize);
+            trial.set_ty(r, wide.clone());
+        }
+        let mut value = trial.result(quantize);
+        let yield_op = *trial
+            .block(trial.entry_block(s, 0))
+            .ops
+            .last()
+            .expect("a yield ends a region");
+        let (qlo, qhi) = qt.elem().int_range().expect("a quantized type");
+        let saturation = if clamps.is_empty() {
+            vec![]
+        } else {
+            vec![(ArithOp::Max, qlo), (ArithOp::Min, qhi)]
+        };
+        let quantized_clamps = clamps.iter().map(|&(a, c)| {
+            let qc = crate::dialects::quant::eval(
+                QuantOp::Quantize,
+                p_out,
+                crate::dialects::arith::Scalar::F32(c as f32),
+                qt.elem(),
+            );
+            (a, qc.as_i64().expect("an integer"))
+        });
+        let quantized_clamps: Vec<(ArithOp, i64)> = quantized_clamps.collect();
+        let described: String = clamps
+            .iter()
+            .zip(&quantized_clamps)
+            .map(|((a, c), (_, qc))| {
+                let f = if *a == ArithOp::Max { "max" } else { "min" };
+                format!(", then {f}(·, {c}) on the integers ({c} is {qc} there)")
+            })
+            .collect();
+        let all: Vec<(ArithOp, i64)> = quantized_clamps.into_iter().chain(saturation).collect();
+        for &(a, qc) in &all {
+            let konst = trial.build_op(
+                OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                    .attr("value", Attr::Int(qc))
+                    .result(wide.clone()),
+            );
+            let k = trial.result(konst);
+            let clamp = trial.build_op(
+                OpSpec::new(Opcode::Arith(a))
+                    .operands([value, k])
+                    .result(wide.clone()),
+            );
+            trial.insert_all_before(yield_op, &[konst, clamp]);
+            value = trial.result(clamp);
+        }
+        if !clamps.is_empty() {
+            let narrow = trial.build_op(
+                OpSpec::new(Opcode::Arith(ArithOp::Cast))
+                    .operands([value])
+                    .result(qt.clone()),
+            );
+            trial.insert_all_before(yield_op, &[narrow]);
+            value = trial.result(narrow);
+        }
+        trial.op_mut(yield_op).operands = vec![value];
         if crate::ir::verify::verify(&trial).is_err() {
             continue;
         }
         let changed_results = reading(m, k, s);
+
         let (before, after) = (
             bounds(m, k, params, limits),
             bounds(&trial, k, params, limits),
@@ -432,10 +554,10 @@ fn requantize_chains(
             stage: name,
             chosen: "int8".into(),
             detail: format!(
-                "requantized from `{from}` in integers: × {} >> {} (= {}), no float in between",
+                "requantized from `{from}` in integers: × {} >> {} (= {}){described}, no float in between",
                 rp.multiplier,
                 rp.shift,
-                short(rp.scale)
+                short(rp.scale),
             ),
         });
     }
@@ -1182,8 +1304,17 @@ fn contraction(
 ) -> Option<Contraction> {
     let sblock = m.entry_block(stage, 0);
     let svars = &m.block(sblock).args;
-    let yield_op = *m.block(sblock).ops.last()?;
-    let reduce = m.def_op(*m.op(yield_op).operands.first()?)?;
+    // the stage's one reduction; what follows it (a ReLU, a bias) stays
+    // float work on its dequantized value
+    let mut regions = m
+        .block(sblock)
+        .ops
+        .iter()
+        .filter(|&&o| !m.op(o).regions.is_empty());
+    let reduce = *regions.next()?;
+    if regions.next().is_some() {
+        return None;
+    }
     let rd = m.op(reduce);
     if rd.opcode != Opcode::Pj(PjOp::Reduce)
         || rd.parent != Some(sblock)
@@ -1440,8 +1571,8 @@ fn defined_in(m: &Module, v: ValueId, block: BlockId) -> bool {
     false
 }
 
-/// A fresh stage name from `base`.
-fn fresh_name(m: &Module, k: OpId, base: &str) -> String {
+/// A name from `base` that no stage or parameter of kernel `k` has.
+pub(crate) fn fresh_name(m: &Module, k: OpId, base: &str) -> String {
     let body = m.entry_block(k, 0);
     let taken = |n: &str| {
         m.block(body)

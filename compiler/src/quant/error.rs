@@ -547,19 +547,18 @@ impl Analysis<'_> {
                         || (from == ScalarType::F32 && t == ScalarType::F64);
                     let lost = if exactly { 0.0 } else { round };
                     e(0) + lost
-                } else if from.is_int() && exact {
-                    // an integer converted within its range is itself (its
-                    // range may be the whole of the new type: u16 to u8 of
-                    // values 0..=255)
-                    let fits = t.int_range().is_some_and(|(lo, hi)| {
+                } else if from.is_int()
+                    && t.int_range().is_some_and(|(lo, hi)| {
                         let x = rg(0);
                         !x.nan && lo as f64 <= x.lo && x.hi <= hi as f64
-                    });
-                    if fits || round == 0.0 {
-                        0.0
-                    } else {
-                        f64::INFINITY
-                    }
+                    })
+                {
+                    // an integer converted within its range is itself (its
+                    // range may be the whole of the new type: u16 to u8 of
+                    // values 0..=255), its error too
+                    e(0)
+                } else if from.is_int() && exact {
+                    if round == 0.0 { 0.0 } else { f64::INFINITY }
                 } else if from.is_int() {
                     e(0) + round
                 } else if exact {
