@@ -392,6 +392,16 @@ fn energy_and_explain_work_on_every_example() {
         out.contains("stage `out`: tiles of rows, `bx` as a sliding window of 3 rows"),
         "{out}"
     );
+    // a product followed by its ReLU is split from it and runs as a
+    // product does; a product in cache blocks is stored, never computed
+    // per tile of its reader (it would pack its operand again per tile)
+    let (out, _) = text(&pj(&["explain", "bench/mlp_relu.pj"]));
+    assert!(
+        out.contains("stage `h_sum`: reduction over blocks of vectors")
+            && out.contains("stage `h_sum`: cache blocks of")
+            && !out.contains("computing `h_sum`"),
+        "{out}"
+    );
     let (out, _) = text(&pj(&["energy", "examples/softmax.pj", "--compare"]));
     for p in ["x86_64-avx512", "x86_64-avx2", "aarch64", "apple-m1"] {
         assert!(out.contains(p), "--compare lists {p}: {out}");

@@ -322,7 +322,19 @@ fn user_schedules_match_the_interpreter() {
 }}"
         )
     };
+    // a product with a ReLU after it (split from it), into another
+    let relu = |schedule: &str| {
+        format!(
+            "kernel mlp(x: f32[B, D], w1: f32[D, H], w2: f32[H, O]) -> y: f32[B, O] {{
+    h[b, j] = max(sum(d) x[b, d] * w1[d, j], 0.0);
+    y[b, o] = sum(j) h[b, j] * w2[j, o];
+    schedule {{ {schedule} }}
+}}"
+        )
+    };
     let cases = [
+        ("mlp", relu("")),
+        ("mlp", relu("y.parallel(false);")),
         ("cols", columns("")),
         ("cols", columns("s.reduce(outer); m.reduce(outer);")),
         ("cols", columns("s.reduce(inner); m.parallel(false);")),

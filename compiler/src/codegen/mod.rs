@@ -36,7 +36,7 @@ pub use kernel::{JitKernel, JitModule, KernelArg, RawArg, RunError, Tier};
 
 /// What follows the default pipeline on the way to a backend: fusion, then
 /// lowering to loops and the loop-level clean-ups.
-pub const AFTER_DEFAULT_PIPELINE: &str = "lower-half,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
+pub const AFTER_DEFAULT_PIPELINE: &str = "lower-half,split-epilogue,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
 
 /// `-O0`: lowering only, no optimization: every stage materialized in
 /// program order, reductions innermost, scalar loops.
@@ -44,7 +44,7 @@ pub const UNOPTIMIZED_PIPELINE: &str = "lower-half,lower-stages";
 
 /// The whole pipeline from `pj` IR to a backend: the default pipeline, then
 /// [`AFTER_DEFAULT_PIPELINE`].
-pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,lower-half,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
+pub const LOWERING_PIPELINE: &str = "canonicalize,cse,dce,lower-half,split-epilogue,inline-pointwise,canonicalize,cse,dce,schedule,lower-stages,canonicalize,licm,vectorize,licm,cse,dce";
 
 /// A code generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

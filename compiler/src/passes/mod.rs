@@ -19,6 +19,7 @@ pub mod lower_quant;
 pub mod lower_stages;
 pub mod quantize;
 pub mod schedule;
+pub mod split_epilogue;
 pub mod vectorize;
 
 use crate::ir::Module;
@@ -86,6 +87,11 @@ pub const REGISTRY: &[PassInfo] = &[
         name: "dce",
         description: "remove pure ops whose results are unused",
         create: || Box::new(dce::Dce),
+    },
+    PassInfo {
+        name: "split-epilogue",
+        description: "give a reduction followed by float work (a matrix product's ReLU) a stage of its own, for the register-blocked order",
+        create: || Box::new(split_epilogue::SplitEpilogue),
     },
     PassInfo {
         name: "inline-pointwise",
@@ -347,7 +353,12 @@ impl PassManager {
             let at = self
                 .passes
                 .iter()
-                .position(|p| matches!(p.name(), "inline-pointwise" | "lower-stages"))
+                .position(|p| {
+                    matches!(
+                        p.name(),
+                        "split-epilogue" | "inline-pointwise" | "lower-stages"
+                    )
+                })
                 .unwrap_or(self.passes.len());
             self.passes.insert(
                 at,

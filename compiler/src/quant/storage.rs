@@ -18,9 +18,10 @@ use std::collections::HashSet;
 /// reader, not inlined), as the default pipeline would schedule them.
 pub fn stored_whole(m: &Module, k: OpId) -> HashSet<String> {
     let mut scheduled = m.clone();
-    let mut pipeline =
-        crate::passes::PassManager::parse("inline-pointwise,canonicalize,cse,dce,schedule")
-            .expect("registered passes");
+    let mut pipeline = crate::passes::PassManager::parse(
+        "split-epilogue,inline-pointwise,canonicalize,cse,dce,schedule",
+    )
+    .expect("registered passes");
     if pipeline.run(&mut scheduled).is_err() {
         return HashSet::new();
     }
