@@ -258,6 +258,7 @@ pub fn analyze(m: &Module, kernel: OpId, inputs: &Inputs<'_>) -> (Ranges, Vec<In
         sizes: inputs.sizes,
         limits: inputs.limits,
         prior: HashMap::new(),
+        affine: HashMap::new(),
     };
     let body = m.entry_block(kernel, 0);
     for (i, &arg) in m.block(body).args.iter().enumerate() {
@@ -284,6 +285,44 @@ struct Analysis<'a> {
     limits: &'a HashMap<String, i64>,
     /// The running range of a recurrence's earlier elements, by stage.
     prior: HashMap<OpId, Interval>,
+    /// Float values that are linear combinations of others (see [`Affine`]).
+    affine: HashMap<ValueId, Affine>,
+}
+
+/// A float value as an affine form: `c0 + Σ c_i · v_i` over other values
+/// `v_i` (the atoms: reads, products of two values, anything not linear),
+/// within `err` (the roundings on the way). Intervals treat each operand as
+/// independent, so `x - (x + y) / 2` gets twice `x`'s width; here `x`'s
+/// coefficients add up first (`x / 2 - y / 2`) and the range is each atom's
+/// interval taken once (Stolfi and de Figueiredo's affine arithmetic, with
+/// the atoms' own ranges for noise symbols).
+#[derive(Clone, Debug)]
+struct Affine {
+    c0: f64,
+    terms: Vec<(ValueId, f64)>,
+    err: f64,
+}
+
+/// Forms with more terms become atoms (the cost stays linear).
+const AFFINE_TERMS: usize = 32;
+
+impl Affine {
+    /// `a · self + b · other`, the roundings so far kept.
+    fn combine(&self, a: f64, other: &Affine, b: f64) -> Affine {
+        let mut terms: Vec<(ValueId, f64)> = self.terms.iter().map(|&(v, c)| (v, a * c)).collect();
+        for &(v, c) in &other.terms {
+            match terms.iter_mut().find(|(w, _)| *w == v) {
+                Some((_, k)) => *k += b * c,
+                None => terms.push((v, b * c)),
+            }
+        }
+        terms.retain(|&(_, c)| c != 0.0);
+        Affine {
+            c0: a * self.c0 + b * other.c0,
+            terms,
+            err: a.abs() * self.err + b.abs() * other.err,
+        }
+    }
 }
 
 impl Analysis<'_> {
@@ -404,6 +443,97 @@ impl Analysis<'_> {
         };
         let squared = divisor.hi / (1.0 - shrink) + divisor.hi * tiny / eps;
         Some(squared.sqrt() * (1.0 + 4.0 * u))
+    }
+
+    /// `v` as an affine form: its own, a constant's, or itself as an atom.
+    fn affine_of(&self, v: ValueId) -> Affine {
+        if let Some(a) = self.affine.get(&v) {
+            return a.clone();
+        }
+        // a constant is its value (its interval is widened for rounding)
+        let constant = self.m.def_op(v).and_then(|o| {
+            let d = self.m.op(o);
+            (d.opcode == Opcode::Arith(ArithOp::Constant))
+                .then(|| d.attr("value"))
+                .flatten()
+                .and_then(|a| Scalar::from_attr(a, self.m.ty(v).elem()))
+                .map(|s| s.as_f64())
+                .filter(|c| c.is_finite())
+        });
+        if let Some(c) = constant {
+            return Affine {
+                c0: c,
+                terms: vec![],
+                err: 0.0,
+            };
+        }
+        Affine {
+            c0: 0.0,
+            terms: vec![(v, 1.0)],
+            err: 0.0,
+        }
+    }
+
+    /// `r`, the interval range of float op `op`, narrowed by its affine
+    /// form where it is linear in its operands (a sum, a difference, a
+    /// negation, a product or quotient by a constant); records the form.
+    fn linear(&mut self, op: OpId, a: ArithOp, r: Interval) -> Interval {
+        let m = self.m;
+        let d = m.op(op);
+        let Some(&result) = d.results.first() else {
+            return r;
+        };
+        if !m.ty(result).elem().is_float() || d.operands.is_empty() {
+            return r;
+        }
+        let x = self.affine_of(d.operands[0]);
+        let y = d.operands.get(1).map(|&v| self.affine_of(v));
+        let point = |f: &Affine| f.terms.is_empty().then_some(f.c0);
+        let form = match (a, &y) {
+            (ArithOp::Add, Some(y)) => x.combine(1.0, y, 1.0),
+            (ArithOp::Sub, Some(y)) => x.combine(1.0, y, -1.0),
+            (ArithOp::Neg, None) => x.combine(-1.0, &x, 0.0),
+            (ArithOp::Mul, Some(y)) => match (point(&x), point(y)) {
+                (_, Some(c)) => x.combine(c, y, 0.0),
+                (Some(c), None) => y.combine(c, &x, 0.0),
+                (None, None) => return r,
+            },
+            (ArithOp::Div, Some(y)) => match point(y) {
+                Some(c) if c != 0.0 => x.combine(1.0 / c, y, 0.0),
+                _ => return r,
+            },
+            _ => return r,
+        };
+        if form.terms.len() > AFFINE_TERMS {
+            return r;
+        }
+        // this op's rounding, as `set` widens an interval for it
+        let most = r.lo.abs().max(r.hi.abs());
+        let form = Affine {
+            err: form.err + most * 2f64.powi(-20) + 1e-44,
+            ..form
+        };
+        let mut range = Interval::point(form.c0);
+        for &(v, c) in &form.terms {
+            let t = self.get(v);
+            if t.nan || !t.lo.is_finite() || !t.hi.is_finite() {
+                return r;
+            }
+            range = Interval::corners(
+                range,
+                Interval::corners(t, Interval::point(c), |p, q| p * q),
+                |p, q| p + q,
+            );
+        }
+        if !(form.err.is_finite() && range.lo.is_finite() && range.hi.is_finite()) {
+            return r;
+        }
+        self.affine.insert(result, form.clone());
+        Interval {
+            lo: r.lo.max(range.lo - form.err),
+            hi: r.hi.min(range.hi + form.err),
+            nan: r.nan,
+        }
     }
 
     fn op(&mut self, op: OpId) {
@@ -528,6 +658,7 @@ impl Analysis<'_> {
             }
             Opcode::Arith(a) => {
                 let r = self.arith(op, a);
+                let r = self.linear(op, a, r);
                 self.set(op, r);
             }
             Opcode::Math(mo) => {
