@@ -230,11 +230,7 @@ pub fn choose_kernel(kernels: &[String], wanted: Option<&str>) -> Result<String>
 
 /// The sizes of a file's `// bench: H=4096, W=4096` line (none if it has none).
 pub fn file_sizes(src: &str) -> Result<HashMap<String, i64>> {
-    let mut sizes = HashMap::new();
-    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
-        parse_sizes(&[line.to_string()], &mut sizes)?;
-    }
-    Ok(sizes)
+    pj_compiler::target::report::bench_sizes(src).map_err(|e| anyhow!(e))
 }
 
 fn ms(d: Duration) -> f64 {

@@ -430,3 +430,33 @@ fn plots_in_the_repl() {
         "{stdout}"
     );
 }
+
+/// `:quantize auto` weighs its choices with the energy model at the sizes
+/// of the kernel's last call once it has one: the first call at 1024, the
+/// second compiles again at the sizes it now knows, the third reuses it.
+#[test]
+fn auto_quantization_weighs_at_the_sizes_of_the_last_call() {
+    let dir = scratch();
+    let script = dir.path().join("auto.pjs");
+    std::fs::write(
+        &script,
+        "kernel dense(x: f32[M, K] @range(-1.0, 1.0), w: f32[K, N] @range(-0.5, 0.5)) -> y: f32[M, N] @tolerance(abs = 0.5) {\n    y[i, j] = sum(k) x[i, k] * w[k, j];\n}\n\
+         let x = ones(f32, 4, 8)\n\
+         let w = ones(f32, 8, 4)\n\
+         :quantize auto\n\
+         let a = dense(x, w)\n\
+         let b = dense(x, w)\n\
+         let c = dense(x, w)\n",
+    )
+    .unwrap();
+    let out = script_output(&script, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let estimates: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("quantize: stage `y`"))
+        .collect();
+    assert_eq!(estimates.len(), 2, "{stdout}");
+    // the same choice, weighed at 1024 each and then at the call's 4 x 8 x 4
+    assert_ne!(estimates[0], estimates[1], "{stdout}");
+}

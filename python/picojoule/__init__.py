@@ -29,7 +29,7 @@ __version__ = _native.__version__
 
 
 def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing",
-            quantize=None, tolerance=None):
+            quantize=None, tolerance=None, sizes=None):
     """Compiles `.pj` source text, or the file at a path, into a `Module`
     whose kernels are its attributes.
 
@@ -49,6 +49,9 @@ def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_lev
       it chose, or why not, is ``Module.quantization``.
     - ``tolerance``: for results that declare none: ``"abs=1e-2"``,
       ``"rel=1e-3"``, both comma-separated, or a number (absolute).
+    - ``sizes``: the sizes ``quantize="auto"`` weighs its choices at, as
+      ``{"M": 512, "K": 512}`` (a module is compiled before it sees data);
+      else the source's ``// bench:`` line's, else 1024 each.
 
     A source with errors raises `CompileError` with the diagnostics.
     """
@@ -56,7 +59,8 @@ def compile(source, *, backend=None, target="host", fast_math="reassoc", opt_lev
     if tolerance is not None and not isinstance(tolerance, str):
         tolerance = f"abs={float(tolerance)!r}"
     m = _native.compile(text, filename, backend=backend, target=target, fast_math=fast_math,
-                        opt_level=opt_level, tier=tier, quantize=quantize, tolerance=tolerance)
+                        opt_level=opt_level, tier=tier, quantize=quantize, tolerance=tolerance,
+                        sizes=sizes)
     if m.warnings:
         import warnings
         warnings.warn(m.warnings, stacklevel=2)
@@ -107,7 +111,9 @@ _cache_lock = _threading.Lock()
 
 
 def _rebuild(source, filename, options, name):
-    key = (source, filename, tuple(sorted(options.items())))
+    # (`sizes` is a dict: keyed by its items)
+    key = (source, filename, tuple(sorted(
+        (k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in options.items())))
     with _cache_lock:
         m = _cache.get(key)
     if m is None:

@@ -36,12 +36,13 @@ pub struct Module {
 }
 
 /// `compile(source, filename, backend=None, target="host", fast_math="reassoc",
-/// opt_level=2, tier="optimizing", quantize=None, tolerance=None)`:
-/// `source` is `.pj` text.
+/// opt_level=2, tier="optimizing", quantize=None, tolerance=None, sizes=None)`:
+/// `source` is `.pj` text; `sizes` (`{"M": 512}`) are what `quantize="auto"`
+/// weighs its choices at (else the source's `// bench:` line, else 1024).
 #[pyfunction]
 // one Rust parameter per Python keyword argument
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (source, filename="<string>", backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing", quantize=None, tolerance=None))]
+#[pyo3(signature = (source, filename="<string>", backend=None, target="host", fast_math="reassoc", opt_level=2, tier="optimizing", quantize=None, tolerance=None, sizes=None))]
 pub fn compile(
     py: Python<'_>,
     source: String,
@@ -53,7 +54,14 @@ pub fn compile(
     tier: &str,
     quantize: Option<&str>,
     tolerance: Option<&str>,
+    sizes: Option<std::collections::HashMap<String, i64>>,
 ) -> PyResult<Module> {
+    // what `quantize="auto"` weighs at: given, else the `// bench:` line
+    let mut sizes: Vec<(String, i64)> = sizes
+        .unwrap_or_else(|| pj_compiler::target::report::bench_sizes(&source).unwrap_or_default())
+        .into_iter()
+        .collect();
+    sizes.sort();
     let (words, options) = CompileOptions::parse(
         backend,
         target,
@@ -61,6 +69,7 @@ pub fn compile(
         opt_level,
         tier,
         (quantize, tolerance),
+        sizes,
     )?;
     let name = filename.to_string();
     // LLVM takes tens of milliseconds: other Python threads run meanwhile
@@ -184,6 +193,13 @@ pub fn options_dict<'py>(
     }
     if let Some(t) = &o.tolerance {
         d.set_item("tolerance", t)?;
+    }
+    if !o.sizes.is_empty() {
+        let sizes = pyo3::types::PyDict::new(py);
+        for (k, v) in &o.sizes {
+            sizes.set_item(k, v)?;
+        }
+        d.set_item("sizes", sizes)?;
     }
     Ok(d)
 }

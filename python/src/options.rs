@@ -20,6 +20,9 @@ pub struct CompileOptions {
     pub quantize: Option<String>,
     /// `tolerance=`: `"abs=..,rel=.."`, or none.
     pub tolerance: Option<String>,
+    /// `sizes=`: the sizes `quantize="auto"` weighs its choices at
+    /// (given, else the source's `// bench:` line; sorted by name).
+    pub sizes: Vec<(String, i64)>,
 }
 
 impl CompileOptions {
@@ -31,7 +34,13 @@ impl CompileOptions {
         opt_level: i64,
         tier: &str,
         (quantize, tolerance): (Option<&str>, Option<&str>),
+        sizes: Vec<(String, i64)>,
     ) -> PyResult<(CompileOptions, Options)> {
+        if let Some((name, n)) = sizes.iter().find(|(_, n)| !(0..=1 << 40).contains(n)) {
+            return Err(PyValueError::new_err(format!(
+                "sizes: `{name}` = {n}: a size must be between 0 and 2^40"
+            )));
+        }
         let backend = match backend {
             Some(b) => Backend::ALL
                 .into_iter()
@@ -108,9 +117,9 @@ impl CompileOptions {
                 mode,
                 tolerance: tol,
             }),
-            // `auto` weighs its choices at 1024 for every size: a module
-            // is compiled before it sees data
-            sizes: std::collections::HashMap::new(),
+            // `auto` weighs its choices at these (a module is compiled
+            // before it sees data); 1024 for any other
+            sizes: sizes.iter().cloned().collect(),
         };
         let words = CompileOptions {
             backend: backend.name().to_string(),
@@ -120,6 +129,7 @@ impl CompileOptions {
             tier: tier.to_string(),
             quantize: quantize.map(str::to_string),
             tolerance: tolerance.map(str::to_string),
+            sizes,
         };
         Ok((words, options))
     }
@@ -133,6 +143,7 @@ impl CompileOptions {
             i64::from(self.opt_level),
             &self.tier,
             (self.quantize.as_deref(), self.tolerance.as_deref()),
+            self.sizes.clone(),
         )?
         .1)
     }

@@ -116,18 +116,7 @@ fn sizes_from(k: &Kernel, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<HashMa
 /// energy` reads them (none where it has none; `pj check` reports a
 /// malformed one, so it is skipped here).
 fn bench_line_sizes(src: &str) -> HashMap<String, i64> {
-    let mut sizes = HashMap::new();
-    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
-        for item in line.split(',') {
-            if let Some((k, v)) = item.split_once('=')
-                && let Ok(n) = v.trim().parse::<i64>()
-                && (0..=1 << 40).contains(&n)
-            {
-                sizes.insert(k.trim().to_string(), n);
-            }
-        }
-    }
-    sizes
+    report::bench_sizes(src).unwrap_or_default()
 }
 
 /// The `pj` IR after the default pipeline, the sizes (every one named)

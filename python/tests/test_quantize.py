@@ -107,3 +107,20 @@ def test_a_quantized_kernel_pickles_with_its_options():
     w = np.full((8, 3), 0.25, np.float32)
     assert np.array_equal(k(x, w), again(x, w))
     assert "quantize=int8" in repr(again)
+
+
+def test_auto_weighs_its_choices_at_the_sizes_given():
+    # a module is compiled before it sees data: `sizes=` says where it will
+    # run (else the source's `// bench:` line, else 1024 each)
+    notes = {}
+    for n in (8, 1024):
+        m = pj.compile(DENSE, quantize="auto", sizes={"M": n, "K": n, "N": n})
+        notes[n] = " ".join(m.quantization)
+        assert "estimated" in notes[n], notes[n]
+    assert notes[8] != notes[1024]
+    with_line = pj.compile(DENSE + "\n// bench: M=8, K=8, N=8\n", quantize="auto")
+    assert " ".join(with_line.quantization) == notes[8]
+    with pytest.raises(ValueError, match="`M` = -1: a size must be between 0 and 2\\^40"):
+        pj.compile(DENSE, quantize="auto", sizes={"M": -1})
+    with pytest.raises(TypeError):
+        pj.compile(DENSE, quantize="auto", sizes={"M": "many"})

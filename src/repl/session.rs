@@ -715,7 +715,9 @@ impl Session {
     }
 
     /// What a compiled unit depends on: its source, the backend, `:opt`,
-    /// `:fast-math`.
+    /// `:fast-math`, `:quantize` — and with `:quantize auto`, the sizes of
+    /// its kernels' last calls, which it weighs its choices at (so the call
+    /// after the first, at sizes it now knows, compiles once more).
     fn unit_key(&self, unit: usize) -> u64 {
         let mut h = DefaultHasher::new();
         self.units[unit].text.hash(&mut h);
@@ -723,6 +725,11 @@ impl Session {
         self.settings.opt.hash(&mut h);
         self.settings.fast_math.hash(&mut h);
         self.settings.quantize.hash(&mut h);
+        if self.settings.quantize == Some(pj_compiler::quant::plan::Mode::Auto) {
+            for (k, _) in self.kernels.iter().filter(|&(_, &u)| u == unit) {
+                self.last_sizes.get(k).hash(&mut h);
+            }
+        }
         h.finish()
     }
 
@@ -798,11 +805,21 @@ impl Session {
         // background tier then run the same fixed-point kernel
         // chosen for the backend's dot products (Cranelift's for the
         // interpreter); stages' own requests (`s.quantize(...)`) without it
+        // `auto` weighs its choices at the sizes of the unit's kernels'
+        // last calls (a recompile when a kernel turns hot, or after
+        // `:quantize`), else the unit's `// bench:` line, else 1024
+        let mut sizes = pj_compiler::target::report::bench_sizes(&text).unwrap_or_default();
+        for k in module.kernel_names() {
+            if let Some(last) = self.last_sizes.get(&k) {
+                sizes.extend(last.iter().cloned());
+            }
+        }
         let options = Options {
             quantize: self
                 .settings
                 .quantize
                 .map(pj_compiler::quant::plan::Request::new),
+            sizes,
             ..self.options(tier).unwrap_or_default()
         }
         .for_module(&module);

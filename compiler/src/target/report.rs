@@ -56,6 +56,33 @@ pub fn sizes_for(
     Ok(sizes)
 }
 
+/// The sizes of a source's `// bench: H=4096, W=4096` line (none where it
+/// has none): the sizes `pj bench`, `pj energy` and `pj explain` use when
+/// given none, and `--quantize=auto` weighs its choices at when compiling
+/// without data. A malformed line is an error naming the item.
+pub fn bench_sizes(src: &str) -> Result<HashMap<String, i64>, String> {
+    let mut sizes = HashMap::new();
+    let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) else {
+        return Ok(sizes);
+    };
+    for item in line.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("`{item}`: sizes are given as NAME=VALUE"))?;
+        let v: i64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{item}`: `{}` is not a whole number", v.trim()))?;
+        if !(0..=1 << 40).contains(&v) {
+            return Err(format!("`{item}`: a size must be between 0 and 2^40"));
+        }
+        if sizes.insert(k.trim().to_string(), v).is_some() {
+            return Err(format!("`{item}`: the size `{}` is given twice", k.trim()));
+        }
+    }
+    Ok(sizes)
+}
+
 /// The size names kernel `kernel` of `m` declares, in order of first use.
 pub fn size_names(m: &Module, kernel: &str) -> Vec<String> {
     let mut names = Vec::new();
