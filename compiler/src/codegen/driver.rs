@@ -139,7 +139,8 @@ impl Options {
     /// The 8-bit dot products the backend makes one instruction of on the
     /// target (`vector.dot4`): LLVM's on AVX-512 VNNI at 512 bits and on
     /// aarch64 DotProd/I8MM; Cranelift's on this machine's VNNI (the
-    /// `u8 x i8` tree its x64 rules fold into `vpdpbusd`).
+    /// `u8 x i8` tree its x64 rules fold into `vpdpbusd`); without VNNI,
+    /// both backends' `pmaddubsw` + `pmaddwd` pairs on x86.
     pub fn dot_products(&self) -> crate::target::DotProducts {
         use crate::target::DotProducts;
         let dot = self.target.dot_products();
@@ -150,7 +151,11 @@ impl Options {
                 ..dot
             },
             Backend::Cranelift => DotProducts::NONE,
-            Backend::Llvm if x86 && self.vector_bits() < 512 => DotProducts::NONE,
+            // VNNI's intrinsic at 512 bits only; pmaddubsw at every width
+            Backend::Llvm if x86 && self.vector_bits() < 512 => DotProducts {
+                pairs16: dot.pairs16,
+                ..DotProducts::NONE
+            },
             Backend::Llvm => dot,
         }
     }

@@ -44,7 +44,11 @@ dialect_ops!(
     /// be four lanes, the same for every `l` (one row's four steps of a
     /// reduction against a packed block of columns). What VNNI's
     /// `vpdpbusd` and NEON's `sdot`/`usdot` compute; `lower-stages` makes
-    /// it where the backend has one (`LowerStages::dot_products`).
+    /// it where the backend has one (`LowerStages::dot_products`). With
+    /// `{pairs16 = true}` (`x` `u8`, `y` `i8`): each pair of products summed
+    /// and saturated to `i16` first, then the two pairs added to `acc` —
+    /// x86's `pmaddubsw` then `pmaddwd`, exact where `x`'s lanes are below
+    /// 128 (what `lower-stages` proves before it asks for it).
     Dot4 => "dot4",
     /// `vector.interleave4(%r0, %r1, %r2, %r3) : T8x(4L)`: four vectors of
     /// `L` 8-bit lanes, lane `l` of `%rt` at lane `4l + t` — four rows of a
@@ -90,11 +94,24 @@ pub fn cast_supported(from: ScalarType, to: ScalarType) -> bool {
 /// (`x` of four lanes is every group), wrapping. The one definition the
 /// interpreter and the tests use.
 pub fn dot4(acc: &[i64], x: &[i64], y: &[i64]) -> Vec<i64> {
+    dot4_with(acc, x, y, false)
+}
+
+/// [`dot4`], or with `pairs16` its saturating form (`vector.dot4 {pairs16}`).
+pub fn dot4_with(acc: &[i64], x: &[i64], y: &[i64], pairs16: bool) -> Vec<i64> {
+    let pair = |p: i64| {
+        if pairs16 {
+            p.clamp(i16::MIN as i64, i16::MAX as i64)
+        } else {
+            p
+        }
+    };
     acc.iter()
         .enumerate()
         .map(|(l, &a)| {
             let xg = if x.len() == 4 { 0 } else { 4 * l };
-            let sum: i64 = (0..4).map(|t| x[xg + t] * y[4 * l + t]).sum();
+            let product = |t: usize| x[xg + t] * y[4 * l + t];
+            let sum = pair(product(0) + product(1)) + pair(product(2) + product(3));
             (a + sum) as i32 as i64
         })
         .collect()
@@ -220,6 +237,13 @@ impl VectorOp {
                         4 * lanes
                     ));
                 }
+                if d.attr("pairs16").is_some()
+                    && (x.elem() != ScalarType::U8 || y.elem() != ScalarType::I8)
+                {
+                    errs.push(format!(
+                        "`pairs16` multiplies u8 `x` by i8 `y`, found {x} and {y}"
+                    ));
+                }
             }
             VectorOp::Interleave4 => {
                 check::counts(m, op, Some(4), 1, 0, errs);
@@ -271,5 +295,23 @@ impl VectorOp {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot4_pairs16_saturates_each_pair_at_16_bits() {
+        // 255·127 + 255·127 = 64770: saturated to 32767 per pair
+        let (x, y) = ([255, 255, 255, 255], [127, 127, -128, -128]);
+        assert_eq!(dot4(&[1], &x, &y), vec![1 + 64770 - 65280]);
+        assert_eq!(dot4_with(&[1], &x, &y, true), vec![1 + 32767 - 32768]);
+        // below 128 the pairs never saturate: the exact dot product
+        let (x, y) = ([127, 127, 127, 127], [127, -128, -128, -128]);
+        assert_eq!(dot4_with(&[5], &x, &y, true), dot4(&[5], &x, &y));
+        let (x, y) = ([127, 127, 127, 127], [-128; 4]);
+        assert_eq!(dot4_with(&[0], &x, &y, true), vec![-4 * 127 * 128]);
     }
 }

@@ -902,8 +902,9 @@ impl Interp<'_> {
                         .collect()
                 };
                 let [acc, x, y] = [0, 1, 2].map(|i| ints(self.vector(d.operands[i])));
+                let pairs16 = d.attr("pairs16").is_some();
                 Slot::V(
-                    crate::dialects::vector::dot4(&acc, &x, &y)
+                    crate::dialects::vector::dot4_with(&acc, &x, &y, pairs16)
                         .into_iter()
                         .map(|v| Scalar::I32(v as i32))
                         .collect(),

@@ -266,6 +266,10 @@ struct DotPlan {
     /// quads — computed once per packed block, into a buffer of one `i32`
     /// per column — is subtracted from the sums.
     row_offset: Option<i64>,
+    /// `u8` rows proven below 128 times `i8` columns on x86 without VNNI:
+    /// `vector.dot4 {pairs16}` (`pmaddubsw`, whose `i16` pairs cannot
+    /// saturate then).
+    pairs16: bool,
 }
 
 /// A block of `array[k, j]` for `k` in `[k0, k0 + K)`, `j` in
@@ -2036,15 +2040,14 @@ impl<'m> Lowerer<'m> {
             }
             for (u, &y) in ys.iter().enumerate() {
                 let acc = accs[r * u_count as usize + u];
-                next.push(
-                    self.value(
-                        body,
-                        OpSpec::new(Opcode::Vector(VectorOp::Dot4))
-                            .operands([acc, x, y])
-                            .result(vty.clone())
-                            .loc(loc),
-                    ),
-                );
+                let mut spec = OpSpec::new(Opcode::Vector(VectorOp::Dot4))
+                    .operands([acc, x, y])
+                    .result(vty.clone())
+                    .loc(loc);
+                if plan.pairs16 {
+                    spec = spec.attr("pairs16", Attr::Bool(true));
+                }
+                next.push(self.value(body, spec));
             }
         }
         self.push(
@@ -2124,6 +2127,8 @@ impl<'m> Lowerer<'m> {
         elem: ScalarType,
         loc: Option<Loc>,
     ) -> ValueId {
+        // a row of `c`s below 128 against `i8`: exact in `pmaddubsw`'s pairs
+        let pairs16 = self.dot_products.seven_bit_rows() && elem == ScalarType::I8 && c < 128;
         let i32v = Type::Vector {
             elem: ScalarType::I32,
             lanes: lanes as u32,
@@ -2209,13 +2214,14 @@ impl<'m> Lowerer<'m> {
                 .result(y_ty)
                 .loc(loc),
         );
-        let next = self.value(
-            kbody,
-            OpSpec::new(Opcode::Vector(VectorOp::Dot4))
-                .operands([acc, xc, y])
-                .result(i32v)
-                .loc(loc),
-        );
+        let mut spec = OpSpec::new(Opcode::Vector(VectorOp::Dot4))
+            .operands([acc, xc, y])
+            .result(i32v)
+            .loc(loc);
+        if pairs16 {
+            spec = spec.attr("pairs16", Attr::Bool(true));
+        }
+        let next = self.value(kbody, spec);
         self.push(
             kbody,
             OpSpec::new(Opcode::Loop(LoopOp::Yield)).operands([next]),
@@ -2709,14 +2715,23 @@ impl<'m> Lowerer<'m> {
             && !self.dot_products.covers(true, true)
             && self.dot_products.covers(false, true);
         let row_offset = if flip_row { Some(128) } else { centered_by };
-        (row_ok && (flip_row || self.dot_products.covers(row_signed, col_signed))).then_some(
-            DotPlan {
+        // without an exact instruction: `pmaddubsw`'s pairs, where the rows
+        // (and the offset's row of `c`s) are below 128
+        let pairs16 = !self.dot_products.covers(row_signed, col_signed)
+            && !flip_row
+            && self.dot_products.pairs16
+            && !row_signed
+            && col_signed
+            && below_128(m, array)
+            && centered_by.is_none_or(|c| c < 128);
+        (row_ok && (flip_row || pairs16 || self.dot_products.covers(row_signed, col_signed)))
+            .then_some(DotPlan {
                 row_read,
                 col_read,
                 flip_row,
                 row_offset,
-            },
-        )
+                pairs16,
+            })
     }
 
     /// The buffer holding every element of `array` at its own indices: an
@@ -3553,4 +3568,34 @@ struct Panel {
     blocks: (ValueId, ValueId),
     rows: (ValueId, ValueId),
     name: String,
+}
+
+/// Whether every element of `array` is below 128: a stage whose value is
+/// `min(v, c)` with `c` a constant of at most 127 (the `quantize` pass's
+/// 7-bit rows for x86 without VNNI).
+fn below_128(m: &Module, array: ValueId) -> bool {
+    let Some(stage) = m.def_op(array) else {
+        return false;
+    };
+    if m.op(stage).opcode != Opcode::Pj(PjOp::Stage) {
+        return false;
+    }
+    let block = m.entry_block(stage, 0);
+    let Some(&last) = m.block(block).ops.last() else {
+        return false;
+    };
+    let Some(min) = m.op(last).operands.first().and_then(|&v| m.def_op(v)) else {
+        return false;
+    };
+    let d = m.op(min);
+    d.opcode == arith(ArithOp::Min)
+        && d.operands.iter().any(|&v| {
+            m.def_op(v).is_some_and(|c| {
+                m.op(c).opcode == arith(ArithOp::Constant)
+                    && m.op(c)
+                        .attr("value")
+                        .and_then(Attr::as_int)
+                        .is_some_and(|c| c <= 127)
+            })
+        })
 }

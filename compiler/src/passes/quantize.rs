@@ -177,8 +177,10 @@ fn quantize_kernel(
         // instructions go offset by 128 (`lower-stages`)
         let (row_type, _) = row_type(c, m, &ranges, dot);
         let signed = row_type == ScalarType::I8;
-        let on_dot =
-            c.matrix_product && (dot.covers(signed, true) || (signed && dot.covers(false, true)));
+        let on_dot = c.matrix_product
+            && (dot.covers(signed, true)
+                || (signed && dot.covers(false, true))
+                || dot.seven_bit_rows());
         // without a model's estimate, auto follows what was measured
         let rule = note(
             "float",
@@ -1679,9 +1681,10 @@ fn row_type(
     let r = ranges
         .elements(m.op(c.row).operands[0])
         .expect("checked by `contraction`");
+    let u8_rows_only = (dot.covers(false, true) && !dot.covers(true, true)) || dot.seven_bit_rows();
     if r.lo >= 0.0 {
         (ScalarType::U8, false)
-    } else if c.matrix_product && dot.covers(false, true) && !dot.covers(true, true) {
+    } else if c.matrix_product && u8_rows_only {
         (ScalarType::U8, true)
     } else {
         (ScalarType::I8, false)
@@ -1859,10 +1862,14 @@ fn rewrite(
     };
     let (ra, rb) = (elem_range(m, c.row), elem_range(m, c.col));
     let (row_t, centered) = row_type(c, m, ranges, dot);
-    let pa = if centered {
-        crate::quant::plan::params_centered(ra.lo, ra.hi)
-    } else {
-        params_for(ra.lo, ra.hi, row_t)
+    // x86 without VNNI: `pmaddubsw`'s pairs saturate at 16 bits unless the
+    // `u8` rows stay below 128: 7 bits of them, clamped there
+    let seven = c.matrix_product && row_t == ScalarType::U8 && dot.seven_bit_rows();
+    let pa = match (centered, seven) {
+        (true, false) => crate::quant::plan::params_centered(ra.lo, ra.hi),
+        (true, true) => crate::quant::plan::params_centered_levels(ra.lo, ra.hi, 127),
+        (false, true) => crate::quant::plan::params_unsigned_levels(ra.hi, 127),
+        (false, false) => params_for(ra.lo, ra.hi, row_t),
     };
     let pb = params_for(rb.lo, rb.hi, ScalarType::I8);
     let col_array = m.op(c.col).operands[0];
@@ -1923,7 +1930,26 @@ fn rewrite(
                 }
             }
             let o = m.push(block, spec);
-            m.result(o)
+            let value = m.result(o);
+            if seven && read == c.row {
+                // below 128 whatever the data (a broken @range too): the
+                // pairs of products then never saturate
+                let most = m.push(
+                    block,
+                    OpSpec::new(Opcode::Arith(ArithOp::Constant))
+                        .attr("value", Attr::Int(127))
+                        .result(Type::Scalar(q)),
+                );
+                let most = m.result(most);
+                let o = m.push(
+                    block,
+                    OpSpec::new(Opcode::Arith(ArithOp::Min))
+                        .operands([value, most])
+                        .result(Type::Scalar(q)),
+                );
+                return m.result(o);
+            }
+            value
         })
     };
     let qa = quantized(m, c.row, row_t, pa);

@@ -182,11 +182,28 @@ pub fn params_for(lo: f64, hi: f64, q: ScalarType) -> Params {
 /// `u8` parameters for a range that reaches below 0: `0..=255` over
 /// `[lo, hi]`, the zero point where 0 falls.
 pub fn params_centered(lo: f64, hi: f64) -> Params {
+    params_centered_levels(lo, hi, 255)
+}
+
+/// [`params_centered`] over `0..=levels` (127: the 7-bit rows of x86
+/// without VNNI).
+pub fn params_centered_levels(lo: f64, hi: f64, levels: i64) -> Params {
     let (lo, hi) = (lo.min(0.0), hi.max(0.0));
-    let scale = coarse_up((hi - lo) / 255.0);
+    let n = levels as f64;
+    let scale = coarse_up((hi - lo) / n);
     Params {
         scale,
-        zero_point: (-lo / scale).round().clamp(0.0, 255.0) as i64,
+        zero_point: (-lo / scale).round().clamp(0.0, n) as i64,
+        ..Default::default()
+    }
+}
+
+/// `u8` parameters for a range in `[0, hi]` over `0..=levels`, no zero
+/// point.
+pub fn params_unsigned_levels(hi: f64, levels: i64) -> Params {
+    Params {
+        scale: coarse_up(hi.max(0.0) / levels as f64),
+        zero_point: 0,
         ..Default::default()
     }
 }

@@ -1170,9 +1170,15 @@ impl Walker<'_> {
                 let lanes = m.ty(d.results[0]).lanes().unwrap_or(1) as f64;
                 *node.ops.entry("i8 mul".into()).or_insert(0.0) += 4.0 * lanes;
                 *node.ops.entry("i32 add".into()).or_insert(0.0) += 4.0 * lanes;
-                node.instructions += 1.0;
+                // `pmaddubsw`, `pmaddwd`, `paddd` without VNNI
+                let n = if d.attr("pairs16").is_some() {
+                    3.0
+                } else {
+                    1.0
+                };
+                node.instructions += n;
                 // on the vector ports, as an FMA
-                node.fp_instructions += 1.0;
+                node.fp_instructions += n;
             }
             Opcode::Arith(a) => {
                 self.eval(op, a);

@@ -50,6 +50,11 @@ pub struct DotProducts {
     /// `i8` times `i8` and `u8` times `u8`: aarch64's `sdot` and `udot`
     /// (DotProd).
     pub same_sign: bool,
+    /// `u8` times `i8` summed in pairs *saturated to `i16`*, then in pairs
+    /// to `i32`: x86's SSSE3 `pmaddubsw` and SSE2 `pmaddwd`, for x86
+    /// without VNNI. Exact where the `u8` lanes are below 128 (a pair's sum
+    /// then stays within ±32512), which `lower-stages` checks.
+    pub pairs16: bool,
 }
 
 impl DotProducts {
@@ -57,21 +62,31 @@ impl DotProducts {
     pub const NONE: DotProducts = DotProducts {
         mixed_sign: false,
         same_sign: false,
+        pairs16: false,
+    };
+    /// x86 without VNNI (SSSE3 or later).
+    pub const PAIRS16: DotProducts = DotProducts {
+        mixed_sign: false,
+        same_sign: false,
+        pairs16: true,
     };
     /// x86 VNNI.
     pub const VNNI: DotProducts = DotProducts {
         mixed_sign: true,
         same_sign: false,
+        pairs16: false,
     };
     /// aarch64 DotProd.
     pub const DOTPROD: DotProducts = DotProducts {
         mixed_sign: false,
         same_sign: true,
+        pairs16: false,
     };
     /// aarch64 DotProd and I8MM.
     pub const DOTPROD_I8MM: DotProducts = DotProducts {
         mixed_sign: true,
         same_sign: true,
+        pairs16: false,
     };
 
     /// Whether a product of `x` and `y` lanes (`u8` or `i8`) has one.
@@ -85,7 +100,13 @@ impl DotProducts {
 
     /// Whether there is any.
     pub fn any(self) -> bool {
-        self.mixed_sign || self.same_sign
+        self.mixed_sign || self.same_sign || self.pairs16
+    }
+
+    /// Whether `u8 × i8` products are computed in saturating pairs only
+    /// (no exact instruction for them): rows must then stay below 128.
+    pub fn seven_bit_rows(self) -> bool {
+        self.pairs16 && !self.mixed_sign
     }
 }
 
@@ -108,6 +129,7 @@ const fn cpu(name: &'static str, arch: &'static str, vector_bits: u32, dot: DotP
 }
 
 const NO_DOT: DotProducts = DotProducts::NONE;
+const PAIRS: DotProducts = DotProducts::PAIRS16;
 const VNNI: DotProducts = DotProducts::VNNI;
 const DOTPROD: DotProducts = DotProducts::DOTPROD;
 const I8MM: DotProducts = DotProducts::DOTPROD_I8MM;
@@ -116,17 +138,17 @@ const I8MM: DotProducts = DotProducts::DOTPROD_I8MM;
 /// and the server and Apple cores picojoule's users run on.
 pub const CPUS: &[Cpu] = &[
     cpu("x86-64", "x86_64", 128, NO_DOT),
-    cpu("x86-64-v2", "x86_64", 128, NO_DOT),
-    cpu("x86-64-v3", "x86_64", 256, NO_DOT),
-    cpu("x86-64-v4", "x86_64", 512, NO_DOT),
-    cpu("haswell", "x86_64", 256, NO_DOT),
-    cpu("skylake", "x86_64", 256, NO_DOT),
-    cpu("skylake-avx512", "x86_64", 512, NO_DOT),
+    cpu("x86-64-v2", "x86_64", 128, PAIRS),
+    cpu("x86-64-v3", "x86_64", 256, PAIRS),
+    cpu("x86-64-v4", "x86_64", 512, PAIRS),
+    cpu("haswell", "x86_64", 256, PAIRS),
+    cpu("skylake", "x86_64", 256, PAIRS),
+    cpu("skylake-avx512", "x86_64", 512, PAIRS),
     cpu("cascadelake", "x86_64", 512, VNNI),
     cpu("icelake-server", "x86_64", 512, VNNI),
     cpu("sapphirerapids", "x86_64", 512, VNNI),
-    cpu("znver2", "x86_64", 256, NO_DOT),
-    cpu("znver3", "x86_64", 256, NO_DOT),
+    cpu("znver2", "x86_64", 256, PAIRS),
+    cpu("znver3", "x86_64", 256, PAIRS),
     cpu("znver4", "x86_64", 512, VNNI),
     cpu("znver5", "x86_64", 512, VNNI),
     cpu("generic", "aarch64", 128, NO_DOT),
@@ -338,9 +360,19 @@ impl Target {
 #[cfg(target_arch = "x86_64")]
 fn host_dot_products() -> DotProducts {
     use std::arch::is_x86_feature_detected as has;
+    // `PJ_HOST_DOT_PRODUCTS=pairs16` (or `none`): this machine taken as one
+    // without VNNI (or without either), to measure and test the code such
+    // machines get
+    match std::env::var("PJ_HOST_DOT_PRODUCTS").as_deref() {
+        Ok("pairs16") if has!("ssse3") => return DotProducts::PAIRS16,
+        Ok("none") => return DotProducts::NONE,
+        _ => {}
+    }
     // the EVEX form needs VL for 128/256-bit vectors; AVX-VNNI is the VEX one
     if (has!("avx512vnni") && has!("avx512vl")) || has!("avxvnni") {
         DotProducts::VNNI
+    } else if has!("ssse3") {
+        DotProducts::PAIRS16
     } else {
         DotProducts::NONE
     }
@@ -373,6 +405,7 @@ fn host_dot_products() -> DotProducts {
     DotProducts {
         mixed_sign: has!("i8mm"),
         same_sign: has!("dotprod"),
+        pairs16: false,
     }
 }
 

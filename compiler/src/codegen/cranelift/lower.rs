@@ -1999,6 +1999,17 @@ impl<M: Module> FnLower<'_, '_, M> {
                 .push(cranelift_codegen::ir::ConstantData::from(mask));
             x = self.b.ins().shuffle(x, x, mask);
         }
+        let pairs16 = d.attr("pairs16").is_some();
+        if pairs16 && self.module.isa().has_x86_pmaddubsw_lowering() {
+            // x86 without VNNI: `pmaddubsw` (signed operand first here: `y`,
+            // then the unsigned `x`), its i16 pairs summed by `pmaddwd`
+            let pairs = self.b.ins().x86_pmaddubsw(y, x);
+            // i16 pairs widened and summed: one `pmaddwd` by ones
+            let lo = self.b.ins().swiden_low(pairs);
+            let hi = self.b.ins().swiden_high(pairs);
+            let sums = self.b.ins().iadd_pairwise(lo, hi);
+            return self.b.ins().iadd(sums, acc);
+        }
         let (xs, ys) = (xt.elem().is_signed_int(), yt.elem().is_signed_int());
         // the signed operand first, as the fold wants it
         let ((a, a_signed), (b, b_signed)) = if !xs && ys {
@@ -2022,7 +2033,17 @@ impl<M: Module> FnLower<'_, '_, M> {
             let p = self.b.ins().imul(wa, wb);
             let lo = widen(self, p, products_signed, false);
             let hi = widen(self, p, products_signed, true);
-            halves.push(self.b.ins().iadd_pairwise(lo, hi));
+            let mut pairs = self.b.ins().iadd_pairwise(lo, hi);
+            if pairs16 {
+                // `pmaddubsw`'s saturation where the instruction is missing
+                let most = self.b.ins().iconst(types::I32, i64::from(i16::MAX));
+                let most = self.b.ins().splat(types::I32X4, most);
+                let least = self.b.ins().iconst(types::I32, i64::from(i16::MIN));
+                let least = self.b.ins().splat(types::I32X4, least);
+                pairs = self.b.ins().smin(pairs, most);
+                pairs = self.b.ins().smax(pairs, least);
+            }
+            halves.push(pairs);
         }
         let sums = self.b.ins().iadd_pairwise(halves[0], halves[1]);
         self.b.ins().iadd(sums, acc)

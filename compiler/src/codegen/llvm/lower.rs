@@ -1894,6 +1894,23 @@ impl<'a> FnLower<'a> {
         if !self.s.attrs.aarch64 && bits == 512 && xs != ys && dot.mixed_sign {
             return e.intrinsic("llvm.x86.avx512.vpdpbusd.512", &[], &[acc, u, s]);
         }
+        let pairs16 = d.attr("pairs16").is_some();
+        if pairs16 && dot.pairs16 && !self.s.attrs.aarch64 {
+            // x86 without VNNI: `pmaddubsw` (unsigned `x` first), then the
+            // i16 pairs summed by `pmaddwd` against ones
+            let (ubsw, wd) = match bits {
+                128 => ("llvm.x86.ssse3.pmadd.ub.sw.128", "llvm.x86.sse2.pmadd.wd"),
+                256 => ("llvm.x86.avx2.pmadd.ub.sw", "llvm.x86.avx2.pmadd.wd"),
+                _ => (
+                    "llvm.x86.avx512.pmaddubs.w.512",
+                    "llvm.x86.avx512.pmaddw.d.512",
+                ),
+            };
+            let pairs = e.intrinsic(ubsw, &[], &[x, y]);
+            let ones = e.splat(e.int(e.int_ty(16), 1), 2 * lanes);
+            let sums = e.intrinsic(wd, &[], &[pairs, ones]);
+            return e.add(sums, acc);
+        }
         let wide = e.vec_ty(e.i32(), 4 * lanes);
         let ext = |v: V, signed: bool| {
             if signed {
@@ -1903,10 +1920,26 @@ impl<'a> FnLower<'a> {
             }
         };
         let products = e.mul(ext(x, xs), ext(y, ys));
+        let group = |t: u32| {
+            let lanes: Vec<u32> = (0..lanes).map(|l| 4 * l + t).collect();
+            e.shuffle(products, products, &lanes)
+        };
+        if pairs16 {
+            // `pmaddubsw`'s saturation where the instruction is missing
+            let i32v = e.vec_ty(e.i32(), lanes);
+            let most = e.splat(e.int(e.i32(), i64::from(i16::MAX)), lanes);
+            let least = e.splat(e.int(e.i32(), i64::from(i16::MIN)), lanes);
+            let clamp = |p: V| {
+                let p = e.intrinsic("llvm.smin", &[i32v], &[p, most]);
+                e.intrinsic("llvm.smax", &[i32v], &[p, least])
+            };
+            let low = clamp(e.add(group(0), group(1)));
+            let high = clamp(e.add(group(2), group(3)));
+            return e.add(acc, e.add(low, high));
+        }
         let mut sum = acc;
         for t in 0..4 {
-            let group: Vec<u32> = (0..lanes).map(|l| 4 * l + t).collect();
-            sum = e.add(sum, e.shuffle(products, products, &group));
+            sum = e.add(sum, group(t));
         }
         sum
     }
