@@ -460,3 +460,44 @@ fn auto_quantization_weighs_at_the_sizes_of_the_last_call() {
     // the same choice, weighed at 1024 each and then at the call's 4 x 8 x 4
     assert_ne!(estimates[0], estimates[1], "{stdout}");
 }
+
+/// In a terminal that shows images (kitty's protocol here, `TERM=xterm-kitty`):
+/// `:show` of a 1-D array and `:plot` without a file send the pictures
+/// themselves (rasterized), a 2-D array its PNG; in one that does not
+/// (`the_terminal_session`), braille and bars instead.
+#[cfg(unix)]
+#[test]
+fn pictures_inline_in_a_terminal_that_shows_images() {
+    use expectrl::{ControlCode, Eof, Session};
+    use std::time::Duration;
+    let dir = scratch();
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
+    cmd.arg("repl")
+        .current_dir(dir.path())
+        .env("XDG_DATA_HOME", data.path())
+        .env("HOME", data.path())
+        .env("NO_COLOR", "1")
+        .env("PJ_NO_CALIBRATE", "1")
+        .env("TERM", "xterm-kitty");
+    let mut p = Session::spawn(cmd).unwrap();
+    p.set_expect_timeout(Some(Duration::from_secs(120)));
+    p.expect("pj> ").unwrap();
+    p.send_line("kernel twice(x: f32[N]) -> y: f32[N] { y[i] = x[i] * 2.0; }")
+        .unwrap();
+    p.expect("defined twice").unwrap();
+    p.send_line("let v = arange(f32, 50)").unwrap();
+    p.expect("v: f32[50]").unwrap();
+    p.send_line(":show v").unwrap();
+    // a PNG's first bytes in base64, in kitty's first chunk
+    p.expect("\x1b_Gf=100,a=T,m=1;iVBORw0KGgo").unwrap();
+    p.expect("pj-show-").unwrap();
+    p.expect("pj> ").unwrap();
+    p.send_line("let w = twice(v)").unwrap();
+    p.expect("w: f32[50]").unwrap();
+    p.send_line(":plot energy twice").unwrap();
+    p.expect("\x1b_Gf=100,a=T,m=").unwrap();
+    p.expect("pj> ").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect(Eof).unwrap();
+}

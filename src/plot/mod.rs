@@ -3,10 +3,13 @@
 //! explain --plot`, `pj energy --plot`, `pj bench --roofline --plot`, and
 //! the REPL's `:plot` and `:show` of a 1-D array (with a line plot drawn
 //! in the terminal besides, in braille: `textplots`); `text.rs` draws the
-//! model's reports as block-character bars in the terminal.
+//! model's reports as block-character bars in the terminal; `inline.rs`
+//! shows the pictures themselves in terminals that take images (kitty,
+//! iTerm2, WezTerm), rasterized by resvg.
 
 pub mod alternatives;
 pub mod energy;
+pub mod inline;
 pub mod line;
 pub mod roofline;
 pub mod text;

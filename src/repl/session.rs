@@ -1119,8 +1119,17 @@ impl Session {
             }
             let path =
                 std::env::temp_dir().join(format!("pj-show-{}-{name}.svg", std::process::id()));
-            crate::plot::write_svg(&path, &crate::plot::line::svg(name, &ys)?)?;
-            let _ = writeln!(self.out, "{}", crate::plot::line::terminal(&ys));
+            let svg = crate::plot::line::svg(name, &ys)?;
+            crate::plot::write_svg(&path, &svg)?;
+            // the picture itself where the terminal shows images, else braille
+            match crate::plot::inline::svg_sequence(&svg) {
+                Some(seq) => {
+                    let _ = write!(self.out, "{seq}");
+                }
+                None => {
+                    let _ = writeln!(self.out, "{}", crate::plot::line::terminal(&ys));
+                }
+            }
             let _ = writeln!(self.out, "{}", path.display());
             return Ok(());
         }
@@ -1128,8 +1137,12 @@ impl Session {
         let path = std::env::temp_dir().join(format!("pj-show-{}-{name}.png", std::process::id()));
         picojoule::write_atomic(&[(&path, &png)])?;
         let _ = writeln!(self.out, "{}", path.display());
-        if let Some(seq) = inline_image(&png) {
-            let _ = write!(self.out, "{seq}");
+        if let Some(protocol) = crate::plot::inline::detect() {
+            let _ = write!(
+                self.out,
+                "{}",
+                crate::plot::inline::sequence(protocol, &png)
+            );
         }
         Ok(())
     }
@@ -1275,12 +1288,32 @@ impl Session {
             quantize: self.settings.quantize,
             tolerance: None,
         };
+        // without a file, in a terminal that shows images: the picture too
+        // (kept, as `:show`'s are: "drew PATH" names a file that stays)
+        let which = if explain { "explain" } else { "energy" };
+        let shown = (opts.plot.is_none() && crate::plot::inline::detect().is_some()).then(|| {
+            std::env::temp_dir().join(format!(
+                "pj-plot-{}-{which}-{kernel}.svg",
+                std::process::id()
+            ))
+        });
+        let opts = crate::energy::ModelArgs {
+            plot: opts.plot.clone().or_else(|| shown.clone()),
+            ..opts
+        };
         self.out.flush()?;
         if explain {
-            crate::energy::explain(&opts)
+            crate::energy::explain(&opts)?;
         } else {
-            crate::energy::energy(&opts, false)
+            crate::energy::energy(&opts, false)?;
         }
+        if let Some(svg) = shown
+            && let Ok(svg) = std::fs::read_to_string(svg)
+            && let Some(seq) = crate::plot::inline::svg_sequence(&svg)
+        {
+            let _ = write!(self.out, "{seq}");
+        }
+        Ok(())
     }
 
     fn time(&mut self, call_text: &str) -> Result<()> {
@@ -1524,45 +1557,6 @@ fn close(a: &str, b: &str) -> bool {
         }
     }
     edits + (a.len() - i) + (b.len() - j) <= 1
-}
-
-/// The escape sequence that shows a PNG inline, where the terminal is
-/// known to understand one (kitty's graphics protocol, iTerm2's inline
-/// images); `None` elsewhere, or when output is not a terminal.
-fn inline_image(png: &[u8]) -> Option<String> {
-    use base64::Engine as _;
-    use std::io::IsTerminal;
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(png);
-    let term = std::env::var("TERM").unwrap_or_default();
-    let program = std::env::var("TERM_PROGRAM").unwrap_or_default();
-    if term.contains("kitty") || std::env::var_os("KITTY_WINDOW_ID").is_some() {
-        // chunks of at most 4096 base64 bytes; m=1 while more follow
-        let chunks: Vec<&str> = b64
-            .as_bytes()
-            .chunks(4096)
-            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-            .collect();
-        let mut s = String::new();
-        for (i, c) in chunks.iter().enumerate() {
-            let more = u8::from(i + 1 < chunks.len());
-            if i == 0 {
-                s += &format!("\x1b_Gf=100,a=T,m={more};{c}\x1b\\");
-            } else {
-                s += &format!("\x1b_Gm={more};{c}\x1b\\");
-            }
-        }
-        Some(s + "\n")
-    } else if program == "iTerm.app" || program == "WezTerm" {
-        Some(format!(
-            "\x1b]1337;File=inline=1;size={}:{b64}\x07\n",
-            png.len()
-        ))
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
