@@ -169,24 +169,8 @@ fn random_bytes(
 
 /// Adds `NAME=VALUE[,NAME=VALUE...]` bindings to `out`, refusing nonsense.
 pub fn parse_sizes(list: &[String], out: &mut HashMap<String, i64>) -> Result<()> {
-    for item in list.iter().flat_map(|s| s.split(',')) {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| anyhow!("`{item}`: sizes are given as NAME=VALUE"))?;
-        let v: i64 = v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("`{item}`: `{}` is not a whole number", v.trim()))?;
-        if !(0..=1 << 40).contains(&v) {
-            bail!("`{item}`: a size must be between 0 and 2^40");
-        }
-        if out.insert(k.trim().to_string(), v).is_some() {
-            bail!("`{item}`: the size `{}` is given twice", k.trim());
-        }
+    for l in list {
+        pj_compiler::target::report::add_sizes(l, out).map_err(|e| anyhow!(e))?;
     }
     Ok(())
 }

@@ -165,22 +165,11 @@ fn stdin_is_a_script() {
 #[cfg(unix)]
 #[test]
 fn the_terminal_session() {
-    use expectrl::{ControlCode, Eof, Session};
+    use expectrl::{ControlCode, Eof};
     use std::time::Duration;
     let dir = scratch();
     let data = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
-        cmd.arg("repl")
-            .current_dir(dir.path())
-            .env("XDG_DATA_HOME", data.path())
-            .env("HOME", data.path())
-            .env("NO_COLOR", "1")
-            .env("TERM", "xterm");
-        let mut p = Session::spawn(cmd).unwrap();
-        p.set_expect_timeout(Some(Duration::from_secs(120)));
-        p
-    };
+    let start = || terminal(dir.path(), data.path(), "xterm");
     let mut p = start();
     p.expect("pj> ").unwrap();
     p.send_line("kernel twice(x: f32[N]) -> y: f32[N] {")
@@ -468,20 +457,10 @@ fn auto_quantization_weighs_at_the_sizes_of_the_last_call() {
 #[cfg(unix)]
 #[test]
 fn pictures_inline_in_a_terminal_that_shows_images() {
-    use expectrl::{ControlCode, Eof, Session};
-    use std::time::Duration;
+    use expectrl::{ControlCode, Eof};
     let dir = scratch();
     let data = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
-    cmd.arg("repl")
-        .current_dir(dir.path())
-        .env("XDG_DATA_HOME", data.path())
-        .env("HOME", data.path())
-        .env("NO_COLOR", "1")
-        .env("PJ_NO_CALIBRATE", "1")
-        .env("TERM", "xterm-kitty");
-    let mut p = Session::spawn(cmd).unwrap();
-    p.set_expect_timeout(Some(Duration::from_secs(120)));
+    let mut p = terminal(dir.path(), data.path(), "xterm-kitty");
     p.expect("pj> ").unwrap();
     p.send_line("kernel twice(x: f32[N]) -> y: f32[N] { y[i] = x[i] * 2.0; }")
         .unwrap();
@@ -500,4 +479,22 @@ fn pictures_inline_in_a_terminal_that_shows_images() {
     p.expect("pj> ").unwrap();
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(Eof).unwrap();
+}
+
+/// `pj repl` in a pseudo-terminal that says it is `term`, in `dir`, its
+/// data directory (the history) `data`.
+#[cfg(unix)]
+fn terminal(dir: &Path, data: &Path, term: &str) -> expectrl::Session {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pj"));
+    cmd.arg("repl")
+        .current_dir(dir)
+        .env("XDG_DATA_HOME", data)
+        .env("HOME", data)
+        .env("NO_COLOR", "1")
+        // the model's estimates from the profile as written: no measuring
+        .env("PJ_NO_CALIBRATE", "1")
+        .env("TERM", term);
+    let mut p = expectrl::Session::spawn(cmd).unwrap();
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
+    p
 }

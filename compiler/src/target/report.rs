@@ -62,10 +62,17 @@ pub fn sizes_for(
 /// without data. A malformed line is an error naming the item.
 pub fn bench_sizes(src: &str) -> Result<HashMap<String, i64>, String> {
     let mut sizes = HashMap::new();
-    let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) else {
-        return Ok(sizes);
-    };
-    for item in line.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+    if let Some(line) = src.lines().find_map(|l| l.trim().strip_prefix("// bench:")) {
+        add_sizes(line, &mut sizes)?;
+    }
+    Ok(sizes)
+}
+
+/// Adds a list's `NAME=VALUE[,NAME=VALUE...]` bindings to `out` (a `//
+/// bench:` line's, `--size`'s), refusing nonsense: an item without `=`, a
+/// value that is not a whole number in `0..=2^40`, a name given twice.
+pub fn add_sizes(list: &str, out: &mut HashMap<String, i64>) -> Result<(), String> {
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (k, v) = item
             .split_once('=')
             .ok_or_else(|| format!("`{item}`: sizes are given as NAME=VALUE"))?;
@@ -76,11 +83,11 @@ pub fn bench_sizes(src: &str) -> Result<HashMap<String, i64>, String> {
         if !(0..=1 << 40).contains(&v) {
             return Err(format!("`{item}`: a size must be between 0 and 2^40"));
         }
-        if sizes.insert(k.trim().to_string(), v).is_some() {
+        if out.insert(k.trim().to_string(), v).is_some() {
             return Err(format!("`{item}`: the size `{}` is given twice", k.trim()));
         }
     }
-    Ok(sizes)
+    Ok(())
 }
 
 /// The size names kernel `kernel` of `m` declares, in order of first use.
