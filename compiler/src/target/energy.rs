@@ -266,6 +266,8 @@ struct Walker<'m> {
     nontemporal_bytes: f64,
     /// [`CodeTraits::narrow_int_division`].
     narrow_int_division: bool,
+    /// [`CodeTraits::cast_by_steps`].
+    cast_by_steps: bool,
 }
 
 /// What a 32-bit integer division costs against a 64-bit one: `div r32`
@@ -284,6 +286,13 @@ pub struct CodeTraits {
     /// cores with slow 64-bit division): each costs [`NARROW_DIVISION`] of
     /// a 64-bit one, as the values of sizes and indices always fit.
     pub narrow_int_division: bool,
+    /// A vector cast takes one instruction per halving or doubling of the
+    /// lane width, one for a conversion to or from floats and one for the
+    /// clamp before a conversion to a narrow integer (Cranelift: `u8` to
+    /// `f32` is `uwiden_low` twice and `fcvt_from_sint`, and back is
+    /// `minps`, `cvttps2dq` and two packs). Without it, a cast is one
+    /// instruction, as LLVM's code nearly is (`vpmovzxbd` widens in one).
+    pub cast_by_steps: bool,
 }
 
 /// Estimates kernel `name` of a lowered module at `sizes` on `profile`
@@ -327,6 +336,7 @@ pub fn estimate_code(
         line: profile.cache.line_bytes as f64,
         nontemporal_bytes: code.nontemporal_bytes.map_or(f64::INFINITY, |b| b as f64),
         narrow_int_division: code.narrow_int_division,
+        cast_by_steps: code.cast_by_steps,
     };
     for &a in &m.block(body).args {
         if let Type::Buffer { elem, dims } = m.ty(a) {
@@ -741,6 +751,29 @@ fn is_constant(m: &Module, v: ValueId) -> bool {
 fn divider_share(ty: &crate::ir::Type) -> f64 {
     let bits = ty.lanes().unwrap_or(1) as f64 * ty.elem().size_bytes() as f64 * 8.0;
     (bits / 128.0).max(1.0)
+}
+
+/// The instructions of a vector cast from `from` to `to` lanes done step
+/// by step ([`CodeTraits::cast_by_steps`]): one per halving or doubling of
+/// the lane width, one for the conversion between integers and floats, and
+/// one for the clamp in floats before a narrowing (two more for a signed
+/// target's NaN), at least one.
+fn cast_steps(from: ScalarType, to: ScalarType) -> f64 {
+    let bits = |t: ScalarType| (t.size_bytes() * 8) as f64;
+    // conversions go through 32-bit integer lanes
+    let int_bits = |t: ScalarType| if t.is_float() { 32.0 } else { bits(t) };
+    let widths = (int_bits(from) / int_bits(to)).log2().abs();
+    let convert = if from.is_float() != to.is_float() {
+        1.0
+    } else {
+        0.0
+    };
+    let clamp = if from.is_float() && !to.is_float() && bits(to) < 32.0 {
+        if to.is_signed_int() { 3.0 } else { 1.0 }
+    } else {
+        0.0
+    };
+    (widths + convert + clamp).max(1.0)
 }
 
 /// Energy and time of `c` on `p` with `threads` workers.
@@ -1211,7 +1244,12 @@ impl Walker<'_> {
                                 node.divider_vectors += divider_share(ty);
                             }
                         }
-                        node.instructions += 1.0;
+                        node.instructions += match ty.lanes() {
+                            Some(_) if a == ArithOp::Cast && self.cast_by_steps => {
+                                cast_steps(m.ty(d.operands[0]).elem(), ty.elem())
+                            }
+                            _ => 1.0,
+                        };
                     } else {
                         // index arithmetic: half of it folds into addressing
                         // modes or is strength-reduced by the backend

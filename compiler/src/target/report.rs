@@ -219,7 +219,8 @@ pub struct EnergyReport {
 
 /// The estimate of lowered `m`'s kernel for `backend`'s code: LLVM on
 /// x86 writes large results past the caches and divides 64-bit integers
-/// that fit 32 bits with the 32-bit instruction.
+/// that fit 32 bits with the 32-bit instruction; Cranelift casts vectors
+/// step by step.
 pub(crate) fn estimate_for(
     m: &Module,
     kernel: &str,
@@ -231,6 +232,7 @@ pub(crate) fn estimate_for(
     let code = crate::target::energy::CodeTraits {
         nontemporal_bytes: llvm_x86.then(|| p.nontemporal_bytes()),
         narrow_int_division: llvm_x86,
+        cast_by_steps: backend == Backend::Cranelift,
     };
     crate::target::energy::estimate_code(m, kernel, sizes, p, code).map_err(|e| e.to_string())
 }
