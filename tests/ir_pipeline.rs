@@ -94,3 +94,43 @@ fn cache_blocks_keep_a_register_blocks_rows_in_l1() {
         );
     }
 }
+
+/// A block of 6 rows keeps 4 vectors of accumulators per row with
+/// AVX-512's 32 registers only where the rows share their loads (matmul's
+/// `b[k, j]`, loaded once for the 6 rows); where every product loads a
+/// vector of its own (conv2d's image, the filter being the broadcast), 2
+/// per row, as at 128 bits: 24 accumulators beside 24 products in flight
+/// spilled half of them in LLVM's code.
+#[test]
+fn register_blocks_are_wide_only_where_the_rows_share_loads() {
+    use pj_compiler::target::{Target, profile::Profile};
+    let avx512 = Target::parse("x86_64-unknown-linux-gnu")
+        .and_then(|t| t.with_cpu("sapphirerapids"))
+        .expect("a supported cpu");
+    let profile = Profile::for_target(&avx512);
+    for (example, bits, lanes, accumulators) in [
+        ("matmul", 512, 16, 24),
+        ("conv2d", 512, 16, 12),
+        ("matmul", 128, 4, 12),
+        ("conv2d", 128, 4, 12),
+    ] {
+        let src = read(&root().join(format!("examples/{example}.pj")));
+        let mut m = compile(&format!("{example}.pj"), &src);
+        PassManager::parse(pj_compiler::codegen::LOWERING_PIPELINE)
+            .expect("known passes")
+            .for_profile(&profile)
+            .vector_bits(bits)
+            .fast_math(true)
+            .run(&mut m)
+            .expect("lowers");
+        let text = assert_round_trip(&m, false);
+        let vector = format!(": f32x{lanes}");
+        let widest = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("^bb0("))
+            .map(|l| l.matches(&vector).count())
+            .max()
+            .unwrap_or(0);
+        assert_eq!(widest, accumulators, "{example} at {bits} bits:\n{text}");
+    }
+}

@@ -2239,13 +2239,23 @@ impl<'m> Lowerer<'m> {
     /// 128- or 256-bit vectors (12 accumulators + 2 loads + 1 broadcast in
     /// 16 registers; measured against 4x2, 4x3 and 3x3 on matmul and qdot)
     /// and 4 with 512-bit ones (AVX-512 has 32 registers: 24 accumulators,
-    /// 4 loads, 1 broadcast).
+    /// 4 loads, 1 broadcast) when the rows share those loads (a panel,
+    /// matmul's `b`), else 2.
     fn vector_block_shape(&self, op: OpId, multi_row: bool) -> (i64, i64) {
         let elem = self.m.ty(self.m.result(op)).elem();
         let bytes = (self.vector_bits / 8) as usize;
         let lanes = (bytes / elem.size_bytes().max(1)) as i64;
-        let per_row = if multi_row {
+        let shares_loads = schedule::hoistable_reduction(self.m, op)
+            .is_ok_and(|red| schedule::reads_a_panel(self.m, op, red));
+        let per_row = if multi_row && shares_loads {
             row_block_vectors(bytes as i64)
+        } else if multi_row {
+            // every product has a load of its own (conv2d's image; the
+            // filter is the broadcast): a wider block shares nothing more,
+            // and LLVM, scheduling 24 products before their 24 additions,
+            // spilled half the accumulators (conv2d 2048² with a 5×5
+            // filter: 6.8-8.4 ms at 6 × 4 vectors, 4.7-5.1 at 6 × 2)
+            row_block_vectors(16)
         } else {
             4
         };
@@ -3544,8 +3554,8 @@ const TILE_GROUPS_PER_THREAD: i64 = 8;
 pub const ROW_BLOCK: i64 = 6;
 
 /// Vectors per row of a block of [`ROW_BLOCK`] rows at `vector_bytes` per
-/// vector (`Lowerer::vector_block_shape`): 2 below 512 bits (16
-/// registers), 4 with AVX-512's 32.
+/// vector whose rows share their loads (`Lowerer::vector_block_shape`): 2
+/// below 512 bits (16 registers), 4 with AVX-512's 32.
 pub fn row_block_vectors(vector_bytes: i64) -> i64 {
     if vector_bytes < 64 { 2 } else { 4 }
 }
