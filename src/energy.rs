@@ -166,7 +166,7 @@ fn cost_json(c: &Cost) -> serde_json::Value {
         "divider_vectors": c.divider_vectors,
         "int_divisions": c.int_divisions,
         "lines": c.lines, "parallel_chunks": c.parallel_chunks,
-        "seconds": c.seconds, "bound": c.bound,
+        "seconds": c.seconds, "bound": c.bound, "llc_resident": c.llc_resident,
     })
 }
 
@@ -210,6 +210,7 @@ pub fn energy(opts: &ModelArgs, compare: bool) -> Result<()> {
                 let mut v = json!({
                     "profile": p.name, "kernel": kernel, "sizes": sizes,
                     "compulsory_bytes": a.compulsory_bytes,
+                    "footprint_bytes": a.footprint_bytes,
                     "unoptimized": {"nests": b.nests.iter().map(cost_json).collect::<Vec<_>>(), "total": cost_json(&b.total)},
                     "optimized": {"nests": a.nests.iter().map(cost_json).collect::<Vec<_>>(), "total": cost_json(&a.total)},
                 });

@@ -1550,6 +1550,55 @@ fn energy_estimates_threads_and_backends() {
     };
     assert_eq!(divisions("cranelift"), 4096.0);
     assert!((divisions("llvm") - 0.6 * 4096.0).abs() < 1e-6);
+    // a kernel whose buffers fit in the last level together (3.75 MiB on
+    // this profile) is priced, on a repeated call, from there; its DRAM
+    // column stays a first call's traffic
+    let scale = dir.path().join("scale.pj");
+    std::fs::write(
+        &scale,
+        "kernel scale(x: f32[N]) -> y: f32[N] {\n    y[i] = x[i] * 2.0;\n}\n",
+    )
+    .unwrap();
+    let scale = scale.to_str().unwrap().to_string();
+    let at = |n: u64| {
+        let (out, err) = text(&pj(&[
+            "energy",
+            "--json",
+            "--target",
+            "x86_64-avx512",
+            &scale,
+            "--size",
+            &format!("N={n}"),
+        ]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
+        v[0].clone()
+    };
+    let small = at(262_144); // 2 MiB of buffers
+    let large = at(4 * 262_144); // 8 MiB
+    assert_eq!(small["footprint_bytes"], 2.0 * 1048576.0, "{small}");
+    let (s, l) = (&small["optimized"]["total"], &large["optimized"]["total"]);
+    assert_eq!(s["llc_resident"], true, "{s}");
+    assert_eq!(s["bound"], "LLC", "{s}");
+    assert_eq!(l["llc_resident"], false, "{l}");
+    assert_eq!(l["bound"], "DRAM", "{l}");
+    assert!(s["dram_bytes"].as_f64().unwrap() >= 2.0 * 1048576.0, "{s}");
+    // the last level at 30 GB/s against DRAM at 15: the small one is more
+    // than twice as fast per byte
+    let per_byte =
+        |t: &serde_json::Value| t["seconds"].as_f64().unwrap() / t["dram_bytes"].as_f64().unwrap();
+    assert!(per_byte(s) < 0.6 * per_byte(l), "{s} {l}");
+    let (out, _) = text(&pj(&[
+        "energy",
+        "--target",
+        "x86_64-avx512",
+        &scale,
+        "--size",
+        "N=262144",
+    ]));
+    assert!(
+        out.contains("fit in the last level's 3.9 MB: times and energies are of a repeated call"),
+        "{out}"
+    );
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--backend", "interp"]));
     assert!(err.contains("no code to estimate"), "{err}");
     let (_, err) = text(&pj(&["energy", "examples/gelu.pj", "--threads", "0"]));

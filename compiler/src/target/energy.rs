@@ -89,6 +89,12 @@ pub struct Cost {
     /// than the runtime keeps (`pj_runtime::alloc::CACHED_BYTES`), mapped
     /// anew on every call, each page faulted in and zeroed.
     pub fresh_pages: f64,
+    /// Every buffer the kernel touches fits in the last level at once, so
+    /// on a repeated call (what `pj bench` measures, and what a loop
+    /// calling the kernel sees) what a first call brought in from DRAM is
+    /// still there: `dram_bytes` (a first call's traffic) are served, and
+    /// priced, as the last level's.
+    pub llc_resident: bool,
 }
 
 impl Cost {
@@ -117,6 +123,7 @@ impl Cost {
         self.divider_vectors += o.divider_vectors;
         self.int_divisions += o.int_divisions;
         self.fresh_pages += o.fresh_pages;
+        self.llc_resident |= o.llc_resident;
     }
 }
 
@@ -131,6 +138,10 @@ pub struct Estimate {
     /// for ownership, written back) unless they stream past the caches:
     /// what any schedule must move at least.
     pub compulsory_bytes: f64,
+    /// Bytes of every buffer the kernel touches (parameters, results,
+    /// intermediates and scratch, each once): what decides
+    /// [`Cost::llc_resident`].
+    pub footprint_bytes: f64,
 }
 
 /// Why a kernel could not be estimated.
@@ -381,11 +392,20 @@ pub fn estimate_code(
             ways: c.llc_ways as f64,
         },
     ];
-    let mut est = Estimate::default();
+    // the kernel's whole footprint (every buffer, scratch included) against
+    // the last level: layernorm's 16 MB in and 16 MB out ran at the last
+    // level's bandwidth, 1.9x faster than estimated from DRAM
+    let footprint_bytes = w.bufs.values().map(Buf::bytes).sum::<f64>();
+    let llc_resident = footprint_bytes <= caps[2].bytes;
+    let mut est = Estimate {
+        footprint_bytes,
+        ..Estimate::default()
+    };
     for nest in &top.children {
         let mut c = Cost {
             label: nest_label(nest),
             lines: nest_lines(nest),
+            llc_resident,
             ..Cost::default()
         };
         collect_ops(nest, 1.0, &mut c);
@@ -471,6 +491,7 @@ impl Estimate {
             total: total_of(&nests),
             nests,
             compulsory_bytes: self.compulsory_bytes,
+            footprint_bytes: self.footprint_bytes,
         }
     }
 }
@@ -783,10 +804,12 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
     for (k, n) in &c.ops {
         pj += n * op_energy(k, p);
     }
+    // bytes a first call brings from DRAM, on this call
+    let dram_bytes = if c.llc_resident { 0.0 } else { c.dram_bytes };
     pj += c.l1_bytes * e.l1_byte
         + c.l2_bytes * e.l2_byte
         + c.llc_bytes * e.llc_byte
-        + c.dram_bytes * e.dram_byte;
+        + dram_bytes * e.dram_byte;
     c.picojoules = pj;
     let hz = p.ghz * 1e9;
     // floating-point instructions (of whatever width the backend's code
@@ -825,8 +848,8 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
     let served = [
         ("L1", c.l1_bytes - c.l2_bytes, b.l1_gbs * speedup),
         ("L2", c.l2_bytes - c.llc_bytes, b.l2_gbs * speedup),
-        ("LLC", c.llc_bytes - c.dram_bytes, b.llc_gbs * speedup),
-        ("DRAM", c.dram_bytes, dram),
+        ("LLC", c.llc_bytes - dram_bytes, b.llc_gbs * speedup),
+        ("DRAM", dram_bytes, dram),
     ]
     .map(|(name, bytes, gbs)| (name, bytes.max(0.0) / (gbs * 1e9)));
     // a fresh mapping's first touch: the fault and the zeroing, before
@@ -1359,6 +1382,34 @@ impl Walker<'_> {
                 self.env.insert(d.operands[0], n);
                 self.env.insert(r, 1);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cranelift's steps, as its x86 code has them: `u8` to `f32` is two
+    /// `uwiden_low` and `cvtdq2ps`; `f32` to `u8` is `minps`, `cvttps2dq`
+    /// and two packs, to `i8` two more for NaN.
+    #[test]
+    fn casts_count_one_instruction_per_step() {
+        use ScalarType::*;
+        for (from, to, steps) in [
+            (U8, F32, 3.0),
+            (I16, F32, 2.0),
+            (I32, F32, 1.0),
+            (F32, U8, 4.0),
+            (F32, I8, 6.0),
+            (F32, U16, 3.0),
+            (F32, I32, 1.0),
+            (I8, I32, 2.0),
+            (I32, I8, 2.0),
+            (I16, I8, 1.0),
+            (F32, F32, 1.0),
+        ] {
+            assert_eq!(cast_steps(from, to), steps, "{from:?} -> {to:?}");
         }
     }
 }

@@ -339,6 +339,14 @@ impl EnergyReport {
             a.compulsory_bytes / MB,
             b.total.dram_bytes / b.compulsory_bytes.max(1.0),
         );
+        if a.total.llc_resident {
+            let _ = writeln!(
+                t,
+                "the kernel's buffers, {:.1} MB, fit in the last level's {:.1} MB: times and energies are of a repeated call, which finds them there (DRAM MB: a first call's traffic)",
+                a.footprint_bytes / MB,
+                p.cache.llc_bytes as f64 / MB
+            );
+        }
         if let Some(q) = &self.quantized {
             t.push('\n');
             t += &table(
