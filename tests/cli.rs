@@ -1550,6 +1550,15 @@ fn energy_estimates_threads_and_backends() {
     };
     assert_eq!(divisions("cranelift"), 4096.0);
     assert!((divisions("llvm") - 0.6 * 4096.0).abs() < 1e-6);
+    // a scalar sum adds one term after another: conv2d four columns wide
+    // is all edge columns, each a sum of 25 taps in the reference order,
+    // at least 3 cycles a tap at the profile's 2.6 GHz
+    let edges = total(&["examples/conv2d.pj", "--size", "H=4096,W=4,R=5,S=5"]);
+    let floor = 4096.0 * 4.0 * 25.0 * 3.0 / 2.6e9;
+    assert!(
+        edges["seconds"].as_f64().unwrap() >= floor,
+        "{edges} {floor}"
+    );
     // a kernel whose buffers fit in the last level together (3.75 MiB on
     // this profile) is priced, on a repeated call, from there; its DRAM
     // column stays a first call's traffic
