@@ -1461,13 +1461,16 @@ fn calibrate_measures_the_machine_and_the_host_profile_uses_it() {
 /// time; LLVM's wider vectors issue fewer instructions.
 #[test]
 fn energy_estimates_threads_and_backends() {
-    let total = |args: &[&str]| -> serde_json::Value {
+    // `pj energy --json` on the x86_64-avx512 profile: the report, and
+    // its optimized total
+    let report = |args: &[&str]| -> serde_json::Value {
         let mut a = vec!["energy", "--json", "--target", "x86_64-avx512"];
         a.extend_from_slice(args);
         let (out, err) = text(&pj(&a));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
-        v[0]["optimized"]["total"].clone()
+        v[0].clone()
     };
+    let total = |args: &[&str]| report(args)["optimized"]["total"].clone();
     let one = total(&["examples/chain.pj", "--size", "N=16777216"]);
     let two = total(&[
         "examples/chain.pj",
@@ -1569,19 +1572,7 @@ fn energy_estimates_threads_and_backends() {
     )
     .unwrap();
     let scale = scale.to_str().unwrap().to_string();
-    let at = |n: u64| {
-        let (out, err) = text(&pj(&[
-            "energy",
-            "--json",
-            "--target",
-            "x86_64-avx512",
-            &scale,
-            "--size",
-            &format!("N={n}"),
-        ]));
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
-        v[0].clone()
-    };
+    let at = |n: u64| report(&[&scale, "--size", &format!("N={n}")]);
     let small = at(262_144); // 2 MiB of buffers
     let large = at(4 * 262_144); // 8 MiB
     assert_eq!(small["footprint_bytes"], 2.0 * 1048576.0, "{small}");
