@@ -166,7 +166,8 @@ fn cost_json(c: &Cost) -> serde_json::Value {
         "divider_vectors": c.divider_vectors,
         "int_divisions": c.int_divisions,
         "lines": c.lines, "parallel_chunks": c.parallel_chunks,
-        "seconds": c.seconds, "bound": c.bound, "llc_resident": c.llc_resident,
+        "seconds": c.seconds, "bound": c.bound, "llc_retained": c.llc_retained,
+        "streamed_bytes": c.streamed_bytes,
     })
 }
 

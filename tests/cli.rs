@@ -1563,8 +1563,9 @@ fn energy_estimates_threads_and_backends() {
         "{edges} {floor}"
     );
     // a kernel whose buffers fit in the last level together (3.75 MiB on
-    // this profile) is priced, on a repeated call, from there; its DRAM
-    // column stays a first call's traffic
+    // this profile) is priced, on a repeated call, from there; one larger
+    // finds the last level's share of them there; the DRAM column stays a
+    // first call's traffic
     let scale = dir.path().join("scale.pj");
     std::fs::write(
         &scale,
@@ -1574,19 +1575,39 @@ fn energy_estimates_threads_and_backends() {
     let scale = scale.to_str().unwrap().to_string();
     let at = |n: u64| report(&[&scale, "--size", &format!("N={n}")]);
     let small = at(262_144); // 2 MiB of buffers
-    let large = at(4 * 262_144); // 8 MiB
+    let larger = at(4 * 262_144); // 8 MiB
+    let large = at(64 * 262_144); // 128 MiB
     assert_eq!(small["footprint_bytes"], 2.0 * 1048576.0, "{small}");
-    let (s, l) = (&small["optimized"]["total"], &large["optimized"]["total"]);
-    assert_eq!(s["llc_resident"], true, "{s}");
+    let total_of = |r: &serde_json::Value| r["optimized"]["total"].clone();
+    let (s, m, l) = (total_of(&small), total_of(&larger), total_of(&large));
+    assert_eq!(s["llc_retained"], 1.0, "{s}");
     assert_eq!(s["bound"], "LLC", "{s}");
-    assert_eq!(l["llc_resident"], false, "{l}");
+    let llc = 3932160.0;
+    let share = |t: &serde_json::Value| t["llc_retained"].as_f64().unwrap();
+    assert!((share(&m) - llc / (8.0 * 1048576.0)).abs() < 1e-9, "{m}");
+    assert!((share(&l) - llc / (128.0 * 1048576.0)).abs() < 1e-9, "{l}");
     assert_eq!(l["bound"], "DRAM", "{l}");
     assert!(s["dram_bytes"].as_f64().unwrap() >= 2.0 * 1048576.0, "{s}");
-    // the last level at 30 GB/s against DRAM at 15: the small one is more
-    // than twice as fast per byte
+    // the last level at 30 GB/s against DRAM at 15: per byte, the small
+    // one is more than twice as fast as the large one, the one between
+    // in between
     let per_byte =
         |t: &serde_json::Value| t["seconds"].as_f64().unwrap() / t["dram_bytes"].as_f64().unwrap();
-    assert!(per_byte(s) < 0.6 * per_byte(l), "{s} {l}");
+    assert!(per_byte(&s) < 0.6 * per_byte(&l), "{s} {l}");
+    assert!(
+        per_byte(&s) < per_byte(&m) && per_byte(&m) < per_byte(&l),
+        "{m}"
+    );
+    // LLVM writes the large result past the caches: only the input is
+    // held, and the result moves to DRAM on every call
+    let streamed = report(&[&scale, "--size", "N=16777216", "--backend", "llvm"]);
+    assert_eq!(streamed["footprint_bytes"], 64.0 * 1048576.0, "{streamed}");
+    let t = total_of(&streamed);
+    let result = 64.0 * 1048576.0;
+    assert!(
+        (t["streamed_bytes"].as_f64().unwrap() - result).abs() <= 64.0,
+        "{t}"
+    );
     let (out, _) = text(&pj(&[
         "energy",
         "--target",
