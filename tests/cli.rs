@@ -1486,13 +1486,16 @@ fn energy_estimates_threads_and_backends() {
     assert!(t2 < 0.75 * t1 && t2 >= 0.45 * t1, "{t1} -> {t2}");
     assert_eq!(one["microjoules"], two["microjoules"]);
     let dir = tempfile::tempdir().unwrap();
-    let scan = dir.path().join("scan.pj");
-    std::fs::write(
-        &scan,
+    // a kernel of its own, written to a file: its path
+    let kernel_file = |name: &str, src: &str| -> String {
+        let path = dir.path().join(format!("{name}.pj"));
+        std::fs::write(&path, src).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let scan = kernel_file(
+        "scan",
         "kernel scan(x: f32[N]) -> y: f32[N] {\n    y[i] = y[i - 1] + x[i] init 0.0;\n}\n",
-    )
-    .unwrap();
-    let scan = scan.to_str().unwrap().to_string();
+    );
     let serial = |t: &str| {
         total(&[&scan, "--size", "N=1000000", "--threads", t])["seconds"]
             .as_f64()
@@ -1521,13 +1524,11 @@ fn energy_estimates_threads_and_backends() {
     assert!(nest.ends_with(" 4-6"), "{nest}");
     // divisions wait on the divider: eight per element, in 128-bit
     // vectors, at the profile's 3 cycles each, bound the time from below
-    let div = dir.path().join("div.pj");
-    std::fs::write(
-        &div,
+    let div_file = kernel_file(
+        "div",
         "kernel div(x: f32[N] @range(0.0, 1.0)) -> y: f32[N] {\n    y[i] = x[i] / (x[i] + 1.0) / (x[i] + 2.0) / (x[i] + 3.0) / (x[i] + 4.0) / (x[i] + 5.0) / (x[i] + 6.0) / (x[i] + 7.0) / (x[i] + 8.0);\n}\n",
-    )
-    .unwrap();
-    let div = total(&[div.to_str().unwrap(), "--size", "N=1048576"]);
+    );
+    let div = total(&[&div_file, "--size", "N=1048576"]);
     let vectors = div["divider_vectors"].as_f64().unwrap();
     assert!((vectors - 8.0 * 1048576.0 / 4.0).abs() < 64.0, "{div}");
     let ghz = 2.6; // the x86_64-avx512 profile's
@@ -1539,13 +1540,10 @@ fn energy_estimates_threads_and_backends() {
     // turn with Cranelift; LLVM on x86 takes the 32-bit instruction when
     // the operands fit (its slow-division bypass); a constant divisor is
     // a multiply
-    let idiv = dir.path().join("idiv.pj");
-    std::fs::write(
-        &idiv,
+    let idiv = kernel_file(
+        "idiv",
         "kernel idiv(x: i64[N], d: i64) -> (y: i64[N], z: i64[N]) {\n    y[i] = x[i] / d;\n    z[i] = x[i] / 7;\n}\n",
-    )
-    .unwrap();
-    let idiv = idiv.to_str().unwrap().to_string();
+    );
     let divisions = |backend: &str| {
         total(&[&idiv, "--size", "N=4096", "--backend", backend])["int_divisions"]
             .as_f64()
@@ -1566,13 +1564,10 @@ fn energy_estimates_threads_and_backends() {
     // this profile) is priced, on a repeated call, from there; one larger
     // finds the last level's share of them there; the DRAM column stays a
     // first call's traffic
-    let scale = dir.path().join("scale.pj");
-    std::fs::write(
-        &scale,
+    let scale = kernel_file(
+        "scale",
         "kernel scale(x: f32[N]) -> y: f32[N] {\n    y[i] = x[i] * 2.0;\n}\n",
-    )
-    .unwrap();
-    let scale = scale.to_str().unwrap().to_string();
+    );
     let at = |n: u64| report(&[&scale, "--size", &format!("N={n}")]);
     let small = at(262_144); // 2 MiB of buffers
     let larger = at(4 * 262_144); // 8 MiB
