@@ -60,19 +60,32 @@ pub fn host_for_estimates() -> Profile {
 /// Measures this machine and keeps the result, quietly but for progress.
 fn measure_and_store() -> Result<std::path::PathBuf> {
     let class = Profile::host_class();
-    let m = pj_machine::measure(largest_working_set(), &mut |what: &str| {
-        if !what.starts_with("  ") {
-            eprint!("  {what}…");
-            eprintln!();
-        }
-    });
+    let m = pj_machine::measure(
+        largest_working_set(),
+        all_cores_from(&class),
+        &mut |what: &str| {
+            if !what.starts_with("  ") {
+                eprint!("  {what}…");
+                eprintln!();
+            }
+        },
+    );
     let c = calibration_of(&class, &m)?;
     c.store().map_err(|e| anyhow!(e))
 }
 
+/// Where the curve with every core starts: twice their L2s together, past
+/// what the cores keep privately.
+fn all_cores_from(class: &Profile) -> u64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    2 * class.cache.l2_bytes * cores
+}
+
 /// The stored form of measurement `m` on a machine of `class`.
 fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibration> {
-    let curve: Vec<(u64, f64)> = m.curve.iter().map(|p| (p.bytes, p.gbs)).collect();
+    let pairs = |c: &[pj_machine::Point]| c.iter().map(|p| (p.bytes, p.gbs)).collect::<Vec<_>>();
+    let curve = pairs(&m.curve);
+    let curve_all_cores = pairs(&m.all_cores_curve);
     let levels = calibration::levels(&curve, class.cache.l1_bytes, class.cache.l2_bytes)
         .ok_or_else(|| anyhow!("the bandwidth measurement returned nothing"))?;
     Ok(Calibration {
@@ -84,6 +97,9 @@ fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibr
         l1_bytes: class.cache.l1_bytes,
         l2_bytes: class.cache.l2_bytes,
         llc_bytes: levels.llc_bytes,
+        llc_bytes_all_cores: (m.cores > 1).then(|| {
+            calibration::last_level_edge(&curve_all_cores, class.cache.l2_bytes * m.cores as u64)
+        }),
         l1_gbs: levels.l1_gbs,
         l2_gbs: levels.l2_gbs,
         llc_gbs: levels.llc_gbs,
@@ -91,6 +107,7 @@ fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibr
         dram_all_cores_gbs: m.all_cores_dram_gbs,
         first_touch_ns: Some(m.first_touch_ns),
         curve,
+        curve_all_cores,
     })
 }
 
@@ -111,7 +128,7 @@ pub fn calibrate_machine(store: bool) -> Result<()> {
         }
         let _ = std::io::stderr().flush();
     };
-    let m = pj_machine::measure(largest, &mut step);
+    let m = pj_machine::measure(largest, all_cores_from(&class), &mut step);
     eprintln!();
     let c = calibration_of(&class, &m)?;
     let p = c.apply(&class);
@@ -160,6 +177,16 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
             "last level (effective)".into(),
             mib(class.cache.llc_bytes),
             mib(p.cache.llc_bytes),
+        ),
+        (
+            format!("last level, {} cores", p.cores),
+            class
+                .cache
+                .llc_bytes_all_cores
+                .map_or("(one core's)".into(), mib),
+            p.cache
+                .llc_bytes_all_cores
+                .map_or("(one core's)".into(), mib),
         ),
         (
             "DRAM bandwidth, 1 core".into(),
@@ -214,13 +241,25 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
         .map(|p| format!("{} {:.0}", size_text(p.bytes), p.gbs))
         .collect::<Vec<_>>()
         .join(", ");
+    t += &format!(" GB/s\nbandwidth by working set ({} cores): ", m.cores);
+    t += &m
+        .all_cores_curve
+        .iter()
+        .map(|p| format!("{} {:.0}", size_text(p.bytes), p.gbs))
+        .collect::<Vec<_>>()
+        .join(", ");
     t += " GB/s\nenergies stay the class's estimates (with their sources): nothing here measures power";
     t
 }
 
 fn size_text(b: u64) -> String {
     if b >= 1 << 20 {
-        format!("{}M", b as f64 / f64::from(1 << 20))
+        let mib = b as f64 / f64::from(1 << 20);
+        if mib.fract() == 0.0 {
+            format!("{mib}M")
+        } else {
+            format!("{mib:.1}M")
+        }
     } else {
         format!("{}K", b >> 10)
     }

@@ -1393,9 +1393,20 @@ fn calibrate_measures_the_machine_and_the_host_profile_uses_it() {
         "L1 bandwidth",
         "DRAM bandwidth, 1 core",
         "last level (effective)",
+        "bandwidth by working set (one core)",
         "measured",
     ] {
         assert!(out.contains(row), "{row}: {out}");
+    }
+    // with more than one core, the last level and the bandwidth of every
+    // core together
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let all_cores_rows = [
+        format!("last level, {cores} cores"),
+        format!("bandwidth by working set ({cores} cores)"),
+    ];
+    for row in all_cores_rows.iter().filter(|_| cores > 1) {
+        assert!(out.contains(row.as_str()), "{row}: {out}");
     }
     assert!(err.contains("measuring this machine"), "{err}");
     assert!(!data.exists(), "--dry-run wrote {}", data.display());
@@ -1410,6 +1421,11 @@ fn calibrate_measures_the_machine_and_the_host_profile_uses_it() {
     let toml = std::fs::read_to_string(&file).unwrap();
     assert!(
         toml.contains("identity = ") && toml.contains("dram_gbs = "),
+        "{toml}"
+    );
+    assert_eq!(
+        toml.contains("llc_bytes_all_cores = ") && toml.contains("curve_all_cores = "),
+        cores > 1,
         "{toml}"
     );
 

@@ -15,7 +15,7 @@ mod clock;
 mod fma;
 mod pages;
 
-pub use bandwidth::{Point, all_cores_gbs, curve};
+pub use bandwidth::{Point, all_cores_curve, curve};
 pub use clock::ghz;
 pub use fma::{VectorFma, sustained_per_cycle, vector_fma};
 pub use pages::first_touch_ns;
@@ -35,7 +35,11 @@ pub struct Measurement {
     pub fma_sustained_per_cycle: Option<f64>,
     /// One core's bandwidth per working-set size.
     pub curve: Vec<Point>,
-    /// DRAM bandwidth with every core streaming its own arrays, GB/s.
+    /// Every core's bandwidth together, each streaming its own share, from
+    /// the working set of twice every core's L2 on.
+    pub all_cores_curve: Vec<Point>,
+    /// DRAM bandwidth with every core streaming its own arrays, GB/s (the
+    /// last point of `all_cores_curve`).
     pub all_cores_dram_gbs: f64,
     /// Nanoseconds to touch a freshly mapped 4 KiB page the first time
     /// (the fault and the kernel zeroing it).
@@ -44,8 +48,9 @@ pub struct Measurement {
 
 /// Measures everything, reporting each step to `progress` (a few seconds
 /// in all; `largest` bytes is the biggest working set, which must be well
-/// past the last-level cache).
-pub fn measure(largest: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
+/// past the last-level cache; the curve with every core starts at
+/// `all_cores_from` bytes, past the private caches).
+pub fn measure(largest: u64, all_cores_from: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     progress("clock");
     let ghz = clock::ghz();
@@ -54,8 +59,9 @@ pub fn measure(largest: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
     let fma_sustained_per_cycle = fma::sustained_per_cycle(ghz);
     progress("bandwidth per working-set size, one core");
     let curve = bandwidth::curve(largest, progress);
-    progress("DRAM bandwidth, every core");
-    let all_cores_dram_gbs = bandwidth::all_cores_gbs(largest, cores);
+    progress("bandwidth per working-set size, every core");
+    let all_cores_curve = bandwidth::all_cores_curve(all_cores_from, largest, cores, progress);
+    let all_cores_dram_gbs = all_cores_curve.last().map_or(0.0, |p| p.gbs);
     progress("first touch of fresh pages");
     let first_touch_ns = pages::first_touch_ns();
     Measurement {
@@ -64,6 +70,7 @@ pub fn measure(largest: u64, progress: &mut dyn FnMut(&str)) -> Measurement {
         fma,
         fma_sustained_per_cycle,
         curve,
+        all_cores_curve,
         all_cores_dram_gbs,
         first_touch_ns,
     }

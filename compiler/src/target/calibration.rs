@@ -35,6 +35,11 @@ pub struct Calibration {
     /// the last-level cache one core effectively has (a VM may report its
     /// host's whole L3, shared with other tenants).
     pub llc_bytes: u64,
+    /// The same with every core streaming its own share
+    /// ([`Caches::llc_bytes_all_cores`](super::profile::Caches)); none in a
+    /// calibration older than the measurement.
+    #[serde(default)]
+    pub llc_bytes_all_cores: Option<u64>,
     /// One core's bandwidth per level, GB/s.
     pub l1_gbs: f64,
     #[allow(missing_docs)]
@@ -51,6 +56,9 @@ pub struct Calibration {
     pub first_touch_ns: Option<f64>,
     /// The measured curve: (working-set bytes, GB/s), one core.
     pub curve: Vec<(u64, f64)>,
+    /// Every core together, past the private caches.
+    #[serde(default)]
+    pub curve_all_cores: Vec<(u64, f64)>,
 }
 
 /// The memory levels read off a bandwidth curve.
@@ -86,13 +94,7 @@ pub fn levels(curve: &[(u64, f64)], l1_bytes: u64, l2_bytes: u64) -> Option<Leve
     };
     let l1_gbs = best(0, l1_bytes).unwrap_or(curve[0].1);
     let l2_gbs = best(2 * l1_bytes, l2_bytes).unwrap_or(l1_gbs).min(l1_gbs);
-    let llc_bytes = curve
-        .iter()
-        .filter(|p| p.0 > l2_bytes && p.1 >= 1.3 * dram_gbs)
-        .map(|p| p.0)
-        .max()
-        .unwrap_or(l2_bytes)
-        .max(l2_bytes);
+    let llc_bytes = last_level_edge(curve, l2_bytes);
     let mut between: Vec<f64> = curve
         .iter()
         .filter(|p| p.0 >= 2 * l2_bytes && p.0 <= llc_bytes / 2)
@@ -111,6 +113,21 @@ pub fn levels(curve: &[(u64, f64)], l1_bytes: u64, l2_bytes: u64) -> Option<Leve
         dram_gbs: dram_gbs.min(llc_gbs),
         llc_bytes,
     })
+}
+
+/// How far a last level reaches on `curve` (working-set bytes ascending,
+/// GB/s; its last point DRAM's): the largest set past `private_bytes`
+/// whose bandwidth stays 1.3× above DRAM's (`private_bytes` where none
+/// does).
+pub fn last_level_edge(curve: &[(u64, f64)], private_bytes: u64) -> u64 {
+    let dram_gbs = curve.last().map_or(0.0, |p| p.1);
+    curve
+        .iter()
+        .filter(|p| p.0 > private_bytes && p.1 >= 1.3 * dram_gbs)
+        .map(|p| p.0)
+        .max()
+        .unwrap_or(private_bytes)
+        .max(private_bytes)
 }
 
 impl Calibration {
@@ -141,6 +158,9 @@ impl Calibration {
         p.cache.l1_bytes = self.l1_bytes.max(1);
         p.cache.l2_bytes = self.l2_bytes.max(p.cache.l1_bytes);
         p.cache.llc_bytes = self.llc_bytes.max(p.cache.l2_bytes);
+        p.cache.llc_bytes_all_cores = self
+            .llc_bytes_all_cores
+            .filter(|&b| b > p.cache.llc_bytes && p.cores > 1);
         p.bandwidth.l1_gbs = self.l1_gbs;
         p.bandwidth.l2_gbs = self.l2_gbs;
         p.bandwidth.llc_gbs = self.llc_gbs;
@@ -310,6 +330,20 @@ mod tests {
     }
 
     #[test]
+    fn every_core_together_may_reach_further_than_one() {
+        // the curve with two cores: the last level holds 96 MiB between
+        // them (51 GB/s against DRAM's 24), not 128
+        let two = [
+            (8 * M, 60.0),
+            (48 * M, 55.0),
+            (96 * M, 51.0),
+            (128 * M, 30.0),
+            (512 * M, 24.0),
+        ];
+        assert_eq!(last_level_edge(&two, 4 * M), 96 * M);
+    }
+
+    #[test]
     fn without_a_shared_cache_the_last_level_is_dram() {
         let curve = vec![
             (24 * K, 100.0),
@@ -342,10 +376,26 @@ mod tests {
             dram_all_cores_gbs: 20.0,
             first_touch_ns: Some(900.0),
             curve: xeon_like(),
+            llc_bytes_all_cores: Some(48 * M),
+            curve_all_cores: vec![(8 * M, 60.0), (48 * M, 50.0), (96 * M, 24.0)],
         };
-        let back: Calibration = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        let text = toml::to_string(&c).unwrap();
+        let back: Calibration = toml::from_str(&text).unwrap();
         assert_eq!(back, c);
-        let class = Profile::builtin("x86_64-avx512").unwrap();
+        // a calibration stored before every core's curve was measured
+        // still loads, as one core's last level for every thread count
+        let older: String = text
+            .lines()
+            .filter(|l| !l.starts_with("llc_bytes_all_cores") && !l.starts_with("curve_all_cores"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let older: Calibration = toml::from_str(&older).unwrap();
+        assert_eq!(older.llc_bytes_all_cores, None);
+        assert_eq!(
+            older.apply(&class_for_test()).llc_bytes_with(2),
+            (24 * M) as f64
+        );
+        let class = class_for_test();
         let p = c.apply(&class);
         assert_eq!(
             (p.ghz, p.cache.llc_bytes, p.bandwidth.dram_gbs),
@@ -353,8 +403,22 @@ mod tests {
         );
         assert_eq!(p.bandwidth.dram_all_cores_gbs, Some(20.0));
         assert_eq!(p.first_touch_ns, Some(900.0));
+        // two cores keep twice one core's share between them
+        assert_eq!(p.cache.llc_bytes_all_cores, Some(48 * M));
+        assert_eq!(
+            (
+                p.llc_bytes_with(1),
+                p.llc_bytes_with(2),
+                p.llc_bytes_with(8)
+            ),
+            ((24 * M) as f64, (48 * M) as f64, (48 * M) as f64)
+        );
         assert_eq!(p.energy, class.energy);
         assert!(p.name.contains("measured 2026-12-04"), "{}", p.name);
+    }
+
+    fn class_for_test() -> Profile {
+        Profile::builtin("x86_64-avx512").unwrap()
     }
 
     #[test]

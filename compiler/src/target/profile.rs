@@ -55,8 +55,14 @@ pub struct Caches {
     pub l1_bytes: u64,
     /// L2, per core (or the share of one core).
     pub l2_bytes: u64,
-    /// Last-level cache available to the kernel.
+    /// Last-level cache available to the kernel (to one core of it).
     pub llc_bytes: u64,
+    /// The last level every core has between them, where that is more than
+    /// one core's (a VM's share, or a cache partitioned between cores;
+    /// `pj calibrate` measures it): a parallel kernel's threads keep that
+    /// much of their buffers. None: one core's, a cache all cores share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llc_bytes_all_cores: Option<u64>,
     /// Associativity of L1 (ways).
     pub l1_ways: u64,
     /// Associativity of L2.
@@ -198,6 +204,18 @@ impl Profile {
         } else {
             self.cache.llc_bytes.saturating_mul(8)
         }
+    }
+
+    /// The last level `threads` threads have between them: one core's,
+    /// growing in proportion to every core's ([`Caches::llc_bytes_all_cores`]).
+    pub fn llc_bytes_with(&self, threads: u32) -> f64 {
+        let one = self.cache.llc_bytes as f64;
+        let all = self.cache.llc_bytes_all_cores.map_or(one, |b| b as f64);
+        if self.cores <= 1 || threads <= 1 {
+            return one;
+        }
+        let share = f64::from(threads.min(self.cores) - 1) / f64::from(self.cores - 1);
+        one + (all - one).max(0.0) * share
     }
 
     /// A built-in profile by name.

@@ -344,14 +344,14 @@ impl EnergyReport {
                 t,
                 "the kernel's buffers, {:.1} MB, fit in the last level's {:.1} MB: times and energies are of a repeated call, which finds them there (DRAM MB: a first call's traffic)",
                 a.footprint_bytes / MB,
-                p.cache.llc_bytes as f64 / MB
+                a.llc_bytes / MB
             );
         } else if a.total.llc_retained >= 0.1 {
             let _ = writeln!(
                 t,
                 "the kernel's buffers that go through the caches, {:.1} MB, exceed the last level's {:.1} MB: times and energies are of a repeated call, which finds {:.0}% of them still there (DRAM MB: a first call's traffic)",
                 a.footprint_bytes / MB,
-                p.cache.llc_bytes as f64 / MB,
+                a.llc_bytes / MB,
                 a.total.llc_retained * 100.0
             );
         }
