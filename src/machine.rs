@@ -104,7 +104,7 @@ fn calibration_of(class: &Profile, m: &pj_machine::Measurement) -> Result<Calibr
         l2_gbs: levels.l2_gbs,
         llc_gbs: levels.llc_gbs,
         dram_gbs: levels.dram_gbs,
-        dram_all_cores_gbs: m.all_cores_dram_gbs,
+        dram_all_cores_gbs: calibration::dram_of(&curve_all_cores).unwrap_or(m.all_cores_dram_gbs),
         first_touch_ns: Some(m.first_touch_ns),
         curve,
         curve_all_cores,
@@ -199,7 +199,9 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
                 .bandwidth
                 .dram_all_cores_gbs
                 .map_or("(not given)".into(), gbs),
-            gbs(m.all_cores_dram_gbs),
+            p.bandwidth
+                .dram_all_cores_gbs
+                .map_or("(not measured)".into(), gbs),
         ),
     ];
     rows.push((
@@ -248,7 +250,22 @@ fn table(class: &Profile, p: &Profile, m: &pj_machine::Measurement) -> String {
         .map(|p| format!("{} {:.0}", size_text(p.bytes), p.gbs))
         .collect::<Vec<_>>()
         .join(", ");
-    t += " GB/s\nenergies stay the class's estimates (with their sources): nothing here measures power";
+    t += " GB/s";
+    for (who, kept) in [
+        ("one core".to_string(), &p.cache.llc_kept),
+        (format!("{} cores", p.cores), &p.cache.llc_kept_all_cores),
+    ] {
+        if kept.is_empty() {
+            continue;
+        }
+        t += &format!("\nkept in the last level by a repeated sweep ({who}): ");
+        t += &kept
+            .iter()
+            .map(|(b, k)| format!("{} {:.0}%", size_text(*b), k * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    t += "\nenergies stay the class's estimates (with their sources): nothing here measures power";
     t
 }
 

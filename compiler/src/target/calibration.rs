@@ -78,13 +78,13 @@ pub struct Levels {
 
 /// Reads the levels off `curve` (working-set bytes ascending, GB/s) given
 /// the L1 and L2 sizes the OS reports: L1's bandwidth is the best at sets
-/// within L1; L2's, the best between twice L1 and L2; DRAM's, the largest
-/// set's; the last level reaches as far as the bandwidth stays 1.3× above
+/// within L1; L2's, the best between twice L1 and L2; DRAM's, the best of
+/// the largest sets' ([`dram_of`]); the last level reaches as far as the bandwidth stays 1.3× above
 /// DRAM's, and its bandwidth is the median of the sets between twice L2
 /// and half that reach (DRAM's where nothing lies between: no shared
 /// cache worth the name).
 pub fn levels(curve: &[(u64, f64)], l1_bytes: u64, l2_bytes: u64) -> Option<Levels> {
-    let &(_, dram_gbs) = curve.last()?;
+    let dram_gbs = dram_of(curve)?;
     let best = |lo: u64, hi: u64| {
         curve
             .iter()
@@ -115,12 +115,25 @@ pub fn levels(curve: &[(u64, f64)], l1_bytes: u64, l2_bytes: u64) -> Option<Leve
     })
 }
 
+/// DRAM's bandwidth on `curve`: the best of its sets of half the largest
+/// or more (twice any cache the OS reports: `pj calibrate`'s largest set is
+/// four times its last level), since a neighbour's burst reads low, never
+/// high — a single low last point had made every set before it a cache.
+pub fn dram_of(curve: &[(u64, f64)]) -> Option<f64> {
+    let &(largest, _) = curve.last()?;
+    curve
+        .iter()
+        .filter(|p| p.0 >= largest / 2)
+        .map(|p| p.1)
+        .reduce(f64::max)
+}
+
 /// How far a last level reaches on `curve` (working-set bytes ascending,
-/// GB/s; its last point DRAM's): the largest set past `private_bytes`
+/// GB/s; its largest sets DRAM's, [`dram_of`]): the largest set past `private_bytes`
 /// whose bandwidth stays 1.3× above DRAM's (`private_bytes` where none
 /// does).
 pub fn last_level_edge(curve: &[(u64, f64)], private_bytes: u64) -> u64 {
-    let dram_gbs = curve.last().map_or(0.0, |p| p.1);
+    let dram_gbs = dram_of(curve).unwrap_or(0.0);
     curve
         .iter()
         .filter(|p| p.0 > private_bytes && p.1 >= 1.3 * dram_gbs)
@@ -128,6 +141,27 @@ pub fn last_level_edge(curve: &[(u64, f64)], private_bytes: u64) -> u64 {
         .max()
         .unwrap_or(private_bytes)
         .max(private_bytes)
+}
+
+/// What a repeated sweep of each working set past `edge` finds still in
+/// the last level, read off `curve` (its largest sets DRAM's) given the last
+/// level's bandwidth: the share of the bytes served at `llc_gbs` that puts
+/// the sweep at its measured bandwidth, all of it at `edge`, never growing
+/// with the working set. Empty where the last level is no faster than DRAM.
+pub fn kept_by_working_set(curve: &[(u64, f64)], edge: u64, llc_gbs: f64) -> Vec<(u64, f64)> {
+    let dram_gbs = dram_of(curve).unwrap_or(0.0);
+    if !(dram_gbs > 0.0 && llc_gbs > dram_gbs) {
+        return Vec::new();
+    }
+    let mut kept = vec![(edge, 1.0)];
+    let mut least = 1.0f64;
+    for &(bytes, gbs) in curve.iter().filter(|p| p.0 > edge) {
+        // seconds per byte: kept · 1/llc + (1 - kept) · 1/dram = 1/gbs
+        let share = (1.0 / dram_gbs - 1.0 / gbs) / (1.0 / dram_gbs - 1.0 / llc_gbs);
+        least = least.min(share.clamp(0.0, 1.0));
+        kept.push((bytes, least));
+    }
+    kept
 }
 
 impl Calibration {
@@ -161,6 +195,20 @@ impl Calibration {
         p.cache.llc_bytes_all_cores = self
             .llc_bytes_all_cores
             .filter(|&b| b > p.cache.llc_bytes && p.cores > 1);
+        p.cache.llc_kept = kept_by_working_set(&self.curve, self.llc_bytes, self.llc_gbs);
+        if let Some(edge) = self.llc_bytes_all_cores.filter(|_| p.cores > 1) {
+            let mut plateau: Vec<f64> = self
+                .curve_all_cores
+                .iter()
+                .filter(|c| c.0 <= edge)
+                .map(|c| c.1)
+                .collect();
+            plateau.sort_by(f64::total_cmp);
+            if let Some(&llc_gbs) = plateau.get(plateau.len() / 2) {
+                p.cache.llc_kept_all_cores =
+                    kept_by_working_set(&self.curve_all_cores, edge, llc_gbs);
+            }
+        }
         p.bandwidth.l1_gbs = self.l1_gbs;
         p.bandwidth.l2_gbs = self.l2_gbs;
         p.bandwidth.llc_gbs = self.llc_gbs;
@@ -327,6 +375,13 @@ mod tests {
         assert_eq!(l.llc_bytes, 24 * M);
         // the median of 6 and 12 MiB's
         assert_eq!(l.llc_gbs, 32.0);
+        // a neighbour's burst during the largest set reads low: DRAM is
+        // the best of the sets from half the largest on, and the last
+        // level does not grow to the whole curve
+        let mut busy = xeon_like();
+        busy.push((2048 * M, 9.0));
+        let b = levels(&busy, 48 * K, 2 * M).unwrap();
+        assert_eq!((b.dram_gbs, b.llc_bytes), (12.5, 24 * M));
     }
 
     #[test]
@@ -341,6 +396,42 @@ mod tests {
             (512 * M, 24.0),
         ];
         assert_eq!(last_level_edge(&two, 4 * M), 96 * M);
+    }
+
+    #[test]
+    fn what_a_repeated_sweep_keeps_is_read_off_the_curve() {
+        // one core: the last level at 32 GB/s to 24 MiB, DRAM at 12.5;
+        // 48 MiB at 16 GB/s is a sweep that found about a third there
+        let l = levels(&xeon_like(), 48 * K, 2 * M).unwrap();
+        let kept = kept_by_working_set(&xeon_like(), l.llc_bytes, l.llc_gbs);
+        assert_eq!(kept[0], (24 * M, 1.0));
+        let (bytes, third) = kept[1];
+        assert_eq!(bytes, 48 * M);
+        let seconds_per_byte = third / 32.0 + (1.0 - third) / 12.5;
+        assert!((seconds_per_byte - 1.0 / 16.0).abs() < 1e-12, "{third}");
+        // never more for a larger set, whatever the noise (13 at 192 MiB
+        // after 14 at 96), and nothing at DRAM's own bandwidth
+        assert!(kept.windows(2).all(|w| w[1].1 <= w[0].1), "{kept:?}");
+        assert_eq!(kept.last(), Some(&(1024 * M, 0.0)));
+        // no last level faster than DRAM: nothing kept
+        assert!(kept_by_working_set(&[(M, 10.0), (64 * M, 10.0)], M, 10.0).is_empty());
+
+        // the profile interpolates in the working set's logarithm, and
+        // between one core's and every core's by the threads
+        let mut p = class_for_test();
+        p.cores = 2;
+        p.cache.llc_kept = vec![(64 * M, 1.0), (128 * M, 0.0)];
+        p.cache.llc_kept_all_cores = vec![(128 * M, 1.0), (256 * M, 0.0)];
+        let mib = |n: u64| (n * M) as f64;
+        assert_eq!(p.llc_retained(mib(32), 1), 1.0);
+        assert!((p.llc_retained(mib(64) * 2f64.sqrt(), 1) - 0.5).abs() < 1e-12);
+        assert_eq!(p.llc_retained(mib(512), 1), 0.0);
+        assert_eq!(p.llc_retained(mib(128), 2), 1.0);
+        assert_eq!(p.llc_retained(mib(128), 1), 0.0);
+        // a written profile: capacity over footprint
+        let mut q = class_for_test();
+        q.cache.llc_bytes = 16 * M;
+        assert_eq!(q.llc_retained(mib(64), 1), 0.25);
     }
 
     #[test]

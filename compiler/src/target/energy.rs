@@ -882,7 +882,7 @@ fn price(c: &mut Cost, p: &Profile, threads: u32) {
     }
     // bytes a first call brings from DRAM, on a repeated call: the
     // streamed results' all, the rest but what the last level kept
-    c.llc_retained = (p.llc_bytes_with(threads) / c.footprint_bytes.max(1.0)).min(1.0);
+    c.llc_retained = p.llc_retained(c.footprint_bytes, threads);
     let streamed = c.streamed_bytes.min(c.dram_bytes);
     let dram_bytes = streamed + (c.dram_bytes - streamed) * (1.0 - c.llc_retained);
     pj += c.l1_bytes * e.l1_byte

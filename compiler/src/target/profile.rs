@@ -69,6 +69,16 @@ pub struct Caches {
     pub l2_ways: u64,
     /// Associativity of the last level.
     pub llc_ways: u64,
+    /// The share of a repeated sweep one core finds still in the last
+    /// level, by working set (bytes ascending, share), as `pj calibrate`
+    /// read it off its bandwidth curve: all of it up to the last level's
+    /// edge, then what the bandwidth says — the replacement policy's, not
+    /// a formula's. Empty for a written profile (capacity over working set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llc_kept: Vec<(u64, f64)>,
+    /// The same with every core sweeping its own share.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llc_kept_all_cores: Vec<(u64, f64)>,
 }
 
 /// Sustained bandwidth of one core from each level, GB/s.
@@ -194,13 +204,16 @@ impl Profile {
     /// was 4% slower with them, 32 MB even, 64 MB 23% faster, 1 GB 35%.
     ///
     /// A measured profile's last level is where one core's bandwidth falls
-    /// to DRAM's (`pj calibrate`): a result larger than that is evicted
-    /// before it is read back, so the threshold is the last level itself
-    /// (24 MiB measured on that Xeon, where 8 × the written 3.75 MiB share
-    /// gave 30 MiB).
+    /// to DRAM's (`pj calibrate`): the threshold is half of it, where a
+    /// result and an input as large (a pipeline stage's usual shape)
+    /// overflow it together. The whole of it was too much: on the Xeon VM
+    /// of docs/energy-model.md the measured edge lies on a cliff, read as
+    /// 48 MiB on one calibration and 68 on the next, and at 68 `blur`'s and
+    /// `chain`'s 64 MiB results went through the caches: 15.8 and 10.7 ms
+    /// against 10.6 and 8.5 past them.
     pub fn nontemporal_bytes(&self) -> u64 {
         if self.is_measured() {
-            self.cache.llc_bytes
+            self.cache.llc_bytes / 2
         } else {
             self.cache.llc_bytes.saturating_mul(8)
         }
@@ -216,6 +229,25 @@ impl Profile {
         }
         let share = f64::from(threads.min(self.cores) - 1) / f64::from(self.cores - 1);
         one + (all - one).max(0.0) * share
+    }
+
+    /// The share of `footprint` bytes swept again and again by `threads`
+    /// threads that each sweep finds still in the last level: measured
+    /// ([`Caches::llc_kept`]: between one core's and every core's in
+    /// proportion to the threads), else the capacity the threads have
+    /// between them over the footprint, all of it where it fits.
+    pub fn llc_retained(&self, footprint: f64, threads: u32) -> f64 {
+        let one = &self.cache.llc_kept;
+        if one.is_empty() {
+            return (self.llc_bytes_with(threads) / footprint.max(1.0)).min(1.0);
+        }
+        let kept_one = kept_at(one, footprint);
+        let all = &self.cache.llc_kept_all_cores;
+        if self.cores <= 1 || threads <= 1 || all.is_empty() {
+            return kept_one;
+        }
+        let share = f64::from(threads.min(self.cores) - 1) / f64::from(self.cores - 1);
+        kept_one + (kept_at(all, footprint) - kept_one) * share
     }
 
     /// A built-in profile by name.
@@ -421,6 +453,25 @@ fn sysfs_cache_bytes(level: u32, kind: &str) -> Option<u64> {
         return num.parse::<u64>().ok().map(|n| n * mult);
     }
     None
+}
+
+/// `curve`'s share at `bytes`: linear in the logarithm of the working set
+/// between its points, its first point's below them and its last's beyond.
+fn kept_at(curve: &[(u64, f64)], bytes: f64) -> f64 {
+    let Some(&(first, first_kept)) = curve.first() else {
+        return 1.0;
+    };
+    if bytes <= first as f64 {
+        return first_kept;
+    }
+    for w in curve.windows(2) {
+        let ((b0, k0), (b1, k1)) = (w[0], w[1]);
+        if bytes <= b1 as f64 {
+            let t = (bytes / b0 as f64).ln() / (b1 as f64 / b0 as f64).ln().max(f64::MIN_POSITIVE);
+            return k0 + (k1 - k0) * t.clamp(0.0, 1.0);
+        }
+    }
+    curve.last().map_or(1.0, |l| l.1)
 }
 
 #[cfg(test)]
