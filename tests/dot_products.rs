@@ -118,3 +118,47 @@ fn dot4_is_used_where_the_backend_has_the_instruction() {
         }
     }
 }
+
+/// Cranelift's register blocks repeat each row's four bytes across a
+/// register once for all the products that share them, not once per
+/// product: qdot's loop of 12 `vpdpbusd` had 12 byte shuffles, 1.25x
+/// slower than with 6 (docs/performance.md). Checked on the code for this
+/// host, where it has VNNI.
+#[test]
+fn cranelift_repeats_each_rows_bytes_once_per_block() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::arch::is_x86_feature_detected!("avx512vnni") {
+            eprintln!("this host has no VNNI: nothing to check here");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("qdot.s");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pj"))
+            .args(["build", "examples/qdot.pj", "--emit", "asm", "--hot", "-o"])
+            .arg(&out)
+            .current_dir(common::root())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(out).unwrap();
+        let loops: Vec<&str> = text.split("innermost loop").skip(1).collect();
+        let count = |body: &str, mnemonic: &str| {
+            body.lines()
+                .filter(|l| l.trim_start().starts_with(mnemonic))
+                .count()
+        };
+        let mut blocks = 0;
+        for body in loops {
+            let (dots, shuffles) = (count(body, "vpdpbusd"), count(body, "vpshufd"));
+            if dots >= 12 {
+                blocks += 1;
+                assert!(
+                    shuffles * 2 <= dots,
+                    "{shuffles} shuffles for {dots} products:\n{body}"
+                );
+            }
+        }
+        assert!(blocks > 0, "no register block of products:\n{text}");
+    }
+}

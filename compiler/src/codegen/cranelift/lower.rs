@@ -193,6 +193,12 @@ struct FnLower<'a, 'b, M: Module> {
     unversioned: u32,
     /// How hard to work: the quick tier versions innermost loops only.
     tier: Tier,
+    /// `dot4`'s four-byte operand repeated across a register, per operand
+    /// and block: a register block's products share each row's operand,
+    /// which was shuffled once per product (qdot's loop: 12 shuffles for 12
+    /// products, now 6, and 1.25x faster: the shuffles share ports with
+    /// the products).
+    repeated4: HashMap<(Value, Block), Value>,
 }
 
 /// Builds the Cranelift IR of `func` (already declared as `id`) and of the
@@ -409,6 +415,7 @@ fn build_with<M: Module>(
             unwritten: unwritten.clone(),
             unversioned: 0,
             tier,
+            repeated4: HashMap::new(),
         };
         body(&mut l)?;
         let config = l.module.target_config();
@@ -1989,15 +1996,15 @@ impl<M: Module> FnLower<'_, '_, M> {
         let y = self.scalar(d.operands[2]);
         let (xt, yt) = (ir.ty(d.operands[1]), ir.ty(d.operands[2]));
         if xt.lanes() == Some(4) {
-            // one group of four for every lane: repeat bytes 0..4
-            let mask: Vec<u8> = (0..16).map(|i| i % 4).collect();
-            let mask = self
-                .b
-                .func
-                .dfg
-                .immediates
-                .push(cranelift_codegen::ir::ConstantData::from(mask));
-            x = self.b.ins().shuffle(x, x, mask);
+            let key = (x, self.b.current_block().expect("lowering inside a block"));
+            x = match self.repeated4.get(&key) {
+                Some(&v) => v,
+                None => {
+                    let v = self.repeat_four_bytes(x);
+                    self.repeated4.insert(key, v);
+                    v
+                }
+            };
         }
         let pairs16 = d.attr("pairs16").is_some();
         if pairs16 && self.module.isa().has_x86_pmaddubsw_lowering() {
@@ -2047,6 +2054,19 @@ impl<M: Module> FnLower<'_, '_, M> {
         }
         let sums = self.b.ins().iadd_pairwise(halves[0], halves[1]);
         self.b.ins().iadd(sums, acc)
+    }
+
+    /// One group of four bytes for every lane: bytes 0..4 of `x` repeated
+    /// by one byte shuffle.
+    fn repeat_four_bytes(&mut self, x: Value) -> Value {
+        let mask: Vec<u8> = (0..16).map(|i| i % 4).collect();
+        let mask = self
+            .b
+            .func
+            .dfg
+            .immediates
+            .push(cranelift_codegen::ir::ConstantData::from(mask));
+        self.b.ins().shuffle(x, x, mask)
     }
 
     /// `vector.interleave4` at 128 bits: four rows of four bytes (in the
