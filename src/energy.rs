@@ -329,7 +329,9 @@ pub fn explain(opts: &ModelArgs) -> Result<()> {
         }
         None => (m, None),
     };
-    let e = report::explain(&m, &kernel, &sizes, &p).map_err(|e| anyhow!(e))?;
+    let e = report::explain_for(&m, &kernel, &sizes, &p, opts.code_generator()?)
+        .map_err(|e| anyhow!(e))?
+        .at_threads(opts.threads);
     if let Some(path) = &opts.plot {
         crate::plot::write_svg(path, &crate::plot::alternatives::svg(&e)?)?;
         eprintln!("drew {}", path.display());

@@ -392,6 +392,39 @@ fn energy_and_explain_work_on_every_example() {
         out.contains("stage `out`: tiles of rows, `bx` as a sliding window of 3 rows"),
         "{out}"
     );
+    // `--backend` and `--threads` reach every alternative: explain's total
+    // is `pj energy`'s for the same backend and threads, LLVM's differs
+    // from Cranelift's, and two threads take less time than one
+    let seconds = |command: &str, extra: &[&str]| -> f64 {
+        let mut args = vec![command, "examples/blur.pj", "--json"];
+        args.extend(extra);
+        let (out, err) = text(&pj(&args));
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+        // `pj energy --json` lists one report per profile
+        let total = if command == "explain" {
+            &v["total"]
+        } else {
+            &v[0]["optimized"]["total"]
+        };
+        total["seconds"].as_f64().unwrap()
+    };
+    for extra in [
+        &["--backend", "llvm"][..],
+        &["--backend", "cranelift", "--threads", "2"],
+        &["--backend", "llvm", "--threads", "2"],
+    ] {
+        assert_eq!(
+            seconds("explain", extra),
+            seconds("energy", extra),
+            "{extra:?}"
+        );
+    }
+    assert_ne!(
+        seconds("explain", &["--backend", "llvm"]),
+        seconds("explain", &[])
+    );
+    assert!(seconds("explain", &["--threads", "2"]) < 0.75 * seconds("explain", &[]));
     // a product followed by its ReLU is split from it and runs as a
     // product does; a product in cache blocks is stored, never computed
     // per tile of its reader (it would pack its operand again per tile)

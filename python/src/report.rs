@@ -185,6 +185,14 @@ fn run<T: Send>(
         .map_err(PyValueError::new_err)
 }
 
+/// The code the kernel was compiled to (the interpreter's: Cranelift's).
+fn code_of(k: &Kernel) -> pj_compiler::codegen::Backend {
+    match k.module.get().options.backend.as_str() {
+        "llvm" => pj_compiler::codegen::Backend::Llvm,
+        _ => pj_compiler::codegen::Backend::Cranelift,
+    }
+}
+
 /// `k.energy(target="host", **sizes_or_arrays)`.
 pub fn energy(
     py: Python<'_>,
@@ -192,11 +200,7 @@ pub fn energy(
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Report> {
-    // the code the kernel was compiled to (the interpreter's: Cranelift's)
-    let backend = match k.module.get().options.backend.as_str() {
-        "llvm" => pj_compiler::codegen::Backend::Llvm,
-        _ => pj_compiler::codegen::Backend::Cranelift,
-    };
+    let backend = code_of(k);
     let r = run(py, k, target, kwargs, move |m, n, s, p| {
         report::energy_for(m, n, s, p, backend)
     })?;
@@ -219,7 +223,10 @@ pub fn explain(
     target: &str,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Report> {
-    let e = run(py, k, target, kwargs, report::explain)?;
+    let backend = code_of(k);
+    let e = run(py, k, target, kwargs, move |m, n, s, p| {
+        report::explain_for(m, n, s, p, backend)
+    })?;
     let decisions = PyList::empty(py);
     for r in &e.decisions {
         let d = PyDict::new(py);

@@ -33,6 +33,15 @@ def test_explain_names_each_decision_and_the_alternatives_weighed(blur):
     assert "<pre>" in r._repr_html_()
 
 
+@pytest.mark.parametrize("backend", pj.backends())
+def test_explain_estimates_the_code_of_the_kernels_backend(backend):
+    blur = pj.compile(ROOT / "examples" / "blur.pj", backend=backend).blur
+    explained = blur.explain(H=2048, W=2048).data["total"]
+    energy = blur.energy(H=2048, W=2048).data["optimized"]["total"]
+    assert explained["seconds"] == pytest.approx(energy["seconds"])
+    assert explained["instructions"] == pytest.approx(energy["instructions"])
+
+
 def test_energy_takes_sizes_from_arrays_and_the_bench_line(blur):
     e = blur.energy(input=np.zeros((512, 256), np.float32))
     assert e.data["sizes"] == {"H": 512, "W": 256}

@@ -12,7 +12,7 @@ use crate::codegen::{AFTER_DEFAULT_PIPELINE, Backend, UNOPTIMIZED_PIPELINE};
 use crate::ir::{Dim, Type};
 use crate::passes::PassManager;
 use crate::passes::schedule::{AutoSchedule, COMPUTE_AT, Decision, REDUCE_ORDER, TILE_BYTES};
-use crate::target::energy::{Cost, Estimate, estimate};
+use crate::target::energy::{Cost, Estimate};
 use crate::target::profile::Profile;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -403,25 +403,60 @@ pub struct Explanation {
     pub chosen: Estimate,
 }
 
+impl Explanation {
+    /// The same explanation with times for `threads` worker threads
+    /// ([`Estimate::at_threads`]), the alternatives' and the choice's.
+    pub fn at_threads(mut self, threads: u32) -> Explanation {
+        let p = &self.profile;
+        self.chosen = self.chosen.at_threads(p, threads);
+        for d in &mut self.decisions {
+            for a in &mut d.alternatives {
+                a.estimate = a.estimate.at_threads(p, threads);
+            }
+        }
+        self
+    }
+}
+
 /// [`Explanation`] of kernel `kernel` of `m` (the `pj` IR after the
-/// default pipeline) at `sizes` on `p`.
+/// default pipeline) at `sizes` on `p`, for Cranelift's code.
 pub fn explain(
     m: &Module,
     kernel: &str,
     sizes: &HashMap<String, i64>,
     p: &Profile,
 ) -> Result<Explanation, String> {
+    explain_for(m, kernel, sizes, p, Backend::Cranelift)
+}
+
+/// [`explain`] for `backend`'s code: the schedule it is compiled with (its
+/// vector width) and each alternative lowered and estimated as that
+/// backend's code, as `pj energy --backend` estimates the chosen one.
+pub fn explain_for(
+    m: &Module,
+    kernel: &str,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    backend: Backend,
+) -> Result<Explanation, String> {
     // the default pipeline up to `schedule`, then the schedule pass by hand
     // to read its decisions
     let (before_sched, after_sched) = AFTER_DEFAULT_PIPELINE
         .split_once("schedule,")
         .expect("the pipeline schedules");
-    let mut pre = lower(m, before_sched.trim_end_matches(','), p)?;
+    let mut pre = lower_for(m, before_sched.trim_end_matches(','), p, backend)?;
     let mut sched = AutoSchedule::for_profile(p.clone());
+    sched.vector_bits = crate::codegen::Options::with_backend(backend).vector_bits();
     crate::passes::Pass::run(&mut sched, &mut pre).map_err(|e| e.to_string())?;
     crate::ir::verify::verify(&pre).map_err(|e| e.to_string())?;
     let est = |m: &Module| -> Result<Estimate, String> {
-        estimate(&lower(m, after_sched, p)?, kernel, sizes, p).map_err(|e| e.to_string())
+        estimate_for(
+            &lower_for(m, after_sched, p, backend)?,
+            kernel,
+            sizes,
+            p,
+            backend,
+        )
     };
     let chosen = est(&pre)?;
     // every decision's alternatives, each estimated with all other
