@@ -132,16 +132,7 @@ fn cranelift_repeats_each_rows_bytes_once_per_block() {
             eprintln!("this host has no VNNI: nothing to check here");
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("qdot.s");
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pj"))
-            .args(["build", "examples/qdot.pj", "--emit", "asm", "--hot", "-o"])
-            .arg(&out)
-            .current_dir(common::root())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let text = std::fs::read_to_string(out).unwrap();
+        let text = common::built("qdot", &["--emit", "asm", "--hot"]);
         let loops: Vec<&str> = text.split("innermost loop").skip(1).collect();
         let count = |body: &str, mnemonic: &str| {
             body.lines()

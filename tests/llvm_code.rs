@@ -6,32 +6,19 @@
 
 mod common;
 
-use std::process::Command;
-
 fn asm(example: &str, target: &str, extra: &[&str]) -> String {
     emitted(example, target, "asm", extra)
 }
 
-/// What `pj build --emit EMIT` writes for `examples/EXAMPLE.pj`.
+/// What `pj build --backend llvm --emit EMIT` writes for
+/// `examples/EXAMPLE.pj`.
 fn emitted(example: &str, target: &str, emit: &str, extra: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(format!("{example}.out"));
-    let o = Command::new(env!("CARGO_BIN_EXE_pj"))
-        .args([
-            "build",
-            &format!("examples/{example}.pj"),
-            "--backend",
-            "llvm",
-        ])
-        .args(["--target", target, "--emit", emit])
-        .args(extra)
-        .arg("-o")
-        .arg(&out)
-        .current_dir(common::root())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    std::fs::read_to_string(out).unwrap()
+    let args = [
+        &["--backend", "llvm", "--target", target, "--emit", emit],
+        extra,
+    ]
+    .concat();
+    common::built(example, &args)
 }
 
 #[test]

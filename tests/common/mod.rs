@@ -34,6 +34,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What `pj build examples/EXAMPLE.pj ARGS -o FILE` writes to `FILE`
+/// (`--emit asm`, `llvm-ir`, ...), or a panic with its stderr.
+pub fn built(example: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("{example}.out"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pj"))
+        .args(["build", &format!("examples/{example}.pj")])
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out).unwrap()
+}
+
 /// Compiles source text or panics with the rendered diagnostics.
 pub fn compile(name: &str, src: &str) -> Module {
     match pj_compiler::compile_source(name, src) {

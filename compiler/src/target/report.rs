@@ -258,15 +258,7 @@ pub fn energy_for(
     p: &Profile,
     backend: Backend,
 ) -> Result<EnergyReport, String> {
-    let est = |pipeline: &str| -> Result<Estimate, String> {
-        estimate_for(
-            &lower_for(m, pipeline, p, backend)?,
-            kernel,
-            sizes,
-            p,
-            backend,
-        )
-    };
+    let est = |pipeline: &str| lowered_estimate(m, pipeline, kernel, sizes, p, backend);
     Ok(EnergyReport {
         kernel: kernel.to_string(),
         sizes: sizes.clone(),
@@ -275,6 +267,25 @@ pub fn energy_for(
         optimized: est(crate::codegen::LOWERING_PIPELINE)?,
         quantized: None,
     })
+}
+
+/// `m` lowered by `pipeline` for `backend` and its kernel estimated as
+/// that backend's code.
+fn lowered_estimate(
+    m: &Module,
+    pipeline: &str,
+    kernel: &str,
+    sizes: &HashMap<String, i64>,
+    p: &Profile,
+    backend: Backend,
+) -> Result<Estimate, String> {
+    estimate_for(
+        &lower_for(m, pipeline, p, backend)?,
+        kernel,
+        sizes,
+        p,
+        backend,
+    )
 }
 
 /// [`energy`], and the kernel quantized as `request` asks.
@@ -288,8 +299,9 @@ pub fn energy_quantized(
 ) -> Result<EnergyReport, String> {
     let mut r = energy_for(m, kernel, sizes, p, backend)?;
     let (q, notes) = quantize(m, request, sizes, p, backend)?;
-    let estimate = estimate_for(
-        &lower_for(&q, crate::codegen::LOWERING_PIPELINE, p, backend)?,
+    let estimate = lowered_estimate(
+        &q,
+        crate::codegen::LOWERING_PIPELINE,
         kernel,
         sizes,
         p,
@@ -449,15 +461,7 @@ pub fn explain_for(
     sched.vector_bits = crate::codegen::Options::with_backend(backend).vector_bits();
     crate::passes::Pass::run(&mut sched, &mut pre).map_err(|e| e.to_string())?;
     crate::ir::verify::verify(&pre).map_err(|e| e.to_string())?;
-    let est = |m: &Module| -> Result<Estimate, String> {
-        estimate_for(
-            &lower_for(m, after_sched, p, backend)?,
-            kernel,
-            sizes,
-            p,
-            backend,
-        )
-    };
+    let est = |m: &Module| lowered_estimate(m, after_sched, kernel, sizes, p, backend);
     let chosen = est(&pre)?;
     // every decision's alternatives, each estimated with all other
     // decisions kept: what the model weighs
